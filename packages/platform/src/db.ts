@@ -1,0 +1,81 @@
+import { fileURLToPath } from 'node:url';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import type { Logger } from './logger.ts';
+
+export type Sql = postgres.Sql;
+export type Database = PostgresJsDatabase<Record<string, never>>;
+
+export interface DatabaseHandle {
+  sql: Sql;
+  db: Database;
+  /** Cheap liveness probe used by /readyz; never hangs longer than `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize?: number;
+  applicationName: string;
+  log?: Logger;
+  /** Called for every statement sent; feeds the `db_queries_total` metric. */
+  onQuery?: () => void;
+}
+
+export function connectDatabase({
+  url,
+  poolSize = 10,
+  applicationName,
+  log,
+  onQuery,
+}: DatabaseOptions): DatabaseHandle {
+  const sql = postgres(url, {
+    max: poolSize,
+    idle_timeout: 30,
+    connect_timeout: 5,
+    connection: { application_name: applicationName },
+    onnotice: (notice) => log?.debug({ notice: notice.message }, 'postgres notice'),
+    debug: onQuery ? () => onQuery() : undefined,
+  });
+  return {
+    sql,
+    db: drizzle(sql),
+    async ping(timeoutMs = 1_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`database did not answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      const query = sql`select 1`;
+      try {
+        await Promise.race([query, timeout]);
+      } finally {
+        clearTimeout(timer);
+        query.cancel();
+      }
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/**
+ * Applies a subgraph's committed drizzle migrations. A session advisory lock on a dedicated
+ * connection makes concurrent starts (replicas, one process per service) wait instead of racing.
+ */
+export async function applyMigrations(url: string, subgraph: string, folder: URL): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select pg_advisory_lock(hashtext(${`bilten:migrations:${subgraph}`}))`;
+    await migrate(drizzle(sql), {
+      migrationsFolder: fileURLToPath(folder),
+      migrationsSchema: 'drizzle',
+      migrationsTable: `${subgraph}_migrations`,
+    });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

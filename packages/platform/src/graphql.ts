@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, parse } from 'graphql';
+import { z } from 'zod';
+import { DomainError, type UserError } from './errors.ts';
+
+export const SHARED_SDL_PATH = new URL('../schema/shared.graphql', import.meta.url);
+
+/** A subgraph's own SDL followed by the shared types. */
+export function loadSubgraphSdl(schemaPath: URL): string {
+  return `${readFileSync(schemaPath, 'utf8')}\n${readFileSync(SHARED_SDL_PATH, 'utf8')}`;
+}
+
+export function loadTypeDefs(schemaPath: URL): DocumentNode {
+  return parse(loadSubgraphSdl(schemaPath));
+}
+
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  serialize(value) {
+    const date = value instanceof Date ? value : new Date(String(value));
+    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
+    return date.toISOString();
+  },
+  parseValue(value) {
+    return parseInstant(value);
+  },
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an ISO-8601 string');
+    return parseInstant(ast.value);
+  },
+});
+
+function parseInstant(value: unknown): Date {
+  const parsed = z.iso.datetime({ offset: true }).safeParse(value);
+  if (!parsed.success) throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone offset');
+  return new Date(parsed.data);
+}
+
+/** Keyset cursor: opaque to clients, validated on the way back in. */
+export function encodeCursor(key: string): string {
+  return Buffer.from(JSON.stringify({ k: key })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  try {
+    const { k } = z.object({ k: z.uuid() }).parse(JSON.parse(Buffer.from(cursor, 'base64url').toString()));
+    return k;
+  } catch {
+    throw new DomainError('BAD_USER_INPUT', 'after: not a cursor this API issued');
+  }
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+export function pageSize(first: number | null | undefined, fallback = 20): number {
+  const size = first ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new DomainError('BAD_USER_INPUT', `first: must be between 1 and ${MAX_PAGE_SIZE}`);
+  }
+  return size;
+}
+
+/** Builds a connection from `size + 1` rows fetched in key order (the extra row means "more"). */
+export function toConnection<T extends { id: string }>(rows: T[], size: number) {
+  const nodes = rows.slice(0, size);
+  return {
+    edges: nodes.map((node) => ({ cursor: encodeCursor(node.id), node })),
+    pageInfo: {
+      hasNextPage: rows.length > size,
+      endCursor: nodes.length ? encodeCursor(nodes.at(-1)!.id) : null,
+    },
+  };
+}
+
+/** Turns a zod failure into payload errors with the path of the offending input field. */
+export function userErrorsFrom(error: z.ZodError, root = 'input'): UserError[] {
+  return error.issues.map((issue) => ({
+    code: 'INVALID_INPUT',
+    message: issue.message,
+    field: [root, ...issue.path.map(String)],
+  }));
+}

@@ -1,0 +1,113 @@
+import type { ApolloServer, BaseContext } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Logger } from './logger.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { requestContext, requestIdFrom, traceparentFrom } from './request-context.ts';
+
+export interface HealthCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface HttpAppOptions {
+  log: Logger;
+  metrics: ServiceMetrics;
+  health: HealthCheck[];
+  bodyLimit?: number;
+}
+
+/**
+ * The HTTP shell every service shares: correlation ids in and out, JSON errors for bad bodies,
+ * latency metrics, and `/livez`, `/readyz`, `/metrics`.
+ */
+export function createHttpApp({
+  log,
+  metrics,
+  health,
+  bodyLimit = 1_048_576,
+}: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log,
+    // Operations are logged by the GraphQL plugin with more to say than an access log.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    bodyLimit,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // Bad bodies (malformed JSON, too large, wrong type) answer in the GraphQL error shape.
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const message = status >= 500 ? 'Internal error' : error.message;
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+    reply.status(status).send({ errors: [{ message, extensions: { code } }] });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      errors: [
+        { message: `no route for ${request.method} ${request.url}`, extensions: { code: 'NOT_FOUND' } },
+      ],
+    });
+  });
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      health.map(async ({ name, check }) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (err) {
+          return [name, (err as Error).message] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, result]) => result === 'ok');
+    reply.status(ready ? 200 : 503);
+    return { status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  return app;
+}
+
+/** Mounts Apollo on `/graphql`, running each request inside its correlation context. */
+export function mountGraphQL<Context extends BaseContext>(
+  app: FastifyInstance,
+  apollo: ApolloServer<Context>,
+  context: (request: FastifyRequest, reply: FastifyReply) => Promise<Context>,
+) {
+  const handler = fastifyApolloHandler(apollo, { context });
+  app.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: '/graphql',
+    handler(request, reply) {
+      const store = { requestId: request.id, traceparent: traceparentFrom(request.headers.traceparent) };
+      return requestContext.run(store, () => handler.call(this, request as never, reply as never));
+    },
+  });
+}

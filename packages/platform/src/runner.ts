@@ -1,0 +1,129 @@
+import { createInProcessBus } from './bus-in-process.ts';
+import { connectJetStreamBus } from './bus-jetstream.ts';
+import { ConfigError, loadPlatformEnv, type PlatformEnv, subgraphPort } from './config.ts';
+import type { EventBus } from './events.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { type BaseContext, type SubgraphDefinition, startSubgraph } from './subgraph.ts';
+
+export interface Infrastructure {
+  databaseUrl: string;
+  bus: EventBus;
+  close(): Promise<void>;
+}
+
+/** DATABASE_URL or an embedded PostgreSQL; NATS_URL or the in-process bus. */
+export async function openInfrastructure(
+  env: PlatformEnv,
+  log: Logger,
+  name: string,
+): Promise<Infrastructure> {
+  // Loaded only when needed: it brings the PostgreSQL binaries and rewires signal hooks.
+  const embedded = env.DATABASE_URL
+    ? undefined
+    : await (await import('./embedded-postgres.ts')).startEmbeddedPostgres({
+        dir: env.EMBEDDED_POSTGRES_DIR,
+        port: env.EMBEDDED_POSTGRES_PORT,
+        log,
+      });
+  try {
+    const bus = env.NATS_URL
+      ? await connectJetStreamBus({
+          url: env.NATS_URL,
+          stream: env.NATS_STREAM,
+          subjectPrefix: env.NATS_SUBJECT_PREFIX,
+          name: `bilten-${name}`,
+          log,
+        })
+      : createInProcessBus(log);
+    log.info({ database: embedded ? 'embedded' : 'DATABASE_URL', bus: bus.kind }, 'infrastructure ready');
+    return {
+      databaseUrl: env.DATABASE_URL ?? embedded!.url,
+      bus,
+      async close() {
+        await bus.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * The process lifecycle shared by every entry point: validated config, one logger, and on
+ * SIGINT/SIGTERM an orderly stop that exits 0 (or 1 if it overran SHUTDOWN_TIMEOUT_MS).
+ */
+export async function runMain(
+  name: string,
+  start: (env: PlatformEnv, log: Logger) => Promise<Stoppable>,
+): Promise<void> {
+  let env: PlatformEnv;
+  try {
+    env = loadPlatformEnv();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(1);
+  }
+  const log = createLogger({ service: name, level: env.LOG_LEVEL });
+  let running: Stoppable | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const overrun = setTimeout(() => {
+      log.error({ timeoutMs: env.SHUTDOWN_TIMEOUT_MS }, 'shutdown overran, exiting');
+      process.exit(1);
+    }, env.SHUTDOWN_TIMEOUT_MS);
+    overrun.unref();
+    try {
+      await running?.stop();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    running = await start(env, log);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await running?.stop().catch(() => {});
+    process.exit(1);
+  }
+}
+
+/** `src/index.ts` of a subgraph: this one subgraph, alone in its process. */
+export function runSubgraph<Context extends BaseContext>(
+  definition: SubgraphDefinition<Context>,
+): Promise<void> {
+  return runMain(definition.name, async (env, log) => {
+    const infrastructure = await openInfrastructure(env, log, definition.name);
+    const service = await startSubgraph(definition, {
+      databaseUrl: infrastructure.databaseUrl,
+      databasePoolSize: env.DATABASE_POOL_SIZE,
+      bus: infrastructure.bus,
+      log,
+      host: env.HOST,
+      port: subgraphPort(env, definition.name),
+    }).catch(async (err) => {
+      await infrastructure.close();
+      throw err;
+    });
+    return {
+      async stop() {
+        await service.stop();
+        await infrastructure.close();
+      },
+    };
+  });
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+// Control characters (C0, DEL, C1) and bidi overrides have no place in names shown to other people.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to reject them
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** A short, human-visible text: NFKC-normalized, trimmed, bounded, no control characters. */
+export function displayText(maxLength: number) {
+  return z
+    .string()
+    .transform((value) => value.normalize('NFKC').trim())
+    .pipe(
+      z
+        .string()
+        .min(1, 'must not be empty')
+        .max(maxLength, `must be at most ${maxLength} characters`)
+        .refine((value) => !UNSAFE_TEXT.test(value), 'must not contain control characters'),
+    );
+}
+
+/** An email address, normalized so one mailbox maps to one account. */
+export const emailAddress = z
+  .string()
+  .max(320, 'must be at most 320 characters')
+  .transform((value) => value.normalize('NFKC').trim().toLowerCase())
+  .pipe(z.email('must be a valid email address'));
+
+/** Lower-case letters, digits and inner dashes, 2–50 characters. */
+export const slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])$/, 'must be 2–50 lower-case letters, digits or dashes');
+
+export const uuidInput = z.uuid('must be an id this API issued');
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+/** An ISO 4217 code the runtime knows, e.g. EUR. */
+export const currencyCode = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code in upper case')
+  .refine((code) => CURRENCIES.has(code), 'is not an ISO 4217 currency');
+
+/** An IANA time zone name, e.g. Europe/Sarajevo. */
+export const timeZone = z
+  .string()
+  .max(64)
+  .refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return zone.includes('/') || zone === 'UTC';
+    } catch {
+      return false;
+    }
+  }, 'is not an IANA time zone');
+
+/** Money as given by a client: minor units, never negative, in a known currency. */
+export const moneyInput = z.object({
+  amount: z
+    .number()
+    .int('must be a whole number of minor units')
+    .min(0, 'must not be negative')
+    .max(100_000_000),
+  currency: currencyCode,
+});

@@ -1,0 +1,37 @@
+import { gatewayOptionsFromEnv } from '@bilten/gateway/src/server.ts';
+import { openInfrastructure, runMain, SUBGRAPH_NAMES, subgraphPort } from '@bilten/platform';
+import { startStack } from './stack.ts';
+
+/** `npm start`: the whole platform in one process, on embedded PostgreSQL unless DATABASE_URL is set. */
+await runMain('bilten', async (env, log) => {
+  const infrastructure = await openInfrastructure(env, log, 'stack');
+  try {
+    const { limits, blockFieldSuggestions } = gatewayOptionsFromEnv(env, log);
+    const stack = await startStack({
+      databaseUrl: infrastructure.databaseUrl,
+      databasePoolSize: env.DATABASE_POOL_SIZE,
+      bus: infrastructure.bus,
+      log,
+      host: env.HOST,
+      ports: {
+        gateway: env.GATEWAY_PORT,
+        ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, subgraphPort(env, name)])),
+      } as Parameters<typeof startStack>[0]['ports'],
+      gateway: { limits, blockFieldSuggestions },
+    });
+    process.stdout.write(
+      `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${stack.gateway.url} (open in a browser)\n` +
+        `  Database:       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL in ${env.EMBEDDED_POSTGRES_DIR}`}\n` +
+        `  Event bus:      ${infrastructure.bus.kind}\n\n`,
+    );
+    return {
+      async stop() {
+        await stack.stop();
+        await infrastructure.close();
+      },
+    };
+  } catch (err) {
+    await infrastructure.close();
+    throw err;
+  }
+});

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { billingSubgraph } from '@bilten/billing/src/server.ts';
+import { brandingSubgraph } from '@bilten/branding/src/server.ts';
+import { catalogSubgraph } from '@bilten/catalog/src/server.ts';
+import { type GatewayOptions, startGateway } from '@bilten/gateway/src/server.ts';
+import { identitySubgraph } from '@bilten/identity/src/server.ts';
+import { messagingSubgraph } from '@bilten/messaging/src/server.ts';
+import { ordersSubgraph } from '@bilten/orders/src/server.ts';
+import {
+  type BaseContext,
+  type EventBus,
+  type Logger,
+  type RunningService,
+  type SubgraphDefinition,
+  type SubgraphName,
+  startSubgraph,
+} from '@bilten/platform';
+
+export const SUBGRAPHS: SubgraphDefinition<BaseContext>[] = [
+  identitySubgraph,
+  catalogSubgraph,
+  ordersSubgraph,
+  billingSubgraph,
+  messagingSubgraph,
+  brandingSubgraph,
+] as unknown as SubgraphDefinition<BaseContext>[];
+
+export const SUPERGRAPH_SDL_PATH = new URL('../../../schema/supergraph.graphql', import.meta.url);
+
+export interface StackOptions {
+  databaseUrl: string;
+  databasePoolSize?: number;
+  bus: EventBus;
+  log: Logger;
+  host: string;
+  ports: Record<SubgraphName | 'gateway', number>;
+  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions'>;
+}
+
+export interface Stack {
+  gateway: RunningService;
+  subgraphs: Record<SubgraphName, RunningService>;
+  stop(): Promise<void>;
+}
+
+/** All six subgraphs and the gateway in this process, the gateway routed to where they listen. */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const started: RunningService[] = [];
+  const stopAll = async () => {
+    for (const service of started.reverse()) await service.stop();
+  };
+  try {
+    // One after another: each applies its migrations, and they share the `drizzle` schema.
+    for (const definition of SUBGRAPHS) {
+      started.push(
+        await startSubgraph(definition, {
+          databaseUrl: options.databaseUrl,
+          databasePoolSize: options.databasePoolSize,
+          bus: options.bus,
+          log: options.log,
+          host: options.host,
+          port: options.ports[definition.name],
+        }),
+      );
+    }
+    const subgraphs = Object.fromEntries(started.map((service) => [service.name, service])) as Record<
+      SubgraphName,
+      RunningService
+    >;
+    const gateway = await startGateway({
+      ...options.gateway,
+      supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
+      subgraphUrls: Object.fromEntries(
+        Object.values(subgraphs).map((service) => [service.name, service.url]),
+      ),
+      log: options.log.child({ service: 'gateway' }),
+      host: options.host,
+      port: options.ports.gateway,
+    });
+    started.push(gateway);
+    return { gateway, subgraphs, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

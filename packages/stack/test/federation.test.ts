@@ -1,0 +1,222 @@
+import { graphql, waitFor } from '@bilten/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AddTicketTypeDocument,
+  CreateEventDocument,
+  CreateOrderDocument,
+  CreateOrganizationDocument,
+  CreateUserDocument,
+  EventsPageDocument,
+  OrderOverviewDocument,
+  OrganizationWithBrandingDocument,
+  RecordPaymentDocument,
+  SendNotificationDocument,
+  UpdateBrandKitDocument,
+} from './generated/operations.ts';
+import { startTestStack, type TestStack } from './support.ts';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack('jetstream');
+});
+afterAll(async () => {
+  await stack?.dispose();
+});
+
+async function seedOrganization(slug: string) {
+  const { body } = await graphql(stack.url, CreateOrganizationDocument, {
+    input: { name: `Org ${slug}`, slug },
+  });
+  expect(body.errors).toBeUndefined();
+  expect(body.data?.createOrganization.errors).toEqual([]);
+  return body.data!.createOrganization.organization!;
+}
+
+async function seedEvent(organizationId: string, title: string) {
+  const created = await graphql(stack.url, CreateEventDocument, {
+    input: {
+      organizationId,
+      title,
+      startsAt: '2027-03-01T19:00:00Z',
+      endsAt: '2027-03-01T23:00:00Z',
+      timezone: 'Europe/Sarajevo',
+      currency: 'EUR',
+    },
+  });
+  expect(created.body.data?.createEvent.errors).toEqual([]);
+  return created.body.data!.createEvent.event!;
+}
+
+describe('one supergraph over six subgraphs', () => {
+  it('answers one operation spanning all six subgraphs with data written by mutations in each', async () => {
+    const user = (
+      await graphql(stack.url, CreateUserDocument, {
+        input: { email: '  Ana@Example.COM ', displayName: 'Ana' },
+      })
+    ).body.data!.createUser.user!;
+    expect(user.email).toBe('ana@example.com');
+    const organization = await seedOrganization('sarajevo-jazz');
+    const event = await seedEvent(organization.id, 'Jazz Fest');
+    const ticketType = (
+      await graphql(stack.url, AddTicketTypeDocument, {
+        input: {
+          eventId: event.id,
+          name: 'Early bird',
+          price: { amount: 2500, currency: 'EUR' },
+          capacity: 100,
+        },
+      })
+    ).body.data!.addTicketType.ticketType!;
+    const order = (
+      await graphql(stack.url, CreateOrderDocument, {
+        input: { buyerId: user.id, eventId: event.id, ticketTypeId: ticketType.id, quantity: 2 },
+      })
+    ).body.data!.createOrder.order!;
+    await graphql(stack.url, RecordPaymentDocument, {
+      input: { orderId: order.id, amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE' },
+    });
+    await graphql(stack.url, SendNotificationDocument, {
+      input: { recipientId: user.id, subject: 'Your order', body: 'Two tickets are on hold.' },
+    });
+    // The default brand kit arrives through bilten.identity.organization.created; then restyle it.
+    await waitFor(async () => {
+      const { body } = await graphql(stack.url, OrganizationWithBrandingDocument, { id: organization.id });
+      return body.data?.organization?.branding;
+    });
+    await graphql(stack.url, UpdateBrandKitDocument, {
+      input: { organizationId: organization.id, primaryColor: '#112233' },
+    });
+
+    const { body } = await graphql(stack.url, OrderOverviewDocument, { id: order.id });
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.order).toEqual({
+      id: order.id,
+      quantity: 2,
+      status: 'PENDING',
+      buyer: { displayName: 'Ana', notifications: { edges: [{ node: { subject: 'Your order' } }] } },
+      event: {
+        title: 'Jazz Fest',
+        organizer: {
+          name: 'Org sarajevo-jazz',
+          branding: { primaryColor: '#112233', accentColor: '#2563EB' },
+        },
+      },
+      ticketType: { name: 'Early bird', price: { amount: 2500, currency: 'EUR' } },
+      payments: [{ amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE', status: 'PENDING' }],
+    });
+  });
+
+  it('lists every core type in __schema', async () => {
+    const { body } = await graphql<{ __schema: { types: { name: string }[] } }, never>(
+      stack.url,
+      '{ __schema { types { name } } }',
+    );
+    const names = body.data!.__schema.types.map((type) => type.name);
+    for (const name of [
+      'User',
+      'Organization',
+      'Event',
+      'TicketType',
+      'Order',
+      'Payment',
+      'Notification',
+      'BrandKit',
+    ]) {
+      expect(names).toContain(name);
+    }
+  });
+
+  it('resolves a page of events with organizers and ticket types in a bounded number of SQL statements', async () => {
+    const organizations = await Promise.all(['n1-a', 'n1-b', 'n1-c'].map((slug) => seedOrganization(slug)));
+    for (let i = 0; i < 12; i++) {
+      const event = await seedEvent(organizations[i % 3]!.id, `Event ${i}`);
+      await graphql(stack.url, AddTicketTypeDocument, {
+        input: { eventId: event.id, name: 'General', price: { amount: 1000, currency: 'EUR' }, capacity: 10 },
+      });
+    }
+    const queriesOf = async (service: 'catalog' | 'identity') => {
+      const text = await (await fetch(stack.subgraphs[service].url.replace('/graphql', '/metrics'))).text();
+      return Number(/^db_queries_total\{[^}]*\} (\d+)/m.exec(text)?.[1]);
+    };
+    const before = { catalog: await queriesOf('catalog'), identity: await queriesOf('identity') };
+    const { body } = await graphql(stack.url, EventsPageDocument, { first: 12 });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.events.edges).toHaveLength(12);
+    expect(
+      body.data!.events.edges.every(
+        (edge) => edge.node.organizer?.name && edge.node.ticketTypes.length === 1,
+      ),
+    ).toBe(true);
+    // catalog: the page plus one batched ticket-type query; identity: one batched organization query.
+    expect((await queriesOf('catalog')) - before.catalog).toBe(2);
+    expect((await queriesOf('identity')) - before.identity).toBe(1);
+  });
+
+  it('pages events with keyset cursors and rejects a tampered cursor', async () => {
+    const first = await graphql(stack.url, EventsPageDocument, { first: 2 });
+    const second = await graphql(stack.url, EventsPageDocument, {
+      first: 2,
+      after: first.body.data!.events.pageInfo.endCursor,
+    });
+    const ids = [...first.body.data!.events.edges, ...second.body.data!.events.edges].map(
+      (edge) => edge.node.id,
+    );
+    expect(new Set(ids).size).toBe(4);
+    const tampered = await graphql(stack.url, EventsPageDocument, {
+      first: 2,
+      after: 'eyJrIjoiJyBvciAxPTEifQ',
+    });
+    expect(tampered.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('returns field-level user errors for invalid input and changes nothing', async () => {
+    const badOrg = await graphql(stack.url, CreateOrganizationDocument, {
+      input: { name: '\u0007', slug: 'Not A Slug' },
+    });
+    expect(badOrg.body.data?.createOrganization).toMatchObject({
+      organization: null,
+      errors: [
+        { code: 'INVALID_INPUT', field: ['input', 'name'] },
+        { code: 'INVALID_INPUT', field: ['input', 'slug'] },
+      ],
+    });
+    await seedOrganization('taken-slug');
+    const duplicate = await graphql(stack.url, CreateOrganizationDocument, {
+      input: { name: 'Again', slug: 'taken-slug' },
+    });
+    expect(duplicate.body.data?.createOrganization.errors).toEqual([
+      { code: 'ALREADY_EXISTS', message: 'this slug is taken', field: ['input', 'slug'] },
+    ]);
+    const badEvent = await graphql(stack.url, CreateEventDocument, {
+      input: {
+        organizationId: 'not-an-id',
+        title: 'x',
+        startsAt: '2027-03-02T10:00:00Z',
+        endsAt: '2027-03-01T10:00:00Z',
+        timezone: 'Mars/Olympus',
+        currency: 'XYZ',
+      },
+    });
+    const fields = badEvent.body.data!.createEvent.errors.map((error) => error.field?.join('.'));
+    expect(fields).toEqual(
+      expect.arrayContaining(['input.organizationId', 'input.timezone', 'input.currency']),
+    );
+    const page = await graphql(stack.url, EventsPageDocument, { first: 100 });
+    expect(page.body.data!.events.edges.some((edge) => edge.node.title === 'x')).toBe(false);
+  });
+
+  it('refuses a ticket type priced in another currency than its event', async () => {
+    const organization = await seedOrganization('currency-check');
+    const event = await seedEvent(organization.id, 'Priced in EUR');
+    const { body } = await graphql(stack.url, AddTicketTypeDocument, {
+      input: { eventId: event.id, name: 'VIP', price: { amount: 100, currency: 'USD' }, capacity: 5 },
+    });
+    expect(body.data?.addTicketType.errors).toEqual([
+      {
+        code: 'INVALID_INPUT',
+        message: "must be in the event's currency EUR",
+        field: ['input', 'price', 'currency'],
+      },
+    ]);
+  });
+});

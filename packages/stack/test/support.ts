@@ -1,0 +1,55 @@
+import type { SubgraphName } from '@bilten/platform';
+import { type BusKind, captureLogs, createTestBus, createTestDatabase } from '@bilten/testkit';
+import { type Stack, startStack } from '../src/stack.ts';
+
+export const TEST_LIMITS = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxCost: 5_000,
+  maxTokens: 2_000,
+  bodyLimitBytes: 1_048_576,
+  subgraphTimeoutMs: 2_000,
+};
+
+export interface TestStack extends Stack {
+  url: string;
+  logs: ReturnType<typeof captureLogs>['lines'];
+  databaseUrl: string;
+  dispose(): Promise<void>;
+}
+
+/** The whole platform on a fresh database and a real bus, every service on a free port. */
+export async function startTestStack(busKind: BusKind = 'jetstream'): Promise<TestStack> {
+  const { log, lines } = captureLogs('stack-test');
+  const database = await createTestDatabase();
+  const testBus = await createTestBus(busKind, log);
+  const ports = {
+    gateway: 0,
+    identity: 0,
+    catalog: 0,
+    orders: 0,
+    billing: 0,
+    messaging: 0,
+    branding: 0,
+  } satisfies Record<SubgraphName | 'gateway', number>;
+  const stack = await startStack({
+    databaseUrl: database.url,
+    databasePoolSize: 4,
+    bus: testBus.bus,
+    log,
+    host: '127.0.0.1',
+    ports,
+    gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
+  });
+  return {
+    ...stack,
+    url: stack.gateway.url,
+    logs: lines,
+    databaseUrl: database.url,
+    async dispose() {
+      await stack.stop();
+      await testBus.dispose();
+      await database.drop();
+    },
+  };
+}

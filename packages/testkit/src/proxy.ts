@@ -1,0 +1,61 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy on loopback for fault injection: `refuse()` closes it like a dead host,
+ * `hang()` accepts connections and never answers, `restore()` forwards again.
+ */
+export interface FaultProxy {
+  port: number;
+  refuse(): Promise<void>;
+  hang(): void;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+  let mode: 'forward' | 'hang' = 'forward';
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  const handle = (client: net.Socket) => {
+    track(client);
+    if (mode === 'hang') return;
+    const upstream = net.connect(target.port, target.host);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  };
+  let server = net.createServer(handle);
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  return {
+    port,
+    refuse: closeServer,
+    hang() {
+      mode = 'hang';
+    },
+    async restore() {
+      mode = 'forward';
+      if (!server.listening) {
+        server = net.createServer(handle);
+        await listen(port);
+      }
+    },
+    close: closeServer,
+  };
+}

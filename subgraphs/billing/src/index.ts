@@ -1,0 +1,4 @@
+import { runSubgraph } from '@bilten/platform';
+import { billingSubgraph } from './server.ts';
+
+await runSubgraph(billingSubgraph);

@@ -1,0 +1,69 @@
+import {
+  type Database,
+  type DomainEvent,
+  type EventConsumer,
+  type UserError,
+  userErrorsFrom,
+  uuidInput,
+} from '@bilten/platform';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { insertBrandKitOnce, updateBrandKitOf } from '../db/queries.ts';
+import type { BrandKitRow } from '../db/schema.ts';
+import { organizationCreated } from '../events.ts';
+
+export const DEFAULT_BRAND = { primaryColor: '#1F2937', accentColor: '#2563EB', logoUrl: null };
+
+const hexColour = z.string().regex(/^#[0-9A-Fa-f]{6}$/, 'must be a hex colour like #1A2B3C');
+
+const updateBrandKitInput = z.object({
+  organizationId: uuidInput,
+  primaryColor: hexColour.nullish(),
+  accentColor: hexColour.nullish(),
+  logoUrl: z
+    .url({ protocol: /^https$/, error: 'must be an https URL' })
+    .max(2048, 'must be at most 2048 characters')
+    .nullish(),
+});
+
+export async function updateBrandKit(
+  db: Database,
+  input: unknown,
+): Promise<{ brandKit: BrandKitRow | null; errors: UserError[] }> {
+  const parsed = updateBrandKitInput.safeParse(input);
+  if (!parsed.success) return { brandKit: null, errors: userErrorsFrom(parsed.error) };
+  const { organizationId, primaryColor, accentColor, logoUrl } = parsed.data;
+  const brandKit = await updateBrandKitOf(db, organizationId, {
+    ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
+    ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
+    ...(logoUrl !== undefined ? { logoUrl } : {}),
+  });
+  if (!brandKit) {
+    return {
+      brandKit: null,
+      errors: [
+        {
+          code: 'NOT_FOUND',
+          message: 'this organization has no brand kit',
+          field: ['input', 'organizationId'],
+        },
+      ],
+    };
+  }
+  return { brandKit, errors: [] };
+}
+
+/** Every new organization starts with the default brand. */
+export function defaultBrandKitConsumer(db: Database): EventConsumer<typeof organizationCreated.payload> {
+  return {
+    name: 'default-brand-kit',
+    event: organizationCreated,
+    async handle(event: DomainEvent<z.infer<typeof organizationCreated.payload>>) {
+      await insertBrandKitOnce(db, {
+        id: uuidv7(),
+        organizationId: event.payload.organizationId,
+        ...DEFAULT_BRAND,
+      });
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { runSubgraph } from '@bilten/platform';
+import { brandingSubgraph } from './server.ts';
+
+await runSubgraph(brandingSubgraph);

@@ -1,0 +1,40 @@
+import type { Database } from '@bilten/platform';
+import { and, desc, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
+import { type NotificationRow, notifications } from './schema.ts';
+
+export async function insertNotification(
+  db: Database,
+  row: typeof notifications.$inferInsert,
+): Promise<NotificationRow> {
+  const [notification] = await db.insert(notifications).values(row).returning();
+  return notification!;
+}
+
+export const notificationsByIds = (db: Database, ids: string[]) =>
+  db.select().from(notifications).where(inArray(notifications.id, ids));
+
+/** The newest `limit` notifications of each recipient (older than `beforeId`), in one statement. */
+export async function newestNotificationsOf(
+  db: Database,
+  recipientIds: string[],
+  limit: number,
+  beforeId?: string,
+): Promise<NotificationRow[]> {
+  const ranked = db
+    .select({
+      ...getTableColumns(notifications),
+      rank: sql<number>`row_number() over (partition by ${notifications.recipientId} order by ${notifications.id} desc)`.as(
+        'rank',
+      ),
+    })
+    .from(notifications)
+    .where(
+      and(
+        inArray(notifications.recipientId, recipientIds),
+        beforeId ? lt(notifications.id, beforeId) : undefined,
+      ),
+    )
+    .as('ranked');
+  const rows = await db.select().from(ranked).where(lte(ranked.rank, limit)).orderBy(desc(ranked.id));
+  return rows.map(({ rank: _rank, ...row }) => row);
+}

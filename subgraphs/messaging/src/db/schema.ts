@@ -1,0 +1,21 @@
+import { index, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+export const messaging = pgSchema('messaging');
+
+export const notificationChannel = messaging.enum('notification_channel', ['IN_APP', 'EMAIL']);
+
+export const notifications = messaging.table(
+  'notifications',
+  {
+    id: uuid().primaryKey(),
+    recipientId: uuid('recipient_id').notNull(),
+    channel: notificationChannel().notNull(),
+    subject: text().notNull(),
+    body: text().notNull(),
+    readAt: timestamp('read_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('notifications_recipient_id_id_idx').on(table.recipientId, table.id.desc())],
+);
+
+export type NotificationRow = typeof notifications.$inferSelect;

@@ -1,0 +1,4 @@
+import { runSubgraph } from '@bilten/platform';
+import { messagingSubgraph } from './server.ts';
+
+await runSubgraph(messagingSubgraph);
