@@ -1,6 +1,14 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  resolve: {
+    // Node loads graphql's CommonJS build for our ESM imports too (it has no "exports" map); Vite
+    // would pick the .mjs one, and two graphql instances break instanceof checks inside Apollo.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     include: ['**/test/**/*.test.ts', '**/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '.data/**'],

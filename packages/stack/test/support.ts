@@ -1,4 +1,4 @@
-import type { SubgraphName } from '@bilten/platform';
+import type { EventBus, SubgraphName } from '@bilten/platform';
 import { type BusKind, captureLogs, createTestBus, createTestDatabase } from '@bilten/testkit';
 import { type Stack, startStack } from '../src/stack.ts';
 
@@ -13,6 +13,9 @@ export const TEST_LIMITS = {
 
 export interface TestStack extends Stack {
   url: string;
+  bus: EventBus;
+  /** The JetStream stream of this test, when on JetStream. */
+  stream?: string;
   logs: ReturnType<typeof captureLogs>['lines'];
   databaseUrl: string;
   dispose(): Promise<void>;
@@ -44,6 +47,8 @@ export async function startTestStack(busKind: BusKind = 'jetstream'): Promise<Te
   return {
     ...stack,
     url: stack.gateway.url,
+    bus: testBus.bus,
+    stream: testBus.stream,
     logs: lines,
     databaseUrl: database.url,
     async dispose() {

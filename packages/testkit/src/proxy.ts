@@ -59,3 +59,12 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     close: closeServer,
   };
 }
+
+/** A port that was free a moment ago, for processes that must be told their port up front. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,110 @@
+import { graphql } from '@bilten/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateOrganizationDocument } from './generated/operations.ts';
+import { startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack('in-process');
+});
+afterAll(async () => {
+  await stack?.dispose();
+});
+
+const post = (body: string, headers: Record<string, string> = {}) =>
+  fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+describe('gateway: the public door', () => {
+  it('serves the Apollo Sandbox page to browsers on GET /graphql', async () => {
+    const response = await fetch(stack.url, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(await response.text()).toContain('embeddable-sandbox');
+  });
+
+  it('echoes the client x-request-id and logs it on the subgraph that served the request', async () => {
+    const requestId = `test-${Date.now()}`;
+    const { headers, body } = await graphql(
+      stack.url,
+      CreateOrganizationDocument,
+      { input: { name: 'Traced', slug: `traced-${Date.now()}` } },
+      { 'x-request-id': requestId },
+    );
+    expect(body.data?.createOrganization.errors).toEqual([]);
+    expect(headers.get('x-request-id')).toBe(requestId);
+    const identityLine = stack.logs.find(
+      (line) => line.service === 'identity' && line.requestId === requestId && line.msg === 'graphql operation',
+    );
+    expect(identityLine).toMatchObject({ operationName: expect.stringMatching(/^CreateOrganization/), errors: 0 });
+    expect(stack.logs.some((line) => line.service === 'gateway' && line.requestId === requestId)).toBe(true);
+  });
+
+  it('creates a request id when the client sends none, or an unsafe one', async () => {
+    const plain = await post('{"query":"{ __typename }"}');
+    expect(plain.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const unsafe = await post('{"query":"{ __typename }"}', { 'x-request-id': 'a b\tc'.repeat(50) });
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers malformed JSON with 400 and a JSON error', async () => {
+    const response = await post('{"query": "{ __typename }"');
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('rejects an unknown field with a validation error', async () => {
+    const { body } = await graphql(stack.url, '{ events { edges { node { nonsense } } } }');
+    expect(body.errors?.[0]).toMatchObject({
+      message: expect.stringContaining('Cannot query field "nonsense"'),
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+  });
+
+  it('rejects an operation nested 40 deep before planning', async () => {
+    const deep = `{ ticketType(id: "x") { ${'event { ticketTypes { '.repeat(20)}id${' } }'.repeat(20)} } }`;
+    const { body } = await graphql(stack.url, deep);
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.map((error) => error.message)).toContainEqual(
+      expect.stringMatching(/Query depth limit of 12 exceeded, found 4\d/),
+    );
+  });
+
+  it('rejects 1,000 aliases', async () => {
+    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: __typename`).join(' ');
+    const { body } = await graphql(stack.url, `{ ${aliases} }`);
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.[0]?.message).toMatch(/(aliases limit|token limit)/i);
+  });
+
+  it('rejects a costly but shallow operation', async () => {
+    const fields = Array.from({ length: 25 }, (_, i) => `e${i}: events(first: 100) { edges { node { id title ticketTypes { id name } } } }`);
+    const { body } = await graphql(stack.url, `{ ${fields.join(' ')} }`);
+    expect(body.data).toBeUndefined();
+    expect(body.errors?.[0]?.message).toMatch(/(cost limit|aliases limit)/i);
+  });
+
+  it('answers a 2 MB body with 413', async () => {
+    const huge = JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(huge.length).toBeGreaterThan(TEST_LIMITS.bodyLimitBytes);
+    const response = await post(huge);
+    expect(response.status).toBe(413);
+    expect((await response.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('never leaks internals: a bad variable type is a clear error, not a stack trace', async () => {
+    const { body } = await graphql(stack.url, CreateOrganizationDocument, { input: { name: 42, slug: null } } as never);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(JSON.stringify(body)).not.toMatch(/stack|at .*\.ts/);
+  });
+
+  it('serves /livez, /readyz and Prometheus /metrics with operation latency', async () => {
+    const base = stack.url.replace('/graphql', '');
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'ok' });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('graphql_operation_duration_seconds_bucket');
+    expect(metrics).toContain('http_request_duration_seconds_bucket');
+    expect(metrics).toMatch(/graphql_errors_total\{[^}]*code="GRAPHQL_VALIDATION_FAILED"/);
+  });
+});
