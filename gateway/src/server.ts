@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -6,6 +5,7 @@ import type { Fetcher } from '@apollo/utils.fetcher';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import {
   createErrorFormatter,
+  currentRequest,
   createHttpApp,
   createServiceMetrics,
   graphqlMetricsPlugin,
@@ -15,7 +15,6 @@ import {
   type PlatformEnv,
   type RunningService,
   type SubgraphName,
-  traceparentFrom,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
@@ -47,11 +46,6 @@ interface GatewayContext {
   requestId: string;
   traceparent: string;
   authorization?: string;
-}
-
-/** Starts a W3C trace when the client did not send one, so every hop shares a trace id. */
-function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }
 
 /**
@@ -132,7 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   loaded = true;
   mountGraphQL(app, apollo, async (request) => ({
     requestId: request.id,
-    traceparent: traceparentFrom(request.headers.traceparent) ?? newTraceparent(),
+    traceparent: currentRequest()!.traceparent,
     authorization: request.headers.authorization,
   }));
 

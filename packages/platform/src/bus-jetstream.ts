@@ -64,7 +64,7 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
       h.set('bilten-type', event.type);
       const request = currentRequest();
       if (event.correlationId) h.set('x-request-id', event.correlationId);
-      if (request?.traceparent) h.set('traceparent', request.traceparent);
+      if (request) h.set('traceparent', request.traceparent);
       await js.publish(`${subjectPrefix}${event.type}`, JSON.stringify(event), {
         msgID: event.id,
         headers: h,

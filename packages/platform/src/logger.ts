@@ -9,7 +9,7 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** JSON lines; the request's correlation id is added to every line logged while serving it. */
+/** JSON lines; the request's correlation and trace ids are added to every line logged while serving it. */
 export function createLogger({ service, level = 'info', destination }: LoggerOptions): Logger {
   return pino(
     {
@@ -18,7 +18,8 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin() {
         const request = currentRequest();
-        return request ? { requestId: request.requestId } : {};
+        if (!request) return {};
+        return { requestId: request.requestId, traceId: request.traceparent.split('-')[1] };
       },
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], remove: true },
     },

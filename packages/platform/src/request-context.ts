@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 export interface RequestContext {
   requestId: string;
-  traceparent?: string;
+  traceparent: string;
 }
 
 /** Carries the correlation id through every await of a request, so every log line can name it. */
@@ -21,6 +21,8 @@ export function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-export function traceparentFrom(header: unknown): string | undefined {
-  return typeof header === 'string' && TRACEPARENT.test(header) ? header : undefined;
+/** The caller's W3C trace context, or the start of a new trace, so every hop shares a trace id. */
+export function traceparentFrom(header: unknown): string {
+  if (typeof header === 'string' && TRACEPARENT.test(header)) return header;
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }

@@ -14,6 +14,9 @@ afterAll(async () => {
 const post = (body: string, headers: Record<string, string> = {}) =>
   fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
+const errorCodeOf = async (response: Response) =>
+  ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code;
+
 describe('gateway: the public door', () => {
   it('serves the Apollo Sandbox page to browsers on GET /graphql', async () => {
     const response = await fetch(stack.url, { headers: { accept: 'text/html' } });
@@ -39,6 +42,22 @@ describe('gateway: the public door', () => {
     expect(stack.logs.some((line) => line.service === 'gateway' && line.requestId === requestId)).toBe(true);
   });
 
+  it('propagates the W3C traceparent to the subgraphs, or starts a trace when there is none', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const requestId = `trace-${Date.now()}`;
+    await graphql(stack.url, '{ events(first: 1) { edges { cursor } } }', undefined, {
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      'x-request-id': requestId,
+    });
+    const catalogLine = stack.logs.find((line) => line.service === 'catalog' && line.requestId === requestId);
+    expect(catalogLine?.traceId).toBe(traceId);
+
+    const untraced = `untraced-${Date.now()}`;
+    await graphql(stack.url, '{ events(first: 1) { edges { cursor } } }', undefined, { 'x-request-id': untraced });
+    const started = stack.logs.find((line) => line.service === 'catalog' && line.requestId === untraced);
+    expect(started?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
   it('creates a request id when the client sends none, or an unsafe one', async () => {
     const plain = await post('{"query":"{ __typename }"}');
     expect(plain.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -49,8 +68,7 @@ describe('gateway: the public door', () => {
   it('answers malformed JSON with 400 and a JSON error', async () => {
     const response = await post('{"query": "{ __typename }"');
     expect(response.status).toBe(400);
-    const body = await response.json();
-    expect(body.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(await errorCodeOf(response)).toBe('BAD_REQUEST');
   });
 
   it('rejects an unknown field with a validation error', async () => {
@@ -89,7 +107,7 @@ describe('gateway: the public door', () => {
     expect(huge.length).toBeGreaterThan(TEST_LIMITS.bodyLimitBytes);
     const response = await post(huge);
     expect(response.status).toBe(413);
-    expect((await response.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await errorCodeOf(response)).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('never leaks internals: a bad variable type is a clear error, not a stack trace', async () => {

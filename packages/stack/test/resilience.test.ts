@@ -93,7 +93,10 @@ describe('/readyz', () => {
     });
     const readyz = async () => {
       const response = await fetch(identity.url.replace('/graphql', '/readyz'));
-      return { status: response.status, body: await response.json() };
+      return {
+        status: response.status,
+        body: (await response.json()) as { status: string; checks: Record<string, string> },
+      };
     };
     try {
       expect(await readyz()).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', bus: 'ok' } } });
