@@ -61,10 +61,14 @@ export interface Stoppable {
 export async function runMain(
   name: string,
   start: (env: PlatformEnv, log: Logger) => Promise<Stoppable>,
+  required: Array<keyof PlatformEnv> = [],
 ): Promise<void> {
   let env: PlatformEnv;
   try {
     env = loadPlatformEnv();
+    const missing = required.filter((key) => env[key] === undefined);
+    if (missing.length)
+      throw new ConfigError(missing.map((key) => `${key}: required when this service runs alone`));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${name}: ${err.message}\n`);
@@ -106,24 +110,28 @@ export async function runMain(
 export function runSubgraph<Context extends BaseContext>(
   definition: SubgraphDefinition<Context>,
 ): Promise<void> {
-  return runMain(definition.name, async (env, log) => {
-    const infrastructure = await openInfrastructure(env, log, definition.name);
-    const service = await startSubgraph(definition, {
-      databaseUrl: infrastructure.databaseUrl,
-      databasePoolSize: env.DATABASE_POOL_SIZE,
-      bus: infrastructure.bus,
-      log,
-      host: env.HOST,
-      port: subgraphPort(env, definition.name),
-    }).catch(async (err) => {
-      await infrastructure.close();
-      throw err;
-    });
-    return {
-      async stop() {
-        await service.stop();
+  return runMain(
+    definition.name,
+    async (env, log) => {
+      const infrastructure = await openInfrastructure(env, log, definition.name);
+      const service = await startSubgraph(definition, {
+        databaseUrl: infrastructure.databaseUrl,
+        databasePoolSize: env.DATABASE_POOL_SIZE,
+        bus: infrastructure.bus,
+        log,
+        host: env.HOST,
+        port: subgraphPort(env, definition.name),
+      }).catch(async (err) => {
         await infrastructure.close();
-      },
-    };
-  });
+        throw err;
+      });
+      return {
+        async stop() {
+          await service.stop();
+          await infrastructure.close();
+        },
+      };
+    },
+    ['DATABASE_URL'],
+  );
 }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadPlatformEnv } from '../src/config.ts';
+import { ConfigError, loadPlatformEnv, platformEnv } from '../src/config.ts';
 
 describe('config', () => {
   it('has working defaults for a laptop', () => {
@@ -24,5 +25,13 @@ describe('config', () => {
 
   it('treats an empty optional URL as unset', () => {
     expect(loadPlatformEnv({ NATS_URL: '' }).NATS_URL).toBeUndefined();
+  });
+});
+
+describe('README', () => {
+  it('documents every environment variable the services read', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const missing = Object.keys(platformEnv.shape).filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 });

@@ -196,7 +196,7 @@ describe('one process per service (npm run start:<service>) on PostgreSQL and NA
   it('refuses to start with a bad variable, naming it in one line', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'subgraphs/identity/src/index.ts'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, IDENTITY_PORT: 'eighty' },
+      env: { PATH: process.env.PATH, IDENTITY_PORT: 'eighty', DATABASE_URL: 'postgres://127.0.0.1/x' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -206,5 +206,21 @@ describe('one process per service (npm run start:<service>) on PostgreSQL and NA
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     expect(stderr).toMatch(/^identity: invalid configuration:\n {2}IDENTITY_PORT: .+\n$/);
+  }, 30_000);
+
+  it('refuses to run a subgraph alone without DATABASE_URL', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'subgraphs/orders/src/index.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
+    expect(stderr).toBe(
+      'orders: invalid configuration:\n  DATABASE_URL: required when this service runs alone\n',
+    );
   }, 30_000);
 });
