@@ -11,7 +11,7 @@ import type { SubgraphName } from './config.ts';
 import { applyMigrations, connectDatabase, type Database } from './db.ts';
 import { createErrorFormatter } from './errors.ts';
 import type { EventBus, EventConsumer } from './events.ts';
-import { DateTimeScalar } from './graphql.ts';
+import { DateTimeScalar, loadTypeDefs } from './graphql.ts';
 import { createHttpApp, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
@@ -36,10 +36,19 @@ export interface SubgraphDefinition<Context extends BaseContext> {
   consumers?(deps: { db: Database; bus: EventBus; log: Logger }): EventConsumer[];
 }
 
-export function defineSubgraph<Context extends BaseContext>(
-  definition: SubgraphDefinition<Context>,
-): SubgraphDefinition<Context> {
-  return definition;
+/**
+ * Every subgraph keeps its SDL at `<directory>/schema.graphql` and its migrations in
+ * `<directory>/drizzle`; the definition only names what differs.
+ */
+export function defineSubgraph<Context extends BaseContext>({
+  directory,
+  ...rest
+}: Omit<SubgraphDefinition<Context>, 'typeDefs' | 'migrations'> & { directory: URL }): SubgraphDefinition<Context> {
+  return {
+    ...rest,
+    typeDefs: loadTypeDefs(new URL('schema.graphql', directory)),
+    migrations: new URL('drizzle', directory),
+  };
 }
 
 export interface SubgraphRuntime {

@@ -1,11 +1,10 @@
-import { defineSubgraph, loadTypeDefs } from '@bilten/platform';
+import { defineSubgraph } from '@bilten/platform';
 import { createContext } from './context.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const catalogSubgraph = defineSubgraph({
   name: 'catalog',
-  typeDefs: loadTypeDefs(new URL('../schema.graphql', import.meta.url)),
+  directory: new URL('../', import.meta.url),
   resolvers,
-  migrations: new URL('../drizzle', import.meta.url),
   createContext,
 });
