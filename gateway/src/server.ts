@@ -5,9 +5,9 @@ import type { Fetcher } from '@apollo/utils.fetcher';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import {
   createErrorFormatter,
-  currentRequest,
   createHttpApp,
   createServiceMetrics,
+  currentRequest,
   graphqlMetricsPlugin,
   type Logger,
   mountGraphQL,

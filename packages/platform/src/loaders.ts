@@ -6,6 +6,14 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
+/** PostgreSQL prints UUIDs in lower case; a client may send them in either. */
+const normalId = (id: string) => id.toLowerCase();
+
+async function fetchValid<Row>(ids: readonly string[], fetchRows: (ids: string[]) => Promise<Row[]>) {
+  const valid = [...new Set(ids.filter(isUuid).map(normalId))];
+  return valid.length ? fetchRows(valid) : [];
+}
+
 /**
  * One query per request tick for all ids asked of an entity (federation's `_entities` and
  * nested fields), with results in the order asked; ids that are not UUIDs are simply not found.
@@ -15,10 +23,8 @@ export function loaderById<Row>(
   keyOf: (row: Row) => string = (row) => (row as { id: string }).id,
 ): DataLoader<string, Row | null> {
   return new DataLoader(async (ids) => {
-    const valid = ids.filter(isUuid);
-    const rows = valid.length ? await fetchRows([...new Set(valid)]) : [];
-    const byKey = new Map(rows.map((row) => [keyOf(row), row]));
-    return ids.map((id) => byKey.get(id) ?? null);
+    const byKey = new Map((await fetchValid(ids, fetchRows)).map((row) => [keyOf(row), row]));
+    return ids.map((id) => byKey.get(normalId(id)) ?? null);
   });
 }
 
@@ -28,10 +34,9 @@ export function loaderOfLists<Row>(
   keyOf: (row: Row) => string,
 ): DataLoader<string, Row[]> {
   return new DataLoader(async (ids) => {
-    const valid = ids.filter(isUuid);
-    const rows = valid.length ? await fetchRows([...new Set(valid)]) : [];
     const byKey = new Map<string, Row[]>();
-    for (const row of rows) byKey.set(keyOf(row), [...(byKey.get(keyOf(row)) ?? []), row]);
-    return ids.map((id) => byKey.get(id) ?? []);
+    for (const row of await fetchValid(ids, fetchRows))
+      byKey.set(keyOf(row), [...(byKey.get(keyOf(row)) ?? []), row]);
+    return ids.map((id) => byKey.get(normalId(id)) ?? []);
   });
 }

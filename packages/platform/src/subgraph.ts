@@ -43,7 +43,9 @@ export interface SubgraphDefinition<Context extends BaseContext> {
 export function defineSubgraph<Context extends BaseContext>({
   directory,
   ...rest
-}: Omit<SubgraphDefinition<Context>, 'typeDefs' | 'migrations'> & { directory: URL }): SubgraphDefinition<Context> {
+}: Omit<SubgraphDefinition<Context>, 'typeDefs' | 'migrations'> & {
+  directory: URL;
+}): SubgraphDefinition<Context> {
   return {
     ...rest,
     typeDefs: loadTypeDefs(new URL('schema.graphql', directory)),

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 
-// Control characters (C0, DEL, C1) and bidi overrides have no place in names shown to other people.
+// Control characters (C0, DEL, C1), bidi controls and marks, invisible separators and joiners
+// that hide text have no place in names shown to other people. ZWJ and ZWNJ stay: emoji
+// sequences and Persian need them.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to reject them
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
 /** A short, human-visible text: NFKC-normalized, trimmed, bounded, no control characters. */
 export function displayText(maxLength: number) {
@@ -30,7 +32,7 @@ export const slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])$/, 'must be 2–50 lower-case letters, digits or dashes');
 
-export const uuidInput = z.uuid('must be an id this API issued');
+export const uuidInput = z.uuid('must be an id this API issued').transform((id) => id.toLowerCase());
 
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
@@ -40,18 +42,19 @@ export const currencyCode = z
   .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code in upper case')
   .refine((code) => CURRENCIES.has(code), 'is not an ISO 4217 currency');
 
-/** An IANA time zone name, e.g. Europe/Sarajevo. */
+const TIME_ZONES = new Map(
+  ['UTC', ...Intl.supportedValuesOf('timeZone')].map((zone) => [zone.toLowerCase(), zone]),
+);
+
+/** An IANA time zone name, e.g. Europe/Sarajevo, stored in its canonical spelling. */
 export const timeZone = z
   .string()
   .max(64)
-  .refine((zone) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: zone });
-      return zone.includes('/') || zone === 'UTC';
-    } catch {
-      return false;
-    }
-  }, 'is not an IANA time zone');
+  .transform((zone, ctx) => {
+    const canonical = TIME_ZONES.get(zone.toLowerCase());
+    if (!canonical) ctx.addIssue({ code: 'custom', message: 'is not an IANA time zone' });
+    return canonical ?? zone;
+  });
 
 /** Money as given by a client: minor units, never negative, in a known currency. */
 export const moneyInput = z.object({

@@ -1,9 +1,8 @@
-import { headers } from '@nats-io/transport-node';
 import { captureLogs, createTestBus, TEST_NATS_URL } from '@bilten/testkit';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createEvent, defineEvent, type DomainEvent } from '../src/events.ts';
+import { createEvent, type DomainEvent, defineEvent } from '../src/events.ts';
 
 const ticketCounted = defineEvent('bilten.test.ticket.counted', z.object({ n: z.number().int() }));
 

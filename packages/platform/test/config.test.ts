@@ -5,7 +5,12 @@ import { ConfigError, loadPlatformEnv, platformEnv } from '../src/config.ts';
 describe('config', () => {
   it('has working defaults for a laptop', () => {
     const env = loadPlatformEnv({});
-    expect(env).toMatchObject({ GATEWAY_PORT: 4000, IDENTITY_PORT: 4001, BRANDING_PORT: 4006, NATS_STREAM: 'BILTEN' });
+    expect(env).toMatchObject({
+      GATEWAY_PORT: 4000,
+      IDENTITY_PORT: 4001,
+      BRANDING_PORT: 4006,
+      NATS_STREAM: 'BILTEN',
+    });
     expect(env.DATABASE_URL).toBeUndefined();
   });
 

@@ -1,7 +1,7 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { createEvent, defineEvent } from '@bilten/platform';
 import { graphql, TEST_NATS_URL, waitFor } from '@bilten/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -13,58 +13,68 @@ const organizationCreated = defineEvent(
   z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
 );
 
-describe.each(['jetstream', 'in-process'] as const)('organization created → default brand kit (%s bus)', (busKind) => {
-  let stack: TestStack;
-  let sql: postgres.Sql;
-  beforeAll(async () => {
-    stack = await startTestStack(busKind);
-    sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await stack?.dispose();
-  });
-
-  it('creates the brand kit in branding from the identity event', async () => {
-    const { body } = await graphql(stack.url, CreateOrganizationDocument, { input: { name: 'Kit Co', slug: 'kit-co' } });
-    const organization = body.data!.createOrganization.organization!;
-    const branding = await waitFor(async () => {
-      const { body } = await graphql(stack.url, OrganizationWithBrandingDocument, { id: organization.id });
-      return body.data?.organization?.branding;
+describe.each(['jetstream', 'in-process'] as const)(
+  'organization created → default brand kit (%s bus)',
+  (busKind) => {
+    let stack: TestStack;
+    let sql: postgres.Sql;
+    beforeAll(async () => {
+      stack = await startTestStack(busKind);
+      sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} });
     });
-    expect(branding).toEqual({ primaryColor: '#1F2937', accentColor: '#2563EB' });
-    const rows = await sql`select organization_id from branding.brand_kits where organization_id = ${organization.id}`;
-    expect(rows).toHaveLength(1);
+    afterAll(async () => {
+      await sql?.end();
+      await stack?.dispose();
+    });
 
-    if (busKind === 'jetstream') {
-      const nc = await connect({ servers: TEST_NATS_URL });
-      try {
-        const info = await (await jetstreamManager(nc)).streams.info(stack.stream!);
-        expect(info.config.subjects[0]).toMatch(/bilten\.>$/);
-        expect(info.state.messages).toBeGreaterThanOrEqual(1);
-      } finally {
-        await nc.close();
+    it('creates the brand kit in branding from the identity event', async () => {
+      const { body } = await graphql(stack.url, CreateOrganizationDocument, {
+        input: { name: 'Kit Co', slug: 'kit-co' },
+      });
+      const organization = body.data!.createOrganization.organization!;
+      const branding = await waitFor(async () => {
+        const { body } = await graphql(stack.url, OrganizationWithBrandingDocument, { id: organization.id });
+        return body.data?.organization?.branding;
+      });
+      expect(branding).toEqual({ primaryColor: '#1F2937', accentColor: '#2563EB' });
+      const rows =
+        await sql`select organization_id from branding.brand_kits where organization_id = ${organization.id}`;
+      expect(rows).toHaveLength(1);
+
+      if (busKind === 'jetstream') {
+        const nc = await connect({ servers: TEST_NATS_URL });
+        try {
+          const info = await (await jetstreamManager(nc)).streams.info(stack.stream!);
+          expect(info.config.subjects[0]).toMatch(/bilten\.>$/);
+          expect(info.state.messages).toBeGreaterThanOrEqual(1);
+        } finally {
+          await nc.close();
+        }
       }
-    }
-  });
+    });
 
-  it('applies a replayed event once', async () => {
-    const { body } = await graphql(stack.url, CreateOrganizationDocument, { input: { name: 'Replay', slug: 'replay' } });
-    const organization = body.data!.createOrganization.organization!;
-    const replay = createEvent(organizationCreated, {
-      organizationId: organization.id,
-      name: organization.name,
-      slug: organization.slug,
+    it('applies a replayed event once', async () => {
+      const { body } = await graphql(stack.url, CreateOrganizationDocument, {
+        input: { name: 'Replay', slug: 'replay' },
+      });
+      const organization = body.data!.createOrganization.organization!;
+      const replay = createEvent(organizationCreated, {
+        organizationId: organization.id,
+        name: organization.name,
+        slug: organization.slug,
+      });
+      // A fresh id, so even JetStream's de-duplication does not hide it: the consumer must be idempotent.
+      await stack.bus.publish(replay);
+      await stack.bus.publish({ ...replay, id: createEvent(organizationCreated, replay.payload).id });
+      await waitFor(async () => {
+        const [row] =
+          await sql`select count(*)::int as kits from branding.brand_kits where organization_id = ${organization.id}`;
+        return row!.kits === 1;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [row] =
+        await sql`select count(*)::int as kits from branding.brand_kits where organization_id = ${organization.id}`;
+      expect(row!.kits).toBe(1);
     });
-    // A fresh id, so even JetStream's de-duplication does not hide it: the consumer must be idempotent.
-    await stack.bus.publish(replay);
-    await stack.bus.publish({ ...replay, id: createEvent(organizationCreated, replay.payload).id });
-    await waitFor(async () => {
-      const [row] = await sql`select count(*)::int as kits from branding.brand_kits where organization_id = ${organization.id}`;
-      return row!.kits === 1;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const [row] = await sql`select count(*)::int as kits from branding.brand_kits where organization_id = ${organization.id}`;
-    expect(row!.kits).toBe(1);
-  });
-});
+  },
+);

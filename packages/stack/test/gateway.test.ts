@@ -36,9 +36,13 @@ describe('gateway: the public door', () => {
     expect(body.data?.createOrganization.errors).toEqual([]);
     expect(headers.get('x-request-id')).toBe(requestId);
     const identityLine = stack.logs.find(
-      (line) => line.service === 'identity' && line.requestId === requestId && line.msg === 'graphql operation',
+      (line) =>
+        line.service === 'identity' && line.requestId === requestId && line.msg === 'graphql operation',
     );
-    expect(identityLine).toMatchObject({ operationName: expect.stringMatching(/^CreateOrganization/), errors: 0 });
+    expect(identityLine).toMatchObject({
+      operationName: expect.stringMatching(/^CreateOrganization/),
+      errors: 0,
+    });
     expect(stack.logs.some((line) => line.service === 'gateway' && line.requestId === requestId)).toBe(true);
   });
 
@@ -53,7 +57,9 @@ describe('gateway: the public door', () => {
     expect(catalogLine?.traceId).toBe(traceId);
 
     const untraced = `untraced-${Date.now()}`;
-    await graphql(stack.url, '{ events(first: 1) { edges { cursor } } }', undefined, { 'x-request-id': untraced });
+    await graphql(stack.url, '{ events(first: 1) { edges { cursor } } }', undefined, {
+      'x-request-id': untraced,
+    });
     const started = stack.logs.find((line) => line.service === 'catalog' && line.requestId === untraced);
     expect(started?.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
@@ -96,7 +102,10 @@ describe('gateway: the public door', () => {
   });
 
   it('rejects a costly but shallow operation', async () => {
-    const fields = Array.from({ length: 25 }, (_, i) => `e${i}: events(first: 100) { edges { node { id title ticketTypes { id name } } } }`);
+    const fields = Array.from(
+      { length: 25 },
+      (_, i) => `e${i}: events(first: 100) { edges { node { id title ticketTypes { id name } } } }`,
+    );
     const { body } = await graphql(stack.url, `{ ${fields.join(' ')} }`);
     expect(body.data).toBeUndefined();
     expect(body.errors?.[0]?.message).toMatch(/(cost limit|aliases limit)/i);
@@ -111,7 +120,9 @@ describe('gateway: the public door', () => {
   });
 
   it('never leaks internals: a bad variable type is a clear error, not a stack trace', async () => {
-    const { body } = await graphql(stack.url, CreateOrganizationDocument, { input: { name: 42, slug: null } } as never);
+    const { body } = await graphql(stack.url, CreateOrganizationDocument, {
+      input: { name: 42, slug: null },
+    } as never);
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(JSON.stringify(body)).not.toMatch(/stack|at .*\.ts/);
   });

@@ -33,7 +33,9 @@ describe('a subgraph that is down or hangs', () => {
       port: 0,
     });
     try {
-      const created = await graphql(gateway.url, CreateOrganizationDocument, { input: { name: 'Partial', slug: 'partial' } });
+      const created = await graphql(gateway.url, CreateOrganizationDocument, {
+        input: { name: 'Partial', slug: 'partial' },
+      });
       const id = created.body.data!.createOrganization.organization!.id;
       const healthy = await waitFor(async () => {
         const { body } = await graphql(gateway.url, OrganizationWithBrandingDocument, { id });
@@ -66,7 +68,11 @@ describe('a subgraph that is down or hangs', () => {
       );
 
       await proxy.restore();
-      await waitFor(async () => (await graphql(gateway.url, OrganizationWithBrandingDocument, { id })).body.data?.organization?.branding);
+      await waitFor(
+        async () =>
+          (await graphql(gateway.url, OrganizationWithBrandingDocument, { id })).body.data?.organization
+            ?.branding,
+      );
 
       // And for real: the branding service itself stops mid-test.
       await stack.subgraphs.branding.stop();
@@ -99,7 +105,10 @@ describe('/readyz', () => {
       };
     };
     try {
-      expect(await readyz()).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', bus: 'ok' } } });
+      expect(await readyz()).toEqual({
+        status: 200,
+        body: { status: 'ok', checks: { database: 'ok', bus: 'ok' } },
+      });
       await proxy.refuse();
       const down = await readyz();
       expect(down.status).toBe(503);

@@ -21,8 +21,13 @@ const updateBrandKitInput = z.object({
   primaryColor: hexColour.nullish(),
   accentColor: hexColour.nullish(),
   logoUrl: z
-    .url({ protocol: /^https$/, error: 'must be an https URL' })
+    .url({
+      protocol: /^https$/,
+      hostname: z.regexes.domain,
+      error: 'must be an https URL with a domain name',
+    })
     .max(2048, 'must be at most 2048 characters')
+    .transform((url) => new URL(url).href)
     .nullish(),
 });
 

@@ -1,0 +1,460 @@
+/**
+ * The deployment files (Dockerfile, docker-compose.yml, k8s/) cannot run on this machine (no Docker,
+ * no cluster), so this checks them against the code they deploy: service names and ports from
+ * `SUBGRAPH_PORTS`, every variable against `platformEnv`, probes against the routes every service
+ * serves (`/livez`, `/readyz`), entry points against the files that exist.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { platformEnv, SUBGRAPH_NAMES, SUBGRAPH_PORTS } from '@bilten/platform';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+const SERVICES = ['gateway', ...SUBGRAPH_NAMES] as const;
+type ServiceName = (typeof SERVICES)[number];
+const DEFAULTS = platformEnv.parse({});
+const PORTS: Record<ServiceName, number> = { gateway: DEFAULTS.GATEWAY_PORT, ...SUBGRAPH_PORTS };
+/** Every variable a deployment may set: the platform's, plus SERVICE for the image's entrypoint. */
+const ENV_NAMES = new Set([...Object.keys(platformEnv.shape), 'SERVICE']);
+const portVar = (service: ServiceName) => `${service.toUpperCase()}_PORT`;
+const urlVar = (subgraph: string) => `${subgraph.toUpperCase()}_URL`;
+const entryPoint = (service: ServiceName) =>
+  service === 'gateway' ? 'gateway/src/index.ts' : `subgraphs/${service}/src/index.ts`;
+
+/** Fails with the variable's name and zod's message, so a bad value reads like start-up would. */
+function expectValidPlatformEnv(env: Record<string, string>, where: string) {
+  const { SERVICE: _service, ...platform } = env;
+  const result = platformEnv.safeParse(platform);
+  const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  expect(problems, `${where}: env rejected by platformEnv`).toEqual([]);
+}
+
+it('has a port variable and a URL variable in platformEnv for every service', () => {
+  for (const service of SERVICES) expect(ENV_NAMES, service).toContain(portVar(service));
+  for (const subgraph of SUBGRAPH_NAMES) expect(ENV_NAMES, subgraph).toContain(urlVar(subgraph));
+});
+
+describe('docker-compose.yml', () => {
+  interface ComposeService {
+    image?: string;
+    build?: unknown;
+    command?: string | string[];
+    environment?: Record<string, string | number | boolean | null> | string[];
+    depends_on?: string[] | Record<string, { condition?: string }>;
+    healthcheck?: { test?: string | string[]; disable?: boolean };
+    ports?: unknown[];
+    expose?: unknown[];
+  }
+  // `merge`: the file shares blocks through YAML merge keys (`<<: *anchor`), as Compose allows.
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+  };
+  const services = compose.services;
+  const service = (name: string) => {
+    const found = services[name];
+    if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+    return found;
+  };
+  const environment = (name: string): Record<string, string> => {
+    const env = service(name).environment ?? {};
+    const entries = Array.isArray(env)
+      ? env.map((line) => [line.split('=')[0]!, line.slice(line.indexOf('=') + 1)])
+      : Object.entries(env).map(([key, value]) => [key, value == null ? '' : String(value)]);
+    return Object.fromEntries(entries);
+  };
+  const healthyDependencies = (name: string) => {
+    const dependsOn = service(name).depends_on ?? {};
+    if (Array.isArray(dependsOn)) return [];
+    return Object.entries(dependsOn)
+      .filter(([, { condition }]) => condition === 'service_healthy')
+      .map(([dependency]) => dependency);
+  };
+  const healthcheck = (name: string) => {
+    const check = service(name).healthcheck;
+    expect(check?.disable, `${name}: healthcheck disabled`).not.toBe(true);
+    const test = check?.test;
+    expect(test, `${name}: healthcheck`).toBeDefined();
+    return Array.isArray(test) ? test.join(' ') : String(test);
+  };
+
+  it('has postgres, nats, the gateway and every subgraph', () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'nats', ...SERVICES]));
+  });
+
+  it('builds every app service from the one Dockerfile and starts the service it is named after', () => {
+    const built = Object.entries(services).filter(([, s]) => s.build !== undefined);
+    expect(built.map(([name]) => name).sort()).toEqual([...SERVICES].sort());
+    for (const name of SERVICES) {
+      expect(SERVICES, `${name}: SERVICE`).toContain(environment(name).SERVICE);
+      expect(environment(name).SERVICE, `${name}: SERVICE`).toBe(name);
+    }
+  });
+
+  it('sets only variables that platformEnv knows, with values it accepts', () => {
+    for (const name of SERVICES) {
+      const env = environment(name);
+      for (const key of Object.keys(env))
+        expect(ENV_NAMES, `${name}: unknown variable ${key}`).toContain(key);
+      expectValidPlatformEnv(env, `docker-compose.yml ${name}`);
+      expect(env.NODE_ENV, name).toBe('production');
+      expect(env.HOST, name).toBe('0.0.0.0');
+    }
+  });
+
+  it('gives each subgraph its port, its database, NATS and a readiness healthcheck on that port', () => {
+    for (const name of SUBGRAPH_NAMES) {
+      const env = environment(name);
+      expect(env[portVar(name)], `${name}: ${portVar(name)}`).toBe(String(SUBGRAPH_PORTS[name]));
+      expect(new URL(env.DATABASE_URL ?? '').hostname, `${name}: DATABASE_URL`).toBe('postgres');
+      expect(env.NATS_URL, `${name}: NATS_URL`).toBe('nats://nats:4222');
+      expect(healthcheck(name)).toContain(`http://127.0.0.1:${SUBGRAPH_PORTS[name]}/readyz`);
+      expect(healthyDependencies(name), `${name}: depends_on`).toEqual(
+        expect.arrayContaining(['postgres', 'nats']),
+      );
+    }
+  });
+
+  it('points the gateway at every subgraph by compose service name and port, once they are healthy', () => {
+    const env = environment('gateway');
+    expect(env.GATEWAY_PORT).toBe(String(PORTS.gateway));
+    for (const name of SUBGRAPH_NAMES) {
+      expect(env[urlVar(name)], urlVar(name)).toBe(`http://${name}:${SUBGRAPH_PORTS[name]}/graphql`);
+    }
+    expect(healthyDependencies('gateway')).toEqual(expect.arrayContaining([...SUBGRAPH_NAMES]));
+    expect(healthcheck('gateway')).toContain(`http://127.0.0.1:${PORTS.gateway}/readyz`);
+  });
+
+  it('publishes the gateway port and no other app port', () => {
+    expect(service('gateway').ports?.map(String)).toContain(`${PORTS.gateway}:${PORTS.gateway}`);
+    for (const name of SUBGRAPH_NAMES) expect(service(name).ports, `${name}: ports`).toBeUndefined();
+  });
+
+  it('runs PostgreSQL and NATS JetStream with healthchecks', () => {
+    expect(service('postgres').image).toMatch(/^postgres:17/);
+    expect(healthcheck('postgres')).toContain('pg_isready');
+    expect(service('nats').image).toMatch(/^nats:2\.10/);
+    const command = [service('nats').command ?? []].flat().join(' ');
+    expect(command).toContain('-js');
+    expect(command).toMatch(/-m 8222\b/);
+    expect(healthcheck('nats')).toContain(':8222/healthz');
+    expect(service('nats').expose?.map(String)).toContain('4222');
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const [keyword = '', ...rest] = line.split(/\s+/);
+      return { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+    });
+  const all = (keyword: string) => instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+  const entrypointScript = 'docker-entrypoint.sh';
+
+  it('builds from a Node 20 image only', () => {
+    const froms = all('FROM').map((args) => args.split(/\s+/));
+    const stages = new Set(froms.flatMap((words) => (words[1]?.toUpperCase() === 'AS' ? [words[2]] : [])));
+    const images = froms.map(([image]) => image!).filter((image) => !stages.has(image));
+    expect(images.length).toBeGreaterThan(0);
+    for (const image of images) expect(image).toMatch(/^node:20(\.\d+)*(-[a-z0-9-]+)?$/);
+  });
+
+  it('runs as a non-root user and exposes every service port', () => {
+    const user = all('USER').at(-1);
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    const exposed = all('EXPOSE').flatMap((args) =>
+      args.split(/\s+/).map((port) => Number.parseInt(port, 10)),
+    );
+    expect(exposed).toEqual(expect.arrayContaining(Object.values(PORTS)));
+  });
+
+  it('starts through the entrypoint script, which names every service', () => {
+    expect(all('ENTRYPOINT').join(' ')).toContain(entrypointScript);
+    const script = read(entrypointScript);
+    expect(script).toContain('subgraphs/');
+    expect(script).toContain('gateway/src/index.ts');
+    for (const name of SERVICES) expect(script, name).toMatch(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('keeps local state out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim());
+    for (const path of ['node_modules', '.data', '.git']) {
+      expect(
+        ignored.some((line) => line === path || line === `**/${path}`),
+        path,
+      ).toBe(true);
+    }
+  });
+
+  describe('docker-entrypoint.sh', () => {
+    // A stand-in `node` on PATH prints the arguments it was given instead of starting anything.
+    const bin = mkdtempSync(join(tmpdir(), 'bilten-entrypoint-'));
+    afterAll(() => rmSync(bin, { recursive: true, force: true }));
+    writeFileSync(join(bin, 'node'), '#!/bin/sh\necho "$@"\n');
+    chmodSync(join(bin, 'node'), 0o755);
+    const run = (service?: string) =>
+      spawnSync('sh', [entrypointScript], {
+        cwd: ROOT,
+        env: { PATH: `${bin}:/usr/bin:/bin`, ...(service === undefined ? {} : { SERVICE: service }) },
+        encoding: 'utf8',
+      });
+
+    it.each(SERVICES)('starts %s from its entry point, the one its npm start script uses', (service) => {
+      const result = run(service);
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      const args = result.stdout.trim().split(/\s+/);
+      expect(args.slice(0, 2)).toEqual(['--import', 'tsx']);
+      const entry = posix.normalize(args[2] ?? '');
+      expect(entry).toBe(entryPoint(service));
+      expect(existsSync(join(ROOT, entry)), entry).toBe(true);
+      const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+      expect(scripts[`start:${service}`]).toBe(`tsx ${entryPoint(service)}`);
+    });
+
+    it('rejects an unknown or missing SERVICE, naming the valid ones', () => {
+      for (const service of ['nope', '../gateway', '']) {
+        const result = run(service);
+        expect(result.status, service).not.toBe(0);
+        expect(result.stdout, service).toBe('');
+        for (const name of SERVICES) expect(result.stderr, service).toContain(name);
+      }
+      expect(run().status).not.toBe(0);
+    });
+  });
+});
+
+describe('k8s', () => {
+  interface Probe {
+    httpGet?: { path?: string; port?: number | string };
+  }
+  interface EnvVar {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string } };
+  }
+  interface Container {
+    name: string;
+    image?: string;
+    ports?: { name?: string; containerPort: number }[];
+    env?: EnvVar[];
+    envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+    readinessProbe?: Probe;
+    livenessProbe?: Probe;
+    startupProbe?: Probe;
+    resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+    securityContext?: {
+      allowPrivilegeEscalation?: boolean;
+      readOnlyRootFilesystem?: boolean;
+      runAsNonRoot?: boolean;
+    };
+  }
+  interface Manifest {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; labels?: Record<string, string> };
+    // biome-ignore lint/suspicious/noExplicitAny: manifests of many kinds, checked field by field
+    spec?: any;
+  }
+  interface Kustomization {
+    namespace?: string;
+    resources?: string[];
+    configMapGenerator?: { name: string; behavior?: string; literals?: string[] }[];
+    images?: { name: string }[];
+    replicas?: { name: string; count: number }[];
+    patches?: { target?: { kind?: string; name?: string } }[];
+  }
+
+  const kustomization = (dir: string) => parse(read(`k8s/${dir}/kustomization.yaml`)) as Kustomization;
+  const base = kustomization('base');
+  const resources = base.resources ?? [];
+  const loadProblems: string[] = [];
+  const manifests: Manifest[] = resources.flatMap((resource) => {
+    const path = `k8s/base/${resource}`;
+    if (!existsSync(join(ROOT, path))) {
+      loadProblems.push(`${path} is listed in resources but missing`);
+      return [];
+    }
+    return parseAllDocuments(read(path)).flatMap((doc) => {
+      if (!('errors' in doc)) return [];
+      if (doc.errors.length > 0) {
+        loadProblems.push(...doc.errors.map((error) => `${path}: ${error.message}`));
+        return [];
+      }
+      return doc.contents === null ? [] : [doc.toJS() as Manifest];
+    });
+  });
+  const ofKind = (kind: string) => manifests.filter((m) => m.kind === kind);
+  const find = (kind: string, name: string) => {
+    const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+    if (!found) throw new Error(`k8s/base has no ${kind} "${name}"`);
+    return found;
+  };
+  const literals = (k: Kustomization) =>
+    Object.fromEntries(
+      (k.configMapGenerator ?? []).flatMap((generator) =>
+        (generator.literals ?? []).map((line) => [line.split('=')[0]!, line.slice(line.indexOf('=') + 1)]),
+      ),
+    ) as Record<string, string>;
+  const sharedConfig = base.configMapGenerator?.[0];
+  const containerOf = (service: ServiceName): Container => {
+    const containers = find('Deployment', service).spec.template.spec.containers as Container[];
+    expect(containers, `${service}: containers`).toHaveLength(1);
+    return containers[0]!;
+  };
+  /** The number a probe or Service targets, whether given as a number or a container port name. */
+  const resolvePort = (container: Container, port: number | string | undefined) =>
+    typeof port === 'string' ? container.ports?.find((p) => p.name === port)?.containerPort : port;
+
+  it('lists only files that exist and parse, each object named and typed', () => {
+    expect(resources.length).toBeGreaterThan(0);
+    expect(loadProblems).toEqual([]);
+    for (const m of manifests) {
+      expect(m.apiVersion, JSON.stringify(m.metadata)).toBeTruthy();
+      expect(m.kind, JSON.stringify(m.metadata)).toBeTruthy();
+      expect(m.metadata?.name, m.kind).toBeTruthy();
+    }
+  });
+
+  it('commits no Secret, and leaves the example out of the resources', () => {
+    expect(ofKind('Secret')).toEqual([]);
+    expect(resources).not.toContain('secret.example.yaml');
+    expect(existsSync(join(ROOT, 'k8s/base/secret.example.yaml'))).toBe(true);
+  });
+
+  it('puts everything in the bilten namespace', () => {
+    expect(base.namespace).toBe('bilten');
+    find('Namespace', 'bilten');
+  });
+
+  it('has one Deployment and one Service per service', () => {
+    const names = (kind: string) => ofKind(kind).map((m) => m.metadata.name);
+    expect(names('Deployment').sort()).toEqual([...SERVICES].sort());
+    expect(names('Service').sort()).toEqual([...SERVICES].sort());
+  });
+
+  it('shares a ConfigMap of known variables whose URLs point at the subgraph Services', () => {
+    expect(sharedConfig?.name).toBeTruthy();
+    const config = literals(base);
+    for (const key of Object.keys(config)) expect(ENV_NAMES, `ConfigMap: ${key}`).toContain(key);
+    expectValidPlatformEnv(config, 'k8s ConfigMap');
+    expect(config.NATS_URL).toBe('nats://nats:4222');
+    for (const name of SUBGRAPH_NAMES) {
+      expect(config[urlVar(name)], urlVar(name)).toBe(`http://${name}:${SUBGRAPH_PORTS[name]}/graphql`);
+    }
+  });
+
+  describe.each(SERVICES)('%s', (service) => {
+    const port = PORTS[service];
+
+    it('runs SERVICE on its port, with only known variables that platformEnv accepts', () => {
+      const container = containerOf(service);
+      const env = container.env ?? [];
+      for (const { name } of env) expect(ENV_NAMES, `${service}: unknown variable ${name}`).toContain(name);
+      const values = Object.fromEntries(
+        env.flatMap((v) => (v.value === undefined ? [] : [[v.name, v.value]])),
+      );
+      expect(values.SERVICE).toBe(service);
+      expect(values[portVar(service)]).toBe(String(port));
+      expect(container.ports?.map((p) => p.containerPort)).toEqual([port]);
+      expect(container.envFrom?.map((e) => e.configMapRef?.name)).toContain(sharedConfig?.name);
+      expect(container.image).toBe(base.images?.[0]?.name);
+      expectValidPlatformEnv({ ...literals(base), ...values }, `k8s ${service}`);
+    });
+
+    it('probes /readyz and /livez on its own port, and has a startup probe', () => {
+      const container = containerOf(service);
+      const probes = [
+        [container.readinessProbe, '/readyz'],
+        [container.livenessProbe, '/livez'],
+      ] as const;
+      for (const [probe, path] of probes) {
+        expect(probe?.httpGet?.path, path).toBe(path);
+        expect(resolvePort(container, probe?.httpGet?.port), path).toBe(port);
+      }
+      expect(resolvePort(container, container.startupProbe?.httpGet?.port)).toBe(port);
+    });
+
+    it('is bounded, locked down and given time to drain', () => {
+      const { spec } = find('Deployment', service).spec.template;
+      const container = containerOf(service);
+      for (const kind of ['requests', 'limits'] as const) {
+        expect(Object.keys(container.resources?.[kind] ?? {}).sort(), kind).toEqual(['cpu', 'memory']);
+      }
+      expect(spec.securityContext?.runAsNonRoot ?? container.securityContext?.runAsNonRoot).toBe(true);
+      expect(container.securityContext?.allowPrivilegeEscalation).toBe(false);
+      expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
+      expect(spec.terminationGracePeriodSeconds).toBe(15);
+    });
+
+    it('is selected by its Service on the same port', () => {
+      const deployment = find('Deployment', service);
+      const labels = deployment.spec.template.metadata.labels as Record<string, string>;
+      expect(labels).toMatchObject(deployment.spec.selector.matchLabels);
+      const svc = find('Service', service);
+      expect(Object.keys(svc.spec.selector).length).toBeGreaterThan(0);
+      expect(labels).toMatchObject(svc.spec.selector);
+      const ports = svc.spec.ports as { port: number; targetPort?: number | string }[];
+      expect(ports.map((p) => p.port)).toEqual([port]);
+      expect(resolvePort(containerOf(service), ports[0]?.targetPort ?? port)).toBe(port);
+    });
+  });
+
+  it('reads DATABASE_URL of every subgraph from the bilten-database Secret', () => {
+    for (const name of SUBGRAPH_NAMES) {
+      const variable = containerOf(name).env?.find((v) => v.name === 'DATABASE_URL');
+      expect(variable?.valueFrom?.secretKeyRef, name).toEqual({ name: 'bilten-database', key: 'url' });
+    }
+  });
+
+  it('autoscales the gateway on CPU and keeps it available through disruptions', () => {
+    const hpa = find('HorizontalPodAutoscaler', 'gateway');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' });
+    expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
+    expect(hpa.spec.metrics).toContainEqual(
+      expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }),
+    );
+    // The autoscaler owns the count; a `replicas` in the manifest would reset it on every apply.
+    expect(find('Deployment', 'gateway').spec.replicas).toBeUndefined();
+    const pdb = find('PodDisruptionBudget', 'gateway');
+    expect(pdb.apiVersion).toBe('policy/v1');
+    expect(find('Deployment', 'gateway').spec.template.metadata.labels).toMatchObject(
+      pdb.spec.selector.matchLabels,
+    );
+  });
+
+  describe.each(['local', 'production'])('overlay %s', (overlay) => {
+    const k = kustomization(`overlays/${overlay}`);
+
+    it('builds on the base and only touches what the base defines', () => {
+      expect(k.resources).toContain('../../base');
+      for (const { name } of k.replicas ?? []) {
+        find('Deployment', name);
+        // The gateway's count is its autoscaler's (patched instead).
+        expect(name).not.toBe('gateway');
+      }
+      for (const { target } of k.patches ?? []) find(target?.kind ?? '', target?.name ?? '');
+      for (const { name } of k.images ?? []) expect(name).toBe(base.images?.[0]?.name);
+      for (const generator of k.configMapGenerator ?? []) {
+        expect(generator.name).toBe(sharedConfig?.name);
+        expect(generator.behavior).toBe('merge');
+      }
+      const config = { ...literals(base), ...literals(k) };
+      for (const key of Object.keys(config)) expect(ENV_NAMES, key).toContain(key);
+      expectValidPlatformEnv(config, `overlay ${overlay}`);
+    });
+  });
+});

@@ -1,0 +1,267 @@
+import { type RunningService, startSubgraph } from '@bilten/platform';
+import {
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  graphql,
+  type TestBus,
+  type TestDatabase,
+} from '@bilten/testkit';
+import postgres from 'postgres';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { billingSubgraph } from '../src/server.ts';
+
+let database: TestDatabase;
+let testBus: TestBus;
+let service: RunningService;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  const { log } = captureLogs('billing-test');
+  database = await createTestDatabase();
+  testBus = await createTestBus('in-process', log);
+  service = await startSubgraph(billingSubgraph, {
+    databaseUrl: database.url,
+    bus: testBus.bus,
+    log,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await service?.stop();
+  await testBus?.dispose();
+  await database?.drop();
+});
+
+// ---------------------------------------------------------------- helpers
+
+interface UserError {
+  code: string;
+  message: string;
+  field: string[] | null;
+}
+interface Payment {
+  id: string;
+  order: { __typename: string; id: string } | null;
+  amount: { amount: number; currency: string };
+  provider: string;
+  status: string;
+  createdAt: string;
+}
+
+async function gql<T>(query: string, variables?: Record<string, unknown>) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
+  return { status, data: body.data, errors: body.errors };
+}
+
+/** The value of the subgraph's `db_queries_total` counter. */
+async function statementsSoFar(): Promise<number> {
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
+  return Number(value);
+}
+
+/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
+async function statementsOf(request: () => Promise<unknown>): Promise<number> {
+  await request();
+  const before = await statementsSoFar();
+  await request();
+  return (await statementsSoFar()) - before;
+}
+
+const paymentCount = async () =>
+  (await sql<{ count: number }[]>`select count(*)::int as count from billing.payments`)[0]!.count;
+
+/** At least one INVALID_INPUT error, every one of them on `field`. */
+function expectFieldErrors(errors: UserError[], field: string[]) {
+  expect(errors.length).toBeGreaterThan(0);
+  for (const error of errors)
+    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
+}
+
+const PAYMENT_FIELDS = 'id order { __typename id } amount { amount currency } provider status createdAt';
+const RECORD_PAYMENT = `mutation($input: RecordPaymentInput!) {
+  recordPayment(input: $input) { payment { ${PAYMENT_FIELDS} } errors { code message field } }
+}`;
+
+const paymentInput = (overrides: Record<string, unknown> = {}) => ({
+  orderId: uuidv7(),
+  amount: { amount: 5000, currency: 'EUR' },
+  provider: 'STRIPE',
+  ...overrides,
+});
+
+async function recordPayment(input: Record<string, unknown>) {
+  const { data, errors } = await gql<{ recordPayment: { payment: Payment | null; errors: UserError[] } }>(
+    RECORD_PAYMENT,
+    { input },
+  );
+  expect(errors).toBeUndefined();
+  return data!.recordPayment;
+}
+
+async function seedPayment(overrides: Record<string, unknown> = {}): Promise<Payment> {
+  const { payment, errors } = await recordPayment(paymentInput(overrides));
+  expect(errors).toEqual([]);
+  return payment!;
+}
+
+// ---------------------------------------------------------------- payments
+
+describe('recordPayment and payment(id)', () => {
+  it('records a pending payment and reads it back', async () => {
+    const orderId = uuidv7();
+    const payment = await seedPayment({
+      orderId,
+      amount: { amount: 1999, currency: 'BAM' },
+      provider: 'BRAINTREE',
+    });
+    expect(payment).toMatchObject({
+      order: { __typename: 'Order', id: orderId },
+      amount: { amount: 1999, currency: 'BAM' },
+      provider: 'BRAINTREE',
+      status: 'PENDING',
+    });
+
+    const { data, errors } = await gql<{ payment: Payment }>(
+      `query($id: ID!) { payment(id: $id) { ${PAYMENT_FIELDS} } }`,
+      {
+        id: payment.id,
+      },
+    );
+    expect(errors).toBeUndefined();
+    expect(data!.payment).toEqual(payment);
+    const [row] =
+      await sql`select order_id, amount, currency, provider, status from billing.payments where id = ${payment.id}`;
+    expect(row).toEqual({
+      order_id: orderId,
+      amount: 1999,
+      currency: 'BAM',
+      provider: 'BRAINTREE',
+      status: 'PENDING',
+    });
+  });
+
+  it('answers null, not an error, for unknown and non-UUID ids', async () => {
+    const { data, errors } = await gql<Record<string, unknown>>(
+      'query($a: ID!, $b: ID!) { a: payment(id: $a) { id } b: payment(id: $b) { id } }',
+      { a: uuidv7(), b: 'pay_123' },
+    );
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ a: null, b: null });
+  });
+
+  it('accepts a zero amount', async () => {
+    expect((await seedPayment({ amount: { amount: 0, currency: 'EUR' } })).amount.amount).toBe(0);
+  });
+});
+
+describe('recordPayment validation', () => {
+  it.each([
+    ['a negative amount', { amount: { amount: -100, currency: 'EUR' } }, ['amount', 'amount']],
+    ['an amount over 100000000', { amount: { amount: 100_000_001, currency: 'EUR' } }, ['amount', 'amount']],
+    ['an unknown currency', { amount: { amount: 100, currency: 'XYZ' } }, ['amount', 'currency']],
+    ['a lower-case currency', { amount: { amount: 100, currency: 'eur' } }, ['amount', 'currency']],
+    ['a non-UUID orderId', { orderId: 'order-1' }, ['orderId']],
+  ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
+    const before = await paymentCount();
+    const payload = await recordPayment(paymentInput(override));
+    expect(payload.payment).toBeNull();
+    expectFieldErrors(payload.errors, field);
+    expect(await paymentCount()).toBe(before);
+  });
+
+  it.each(['PAYPAL', 'stripe', ''])(
+    'rejects the unknown provider %j as BAD_USER_INPUT and stores nothing',
+    async (provider) => {
+      const before = await paymentCount();
+      const { status, data, errors } = await gql(RECORD_PAYMENT, { input: paymentInput({ provider }) });
+      expect(status).toBe(400);
+      expect(data).toBeUndefined();
+      expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      expect(await paymentCount()).toBe(before);
+    },
+  );
+});
+
+// ---------------------------------------------------------------- federation
+
+describe('federation _entities', () => {
+  /** Order i has i % 4 payments; the map keeps them oldest first. */
+  const orderIds = Array.from({ length: 10 }, () => uuidv7());
+  const paymentsOf = new Map<string, Payment[]>();
+
+  beforeAll(async () => {
+    for (const [i, orderId] of orderIds.entries()) {
+      const payments: Payment[] = [];
+      for (let p = 0; p < i % 4; p++)
+        payments.push(await seedPayment({ orderId, amount: { amount: 100 * (p + 1), currency: 'EUR' } }));
+      paymentsOf.set(orderId, payments);
+    }
+  });
+
+  const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
+    gql<{ _entities: Array<Record<string, unknown> | null> }>(
+      `query($representations: [_Any!]!) { _entities(representations: $representations) { ${selection} } }`,
+      { representations },
+    );
+  const ORDER_PAYMENTS = '... on Order { id payments { id amount { amount } } }';
+  const asOrders = (ids: string[]) => ids.map((id) => ({ __typename: 'Order', id }));
+
+  it('answers Order.payments for 10 orders in the order asked, each with its own payments oldest first', async () => {
+    const asked = [...orderIds].reverse();
+    const { data, errors } = await entities(asOrders(asked), ORDER_PAYMENTS);
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual(
+      asked.map((id) => ({
+        id,
+        payments: paymentsOf.get(id)!.map((p) => ({ id: p.id, amount: { amount: p.amount.amount } })),
+      })),
+    );
+  });
+
+  it('gives unknown and non-UUID orders no payments, without an error', async () => {
+    const { data, errors } = await entities(asOrders([uuidv7(), 'not-a-uuid', orderIds[3]!]), ORDER_PAYMENTS);
+    expect(errors).toBeUndefined();
+    expect(data!._entities.map((e) => (e!.payments as unknown[]).length)).toEqual([0, 0, 3]);
+  });
+
+  it('answers Payment representations in order; unknown and non-UUID ids are null', async () => {
+    const [a, b] = [paymentsOf.get(orderIds[2]!)![1]!, paymentsOf.get(orderIds[7]!)![0]!];
+    const { data, errors } = await entities(
+      [
+        { __typename: 'Payment', id: a.id },
+        { __typename: 'Payment', id: uuidv7() },
+        { __typename: 'Payment', id: 'nope' },
+        { __typename: 'Payment', id: b.id },
+      ],
+      '... on Payment { id order { id } amount { amount currency } }',
+    );
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual([
+      { id: a.id, order: { id: orderIds[2] }, amount: a.amount },
+      null,
+      null,
+      { id: b.id, order: { id: orderIds[7] }, amount: b.amount },
+    ]);
+  });
+
+  it('costs one SQL statement for the payments of 10 orders', async () => {
+    expect(await statementsOf(() => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(1);
+  });
+
+  it('costs one SQL statement for 10 payments', async () => {
+    const ids = [...paymentsOf.values()].flat().slice(0, 10);
+    expect(ids).toHaveLength(10);
+    const representations = ids.map((p) => ({ __typename: 'Payment', id: p.id }));
+    expect(
+      await statementsOf(() => entities(representations, '... on Payment { id amount { amount } }')),
+    ).toBe(1);
+  });
+});

@@ -1,0 +1,349 @@
+import { createEvent, type RunningService, startSubgraph } from '@bilten/platform';
+import {
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  graphql,
+  TEST_NATS_URL,
+  type TestBus,
+  type TestDatabase,
+  waitFor,
+} from '@bilten/testkit';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import postgres from 'postgres';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BRAND } from '../src/domain/brand-kits.ts';
+import { organizationCreated } from '../src/events.ts';
+import { brandingSubgraph } from '../src/server.ts';
+
+let database: TestDatabase;
+let testBus: TestBus;
+let service: RunningService;
+let sql: postgres.Sql;
+let nats: NatsConnection;
+let jsm: JetStreamManager;
+let logs: Array<Record<string, unknown>>;
+
+beforeAll(async () => {
+  const captured = captureLogs('branding-test');
+  logs = captured.lines;
+  database = await createTestDatabase();
+  testBus = await createTestBus('jetstream', captured.log);
+  service = await startSubgraph(brandingSubgraph, {
+    databaseUrl: database.url,
+    bus: testBus.bus,
+    log: captured.log,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+  nats = await connect({ servers: TEST_NATS_URL });
+  jsm = await jetstreamManager(nats);
+});
+
+afterAll(async () => {
+  await nats?.close();
+  await sql?.end();
+  await service?.stop();
+  await testBus?.dispose();
+  await database?.drop();
+});
+
+// ---------------------------------------------------------------- helpers
+
+interface UserError {
+  code: string;
+  message: string;
+  field: string[] | null;
+}
+interface BrandKit {
+  id: string;
+  organization: { __typename: string; id: string } | null;
+  primaryColor: string;
+  accentColor: string;
+  logoUrl: string | null;
+  updatedAt: string;
+}
+
+async function gql<T>(query: string, variables?: Record<string, unknown>) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
+  return { status, data: body.data, errors: body.errors };
+}
+
+/** The value of the subgraph's `db_queries_total` counter. */
+async function statementsSoFar(): Promise<number> {
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
+  return Number(value);
+}
+
+/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
+async function statementsOf(request: () => Promise<unknown>): Promise<number> {
+  await request();
+  const before = await statementsSoFar();
+  await request();
+  return (await statementsSoFar()) - before;
+}
+
+const kitRows = (organizationId: string) =>
+  sql`select id, primary_color, accent_color, logo_url, updated_at from branding.brand_kits
+      where organization_id = ${organizationId}`;
+const kitCount = async () =>
+  (await sql<{ count: number }[]>`select count(*)::int as count from branding.brand_kits`)[0]!.count;
+
+/** At least one INVALID_INPUT error, every one of them on `field`. */
+function expectFieldErrors(errors: UserError[], field: string[]) {
+  expect(errors.length).toBeGreaterThan(0);
+  for (const error of errors)
+    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
+}
+
+/** Resolves once branding's consumer has acknowledged every message in the test's stream. */
+async function consumerCaughtUp() {
+  const stream = testBus.stream!;
+  await waitFor(async () => {
+    const { state } = await jsm.streams.info(stream);
+    const consumer = await jsm.consumers.info(stream, 'branding-default-brand-kit');
+    return (
+      consumer.num_pending === 0 &&
+      consumer.num_ack_pending === 0 &&
+      consumer.ack_floor.stream_seq === state.last_seq
+    );
+  });
+}
+
+/** Publishes identity's `organization.created`, as identity would, and waits until branding has handled it. */
+async function announceOrganization(organizationId = uuidv7()): Promise<string> {
+  await testBus.bus.publish(createEvent(organizationCreated, { organizationId, name: 'Org', slug: 'org' }));
+  await consumerCaughtUp();
+  return organizationId;
+}
+
+const KIT_FIELDS = 'id organization { __typename id } primaryColor accentColor logoUrl updatedAt';
+const UPDATE_BRAND_KIT = `mutation($input: UpdateBrandKitInput!) {
+  updateBrandKit(input: $input) { brandKit { ${KIT_FIELDS} } errors { code message field } }
+}`;
+
+async function updateBrandKit(input: Record<string, unknown>) {
+  const { data, errors } = await gql<{ updateBrandKit: { brandKit: BrandKit | null; errors: UserError[] } }>(
+    UPDATE_BRAND_KIT,
+    { input },
+  );
+  expect(errors).toBeUndefined();
+  return data!.updateBrandKit;
+}
+
+const brandKitOf = async (organizationId: string) =>
+  (
+    await gql<{ brandKit: BrandKit | null }>(
+      `query($id: ID!) { brandKit(organizationId: $id) { ${KIT_FIELDS} } }`,
+      {
+        id: organizationId,
+      },
+    )
+  ).data!.brandKit;
+
+// ---------------------------------------------------------------- the default kit
+
+describe('default brand kit from bilten.identity.organization.created on JetStream', () => {
+  it('creates exactly one default kit when the event is published twice', async () => {
+    const organizationId = uuidv7();
+    const payload = { organizationId, name: 'Sarajevo Jazz', slug: 'sarajevo-jazz' };
+    const first = createEvent(organizationCreated, payload);
+    await testBus.bus.publish(first);
+    await testBus.bus.publish(createEvent(organizationCreated, payload));
+    await testBus.bus.publish(first); // the very same message again (same Nats-Msg-Id)
+    await consumerCaughtUp();
+
+    const consumer = await jsm.consumers.info(testBus.stream!, 'branding-default-brand-kit');
+    expect(consumer.delivered.consumer_seq).toBeGreaterThanOrEqual(2);
+    const rows = await kitRows(organizationId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      primary_color: DEFAULT_BRAND.primaryColor,
+      accent_color: DEFAULT_BRAND.accentColor,
+      logo_url: null,
+    });
+    expect(await brandKitOf(organizationId)).toMatchObject({
+      id: rows[0]!.id,
+      organization: { __typename: 'Organization', id: organizationId },
+      primaryColor: DEFAULT_BRAND.primaryColor,
+      accentColor: DEFAULT_BRAND.accentColor,
+      logoUrl: null,
+    });
+    expect(logs.filter((line) => line.msg === 'event handling failed')).toEqual([]);
+  });
+
+  it('answers brandKit null, not an error, for unknown and non-UUID organizations', async () => {
+    const { data, errors } = await gql<Record<string, unknown>>(
+      'query($a: ID!, $b: ID!) { a: brandKit(organizationId: $a) { id } b: brandKit(organizationId: $b) { id } }',
+      { a: uuidv7(), b: 'org-1' },
+    );
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ a: null, b: null });
+  });
+});
+
+// ---------------------------------------------------------------- updates
+
+describe('updateBrandKit', () => {
+  it('answers NOT_FOUND on input.organizationId for an organization without a kit and stores nothing', async () => {
+    const organizationId = uuidv7();
+    const before = await kitCount();
+    expect(await updateBrandKit({ organizationId, primaryColor: '#112233' })).toEqual({
+      brandKit: null,
+      errors: [{ code: 'NOT_FOUND', message: expect.any(String), field: ['input', 'organizationId'] }],
+    });
+    expect(await kitRows(organizationId)).toEqual([]);
+    expect(await kitCount()).toBe(before);
+  });
+
+  it('changes only the fields given, upper-cases colours and clears the logo with null', async () => {
+    const organizationId = await announceOrganization();
+    const created = (await brandKitOf(organizationId))!;
+
+    const first = await updateBrandKit({
+      organizationId,
+      primaryColor: '#aabbcc',
+      logoUrl: 'HTTPS://CDN.Example.com/logo.png',
+    });
+    expect(first.errors).toEqual([]);
+    expect(first.brandKit).toMatchObject({
+      id: created.id,
+      primaryColor: '#AABBCC',
+      accentColor: DEFAULT_BRAND.accentColor,
+      logoUrl: 'https://cdn.example.com/logo.png',
+    });
+    expect(Date.parse(first.brandKit!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
+
+    const second = await updateBrandKit({ organizationId, accentColor: '#0f0f0f' });
+    expect(second.brandKit).toMatchObject({
+      primaryColor: '#AABBCC',
+      accentColor: '#0F0F0F',
+      logoUrl: 'https://cdn.example.com/logo.png',
+    });
+
+    const third = await updateBrandKit({ organizationId, logoUrl: null });
+    expect(third.brandKit).toMatchObject({ primaryColor: '#AABBCC', accentColor: '#0F0F0F', logoUrl: null });
+    expect(await brandKitOf(organizationId)).toEqual(third.brandKit);
+    const [row] = await kitRows(organizationId);
+    expect(row).toMatchObject({ primary_color: '#AABBCC', accent_color: '#0F0F0F', logo_url: null });
+  });
+});
+
+describe('updateBrandKit validation', () => {
+  let organizationId: string;
+  beforeAll(async () => {
+    organizationId = await announceOrganization();
+  });
+
+  it.each([
+    ['a colour name', { primaryColor: 'red' }, ['primaryColor']],
+    ['a three-digit hex colour', { primaryColor: '#abc' }, ['primaryColor']],
+    ['a hex colour without #', { primaryColor: '1A2B3C' }, ['primaryColor']],
+    ['non-hex digits', { accentColor: '#GGGGGG' }, ['accentColor']],
+    ['an eight-digit colour', { accentColor: '#1A2B3C4D' }, ['accentColor']],
+    ['a colour with CSS injected', { accentColor: '#1A2B3C; background: url(x)' }, ['accentColor']],
+    ['an empty colour', { accentColor: '' }, ['accentColor']],
+    ['an http logo', { logoUrl: 'http://cdn.example.com/logo.png' }, ['logoUrl']],
+    ['a javascript: logo', { logoUrl: 'javascript:alert(1)' }, ['logoUrl']],
+    ['a data: logo', { logoUrl: 'data:image/png;base64,iVBORw0KGgo=' }, ['logoUrl']],
+    ['an ftp logo', { logoUrl: 'ftp://cdn.example.com/logo.png' }, ['logoUrl']],
+    ['a relative logo path', { logoUrl: '/logo.png' }, ['logoUrl']],
+    ['a logo URL without a domain name', { logoUrl: 'https:evil' }, ['logoUrl']],
+    [
+      'a logo URL over 2048 characters',
+      { logoUrl: `https://cdn.example.com/${'a'.repeat(2048)}` },
+      ['logoUrl'],
+    ],
+    ['a non-UUID organizationId', { organizationId: 'org-1' }, ['organizationId']],
+  ])('rejects %s with a field error and changes nothing', async (_, override, field) => {
+    const before = await kitRows(organizationId);
+    const payload = await updateBrandKit({ organizationId, ...override });
+    expect(payload.brandKit).toBeNull();
+    expectFieldErrors(payload.errors, field);
+    expect(await kitRows(organizationId)).toEqual(before);
+  });
+});
+
+// ---------------------------------------------------------------- federation
+
+describe('federation _entities', () => {
+  const organizations: string[] = [];
+  const kits = new Map<string, BrandKit>();
+
+  beforeAll(async () => {
+    for (let i = 0; i < 10; i++) organizations.push(uuidv7());
+    for (const organizationId of organizations)
+      await testBus.bus.publish(
+        createEvent(organizationCreated, { organizationId, name: 'Org', slug: 'org' }),
+      );
+    await consumerCaughtUp();
+    for (const organizationId of organizations) kits.set(organizationId, (await brandKitOf(organizationId))!);
+  });
+
+  const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
+    gql<{ _entities: Array<Record<string, unknown> | null> }>(
+      `query($representations: [_Any!]!) { _entities(representations: $representations) { ${selection} } }`,
+      { representations },
+    );
+  const ORGANIZATION_BRANDING = '... on Organization { id branding { id primaryColor } }';
+  const asOrganizations = (ids: string[]) => ids.map((id) => ({ __typename: 'Organization', id }));
+
+  it('answers Organization.branding for 10 organizations in the order asked', async () => {
+    const asked = [...organizations].reverse();
+    const { data, errors } = await entities(asOrganizations(asked), ORGANIZATION_BRANDING);
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual(
+      asked.map((id) => ({
+        id,
+        branding: { id: kits.get(id)!.id, primaryColor: DEFAULT_BRAND.primaryColor },
+      })),
+    );
+  });
+
+  it('gives unknown and non-UUID organizations no branding, without an error', async () => {
+    const { data, errors } = await entities(
+      asOrganizations([uuidv7(), 'not-a-uuid', organizations[0]!]),
+      ORGANIZATION_BRANDING,
+    );
+    expect(errors).toBeUndefined();
+    expect(data!._entities.map((e) => e?.branding ?? null)).toEqual([
+      null,
+      null,
+      { id: kits.get(organizations[0]!)!.id, primaryColor: DEFAULT_BRAND.primaryColor },
+    ]);
+  });
+
+  it('answers BrandKit representations in order; unknown and non-UUID ids are null', async () => {
+    const [a, b] = [kits.get(organizations[3]!)!, kits.get(organizations[8]!)!];
+    const { data, errors } = await entities(
+      [
+        { __typename: 'BrandKit', id: a.id },
+        { __typename: 'BrandKit', id: uuidv7() },
+        { __typename: 'BrandKit', id: '#1F2937' },
+        { __typename: 'BrandKit', id: b.id },
+      ],
+      '... on BrandKit { id organization { id } }',
+    );
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual([
+      { id: a.id, organization: { id: organizations[3] } },
+      null,
+      null,
+      { id: b.id, organization: { id: organizations[8] } },
+    ]);
+  });
+
+  it('costs one statement for the branding of 10 organizations', async () => {
+    expect(await statementsOf(() => entities(asOrganizations(organizations), ORGANIZATION_BRANDING))).toBe(1);
+  });
+
+  it('costs one statement for 10 brand kits', async () => {
+    const representations = [...kits.values()].map((kit) => ({ __typename: 'BrandKit', id: kit.id }));
+    expect(await statementsOf(() => entities(representations, '... on BrandKit { id accentColor }'))).toBe(1);
+  });
+});

@@ -1,0 +1,410 @@
+import { type DomainEvent, type RunningService, startSubgraph } from '@bilten/platform';
+import {
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  graphql,
+  type TestBus,
+  type TestDatabase,
+  waitFor,
+} from '@bilten/testkit';
+import postgres from 'postgres';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { organizationCreated } from '../src/events.ts';
+import { identitySubgraph } from '../src/server.ts';
+
+let database: TestDatabase;
+let testBus: TestBus;
+let service: RunningService;
+let sql: postgres.Sql;
+const published: DomainEvent<{ organizationId: string; name: string; slug: string }>[] = [];
+
+beforeAll(async () => {
+  const { log } = captureLogs('identity-test');
+  database = await createTestDatabase();
+  testBus = await createTestBus('in-process', log);
+  service = await startSubgraph(identitySubgraph, {
+    databaseUrl: database.url,
+    bus: testBus.bus,
+    log,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  await testBus.bus.subscribe('identity-test', {
+    name: 'recorder',
+    event: organizationCreated,
+    handle: async (event) => void published.push(event),
+  });
+  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await service?.stop();
+  await testBus?.dispose();
+  await database?.drop();
+});
+
+// ---------------------------------------------------------------- helpers
+
+interface UserError {
+  code: string;
+  message: string;
+  field: string[] | null;
+}
+interface User {
+  id: string;
+  email: string;
+  displayName: string;
+  createdAt: string;
+}
+interface Organization {
+  id: string;
+  name: string;
+  slug: string;
+  createdAt: string;
+}
+
+async function gql<T>(query: string, variables?: Record<string, unknown>) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
+  return { status, data: body.data, errors: body.errors };
+}
+
+/** The value of the subgraph's `db_queries_total` counter. */
+async function statementsSoFar(): Promise<number> {
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
+  return Number(value);
+}
+
+/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
+async function statementsOf(request: () => Promise<unknown>): Promise<number> {
+  await request();
+  const before = await statementsSoFar();
+  await request();
+  return (await statementsSoFar()) - before;
+}
+
+const rowCount = async (table: 'users' | 'organizations') =>
+  (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from identity.${table}`))[0]!.count;
+
+const CREATE_USER = `mutation($input: CreateUserInput!) {
+  createUser(input: $input) { user { id email displayName createdAt } errors { code message field } }
+}`;
+const CREATE_ORGANIZATION = `mutation($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id name slug createdAt } errors { code message field } }
+}`;
+const ENTITIES = `query($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    __typename
+    ... on User { id email displayName }
+    ... on Organization { id name slug }
+  }
+}`;
+
+type CreateUserResult = { createUser: { user: User | null; errors: UserError[] } };
+type CreateOrganizationResult = {
+  createOrganization: { organization: Organization | null; errors: UserError[] };
+};
+
+async function createUser(input: { email: string; displayName: string }) {
+  const { data, errors } = await gql<CreateUserResult>(CREATE_USER, { input });
+  expect(errors).toBeUndefined();
+  return data!.createUser;
+}
+
+async function createOrganization(input: { name: string; slug: string }) {
+  const { data, errors } = await gql<CreateOrganizationResult>(CREATE_ORGANIZATION, { input });
+  expect(errors).toBeUndefined();
+  return data!.createOrganization;
+}
+
+let uniqueCounter = 0;
+const unique = (prefix: string) => `${prefix}-${++uniqueCounter}-${Date.now().toString(36)}`;
+
+// ---------------------------------------------------------------- users
+
+describe('createUser and user(id)', () => {
+  it('creates a user with a normalized email and reads it back by id', async () => {
+    const { user, errors } = await createUser({
+      email: '  Ana.Kovac@Example.COM ',
+      displayName: ' Ana Kovač ',
+    });
+    expect(errors).toEqual([]);
+    expect(user).toMatchObject({ email: 'ana.kovac@example.com', displayName: 'Ana Kovač' });
+    expect(user!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+
+    const { data } = await gql<{ user: User }>(
+      'query($id: ID!) { user(id: $id) { id email displayName createdAt } }',
+      {
+        id: user!.id,
+      },
+    );
+    expect(data!.user).toEqual(user);
+    const [row] = await sql`select email, display_name from identity.users where id = ${user!.id}`;
+    expect(row).toEqual({ email: 'ana.kovac@example.com', display_name: 'Ana Kovač' });
+  });
+
+  it('NFKC-normalizes the display name', async () => {
+    const { user } = await createUser({ email: `${unique('nfkc')}@example.com`, displayName: 'Ｌｅａ' });
+    expect(user!.displayName).toBe('Lea');
+  });
+
+  it('finds a user by its id in upper case too', async () => {
+    const { user } = await createUser({ email: `${unique('upper')}@example.com`, displayName: 'Upper' });
+    const { data } = await gql<{ user: User | null }>('query($id: ID!) { user(id: $id) { id } }', {
+      id: user!.id.toUpperCase(),
+    });
+    expect(data?.user?.id).toBe(user!.id);
+  });
+
+  it('answers null, not an error, for unknown and non-UUID ids', async () => {
+    const { data, errors } = await gql<{ a: User | null; b: User | null }>(
+      'query($a: ID!, $b: ID!) { a: user(id: $a) { id } b: user(id: $b) { id } }',
+      { a: uuidv7(), b: 'not-a-uuid' },
+    );
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ a: null, b: null });
+  });
+
+  it('refuses a second account for the same email with ALREADY_EXISTS', async () => {
+    const email = `${unique('twice')}@example.com`;
+    expect((await createUser({ email, displayName: 'First' })).errors).toEqual([]);
+    const before = await rowCount('users');
+    const second = await createUser({ email: email.toUpperCase(), displayName: 'Second' });
+    expect(second).toEqual({
+      user: null,
+      errors: [{ code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'email'] }],
+    });
+    expect(await rowCount('users')).toBe(before);
+  });
+});
+
+describe('createUser validation', () => {
+  const valid = () => ({ email: `${unique('valid')}@example.com`, displayName: 'Valid Name' });
+
+  it.each([
+    ['an email without @', { email: 'not-an-email' }, 'email'],
+    ['an empty email', { email: '   ' }, 'email'],
+    ['an email longer than 320 characters', { email: `${'a'.repeat(320)}@example.com` }, 'email'],
+    ['an empty display name', { displayName: '   ' }, 'displayName'],
+    ['a display name over 100 characters', { displayName: 'x'.repeat(101) }, 'displayName'],
+    ['a 10 KB display name', { displayName: 'x'.repeat(10_240) }, 'displayName'],
+    ['a NUL in the display name', { displayName: 'Ana\u0000Kovac' }, 'displayName'],
+    ['a tab in the display name', { displayName: 'Ana\tKovac' }, 'displayName'],
+    ['an escape sequence in the display name', { displayName: 'Ana\u001b[31mKovac' }, 'displayName'],
+    ['DEL in the display name', { displayName: 'Ana\u007fKovac' }, 'displayName'],
+    ['a C1 control in the display name', { displayName: 'Ana\u0085Kovac' }, 'displayName'],
+    ['a right-to-left override', { displayName: 'invoice\u202Efdp.exe' }, 'displayName'],
+    ['a left-to-right embedding', { displayName: 'Ana\u202AKovac' }, 'displayName'],
+    ['a bidi isolate', { displayName: 'Ana\u2066Kovac\u2069' }, 'displayName'],
+    ['a right-to-left mark', { displayName: 'Ana\u200FKovac' }, 'displayName'],
+    ['an Arabic letter mark', { displayName: 'Ana\u061CKovac' }, 'displayName'],
+    ['a zero-width space', { displayName: 'Ana\u200BKovac' }, 'displayName'],
+    ['a byte order mark inside the name', { displayName: 'Ana\uFEFFKovac' }, 'displayName'],
+    ['a line separator', { displayName: 'Ana\u2028Kovac' }, 'displayName'],
+  ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
+    const before = await rowCount('users');
+    const payload = await createUser({ ...valid(), ...override });
+    expect(payload.user).toBeNull();
+    expect(payload.errors).toEqual([
+      { code: 'INVALID_INPUT', message: expect.any(String), field: ['input', field] },
+    ]);
+    expect(await rowCount('users')).toBe(before);
+  });
+});
+
+describe('createUser under concurrency', () => {
+  it('makes exactly one account out of 20 concurrent sign-ups with one email in different cases and padding', async () => {
+    const local = unique('mia');
+    const variants = Array.from({ length: 20 }, (_, i) => {
+      const cased = [...`${local}@example.com`]
+        .map((char, j) => ((i >> (j % 5)) & 1 ? char.toUpperCase() : char))
+        .join('');
+      return `${[' ', '\t', '  ', ''][i % 4]}${cased}${['', ' ', '\n', '   '][(i >> 2) % 4]}`;
+    });
+    expect(new Set(variants).size).toBe(20);
+
+    const results = await Promise.all(variants.map((email) => createUser({ email, displayName: 'Mia' })));
+    const created = results.filter((r) => r.user);
+    expect(created).toHaveLength(1);
+    expect(created[0]!.user!.email).toBe(`${local}@example.com`);
+    const refused = results.filter((r) => !r.user);
+    expect(refused).toHaveLength(19);
+    for (const r of refused) expect(r.errors.map((e) => e.code)).toEqual(['ALREADY_EXISTS']);
+
+    const rows = await sql`select id from identity.users where lower(email) like ${`%${local}%`}`;
+    expect(rows.map((r) => r.id)).toEqual([created[0]!.user!.id]);
+  });
+});
+
+// ---------------------------------------------------------------- organizations
+
+describe('createOrganization, organization(id) and organizationBySlug', () => {
+  it('creates an organization, reads it back both ways and announces it once on the bus', async () => {
+    const slug = unique('sarajevo-jazz');
+    const { organization, errors } = await createOrganization({ name: 'Sarajevo Jazz', slug });
+    expect(errors).toEqual([]);
+    expect(organization).toMatchObject({ name: 'Sarajevo Jazz', slug });
+
+    const { data } = await gql<{ byId: Organization; bySlug: Organization; missing: Organization | null }>(
+      `query($id: ID!, $slug: String!) {
+        byId: organization(id: $id) { id name slug createdAt }
+        bySlug: organizationBySlug(slug: $slug) { id name slug createdAt }
+        missing: organizationBySlug(slug: "no-such-slug") { id }
+      }`,
+      { id: organization!.id, slug },
+    );
+    expect(data).toEqual({ byId: organization, bySlug: organization, missing: null });
+
+    const event = await waitFor(async () =>
+      published.find((e) => e.payload.organizationId === organization!.id),
+    );
+    expect(event.type).toBe('bilten.identity.organization.created');
+    expect(event.payload).toEqual({ organizationId: organization!.id, name: 'Sarajevo Jazz', slug });
+  });
+
+  it('refuses a taken slug with ALREADY_EXISTS on input.slug', async () => {
+    const slug = unique('taken');
+    await createOrganization({ name: 'First', slug });
+    const before = await rowCount('organizations');
+    expect(await createOrganization({ name: 'Second', slug })).toEqual({
+      organization: null,
+      errors: [{ code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'slug'] }],
+    });
+    expect(await rowCount('organizations')).toBe(before);
+  });
+});
+
+describe('createOrganization validation', () => {
+  it.each([
+    ['an empty name', { name: '  ' }, 'name'],
+    ['a name over 100 characters', { name: 'n'.repeat(101) }, 'name'],
+    ['a control character in the name', { name: 'Jazz\u0007Fest' }, 'name'],
+    ['a bidi override in the name', { name: 'Jazz\u202EFest' }, 'name'],
+    ['a slug in upper case', { slug: 'Jazz-Fest' }, 'slug'],
+    ['a one-character slug', { slug: 'j' }, 'slug'],
+    ['a slug over 50 characters', { slug: 'j'.repeat(51) }, 'slug'],
+    ['a slug starting with a dash', { slug: '-jazz' }, 'slug'],
+    ['a slug ending with a dash', { slug: 'jazz-' }, 'slug'],
+    ['a slug with a space', { slug: 'jazz fest' }, 'slug'],
+    ['a slug with SQL in it', { slug: "x'; drop table identity.organizations; --" }, 'slug'],
+  ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
+    const before = await rowCount('organizations');
+    const payload = await createOrganization({ name: 'Valid Name', slug: unique('valid'), ...override });
+    expect(payload.organization).toBeNull();
+    expect(payload.errors).toEqual([
+      { code: 'INVALID_INPUT', message: expect.any(String), field: ['input', field] },
+    ]);
+    expect(await rowCount('organizations')).toBe(before);
+  });
+});
+
+describe('createOrganization under concurrency', () => {
+  it('lets exactly one of 20 concurrent creations with the same slug win and announces only that one', async () => {
+    const slug = unique('race');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => createOrganization({ name: `Racer ${i}`, slug })),
+    );
+    const winners = results.filter((r) => r.organization);
+    expect(winners).toHaveLength(1);
+    const losers = results.filter((r) => !r.organization);
+    expect(losers).toHaveLength(19);
+    for (const r of losers)
+      expect(r.errors).toEqual([
+        { code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'slug'] },
+      ]);
+
+    const rows = await sql`select id from identity.organizations where slug = ${slug}`;
+    expect(rows.map((r) => r.id)).toEqual([winners[0]!.organization!.id]);
+    await waitFor(async () => published.some((e) => e.payload.slug === slug));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(published.filter((e) => e.payload.slug === slug)).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------- federation
+
+describe('federation _entities', () => {
+  let users: User[];
+  let organizations: Organization[];
+
+  beforeAll(async () => {
+    users = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const { user } = await createUser({
+          email: `${unique('entity')}@example.com`,
+          displayName: `Entity ${i}`,
+        });
+        return user!;
+      }),
+    );
+    organizations = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const { organization } = await createOrganization({
+          name: `Entity Org ${i}`,
+          slug: unique('entity-org'),
+        });
+        return organization!;
+      }),
+    );
+  });
+
+  const entities = (representations: Array<{ __typename: string; id: string }>) =>
+    gql<{ _entities: Array<Record<string, string> | null> }>(ENTITIES, { representations });
+
+  it('answers many User and Organization representations in the order asked', async () => {
+    const asked = [...users].reverse().map((u) => ({ __typename: 'User', id: u.id }));
+    const { data, errors } = await entities(asked);
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual(
+      [...users]
+        .reverse()
+        .map((u) => ({ __typename: 'User', id: u.id, email: u.email, displayName: u.displayName })),
+    );
+  });
+
+  it('yields null for unknown and non-UUID ids, in place, without an error', async () => {
+    const [u0, u1] = users;
+    const [o0] = organizations;
+    const { data, errors } = await entities([
+      { __typename: 'User', id: u0!.id },
+      { __typename: 'User', id: uuidv7() },
+      { __typename: 'Organization', id: o0!.id },
+      { __typename: 'User', id: 'not-a-uuid' },
+      { __typename: 'Organization', id: "1' or '1'='1" },
+      { __typename: 'Organization', id: uuidv7() },
+      { __typename: 'User', id: u1!.id },
+    ]);
+    expect(errors).toBeUndefined();
+    expect(data!._entities.map((e) => e?.id ?? null)).toEqual([
+      u0!.id,
+      null,
+      o0!.id,
+      null,
+      null,
+      null,
+      u1!.id,
+    ]);
+  });
+
+  it('costs one SQL statement for 10 users', async () => {
+    const representations = users.map((u) => ({ __typename: 'User', id: u.id }));
+    expect(await statementsOf(() => entities(representations))).toBe(1);
+  });
+
+  it('costs one SQL statement per loader for 10 users and 10 organizations mixed', async () => {
+    const representations = users.flatMap((u, i) => [
+      { __typename: 'User', id: u.id },
+      { __typename: 'Organization', id: organizations[i]!.id },
+    ]);
+    expect(await statementsOf(() => entities(representations))).toBe(2);
+  });
+
+  it('costs no statement when no id is a UUID', async () => {
+    const representations = Array.from({ length: 10 }, (_, i) => ({ __typename: 'User', id: `nope-${i}` }));
+    expect(await statementsOf(() => entities(representations))).toBe(0);
+  });
+});

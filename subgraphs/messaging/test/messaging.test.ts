@@ -1,0 +1,328 @@
+import { type RunningService, startSubgraph } from '@bilten/platform';
+import {
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  graphql,
+  type TestBus,
+  type TestDatabase,
+} from '@bilten/testkit';
+import postgres from 'postgres';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messagingSubgraph } from '../src/server.ts';
+
+let database: TestDatabase;
+let testBus: TestBus;
+let service: RunningService;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  const { log } = captureLogs('messaging-test');
+  database = await createTestDatabase();
+  testBus = await createTestBus('in-process', log);
+  service = await startSubgraph(messagingSubgraph, {
+    databaseUrl: database.url,
+    bus: testBus.bus,
+    log,
+    host: '127.0.0.1',
+    port: 0,
+  });
+  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await service?.stop();
+  await testBus?.dispose();
+  await database?.drop();
+});
+
+// ---------------------------------------------------------------- helpers
+
+interface UserError {
+  code: string;
+  message: string;
+  field: string[] | null;
+}
+interface Notification {
+  id: string;
+  recipient: { __typename: string; id: string } | null;
+  channel: string;
+  subject: string;
+  body: string;
+  readAt: string | null;
+  createdAt: string;
+}
+interface NotificationPage {
+  edges: Array<{ cursor: string; node: { id: string } }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+async function gql<T>(query: string, variables?: Record<string, unknown>) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
+  return { status, data: body.data, errors: body.errors };
+}
+
+/** The value of the subgraph's `db_queries_total` counter. */
+async function statementsSoFar(): Promise<number> {
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
+  return Number(value);
+}
+
+/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
+async function statementsOf(request: () => Promise<unknown>): Promise<number> {
+  await request();
+  const before = await statementsSoFar();
+  await request();
+  return (await statementsSoFar()) - before;
+}
+
+const notificationCount = async () =>
+  (await sql<{ count: number }[]>`select count(*)::int as count from messaging.notifications`)[0]!.count;
+
+/** At least one INVALID_INPUT error, every one of them on `field`. */
+function expectFieldErrors(errors: UserError[], field: string[]) {
+  expect(errors.length).toBeGreaterThan(0);
+  for (const error of errors)
+    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
+}
+
+const NOTIFICATION_FIELDS = 'id recipient { __typename id } channel subject body readAt createdAt';
+const SEND_NOTIFICATION = `mutation($input: SendNotificationInput!) {
+  sendNotification(input: $input) { notification { ${NOTIFICATION_FIELDS} } errors { code message field } }
+}`;
+const USER_NOTIFICATIONS = `query($representations: [_Any!]!, $first: Int, $after: String) {
+  _entities(representations: $representations) {
+    ... on User {
+      id
+      notifications(first: $first, after: $after) {
+        edges { cursor node { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+}`;
+
+async function sendNotification(input: Record<string, unknown>) {
+  const { data, errors } = await gql<{
+    sendNotification: { notification: Notification | null; errors: UserError[] };
+  }>(SEND_NOTIFICATION, { input });
+  expect(errors).toBeUndefined();
+  return data!.sendNotification;
+}
+
+/** Sends `count` notifications to `recipientId`, one after the other; returns their ids oldest first. */
+async function seedNotifications(recipientId: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { notification, errors } = await sendNotification({
+      recipientId,
+      subject: `Hello ${i}`,
+      body: `Body ${i}`,
+    });
+    expect(errors).toEqual([]);
+    ids.push(notification!.id);
+  }
+  return ids;
+}
+
+type UserWithNotifications = { id: string; notifications: NotificationPage | null };
+
+function notificationsOf(userIds: string[], first?: number | null, after?: string | null) {
+  return gql<{ _entities: UserWithNotifications[] }>(USER_NOTIFICATIONS, {
+    representations: userIds.map((id) => ({ __typename: 'User', id })),
+    first,
+    after,
+  });
+}
+
+const idsOf = (page: NotificationPage | null) => page!.edges.map((edge) => edge.node.id);
+
+// ---------------------------------------------------------------- notifications
+
+describe('sendNotification and notification(id)', () => {
+  it('posts an in-app notification and reads it back', async () => {
+    const recipientId = uuidv7();
+    const { notification, errors } = await sendNotification({
+      recipientId,
+      subject: ' Your order ',
+      body: '  Two tickets are on hold.\nSee you there!  ',
+    });
+    expect(errors).toEqual([]);
+    expect(notification).toMatchObject({
+      recipient: { __typename: 'User', id: recipientId },
+      channel: 'IN_APP',
+      subject: 'Your order',
+      body: 'Two tickets are on hold.\nSee you there!',
+      readAt: null,
+    });
+
+    const { data } = await gql<{ notification: Notification }>(
+      `query($id: ID!) { notification(id: $id) { ${NOTIFICATION_FIELDS} } }`,
+      { id: notification!.id },
+    );
+    expect(data!.notification).toEqual(notification);
+    const [row] =
+      await sql`select recipient_id, subject, body from messaging.notifications where id = ${notification!.id}`;
+    expect(row).toEqual({
+      recipient_id: recipientId,
+      subject: 'Your order',
+      body: 'Two tickets are on hold.\nSee you there!',
+    });
+  });
+
+  it('answers null, not an error, for unknown and non-UUID ids', async () => {
+    const { data, errors } = await gql<Record<string, unknown>>(
+      'query($a: ID!, $b: ID!) { a: notification(id: $a) { id } b: notification(id: $b) { id } }',
+      { a: uuidv7(), b: 'n-1' },
+    );
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ a: null, b: null });
+  });
+});
+
+describe('sendNotification validation', () => {
+  it.each([
+    ['a non-UUID recipientId', { recipientId: 'user-1' }, ['recipientId']],
+    ['an empty subject', { subject: '  ' }, ['subject']],
+    ['a subject over 200 characters', { subject: 's'.repeat(201) }, ['subject']],
+    ['a control character in the subject', { subject: 'Hi\u0000there' }, ['subject']],
+    ['a bidi override in the subject', { subject: 'Hi\u202Ethere' }, ['subject']],
+    ['an empty body', { body: '' }, ['body']],
+    ['a whitespace-only body', { body: ' \n\t ' }, ['body']],
+    ['a body over 10000 characters', { body: 'b'.repeat(10_001) }, ['body']],
+  ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
+    const before = await notificationCount();
+    const payload = await sendNotification({
+      recipientId: uuidv7(),
+      subject: 'Subject',
+      body: 'Body',
+      ...override,
+    });
+    expect(payload.notification).toBeNull();
+    expectFieldErrors(payload.errors, field);
+    expect(await notificationCount()).toBe(before);
+  });
+});
+
+// ---------------------------------------------------------------- User.notifications
+
+describe('User.notifications connection', () => {
+  /** Ten users; user i has (i * 3) % 8 notifications, so some have none and some several pages. */
+  const users = Array.from({ length: 10 }, () => uuidv7());
+  const sent = new Map<string, string[]>();
+
+  beforeAll(async () => {
+    for (const [i, userId] of users.entries()) sent.set(userId, await seedNotifications(userId, (i * 3) % 8));
+  });
+  const newestFirst = (userId: string) => [...sent.get(userId)!].reverse();
+
+  it('pages one user newest first with first/after until the end', async () => {
+    const userId = users[5]!; // 7 notifications
+    expect(sent.get(userId)).toHaveLength(7);
+    const seen: string[] = [];
+    const hasNext: boolean[] = [];
+    let after: string | null = null;
+    do {
+      const { data, errors }: { data?: { _entities: UserWithNotifications[] } | null; errors?: unknown } =
+        await notificationsOf([userId], 3, after);
+      expect(errors).toBeUndefined();
+      const page = data!._entities[0]!.notifications!;
+      seen.push(...idsOf(page));
+      hasNext.push(page.pageInfo.hasNextPage);
+      expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after);
+    expect(seen).toEqual(newestFirst(userId));
+    expect(hasNext).toEqual([true, true, false]);
+  });
+
+  it('answers the first page of 10 users in the order asked, each with only their own notifications', async () => {
+    const asked = [...users].reverse();
+    const { data, errors } = await notificationsOf(asked, 2);
+    expect(errors).toBeUndefined();
+    expect(data!._entities.map((user) => user.id)).toEqual(asked);
+    for (const [i, user] of data!._entities.entries()) {
+      expect(idsOf(user.notifications)).toEqual(newestFirst(asked[i]!).slice(0, 2));
+      expect(user.notifications!.pageInfo.hasNextPage).toBe(sent.get(asked[i]!)!.length > 2);
+    }
+  });
+
+  it('continues each user from their own cursor', async () => {
+    const first = (await notificationsOf(users, 2)).data!._entities;
+    for (const [i, user] of first.entries()) {
+      if (!user.notifications!.pageInfo.hasNextPage) continue;
+      const next = (await notificationsOf([users[i]!], 2, user.notifications!.pageInfo.endCursor)).data!
+        ._entities[0]!;
+      expect(idsOf(next.notifications)).toEqual(newestFirst(users[i]!).slice(2, 4));
+    }
+  });
+
+  it('gives unknown and non-UUID users an empty connection, without an error', async () => {
+    const { data, errors } = await notificationsOf([uuidv7(), 'not-a-uuid', users[1]!]);
+    expect(errors).toBeUndefined();
+    expect(data!._entities.map((user) => idsOf(user.notifications))).toEqual([
+      [],
+      [],
+      newestFirst(users[1]!),
+    ]);
+    expect(data!._entities[0]!.notifications!.pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+  });
+
+  it('costs ONE statement for the notifications of 10 users', async () => {
+    expect(await statementsOf(() => notificationsOf(users, 2))).toBe(1);
+  });
+
+  it.each([0, -1, 101, 1000])('rejects first: %i with BAD_USER_INPUT', async (first) => {
+    const { errors } = await notificationsOf([users[5]!], first);
+    expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('rejects tampered after cursors with BAD_USER_INPUT', async () => {
+    const cursor = (await notificationsOf([users[5]!], 1)).data!._entities[0]!.notifications!.pageInfo
+      .endCursor!;
+    const reencode = (text: string) => Buffer.from(text).toString('base64url');
+    for (const after of [cursor.slice(0, -3), 'garbage', reencode('{"k":"1 or 1=1"}'), reencode('[]')]) {
+      const { errors } = await notificationsOf([users[5]!], 3, after);
+      expect(
+        errors?.map((e) => e.extensions?.code),
+        after,
+      ).toEqual(['BAD_USER_INPUT']);
+    }
+  });
+});
+
+describe('federation _entities for Notification', () => {
+  it('answers Notification representations in order; unknown and non-UUID ids are null', async () => {
+    const recipientId = uuidv7();
+    const ids = await seedNotifications(recipientId, 10);
+    const asked = [ids[4]!, uuidv7(), ...ids.slice(0, 3), 'bad-id', ids[9]!];
+    const { data, errors } = await gql<{
+      _entities: Array<{ id: string; recipient: { id: string } } | null>;
+    }>(
+      `query($representations: [_Any!]!) {
+        _entities(representations: $representations) { ... on Notification { id recipient { id } } }
+      }`,
+      { representations: asked.map((id) => ({ __typename: 'Notification', id })) },
+    );
+    expect(errors).toBeUndefined();
+    expect(data!._entities).toEqual(
+      asked.map((id) => (ids.includes(id) ? { id, recipient: { id: recipientId } } : null)),
+    );
+  });
+
+  it('costs one statement for 10 notifications', async () => {
+    const ids = await seedNotifications(uuidv7(), 10);
+    const request = () =>
+      gql(
+        `query($representations: [_Any!]!) {
+          _entities(representations: $representations) { ... on Notification { id subject } }
+        }`,
+        { representations: ids.map((id) => ({ __typename: 'Notification', id })) },
+      );
+    expect(await statementsOf(request)).toBe(1);
+  });
+});
