@@ -1,5 +1,11 @@
-import { graphql } from '@bilten/testkit';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startGateway } from '@bilten/gateway/src/server.ts';
+import { captureLogs, graphql } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
 import { CreateOrganizationDocument } from './generated/operations.ts';
 import { startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
 
@@ -135,5 +141,57 @@ describe('gateway: the public door', () => {
     expect(metrics).toContain('graphql_operation_duration_seconds_bucket');
     expect(metrics).toContain('http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/graphql_errors_total\{[^}]*code="GRAPHQL_VALIDATION_FAILED"/);
+  });
+});
+
+describe('gateway → subgraph headers', () => {
+  it('forwards authorization, x-request-id and traceparent to the subgraph', async () => {
+    // A recording hop in front of the real identity subgraph.
+    const seen: IncomingHttpHeaders[] = [];
+    const recorder = createServer(async (request, response) => {
+      seen.push(request.headers);
+      const body = await new Response(request as unknown as ReadableStream).text();
+      const upstream = await fetch(stack.subgraphs.identity.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      response.writeHead(upstream.status, { 'content-type': 'application/json' });
+      response.end(await upstream.text());
+    });
+    recorder.listen(0, '127.0.0.1');
+    await once(recorder, 'listening');
+    const gateway = await startGateway({
+      supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
+      subgraphUrls: { identity: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/graphql` },
+      limits: TEST_LIMITS,
+      blockFieldSuggestions: false,
+      log: captureLogs('gateway').log,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const { body } = await graphql(
+        gateway.url,
+        '{ organizationBySlug(slug: "nobody") { id } }',
+        undefined,
+        {
+          authorization: 'Bearer token-123',
+          'x-request-id': 'forwarded-1',
+          traceparent,
+        },
+      );
+      expect(body).toEqual({ data: { organizationBySlug: null } });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({
+        authorization: 'Bearer token-123',
+        'x-request-id': 'forwarded-1',
+        traceparent,
+      });
+    } finally {
+      await gateway.stop();
+      recorder.close();
+    }
   });
 });
