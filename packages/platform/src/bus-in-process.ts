@@ -1,65 +1,123 @@
-import type { z } from 'zod';
 import {
+  type ConsumerStats,
+  type DeadLetter,
+  type DeadLetterFilter,
   type DomainEvent,
-  decodeEvent,
+  deadLetterHeaders,
   type EventBus,
-  type EventConsumer,
-  MAX_DELIVERIES,
-  retryDelayMs,
+  eventHeaders,
+  HEADER,
+  type IncomingMessage,
+  matchesFilter,
+  type Subscription,
+  toDeadLetter,
+  type Verdict,
 } from './events.ts';
+import { createKeyedRunner } from './keyed-runner.ts';
 import type { Logger } from './logger.ts';
 
 /**
- * The bus for one-process runs (`npm start` without NATS_URL). Same port as JetStream, delivered
- * asynchronously through the same JSON encoding. What only a broker gives is absent: durability
- * across restarts, delivery to other processes, and de-duplication by message id.
+ * The bus for one-process runs (`npm start` without NATS_URL): the same port and verdicts as
+ * JetStream, delivered asynchronously with the same JSON encoding. What only a broker gives is
+ * absent: durability across restarts (events and dead letters live in memory), delivery to
+ * other processes, de-duplication by event id within a window (the consumers' inboxes still
+ * de-duplicate), and redelivery after a lost ack.
  */
 export function createInProcessBus(log: Logger): EventBus {
-  const consumers = new Map<string, Array<{ service: string; consumer: EventConsumer }>>();
-  const pending = new Set<NodeJS.Timeout>();
+  const subscriptions: Array<{ subscription: Subscription; run: ReturnType<typeof createKeyedRunner> }> = [];
+  const deadLetters = new Map<number, DeadLetter>();
+  const timers = new Set<NodeJS.Timeout>();
+  const pending = new Map<string, number>();
+  let nextDeadLetter = 1;
   let closed = false;
 
-  function deliver(service: string, consumer: EventConsumer, data: string, attempt: number) {
-    const timer = setTimeout(
-      async () => {
-        pending.delete(timer);
-        if (closed) return;
-        try {
-          await consumer.handle(decodeEvent(data, consumer.event));
-        } catch (err) {
-          if (attempt >= MAX_DELIVERIES) {
-            log.error({ err, consumer: consumer.name, service, attempt }, 'event handling gave up');
-            return;
-          }
-          log.warn({ err, consumer: consumer.name, service, attempt }, 'event handling failed, retrying');
-          deliver(service, consumer, data, attempt + 1);
+  function deliver(entry: (typeof subscriptions)[number], message: IncomingMessage, delayMs = 0) {
+    const name = entry.subscription.durableName;
+    pending.set(name, (pending.get(name) ?? 0) + 1);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (closed) return;
+      void entry.run.run(entry.subscription.keyOf(message), async () => {
+        pending.set(name, (pending.get(name) ?? 1) - 1);
+        const verdict = await entry.subscription.handle(message).catch((err): Verdict => {
+          log.error({ err, consumer: name }, 'subscriber threw; retrying');
+          return { kind: 'retry', delayMs: 1_000 };
+        });
+        if (verdict.kind === 'retry' || verdict.kind === 'hold') {
+          deliver(entry, { ...message, deliveryCount: message.deliveryCount + 1 }, verdict.delayMs);
+        } else if (verdict.kind === 'dead-letter') {
+          await bus.deadLetter(entry.subscription, message, verdict.reason);
         }
-      },
-      attempt === 1 ? 0 : retryDelayMs(attempt - 1),
-    );
-    pending.add(timer);
+      });
+    }, delayMs);
+    timers.add(timer);
   }
 
-  return {
+  function publishRaw(subject: string, data: string, headers: Record<string, string>) {
+    for (const entry of subscriptions) {
+      if (entry.subscription.subject === subject)
+        deliver(entry, { data, subject, headers, deliveryCount: 1 });
+    }
+  }
+
+  const bus: EventBus = {
     kind: 'in-process',
     async publish(event: DomainEvent) {
       if (closed) throw new Error('event bus is closed');
-      const data = JSON.stringify(event);
-      for (const { service, consumer } of consumers.get(event.type) ?? [])
-        deliver(service, consumer, data, 1);
+      publishRaw(event.type, JSON.stringify(event), eventHeaders(event));
+      return { duplicate: false };
     },
-    async subscribe<S extends z.ZodType>(service: string, consumer: EventConsumer<S>) {
-      const list = consumers.get(consumer.event.type) ?? [];
-      list.push({ service, consumer: consumer as unknown as EventConsumer });
-      consumers.set(consumer.event.type, list);
+    async subscribe(subscription: Subscription) {
+      const entry = { subscription, run: createKeyedRunner(32) };
+      subscriptions.push(entry);
+      return {
+        async stop() {
+          subscriptions.splice(subscriptions.indexOf(entry), 1);
+          await entry.run.idle();
+        },
+      };
+    },
+    async deadLetter(subscription, message, reason) {
+      const sequence = nextDeadLetter++;
+      deadLetters.set(
+        sequence,
+        toDeadLetter(sequence, deadLetterHeaders(subscription, message, reason), message.data),
+      );
+    },
+    async listDeadLetters(filter: DeadLetterFilter = {}) {
+      const first = Math.min(filter.first ?? 50, 500);
+      return [...deadLetters.values()].filter((letter) => matchesFilter(letter, filter)).slice(0, first);
+    },
+    async replayDeadLetter(sequence: number) {
+      const letter = deadLetters.get(sequence);
+      if (!letter) return false;
+      deadLetters.delete(sequence);
+      const original = Object.fromEntries(
+        Object.entries(letter.headers).filter(([key]) => !key.startsWith('bilten-dlq-')),
+      );
+      publishRaw(letter.subject, letter.data, { ...original, [HEADER.replay]: String(sequence) });
+      return true;
+    },
+    async discardDeadLetter(sequence: number) {
+      return deadLetters.delete(sequence);
+    },
+    async consumerStats(): Promise<ConsumerStats[]> {
+      return subscriptions.map(({ subscription }) => ({
+        durableName: subscription.durableName,
+        numPending: pending.get(subscription.durableName) ?? 0,
+        numAckPending: 0,
+        numRedelivered: 0,
+      }));
     },
     async health() {
       if (closed) throw new Error('event bus is closed');
     },
     async close() {
       closed = true;
-      for (const timer of pending) clearTimeout(timer);
-      pending.clear();
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await Promise.all(subscriptions.map(({ run }) => run.idle()));
     },
   };
+  return bus;
 }

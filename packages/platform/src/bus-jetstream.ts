@@ -2,48 +2,73 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   jetstream,
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
-import type { z } from 'zod';
 import {
+  connect,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  headers as natsHeaders,
+} from '@nats-io/transport-node';
+import {
+  type ConsumerStats,
+  type DeadLetter,
+  type DeadLetterFilter,
   type DomainEvent,
-  decodeEvent,
+  deadLetterHeaders,
   type EventBus,
-  type EventConsumer,
-  MAX_DELIVERIES,
-  retryDelayMs,
+  eventHeaders,
+  HEADER,
+  type IncomingMessage,
+  matchesFilter,
+  type PublishResult,
+  type Subscription,
+  toDeadLetter,
+  type Verdict,
 } from './events.ts';
+import { createKeyedRunner } from './keyed-runner.ts';
 import type { Logger } from './logger.ts';
-import { currentRequest } from './request-context.ts';
 
 export interface JetStreamBusOptions {
   url: string;
-  /** Stream holding every domain event (`BILTEN` in production). */
+  /** Stream holding every domain event (`BILTEN` in production); dead letters go to `<stream>_DLQ`. */
   stream: string;
   /** Prepended to every subject; lets tests and environments share one server without crosstalk. */
   subjectPrefix: string;
   name: string;
   log: Logger;
+  /** Messages handled at once per subscription (one at a time per aggregate). */
+  concurrency?: number;
+  /** How long a delivered message may stay unacknowledged before JetStream redelivers it. */
+  ackWaitMs?: number;
 }
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
-const ACK_WAIT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 5_000;
 
-/** Domain events over NATS JetStream: durable pull consumers, explicit acks, delayed redelivery. */
+/**
+ * Domain events over NATS JetStream (server 2.9+): file-backed stream with a de-duplication
+ * window, durable pull consumers with explicit double acks, delayed redelivery, and a
+ * dead-letter stream that keeps the original headers and why the message was given up.
+ */
 export async function connectJetStreamBus(options: JetStreamBusOptions): Promise<EventBus> {
   const { url, stream, subjectPrefix, name, log } = options;
+  const dlqStream = `${stream}_DLQ`;
+  const dlqSubjectRoot = `${subjectPrefix}bilten_dlq`;
   const nc: NatsConnection = await connect({
     servers: url,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
     reconnectJitter: 500,
-    timeout: 5_000,
+    timeout: REQUEST_TIMEOUT_MS,
   });
   (async () => {
     for await (const status of nc.status()) {
@@ -52,57 +77,163 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     }
   })().catch(() => {});
 
-  const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: 5_000 });
-  const js: JetStreamClient = jetstream(nc, { timeout: 5_000 });
-  await ensureStream(jsm, stream, `${subjectPrefix}bilten.>`);
-  const running: ConsumerMessages[] = [];
+  const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
+  const js: JetStreamClient = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
+  await ensureStream(jsm, stream, [`${subjectPrefix}bilten.>`], DUPLICATE_WINDOW_MS);
+  await ensureStream(jsm, dlqStream, [`${dlqSubjectRoot}.>`], DUPLICATE_WINDOW_MS);
+  const running: Array<{ durableName: string; messages: ConsumerMessages; idle: () => Promise<void> }> = [];
 
-  return {
+  const toHeaders = (values: Record<string, string>) => {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(values)) h.set(key, value);
+    return h;
+  };
+
+  async function execute(
+    subscription: Subscription,
+    message: JsMsg,
+    incoming: IncomingMessage,
+    verdict: Verdict,
+  ) {
+    switch (verdict.kind) {
+      case 'ack':
+        // Double ack: the server confirms, so a lost ack shows up here rather than as a surprise.
+        await message.ackAck({ timeout: REQUEST_TIMEOUT_MS }).catch((err) => {
+          log.warn(
+            { err, consumer: subscription.durableName },
+            'ack not confirmed; redelivery will be de-duplicated',
+          );
+        });
+        return;
+      case 'retry':
+      case 'hold':
+        message.nak(verdict.delayMs);
+        return;
+      case 'dead-letter':
+        try {
+          await bus.deadLetter(subscription, incoming, verdict.reason);
+          message.term();
+        } catch (err) {
+          log.error(
+            { err, consumer: subscription.durableName },
+            'dead-letter store unavailable; retrying later',
+          );
+          message.nak(1_000);
+        }
+    }
+  }
+
+  const bus: EventBus = {
     kind: 'jetstream',
-    async publish(event: DomainEvent) {
-      const h = headers();
-      h.set('bilten-type', event.type);
-      const request = currentRequest();
-      if (event.correlationId) h.set('x-request-id', event.correlationId);
-      if (request) h.set('traceparent', request.traceparent);
-      await js.publish(`${subjectPrefix}${event.type}`, JSON.stringify(event), {
+
+    async publish(event: DomainEvent): Promise<PublishResult> {
+      const ack = await js.publish(`${subjectPrefix}${event.type}`, JSON.stringify(event), {
         msgID: event.id,
-        headers: h,
+        headers: toHeaders(eventHeaders(event)),
+      });
+      return { duplicate: ack.duplicate };
+    },
+
+    async subscribe(subscription: Subscription) {
+      const durable = subscription.durableName;
+      await jsm.consumers.add(stream, {
+        durable_name: durable,
+        filter_subject: `${subjectPrefix}${subscription.subject}`,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(options.ackWaitMs ?? 30_000),
+        // Unlimited: the subscriber decides when to give up and dead-letters the message itself.
+        max_deliver: -1,
+        max_ack_pending: 10_000,
+      });
+      const consumer = await js.consumers.get(stream, durable);
+      const messages = await consumer.consume({ max_messages: 512 });
+      const runner = createKeyedRunner(options.concurrency ?? 32);
+      const entry = { durableName: durable, messages, idle: runner.idle };
+      running.push(entry);
+      (async () => {
+        for await (const message of messages) {
+          const incoming: IncomingMessage = {
+            data: message.string(),
+            subject: message.subject.slice(subjectPrefix.length),
+            headers: headersOf(message.headers),
+            deliveryCount: message.info.deliveryCount,
+          };
+          await runner.run(subscription.keyOf(incoming), async () => {
+            const verdict = await subscription.handle(incoming).catch((err): Verdict => {
+              log.error({ err, consumer: durable }, 'subscriber threw; retrying');
+              return { kind: 'retry', delayMs: 1_000 };
+            });
+            await execute(subscription, message, incoming, verdict);
+          });
+        }
+      })().catch((err) => log.error({ err, consumer: durable }, 'consumer loop stopped'));
+      return {
+        async stop() {
+          messages.stop();
+          await runner.idle();
+          running.splice(running.indexOf(entry), 1);
+        },
+      };
+    },
+
+    async deadLetter(subscription, message, reason) {
+      await js.publish(`${dlqSubjectRoot}.${subscription.durableName}`, message.data, {
+        headers: toHeaders(deadLetterHeaders(subscription, message, reason)),
       });
     },
 
-    async subscribe<S extends z.ZodType>(service: string, consumer: EventConsumer<S>) {
-      const durable = `${service}-${consumer.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
-      await jsm.consumers.add(stream, {
-        durable_name: durable,
-        filter_subject: `${subjectPrefix}${consumer.event.type}`,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(ACK_WAIT_MS),
-        max_deliver: MAX_DELIVERIES,
+    async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+      const first = Math.min(filter.first ?? 50, 500);
+      const info = await jsm.streams.info(dlqStream);
+      const letters: DeadLetter[] = [];
+      for (
+        let seq = Math.max(info.state.first_seq, (filter.after ?? 0) + 1);
+        seq <= info.state.last_seq;
+        seq++
+      ) {
+        const stored = await jsm.streams.getMessage(dlqStream, { seq }).catch(() => null);
+        if (!stored) continue;
+        const letter = toDeadLetter(seq, headersOf(stored.header), stored.string());
+        if (matchesFilter(letter, filter)) letters.push(letter);
+        if (letters.length >= first) break;
+      }
+      return letters;
+    },
+
+    async replayDeadLetter(sequence: number) {
+      const stored = await jsm.streams.getMessage(dlqStream, { seq: sequence }).catch(() => null);
+      if (!stored) return false;
+      const letter = toDeadLetter(sequence, headersOf(stored.header), stored.string());
+      const original = Object.fromEntries(
+        Object.entries(letter.headers).filter(
+          ([key]) => !key.startsWith('bilten-dlq-') && key !== 'Nats-Msg-Id',
+        ),
+      );
+      // A fresh message id: JetStream would drop the original one as a duplicate within its window.
+      await js.publish(`${subjectPrefix}${letter.subject}`, letter.data, {
+        headers: toHeaders({ ...original, [HEADER.replay]: String(sequence) }),
       });
-      const messages = await (await js.consumers.get(stream, durable)).consume({ max_messages: 64 });
-      running.push(messages);
-      (async () => {
-        for await (const message of messages) {
-          let event: DomainEvent<z.output<S>>;
-          try {
-            event = decodeEvent(message.string(), consumer.event);
-          } catch (err) {
-            log.error({ err, subject: message.subject, consumer: durable }, 'malformed event dropped');
-            message.term();
-            continue;
-          }
-          try {
-            await consumer.handle(event);
-            message.ack();
-          } catch (err) {
-            const attempt = message.info.deliveryCount;
-            log.warn({ err, eventId: event.id, consumer: durable, attempt }, 'event handling failed');
-            message.nak(retryDelayMs(attempt));
-          }
-        }
-      })().catch((err) => log.error({ err, consumer: durable }, 'consumer loop stopped'));
+      await jsm.streams.deleteMessage(dlqStream, sequence, false);
+      return true;
+    },
+
+    async discardDeadLetter(sequence: number) {
+      return jsm.streams.deleteMessage(dlqStream, sequence, false).catch(() => false);
+    },
+
+    async consumerStats(): Promise<ConsumerStats[]> {
+      return Promise.all(
+        running.map(async ({ durableName }) => {
+          const info = await jsm.consumers.info(stream, durableName);
+          return {
+            durableName,
+            numPending: info.num_pending,
+            numAckPending: info.num_ack_pending,
+            numRedelivered: info.num_redelivered,
+          };
+        }),
+      );
     },
 
     async health() {
@@ -111,28 +242,34 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     },
 
     async close() {
-      for (const messages of running) messages.stop();
+      for (const { messages } of running) messages.stop();
+      await Promise.all(running.map(({ idle }) => idle()));
       if (!nc.isClosed()) await nc.drain();
     },
   };
+  return bus;
 }
 
-async function ensureStream(jsm: JetStreamManager, stream: string, subjects: string) {
-  const config = {
-    name: stream,
-    subjects: [subjects],
-    storage: StorageType.File,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-  };
+function headersOf(h: MsgHdrs | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (!h) return result;
+  for (const key of h.keys()) result[key] = h.get(key);
+  return result;
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string[],
+  duplicateWindowMs: number,
+) {
+  const duplicate_window = nanos(duplicateWindowMs);
   try {
-    await jsm.streams.info(stream);
-    await jsm.streams.update(stream, {
-      subjects: config.subjects,
-      duplicate_window: config.duplicate_window,
-    });
+    await jsm.streams.info(name);
+    await jsm.streams.update(name, { subjects, duplicate_window });
   } catch (err) {
-    if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err;
-    await jsm.streams.add(config);
+    if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err;
+    await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window });
   }
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from './logger.ts';
 
 export type Sql = postgres.Sql;
 export type Database = PostgresJsDatabase<Record<string, never>>;
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface DatabaseHandle {
   sql: Sql;

@@ -2,73 +2,243 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { currentRequest } from './request-context.ts';
 
-/** The envelope every domain event travels in, on every bus adapter. */
+/**
+ * The envelope every domain event travels in, validated when written to the outbox and again
+ * when consumed. `sequence` counts the events of one aggregate (1, 2, ...) so that consumers
+ * which need order can hold back an event that arrives before its predecessor.
+ */
 export const domainEventSchema = z.object({
   id: z.uuid(),
   type: z
     .string()
     .regex(/^bilten\.[a-z]+\.[a-z_]+\.[a-z_]+$/, 'must be bilten.<subgraph>.<aggregate>.<verb>'),
+  version: z.number().int().min(1),
   occurredAt: z.iso.datetime(),
+  aggregateType: z.string().min(1).max(64),
+  aggregateId: z.string().min(1).max(128),
+  sequence: z.number().int().min(1),
   correlationId: z.string().max(128).optional(),
+  traceparent: z.string().max(64).optional(),
   payload: z.unknown(),
 });
 export type DomainEvent<P = unknown> = Omit<z.infer<typeof domainEventSchema>, 'payload'> & { payload: P };
 
-/** A typed event definition: its subject and the zod schema of its payload. */
-export interface EventDefinition<S extends z.ZodType> {
+/** A typed event: its subject, schema version, aggregate and the zod schema of its payload. */
+export interface EventDefinition<S extends z.ZodType = z.ZodType> {
   type: string;
+  version: number;
+  aggregateType: string;
   payload: S;
 }
 
-export function defineEvent<S extends z.ZodType>(type: string, payload: S): EventDefinition<S> {
-  return { type, payload };
+export function defineEvent<S extends z.ZodType>(definition: {
+  type: string;
+  version?: number;
+  aggregateType: string;
+  payload: S;
+}): EventDefinition<S> {
+  return { version: 1, ...definition };
 }
 
-export function createEvent<S extends z.ZodType>(
+/** A new, validated envelope: the next event of `aggregateId`, tagged with the current request. */
+export function newEvent<S extends z.ZodType>(
   definition: EventDefinition<S>,
+  aggregateId: string,
+  sequence: number,
   payload: z.input<S>,
 ): DomainEvent<z.output<S>> {
+  const request = currentRequest();
   return domainEventSchema.parse({
     id: uuidv7(),
     type: definition.type,
+    version: definition.version,
     occurredAt: new Date().toISOString(),
-    correlationId: currentRequest()?.requestId,
+    aggregateType: definition.aggregateType,
+    aggregateId,
+    sequence,
+    correlationId: request?.requestId,
+    traceparent: request?.traceparent,
     payload: definition.payload.parse(payload),
   }) as DomainEvent<z.output<S>>;
 }
 
-/** A durable consumer of one event type; `handle` must be idempotent (redelivery happens). */
-export interface EventConsumer<S extends z.ZodType = z.ZodType> {
-  name: string;
-  event: EventDefinition<S>;
-  handle(event: DomainEvent<z.output<S>>): Promise<void>;
+export class MalformedEventError extends Error {
+  override name = 'MalformedEventError';
+}
+
+/** Parses a message body against the envelope and the definition's type, version and payload. */
+export function decodeEvent<S extends z.ZodType>(
+  data: string,
+  definition: EventDefinition<S>,
+): DomainEvent<z.output<S>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw new MalformedEventError('message is not JSON');
+  }
+  const envelope = domainEventSchema.safeParse(json);
+  if (!envelope.success) throw new MalformedEventError(`bad envelope: ${z.prettifyError(envelope.error)}`);
+  const { type, version } = envelope.data;
+  if (type !== definition.type || version !== definition.version) {
+    throw new MalformedEventError(
+      `expected ${definition.type} v${definition.version}, got ${type} v${version}`,
+    );
+  }
+  const payload = definition.payload.safeParse(envelope.data.payload);
+  if (!payload.success) throw new MalformedEventError(`bad payload: ${z.prettifyError(payload.error)}`);
+  return { ...envelope.data, payload: payload.data };
+}
+
+/** Growing redelivery delay: 100 ms, 200 ms, 400 ms, ... capped at 30 s. */
+export function retryDelayMs(deliveryCount: number): number {
+  return Math.min(30_000, 100 * 2 ** Math.max(0, deliveryCount - 1));
+}
+
+/** A message as a bus hands it to a subscriber, before decoding. */
+export interface IncomingMessage {
+  data: string;
+  subject: string;
+  headers: Record<string, string>;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+}
+
+/** What the subscriber wants done with a message. */
+export type Verdict =
+  | { kind: 'ack' }
+  | { kind: 'retry'; delayMs: number }
+  /** Held back for ordering: redeliver soon; not a failure. */
+  | { kind: 'hold'; delayMs: number }
+  | { kind: 'dead-letter'; reason: string };
+
+export interface Subscription {
+  /** Durable name, unique per (service, handler). */
+  durableName: string;
+  /** Subject without the environment prefix, e.g. bilten.identity.organization.created. */
+  subject: string;
+  /** Messages of one key (the aggregate) are handled one at a time, in arrival order. */
+  keyOf(message: IncomingMessage): string;
+  handle(message: IncomingMessage): Promise<Verdict>;
+}
+
+export interface PublishResult {
+  /** The broker had this event id already (a second relay or a retry): stored once. */
+  duplicate: boolean;
+}
+
+export interface DeadLetter {
+  /** Position in the dead-letter store; the handle for replay and discard. */
+  sequence: number;
+  durableName: string;
+  subject: string;
+  eventId?: string;
+  type?: string;
+  error: string;
+  deliveryCount: number;
+  failedAt: string;
+  headers: Record<string, string>;
+  data: string;
+}
+
+export interface DeadLetterFilter {
+  durableName?: string;
+  type?: string;
+  after?: number;
+  first?: number;
+}
+
+export interface ConsumerStats {
+  durableName: string;
+  numPending: number;
+  numAckPending: number;
+  numRedelivered: number;
 }
 
 export interface EventBus {
   readonly kind: 'jetstream' | 'in-process';
-  publish(event: DomainEvent): Promise<void>;
-  /** Starts delivering `consumer.event` to the consumer, durably named after `service`. */
-  subscribe<S extends z.ZodType>(service: string, consumer: EventConsumer<S>): Promise<void>;
+  /** Resolves once the broker stored the event (JetStream: after the PubAck). */
+  publish(event: DomainEvent): Promise<PublishResult>;
+  /** Starts delivering; `stop` waits for the messages in hand and stops taking new ones. */
+  subscribe(subscription: Subscription): Promise<{ stop(): Promise<void> }>;
+  /** Stores a message that will not be handled, with why, and moves on. */
+  deadLetter(subscription: Subscription, message: IncomingMessage, reason: string): Promise<void>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /** Publishes the original event again (consumers that handled it skip it) and removes it. */
+  replayDeadLetter(sequence: number): Promise<boolean>;
+  discardDeadLetter(sequence: number): Promise<boolean>;
+  consumerStats(): Promise<ConsumerStats[]>;
   /** Throws when the bus cannot be used right now (for /readyz). */
   health(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Parses and validates an incoming message against the envelope and the consumer's payload. */
-export function decodeEvent<S extends z.ZodType>(
-  data: string,
-  definition: EventDefinition<S>,
-): DomainEvent<z.output<S>> {
-  const envelope = domainEventSchema.parse(JSON.parse(data));
-  if (envelope.type !== definition.type) {
-    throw new Error(`expected ${definition.type}, got ${envelope.type}`);
+export const HEADER = {
+  requestId: 'x-request-id',
+  traceparent: 'traceparent',
+  type: 'bilten-type',
+  version: 'bilten-version',
+  aggregateId: 'bilten-aggregate-id',
+  replay: 'bilten-replay',
+  dlqError: 'bilten-dlq-error',
+  dlqDeliveries: 'bilten-dlq-deliveries',
+  dlqConsumer: 'bilten-dlq-consumer',
+  dlqSubject: 'bilten-dlq-subject',
+  dlqFailedAt: 'bilten-dlq-failed-at',
+} as const;
+
+/** Headers that travel with an event on any bus. */
+export function eventHeaders(event: DomainEvent): Record<string, string> {
+  return {
+    [HEADER.type]: event.type,
+    [HEADER.version]: String(event.version),
+    [HEADER.aggregateId]: event.aggregateId,
+    ...(event.correlationId ? { [HEADER.requestId]: event.correlationId } : {}),
+    ...(event.traceparent ? { [HEADER.traceparent]: event.traceparent } : {}),
+  };
+}
+
+export function deadLetterHeaders(
+  subscription: Subscription,
+  message: IncomingMessage,
+  reason: string,
+): Record<string, string> {
+  return {
+    ...message.headers,
+    [HEADER.dlqError]: reason.slice(0, 2_000),
+    [HEADER.dlqDeliveries]: String(message.deliveryCount),
+    [HEADER.dlqConsumer]: subscription.durableName,
+    [HEADER.dlqSubject]: message.subject,
+    [HEADER.dlqFailedAt]: new Date().toISOString(),
+  };
+}
+
+/** Reads a stored dead letter back into its parts. */
+export function toDeadLetter(sequence: number, headers: Record<string, string>, data: string): DeadLetter {
+  let eventId: string | undefined;
+  try {
+    eventId = (JSON.parse(data) as { id?: string }).id;
+  } catch {
+    eventId = undefined;
   }
-  return { ...envelope, payload: definition.payload.parse(envelope.payload) };
+  return {
+    sequence,
+    durableName: headers[HEADER.dlqConsumer] ?? '',
+    subject: headers[HEADER.dlqSubject] ?? '',
+    eventId: typeof eventId === 'string' ? eventId : undefined,
+    type: headers[HEADER.type],
+    error: headers[HEADER.dlqError] ?? '',
+    deliveryCount: Number(headers[HEADER.dlqDeliveries] ?? 0),
+    failedAt: headers[HEADER.dlqFailedAt] ?? '',
+    headers,
+    data,
+  };
 }
 
-/** Growing redelivery delay: 200 ms, 400 ms, ... capped at 30 s. */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(30_000, 200 * 2 ** Math.max(0, attempt - 1));
+export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
+  return (
+    (!filter.durableName || letter.durableName === filter.durableName) &&
+    (!filter.type || letter.type === filter.type) &&
+    (filter.after === undefined || letter.sequence > filter.after)
+  );
 }
-
-export const MAX_DELIVERIES = 8;

@@ -1,12 +1,137 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ServiceMetrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   graphqlDuration: Histogram<'operation' | 'type'>;
   graphqlErrors: Counter<'operation' | 'code'>;
-  dbQueries: Counter;
+  dbQueries: Counter<'pool'>;
+  events: ReturnType<typeof createEventMetrics>;
+}
+
+/** Outbox, relay and consumer health: what the Prometheus rules in k8s/monitoring alert on. */
+function createEventMetrics(registry: Registry) {
+  const registers = [registry];
+  const byType = ['type'] as const;
+  const byConsumer = ['consumer', 'type'] as const;
+  /** Read at scrape time; set by the outbox relay and the subgraph's consumers when they start. */
+  const sources: {
+    outbox?: () => Promise<{ backlog: number; oldestAgeSeconds: number }>;
+    consumers?: () => Promise<
+      Array<{ durableName: string; numPending: number; numAckPending: number; numRedelivered: number }>
+    >;
+  } = {};
+  return {
+    sources,
+    outboxBacklog: new Gauge({
+      name: 'outbox_backlog',
+      help: 'Outbox rows not yet published',
+      registers,
+      async collect() {
+        if (sources.outbox) this.set((await sources.outbox()).backlog);
+      },
+    }),
+    outboxOldestAge: new Gauge({
+      name: 'outbox_oldest_unsent_age_seconds',
+      help: 'Age of the oldest outbox row not yet published',
+      registers,
+      async collect() {
+        if (sources.outbox) this.set((await sources.outbox()).oldestAgeSeconds);
+      },
+    }),
+    published: new Counter({
+      name: 'events_published_total',
+      help: 'Events stored by the broker',
+      labelNames: byType,
+      registers,
+    }),
+    publishDuplicates: new Counter({
+      name: 'events_publish_duplicates_total',
+      help: 'Publishes the broker recognised as already stored (PubAck duplicate)',
+      labelNames: byType,
+      registers,
+    }),
+    publishFailures: new Counter({
+      name: 'events_publish_failures_total',
+      help: 'Publishes that failed and stay in the outbox',
+      labelNames: byType,
+      registers,
+    }),
+    consumed: new Counter({
+      name: 'events_consumed_total',
+      help: 'Events applied by a consumer',
+      labelNames: byConsumer,
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'events_redelivered_duplicates_total',
+      help: 'Deliveries skipped because the consumer had applied the event already',
+      labelNames: byConsumer,
+      registers,
+    }),
+    failed: new Counter({
+      name: 'events_failed_total',
+      help: 'Handler failures',
+      labelNames: byConsumer,
+      registers,
+    }),
+    retried: new Counter({
+      name: 'events_retried_total',
+      help: 'Failed events scheduled for redelivery',
+      labelNames: byConsumer,
+      registers,
+    }),
+    heldBack: new Counter({
+      name: 'events_held_back_total',
+      help: 'Events redelivered later because an earlier event of their aggregate was missing',
+      labelNames: byConsumer,
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'events_dead_lettered_total',
+      help: 'Events given up and stored in the dead-letter stream',
+      labelNames: byConsumer,
+      registers,
+    }),
+    handlerDuration: new Histogram({
+      name: 'event_handler_duration_seconds',
+      help: 'Time to apply one event, transaction included',
+      labelNames: ['consumer'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    consumerPending: new Gauge({
+      name: 'event_consumer_pending',
+      help: 'Messages in the stream not yet delivered to the consumer (num_pending)',
+      labelNames: ['consumer'],
+      registers,
+      async collect() {
+        for (const stats of (await sources.consumers?.()) ?? [])
+          this.set({ consumer: stats.durableName }, stats.numPending);
+      },
+    }),
+    consumerAckPending: new Gauge({
+      name: 'event_consumer_ack_pending',
+      help: 'Messages delivered and not yet acknowledged (num_ack_pending)',
+      labelNames: ['consumer'],
+      registers,
+      async collect() {
+        for (const stats of (await sources.consumers?.()) ?? [])
+          this.set({ consumer: stats.durableName }, stats.numAckPending);
+      },
+    }),
+    consumerRedelivered: new Gauge({
+      name: 'event_consumer_redelivered',
+      help: 'Messages redelivered at least once and not yet acknowledged (num_redelivered)',
+      labelNames: ['consumer'],
+      registers,
+      async collect() {
+        for (const stats of (await sources.consumers?.()) ?? [])
+          this.set({ consumer: stats.durableName }, stats.numRedelivered);
+      },
+    }),
+  };
 }
 
 const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -40,9 +165,11 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     }),
     dbQueries: new Counter({
       name: 'db_queries_total',
-      help: 'SQL statements sent to PostgreSQL (an N+1 shows up here)',
+      help: 'SQL statements sent to PostgreSQL, by pool: requests (an N+1 shows up here) or background (events)',
+      labelNames: ['pool'],
       registers: [registry],
     }),
+    events: createEventMetrics(registry),
   };
 }
 

@@ -8,18 +8,28 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { DocumentNode } from 'graphql';
 import type { SubgraphName } from './config.ts';
+import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
 import { applyMigrations, connectDatabase, type Database } from './db.ts';
 import { createErrorFormatter } from './errors.ts';
-import type { EventBus, EventConsumer } from './events.ts';
+import type { EventTables } from './event-tables.ts';
+import type { EventBus } from './events.ts';
 import { DateTimeScalar, loadTypeDefs } from './graphql.ts';
 import { createHttpApp, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
+import {
+  createOutbox,
+  type Outbox,
+  type OutboxRelay,
+  type RelayOptions,
+  startOutboxRelay,
+} from './outbox.ts';
 
 /** What every resolver gets, before the subgraph adds its own (dataloaders). */
 export interface BaseContext {
   db: Database;
-  bus: EventBus;
+  /** Write events here, inside the transaction of the state change they announce. */
+  outbox: Outbox;
   log: Logger;
   requestId: string;
   authorization?: string;
@@ -31,9 +41,11 @@ export interface SubgraphDefinition<Context extends BaseContext> {
   // biome-ignore lint/suspicious/noExplicitAny: codegen resolver maps are structurally typed per subgraph
   resolvers: any;
   migrations: URL;
+  /** Outbox, inbox and positions in this subgraph's schema (`eventTables(schema)`). */
+  eventTables: EventTables;
   /** Per-request context: the place for fresh dataloaders, so batching never leaks across requests. */
   createContext(base: BaseContext): Context;
-  consumers?(deps: { db: Database; bus: EventBus; log: Logger }): EventConsumer[];
+  consumers?(deps: { log: Logger }): EventConsumer[];
 }
 
 /**
@@ -60,6 +72,8 @@ export interface SubgraphRuntime {
   log: Logger;
   host: string;
   port: number;
+  relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retentionMs' | 'inboxRetentionMs'>;
+  consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackLimit' | 'loseAckAfterCommit'>;
 }
 
 export interface RunningService {
@@ -69,11 +83,16 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+export interface RunningSubgraph extends RunningService {
+  outbox: Outbox;
+  relay: OutboxRelay;
+}
+
 /** Migrates, connects, subscribes and listens: one subgraph, ready to serve. */
 export async function startSubgraph<Context extends BaseContext>(
   definition: SubgraphDefinition<Context>,
   runtime: SubgraphRuntime,
-): Promise<RunningService> {
+): Promise<RunningSubgraph> {
   const log = runtime.log.child({ service: definition.name });
   await applyMigrations(runtime.databaseUrl, definition.name, definition.migrations);
   const metrics = createServiceMetrics(definition.name);
@@ -82,7 +101,15 @@ export async function startSubgraph<Context extends BaseContext>(
     poolSize: runtime.databasePoolSize,
     applicationName: `bilten-${definition.name}`,
     log,
-    onQuery: () => metrics.dbQueries.inc(),
+    onQuery: () => metrics.dbQueries.inc({ pool: 'requests' }),
+  });
+  // The relay and consumers get their own connections, so event traffic never starves requests.
+  const background = connectDatabase({
+    url: runtime.databaseUrl,
+    poolSize: runtime.databasePoolSize,
+    applicationName: `bilten-${definition.name}-events`,
+    log,
+    onQuery: () => metrics.dbQueries.inc({ pool: 'background' }),
   });
   const app = createHttpApp({
     log,
@@ -91,6 +118,18 @@ export async function startSubgraph<Context extends BaseContext>(
       { name: 'database', check: () => database.ping() },
       { name: 'bus', check: () => runtime.bus.health() },
     ],
+  });
+
+  const outbox = createOutbox(definition.eventTables, definition.name);
+  const relay = await startOutboxRelay({
+    ...runtime.relay,
+    subgraph: definition.name,
+    db: background.db,
+    sql: background.sql,
+    tables: definition.eventTables,
+    bus: runtime.bus,
+    log,
+    metrics,
   });
 
   const apollo = new ApolloServer<Context>({
@@ -114,16 +153,31 @@ export async function startSubgraph<Context extends BaseContext>(
   mountGraphQL(app, apollo, async (request) =>
     definition.createContext({
       db: database.db,
-      bus: runtime.bus,
+      outbox,
       log,
       requestId: request.id,
       authorization: request.headers.authorization,
     }),
   );
 
-  for (const consumer of definition.consumers?.({ db: database.db, bus: runtime.bus, log }) ?? []) {
-    await runtime.bus.subscribe(definition.name, consumer);
+  const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
+  for (const consumer of definition.consumers?.({ log }) ?? []) {
+    const subscription = eventSubscription(consumer, {
+      ...runtime.consumers,
+      service: definition.name,
+      db: background.db,
+      tables: definition.eventTables,
+      log,
+      metrics,
+    });
+    subscriptions.push({
+      durableName: subscription.durableName,
+      ...(await runtime.bus.subscribe(subscription)),
+    });
   }
+  const ours = new Set(subscriptions.map((s) => s.durableName));
+  metrics.events.sources.consumers = async () =>
+    (await runtime.bus.consumerStats().catch(() => [])).filter((stats) => ours.has(stats.durableName));
 
   await app.listen({ host: runtime.host, port: runtime.port });
   const port = (app.server.address() as { port: number }).port;
@@ -134,9 +188,14 @@ export async function startSubgraph<Context extends BaseContext>(
     name: definition.name,
     url,
     port,
+    outbox,
+    relay,
     async stop() {
       await app.close();
       await apollo.stop();
+      for (const subscription of subscriptions) await subscription.stop();
+      await relay.stop();
+      await background.close();
       await database.close();
     },
   };

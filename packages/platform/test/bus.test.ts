@@ -1,89 +1,226 @@
 import { captureLogs, createTestBus, TEST_NATS_URL } from '@bilten/testkit';
-import { connect, headers } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createEvent, type DomainEvent, defineEvent } from '../src/events.ts';
+import {
+  type DomainEvent,
+  defineEvent,
+  type EventBus,
+  HEADER,
+  type IncomingMessage,
+  newEvent,
+  type Subscription,
+  type Verdict,
+} from '../src/events.ts';
 
-const ticketCounted = defineEvent('bilten.test.ticket.counted', z.object({ n: z.number().int() }));
+const ticketCounted = defineEvent({
+  type: 'bilten.test.ticket.counted',
+  aggregateType: 'ticket',
+  payload: z.object({ n: z.number().int() }),
+});
+
+const event = (n: number, aggregateId = 'a', sequence = 1) =>
+  newEvent(ticketCounted, aggregateId, sequence, { n });
+
+function subscription(
+  durableName: string,
+  handle: (message: IncomingMessage) => Promise<Verdict>,
+): Subscription {
+  return {
+    durableName,
+    subject: ticketCounted.type,
+    keyOf: (message) => message.headers[HEADER.aggregateId] ?? '',
+    handle,
+  };
+}
+
+const payloadOf = (message: IncomingMessage) =>
+  (JSON.parse(message.data) as DomainEvent<{ n: number }>).payload.n;
 
 // The contract both adapters keep. What only a broker can do (durability across restarts,
-// other processes, de-duplication by message id, dropping malformed bytes) is tested below.
+// other processes, de-duplication by event id) is tested in the JetStream-only block below.
 describe.each(['jetstream', 'in-process'] as const)('event bus contract (%s)', (kind) => {
+  let bus: EventBus;
   let dispose: (() => Promise<void>) | undefined;
+  const open = async () => {
+    const testBus = await createTestBus(kind, captureLogs().log);
+    bus = testBus.bus;
+    dispose = testBus.dispose;
+    return testBus;
+  };
   afterEach(async () => {
     await dispose?.();
     dispose = undefined;
   });
 
-  it('delivers each event to every subscribed service with its envelope intact', async () => {
-    const testBus = await createTestBus(kind, captureLogs().log);
-    dispose = testBus.dispose;
-    const seen: Record<string, DomainEvent<{ n: number }>[]> = { a: [], b: [] };
-    for (const service of ['a', 'b']) {
-      await testBus.bus.subscribe(service, {
-        name: 'count',
-        event: ticketCounted,
-        handle: async (event) => {
-          seen[service]!.push(event);
-        },
-      });
+  it('delivers each event to every subscription with its envelope and headers', async () => {
+    await open();
+    const seen: Record<string, IncomingMessage[]> = { a: [], b: [] };
+    for (const name of ['a', 'b']) {
+      await bus.subscribe(
+        subscription(name, async (message) => {
+          seen[name]!.push(message);
+          return { kind: 'ack' };
+        }),
+      );
     }
-    const events = [1, 2, 3].map((n) => createEvent(ticketCounted, { n }));
-    for (const event of events) await testBus.bus.publish(event);
+    const events = [1, 2, 3].map((n) => event(n, `agg-${n}`));
+    for (const e of events) expect(await bus.publish(e)).toEqual({ duplicate: false });
     await expect.poll(() => seen.a!.length + seen.b!.length, { timeout: 5_000 }).toBe(6);
-    expect(seen.a!.map((event) => event.payload.n).sort()).toEqual([1, 2, 3]);
-    expect(seen.b!.find((event) => event.id === events[0]!.id)).toEqual(events[0]);
-  });
-
-  it('retries a failing handler with growing delays until it succeeds', async () => {
-    const testBus = await createTestBus(kind, captureLogs().log);
-    dispose = testBus.dispose;
-    const attempts: number[] = [];
-    await testBus.bus.subscribe('flaky', {
-      name: 'fails-twice',
-      event: ticketCounted,
-      handle: async () => {
-        attempts.push(Date.now());
-        if (attempts.length < 3) throw new Error('not yet');
-      },
+    expect(seen.a!.map(payloadOf).sort()).toEqual([1, 2, 3]);
+    const first = seen.b!.find((message) => payloadOf(message) === 1)!;
+    expect(JSON.parse(first.data)).toEqual(events[0]);
+    expect(first).toMatchObject({
+      subject: ticketCounted.type,
+      deliveryCount: 1,
+      headers: expect.objectContaining({ [HEADER.type]: ticketCounted.type, [HEADER.aggregateId]: 'agg-1' }),
     });
-    await testBus.bus.publish(createEvent(ticketCounted, { n: 1 }));
-    await expect.poll(() => attempts.length, { timeout: 5_000 }).toBe(3);
-    const [first, second, third] = attempts as [number, number, number];
-    expect(third - second).toBeGreaterThan(second - first);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(attempts).toHaveLength(3);
   });
 
-  it('rejects publishing an envelope that is not a domain event', () => {
-    expect(() => createEvent(ticketCounted, { n: 1.5 })).toThrow();
+  it('redelivers on retry with the delivery count growing', async () => {
+    await open();
+    const deliveries: Array<{ count: number; at: number }> = [];
+    await bus.subscribe(
+      subscription('flaky', async (message) => {
+        deliveries.push({ count: message.deliveryCount, at: Date.now() });
+        return message.deliveryCount < 3
+          ? { kind: 'retry', delayMs: 100 * message.deliveryCount }
+          : { kind: 'ack' };
+      }),
+    );
+    await bus.publish(event(1));
+    await expect.poll(() => deliveries.length, { timeout: 5_000 }).toBe(3);
+    expect(deliveries.map((d) => d.count)).toEqual([1, 2, 3]);
+    expect(deliveries[2]!.at - deliveries[1]!.at).toBeGreaterThanOrEqual(180);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(deliveries).toHaveLength(3);
+  });
+
+  it('keeps dead letters with the reason and original headers, replays and discards them', async () => {
+    await open();
+    let healthy = false;
+    const handled: IncomingMessage[] = [];
+    const sub = subscription('picky', async (message) => {
+      if (!healthy) return { kind: 'dead-letter', reason: 'no such ticket' };
+      handled.push(message);
+      return { kind: 'ack' };
+    });
+    await bus.subscribe(sub);
+    await bus.publish(event(1, 'x'));
+    await bus.publish(event(2, 'y'));
+    await expect.poll(async () => (await bus.listDeadLetters()).length, { timeout: 5_000 }).toBe(2);
+    const letters = await bus.listDeadLetters({ durableName: 'picky', type: ticketCounted.type });
+    expect(letters[0]).toMatchObject({
+      durableName: 'picky',
+      subject: ticketCounted.type,
+      type: ticketCounted.type,
+      error: 'no such ticket',
+      deliveryCount: 1,
+      headers: expect.objectContaining({ [HEADER.aggregateId]: 'x' }),
+    });
+    expect(await bus.listDeadLetters({ durableName: 'someone-else' })).toEqual([]);
+    expect(await bus.listDeadLetters({ after: letters[0]!.sequence })).toHaveLength(1);
+
+    healthy = true;
+    expect(await bus.replayDeadLetter(letters[0]!.sequence)).toBe(true);
+    await expect.poll(() => handled.length, { timeout: 5_000 }).toBe(1);
+    expect(payloadOf(handled[0]!)).toBe(1);
+    expect(handled[0]!.headers[HEADER.replay]).toBe(String(letters[0]!.sequence));
+    expect(await bus.discardDeadLetter(letters[1]!.sequence)).toBe(true);
+    expect(await bus.listDeadLetters()).toEqual([]);
+    expect(await bus.replayDeadLetter(letters[1]!.sequence)).toBe(false);
+  });
+
+  it('handles one aggregate at a time, in order, and different aggregates in parallel', async () => {
+    await open();
+    const active = new Map<string, number>();
+    let overlapWithinKey = false;
+    let parallel = 0;
+    let maxParallel = 0;
+    const order: Record<string, number[]> = {};
+    await bus.subscribe(
+      subscription('ordered', async (message) => {
+        const key = message.headers[HEADER.aggregateId]!;
+        if (active.get(key)) overlapWithinKey = true;
+        active.set(key, 1);
+        maxParallel = Math.max(maxParallel, ++parallel);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        (order[key] ??= []).push(payloadOf(message));
+        parallel--;
+        active.set(key, 0);
+        return { kind: 'ack' };
+      }),
+    );
+    for (let n = 0; n < 40; n++) await bus.publish(event(n, `k${n % 4}`, Math.floor(n / 4) + 1));
+    await expect.poll(() => Object.values(order).flat().length, { timeout: 10_000 }).toBe(40);
+    expect(overlapWithinKey).toBe(false);
+    expect(maxParallel).toBeGreaterThan(1);
+    for (const [key, values] of Object.entries(order)) {
+      expect(values, key).toEqual([...values].sort((a, b) => a - b));
+    }
   });
 });
 
 describe('event bus on JetStream only', () => {
-  it('de-duplicates by event id and drops malformed messages without blocking the ones behind', async () => {
+  it('stores an event id once within the duplicate window and reports the repeat', async () => {
     const testBus = await createTestBus('jetstream', captureLogs().log);
     try {
-      const handled: number[] = [];
-      await testBus.bus.subscribe('svc', {
-        name: 'count',
-        event: ticketCounted,
-        handle: async (event) => {
-          handled.push(event.payload.n);
-        },
+      const seen: number[] = [];
+      await testBus.bus.subscribe(
+        subscription('dedupe', async (message) => {
+          seen.push(payloadOf(message));
+          return { kind: 'ack' };
+        }),
+      );
+      const once = event(7);
+      expect(await testBus.bus.publish(once)).toEqual({ duplicate: false });
+      expect(await testBus.bus.publish(once)).toEqual({ duplicate: true });
+      await testBus.bus.publish(event(8));
+      await expect.poll(() => seen, { timeout: 5_000 }).toEqual([7, 8]);
+      const [stats] = await testBus.bus.consumerStats();
+      expect(stats).toMatchObject({ durableName: 'dedupe', numPending: 0 });
+    } finally {
+      await testBus.dispose();
+    }
+  });
+
+  it('survives a restart of the subscriber: the durable consumer resumes where it was', async () => {
+    const testBus = await createTestBus('jetstream', captureLogs().log);
+    try {
+      const seen: number[] = [];
+      const sub = subscription('resume', async (message) => {
+        seen.push(payloadOf(message));
+        return { kind: 'ack' };
       });
-      const event = createEvent(ticketCounted, { n: 7 });
-      await testBus.bus.publish(event);
-      await testBus.bus.publish(event);
+      const first = await testBus.bus.subscribe(sub);
+      await testBus.bus.publish(event(1));
+      await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(1);
+      await first.stop();
+      await testBus.bus.publish(event(2));
+      await testBus.bus.subscribe(sub);
+      await expect.poll(() => seen, { timeout: 5_000 }).toEqual([1, 2]);
+    } finally {
+      await testBus.dispose();
+    }
+  });
+
+  it('hands malformed bytes to the subscriber, which can dead-letter them', async () => {
+    const testBus = await createTestBus('jetstream', captureLogs().log);
+    try {
+      const seen: string[] = [];
+      await testBus.bus.subscribe(
+        subscription('raw', async (message) => {
+          seen.push(message.data);
+          return { kind: 'ack' };
+        }),
+      );
       const nc = await connect({ servers: TEST_NATS_URL });
-      const prefix = `t${testBus.stream!.slice('TEST_'.length)}.`;
-      const h = headers();
-      h.set('bilten-type', ticketCounted.type);
-      nc.publish(`${prefix}${ticketCounted.type}`, '{not json', { headers: h });
+      const h = natsHeaders();
+      h.set(HEADER.aggregateId, 'z');
+      nc.publish(`${testBus.subjectPrefix}${ticketCounted.type}`, '{not json', { headers: h });
       await nc.flush();
       await nc.close();
-      await testBus.bus.publish(createEvent(ticketCounted, { n: 8 }));
-      await expect.poll(() => handled, { timeout: 5_000 }).toEqual([7, 8]);
+      await expect.poll(() => seen, { timeout: 5_000 }).toEqual(['{not json']);
     } finally {
       await testBus.dispose();
     }

@@ -1,4 +1,4 @@
-import { createEvent, defineEvent } from '@bilten/platform';
+import { defineEvent, newEvent } from '@bilten/platform';
 import { graphql, TEST_NATS_URL, waitFor } from '@bilten/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -8,10 +8,11 @@ import { z } from 'zod';
 import { CreateOrganizationDocument, OrganizationWithBrandingDocument } from './generated/operations.ts';
 import { startTestStack, type TestStack } from './support.ts';
 
-const organizationCreated = defineEvent(
-  'bilten.identity.organization.created',
-  z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
-);
+const organizationCreated = defineEvent({
+  type: 'bilten.identity.organization.created',
+  aggregateType: 'organization',
+  payload: z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
+});
 
 describe.each(['jetstream', 'in-process'] as const)(
   'organization created → default brand kit (%s bus)',
@@ -58,14 +59,10 @@ describe.each(['jetstream', 'in-process'] as const)(
         input: { name: 'Replay', slug: 'replay' },
       });
       const organization = body.data!.createOrganization.organization!;
-      const replay = createEvent(organizationCreated, {
-        organizationId: organization.id,
-        name: organization.name,
-        slug: organization.slug,
-      });
-      // A fresh id, so even JetStream's de-duplication does not hide it: the consumer must be idempotent.
-      await stack.bus.publish(replay);
-      await stack.bus.publish({ ...replay, id: createEvent(organizationCreated, replay.payload).id });
+      const payload = { organizationId: organization.id, name: organization.name, slug: organization.slug };
+      // Fresh ids, so even JetStream's de-duplication does not hide them: the consumer must be idempotent.
+      await stack.bus.publish(newEvent(organizationCreated, organization.id, 1, payload));
+      await stack.bus.publish(newEvent(organizationCreated, organization.id, 1, payload));
       await waitFor(async () => {
         const [row] =
           await sql`select count(*)::int as kits from branding.brand_kits where organization_id = ${organization.id}`;

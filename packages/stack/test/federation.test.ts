@@ -136,7 +136,7 @@ describe('one supergraph over six subgraphs', () => {
     }
     const queriesOf = async (service: 'catalog' | 'identity') => {
       const text = await (await fetch(stack.subgraphs[service].url.replace('/graphql', '/metrics'))).text();
-      return Number(/^db_queries_total\{[^}]*\} (\d+)/m.exec(text)?.[1]);
+      return Number(/^db_queries_total\{[^}]*pool="requests"[^}]*\} (\d+)/m.exec(text)?.[1]);
     };
     const before = { catalog: await queriesOf('catalog'), identity: await queriesOf('identity') };
     const { body } = await graphql(stack.url, EventsPageDocument, { first: 12 });

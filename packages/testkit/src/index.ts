@@ -2,4 +2,5 @@ export * from './bus.ts';
 export * from './database.ts';
 export * from './graphql.ts';
 export * from './logs.ts';
+export * from './metrics.ts';
 export * from './proxy.ts';

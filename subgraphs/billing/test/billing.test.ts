@@ -4,6 +4,7 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  statementsOf,
   type TestBus,
   type TestDatabase,
 } from '@bilten/testkit';
@@ -57,22 +58,6 @@ interface Payment {
 async function gql<T>(query: string, variables?: Record<string, unknown>) {
   const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
   return { status, data: body.data, errors: body.errors };
-}
-
-/** The value of the subgraph's `db_queries_total` counter. */
-async function statementsSoFar(): Promise<number> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
-  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
-  return Number(value);
-}
-
-/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
-async function statementsOf(request: () => Promise<unknown>): Promise<number> {
-  await request();
-  const before = await statementsSoFar();
-  await request();
-  return (await statementsSoFar()) - before;
 }
 
 const paymentCount = async () =>
@@ -253,7 +238,7 @@ describe('federation _entities', () => {
   });
 
   it('costs one SQL statement for the payments of 10 orders', async () => {
-    expect(await statementsOf(() => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(1);
+    expect(await statementsOf(service.url, () => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(1);
   });
 
   it('costs one SQL statement for 10 payments', async () => {
@@ -261,7 +246,9 @@ describe('federation _entities', () => {
     expect(ids).toHaveLength(10);
     const representations = ids.map((p) => ({ __typename: 'Payment', id: p.id }));
     expect(
-      await statementsOf(() => entities(representations, '... on Payment { id amount { amount } }')),
+      await statementsOf(service.url, () =>
+        entities(representations, '... on Payment { id amount { amount } }'),
+      ),
     ).toBe(1);
   });
 });

@@ -2,7 +2,8 @@ import { defineEvent } from '@bilten/platform';
 import { z } from 'zod';
 
 /** Consumed from identity: branding's own view of the contract (no imports across subgraphs). */
-export const organizationCreated = defineEvent(
-  'bilten.identity.organization.created',
-  z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
-);
+export const organizationCreated = defineEvent({
+  type: 'bilten.identity.organization.created',
+  aggregateType: 'organization',
+  payload: z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
+});

@@ -4,6 +4,7 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  statementsOf,
   type TestBus,
   type TestDatabase,
 } from '@bilten/testkit';
@@ -74,22 +75,6 @@ interface EventsPage {
 async function gql<T>(query: string, variables?: Record<string, unknown>) {
   const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
   return { status, data: body.data, errors: body.errors };
-}
-
-/** The value of the subgraph's `db_queries_total` counter. */
-async function statementsSoFar(): Promise<number> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
-  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
-  return Number(value);
-}
-
-/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
-async function statementsOf(request: () => Promise<unknown>): Promise<number> {
-  await request();
-  const before = await statementsSoFar();
-  await request();
-  return (await statementsSoFar()) - before;
 }
 
 const rowCount = async (table: 'events' | 'ticket_types') =>
@@ -495,12 +480,14 @@ describe('federation _entities', () => {
 
   it('costs one statement for 10 events without ticket types', async () => {
     const representations = asEvents(events.map((e) => e.id));
-    expect(await statementsOf(() => entities(representations, '... on Event { id title }'))).toBe(1);
+    expect(
+      await statementsOf(service.url, () => entities(representations, '... on Event { id title }')),
+    ).toBe(1);
   });
 
   it('costs two statements for 10 events with their ticket types', async () => {
     const representations = asEvents(events.map((e) => e.id));
-    expect(await statementsOf(() => entities(representations, EVENT_WITH_TICKET_TYPES))).toBe(2);
+    expect(await statementsOf(service.url, () => entities(representations, EVENT_WITH_TICKET_TYPES))).toBe(2);
   });
 
   it('costs two statements for 10 ticket types with their events', async () => {
@@ -509,6 +496,6 @@ describe('federation _entities', () => {
       .slice(0, 10)
       .map((t) => ({ __typename: 'TicketType', id: t.id }));
     expect(representations).toHaveLength(10);
-    expect(await statementsOf(() => entities(representations, TICKET_TYPE_WITH_EVENT))).toBe(2);
+    expect(await statementsOf(service.url, () => entities(representations, TICKET_TYPE_WITH_EVENT))).toBe(2);
   });
 });

@@ -4,6 +4,8 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  recordEvents,
+  statementsOf,
   type TestBus,
   type TestDatabase,
   waitFor,
@@ -18,7 +20,7 @@ let database: TestDatabase;
 let testBus: TestBus;
 let service: RunningService;
 let sql: postgres.Sql;
-const published: DomainEvent<{ organizationId: string; name: string; slug: string }>[] = [];
+let published: DomainEvent<{ organizationId: string; name: string; slug: string }>[] = [];
 
 beforeAll(async () => {
   const { log } = captureLogs('identity-test');
@@ -31,11 +33,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
   });
-  await testBus.bus.subscribe('identity-test', {
-    name: 'recorder',
-    event: organizationCreated,
-    handle: async (event) => void published.push(event),
-  });
+  published = await recordEvents(testBus.bus, organizationCreated);
   sql = postgres(database.url, { max: 2, onnotice: () => {} });
 });
 
@@ -69,22 +67,6 @@ interface Organization {
 async function gql<T>(query: string, variables?: Record<string, unknown>) {
   const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
   return { status, data: body.data, errors: body.errors };
-}
-
-/** The value of the subgraph's `db_queries_total` counter. */
-async function statementsSoFar(): Promise<number> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
-  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
-  return Number(value);
-}
-
-/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
-async function statementsOf(request: () => Promise<unknown>): Promise<number> {
-  await request();
-  const before = await statementsSoFar();
-  await request();
-  return (await statementsSoFar()) - before;
 }
 
 const rowCount = async (table: 'users' | 'organizations') =>
@@ -392,7 +374,7 @@ describe('federation _entities', () => {
 
   it('costs one SQL statement for 10 users', async () => {
     const representations = users.map((u) => ({ __typename: 'User', id: u.id }));
-    expect(await statementsOf(() => entities(representations))).toBe(1);
+    expect(await statementsOf(service.url, () => entities(representations))).toBe(1);
   });
 
   it('costs one SQL statement per loader for 10 users and 10 organizations mixed', async () => {
@@ -400,11 +382,11 @@ describe('federation _entities', () => {
       { __typename: 'User', id: u.id },
       { __typename: 'Organization', id: organizations[i]!.id },
     ]);
-    expect(await statementsOf(() => entities(representations))).toBe(2);
+    expect(await statementsOf(service.url, () => entities(representations))).toBe(2);
   });
 
   it('costs no statement when no id is a UUID', async () => {
     const representations = Array.from({ length: 10 }, (_, i) => ({ __typename: 'User', id: `nope-${i}` }));
-    expect(await statementsOf(() => entities(representations))).toBe(0);
+    expect(await statementsOf(service.url, () => entities(representations))).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  statementsOf,
   type TestBus,
   type TestDatabase,
 } from '@bilten/testkit';
@@ -62,22 +63,6 @@ interface NotificationPage {
 async function gql<T>(query: string, variables?: Record<string, unknown>) {
   const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
   return { status, data: body.data, errors: body.errors };
-}
-
-/** The value of the subgraph's `db_queries_total` counter. */
-async function statementsSoFar(): Promise<number> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
-  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
-  return Number(value);
-}
-
-/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
-async function statementsOf(request: () => Promise<unknown>): Promise<number> {
-  await request();
-  const before = await statementsSoFar();
-  await request();
-  return (await statementsSoFar()) - before;
 }
 
 const notificationCount = async () =>
@@ -273,7 +258,7 @@ describe('User.notifications connection', () => {
   });
 
   it('costs ONE statement for the notifications of 10 users', async () => {
-    expect(await statementsOf(() => notificationsOf(users, 2))).toBe(1);
+    expect(await statementsOf(service.url, () => notificationsOf(users, 2))).toBe(1);
   });
 
   it.each([0, -1, 101, 1000])('rejects first: %i with BAD_USER_INPUT', async (first) => {
@@ -323,6 +308,6 @@ describe('federation _entities for Notification', () => {
         }`,
         { representations: ids.map((id) => ({ __typename: 'Notification', id })) },
       );
-    expect(await statementsOf(request)).toBe(1);
+    expect(await statementsOf(service.url, request)).toBe(1);
   });
 });

@@ -4,6 +4,7 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  statementsOf,
   type TestBus,
   type TestDatabase,
 } from '@bilten/testkit';
@@ -58,22 +59,6 @@ interface Order {
 async function gql<T>(query: string, variables?: Record<string, unknown>) {
   const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
   return { status, data: body.data, errors: body.errors };
-}
-
-/** The value of the subgraph's `db_queries_total` counter. */
-async function statementsSoFar(): Promise<number> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
-  const value = /^db_queries_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
-  if (value === undefined) throw new Error('db_queries_total is missing from /metrics');
-  return Number(value);
-}
-
-/** SQL statements one run of `request` costs (after a warm-up run, so connection set-up is not counted). */
-async function statementsOf(request: () => Promise<unknown>): Promise<number> {
-  await request();
-  const before = await statementsSoFar();
-  await request();
-  return (await statementsSoFar()) - before;
 }
 
 const orderCount = async () =>
@@ -228,6 +213,6 @@ describe('federation _entities', () => {
 
   it('costs one SQL statement for 10 orders', async () => {
     const ids = orders.map((o) => o.id);
-    expect(await statementsOf(() => entities(ids))).toBe(1);
+    expect(await statementsOf(service.url, () => entities(ids))).toBe(1);
   });
 });

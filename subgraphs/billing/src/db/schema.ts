@@ -1,7 +1,12 @@
+import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import { check, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const billing = pgSchema('billing');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(billing);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const paymentProvider = billing.enum('payment_provider', ['STRIPE', 'BRAINTREE']);
 export const paymentStatus = billing.enum('payment_status', ['PENDING', 'SUCCEEDED', 'FAILED', 'REFUNDED']);

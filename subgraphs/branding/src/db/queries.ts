@@ -1,9 +1,12 @@
-import type { Database } from '@bilten/platform';
+import type { Database, Transaction } from '@bilten/platform';
 import { eq, inArray } from 'drizzle-orm';
 import { type BrandKitRow, brandKits } from './schema.ts';
 
 /** Creates the kit unless the organization has one; replays of the same event change nothing. */
-export async function insertBrandKitOnce(db: Database, row: typeof brandKits.$inferInsert): Promise<void> {
+export async function insertBrandKitOnce(
+  db: Database | Transaction,
+  row: typeof brandKits.$inferInsert,
+): Promise<void> {
   await db.insert(brandKits).values(row).onConflictDoNothing({ target: brandKits.organizationId });
 }
 

@@ -1,6 +1,11 @@
+import { eventTables } from '@bilten/platform';
 import { pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const branding = pgSchema('branding');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(branding);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const brandKits = branding.table('brand_kits', {
   id: uuid().primaryKey(),

@@ -1,6 +1,5 @@
 import {
   type Database,
-  type DomainEvent,
   type EventConsumer,
   type UserError,
   userErrorsFrom,
@@ -59,16 +58,14 @@ export async function updateBrandKit(
 }
 
 /** Every new organization starts with the default brand. */
-export function defaultBrandKitConsumer(db: Database): EventConsumer<typeof organizationCreated.payload> {
-  return {
-    name: 'default-brand-kit',
-    event: organizationCreated,
-    async handle(event: DomainEvent<z.infer<typeof organizationCreated.payload>>) {
-      await insertBrandKitOnce(db, {
-        id: uuidv7(),
-        organizationId: event.payload.organizationId,
-        ...DEFAULT_BRAND,
-      });
-    },
-  };
-}
+export const defaultBrandKitConsumer: EventConsumer<typeof organizationCreated.payload> = {
+  name: 'default-brand-kit',
+  event: organizationCreated,
+  async handle(event, tx) {
+    await insertBrandKitOnce(tx, {
+      id: uuidv7(),
+      organizationId: event.payload.organizationId,
+      ...DEFAULT_BRAND,
+    });
+  },
+};

@@ -1,7 +1,12 @@
+import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import { check, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const catalog = pgSchema('catalog');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(catalog);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const eventStatus = catalog.enum('event_status', ['DRAFT', 'PUBLISHED', 'CANCELLED', 'ENDED']);
 

@@ -1,4 +1,4 @@
-import type { Database } from '@bilten/platform';
+import type { Database, Transaction } from '@bilten/platform';
 import { eq, inArray } from 'drizzle-orm';
 import { type OrganizationRow, organizations, type UserRow, users } from './schema.ts';
 
@@ -9,7 +9,7 @@ export async function insertUser(db: Database, row: typeof users.$inferInsert): 
 }
 
 export async function insertOrganization(
-  db: Database,
+  db: Database | Transaction,
   row: typeof organizations.$inferInsert,
 ): Promise<OrganizationRow | undefined> {
   const [organization] = await db

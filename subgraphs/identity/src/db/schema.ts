@@ -1,6 +1,11 @@
+import { eventTables } from '@bilten/platform';
 import { pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const identity = pgSchema('identity');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(identity);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const users = identity.table('users', {
   id: uuid().primaryKey(),

@@ -1,8 +1,7 @@
 import {
-  createEvent,
   type Database,
   displayText,
-  type EventBus,
+  type Outbox,
   slug,
   type UserError,
   userErrorsFrom,
@@ -17,25 +16,27 @@ const createOrganizationInput = z.object({ name: displayText(100), slug });
 
 export async function createOrganization(
   db: Database,
-  bus: EventBus,
+  outbox: Outbox,
   input: unknown,
 ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> {
   const parsed = createOrganizationInput.safeParse(input);
   if (!parsed.success) return { organization: null, errors: userErrorsFrom(parsed.error) };
-  const organization = await insertOrganization(db, { id: uuidv7(), ...parsed.data });
+  const organization = await db.transaction(async (tx) => {
+    const created = await insertOrganization(tx, { id: uuidv7(), ...parsed.data });
+    if (created) {
+      await outbox.publish(tx, organizationCreated, created.id, {
+        organizationId: created.id,
+        name: created.name,
+        slug: created.slug,
+      });
+    }
+    return created;
+  });
   if (!organization) {
     return {
       organization: null,
       errors: [{ code: 'ALREADY_EXISTS', message: 'this slug is taken', field: ['input', 'slug'] }],
     };
   }
-  // Published after commit for now; the transactional outbox (issue 3) closes the crash window.
-  await bus.publish(
-    createEvent(organizationCreated, {
-      organizationId: organization.id,
-      name: organization.name,
-      slug: organization.slug,
-    }),
-  );
   return { organization, errors: [] };
 }

@@ -11,7 +11,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     createUser: (_, { input }, { db }) => createUser(db, input),
-    createOrganization: (_, { input }, { db, bus }) => createOrganization(db, bus, input),
+    createOrganization: (_, { input }, { db, outbox }) => createOrganization(db, outbox, input),
   },
   User: {
     __resolveReference: ({ id }, { loaders }) => loaders.user.load(id),

@@ -1,6 +1,11 @@
+import { eventTables } from '@bilten/platform';
 import { index, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const messaging = pgSchema('messaging');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(messaging);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const notificationChannel = messaging.enum('notification_channel', ['IN_APP', 'EMAIL']);
 

@@ -1,7 +1,12 @@
+import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import { check, index, integer, pgSchema, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const orders = pgSchema('orders');
+
+/** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
+export const eventStore = eventTables(orders);
+export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 export const orderStatus = orders.enum('order_status', ['PENDING', 'PAID', 'CANCELLED', 'REFUNDED']);
 

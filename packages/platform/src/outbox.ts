@@ -1,0 +1,206 @@
+import { asc, inArray, isNull, lt, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Database, Sql, Transaction } from './db.ts';
+import type { EventTables } from './event-tables.ts';
+import { type DomainEvent, type EventBus, type EventDefinition, newEvent } from './events.ts';
+import type { Logger } from './logger.ts';
+import type { ServiceMetrics } from './metrics.ts';
+
+export interface Outbox {
+  /**
+   * Records `payload` as the next event of aggregate `aggregateId`, inside the caller's
+   * transaction: no event without its state change, no state change without its event.
+   */
+  publish<S extends z.ZodType>(
+    tx: Transaction,
+    definition: EventDefinition<S>,
+    aggregateId: string,
+    payload: z.input<S>,
+  ): Promise<DomainEvent<z.output<S>>>;
+}
+
+export const outboxChannel = (subgraph: string) => `bilten_outbox_${subgraph}`;
+
+export function createOutbox(tables: EventTables, subgraph: string): Outbox {
+  const { outbox, outboxSequences } = tables;
+  return {
+    async publish(tx, definition, aggregateId, payload) {
+      // The row lock on the aggregate's counter also orders concurrent writers of one aggregate.
+      const [counter] = await tx
+        .insert(outboxSequences)
+        .values({ aggregateType: definition.aggregateType, aggregateId, lastSequence: 1 })
+        .onConflictDoUpdate({
+          target: [outboxSequences.aggregateType, outboxSequences.aggregateId],
+          set: { lastSequence: sql`${outboxSequences.lastSequence} + 1` },
+        })
+        .returning({ sequence: outboxSequences.lastSequence });
+      const event = newEvent(definition, aggregateId, counter!.sequence, payload);
+      await tx
+        .insert(outbox)
+        .values({ ...event, occurredAt: new Date(event.occurredAt), payload: event.payload as object });
+      // Delivered at commit, so the relay wakes for committed rows only.
+      await tx.execute(sql`select pg_notify(${outboxChannel(subgraph)}, '')`);
+      return event;
+    },
+  };
+}
+
+export interface RelayOptions {
+  subgraph: string;
+  db: Database;
+  /** A postgres.js client for LISTEN (it keeps one dedicated connection). */
+  sql: Sql;
+  tables: EventTables;
+  bus: EventBus;
+  log: Logger;
+  metrics: ServiceMetrics;
+  batchSize?: number;
+  pollIntervalMs?: number;
+  /** Sent rows are deleted after this long; inbox rows after `inboxRetentionMs`. */
+  retentionMs?: number;
+  inboxRetentionMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Publishes one batch of unsent rows; returns how many went out. */
+  relayOnce(): Promise<number>;
+  prune(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Moves committed outbox rows to the bus. Rows are claimed with FOR UPDATE SKIP LOCKED, so any
+ * number of relays can run; a row is marked sent only after the broker's PubAck, so a crash or
+ * a broker outage leaves it for the next attempt (the broker drops the repeat by event id).
+ */
+export async function startOutboxRelay(options: RelayOptions): Promise<OutboxRelay> {
+  const { db, tables, bus, log, metrics } = options;
+  const { outbox, inbox } = tables;
+  const batchSize = options.batchSize ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  const retentionMs = options.retentionMs ?? 24 * 3_600_000;
+  const inboxRetentionMs = options.inboxRetentionMs ?? 7 * 24 * 3_600_000;
+  let stopped = false;
+  // Set by NOTIFY; a notification that arrives mid-round triggers another round at once.
+  let notified = false;
+  let wake: (() => void) | undefined;
+
+  metrics.events.sources.outbox = async () => {
+    const [row] = await db
+      .select({
+        backlog: sql<number>`count(*)::int`,
+        oldest: sql<number | null>`extract(epoch from now() - min(${outbox.occurredAt}))::float8`,
+      })
+      .from(outbox)
+      .where(isNull(outbox.sentAt));
+    return { backlog: row?.backlog ?? 0, oldestAgeSeconds: row?.oldest ?? 0 };
+  };
+
+  async function relayOnce(): Promise<number> {
+    return db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(outbox)
+        .where(isNull(outbox.sentAt))
+        .orderBy(asc(outbox.occurredAt), asc(outbox.id))
+        .limit(batchSize)
+        .for('update', { skipLocked: true });
+      if (!rows.length) return 0;
+      // Sent in order on one connection, so the stream stores them in order; acks come back in parallel.
+      const results = await Promise.allSettled(
+        rows.map((row) =>
+          bus.publish({
+            id: row.id,
+            type: row.type,
+            version: row.version,
+            occurredAt: row.occurredAt.toISOString(),
+            aggregateType: row.aggregateType,
+            aggregateId: row.aggregateId,
+            sequence: row.sequence,
+            correlationId: row.correlationId ?? undefined,
+            traceparent: row.traceparent ?? undefined,
+            payload: row.payload,
+          }),
+        ),
+      );
+      const sent: string[] = [];
+      const failed: string[] = [];
+      results.forEach((result, i) => {
+        const row = rows[i]!;
+        if (result.status === 'fulfilled') {
+          sent.push(row.id);
+          metrics.events.published.inc({ type: row.type });
+          if (result.value.duplicate) metrics.events.publishDuplicates.inc({ type: row.type });
+        } else {
+          failed.push(row.id);
+          metrics.events.publishFailures.inc({ type: row.type });
+        }
+      });
+      if (sent.length) await tx.update(outbox).set({ sentAt: new Date() }).where(inArray(outbox.id, sent));
+      if (failed.length) {
+        const reason = String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason);
+        await tx
+          .update(outbox)
+          .set({ attempts: sql`${outbox.attempts} + 1`, lastError: reason.slice(0, 1_000) })
+          .where(inArray(outbox.id, failed));
+        log.warn(
+          { failed: failed.length, reason },
+          'outbox relay: publish failed, rows stay for the next attempt',
+        );
+      }
+      return sent.length;
+    });
+  }
+
+  async function prune() {
+    await db.delete(outbox).where(lt(outbox.sentAt, new Date(Date.now() - retentionMs)));
+    await db.delete(inbox).where(lt(inbox.handledAt, new Date(Date.now() - inboxRetentionMs)));
+  }
+
+  const listener = await options.sql.listen(outboxChannel(options.subgraph), () => {
+    notified = true;
+    wake?.();
+  });
+  const pruneTimer = setInterval(
+    () => prune().catch((err) => log.warn({ err }, 'outbox prune failed')),
+    60_000,
+  );
+  pruneTimer.unref();
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      notified = false;
+      let sent = 0;
+      try {
+        sent = await relayOnce();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        log.warn({ err, failures }, 'outbox relay round failed');
+      }
+      if (!failures && (sent >= batchSize || notified)) continue;
+      const pause = failures ? Math.min(10_000, 250 * 2 ** failures) : pollIntervalMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pause);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  })();
+
+  return {
+    relayOnce,
+    prune,
+    async stop() {
+      stopped = true;
+      wake?.();
+      clearInterval(pruneTimer);
+      await loop;
+      await listener.unlisten();
+    },
+  };
+}
