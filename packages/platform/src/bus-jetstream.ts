@@ -244,7 +244,8 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     async close() {
       for (const { messages } of running) messages.stop();
       await Promise.all(running.map(({ idle }) => idle()));
-      if (!nc.isClosed()) await nc.drain();
+      // Draining needs the server; while reconnecting, closing is all that can be done.
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
   return bus;

@@ -31,15 +31,25 @@ export interface ConsumerOptions {
   tables: EventTables;
   log: Logger;
   metrics: ServiceMetrics;
-  /** Deliveries before an event is dead-lettered (hold-backs count too). */
+  /** Failed attempts before an event is dead-lettered (hold-backs do not count). */
   maxDeliveries?: number;
-  /** Deliveries an ordered event waits for a missing predecessor before accepting the gap. */
-  holdBackLimit?: number;
+  /** How long an ordered event waits for a missing predecessor before accepting the gap. */
+  holdBackTimeoutMs?: number;
   /** Test seam: simulate a crash after the commit and before the ack, for the event ids it returns true. */
   loseAckAfterCommit?: (event: DomainEvent) => boolean;
 }
 
 class HoldBack extends Error {}
+
+/** Reads (and updates) a per-event value in a map that keeps at most 10,000 entries. */
+function remember<V>(map: Map<string, V>, key: string, initial: V, update?: (value: V) => V): V {
+  const current = map.get(key) ?? initial;
+  const value = update ? update(current) : current;
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > 10_000) map.delete(map.keys().next().value!);
+  return value;
+}
 
 export const durableNameOf = (service: string, consumer: { name: string }) =>
   `${service}-${consumer.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -57,7 +67,7 @@ export function eventSubscription<S extends z.ZodType>(
   const { inbox, consumerPositions } = tables;
   const durableName = durableNameOf(options.service, consumer);
   const maxDeliveries = options.maxDeliveries ?? 8;
-  const holdBackLimit = options.holdBackLimit ?? 40;
+  const holdBackTimeoutMs = options.holdBackTimeoutMs ?? 60_000;
   const labels = { consumer: durableName, type: consumer.event.type };
 
   async function positionOf(tx: Transaction, event: DomainEvent) {
@@ -95,29 +105,55 @@ export function eventSubscription<S extends z.ZodType>(
     message: IncomingMessage,
   ): Promise<'applied' | 'duplicate'> {
     return db.transaction(async (tx) => {
-      const recorded = await tx
-        .insert(inbox)
-        .values({ consumer: durableName, eventId: event.id })
-        .onConflictDoNothing()
-        .returning({ eventId: inbox.eventId });
-      if (!recorded.length) return 'duplicate';
-      const replayed = HEADER.replay in message.headers;
-      if (consumer.ordered && !replayed) {
+      if (consumer.ordered && !(HEADER.replay in message.headers)) {
         const last = await positionOf(tx, event);
-        // Already past it (its inbox row was pruned): applying it now would go back in time.
+        // Applied already (or passed over after a dead letter): applying it now would go back in time.
         if (event.sequence <= last) return 'duplicate';
         if (event.sequence > last + 1) {
-          if (message.deliveryCount < holdBackLimit) throw new HoldBack();
+          const since = remember(heldSince, event.id, Date.now());
+          if (Date.now() - since < holdBackTimeoutMs) throw new HoldBack();
           log.warn(
             { consumer: durableName, event: event.id, expected: last + 1, got: event.sequence },
             'accepting a gap',
           );
         }
       }
+      const recorded = await tx
+        .insert(inbox)
+        .values({ consumer: durableName, eventId: event.id })
+        .onConflictDoNothing()
+        .returning({ eventId: inbox.eventId });
+      if (!recorded.length) return 'duplicate';
       await consumer.handle(event, tx);
       if (consumer.ordered) await advancePosition(tx, event);
       return 'applied';
     });
+  }
+
+  // Per event, kept here because the broker's delivery count mixes failures with hold-backs:
+  // failed attempts, and when an event first waited for its predecessor. Bounded maps; after a
+  // restart an event simply gets a few more attempts or waits a little longer.
+  const failures = new Map<string, number>();
+  const heldSince = new Map<string, number>();
+  const countFailure = (event: DomainEvent) => remember(failures, event.id, 0, (count) => count + 1);
+  const forget = (event: DomainEvent) => {
+    failures.delete(event.id);
+    heldSince.delete(event.id);
+  };
+
+  // A predecessor that failed here is retried after a known delay; its successors wait that long
+  // instead of asking the database again and again. The database check stays the authority.
+  const blocked = new Map<string, { sequence: number; until: number }>();
+  const aggregateKey = (event: DomainEvent) => `${event.aggregateType}:${event.aggregateId}`;
+  function blockedDelay(event: DomainEvent): number | undefined {
+    const block = blocked.get(aggregateKey(event));
+    if (!block || event.sequence <= block.sequence) return undefined;
+    const wait = block.until - Date.now();
+    if (wait < -5_000) {
+      blocked.delete(aggregateKey(event));
+      return undefined;
+    }
+    return Math.max(20, wait + 20);
   }
 
   return {
@@ -133,9 +169,19 @@ export function eventSubscription<S extends z.ZodType>(
         log.error({ err, consumer: durableName, subject: message.subject }, 'malformed event dead-lettered');
         return { kind: 'dead-letter', reason: (err as MalformedEventError).message };
       }
+      if (consumer.ordered && !(HEADER.replay in message.headers)) {
+        const delayMs = blockedDelay(event);
+        if (delayMs !== undefined) {
+          metrics.events.heldBack.inc(labels);
+          return { kind: 'hold', delayMs };
+        }
+      }
       const stopTimer = metrics.events.handlerDuration.startTimer({ consumer: durableName });
       try {
         const outcome = await apply(event, message);
+        forget(event);
+        if (blocked.get(aggregateKey(event))?.sequence === event.sequence)
+          blocked.delete(aggregateKey(event));
         metrics.events[outcome === 'applied' ? 'consumed' : 'duplicates'].inc(labels);
         if (options.loseAckAfterCommit?.(event)) return { kind: 'retry', delayMs: 0 };
         return { kind: 'ack' };
@@ -146,9 +192,14 @@ export function eventSubscription<S extends z.ZodType>(
         }
         metrics.events.failed.inc(labels);
         const reason = err instanceof Error ? err.message : String(err);
-        if (message.deliveryCount >= maxDeliveries) {
+        const attempts = countFailure(event);
+        if (attempts >= maxDeliveries) {
+          forget(event);
           // Later events of this aggregate must not wait for one that will not come.
-          if (consumer.ordered) await db.transaction((tx) => advancePosition(tx, event));
+          if (consumer.ordered) {
+            await db.transaction((tx) => advancePosition(tx, event));
+            blocked.delete(aggregateKey(event));
+          }
           metrics.events.deadLettered.inc(labels);
           log.error(
             { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
@@ -161,7 +212,10 @@ export function eventSubscription<S extends z.ZodType>(
           { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
           'event handling failed',
         );
-        return { kind: 'retry', delayMs: retryDelayMs(message.deliveryCount) };
+        const delayMs = retryDelayMs(attempts);
+        if (consumer.ordered)
+          blocked.set(aggregateKey(event), { sequence: event.sequence, until: Date.now() + delayMs });
+        return { kind: 'retry', delayMs };
       } finally {
         stopTimer();
       }

@@ -73,7 +73,7 @@ export interface SubgraphRuntime {
   host: string;
   port: number;
   relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retentionMs' | 'inboxRetentionMs'>;
-  consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackLimit' | 'loseAckAfterCommit'>;
+  consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackTimeoutMs' | 'loseAckAfterCommit'>;
 }
 
 export interface RunningService {

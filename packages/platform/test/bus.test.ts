@@ -145,7 +145,7 @@ describe.each(['jetstream', 'in-process'] as const)('event bus contract (%s)', (
         active.set(key, 1);
         maxParallel = Math.max(maxParallel, ++parallel);
         await new Promise((resolve) => setTimeout(resolve, 5));
-        (order[key] ??= []).push(payloadOf(message));
+        order[key] = [...(order[key] ?? []), payloadOf(message)];
         parallel--;
         active.set(key, 0);
         return { kind: 'ack' };
