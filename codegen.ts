@@ -1,8 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-/** The GraphQL types each subgraph's resolvers are written against: rows from src/db/schema.ts. */
+/** The types each subgraph's resolvers are written against: rows from src/db/schema.ts, or `module#Type`. */
 const mappers: Record<string, Record<string, string>> = {
-  identity: { User: 'UserRow', Organization: 'OrganizationRow' },
+  identity: {
+    User: 'UserRow',
+    Organization: 'OrganizationRow',
+    DeadLetter: '@bilten/platform#DeadLetter as StoredDeadLetter',
+  },
   catalog: { Event: 'EventRow', TicketType: 'TicketTypeRow' },
   orders: { Order: 'OrderRow' },
   billing: { Payment: 'PaymentRow' },
@@ -32,7 +36,10 @@ const config: CodegenConfig = {
             useIndexSignature: true,
             contextType: '../context.ts#Context',
             mappers: Object.fromEntries(
-              Object.entries(rows).map(([type, row]) => [type, `../db/schema.ts#${row}`]),
+              Object.entries(rows).map(([type, row]) => [
+                type,
+                row.includes('#') ? row : `../db/schema.ts#${row}`,
+              ]),
             ),
             scalars: { DateTime: 'Date' },
           },

@@ -74,6 +74,9 @@ export const platformEnv = z.object({
   GATEWAY_MAX_COST: z.coerce.number().int().min(10).default(5_000),
   GATEWAY_MAX_TOKENS: z.coerce.number().int().min(100).default(2_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8_000),
+  AUTH_JWKS_URL: optionalUrl,
+  AUTH_ISSUER: z.string().min(1).default('bilten-identity'),
+  AUTH_AUDIENCE: z.string().min(1).default('bilten'),
 });
 export type PlatformEnv = z.infer<typeof platformEnv>;
 

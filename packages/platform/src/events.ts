@@ -205,7 +205,8 @@ export function deadLetterHeaders(
 ): Record<string, string> {
   return {
     ...message.headers,
-    [HEADER.dlqError]: reason.slice(0, 2_000),
+    // Header values are single lines; zod's messages are not.
+    [HEADER.dlqError]: reason.replace(/\s*[\r\n]+\s*/g, ' | ').slice(0, 2_000),
     [HEADER.dlqDeliveries]: String(message.deliveryCount),
     [HEADER.dlqConsumer]: subscription.durableName,
     [HEADER.dlqSubject]: message.subject,

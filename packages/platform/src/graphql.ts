@@ -37,16 +37,19 @@ function parseInstant(value: unknown): Date {
 }
 
 /** Keyset cursor: opaque to clients, validated on the way back in. */
-export function encodeCursor(key: string): string {
+export function encodeCursor(key: string | number): string {
   return Buffer.from(JSON.stringify({ k: key })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): string {
+/** The key of a cursor this API issued; keys are UUIDs unless another schema is given. */
+export function decodeCursor<K = string>(
+  cursor: string,
+  key: z.ZodType<K> = z.uuid() as unknown as z.ZodType<K>,
+): K {
   try {
     // Node's decoder skips characters outside the alphabet; a cursor we issued has none.
     if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw new Error('not base64url');
-    const { k } = z.object({ k: z.uuid() }).parse(JSON.parse(Buffer.from(cursor, 'base64url').toString()));
-    return k;
+    return z.object({ k: key }).parse(JSON.parse(Buffer.from(cursor, 'base64url').toString())).k;
   } catch {
     throw new DomainError('BAD_USER_INPUT', 'after: not a cursor this API issued');
   }
@@ -63,13 +66,17 @@ export function pageSize(first: number | null | undefined, fallback = 20): numbe
 }
 
 /** Builds a connection from `size + 1` rows fetched in key order (the extra row means "more"). */
-export function toConnection<T extends { id: string }>(rows: T[], size: number) {
+export function toConnection<T>(
+  rows: T[],
+  size: number,
+  keyOf: (row: T) => string | number = (row) => (row as { id: string }).id,
+) {
   const nodes = rows.slice(0, size);
   return {
-    edges: nodes.map((node) => ({ cursor: encodeCursor(node.id), node })),
+    edges: nodes.map((node) => ({ cursor: encodeCursor(keyOf(node)), node })),
     pageInfo: {
       hasNextPage: rows.length > size,
-      endCursor: nodes.length ? encodeCursor(nodes.at(-1)!.id) : null,
+      endCursor: nodes.length ? encodeCursor(keyOf(nodes.at(-1)!)) : null,
     },
   };
 }

@@ -1,3 +1,4 @@
+export * from './auth.ts';
 export * from './bus-in-process.ts';
 export * from './bus-jetstream.ts';
 export * from './config.ts';

@@ -135,3 +135,7 @@ export function runSubgraph<Context extends BaseContext>(
     ['DATABASE_URL'],
   );
 }
+
+export function authFromEnv(env: PlatformEnv) {
+  return { jwksUrl: env.AUTH_JWKS_URL, issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE };
+}

@@ -7,6 +7,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { DocumentNode } from 'graphql';
+import { createTokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
 import type { SubgraphName } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
 import { applyMigrations, connectDatabase, type Database } from './db.ts';
@@ -25,14 +26,19 @@ import {
   startOutboxRelay,
 } from './outbox.ts';
 
+export const DEFAULT_AUTH = { issuer: 'bilten-identity', audience: 'bilten' };
+
 /** What every resolver gets, before the subgraph adds its own (dataloaders). */
 export interface BaseContext {
   db: Database;
+  /** Who is calling, from the verified access token. */
+  viewer: Viewer;
+  /** For platform operations on the bus itself (dead letters); domain code writes to `outbox`. */
+  bus: EventBus;
   /** Write events here, inside the transaction of the state change they announce. */
   outbox: Outbox;
   log: Logger;
   requestId: string;
-  authorization?: string;
 }
 
 export interface SubgraphDefinition<Context extends BaseContext> {
@@ -72,6 +78,8 @@ export interface SubgraphRuntime {
   log: Logger;
   host: string;
   port: number;
+  /** How access tokens are checked; defaults to identity's JWKS on localhost:4001. */
+  auth?: Partial<TokenVerifierOptions>;
   relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retentionMs' | 'inboxRetentionMs'>;
   consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackTimeoutMs' | 'loseAckAfterCommit'>;
 }
@@ -150,13 +158,15 @@ export async function startSubgraph<Context extends BaseContext>(
     ],
   });
   await apollo.start();
+  const verifyToken = createTokenVerifier({ ...DEFAULT_AUTH, ...runtime.auth });
   mountGraphQL(app, apollo, async (request) =>
     definition.createContext({
       db: database.db,
+      viewer: await verifyToken(request.headers.authorization),
+      bus: runtime.bus,
       outbox,
       log,
       requestId: request.id,
-      authorization: request.headers.authorization,
     }),
   );
 

@@ -1,5 +1,5 @@
 import { gatewayOptionsFromEnv } from '@bilten/gateway/src/server.ts';
-import { openInfrastructure, runMain, SUBGRAPH_NAMES, subgraphPort } from '@bilten/platform';
+import { authFromEnv, openInfrastructure, runMain, SUBGRAPH_NAMES, subgraphPort } from '@bilten/platform';
 import { startStack } from './stack.ts';
 
 /** `npm start`: the whole platform in one process, on embedded PostgreSQL unless DATABASE_URL is set. */
@@ -17,6 +17,7 @@ await runMain('bilten', async (env, log) => {
         gateway: env.GATEWAY_PORT,
         ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, subgraphPort(env, name)])),
       } as Parameters<typeof startStack>[0]['ports'],
+      auth: authFromEnv(env),
       gateway: { limits, blockFieldSuggestions },
     });
     process.stdout.write(

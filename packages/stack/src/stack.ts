@@ -13,6 +13,7 @@ import {
   type RunningService,
   type SubgraphDefinition,
   type SubgraphName,
+  type SubgraphRuntime,
   startSubgraph,
 } from '@bilten/platform';
 
@@ -34,6 +35,7 @@ export interface StackOptions {
   log: Logger;
   host: string;
   ports: Record<SubgraphName | 'gateway', number>;
+  auth?: SubgraphRuntime['auth'];
   gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions'>;
 }
 
@@ -58,6 +60,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           databasePoolSize: options.databasePoolSize,
           bus: options.bus,
           log: options.log,
+          auth: options.auth,
           host: options.host,
           port: options.ports[definition.name],
         }),

@@ -1,6 +1,6 @@
 import type { EventBus, SubgraphName } from '@bilten/platform';
 import { type BusKind, captureLogs, createTestBus, createTestDatabase } from '@bilten/testkit';
-import { type Stack, startStack } from '../src/stack.ts';
+import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
 
 export const TEST_LIMITS = {
   maxDepth: 12,
@@ -22,7 +22,10 @@ export interface TestStack extends Stack {
 }
 
 /** The whole platform on a fresh database and a real bus, every service on a free port. */
-export async function startTestStack(busKind: BusKind = 'jetstream'): Promise<TestStack> {
+export async function startTestStack(
+  busKind: BusKind = 'jetstream',
+  options: Pick<StackOptions, 'auth'> = {},
+): Promise<TestStack> {
   const { log, lines } = captureLogs('stack-test');
   const database = await createTestDatabase();
   const testBus = await createTestBus(busKind, log);
@@ -43,6 +46,7 @@ export async function startTestStack(busKind: BusKind = 'jetstream'): Promise<Te
     host: '127.0.0.1',
     ports,
     gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
+    ...options,
   });
   return {
     ...stack,

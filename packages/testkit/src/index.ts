@@ -4,3 +4,4 @@ export * from './graphql.ts';
 export * from './logs.ts';
 export * from './metrics.ts';
 export * from './proxy.ts';
+export * from './tokens.ts';
