@@ -52,6 +52,30 @@ describe.each(['jetstream', 'in-process'] as const)(
           await nc.close();
         }
       }
+
+      // Both sides show up in /metrics: identity published it, branding consumed it.
+      const metricsOf = async (service: 'identity' | 'branding') =>
+        (await fetch(stack.subgraphs[service].url.replace('/graphql', '/metrics'))).text();
+      const type = 'type="bilten.identity.organization.created"';
+      await waitFor(async () =>
+        (await metricsOf('identity')).match(
+          new RegExp(`^events_published_total\\{[^}]*${type}[^}]*\\} 1$`, 'm'),
+        ),
+      );
+      const brandingMetrics = await metricsOf('branding');
+      expect(brandingMetrics).toMatch(
+        new RegExp(
+          `^events_consumed_total\\{[^}]*consumer="branding-default-brand-kit"[^}]*${type}[^}]*\\} 1$`,
+          'm',
+        ),
+      );
+      expect(brandingMetrics).toMatch(
+        /^event_handler_duration_seconds_count\{[^}]*consumer="branding-default-brand-kit"[^}]*\} 1$/m,
+      );
+      expect(brandingMetrics).toMatch(
+        /^event_consumer_pending\{[^}]*consumer="branding-default-brand-kit"[^}]*\} 0$/m,
+      );
+      expect(brandingMetrics).toMatch(/^outbox_backlog\{[^}]*\} 0$/m);
     });
 
     it('applies a replayed event once', async () => {

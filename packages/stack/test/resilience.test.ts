@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { startGateway } from '@bilten/gateway/src/server.ts';
 import { identitySubgraph } from '@bilten/identity/src/server.ts';
 import { createInProcessBus, type RunningService, startSubgraph } from '@bilten/platform';
-import { captureLogs, graphql, startFaultProxy, waitFor } from '@bilten/testkit';
+import {
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  graphql,
+  startFaultProxy,
+  TEST_NATS_URL,
+  waitFor,
+} from '@bilten/testkit';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
 import { CreateOrganizationDocument, OrganizationWithBrandingDocument } from './generated/operations.ts';
@@ -122,4 +131,54 @@ describe('/readyz', () => {
       await proxy.close();
     }
   });
+
+  it('reports the bus unhealthy while NATS is unreachable, and the relay catches up by itself after', async () => {
+    const proxy = await startFaultProxy({
+      host: '127.0.0.1',
+      port: Number(new URL(TEST_NATS_URL).port || 4222),
+    });
+    const { log } = captureLogs('identity');
+    const testBus = await createTestBus('jetstream', log, { url: `nats://127.0.0.1:${proxy.port}` });
+    const database = await createTestDatabase();
+    const identity = await startSubgraph(identitySubgraph, {
+      databaseUrl: database.url,
+      bus: testBus.bus,
+      log,
+      host: '127.0.0.1',
+      port: 0,
+      relay: { pollIntervalMs: 200 },
+    });
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    const readyz = async () => (await fetch(identity.url.replace('/graphql', '/readyz'))).json();
+    const metric = async (name: string) => {
+      const text = await (await fetch(identity.url.replace('/graphql', '/metrics'))).text();
+      return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    try {
+      expect(await readyz()).toEqual({ status: 'ok', checks: { database: 'ok', bus: 'ok' } });
+      await proxy.refuse();
+      await waitFor(async () => ((await readyz()) as { checks: { bus: string } }).checks.bus !== 'ok');
+      // Writes go on while the broker is away: the events wait in the outbox, visible in /metrics.
+      const created = await graphql(identity.url, CreateOrganizationDocument, {
+        input: { name: 'Offline', slug: 'offline' },
+      });
+      expect(created.body.data?.createOrganization.errors).toEqual([]);
+      await waitFor(async () => (await metric('outbox_backlog')) === 1);
+      expect(await metric('outbox_oldest_unsent_age_seconds')).toBeGreaterThanOrEqual(0);
+      await proxy.restore();
+      await waitFor(async () => ((await readyz()) as { status: string }).status === 'ok', 15_000);
+      await waitFor(
+        async () => (await sql`select 1 from identity.outbox where sent_at is not null`).length === 1,
+        15_000,
+      );
+      expect(await metric('outbox_backlog')).toBe(0);
+      expect(await metric('events_published_total')).toBe(1);
+    } finally {
+      await sql.end();
+      await identity.stop();
+      await testBus.dispose();
+      await database.drop();
+      await proxy.close();
+    }
+  }, 60_000);
 });
