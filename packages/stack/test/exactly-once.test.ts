@@ -43,6 +43,8 @@ interface HarnessOptions {
   natsUrl?: string;
   ordered?: boolean;
   relays?: number;
+  /** Sent outbox rows and inbox rows older than this are pruned. */
+  retentionMs?: number;
   maxDeliveries?: number;
   /** Runs inside the effect's transaction before the effect; throw to fail the delivery. */
   beforeEffect?: (event: LedgerEvent) => Promise<void> | void;
@@ -126,6 +128,8 @@ async function startHarness(options: HarnessOptions): Promise<Harness> {
             metrics,
             batchSize: 200,
             pollIntervalMs: 200,
+            retentionMs: options.retentionMs,
+            inboxRetentionMs: options.retentionMs,
           }),
         );
       }
@@ -283,6 +287,21 @@ describe('exactly-once effects through the outbox, JetStream and the inbox', () 
     expect(await harness.counter('events_publish_duplicates_total')).toBe(100);
     const [unsent] = await harness.sql`select count(*)::int as n from orders.outbox where sent_at is null`;
     expect(unsent!.n).toBe(0);
+  });
+
+  it('prunes sent outbox rows and old inbox rows after the retention period, never unsent ones', async () => {
+    const harness = await startHarness({ bus: 'jetstream', retentionMs: 300 });
+    await harness.produce(events(2, 5));
+    await waitFor(async () => (await harness.effects()).length === 10);
+    await harness.relays[0]!.stop();
+    await harness.produce(events(1, 1)); // no relay now: stays unsent
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await harness.relays[0]!.prune();
+    const [counts] = await harness.sql`
+      select (select count(*)::int from orders.outbox where sent_at is not null) as sent,
+             (select count(*)::int from orders.outbox where sent_at is null) as unsent,
+             (select count(*)::int from orders.inbox) as inbox`;
+    expect(counts).toEqual({ sent: 0, unsent: 1, inbox: 0 });
   });
 
   it('lets a poison message and an unknown version go to the dead letters without blocking the events behind', async () => {
