@@ -69,6 +69,17 @@ export function eventSubscription<S extends z.ZodType>(
   const maxDeliveries = options.maxDeliveries ?? 8;
   const holdBackTimeoutMs = options.holdBackTimeoutMs ?? 60_000;
   const labels = { consumer: durableName, type: consumer.event.type };
+  // Start every counter at zero, so the first failure is an increase Prometheus can see.
+  for (const counter of [
+    'consumed',
+    'duplicates',
+    'failed',
+    'retried',
+    'heldBack',
+    'deadLettered',
+  ] as const) {
+    metrics.events[counter].inc(labels, 0);
+  }
 
   async function positionOf(tx: Transaction, event: DomainEvent) {
     const [row] = await tx

@@ -1,5 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { DomainError } from './errors.ts';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -173,6 +175,12 @@ export function createServiceMetrics(service: string): ServiceMetrics {
   };
 }
 
+function clientCode(error: GraphQLError): string {
+  if (error.originalError instanceof DomainError) return error.originalError.code;
+  const code = error.extensions?.code;
+  return typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR' ? code : 'INTERNAL';
+}
+
 /** Times every operation and counts its errors by code. */
 export function graphqlMetricsPlugin(metrics: ServiceMetrics): ApolloServerPlugin {
   return {
@@ -182,10 +190,9 @@ export function graphqlMetricsPlugin(metrics: ServiceMetrics): ApolloServerPlugi
         async willSendResponse({ operationName, operation, errors }) {
           const labels = { operation: operationName ?? 'anonymous', type: operation?.operation ?? 'unknown' };
           stop(labels);
-          for (const error of errors ?? []) {
-            const code = String(error.extensions?.code ?? 'INTERNAL');
-            metrics.graphqlErrors.inc({ operation: labels.operation, code });
-          }
+          // Runs before formatError: read the code the client will see, not Apollo's raw one.
+          for (const error of errors ?? [])
+            metrics.graphqlErrors.inc({ operation: labels.operation, code: clientCode(error) });
         },
       };
     },

@@ -85,15 +85,21 @@ export async function startOutboxRelay(options: RelayOptions): Promise<OutboxRel
   let notified = false;
   let wake: (() => void) | undefined;
 
+  // A failed read must not take the rest of /metrics down with it: NaN says "unknown".
   metrics.events.sources.outbox = async () => {
-    const [row] = await db
-      .select({
-        backlog: sql<number>`count(*)::int`,
-        oldest: sql<number | null>`extract(epoch from now() - min(${outbox.occurredAt}))::float8`,
-      })
-      .from(outbox)
-      .where(isNull(outbox.sentAt));
-    return { backlog: row?.backlog ?? 0, oldestAgeSeconds: row?.oldest ?? 0 };
+    try {
+      const [row] = await db
+        .select({
+          backlog: sql<number>`count(*)::int`,
+          oldest: sql<number | null>`extract(epoch from now() - min(${outbox.occurredAt}))::float8`,
+        })
+        .from(outbox)
+        .where(isNull(outbox.sentAt));
+      return { backlog: row?.backlog ?? 0, oldestAgeSeconds: row?.oldest ?? 0 };
+    } catch (err) {
+      log.warn({ err }, 'outbox metrics unavailable');
+      return { backlog: Number.NaN, oldestAgeSeconds: Number.NaN };
+    }
   };
 
   async function relayOnce(): Promise<number> {
