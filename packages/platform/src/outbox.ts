@@ -25,21 +25,27 @@ export function createOutbox(tables: EventTables, subgraph: string): Outbox {
   const { outbox, outboxSequences } = tables;
   return {
     async publish(tx, definition, aggregateId, payload) {
-      // The row lock on the aggregate's counter also orders concurrent writers of one aggregate.
-      const [counter] = await tx
-        .insert(outboxSequences)
-        .values({ aggregateType: definition.aggregateType, aggregateId, lastSequence: 1 })
-        .onConflictDoUpdate({
-          target: [outboxSequences.aggregateType, outboxSequences.aggregateId],
-          set: { lastSequence: sql`${outboxSequences.lastSequence} + 1` },
-        })
-        .returning({ sequence: outboxSequences.lastSequence });
-      const event = newEvent(definition, aggregateId, counter!.sequence, payload);
-      await tx
-        .insert(outbox)
-        .values({ ...event, occurredAt: new Date(event.occurredAt), payload: event.payload as object });
-      // Delivered at commit, so the relay wakes for committed rows only.
-      await tx.execute(sql`select pg_notify(${outboxChannel(subgraph)}, '')`);
+      // Validated in full first; the sequence is the database's to give (1 is a placeholder).
+      const event = newEvent(definition, aggregateId, 1, payload);
+      // One statement on the hot path: bump the aggregate's counter (its row lock also orders
+      // concurrent writers of one aggregate), insert the row with it, and NOTIFY — delivered at
+      // commit, so the relay wakes for committed rows only.
+      const [row] = (await tx.execute(sql`
+        with counter as (
+          insert into ${outboxSequences} (aggregate_type, aggregate_id, last_sequence)
+          values (${event.aggregateType}, ${aggregateId}, 1)
+          on conflict (aggregate_type, aggregate_id)
+          do update set last_sequence = ${outboxSequences}.last_sequence + 1
+          returning last_sequence
+        ), notified as (select pg_notify(${outboxChannel(subgraph)}, ''))
+        insert into ${outbox}
+          (id, type, version, aggregate_type, aggregate_id, sequence, occurred_at, correlation_id, traceparent, payload)
+        select ${event.id}, ${event.type}, ${event.version}, ${event.aggregateType}, ${aggregateId},
+          counter.last_sequence, ${event.occurredAt}, ${event.correlationId ?? null}, ${event.traceparent ?? null},
+          ${JSON.stringify(event.payload)}::jsonb
+        from counter, notified
+        returning sequence`)) as unknown as Array<{ sequence: string | number }>;
+      event.sequence = Number(row!.sequence);
       return event;
     },
   };
