@@ -1,42 +1,21 @@
-import { type RunningService, startSubgraph } from '@bilten/platform';
-import {
-  captureLogs,
-  createTestBus,
-  createTestDatabase,
-  graphql,
-  statementsOf,
-  type TestBus,
-  type TestDatabase,
-} from '@bilten/testkit';
-import postgres from 'postgres';
+import type { RunningService } from '@bilten/platform';
+import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
+import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
 
-let database: TestDatabase;
-let testBus: TestBus;
+let subgraph: TestSubgraph;
 let service: RunningService;
 let sql: postgres.Sql;
 
 beforeAll(async () => {
-  const { log } = captureLogs('billing-test');
-  database = await createTestDatabase();
-  testBus = await createTestBus('in-process', log);
-  service = await startSubgraph(billingSubgraph, {
-    databaseUrl: database.url,
-    bus: testBus.bus,
-    log,
-    host: '127.0.0.1',
-    port: 0,
-  });
-  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+  subgraph = await startTestSubgraph(billingSubgraph, 'in-process');
+  ({ service, sql } = subgraph);
 });
 
 afterAll(async () => {
-  await sql?.end();
-  await service?.stop();
-  await testBus?.dispose();
-  await database?.drop();
+  await subgraph?.dispose();
 });
 
 // ---------------------------------------------------------------- helpers
@@ -55,10 +34,7 @@ interface Payment {
   createdAt: string;
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const paymentCount = async () =>
   (await sql<{ count: number }[]>`select count(*)::int as count from billing.payments`)[0]!.count;

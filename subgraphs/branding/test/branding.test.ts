@@ -1,25 +1,22 @@
-import { newEvent, type RunningService, startSubgraph } from '@bilten/platform';
+import { newEvent, type RunningService } from '@bilten/platform';
 import {
-  captureLogs,
-  createTestBus,
-  createTestDatabase,
-  graphql,
+  startTestSubgraph,
   statementsOf,
   TEST_NATS_URL,
   type TestBus,
-  type TestDatabase,
+  type TestSubgraph,
   waitFor,
 } from '@bilten/testkit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BRAND } from '../src/domain/brand-kits.ts';
 import { organizationCreated } from '../src/events.ts';
 import { brandingSubgraph } from '../src/server.ts';
 
-let database: TestDatabase;
+let subgraph: TestSubgraph;
 let testBus: TestBus;
 let service: RunningService;
 let sql: postgres.Sql;
@@ -28,28 +25,16 @@ let jsm: JetStreamManager;
 let logs: Array<Record<string, unknown>>;
 
 beforeAll(async () => {
-  const captured = captureLogs('branding-test');
-  logs = captured.lines;
-  database = await createTestDatabase();
-  testBus = await createTestBus('jetstream', captured.log);
-  service = await startSubgraph(brandingSubgraph, {
-    databaseUrl: database.url,
-    bus: testBus.bus,
-    log: captured.log,
-    host: '127.0.0.1',
-    port: 0,
-  });
-  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+  subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream');
+  ({ testBus, service, sql } = subgraph);
+  logs = subgraph.logs;
   nats = await connect({ servers: TEST_NATS_URL });
   jsm = await jetstreamManager(nats);
 });
 
 afterAll(async () => {
   await nats?.close();
-  await sql?.end();
-  await service?.stop();
-  await testBus?.dispose();
-  await database?.drop();
+  await subgraph?.dispose();
 });
 
 // ---------------------------------------------------------------- helpers
@@ -68,10 +53,7 @@ interface BrandKit {
   updatedAt: string;
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const kitRows = (organizationId: string) =>
   sql`select id, primary_color, accent_color, logo_url, updated_at from branding.brand_kits

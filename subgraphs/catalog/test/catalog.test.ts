@@ -1,44 +1,21 @@
-import { type RunningService, startSubgraph } from '@bilten/platform';
-import {
-  captureLogs,
-  createTestBus,
-  createTestDatabase,
-  graphql,
-  statementsOf,
-  type TestBus,
-  type TestDatabase,
-} from '@bilten/testkit';
-import postgres from 'postgres';
+import type { RunningService } from '@bilten/platform';
+import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
+import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSubgraph } from '../src/server.ts';
 
-let database: TestDatabase;
-let testBus: TestBus;
+let subgraph: TestSubgraph;
 let service: RunningService;
 let sql: postgres.Sql;
-let logs: Array<Record<string, unknown>>;
 
 beforeAll(async () => {
-  const captured = captureLogs('catalog-test');
-  logs = captured.lines;
-  database = await createTestDatabase();
-  testBus = await createTestBus('in-process', captured.log);
-  service = await startSubgraph(catalogSubgraph, {
-    databaseUrl: database.url,
-    bus: testBus.bus,
-    log: captured.log,
-    host: '127.0.0.1',
-    port: 0,
-  });
-  sql = postgres(database.url, { max: 2, onnotice: () => {} });
+  subgraph = await startTestSubgraph(catalogSubgraph, 'in-process');
+  ({ service, sql } = subgraph);
 });
 
 afterAll(async () => {
-  await sql?.end();
-  await service?.stop();
-  await testBus?.dispose();
-  await database?.drop();
+  await subgraph?.dispose();
 });
 
 // ---------------------------------------------------------------- helpers
@@ -72,15 +49,12 @@ interface EventsPage {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const rowCount = async (table: 'events' | 'ticket_types') =>
   (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from catalog.${table}`))[0]!.count;
 
-const unexpectedErrors = () => logs.filter((line) => line.msg === 'unexpected error');
+const unexpectedErrors = () => subgraph.logs.filter((line) => line.msg === 'unexpected error');
 
 /** At least one INVALID_INPUT error, every one of them on `field`. */
 function expectFieldErrors(errors: UserError[], field: string[]) {

@@ -1,47 +1,32 @@
-import { type DomainEvent, type RunningService, startSubgraph } from '@bilten/platform';
+import type { DomainEvent, RunningService } from '@bilten/platform';
 import {
-  captureLogs,
-  createTestBus,
-  createTestDatabase,
-  graphql,
   recordEvents,
+  startTestSubgraph,
   statementsOf,
   type TestBus,
-  type TestDatabase,
+  type TestSubgraph,
   waitFor,
 } from '@bilten/testkit';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organizationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
 
-let database: TestDatabase;
+let subgraph: TestSubgraph;
 let testBus: TestBus;
 let service: RunningService;
 let sql: postgres.Sql;
 let published: DomainEvent<{ organizationId: string; name: string; slug: string }>[] = [];
 
 beforeAll(async () => {
-  const { log } = captureLogs('identity-test');
-  database = await createTestDatabase();
-  testBus = await createTestBus('in-process', log);
-  service = await startSubgraph(identitySubgraph, {
-    databaseUrl: database.url,
-    bus: testBus.bus,
-    log,
-    host: '127.0.0.1',
-    port: 0,
-  });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process');
+  ({ testBus, service, sql } = subgraph);
   published = await recordEvents(testBus.bus, organizationCreated);
-  sql = postgres(database.url, { max: 2, onnotice: () => {} });
 });
 
 afterAll(async () => {
-  await sql?.end();
-  await service?.stop();
-  await testBus?.dispose();
-  await database?.drop();
+  await subgraph?.dispose();
 });
 
 // ---------------------------------------------------------------- helpers
@@ -64,10 +49,7 @@ interface Organization {
   createdAt: string;
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const rowCount = async (table: 'users' | 'organizations') =>
   (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from identity.${table}`))[0]!.count;
