@@ -23,7 +23,7 @@ FROM base AS deps
 COPY --from=manifests /app ./
 # `npm install` with the committed lock, not `npm ci`: the lock is written where the registry lacks
 # some other-platform builds, so it lacks those optional packages and `npm ci` calls it out of
-# sync. Every version still comes from the lock (.ci/run checks that install leaves it unchanged).
+# sync. Every version still comes from the lock.
 RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund
 
 FROM base AS runtime
