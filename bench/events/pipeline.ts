@@ -6,7 +6,6 @@ import {
   createOutbox,
   createServiceMetrics,
   type Database,
-  type DatabaseHandle,
   type DomainEvent,
   defineEvent,
   type EventBus,
@@ -19,7 +18,6 @@ import { captureLogs, TEST_NATS_URL } from '@bilten/testkit';
 import { sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { z } from 'zod';
-import { preparedStatementsDatabase } from './experiment.ts';
 import { Resources } from './resources.ts';
 import {
   type CpuUsage,
@@ -59,8 +57,6 @@ export interface PipelineConfig {
   relayPollIntervalMs: number;
   /** Events of the split phase (producers alone, then relay + consumer alone). */
   backlogEvents: number;
-  /** Experiment (see experiment.ts): the platform gets a drizzle instance with prepared statements. */
-  preparedStatements: boolean;
   /** Gives up waiting for the effects of a phase after this long. */
   drainTimeoutMs: number;
 }
@@ -180,8 +176,6 @@ async function pass(
   });
   resources.defer('bus', () => bus.close());
 
-  const databaseOf = (handle: DatabaseHandle) =>
-    config.preparedStatements ? preparedStatementsDatabase(handle) : handle.db;
   // SQL statements sent per pool (`onQuery`) and socket writes to PostgreSQL (round trips).
   const statements = { producers: 0, consumer: 0, relay: 0 };
   const postgresWrites = postgresWriteCounter(Number(new URL(database.url).port || 5432));
@@ -229,7 +223,7 @@ async function pass(
   const subscription = await bus.subscribe(
     eventSubscription(consumer, {
       service: 'bench',
-      db: stampCommits(databaseOf(consumerDb), effectOf, (id) => effectAt.set(id, now())),
+      db: stampCommits(consumerDb.db, effectOf, (id) => effectAt.set(id, now())),
       tables: eventStore,
       log,
       metrics,
@@ -249,7 +243,7 @@ async function pass(
   const startRelay = () =>
     startOutboxRelay({
       subgraph: 'orders',
-      db: databaseOf(relayDb),
+      db: relayDb.db,
       sql: relayDb.sql,
       tables: eventStore,
       bus: relayBus,
@@ -262,7 +256,7 @@ async function pass(
   resources.defer('relay', async () => relay?.stop());
 
   const outbox = createOutbox(eventStore, 'orders');
-  const producerDatabase = databaseOf(producerDb);
+  const producerDatabase = producerDb.db;
   const note = 'x'.repeat(64);
   async function produce(n: number) {
     const aggregateId = `agg-${Math.floor(Math.random() * config.aggregates)}`;

@@ -33,7 +33,6 @@ const config: PipelineConfig = {
   relayBatchSize: int('BENCH_RELAY_BATCH', 500),
   relayPollIntervalMs: int('BENCH_RELAY_POLL_MS', 1_000),
   backlogEvents: int('BENCH_BACKLOG_EVENTS', 5_000),
-  preparedStatements: process.env.BENCH_EXPERIMENT_PREPARED === '1',
   drainTimeoutMs: int('BENCH_DRAIN_TIMEOUT_MS', 60_000),
 };
 const raw = {
@@ -78,10 +77,6 @@ async function main() {
   log(`bench:events on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'})`);
   const loadAtStart = os.loadavg();
   log(`load average before the run: ${loadAtStart.map((value) => value.toFixed(2)).join(', ')}`);
-  if (config.preparedStatements)
-    log(
-      'EXPERIMENT: the platform runs on a drizzle instance with prepared statements (not the shipped code)',
-    );
   const software = await versions();
   log(`measuring commit ${software.commit ?? 'unknown'}`);
 
