@@ -51,7 +51,7 @@ function remember<V>(map: Map<string, V>, key: string, initial: V, update?: (val
   return value;
 }
 
-export const durableNameOf = (service: string, consumer: { name: string }) =>
+const durableNameOf = (service: string, consumer: { name: string }) =>
   `${service}-${consumer.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
 
 /**

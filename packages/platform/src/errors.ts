@@ -25,8 +25,6 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new DomainError('NOT_FOUND', `${what} ${id} not found`);
-
 /** Expected business failures travel in mutation payloads, not as GraphQL errors. */
 export interface UserError {
   /** Mirrors `enum ErrorCode` in packages/platform/schema/shared.graphql. */

@@ -12,6 +12,15 @@ export interface ServiceMetrics {
   events: ReturnType<typeof createEventMetrics>;
 }
 
+/** Reuses one call's result for a second, long enough for the gauges of one scrape. */
+function sharedForOneScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let cached: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!cached || Date.now() - cached.at > 1_000) cached = { at: Date.now(), value: read() };
+    return cached.value;
+  };
+}
+
 /** Outbox, relay and consumer health: what the Prometheus rules in k8s/monitoring alert on. */
 function createEventMetrics(registry: Registry) {
   const registers = [registry];
@@ -24,6 +33,9 @@ function createEventMetrics(registry: Registry) {
       Array<{ durableName: string; numPending: number; numAckPending: number; numRedelivered: number }>
     >;
   } = {};
+  // Several gauges read one source; one scrape then costs one query, not one per gauge.
+  const outboxNow = sharedForOneScrape(() => sources.outbox!());
+  const consumersNow = sharedForOneScrape(async () => (await sources.consumers?.()) ?? []);
   return {
     sources,
     outboxBacklog: new Gauge({
@@ -31,7 +43,7 @@ function createEventMetrics(registry: Registry) {
       help: 'Outbox rows not yet published',
       registers,
       async collect() {
-        if (sources.outbox) this.set((await sources.outbox()).backlog);
+        if (sources.outbox) this.set((await outboxNow()).backlog);
       },
     }),
     outboxOldestAge: new Gauge({
@@ -39,7 +51,7 @@ function createEventMetrics(registry: Registry) {
       help: 'Age of the oldest outbox row not yet published',
       registers,
       async collect() {
-        if (sources.outbox) this.set((await sources.outbox()).oldestAgeSeconds);
+        if (sources.outbox) this.set((await outboxNow()).oldestAgeSeconds);
       },
     }),
     published: new Counter({
@@ -109,8 +121,7 @@ function createEventMetrics(registry: Registry) {
       labelNames: ['consumer'],
       registers,
       async collect() {
-        for (const stats of (await sources.consumers?.()) ?? [])
-          this.set({ consumer: stats.durableName }, stats.numPending);
+        for (const stats of await consumersNow()) this.set({ consumer: stats.durableName }, stats.numPending);
       },
     }),
     consumerAckPending: new Gauge({
@@ -119,7 +130,7 @@ function createEventMetrics(registry: Registry) {
       labelNames: ['consumer'],
       registers,
       async collect() {
-        for (const stats of (await sources.consumers?.()) ?? [])
+        for (const stats of await consumersNow())
           this.set({ consumer: stats.durableName }, stats.numAckPending);
       },
     }),
@@ -129,7 +140,7 @@ function createEventMetrics(registry: Registry) {
       labelNames: ['consumer'],
       registers,
       async collect() {
-        for (const stats of (await sources.consumers?.()) ?? [])
+        for (const stats of await consumersNow())
           this.set({ consumer: stats.durableName }, stats.numRedelivered);
       },
     }),

@@ -18,13 +18,7 @@ import { DateTimeScalar, loadTypeDefs } from './graphql.ts';
 import { createHttpApp, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
-import {
-  createOutbox,
-  type Outbox,
-  type OutboxRelay,
-  type RelayOptions,
-  startOutboxRelay,
-} from './outbox.ts';
+import { createOutbox, type Outbox, type RelayOptions, startOutboxRelay } from './outbox.ts';
 
 export const DEFAULT_AUTH = { issuer: 'bilten-identity', audience: 'bilten' };
 
@@ -91,16 +85,11 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export interface RunningSubgraph extends RunningService {
-  outbox: Outbox;
-  relay: OutboxRelay;
-}
-
 /** Migrates, connects, subscribes and listens: one subgraph, ready to serve. */
 export async function startSubgraph<Context extends BaseContext>(
   definition: SubgraphDefinition<Context>,
   runtime: SubgraphRuntime,
-): Promise<RunningSubgraph> {
+): Promise<RunningService> {
   const log = runtime.log.child({ service: definition.name });
   await applyMigrations(runtime.databaseUrl, definition.name, definition.migrations);
   const metrics = createServiceMetrics(definition.name);
@@ -198,8 +187,6 @@ export async function startSubgraph<Context extends BaseContext>(
     name: definition.name,
     url,
     port,
-    outbox,
-    relay,
     async stop() {
       await app.close();
       await apollo.stop();

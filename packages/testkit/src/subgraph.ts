@@ -1,6 +1,6 @@
 import {
   type BaseContext,
-  type RunningSubgraph,
+  type RunningService,
   type SubgraphDefinition,
   startSubgraph,
 } from '@bilten/platform';
@@ -12,7 +12,7 @@ import { graphql } from './graphql.ts';
 import { captureLogs } from './logs.ts';
 
 export interface TestSubgraph {
-  service: RunningSubgraph;
+  service: RunningService;
   database: TestDatabase;
   testBus: TestBus;
   /** A direct connection, to check what was (not) stored. */
