@@ -1,23 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import { eventStore } from '@bilten/orders/src/db/schema.ts';
-import {
-  applyMigrations,
-  connectDatabase,
-  connectJetStreamBus,
-  createOutbox,
-  createServiceMetrics,
-  type Database,
-  type DomainEvent,
-  defineEvent,
-  type EventBus,
-  type EventConsumer,
-  eventSubscription,
-  type OutboxRelay,
-  startOutboxRelay,
-} from '@bilten/platform';
-import { captureLogs, TEST_NATS_URL } from '@bilten/testkit';
+import { applyMigrations, connectDatabase, createOutbox } from '@bilten/platform';
 import { sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { z } from 'zod';
+import { benchRecorded } from './event.ts';
+import {
+  type EventSide,
+  type EventSideConfig,
+  type EventSideHooks,
+  startEventSide,
+  startEventSideInWorker,
+} from './event-side.ts';
 import { Resources } from './resources.ts';
 import {
   type CpuUsage,
@@ -31,13 +24,6 @@ import {
   sleep,
   summarize,
 } from './stats.ts';
-
-/** A stand-in domain event of the orders subgraph (its outbox, inbox and position tables). */
-export const benchRecorded = defineEvent({
-  type: 'bilten.orders.bench.recorded',
-  aggregateType: 'bench',
-  payload: z.object({ n: z.number().int(), note: z.string() }),
-});
 
 export interface PipelineConfig {
   ordered: boolean;
@@ -53,6 +39,11 @@ export interface PipelineConfig {
   consumerPoolSize: number;
   /** `connectJetStreamBus({ concurrency })`: messages handled at once by the subscription. */
   consumerConcurrency: number;
+  /** `eventSubscription({ maxBatchSize, parallelBatches })`: the consumer's group commit. */
+  consumerMaxBatchSize: number;
+  consumerParallelBatches: number;
+  /** Relay and consumer on an event loop of their own (a worker thread) instead of the producers' one. */
+  split: boolean;
   relayBatchSize: number;
   relayPollIntervalMs: number;
   /** Events of the split phase (producers alone, then relay + consumer alone). */
@@ -153,7 +144,6 @@ async function pass(
   resources: Resources,
   progress: (line: string) => void,
 ): Promise<PassResult> {
-  const { log, lines } = captureLogs('bench-events');
   const database = await resources.database();
   await applyMigrations(database.url, 'orders', new URL('../../subgraphs/orders/drizzle/', import.meta.url));
   const admin = postgres(database.url, { max: 1, onnotice: () => {} });
@@ -164,96 +154,58 @@ async function pass(
     id bigserial primary key, event_id uuid not null, aggregate_id text not null, sequence bigint not null,
     n int not null, handled_at timestamptz not null default clock_timestamp())`;
 
-  const metrics = createServiceMetrics('bench-events');
   const names = resources.streamNames(config.ordered ? 'ordered' : 'unordered');
-  const bus = await connectJetStreamBus({
-    url: TEST_NATS_URL,
+
+  // Stamps of one phase, keyed by event id, all on this thread's monotonic clock.
+  const committedAt = new Map<string, number>();
+  const publishedAt = new Map<string, number>();
+  const effectAt = new Map<string, number>();
+  const local = (wallClockAt: number) => wallClockAt - performance.timeOrigin;
+  const hooks: EventSideHooks = {
+    onPubAck: (id, at) => publishedAt.set(id, local(at)),
+    onEffects: (ids, at) => {
+      for (const id of ids) effectAt.set(id, local(at));
+    },
+  };
+  const sideConfig: EventSideConfig = {
+    databaseUrl: database.url,
     stream: names.stream,
     subjectPrefix: names.subjectPrefix,
-    name: `bench-events-${names.suffix}`,
-    log,
-    concurrency: config.consumerConcurrency,
-  });
-  resources.defer('bus', () => bus.close());
+    busName: `bench-events-${names.suffix}`,
+    ordered: config.ordered,
+    consumerPoolSize: config.consumerPoolSize,
+    consumerConcurrency: config.consumerConcurrency,
+    consumerMaxBatchSize: config.consumerMaxBatchSize,
+    consumerParallelBatches: config.consumerParallelBatches,
+    relayBatchSize: config.relayBatchSize,
+    relayPollIntervalMs: config.relayPollIntervalMs,
+  };
+  const side: EventSide = config.split
+    ? await startEventSideInWorker(sideConfig, hooks)
+    : await startEventSide(sideConfig, hooks, { countWrites: false });
+  resources.defer('relay and consumer', () => side.stop());
 
-  // SQL statements sent per pool (`onQuery`) and socket writes to PostgreSQL (round trips).
-  const statements = { producers: 0, consumer: 0, relay: 0 };
+  // SQL statements sent per pool (`onQuery`) and socket writes to PostgreSQL (round trips), on
+  // both threads when the relay and consumer run apart.
+  let producerStatements = 0;
   const postgresWrites = postgresWriteCounter(Number(new URL(database.url).port || 5432));
-  const wire = () => ({ ...statements, writes: postgresWrites() });
+  const wire = async () => {
+    const stats = await side.stats();
+    return {
+      producers: producerStatements,
+      consumer: stats.consumerStatements,
+      relay: stats.relayStatements,
+      writes: postgresWrites() + stats.postgresWrites,
+    };
+  };
   const producerDb = connectDatabase({
     url: database.url,
     applicationName: 'bench-producers',
     poolSize: config.producerPoolSize,
-    onQuery: () => statements.producers++,
+    onQuery: () => producerStatements++,
   });
   resources.defer('producer pool', () => producerDb.close());
-  const consumerDb = connectDatabase({
-    url: database.url,
-    applicationName: 'bench-consumer',
-    poolSize: config.consumerPoolSize,
-    onQuery: () => statements.consumer++,
-  });
-  resources.defer('consumer pool', () => consumerDb.close());
-  const relayDb = connectDatabase({
-    url: database.url,
-    applicationName: 'bench-relay',
-    poolSize: 2,
-    onQuery: () => statements.relay++,
-  });
-  resources.defer('relay pool', () => relayDb.close());
-
-  // Stamps of one phase, keyed by event id, all on the same monotonic clock.
-  const committedAt = new Map<string, number>();
-  const publishedAt = new Map<string, number>();
-  const effectAt = new Map<string, number>();
-
-  // The consumer's effect transaction: the handler tags it with its event, and the wrapper around
-  // `db.transaction` stamps the event once that transaction has committed.
-  const effectOf = new WeakMap<object, string>();
-  const consumer: EventConsumer<typeof benchRecorded.payload> = {
-    name: config.ordered ? 'bench-ordered' : 'bench',
-    event: benchRecorded,
-    ordered: config.ordered,
-    async handle(event, tx) {
-      await tx.execute(drizzleSql`insert into public.bench_effects (event_id, aggregate_id, sequence, n)
-        values (${event.id}, ${event.aggregateId}, ${event.sequence}, ${event.payload.n})`);
-      effectOf.set(tx, event.id);
-    },
-  };
-  const subscription = await bus.subscribe(
-    eventSubscription(consumer, {
-      service: 'bench',
-      db: stampCommits(consumerDb.db, effectOf, (id) => effectAt.set(id, now())),
-      tables: eventStore,
-      log,
-      metrics,
-    }),
-  );
-  resources.defer('subscription', () => subscription.stop());
-
-  // The relay's bus: the real one, stamping each PubAck.
-  const relayBus: EventBus = {
-    ...bus,
-    async publish(event: DomainEvent) {
-      const result = await bus.publish(event);
-      publishedAt.set(event.id, now());
-      return result;
-    },
-  };
-  const startRelay = () =>
-    startOutboxRelay({
-      subgraph: 'orders',
-      db: relayDb.db,
-      sql: relayDb.sql,
-      tables: eventStore,
-      bus: relayBus,
-      log,
-      metrics,
-      batchSize: config.relayBatchSize,
-      pollIntervalMs: config.relayPollIntervalMs,
-    });
-  let relay: OutboxRelay | undefined = await startRelay();
-  resources.defer('relay', async () => relay?.stop());
+  await side.startRelay();
 
   const outbox = createOutbox(eventStore, 'orders');
   const producerDatabase = producerDb.db;
@@ -301,7 +253,7 @@ async function pass(
       distinctEventIds,
       inboxRows: row?.inbox ?? 0,
       unsentOutboxRows: row?.unsent ?? -1,
-      redeliveredDuplicates: await counter(metrics.registry, 'events_redelivered_duplicates_total'),
+      redeliveredDuplicates: (await side.stats()).redeliveredDuplicates,
     };
   }
 
@@ -384,10 +336,9 @@ async function pass(
   // consumer drain it alone: what each side can do without the other on the same machine.
   const backlog = config.backlogEvents;
   progress(`  split: ${backlog} events produced with the relay stopped, then drained`);
-  await relay.stop();
-  relay = undefined;
+  await side.stopRelay();
   cpu = cpuMeter();
-  const beforeProducing = wire();
+  const beforeProducing = await wire();
   const produceStart = now();
   next = 0;
   await Promise.all(
@@ -397,13 +348,13 @@ async function pass(
   );
   const producedIn = now() - produceStart;
   const producerCpu = cpu();
-  const afterProducing = wire();
+  const afterProducing = await wire();
   cpu = cpuMeter();
   const drainStart = now();
-  relay = await startRelay();
+  await side.startRelay();
   await drain(backlog, 'backlog');
   const drainCpu = cpu();
-  const afterDraining = wire();
+  const afterDraining = await wire();
   await settle();
   const drainedIn = maxOf(effectAt.values()) - drainStart;
   const perEvent = (value: number) => Math.round((value / backlog) * 100) / 100;
@@ -430,46 +381,15 @@ async function pass(
       select sequence, row_number() over (partition by aggregate_id order by id) as position
       from public.bench_effects) applied
     where sequence <> position`;
+  const stats = await side.stats();
   return {
     ordered: config.ordered,
     throughput,
     latency,
     split,
     outOfOrderEffects: order?.out_of_order ?? -1,
-    heldBack: await counter(metrics.registry, 'events_held_back_total'),
-    warnings: lines.filter((line) => Number(line.level) === 40).length,
-    errors: lines.filter((line) => Number(line.level) >= 50).length,
+    heldBack: stats.heldBack,
+    warnings: stats.warnings,
+    errors: stats.errors,
   };
-}
-
-/** The database with `transaction` wrapped: after a commit, `onCommit` gets the event its handler tagged. */
-function stampCommits(
-  db: Database,
-  effectOf: WeakMap<object, string>,
-  onCommit: (eventId: string) => void,
-): Database {
-  const transaction = async (
-    work: (tx: object) => Promise<unknown>,
-    ...rest: unknown[]
-  ): Promise<unknown> => {
-    let handle: object | undefined;
-    const result = await (db.transaction as (...args: unknown[]) => Promise<unknown>)(
-      async (tx: object) => {
-        handle = tx;
-        return work(tx);
-      },
-      ...rest,
-    );
-    const eventId = handle && effectOf.get(handle);
-    if (eventId) onCommit(eventId);
-    return result;
-  };
-  return new Proxy(db, {
-    get: (target, property) => (property === 'transaction' ? transaction : Reflect.get(target, property)),
-  });
-}
-
-async function counter(registry: ReturnType<typeof createServiceMetrics>['registry'], name: string) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  return (metric?.values ?? []).reduce((sum, value) => sum + value.value, 0);
 }

@@ -3,7 +3,7 @@ import { connectDatabase, eventHeaders, newEvent } from '@bilten/platform';
 import { TEST_NATS_URL } from '@bilten/testkit';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, nanos, headers as natsHeaders } from '@nats-io/transport-node';
-import { benchRecorded } from './pipeline.ts';
+import { benchRecorded } from './event.ts';
 import { Resources } from './resources.ts';
 import { type CpuUsage, cpuMeter, now } from './stats.ts';
 

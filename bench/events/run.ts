@@ -30,6 +30,9 @@ const config: PipelineConfig = {
   producerPoolSize: producers,
   consumerPoolSize: int('BENCH_CONSUMER_POOL', 8),
   consumerConcurrency: int('BENCH_CONSUMER_CONCURRENCY', 32),
+  consumerMaxBatchSize: int('BENCH_CONSUMER_BATCH', 64),
+  consumerParallelBatches: int('BENCH_CONSUMER_PARALLEL_BATCHES', 2),
+  split: false,
   relayBatchSize: int('BENCH_RELAY_BATCH', 500),
   relayPollIntervalMs: int('BENCH_RELAY_POLL_MS', 1_000),
   backlogEvents: int('BENCH_BACKLOG_EVENTS', 5_000),
@@ -41,7 +44,8 @@ const raw = {
   postgresTransactions: int('BENCH_RAW_TRANSACTIONS', config.events),
 };
 const targets = { eventsPerSecond: 2_000, p99Ms: 250, atRate: 500 };
-const passes = (process.env.BENCH_PASSES ?? 'unordered,ordered').split(',');
+// A pass is `unordered` or `ordered`, with `-split` for the relay and consumer on their own event loop.
+const passes = (process.env.BENCH_PASSES ?? 'unordered,ordered,unordered-split,ordered-split').split(',');
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -98,9 +102,12 @@ async function main() {
 
   const results: Record<string, PassResult> = {};
   for (const name of passes) {
-    const ordered = name === 'ordered';
-    log(`pipeline (ordered: ${ordered})`);
-    const result = await runPipelinePass({ ...config, ordered }, log);
+    const ordered = name.startsWith('ordered');
+    const split = name.endsWith('-split');
+    log(
+      `pipeline ${name} (ordered: ${ordered}, relay and consumer ${split ? 'on their own event loop' : 'beside the producers'})`,
+    );
+    const result = await runPipelinePass({ ...config, ordered, split }, log);
     results[name] = result;
     log(
       `  ${fmt(result.throughput.eventsPerSecond)} events/s, p99 ${fmt(result.latency.commitToEffectMs.p99, 1)} ms at ${result.latency.achievedRate}/s`,
@@ -165,7 +172,7 @@ async function main() {
       '',
     ],
   ];
-  const table = formatTable(['pipeline', ...all.map(([, r]) => `ordered: ${r.ordered}`), 'target'], rows);
+  const table = formatTable(['pipeline', ...all.map(([name]) => name), 'target'], rows);
   log('');
   log(table);
 

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Database, Transaction } from './db.ts';
 import type { EventTables } from './event-tables.ts';
@@ -35,11 +35,22 @@ export interface ConsumerOptions {
   maxDeliveries?: number;
   /** How long an ordered event waits for a missing predecessor before accepting the gap. */
   holdBackTimeoutMs?: number;
+  /** Most events applied in one transaction (group commit); 1 turns batching off. */
+  maxBatchSize?: number;
+  /** Batch transactions in flight at once (each holds a connection). */
+  parallelBatches?: number;
   /** Test seam: simulate a crash after the commit and before the ack, for the event ids it returns true. */
   loseAckAfterCommit?: (event: DomainEvent) => boolean;
 }
 
-class HoldBack extends Error {}
+type Outcome = 'applied' | 'duplicate' | 'held';
+
+interface Pending {
+  event: DomainEvent;
+  message: IncomingMessage;
+  resolve(outcome: Outcome): void;
+  reject(err: unknown): void;
+}
 
 /** Reads (and updates) a per-event value in a map that keeps at most 10,000 entries. */
 function remember<V>(map: Map<string, V>, key: string, initial: V, update?: (value: V) => V): V {
@@ -68,6 +79,8 @@ export function eventSubscription<S extends z.ZodType>(
   const durableName = durableNameOf(options.service, consumer);
   const maxDeliveries = options.maxDeliveries ?? 8;
   const holdBackTimeoutMs = options.holdBackTimeoutMs ?? 60_000;
+  const maxBatchSize = options.maxBatchSize ?? 64;
+  const parallelBatches = options.parallelBatches ?? 2;
   const labels = { consumer: durableName, type: consumer.event.type };
   // Start every counter at zero, so the first failure is an increase Prometheus can see.
   for (const counter of [
@@ -81,64 +94,140 @@ export function eventSubscription<S extends z.ZodType>(
     metrics.events[counter].inc(labels, 0);
   }
 
-  async function positionOf(tx: Transaction, event: DomainEvent) {
-    const [row] = await tx
-      .select({ lastSequence: consumerPositions.lastSequence })
+  /** The last applied sequence of each aggregate in the batch, locked until the commit. */
+  async function lastSequences(tx: Transaction, events: DomainEvent[]): Promise<Map<string, number>> {
+    if (!events.length) return new Map();
+    // Sorted, so concurrent batches (other replicas) lock rows in one order and cannot deadlock.
+    const ids = [...new Set(events.map((event) => event.aggregateId))].sort();
+    const rows = await tx
+      .select({ aggregateId: consumerPositions.aggregateId, lastSequence: consumerPositions.lastSequence })
       .from(consumerPositions)
       .where(
         and(
           eq(consumerPositions.consumer, durableName),
-          eq(consumerPositions.aggregateType, event.aggregateType),
-          eq(consumerPositions.aggregateId, event.aggregateId),
+          eq(consumerPositions.aggregateType, consumer.event.aggregateType),
+          inArray(consumerPositions.aggregateId, ids),
         ),
       )
+      .orderBy(consumerPositions.aggregateId)
       .for('update');
-    return row?.lastSequence ?? 0;
+    return new Map(rows.map((row) => [row.aggregateId, row.lastSequence]));
   }
 
-  async function advancePosition(tx: Transaction, event: DomainEvent) {
+  async function advancePositions(tx: Transaction, events: DomainEvent[]) {
+    const latest = new Map<string, number>();
+    for (const event of events)
+      latest.set(event.aggregateId, Math.max(latest.get(event.aggregateId) ?? 0, event.sequence));
+    if (!latest.size) return;
     await tx
       .insert(consumerPositions)
-      .values({
-        consumer: durableName,
-        aggregateType: event.aggregateType,
-        aggregateId: event.aggregateId,
-        lastSequence: event.sequence,
-      })
+      .values(
+        [...latest.keys()].sort().map((aggregateId) => ({
+          consumer: durableName,
+          aggregateType: consumer.event.aggregateType,
+          aggregateId,
+          lastSequence: latest.get(aggregateId)!,
+        })),
+      )
       .onConflictDoUpdate({
         target: [consumerPositions.consumer, consumerPositions.aggregateType, consumerPositions.aggregateId],
-        set: { lastSequence: sql`greatest(${consumerPositions.lastSequence}, ${event.sequence})` },
+        set: { lastSequence: sql`greatest(${consumerPositions.lastSequence}, excluded.last_sequence)` },
       });
   }
 
-  async function apply(
-    event: DomainEvent<z.output<S>>,
-    message: IncomingMessage,
-  ): Promise<'applied' | 'duplicate'> {
+  /** Where an ordered event stands against its aggregate's last applied sequence. */
+  function placement(event: DomainEvent, last: number): Outcome {
+    // Applied already (or passed over after a dead letter): applying it now would go back in time.
+    if (event.sequence <= last) return 'duplicate';
+    if (event.sequence > last + 1) {
+      const since = remember(heldSince, event.id, Date.now());
+      if (Date.now() - since < holdBackTimeoutMs) return 'held';
+      log.warn(
+        { consumer: durableName, event: event.id, expected: last + 1, got: event.sequence },
+        'accepting a gap',
+      );
+    }
+    return 'applied';
+  }
+
+  /**
+   * Applies a batch in one transaction: one inbox insert, one position read and write for the
+   * whole batch, then each handler in turn. The runner keeps at most one event per aggregate in
+   * flight, so a batch never holds two events of one aggregate.
+   */
+  function applyTogether(batch: Pending[]): Promise<Map<Pending, Outcome>> {
     return db.transaction(async (tx) => {
-      if (consumer.ordered && !(HEADER.replay in message.headers)) {
-        const last = await positionOf(tx, event);
-        // Applied already (or passed over after a dead letter): applying it now would go back in time.
-        if (event.sequence <= last) return 'duplicate';
-        if (event.sequence > last + 1) {
-          const since = remember(heldSince, event.id, Date.now());
-          if (Date.now() - since < holdBackTimeoutMs) throw new HoldBack();
-          log.warn(
-            { consumer: durableName, event: event.id, expected: last + 1, got: event.sequence },
-            'accepting a gap',
-          );
+      const outcomes = new Map<Pending, Outcome>();
+      const sequenced = consumer.ordered
+        ? batch.filter((item) => !(HEADER.replay in item.message.headers))
+        : [];
+      const last = await lastSequences(
+        tx,
+        sequenced.map((item) => item.event),
+      );
+      for (const item of sequenced)
+        outcomes.set(item, placement(item.event, last.get(item.event.aggregateId) ?? 0));
+      const candidates = batch.filter((item) => (outcomes.get(item) ?? 'applied') === 'applied');
+      const recorded = candidates.length
+        ? await tx
+            .insert(inbox)
+            .values(
+              candidates
+                .map((item) => item.event.id)
+                .sort()
+                .map((eventId) => ({ consumer: durableName, eventId })),
+            )
+            .onConflictDoNothing()
+            .returning({ eventId: inbox.eventId })
+        : [];
+      const fresh = new Set(recorded.map((row) => row.eventId));
+      for (const item of candidates) {
+        if (!fresh.has(item.event.id)) {
+          outcomes.set(item, 'duplicate');
+          continue;
         }
+        await consumer.handle(item.event as DomainEvent<z.output<S>>, tx);
+        outcomes.set(item, 'applied');
       }
-      const recorded = await tx
-        .insert(inbox)
-        .values({ consumer: durableName, eventId: event.id })
-        .onConflictDoNothing()
-        .returning({ eventId: inbox.eventId });
-      if (!recorded.length) return 'duplicate';
-      await consumer.handle(event, tx);
-      if (consumer.ordered) await advancePosition(tx, event);
-      return 'applied';
+      if (consumer.ordered)
+        await advancePositions(
+          tx,
+          candidates.filter((item) => outcomes.get(item) === 'applied').map((item) => item.event),
+        );
+      return outcomes;
     });
+  }
+
+  // Group commit: events that arrive while a transaction is running wait for the next one and
+  // share it. No timer, so a lone event goes at once; under load one commit serves many events.
+  const queue: Pending[] = [];
+  let running = 0;
+  function apply(event: DomainEvent<z.output<S>>, message: IncomingMessage): Promise<Outcome> {
+    return new Promise((resolve, reject) => {
+      queue.push({ event, message, resolve, reject });
+      void flush();
+    });
+  }
+  async function flush(): Promise<void> {
+    if (running >= parallelBatches || !queue.length) return;
+    running++;
+    const batch = queue.splice(0, maxBatchSize);
+    try {
+      const outcomes = await applyTogether(batch);
+      for (const item of batch) item.resolve(outcomes.get(item)!);
+    } catch (err) {
+      if (batch.length === 1) batch[0]!.reject(err);
+      // One handler failed and took the batch down with it: alone, each gets its own outcome.
+      else
+        await Promise.all(
+          batch.map((item) =>
+            applyTogether([item]).then((outcomes) => item.resolve(outcomes.get(item)!), item.reject),
+          ),
+        );
+    } finally {
+      running--;
+      void flush();
+    }
   }
 
   // Per event, kept here because the broker's delivery count mixes failures with hold-backs:
@@ -190,6 +279,10 @@ export function eventSubscription<S extends z.ZodType>(
       const stopTimer = metrics.events.handlerDuration.startTimer({ consumer: durableName });
       try {
         const outcome = await apply(event, message);
+        if (outcome === 'held') {
+          metrics.events.heldBack.inc(labels);
+          return { kind: 'hold', delayMs: Math.min(1_000, 20 * message.deliveryCount) };
+        }
         forget(event);
         if (blocked.get(aggregateKey(event))?.sequence === event.sequence)
           blocked.delete(aggregateKey(event));
@@ -197,10 +290,6 @@ export function eventSubscription<S extends z.ZodType>(
         if (options.loseAckAfterCommit?.(event)) return { kind: 'retry', delayMs: 0 };
         return { kind: 'ack' };
       } catch (err) {
-        if (err instanceof HoldBack) {
-          metrics.events.heldBack.inc(labels);
-          return { kind: 'hold', delayMs: Math.min(1_000, 20 * message.deliveryCount) };
-        }
         metrics.events.failed.inc(labels);
         const reason = err instanceof Error ? err.message : String(err);
         const attempts = countFailure(event);
@@ -208,7 +297,7 @@ export function eventSubscription<S extends z.ZodType>(
           forget(event);
           // Later events of this aggregate must not wait for one that will not come.
           if (consumer.ordered) {
-            await db.transaction((tx) => advancePosition(tx, event));
+            await db.transaction((tx) => advancePositions(tx, [event]));
             blocked.delete(aggregateKey(event));
           }
           metrics.events.deadLettered.inc(labels);

@@ -78,7 +78,8 @@ async function startHarness(options: HarnessOptions): Promise<Harness> {
   );
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   await sql`create table public.effects (
-    id bigserial primary key, event_id uuid not null, aggregate_id text not null, sequence int not null, n int not null)`;
+    id bigserial primary key, event_id uuid not null, aggregate_id text not null, sequence int not null, n int not null,
+    transaction_id bigint not null default txid_current())`;
   const db = connectDatabase({ url: database.url, applicationName: 'exactly-once', poolSize: 12 });
   const metrics = createServiceMetrics('exactly-once');
   const testBus = await createTestBus(options.bus, log, { url: options.natsUrl, ackWaitMs: 2_000 });
@@ -287,6 +288,36 @@ describe('exactly-once effects through the outbox, JetStream and the inbox', () 
     expect(await harness.counter('events_publish_duplicates_total')).toBe(100);
     const [unsent] = await harness.sql`select count(*)::int as n from orders.outbox where sent_at is null`;
     expect(unsent!.n).toBe(0);
+  });
+
+  it('shares one transaction among many events, and a failing handler does not take its batch-mates down', async () => {
+    let broken = true;
+    const harness = await startHarness({
+      bus: 'jetstream',
+      ordered: true,
+      relays: 0,
+      maxDeliveries: 1_000,
+      beforeEffect: (event) => {
+        if (event.payload.n === 7 && broken) throw new Error('downstream is down');
+      },
+    });
+    await harness.produce(events(100, 4), 100); // a backlog, so deliveries arrive together
+    await harness.startRelays(1);
+    // Every other aggregate is applied while the broken event (first of its aggregate, with three
+    // successors held back behind it) keeps failing in its batches.
+    await waitFor(async () => (await harness.effects()).length >= 396, 30_000);
+    await waitFor(async () => (await harness.counter('events_failed_total')) >= 2, 10_000);
+    expect(await harness.counter('events_consumed_total')).toBe(396);
+    expect(await harness.counter('events_retried_total')).toBe(await harness.counter('events_failed_total'));
+    broken = false;
+    await waitFor(async () => (await harness.effects()).length >= 400, 30_000);
+    const effects = await harness.effects();
+    expectExactlyOnce(effects, 400);
+    expectOrderPerAggregate(effects, 4);
+    const [shared] = await harness.sql<Array<{ transactions: number }>>`
+      select count(distinct transaction_id)::int as transactions from public.effects`;
+    expect(shared!.transactions).toBeLessThan(200);
+    expect(await harness.counter('events_consumed_total')).toBe(400);
   });
 
   it('prunes sent outbox rows and old inbox rows after the retention period, never unsent ones', async () => {
