@@ -186,17 +186,35 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
       const first = Math.min(filter.first ?? 50, 500);
       const info = await jsm.streams.info(dlqStream);
+      const start = Math.max(info.state.first_seq, (filter.after ?? 0) + 1);
+      if (!info.state.messages || start > info.state.last_seq) return [];
+      // Dead letters sit on one subject per consumer, so that filter is the server's job; the
+      // rest is read in pages by a short-lived ordered consumer instead of one request per message.
+      if (filter.durableName && !/^[A-Za-z0-9_-]+$/.test(filter.durableName)) return [];
+      const reader = await js.consumers.get(dlqStream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
+        ...(filter.durableName ? { filter_subjects: `${dlqSubjectRoot}.${filter.durableName}` } : {}),
+      });
       const letters: DeadLetter[] = [];
-      for (
-        let seq = Math.max(info.state.first_seq, (filter.after ?? 0) + 1);
-        seq <= info.state.last_seq;
-        seq++
-      ) {
-        const stored = await jsm.streams.getMessage(dlqStream, { seq }).catch(() => null);
-        if (!stored) continue;
-        const letter = toDeadLetter(seq, headersOf(stored.header), stored.string());
-        if (matchesFilter(letter, filter)) letters.push(letter);
-        if (letters.length >= first) break;
+      try {
+        for (let done = false; !done && letters.length < first; ) {
+          const page = await reader.fetch({ max_messages: 256, expires: 1_000 });
+          let read = 0;
+          for await (const stored of page) {
+            read++;
+            const letter = toDeadLetter(stored.seq, headersOf(stored.headers), stored.string());
+            if (matchesFilter(letter, filter)) letters.push(letter);
+            if (stored.info.pending === 0) done = true;
+            if (letters.length >= first || done) {
+              page.stop();
+              break;
+            }
+          }
+          if (!read) done = true;
+        }
+      } finally {
+        await reader.delete().catch(() => false);
       }
       return letters;
     },

@@ -150,7 +150,7 @@ function createEventMetrics(registry: Registry) {
 const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** One registry per service, so services sharing a process keep separate /metrics. */
-export function createServiceMetrics(service: string): ServiceMetrics {
+export function createServiceMetrics(service: string, options: { events?: boolean } = {}): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
@@ -182,7 +182,8 @@ export function createServiceMetrics(service: string): ServiceMetrics {
       labelNames: ['pool'],
       registers: [registry],
     }),
-    events: createEventMetrics(registry),
+    // A service without an outbox or consumers (the gateway) keeps them off its /metrics.
+    events: createEventMetrics(options.events === false ? new Registry() : registry),
   };
 }
 

@@ -131,6 +131,25 @@ describe.each(['jetstream', 'in-process'] as const)('event bus contract (%s)', (
     expect(await bus.replayDeadLetter(letters[1]!.sequence)).toBe(false);
   });
 
+  it('pages through hundreds of dead letters, oldest first, with filters', async () => {
+    await open();
+    await bus.subscribe(subscription('rejecting', async () => ({ kind: 'dead-letter', reason: 'rejected' })));
+    await Promise.all(Array.from({ length: 600 }, (_, i) => bus.publish(event(i, `agg-${i}`))));
+    await expect
+      .poll(async () => (await bus.listDeadLetters({ first: 500 })).length, { timeout: 15_000 })
+      .toBe(500);
+    const firstPage = await bus.listDeadLetters({ first: 500, durableName: 'rejecting' });
+    const secondPage = await bus.listDeadLetters({ first: 500, after: firstPage.at(-1)!.sequence });
+    expect(secondPage).toHaveLength(100);
+    const sequences = [...firstPage, ...secondPage].map((letter) => letter.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(600);
+    expect(await bus.listDeadLetters({ durableName: 'rejecting', type: 'bilten.nothing.happened' })).toEqual(
+      [],
+    );
+    expect(await bus.listDeadLetters({ durableName: 'rejecting.>' })).toEqual([]);
+  });
+
   it('handles one aggregate at a time, in order, and different aggregates in parallel', async () => {
     await open();
     const active = new Map<string, number>();
