@@ -103,6 +103,7 @@ export async function startEventSide(
     name: config.ordered ? 'bench-ordered' : 'bench',
     event: benchRecorded,
     ordered: config.ordered,
+    groupCommit: true,
     async handle(event, tx) {
       await tx.execute(drizzleSql`insert into public.bench_effects (event_id, aggregate_id, sequence, n)
         values (${event.id}, ${event.aggregateId}, ${event.sequence}, ${event.payload.n})`);

@@ -22,6 +22,12 @@ export interface EventConsumer<S extends z.ZodType = z.ZodType> {
   event: EventDefinition<S>;
   /** Apply events of one aggregate strictly in their sequence order. */
   ordered?: boolean;
+  /**
+   * Let events share one transaction (group commit), for handlers whose every effect goes through
+   * `tx`. Not for handlers that call out (SMTP, HTTP): when a batch-mate fails, the batch runs
+   * again one event at a time, and such a call would be made twice.
+   */
+  groupCommit?: boolean;
   handle(event: DomainEvent<z.output<S>>, tx: Transaction): Promise<void>;
 }
 
@@ -35,7 +41,7 @@ export interface ConsumerOptions {
   maxDeliveries?: number;
   /** How long an ordered event waits for a missing predecessor before accepting the gap. */
   holdBackTimeoutMs?: number;
-  /** Most events applied in one transaction (group commit); 1 turns batching off. */
+  /** Most events applied in one transaction, for consumers with `groupCommit`. */
   maxBatchSize?: number;
   /** Batch transactions in flight at once (each holds a connection). */
   parallelBatches?: number;
@@ -45,9 +51,12 @@ export interface ConsumerOptions {
 
 type Outcome = 'applied' | 'duplicate' | 'held';
 
-interface Pending {
+interface Delivery {
   event: DomainEvent;
   message: IncomingMessage;
+}
+
+interface Pending extends Delivery {
   resolve(outcome: Outcome): void;
   reject(err: unknown): void;
 }
@@ -155,9 +164,9 @@ export function eventSubscription<S extends z.ZodType>(
    * whole batch, then each handler in turn. The runner keeps at most one event per aggregate in
    * flight, so a batch never holds two events of one aggregate.
    */
-  function applyTogether(batch: Pending[]): Promise<Map<Pending, Outcome>> {
+  function applyTogether(batch: Delivery[]): Promise<Map<Delivery, Outcome>> {
     return db.transaction(async (tx) => {
-      const outcomes = new Map<Pending, Outcome>();
+      const outcomes = new Map<Delivery, Outcome>();
       const sequenced = consumer.ordered
         ? batch.filter((item) => !(HEADER.replay in item.message.headers))
         : [];
@@ -202,7 +211,11 @@ export function eventSubscription<S extends z.ZodType>(
   // share it. No timer, so a lone event goes at once; under load one commit serves many events.
   const queue: Pending[] = [];
   let running = 0;
-  function apply(event: DomainEvent<z.output<S>>, message: IncomingMessage): Promise<Outcome> {
+  async function apply(event: DomainEvent<z.output<S>>, message: IncomingMessage): Promise<Outcome> {
+    if (!consumer.groupCommit) {
+      const delivery = { event, message };
+      return (await applyTogether([delivery])).get(delivery)!;
+    }
     return new Promise((resolve, reject) => {
       queue.push({ event, message, resolve, reject });
       void flush();

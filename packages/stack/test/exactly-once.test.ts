@@ -42,6 +42,8 @@ interface HarnessOptions {
   bus: BusKind;
   natsUrl?: string;
   ordered?: boolean;
+  /** The consumer lets events share transactions (default true). */
+  groupCommit?: boolean;
   relays?: number;
   /** Sent outbox rows and inbox rows older than this are pruned. */
   retentionMs?: number;
@@ -91,6 +93,7 @@ async function startHarness(options: HarnessOptions): Promise<Harness> {
     name: 'ledger',
     event: ledgerRecorded,
     ordered: options.ordered,
+    groupCommit: options.groupCommit ?? true,
     async handle(event, tx) {
       await options.beforeEffect?.(event);
       await tx.execute(drizzleSql`insert into public.effects (event_id, aggregate_id, sequence, n)
@@ -233,35 +236,43 @@ describe('exactly-once effects through the outbox, JetStream and the inbox', () 
     expectExactlyOnce(await harness.effects(), 100);
   });
 
-  it('holds events of one aggregate in order: 50 aggregates × 100 events, random delays and redeliveries', async () => {
-    const failedOnce = new Set<string>();
-    const lostOnce = new Set<string>();
-    const harness = await startHarness({
-      bus: 'jetstream',
-      ordered: true,
-      beforeEffect: async (event) => {
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
-        if (Math.random() < 0.04 && !failedOnce.has(event.id)) {
-          failedOnce.add(event.id);
-          throw new Error('forced failure');
-        }
-      },
-      loseAckAfterCommit: (event) => {
-        if (Math.random() >= 0.02 || lostOnce.has(event.id)) return false;
-        lostOnce.add(event.id);
-        return true;
-      },
-    });
-    // Interleaved across aggregates, 50 events per transaction.
-    await harness.produce(events(50, 100), 50);
-    await waitFor(async () => (await harness.effects()).length >= 5_000, 90_000);
-    const effects = await harness.effects();
-    expectExactlyOnce(effects, 5_000);
-    expectOrderPerAggregate(effects, 100);
-    expect(failedOnce.size).toBeGreaterThan(50);
-    expect(lostOnce.size).toBeGreaterThan(20);
-    expect(await harness.counter('events_held_back_total')).toBeGreaterThan(0);
-  }, 120_000);
+  it.each([
+    ['one transaction per event', false],
+    ['group commit', true],
+  ])(
+    'holds events of one aggregate in order: 50 aggregates × 100 events, random delays and redeliveries (%s)',
+    async (_, groupCommit) => {
+      const failedOnce = new Set<string>();
+      const lostOnce = new Set<string>();
+      const harness = await startHarness({
+        bus: 'jetstream',
+        ordered: true,
+        groupCommit,
+        beforeEffect: async (event) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+          if (Math.random() < 0.04 && !failedOnce.has(event.id)) {
+            failedOnce.add(event.id);
+            throw new Error('forced failure');
+          }
+        },
+        loseAckAfterCommit: (event) => {
+          if (Math.random() >= 0.02 || lostOnce.has(event.id)) return false;
+          lostOnce.add(event.id);
+          return true;
+        },
+      });
+      // Interleaved across aggregates, 50 events per transaction.
+      await harness.produce(events(50, 100), 50);
+      await waitFor(async () => (await harness.effects()).length >= 5_000, 90_000);
+      const effects = await harness.effects();
+      expectExactlyOnce(effects, 5_000);
+      expectOrderPerAggregate(effects, 100);
+      expect(failedOnce.size).toBeGreaterThan(50);
+      expect(lostOnce.size).toBeGreaterThan(20);
+      expect(await harness.counter('events_held_back_total')).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 
   it('publishes each event once with two relays at once, counting the broker-side duplicates', async () => {
     const harness = await startHarness({ bus: 'jetstream', relays: 0 });

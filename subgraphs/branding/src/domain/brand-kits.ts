@@ -61,6 +61,8 @@ export async function updateBrandKit(
 export const defaultBrandKitConsumer: EventConsumer<typeof organizationCreated.payload> = {
   name: 'default-brand-kit',
   event: organizationCreated,
+  // A single insert through `tx`: safe to share a transaction with other organizations' events.
+  groupCommit: true,
   async handle(event, tx) {
     await insertBrandKitOnce(tx, {
       id: uuidv7(),
