@@ -15,8 +15,8 @@ import {
 } from '@bilten/platform';
 import { captureLogs, TEST_NATS_URL } from '@bilten/testkit';
 import { sql as drizzleSql } from 'drizzle-orm';
+import { postgresWriteCounter } from '../stats.ts';
 import { benchRecorded } from './event.ts';
-import { postgresWriteCounter } from './stats.ts';
 
 /** The relay and the consumer of one pipeline pass: what runs beside (or apart from) the producers. */
 export interface EventSideConfig {

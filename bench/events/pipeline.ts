@@ -3,15 +3,6 @@ import { eventStore } from '@bilten/orders/src/db/schema.ts';
 import { applyMigrations, connectDatabase, createOutbox } from '@bilten/platform';
 import { sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { benchRecorded } from './event.ts';
-import {
-  type EventSide,
-  type EventSideConfig,
-  type EventSideHooks,
-  startEventSide,
-  startEventSideInWorker,
-} from './event-side.ts';
-import { Resources } from './resources.ts';
 import {
   type CpuUsage,
   cpuMeter,
@@ -23,7 +14,16 @@ import {
   postgresWriteCounter,
   sleep,
   summarize,
-} from './stats.ts';
+} from '../stats.ts';
+import { benchRecorded } from './event.ts';
+import {
+  type EventSide,
+  type EventSideConfig,
+  type EventSideHooks,
+  startEventSide,
+  startEventSideInWorker,
+} from './event-side.ts';
+import { Resources } from './resources.ts';
 
 export interface PipelineConfig {
   ordered: boolean;

@@ -3,9 +3,9 @@ import { connectDatabase, eventHeaders, newEvent } from '@bilten/platform';
 import { TEST_NATS_URL } from '@bilten/testkit';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, nanos, headers as natsHeaders } from '@nats-io/transport-node';
+import { type CpuUsage, cpuMeter, now } from '../stats.ts';
 import { benchRecorded } from './event.ts';
 import { Resources } from './resources.ts';
-import { type CpuUsage, cpuMeter, now } from './stats.ts';
 
 export interface RawJetStreamResult {
   messages: number;

@@ -8,10 +8,10 @@ import os from 'node:os';
 import { ADMIN_DATABASE_URL, TEST_NATS_URL } from '@bilten/testkit';
 import { connect } from '@nats-io/transport-node';
 import postgres from 'postgres';
+import { type CpuUsage, fmt, formatTable } from '../stats.ts';
 import { type PassResult, type PipelineConfig, runPipelinePass } from './pipeline.ts';
 import { rawJetStream, rawPostgres } from './raw.ts';
 import { Resources } from './resources.ts';
-import { type CpuUsage, fmt, formatTable } from './stats.ts';
 
 const int = (name: string, fallback: number) => {
   const value = process.env[name];

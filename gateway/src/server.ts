@@ -18,6 +18,7 @@ import {
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
+import { createApiKeyExchange } from './api-keys.ts';
 
 export interface GatewayLimits {
   /** Deepest selection nesting accepted. */
@@ -40,12 +41,36 @@ export interface GatewayOptions {
   port: number;
   /** Hide "did you mean" suggestions, which map the schema for an attacker. */
   blockFieldSuggestions: boolean;
+  /** Proxies in front of the gateway allowed to name the client address; default: none, the TCP peer is the client. */
+  trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
 }
 
 interface GatewayContext {
   requestId: string;
   traceparent: string;
   authorization?: string;
+  /** The client's address: the TCP peer, or what trusted proxies say (GATEWAY_TRUST_PROXY). */
+  clientIp: string;
+  userAgent?: string;
+}
+
+/** A route of identity's (JWKS, API-key exchange): beside its /graphql, found in the supergraph unless overridden. */
+function identityUrl(options: GatewayOptions, path: string): string {
+  const routed = /join__graph\(name: "identity", url: "([^"]+)"\)/.exec(options.supergraphSdl)?.[1];
+  const graphqlUrl = options.subgraphUrls.identity ?? routed ?? 'http://localhost:4001/graphql';
+  return new URL(path, graphqlUrl).toString();
+}
+
+/**
+ * The supergraph marks `@authenticated` as a SECURITY feature, which @apollo/gateway refuses to
+ * load because it cannot enforce it (only the Router does). Our subgraphs enforce access in their
+ * resolvers, so the gateway loads the link as plain metadata; the directive stays in the schema.
+ */
+export function withoutUnenforcedSecurityFeatures(supergraphSdl: string): string {
+  return supergraphSdl.replace(
+    /(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[\d.]+"), for: SECURITY\)/g,
+    '$1)',
+  );
 }
 
 /**
@@ -69,7 +94,7 @@ function subgraphFetcher(name: string, timeoutMs: number): Fetcher {
 export async function startGateway(options: GatewayOptions): Promise<RunningService> {
   const { limits, log } = options;
   const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
+    supergraphSdl: withoutUnenforcedSecurityFeatures(options.supergraphSdl),
     logger: log,
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
@@ -80,16 +105,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
           request.http.headers.set('x-request-id', context.requestId);
           request.http.headers.set('traceparent', context.traceparent);
           if (context.authorization) request.http.headers.set('authorization', context.authorization);
+          // Replaced, not appended: a client's own x-forwarded-for is its word, not a fact. Subgraphs
+          // trust the last hop, i.e. the client as the gateway resolved it.
+          request.http.headers.set('x-forwarded-for', context.clientIp);
+          request.http.headers.set('x-real-ip', context.clientIp);
+          if (context.userAgent) request.http.headers.set('user-agent', context.userAgent);
         },
       }),
   });
 
-  const metrics = createServiceMetrics('gateway');
+  const metrics = createServiceMetrics('gateway', { events: false });
   let loaded = false;
   const app = createHttpApp({
     log,
     metrics,
     bodyLimit: limits.bodyLimitBytes,
+    trustProxy: options.trustProxy,
     health: [
       {
         name: 'supergraph',
@@ -124,11 +155,36 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   });
   await apollo.start();
   loaded = true;
+  // Third parties' `Bearer bk_…` keys become identity-signed tokens here; subgraphs only verify JWTs.
+  const authorizationFor = createApiKeyExchange({
+    url: identityUrl(options, '/internal/api-keys/exchange'),
+    timeoutMs: limits.subgraphTimeoutMs,
+    log,
+  });
   mountGraphQL(app, apollo, async (request) => ({
     requestId: request.id,
     traceparent: currentRequest()!.traceparent,
-    authorization: request.headers.authorization,
+    authorization: await authorizationFor(request.headers.authorization),
+    clientIp: request.ip,
+    userAgent: request.headers['user-agent'],
   }));
+
+  // Identity's public signing keys at the public door, for clients and services outside the cluster.
+  const jwksUrl = identityUrl(options, '/.well-known/jwks.json');
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    try {
+      const upstream = await fetch(jwksUrl, { signal: AbortSignal.timeout(limits.subgraphTimeoutMs) });
+      if (!upstream.ok) throw new Error(`identity answered ${upstream.status}`);
+      reply.header('content-type', 'application/json');
+      reply.header('cache-control', upstream.headers.get('cache-control') ?? 'public, max-age=300');
+      return reply.send(await upstream.text());
+    } catch (err) {
+      log.warn({ err, jwksUrl }, 'JWKS unavailable');
+      return reply
+        .status(502)
+        .send({ errors: [{ message: 'signing keys are unavailable', extensions: { code: 'INTERNAL' } }] });
+    }
+  });
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as { port: number }).port;
@@ -152,6 +208,7 @@ export function gatewayOptionsFromEnv(env: PlatformEnv, log: Logger) {
     host: env.HOST,
     port: env.GATEWAY_PORT,
     blockFieldSuggestions: env.NODE_ENV === 'production',
+    trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,
       maxAliases: env.GATEWAY_MAX_ALIASES,
@@ -161,4 +218,15 @@ export function gatewayOptionsFromEnv(env: PlatformEnv, log: Logger) {
       subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
     },
   };
+}
+
+/** GATEWAY_TRUST_PROXY: empty → trust no one; `true`; a hop count; or addresses/CIDRs, comma-separated. */
+export function trustProxyFrom(value: string): NonNullable<GatewayOptions['trustProxy']> {
+  if (!value) return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value.split(',');
 }

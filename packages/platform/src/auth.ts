@@ -12,9 +12,32 @@ import { DomainError } from './errors.ts';
 export const ORGANIZATION_ROLES = ['STAFF', 'ADMIN', 'OWNER'] as const;
 export type OrganizationRole = (typeof ORGANIZATION_ROLES)[number];
 
-/** Who is calling: a signed-in user (with platform roles and memberships) or nobody. */
+/** What an API key may be granted: the closed list `createApiKey` accepts. */
+export const API_KEY_SCOPES = [
+  'events:read',
+  'events:write',
+  'orders:read',
+  'orders:write',
+  'reports:read',
+] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export const API_KEY_MODES = ['LIVE', 'TEST'] as const;
+export type ApiKeyMode = (typeof API_KEY_MODES)[number];
+
+/**
+ * Who is calling: a signed-in user (with platform roles and memberships), a third party with an
+ * organization's API key (the gateway exchanged it for a short-lived token), or nobody.
+ */
 export type Viewer =
   | { kind: 'anonymous' }
+  | {
+      kind: 'apiKey';
+      keyId: string;
+      organizationId: string;
+      scopes: ApiKeyScope[];
+      mode: ApiKeyMode;
+      tokenId: string;
+    }
   | {
       kind: 'user';
       userId: string;
@@ -23,6 +46,10 @@ export type Viewer =
       /** Organization id → the user's role there. */
       organizations: Record<string, OrganizationRole>;
       tokenId: string;
+      /** Whether the user has proven they own their email address. */
+      emailVerified: boolean;
+      /** The sign-in session (refresh-token family) the token was issued for. */
+      sessionId?: string;
     };
 
 export const ANONYMOUS: Viewer = { kind: 'anonymous' };
@@ -33,6 +60,18 @@ const accessTokenClaims = z.object({
   jti: z.string().min(1),
   roles: z.array(z.string()).default([]),
   orgs: z.record(z.string(), z.enum(ORGANIZATION_ROLES)).default({}),
+  email_verified: z.boolean().default(false),
+  sid: z.string().optional(),
+});
+
+/** Tokens identity issues for API keys carry `kind: 'api_key'`; they are never a user's. */
+const apiKeyTokenClaims = z.object({
+  kind: z.literal('api_key'),
+  sub: z.uuid(),
+  jti: z.string().min(1),
+  org: z.uuid(),
+  scopes: z.array(z.enum(API_KEY_SCOPES)),
+  mode: z.enum(API_KEY_MODES),
 });
 
 export interface TokenVerifierOptions {
@@ -42,6 +81,8 @@ export interface TokenVerifierOptions {
   jwksUrl?: string;
   /** A fixed key set instead of a URL (tests, air-gapped set-ups). */
   jwks?: JSONWebKeySet;
+  /** Keys looked up in-process (identity verifies with its own key store, no HTTP hop). */
+  keys?: JWTVerifyGetKey;
 }
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Viewer>;
@@ -57,11 +98,13 @@ const unauthenticated = (message: string) =>
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const keys: JWTVerifyGetKey = options.jwks
     ? createLocalJWKSet(options.jwks)
-    : createRemoteJWKSet(new URL(options.jwksUrl ?? 'http://localhost:4001/.well-known/jwks.json'), {
-        cacheMaxAge: 10 * 60_000,
-        cooldownDuration: 30_000,
-        timeoutDuration: 2_000,
-      });
+    : options.keys && !options.jwksUrl
+      ? options.keys
+      : createRemoteJWKSet(new URL(options.jwksUrl ?? 'http://localhost:4001/.well-known/jwks.json'), {
+          cacheMaxAge: 10 * 60_000,
+          cooldownDuration: 30_000,
+          timeoutDuration: 2_000,
+        });
   return async (authorization) => {
     if (!authorization) return ANONYMOUS;
     const match = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(authorization);
@@ -73,6 +116,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         algorithms: ['EdDSA', 'ES256'],
         requiredClaims: ['exp', 'iat', 'sub', 'jti'],
       });
+      if (payload.kind === 'api_key') {
+        const key = apiKeyTokenClaims.parse(payload);
+        return {
+          kind: 'apiKey',
+          keyId: key.sub,
+          organizationId: key.org,
+          scopes: key.scopes,
+          mode: key.mode,
+          tokenId: key.jti,
+        };
+      }
       const claims = accessTokenClaims.parse(payload);
       return {
         kind: 'user',
@@ -80,6 +134,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         roles: claims.roles,
         organizations: claims.orgs,
         tokenId: claims.jti,
+        emailVerified: claims.email_verified,
+        sessionId: claims.sid,
       };
     } catch {
       throw unauthenticated('access token is invalid or expired');
@@ -87,9 +143,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
+/** A person, signed in. An API key is authenticated but never a user: FORBIDDEN, not UNAUTHENTICATED. */
 export function requireUser(viewer: Viewer): Extract<Viewer, { kind: 'user' }> {
+  if (viewer.kind === 'apiKey')
+    throw new DomainError('FORBIDDEN', 'API keys cannot do this; sign in as a user');
   if (viewer.kind !== 'user') throw new DomainError('UNAUTHENTICATED', 'sign in first');
   return viewer;
+}
+
+/** Signed in with a verified email address: needed to create organizations or buy tickets. */
+export function requireVerifiedUser(viewer: Viewer): Extract<Viewer, { kind: 'user' }> {
+  const user = requireUser(viewer);
+  if (!user.emailVerified) throw new DomainError('EMAIL_NOT_VERIFIED', 'verify your email address first');
+  return user;
 }
 
 export function requireAdmin(viewer: Viewer): Extract<Viewer, { kind: 'user' }> {
@@ -106,4 +172,20 @@ export function requireOrgRole(viewer: Viewer, organizationId: string, minimum: 
     throw new DomainError('FORBIDDEN', `needs the ${minimum} role in this organization`);
   }
   return user;
+}
+
+/**
+ * An API key of `organizationId` granted `scope`. Users are refused here: a resolver open to
+ * both checks `viewer.kind === 'apiKey' ? requireScope(…) : requireOrgRole(…)`.
+ */
+export function requireScope(viewer: Viewer, organizationId: string, scope: ApiKeyScope) {
+  if (viewer.kind === 'anonymous') throw new DomainError('UNAUTHENTICATED', 'an API key is needed');
+  if (
+    viewer.kind !== 'apiKey' ||
+    viewer.organizationId !== organizationId ||
+    !viewer.scopes.includes(scope)
+  ) {
+    throw new DomainError('FORBIDDEN', `needs an API key of this organization with the ${scope} scope`);
+  }
+  return viewer;
 }

@@ -43,6 +43,7 @@ export const platformEnv = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: optionalUrl,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  EVENT_PROCESSING: z.enum(['on', 'off']).default('on'),
   NATS_URL: optionalUrl,
   NATS_STREAM: z
     .string()
@@ -77,6 +78,30 @@ export const platformEnv = z.object({
   AUTH_JWKS_URL: optionalUrl,
   AUTH_ISSUER: z.string().min(1).default('bilten-identity'),
   AUTH_AUDIENCE: z.string().min(1).default('bilten'),
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n]+@[^\r\n]+$/, 'must be one line with an address, e.g. "Bilten <no-reply@bilten.local>"')
+    .default('Bilten <no-reply@bilten.local>'),
+  PUBLIC_WEB_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('http://localhost:3000'),
+  AUTH_KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_REGISTRATIONS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).default(20),
+  /** identity: on start, make sure this account exists as a verified platform ADMIN. */
+  BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
+  /** identity: its password if the account has to be created (an existing one keeps its own). */
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
+  GATEWAY_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(true|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)?$/,
+      'must be true, a hop count or addresses/CIDRs',
+    )
+    .default(''),
 });
 export type PlatformEnv = z.infer<typeof platformEnv>;
 

@@ -36,6 +36,9 @@ export function connectDatabase({
     max: poolSize,
     idle_timeout: 30,
     connect_timeout: 5,
+    // The array-type lookup postgres.js runs on connect rejects unhandled when that connection
+    // drops mid-query (it would crash the process); drizzle parses and serializes arrays itself.
+    fetch_types: false,
     connection: { application_name: applicationName },
     onnotice: (notice) => log?.debug({ notice: notice.message }, 'postgres notice'),
     debug: onQuery ? () => onQuery() : undefined,

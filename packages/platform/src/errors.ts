@@ -5,6 +5,7 @@ import type { Logger } from './logger.ts';
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'EMAIL_NOT_VERIFIED',
   'NOT_FOUND',
   'BAD_USER_INPUT',
   'RATE_LIMITED',

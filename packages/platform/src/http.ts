@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerOptions,
   LogController,
 } from 'fastify';
 import type { Logger } from './logger.ts';
@@ -20,6 +21,8 @@ export interface HttpAppOptions {
   metrics: ServiceMetrics;
   health: HealthCheck[];
   bodyLimit?: number;
+  /** Fastify `trustProxy`: which proxies in front may tell the client address (`request.ip`). */
+  trustProxy?: FastifyServerOptions['trustProxy'];
 }
 
 /**
@@ -31,12 +34,14 @@ export function createHttpApp({
   metrics,
   health,
   bodyLimit = 1_048_576,
+  trustProxy = false,
 }: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
     // Operations are logged by the GraphQL plugin with more to say than an access log.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit,
+    trustProxy,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     forceCloseConnections: true,
     return503OnClosing: true,

@@ -1,3 +1,4 @@
+export * from './audit.ts';
 export * from './auth.ts';
 export * from './bus-in-process.ts';
 export * from './bus-jetstream.ts';

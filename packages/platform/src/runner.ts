@@ -121,6 +121,9 @@ export function runSubgraph<Context extends BaseContext>(
         log,
         host: env.HOST,
         port: subgraphPort(env, definition.name),
+        auth: authFromEnv(env),
+        env,
+        processEvents: env.EVENT_PROCESSING === 'on',
       }).catch(async (err) => {
         await infrastructure.close();
         throw err;

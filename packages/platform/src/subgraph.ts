@@ -6,9 +6,11 @@ import {
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
+import type { JWTVerifyGetKey } from 'jose';
 import { createTokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
-import type { SubgraphName } from './config.ts';
+import { loadPlatformEnv, type PlatformEnv, type SubgraphName } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
 import { applyMigrations, connectDatabase, type Database } from './db.ts';
 import { createErrorFormatter } from './errors.ts';
@@ -33,9 +35,31 @@ export interface BaseContext {
   outbox: Outbox;
   log: Logger;
   requestId: string;
+  /** The client's address as the gateway saw it (see `clientAddress`). */
+  clientIp: string;
+  userAgent: string | null;
 }
 
-export interface SubgraphDefinition<Context extends BaseContext> {
+/** What a subgraph may add at start-up, beside its schema: services for its resolvers, HTTP routes, its own token keys. */
+export interface SubgraphExtension<Services> {
+  /** Handed to `createContext` on every request. */
+  services: Services;
+  /** Extra HTTP routes (e.g. identity's `/.well-known/jwks.json`). */
+  routes?(app: FastifyInstance): void;
+  /** Verify access tokens with these keys in-process, unless a JWKS is configured explicitly. */
+  tokenKeys?: JWTVerifyGetKey;
+}
+
+export interface SubgraphSetupDeps {
+  db: Database;
+  log: Logger;
+  env: PlatformEnv;
+  /** Issuer and audience of access tokens, as every subgraph verifies them. */
+  auth: { issuer: string; audience: string };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: services are whatever a subgraph's setup returns
+export interface SubgraphDefinition<Context extends BaseContext, Services = any> {
   name: SubgraphName;
   typeDefs: DocumentNode;
   // biome-ignore lint/suspicious/noExplicitAny: codegen resolver maps are structurally typed per subgraph
@@ -44,20 +68,22 @@ export interface SubgraphDefinition<Context extends BaseContext> {
   /** Outbox, inbox and positions in this subgraph's schema (`eventTables(schema)`). */
   eventTables: EventTables;
   /** Per-request context: the place for fresh dataloaders, so batching never leaks across requests. */
-  createContext(base: BaseContext): Context;
-  consumers?(deps: { log: Logger }): EventConsumer[];
+  createContext(base: BaseContext, services: Services): Context;
+  consumers?(deps: { log: Logger; env: PlatformEnv }): EventConsumer[];
+  /** Runs once after the database is connected, before the first request. */
+  setup?(deps: SubgraphSetupDeps): Promise<SubgraphExtension<Services>>;
 }
 
 /**
  * Every subgraph keeps its SDL at `<directory>/schema.graphql` and its migrations in
  * `<directory>/drizzle`; the definition only names what differs.
  */
-export function defineSubgraph<Context extends BaseContext>({
+export function defineSubgraph<Context extends BaseContext, Services = undefined>({
   directory,
   ...rest
-}: Omit<SubgraphDefinition<Context>, 'typeDefs' | 'migrations'> & {
+}: Omit<SubgraphDefinition<Context, Services>, 'typeDefs' | 'migrations'> & {
   directory: URL;
-}): SubgraphDefinition<Context> {
+}): SubgraphDefinition<Context, Services> {
   return {
     ...rest,
     typeDefs: loadTypeDefs(new URL('schema.graphql', directory)),
@@ -74,6 +100,13 @@ export interface SubgraphRuntime {
   port: number;
   /** How access tokens are checked; defaults to identity's JWKS on localhost:4001. */
   auth?: Partial<TokenVerifierOptions>;
+  /** The validated environment, for what a subgraph's setup reads (defaults when absent). */
+  env?: PlatformEnv;
+  /**
+   * Whether this process runs the outbox relay and the event consumers (default true). Off for
+   * replicas that only serve requests, when a separate deployment does the event work.
+   */
+  processEvents?: boolean;
   relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retentionMs' | 'inboxRetentionMs'>;
   consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackTimeoutMs' | 'loseAckAfterCommit'>;
 }
@@ -86,8 +119,8 @@ export interface RunningService {
 }
 
 /** Migrates, connects, subscribes and listens: one subgraph, ready to serve. */
-export async function startSubgraph<Context extends BaseContext>(
-  definition: SubgraphDefinition<Context>,
+export async function startSubgraph<Context extends BaseContext, Services>(
+  definition: SubgraphDefinition<Context, Services>,
   runtime: SubgraphRuntime,
 ): Promise<RunningService> {
   const log = runtime.log.child({ service: definition.name });
@@ -117,17 +150,29 @@ export async function startSubgraph<Context extends BaseContext>(
     ],
   });
 
-  const outbox = createOutbox(definition.eventTables, definition.name);
-  const relay = await startOutboxRelay({
-    ...runtime.relay,
-    subgraph: definition.name,
-    db: background.db,
-    sql: background.sql,
-    tables: definition.eventTables,
-    bus: runtime.bus,
+  const auth = { ...DEFAULT_AUTH, ...runtime.auth };
+  const extension = (await definition.setup?.({
+    db: database.db,
     log,
-    metrics,
-  });
+    env: runtime.env ?? loadPlatformEnv({}),
+    auth: { issuer: auth.issuer, audience: auth.audience },
+  })) ?? { services: undefined as Services };
+  extension.routes?.(app);
+
+  const outbox = createOutbox(definition.eventTables, definition.name);
+  const processEvents = runtime.processEvents ?? true;
+  const relay = processEvents
+    ? await startOutboxRelay({
+        ...runtime.relay,
+        subgraph: definition.name,
+        db: background.db,
+        sql: background.sql,
+        tables: definition.eventTables,
+        bus: runtime.bus,
+        log,
+        metrics,
+      })
+    : undefined;
 
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema({
@@ -147,20 +192,28 @@ export async function startSubgraph<Context extends BaseContext>(
     ],
   });
   await apollo.start();
-  const verifyToken = createTokenVerifier({ ...DEFAULT_AUTH, ...runtime.auth });
+  const verifyToken = createTokenVerifier({ keys: extension.tokenKeys, ...auth });
   mountGraphQL(app, apollo, async (request) =>
-    definition.createContext({
-      db: database.db,
-      viewer: await verifyToken(request.headers.authorization),
-      bus: runtime.bus,
-      outbox,
-      log,
-      requestId: request.id,
-    }),
+    definition.createContext(
+      {
+        db: database.db,
+        viewer: await verifyToken(request.headers.authorization),
+        bus: runtime.bus,
+        outbox,
+        log,
+        requestId: request.id,
+        clientIp: clientAddress(request),
+        userAgent: request.headers['user-agent']?.slice(0, 512) || null,
+      },
+      extension.services,
+    ),
   );
 
   const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
-  for (const consumer of definition.consumers?.({ log }) ?? []) {
+  const consumers = processEvents
+    ? (definition.consumers?.({ log, env: runtime.env ?? loadPlatformEnv({}) }) ?? [])
+    : [];
+  for (const consumer of consumers) {
     const subscription = eventSubscription(consumer, {
       ...runtime.consumers,
       service: definition.name,
@@ -191,11 +244,21 @@ export async function startSubgraph<Context extends BaseContext>(
       await app.close();
       await apollo.stop();
       for (const subscription of subscriptions) await subscription.stop();
-      await relay.stop();
+      await relay?.stop();
       await background.close();
       await database.close();
     },
   };
+}
+
+/**
+ * Subgraphs are reachable only from the gateway (never exposed), so they trust the last
+ * `x-forwarded-for` hop: the client address the gateway put there. Earlier hops are anyone's word.
+ */
+export function clientAddress(request: FastifyRequest): string {
+  const forwarded = request.headers['x-forwarded-for'];
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
+  return last ? last.slice(0, 64) : request.ip;
 }
 
 /** One line per operation, carrying the correlation id through the logger's mixin. */

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createTestSigner } from '@bilten/testkit';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTokenVerifier, requireAdmin, requireOrgRole, requireUser } from '../src/auth.ts';
+import {
+  createTokenVerifier,
+  requireAdmin,
+  requireOrgRole,
+  requireScope,
+  requireUser,
+  requireVerifiedUser,
+} from '../src/auth.ts';
 import type { DomainError } from '../src/errors.ts';
 
 const signer = await createTestSigner();
@@ -32,6 +39,8 @@ describe('access token verification', () => {
       organizations: { [org]: 'OWNER' },
     });
     expect(await verify(undefined)).toEqual({ kind: 'anonymous' });
+    const unverified = await verify(bearer(await signer.sign({ sub, email_verified: false, sid: 's-1' })));
+    expect(unverified).toMatchObject({ emailVerified: false, sessionId: 's-1' });
   });
 
   it('rejects tampered, expired, foreign, unsigned and malformed tokens as UNAUTHENTICATED', async () => {
@@ -74,6 +83,7 @@ describe('access token verification', () => {
       'unknown key id': await signer.sign({}, { kid: 'rotated-away' }),
       'subject not a user id': await signer.sign({ sub: 'admin' }),
       'bad organization role': await signer.sign({ orgs: { [randomUUID()]: 'GOD' } }),
+      'email_verified not a boolean': await signer.sign({ email_verified: 'yes' }),
     };
     for (const [name, token] of Object.entries(cases))
       expect(await rejection(bearer(token)), name).toBe('UNAUTHENTICATED');
@@ -109,6 +119,7 @@ describe('permission helpers', () => {
     roles,
     organizations: orgs,
     tokenId: 't',
+    emailVerified: true,
   });
   const codeOf = (fn: () => unknown) => {
     try {
@@ -131,5 +142,60 @@ describe('permission helpers', () => {
       'FORBIDDEN',
     );
     expect(codeOf(() => requireOrgRole({ kind: 'anonymous' }, org, 'STAFF'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('requireVerifiedUser: anonymous is UNAUTHENTICATED, an unverified email EMAIL_NOT_VERIFIED', () => {
+    expect(codeOf(() => requireVerifiedUser({ kind: 'anonymous' }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(() => requireVerifiedUser({ ...user([]), emailVerified: false }))).toBe(
+      'EMAIL_NOT_VERIFIED',
+    );
+    expect(codeOf(() => requireVerifiedUser(user([])))).toBe('allowed');
+  });
+
+  it('API keys: never a user (FORBIDDEN), and only their own organization and scopes', () => {
+    const key = {
+      kind: 'apiKey' as const,
+      keyId: randomUUID(),
+      organizationId: org,
+      scopes: ['events:read' as const],
+      mode: 'TEST' as const,
+      tokenId: 't',
+    };
+    for (const guard of [requireUser, requireVerifiedUser, requireAdmin]) {
+      expect(codeOf(() => guard(key))).toBe('FORBIDDEN');
+    }
+    expect(codeOf(() => requireOrgRole(key, org, 'STAFF'))).toBe('FORBIDDEN');
+    expect(codeOf(() => requireScope(key, org, 'events:read'))).toBe('allowed');
+    expect(codeOf(() => requireScope(key, org, 'events:write'))).toBe('FORBIDDEN');
+    expect(codeOf(() => requireScope(key, randomUUID(), 'events:read'))).toBe('FORBIDDEN');
+    expect(codeOf(() => requireScope(user([], { [org]: 'OWNER' }), org, 'events:read'))).toBe('FORBIDDEN');
+    expect(codeOf(() => requireScope({ kind: 'anonymous' }, org, 'events:read'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('reads an API-key viewer from a token identity issued for a key', async () => {
+    const keyId = randomUUID();
+    const token = await signer.sign({
+      sub: keyId,
+      kind: 'api_key',
+      org,
+      scopes: ['orders:read'],
+      mode: 'LIVE',
+    });
+    expect(await verify(bearer(token))).toEqual({
+      kind: 'apiKey',
+      keyId,
+      organizationId: org,
+      scopes: ['orders:read'],
+      mode: 'LIVE',
+      tokenId: expect.any(String),
+    });
+    const unknownScope = await signer.sign({
+      sub: keyId,
+      kind: 'api_key',
+      org,
+      scopes: ['admin'],
+      mode: 'LIVE',
+    });
+    expect(await rejection(bearer(unknownScope))).toBe('UNAUTHENTICATED');
   });
 });

@@ -6,7 +6,7 @@ import { startStack } from './stack.ts';
 await runMain('bilten', async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
-    const { limits, blockFieldSuggestions } = gatewayOptionsFromEnv(env, log);
+    const { limits, blockFieldSuggestions, trustProxy } = gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
       databasePoolSize: env.DATABASE_POOL_SIZE,
@@ -18,7 +18,8 @@ await runMain('bilten', async (env, log) => {
         ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, subgraphPort(env, name)])),
       } as Parameters<typeof startStack>[0]['ports'],
       auth: authFromEnv(env),
-      gateway: { limits, blockFieldSuggestions },
+      env,
+      gateway: { limits, blockFieldSuggestions, trustProxy },
     });
     process.stdout.write(
       `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${stack.gateway.url} (open in a browser)\n` +

@@ -36,7 +36,8 @@ export interface StackOptions {
   host: string;
   ports: Record<SubgraphName | 'gateway', number>;
   auth?: SubgraphRuntime['auth'];
-  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions'>;
+  env?: SubgraphRuntime['env'];
+  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions' | 'trustProxy'>;
 }
 
 export interface Stack {
@@ -53,18 +54,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   try {
     // One after another: each applies its migrations, and they share the `drizzle` schema.
+    // Identity comes first; unless told otherwise, the others fetch keys from where it listens.
+    let auth = options.auth;
     for (const definition of SUBGRAPHS) {
-      started.push(
-        await startSubgraph(definition, {
-          databaseUrl: options.databaseUrl,
-          databasePoolSize: options.databasePoolSize,
-          bus: options.bus,
-          log: options.log,
-          auth: options.auth,
-          host: options.host,
-          port: options.ports[definition.name],
-        }),
-      );
+      const service = await startSubgraph(definition, {
+        databaseUrl: options.databaseUrl,
+        databasePoolSize: options.databasePoolSize,
+        bus: options.bus,
+        log: options.log,
+        auth,
+        env: options.env,
+        host: options.host,
+        port: options.ports[definition.name],
+      });
+      started.push(service);
+      if (definition.name === 'identity' && !auth?.jwks && !auth?.jwksUrl) {
+        auth = { ...auth, jwksUrl: new URL('/.well-known/jwks.json', service.url).toString() };
+      }
     }
     const subgraphs = Object.fromEntries(started.map((service) => [service.name, service])) as Record<
       SubgraphName,

@@ -29,9 +29,12 @@ describe.each(['jetstream', 'in-process'] as const)(
     });
 
     it('creates the brand kit in branding from the identity event', async () => {
-      const { body } = await graphql(stack.url, CreateOrganizationDocument, {
-        input: { name: 'Kit Co', slug: 'kit-co' },
-      });
+      const { body } = await graphql(
+        stack.url,
+        CreateOrganizationDocument,
+        { input: { name: 'Kit Co', slug: 'kit-co' } },
+        (await stack.signUp()).headers,
+      );
       const organization = body.data!.createOrganization.organization!;
       const branding = await waitFor(async () => {
         const { body } = await graphql(stack.url, OrganizationWithBrandingDocument, { id: organization.id });
@@ -79,9 +82,12 @@ describe.each(['jetstream', 'in-process'] as const)(
     });
 
     it('applies a replayed event once', async () => {
-      const { body } = await graphql(stack.url, CreateOrganizationDocument, {
-        input: { name: 'Replay', slug: 'replay' },
-      });
+      const { body } = await graphql(
+        stack.url,
+        CreateOrganizationDocument,
+        { input: { name: 'Replay', slug: 'replay' } },
+        (await stack.signUp()).headers,
+      );
       const organization = body.data!.createOrganization.organization!;
       const payload = { organizationId: organization.id, name: organization.name, slug: organization.slug };
       // Fresh ids, so even JetStream's de-duplication does not hide them: the consumer must be idempotent.

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startGateway } from '@bilten/gateway/src/server.ts';
+import { startGateway, trustProxyFrom } from '@bilten/gateway/src/server.ts';
 import { captureLogs, graphql } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
@@ -37,7 +37,7 @@ describe('gateway: the public door', () => {
       stack.url,
       CreateOrganizationDocument,
       { input: { name: 'Traced', slug: `traced-${Date.now()}` } },
-      { 'x-request-id': requestId },
+      { 'x-request-id': requestId, ...(await stack.signUp()).headers },
     );
     expect(body.data?.createOrganization.errors).toEqual([]);
     expect(headers.get('x-request-id')).toBe(requestId);
@@ -141,11 +141,13 @@ describe('gateway: the public door', () => {
     expect(metrics).toContain('graphql_operation_duration_seconds_bucket');
     expect(metrics).toContain('http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/graphql_errors_total\{[^}]*code="GRAPHQL_VALIDATION_FAILED"/);
+    // No outbox, no consumers: no event series that would always read 0.
+    expect(metrics).not.toMatch(/^(outbox_|events_|event_)/m);
   });
 });
 
 describe('gateway → subgraph headers', () => {
-  it('forwards authorization, x-request-id and traceparent to the subgraph', async () => {
+  it('forwards authorization, x-request-id, traceparent, the client address and user agent to the subgraph', async () => {
     // A recording hop in front of the real identity subgraph.
     const seen: IncomingHttpHeaders[] = [];
     const recorder = createServer(async (request, response) => {
@@ -180,6 +182,9 @@ describe('gateway → subgraph headers', () => {
           authorization: 'Bearer token-123',
           'x-request-id': 'forwarded-1',
           traceparent,
+          'user-agent': 'BiltenWeb/1.0',
+          // Not from a trusted proxy: the client's own claim, replaced by the address it came from.
+          'x-forwarded-for': '203.0.113.66',
         },
       );
       expect(body).toEqual({ data: { organizationBySlug: null } });
@@ -188,9 +193,32 @@ describe('gateway → subgraph headers', () => {
         authorization: 'Bearer token-123',
         'x-request-id': 'forwarded-1',
         traceparent,
+        'user-agent': 'BiltenWeb/1.0',
+        'x-forwarded-for': '127.0.0.1',
+        'x-real-ip': '127.0.0.1',
       });
     } finally {
       await gateway.stop();
+    }
+
+    // Behind a trusted proxy (GATEWAY_TRUST_PROXY), the address it names is the client.
+    const proxied = await startGateway({
+      supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
+      subgraphUrls: { identity: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/graphql` },
+      limits: TEST_LIMITS,
+      blockFieldSuggestions: false,
+      trustProxy: trustProxyFrom('127.0.0.1'),
+      log: captureLogs('gateway').log,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      await graphql(proxied.url, '{ organizationBySlug(slug: "nobody") { id } }', undefined, {
+        'x-forwarded-for': '198.51.100.23',
+      });
+      expect(seen[1]).toMatchObject({ 'x-forwarded-for': '198.51.100.23', 'x-real-ip': '198.51.100.23' });
+    } finally {
+      await proxied.stop();
       recorder.close();
     }
   });

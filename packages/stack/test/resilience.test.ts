@@ -7,6 +7,7 @@ import {
   createTestBus,
   createTestDatabase,
   graphql,
+  signUp,
   startFaultProxy,
   TEST_NATS_URL,
   waitFor,
@@ -42,9 +43,12 @@ describe('a subgraph that is down or hangs', () => {
       port: 0,
     });
     try {
-      const created = await graphql(gateway.url, CreateOrganizationDocument, {
-        input: { name: 'Partial', slug: 'partial' },
-      });
+      const created = await graphql(
+        gateway.url,
+        CreateOrganizationDocument,
+        { input: { name: 'Partial', slug: 'partial' } },
+        (await stack.signUp()).headers,
+      );
       const id = created.body.data!.createOrganization.organization!.id;
       const healthy = await waitFor(async () => {
         const { body } = await graphql(gateway.url, OrganizationWithBrandingDocument, { id });
@@ -150,29 +154,39 @@ describe('/readyz', () => {
     });
     const sql = postgres(database.url, { max: 1, onnotice: () => {} });
     const readyz = async () => (await fetch(identity.url.replace('/graphql', '/readyz'))).json();
-    const metric = async (name: string) => {
+    const metric = async (name: string, label = '') => {
       const text = await (await fetch(identity.url.replace('/graphql', '/metrics'))).text();
-      return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+      return Number(new RegExp(`^${name}(?:\\{[^}]*${label}[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
     };
     try {
       expect(await readyz()).toEqual({ status: 'ok', checks: { database: 'ok', bus: 'ok' } });
+      // Signing up publishes user.registered; let that go out before the broker goes away.
+      const owner = await signUp(identity.url, sql);
+      await waitFor(async () => (await metric('outbox_backlog')) === 0);
       await proxy.refuse();
       await waitFor(async () => ((await readyz()) as { checks: { bus: string } }).checks.bus !== 'ok');
       // Writes go on while the broker is away: the events wait in the outbox, visible in /metrics.
-      const created = await graphql(identity.url, CreateOrganizationDocument, {
-        input: { name: 'Offline', slug: 'offline' },
-      });
+      const created = await graphql(
+        identity.url,
+        CreateOrganizationDocument,
+        { input: { name: 'Offline', slug: 'offline' } },
+        owner.headers,
+      );
       expect(created.body.data?.createOrganization.errors).toEqual([]);
       await waitFor(async () => (await metric('outbox_backlog')) === 1);
       expect(await metric('outbox_oldest_unsent_age_seconds')).toBeGreaterThanOrEqual(0);
       await proxy.restore();
       await waitFor(async () => ((await readyz()) as { status: string }).status === 'ok', 15_000);
       await waitFor(
-        async () => (await sql`select 1 from identity.outbox where sent_at is not null`).length === 1,
+        async () =>
+          (
+            await sql`select 1 from identity.outbox
+              where sent_at is not null and type = 'bilten.identity.organization.created'`
+          ).length === 1,
         15_000,
       );
       expect(await metric('outbox_backlog')).toBe(0);
-      expect(await metric('events_published_total')).toBe(1);
+      expect(await metric('events_published_total', 'type="bilten.identity.organization.created"')).toBe(1);
     } finally {
       await sql.end();
       await identity.stop();

@@ -9,11 +9,18 @@ import {
   createTestDatabase,
   freePort,
   graphql,
+  signUp,
   TEST_NATS_URL,
   waitFor,
 } from '@bilten/testkit';
+import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateOrganizationDocument, OrganizationWithBrandingDocument } from './generated/operations.ts';
+import {
+  CreateOrganizationDocument,
+  LoginDocument,
+  OrganizationWithBrandingDocument,
+  RegisterDocument,
+} from './generated/operations.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bilten-start-'));
@@ -105,10 +112,14 @@ describe('npm start on a machine with nothing set', () => {
     expect(first.output()).toContain(`GraphQL:        http://localhost:${env.GATEWAY_PORT}/graphql`);
     const sandbox = await fetch(url, { headers: { accept: 'text/html' } });
     expect(await sandbox.text()).toContain('embeddable-sandbox');
-    const created = await graphql(url, CreateOrganizationDocument, {
-      input: { name: 'Persisted', slug: 'persisted' },
+    const account = { email: 'persisted@example.com', password: 'kept across restarts', displayName: 'Kept' };
+    const created = await graphql(url, RegisterDocument, { input: account });
+    expect(created.body.data?.register.errors).toEqual([]);
+    const login = await graphql(url, LoginDocument, {
+      input: { email: account.email, password: account.password },
     });
-    expect(created.body.data?.createOrganization.errors).toEqual([]);
+    const accessToken = login.body.data?.login.accessToken;
+    expect(accessToken, JSON.stringify(login.body)).toBeTruthy();
     const postgresPid = Number(
       readFileSync(join(env.EMBEDDED_POSTGRES_DIR, 'postmaster.pid'), 'utf8').split('\n')[0],
     );
@@ -119,12 +130,15 @@ describe('npm start on a machine with nothing set', () => {
     expect(firstStop.ms).toBeLessThan(10_000);
     expect(isAlive(postgresPid)).toBe(false);
 
-    // The second start reuses .data: the slug written before is still taken.
+    // The second start reuses .data: the account is still there, and so is the signing key, so
+    // the access token issued before the restart is still accepted (here by catalog, via JWKS).
     const second = await startBilten(env);
-    const again = await graphql(url, CreateOrganizationDocument, {
-      input: { name: 'Persisted', slug: 'persisted' },
+    const again = await graphql(url, RegisterDocument, { input: account });
+    expect(again.body.data?.register.errors[0]?.code).toBe('ALREADY_EXISTS');
+    const events = await graphql(url, '{ events(first: 1) { edges { cursor } } }', undefined, {
+      authorization: `Bearer ${accessToken!}`,
     });
-    expect(again.body.data?.createOrganization.errors[0]?.code).toBe('ALREADY_EXISTS');
+    expect(events.body.errors).toBeUndefined();
     const secondStop = await stop(second.child);
     expect(secondStop.code).toBe(0);
   }, 150_000);
@@ -145,6 +159,7 @@ describe('one process per service (npm run start:<service>) on PostgreSQL and NA
       HOST: '127.0.0.1',
     };
     const processes: ChildProcess[] = [];
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
     try {
       const identity = await startProcess(
         'subgraphs/identity/src/index.ts',
@@ -171,9 +186,13 @@ describe('one process per service (npm run start:<service>) on PostgreSQL and NA
       processes.push(gateway.child);
 
       const url = `http://127.0.0.1:${gatewayPort}/graphql`;
-      const created = await graphql(url, CreateOrganizationDocument, {
-        input: { name: 'Split', slug: 'split' },
-      });
+      const owner = await signUp(url, sql);
+      const created = await graphql(
+        url,
+        CreateOrganizationDocument,
+        { input: { name: 'Split', slug: 'split' } },
+        owner.headers,
+      );
       const id = created.body.data!.createOrganization.organization!.id;
       const branded = await waitFor(
         async () =>
@@ -188,6 +207,7 @@ describe('one process per service (npm run start:<service>) on PostgreSQL and NA
       }
     } finally {
       for (const child of processes) child.kill('SIGKILL');
+      await sql.end();
       await testBus.dispose();
       await database.drop();
     }

@@ -1,5 +1,13 @@
-import type { EventBus, SubgraphName } from '@bilten/platform';
-import { type BusKind, captureLogs, createTestBus, createTestDatabase } from '@bilten/testkit';
+import { type EventBus, loadPlatformEnv, type SubgraphName } from '@bilten/platform';
+import {
+  type BusKind,
+  captureLogs,
+  createTestBus,
+  createTestDatabase,
+  type SignedInUser,
+  signUp,
+} from '@bilten/testkit';
+import postgres from 'postgres';
 import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
 
 export const TEST_LIMITS = {
@@ -18,6 +26,10 @@ export interface TestStack extends Stack {
   stream?: string;
   logs: ReturnType<typeof captureLogs>['lines'];
   databaseUrl: string;
+  /** A direct connection to the stack's database. */
+  sql: postgres.Sql;
+  /** A new account, registered, verified and signed in through the gateway. */
+  signUp(options?: Parameters<typeof signUp>[2]): Promise<SignedInUser>;
   dispose(): Promise<void>;
 }
 
@@ -46,16 +58,22 @@ export async function startTestStack(
     host: '127.0.0.1',
     ports,
     gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
+    // Every test signs up from 127.0.0.1.
+    env: loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' }),
     ...options,
   });
+  const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   return {
     ...stack,
+    sql,
+    signUp: (signUpOptions) => signUp(stack.gateway.url, sql, signUpOptions),
     url: stack.gateway.url,
     bus: testBus.bus,
     stream: testBus.stream,
     logs: lines,
     databaseUrl: database.url,
     async dispose() {
+      await sql.end();
       await stack.stop();
       await testBus.dispose();
       await database.drop();

@@ -2,6 +2,7 @@ import {
   type BaseContext,
   type RunningService,
   type SubgraphDefinition,
+  type SubgraphRuntime,
   startSubgraph,
 } from '@bilten/platform';
 import type { ExecutionResult } from 'graphql';
@@ -30,6 +31,7 @@ export interface TestSubgraph {
 export async function startTestSubgraph<Context extends BaseContext>(
   definition: SubgraphDefinition<Context>,
   busKind: BusKind = 'in-process',
+  runtime: Pick<SubgraphRuntime, 'env' | 'consumers' | 'auth' | 'processEvents'> = {},
 ): Promise<TestSubgraph> {
   const { log, lines } = captureLogs(`${definition.name}-test`);
   const database = await createTestDatabase();
@@ -40,6 +42,7 @@ export async function startTestSubgraph<Context extends BaseContext>(
     log,
     host: '127.0.0.1',
     port: 0,
+    ...runtime,
   });
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   return {

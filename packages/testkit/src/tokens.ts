@@ -13,7 +13,7 @@ export interface TestSigner {
   ): Promise<string>;
 }
 
-/** An Ed25519 key pair that signs access tokens the way identity does, for tests. */
+/** An Ed25519 key pair that signs access tokens the way identity does, for tests (verified email unless told otherwise). */
 export async function createTestSigner(issuer = 'bilten-identity', audience = 'bilten'): Promise<TestSigner> {
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   const kid = randomUUID();
@@ -24,7 +24,7 @@ export async function createTestSigner(issuer = 'bilten-identity', audience = 'b
     audience,
     async sign(claims = {}, options = {}) {
       const { sub = randomUUID(), ...rest } = claims;
-      return new SignJWT({ roles: [], orgs: {}, ...rest })
+      return new SignJWT({ roles: [], orgs: {}, email_verified: true, ...rest })
         .setProtectedHeader({ alg: 'EdDSA', kid: options.kid ?? kid })
         .setSubject(sub)
         .setJti(randomUUID())

@@ -1,9 +1,12 @@
 import { newEvent, type RunningService } from '@bilten/platform';
 import {
+  createTestSigner,
+  graphql,
   startTestSubgraph,
   statementsOf,
   TEST_NATS_URL,
   type TestBus,
+  type TestSigner,
   type TestSubgraph,
   waitFor,
 } from '@bilten/testkit';
@@ -23,9 +26,11 @@ let sql: postgres.Sql;
 let nats: NatsConnection;
 let jsm: JetStreamManager;
 let logs: Array<Record<string, unknown>>;
+let signer: TestSigner;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream');
+  signer = await createTestSigner();
+  subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream', { auth: { jwks: signer.jwks } });
   ({ testBus, service, sql } = subgraph);
   logs = subgraph.logs;
   nats = await connect({ servers: TEST_NATS_URL });
@@ -96,13 +101,24 @@ const UPDATE_BRAND_KIT = `mutation($input: UpdateBrandKitInput!) {
   updateBrandKit(input: $input) { brandKit { ${KIT_FIELDS} } errors { code message field } }
 }`;
 
+type UpdateResult = { updateBrandKit: { brandKit: BrandKit | null; errors: UserError[] } | null };
+
+const bearer = async (claims: Parameters<TestSigner['sign']>[0]) => ({
+  authorization: `Bearer ${await signer.sign(claims)}`,
+});
+
+async function callUpdateBrandKit(input: Record<string, unknown>, headers: Record<string, string>) {
+  return (
+    await graphql<UpdateResult, Record<string, unknown>>(service.url, UPDATE_BRAND_KIT, { input }, headers)
+  ).body;
+}
+
+/** As an ADMIN of the organization in `input`. */
 async function updateBrandKit(input: Record<string, unknown>) {
-  const { data, errors } = await gql<{ updateBrandKit: { brandKit: BrandKit | null; errors: UserError[] } }>(
-    UPDATE_BRAND_KIT,
-    { input },
-  );
+  const admin = await bearer({ orgs: { [String(input.organizationId)]: 'ADMIN' } });
+  const { data, errors } = await callUpdateBrandKit(input, admin);
   expect(errors).toBeUndefined();
-  return data!.updateBrandKit;
+  return data!.updateBrandKit!;
 }
 
 const brandKitOf = async (organizationId: string) =>
@@ -200,6 +216,37 @@ describe('updateBrandKit', () => {
     expect(await brandKitOf(organizationId)).toEqual(third.brandKit);
     const [row] = await kitRows(organizationId);
     expect(row).toMatchObject({ primary_color: '#AABBCC', accent_color: '#0F0F0F', logo_url: null });
+  });
+});
+
+describe('updateBrandKit access', () => {
+  it.each([
+    ['anonymous callers', () => Promise.resolve({}), 'UNAUTHENTICATED'],
+    ['customers', () => bearer({}), 'FORBIDDEN'],
+    ['STAFF of the organization', (org: string) => bearer({ orgs: { [org]: 'STAFF' } }), 'FORBIDDEN'],
+    ['the OWNER of another organization', () => bearer({ orgs: { [uuidv7()]: 'OWNER' } }), 'FORBIDDEN'],
+    [
+      'API keys, even of the organization',
+      (org: string) => bearer({ kind: 'api_key', org, scopes: ['events:write'], mode: 'LIVE' }),
+      'FORBIDDEN',
+    ],
+  ])('refuses %s and changes nothing', async (_, headersFor, code) => {
+    const organizationId = await announceOrganization();
+    const before = await kitRows(organizationId);
+    const { data, errors } = await callUpdateBrandKit(
+      { organizationId, primaryColor: '#000000' },
+      await headersFor(organizationId),
+    );
+    expect(data).toBeNull();
+    expect(errors?.map((error) => error.extensions?.code)).toEqual([code]);
+    expect(await kitRows(organizationId)).toEqual(before);
+  });
+
+  it('lets OWNERs restyle too', async () => {
+    const organizationId = await announceOrganization();
+    const owner = await bearer({ orgs: { [organizationId]: 'OWNER' } });
+    const { data } = await callUpdateBrandKit({ organizationId, primaryColor: '#010203' }, owner);
+    expect(data!.updateBrandKit!.brandKit!.primaryColor).toBe('#010203');
   });
 });
 

@@ -1,6 +1,19 @@
-import { type SubgraphContext, withLoaders } from '@bilten/platform';
+import type { BaseContext, SubgraphContext } from '@bilten/platform';
 import { createLoaders } from './db/loaders.ts';
+import type { PasswordHasher } from './domain/passwords.ts';
+import type { SigningKeys } from './domain/signing-keys.ts';
 
-export type Context = SubgraphContext<ReturnType<typeof createLoaders>>;
+/** Made once at start-up (see server.ts) and shared by every request. */
+export interface IdentityServices {
+  passwords: PasswordHasher;
+  keys: SigningKeys;
+  limits: { registrationsPerIpPerHour: number };
+}
 
-export const createContext = withLoaders(createLoaders);
+export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & IdentityServices;
+
+export const createContext = (base: BaseContext, services: IdentityServices): Context => ({
+  ...base,
+  loaders: createLoaders(base.db),
+  ...services,
+});

@@ -1,6 +1,10 @@
-import { defineSubgraph } from '@bilten/platform';
-import { createContext } from './context.ts';
+import { ConfigError, defineSubgraph, type PlatformEnv } from '@bilten/platform';
+import { createContext, type IdentityServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { exchangeApiKey } from './domain/api-keys.ts';
+import { createPasswordHasher } from './domain/passwords.ts';
+import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
+import { openSigningKeys } from './domain/signing-keys.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const identitySubgraph = defineSubgraph({
@@ -9,4 +13,60 @@ export const identitySubgraph = defineSubgraph({
   resolvers,
   eventTables: eventStore,
   createContext,
+  async setup({ db, log, env, auth }) {
+    const keys = await openSigningKeys({ db, env, log, ...auth });
+    const services: IdentityServices = {
+      keys,
+      passwords: await createPasswordHasher(),
+      limits: { registrationsPerIpPerHour: env.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
+    };
+    const bootstrapAdmin = bootstrapAdminFrom(env);
+    if (bootstrapAdmin) {
+      const { userId, outcome } = await ensurePlatformAdmin(db, services.passwords, bootstrapAdmin, {
+        setPassword: false,
+      });
+      log.info({ userId, outcome }, 'bootstrap platform administrator ensured');
+    }
+    return {
+      services,
+      // Identity checks its own tokens against its key store, without an HTTP round trip to itself.
+      tokenKeys: keys.getKey,
+      routes(app) {
+        app.get('/.well-known/jwks.json', async (_request, reply) => {
+          reply.header('cache-control', 'public, max-age=300');
+          return keys.jwks();
+        });
+        // For the gateway: `Authorization: Bearer bk_…` in, a short-lived access token out. Not
+        // public: only the gateway reaches subgraphs.
+        app.post('/internal/api-keys/exchange', async (request, reply) => {
+          const secret = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+          const exchanged = await exchangeApiKey({ db, keys, log }, secret);
+          reply.header('cache-control', 'no-store');
+          if (!exchanged) return reply.status(401).send({ error: 'invalid API key' });
+          return exchanged;
+        });
+      },
+    };
+  },
 });
+
+/** BOOTSTRAP_ADMIN_EMAIL (+ BOOTSTRAP_ADMIN_PASSWORD), checked like a sign-up; a bad value stops the start. */
+function bootstrapAdminFrom(env: PlatformEnv) {
+  if (!env.BOOTSTRAP_ADMIN_EMAIL) {
+    if (env.BOOTSTRAP_ADMIN_PASSWORD)
+      throw new ConfigError(['BOOTSTRAP_ADMIN_PASSWORD: set BOOTSTRAP_ADMIN_EMAIL too']);
+    return undefined;
+  }
+  const parsed = platformAdminInput.safeParse({
+    email: env.BOOTSTRAP_ADMIN_EMAIL,
+    password: env.BOOTSTRAP_ADMIN_PASSWORD || undefined,
+  });
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `BOOTSTRAP_ADMIN_${String(issue.path[0]).toUpperCase()}: ${issue.message}`,
+      ),
+    );
+  }
+  return parsed.data;
+}

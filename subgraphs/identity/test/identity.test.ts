@@ -1,6 +1,9 @@
-import type { DomainEvent, RunningService } from '@bilten/platform';
+import { type DomainEvent, loadPlatformEnv, type RunningService } from '@bilten/platform';
 import {
+  graphql,
   recordEvents,
+  type SignedInUser,
+  signUp,
   startTestSubgraph,
   statementsOf,
   type TestBus,
@@ -13,16 +16,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organizationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
 
+// Every test signs up from 127.0.0.1.
+const MANY_SIGNUPS = loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' });
+
 let subgraph: TestSubgraph;
 let testBus: TestBus;
 let service: RunningService;
 let sql: postgres.Sql;
 let published: DomainEvent<{ organizationId: string; name: string; slug: string }>[] = [];
+let owner: SignedInUser;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process');
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS });
   ({ testBus, service, sql } = subgraph);
   published = await recordEvents(testBus.bus, organizationCreated);
+  owner = await signUp(service.url, sql);
 });
 
 afterAll(async () => {
@@ -50,12 +58,21 @@ interface Organization {
 }
 
 const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
+/** As `owner`, a signed-in user with a verified email. */
+const gqlAs = async <T>(
+  headers: Record<string, string>,
+  query: string,
+  variables?: Record<string, unknown>,
+) => {
+  const { body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
+  return { data: body.data, errors: body.errors };
+};
 
 const rowCount = async (table: 'users' | 'organizations') =>
   (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from identity.${table}`))[0]!.count;
 
-const CREATE_USER = `mutation($input: CreateUserInput!) {
-  createUser(input: $input) { user { id email displayName createdAt } errors { code message field } }
+const REGISTER = `mutation($input: RegisterInput!) {
+  register(input: $input) { user { id email displayName createdAt } errors { code message field } }
 }`;
 const CREATE_ORGANIZATION = `mutation($input: CreateOrganizationInput!) {
   createOrganization(input: $input) { organization { id name slug createdAt } errors { code message field } }
@@ -68,19 +85,23 @@ const ENTITIES = `query($representations: [_Any!]!) {
   }
 }`;
 
-type CreateUserResult = { createUser: { user: User | null; errors: UserError[] } };
+type RegisterResult = { register: { user: User | null; errors: UserError[] } };
 type CreateOrganizationResult = {
   createOrganization: { organization: Organization | null; errors: UserError[] };
 };
 
-async function createUser(input: { email: string; displayName: string }) {
-  const { data, errors } = await gql<CreateUserResult>(CREATE_USER, { input });
+async function register(input: { email: string; displayName: string; password?: string }) {
+  const { data, errors } = await gql<RegisterResult>(REGISTER, {
+    input: { password: 'correct horse battery staple', ...input },
+  });
   expect(errors).toBeUndefined();
-  return data!.createUser;
+  return data!.register;
 }
 
 async function createOrganization(input: { name: string; slug: string }) {
-  const { data, errors } = await gql<CreateOrganizationResult>(CREATE_ORGANIZATION, { input });
+  const { data, errors } = await gqlAs<CreateOrganizationResult>(owner.headers, CREATE_ORGANIZATION, {
+    input,
+  });
   expect(errors).toBeUndefined();
   return data!.createOrganization;
 }
@@ -90,9 +111,9 @@ const unique = (prefix: string) => `${prefix}-${++uniqueCounter}-${Date.now().to
 
 // ---------------------------------------------------------------- users
 
-describe('createUser and user(id)', () => {
+describe('register and user(id)', () => {
   it('creates a user with a normalized email and reads it back by id', async () => {
-    const { user, errors } = await createUser({
+    const { user, errors } = await register({
       email: '  Ana.Kovac@Example.COM ',
       displayName: ' Ana Kovač ',
     });
@@ -111,13 +132,33 @@ describe('createUser and user(id)', () => {
     expect(row).toEqual({ email: 'ana.kovac@example.com', display_name: 'Ana Kovač' });
   });
 
+  it('NFKC-normalizes the email, so full-width letters map to the same account', async () => {
+    const local = unique('wide');
+    const wide = [...local].map((c) =>
+      /[a-z]/.test(c) ? String.fromCodePoint(c.codePointAt(0)! + 0xfee0) : c,
+    );
+    const { user } = await register({ email: `${wide.join('')}@EXAMPLE.com`, displayName: 'Wide' });
+    expect(user!.email).toBe(`${local}@example.com`);
+    expect((await register({ email: `${local}@example.com`, displayName: 'Narrow' })).errors[0]?.code).toBe(
+      'ALREADY_EXISTS',
+    );
+  });
+
+  it('stores an argon2id hash with OWASP parameters, never the password', async () => {
+    const email = `${unique('hash')}@example.com`;
+    await register({ email, displayName: 'Hash', password: 'a long and unusual passphrase' });
+    const [row] = await sql`select password_hash from identity.users where email = ${email}`;
+    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(row!.password_hash).not.toContain('passphrase');
+  });
+
   it('NFKC-normalizes the display name', async () => {
-    const { user } = await createUser({ email: `${unique('nfkc')}@example.com`, displayName: 'Ｌｅａ' });
+    const { user } = await register({ email: `${unique('nfkc')}@example.com`, displayName: 'Ｌｅａ' });
     expect(user!.displayName).toBe('Lea');
   });
 
   it('finds a user by its id in upper case too', async () => {
-    const { user } = await createUser({ email: `${unique('upper')}@example.com`, displayName: 'Upper' });
+    const { user } = await register({ email: `${unique('upper')}@example.com`, displayName: 'Upper' });
     const { data } = await gql<{ user: User | null }>('query($id: ID!) { user(id: $id) { id } }', {
       id: user!.id.toUpperCase(),
     });
@@ -135,9 +176,9 @@ describe('createUser and user(id)', () => {
 
   it('refuses a second account for the same email with ALREADY_EXISTS', async () => {
     const email = `${unique('twice')}@example.com`;
-    expect((await createUser({ email, displayName: 'First' })).errors).toEqual([]);
+    expect((await register({ email, displayName: 'First' })).errors).toEqual([]);
     const before = await rowCount('users');
-    const second = await createUser({ email: email.toUpperCase(), displayName: 'Second' });
+    const second = await register({ email: email.toUpperCase(), displayName: 'Second' });
     expect(second).toEqual({
       user: null,
       errors: [{ code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'email'] }],
@@ -146,7 +187,7 @@ describe('createUser and user(id)', () => {
   });
 });
 
-describe('createUser validation', () => {
+describe('register validation', () => {
   const valid = () => ({ email: `${unique('valid')}@example.com`, displayName: 'Valid Name' });
 
   it.each([
@@ -154,7 +195,16 @@ describe('createUser validation', () => {
     ['an empty email', { email: '   ' }, 'email'],
     ['an email longer than 320 characters', { email: `${'a'.repeat(320)}@example.com` }, 'email'],
     ['an empty display name', { displayName: '   ' }, 'displayName'],
-    ['a display name over 100 characters', { displayName: 'x'.repeat(101) }, 'displayName'],
+    ['a display name over 80 characters', { displayName: 'x'.repeat(81) }, 'displayName'],
+    ['a 7-character password', { password: 'abc1234' }, 'password'],
+    ['a password of 7 code points in 14 UTF-16 units', { password: '😀😀😀😀😀😀😀' }, 'password'],
+    ['a 129-character password', { password: 'x'.repeat(129) }, 'password'],
+    ['a 10 KB password', { password: 'x'.repeat(10_240) }, 'password'],
+    ['a common password', { password: 'password123' }, 'password'],
+    ['a common password in other letter cases', { password: 'PassWord123' }, 'password'],
+    ['a common keyboard walk', { password: 'qwertyuiop' }, 'password'],
+    ['an email with two @', { email: 'ana@@example.com' }, 'email'],
+    ['an email with a space inside', { email: 'ana kovac@example.com' }, 'email'],
     ['a 10 KB display name', { displayName: 'x'.repeat(10_240) }, 'displayName'],
     ['a NUL in the display name', { displayName: 'Ana\u0000Kovac' }, 'displayName'],
     ['a tab in the display name', { displayName: 'Ana\tKovac' }, 'displayName'],
@@ -171,7 +221,7 @@ describe('createUser validation', () => {
     ['a line separator', { displayName: 'Ana\u2028Kovac' }, 'displayName'],
   ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
     const before = await rowCount('users');
-    const payload = await createUser({ ...valid(), ...override });
+    const payload = await register({ ...valid(), ...override });
     expect(payload.user).toBeNull();
     expect(payload.errors).toEqual([
       { code: 'INVALID_INPUT', message: expect.any(String), field: ['input', field] },
@@ -180,7 +230,7 @@ describe('createUser validation', () => {
   });
 });
 
-describe('createUser under concurrency', () => {
+describe('register under concurrency', () => {
   it('makes exactly one account out of 20 concurrent sign-ups with one email in different cases and padding', async () => {
     const local = unique('mia');
     const variants = Array.from({ length: 20 }, (_, i) => {
@@ -191,7 +241,7 @@ describe('createUser under concurrency', () => {
     });
     expect(new Set(variants).size).toBe(20);
 
-    const results = await Promise.all(variants.map((email) => createUser({ email, displayName: 'Mia' })));
+    const results = await Promise.all(variants.map((email) => register({ email, displayName: 'Mia' })));
     const created = results.filter((r) => r.user);
     expect(created).toHaveLength(1);
     expect(created[0]!.user!.email).toBe(`${local}@example.com`);
@@ -238,6 +288,39 @@ describe('createOrganization, organization(id) and organizationBySlug', () => {
       organization: null,
       errors: [{ code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'slug'] }],
     });
+    expect(await rowCount('organizations')).toBe(before);
+  });
+});
+
+describe('createOrganization access', () => {
+  const CREATE = CREATE_ORGANIZATION;
+
+  it('records the creator as OWNER, carried by their next access token', async () => {
+    const slug = unique('owned');
+    const { organization } = await createOrganization({ name: 'Owned', slug });
+    const [member] =
+      await sql`select user_id, role from identity.organization_members where organization_id = ${organization!.id}`;
+    expect(member).toEqual({ user_id: owner.userId, role: 'OWNER' });
+    const { data } = await gql<{ refreshToken: { accessToken: string; refreshToken: string } }>(
+      'mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { accessToken refreshToken } }',
+      { input: { refreshToken: owner.refreshToken } },
+    );
+    owner.refreshToken = data!.refreshToken.refreshToken;
+    const claims = JSON.parse(
+      Buffer.from(data!.refreshToken.accessToken.split('.')[1]!, 'base64url').toString(),
+    );
+    expect(claims.orgs[organization!.id]).toBe('OWNER');
+  });
+
+  it('refuses anonymous callers (UNAUTHENTICATED) and unverified users (EMAIL_NOT_VERIFIED), storing nothing', async () => {
+    const before = await rowCount('organizations');
+    const anonymous = await gql(CREATE, { input: { name: 'Anon', slug: unique('anon') } });
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const unverified = await signUp(service.url, sql, { verified: false });
+    const refused = await gqlAs(unverified.headers, CREATE, {
+      input: { name: 'Unverified', slug: unique('unv') },
+    });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('EMAIL_NOT_VERIFIED');
     expect(await rowCount('organizations')).toBe(before);
   });
 });
@@ -298,7 +381,7 @@ describe('federation _entities', () => {
   beforeAll(async () => {
     users = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
-        const { user } = await createUser({
+        const { user } = await register({
           email: `${unique('entity')}@example.com`,
           displayName: `Entity ${i}`,
         });

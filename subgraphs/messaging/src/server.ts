@@ -1,6 +1,7 @@
 import { defineSubgraph } from '@bilten/platform';
 import { createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { transactionalMailConsumers } from './domain/transactional-mail.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const messagingSubgraph = defineSubgraph({
@@ -9,4 +10,5 @@ export const messagingSubgraph = defineSubgraph({
   resolvers,
   eventTables: eventStore,
   createContext,
+  consumers: transactionalMailConsumers,
 });

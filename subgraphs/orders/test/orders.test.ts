@@ -1,5 +1,12 @@
 import type { RunningService } from '@bilten/platform';
-import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
+import {
+  createTestSigner,
+  graphql,
+  startTestSubgraph,
+  statementsOf,
+  type TestSigner,
+  type TestSubgraph,
+} from '@bilten/testkit';
 import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,10 +15,16 @@ import { ordersSubgraph } from '../src/server.ts';
 let subgraph: TestSubgraph;
 let service: RunningService;
 let sql: postgres.Sql;
+let signer: TestSigner;
+/** The verified customer every order here is bought by. */
+const BUYER = uuidv7();
+let buyer: Record<string, string>;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(ordersSubgraph, 'in-process');
+  signer = await createTestSigner();
+  subgraph = await startTestSubgraph(ordersSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
   ({ service, sql } = subgraph);
+  buyer = { authorization: `Bearer ${await signer.sign({ sub: BUYER })}` };
 });
 
 afterAll(async () => {
@@ -47,22 +60,22 @@ const CREATE_ORDER = `mutation($input: CreateOrderInput!) {
 }`;
 
 const orderInput = (overrides: Record<string, unknown> = {}) => ({
-  buyerId: uuidv7(),
   eventId: uuidv7(),
   ticketTypeId: uuidv7(),
   quantity: 2,
   ...overrides,
 });
 
+type CreateOrderResult = { createOrder: { order: Order | null; errors: UserError[] } | null };
+
+const callCreateOrder = async (input: Record<string, unknown>, headers: Record<string, string>) =>
+  (await graphql<CreateOrderResult, Record<string, unknown>>(service.url, CREATE_ORDER, { input }, headers))
+    .body;
+
 async function createOrder(input: Record<string, unknown>) {
-  const { data, errors } = await gql<{ createOrder: { order: Order | null; errors: UserError[] } }>(
-    CREATE_ORDER,
-    {
-      input,
-    },
-  );
+  const { data, errors } = await callCreateOrder(input, buyer);
   expect(errors).toBeUndefined();
-  return data!.createOrder;
+  return data!.createOrder!;
 }
 
 async function seedOrder(overrides: Record<string, unknown> = {}): Promise<Order> {
@@ -80,7 +93,7 @@ describe('createOrder and order(id)', () => {
     expect(order).toMatchObject({
       quantity: 3,
       status: 'PENDING',
-      buyer: { __typename: 'User', id: input.buyerId },
+      buyer: { __typename: 'User', id: BUYER },
       event: { __typename: 'Event', id: input.eventId },
       ticketType: { __typename: 'TicketType', id: input.ticketTypeId },
     });
@@ -96,7 +109,7 @@ describe('createOrder and order(id)', () => {
     const [row] =
       await sql`select buyer_id, event_id, ticket_type_id, quantity, status from orders.orders where id = ${order.id}`;
     expect(row).toEqual({
-      buyer_id: input.buyerId,
+      buyer_id: BUYER,
       event_id: input.eventId,
       ticket_type_id: input.ticketTypeId,
       quantity: 3,
@@ -118,15 +131,38 @@ describe('createOrder and order(id)', () => {
   });
 });
 
+describe('createOrder access', () => {
+  it.each([
+    ['anonymous callers', async () => ({}), 'UNAUTHENTICATED'],
+    [
+      'users who have not verified their email address',
+      async () => ({ authorization: `Bearer ${await signer.sign({ email_verified: false })}` }),
+      'EMAIL_NOT_VERIFIED',
+    ],
+  ])('refuses %s and stores nothing', async (_, headersOf, code) => {
+    const before = await orderCount();
+    const { data, errors } = await callCreateOrder(orderInput(), await headersOf());
+    expect(data).toBeNull();
+    expect(errors?.map((error) => error.extensions?.code)).toEqual([code]);
+    expect(await orderCount()).toBe(before);
+  });
+
+  it('takes no buyerId: nobody orders in the name of another user', async () => {
+    const before = await orderCount();
+    const { errors } = await callCreateOrder({ ...orderInput(), buyerId: uuidv7() }, buyer);
+    expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await orderCount()).toBe(before);
+  });
+});
+
 describe('createOrder validation', () => {
   it.each([
     ['quantity 0', { quantity: 0 }, 'quantity'],
     ['quantity 51', { quantity: 51 }, 'quantity'],
     ['a negative quantity', { quantity: -3 }, 'quantity'],
-    ['a non-UUID buyerId', { buyerId: 'user-1' }, 'buyerId'],
     ['a non-UUID eventId', { eventId: '12345' }, 'eventId'],
     ['a non-UUID ticketTypeId', { ticketTypeId: "'; drop table orders.orders; --" }, 'ticketTypeId'],
-    ['an empty buyerId', { buyerId: '' }, 'buyerId'],
+    ['an empty eventId', { eventId: '' }, 'eventId'],
   ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
     const before = await orderCount();
     const payload = await createOrder(orderInput(override));
@@ -139,10 +175,10 @@ describe('createOrder validation', () => {
 
   it('reports every bad field of one input at once', async () => {
     const before = await orderCount();
-    const payload = await createOrder(orderInput({ buyerId: 'x', ticketTypeId: 'y', quantity: 0 }));
+    const payload = await createOrder(orderInput({ eventId: 'x', ticketTypeId: 'y', quantity: 0 }));
     expect(payload.order).toBeNull();
     expect(payload.errors.map((e) => e.field).sort()).toEqual([
-      ['input', 'buyerId'],
+      ['input', 'eventId'],
       ['input', 'quantity'],
       ['input', 'ticketTypeId'],
     ]);

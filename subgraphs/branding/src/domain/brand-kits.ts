@@ -1,9 +1,12 @@
 import {
   type Database,
   type EventConsumer,
+  requireOrgRole,
+  requireUser,
   type UserError,
   userErrorsFrom,
   uuidInput,
+  type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
@@ -30,13 +33,17 @@ const updateBrandKitInput = z.object({
     .nullish(),
 });
 
+/** ADMINs and OWNERs of the organization restyle its brand. */
 export async function updateBrandKit(
+  viewer: Viewer,
   db: Database,
   input: unknown,
 ): Promise<{ brandKit: BrandKitRow | null; errors: UserError[] }> {
+  requireUser(viewer);
   const parsed = updateBrandKitInput.safeParse(input);
   if (!parsed.success) return { brandKit: null, errors: userErrorsFrom(parsed.error) };
   const { organizationId, primaryColor, accentColor, logoUrl } = parsed.data;
+  requireOrgRole(viewer, organizationId, 'ADMIN');
   const brandKit = await updateBrandKitOf(db, organizationId, {
     ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
     ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),

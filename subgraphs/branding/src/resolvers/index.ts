@@ -6,7 +6,7 @@ export const resolvers: Resolvers = {
     brandKit: (_, { organizationId }, { loaders }) => loaders.brandKitOfOrganization.load(organizationId),
   },
   Mutation: {
-    updateBrandKit: (_, { input }, { db }) => updateBrandKit(db, input),
+    updateBrandKit: (_, { input }, { viewer, db }) => updateBrandKit(viewer, db, input),
   },
   BrandKit: {
     __resolveReference: ({ id }, { loaders }) => loaders.brandKit.load(id),

@@ -1,5 +1,5 @@
 import { type Database, loaderById, loaderOfLists } from '@bilten/platform';
-import { eventsByIds, ticketTypesByEventIds, ticketTypesByIds } from './queries.ts';
+import { eventsByIds, eventsOfSeries, ticketTypesByEventIds, ticketTypesByIds } from './queries.ts';
 
 export function createLoaders(db: Database) {
   return {
@@ -8,6 +8,10 @@ export function createLoaders(db: Database) {
     ticketTypesOfEvent: loaderOfLists(
       (ids) => ticketTypesByEventIds(db, ids),
       (row) => row.eventId,
+    ),
+    occurrencesOfSeries: loaderOfLists(
+      (ids) => eventsOfSeries(db, ids),
+      (row) => row.seriesId!,
     ),
   };
 }

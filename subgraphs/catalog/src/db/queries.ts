@@ -1,38 +1,308 @@
-import type { Database } from '@bilten/platform';
-import { asc, desc, inArray, lt } from 'drizzle-orm';
-import { type EventRow, events, type TicketTypeRow, ticketTypes } from './schema.ts';
+import { auditEntriesOf, type Database, type Transaction } from '@bilten/platform';
+import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import {
+  auditLog,
+  type EventRow,
+  type EventVersionRow,
+  eventColumns,
+  events,
+  eventVersions,
+  type TicketTypeRow,
+  ticketTypes,
+} from './schema.ts';
 
-export async function insertEvent(db: Database, row: typeof events.$inferInsert): Promise<EventRow> {
-  const [event] = await db.insert(events).values(row).returning();
+type Db = Database | Transaction;
+
+export async function insertEvent(db: Db, row: typeof events.$inferInsert): Promise<EventRow> {
+  const [event] = await db.insert(events).values(row).returning(eventColumns);
   return event!;
 }
 
-export async function insertTicketType(
-  db: Database,
-  row: typeof ticketTypes.$inferInsert,
-): Promise<TicketTypeRow> {
+/** The event, locked for the rest of the transaction: its changes happen one after another. */
+export async function lockEvent(tx: Transaction, id: string): Promise<EventRow | undefined> {
+  const [event] = await tx.select(eventColumns).from(events).where(eq(events.id, id)).for('update');
+  return event;
+}
+
+/** Prices customers can see, for price filters and sorting. */
+const priceRange = (id: string) => ({
+  minPrice: sql<
+    number | null
+  >`(select min(price_amount) from ${ticketTypes} where event_id = ${id} and not hidden)`,
+  maxPrice: sql<
+    number | null
+  >`(select max(price_amount) from ${ticketTypes} where event_id = ${id} and not hidden)`,
+});
+
+/** Applies `changes` and bumps the version; every change to an event goes through here. */
+export async function updateEventRow(
+  tx: Transaction,
+  id: string,
+  changes: Partial<typeof events.$inferInsert>,
+): Promise<EventRow> {
+  const [event] = await tx
+    .update(events)
+    .set({ ...changes, ...priceRange(id), version: sql`${events.version} + 1`, updatedAt: sql`now()` })
+    .where(eq(events.id, id))
+    .returning(eventColumns);
+  return event!;
+}
+
+/** After copying ticket types into a new event. */
+export const refreshPriceRange = (tx: Transaction, id: string) =>
+  tx.update(events).set(priceRange(id)).where(eq(events.id, id));
+
+export const deleteEventRow = (tx: Transaction, id: string) => tx.delete(events).where(eq(events.id, id));
+
+export async function insertTicketType(db: Db, row: typeof ticketTypes.$inferInsert): Promise<TicketTypeRow> {
   const [ticketType] = await db.insert(ticketTypes).values(row).returning();
   return ticketType!;
 }
 
-export const eventsByIds = (db: Database, ids: string[]) =>
-  db.select().from(events).where(inArray(events.id, ids));
+export async function updateTicketTypeRow(
+  tx: Transaction,
+  id: string,
+  changes: Partial<typeof ticketTypes.$inferInsert>,
+): Promise<TicketTypeRow> {
+  const [ticketType] = await tx.update(ticketTypes).set(changes).where(eq(ticketTypes.id, id)).returning();
+  return ticketType!;
+}
 
-export const ticketTypesByIds = (db: Database, ids: string[]) =>
+/** Ticket types follow their event's currency (amounts unchanged); only allowed before any sale. */
+export const repriceTicketTypes = (tx: Transaction, eventId: string, currency: string) =>
+  tx.update(ticketTypes).set({ priceCurrency: currency }).where(eq(ticketTypes.eventId, eventId));
+
+export const eventsByIds = (db: Db, ids: string[]) =>
+  db.select(eventColumns).from(events).where(inArray(events.id, ids));
+
+export const ticketTypesByIds = (db: Db, ids: string[]) =>
   db.select().from(ticketTypes).where(inArray(ticketTypes.id, ids));
 
-export const ticketTypesByEventIds = (db: Database, eventIds: string[]) =>
+export const ticketTypesByEventIds = (db: Db, eventIds: string[]) =>
   db
     .select()
     .from(ticketTypes)
     .where(inArray(ticketTypes.eventId, eventIds))
-    .orderBy(asc(ticketTypes.createdAt), asc(ticketTypes.id));
+    .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.id));
 
-/** Newest first, keyset on the time-ordered UUIDv7 id. */
-export const newestEvents = (db: Database, limit: number, beforeId?: string) =>
+export const eventsOfSeries = (db: Db, seriesIds: string[]) =>
+  db
+    .select(eventColumns)
+    .from(events)
+    .where(inArray(events.seriesId, seriesIds))
+    .orderBy(asc(events.startsAt), asc(events.id));
+
+export const setSeries = (tx: Transaction, id: string, seriesId: string) =>
+  tx.update(events).set({ seriesId }).where(eq(events.id, id));
+
+/** What a list shows: published public events, plus every event of the caller's organizations. */
+const listable = (memberOf: string[]) => {
+  const published = and(eq(events.status, 'PUBLISHED'), eq(events.visibility, 'PUBLIC'));
+  return memberOf.length ? or(published, inArray(events.organizationId, memberOf)) : published;
+};
+
+export const insertEventVersion = (tx: Transaction, row: typeof eventVersions.$inferInsert) =>
+  tx.insert(eventVersions).values(row);
+
+export async function eventVersion(
+  db: Db,
+  eventId: string,
+  version: number,
+): Promise<EventVersionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(eventVersions)
+    .where(and(eq(eventVersions.eventId, eventId), eq(eventVersions.version, version)));
+  return row;
+}
+
+/** Newest first; the cursor is the version number. */
+export const versionsOf = (db: Db, eventId: string, limit: number, beforeVersion?: number) =>
   db
     .select()
-    .from(events)
-    .where(beforeId ? lt(events.id, beforeId) : undefined)
-    .orderBy(desc(events.id))
+    .from(eventVersions)
+    .where(
+      and(
+        eq(eventVersions.eventId, eventId),
+        beforeVersion !== undefined ? lt(eventVersions.version, beforeVersion) : undefined,
+      ),
+    )
+    .orderBy(desc(eventVersions.version))
     .limit(limit);
+
+export const auditEntries = (db: Db, organizationId: string, limit: number, beforeId?: string) =>
+  auditEntriesOf(db as Database, auditLog, organizationId, limit, beforeId);
+
+export interface SearchCriteria {
+  memberOf: string[];
+  /** Words, each letters and digits only: safe inside a tsquery. */
+  words: string[];
+  /** The query as typed, for trigram matching (a bound parameter). */
+  text?: string;
+  /**
+   * `words`: the words (as prefixes) must all occur. `typos`: the title must resemble the text
+   * (trigrams); tried when the words match nothing, since it is far costlier on common syllables.
+   */
+  match: 'words' | 'typos';
+  category?: (typeof events.$inferSelect)['category'];
+  city?: string;
+  country?: string;
+  near?: { latitude: number; longitude: number; radiusKm: number };
+  startsAfter?: Date;
+  startsBefore?: Date;
+  priceMin?: number;
+  priceMax?: number;
+  organizationId?: string;
+  onlineOnly?: boolean;
+}
+
+export type SearchSort = 'RELEVANCE' | 'STARTS_AT' | 'PRICE' | 'NEWEST';
+
+/** Where a page starts: the sort key of the last row seen and its id (the tie-breaker). */
+export interface SearchAfter {
+  value: number | string | null;
+  id: string;
+}
+
+/** How similar (0–1) the query must be to a word run of the title to count as a typo of it. */
+const TYPO_SIMILARITY = 0.3;
+const NO_PRICE = 2_147_483_647;
+
+function searchTerms(criteria: SearchCriteria) {
+  const typos = criteria.match === 'typos' && criteria.text;
+  // Every word a prefix: "jaz fest" finds "Jazz Festival".
+  const tsquery =
+    !typos && criteria.words.length
+      ? sql`to_tsquery('simple', ${criteria.words.map((word) => `${word}:*`).join(' & ')})`
+      : null;
+  const similarity = typos ? sql`strict_word_similarity(${criteria.text}, ${events.title})` : null;
+  return { tsquery, similarity };
+}
+
+/** Degrees of longitude `radiusKm` spans at that latitude (all of them near the poles). */
+const longitudeSpan = ({ latitude, radiusKm }: { latitude: number; radiusKm: number }) =>
+  Math.min(180, radiusKm / (111 * Math.max(Math.cos((Math.abs(latitude) * Math.PI) / 180), 0.01)));
+
+function searchConditions(criteria: SearchCriteria) {
+  const { tsquery, similarity } = searchTerms(criteria);
+  const matches = [
+    tsquery ? sql`${events.searchVector} @@ ${tsquery}` : undefined,
+    // `<<%` is strict_word_similarity ≥ the threshold set by withTypoThreshold, answered by the trigram index.
+    similarity ? sql`${criteria.text} <<% ${events.title}` : undefined,
+    // Text without a single letter or digit matches nothing.
+    criteria.text && !tsquery && !similarity ? sql`false` : undefined,
+  ].filter((condition) => condition !== undefined);
+  const near = criteria.near;
+  return and(
+    listable(criteria.memberOf),
+    matches.length ? or(...matches) : undefined,
+    criteria.category ? eq(events.category, criteria.category) : undefined,
+    criteria.city ? sql`lower(${events.venueCity}) = lower(${criteria.city})` : undefined,
+    criteria.country ? eq(events.venueCountry, criteria.country) : undefined,
+    criteria.startsAfter ? gte(events.startsAt, criteria.startsAfter) : undefined,
+    criteria.startsBefore ? lt(events.startsAt, criteria.startsBefore) : undefined,
+    criteria.priceMin !== undefined ? sql`${events.maxPrice} >= ${criteria.priceMin}` : undefined,
+    criteria.priceMax !== undefined ? sql`${events.minPrice} <= ${criteria.priceMax}` : undefined,
+    criteria.organizationId ? eq(events.organizationId, criteria.organizationId) : undefined,
+    criteria.onlineOnly ? sql`${events.onlineUrl} is not null` : undefined,
+    near
+      ? and(
+          // A box first (indexable), then the great-circle distance.
+          sql`${events.venueLatitude} between ${near.latitude - near.radiusKm / 111} and ${near.latitude + near.radiusKm / 111}`,
+          sql`${events.venueLongitude} between ${near.longitude - longitudeSpan(near)} and ${near.longitude + longitudeSpan(near)}`,
+          sql`6371 * 2 * asin(sqrt(power(sin(radians(${events.venueLatitude} - ${near.latitude}) / 2), 2)
+            + cos(radians(${near.latitude})) * cos(radians(${events.venueLatitude}))
+            * power(sin(radians(${events.venueLongitude} - ${near.longitude}) / 2), 2))) <= ${near.radiusKm}`,
+        )
+      : undefined,
+  );
+}
+
+/** The sort key of each order, and whether it ascends; ids break ties in the same direction. */
+function sortKey(sort: SearchSort, criteria: SearchCriteria) {
+  const { tsquery, similarity } = searchTerms(criteria);
+  switch (sort) {
+    case 'RELEVANCE': {
+      const rank = sql`(${tsquery ? sql`ts_rank(${events.searchVector}, ${tsquery})` : sql`0`} + ${similarity ?? sql`0`})::float8`;
+      return { key: rank, value: rank, ascending: false, cast: sql`::float8` };
+    }
+    case 'STARTS_AT':
+      return {
+        key: sql`${events.startsAt}`,
+        // ISO 8601 with microseconds, so the cursor loses nothing.
+        value: sql`to_json(${events.startsAt}) #>> '{}'`,
+        ascending: true,
+        cast: sql`::timestamptz`,
+      };
+    case 'PRICE': {
+      const price = sql`coalesce(${events.minPrice}, ${NO_PRICE})`;
+      return { key: price, value: price, ascending: true, cast: sql`::int` };
+    }
+    case 'NEWEST':
+      return null;
+  }
+}
+
+/**
+ * Runs `search` with this transaction's typo threshold when there is text to match (plain
+ * queries need no transaction). Scoped with set_config(..., true), so pooled connections keep
+ * their defaults.
+ */
+function withTypoThreshold<T>(db: Db, criteria: SearchCriteria, search: (db: Db) => Promise<T>): Promise<T> {
+  if (criteria.match !== 'typos' || !criteria.text) return search(db);
+  return db.transaction(async (tx) => {
+    await tx.execute(
+      sql`select set_config('pg_trgm.strict_word_similarity_threshold', ${String(TYPO_SIMILARITY)}, true)`,
+    );
+    return search(tx);
+  });
+}
+
+/** The page query itself (the benchmark EXPLAINs it): matching events in `sort` order, with their sort key. */
+export function searchEventsQuery(
+  db: Db,
+  criteria: SearchCriteria,
+  sort: SearchSort,
+  limit: number,
+  after?: SearchAfter,
+) {
+  const order = sortKey(sort, criteria);
+  const value = order?.value ?? sql`null`;
+  const direction = order && !order.ascending ? sql`<` : order ? sql`>` : sql`<`;
+  const position = after
+    ? order
+      ? sql`(${order.key}, ${events.id}) ${direction} (${after.value}${order.cast}, ${after.id}::uuid)`
+      : sql`${events.id} < ${after.id}::uuid`
+    : undefined;
+  return db
+    .select({ ...eventColumns, sortValue: sql<number | string | null>`${value}` })
+    .from(events)
+    .where(and(searchConditions(criteria), position))
+    .orderBy(
+      ...(order
+        ? order.ascending
+          ? [sql`${order.key} asc`, asc(events.id)]
+          : [sql`${order.key} desc`, desc(events.id)]
+        : [desc(events.id)]),
+    )
+    .limit(limit);
+}
+
+/** One page of matching events in `sort` order, each with its sort key (for its cursor). */
+export const searchEvents = (
+  db: Db,
+  criteria: SearchCriteria,
+  sort: SearchSort,
+  limit: number,
+  after?: SearchAfter,
+): Promise<Array<EventRow & { sortValue: number | string | null }>> =>
+  withTypoThreshold(db, criteria, (tx) => searchEventsQuery(tx, criteria, sort, limit, after));
+
+export const countEvents = (db: Db, criteria: SearchCriteria): Promise<number> =>
+  withTypoThreshold(db, criteria, async (tx) => {
+    const [row] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(events)
+      .where(searchConditions(criteria));
+    return row!.count;
+  });

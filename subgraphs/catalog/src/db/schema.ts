@@ -1,6 +1,19 @@
-import { eventTables } from '@bilten/platform';
-import { sql } from 'drizzle-orm';
-import { check, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { auditTable, eventTables } from '@bilten/platform';
+import { getTableColumns, sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  customType,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const catalog = pgSchema('catalog');
 
@@ -8,7 +21,30 @@ export const catalog = pgSchema('catalog');
 export const eventStore = eventTables(catalog);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
+/** Who changed what, written by every mutation in its own transaction. */
+export const auditLog = auditTable(catalog);
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
 export const eventStatus = catalog.enum('event_status', ['DRAFT', 'PUBLISHED', 'CANCELLED', 'ENDED']);
+export const eventVisibility = catalog.enum('event_visibility', ['PUBLIC', 'UNLISTED']);
+export const refundPolicyKind = catalog.enum('refund_policy_kind', ['FULL_UNTIL', 'PARTIAL', 'NONE']);
+export const eventCategory = catalog.enum('event_category', [
+  'MUSIC',
+  'NIGHTLIFE',
+  'THEATRE',
+  'COMEDY',
+  'FILM',
+  'ARTS',
+  'SPORTS',
+  'FOOD_AND_DRINK',
+  'CONFERENCE',
+  'WORKSHOP',
+  'FESTIVAL',
+  'FAMILY',
+  'COMMUNITY',
+  'OTHER',
+]);
 
 export const events = catalog.table(
   'events',
@@ -16,17 +52,64 @@ export const events = catalog.table(
     id: uuid().primaryKey(),
     organizationId: uuid('organization_id').notNull(),
     title: text().notNull(),
+    /** Markdown as the organizer wrote it (already proven to render to nothing unsafe). */
     description: text(),
+    /** The description rendered and sanitized once at write time, what clients display. */
+    descriptionHtml: text('description_html'),
+    category: eventCategory().notNull().default('OTHER'),
+    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    imageIds: uuid('image_ids').array().notNull().default(sql`'{}'::uuid[]`),
     startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
     endsAt: timestamp('ends_at', { withTimezone: true }).notNull(),
     timezone: text().notNull(),
+    venueName: text('venue_name'),
+    venueAddress: text('venue_address'),
+    venueCity: text('venue_city'),
+    venueCountry: text('venue_country'),
+    venueLatitude: doublePrecision('venue_latitude'),
+    venueLongitude: doublePrecision('venue_longitude'),
+    onlineUrl: text('online_url'),
     currency: text().notNull(),
+    /** Seats shared by all ticket types; orders enforce it at sale time. */
+    capacity: integer().notNull(),
+    refundPolicy: refundPolicyKind('refund_policy').notNull().default('NONE'),
+    refundDaysBeforeStart: integer('refund_days_before_start'),
+    refundPercent: integer('refund_percent'),
+    visibility: eventVisibility().notNull().default('PUBLIC'),
     status: eventStatus().notNull().default('DRAFT'),
+    /** Bumped by every change; `updateEvent` must name the version it saw. */
+    version: integer().notNull().default(1),
+    /** Tickets sold so far, kept by orders' events; guards currency changes and hard deletion. */
+    ticketsSold: integer('tickets_sold').notNull().default(0),
+    /** Cheapest and dearest ticket type customers can see, kept by every ticket-type change. */
+    minPrice: integer('min_price'),
+    maxPrice: integer('max_price'),
+    /** Title (A), place (B) and description (C), language-neutral: names and cities are not English. */
+    searchVector: tsvector('search_vector').generatedAlwaysAs(
+      sql`setweight(to_tsvector('simple'::regconfig, title), 'A') || setweight(to_tsvector('simple'::regconfig, coalesce(venue_name, '') || ' ' || coalesce(venue_city, '')), 'B') || setweight(to_tsvector('simple'::regconfig, coalesce(description, '')), 'C')`,
+    ),
+    /** Occurrences of one recurring event share a series id (the first occurrence's id). */
+    seriesId: uuid('series_id'),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
-    index('events_organization_id_idx').on(table.organizationId),
+    index('events_organization_id_idx').on(table.organizationId, table.id),
+    index('events_series_id_idx').on(table.seriesId),
+    index('events_search_vector_idx').using('gin', table.searchVector),
+    index('events_title_trgm_idx').using('gin', table.title.op('gin_trgm_ops')),
+    index('events_listed_starts_at_idx')
+      .on(table.startsAt, table.id)
+      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
+    index('events_min_price_idx').on(table.minPrice, table.id),
+    index('events_country_idx').on(table.venueCountry),
+    index('events_city_starts_at_idx').on(sql`lower(${table.venueCity})`, table.startsAt),
+    index('events_coordinates_idx').on(table.venueLatitude, table.venueLongitude),
     check('events_ends_after_start', sql`${table.endsAt} > ${table.startsAt}`),
+    check('events_capacity_positive', sql`${table.capacity} > 0`),
+    check('events_tickets_sold_not_negative', sql`${table.ticketsSold} >= 0`),
   ],
 );
 
@@ -41,14 +124,49 @@ export const ticketTypes = catalog.table(
     priceAmount: integer('price_amount').notNull(),
     priceCurrency: text('price_currency').notNull(),
     capacity: integer().notNull(),
+    salesStartAt: timestamp('sales_start_at', { withTimezone: true }),
+    salesEndAt: timestamp('sales_end_at', { withTimezone: true }),
+    minPerOrder: integer('min_per_order').notNull().default(1),
+    maxPerOrder: integer('max_per_order').notNull().default(10),
+    hidden: boolean().notNull().default(false),
+    sortOrder: integer('sort_order').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     index('ticket_types_event_id_idx').on(table.eventId),
     check('ticket_types_price_not_negative', sql`${table.priceAmount} >= 0`),
     check('ticket_types_capacity_positive', sql`${table.capacity} > 0`),
+    check(
+      'ticket_types_per_order_bounds',
+      sql`${table.minPerOrder} >= 1 and ${table.maxPerOrder} >= ${table.minPerOrder}`,
+    ),
   ],
 );
 
-export type EventRow = typeof events.$inferSelect;
+/** Every state an event has been in: a snapshot after each change and the diff that led to it. */
+export const eventVersions = catalog.table(
+  'event_versions',
+  {
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    version: integer().notNull(),
+    action: text().notNull(),
+    snapshot: jsonb().notNull(),
+    diff: jsonb().notNull(),
+    actorId: uuid('actor_id'),
+    requestId: text('request_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.eventId, table.version] })],
+);
+
+/** Every column but the search vector, which only search reads (and which can be large). */
+export const { searchVector: _searchVector, ...eventColumns } = getTableColumns(events);
+export type EventRow = Omit<typeof events.$inferSelect, 'searchVector'>;
 export type TicketTypeRow = typeof ticketTypes.$inferSelect;
+export type EventVersionRow = typeof eventVersions.$inferSelect;
+export type { AuditRow } from '@bilten/platform';
+
+/** An organization as catalog knows it: its id (identity owns the rest). */
+export type OrganizationRef = { id: string };

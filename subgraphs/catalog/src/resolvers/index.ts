@@ -1,29 +1,121 @@
-import { decodeCursor, pageSize, toConnection } from '@bilten/platform';
-import { newestEvents } from '../db/queries.ts';
-import { addTicketType, createEvent } from '../domain/events.ts';
+import { decodeCursor, isUuid, pageSize, requireOrgRole, toConnection } from '@bilten/platform';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { auditEntries, versionsOf } from '../db/queries.ts';
+import type { EventRow } from '../db/schema.ts';
+import {
+  addOccurrences,
+  addTicketType,
+  cancelEvent,
+  canSeeEvent,
+  createEvent,
+  deleteEvent,
+  duplicateEvent,
+  isMember,
+  publishEvent,
+  restoreEventVersion,
+  unpublishEvent,
+  updateEvent,
+  updateTicketType,
+} from '../domain/events.ts';
+import { searchEventPage } from '../domain/search.ts';
 import type { Resolvers } from '../generated/graphql.ts';
+
+/** A well-formed id no organization has: what a malformed organization key matches. */
+const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
+
+/** An event the caller may see, or null: drafts exist only for their organization's members. */
+async function visibleEvent(id: string, { loaders, viewer }: Context): Promise<EventRow | null> {
+  const event = await loaders.event.load(id);
+  return event && canSeeEvent(viewer, event) ? event : null;
+}
 
 export const resolvers: Resolvers = {
   Query: {
-    event: (_, { id }, { loaders }) => loaders.event.load(id),
-    ticketType: (_, { id }, { loaders }) => loaders.ticketType.load(id),
-    events: async (_, { first, after }, { db }) => {
+    event: (_, { id }, context) => visibleEvent(id, context),
+    ticketType: async (_, { id }, context) => {
+      const ticketType = await context.loaders.ticketType.load(id);
+      if (!ticketType) return null;
+      const event = await visibleEvent(ticketType.eventId, context);
+      return event && (!ticketType.hidden || isMember(context.viewer, event.organizationId))
+        ? ticketType
+        : null;
+    },
+    events: (_, args, { db, viewer }) => searchEventPage(db, viewer, args),
+    auditLog: async (_, { organizationId, first, after }, { db, viewer }) => {
+      requireOrgRole(viewer, organizationId, 'ADMIN');
       const size = pageSize(first);
-      return toConnection(await newestEvents(db, size + 1, after ? decodeCursor(after) : undefined), size);
+      const rows = await auditEntries(db, organizationId, size + 1, after ? decodeCursor(after) : undefined);
+      return toConnection(rows, size);
     },
   },
   Mutation: {
-    createEvent: (_, { input }, { db }) => createEvent(db, input),
-    addTicketType: (_, { input }, { db }) => addTicketType(db, input),
+    createEvent: (_, { input }, context) => createEvent(context, input),
+    updateEvent: (_, { input }, context) => updateEvent(context, input),
+    addTicketType: (_, { input }, context) => addTicketType(context, input),
+    updateTicketType: (_, { input }, context) => updateTicketType(context, input),
+    publishEvent: (_, { input }, context) => publishEvent(context, input),
+    unpublishEvent: (_, { input }, context) => unpublishEvent(context, input),
+    cancelEvent: (_, { input }, context) => cancelEvent(context, input),
+    deleteEvent: (_, { input }, context) => deleteEvent(context, input),
+    duplicateEvent: (_, { input }, context) => duplicateEvent(context, input),
+    addOccurrences: (_, { input }, context) => addOccurrences(context, input),
+    restoreEventVersion: (_, { input }, context) => restoreEventVersion(context, input),
   },
   Event: {
-    __resolveReference: ({ id }, { loaders }) => loaders.event.load(id),
+    __resolveReference: ({ id }, context) => visibleEvent(id, context),
+    status: (event) => (event.status === 'PUBLISHED' && event.endsAt <= new Date() ? 'ENDED' : event.status),
+    venue: (event) =>
+      event.venueName
+        ? {
+            name: event.venueName,
+            address: event.venueAddress ?? '',
+            city: event.venueCity ?? '',
+            country: event.venueCountry ?? '',
+            latitude: event.venueLatitude,
+            longitude: event.venueLongitude,
+          }
+        : null,
+    refundPolicy: (event) => ({
+      kind: event.refundPolicy,
+      daysBeforeStart: event.refundDaysBeforeStart,
+      percent: event.refundPercent,
+    }),
     organizer: (event) => ({ id: event.organizationId }),
-    ticketTypes: (event, _, { loaders }) => loaders.ticketTypesOfEvent.load(event.id),
+    ticketTypes: async (event, _, { loaders, viewer }) => {
+      const types = await loaders.ticketTypesOfEvent.load(event.id);
+      return isMember(viewer, event.organizationId) ? types : types.filter((type) => !type.hidden);
+    },
+    occurrences: async (event, _, { loaders, viewer }) =>
+      event.seriesId
+        ? (await loaders.occurrencesOfSeries.load(event.seriesId)).filter((occurrence) =>
+            canSeeEvent(viewer, occurrence),
+          )
+        : [event],
+    versions: async (event, { first, after }, { db, viewer }) => {
+      requireOrgRole(viewer, event.organizationId, 'STAFF');
+      const size = pageSize(first);
+      const before = after ? decodeCursor(after, z.number().int().min(1)) : undefined;
+      return toConnection(await versionsOf(db, event.id, size + 1, before), size, (row) => row.version);
+    },
   },
   TicketType: {
-    __resolveReference: ({ id }, { loaders }) => loaders.ticketType.load(id),
+    __resolveReference: async ({ id }, context) => {
+      const ticketType = await context.loaders.ticketType.load(id);
+      return ticketType && (await visibleEvent(ticketType.eventId, context)) ? ticketType : null;
+    },
     price: (ticketType) => ({ amount: ticketType.priceAmount, currency: ticketType.priceCurrency }),
     event: async (ticketType, _, { loaders }) => (await loaders.event.load(ticketType.eventId))!,
+  },
+  EventConnection: {
+    totalCount: (page) => page.count(),
+  },
+  Organization: {
+    __resolveReference: ({ id }) => ({ id }),
+    // Other subgraphs may hand us any string as an organization key; only UUIDs can match.
+    events: (organization, args, { db, viewer }) =>
+      searchEventPage(db, viewer, args, {
+        organizationId: isUuid(organization.id) ? organization.id.toLowerCase() : NO_ORGANIZATION,
+      }),
   },
 };

@@ -1,19 +1,63 @@
-import { organizationBySlug } from '../db/queries.ts';
+import { type OrganizationRole, requireOrgRole } from '@bilten/platform';
+import { apiKeysOf, membersOf, openInvitationsOf, organizationBySlug } from '../db/queries.ts';
+import { changeEmail, register, resendVerification, verifyEmail } from '../domain/accounts.ts';
+import { createApiKey, revokeApiKey } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
-import { createOrganization } from '../domain/organizations.ts';
-import { createUser } from '../domain/users.ts';
-import type { Resolvers } from '../generated/graphql.ts';
+import {
+  acceptInvitation,
+  changeMemberRole,
+  createOrganization,
+  inviteMember,
+  leaveOrganization,
+  removeMember,
+  revokeInvitation,
+} from '../domain/organizations.ts';
+import { changePassword, requestPasswordReset, resetPassword } from '../domain/passwords-reset.ts';
+import {
+  login,
+  logout,
+  logoutEverywhere,
+  me,
+  mySessions,
+  refresh,
+  revokeSession,
+} from '../domain/sessions.ts';
+import { rotateSigningKey } from '../domain/signing-keys.ts';
+import type { ApiKeyMode, Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
+    me: (_, __, ctx) => me(ctx),
+    mySessions: (_, __, ctx) => mySessions(ctx),
     user: (_, { id }, { loaders }) => loaders.user.load(id),
     organization: (_, { id }, { loaders }) => loaders.organization.load(id),
     organizationBySlug: async (_, { slug }, { db }) => (await organizationBySlug(db, slug)) ?? null,
     deadLetters: (_, args, { viewer, bus }) => listDeadLetters(viewer, bus, args),
   },
   Mutation: {
-    createUser: (_, { input }, { db }) => createUser(db, input),
-    createOrganization: (_, { input }, { db, outbox }) => createOrganization(db, outbox, input),
+    register: (_, { input }, ctx) => register(ctx, input),
+    verifyEmail: (_, { input }, ctx) => verifyEmail(ctx, input),
+    resendVerification: (_, { input }, ctx) => resendVerification(ctx, input),
+    requestPasswordReset: (_, { input }, ctx) => requestPasswordReset(ctx, input),
+    resetPassword: (_, { input }, ctx) => resetPassword(ctx, input),
+    changePassword: (_, { input }, ctx) => changePassword(ctx, input),
+    changeEmail: (_, { input }, ctx) => changeEmail(ctx, input),
+    login: (_, { input }, ctx) => login(ctx, input),
+    refreshToken: (_, { input }, ctx) => refresh(ctx, input),
+    logout: (_, { input }, ctx) => logout(ctx, input),
+    logoutEverywhere: (_, __, ctx) => logoutEverywhere(ctx),
+    revokeSession: (_, { input }, ctx) => revokeSession(ctx, input),
+    rotateSigningKey: (_, { input }, ctx) => rotateSigningKey(ctx, input),
+    createOrganization: (_, { input }, { viewer, db, outbox }) =>
+      createOrganization(viewer, db, outbox, input),
+    inviteMember: (_, { input }, ctx) => inviteMember(ctx, input),
+    acceptInvitation: (_, { input }, ctx) => acceptInvitation(ctx, input),
+    revokeInvitation: (_, { input }, ctx) => revokeInvitation(ctx, input),
+    changeMemberRole: (_, { input }, ctx) => changeMemberRole(ctx, input),
+    removeMember: (_, { input }, ctx) => removeMember(ctx, input),
+    leaveOrganization: (_, { input }, ctx) => leaveOrganization(ctx, input),
+    createApiKey: (_, { input }, ctx) => createApiKey(ctx, input),
+    revokeApiKey: (_, { input }, ctx) => revokeApiKey(ctx, input),
     replayDeadLetters: (_, { input }, { viewer, bus, log }) => replayDeadLetters(viewer, bus, log, input),
     discardDeadLetter: (_, { input }, { viewer, bus, log }) => discardDeadLetter(viewer, bus, log, input),
   },
@@ -26,8 +70,34 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: ({ id }, { loaders }) => loaders.user.load(id),
+    emailVerified: (user) => user.emailVerifiedAt !== null,
   },
   Organization: {
     __resolveReference: ({ id }, { loaders }) => loaders.organization.load(id),
+    members: (organization, _, { viewer, db }) => {
+      requireOrgRole(viewer, organization.id, 'STAFF');
+      return membersOf(db, organization.id);
+    },
+    invitations: (organization, _, { viewer, db }) => {
+      requireOrgRole(viewer, organization.id, 'ADMIN');
+      return openInvitationsOf(db, organization.id);
+    },
+    apiKeys: (organization, _, { viewer, db }) => {
+      requireOrgRole(viewer, organization.id, 'ADMIN');
+      return apiKeysOf(db, organization.id);
+    },
+  },
+  ApiKey: {
+    mode: (key) => key.mode as ApiKeyMode,
+  },
+  OrganizationMember: {
+    user: async (member, _, { loaders }) => (await loaders.user.load(member.userId))!,
+    role: (member) => member.role as OrganizationRole,
+    joinedAt: (member) => member.createdAt,
+  },
+  OrganizationInvitation: {
+    role: (invitation) => invitation.role as OrganizationRole,
+    invitedBy: (invitation, _, { loaders }) =>
+      invitation.invitedBy ? loaders.user.load(invitation.invitedBy) : null,
   },
 };

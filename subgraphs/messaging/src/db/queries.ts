@@ -1,6 +1,6 @@
-import type { Database } from '@bilten/platform';
+import type { Database, Transaction } from '@bilten/platform';
 import { and, desc, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
-import { type NotificationRow, notifications } from './schema.ts';
+import { type NotificationRow, notifications, sentEmails } from './schema.ts';
 
 export async function insertNotification(
   db: Database,
@@ -37,4 +37,17 @@ export async function newestNotificationsOf(
     .as('ranked');
   const rows = await db.select().from(ranked).where(lte(ranked.rank, limit)).orderBy(desc(ranked.id));
   return rows.map(({ rank: _rank, ...row }) => row);
+}
+
+/** False when a mail for this event is recorded already. */
+export async function recordSentEmail(
+  tx: Transaction,
+  row: typeof sentEmails.$inferInsert,
+): Promise<boolean> {
+  const recorded = await tx
+    .insert(sentEmails)
+    .values(row)
+    .onConflictDoNothing()
+    .returning({ eventId: sentEmails.eventId });
+  return recorded.length > 0;
 }

@@ -1,4 +1,11 @@
-import { type Database, type UserError, userErrorsFrom, uuidInput } from '@bilten/platform';
+import {
+  type Database,
+  requireVerifiedUser,
+  type UserError,
+  userErrorsFrom,
+  uuidInput,
+  type Viewer,
+} from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { insertOrder } from '../db/queries.ts';
@@ -7,7 +14,6 @@ import type { OrderRow } from '../db/schema.ts';
 export const MAX_TICKETS_PER_ORDER = 50;
 
 const createOrderInput = z.object({
-  buyerId: uuidInput,
   eventId: uuidInput,
   ticketTypeId: uuidInput,
   quantity: z
@@ -17,11 +23,17 @@ const createOrderInput = z.object({
     .max(MAX_TICKETS_PER_ORDER, `must be at most ${MAX_TICKETS_PER_ORDER}`),
 });
 
+/** The signed-in, verified user buys for themselves: EMAIL_NOT_VERIFIED until they confirmed their address. */
 export async function createOrder(
+  viewer: Viewer,
   db: Database,
   input: unknown,
 ): Promise<{ order: OrderRow | null; errors: UserError[] }> {
+  const buyer = requireVerifiedUser(viewer);
   const parsed = createOrderInput.safeParse(input);
   if (!parsed.success) return { order: null, errors: userErrorsFrom(parsed.error) };
-  return { order: await insertOrder(db, { id: uuidv7(), ...parsed.data }), errors: [] };
+  return {
+    order: await insertOrder(db, { id: uuidv7(), buyerId: buyer.userId, ...parsed.data }),
+    errors: [],
+  };
 }

@@ -18,8 +18,8 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** The buyer is the signed-in user, who must have verified their email address. */
 export type CreateOrderInput = {
-  buyerId: Scalars['ID']['input'];
   eventId: Scalars['ID']['input'];
   quantity: Scalars['Int']['input'];
   ticketTypeId: Scalars['ID']['input'];

@@ -6,7 +6,7 @@ export const resolvers: Resolvers = {
     order: (_, { id }, { loaders }) => loaders.order.load(id),
   },
   Mutation: {
-    createOrder: (_, { input }, { db }) => createOrder(db, input),
+    createOrder: (_, { input }, { viewer, db }) => createOrder(viewer, db, input),
   },
   Order: {
     __resolveReference: ({ id }, { loaders }) => loaders.order.load(id),

@@ -1,0 +1,163 @@
+import type { Database } from '@bilten/platform';
+import {
+  DomainError,
+  decodeCursor,
+  displayText,
+  encodeCursor,
+  pageSize,
+  uuidInput,
+  type Viewer,
+} from '@bilten/platform';
+import { z } from 'zod';
+import {
+  countEvents,
+  type SearchAfter,
+  type SearchCriteria,
+  type SearchSort,
+  searchEvents,
+} from '../db/queries.ts';
+import type { EventRow } from '../db/schema.ts';
+import { memberships } from './events.ts';
+
+const eventFilter = z.object({
+  query: z.string().max(200, 'must be at most 200 characters').nullish(),
+  category: z.string().nullish(),
+  city: displayText(100).nullish(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be a two-letter ISO 3166-1 code in upper case')
+    .nullish(),
+  near: z
+    .object({
+      latitude: z.number().min(-90).max(90),
+      longitude: z.number().min(-180).max(180),
+      radiusKm: z.number().min(1, 'must be 1–500').max(500, 'must be 1–500'),
+    })
+    .nullish(),
+  startsAfter: z.date().nullish(),
+  startsBefore: z.date().nullish(),
+  priceMin: z.number().int().min(0).nullish(),
+  priceMax: z.number().int().min(0).nullish(),
+  organizationId: uuidInput.nullish(),
+  onlineOnly: z.boolean().nullish(),
+});
+
+/** A cursor names its order, so one from another order (or another query's sort) is refused. */
+const cursorKey = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.discriminatedUnion('s', [
+      z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: z.boolean().optional() }),
+      z.object({
+        s: z.literal('STARTS_AT'),
+        v: z.iso.datetime({ offset: true }),
+        id: z.uuid(),
+        t: z.boolean().optional(),
+      }),
+      z.object({ s: z.literal('PRICE'), v: z.number().int(), id: z.uuid(), t: z.boolean().optional() }),
+      z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: z.boolean().optional() }),
+    ]),
+  );
+
+export interface SearchArgs {
+  filter?: Record<string, unknown> | null;
+  sort?: SearchSort | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/** Query words as tsquery lexemes: letters and digits only, lower case, at most 8. */
+const wordsOf = (text: string) =>
+  (
+    text
+      .normalize('NFKC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  ).slice(0, 8);
+
+export interface EventPage {
+  edges: Array<{ cursor: string; node: EventRow }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Counts all matches; only run when `totalCount` is asked for. */
+  count(): Promise<number>;
+}
+
+/** What one search asks for, validated: criteria, the order and where the page starts. */
+export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizationId?: string } = {}) {
+  const size = pageSize(args.first);
+  const parsed = eventFilter.safeParse(args.filter ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new DomainError('BAD_USER_INPUT', `filter.${issue.path.join('.')}: ${issue.message}`);
+  }
+  const filter = parsed.data;
+  // Control characters (NUL above all) mean nothing in a search and PostgreSQL refuses NUL.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to remove them
+  const text = filter.query?.replace(/[\u0000-\u001f\u007f]/g, ' ').trim() || undefined;
+  const criteria: SearchCriteria = {
+    memberOf: memberships(viewer),
+    words: text ? wordsOf(text) : [],
+    text,
+    category: (filter.category ?? undefined) as SearchCriteria['category'],
+    city: filter.city ?? undefined,
+    country: filter.country ?? undefined,
+    near: filter.near ?? undefined,
+    startsAfter: filter.startsAfter ?? undefined,
+    startsBefore: filter.startsBefore ?? undefined,
+    priceMin: filter.priceMin ?? undefined,
+    priceMax: filter.priceMax ?? undefined,
+    organizationId: scope.organizationId ?? filter.organizationId ?? undefined,
+    onlineOnly: filter.onlineOnly ?? undefined,
+    match: 'words',
+  };
+  const requested: SearchSort = args.sort ?? (text ? 'RELEVANCE' : 'NEWEST');
+  const sort: SearchSort = requested === 'RELEVANCE' && !text ? 'NEWEST' : requested;
+  let after: SearchAfter | undefined;
+  if (args.after) {
+    const key = decodeCursor(args.after, cursorKey);
+    if (key.s !== sort) throw new DomainError('BAD_USER_INPUT', 'after: a cursor of another sort order');
+    after = { value: key.v, id: key.id };
+    // The pages after a typo-tolerant first page stay typo-tolerant.
+    if (key.t) criteria.match = 'typos';
+  }
+  return { size, criteria, sort, after };
+}
+
+/** A page of events matching `filter`, in `sort` order, with keyset cursors. */
+export async function searchEventPage(
+  db: Database,
+  viewer: Viewer,
+  args: SearchArgs,
+  scope: { organizationId?: string } = {},
+): Promise<EventPage> {
+  const { size, criteria, sort: effectiveSort, after } = parseSearch(viewer, args, scope);
+  let rows = await searchEvents(db, criteria, effectiveSort, size + 1, after);
+  // No event has all the words: look for titles that resemble the text ("cocnert").
+  if (!rows.length && !after && criteria.text) {
+    criteria.match = 'typos';
+    rows = await searchEvents(db, criteria, effectiveSort, size + 1, after);
+  }
+  const nodes = rows.slice(0, size);
+  const cursorOf = (row: EventRow & { sortValue: number | string | null }) =>
+    encodeCursor(
+      JSON.stringify({
+        s: effectiveSort,
+        v: row.sortValue,
+        id: row.id,
+        ...(criteria.match === 'typos' ? { t: true } : {}),
+      }),
+    );
+  return {
+    edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
+    pageInfo: { hasNextPage: rows.length > size, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    count: () => countEvents(db, criteria),
+  };
+}

@@ -1,0 +1,322 @@
+import type { RunningService } from '@bilten/platform';
+import { createTestSigner, graphql, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogSubgraph } from '../src/server.ts';
+
+let subgraph: TestSubgraph;
+let service: RunningService;
+const ORG = uuidv7();
+const OTHER_ORG = uuidv7();
+let owner: Record<string, string>;
+let otherOwner: Record<string, string>;
+
+interface Page {
+  edges: Array<{ cursor: string; node: { id: string; title: string } }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+const SEARCH = `query($filter: EventFilter, $sort: EventSort, $first: Int, $after: String) {
+  events(filter: $filter, sort: $sort, first: $first, after: $after) {
+    edges { cursor node { id title } } pageInfo { hasNextPage endCursor } totalCount
+  }
+}`;
+
+async function search(variables: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const { body } = await graphql<{ events: Page }, Record<string, unknown>>(
+    service.url,
+    SEARCH,
+    variables,
+    headers,
+  );
+  return { data: body.data?.events, errors: body.errors };
+}
+const titles = async (filter: Record<string, unknown>, sort?: string, headers?: Record<string, string>) => {
+  const { data, errors } = await search({ filter, sort, first: 100 }, headers);
+  expect(errors).toBeUndefined();
+  return data!.edges.map((edge) => edge.node.title);
+};
+
+const day = (n: number) => new Date(Date.UTC(2027, 4, 1 + n, 19)).toISOString();
+const SARAJEVO = {
+  name: 'Zetra',
+  address: 'Alipašina bb',
+  city: 'Sarajevo',
+  country: 'BA',
+  latitude: 43.87,
+  longitude: 18.41,
+};
+const MOSTAR = {
+  name: 'Stari most',
+  address: 'Kujundžiluk',
+  city: 'Mostar',
+  country: 'BA',
+  latitude: 43.337,
+  longitude: 17.815,
+};
+const ZAGREB = {
+  name: 'Arena',
+  address: 'Lanište 32',
+  city: 'Zagreb',
+  country: 'HR',
+  latitude: 45.77,
+  longitude: 15.94,
+};
+
+async function mutate(name: string, type: string, input: Record<string, unknown>, headers = owner) {
+  const { body } = await graphql<
+    Record<string, { errors: unknown[]; event?: { id: string } }>,
+    Record<string, unknown>
+  >(
+    service.url,
+    `mutation($input: ${type}!) { ${name}(input: $input) { ${name === 'addTicketType' ? 'ticketType { id }' : 'event { id }'} errors { code message field } } }`,
+    { input },
+    headers,
+  );
+  expect(body.errors).toBeUndefined();
+  expect(body.data![name]!.errors).toEqual([]);
+  return body.data![name]!;
+}
+
+/** An event with one ticket type at `price`, published unless told otherwise. */
+async function seed(
+  title: string,
+  options: {
+    starts?: number;
+    venue?: object | null;
+    onlineUrl?: string;
+    price?: number;
+    category?: string;
+    description?: string;
+    publish?: boolean;
+    organization?: string;
+  } = {},
+) {
+  const organizationId = options.organization ?? ORG;
+  const headers = organizationId === ORG ? owner : otherOwner;
+  const { event } = await mutate(
+    'createEvent',
+    'CreateEventInput',
+    {
+      organizationId,
+      title,
+      description: options.description ?? null,
+      category: options.category ?? 'MUSIC',
+      startsAt: day(options.starts ?? 0),
+      endsAt: new Date(new Date(day(options.starts ?? 0)).getTime() + 3 * 3_600_000).toISOString(),
+      timezone: 'Europe/Sarajevo',
+      venue: options.venue === undefined ? SARAJEVO : options.venue,
+      onlineUrl: options.onlineUrl ?? null,
+      currency: 'EUR',
+      capacity: 100,
+    },
+    headers,
+  );
+  await mutate(
+    'addTicketType',
+    'AddTicketTypeInput',
+    {
+      eventId: event!.id,
+      name: 'Regular',
+      price: { amount: options.price ?? 2000, currency: 'EUR' },
+      capacity: 50,
+    },
+    headers,
+  );
+  if (options.publish ?? true) await mutate('publishEvent', 'EventIdInput', { id: event!.id }, headers);
+  return event!.id;
+}
+
+beforeAll(async () => {
+  const signer = await createTestSigner();
+  subgraph = await startTestSubgraph(catalogSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
+  service = subgraph.service;
+  owner = { authorization: `Bearer ${await signer.sign({ orgs: { [ORG]: 'OWNER' } })}` };
+  otherOwner = { authorization: `Bearer ${await signer.sign({ orgs: { [OTHER_ORG]: 'OWNER' } })}` };
+  await seed('Rock Concert in Zetra', { starts: 3, price: 3000, description: 'Loud guitars all night.' });
+  await seed('Jazz Festival Sarajevo', { starts: 1, price: 1500, category: 'FESTIVAL' });
+  await seed('Chamber concert', { starts: 5, venue: MOSTAR, price: 1000, category: 'MUSIC' });
+  await seed('Zagreb Concert Night', { starts: 2, venue: ZAGREB, price: 5000 });
+  await seed('Online Coding Workshop', {
+    starts: 4,
+    venue: null,
+    onlineUrl: 'https://meet.example/code',
+    price: 0,
+    category: 'WORKSHOP',
+  });
+  await seed('Secret concert draft', { starts: 6, publish: false });
+  await seed('Other organizer concert', { starts: 7, organization: OTHER_ORG, price: 2500 });
+});
+
+afterAll(async () => {
+  await subgraph?.dispose();
+});
+
+describe('events search', () => {
+  it('finds by words, prefixes and typos, best match first', async () => {
+    expect(await titles({ query: 'concert' })).toEqual(
+      expect.arrayContaining([
+        'Rock Concert in Zetra',
+        'Chamber concert',
+        'Zagreb Concert Night',
+        'Other organizer concert',
+      ]),
+    );
+    expect(await titles({ query: 'cocnert' })).toEqual(
+      expect.arrayContaining(['Rock Concert in Zetra', 'Chamber concert', 'Zagreb Concert Night']),
+    );
+    expect(await titles({ query: 'jaz fest' })).toEqual(['Jazz Festival Sarajevo']);
+    expect(await titles({ query: 'guitars' })).toEqual(['Rock Concert in Zetra']);
+    expect((await titles({ query: 'Zagreb concert' }))[0]).toBe('Zagreb Concert Night');
+    expect(await titles({ query: 'zzqx' })).toEqual([]);
+  });
+
+  it('combines filters', async () => {
+    expect(await titles({ query: 'concert', country: 'BA' }, 'STARTS_AT')).toEqual([
+      'Rock Concert in Zetra',
+      'Chamber concert',
+      'Other organizer concert',
+    ]);
+    expect(await titles({ city: 'sarajevo', category: 'FESTIVAL' })).toEqual(['Jazz Festival Sarajevo']);
+    expect(await titles({ near: { latitude: 43.85, longitude: 18.4, radiusKm: 20 } }, 'STARTS_AT')).toEqual([
+      'Jazz Festival Sarajevo',
+      'Rock Concert in Zetra',
+      'Other organizer concert',
+    ]);
+    expect(
+      await titles({ near: { latitude: 43.85, longitude: 18.4, radiusKm: 100 }, priceMax: 1000 }),
+    ).toEqual(['Chamber concert']);
+    expect(await titles({ priceMin: 2500, priceMax: 3000 }, 'PRICE')).toEqual([
+      'Other organizer concert',
+      'Rock Concert in Zetra',
+    ]);
+    expect(await titles({ onlineOnly: true })).toEqual(['Online Coding Workshop']);
+    expect(await titles({ startsAfter: day(2), startsBefore: day(4) }, 'STARTS_AT')).toEqual([
+      'Zagreb Concert Night',
+      'Rock Concert in Zetra',
+    ]);
+    expect(await titles({ organizationId: OTHER_ORG })).toEqual(['Other organizer concert']);
+    expect(await titles({}, 'PRICE')).toEqual([
+      'Online Coding Workshop',
+      'Chamber concert',
+      'Jazz Festival Sarajevo',
+      'Other organizer concert',
+      'Rock Concert in Zetra',
+      'Zagreb Concert Night',
+    ]);
+  });
+
+  it('keeps a typo-tolerant search typo-tolerant on later pages', async () => {
+    const all = await titles({ query: 'cocnert' });
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const { data, errors }: { data?: Page; errors?: unknown } = await search({
+        filter: { query: 'cocnert' },
+        first: 1,
+        after,
+      });
+      expect(errors).toBeUndefined();
+      expect(data!.totalCount).toBe(all.length);
+      seen.push(...data!.edges.map((edge) => edge.node.title));
+      if (!data!.pageInfo.hasNextPage) break;
+      after = data!.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(all);
+  });
+
+  it('counts all matches, not just the page', async () => {
+    const { data } = await search({ filter: { query: 'concert' }, first: 2 });
+    expect(data!.edges).toHaveLength(2);
+    expect(data!.totalCount).toBe(4);
+  });
+
+  it('never leaks drafts: only their organization finds them', async () => {
+    expect(await titles({ query: 'secret' })).toEqual([]);
+    expect(await titles({ query: 'secret' }, undefined, otherOwner)).toEqual([]);
+    expect(await titles({ query: 'secret' }, undefined, owner)).toEqual(['Secret concert draft']);
+    const { data } = await search({ filter: { query: 'concert' }, first: 100 });
+    expect(data!.totalCount).toBe(4);
+  });
+
+  it.each(['RELEVANCE', 'STARTS_AT', 'PRICE', 'NEWEST'])(
+    'never skips or repeats while events are inserted between pages (%s)',
+    async (sort) => {
+      // Words far apart, so no run finds another's events as a typo.
+      const word = { RELEVANCE: 'marigold', STARTS_AT: 'quokka', PRICE: 'zephyr', NEWEST: 'tundra' }[sort]!;
+      const show = (i: number) => ({ starts: 10 + ((i * 7) % 9), price: 1000 + ((i * 3) % 4) * 500 });
+      for (let i = 0; i < 9; i++) await seed(`${word} show ${i}`, show(i));
+      const { data: all } = await search({ filter: { query: word }, sort, first: 100 });
+      const before = all!.edges.map((edge) => edge.node.id);
+      expect(before).toHaveLength(9);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(30);
+        const { data, errors }: { data?: Page; errors?: unknown } = await search({
+          filter: { query: word },
+          sort,
+          first: 2,
+          after,
+        });
+        expect(errors).toBeUndefined();
+        seen.push(...data!.edges.map((edge) => edge.node.id));
+        // Lands before or after the cursor, depending on its sort key.
+        await seed(`${word} show inserted ${pages}`, show(pages + 3));
+        if (!data!.pageInfo.hasNextPage) break;
+        after = data!.pageInfo.endCursor;
+      }
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen).toEqual(expect.arrayContaining(before));
+      // What was there from the start keeps its relative order.
+      expect(seen.filter((id) => before.includes(id))).toEqual(before);
+    },
+  );
+
+  it('treats SQL and tsquery metacharacters as plain text', async () => {
+    for (const query of [
+      "'; drop table catalog.events; --",
+      'a & b | !c',
+      'x:* <-> y',
+      '%_\\',
+      '(((',
+      '\u0000',
+    ]) {
+      const { data, errors } = await search({ filter: { query }, first: 5 });
+      expect(errors, query).toBeUndefined();
+      expect(data!.edges, query).toEqual(expect.any(Array));
+    }
+    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(await titles({ query: 'concert' })).toHaveLength(4);
+  });
+
+  it('answers bad filters and tampered cursors with BAD_USER_INPUT', async () => {
+    const first = await search({ filter: { query: 'concert' }, first: 1 });
+    const cursor = first.data!.pageInfo.endCursor!;
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { k: string };
+    const reencode = (k: unknown) => Buffer.from(JSON.stringify({ k })).toString('base64url');
+    const inner = JSON.parse(decoded.k) as Record<string, unknown>;
+    const cases: Array<Record<string, unknown>> = [
+      { filter: { near: { latitude: 0, longitude: 0, radiusKm: 0 } } },
+      { filter: { near: { latitude: 91, longitude: 0, radiusKm: 5 } } },
+      { filter: { country: 'bosnia' } },
+      { filter: { query: 'q'.repeat(201) } },
+      { filter: { priceMin: -1 } },
+      { filter: { query: 'concert' }, sort: 'PRICE', after: cursor },
+      { filter: { query: 'concert' }, after: reencode(JSON.stringify({ ...inner, v: "1' or 1=1" })) },
+      { filter: { query: 'concert' }, after: reencode(JSON.stringify({ ...inner, id: 'x' })) },
+      { filter: { query: 'concert' }, after: reencode('not json') },
+      { filter: { query: 'concert' }, after: `${cursor}x!` },
+    ];
+    for (const variables of cases) {
+      const { data, errors } = await search({ first: 5, ...variables });
+      expect(data, JSON.stringify(variables)).toBeUndefined();
+      expect(
+        errors?.map((error) => error.extensions?.code),
+        JSON.stringify(variables),
+      ).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+  });
+});

@@ -1,0 +1,130 @@
+import { emailAddress, requireUser, type UserError, userErrorsFrom } from '@bilten/platform';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import {
+  insertPasswordReset,
+  lockPasswordReset,
+  revokeSessions,
+  setPassword,
+  spendPasswordResets,
+  userByEmail,
+  usersByIds,
+} from '../db/queries.ts';
+import type { UserRow } from '../db/schema.ts';
+import { passwordResetRequested } from '../events.ts';
+import { givenPassword, newPassword } from './passwords.ts';
+import { newToken, tokenHash } from './secrets.ts';
+import { allow, forget, hit, LOGIN_PER_EMAIL, loginEmailKey } from './throttles.ts';
+
+const RESET_TTL_MS = 60 * 60_000;
+const RESETS_PER_ACCOUNT = { limit: 3, windowMs: 60 * 60_000 };
+const RESETS_PER_IP = { limit: 20, windowMs: 60 * 60_000 };
+
+type Ctx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'>;
+
+/** Same answer for every address; a reset email at most three times an hour per account. */
+export async function requestPasswordReset(
+  ctx: Ctx,
+  input: unknown,
+): Promise<{ accepted: boolean; errors: UserError[] }> {
+  const parsed = z.object({ email: emailAddress }).safeParse(input);
+  if (!parsed.success) return { accepted: false, errors: userErrorsFrom(parsed.error) };
+  if (!(await allow(ctx.db, `reset:ip:${ctx.clientIp}`, RESETS_PER_IP)))
+    return { accepted: true, errors: [] };
+  const user = await userByEmail(ctx.db, parsed.data.email);
+  if (user && (await allow(ctx.db, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) {
+    const token = newToken();
+    const expiresAt = new Date(Date.now() + RESET_TTL_MS);
+    await ctx.db.transaction(async (tx) => {
+      await insertPasswordReset(tx, { tokenHash: tokenHash(token), userId: user.id, expiresAt });
+      await ctx.outbox.publish(tx, passwordResetRequested, user.id, {
+        userId: user.id,
+        email: user.email,
+        displayName: user.displayName,
+        resetToken: token,
+        expiresAt: expiresAt.toISOString(),
+      });
+    });
+    ctx.log.info({ userId: user.id, ip: ctx.clientIp }, 'password reset requested');
+  }
+  return { accepted: true, errors: [] };
+}
+
+const resetInput = z.object({ token: z.string().min(1).max(200), newPassword });
+
+/** Single use, one hour; the new password signs out every session (a thief's too). */
+export async function resetPassword(
+  ctx: Ctx,
+  input: unknown,
+): Promise<{ user: UserRow | null; errors: UserError[] }> {
+  const parsed = resetInput.safeParse(input);
+  if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
+  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
+  const hash = tokenHash(parsed.data.token);
+  const result = await ctx.db.transaction(async (tx) => {
+    const reset = await lockPasswordReset(tx, hash);
+    if (!reset || reset.usedAt) return 'invalid' as const;
+    if (reset.expiresAt.getTime() <= Date.now()) return 'expired' as const;
+    await spendPasswordResets(tx, reset.userId);
+    // The link came by email, so it proves the address as well.
+    const user = await setPassword(tx, reset.userId, passwordHash, { verifyEmail: true });
+    const revoked = await revokeSessions(tx, { userId: user.id }, 'password reset');
+    return { user, revoked: revoked.length };
+  });
+  if (result === 'invalid' || result === 'expired') {
+    const message =
+      result === 'expired'
+        ? 'this reset link has expired; ask for a new one'
+        : 'this reset link is not valid or was used already';
+    return { user: null, errors: [{ code: 'INVALID_INPUT', message, field: ['input', 'token'] }] };
+  }
+  await forget(ctx.db, loginEmailKey(result.user.email));
+  ctx.log.warn(
+    {
+      security: true,
+      event: 'password_reset',
+      userId: result.user.id,
+      ip: ctx.clientIp,
+      sessions: result.revoked,
+    },
+    'password reset: every session signed out',
+  );
+  return { user: result.user, errors: [] };
+}
+
+const changeInput = z.object({ currentPassword: givenPassword, newPassword });
+
+export async function changePassword(
+  ctx: Ctx,
+  input: unknown,
+): Promise<{ user: UserRow | null; errors: UserError[] }> {
+  const viewer = requireUser(ctx.viewer);
+  const parsed = changeInput.safeParse(input);
+  if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
+  const [user] = await usersByIds(ctx.db, [viewer.userId]);
+  const valid = user?.passwordHash
+    ? await ctx.passwords.verify(user.passwordHash, parsed.data.currentPassword)
+    : await ctx.passwords.verifyNobody(parsed.data.currentPassword);
+  if (!user || !valid) {
+    // A stolen access token must not become a password-guessing oracle.
+    if (user) await hit(ctx.db, loginEmailKey(user.email), LOGIN_PER_EMAIL);
+    return {
+      user: null,
+      errors: [
+        {
+          code: 'INVALID_INPUT',
+          message: 'the current password is wrong',
+          field: ['input', 'currentPassword'],
+        },
+      ],
+    };
+  }
+  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
+  const updated = await ctx.db.transaction(async (tx) => {
+    const changed = await setPassword(tx, user.id, passwordHash);
+    await revokeSessions(tx, { userId: user.id, keep: viewer.sessionId }, 'password changed');
+    return changed;
+  });
+  ctx.log.info({ userId: user.id }, 'password changed; other sessions signed out');
+  return { user: updated, errors: [] };
+}

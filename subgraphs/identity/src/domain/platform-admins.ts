@@ -1,0 +1,58 @@
+import { type Database, emailAddress } from '@bilten/platform';
+import { eq, sql } from 'drizzle-orm';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { insertUser, lockUser, setPassword, userByEmail } from '../db/queries.ts';
+import { users } from '../db/schema.ts';
+import { newPassword, type PasswordHasher } from './passwords.ts';
+
+export const platformAdminInput = z.object({
+  email: emailAddress,
+  password: newPassword.optional(),
+});
+
+export type PlatformAdminOutcome = 'created' | 'promoted' | 'password-set' | 'unchanged';
+
+/**
+ * Makes the account at `email` a verified platform ADMIN, creating it when missing. An existing
+ * account keeps its password unless `setPassword` says otherwise (the CLI with `--password`);
+ * a new one without a password signs in after a password reset. Safe to run again, and from
+ * several replicas at once (the unique email decides, the row lock serializes).
+ */
+export async function ensurePlatformAdmin(
+  db: Database,
+  passwords: PasswordHasher,
+  input: z.output<typeof platformAdminInput>,
+  options: { setPassword: boolean },
+): Promise<{ userId: string; outcome: PlatformAdminOutcome }> {
+  const passwordHash = input.password ? await passwords.hash(input.password) : null;
+  return db.transaction(async (tx) => {
+    const created = await insertUser(tx, {
+      id: uuidv7(),
+      email: input.email,
+      displayName: 'Administrator',
+      passwordHash,
+      emailVerifiedAt: new Date(),
+      roles: ['ADMIN'],
+    });
+    if (created) return { userId: created.id, outcome: 'created' as const };
+    const existing = (await userByEmail(tx, input.email))!;
+    const user = (await lockUser(tx, existing.id))!;
+    let outcome: PlatformAdminOutcome = 'unchanged';
+    if (!user.roles.includes('ADMIN') || !user.emailVerifiedAt) {
+      await tx
+        .update(users)
+        .set({
+          roles: sql`array_append(array_remove(${users.roles}, 'ADMIN'), 'ADMIN')`,
+          emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())`,
+        })
+        .where(eq(users.id, user.id));
+      outcome = 'promoted';
+    }
+    if (options.setPassword && passwordHash) {
+      await setPassword(tx, user.id, passwordHash);
+      if (outcome === 'unchanged') outcome = 'password-set';
+    }
+    return { userId: user.id, outcome };
+  });
+}

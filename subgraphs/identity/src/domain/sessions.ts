@@ -1,0 +1,263 @@
+import {
+  emailAddress,
+  requireUser,
+  type UserError,
+  userErrorsFrom,
+  uuidInput,
+  type Viewer,
+} from '@bilten/platform';
+import { GraphQLError } from 'graphql';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import {
+  activeSessionsOf,
+  insertRefreshToken,
+  insertSession,
+  lockRefreshToken,
+  markRefreshTokenUsed,
+  membershipsOf,
+  revokeSessions,
+  sessionOfRefreshToken,
+  touchSession,
+  userByEmail,
+  usersByIds,
+} from '../db/queries.ts';
+import type { SessionRow, UserRow } from '../db/schema.ts';
+import { loginLocked } from '../events.ts';
+import { givenPassword } from './passwords.ts';
+import { newToken, tokenHash } from './secrets.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from './signing-keys.ts';
+import {
+  forget,
+  hit,
+  LOGIN_PER_EMAIL,
+  LOGIN_PER_IP,
+  lockedUntil,
+  loginEmailKey,
+  loginIpKey,
+  rateLimited,
+} from './throttles.ts';
+
+const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+const REFRESH_TOKEN = /^brt_[A-Za-z0-9_-]{43}$/;
+
+type Ctx = Pick<
+  Context,
+  'db' | 'outbox' | 'passwords' | 'keys' | 'log' | 'clientIp' | 'userAgent' | 'viewer'
+>;
+
+export interface AuthResult {
+  accessToken: string | null;
+  refreshToken: string | null;
+  expiresIn: number | null;
+  user: UserRow | null;
+  errors: UserError[];
+}
+
+const unauthenticated = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
+
+// One message for an unknown address and a wrong password: the answer must not tell which.
+const WRONG_CREDENTIALS = 'the email or password is wrong';
+
+async function accessTokenFor(ctx: Ctx, user: UserRow, sessionId: string): Promise<string> {
+  return ctx.keys.sign({
+    sub: user.id,
+    jti: uuidv7(),
+    sid: sessionId,
+    roles: user.roles,
+    orgs: await membershipsOf(ctx.db, user.id),
+    email_verified: user.emailVerifiedAt !== null,
+  });
+}
+
+const loginInput = z.object({ email: emailAddress, password: givenPassword });
+
+export async function login(ctx: Ctx, input: unknown): Promise<AuthResult> {
+  const parsed = loginInput.safeParse(input);
+  if (!parsed.success) {
+    return {
+      accessToken: null,
+      refreshToken: null,
+      expiresIn: null,
+      user: null,
+      errors: userErrorsFrom(parsed.error),
+    };
+  }
+  const { email, password } = parsed.data;
+  const keys = { email: loginEmailKey(email), ip: loginIpKey(ctx.clientIp) };
+  // Locked before any password check: a locked address answers the same, known or not.
+  const locked = await lockedUntil(ctx.db, [keys.email, keys.ip]);
+  if (locked) throw rateLimited(locked);
+  const user = await userByEmail(ctx.db, email);
+  // An unknown account still costs one argon2 verification, so timing does not tell it apart.
+  const valid = user?.passwordHash
+    ? await ctx.passwords.verify(user.passwordHash, password)
+    : await ctx.passwords.verifyNobody(password);
+  if (!user || !valid) {
+    ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'login failed');
+    await countFailure(ctx, keys, user?.id ?? null);
+    throw unauthenticated(WRONG_CREDENTIALS);
+  }
+  await forget(ctx.db, keys.email);
+  const refreshToken = newToken('brt_');
+  const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
+  const session = await ctx.db.transaction(async (tx) => {
+    const created = await insertSession(tx, {
+      id: uuidv7(),
+      userId: user.id,
+      ip: ctx.clientIp,
+      userAgent: ctx.userAgent,
+      expiresAt,
+    });
+    await insertRefreshToken(tx, { tokenHash: tokenHash(refreshToken), sessionId: created.id, expiresAt });
+    return created;
+  });
+  ctx.log.info({ userId: user.id, sessionId: session.id }, 'signed in');
+  return {
+    accessToken: await accessTokenFor(ctx, user, session.id),
+    refreshToken,
+    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+    user,
+    errors: [],
+  };
+}
+
+/** One more failure per address and per IP; a lock that results is announced and logged. */
+async function countFailure(ctx: Ctx, keys: { email: string; ip: string }, userId: string | null) {
+  await ctx.db.transaction(async (tx) => {
+    for (const [scope, key, rule] of [
+      ['email', keys.email, LOGIN_PER_EMAIL],
+      ['ip', keys.ip, LOGIN_PER_IP],
+    ] as const) {
+      const { locked } = await hit(tx, key, rule);
+      if (!locked) continue;
+      const payload = {
+        scope,
+        userId: scope === 'email' ? userId : null,
+        ip: ctx.clientIp,
+        userAgent: ctx.userAgent,
+        lockedUntil: locked.until.toISOString(),
+        lockouts: locked.lockouts,
+      };
+      await ctx.outbox.publish(tx, loginLocked, key, payload);
+      ctx.log.warn(
+        { security: true, event: 'login_locked', ...payload },
+        'sign-in locked after repeated failures',
+      );
+    }
+  });
+}
+
+const refreshInput = z.object({ refreshToken: z.string().max(200) });
+
+/**
+ * Rotation: the presented token is spent and a new one issued, in one transaction holding the
+ * token's row lock, so two uses of one token cannot both succeed. A spent token presented
+ * again means it was copied: the whole session (family) is revoked.
+ */
+export async function refresh(ctx: Ctx, input: unknown): Promise<AuthResult> {
+  const parsed = refreshInput.safeParse(input);
+  if (!parsed.success || !REFRESH_TOKEN.test(parsed.data.refreshToken))
+    throw unauthenticated('refresh token is invalid or expired');
+  const hash = tokenHash(parsed.data.refreshToken);
+  const next = newToken('brt_');
+  const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const found = await lockRefreshToken(tx, hash);
+    if (!found) return { kind: 'invalid' as const };
+    const { token, session } = found;
+    if (token.usedAt) {
+      const revoked = await revokeSessions(
+        tx,
+        { userId: session.userId, id: session.id },
+        'refresh token reused',
+      );
+      return { kind: 'reused' as const, session, revoked: revoked.length > 0 };
+    }
+    if (session.revokedAt || token.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' as const };
+    await markRefreshTokenUsed(tx, hash);
+    await insertRefreshToken(tx, { tokenHash: tokenHash(next), sessionId: session.id, expiresAt });
+    await touchSession(tx, session.id, { ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt });
+    return { kind: 'rotated' as const, session };
+  });
+  if (outcome.kind === 'reused') {
+    ctx.log.warn(
+      {
+        security: true,
+        event: 'refresh_token_reuse',
+        userId: outcome.session.userId,
+        sessionId: outcome.session.id,
+        ip: ctx.clientIp,
+        userAgent: ctx.userAgent,
+        familyRevoked: outcome.revoked,
+      },
+      'spent refresh token presented again: session revoked',
+    );
+  }
+  if (outcome.kind !== 'rotated') throw unauthenticated('refresh token is invalid or expired');
+  const [user] = await usersByIds(ctx.db, [outcome.session.userId]);
+  if (!user) throw unauthenticated('refresh token is invalid or expired');
+  return {
+    accessToken: await accessTokenFor(ctx, user, outcome.session.id),
+    refreshToken: next,
+    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+    user,
+    errors: [],
+  };
+}
+
+/** Ends the session of a refresh token; the same answer for any token, known or not. */
+export async function logout(ctx: Ctx, input: unknown): Promise<{ loggedOut: boolean; errors: UserError[] }> {
+  const parsed = refreshInput.safeParse(input);
+  if (parsed.success && REFRESH_TOKEN.test(parsed.data.refreshToken)) {
+    const session = await sessionOfRefreshToken(ctx.db, tokenHash(parsed.data.refreshToken));
+    if (session) await revokeSessions(ctx.db, { userId: session.userId, id: session.id }, 'logout');
+  }
+  return { loggedOut: true, errors: [] };
+}
+
+export async function logoutEverywhere(ctx: Ctx): Promise<{ revokedSessions: number; errors: UserError[] }> {
+  const user = requireUser(ctx.viewer);
+  const revoked = await revokeSessions(ctx.db, { userId: user.userId }, 'logout everywhere');
+  ctx.log.info({ userId: user.userId, sessions: revoked.length }, 'signed out everywhere');
+  return { revokedSessions: revoked.length, errors: [] };
+}
+
+export type SessionView = SessionRow & { current: boolean };
+
+const view = (viewer: Viewer, session: SessionRow): SessionView => ({
+  ...session,
+  current: viewer.kind === 'user' && viewer.sessionId === session.id,
+});
+
+export async function mySessions(ctx: Ctx): Promise<SessionView[]> {
+  const user = requireUser(ctx.viewer);
+  return (await activeSessionsOf(ctx.db, user.userId)).map((session) => view(ctx.viewer, session));
+}
+
+/** Only the caller's own sessions: any other id is NOT_FOUND, whether or not it exists. */
+export async function revokeSession(
+  ctx: Ctx,
+  input: unknown,
+): Promise<{ session: SessionView | null; errors: UserError[] }> {
+  const user = requireUser(ctx.viewer);
+  const parsed = z.object({ id: uuidInput }).safeParse(input);
+  if (!parsed.success) return { session: null, errors: userErrorsFrom(parsed.error) };
+  const [revoked] = await revokeSessions(
+    ctx.db,
+    { userId: user.userId, id: parsed.data.id },
+    'revoked by user',
+  );
+  if (!revoked)
+    return {
+      session: null,
+      errors: [{ code: 'NOT_FOUND', message: 'no such session', field: ['input', 'id'] }],
+    };
+  return { session: view(ctx.viewer, revoked), errors: [] };
+}
+
+export function me(ctx: Pick<Context, 'viewer' | 'loaders'>) {
+  return ctx.viewer.kind === 'user' ? ctx.loaders.user.load(ctx.viewer.userId) : null;
+}

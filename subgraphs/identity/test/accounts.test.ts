@@ -1,0 +1,711 @@
+import { randomUUID } from 'node:crypto';
+import { createTokenVerifier, type DomainEvent, loadPlatformEnv } from '@bilten/platform';
+import {
+  graphql,
+  recordEvents,
+  type SignedInUser,
+  signUp,
+  startTestSubgraph,
+  type TestSubgraph,
+  verificationTokenOf,
+  waitFor,
+} from '@bilten/testkit';
+import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
+import type postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  emailVerificationRequested,
+  loginLocked,
+  passwordResetRequested,
+  userRegistered,
+} from '../src/events.ts';
+import { identitySubgraph } from '../src/server.ts';
+
+// Every test signs up from 127.0.0.1.
+const MANY_SIGNUPS = loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' });
+
+let subgraph: TestSubgraph;
+let url: string;
+let sql: postgres.Sql;
+let registered: DomainEvent<{
+  userId: string;
+  email: string;
+  verificationToken: string;
+  expiresAt: string;
+}>[];
+let resent: typeof registered;
+
+beforeAll(async () => {
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS });
+  url = subgraph.service.url;
+  sql = subgraph.sql;
+  registered = await recordEvents(subgraph.testBus.bus, userRegistered);
+  resent = await recordEvents(subgraph.testBus.bus, emailVerificationRequested);
+});
+
+afterAll(async () => {
+  await subgraph?.dispose();
+});
+
+interface Result<T> {
+  data: T | null | undefined;
+  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+async function gql<T>(
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  const { body } = await graphql<T, Record<string, unknown>>(url, query, variables, headers);
+  return body as Result<T>;
+}
+
+const codeOf = (result: Result<unknown>) => result.errors?.[0]?.extensions?.code;
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+const email = () => `acct-${randomUUID().slice(0, 8)}@example.com`;
+const PASSWORD = 'a sufficiently long passphrase';
+
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id email emailVerified } errors { code message field } } }`;
+const VERIFY = `mutation($input: VerifyEmailInput!) { verifyEmail(input: $input) { user { id emailVerified } errors { code message field } } }`;
+const RESEND = `mutation($input: ResendVerificationInput!) { resendVerification(input: $input) { accepted errors { code } } }`;
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken expiresIn user { id email } errors { code message field } } }`;
+const REFRESH = `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { accessToken refreshToken expiresIn user { id } } }`;
+const LOGOUT = `mutation($input: LogoutInput!) { logout(input: $input) { loggedOut } }`;
+const SESSIONS = '{ mySessions { id ip userAgent current } }';
+const ME = '{ me { id email emailVerified } }';
+
+type AuthData = { accessToken: string; refreshToken: string; expiresIn: number; user: { id: string } };
+
+async function registerUser(address = email()) {
+  const result = await gql<{ register: { user: { id: string; email: string; emailVerified: boolean } } }>(
+    REGISTER,
+    {
+      input: { email: address, password: PASSWORD, displayName: 'Acct' },
+    },
+  );
+  return result.data!.register.user;
+}
+
+const login = (address: string, password = PASSWORD) =>
+  gql<{ login: AuthData }>(LOGIN, { input: { email: address, password } });
+const refresh = (refreshToken: string, headers: Record<string, string> = {}) =>
+  gql<{ refreshToken: AuthData }>(REFRESH, { input: { refreshToken } }, headers);
+
+describe('email verification', () => {
+  it('publishes user.registered with a token whose hash alone is stored, and verifies once', async () => {
+    const user = await registerUser();
+    expect(user.emailVerified).toBe(false);
+    const event = await waitFor(async () => registered.find((e) => e.payload.userId === user.id));
+    expect(event).toMatchObject({
+      type: 'bilten.identity.user.registered',
+      version: 1,
+      aggregateType: 'user',
+    });
+    expect(event.payload).toEqual({
+      userId: user.id,
+      email: user.email,
+      displayName: 'Acct',
+      verificationToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresAt: expect.any(String),
+    });
+    const hoursValid = (Date.parse(event.payload.expiresAt) - Date.now()) / 3_600_000;
+    expect(hoursValid).toBeGreaterThan(23.9);
+    expect(hoursValid).toBeLessThanOrEqual(24);
+    const stored = await sql`select token_hash from identity.email_verifications where user_id = ${user.id}`;
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.token_hash).not.toBe(event.payload.verificationToken);
+    expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    const token = event.payload.verificationToken;
+    const [first, second] = await Promise.all([
+      gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
+        input: { token },
+      }),
+      gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
+        input: { token },
+      }),
+    ]);
+    const outcomes = [first, second].map((r) => r.data!.verifyEmail);
+    expect(outcomes.filter((o) => o.user?.emailVerified)).toHaveLength(1);
+    expect(outcomes.filter((o) => !o.user)[0]!.errors).toEqual([
+      {
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('not valid or was used'),
+        field: ['input', 'token'],
+      },
+    ]);
+  });
+
+  it('refuses an expired token with a clear message', async () => {
+    const user = await registerUser();
+    const token = await verificationTokenOf(sql, user.id);
+    await sql`update identity.email_verifications set expires_at = now() - interval '1 second' where user_id = ${user.id}`;
+    const { data } = await gql<{ verifyEmail: { user: null; errors: Array<{ message: string }> } }>(VERIFY, {
+      input: { token },
+    });
+    expect(data!.verifyEmail.user).toBeNull();
+    expect(data!.verifyEmail.errors[0]!.message).toContain('expired');
+    const [row] = await sql`select email_verified_at from identity.users where id = ${user.id}`;
+    expect(row!.email_verified_at).toBeNull();
+  });
+
+  it('resends a fresh token a few times per hour, and answers the same for unknown and verified addresses', async () => {
+    const user = await registerUser();
+    const answers = [];
+    for (let i = 0; i < 5; i++)
+      answers.push((await gql(RESEND, { input: { email: user.email.toUpperCase() } })).data);
+    answers.push((await gql(RESEND, { input: { email: email() } })).data);
+    const verified = await signUp(url, sql);
+    answers.push((await gql(RESEND, { input: { email: verified.email } })).data);
+    for (const answer of answers)
+      expect(answer).toEqual({ resendVerification: { accepted: true, errors: [] } });
+
+    // The registration email and three resends: the limit lives in the database.
+    const [{ n }] = await sql<[{ n: number }]>`
+      select count(*)::int as n from identity.email_verifications where user_id = ${user.id}`;
+    expect(n).toBe(4);
+    await waitFor(async () => resent.filter((e) => e.payload.userId === user.id).length === 3);
+    expect(resent.some((e) => e.payload.userId === verified.userId)).toBe(false);
+    const latest = resent.filter((e) => e.payload.userId === user.id).at(-1)!;
+    expect(latest.type).toBe('bilten.identity.email_verification.requested');
+    const verifiedNow = await gql<{ verifyEmail: { user: { emailVerified: boolean } } }>(VERIFY, {
+      input: { token: latest.payload.verificationToken },
+    });
+    expect(verifiedNow.data!.verifyEmail.user.emailVerified).toBe(true);
+  });
+});
+
+describe('login', () => {
+  let user: SignedInUser;
+  beforeAll(async () => {
+    user = await signUp(url, sql);
+  });
+
+  it('issues an EdDSA access token with kid, 15 minutes, sub, roles, orgs, jti and email_verified', async () => {
+    const { data } = await login(user.email.toUpperCase(), user.password);
+    const auth = data!.login;
+    expect(auth.expiresIn).toBe(900);
+    expect(auth.refreshToken).toMatch(/^brt_[A-Za-z0-9_-]{43}$/);
+    expect(auth.user.id).toBe(user.userId);
+    const header = decodeProtectedHeader(auth.accessToken);
+    expect(header).toMatchObject({ alg: 'EdDSA', kid: expect.any(String) });
+    const claims = claimsOf(auth.accessToken);
+    expect(claims).toMatchObject({
+      sub: user.userId,
+      roles: [],
+      orgs: {},
+      email_verified: true,
+      iss: 'bilten-identity',
+      aud: 'bilten',
+      jti: expect.any(String),
+    });
+    expect(claims.exp - claims.iat).toBe(900);
+
+    // Any service verifies it with the JWKS identity serves.
+    const jwks = (await (
+      await fetch(url.replace('/graphql', '/.well-known/jwks.json'))
+    ).json()) as JSONWebKeySet;
+    expect(jwks.keys.map((k) => k.kid)).toContain(header.kid);
+    expect(JSON.stringify(jwks)).not.toMatch(/"d"/);
+    const verify = createTokenVerifier({ issuer: 'bilten-identity', audience: 'bilten', jwks });
+    expect(await verify(`Bearer ${auth.accessToken}`)).toMatchObject({
+      userId: user.userId,
+      emailVerified: true,
+    });
+    expect((await gql(ME, {}, { authorization: `Bearer ${auth.accessToken}` })).data).toEqual({
+      me: { id: user.userId, email: user.email, emailVerified: true },
+    });
+  });
+
+  it('gives the same UNAUTHENTICATED answer for an unknown email and a wrong password', async () => {
+    const unknown = await login(email());
+    const wrong = await login(user.email, 'not the password at all');
+    expect(codeOf(unknown)).toBe('UNAUTHENTICATED');
+    expect(unknown.errors).toEqual(wrong.errors);
+    expect(unknown.data).toEqual(wrong.data);
+  });
+
+  it('takes about as long for an unknown email as for a wrong password (dummy argon2 verification)', async () => {
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const time = async (address: string) => {
+      const started = performance.now();
+      await login(address, 'not the password at all');
+      return performance.now() - started;
+    };
+    // Two accounts, four tries each: under the five-failure lock.
+    const accounts = [user.email, (await signUp(url, sql)).email];
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      unknown.push(await time(email()));
+      wrong.push(await time(accounts[i % 2]!));
+    }
+    const ratio = median(unknown) / median(wrong);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+
+  it('rejects malformed input with field errors and never reaches the hasher with 10 KB', async () => {
+    const { data } = await gql<{ login: { accessToken: null; errors: Array<{ field: string[] }> } }>(LOGIN, {
+      input: { email: 'not-an-email', password: 'x'.repeat(10_240) },
+    });
+    expect(data!.login.accessToken).toBeNull();
+    expect(data!.login.errors.map((e) => e.field.join('.'))).toEqual(['input.email', 'input.password']);
+  });
+
+  it('lets an unverified user sign in, with email_verified false', async () => {
+    const unverified = await signUp(url, sql, { verified: false });
+    expect(claimsOf(unverified.accessToken).email_verified).toBe(false);
+  });
+});
+
+describe('brute-force protection', () => {
+  const attempt = (address: string, ip: string, password = 'wrong password, again') =>
+    gql<{ login: AuthData }>(
+      LOGIN,
+      { input: { email: address, password } },
+      { 'x-forwarded-for': ip, 'user-agent': 'guesser/0.1' },
+    );
+
+  it('locks an address after 5 failures, the same way for known and unknown ones, and releases it after', async () => {
+    const known = await signUp(url, sql);
+    const unknown = email();
+    const locks = await recordEvents(subgraph.testBus.bus, loginLocked);
+    for (const address of [known.email, unknown]) {
+      for (let i = 0; i < 5; i++)
+        expect(codeOf(await attempt(address, '192.0.2.10'))).toBe('UNAUTHENTICATED');
+      // Locked: even the right password is refused, before any hashing.
+      const locked = await attempt(address, '192.0.2.11', known.password);
+      expect(codeOf(locked)).toBe('RATE_LIMITED');
+      expect(locked.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(14 * 60);
+    }
+    const lockedAnswers = await Promise.all([known.email, unknown].map((a) => attempt(a, '192.0.2.12')));
+    expect(lockedAnswers[0]!.errors?.[0]?.message).toBe(lockedAnswers[1]!.errors?.[0]?.message);
+
+    const event = await waitFor(async () => locks.find((e) => e.payload.userId === known.userId));
+    expect(event).toMatchObject({
+      type: 'bilten.identity.security.login_locked',
+      aggregateType: 'login_throttle',
+    });
+    expect(event.payload).toMatchObject({
+      scope: 'email',
+      ip: '192.0.2.10',
+      userAgent: 'guesser/0.1',
+      lockouts: 1,
+    });
+    await waitFor(async () => locks.some((e) => e.payload.scope === 'email' && e.payload.userId === null));
+    expect(subgraph.logs.find((l) => l.event === 'login_locked' && l.userId === known.userId)).toMatchObject({
+      level: 40,
+      security: true,
+      ip: '192.0.2.10',
+      userAgent: 'guesser/0.1',
+    });
+
+    // The window passes: the right password works and clears the count.
+    await sql`update identity.throttles set locked_until = now() - interval '1 second' where key like 'login:email:%'`;
+    expect((await attempt(known.email, '192.0.2.13', known.password)).data?.login.user.id).toBe(known.userId);
+
+    // The next lockout of the unknown address lasts twice as long.
+    for (let i = 0; i < 5; i++) await attempt(unknown, '192.0.2.14');
+    const second = await attempt(unknown, '192.0.2.14');
+    expect(second.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(29 * 60);
+  });
+
+  it('locks a client address after 50 failures across many accounts', async () => {
+    const ip = '198.51.100.200';
+    for (let i = 0; i < 50; i++) expect(codeOf(await attempt(email(), ip))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await attempt(email(), ip))).toBe('RATE_LIMITED');
+    // Other clients are not affected.
+    expect(codeOf(await attempt(email(), '198.51.100.201'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('limits sign-ups per client address (20 an hour by default)', async () => {
+    const strict = await startTestSubgraph(identitySubgraph, 'in-process');
+    try {
+      const signUpFrom = (ip: string) =>
+        graphql<{ register: { user: { id: string } | null } }, Record<string, unknown>>(
+          strict.service.url,
+          REGISTER,
+          { input: { email: email(), password: PASSWORD, displayName: 'Bulk' } },
+          { 'x-forwarded-for': ip },
+        );
+      for (let i = 0; i < 20; i++)
+        expect((await signUpFrom('203.0.113.50')).body.data?.register.user).toBeTruthy();
+      const refused = await signUpFrom('203.0.113.50');
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      expect((await signUpFrom('203.0.113.51')).body.data?.register.user).toBeTruthy();
+      const [{ n }] = await strict.sql<[{ n: number }]>`select count(*)::int as n from identity.users`;
+      expect(n).toBe(21);
+    } finally {
+      await strict.dispose();
+    }
+  });
+});
+
+describe('password reset and change', () => {
+  const REQUEST = `mutation($input: RequestPasswordResetInput!) { requestPasswordReset(input: $input) { accepted errors { code } } }`;
+  const RESET = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) { user { id emailVerified } errors { code message field } } }`;
+  const CHANGE = `mutation($input: ChangePasswordInput!) { changePassword(input: $input) { user { id } errors { code message field } } }`;
+  type ResetResult = {
+    resetPassword: {
+      user: { id: string; emailVerified: boolean } | null;
+      errors: Array<{ message: string; field: string[] }>;
+    };
+  };
+
+  const requestReset = async (address: string, ip = '192.0.2.80') =>
+    (
+      await gql<{ requestPasswordReset: unknown }>(
+        REQUEST,
+        { input: { email: address } },
+        { 'x-forwarded-for': ip },
+      )
+    ).data;
+
+  it('sends a single-use reset token, answers the same for unknown addresses, and signs out every session', async () => {
+    const resets = await recordEvents(subgraph.testBus.bus, passwordResetRequested);
+    const user = await signUp(url, sql, { verified: false });
+    const second = (await login(user.email, user.password)).data!.login;
+    expect(await requestReset(user.email.toUpperCase())).toEqual(await requestReset(email()));
+    const event = await waitFor(async () => resets.find((e) => e.payload.userId === user.userId));
+    expect(event).toMatchObject({
+      type: 'bilten.identity.password_reset.requested',
+      version: 1,
+      aggregateType: 'user',
+    });
+    expect(event.payload).toEqual({
+      userId: user.userId,
+      email: user.email,
+      displayName: 'Test User',
+      resetToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresAt: expect.any(String),
+    });
+    expect((Date.parse(event.payload.expiresAt) - Date.now()) / 60_000).toBeGreaterThan(59);
+    const stored = await sql`select token_hash from identity.password_resets where user_id = ${user.userId}`;
+    expect(stored.map((r) => r.token_hash)).not.toContain(event.payload.resetToken);
+
+    const token = event.payload.resetToken;
+    const weak = await gql<ResetResult>(RESET, { input: { token, newPassword: 'password1' } });
+    expect(weak.data!.resetPassword.errors[0]!.field).toEqual(['input', 'newPassword']);
+    const done = await gql<ResetResult>(RESET, { input: { token, newPassword: 'a brand new passphrase' } });
+    expect(done.data!.resetPassword).toEqual({ user: { id: user.userId, emailVerified: true }, errors: [] });
+    const again = await gql<ResetResult>(RESET, { input: { token, newPassword: 'yet another passphrase' } });
+    expect(again.data!.resetPassword.errors[0]!.message).toContain('used already');
+
+    // Every session is gone; the old password no longer works, the new one does.
+    expect(codeOf(await refresh(user.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh(second.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await login(user.email, user.password))).toBe('UNAUTHENTICATED');
+    expect((await login(user.email, 'a brand new passphrase')).data!.login.user.id).toBe(user.userId);
+  });
+
+  it('refuses an expired reset token and limits reset emails to three an hour per account', async () => {
+    const resets = await recordEvents(subgraph.testBus.bus, passwordResetRequested);
+    const user = await signUp(url, sql);
+    for (let i = 0; i < 5; i++) await requestReset(user.email, `192.0.2.9${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const mine = await waitFor(async () => {
+      const found = resets.filter((e) => e.payload.userId === user.userId);
+      return found.length >= 3 && found;
+    });
+    expect(mine).toHaveLength(3);
+    await sql`update identity.password_resets set expires_at = now() - interval '1 second' where user_id = ${user.userId}`;
+    const expired = await gql<ResetResult>(RESET, {
+      input: { token: mine[0]!.payload.resetToken, newPassword: 'a brand new passphrase' },
+    });
+    expect(expired.data!.resetPassword.errors[0]!.message).toContain('expired');
+    expect(codeOf(await refresh(user.refreshToken))).toBeUndefined();
+  });
+
+  it('changes the password given the current one, keeping this session and ending the others', async () => {
+    const user = await signUp(url, sql);
+    const other = (await login(user.email, user.password)).data!.login;
+    const wrong = await gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
+      CHANGE,
+      { input: { currentPassword: 'not it at all', newPassword: 'a brand new passphrase' } },
+      user.headers,
+    );
+    expect(wrong.data!.changePassword.errors[0]!.field).toEqual(['input', 'currentPassword']);
+    const weak = await gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
+      CHANGE,
+      { input: { currentPassword: user.password, newPassword: 'short' } },
+      user.headers,
+    );
+    expect(weak.data!.changePassword.errors[0]!.field).toEqual(['input', 'newPassword']);
+    const changed = await gql<{ changePassword: { user: { id: string } } }>(
+      CHANGE,
+      { input: { currentPassword: user.password, newPassword: 'a brand new passphrase' } },
+      user.headers,
+    );
+    expect(changed.data!.changePassword.user.id).toBe(user.userId);
+    expect(codeOf(await refresh(other.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh(user.refreshToken))).toBeUndefined();
+    expect(codeOf(await gql(CHANGE, { input: { currentPassword: 'x', newPassword: 'y' } }))).toBe(
+      'UNAUTHENTICATED',
+    );
+  });
+});
+
+describe('changeEmail', () => {
+  const CHANGE_EMAIL = `mutation($input: ChangeEmailInput!) {
+    changeEmail(input: $input) { user { email } pendingEmail errors { code field } } }`;
+  type ChangeResult = {
+    changeEmail: {
+      user: { email: string } | null;
+      pendingEmail: string | null;
+      errors: Array<{ code: string; field: string[] }>;
+    };
+  };
+  const change = (user: SignedInUser, newEmail: string, currentPassword = user.password) =>
+    gql<ChangeResult>(CHANGE_EMAIL, { input: { newEmail, currentPassword } }, user.headers);
+
+  it('moves the account only once the new address is verified', async () => {
+    const user = await signUp(url, sql);
+    const target = email();
+    expect((await change(user, target, 'not my password')).data!.changeEmail.errors).toEqual([
+      { code: 'INVALID_INPUT', field: ['input', 'currentPassword'] },
+    ]);
+    const taken = await signUp(url, sql);
+    expect((await change(user, taken.email)).data!.changeEmail.errors).toEqual([
+      { code: 'ALREADY_EXISTS', field: ['input', 'newEmail'] },
+    ]);
+    const asked = await change(user, `  ${target.toUpperCase()} `);
+    expect(asked.data!.changeEmail).toEqual({
+      user: { email: user.email },
+      pendingEmail: target,
+      errors: [],
+    });
+    const event = await waitFor(async () =>
+      resent.find((e) => e.payload.userId === user.userId && e.payload.email === target),
+    );
+    expect(event.type).toBe('bilten.identity.email_verification.requested');
+
+    // Until then the old address signs in, the new one does not.
+    expect((await login(user.email, user.password)).data!.login.user.id).toBe(user.userId);
+    expect(codeOf(await login(target, user.password))).toBe('UNAUTHENTICATED');
+    const verified = await gql<{ verifyEmail: { user: { id: string; emailVerified: boolean } } }>(VERIFY, {
+      input: { token: event.payload.verificationToken },
+    });
+    expect(verified.data!.verifyEmail.user).toEqual({ id: user.userId, emailVerified: true });
+    expect((await login(target, user.password)).data!.login.user.id).toBe(user.userId);
+    expect(codeOf(await login(user.email, user.password))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(CHANGE_EMAIL, { input: { newEmail: email(), currentPassword: 'x' } }))).toBe(
+      'UNAUTHENTICATED',
+    );
+  });
+
+  it('refuses the change when someone took the new address meanwhile', async () => {
+    const user = await signUp(url, sql);
+    const target = email();
+    await change(user, target);
+    const event = await waitFor(async () =>
+      resent.find((e) => e.payload.userId === user.userId && e.payload.email === target),
+    );
+    await signUp(url, sql, { email: target });
+    const late = await gql<{ verifyEmail: { user: null; errors: Array<{ code: string }> } }>(VERIFY, {
+      input: { token: event.payload.verificationToken },
+    });
+    expect(late.data!.verifyEmail.errors[0]!.code).toBe('ALREADY_EXISTS');
+    const [row] = await sql`select email from identity.users where id = ${user.userId}`;
+    expect(row!.email).toBe(user.email);
+  });
+});
+
+describe('refresh tokens and sessions', () => {
+  it('rotates on every use: the new pair works, the old refresh token is spent', async () => {
+    const user = await signUp(url, sql);
+    const first = await refresh(user.refreshToken);
+    const next = first.data!.refreshToken;
+    expect(next.refreshToken).not.toBe(user.refreshToken);
+    expect(claimsOf(next.accessToken).sub).toBe(user.userId);
+    const hashes = await sql`select token_hash from identity.refresh_tokens`;
+    expect(hashes.some((row) => row.token_hash === next.refreshToken)).toBe(false);
+    const second = await refresh(next.refreshToken);
+    expect(second.data!.refreshToken.user.id).toBe(user.userId);
+  });
+
+  it('revokes the whole family when a spent token comes back, and logs a security event', async () => {
+    const user = await signUp(url, sql);
+    const rotated = (await refresh(user.refreshToken)).data!.refreshToken;
+    const reuse = await refresh(user.refreshToken, {
+      'user-agent': 'attacker/1.0',
+      'x-forwarded-for': '203.0.113.9',
+    });
+    expect(codeOf(reuse)).toBe('UNAUTHENTICATED');
+    // The legitimate holder's newer token dies with the family.
+    expect(codeOf(await refresh(rotated.refreshToken))).toBe('UNAUTHENTICATED');
+    const line = subgraph.logs.find((l) => l.security === true && l.userId === user.userId);
+    expect(line).toMatchObject({
+      level: 40,
+      ip: '203.0.113.9',
+      userAgent: 'attacker/1.0',
+      event: 'refresh_token_reuse',
+    });
+    const [session] = await sql`select revoked_reason from identity.sessions where user_id = ${user.userId}`;
+    expect(session!.revoked_reason).toBe('refresh token reused');
+  });
+
+  it('lets at most one of two concurrent uses of one refresh token succeed', async () => {
+    for (let round = 0; round < 3; round++) {
+      const user = await signUp(url, sql);
+      const results = await Promise.all([refresh(user.refreshToken), refresh(user.refreshToken)]);
+      expect(results.filter((r) => r.data?.refreshToken).length).toBeLessThanOrEqual(1);
+      expect(results.filter((r) => codeOf(r) === 'UNAUTHENTICATED').length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('refuses unknown, malformed and expired refresh tokens', async () => {
+    expect(codeOf(await refresh(`brt_${'A'.repeat(43)}`))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh('garbage'))).toBe('UNAUTHENTICATED');
+    const user = await signUp(url, sql);
+    await sql`update identity.refresh_tokens set expires_at = now() - interval '1 second'
+      where session_id in (select id from identity.sessions where user_id = ${user.userId})`;
+    expect(codeOf(await refresh(user.refreshToken))).toBe('UNAUTHENTICATED');
+  });
+
+  it('logs out one session; logoutEverywhere ends the rest', async () => {
+    const user = await signUp(url, sql);
+    const other = (await login(user.email, user.password)).data!.login;
+    expect((await gql(LOGOUT, { input: { refreshToken: user.refreshToken } })).data).toEqual({
+      logout: { loggedOut: true },
+    });
+    expect(codeOf(await refresh(user.refreshToken))).toBe('UNAUTHENTICATED');
+    // Unknown tokens get the same answer.
+    expect((await gql(LOGOUT, { input: { refreshToken: 'nope' } })).data).toEqual({
+      logout: { loggedOut: true },
+    });
+
+    const third = (await login(user.email, user.password)).data!.login;
+    const everywhere = await gql<{ logoutEverywhere: { revokedSessions: number } }>(
+      'mutation { logoutEverywhere { revokedSessions errors { code } } }',
+      {},
+      { authorization: `Bearer ${third.accessToken}` },
+    );
+    expect(everywhere.data!.logoutEverywhere.revokedSessions).toBe(2);
+    expect(codeOf(await refresh(other.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh(third.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql('mutation { logoutEverywhere { revokedSessions } }'))).toBe('UNAUTHENTICATED');
+  });
+
+  it('lists my active sessions with ip, user agent and the current one, and revokes only my own', async () => {
+    const user = await signUp(url, sql);
+    const phone = (
+      await gql<{ login: AuthData }>(
+        LOGIN,
+        { input: { email: user.email, password: user.password } },
+        { 'user-agent': 'BiltenPhone/2.0', 'x-forwarded-for': '198.51.100.7' },
+      )
+    ).data!.login;
+    const { data } = await gql<{
+      mySessions: Array<{ id: string; ip: string; userAgent: string; current: boolean }>;
+    }>(SESSIONS, {}, { authorization: `Bearer ${phone.accessToken}` });
+    expect(data!.mySessions).toHaveLength(2);
+    const current = data!.mySessions.find((s) => s.current)!;
+    expect(current).toMatchObject({ ip: '198.51.100.7', userAgent: 'BiltenPhone/2.0' });
+    const laptop = data!.mySessions.find((s) => !s.current)!;
+
+    const stranger = await signUp(url, sql);
+    const REVOKE = `mutation($input: RevokeSessionInput!) { revokeSession(input: $input) { session { id } errors { code field } } }`;
+    const foreign = await gql<{ revokeSession: unknown }>(
+      REVOKE,
+      { input: { id: laptop.id } },
+      stranger.headers,
+    );
+    expect(foreign.data!.revokeSession).toEqual({
+      session: null,
+      errors: [{ code: 'NOT_FOUND', field: ['input', 'id'] }],
+    });
+    const missing = await gql<{ revokeSession: unknown }>(
+      REVOKE,
+      { input: { id: randomUUID() } },
+      stranger.headers,
+    );
+    expect(missing.data).toEqual(foreign.data);
+    expect(codeOf(await refresh(user.refreshToken))).toBeUndefined();
+
+    const own = await gql<{ revokeSession: { session: { id: string } } }>(
+      REVOKE,
+      { input: { id: laptop.id } },
+      { authorization: `Bearer ${phone.accessToken}` },
+    );
+    expect(own.data!.revokeSession.session.id).toBe(laptop.id);
+    const after = await gql<{ mySessions: unknown[] }>(
+      SESSIONS,
+      {},
+      { authorization: `Bearer ${phone.accessToken}` },
+    );
+    expect(after.data!.mySessions).toHaveLength(1);
+    expect(codeOf(await gql(SESSIONS))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('signing keys', () => {
+  const jwksUrl = () => url.replace('/graphql', '/.well-known/jwks.json');
+
+  it('keeps the private key encrypted at rest', async () => {
+    const rows = await sql`select kid, public_jwk, private_jwk_encrypted from identity.signing_keys`;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.private_jwk_encrypted).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(Buffer.from(row.private_jwk_encrypted, 'base64url').toString('latin1')).not.toContain('"d"');
+      expect(row.public_jwk).not.toHaveProperty('d');
+    }
+  });
+
+  const kidsOf = async () =>
+    ((await (await fetch(jwksUrl())).json()) as JSONWebKeySet).keys.map((key) => key.kid);
+
+  it('rotates without logging anybody out: the new key is published first, old tokens stay valid', async () => {
+    const user = await signUp(url, sql);
+    const oldKid = decodeProtectedHeader(user.accessToken).kid!;
+    const service = createTokenVerifier({
+      issuer: 'bilten-identity',
+      audience: 'bilten',
+      jwksUrl: jwksUrl(),
+    });
+    expect(await service(user.headers.authorization)).toMatchObject({ userId: user.userId });
+
+    // Platform admins only.
+    const ROTATE = `mutation($input: RotateSigningKeyInput) {
+      rotateSigningKey(input: $input) { kid activatesAt errors { code } } }`;
+    expect(codeOf(await gql(ROTATE, {}, user.headers))).toBe('FORBIDDEN');
+    await sql`update identity.users set roles = '{ADMIN}' where id = ${user.userId}`;
+    const admin = {
+      authorization: `Bearer ${(await refresh(user.refreshToken)).data!.refreshToken.accessToken}`,
+    };
+    const rotated = await gql<{ rotateSigningKey: { kid: string; activatesAt: string } }>(
+      ROTATE,
+      { input: { activateInSeconds: 2 } },
+      admin,
+    );
+    const newKid = rotated.data!.rotateSigningKey.kid;
+    expect(newKid).not.toBe(oldKid);
+
+    // Published at once, signing only from activatesAt: services learn the key before any token.
+    expect(await kidsOf()).toEqual(expect.arrayContaining([oldKid, newKid]));
+    const before = (await login(user.email, user.password)).data!.login;
+    expect(decodeProtectedHeader(before.accessToken).kid).toBe(oldKid);
+    const lateService = createTokenVerifier({
+      issuer: 'bilten-identity',
+      audience: 'bilten',
+      jwksUrl: jwksUrl(),
+    });
+    await lateService(user.headers.authorization); // caches a key set with both keys
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const after = (await login(user.email, user.password)).data!.login;
+    expect(decodeProtectedHeader(after.accessToken).kid).toBe(newKid);
+    expect(await lateService(`Bearer ${after.accessToken}`)).toMatchObject({ userId: user.userId });
+    expect((await gql(ME, {}, { authorization: `Bearer ${after.accessToken}` })).data).toMatchObject({
+      me: { id: user.userId },
+    });
+
+    // Tokens signed with the old key keep working, at identity and at any service.
+    expect((await gql(ME, {}, user.headers)).data).toMatchObject({ me: { id: user.userId } });
+    expect(await service(user.headers.authorization)).toMatchObject({ userId: user.userId });
+
+    // Once every token of the old key has expired, it leaves the JWKS.
+    await sql`update identity.signing_keys set retired_at = now() - interval '21 minutes' where kid = ${oldKid}`;
+    expect(await kidsOf()).toEqual([newKid]);
+  });
+});

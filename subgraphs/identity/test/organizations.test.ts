@@ -1,0 +1,447 @@
+import { randomUUID } from 'node:crypto';
+import { loadPlatformEnv } from '@bilten/platform';
+import {
+  graphql,
+  invitationTokenOf,
+  recordEvents,
+  refreshAccess,
+  type SignedInUser,
+  signUp,
+  startTestSubgraph,
+  type TestSubgraph,
+  waitFor,
+} from '@bilten/testkit';
+import type postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invitationCreated } from '../src/events.ts';
+import { identitySubgraph } from '../src/server.ts';
+
+let subgraph: TestSubgraph;
+let url: string;
+let sql: postgres.Sql;
+let invitations: Awaited<ReturnType<typeof recordEvents<typeof invitationCreated.payload>>>;
+
+beforeAll(async () => {
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', {
+    env: loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' }),
+  });
+  url = subgraph.service.url;
+  sql = subgraph.sql;
+  invitations = await recordEvents(subgraph.testBus.bus, invitationCreated);
+});
+
+afterAll(async () => {
+  await subgraph?.dispose();
+});
+
+// ---------------------------------------------------------------- helpers
+
+type Role = 'OWNER' | 'ADMIN' | 'STAFF';
+interface UserError {
+  code: string;
+  message: string;
+  field: string[] | null;
+}
+interface Result<T> {
+  data: T | null | undefined;
+  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+async function gql<T>(query: string, variables: Record<string, unknown>, as?: SignedInUser) {
+  const { body } = await graphql<T, Record<string, unknown>>(url, query, variables, as?.headers ?? {});
+  return body as Result<T>;
+}
+const codeOf = (result: Result<unknown>) => result.errors?.[0]?.extensions?.code;
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+
+const CREATE_ORGANIZATION = `mutation($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id } errors { code } } }`;
+const INVITE = `mutation($input: InviteMemberInput!) {
+  inviteMember(input: $input) { invitation { id email role invitedBy { id } expiresAt } errors { code message field } } }`;
+const ACCEPT = `mutation($input: AcceptInvitationInput!) {
+  acceptInvitation(input: $input) { organization { id name } role errors { code message field } } }`;
+const REVOKE = `mutation($input: RevokeInvitationInput!) {
+  revokeInvitation(input: $input) { invitation { id } errors { code field } } }`;
+const CHANGE_ROLE = `mutation($input: ChangeMemberRoleInput!) {
+  changeMemberRole(input: $input) { member { user { id } role } errors { code message field } } }`;
+const REMOVE = `mutation($input: RemoveMemberInput!) {
+  removeMember(input: $input) { removedUserId errors { code message } } }`;
+const LEAVE = `mutation($input: LeaveOrganizationInput!) {
+  leaveOrganization(input: $input) { removedUserId errors { code message } } }`;
+const TEAM = `query($id: ID!) { organization(id: $id) {
+  id members { user { id email } role joinedAt } invitations { id email role } } }`;
+
+type InviteResult = {
+  inviteMember: {
+    invitation: {
+      id: string;
+      email: string;
+      role: Role;
+      invitedBy: { id: string };
+      expiresAt: string;
+    } | null;
+    errors: UserError[];
+  } | null;
+};
+type AcceptResult = {
+  acceptInvitation: { organization: { id: string } | null; role: Role | null; errors: UserError[] } | null;
+};
+type ChangeResult = {
+  changeMemberRole: { member: { user: { id: string }; role: Role } | null; errors: UserError[] } | null;
+};
+type RemoveResult = { removeMember: { removedUserId: string | null; errors: UserError[] } | null };
+type LeaveResult = { leaveOrganization: { removedUserId: string | null; errors: UserError[] } | null };
+type TeamResult = {
+  organization: {
+    id: string;
+    members: Array<{ user: { id: string; email: string }; role: Role; joinedAt: string }> | null;
+    invitations: Array<{ id: string; email: string; role: Role }> | null;
+  } | null;
+};
+
+const newUser = (options: { verified?: boolean; email?: string } = {}) => signUp(url, sql, options);
+
+/** A fresh organization owned by a fresh user, whose token already carries OWNER. */
+async function organization() {
+  const owner = await newUser();
+  const slug = `org-${randomUUID().slice(0, 8)}`;
+  const created = await gql<{ createOrganization: { organization: { id: string } } }>(
+    CREATE_ORGANIZATION,
+    { input: { name: `Org ${slug}`, slug } },
+    owner,
+  );
+  const id = created.data!.createOrganization.organization.id;
+  await refreshAccess(url, owner);
+  return { id, owner };
+}
+
+async function invite(as: SignedInUser, organizationId: string, email: string, role: Role) {
+  const result = await gql<InviteResult>(INVITE, { input: { organizationId, email, role } }, as);
+  expect(result.errors).toBeUndefined();
+  expect(result.data!.inviteMember!.errors).toEqual([]);
+  return result.data!.inviteMember!.invitation!;
+}
+
+/** A new verified user who joins `organizationId` with `role` and holds it in their token. */
+async function member(organizationId: string, role: Role, inviter: SignedInUser) {
+  const user = await newUser();
+  const invitation = await invite(inviter, organizationId, user.email, role);
+  const accepted = await gql<AcceptResult>(
+    ACCEPT,
+    { input: { token: await invitationTokenOf(sql, invitation.id) } },
+    user,
+  );
+  expect(accepted.data!.acceptInvitation!.errors).toEqual([]);
+  return refreshAccess(url, user);
+}
+
+const roleOf = async (organizationId: string, userId: string) =>
+  (
+    await sql<{ role: string }[]>`
+      select role from identity.organization_members where organization_id = ${organizationId} and user_id = ${userId}`
+  )[0]?.role ?? null;
+
+const changeRole = (as: SignedInUser, organizationId: string, userId: string, role: Role) =>
+  gql<ChangeResult>(CHANGE_ROLE, { input: { organizationId, userId, role } }, as);
+
+// ---------------------------------------------------------------- invitations
+
+describe('inviteMember and acceptInvitation', () => {
+  it('mails a single-use link (hashed at rest) and makes the invited, verified user a member', async () => {
+    const { id, owner } = await organization();
+    const invitee = await newUser();
+    const invitation = await invite(owner, id, `  ${invitee.email.toUpperCase()} `, 'ADMIN');
+    expect(invitation).toMatchObject({
+      email: invitee.email,
+      role: 'ADMIN',
+      invitedBy: { id: owner.userId },
+    });
+    const days = (Date.parse(invitation.expiresAt) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.99);
+    expect(days).toBeLessThanOrEqual(7);
+
+    const event = await waitFor(async () =>
+      invitations.find((candidate) => candidate.payload.invitationId === invitation.id),
+    );
+    expect(event.payload).toMatchObject({
+      organizationId: id,
+      organizationName: expect.stringMatching(/^Org org-/),
+      inviterName: 'Test User',
+      email: invitee.email,
+      role: 'ADMIN',
+    });
+    expect(Date.parse(event.payload.expiresAt)).toBe(Date.parse(invitation.expiresAt));
+    const token = event.payload.token;
+    const [stored] =
+      await sql`select token_hash from identity.organization_invitations where id = ${invitation.id}`;
+    expect(stored!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(stored)).not.toContain(token);
+
+    const accepted = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    expect(accepted.data!.acceptInvitation).toEqual({
+      organization: { id, name: expect.any(String) },
+      role: 'ADMIN',
+      errors: [],
+    });
+    expect(await roleOf(id, invitee.userId)).toBe('ADMIN');
+    // The role reaches the access token at its next refresh.
+    expect(claimsOf(invitee.accessToken).orgs).toEqual({});
+    await refreshAccess(url, invitee);
+    expect(claimsOf(invitee.accessToken).orgs).toEqual({ [id]: 'ADMIN' });
+
+    // Single use.
+    const again = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    expect(again.data!.acceptInvitation!.errors).toEqual([
+      { code: 'INVALID_INPUT', message: expect.any(String), field: ['input', 'token'] },
+    ]);
+  });
+
+  it('refuses anonymous and unverified callers and anyone at another address', async () => {
+    const { id, owner } = await organization();
+    const invitee = await newUser({ verified: false });
+    const invitation = await invite(owner, id, invitee.email, 'STAFF');
+    const token = await invitationTokenOf(sql, invitation.id);
+
+    const anonymous = await gql<AcceptResult>(ACCEPT, { input: { token } });
+    expect(anonymous.data).toBeNull();
+    expect(codeOf(anonymous)).toBe('UNAUTHENTICATED');
+    const unverified = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    expect(unverified.data).toBeNull();
+    expect(codeOf(unverified)).toBe('EMAIL_NOT_VERIFIED');
+    const stranger = await gql<AcceptResult>(ACCEPT, { input: { token } }, await newUser());
+    expect(stranger.data).toBeNull();
+    expect(codeOf(stranger)).toBe('FORBIDDEN');
+    expect(await roleOf(id, invitee.userId)).toBeNull();
+  });
+
+  it('refuses an expired or revoked link, and a second invitation replaces the first', async () => {
+    const { id, owner } = await organization();
+    const invitee = await newUser();
+    const first = await invite(owner, id, invitee.email, 'STAFF');
+    const second = await invite(owner, id, invitee.email, 'STAFF');
+    const rejected = async (invitationId: string) =>
+      (
+        await gql<AcceptResult>(
+          ACCEPT,
+          { input: { token: await invitationTokenOf(sql, invitationId) } },
+          invitee,
+        )
+      ).data!.acceptInvitation!.errors.map((error) => error.code);
+    expect(await rejected(first.id)).toEqual(['INVALID_INPUT']);
+
+    await sql`update identity.organization_invitations set expires_at = now() - interval '1 second' where id = ${second.id}`;
+    expect(await rejected(second.id)).toEqual(['INVALID_INPUT']);
+
+    const third = await invite(owner, id, invitee.email, 'STAFF');
+    const revoked = await gql<{ revokeInvitation: { invitation: { id: string }; errors: UserError[] } }>(
+      REVOKE,
+      { input: { id: third.id } },
+      owner,
+    );
+    expect(revoked.data!.revokeInvitation).toEqual({ invitation: { id: third.id }, errors: [] });
+    expect(await rejected(third.id)).toEqual(['INVALID_INPUT']);
+    expect(await roleOf(id, invitee.userId)).toBeNull();
+  });
+
+  it('lets ADMINs invite STAFF and ADMINs, only OWNERs invite OWNERs, STAFF nobody', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+    const staff = await member(id, 'STAFF', owner);
+    const address = () => `invitee-${randomUUID().slice(0, 8)}@example.com`;
+
+    await invite(admin, id, address(), 'ADMIN');
+    const ownerByAdmin = await gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: id, email: address(), role: 'OWNER' } },
+      admin,
+    );
+    expect(codeOf(ownerByAdmin)).toBe('FORBIDDEN');
+    expect(ownerByAdmin.data).toBeNull();
+    const byStaff = await gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: id, email: address(), role: 'STAFF' } },
+      staff,
+    );
+    expect(codeOf(byStaff)).toBe('FORBIDDEN');
+    await invite(owner, id, address(), 'OWNER');
+
+    const existing = await gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: id, email: staff.email, role: 'ADMIN' } },
+      owner,
+    );
+    expect(existing.data!.inviteMember!.errors).toEqual([
+      { code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'email'] },
+    ]);
+  });
+
+  it('never lets the owner of another organization invite into, or revoke invitations of, this one', async () => {
+    const mine = await organization();
+    const theirs = await organization();
+    const invitation = await invite(
+      mine.owner,
+      mine.id,
+      `x-${randomUUID().slice(0, 8)}@example.com`,
+      'STAFF',
+    );
+
+    const intoMine = await gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: mine.id, email: theirs.owner.email, role: 'OWNER' } },
+      theirs.owner,
+    );
+    expect(codeOf(intoMine)).toBe('FORBIDDEN');
+    const revoke = await gql<{ revokeInvitation: unknown }>(
+      REVOKE,
+      { input: { id: invitation.id } },
+      theirs.owner,
+    );
+    expect(revoke.data).toBeNull();
+    expect(codeOf(revoke)).toBe('FORBIDDEN');
+    // An unknown id answers the same, so ids tell nothing about other organizations.
+    const unknown = await gql<{ revokeInvitation: unknown }>(
+      REVOKE,
+      { input: { id: randomUUID() } },
+      mine.owner,
+    );
+    expect(codeOf(unknown)).toBe('FORBIDDEN');
+    const [row] =
+      await sql`select revoked_at from identity.organization_invitations where id = ${invitation.id}`;
+    expect(row!.revoked_at).toBeNull();
+  });
+});
+
+describe('organization.members and organization.invitations', () => {
+  it('shows the team to STAFF and up, open invitations to ADMIN and up, nothing to others', async () => {
+    const { id, owner } = await organization();
+    const staff = await member(id, 'STAFF', owner);
+    const pending = await invite(owner, id, `p-${randomUUID().slice(0, 8)}@example.com`, 'ADMIN');
+
+    const seenByOwner = await gql<TeamResult>(TEAM, { id }, owner);
+    expect(seenByOwner.errors).toBeUndefined();
+    expect(seenByOwner.data!.organization!.members!.map((m) => [m.user.id, m.role])).toEqual([
+      [owner.userId, 'OWNER'],
+      [staff.userId, 'STAFF'],
+    ]);
+    expect(seenByOwner.data!.organization!.invitations).toEqual([
+      { id: pending.id, email: pending.email, role: 'ADMIN' },
+    ]);
+
+    const seenByStaff = await gql<TeamResult>(TEAM, { id }, staff);
+    expect(seenByStaff.data!.organization!.members).toHaveLength(2);
+    expect(seenByStaff.data!.organization!.invitations).toBeNull();
+    expect(seenByStaff.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+
+    for (const outsider of [await newUser(), undefined]) {
+      const seen = await gql<TeamResult>(TEAM, { id }, outsider);
+      expect(seen.data!.organization).toEqual({ id, members: null, invitations: null });
+      expect(new Set(seen.errors?.map((error) => error.extensions?.code))).toEqual(
+        new Set([outsider ? 'FORBIDDEN' : 'UNAUTHENTICATED']),
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------- roles
+
+describe('changeMemberRole, removeMember and leaveOrganization', () => {
+  it('lets ADMINs manage STAFF and ADMINs but not OWNERs', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+    const staff = await member(id, 'STAFF', owner);
+
+    const promoted = await changeRole(admin, id, staff.userId, 'ADMIN');
+    expect(promoted.data!.changeMemberRole).toEqual({
+      member: { user: { id: staff.userId }, role: 'ADMIN' },
+      errors: [],
+    });
+    expect(codeOf(await changeRole(admin, id, staff.userId, 'OWNER'))).toBe('FORBIDDEN');
+    expect(codeOf(await changeRole(admin, id, owner.userId, 'STAFF'))).toBe('FORBIDDEN');
+    const removeOwner = await gql<RemoveResult>(
+      REMOVE,
+      { input: { organizationId: id, userId: owner.userId } },
+      admin,
+    );
+    expect(codeOf(removeOwner)).toBe('FORBIDDEN');
+    expect(await roleOf(id, owner.userId)).toBe('OWNER');
+
+    const removed = await gql<RemoveResult>(
+      REMOVE,
+      { input: { organizationId: id, userId: staff.userId } },
+      admin,
+    );
+    expect(removed.data!.removeMember).toEqual({ removedUserId: staff.userId, errors: [] });
+    expect(await roleOf(id, staff.userId)).toBeNull();
+    const unknown = await changeRole(admin, id, randomUUID(), 'STAFF');
+    expect(unknown.data!.changeMemberRole!.errors).toEqual([
+      { code: 'NOT_FOUND', message: expect.any(String), field: ['input', 'userId'] },
+    ]);
+  });
+
+  it('checks the role in the database too: a demoted ADMIN with an older token can no longer manage', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+    const staff = await member(id, 'STAFF', owner);
+    expect((await changeRole(owner, id, admin.userId, 'STAFF')).data!.changeMemberRole!.errors).toEqual([]);
+    // The token still says ADMIN for up to 15 minutes.
+    expect(claimsOf(admin.accessToken).orgs[id]).toBe('ADMIN');
+    expect(codeOf(await changeRole(admin, id, staff.userId, 'ADMIN'))).toBe('FORBIDDEN');
+    expect(await roleOf(id, staff.userId)).toBe('STAFF');
+  });
+
+  it('never demotes or removes the last OWNER, and lets OWNERs hand over', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+
+    const demote = await changeRole(owner, id, owner.userId, 'ADMIN');
+    expect(demote.data!.changeMemberRole!.errors).toEqual([
+      { code: 'CONFLICT', message: 'an organization keeps at least one owner', field: ['input', 'role'] },
+    ]);
+    const leave = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner);
+    expect(leave.data!.leaveOrganization!.errors.map((error) => error.code)).toEqual(['CONFLICT']);
+    const remove = await gql<RemoveResult>(
+      REMOVE,
+      { input: { organizationId: id, userId: owner.userId } },
+      owner,
+    );
+    expect(remove.data!.removeMember!.errors.map((error) => error.code)).toEqual(['CONFLICT']);
+    expect(await roleOf(id, owner.userId)).toBe('OWNER');
+
+    expect((await changeRole(owner, id, admin.userId, 'OWNER')).data!.changeMemberRole!.errors).toEqual([]);
+    const left = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner);
+    expect(left.data!.leaveOrganization).toEqual({ removedUserId: owner.userId, errors: [] });
+    expect(await roleOf(id, owner.userId)).toBeNull();
+    expect(await roleOf(id, admin.userId)).toBe('OWNER');
+  });
+
+  it('keeps an owner when two owners demote each other at the same time', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { id, owner } = await organization();
+      const second = await member(id, 'OWNER', owner);
+      const results = await Promise.all([
+        changeRole(owner, id, second.userId, 'ADMIN'),
+        changeRole(second, id, owner.userId, 'ADMIN'),
+      ]);
+      const [{ owners }] = await sql<[{ owners: number }]>`
+        select count(*)::int as owners from identity.organization_members where organization_id = ${id} and role = 'OWNER'`;
+      expect(owners).toBe(1);
+      // One demotion went through; the other was refused: as the last owner's CONFLICT, or because
+      // its caller is no longer an owner (FORBIDDEN).
+      const outcomes = results.map((result) =>
+        result.data?.changeMemberRole?.errors.length === 0
+          ? 'ok'
+          : (result.data?.changeMemberRole?.errors[0]?.code ?? codeOf(result)),
+      );
+      expect(outcomes.filter((outcome) => outcome === 'ok')).toHaveLength(1);
+      expect(['CONFLICT', 'FORBIDDEN']).toContain(outcomes.find((outcome) => outcome !== 'ok'));
+    }
+  });
+
+  it('lets any member leave', async () => {
+    const { id, owner } = await organization();
+    const staff = await member(id, 'STAFF', owner);
+    const left = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff);
+    expect(left.data!.leaveOrganization).toEqual({ removedUserId: staff.userId, errors: [] });
+    expect(codeOf(await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff))).toBe('FORBIDDEN');
+  });
+});

@@ -1,0 +1,386 @@
+import { defineEvent, loadPlatformEnv, newEvent } from '@bilten/platform';
+import {
+  captureLogs,
+  type ReceivedMail,
+  startTestSmtpServer,
+  startTestSubgraph,
+  TEST_NATS_URL,
+  type TestSmtpServer,
+  type TestSubgraph,
+  waitFor,
+} from '@bilten/testkit';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { verificationMail } from '../src/domain/mail-templates.ts';
+import { createMailer } from '../src/domain/mailer.ts';
+import {
+  emailVerificationRequested,
+  invitationCreated,
+  passwordResetRequested,
+  userRegistered,
+} from '../src/events.ts';
+import { messagingSubgraph } from '../src/server.ts';
+
+const WEB = 'https://tickets.example/app';
+const HOUR = 3_600_000;
+
+let smtp: TestSmtpServer;
+/** Messaging on JetStream, sending to the test SMTP server. */
+let subgraph: TestSubgraph;
+/** Messaging on the in-process bus with no SMTP_URL: the laptop set-up. */
+let laptop: TestSubgraph;
+let nats: NatsConnection;
+let jsm: JetStreamManager;
+/** Event ids whose first commit "loses" its ack, as if the process died right after COMMIT. */
+const loseAckOnce = new Set<string>();
+const ackLosses: string[] = [];
+/** Every event the laptop's consumers handled (applied or found in the inbox). */
+const laptopHandled: string[] = [];
+
+beforeAll(async () => {
+  smtp = await startTestSmtpServer();
+  subgraph = await startTestSubgraph(messagingSubgraph, 'jetstream', {
+    env: loadPlatformEnv({ SMTP_URL: smtp.url, PUBLIC_WEB_URL: `${WEB}/` }),
+    consumers: {
+      maxDeliveries: 4,
+      loseAckAfterCommit: (event) => {
+        ackLosses.push(event.id);
+        return loseAckOnce.delete(event.id);
+      },
+    },
+  });
+  laptop = await startTestSubgraph(messagingSubgraph, 'in-process', {
+    env: loadPlatformEnv({}),
+    consumers: {
+      loseAckAfterCommit: (event) => {
+        laptopHandled.push(event.id);
+        return false;
+      },
+    },
+  });
+  nats = await connect({ servers: TEST_NATS_URL });
+  jsm = await jetstreamManager(nats);
+});
+
+afterAll(async () => {
+  await nats?.close();
+  await laptop?.dispose();
+  await subgraph?.dispose();
+  await smtp?.stop();
+});
+
+// ---------------------------------------------------------------- helpers
+
+const newAddress = () => `${uuidv7()}@example.test`;
+const inHours = (hours: number) => new Date(Date.now() + hours * HOUR).toISOString();
+const mailsTo = (address: string) => smtp.messages.filter((mail) => mail.envelope.to.includes(address));
+const mailTo = (address: string, timeoutMs?: number) =>
+  smtp.waitForMessage((mail) => mail.envelope.to.includes(address), timeoutMs);
+
+/** Resolves once the durable consumer has nothing pending or unacknowledged. */
+async function caughtUp(consumer: string) {
+  await waitFor(async () => {
+    const info = await jsm.consumers.info(subgraph.testBus.stream!, `messaging-${consumer}`);
+    return info.num_pending === 0 && info.num_ack_pending === 0;
+  });
+}
+
+const sentEmailRows = (sql: TestSubgraph['sql'], eventId: string) =>
+  sql`select recipient, template, message_id, sent_at from messaging.sent_emails where event_id = ${eventId}`;
+
+function registration(overrides: Partial<z.input<typeof userRegistered.payload>> = {}) {
+  const userId = uuidv7();
+  const payload = {
+    userId,
+    email: newAddress(),
+    displayName: 'Amra Hadžić',
+    verificationToken: `v-${uuidv7()}/+=`,
+    expiresAt: inHours(24),
+    ...overrides,
+  };
+  return newEvent(userRegistered, userId, 1, payload);
+}
+
+function passwordReset() {
+  const userId = uuidv7();
+  return newEvent(passwordResetRequested, userId, 1, {
+    userId,
+    email: newAddress(),
+    displayName: 'Amra',
+    resetToken: `r-${uuidv7()}`,
+    expiresAt: inHours(1),
+  });
+}
+
+const linkFor = (path: string, token: string) => `${WEB}${path}?token=${encodeURIComponent(token)}`;
+
+function expectOneLink(mail: ReceivedMail, link: string) {
+  expect(mail.parsed.text).toContain(link);
+  expect(mail.parsed.html).toContain(`href="${link}"`);
+}
+
+// ---------------------------------------------------------------- the three mails
+
+describe('mail for identity events, over SMTP', () => {
+  it('sends one "confirm your email" mail for bilten.identity.user.registered', async () => {
+    const event = registration();
+    const { email, verificationToken } = event.payload;
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    expect(mail.envelope.to).toEqual([email]);
+    expect(mail.parsed.to).toMatchObject({ value: [{ address: email, name: 'Amra Hadžić' }] });
+    expect(mail.parsed.from?.value).toEqual([{ address: 'no-reply@bilten.local', name: 'Bilten' }]);
+    expect(mail.parsed.subject).toBe('Confirm your email address');
+    expectOneLink(mail, linkFor('/verify-email', verificationToken));
+    expect(mail.parsed.text).toContain('expires in 24 hours');
+    expect(mail.parsed.text).toContain('Welcome to Bilten');
+
+    await caughtUp('registration-mail');
+    expect(mailsTo(email)).toHaveLength(1);
+    const rows = await sentEmailRows(subgraph.sql, event.id);
+    expect(rows).toEqual([
+      {
+        recipient: email,
+        template: 'email-verification',
+        message_id: `<${event.id}@bilten.local>`,
+        sent_at: expect.any(Date),
+      },
+    ]);
+    expect(mail.parsed.messageId).toBe(`<${event.id}@bilten.local>`);
+  });
+
+  it('sends one "confirm this address" mail for bilten.identity.email_verification.requested', async () => {
+    const userId = uuidv7();
+    const token = `v-${uuidv7()}`;
+    const email = newAddress();
+    const event = newEvent(emailVerificationRequested, userId, 2, {
+      userId,
+      email,
+      displayName: 'Amra',
+      verificationToken: token,
+      expiresAt: inHours(24),
+    });
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    expect(mail.parsed.subject).toBe('Confirm your email address');
+    expect(mail.parsed.text).toContain('confirm that this email address belongs to your Bilten account');
+    expect(mail.parsed.text).toContain('expires in 24 hours');
+    expectOneLink(mail, linkFor('/verify-email', token));
+    await caughtUp('verification-mail');
+    expect(mailsTo(email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(1);
+  });
+
+  it('sends one "reset your password" mail for bilten.identity.password_reset.requested', async () => {
+    const event = passwordReset();
+    const { email, resetToken } = event.payload;
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    expect(mail.parsed.subject).toBe('Reset your Bilten password');
+    expectOneLink(mail, linkFor('/reset-password', resetToken));
+    expect(mail.parsed.text).toContain('expires in 1 hour.');
+    expect(mail.parsed.text).toContain("If it wasn't you, ignore this email");
+    await caughtUp('password-reset-mail');
+    expect(mailsTo(email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toEqual([
+      expect.objectContaining({ recipient: email, template: 'password-reset' }),
+    ]);
+  });
+
+  it('sends one "join the team" mail for bilten.identity.invitation.created', async () => {
+    const invitationId = uuidv7();
+    const event = newEvent(invitationCreated, invitationId, 1, {
+      invitationId,
+      organizationId: uuidv7(),
+      organizationName: 'Sarajevo <Jazz>',
+      inviterName: 'Amra',
+      email: newAddress(),
+      role: 'ADMIN',
+      token: `bin_${uuidv7()}`,
+      expiresAt: inHours(7 * 24),
+    });
+    const { email, token } = event.payload;
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    expect(mail.envelope.to).toEqual([email]);
+    expect(mail.parsed.subject).toBe('Join Sarajevo <Jazz> on Bilten');
+    expectOneLink(mail, linkFor('/accept-invitation', token));
+    expect(mail.parsed.text).toContain(
+      'Amra invited you to join Sarajevo <Jazz> on Bilten as an administrator.',
+    );
+    expect(mail.parsed.html).toContain('Sarajevo &lt;Jazz&gt;');
+    expect(mail.parsed.text).toContain('expires in 7 days');
+    await caughtUp('invitation-mail');
+    expect(mailsTo(email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toEqual([
+      expect.objectContaining({ recipient: email, template: 'organization-invitation' }),
+    ]);
+  });
+
+  it('escapes a hostile display name in HTML and keeps it out of the headers', async () => {
+    const displayName = '<script>alert("x")</script> & <b>Eve</b>\r\nBcc: victim@example.test';
+    const event = registration({ displayName });
+    const { email } = event.payload;
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    const html = mail.parsed.html as string;
+    expect(html).not.toContain('<script>');
+    expect(html).not.toContain('<b>Eve');
+    expect(html).toContain(
+      'Hello &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Eve&lt;/b&gt; Bcc: victim@example.test,',
+    );
+    expect(mail.parsed.text).toContain(
+      'Hello <script>alert("x")</script> & <b>Eve</b> Bcc: victim@example.test,',
+    );
+    // The name stays one display name: no Bcc header, no second recipient.
+    expect(mail.envelope.to).toEqual([email]);
+    expect(mail.parsed.headers.has('bcc')).toBe(false);
+    expect(mail.raw).not.toMatch(/^bcc:/im);
+    expect(mail.parsed.to).toMatchObject({ value: [{ address: email }] });
+  });
+
+  it('never writes a token to the log when mail goes over SMTP', async () => {
+    const event = passwordReset();
+    await subgraph.testBus.bus.publish(event);
+    await mailTo(event.payload.email);
+    await caughtUp('password-reset-mail');
+    const logged = JSON.stringify(subgraph.logs);
+    expect(logged).toContain('mail sent');
+    expect(logged).not.toContain(event.payload.resetToken);
+    expect(logged).not.toContain(encodeURIComponent(event.payload.resetToken));
+  });
+});
+
+// ---------------------------------------------------------------- exactly once, retries, dead letters
+
+describe('exactly once', () => {
+  it('sends one mail when the event is redelivered after its commit (ack lost)', async () => {
+    const event = registration();
+    loseAckOnce.add(event.id);
+    await subgraph.testBus.bus.publish(event);
+
+    await mailTo(event.payload.email);
+    // Handled twice: once for real (ack lost), once as a redelivery that found the inbox row.
+    await waitFor(async () => ackLosses.filter((id) => id === event.id).length === 2);
+    await caughtUp('registration-mail');
+    expect(mailsTo(event.payload.email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(1);
+  });
+
+  it('retries after the SMTP server answers 451 twice, then sends the mail once', async () => {
+    const refusedBefore = smtp.refused;
+    smtp.failNext(2);
+    const event = passwordReset();
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(event.payload.email);
+    expect(smtp.refused - refusedBefore).toBe(2);
+    expectOneLink(mail, linkFor('/reset-password', event.payload.resetToken));
+    await caughtUp('password-reset-mail');
+    expect(mailsTo(event.payload.email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(1);
+    expect(
+      subgraph.logs.filter((line) => line.msg === 'event handling failed' && line.event === event.id),
+    ).toHaveLength(2);
+  });
+
+  it('dead-letters an event whose mail the SMTP server keeps refusing, and records nothing', async () => {
+    smtp.failNext(4);
+    const event = passwordReset();
+    await subgraph.testBus.bus.publish(event);
+
+    const [letter] = await waitFor(async () => {
+      const letters = await subgraph.testBus.bus.listDeadLetters({
+        durableName: 'messaging-password-reset-mail',
+      });
+      const ours = letters.filter((l) => l.eventId === event.id);
+      return ours.length ? ours : undefined;
+    });
+    expect(letter!.error).toMatch(/451/);
+    smtp.failNext(0);
+    expect(mailsTo(event.payload.email)).toHaveLength(0);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(0);
+  });
+
+  it('dead-letters an event with a bad payload at once and sends nothing', async () => {
+    // The same subject and version, but not the agreed payload (no token, a bad user id).
+    const sloppy = defineEvent({
+      type: userRegistered.type,
+      aggregateType: 'user',
+      payload: z.object({ userId: z.string(), email: z.string() }),
+    });
+    const email = newAddress();
+    const event = newEvent(sloppy, uuidv7(), 1, { userId: 'not-a-uuid', email });
+    await subgraph.testBus.bus.publish(event);
+
+    const [letter] = await waitFor(async () => {
+      const letters = await subgraph.testBus.bus.listDeadLetters({
+        durableName: 'messaging-registration-mail',
+      });
+      const ours = letters.filter((l) => l.eventId === event.id);
+      return ours.length ? ours : undefined;
+    });
+    expect(letter!.error).toMatch(/bad payload/);
+    expect(letter!.deliveryCount).toBe(1);
+    await caughtUp('registration-mail');
+    expect(mailsTo(email)).toHaveLength(0);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(0);
+  });
+});
+
+// ---------------------------------------------------------------- without SMTP_URL
+
+describe('without SMTP_URL (npm start on a laptop)', () => {
+  const loggedMails = () =>
+    laptop.logs.filter((line) => line.msg === 'mail written to the log (SMTP_URL unset)');
+
+  it('says so at start-up', () => {
+    expect(laptop.logs).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: 'SMTP_URL is not set: mails are written to the log, not sent',
+      }),
+    );
+  });
+
+  it('writes the mail (recipient, subject, link) to the log, once even when the event comes twice', async () => {
+    const event = registration();
+    const { email, verificationToken } = event.payload;
+    // The in-process bus does not de-duplicate by id: both copies reach the consumer.
+    await laptop.testBus.bus.publish(event);
+    await laptop.testBus.bus.publish(event);
+
+    await waitFor(async () => laptopHandled.filter((id) => id === event.id).length === 2);
+    expect(await sentEmailRows(laptop.sql, event.id)).toHaveLength(1);
+    expect(loggedMails().filter((line) => line.to === email)).toEqual([
+      expect.objectContaining({
+        level: 30,
+        to: email,
+        subject: 'Confirm your email address',
+        link: `http://localhost:3000/verify-email?token=${encodeURIComponent(verificationToken)}`,
+      }),
+    ]);
+  });
+
+  it('keeps the link out of info lines in production', async () => {
+    const { log, lines } = captureLogs('messaging-test');
+    const mailer = createMailer({ from: 'Bilten <no-reply@bilten.local>', log, production: true });
+    const event = registration();
+    await mailer.send(
+      verificationMail({ ...event.payload, issuedAt: event.occurredAt, newAccount: true }, WEB),
+      '<x@y>',
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'mail written to the log (SMTP_URL unset)', to: event.payload.email }),
+    );
+    expect(JSON.stringify(lines)).not.toContain(event.payload.verificationToken);
+  });
+});
