@@ -312,6 +312,87 @@ describe('brute-force protection', () => {
     expect(second.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(29 * 60);
   });
 
+  it('lets no more than 5 of 20 parallel guesses reach the password check, and locks once', async () => {
+    const victim = await signUp(url, sql);
+    const locks = await recordEvents(subgraph.testBus.bus, loginLocked);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => attempt(victim.email, `192.0.2.${100 + i}`)),
+    );
+    const codes = answers.map(codeOf);
+    // Each UNAUTHENTICATED is one argon2 verification of a guess; the rest never got that far.
+    expect(codes.filter((code) => code === 'UNAUTHENTICATED')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
+    expect(codeOf(await attempt(victim.email, '192.0.2.99', victim.password))).toBe('RATE_LIMITED');
+    await waitFor(async () => locks.some((e) => e.payload.userId === victim.userId));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const mine = locks.filter((e) => e.payload.userId === victim.userId);
+    expect(mine.map((e) => e.payload.lockouts)).toEqual([1]);
+  });
+
+  it('guards the current password of changePassword and changeEmail like sign-in', async () => {
+    const CHANGE_PASSWORD = `mutation($input: ChangePasswordInput!) { changePassword(input: $input) { user { id } errors { code field } } }`;
+    const CHANGE_EMAIL = `mutation($input: ChangeEmailInput!) { changeEmail(input: $input) { pendingEmail errors { code field } } }`;
+    const user = await signUp(url, sql);
+    const locks = await recordEvents(subgraph.testBus.bus, loginLocked);
+    const changePassword = (currentPassword: string) =>
+      gql<{ changePassword: { user: { id: string } | null; errors: Array<{ field: string[] }> } }>(
+        CHANGE_PASSWORD,
+        { input: { currentPassword, newPassword: 'a brand new passphrase' } },
+        { ...user.headers, 'x-forwarded-for': '192.0.2.150' },
+      );
+    const changeEmail = (currentPassword: string) =>
+      gql<{ changeEmail: { pendingEmail: string | null; errors: Array<{ field: string[] }> } }>(
+        CHANGE_EMAIL,
+        { input: { newEmail: email(), currentPassword } },
+        { ...user.headers, 'x-forwarded-for': '192.0.2.151' },
+      );
+    // A stolen access token: five guesses, mixed between the two mutations.
+    for (let i = 0; i < 5; i++) {
+      const guess = `guess number ${i} here`;
+      const result = i % 2 ? await changeEmail(guess) : await changePassword(guess);
+      expect(JSON.stringify(result.data)).toContain('currentPassword');
+    }
+    // Locked now, for both, even with the right password; and for sign-in as well.
+    expect(codeOf(await changePassword(user.password))).toBe('RATE_LIMITED');
+    expect(codeOf(await changeEmail(user.password))).toBe('RATE_LIMITED');
+    expect(codeOf(await attempt(user.email, '192.0.2.152', user.password))).toBe('RATE_LIMITED');
+    const event = await waitFor(async () => locks.find((e) => e.payload.userId === user.userId));
+    expect(event.payload).toMatchObject({ scope: 'email', lockouts: 1 });
+  });
+
+  it('refuses a junk reset token before hashing the new password', async () => {
+    const RESET = `mutation($input: ResetPasswordInput!) { resetPassword(input: $input) { user { id } errors { code message } } }`;
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const time = async (run: () => Promise<unknown>) => {
+      const started = performance.now();
+      await run();
+      return performance.now() - started;
+    };
+    const junk: number[] = [];
+    const hashing: number[] = [];
+    const stranger = await signUp(url, sql);
+    const CHANGE = `mutation($input: ChangePasswordInput!) { changePassword(input: $input) { errors { code } } }`;
+    for (let i = 0; i < 4; i++) {
+      junk.push(
+        await time(async () => {
+          const { data } = await gql<{ resetPassword: { errors: Array<{ message: string }> } }>(RESET, {
+            input: { token: `junk-${i}-${randomUUID()}`, newPassword: 'a brand new passphrase' },
+          });
+          expect(data!.resetPassword.errors[0]!.message).toContain('not valid');
+        }),
+      );
+      // The same request shape that does hash: a change of password (verify + hash).
+      const next = `passphrase number ${i + 1}`;
+      const current = i === 0 ? stranger.password : `passphrase number ${i}`;
+      hashing.push(
+        await time(() =>
+          gql(CHANGE, { input: { currentPassword: current, newPassword: next } }, stranger.headers),
+        ),
+      );
+    }
+    expect(median(junk)).toBeLessThan(median(hashing) / 3);
+  });
+
   it('locks a client address after 50 failures across many accounts', async () => {
     const ip = '198.51.100.200';
     for (let i = 0; i < 50; i++) expect(codeOf(await attempt(email(), ip))).toBe('UNAUTHENTICATED');

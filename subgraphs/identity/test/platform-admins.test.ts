@@ -37,6 +37,12 @@ async function login(email: string, password: string) {
   return body.data?.login.accessToken ? claimsOf(body.data.login.accessToken) : body.errors;
 }
 
+const liveSessions = async (userId: string) => {
+  const [{ n }] = await subgraph.sql<[{ n: number }]>`
+    select count(*)::int as n from identity.sessions where user_id = ${userId} and revoked_at is null`;
+  return n;
+};
+
 const accounts = (email: string) =>
   subgraph.sql`select roles, email_verified_at is not null as verified from identity.users where email = ${email}`;
 
@@ -109,8 +115,8 @@ describe('npm run admin:create', () => {
     expect(await login(email, password)).toMatchObject({ roles: ['ADMIN'], email_verified: true });
   }, 30_000);
 
-  it('promotes an existing, unverified customer and keeps their password unless given one', async () => {
-    const customer = await signUp(subgraph.service.url, subgraph.sql, { verified: false });
+  it('promotes an existing verified customer and keeps their password and sessions', async () => {
+    const customer = await signUp(subgraph.service.url, subgraph.sql);
     const result = await run('--email', customer.email);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
@@ -121,8 +127,32 @@ describe('npm run admin:create', () => {
       sub: customer.userId,
       roles: ['ADMIN'],
     });
+    expect(await liveSessions(customer.userId)).toBeGreaterThan(0);
 
     expect((await run('--email', customer.email)).stdout).toContain('nothing changed');
+  }, 30_000);
+
+  it('takes an unverified account away from whoever registered the address: password and sessions go', async () => {
+    // Someone signs up with the address that will become an administrator's, before its owner.
+    const squatter = await signUp(subgraph.service.url, subgraph.sql, { verified: false });
+    expect(await liveSessions(squatter.userId)).toBeGreaterThan(0);
+    const result = await run('--email', squatter.email);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('its old password and sessions are gone');
+    expect(await accounts(squatter.email)).toEqual([{ roles: ['ADMIN'], verified: true }]);
+    expect(await liveSessions(squatter.userId)).toBe(0);
+    expect(await login(squatter.email, squatter.password)).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) }),
+    ]);
+
+    // With --password, the given one is set instead.
+    const other = await signUp(subgraph.service.url, subgraph.sql, { verified: false });
+    const withPassword = await run('--email', other.email, '--password', 'a fresh admin passphrase');
+    expect(withPassword.stdout).toContain('the given password is set');
+    expect(await login(other.email, other.password)).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) }),
+    ]);
+    expect(await login(other.email, 'a fresh admin passphrase')).toMatchObject({ roles: ['ADMIN'] });
   }, 30_000);
 
   it('refuses a missing email or a weak password, changing nothing', async () => {

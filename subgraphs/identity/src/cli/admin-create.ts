@@ -1,7 +1,8 @@
 /**
  * `npm run admin:create -- --email ops@example.com [--password …]`: creates or promotes the
  * account to a verified platform ADMIN in the database at DATABASE_URL. Without --password a
- * new account has none (set it with "forgot password"); an existing one keeps its own.
+ * new account has none (set it with "forgot password"); an existing verified one keeps its own,
+ * an unverified one loses it (nobody proved the address).
  */
 import { parseArgs } from 'node:util';
 import { applyMigrations, connectDatabase } from '@bilten/platform';
@@ -37,6 +38,7 @@ try {
   const { email, password } = parsed.data;
   const said = {
     created: `created platform administrator ${email} (${userId})${password ? '' : ' without a password: set one with "forgot password"'}`,
+    claimed: `made ${email} (${userId}) a verified platform administrator; nobody had proven that address, so its old password and sessions are gone${password ? ' and the given password is set' : ': set a password with "forgot password"'}`,
     promoted: `made ${email} (${userId}) a verified platform administrator${password ? ' and set its password' : ''}`,
     'password-set': `${email} (${userId}) was a platform administrator already; its password is set`,
     unchanged: `${email} (${userId}) is a platform administrator already; nothing changed`,

@@ -305,6 +305,11 @@ export async function insertPasswordReset(db: Db, row: typeof passwordResets.$in
   await db.insert(passwordResets).values(row);
 }
 
+export async function passwordResetByHash(db: Database, hash: string) {
+  const [row] = await db.select().from(passwordResets).where(eq(passwordResets.tokenHash, hash));
+  return row;
+}
+
 export async function lockPasswordReset(tx: Transaction, hash: string) {
   const [row] = await tx
     .select()
@@ -325,7 +330,7 @@ export async function spendPasswordResets(tx: Transaction, userId: string) {
 export async function setPassword(
   db: Db,
   userId: string,
-  passwordHash: string,
+  passwordHash: string | null,
   options: { verifyEmail?: boolean } = {},
 ): Promise<UserRow> {
   const [user] = await db

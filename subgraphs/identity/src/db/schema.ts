@@ -200,6 +200,7 @@ export const throttles = identity.table('throttles', {
 export type UserRow = typeof users.$inferSelect;
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
+export type PasswordResetRow = typeof passwordResets.$inferSelect;
 export type InvitationRow = typeof organizationInvitations.$inferSelect;
 export type MemberRow = typeof organizationMembers.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -26,7 +26,8 @@ import type { UserRow } from '../db/schema.ts';
 import { emailVerificationRequested, userRegistered } from '../events.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
-import { allow, hit, LOGIN_PER_EMAIL, loginEmailKey } from './throttles.ts';
+import { checkPassword } from './sessions.ts';
+import { allow } from './throttles.ts';
 
 const VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 /** Verification emails per account and hour: the first one and three resends. */
@@ -34,7 +35,10 @@ const VERIFICATION_EMAILS_PER_HOUR = 4;
 
 const registerInput = z.object({ email: emailAddress, password: newPassword, displayName: displayText(80) });
 
-type Ctx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'limits' | 'viewer'>;
+type Ctx = Pick<
+  Context,
+  'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'limits' | 'viewer'
+>;
 type Tx = Parameters<Parameters<Ctx['db']['transaction']>[0]>[0];
 
 /**
@@ -195,16 +199,13 @@ export async function changeEmail(
   if (!parsed.success) return { user: null, pendingEmail: null, errors: userErrorsFrom(parsed.error) };
   const { newEmail, currentPassword } = parsed.data;
   const [user] = await usersByIds(ctx.db, [viewer.userId]);
-  const valid = user?.passwordHash
-    ? await ctx.passwords.verify(user.passwordHash, currentPassword)
-    : await ctx.passwords.verifyNobody(currentPassword);
   const fail = (code: UserError['code'], message: string, field: string) => ({
     user: null,
     pendingEmail: null,
     errors: [{ code, message, field: ['input', field] }],
   });
-  if (!user || !valid) {
-    if (user) await hit(ctx.db, loginEmailKey(user.email), LOGIN_PER_EMAIL);
+  // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
+  if (!user || !(await checkPassword(ctx, user.email, user, currentPassword))) {
     return fail('INVALID_INPUT', 'the current password is wrong', 'currentPassword');
   }
   if (newEmail === user.email) return fail('INVALID_INPUT', 'this is already your address', 'newEmail');

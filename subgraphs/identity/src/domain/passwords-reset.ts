@@ -4,17 +4,19 @@ import type { Context } from '../context.ts';
 import {
   insertPasswordReset,
   lockPasswordReset,
+  passwordResetByHash,
   revokeSessions,
   setPassword,
   spendPasswordResets,
   userByEmail,
   usersByIds,
 } from '../db/queries.ts';
-import type { UserRow } from '../db/schema.ts';
+import type { PasswordResetRow, UserRow } from '../db/schema.ts';
 import { passwordResetRequested } from '../events.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
-import { allow, forget, hit, LOGIN_PER_EMAIL, loginEmailKey } from './throttles.ts';
+import { checkPassword } from './sessions.ts';
+import { allow, forget, loginEmailKey } from './throttles.ts';
 
 const RESET_TTL_MS = 60 * 60_000;
 const RESETS_PER_ACCOUNT = { limit: 3, windowMs: 60 * 60_000 };
@@ -50,6 +52,16 @@ export async function requestPasswordReset(
   return { accepted: true, errors: [] };
 }
 
+/** Why a reset token cannot be used, as the mutation's answer; undefined when it can. */
+function refusalOf(reset: PasswordResetRow | undefined) {
+  const expired = reset && !reset.usedAt && reset.expiresAt.getTime() <= Date.now();
+  if (reset && !reset.usedAt && !expired) return undefined;
+  const message = expired
+    ? 'this reset link has expired; ask for a new one'
+    : 'this reset link is not valid or was used already';
+  return { user: null, errors: [{ code: 'INVALID_INPUT' as const, message, field: ['input', 'token'] }] };
+}
+
 const resetInput = z.object({ token: z.string().min(1).max(200), newPassword });
 
 /** Single use, one hour; the new password signs out every session (a thief's too). */
@@ -59,25 +71,24 @@ export async function resetPassword(
 ): Promise<{ user: UserRow | null; errors: UserError[] }> {
   const parsed = resetInput.safeParse(input);
   if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
-  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
   const hash = tokenHash(parsed.data.token);
+  // A junk or spent token is refused before argon2 runs: anyone may call this, and hashing first
+  // would let them burn our CPU for free. The transaction checks again under the row lock.
+  const unusable = refusalOf(await passwordResetByHash(ctx.db, hash));
+  if (unusable) return unusable;
+  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
   const result = await ctx.db.transaction(async (tx) => {
     const reset = await lockPasswordReset(tx, hash);
-    if (!reset || reset.usedAt) return 'invalid' as const;
-    if (reset.expiresAt.getTime() <= Date.now()) return 'expired' as const;
-    await spendPasswordResets(tx, reset.userId);
+    const refusal = refusalOf(reset);
+    if (refusal) return refusal;
+    const { userId } = reset!;
+    await spendPasswordResets(tx, userId);
     // The link came by email, so it proves the address as well.
-    const user = await setPassword(tx, reset.userId, passwordHash, { verifyEmail: true });
+    const user = await setPassword(tx, userId, passwordHash, { verifyEmail: true });
     const revoked = await revokeSessions(tx, { userId: user.id }, 'password reset');
     return { user, revoked: revoked.length };
   });
-  if (result === 'invalid' || result === 'expired') {
-    const message =
-      result === 'expired'
-        ? 'this reset link has expired; ask for a new one'
-        : 'this reset link is not valid or was used already';
-    return { user: null, errors: [{ code: 'INVALID_INPUT', message, field: ['input', 'token'] }] };
-  }
+  if ('errors' in result) return result;
   await forget(ctx.db, loginEmailKey(result.user.email));
   ctx.log.warn(
     {
@@ -102,12 +113,8 @@ export async function changePassword(
   const parsed = changeInput.safeParse(input);
   if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
   const [user] = await usersByIds(ctx.db, [viewer.userId]);
-  const valid = user?.passwordHash
-    ? await ctx.passwords.verify(user.passwordHash, parsed.data.currentPassword)
-    : await ctx.passwords.verifyNobody(parsed.data.currentPassword);
-  if (!user || !valid) {
-    // A stolen access token must not become a password-guessing oracle.
-    if (user) await hit(ctx.db, loginEmailKey(user.email), LOGIN_PER_EMAIL);
+  // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
+  if (!user || !(await checkPassword(ctx, user.email, user, parsed.data.currentPassword))) {
     return {
       user: null,
       errors: [

@@ -2,7 +2,7 @@ import { type Database, emailAddress } from '@bilten/platform';
 import { eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { insertUser, lockUser, setPassword, userByEmail } from '../db/queries.ts';
+import { insertUser, lockUser, revokeSessions, setPassword, userByEmail } from '../db/queries.ts';
 import { users } from '../db/schema.ts';
 import { newPassword, type PasswordHasher } from './passwords.ts';
 
@@ -11,12 +11,13 @@ export const platformAdminInput = z.object({
   password: newPassword.optional(),
 });
 
-export type PlatformAdminOutcome = 'created' | 'promoted' | 'password-set' | 'unchanged';
+export type PlatformAdminOutcome = 'created' | 'claimed' | 'promoted' | 'password-set' | 'unchanged';
 
 /**
  * Makes the account at `email` a verified platform ADMIN, creating it when missing. An existing
- * account keeps its password unless `setPassword` says otherwise (the CLI with `--password`);
- * a new one without a password signs in after a password reset. Safe to run again, and from
+ * verified account keeps its password unless `setPassword` says otherwise (the CLI with
+ * `--password`); an unverified one gets the given password or none. An account without a
+ * password signs in after a password reset. Safe to run again, and from
  * several replicas at once (the unique email decides, the row lock serializes).
  */
 export async function ensurePlatformAdmin(
@@ -39,6 +40,12 @@ export async function ensurePlatformAdmin(
     const existing = (await userByEmail(tx, input.email))!;
     const user = (await lockUser(tx, existing.id))!;
     let outcome: PlatformAdminOutcome = 'unchanged';
+    if (!user.emailVerifiedAt) {
+      // Nobody proved this address: whoever registered it first must not inherit the ADMIN role.
+      // Their password and sessions go; the owner of the address sets one by password reset.
+      await setPassword(tx, user.id, passwordHash);
+      await revokeSessions(tx, { userId: user.id }, 'promoted to platform administrator');
+    }
     if (!user.roles.includes('ADMIN') || !user.emailVerifiedAt) {
       await tx
         .update(users)
@@ -47,9 +54,9 @@ export async function ensurePlatformAdmin(
           emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())`,
         })
         .where(eq(users.id, user.id));
-      outcome = 'promoted';
+      outcome = user.emailVerifiedAt ? 'promoted' : 'claimed';
     }
-    if (options.setPassword && passwordHash) {
+    if (options.setPassword && passwordHash && user.emailVerifiedAt) {
       await setPassword(tx, user.id, passwordHash);
       if (outcome === 'unchanged') outcome = 'password-set';
     }

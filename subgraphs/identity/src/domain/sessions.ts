@@ -33,10 +33,11 @@ import {
   hit,
   LOGIN_PER_EMAIL,
   LOGIN_PER_IP,
-  lockedUntil,
+  lock,
   loginEmailKey,
   loginIpKey,
   rateLimited,
+  release,
 } from './throttles.ts';
 
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -86,21 +87,8 @@ export async function login(ctx: Ctx, input: unknown): Promise<AuthResult> {
     };
   }
   const { email, password } = parsed.data;
-  const keys = { email: loginEmailKey(email), ip: loginIpKey(ctx.clientIp) };
-  // Locked before any password check: a locked address answers the same, known or not.
-  const locked = await lockedUntil(ctx.db, [keys.email, keys.ip]);
-  if (locked) throw rateLimited(locked);
   const user = await userByEmail(ctx.db, email);
-  // An unknown account still costs one argon2 verification, so timing does not tell it apart.
-  const valid = user?.passwordHash
-    ? await ctx.passwords.verify(user.passwordHash, password)
-    : await ctx.passwords.verifyNobody(password);
-  if (!user || !valid) {
-    ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'login failed');
-    await countFailure(ctx, keys, user?.id ?? null);
-    throw unauthenticated(WRONG_CREDENTIALS);
-  }
-  await forget(ctx.db, keys.email);
+  if (!(await checkPassword(ctx, email, user, password)) || !user) throw unauthenticated(WRONG_CREDENTIALS);
   const refreshToken = newToken('brt_');
   const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
   const session = await ctx.db.transaction(async (tx) => {
@@ -124,30 +112,66 @@ export async function login(ctx: Ctx, input: unknown): Promise<AuthResult> {
   };
 }
 
-/** One more failure per address and per IP; a lock that results is announced and logged. */
-async function countFailure(ctx: Ctx, keys: { email: string; ip: string }, userId: string | null) {
-  await ctx.db.transaction(async (tx) => {
-    for (const [scope, key, rule] of [
-      ['email', keys.email, LOGIN_PER_EMAIL],
-      ['ip', keys.ip, LOGIN_PER_IP],
-    ] as const) {
-      const { locked } = await hit(tx, key, rule);
-      if (!locked) continue;
-      const payload = {
-        scope,
-        userId: scope === 'email' ? userId : null,
-        ip: ctx.clientIp,
-        userAgent: ctx.userAgent,
-        lockedUntil: locked.until.toISOString(),
-        lockouts: locked.lockouts,
-      };
-      await ctx.outbox.publish(tx, loginLocked, key, payload);
-      ctx.log.warn(
-        { security: true, event: 'login_locked', ...payload },
-        'sign-in locked after repeated failures',
-      );
-    }
-  });
+const passwordGuards = (email: string, ip: string) =>
+  [
+    { scope: 'email', key: loginEmailKey(email), rule: LOGIN_PER_EMAIL },
+    { scope: 'ip', key: loginIpKey(ip), rule: LOGIN_PER_IP },
+  ] as const;
+
+/**
+ * One password check under the brute-force guard, for sign-in and for anything that asks for the
+ * current password. Each attempt takes one of the address's and the client's allowed failures
+ * before argon2 runs, so parallel guesses cannot all slip in ahead of the failure that locks;
+ * a right password gives its attempt back. A locked address answers the same, known or not.
+ */
+export async function checkPassword(
+  ctx: Pick<Ctx, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent'>,
+  email: string,
+  user: UserRow | undefined,
+  password: string,
+): Promise<boolean> {
+  const guards = passwordGuards(email, ctx.clientIp);
+  const attempts: Array<Awaited<ReturnType<typeof hit>>> = [];
+  for (const guard of guards) attempts.push(await hit(ctx.db, guard.key, guard.rule));
+  const locked = attempts
+    .map((attempt) => attempt.lockedUntil)
+    .filter((until) => until !== null)
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  if (locked) throw rateLimited(locked);
+  const spent = guards.findIndex((guard, i) => attempts[i]!.hits > guard.rule.limit);
+  if (spent >= 0) throw rateLimited(new Date(Date.now() + guards[spent]!.rule.lockMs));
+  // An unknown account still costs one argon2 verification, so timing does not tell it apart.
+  const valid = user?.passwordHash
+    ? await ctx.passwords.verify(user.passwordHash, password)
+    : await ctx.passwords.verifyNobody(password);
+  if (valid && user) {
+    await forget(ctx.db, guards[0].key);
+    await release(ctx.db, guards[1].key);
+    return true;
+  }
+  ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'password check failed');
+  const reachedLimit = guards.filter((guard, i) => attempts[i]!.hits >= guard.rule.limit);
+  if (reachedLimit.length > 0) {
+    await ctx.db.transaction(async (tx) => {
+      for (const { scope, key, rule } of reachedLimit) {
+        const locked = await lock(tx, key, rule);
+        const payload = {
+          scope,
+          userId: scope === 'email' ? (user?.id ?? null) : null,
+          ip: ctx.clientIp,
+          userAgent: ctx.userAgent,
+          lockedUntil: locked.until.toISOString(),
+          lockouts: locked.lockouts,
+        };
+        await ctx.outbox.publish(tx, loginLocked, key, payload);
+        ctx.log.warn(
+          { security: true, event: 'login_locked', ...payload },
+          'sign-in locked after repeated failures',
+        );
+      }
+    });
+  }
+  return false;
 }
 
 const refreshInput = z.object({ refreshToken: z.string().max(200) });

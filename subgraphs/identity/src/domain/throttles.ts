@@ -1,5 +1,5 @@
 import { type Database, DomainError, type Transaction } from '@bilten/platform';
-import { and, gt, inArray, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { throttles } from '../db/schema.ts';
 import { tokenHash } from './secrets.ts';
 
@@ -14,15 +14,17 @@ export interface ThrottleRule {
   maxLockMs?: number;
 }
 
+type LockingRule = ThrottleRule & { lockMs: number };
+
 /** Sign-in failures per address (known or not, so a lock tells nothing about accounts). */
-export const LOGIN_PER_EMAIL: ThrottleRule = {
+export const LOGIN_PER_EMAIL: LockingRule = {
   limit: 5,
   windowMs: 15 * 60_000,
   lockMs: 15 * 60_000,
   maxLockMs: 24 * 60 * 60_000,
 };
 /** Sign-in failures per client address: many accounts tried from one place. */
-export const LOGIN_PER_IP: ThrottleRule = {
+export const LOGIN_PER_IP: LockingRule = {
   limit: 50,
   windowMs: 15 * 60_000,
   lockMs: 15 * 60_000,
@@ -32,15 +34,6 @@ export const LOGIN_PER_IP: ThrottleRule = {
 export const loginEmailKey = (email: string) => `login:email:${tokenHash(email)}`;
 export const loginIpKey = (ip: string) => `login:ip:${ip}`;
 
-/** The latest lock among `keys` still in force, if any. */
-export async function lockedUntil(db: Db, keys: string[]): Promise<Date | undefined> {
-  const rows = await db
-    .select({ lockedUntil: throttles.lockedUntil })
-    .from(throttles)
-    .where(and(inArray(throttles.key, keys), gt(throttles.lockedUntil, sql`now()`)));
-  return rows.map((row) => row.lockedUntil!).sort((a, b) => b.getTime() - a.getTime())[0];
-}
-
 export function rateLimited(until: Date): DomainError {
   const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
   return new DomainError('RATE_LIMITED', `too many attempts; try again in ${Math.ceil(seconds / 60)} min`, {
@@ -49,14 +42,15 @@ export function rateLimited(until: Date): DomainError {
 }
 
 /**
- * Counts one hit on `key` in one statement (so replicas agree); with a lock rule, the hit that
- * reaches the limit locks the key and is reported as `locked`, for the caller to announce.
+ * Counts one hit on `key` in its current window, in one statement (so replicas agree), and
+ * tells whether the key is locked: checking the lock in the same statement leaves no gap for a
+ * burst of requests to slip through between a check and the count.
  */
 export async function hit(
   db: Db,
   key: string,
   rule: ThrottleRule,
-): Promise<{ hits: number; locked?: { until: Date; lockouts: number } }> {
+): Promise<{ hits: number; lockedUntil: Date | null }> {
   const window = `${rule.windowMs} milliseconds`;
   const [row] = (await db.execute(sql`
     insert into ${throttles} as t (key, hits, window_started_at)
@@ -65,15 +59,32 @@ export async function hit(
       hits = case when t.window_started_at < now() - ${window}::interval then 1 else t.hits + 1 end,
       window_started_at = case when t.window_started_at < now() - ${window}::interval
         then now() else t.window_started_at end
-    returning hits, lockouts`)) as unknown as Array<{ hits: number; lockouts: number }>;
-  const { hits, lockouts } = row!;
-  if (!rule.lockMs || hits < rule.limit) return { hits };
-  const lockMs = Math.min(rule.lockMs * 2 ** lockouts, rule.maxLockMs ?? rule.lockMs);
-  const until = new Date(Date.now() + lockMs);
-  await db.execute(sql`
-    update ${throttles} set locked_until = ${until.toISOString()}::timestamptz, lockouts = lockouts + 1, hits = 0, window_started_at = now()
-    where key = ${key}`);
-  return { hits, locked: { until, lockouts: lockouts + 1 } };
+    returning hits, case when locked_until > now() then locked_until end as locked_until`)) as unknown as Array<{
+    hits: number;
+    locked_until: string | Date | null;
+  }>;
+  return { hits: row!.hits, lockedUntil: row!.locked_until ? new Date(row!.locked_until) : null };
+}
+
+/** Locks `key` for the rule's lock time, doubled for each earlier lockout, and starts its count afresh. */
+export async function lock(
+  db: Db,
+  key: string,
+  rule: LockingRule,
+): Promise<{ until: Date; lockouts: number }> {
+  const [row] = (await db.execute(sql`
+    update ${throttles} set
+      locked_until = now() + least(${rule.lockMs}::float8 * 2 ^ lockouts, ${rule.maxLockMs ?? rule.lockMs}::float8)
+        * interval '1 millisecond',
+      lockouts = lockouts + 1, hits = 0, window_started_at = now()
+    where key = ${key}
+    returning locked_until, lockouts`)) as unknown as Array<{ locked_until: string; lockouts: number }>;
+  return { until: new Date(row!.locked_until), lockouts: row!.lockouts };
+}
+
+/** Gives one hit back: an attempt counted up front that turned out to be right. */
+export async function release(db: Db, key: string) {
+  await db.execute(sql`update ${throttles} set hits = greatest(hits - 1, 0) where key = ${key}`);
 }
 
 /** After a successful sign-in: the address starts afresh (its lockout history too). */
