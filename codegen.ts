@@ -3,7 +3,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 /** The types each subgraph's resolvers are written against: rows from src/db/schema.ts, or `module#Type`. */
 const mappers: Record<string, Record<string, string>> = {
   identity: {
-    User: 'UserRow',
+    User: '../domain/accounts.ts#UserView',
     Organization: 'OrganizationRow',
     OrganizationMember: 'MemberRow',
     OrganizationInvitation: 'InvitationRow',

@@ -6,7 +6,18 @@ import { z } from 'zod';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to reject them
 const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
-/** A short, human-visible text: NFKC-normalized, trimmed, bounded, no control characters. */
+// Latin, Cyrillic and Greek share look-alike letters (Latin "a" and Cyrillic "а"): one word that
+// mixes them is how "Раypal" poses as "Paypal". Whole words in one script stay welcome.
+const CONFUSABLE_SCRIPTS = [/\p{Script=Latin}/u, /\p{Script=Cyrillic}/u, /\p{Script=Greek}/u];
+const mixesConfusableScripts = (text: string) =>
+  text
+    .split(/[^\p{L}\p{M}]+/u)
+    .some((word) => CONFUSABLE_SCRIPTS.filter((script) => script.test(word)).length > 1);
+
+/**
+ * A short, human-visible text: NFKC-normalized, trimmed, bounded, no control characters, no
+ * word mixing look-alike scripts.
+ */
 export function displayText(maxLength: number) {
   return z
     .string()
@@ -16,7 +27,11 @@ export function displayText(maxLength: number) {
         .string()
         .min(1, 'must not be empty')
         .max(maxLength, `must be at most ${maxLength} characters`)
-        .refine((value) => !UNSAFE_TEXT.test(value), 'must not contain control characters'),
+        .refine((value) => !UNSAFE_TEXT.test(value), 'must not contain control characters')
+        .refine(
+          (value) => !mixesConfusableScripts(value),
+          'must not mix Latin, Cyrillic or Greek letters within a word (look-alike characters)',
+        ),
     );
 }
 

@@ -127,7 +127,8 @@ describe('register and user(id)', () => {
         id: user!.id,
       },
     );
-    expect(data!.user).toEqual(user);
+    // Anonymous: everything but the address, which is for the user themself.
+    expect(data!.user).toEqual({ ...user, email: null });
     const [row] = await sql`select email, display_name from identity.users where id = ${user!.id}`;
     expect(row).toEqual({ email: 'ana.kovac@example.com', display_name: 'Ana Kovač' });
   });
@@ -219,6 +220,8 @@ describe('register validation', () => {
     ['a zero-width space', { displayName: 'Ana\u200BKovac' }, 'displayName'],
     ['a byte order mark inside the name', { displayName: 'Ana\uFEFFKovac' }, 'displayName'],
     ['a line separator', { displayName: 'Ana\u2028Kovac' }, 'displayName'],
+    ['a Cyrillic look-alike inside a Latin name', { displayName: '\u0420aypal Support' }, 'displayName'],
+    ['a Greek look-alike inside a Latin name', { displayName: 'Ana Kov\u03b1c' }, 'displayName'],
   ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
     const before = await rowCount('users');
     const payload = await register({ ...valid(), ...override });
@@ -228,6 +231,15 @@ describe('register validation', () => {
     ]);
     expect(await rowCount('users')).toBe(before);
   });
+});
+
+it('accepts names whose words each keep to one script, Cyrillic and Greek included', async () => {
+  const { user, errors } = await register({
+    email: `${unique('scripts')}@example.com`,
+    displayName: 'Ана Ковач – Ana Kovač, Αθηνά',
+  });
+  expect(errors).toEqual([]);
+  expect(user!.displayName).toBe('Ана Ковач – Ana Kovač, Αθηνά');
 });
 
 describe('register under concurrency', () => {
@@ -331,6 +343,7 @@ describe('createOrganization validation', () => {
     ['a name over 100 characters', { name: 'n'.repeat(101) }, 'name'],
     ['a control character in the name', { name: 'Jazz\u0007Fest' }, 'name'],
     ['a bidi override in the name', { name: 'Jazz\u202EFest' }, 'name'],
+    ['a homoglyph in the name (Cyrillic а in a Latin word)', { name: 'Jazz F\u0435st' }, 'name'],
     ['a slug in upper case', { slug: 'Jazz-Fest' }, 'slug'],
     ['a one-character slug', { slug: 'j' }, 'slug'],
     ['a slug over 50 characters', { slug: 'j'.repeat(51) }, 'slug'],
@@ -409,7 +422,7 @@ describe('federation _entities', () => {
     expect(data!._entities).toEqual(
       [...users]
         .reverse()
-        .map((u) => ({ __typename: 'User', id: u.id, email: u.email, displayName: u.displayName })),
+        .map((u) => ({ __typename: 'User', id: u.id, email: null, displayName: u.displayName })),
     );
   });
 
@@ -453,5 +466,36 @@ describe('federation _entities', () => {
   it('costs no statement when no id is a UUID', async () => {
     const representations = Array.from({ length: 10 }, (_, i) => ({ __typename: 'User', id: `nope-${i}` }));
     expect(await statementsOf(service.url, () => entities(representations))).toBe(0);
+  });
+});
+
+describe('user(id) and User references', () => {
+  const USER = 'query($id: ID!) { user(id: $id) { id email displayName } }';
+  const ENTITY = `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { id email } } }`;
+
+  it('shows the email address only to the user themself and platform administrators', async () => {
+    const target = await signUp(service.url, sql);
+    const stranger = await signUp(service.url, sql);
+    const admin = await signUp(service.url, sql);
+    await sql`update identity.users set roles = '{ADMIN}' where id = ${admin.userId}`;
+    const { body } = await graphql<{ login: { accessToken: string } }, Record<string, unknown>>(
+      service.url,
+      'mutation($input: LoginInput!) { login(input: $input) { accessToken } }',
+      { input: { email: admin.email, password: admin.password } },
+    );
+    const adminHeaders = { authorization: `Bearer ${body.data!.login.accessToken}` };
+    const emailSeenBy = async (headers: Record<string, string>) => {
+      const direct = await gqlAs<{ user: { email: string | null } }>(headers, USER, { id: target.userId });
+      const entity = await gqlAs<{ _entities: Array<{ email: string | null }> }>(headers, ENTITY, {
+        representations: [{ __typename: 'User', id: target.userId }],
+      });
+      expect(direct.errors).toBeUndefined();
+      expect(entity.data!._entities[0]!.email).toBe(direct.data!.user.email);
+      return direct.data!.user.email;
+    };
+    expect(await emailSeenBy({})).toBeNull();
+    expect(await emailSeenBy(stranger.headers)).toBeNull();
+    expect(await emailSeenBy(target.headers)).toBe(target.email);
+    expect(await emailSeenBy(adminHeaders)).toBe(target.email);
   });
 });

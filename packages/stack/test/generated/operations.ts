@@ -231,7 +231,7 @@ export type RegisterMutationVariables = Exact<{
 }>;
 
 
-export type RegisterMutation = { register: { user: { id: string, email: string, displayName: string, emailVerified: boolean } | null, errors: Array<{ code: ErrorCode, message: string, field: Array<string> | null }> } };
+export type RegisterMutation = { register: { user: { id: string, email: string | null, displayName: string, emailVerified: boolean } | null, errors: Array<{ code: ErrorCode, message: string, field: Array<string> | null }> } };
 
 export type VerifyEmailMutationVariables = Exact<{
   input: VerifyEmailInput;
@@ -245,7 +245,7 @@ export type LoginMutationVariables = Exact<{
 }>;
 
 
-export type LoginMutation = { login: { accessToken: string | null, refreshToken: string | null, expiresIn: number | null, user: { id: string, email: string } | null, errors: Array<{ code: ErrorCode, message: string, field: Array<string> | null }> } };
+export type LoginMutation = { login: { accessToken: string | null, refreshToken: string | null, expiresIn: number | null, user: { id: string, email: string | null } | null, errors: Array<{ code: ErrorCode, message: string, field: Array<string> | null }> } };
 
 export type RefreshTokenMutationVariables = Exact<{
   input: RefreshTokenInput;
@@ -342,7 +342,7 @@ export type EventsPageQuery = { events: { edges: Array<{ cursor: string, node: {
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, email: string, displayName: string, emailVerified: boolean } | null };
+export type MeQuery = { me: { id: string, email: string | null, displayName: string, emailVerified: boolean } | null };
 
 export type MySessionsQueryVariables = Exact<{ [key: string]: never; }>;
 

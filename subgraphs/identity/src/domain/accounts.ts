@@ -5,6 +5,7 @@ import {
   requireUser,
   type UserError,
   userErrorsFrom,
+  type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
@@ -34,6 +35,20 @@ const VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 const VERIFICATION_EMAILS_PER_HOUR = 4;
 
 const registerInput = z.object({ email: emailAddress, password: newPassword, displayName: displayText(80) });
+
+/** A user as a caller sees them: `email` is null where the caller may not read it. */
+export type UserView = Omit<UserRow, 'email'> & { email: string | null };
+
+/**
+ * A user looked up by id (directly or as a federation reference): their email address is for
+ * themself and platform administrators. Team lists and the caller's own sign-in results show it
+ * through their own paths.
+ */
+export function userSeenBy(viewer: Viewer, user: UserRow | null | undefined): UserView | null {
+  if (!user) return null;
+  const own = viewer.kind === 'user' && (viewer.userId === user.id || viewer.roles.includes('ADMIN'));
+  return own ? user : { ...user, email: null };
+}
 
 type Ctx = Pick<
   Context,

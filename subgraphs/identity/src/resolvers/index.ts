@@ -1,6 +1,6 @@
 import { type OrganizationRole, requireOrgRole } from '@bilten/platform';
 import { apiKeysOf, membersOf, openInvitationsOf, organizationBySlug } from '../db/queries.ts';
-import { changeEmail, register, resendVerification, verifyEmail } from '../domain/accounts.ts';
+import { changeEmail, register, resendVerification, userSeenBy, verifyEmail } from '../domain/accounts.ts';
 import { createApiKey, revokeApiKey } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
 import {
@@ -29,7 +29,7 @@ export const resolvers: Resolvers = {
   Query: {
     me: (_, __, ctx) => me(ctx),
     mySessions: (_, __, ctx) => mySessions(ctx),
-    user: (_, { id }, { loaders }) => loaders.user.load(id),
+    user: async (_, { id }, { loaders, viewer }) => userSeenBy(viewer, await loaders.user.load(id)),
     organization: (_, { id }, { loaders }) => loaders.organization.load(id),
     organizationBySlug: async (_, { slug }, { db }) => (await organizationBySlug(db, slug)) ?? null,
     deadLetters: (_, args, { viewer, bus }) => listDeadLetters(viewer, bus, args),
@@ -69,7 +69,8 @@ export const resolvers: Resolvers = {
     payload: (letter) => letter.data,
   },
   User: {
-    __resolveReference: ({ id }, { loaders }) => loaders.user.load(id),
+    __resolveReference: async ({ id }, { loaders, viewer }) =>
+      userSeenBy(viewer, await loaders.user.load(id)),
     emailVerified: (user) => user.emailVerifiedAt !== null,
   },
   Organization: {
