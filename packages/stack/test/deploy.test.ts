@@ -436,6 +436,51 @@ describe('k8s', () => {
     );
   });
 
+  it('lets only the gateway (and Prometheus) reach the subgraphs, and the subgraphs reach identity for keys', () => {
+    const podLabels = (service: ServiceName) =>
+      find('Deployment', service).spec.template.metadata.labels as Record<string, string>;
+    const selects = (
+      selector: { matchLabels?: Record<string, string> } | undefined,
+      labels: Record<string, string>,
+    ) => Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+    const policies = ofKind('NetworkPolicy');
+    expect(policies.every((p) => p.apiVersion === 'networking.k8s.io/v1')).toBe(true);
+    // Which pods may open a connection to `service` on its port, by the policies that select it.
+    const admits = (service: ServiceName, from: Record<string, string> | 'monitoring') =>
+      policies
+        .filter((p) => selects(p.spec.podSelector, podLabels(service)))
+        .some((p) =>
+          (
+            p.spec.ingress as Array<{
+              from: Array<Record<string, { matchLabels: Record<string, string> }>>;
+              ports?: Array<{ port: number }>;
+            }>
+          ).some(
+            (rule) =>
+              (rule.ports === undefined || rule.ports.some((r) => r.port === PORTS[service])) &&
+              rule.from.some((peer) =>
+                from === 'monitoring'
+                  ? peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring'
+                  : peer.podSelector !== undefined && selects(peer.podSelector, from),
+              ),
+          ),
+        );
+    // The gateway is the public door: no policy narrows it.
+    expect(policies.filter((p) => selects(p.spec.podSelector, podLabels('gateway')))).toEqual([]);
+    for (const name of SUBGRAPH_NAMES) {
+      expect(
+        policies.some((p) => selects(p.spec.podSelector, podLabels(name))),
+        name,
+      ).toBe(true);
+      expect(admits(name, podLabels('gateway')), `${name} from the gateway`).toBe(true);
+      expect(admits(name, 'monitoring'), `${name} from Prometheus`).toBe(true);
+      expect(admits(name, { 'app.kubernetes.io/name': 'stranger' }), `${name} from a stranger`).toBe(false);
+      expect(admits('identity', podLabels(name)), `identity from ${name}`).toBe(true);
+      if (name !== 'identity')
+        expect(admits(name, podLabels('identity')), `${name} from identity`).toBe(false);
+    }
+  });
+
   describe.each(['local', 'production'])('overlay %s', (overlay) => {
     const k = kustomization(`overlays/${overlay}`);
 
