@@ -37,7 +37,7 @@ export type AuditTable = ReturnType<typeof auditTable>;
 export type AuditRow = AuditTable['$inferSelect'];
 
 export interface AuditEntry {
-  /** The caller; anonymous and system actions are recorded without an actor. */
+  /** The caller (a user or an API key); anonymous and system actions are recorded without an actor. */
   actor: Viewer | null;
   /** `<target>.<verb>`, e.g. `event.published`. */
   action: string;
@@ -52,12 +52,16 @@ export interface AuditEntry {
   userAgent?: string | null;
 }
 
+/** Who an audit entry or a version names: a user, or a third party by its API key's id. */
+export const actorIdOf = (viewer: Viewer | null) =>
+  viewer?.kind === 'user' ? viewer.userId : viewer?.kind === 'apiKey' ? viewer.keyId : null;
+
 /** `audit(tx, entry)` bound to a subgraph's own `audit_log` table. */
 export function auditWriter(table: AuditTable) {
   return async function audit(tx: Transaction | Database, entry: AuditEntry): Promise<void> {
     await tx.insert(table).values({
       id: uuidv7(),
-      actorId: entry.actor?.kind === 'user' ? entry.actor.userId : null,
+      actorId: actorIdOf(entry.actor),
       action: entry.action,
       targetType: entry.targetType,
       targetId: entry.targetId,

@@ -176,7 +176,7 @@ export function requireOrgRole(viewer: Viewer, organizationId: string, minimum: 
 
 /**
  * An API key of `organizationId` granted `scope`. Users are refused here: a resolver open to
- * both checks `viewer.kind === 'apiKey' ? requireScope(…) : requireOrgRole(…)`.
+ * both uses `requireOrgAccess`.
  */
 export function requireScope(viewer: Viewer, organizationId: string, scope: ApiKeyScope) {
   if (viewer.kind === 'anonymous') throw new DomainError('UNAUTHENTICATED', 'an API key is needed');
@@ -188,4 +188,18 @@ export function requireScope(viewer: Viewer, organizationId: string, scope: ApiK
     throw new DomainError('FORBIDDEN', `needs an API key of this organization with the ${scope} scope`);
   }
   return viewer;
+}
+
+/**
+ * Access to an organization's resources by either kind of caller: a user holding at least `role`
+ * there, or an API key of that organization granted `scope`.
+ */
+export function requireOrgAccess(
+  viewer: Viewer,
+  organizationId: string,
+  access: { role: OrganizationRole; scope: ApiKeyScope },
+): Exclude<Viewer, { kind: 'anonymous' }> {
+  return viewer.kind === 'apiKey'
+    ? requireScope(viewer, organizationId, access.scope)
+    : requireOrgRole(viewer, organizationId, access.role);
 }

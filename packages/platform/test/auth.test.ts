@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createTokenVerifier,
   requireAdmin,
+  requireOrgAccess,
   requireOrgRole,
   requireScope,
   requireUser,
@@ -197,5 +198,57 @@ describe('permission helpers', () => {
       mode: 'LIVE',
     });
     expect(await rejection(bearer(unknownScope))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('requireOrgAccess', () => {
+  const org = randomUUID();
+  const access = { role: 'ADMIN', scope: 'events:write' } as const;
+  const user = (orgs: Record<string, 'STAFF' | 'ADMIN' | 'OWNER'>) => ({
+    kind: 'user' as const,
+    userId: randomUUID(),
+    roles: [],
+    organizations: orgs,
+    tokenId: 't',
+    emailVerified: true,
+  });
+  const key = (organizationId: string, scopes: Array<'events:read' | 'events:write'>) => ({
+    kind: 'apiKey' as const,
+    keyId: randomUUID(),
+    organizationId,
+    scopes,
+    mode: 'LIVE' as const,
+    tokenId: 't',
+  });
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'allowed';
+    } catch (err) {
+      return (err as DomainError).code;
+    }
+  };
+
+  it('lets users with the role and keys of the organization with the scope in, nobody else', () => {
+    const cases: Array<[string, Parameters<typeof requireOrgAccess>[0], string]> = [
+      ['anonymous', { kind: 'anonymous' }, 'UNAUTHENTICATED'],
+      ['user with the role', user({ [org]: 'ADMIN' }), 'allowed'],
+      ['user above the role', user({ [org]: 'OWNER' }), 'allowed'],
+      ['user below the role', user({ [org]: 'STAFF' }), 'FORBIDDEN'],
+      ['user of another organization', user({ [randomUUID()]: 'OWNER' }), 'FORBIDDEN'],
+      ['key with the scope', key(org, ['events:read', 'events:write']), 'allowed'],
+      ['key without the scope', key(org, ['events:read']), 'FORBIDDEN'],
+      ['key of another organization', key(randomUUID(), ['events:write']), 'FORBIDDEN'],
+    ];
+    for (const [name, viewer, code] of cases)
+      expect(
+        codeOf(() => requireOrgAccess(viewer, org, access)),
+        name,
+      ).toBe(code);
+  });
+
+  it('answers with the caller it let in', () => {
+    const writer = key(org, ['events:write']);
+    expect(requireOrgAccess(writer, org, access)).toBe(writer);
   });
 });

@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway } from '@bilten/gateway/src/server.ts';
-import { captureLogs, createTestSigner, graphql, verificationTokenOf } from '@bilten/testkit';
+import { openSigningKeys } from '@bilten/identity/src/domain/signing-keys.ts';
+import { DEFAULT_AUTH } from '@bilten/platform';
+import { captureLogs, createTestSigner, graphql, linkTokenOf } from '@bilten/testkit';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
@@ -16,7 +20,7 @@ import {
   RegisterDocument,
   VerifyEmailDocument,
 } from './generated/operations.ts';
-import { startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
+import { startTestStack, TEST_LIMITS, TEST_WEB_URL, type TestStack } from './support.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -28,6 +32,16 @@ afterAll(async () => {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const EVENTS = '{ events(first: 1) { edges { cursor } } }';
+
+/** Identity's signing keys, from the stack's database (signing for `audience` instead of the real one). */
+const identitySigningKeys = (audience = DEFAULT_AUTH.audience) =>
+  openSigningKeys({
+    db: drizzle(stack.sql),
+    env: stack.env,
+    issuer: DEFAULT_AUTH.issuer,
+    audience,
+    log: captureLogs('signing-keys').log,
+  });
 
 describe('accounts through the gateway', () => {
   it('register → verify → login → call subgraphs → refresh → logout → refresh fails', async () => {
@@ -49,7 +63,13 @@ describe('accounts through the gateway', () => {
     );
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('EMAIL_NOT_VERIFIED');
 
-    const token = await verificationTokenOf(stack.sql, user.id);
+    // The token arrives the way a person gets it: in a mail, over SMTP, as a link to the web app.
+    const mail = await stack.smtp.waitForMessage((m) => m.envelope.to.includes('lejla.hadzic@example.com'));
+    expect(mail.parsed.subject).toBe('Confirm your email address');
+    const token = linkTokenOf(mail, '/verify-email');
+    expect(mail.parsed.html).toContain(
+      `href="${TEST_WEB_URL}/verify-email?token=${encodeURIComponent(token)}"`,
+    );
     const verified = await graphql(stack.url, VerifyEmailDocument, { input: { token } });
     expect(verified.body.data!.verifyEmail).toEqual({
       user: { id: user.id, emailVerified: true },
@@ -131,12 +151,18 @@ describe('accounts through the gateway', () => {
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const stranger = await createTestSigner();
     const kid = decodeProtectedHeader(user.accessToken).kid;
+    // Identity's real key, as it signs: expiry and audience are then the only flaws of their cases.
+    const { iat: _iat, exp: _exp, iss: _iss, aud: _aud, ...own } = claims;
+    const reissue = async (options: { audience?: string; expiresInSeconds?: number } = {}) => {
+      const keys = await identitySigningKeys(options.audience);
+      return keys.sign({ ...own, jti: randomUUID() }, options.expiresInSeconds);
+    };
     const cases = {
       tampered: `${header}.${elevated}.${signature}`,
       'alg none': `${none}.${payload}.`,
       'wrong key, same kid': await stranger.sign({ sub: user.userId }, { kid }),
-      expired: await stranger.sign({ sub: user.userId }, { kid, expiresIn: '-1m' }),
-      'wrong audience': await stranger.sign({ sub: user.userId }, { kid, audience: 'elsewhere' }),
+      expired: await reissue({ expiresInSeconds: -120 }),
+      'wrong audience': await reissue({ audience: 'elsewhere' }),
     };
     // identity (own key store) and catalog (JWKS over HTTP) both say no.
     for (const [name, token] of Object.entries(cases)) {
@@ -146,6 +172,12 @@ describe('accounts through the gateway', () => {
         expect(Object.values(body.data ?? {}).filter(Boolean), name).toEqual([]);
       }
     }
+    // The same key and claims, unexpired and for this audience, are accepted everywhere.
+    const valid = bearer(await reissue());
+    expect((await graphql(stack.url, '{ me { id } }', undefined, valid)).body).toEqual({
+      data: { me: { id: user.userId } },
+    });
+    expect((await graphql(stack.url, EVENTS, undefined, valid)).body.errors).toBeUndefined();
   });
 });
 

@@ -120,12 +120,22 @@ describe('one supergraph over six subgraphs', () => {
         ana,
       )
     ).body.data!.createOrder.order!;
-    await graphql(stack.url, RecordPaymentDocument, {
-      input: { orderId: order.id, amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE' },
-    });
-    await graphql(stack.url, SendNotificationDocument, {
-      input: { recipientId: user.id, subject: 'Your order', body: 'Two tickets are on hold.' },
-    });
+    // Recording payments and posting notifications are for platform ADMINs only.
+    const platformAdmin = (await stack.signUpAdmin()).headers;
+    const payment = await graphql(
+      stack.url,
+      RecordPaymentDocument,
+      { input: { orderId: order.id, amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE' } },
+      platformAdmin,
+    );
+    expect(payment.body.data?.recordPayment.errors).toEqual([]);
+    const notification = await graphql(
+      stack.url,
+      SendNotificationDocument,
+      { input: { recipientId: user.id, subject: 'Your order', body: 'Two tickets are on hold.' } },
+      platformAdmin,
+    );
+    expect(notification.body.data?.sendNotification.errors).toEqual([]);
     // The default brand kit arrives through bilten.identity.organization.created; then restyle it.
     await waitFor(async () => {
       const { body } = await graphql(stack.url, OrganizationWithBrandingDocument, { id: organization.id });
@@ -139,7 +149,8 @@ describe('one supergraph over six subgraphs', () => {
       organizer,
     );
 
-    const { body } = await graphql(stack.url, OrderOverviewDocument, { id: order.id });
+    // As the buyer: her notifications are hers alone.
+    const { body } = await graphql(stack.url, OrderOverviewDocument, { id: order.id }, ana);
     expect(body.errors).toBeUndefined();
     expect(body.data?.order).toEqual({
       id: order.id,

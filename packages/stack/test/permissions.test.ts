@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from './support.ts';
 
 /**
- * Every organization-scoped mutation against every kind of caller, through the gateway: only the
- * right callers pass; everyone else gets FORBIDDEN, UNAUTHENTICATED or EMAIL_NOT_VERIFIED and no
- * data, and nothing changes. (Catalog's mutations are covered in catalog's own tests.)
+ * Every organization-scoped mutation (identity's, branding's and catalog's) against every kind of
+ * caller, through the gateway: only the right callers pass; everyone else gets FORBIDDEN,
+ * UNAUTHENTICATED or EMAIL_NOT_VERIFIED and no data, and nothing changes.
  */
 
 let stack: TestStack;
@@ -15,6 +15,7 @@ let orgA: string;
 let orgB: string;
 const callers = {} as Record<Caller, Record<string, string>>;
 let owner: SignedInUser;
+let staff: SignedInUser;
 
 const CALLERS = [
   'anonymous',
@@ -94,15 +95,13 @@ beforeAll(async () => {
   orgA = await createOrganization(owner);
   const otherOwner = await signedIn();
   orgB = await createOrganization(otherOwner);
-  const platformAdmin = await signedIn();
-  // Platform administrators come from admin:create or the bootstrap variables (tested in identity).
-  await stack.sql`update identity.users set roles = '{ADMIN}' where id = ${platformAdmin.userId}`;
-  await refreshAccess(stack.url, platformAdmin);
+  const platformAdmin = await stack.signUpAdmin();
 
   callers.anonymous = {};
   callers.unverified = (await signedIn({ verified: false })).headers;
   callers.customer = (await signedIn()).headers;
-  callers.staff = (await member('STAFF')).headers;
+  staff = await member('STAFF');
+  callers.staff = staff.headers;
   callers.admin = (await member('ADMIN')).headers;
   callers.owner = owner.headers;
   callers.otherOwner = otherOwner.headers;
@@ -110,7 +109,10 @@ beforeAll(async () => {
   const allScopes = ['events:read', 'events:write', 'orders:read', 'orders:write', 'reports:read'];
   callers.apiKey = (await apiKey(orgA, owner, allScopes)).headers;
   callers.otherApiKey = (await apiKey(orgB, otherOwner, allScopes)).headers;
-  callers.apiKeyWithoutScope = (await apiKey(orgA, owner, ['reports:read'])).headers;
+  // Every scope but events:write: reading events is not changing them.
+  callers.apiKeyWithoutScope = (
+    await apiKey(orgA, owner, ['events:read', 'orders:read', 'orders:write', 'reports:read'])
+  ).headers;
 }, 120_000);
 
 afterAll(async () => {
@@ -122,8 +124,6 @@ interface Case {
   /** Fresh input per caller (a success changes things). */
   input: () => Promise<unknown>;
   allowed: Caller[];
-  /** What else the refusal is, for callers who are signed in but not allowed. */
-  refusedAs?: Partial<Record<Caller, string>>;
 }
 
 const ADMINS: Caller[] = ['admin', 'owner'];
@@ -195,6 +195,19 @@ function expectedRefusal(caller: Caller, mutation: string): string {
   return 'FORBIDDEN';
 }
 
+/** Allowed callers get the payload without errors; everyone else only the refusal, and no data. */
+function expectAnswer(result: Result, mutation: string, allowed: boolean, caller: Caller) {
+  if (allowed) {
+    expect(result.errors).toBeUndefined();
+    expect((result.data![mutation] as { errors: unknown[] }).errors).toEqual([]);
+  } else {
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.map((error) => error.extensions?.code)).toEqual([
+      expectedRefusal(caller, mutation),
+    ]);
+  }
+}
+
 describe('permission matrix (through the gateway)', () => {
   beforeAll(async () => {
     // The default brand kit of A arrives by event; updateBrandKit needs it.
@@ -211,15 +224,7 @@ describe('permission matrix (through the gateway)', () => {
   for (const [mutation, spec] of Object.entries(CASES)) {
     it.each(CALLERS)(`${mutation} as %s`, async (caller) => {
       const result = await call(spec.mutation, await spec.input(), callers[caller]);
-      if (spec.allowed.includes(caller)) {
-        expect(result.errors).toBeUndefined();
-        expect((result.data![mutation] as { errors: unknown[] }).errors).toEqual([]);
-      } else {
-        expect(result.data ?? null).toBeNull();
-        expect(result.errors?.map((error) => error.extensions?.code)).toEqual([
-          expectedRefusal(caller, mutation),
-        ]);
-      }
+      expectAnswer(result, mutation, spec.allowed.includes(caller), caller);
     });
   }
 
@@ -237,6 +242,190 @@ describe('permission matrix (through the gateway)', () => {
     const [{ owners }] = await stack.sql<[{ owners: number }]>`
       select count(*)::int as owners from identity.organization_members where organization_id = ${orgB}`;
     expect(owners).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------- catalog
+
+const CREATE_EVENT =
+  'mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id version title } errors { code } } }';
+const UPDATE_EVENT =
+  'mutation($input: UpdateEventInput!) { updateEvent(input: $input) { event { id version title } errors { code } } }';
+const ADD_TICKET_TYPE =
+  'mutation($input: AddTicketTypeInput!) { addTicketType(input: $input) { ticketType { id name } errors { code } } }';
+const PUBLISH_EVENT =
+  'mutation($input: EventIdInput!) { publishEvent(input: $input) { event { id status } errors { code } } }';
+
+/** A mutation by organization A's OWNER that has to succeed; its payload. */
+async function byOwner<T>(mutation: string, input: unknown): Promise<T> {
+  const result = await call(mutation, input, owner.headers);
+  expect(result.errors).toBeUndefined();
+  const [payload] = Object.values(result.data!) as Array<T & { errors: unknown[] }>;
+  expect(payload!.errors).toEqual([]);
+  return payload!;
+}
+
+const eventInput = () => ({
+  organizationId: orgA,
+  title: `Matrix ${randomUUID().slice(0, 8)}`,
+  startsAt: '2027-06-01T19:00:00Z',
+  endsAt: '2027-06-01T23:00:00Z',
+  timezone: 'Europe/Sarajevo',
+  onlineUrl: 'https://stream.example/live',
+  currency: 'EUR',
+  capacity: 100,
+});
+const ticketTypeInput = (eventId: string) => ({
+  eventId,
+  name: 'General',
+  price: { amount: 1500, currency: 'EUR' },
+  capacity: 50,
+});
+
+/** A draft of organization A. */
+async function draftEvent() {
+  return (await byOwner<{ event: { id: string; version: number } }>(CREATE_EVENT, eventInput())).event;
+}
+
+/** A draft of organization A with one ticket type: ready to publish. */
+async function eventWithTicketType() {
+  const event = await draftEvent();
+  const { ticketType } = await byOwner<{ ticketType: { id: string } }>(
+    ADD_TICKET_TYPE,
+    ticketTypeInput(event.id),
+  );
+  return { eventId: event.id, ticketTypeId: ticketType.id };
+}
+
+async function publishedEvent() {
+  const { eventId } = await eventWithTicketType();
+  await byOwner(PUBLISH_EVENT, { id: eventId });
+  return eventId;
+}
+
+/**
+ * Organization A's OWNERs and ADMINs, and its API keys with events:write. Not platform ADMINs:
+ * they run the platform, not the organizers' catalogs, and act there only as members.
+ */
+const EDITORS: Caller[] = ['admin', 'owner', 'apiKey'];
+
+const CATALOG_CASES: Record<string, Case> = {
+  createEvent: { mutation: CREATE_EVENT, input: async () => eventInput(), allowed: EDITORS },
+  updateEvent: {
+    mutation: UPDATE_EVENT,
+    input: async () => {
+      const { id, version } = await draftEvent();
+      return { id, expectedVersion: version, title: 'Renamed' };
+    },
+    allowed: EDITORS,
+  },
+  addTicketType: {
+    mutation: ADD_TICKET_TYPE,
+    input: async () => ticketTypeInput((await draftEvent()).id),
+    allowed: EDITORS,
+  },
+  updateTicketType: {
+    mutation:
+      'mutation($input: UpdateTicketTypeInput!) { updateTicketType(input: $input) { ticketType { id name } errors { code } } }',
+    input: async () => ({ id: (await eventWithTicketType()).ticketTypeId, name: 'Renamed' }),
+    allowed: EDITORS,
+  },
+  publishEvent: {
+    mutation: PUBLISH_EVENT,
+    input: async () => ({ id: (await eventWithTicketType()).eventId }),
+    allowed: EDITORS,
+  },
+  unpublishEvent: {
+    mutation:
+      'mutation($input: EventIdInput!) { unpublishEvent(input: $input) { event { id status } errors { code } } }',
+    input: async () => ({ id: await publishedEvent() }),
+    allowed: EDITORS,
+  },
+  cancelEvent: {
+    mutation:
+      'mutation($input: CancelEventInput!) { cancelEvent(input: $input) { event { id status } errors { code } } }',
+    input: async () => ({ id: await publishedEvent(), reason: 'Matrix' }),
+    allowed: EDITORS,
+  },
+  deleteEvent: {
+    mutation:
+      'mutation($input: EventIdInput!) { deleteEvent(input: $input) { deletedEventId event { id status } errors { code } } }',
+    input: async () => ({ id: (await draftEvent()).id }),
+    allowed: EDITORS,
+  },
+  duplicateEvent: {
+    mutation:
+      'mutation($input: DuplicateEventInput!) { duplicateEvent(input: $input) { event { id title } errors { code } } }',
+    input: async () => ({ id: (await draftEvent()).id }),
+    allowed: EDITORS,
+  },
+  restoreEventVersion: {
+    mutation:
+      'mutation($input: RestoreEventVersionInput!) { restoreEventVersion(input: $input) { event { id version title } errors { code } } }',
+    input: async () => {
+      const created = await draftEvent();
+      const { event } = await byOwner<{ event: { version: number } }>(UPDATE_EVENT, {
+        id: created.id,
+        expectedVersion: created.version,
+        title: 'Renamed',
+      });
+      return { eventId: created.id, version: created.version, expectedVersion: event.version };
+    },
+    allowed: EDITORS,
+  },
+  addOccurrences: {
+    mutation:
+      'mutation($input: AddOccurrencesInput!) { addOccurrences(input: $input) { occurrences { id startsAt } errors { code } } }',
+    input: async () => ({ eventId: (await draftEvent()).id, startsAt: ['2027-07-01T19:00:00Z'] }),
+    allowed: EDITORS,
+  },
+};
+
+/** Row counts and contents of catalog's tables; of the outbox only the count (the relay marks rows sent). */
+async function catalogState() {
+  const state: Record<string, unknown> = {};
+  for (const table of ['events', 'ticket_types', 'event_versions', 'audit_log']) {
+    [state[table]] = await stack.sql.unsafe(
+      `select count(*)::int as rows, md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest
+       from catalog.${table} t`,
+    );
+  }
+  [state.outbox] = await stack.sql`select count(*)::int as rows from catalog.outbox`;
+  return state;
+}
+
+describe('catalog permission matrix (through the gateway)', () => {
+  for (const [mutation, spec] of Object.entries(CATALOG_CASES)) {
+    it.each(CALLERS)(`${mutation} as %s`, async (caller) => {
+      const input = await spec.input();
+      const before = await catalogState();
+      const result = await call(spec.mutation, input, callers[caller]);
+      expectAnswer(result, mutation, spec.allowed.includes(caller), caller);
+      if (!spec.allowed.includes(caller)) expect(await catalogState()).toEqual(before);
+    });
+  }
+});
+
+describe('notifications through the gateway', () => {
+  it('shows members’ notifications to nobody but themselves, not even their organization’s OWNER', async () => {
+    const members = await call(
+      'query($input: ID!) { organization(id: $input) { members { user { id notifications { edges { cursor } } } } } }',
+      orgA,
+      owner.headers,
+    );
+    const users = (
+      members.data!.organization as {
+        members: Array<{ user: { id: string; notifications: unknown } }>;
+      }
+    ).members.map((m) => m.user);
+    expect(users.find((user) => user.id === owner.userId)?.notifications).toEqual({ edges: [] });
+    const others = users.filter((user) => user.id !== owner.userId);
+    expect(others.map((user) => user.id)).toContain(staff.userId);
+    expect(others.map((user) => user.notifications)).toEqual(others.map(() => null));
+    expect(new Set(members.errors?.map((error) => error.extensions?.code))).toEqual(new Set(['FORBIDDEN']));
+
+    const own = await call('{ me { notifications { edges { cursor } } } }', undefined, staff.headers);
+    expect(own).toEqual({ data: { me: { notifications: { edges: [] } } } });
   });
 });
 

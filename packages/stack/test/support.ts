@@ -1,11 +1,14 @@
-import { type EventBus, loadPlatformEnv, type SubgraphName } from '@bilten/platform';
+import { type EventBus, loadPlatformEnv, type PlatformEnv, type SubgraphName } from '@bilten/platform';
 import {
   type BusKind,
   captureLogs,
   createTestBus,
   createTestDatabase,
+  refreshAccess,
   type SignedInUser,
   signUp,
+  startTestSmtpServer,
+  type TestSmtpServer,
 } from '@bilten/testkit';
 import postgres from 'postgres';
 import { type Stack, type StackOptions, startStack } from '../src/stack.ts';
@@ -19,17 +22,26 @@ export const TEST_LIMITS = {
   subgraphTimeoutMs: 2_000,
 };
 
+/** Where the links in mails point. */
+export const TEST_WEB_URL = 'https://tickets.test';
+
 export interface TestStack extends Stack {
   url: string;
   bus: EventBus;
   /** The JetStream stream of this test, when on JetStream. */
   stream?: string;
   logs: ReturnType<typeof captureLogs>['lines'];
+  /** What every service was started with. */
+  env: PlatformEnv;
+  /** The SMTP server messaging sends to: every mail the platform sent. */
+  smtp: TestSmtpServer;
   databaseUrl: string;
   /** A direct connection to the stack's database. */
   sql: postgres.Sql;
   /** A new account, registered, verified and signed in through the gateway. */
   signUp(options?: Parameters<typeof signUp>[2]): Promise<SignedInUser>;
+  /** A new platform ADMIN, signed in through the gateway. */
+  signUpAdmin(): Promise<SignedInUser>;
   dispose(): Promise<void>;
 }
 
@@ -41,6 +53,13 @@ export async function startTestStack(
   const { log, lines } = captureLogs('stack-test');
   const database = await createTestDatabase();
   const testBus = await createTestBus(busKind, log);
+  const smtp = await startTestSmtpServer();
+  const env = loadPlatformEnv({
+    SMTP_URL: smtp.url,
+    PUBLIC_WEB_URL: TEST_WEB_URL,
+    // Every test signs up from 127.0.0.1.
+    AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+  });
   const ports = {
     gateway: 0,
     identity: 0,
@@ -58,8 +77,7 @@ export async function startTestStack(
     host: '127.0.0.1',
     ports,
     gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
-    // Every test signs up from 127.0.0.1.
-    env: loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' }),
+    env,
     ...options,
   });
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
@@ -67,14 +85,23 @@ export async function startTestStack(
     ...stack,
     sql,
     signUp: (signUpOptions) => signUp(stack.gateway.url, sql, signUpOptions),
+    async signUpAdmin() {
+      const user = await signUp(stack.gateway.url, sql);
+      // In production admin:create or the bootstrap variables do this (tested in identity).
+      await sql`update identity.users set roles = '{ADMIN}' where id = ${user.userId}`;
+      return refreshAccess(stack.gateway.url, user);
+    },
     url: stack.gateway.url,
     bus: testBus.bus,
     stream: testBus.stream,
     logs: lines,
+    env,
+    smtp,
     databaseUrl: database.url,
     async dispose() {
       await sql.end();
       await stack.stop();
+      await smtp.stop();
       await testBus.dispose();
       await database.drop();
     },

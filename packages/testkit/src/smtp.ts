@@ -81,3 +81,16 @@ export async function startTestSmtpServer(): Promise<TestSmtpServer> {
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * The `token` parameter of the link to `path` (e.g. `/verify-email`) in a mail's text part: what
+ * the recipient would click. Throws when the mail has no such link.
+ */
+export function linkTokenOf(mail: ReceivedMail, path: string): string {
+  for (const [address] of (mail.parsed.text ?? '').matchAll(/https?:\/\/\S+/g)) {
+    const link = new URL(address);
+    const token = link.searchParams.get('token');
+    if (link.pathname.endsWith(path) && token) return token;
+  }
+  throw new Error(`no ${path} link with a token in "${mail.parsed.subject}"`);
+}

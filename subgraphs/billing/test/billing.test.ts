@@ -1,5 +1,12 @@
 import type { RunningService } from '@bilten/platform';
-import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
+import {
+  createTestSigner,
+  graphql,
+  startTestSubgraph,
+  statementsOf,
+  type TestSigner,
+  type TestSubgraph,
+} from '@bilten/testkit';
 import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,10 +15,15 @@ import { billingSubgraph } from '../src/server.ts';
 let subgraph: TestSubgraph;
 let service: RunningService;
 let sql: postgres.Sql;
+let signer: TestSigner;
+/** A platform ADMIN: the only caller who may record payments. */
+let admin: Record<string, string>;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(billingSubgraph, 'in-process');
+  signer = await createTestSigner();
+  subgraph = await startTestSubgraph(billingSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
   ({ service, sql } = subgraph);
+  admin = { authorization: `Bearer ${await signer.sign({ roles: ['ADMIN'] })}` };
 });
 
 afterAll(async () => {
@@ -34,7 +46,10 @@ interface Payment {
   createdAt: string;
 }
 
-const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
+async function gql<T>(query: string, variables?: Record<string, unknown>, headers = admin) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
+  return { status, data: body.data, errors: body.errors };
+}
 
 const paymentCount = async () =>
   (await sql<{ count: number }[]>`select count(*)::int as count from billing.payments`)[0]!.count;
@@ -123,6 +138,31 @@ describe('recordPayment and payment(id)', () => {
   });
 });
 
+describe('recordPayment access', () => {
+  it.each([
+    ['anonymous', async () => ({}), 'UNAUTHENTICATED'],
+    ['a customer', async () => ({ authorization: `Bearer ${await signer.sign()}` }), 'FORBIDDEN'],
+    [
+      'an organization OWNER',
+      async () => ({ authorization: `Bearer ${await signer.sign({ orgs: { [uuidv7()]: 'OWNER' } })}` }),
+      'FORBIDDEN',
+    ],
+    [
+      'an API key',
+      async () => ({
+        authorization: `Bearer ${await signer.sign({ kind: 'api_key', org: uuidv7(), scopes: ['orders:write'], mode: 'LIVE' })}`,
+      }),
+      'FORBIDDEN',
+    ],
+  ])('refuses %s with %s and stores nothing', async (_, headers, code) => {
+    const before = await paymentCount();
+    const { data, errors } = await gql(RECORD_PAYMENT, { input: paymentInput() }, await headers());
+    expect(data ?? null).toBeNull();
+    expect(errors?.map((e) => e.extensions?.code)).toEqual([code]);
+    expect(await paymentCount()).toBe(before);
+  });
+});
+
 describe('recordPayment validation', () => {
   it.each([
     ['a negative amount', { amount: { amount: -100, currency: 'EUR' } }, ['amount', 'amount']],
@@ -149,6 +189,30 @@ describe('recordPayment validation', () => {
       expect(await paymentCount()).toBe(before);
     },
   );
+});
+
+describe('payment(id) access', () => {
+  it('shows a payment by id to platform ADMINs only; to anyone else it does not exist', async () => {
+    const payment = await seedPayment();
+    const seenBy = async (headers: Record<string, string>) => {
+      const direct = await gql<{ payment: { id: string } | null }>(
+        'query($id: ID!) { payment(id: $id) { id } }',
+        { id: payment.id },
+        headers,
+      );
+      const entity = await gql<{ _entities: Array<{ id: string } | null> }>(
+        'query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id } } }',
+        { r: [{ __typename: 'Payment', id: payment.id }] },
+        headers,
+      );
+      expect(direct.errors).toBeUndefined();
+      expect(entity.data!._entities[0]?.id ?? null).toBe(direct.data!.payment?.id ?? null);
+      return direct.data!.payment?.id ?? null;
+    };
+    expect(await seenBy(admin)).toBe(payment.id);
+    expect(await seenBy({})).toBeNull();
+    expect(await seenBy({ authorization: `Bearer ${await signer.sign({})}` })).toBeNull();
+  });
 });
 
 // ---------------------------------------------------------------- federation

@@ -251,6 +251,8 @@ describe('createEvent validation', () => {
     ['11 tags', { tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }, ['tags']],
     ['endsAt before startsAt', { endsAt: '2027-03-01T18:59:59Z' }, ['endsAt']],
     ['endsAt equal to startsAt', { endsAt: '2027-03-01T19:00:00Z' }, ['endsAt']],
+    ['a start in the year 0', { startsAt: '0000-06-01T00:00:00Z' }, ['startsAt']],
+    ['an end past the year 9999 in UTC', { endsAt: '9999-12-31T23:00:00-05:00' }, ['endsAt']],
     ['an unknown IANA time zone', { timezone: 'Mars/Olympus_Mons' }, ['timezone']],
     ['a time zone abbreviation', { timezone: 'CET' }, ['timezone']],
     ['an empty time zone', { timezone: '' }, ['timezone']],
@@ -263,6 +265,17 @@ describe('createEvent validation', () => {
     expect(payload.event).toBeNull();
     expectFieldErrors(payload.errors, field);
     expect(await rowCount('events')).toBe(before);
+  });
+
+  it('states the real limit of a description source: 100000 characters', async () => {
+    const payload = await createEvent(eventInput({ description: 'd'.repeat(100_001) }));
+    expect(payload.errors).toEqual([
+      {
+        code: 'INVALID_INPUT',
+        message: 'must be at most 100000 characters',
+        field: ['input', 'description'],
+      },
+    ]);
   });
 
   it('stores a time zone in its canonical IANA spelling', async () => {

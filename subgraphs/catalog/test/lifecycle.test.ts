@@ -20,7 +20,18 @@ const ORG = uuidv7();
 const OTHER_ORG = uuidv7();
 const OWNER_ID = uuidv7();
 const ADMIN_ID = uuidv7();
-type Role = 'anonymous' | 'customer' | 'staff' | 'admin' | 'owner' | 'otherOwner';
+const WRITE_KEY_ID = uuidv7();
+type Role =
+  | 'anonymous'
+  | 'customer'
+  | 'staff'
+  | 'admin'
+  | 'owner'
+  | 'otherOwner'
+  /** API keys (as the gateway exchanges them): ORG's with events:write, ORG's with events:read only, OTHER_ORG's with both. */
+  | 'writeKey'
+  | 'readKey'
+  | 'otherKey';
 const headers = {} as Record<Role, Record<string, string>>;
 
 beforeAll(async () => {
@@ -36,6 +47,12 @@ beforeAll(async () => {
   headers.admin = await bearer({ sub: ADMIN_ID, orgs: { [ORG]: 'ADMIN' } });
   headers.owner = await bearer({ sub: OWNER_ID, orgs: { [ORG]: 'OWNER' } });
   headers.otherOwner = await bearer({ orgs: { [OTHER_ORG]: 'OWNER' } });
+  // The claims identity signs when it exchanges an API key (see exchangeApiKey).
+  const apiKey = (sub: string, org: string, scopes: string[]) =>
+    bearer({ sub, kind: 'api_key', org, scopes, mode: 'LIVE' });
+  headers.writeKey = await apiKey(WRITE_KEY_ID, ORG, ['events:write']);
+  headers.readKey = await apiKey(uuidv7(), ORG, ['events:read']);
+  headers.otherKey = await apiKey(uuidv7(), OTHER_ORG, ['events:read', 'events:write']);
 });
 
 afterAll(async () => {
@@ -190,6 +207,11 @@ const outboxOf = (eventId: string) =>
   >`
     select type, sequence::int, payload, correlation_id from catalog.outbox where aggregate_id = ${eventId} order by sequence`;
 
+/** The event as it is now, seen by its owner. */
+const reload = async (id: string) =>
+  (await call<{ event: Event }>('owner', `query($id: ID!) { event(id: $id) { ${EVENT} } }`, { id })).data!
+    .event;
+
 // ---------------------------------------------------------------- permissions
 
 describe('permissions: every mutation, every kind of caller', () => {
@@ -217,6 +239,8 @@ describe('permissions: every mutation, every kind of caller', () => {
     ['customer', 'FORBIDDEN'],
     ['staff', 'FORBIDDEN'],
     ['otherOwner', 'FORBIDDEN'],
+    ['readKey', 'FORBIDDEN'],
+    ['otherKey', 'FORBIDDEN'],
   ];
   const names = Object.keys(MUTATIONS) as MutationName[];
 
@@ -245,7 +269,7 @@ describe('permissions: every mutation, every kind of caller', () => {
       expect(await footprint()).toEqual(before);
     });
 
-    it.each(['admin', 'owner'] as Role[])(`${name}: %s may`, async (role) => {
+    it.each(['admin', 'owner', 'writeKey'] as Role[])(`${name}: %s may`, async (role) => {
       const { event, ticketTypeId } = await seedTarget();
       if (name === 'unpublishEvent') {
         expect((await mutate('owner', 'publishEvent', { id: event.id })).errors).toEqual([]);
@@ -325,6 +349,30 @@ describe('permissions: every mutation, every kind of caller', () => {
       id: event.id,
     });
     expect(asStaff.data!.event.ticketTypes.map((t) => t.name).sort()).toEqual(['Comp', 'Regular']);
+  });
+
+  it('resolves TicketType entities only for those who may see them: not hidden ones, not those of drafts', async () => {
+    const draft = await seedEvent({ title: 'Entity draft' });
+    const ofDraft = await seedTicketType(draft.id, { name: 'Draft tier' });
+    const published = await seedEvent({ title: 'Entity show' });
+    const hidden = await seedTicketType(published.id, { name: 'Comp', hidden: true });
+    const open = await seedTicketType(published.id, { name: 'Regular' });
+    await mutate('owner', 'publishEvent', { id: published.id });
+    const entities = (role: Role) =>
+      call<{ _entities: Array<{ id: string } | null> }>(
+        role,
+        'query($r: [_Any!]!) { _entities(representations: $r) { ... on TicketType { id } } }',
+        { r: [ofDraft, hidden, open].map(({ id }) => ({ __typename: 'TicketType', id })) },
+      );
+    for (const role of ['anonymous', 'customer', 'otherOwner', 'otherKey'] as Role[]) {
+      const { data, errors } = await entities(role);
+      expect(errors, role).toBeUndefined();
+      expect(data!._entities, role).toEqual([null, null, { id: open.id }]);
+    }
+    for (const role of ['staff', 'readKey'] as Role[]) {
+      const { data } = await entities(role);
+      expect(data!._entities, role).toEqual([{ id: ofDraft.id }, { id: hidden.id }, { id: open.id }]);
+    }
   });
 
   it('lets members read versions, and only ADMINs and OWNERs the audit log', async () => {
@@ -488,6 +536,29 @@ describe('versions: optimistic concurrency, history, restore', () => {
     ]);
   });
 
+  it('answers a versions cursor out of range with BAD_USER_INPUT, not an internal error', async () => {
+    const event = await seedEvent({ title: 'Paged history' });
+    const versionsAfter = (key: unknown) =>
+      call<{ event: { versions: { edges: unknown[] } } }>(
+        'staff',
+        'query($id: ID!, $after: String) { event(id: $id) { versions(after: $after) { edges { cursor } } } }',
+        { id: event.id, after: Buffer.from(JSON.stringify({ k: key })).toString('base64url') },
+      );
+    for (const key of [3_000_000_000, 2_147_483_648, 0, -1, 1.5, '2']) {
+      const { data, errors } = await versionsAfter(key);
+      expect(data, String(key)).toEqual({ event: null });
+      expect(
+        errors?.map((error) => [error.extensions?.code, error.message]),
+        String(key),
+      ).toEqual([['BAD_USER_INPUT', 'after: not a cursor this API issued']]);
+    }
+    // The largest version PostgreSQL can hold is still a cursor: every version comes before it.
+    const largest = await versionsAfter(2_147_483_647);
+    expect(largest.errors).toBeUndefined();
+    expect(largest.data!.event.versions.edges).toHaveLength(1);
+    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+  });
+
   it('writes an audit entry with actor, action, target, before, after, request id, IP and user agent', async () => {
     const requestId = `audit-${uuidv7()}`;
     const created = await call<{ createEvent: EventPayload }>(
@@ -539,6 +610,112 @@ describe('versions: optimistic concurrency, history, restore', () => {
       { org: ORG, after: data!.auditLog.pageInfo.endCursor },
     );
     expect(next.data!.auditLog.edges[0]!.node).toEqual({ targetId: event.id, action: 'event.created' });
+  });
+
+  it('writes an audit entry for every mutation: actor, action, target, before/after, request id and IP', async () => {
+    const ip = '198.51.100.23';
+    const entries = {} as Record<MutationName, Array<Record<string, unknown>>>;
+    /** One mutation as the owner under its own request id; the audit rows it wrote are kept. */
+    const audited = async <T>(name: MutationName, input: Record<string, unknown>): Promise<T> => {
+      const requestId = `audit-${name}-${uuidv7()}`;
+      const { data, errors } = await call<Record<string, T & { errors: UserError[] }>>(
+        'owner',
+        MUTATIONS[name],
+        { input },
+        { 'x-request-id': requestId, 'x-forwarded-for': ip },
+      );
+      expect(errors, name).toBeUndefined();
+      expect(data![name]!.errors, name).toEqual([]);
+      entries[name] = await sql`
+        select actor_id, action, target_type, target_id, scope_id, before, after, request_id, ip
+        from catalog.audit_log where request_id = ${requestId} order by id`;
+      return data![name]!;
+    };
+    const { event } = await audited<EventPayload>('createEvent', eventInput({ title: 'Audited throughout' }));
+    const id = event!.id;
+    const { ticketType } = await audited<{ ticketType: { id: string } }>('addTicketType', {
+      eventId: id,
+      name: 'Regular',
+      price: { amount: 2500, currency: 'EUR' },
+      capacity: 100,
+    });
+    await audited('updateTicketType', { id: ticketType.id, name: 'Standard' });
+    await audited('updateEvent', { id, expectedVersion: 3, title: 'Audited throughout, renamed' });
+    await audited('restoreEventVersion', { eventId: id, version: 1, expectedVersion: 4 });
+    await audited('publishEvent', { id });
+    await audited('unpublishEvent', { id });
+    const { event: copy } = await audited<EventPayload>('duplicateEvent', { id });
+    const { occurrences } = await audited<{ occurrences: Array<{ id: string }> }>('addOccurrences', {
+      eventId: id,
+      startsAt: [inAYear(24 * 7)],
+    });
+    await audited('cancelEvent', { id, reason: 'Audit done' });
+    await audited('deleteEvent', { id: copy!.id });
+
+    // [action, target type, target id, has a before state, has an after state]
+    const expected: Record<MutationName, Array<[string, string, string, boolean, boolean]>> = {
+      createEvent: [['event.created', 'event', id, false, true]],
+      addTicketType: [['ticket_type.added', 'ticket_type', ticketType.id, false, true]],
+      updateTicketType: [['ticket_type.updated', 'ticket_type', ticketType.id, true, true]],
+      updateEvent: [['event.updated', 'event', id, true, true]],
+      restoreEventVersion: [['event.restored', 'event', id, true, true]],
+      publishEvent: [['event.published', 'event', id, true, true]],
+      unpublishEvent: [['event.unpublished', 'event', id, true, true]],
+      duplicateEvent: [['event.duplicated', 'event', copy!.id, false, true]],
+      addOccurrences: [
+        ['event.series_started', 'event', id, true, true],
+        ['event.occurrence_added', 'event', occurrences[0]!.id, false, true],
+      ],
+      cancelEvent: [['event.cancelled', 'event', id, true, true]],
+      deleteEvent: [['event.deleted', 'event', copy!.id, true, false]],
+    };
+    expect(Object.keys(entries).sort()).toEqual(Object.keys(MUTATIONS).sort());
+    for (const name of Object.keys(MUTATIONS) as MutationName[]) {
+      expect(
+        entries[name]!.map((row) => [
+          row.action,
+          row.target_type,
+          row.target_id,
+          row.before !== null,
+          row.after !== null,
+        ]),
+        name,
+      ).toEqual(expected[name]);
+      for (const row of entries[name]!) {
+        expect(row, name).toMatchObject({
+          actor_id: OWNER_ID,
+          scope_id: ORG,
+          request_id: expect.stringMatching(`^audit-${name}-`),
+          ip,
+        });
+      }
+    }
+  });
+
+  it('answers an update that changes nothing with the event as it is: no version, no audit entry', async () => {
+    const event = await seedEvent({ title: 'Unchanged' });
+    const before = await footprint();
+    const sameAgain = [
+      {},
+      { title: 'Unchanged' },
+      { title: 'Unchanged', tags: ['Jazz', 'live'], capacity: 300, startsAt: event.startsAt },
+    ];
+    for (const changes of sameAgain) {
+      const result = await mutate('owner', 'updateEvent', { id: event.id, expectedVersion: 1, ...changes });
+      expect(result, JSON.stringify(changes)).toEqual({
+        event: expect.objectContaining({ id: event.id, title: 'Unchanged', version: 1 }),
+        errors: [],
+        currentVersion: null,
+      });
+    }
+    // Restoring the version the event is at changes nothing either.
+    const restored = await mutate('owner', 'restoreEventVersion', {
+      eventId: event.id,
+      version: 1,
+      expectedVersion: 1,
+    });
+    expect(restored.event).toMatchObject({ id: event.id, version: 1 });
+    expect(await footprint()).toEqual(before);
   });
 });
 
@@ -697,6 +874,91 @@ describe('publishing, rescheduling, cancelling and their events', () => {
   });
 });
 
+describe('updateEvent keeps the rules of creating and publishing', () => {
+  /** An update that must be refused with field errors on `fields`, leaving everything as it was. */
+  async function refused(event: Event, changes: Record<string, unknown>, fields: string[][]) {
+    const before = await footprint();
+    const result = await mutate('owner', 'updateEvent', {
+      id: event.id,
+      expectedVersion: event.version,
+      ...changes,
+    });
+    expect(result.event, JSON.stringify(changes)).toBeNull();
+    expect(
+      result.errors.map((error) => [error.code, error.field]),
+      JSON.stringify(changes),
+    ).toEqual(fields.map((field) => ['INVALID_INPUT', ['input', ...field]]));
+    expect(await footprint()).toEqual(before);
+    return result.errors;
+  }
+
+  it('keeps a published event somewhere: its last venue or online URL cannot be removed', async () => {
+    const atVenue = await seedPublished({ title: 'At a venue' });
+    await refused(atVenue, { venue: null }, [['venue']]);
+    const online = await seedPublished({
+      title: 'Online only',
+      venue: null,
+      onlineUrl: 'https://meet.example/a',
+    });
+    await refused(online, { onlineUrl: null }, [['onlineUrl']]);
+    const hybrid = await seedPublished({ title: 'Hybrid', onlineUrl: 'https://meet.example/b' });
+    await refused(hybrid, { venue: null, onlineUrl: null }, [['venue'], ['onlineUrl']]);
+    // One of the two is enough; a draft needs neither.
+    const leftOnline = await mutate('owner', 'updateEvent', {
+      id: hybrid.id,
+      expectedVersion: hybrid.version,
+      venue: null,
+    });
+    expect(leftOnline.errors).toEqual([]);
+    const draft = await seedEvent({ title: 'Nowhere yet' });
+    expect(
+      (await mutate('owner', 'updateEvent', { id: draft.id, expectedVersion: 1, venue: null })).errors,
+    ).toEqual([]);
+  });
+
+  it("does not move a published event's start into the past", async () => {
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const event = await seedPublished({ title: 'No time travel' });
+    await refused(event, { startsAt: past }, [['startsAt']]);
+    const draft = await seedEvent({ title: 'Drafted in the past' });
+    expect(
+      (await mutate('owner', 'updateEvent', { id: draft.id, expectedVersion: 1, startsAt: past })).errors,
+    ).toEqual([]);
+  });
+
+  it('keeps endsAt after startsAt, for drafts and published events alike', async () => {
+    const draft = await seedEvent({ title: 'Draft that ends' });
+    const published = await seedPublished({ title: 'Show that ends' });
+    for (const event of [draft, published]) {
+      await refused(event, { endsAt: event.startsAt }, [['endsAt']]);
+      await refused(event, { endsAt: inAYear(-1) }, [['endsAt']]);
+      await refused(event, { startsAt: inAYear(5) }, [['endsAt']]);
+    }
+  });
+
+  it("does not end an event before its ticket types' sales do, as addTicketType requires", async () => {
+    const draft = await seedEvent({ title: 'Draft with late sales' });
+    const published = await seedEvent({ title: 'Show with late sales' });
+    for (const event of [draft, published]) {
+      await seedTicketType(event.id, { name: 'At the door', salesEndAt: event.endsAt });
+      await seedTicketType(event.id, { name: 'Presale', salesEndAt: inAYear(-24) });
+    }
+    expect((await mutate('owner', 'publishEvent', { id: published.id })).errors).toEqual([]);
+    for (const { id } of [draft, published]) {
+      const event = await reload(id);
+      const [error] = await refused(event, { endsAt: inAYear(2) }, [['endsAt']]);
+      expect(error!.message).toContain('"At the door"');
+      expect(error!.message).not.toContain('Presale');
+      const later = await mutate('owner', 'updateEvent', {
+        id,
+        expectedVersion: event.version,
+        endsAt: inAYear(6),
+      });
+      expect(later.errors).toEqual([]);
+    }
+  });
+});
+
 describe('deleteEvent', () => {
   it('deletes a draft without sales with its ticket types and versions, keeps the audit, and repeats harmlessly', async () => {
     const event = await seedEvent({ title: 'Throwaway' });
@@ -798,6 +1060,134 @@ describe('duplicateEvent and recurring events', () => {
       startsAt: Array.from({ length: 53 }, (_, i) => inAYear(i)),
     });
     expect(tooMany.errors.map((e) => e.field)).toEqual([['input', 'startsAt']]);
+  });
+
+  it('records the source joining a series as a version and an audit entry of its own, once', async () => {
+    const source = await seedEvent({ title: 'Monthly meetup' });
+    const added = await mutate<{ errors: UserError[] }>('owner', 'addOccurrences', {
+      eventId: source.id,
+      startsAt: [inAYear(24 * 30)],
+    });
+    expect(added.errors).toEqual([]);
+    const versions = await versionsOf(source.id);
+    expect(versions.map((v) => [v.version, v.action])).toEqual([
+      [2, 'event.series_started'],
+      [1, 'event.created'],
+    ]);
+    expect(versions[0]).toMatchObject({
+      actorId: OWNER_ID,
+      diff: { seriesId: { from: null, to: source.id } },
+      snapshot: { seriesId: source.id },
+    });
+    expect(Object.keys(versions[0]!.diff)).toEqual(['seriesId']);
+    const audit = await sql`
+      select action, before, after from catalog.audit_log where target_id = ${source.id} order by id`;
+    expect(audit.map((row) => row.action)).toEqual(['event.created', 'event.series_started']);
+    expect(audit[1]).toMatchObject({
+      before: expect.objectContaining({ seriesId: null }),
+      after: expect.objectContaining({ seriesId: source.id, version: 2 }),
+    });
+    // Once in the series, more occurrences leave the source as it is.
+    await mutate('owner', 'addOccurrences', { eventId: source.id, startsAt: [inAYear(24 * 60)] });
+    expect(await versionsOf(source.id)).toHaveLength(2);
+  });
+});
+
+describe('API keys', () => {
+  it('lets a key with events:write create, equip and publish an event of its organization, recorded under its key id', async () => {
+    const created = await mutate('writeKey', 'createEvent', eventInput({ title: 'Made by an integration' }));
+    expect(created.errors).toEqual([]);
+    const id = created.event!.id;
+    const added = await mutate<{ ticketType: { id: string }; errors: UserError[] }>(
+      'writeKey',
+      'addTicketType',
+      {
+        eventId: id,
+        name: 'Regular',
+        price: { amount: 2500, currency: 'EUR' },
+        capacity: 100,
+      },
+    );
+    expect(added.errors).toEqual([]);
+    const published = await mutate('writeKey', 'publishEvent', { id });
+    expect(published.errors).toEqual([]);
+    expect(published.event).toMatchObject({ id, status: 'PUBLISHED', version: 3 });
+    expect(
+      await sql`select version, action, actor_id from catalog.event_versions where event_id = ${id} order by version`,
+    ).toEqual([
+      { version: 1, action: 'event.created', actor_id: WRITE_KEY_ID },
+      { version: 2, action: 'ticket_type.added', actor_id: WRITE_KEY_ID },
+      { version: 3, action: 'event.published', actor_id: WRITE_KEY_ID },
+    ]);
+    expect(
+      await sql`select action, actor_id from catalog.audit_log
+        where target_id in (${id}, ${added.ticketType.id}) order by id`,
+    ).toEqual([
+      { action: 'event.created', actor_id: WRITE_KEY_ID },
+      { action: 'ticket_type.added', actor_id: WRITE_KEY_ID },
+      { action: 'event.published', actor_id: WRITE_KEY_ID },
+    ]);
+  });
+
+  it("refuses a key without events:write and another organization's key, storing nothing", async () => {
+    const event = await seedEvent({ title: 'Not theirs' });
+    await seedTicketType(event.id);
+    const before = await footprint();
+    const attempts: Array<[MutationName, Record<string, unknown>]> = [
+      ['createEvent', eventInput({ title: 'Sneaked in' })],
+      ['updateEvent', { id: event.id, expectedVersion: 2, title: 'Taken over' }],
+      ['publishEvent', { id: event.id }],
+    ];
+    for (const role of ['readKey', 'otherKey'] as Role[]) {
+      for (const [name, input] of attempts) {
+        const { data, errors } = await call(role, MUTATIONS[name], { input });
+        expect(data, `${role} ${name}`).toBeNull();
+        expect(
+          errors?.map((error) => error.extensions?.code),
+          `${role} ${name}`,
+        ).toEqual(['FORBIDDEN']);
+      }
+    }
+    expect(await footprint()).toEqual(before);
+  });
+
+  it("shows a key with events:read its organization's drafts, unlisted events, hidden ticket types and versions, not the audit log", async () => {
+    const draft = await seedEvent({ title: 'Draft a key may read' });
+    await seedTicketType(draft.id, { name: 'Crew', hidden: true });
+    const unlisted = await seedPublished({ title: 'Unlisted a key may read', visibility: 'UNLISTED' });
+    const eventQuery = `query($id: ID!) { event(id: $id) {
+      id ticketTypes { name } versions { edges { node { version } } } } }`;
+    const asReader = await call<{ event: unknown }>('readKey', eventQuery, { id: draft.id });
+    expect(asReader.errors).toBeUndefined();
+    expect(asReader.data!.event).toEqual({
+      id: draft.id,
+      ticketTypes: [{ name: 'Crew' }],
+      versions: { edges: [{ node: { version: 2 } }, { node: { version: 1 } }] },
+    });
+    const listed = async (role: Role) => {
+      const { data } = await call<{ events: { edges: Array<{ node: { id: string } }> } }>(
+        role,
+        '{ events(first: 100) { edges { node { id } } } }',
+      );
+      return data!.events.edges.map((edge) => edge.node.id);
+    };
+    expect(await listed('readKey')).toEqual(expect.arrayContaining([draft.id, unlisted.id]));
+    // Another organization's key, and a key that may only write, see what everyone sees.
+    for (const role of ['otherKey', 'writeKey'] as Role[]) {
+      const { data } = await call(role, 'query($id: ID!) { event(id: $id) { id } }', { id: draft.id });
+      expect(data, role).toEqual({ event: null });
+      expect(await listed(role), role).not.toContain(draft.id);
+      expect(await listed(role), role).not.toContain(unlisted.id);
+    }
+    // The audit log names staff members' addresses: it stays with the organization's ADMINs.
+    const auditLog = await call(
+      'readKey',
+      'query($org: ID!) { auditLog(organizationId: $org) { edges { cursor } } }',
+      {
+        org: ORG,
+      },
+    );
+    expect(auditLog.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
   });
 });
 

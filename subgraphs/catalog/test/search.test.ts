@@ -308,6 +308,8 @@ describe('events search', () => {
       { filter: { query: 'concert' }, after: reencode(JSON.stringify({ ...inner, id: 'x' })) },
       { filter: { query: 'concert' }, after: reencode('not json') },
       { filter: { query: 'concert' }, after: `${cursor}x!` },
+      { filter: { startsAfter: '0000-06-01T00:00:00Z' } },
+      { filter: { startsBefore: '9999-12-31T23:00:00-05:00' } },
     ];
     for (const variables of cases) {
       const { data, errors } = await search({ first: 5, ...variables });
@@ -316,6 +318,45 @@ describe('events search', () => {
         errors?.map((error) => error.extensions?.code),
         JSON.stringify(variables),
       ).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+  });
+
+  it('answers cursors whose value PostgreSQL cannot hold with BAD_USER_INPUT, not an internal error', async () => {
+    const reencode = (key: Record<string, unknown>) =>
+      Buffer.from(JSON.stringify({ k: JSON.stringify(key) })).toString('base64url');
+    const id = uuidv7();
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['PRICE', { s: 'PRICE', v: 3_000_000_000, id }],
+      ['PRICE', { s: 'PRICE', v: 2_147_483_648, id }],
+      ['PRICE', { s: 'PRICE', v: -1, id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '0000-01-01T00:00:00Z', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '0000-12-31T23:30:00-01:00', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '0001-01-01T00:30:00+01:00', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '9999-12-31T23:00:00-05:00', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '+275760-09-13T00:00:00.000Z', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: 'NaN', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: 8.64e15, id }],
+      ['NEWEST', { s: 'NEWEST', v: '0000-01-01T00:00:00Z', id }],
+      ['NEWEST', { s: 'NEWEST', v: 3_000_000_000, id }],
+    ];
+    for (const [sort, key] of cases) {
+      const { data, errors } = await search({ sort, first: 5, after: reencode(key) });
+      expect(data, JSON.stringify(key)).toBeUndefined();
+      expect(
+        errors?.map((error) => [error.extensions?.code, error.message]),
+        JSON.stringify(key),
+      ).toEqual([['BAD_USER_INPUT', 'after: not a cursor this API issued']]);
+    }
+    // The extremes a real row can carry are still cursors: the no-price marker, years 1 and 9999.
+    const extremes: Array<[string, Record<string, unknown>]> = [
+      ['PRICE', { s: 'PRICE', v: 2_147_483_647, id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '0001-01-01T00:00:00+00:00', id }],
+      ['STARTS_AT', { s: 'STARTS_AT', v: '9999-12-31T23:59:59.999999+00:00', id }],
+    ];
+    for (const [sort, key] of extremes) {
+      const { errors } = await search({ sort, first: 5, after: reencode(key) });
+      expect(errors, JSON.stringify(key)).toBeUndefined();
     }
     expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
   });

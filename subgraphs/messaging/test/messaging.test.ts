@@ -1,5 +1,12 @@
 import type { RunningService } from '@bilten/platform';
-import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
+import {
+  createTestSigner,
+  graphql,
+  startTestSubgraph,
+  statementsOf,
+  type TestSigner,
+  type TestSubgraph,
+} from '@bilten/testkit';
 import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,10 +15,15 @@ import { messagingSubgraph } from '../src/server.ts';
 let subgraph: TestSubgraph;
 let service: RunningService;
 let sql: postgres.Sql;
+let signer: TestSigner;
+/** A platform ADMIN: sends notifications and may read anyone's. */
+let admin: Record<string, string>;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(messagingSubgraph, 'in-process');
+  signer = await createTestSigner();
+  subgraph = await startTestSubgraph(messagingSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
   ({ service, sql } = subgraph);
+  admin = { authorization: `Bearer ${await signer.sign({ roles: ['ADMIN'] })}` };
 });
 
 afterAll(async () => {
@@ -39,7 +51,15 @@ interface NotificationPage {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
+async function gql<T>(query: string, variables?: Record<string, unknown>, headers = admin) {
+  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
+  return { status, data: body.data, errors: body.errors };
+}
+
+/** A signed-in user who is not a platform ADMIN. */
+const userHeaders = async (userId: string) => ({
+  authorization: `Bearer ${await signer.sign({ sub: userId })}`,
+});
 
 const notificationCount = async () =>
   (await sql<{ count: number }[]>`select count(*)::int as count from messaging.notifications`)[0]!.count;
@@ -92,12 +112,17 @@ async function seedNotifications(recipientId: string, count: number): Promise<st
 
 type UserWithNotifications = { id: string; notifications: NotificationPage | null };
 
-function notificationsOf(userIds: string[], first?: number | null, after?: string | null) {
-  return gql<{ _entities: UserWithNotifications[] }>(USER_NOTIFICATIONS, {
-    representations: userIds.map((id) => ({ __typename: 'User', id })),
-    first,
-    after,
-  });
+function notificationsOf(
+  userIds: string[],
+  first?: number | null,
+  after?: string | null,
+  headers?: Record<string, string>,
+) {
+  return gql<{ _entities: UserWithNotifications[] }>(
+    USER_NOTIFICATIONS,
+    { representations: userIds.map((id) => ({ __typename: 'User', id })), first, after },
+    headers,
+  );
 }
 
 const idsOf = (page: NotificationPage | null) => page!.edges.map((edge) => edge.node.id);
@@ -142,6 +167,80 @@ describe('sendNotification and notification(id)', () => {
     );
     expect(errors).toBeUndefined();
     expect(data).toEqual({ a: null, b: null });
+  });
+});
+
+describe('who may send and read notifications', () => {
+  const recipientId = uuidv7();
+  let notificationId: string;
+  beforeAll(async () => {
+    [notificationId] = (await seedNotifications(recipientId, 1)) as [string];
+  });
+  const callers: Record<string, () => Promise<Record<string, string>>> = {
+    anonymous: async () => ({}),
+    'another user': () => userHeaders(uuidv7()),
+    'an organization OWNER': async () => ({
+      authorization: `Bearer ${await signer.sign({ orgs: { [uuidv7()]: 'OWNER' } })}`,
+    }),
+    'an API key': async () => ({
+      authorization: `Bearer ${await signer.sign({ kind: 'api_key', org: uuidv7(), scopes: ['events:read'], mode: 'LIVE' })}`,
+    }),
+  };
+  const codes = (errors: ReadonlyArray<{ extensions?: Record<string, unknown> }> | undefined) =>
+    errors?.map((error) => error.extensions?.code);
+  const refusal = (caller: string) => (caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+
+  it.each([...Object.entries(callers), ['the recipient', () => userHeaders(recipientId)] as const])(
+    'lets only platform ADMINs send: refuses %s and stores nothing',
+    async (caller, headersOf) => {
+      const headers = await headersOf();
+      const before = await notificationCount();
+      const { data, errors } = await gql(
+        SEND_NOTIFICATION,
+        { input: { recipientId, subject: 'Urgent', body: 'Pay here: https://evil.example' } },
+        headers,
+      );
+      expect(data ?? null).toBeNull();
+      expect(codes(errors)).toEqual([refusal(caller)]);
+      expect(await notificationCount()).toBe(before);
+    },
+  );
+
+  it('shows a notification and the list to their recipient (and platform ADMINs)', async () => {
+    for (const headers of [await userHeaders(recipientId), admin]) {
+      const one = await gql<{ notification: { id: string } }>(
+        'query($id: ID!) { notification(id: $id) { id } }',
+        { id: notificationId },
+        headers,
+      );
+      expect(one).toMatchObject({ data: { notification: { id: notificationId } }, errors: undefined });
+      const list = await notificationsOf([recipientId], 5, null, headers);
+      expect(list.errors).toBeUndefined();
+      expect(idsOf(list.data!._entities[0]!.notifications)).toEqual([notificationId]);
+    }
+  });
+
+  it.each(Object.entries(callers))('shows %s no notification of someone else', async (caller, headersOf) => {
+    const headers = await headersOf();
+    const one = await gql<{ notification: unknown }>(
+      'query($id: ID!) { notification(id: $id) { id subject body } }',
+      { id: notificationId },
+      headers,
+    );
+    expect(one.data).toEqual({ notification: null });
+    expect(codes(one.errors)).toEqual([refusal(caller)]);
+
+    const list = await notificationsOf([recipientId], 5, null, headers);
+    expect(list.data!._entities).toEqual([{ id: recipientId, notifications: null }]);
+    expect(codes(list.errors)).toEqual([refusal(caller)]);
+
+    const entity = await gql<{ _entities: unknown[] }>(
+      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Notification { id subject } } }',
+      { r: [{ __typename: 'Notification', id: notificationId }] },
+      headers,
+    );
+    expect(entity.data).toEqual({ _entities: [null] });
+    expect(codes(entity.errors)).toEqual([refusal(caller)]);
   });
 });
 

@@ -48,7 +48,9 @@ interface Order {
   ticketType: { __typename: string; id: string } | null;
 }
 
-const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
+/** As the buyer, who may read their own orders. */
+const gql = async <T>(query: string, variables?: Record<string, unknown>, headers = buyer) =>
+  (await graphql<T, Record<string, unknown>>(service.url, query, variables, headers)).body;
 
 const orderCount = async () =>
   (await sql<{ count: number }[]>`select count(*)::int as count from orders.orders`)[0]!.count;
@@ -128,6 +130,32 @@ describe('createOrder and order(id)', () => {
 
   it.each([1, 50])('accepts quantity %i', async (quantity) => {
     expect((await seedOrder({ quantity })).quantity).toBe(quantity);
+  });
+});
+
+describe('order(id) access', () => {
+  it('shows an order to its buyer and platform ADMINs only; to anyone else it does not exist', async () => {
+    const order = await seedOrder();
+    const ORDER = 'query($id: ID!) { order(id: $id) { id } }';
+    const ENTITY = `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Order { id } } }`;
+    const seenBy = async (headers: Record<string, string>) => {
+      const direct = await gql<{ order: { id: string } | null }>(ORDER, { id: order.id }, headers);
+      const entity = await gql<{ _entities: Array<{ id: string } | null> }>(
+        ENTITY,
+        { representations: [{ __typename: 'Order', id: order.id }] },
+        headers,
+      );
+      expect(direct.errors).toBeUndefined();
+      expect(entity.data!._entities[0]?.id ?? null).toBe(direct.data!.order?.id ?? null);
+      return direct.data!.order?.id ?? null;
+    };
+    const as = async (claims: Record<string, unknown>) => ({
+      authorization: `Bearer ${await signer.sign(claims)}`,
+    });
+    expect(await seenBy(buyer)).toBe(order.id);
+    expect(await seenBy({})).toBeNull();
+    expect(await seenBy(await as({}))).toBeNull();
+    expect(await seenBy(await as({ roles: ['ADMIN'] }))).toBe(order.id);
   });
 });
 

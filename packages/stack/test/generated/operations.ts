@@ -24,7 +24,10 @@ export type CreateEventInput = {
   capacity: number;
   category?: EventCategory | null | undefined;
   currency: string;
-  /** Markdown, at most 50 KB rendered; raw HTML only from a safe set of tags, links http(s) or mailto. */
+  /**
+   * Markdown of at most 100000 characters, at most 50 KB rendered; raw HTML only from a safe set
+   * of tags, links http(s) or mailto.
+   */
   description?: string | null | undefined;
   endsAt: string;
   /** At most 10. */

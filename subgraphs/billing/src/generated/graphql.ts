@@ -40,7 +40,7 @@ export type MoneyInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Records a pending payment; charging real providers replaces this in the billing issue. */
+  /** Platform ADMINs only. Records a pending payment; charging real providers replaces this in the billing issue. */
   recordPayment: RecordPaymentPayload;
 };
 
@@ -86,6 +86,7 @@ export type PaymentStatus =
 
 export type Query = {
   __typename?: 'Query';
+  /** Platform ADMINs only; null for anyone else, as for an unknown id. Customers see theirs on `Order.payments`. */
   payment?: Maybe<Payment>;
 };
 

@@ -1,15 +1,16 @@
-import { recordPayment } from '../domain/payments.ts';
+import { paymentSeenBy, recordPayment } from '../domain/payments.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    payment: (_, { id }, { loaders }) => loaders.payment.load(id),
+    payment: async (_, { id }, { loaders, viewer }) => paymentSeenBy(viewer, await loaders.payment.load(id)),
   },
   Mutation: {
-    recordPayment: (_, { input }, { db }) => recordPayment(db, input),
+    recordPayment: (_, { input }, ctx) => recordPayment(ctx, input),
   },
   Payment: {
-    __resolveReference: ({ id }, { loaders }) => loaders.payment.load(id),
+    __resolveReference: async ({ id }, { loaders, viewer }) =>
+      paymentSeenBy(viewer, await loaders.payment.load(id)),
     order: (payment) => ({ id: payment.orderId }),
     amount: (payment) => ({ amount: payment.amount, currency: payment.currency }),
   },

@@ -92,13 +92,10 @@ export const eventsOfSeries = (db: Db, seriesIds: string[]) =>
     .where(inArray(events.seriesId, seriesIds))
     .orderBy(asc(events.startsAt), asc(events.id));
 
-export const setSeries = (tx: Transaction, id: string, seriesId: string) =>
-  tx.update(events).set({ seriesId }).where(eq(events.id, id));
-
-/** What a list shows: published public events, plus every event of the caller's organizations. */
-const listable = (memberOf: string[]) => {
+/** What a list shows: published public events, plus every event of the organizations the caller sees in full. */
+const listable = (seesAllOf: string[]) => {
   const published = and(eq(events.status, 'PUBLISHED'), eq(events.visibility, 'PUBLIC'));
-  return memberOf.length ? or(published, inArray(events.organizationId, memberOf)) : published;
+  return seesAllOf.length ? or(published, inArray(events.organizationId, seesAllOf)) : published;
 };
 
 export const insertEventVersion = (tx: Transaction, row: typeof eventVersions.$inferInsert) =>
@@ -134,7 +131,8 @@ export const auditEntries = (db: Db, organizationId: string, limit: number, befo
   auditEntriesOf(db as Database, auditLog, organizationId, limit, beforeId);
 
 export interface SearchCriteria {
-  memberOf: string[];
+  /** Organizations whose drafts and unlisted events the caller sees: its own, or its API key's. */
+  seesAllOf: string[];
   /** Words, each letters and digits only: safe inside a tsquery. */
   words: string[];
   /** The query as typed, for trigram matching (a bound parameter). */
@@ -194,7 +192,7 @@ function searchConditions(criteria: SearchCriteria) {
   ].filter((condition) => condition !== undefined);
   const near = criteria.near;
   return and(
-    listable(criteria.memberOf),
+    listable(criteria.seesAllOf),
     matches.length ? or(...matches) : undefined,
     criteria.category ? eq(events.category, criteria.category) : undefined,
     criteria.city ? sql`lower(${events.venueCity}) = lower(${criteria.city})` : undefined,

@@ -1,10 +1,10 @@
 import {
   type AuditEntry,
+  actorIdOf,
   auditWriter,
   type BaseContext,
-  type OrganizationRole,
-  requireOrgRole,
-  requireUser,
+  DomainError,
+  requireOrgAccess,
   type Transaction,
   type UserError,
   userErrorsFrom,
@@ -21,7 +21,6 @@ import {
   lockEvent,
   refreshPriceRange,
   repriceTicketTypes,
-  setSeries,
   ticketTypesByEventIds,
   ticketTypesByIds,
   updateEventRow,
@@ -34,6 +33,7 @@ import {
   addOccurrencesInput,
   addTicketTypeInput,
   cancelEventInput,
+  changeRuleErrors,
   createEventInput,
   duplicateEventInput,
   type EventDefinitionInput,
@@ -61,8 +61,6 @@ export interface TicketTypeResult {
   errors: UserError[];
 }
 
-const audit = auditWriter(auditLog);
-
 const invalid = (message: string, field: string[] | null = null): UserError => ({
   code: 'INVALID_INPUT',
   message,
@@ -70,26 +68,43 @@ const invalid = (message: string, field: string[] | null = null): UserError => (
 });
 const notFound = (field: string[]): UserError => ({ code: 'NOT_FOUND', message: 'no such event', field });
 
-/** Members (any role) see drafts; everyone sees what was published. */
-export function isMember(
-  viewer: Viewer,
-  organizationId: string,
-  minimum: OrganizationRole = 'STAFF',
-): boolean {
+/** Reading an organization's drafts, hidden ticket types and history. */
+export const READ_EVENTS = { role: 'STAFF', scope: 'events:read' } as const;
+/** Changing an organization's events. */
+const EDIT_EVENTS = { role: 'ADMIN', scope: 'events:write' } as const;
+
+/** Members (any role) and API keys with events:read see all of an organization's events. */
+export function seesAllEventsOf(viewer: Viewer, organizationId: string): boolean {
   try {
-    requireOrgRole(viewer, organizationId, minimum);
+    requireOrgAccess(viewer, organizationId, READ_EVENTS);
     return true;
   } catch {
     return false;
   }
 }
 
+/** Everyone sees what was published; drafts only those who see all of the organization's events. */
 export const canSeeEvent = (viewer: Viewer, event: EventRow) =>
-  event.status !== 'DRAFT' || isMember(viewer, event.organizationId);
+  event.status !== 'DRAFT' || seesAllEventsOf(viewer, event.organizationId);
 
-export const memberships = (viewer: Viewer) =>
-  viewer.kind === 'user' ? Object.keys(viewer.organizations) : [];
+/** The organizations whose drafts and unlisted events the viewer's lists include. */
+export function organizationsSeenInFull(viewer: Viewer): string[] {
+  const candidates =
+    viewer.kind === 'user'
+      ? Object.keys(viewer.organizations)
+      : viewer.kind === 'apiKey'
+        ? [viewer.organizationId]
+        : [];
+  return candidates.filter((organizationId) => seesAllEventsOf(viewer, organizationId));
+}
 
+/** Users and API keys get as far as the organization check; anonymous callers no further than here. */
+function requireCaller(viewer: Viewer) {
+  if (viewer.kind === 'anonymous')
+    throw new DomainError('UNAUTHENTICATED', 'sign in or use an API key first');
+}
+
+/** Who made a change, as versions and audit entries record it: a user's or an API key's id. */
 // ---------------------------------------------------------------- snapshots and versions
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
@@ -115,6 +130,7 @@ export function snapshotOf(event: EventRow, ticketTypes: TicketTypeRow[]) {
     category: event.category,
     tags: event.tags,
     imageIds: event.imageIds,
+    seriesId: event.seriesId,
     startsAt: iso(event.startsAt),
     endsAt: iso(event.endsAt),
     timezone: event.timezone,
@@ -176,7 +192,7 @@ async function record(
     action,
     snapshot: after,
     diff: diffOf(before, after),
-    actorId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
+    actorId: actorIdOf(ctx.viewer),
     requestId: ctx.requestId,
   });
   await writeAudit(tx, ctx, {
@@ -189,6 +205,8 @@ async function record(
   });
   return after;
 }
+
+const audit = auditWriter(auditLog);
 
 const writeAudit = (
   tx: Transaction,
@@ -246,10 +264,10 @@ function columnsOf(input: EventDefinitionInput): Partial<typeof events.$inferIns
 }
 
 export async function createEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   // Outsiders learn nothing, not even which of their inputs would be invalid.
   const organizationId = uuidInput.safeParse((input as { organizationId?: unknown }).organizationId);
-  if (organizationId.success) requireOrgRole(ctx.viewer, organizationId.data, 'ADMIN');
+  if (organizationId.success) requireOrgAccess(ctx.viewer, organizationId.data, EDIT_EVENTS);
   const parsed = createEventInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   const { organizationId: orgId, ...definition } = parsed.data;
@@ -283,11 +301,11 @@ async function withEditableEvent<T>(
   change: (tx: Transaction, event: EventRow) => Promise<T>,
   missing: () => T,
 ): Promise<T> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   return ctx.db.transaction(async (tx) => {
     const event = await lockEvent(tx, eventId);
     if (!event) return missing();
-    requireOrgRole(ctx.viewer, event.organizationId, 'ADMIN');
+    requireOrgAccess(ctx.viewer, event.organizationId, EDIT_EVENTS);
     return change(tx, event);
   });
 }
@@ -307,6 +325,7 @@ const scheduleOf = (snapshot: EventSnapshot) => ({
 
 /**
  * The one path of every change to an event's definition (updateEvent, restoreEventVersion):
+ * a change that changes nothing answers the event as it is (no version, no audit entry); else
  * rules checked on the state after the change, version bumped, version and audit written,
  * `rescheduled` published when a published event moves in time or place.
  */
@@ -320,13 +339,15 @@ async function applyDefinition(
   if (event.status === 'CANCELLED') {
     return { event: null, errors: [invalid('a cancelled event cannot be changed', ['input', 'id'])] };
   }
+  const types = await ticketTypesByEventIds(tx, [event.id]);
   const merged = { ...event, ...columnsOf(changes) } as EventRow;
-  const errors = eventRuleErrors(merged);
+  const before = snapshotOf(event, types);
+  if (Object.keys(diffOf(before, snapshotOf(merged, types))).length === 0) return { event, errors: [] };
+  const errors = [...eventRuleErrors(merged), ...changeRuleErrors(event, merged, types)];
   if (changes.currency !== undefined && changes.currency !== event.currency && event.ticketsSold > 0) {
     errors.push(invalid('cannot change once tickets are sold', ['input', 'currency']));
   }
   if (errors.length) return { event: null, errors };
-  const before = snapshotOf(event, await ticketTypesByEventIds(tx, [event.id]));
   if (merged.currency !== event.currency) await repriceTicketTypes(tx, event.id, merged.currency);
   const updated = await updateEventRow(tx, event.id, columnsOf(changes));
   const after = await record(tx, ctx, { action, before, event: updated });
@@ -355,7 +376,7 @@ const conflict = (current: number): EventResult => ({
 });
 
 export async function updateEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = updateEventInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   const { id, expectedVersion, ...changes } = parsed.data;
@@ -372,7 +393,7 @@ export async function updateEvent(ctx: MutationContext, input: unknown): Promise
 
 /** A version's details come back as a new version; status and ticket types stay as they are. */
 export async function restoreEventVersion(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = restoreEventVersionInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   const { eventId, version, expectedVersion } = parsed.data;
@@ -412,7 +433,7 @@ const cancelledEventErrors = (event: EventRow): UserError[] =>
   event.status === 'CANCELLED' ? [invalid('a cancelled event cannot be changed', ['input', 'eventId'])] : [];
 
 export async function addTicketType(ctx: MutationContext, input: unknown): Promise<TicketTypeResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = addTicketTypeInput.safeParse(input);
   if (!parsed.success) return { ticketType: null, errors: userErrorsFrom(parsed.error) };
   const { eventId, price, ...fields } = parsed.data;
@@ -458,7 +479,7 @@ export async function addTicketType(ctx: MutationContext, input: unknown): Promi
 }
 
 export async function updateTicketType(ctx: MutationContext, input: unknown): Promise<TicketTypeResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = updateTicketTypeInput.safeParse(input);
   if (!parsed.success) return { ticketType: null, errors: userErrorsFrom(parsed.error) };
   const { id, price, ...fields } = parsed.data;
@@ -507,7 +528,7 @@ const missingEvent = (): EventResult => ({ event: null, errors: [notFound(['inpu
 
 /** DRAFT → PUBLISHED; publishing a published event again changes nothing. */
 export async function publishEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = idInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   return withEditableEvent<EventResult>(
@@ -549,7 +570,7 @@ export async function publishEvent(ctx: MutationContext, input: unknown): Promis
 
 /** PUBLISHED → DRAFT, while nobody holds a ticket. */
 export async function unpublishEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = idInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   return withEditableEvent<EventResult>(
@@ -600,7 +621,7 @@ async function cancel(
 
 /** DRAFT or PUBLISHED → CANCELLED, for good; cancelling again changes nothing. */
 export async function cancelEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = cancelEventInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   return withEditableEvent<EventResult>(
@@ -635,7 +656,7 @@ export interface DeleteResult {
  * Repeating it finds nothing to do and answers the same.
  */
 export async function deleteEvent(ctx: MutationContext, input: unknown): Promise<DeleteResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = idInput.safeParse(input);
   if (!parsed.success) return { deletedEventId: null, event: null, errors: userErrorsFrom(parsed.error) };
   const { id } = parsed.data;
@@ -711,7 +732,7 @@ async function copyEvent(
 }
 
 export async function duplicateEvent(ctx: MutationContext, input: unknown): Promise<EventResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = duplicateEventInput.safeParse(input);
   if (!parsed.success) return { event: null, errors: userErrorsFrom(parsed.error) };
   const { id, title, startsAt } = parsed.data;
@@ -742,7 +763,7 @@ export interface OccurrencesResult {
  * inventory) that share a series id; new occurrences copy the given one's definition.
  */
 export async function addOccurrences(ctx: MutationContext, input: unknown): Promise<OccurrencesResult> {
-  requireUser(ctx.viewer);
+  requireCaller(ctx.viewer);
   const parsed = addOccurrencesInput.safeParse(input);
   if (!parsed.success) return { occurrences: [], errors: userErrorsFrom(parsed.error) };
   const { eventId, startsAt } = parsed.data;
@@ -751,7 +772,12 @@ export async function addOccurrences(ctx: MutationContext, input: unknown): Prom
     eventId,
     async (tx, source) => {
       const seriesId = source.seriesId ?? source.id;
-      if (!source.seriesId) await setSeries(tx, source.id, seriesId);
+      if (!source.seriesId) {
+        // The source becomes the series' first occurrence: a change of its own, recorded as such.
+        const before = snapshotOf(source, await ticketTypesByEventIds(tx, [source.id]));
+        const head = await updateEventRow(tx, source.id, { seriesId });
+        await record(tx, ctx, { action: 'event.series_started', before, event: head });
+      }
       const occurrences: EventRow[] = [];
       for (const start of [...startsAt].sort((a, b) => a.getTime() - b.getTime())) {
         occurrences.push(

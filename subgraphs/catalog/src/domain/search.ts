@@ -17,7 +17,8 @@ import {
   searchEvents,
 } from '../db/queries.ts';
 import type { EventRow } from '../db/schema.ts';
-import { memberships } from './events.ts';
+import { organizationsSeenInFull } from './events.ts';
+import { instant } from './validation.ts';
 
 const eventFilter = z.object({
   query: z.string().max(200, 'must be at most 200 characters').nullish(),
@@ -34,15 +35,29 @@ const eventFilter = z.object({
       radiusKm: z.number().min(1, 'must be 1–500').max(500, 'must be 1–500'),
     })
     .nullish(),
-  startsAfter: z.date().nullish(),
-  startsBefore: z.date().nullish(),
+  startsAfter: instant.nullish(),
+  startsBefore: instant.nullish(),
   priceMin: z.number().int().min(0).nullish(),
   priceMax: z.number().int().min(0).nullish(),
   organizationId: uuidInput.nullish(),
   onlineOnly: z.boolean().nullish(),
 });
 
-/** A cursor names its order, so one from another order (or another query's sort) is refused. */
+/** The largest PostgreSQL `int`: prices and version numbers are stored as such. */
+export const MAX_INT = 2_147_483_647;
+
+/**
+ * A start time as a cursor carries it (ISO 8601 with microseconds), kept as text so nothing is
+ * lost, but only when PostgreSQL can read it: its year field must not be 0000 either.
+ */
+const cursorStartsAt = z.iso
+  .datetime({ offset: true })
+  .refine((text) => !text.startsWith('0000') && instant.safeParse(new Date(text)).success);
+
+/**
+ * A cursor names its order, so one from another order (or another query's sort) is refused; its
+ * value must fit the column it is compared with, or PostgreSQL would fail the query.
+ */
 const cursorKey = z
   .string()
   .transform((text, ctx) => {
@@ -58,11 +73,16 @@ const cursorKey = z
       z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: z.boolean().optional() }),
       z.object({
         s: z.literal('STARTS_AT'),
-        v: z.iso.datetime({ offset: true }),
+        v: cursorStartsAt,
         id: z.uuid(),
         t: z.boolean().optional(),
       }),
-      z.object({ s: z.literal('PRICE'), v: z.number().int(), id: z.uuid(), t: z.boolean().optional() }),
+      z.object({
+        s: z.literal('PRICE'),
+        v: z.number().int().min(0).max(MAX_INT),
+        id: z.uuid(),
+        t: z.boolean().optional(),
+      }),
       z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: z.boolean().optional() }),
     ]),
   );
@@ -103,7 +123,7 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
   // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to remove them
   const text = filter.query?.replace(/[\u0000-\u001f\u007f]/g, ' ').trim() || undefined;
   const criteria: SearchCriteria = {
-    memberOf: memberships(viewer),
+    seesAllOf: organizationsSeenInFull(viewer),
     words: text ? wordsOf(text) : [],
     text,
     category: (filter.category ?? undefined) as SearchCriteria['category'],

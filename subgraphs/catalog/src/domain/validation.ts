@@ -36,6 +36,15 @@ const venue = z
     path: ['longitude'],
   });
 
+/**
+ * An instant PostgreSQL can store: years 1–9999 in UTC. DateTime input also lets through year 0
+ * and, after a negative offset, year 10000, which PostgreSQL refuses.
+ */
+export const instant = z
+  .date()
+  .min(new Date('0001-01-01T00:00:00.000Z'), 'must be between the years 1 and 9999')
+  .max(new Date('9999-12-31T23:59:59.999Z'), 'must be between the years 1 and 9999');
+
 const webUrl = z
   .string()
   .max(2048, 'must be at most 2048 characters')
@@ -51,7 +60,7 @@ const webUrl = z
 /** Markdown in, `{ description, descriptionHtml }` out; unsafe markup is refused, not repaired. */
 const description = z
   .string()
-  .max(MAX_DESCRIPTION_SOURCE_CHARS, 'must be at most 50 KB')
+  .max(MAX_DESCRIPTION_SOURCE_CHARS, `must be at most ${MAX_DESCRIPTION_SOURCE_CHARS} characters`)
   .transform((source, ctx) => {
     const rendered = renderDescription(source);
     if (!rendered.ok) {
@@ -114,8 +123,8 @@ const eventFields = {
   category: z.enum(CATEGORIES),
   tags,
   imageIds: z.array(uuidInput).max(10, 'at most 10 images'),
-  startsAt: z.date(),
-  endsAt: z.date(),
+  startsAt: instant,
+  endsAt: instant,
   timezone: timeZone,
   venue: venue.nullish(),
   onlineUrl: webUrl.nullish(),
@@ -148,8 +157,8 @@ const ticketTypeFields = {
   name: displayText(100),
   price: moneyInput,
   capacity,
-  salesStartAt: z.date().nullish(),
-  salesEndAt: z.date().nullish(),
+  salesStartAt: instant.nullish(),
+  salesEndAt: instant.nullish(),
   minPerOrder: perOrder,
   maxPerOrder: perOrder,
   hidden: z.boolean(),
@@ -183,11 +192,11 @@ export const cancelEventInput = z.object({ id: uuidInput, reason: displayText(50
 export const duplicateEventInput = z.object({
   id: uuidInput,
   title: eventFields.title.nullish(),
-  startsAt: z.date().nullish(),
+  startsAt: instant.nullish(),
 });
 export const addOccurrencesInput = z.object({
   eventId: uuidInput,
-  startsAt: z.array(z.date()).min(1, 'give at least one start').max(52, 'at most 52 at once'),
+  startsAt: z.array(instant).min(1, 'give at least one start').max(52, 'at most 52 at once'),
 });
 export const restoreEventVersionInput = z.object({
   eventId: uuidInput,
@@ -238,5 +247,43 @@ export function salesWindowErrors(
       message: 'must not be less than minPerOrder',
       field: ['input', 'maxPerOrder'],
     });
+  return errors;
+}
+
+/**
+ * What a change to an event must keep true beyond its own fields: a published event stays
+ * publishable (a venue or an online URL, a start not moved into the past) and every ticket type
+ * still stops selling by the event's end, the rule `salesWindowErrors` applies to ticket types.
+ */
+export function changeRuleErrors(
+  before: { status: string; startsAt: Date; venueName: string | null; onlineUrl: string | null },
+  after: { startsAt: Date; endsAt: Date; venueName: string | null; onlineUrl: string | null },
+  ticketTypes: Array<Parameters<typeof salesWindowErrors>[0] & { name: string }>,
+): UserError[] {
+  const errors: UserError[] = [];
+  const invalid = (message: string, field: string): UserError => ({
+    code: 'INVALID_INPUT',
+    message,
+    field: ['input', field],
+  });
+  if (before.status === 'PUBLISHED') {
+    if (after.startsAt.getTime() !== before.startsAt.getTime() && after.startsAt <= new Date())
+      errors.push(invalid('a published event cannot move its start into the past', 'startsAt'));
+    if (!after.venueName && !after.onlineUrl) {
+      const message = 'a published event needs a venue or an online URL';
+      if (before.venueName) errors.push(invalid(message, 'venue'));
+      if (before.onlineUrl) errors.push(invalid(message, 'onlineUrl'));
+    }
+  }
+  const sellingPastEnd = ticketTypes.filter((type) => salesWindowErrors(type, after).length > 0);
+  if (sellingPastEnd.length) {
+    const names = sellingPastEnd.map((type) => `"${type.name}"`).join(', ');
+    errors.push(
+      invalid(
+        `must not come before the end of ticket sales (${names}): change their sales windows first`,
+        'endsAt',
+      ),
+    );
+  }
   return errors;
 }

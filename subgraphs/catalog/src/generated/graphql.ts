@@ -56,6 +56,7 @@ export type AuditEntry = {
   __typename?: 'AuditEntry';
   /** `<target>.<verb>`, e.g. event.published. */
   action: Scalars['String']['output'];
+  /** The user or API key that made the change. */
   actorId?: Maybe<Scalars['ID']['output']>;
   after?: Maybe<Scalars['JSON']['output']>;
   before?: Maybe<Scalars['JSON']['output']>;
@@ -90,7 +91,10 @@ export type CreateEventInput = {
   capacity: Scalars['Int']['input'];
   category?: InputMaybe<EventCategory>;
   currency: Scalars['String']['input'];
-  /** Markdown, at most 50 KB rendered; raw HTML only from a safe set of tags, links http(s) or mailto. */
+  /**
+   * Markdown of at most 100000 characters, at most 50 KB rendered; raw HTML only from a safe set
+   * of tags, links http(s) or mailto.
+   */
   description?: InputMaybe<Scalars['String']['input']>;
   endsAt: Scalars['DateTime']['input'];
   /** At most 10. */
@@ -135,7 +139,8 @@ export type ErrorCode =
 
 /**
  * Something people buy tickets for, held by an organizer. Drafts are visible to the organization's
- * members only; published events to everyone (UNLISTED ones by id, not in lists).
+ * members and its API keys with events:read only; published events to everyone (UNLISTED ones by
+ * id, not in lists).
  */
 export type Event = {
   __typename?: 'Event';
@@ -165,7 +170,7 @@ export type Event = {
   /** PUBLISHED events whose end has passed are ENDED. */
   status: EventStatus;
   tags: Array<Scalars['String']['output']>;
-  /** In sort order; hidden ticket types only for the organization's members. */
+  /** In sort order; hidden ticket types only for the organization's members and events:read API keys. */
   ticketTypes: Array<TicketType>;
   /** IANA time zone where the event takes place, e.g. Europe/Sarajevo. */
   timezone: Scalars['String']['output'];
@@ -175,7 +180,7 @@ export type Event = {
   venue?: Maybe<Venue>;
   /** Bumped by every change; pass it as `expectedVersion` to `updateEvent`. */
   version: Scalars['Int']['output'];
-  /** The event's history, newest first; the organization's members only. */
+  /** The event's history, newest first; the organization's members and events:read API keys only. */
   versions: EventVersionConnection;
   visibility: EventVisibility;
 };
@@ -183,7 +188,8 @@ export type Event = {
 
 /**
  * Something people buy tickets for, held by an organizer. Drafts are visible to the organization's
- * members only; published events to everyone (UNLISTED ones by id, not in lists).
+ * members and its API keys with events:read only; published events to everyone (UNLISTED ones by
+ * id, not in lists).
  */
 export type EventVersionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -274,7 +280,7 @@ export type EventVersion = {
   __typename?: 'EventVersion';
   /** What made it, e.g. event.updated, ticket_type.added, event.restored. */
   action: Scalars['String']['output'];
-  /** The user who made the change. */
+  /** The user or API key that made the change. */
   actorId?: Maybe<Scalars['ID']['output']>;
   createdAt: Scalars['DateTime']['output'];
   /** Changed fields: { field: { from, to } }. */
@@ -322,7 +328,10 @@ export type Mutation = {
   addOccurrences: AddOccurrencesPayload;
   addTicketType: TicketTypePayload;
   cancelEvent: EventPayload;
-  /** A DRAFT; ADMINs and OWNERs of the organization. */
+  /**
+   * A DRAFT. Every event mutation is for the organization's ADMINs and OWNERs and its API keys
+   * with events:write.
+   */
   createEvent: EventPayload;
   /** Drafts without sales are deleted; anything else is cancelled. Repeating it changes nothing. */
   deleteEvent: DeleteEventPayload;
@@ -333,6 +342,11 @@ export type Mutation = {
   restoreEventVersion: EventPayload;
   /** Back to DRAFT; not once tickets are sold. */
   unpublishEvent: EventPayload;
+  /**
+   * A PUBLISHED event stays publishable (a venue or an online URL, a start not moved into the
+   * past); the end stays after the start and no earlier than any ticket type's sales close. A
+   * change that changes nothing answers the event as it is, at the same version.
+   */
   updateEvent: EventPayload;
   updateTicketType: TicketTypePayload;
 };
@@ -420,7 +434,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
-  /** Changes to the organization's catalog, newest first; its ADMINs and OWNERs only. */
+  /** Changes to the organization's catalog, newest first; its ADMINs and OWNERs only (not API keys). */
   auditLog: AuditEntryConnection;
   /** Null when there is no such event or the caller may not see it. */
   event?: Maybe<Event>;

@@ -1,8 +1,15 @@
-import { decodeCursor, isUuid, pageSize, requireOrgRole, toConnection } from '@bilten/platform';
+import {
+  decodeCursor,
+  isUuid,
+  pageSize,
+  requireOrgAccess,
+  requireOrgRole,
+  toConnection,
+} from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { auditEntries, versionsOf } from '../db/queries.ts';
-import type { EventRow } from '../db/schema.ts';
+import type { EventRow, TicketTypeRow } from '../db/schema.ts';
 import {
   addOccurrences,
   addTicketType,
@@ -11,14 +18,15 @@ import {
   createEvent,
   deleteEvent,
   duplicateEvent,
-  isMember,
   publishEvent,
+  READ_EVENTS,
   restoreEventVersion,
+  seesAllEventsOf,
   unpublishEvent,
   updateEvent,
   updateTicketType,
 } from '../domain/events.ts';
-import { searchEventPage } from '../domain/search.ts';
+import { MAX_INT, searchEventPage } from '../domain/search.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 /** A well-formed id no organization has: what a malformed organization key matches. */
@@ -30,19 +38,23 @@ async function visibleEvent(id: string, { loaders, viewer }: Context): Promise<E
   return event && canSeeEvent(viewer, event) ? event : null;
 }
 
+/** A ticket type the caller may see, or null: of an event they see, and hidden ones only for insiders. */
+async function visibleTicketType(id: string, context: Context): Promise<TicketTypeRow | null> {
+  const ticketType = await context.loaders.ticketType.load(id);
+  if (!ticketType) return null;
+  const event = await visibleEvent(ticketType.eventId, context);
+  return event && (!ticketType.hidden || seesAllEventsOf(context.viewer, event.organizationId))
+    ? ticketType
+    : null;
+}
+
 export const resolvers: Resolvers = {
   Query: {
     event: (_, { id }, context) => visibleEvent(id, context),
-    ticketType: async (_, { id }, context) => {
-      const ticketType = await context.loaders.ticketType.load(id);
-      if (!ticketType) return null;
-      const event = await visibleEvent(ticketType.eventId, context);
-      return event && (!ticketType.hidden || isMember(context.viewer, event.organizationId))
-        ? ticketType
-        : null;
-    },
+    ticketType: (_, { id }, context) => visibleTicketType(id, context),
     events: (_, args, { db, viewer }) => searchEventPage(db, viewer, args),
     auditLog: async (_, { organizationId, first, after }, { db, viewer }) => {
+      // People only: entries carry staff members' IP addresses and user agents.
       requireOrgRole(viewer, organizationId, 'ADMIN');
       const size = pageSize(first);
       const rows = await auditEntries(db, organizationId, size + 1, after ? decodeCursor(after) : undefined);
@@ -84,7 +96,7 @@ export const resolvers: Resolvers = {
     organizer: (event) => ({ id: event.organizationId }),
     ticketTypes: async (event, _, { loaders, viewer }) => {
       const types = await loaders.ticketTypesOfEvent.load(event.id);
-      return isMember(viewer, event.organizationId) ? types : types.filter((type) => !type.hidden);
+      return seesAllEventsOf(viewer, event.organizationId) ? types : types.filter((type) => !type.hidden);
     },
     occurrences: async (event, _, { loaders, viewer }) =>
       event.seriesId
@@ -93,17 +105,14 @@ export const resolvers: Resolvers = {
           )
         : [event],
     versions: async (event, { first, after }, { db, viewer }) => {
-      requireOrgRole(viewer, event.organizationId, 'STAFF');
+      requireOrgAccess(viewer, event.organizationId, READ_EVENTS);
       const size = pageSize(first);
-      const before = after ? decodeCursor(after, z.number().int().min(1)) : undefined;
+      const before = after ? decodeCursor(after, z.number().int().min(1).max(MAX_INT)) : undefined;
       return toConnection(await versionsOf(db, event.id, size + 1, before), size, (row) => row.version);
     },
   },
   TicketType: {
-    __resolveReference: async ({ id }, context) => {
-      const ticketType = await context.loaders.ticketType.load(id);
-      return ticketType && (await visibleEvent(ticketType.eventId, context)) ? ticketType : null;
-    },
+    __resolveReference: ({ id }, context) => visibleTicketType(id, context),
     price: (ticketType) => ({ amount: ticketType.priceAmount, currency: ticketType.priceCurrency }),
     event: async (ticketType, _, { loaders }) => (await loaders.event.load(ticketType.eventId))!,
   },

@@ -40,7 +40,7 @@ export type MoneyInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Posts an in-app notification; templates, preferences and email arrive in the messaging issue. */
+  /** Platform ADMINs only. Posts an in-app notification; templates, preferences and email arrive in the messaging issue. */
   sendNotification: SendNotificationPayload;
 };
 
@@ -86,6 +86,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  /** The recipient's own, or anyone's for platform ADMINs; null when there is no such notification. */
   notification?: Maybe<Notification>;
 };
 
@@ -109,7 +110,7 @@ export type SendNotificationPayload = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
-  /** Newest first; null only when messaging cannot be reached. */
+  /** Newest first; the user themself and platform ADMINs only. Null only when messaging cannot be reached. */
   notifications?: Maybe<NotificationConnection>;
 };
 

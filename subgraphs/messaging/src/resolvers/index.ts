@@ -1,20 +1,27 @@
 import { decodeCursor, isUuid, pageSize, toConnection } from '@bilten/platform';
-import { sendNotification } from '../domain/notifications.ts';
+import {
+  readableNotification,
+  requireNotificationReader,
+  sendNotification,
+} from '../domain/notifications.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    notification: (_, { id }, { loaders }) => loaders.notification.load(id),
+    notification: async (_, { id }, { viewer, loaders }) =>
+      readableNotification(viewer, await loaders.notification.load(id)),
   },
   Mutation: {
-    sendNotification: (_, { input }, { db }) => sendNotification(db, input),
+    sendNotification: (_, { input }, ctx) => sendNotification(ctx, input),
   },
   Notification: {
-    __resolveReference: ({ id }, { loaders }) => loaders.notification.load(id),
+    __resolveReference: async ({ id }, { viewer, loaders }) =>
+      readableNotification(viewer, await loaders.notification.load(id)),
     recipient: (notification) => ({ id: notification.recipientId }),
   },
   User: {
-    notifications: async (user, { first, after }, { loaders }) => {
+    notifications: async (user, { first, after }, { viewer, loaders }) => {
+      requireNotificationReader(viewer, user.id);
       const size = pageSize(first);
       const beforeId = after ? decodeCursor(after) : undefined;
       if (!isUuid(user.id)) return toConnection([], size);

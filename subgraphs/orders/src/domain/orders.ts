@@ -37,3 +37,12 @@ export async function createOrder(
     errors: [],
   };
 }
+
+/**
+ * An order is its buyer's business (and platform administrators'); to anyone else it does not
+ * exist, so ids cannot be probed. Organizers' views of their events' orders come with checkout.
+ */
+export function orderSeenBy(viewer: Viewer, order: OrderRow | null | undefined): OrderRow | null {
+  if (!order || viewer.kind !== 'user') return null;
+  return viewer.userId === order.buyerId || viewer.roles.includes('ADMIN') ? order : null;
+}

@@ -95,6 +95,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  /** The buyer's own order (platform ADMINs see any); null for anyone else, as for an unknown id. */
   order?: Maybe<Order>;
 };
 

@@ -1,15 +1,16 @@
-import { createOrder } from '../domain/orders.ts';
+import { createOrder, orderSeenBy } from '../domain/orders.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    order: (_, { id }, { loaders }) => loaders.order.load(id),
+    order: async (_, { id }, { loaders, viewer }) => orderSeenBy(viewer, await loaders.order.load(id)),
   },
   Mutation: {
     createOrder: (_, { input }, { viewer, db }) => createOrder(viewer, db, input),
   },
   Order: {
-    __resolveReference: ({ id }, { loaders }) => loaders.order.load(id),
+    __resolveReference: async ({ id }, { loaders, viewer }) =>
+      orderSeenBy(viewer, await loaders.order.load(id)),
     buyer: (order) => ({ id: order.buyerId }),
     event: (order) => ({ id: order.eventId }),
     ticketType: (order) => ({ id: order.ticketTypeId }),
