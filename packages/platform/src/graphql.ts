@@ -33,7 +33,15 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
 function parseInstant(value: unknown): Date {
   const parsed = z.iso.datetime({ offset: true }).safeParse(value);
   if (!parsed.success) throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone offset');
-  return new Date(parsed.data);
+  const date = new Date(parsed.data);
+  if (!isStorableInstant(date)) throw new GraphQLError('DateTime must fall within the years 1 to 9999 (UTC)');
+  return date;
+}
+
+/** Years 1–9999 in UTC: what PostgreSQL and ISO-8601 both hold; beyond, a store would fail late. */
+export function isStorableInstant(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999;
 }
 
 /** Keyset cursor: opaque to clients, validated on the way back in. */

@@ -251,8 +251,6 @@ describe('createEvent validation', () => {
     ['11 tags', { tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }, ['tags']],
     ['endsAt before startsAt', { endsAt: '2027-03-01T18:59:59Z' }, ['endsAt']],
     ['endsAt equal to startsAt', { endsAt: '2027-03-01T19:00:00Z' }, ['endsAt']],
-    ['a start in the year 0', { startsAt: '0000-06-01T00:00:00Z' }, ['startsAt']],
-    ['an end past the year 9999 in UTC', { endsAt: '9999-12-31T23:00:00-05:00' }, ['endsAt']],
     ['an unknown IANA time zone', { timezone: 'Mars/Olympus_Mons' }, ['timezone']],
     ['a time zone abbreviation', { timezone: 'CET' }, ['timezone']],
     ['an empty time zone', { timezone: '' }, ['timezone']],
@@ -284,11 +282,13 @@ describe('createEvent validation', () => {
     expect(payload.event!.timezone).toBe('Europe/Sarajevo');
   });
 
-  it('rejects a start time without a zone offset as BAD_USER_INPUT and stores nothing', async () => {
+  it.each([
+    ['a start time without a zone offset', { startsAt: '2027-03-01 19:00' }],
+    ['a start in the year 0', { startsAt: '0000-06-01T00:00:00Z' }],
+    ['an end past the year 9999 in UTC', { endsAt: '9999-12-31T23:00:00-05:00' }],
+  ])('rejects %s as BAD_USER_INPUT and stores nothing', async (_, override) => {
     const before = await rowCount('events');
-    const { status, data, errors } = await gql(CREATE_EVENT, {
-      input: eventInput({ startsAt: '2027-03-01 19:00' }),
-    });
+    const { status, data, errors } = await gql(CREATE_EVENT, { input: eventInput(override) });
     expect(status).toBe(400);
     expect(data).toBeUndefined();
     expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);

@@ -4,6 +4,7 @@ import {
   decodeCursor,
   displayText,
   encodeCursor,
+  isStorableInstant,
   pageSize,
   uuidInput,
   type Viewer,
@@ -18,7 +19,6 @@ import {
 } from '../db/queries.ts';
 import type { EventRow } from '../db/schema.ts';
 import { organizationsSeenInFull } from './events.ts';
-import { instant } from './validation.ts';
 
 const eventFilter = z.object({
   query: z.string().max(200, 'must be at most 200 characters').nullish(),
@@ -35,8 +35,8 @@ const eventFilter = z.object({
       radiusKm: z.number().min(1, 'must be 1–500').max(500, 'must be 1–500'),
     })
     .nullish(),
-  startsAfter: instant.nullish(),
-  startsBefore: instant.nullish(),
+  startsAfter: z.date().nullish(),
+  startsBefore: z.date().nullish(),
   priceMin: z.number().int().min(0).nullish(),
   priceMax: z.number().int().min(0).nullish(),
   organizationId: uuidInput.nullish(),
@@ -52,7 +52,7 @@ export const MAX_INT = 2_147_483_647;
  */
 const cursorStartsAt = z.iso
   .datetime({ offset: true })
-  .refine((text) => !text.startsWith('0000') && instant.safeParse(new Date(text)).success);
+  .refine((text) => !text.startsWith('0000') && isStorableInstant(new Date(text)));
 
 /**
  * A cursor names its order, so one from another order (or another query's sort) is refused; its
