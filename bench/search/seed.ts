@@ -1,9 +1,14 @@
 /**
- * Realistic catalog data for search: `npm run seed:catalog -- --events 100000` into `DATABASE_URL`
- * (catalog's migrations are applied first). Deterministic: the same count gives the same data.
+ * Realistic catalog data for search: `npm run seed:catalog -- --events 100000` brings the catalog
+ * of `DATABASE_URL`, or when that is unset the search benchmark's own database (see
+ * `benchDatabaseUrl`), up to that many events; catalog's migrations are applied first.
+ * Deterministic: event n is always the same event (apart from its id and the dates, which are
+ * relative to the day of seeding), so topping 3,000 events up to 100,000 gives the data a fresh
+ * 100,000 would.
  */
 import { fileURLToPath } from 'node:url';
 import { applyMigrations } from '@bilten/platform';
+import { ADMIN_DATABASE_URL } from '@bilten/testkit';
 import postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -108,26 +113,36 @@ function random(seed: number) {
 }
 
 export interface SeedOptions {
+  /** How many events to insert. */
   events: number;
+  /** The number of the first one: events already there, so a top-up continues the sequence. */
+  from?: number;
   organizations?: number;
   log?: (line: string) => void;
 }
 
-/** Inserts `events` events with 1–3 ticket types each into the `catalog` schema. */
+/** Organization ids are fixed too, so a top-up spreads its events over the same organizations. */
+const organizationId = (n: number) => `00000000-0000-7000-8000-${(n + 1).toString(16).padStart(12, '0')}`;
+
+/**
+ * Inserts events number `from` to `from + events - 1`, with 1–3 ticket types each, into the
+ * `catalog` schema, then vacuums and analyzes the tables: the price update rewrites every new row,
+ * and the GIN indexes' pending lists should be merged, as they would be in a database in use.
+ */
 export async function seedCatalog(
   sql: postgres.Sql,
-  { events, organizations = 500, log = () => {} }: SeedOptions,
+  { events, from = 0, organizations = 500, log = () => {} }: SeedOptions,
 ) {
-  const next = random(events);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-  const orgIds = Array.from({ length: organizations }, () => uuidv7());
   const day = 86_400_000;
   const started = Date.now();
   for (let done = 0; done < events; ) {
     const batch = Math.min(1_000, events - done);
-    const eventRows = [];
-    const typeRows = [];
+    const eventRows: Array<Record<string, string | number | null>> = [];
+    const typeRows: Array<Record<string, string | number>> = [];
     for (let i = 0; i < batch; i++) {
+      // One generator per event, seeded with its number.
+      const next = random(Math.imul(from + done + i + 1, 0x9e3779b1));
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
       const [categoryName, category] = pick(Object.entries(CATEGORIES));
       const [city, country, latitude, longitude, currency] = pick(CITIES);
       const online =
@@ -139,7 +154,7 @@ export async function seedCatalog(
       const id = uuidv7();
       eventRows.push({
         id,
-        organization_id: pick(orgIds),
+        organization_id: organizationId(Math.floor(next() * organizations)),
         title,
         description,
         description_html: `<p>${description}</p>`,
@@ -173,32 +188,87 @@ export async function seedCatalog(
         });
       }
     }
-    await sql`insert into catalog.events ${sql(eventRows)}`;
-    await sql`insert into catalog.ticket_types ${sql(typeRows)}`;
+    // Together, so an interrupted seed leaves no event without its ticket types.
+    await sql.begin(async (tx) => {
+      await tx`insert into catalog.events ${tx(eventRows)}`;
+      await tx`insert into catalog.ticket_types ${tx(typeRows)}`;
+    });
     done += batch;
-    if (done % 20_000 === 0 || done === events) log(`  ${done} events`);
+    if (done % 20_000 === 0 || done === events) log(`  ${from + done} events`);
   }
   await sql`
     update catalog.events e set min_price = p.min, max_price = p.max
     from (select event_id, min(price_amount) as min, max(price_amount) as max
           from catalog.ticket_types where not hidden group by event_id) p
     where p.event_id = e.id and e.min_price is null`;
-  await sql`analyze catalog.events`;
-  await sql`analyze catalog.ticket_types`;
+  await sql`vacuum (analyze) catalog.events, catalog.ticket_types`;
+}
+
+/**
+ * The search benchmark's database: `BENCH_SEARCH_DATABASE_URL`, or `bilten_bench_search` on the
+ * server the tests and benchmarks use (`TEST_DATABASE_URL`). It only ever holds the seeded catalog;
+ * each run works on a copy of it.
+ */
+export function benchDatabaseUrl(): string {
+  if (process.env.BENCH_SEARCH_DATABASE_URL) return process.env.BENCH_SEARCH_DATABASE_URL;
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = '/bilten_bench_search';
+  return url.toString();
+}
+
+/** The URL without its password, for printing. */
+export const printable = (url: string) => url.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, '//$1@');
+
+/** The same server's maintenance database, to create and drop databases from. */
+export function adminUrlOf(url: string): string {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  return admin.toString();
+}
+
+/**
+ * Makes sure the database at `url` exists, has catalog's migrations and at least `events` events:
+ * when it has fewer, the rest are seeded. Returns the events it has and how many were added.
+ */
+export async function prepareCatalog(
+  url: string,
+  events: number,
+  log: (line: string) => void = () => {},
+): Promise<{ events: number; seeded: number }> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = postgres(adminUrlOf(url), { max: 1, onnotice: () => {} });
+  try {
+    const [exists] = await admin`select 1 from pg_database where datname = ${name}`;
+    if (!exists) {
+      log(`creating database ${name}`);
+      await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`);
+    }
+  } finally {
+    await admin.end();
+  }
+  await applyMigrations(url, 'catalog', new URL('../../subgraphs/catalog/drizzle', import.meta.url));
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  try {
+    const [row] = await sql<Array<{ count: number }>>`select count(*)::int as count from catalog.events`;
+    const present = row!.count;
+    if (present >= events) return { events: present, seeded: 0 };
+    log(`${printable(url)} has ${present} events; seeding ${events - present} more`);
+    const began = performance.now();
+    await seedCatalog(sql, { events: events - present, from: present, log });
+    log(`seeded in ${Math.round((performance.now() - began) / 1_000)} s`);
+    return { events, seeded: events - present };
+  } finally {
+    await sql.end();
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--events');
   const events = at > 0 ? Number.parseInt(process.argv[at + 1] ?? '', 10) : 100_000;
   if (!Number.isInteger(events) || events < 1) throw new Error('--events must be a positive whole number');
-  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bilten';
-  await applyMigrations(url, 'catalog', new URL('../../subgraphs/catalog/drizzle', import.meta.url));
-  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const url = process.env.DATABASE_URL || benchDatabaseUrl();
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  log(`seeding ${events} events into ${url.replace(/\/\/[^@]*@/, '//')}`);
-  try {
-    await seedCatalog(sql, { events, log });
-  } finally {
-    await sql.end();
-  }
+  log(`bringing ${printable(url)} up to ${events} events`);
+  const result = await prepareCatalog(url, events, log);
+  log(`${result.events} events (${result.seeded} added)`);
 }

@@ -1,0 +1,150 @@
+/**
+ * The SQL a search really runs, and its plans: the statements are recorded while catalog's own
+ * search functions run, then replayed under EXPLAIN the way catalog's pool runs them.
+ */
+import type { Database, Sql } from '@bilten/platform';
+import { drizzle } from 'drizzle-orm/postgres-js';
+
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * A drizzle database on `sql` that records the text and parameters of every statement it sends,
+ * transactions included. It is the same query builder catalog uses, so the text is identical.
+ */
+export function recordingDatabase(sql: Sql): { db: Database; statements: Statement[] } {
+  const statements: Statement[] = [];
+  const db = drizzle(sql, {
+    logger: { logQuery: (query, params) => statements.push({ sql: query, params: [...params] }) },
+  }) as unknown as Database;
+  return { db, statements };
+}
+
+const isSetting = (statement: Statement) => /^select set_config\(/i.test(statement.sql.trim());
+
+/** What a statement is for: the page, the count or the ticket types, and how it matches text. */
+export function roleOf(statement: Statement): string {
+  const text = statement.sql;
+  const target = /from "catalog"\."ticket_types"/.test(text)
+    ? 'ticket types'
+    : /count\(\*\)/.test(text)
+      ? 'count'
+      : 'page';
+  const match = /<<%/.test(text)
+    ? ' (typos, pg_trgm)'
+    : /@@ to_tsquery/.test(text)
+      ? ' (words, tsvector)'
+      : '';
+  return `${target}${match}`;
+}
+
+/** The index a statement should use when it matches text or reads ticket types; else the search's own. */
+export function expectedIndexes(statement: Statement, otherwise: string[]): string[] {
+  if (/from "catalog"\."ticket_types"/.test(statement.sql)) return ['ticket_types_event_id_idx'];
+  if (/<<%/.test(statement.sql)) return ['events_title_trgm_idx'];
+  if (/@@ to_tsquery/.test(statement.sql)) return ['events_search_vector_idx'];
+  return otherwise;
+}
+
+export interface PlanCheck {
+  role: string;
+  sql: string;
+  params: unknown[];
+  expectedIndexes: string[];
+  /** Every index the plan reads, in plan order. */
+  indexesUsed: string[];
+  usesIndex: boolean;
+  usesExpectedIndex: boolean;
+  seqScanOnEvents: boolean;
+  /** A generic plan (the prepared statement's, with $n) rather than one made for these values. */
+  genericPlan: boolean;
+  executionMs: number;
+  ok: boolean;
+  plan: string[];
+}
+
+/** Parses an EXPLAIN (text format) for index use and sequential scans. */
+export function checkPlan(statement: Statement, plan: string[], expected: string[]): PlanCheck {
+  const text = plan.join('\n');
+  const indexesUsed = [
+    ...text.matchAll(
+      /(?:Index Scan|Index Only Scan)(?: Backward)? using (\S+) on |Bitmap Index Scan on (\S+)/g,
+    ),
+  ].map((match) => (match[1] ?? match[2])!);
+  const usesIndex = indexesUsed.length > 0;
+  const usesExpectedIndex = indexesUsed.some((name) => expected.includes(name));
+  const seqScanOnEvents = /Seq Scan on events\b/.test(text);
+  const executionMs = Number(/Execution Time: ([\d.]+) ms/.exec(text)?.[1] ?? Number.NaN);
+  return {
+    role: roleOf(statement),
+    sql: statement.sql,
+    params: statement.params,
+    expectedIndexes: expected,
+    indexesUsed: [...new Set(indexesUsed)],
+    usesIndex,
+    usesExpectedIndex,
+    seqScanOnEvents,
+    genericPlan: /\$\d/.test(text),
+    executionMs,
+    ok: usesExpectedIndex && !seqScanOnEvents,
+    plan,
+  };
+}
+
+/** A parameter as an SQL literal of unknown type, which PostgreSQL coerces to the parameter's type. */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  const text =
+    value instanceof Date
+      ? value.toISOString()
+      : typeof value === 'object'
+        ? JSON.stringify(value)
+        : String(value);
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** Executions of a prepared statement before PostgreSQL (plan_cache_mode auto) considers its generic plan. */
+const CUSTOM_PLANS = 5;
+let prepared = 0;
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of each recorded statement, the way catalog's pool runs it: statements
+ * with parameters are prepared (platform `connectDatabase` prepares them and caches them per
+ * connection), so after a warm-up PostgreSQL may switch to the generic plan; the plan shown is
+ * the one of the execution after five, as every request of a long run sees. All run in one
+ * transaction, in the recorded order: `set_config` (the typo threshold) is replayed as it is and
+ * applies, as in the request, to the statements after it.
+ */
+export async function explainAsServed(
+  sql: Sql,
+  statements: Statement[],
+  otherwise: string[],
+): Promise<PlanCheck[]> {
+  return sql.begin(async (tx) => {
+    const checks: PlanCheck[] = [];
+    for (const statement of statements) {
+      if (isSetting(statement)) {
+        await tx.unsafe(statement.sql, statement.params as never[]);
+        continue;
+      }
+      let plan: string[];
+      if (statement.params.length) {
+        const name = `bench_search_${++prepared}`;
+        await tx.unsafe(`prepare ${name} as ${statement.sql}`);
+        const execute = `execute ${name}(${statement.params.map(literal).join(', ')})`;
+        for (let n = 0; n < CUSTOM_PLANS; n++) await tx.unsafe(execute);
+        plan = (await tx.unsafe(`explain (analyze, buffers) ${execute}`)).map((row) =>
+          String(row['QUERY PLAN']),
+        );
+        await tx.unsafe(`deallocate ${name}`);
+      } else {
+        const rows = await tx.unsafe(`explain (analyze, buffers) ${statement.sql}`);
+        plan = rows.map((row) => String(row['QUERY PLAN']));
+      }
+      checks.push(checkPlan(statement, plan, expectedIndexes(statement, otherwise)));
+    }
+    return checks;
+  });
+}
