@@ -6,6 +6,7 @@ import {
   type SignedInUser,
   signUp,
   startTestSubgraph,
+  statementsOf,
   type TestSubgraph,
   verificationTokenOf,
   waitFor,
@@ -252,6 +253,14 @@ describe('login', () => {
     });
     expect(data!.login.accessToken).toBeNull();
     expect(data!.login.errors.map((e) => e.field.join('.'))).toEqual(['input.email', 'input.password']);
+  });
+
+  it('signs in with five SQL statements: guard, account, settle, session, memberships', async () => {
+    const fresh = await signUp(url, sql);
+    const statements = await statementsOf(url, async () => {
+      expect(codeOf(await login(fresh.email, fresh.password))).toBeUndefined();
+    });
+    expect(statements).toBe(5);
   });
 
   it('lets an unverified user sign in, with email_verified false', async () => {

@@ -346,9 +346,20 @@ export async function setPassword(
 
 // ---------------------------------------------------------------- sessions and refresh tokens
 
-export async function insertSession(db: Db, row: typeof sessions.$inferInsert): Promise<SessionRow> {
-  const [session] = await db.insert(sessions).values(row).returning();
-  return session!;
+/** A new sign-in session with its first refresh token, in one statement (one round trip). */
+export async function insertSessionWithRefreshToken(
+  db: Db,
+  session: { id: string; userId: string; ip: string | null; userAgent: string | null; expiresAt: Date },
+  refreshTokenHash: string,
+) {
+  const expiresAt = session.expiresAt.toISOString();
+  await db.execute(sql`
+    with session as (
+      insert into ${sessions} (id, user_id, ip, user_agent, expires_at)
+      values (${session.id}, ${session.userId}, ${session.ip}, ${session.userAgent}, ${expiresAt}::timestamptz)
+    )
+    insert into ${refreshTokens} (token_hash, session_id, expires_at)
+    values (${refreshTokenHash}, ${session.id}, ${expiresAt}::timestamptz)`);
 }
 
 export async function insertRefreshToken(db: Db, row: typeof refreshTokens.$inferInsert) {

@@ -13,7 +13,7 @@ import type { Context } from '../context.ts';
 import {
   activeSessionsOf,
   insertRefreshToken,
-  insertSession,
+  insertSessionWithRefreshToken,
   lockRefreshToken,
   markRefreshTokenUsed,
   membershipsOf,
@@ -29,15 +29,15 @@ import { givenPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
 import { ACCESS_TOKEN_TTL_SECONDS } from './signing-keys.ts';
 import {
-  forget,
-  hit,
+  hitAll,
   LOGIN_PER_EMAIL,
   LOGIN_PER_IP,
+  LOGIN_WINDOW_MS,
   lock,
   loginEmailKey,
   loginIpKey,
   rateLimited,
-  release,
+  settle,
 } from './throttles.ts';
 
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -91,17 +91,8 @@ export async function login(ctx: Ctx, input: unknown): Promise<AuthResult> {
   if (!(await checkPassword(ctx, email, user, password)) || !user) throw unauthenticated(WRONG_CREDENTIALS);
   const refreshToken = newToken('brt_');
   const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
-  const session = await ctx.db.transaction(async (tx) => {
-    const created = await insertSession(tx, {
-      id: uuidv7(),
-      userId: user.id,
-      ip: ctx.clientIp,
-      userAgent: ctx.userAgent,
-      expiresAt,
-    });
-    await insertRefreshToken(tx, { tokenHash: tokenHash(refreshToken), sessionId: created.id, expiresAt });
-    return created;
-  });
+  const session = { id: uuidv7(), userId: user.id, ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt };
+  await insertSessionWithRefreshToken(ctx.db, session, tokenHash(refreshToken));
   ctx.log.info({ userId: user.id, sessionId: session.id }, 'signed in');
   return {
     accessToken: await accessTokenFor(ctx, user, session.id),
@@ -131,8 +122,11 @@ export async function checkPassword(
   password: string,
 ): Promise<boolean> {
   const guards = passwordGuards(email, ctx.clientIp);
-  const attempts: Array<Awaited<ReturnType<typeof hit>>> = [];
-  for (const guard of guards) attempts.push(await hit(ctx.db, guard.key, guard.rule));
+  const attempts = await hitAll(
+    ctx.db,
+    guards.map((guard) => guard.key),
+    LOGIN_WINDOW_MS,
+  );
   const locked = attempts
     .map((attempt) => attempt.lockedUntil)
     .filter((until) => until !== null)
@@ -145,8 +139,7 @@ export async function checkPassword(
     ? await ctx.passwords.verify(user.passwordHash, password)
     : await ctx.passwords.verifyNobody(password);
   if (valid && user) {
-    await forget(ctx.db, guards[0].key);
-    await release(ctx.db, guards[1].key);
+    await settle(ctx.db, { forget: guards[0].key, release: guards[1].key });
     return true;
   }
   ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'password check failed');

@@ -16,17 +16,20 @@ export interface ThrottleRule {
 
 type LockingRule = ThrottleRule & { lockMs: number };
 
+/** The window both sign-in rules count in, so one statement can count both. */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+
 /** Sign-in failures per address (known or not, so a lock tells nothing about accounts). */
 export const LOGIN_PER_EMAIL: LockingRule = {
   limit: 5,
-  windowMs: 15 * 60_000,
+  windowMs: LOGIN_WINDOW_MS,
   lockMs: 15 * 60_000,
   maxLockMs: 24 * 60 * 60_000,
 };
 /** Sign-in failures per client address: many accounts tried from one place. */
 export const LOGIN_PER_IP: LockingRule = {
   limit: 50,
-  windowMs: 15 * 60_000,
+  windowMs: LOGIN_WINDOW_MS,
   lockMs: 15 * 60_000,
   maxLockMs: 24 * 60 * 60_000,
 };
@@ -41,29 +44,39 @@ export function rateLimited(until: Date): DomainError {
   });
 }
 
+type Attempt = { hits: number; lockedUntil: Date | null };
+
 /**
- * Counts one hit on `key` in its current window, in one statement (so replicas agree), and
- * tells whether the key is locked: checking the lock in the same statement leaves no gap for a
- * burst of requests to slip through between a check and the count.
+ * Counts one hit on each of `keys` in their current window (the same for all), in one statement
+ * (so replicas agree), and tells whether each is locked: checking the lock in the same statement
+ * leaves no gap for a burst of requests to slip through between a check and the count.
  */
-export async function hit(
-  db: Db,
-  key: string,
-  rule: ThrottleRule,
-): Promise<{ hits: number; lockedUntil: Date | null }> {
-  const window = `${rule.windowMs} milliseconds`;
-  const [row] = (await db.execute(sql`
+export async function hitAll(db: Db, keys: string[], windowMs: number): Promise<Attempt[]> {
+  const window = `${windowMs} milliseconds`;
+  const rows = (await db.execute(sql`
     insert into ${throttles} as t (key, hits, window_started_at)
-    values (${key}, 1, now())
+    select key, 1, now() from (values ${sql.join(
+      keys.map((key) => sql`(${key})`),
+      sql`, `,
+    )}) as given (key)
     on conflict (key) do update set
       hits = case when t.window_started_at < now() - ${window}::interval then 1 else t.hits + 1 end,
       window_started_at = case when t.window_started_at < now() - ${window}::interval
         then now() else t.window_started_at end
-    returning hits, case when locked_until > now() then locked_until end as locked_until`)) as unknown as Array<{
+    returning key, hits, case when locked_until > now() then locked_until end as locked_until`)) as unknown as Array<{
+    key: string;
     hits: number;
     locked_until: string | Date | null;
   }>;
-  return { hits: row!.hits, lockedUntil: row!.locked_until ? new Date(row!.locked_until) : null };
+  return keys.map((key) => {
+    const row = rows.find((candidate) => candidate.key === key)!;
+    return { hits: row.hits, lockedUntil: row.locked_until ? new Date(row.locked_until) : null };
+  });
+}
+
+/** Counts one hit on `key`: `hitAll` for one key. */
+export async function hit(db: Db, key: string, rule: ThrottleRule): Promise<Attempt> {
+  return (await hitAll(db, [key], rule.windowMs))[0]!;
 }
 
 /** Locks `key` for the rule's lock time, doubled for each earlier lockout, and starts its count afresh. */
@@ -82,9 +95,14 @@ export async function lock(
   return { until: new Date(row!.locked_until), lockouts: row!.lockouts };
 }
 
-/** Gives one hit back: an attempt counted up front that turned out to be right. */
-export async function release(db: Db, key: string) {
-  await db.execute(sql`update ${throttles} set hits = greatest(hits - 1, 0) where key = ${key}`);
+/**
+ * After a right password, in one statement: the address starts afresh (its lockout history
+ * too), and the client gets back the attempt it was charged up front.
+ */
+export async function settle(db: Db, keys: { forget: string; release: string }) {
+  await db.execute(sql`
+    with forgotten as (delete from ${throttles} where key = ${keys.forget})
+    update ${throttles} set hits = greatest(hits - 1, 0) where key = ${keys.release}`);
 }
 
 /** After a successful sign-in: the address starts afresh (its lockout history too). */
