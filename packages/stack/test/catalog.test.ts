@@ -154,7 +154,13 @@ describe('catalog through the gateway', () => {
     expect(big.status).toBe(200);
     expect(big.body.data?.createEvent).toEqual({
       event: null,
-      errors: [{ code: 'INVALID_INPUT', message: 'must be at most 100000 characters', field: ['input', 'description'] }],
+      errors: [
+        {
+          code: 'INVALID_INPUT',
+          message: 'must be at most 100000 characters',
+          field: ['input', 'description'],
+        },
+      ],
     });
     const tooBig = await fetch(stack.url, {
       method: 'POST',
