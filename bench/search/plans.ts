@@ -22,16 +22,18 @@ export function recordingDatabase(sql: Sql): { db: Database; statements: Stateme
   return { db, statements };
 }
 
-const isSetting = (statement: Statement) => /^select set_config\(/i.test(statement.sql.trim());
+export const isSetting = (statement: Statement) => /^select set_config\(/i.test(statement.sql.trim());
 
 /** What a statement is for: the page, the count or the ticket types, and how it matches text. */
 export function roleOf(statement: Statement): string {
   const text = statement.sql;
   const target = /from "catalog"\."ticket_types"/.test(text)
     ? 'ticket types'
-    : /count\(\*\)/.test(text)
-      ? 'count'
-      : 'page';
+    : /count\(\*\) over/.test(text)
+      ? 'page and count'
+      : /count\(\*\)/.test(text)
+        ? 'count'
+        : 'page';
   const match = /<<%/.test(text)
     ? ' (typos, pg_trgm)'
     : /@@ to_tsquery/.test(text)
@@ -94,7 +96,7 @@ export function checkPlan(statement: Statement, plan: string[], expected: string
 }
 
 /** A parameter as an SQL literal of unknown type, which PostgreSQL coerces to the parameter's type. */
-function literal(value: unknown): string {
+export function literal(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   const text =
     value instanceof Date

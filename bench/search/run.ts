@@ -23,6 +23,7 @@ import {
   sleep,
   summarize,
 } from '../stats.ts';
+import { pgbenchScript, pgbenchVersion, runPgbench } from './pgbench.ts';
 import { explainAsServed, type PlanCheck, recordingDatabase } from './plans.ts';
 import { adminUrlOf, benchDatabaseUrl, prepareCatalog, printable } from './seed.ts';
 
@@ -74,7 +75,7 @@ const SEARCHES: Search[] = [
       filter: { near: { latitude: 45.815, longitude: 15.982, radiusKm: 50 }, priceMax: 3000 },
       sort: 'PRICE',
     },
-    indexes: ['events_coordinates_idx', 'events_min_price_idx'],
+    indexes: ['events_venue_point_idx', 'events_min_price_idx'],
   },
   // `after` is set to the first page's end cursor before measuring.
   { name: 'browse: newest, second page', args: { sort: 'NEWEST' }, indexes: ['events_pkey'] },
@@ -98,12 +99,13 @@ type PageData = { events: { totalCount?: number; edges: Array<{ node: { id: stri
 
 /**
  * What the catalog subgraph runs for one of these requests, with the same functions: the page
- * (`searchEventPage`, with its fallback to trigrams when the words find nothing), then, as the
- * resolvers do at the same time, `totalCount` (`page.count()`) and the ticket types of the page's
+ * (`searchEventPage`, with its fallback to trigrams when the words find nothing, told that
+ * `totalCount` is wanted as the resolver tells it), then, as the resolvers do at the same time,
+ * `totalCount` (`page.count()`, which may be known already) and the ticket types of the page's
  * events (the loader's `ticketTypesByEventIds`).
  */
 async function searchDirectly(db: Database, args: SearchArgs, withCount: boolean) {
-  const page = await searchEventPage(db, ANONYMOUS, args);
+  const page = await searchEventPage(db, ANONYMOUS, args, { withTotal: withCount });
   const ids = page.edges.map((edge) => edge.node.id);
   const [totalCount] = await Promise.all([
     withCount ? page.count() : undefined,
@@ -274,6 +276,12 @@ async function main() {
     });
     resources.defer('direct pool', () => direct.close());
     const [version] = await direct.sql<Array<{ server_version: string }>>`show server_version`;
+    const pgbench = await pgbenchVersion();
+    log(
+      pgbench
+        ? `SQL limit: ${pgbench}`
+        : 'pgbench not found: the SQL limit falls back to catalog functions in Node',
+    );
 
     // The browse search starts from the first page's cursor, as a client paging on would.
     const first = await searchEventPage(direct.db, ANONYMOUS, { sort: 'NEWEST', first: config.pageSize });
@@ -318,8 +326,21 @@ async function main() {
 
       const gateway = await closedLoop(viaGateway);
       log(`  gateway p50 / p95 / p99 ${ms(gateway.latencyMs)} ms, ${fmt(gateway.perSecond, 1)}/s`);
-      const sql = await closedLoop(viaSql);
-      log(`  SQL     p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`);
+      const functions = await closedLoop(viaSql);
+      log(
+        `  catalog functions p50 / p95 / p99 ${ms(functions.latencyMs)} ms, ${fmt(functions.perSecond, 1)}/s`,
+      );
+      const sql = pgbench
+        ? await runPgbench(database.url, pgbenchScript(recorder.statements), {
+            clients: config.concurrency,
+            threads: os.cpus().length,
+            seconds: config.seconds,
+            warmupSeconds: config.warmupSeconds,
+          })
+        : functions;
+      log(
+        `  SQL (${pgbench ? 'pgbench' : 'no pgbench: catalog functions'}) p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`,
+      );
       const plans = await explainAsServed(direct.sql, recorder.statements, search.indexes);
 
       results.push({
@@ -332,6 +353,7 @@ async function main() {
         sameResults,
         statementsPerRequest: { gateway: gatewayStatements, sql: sqlStatements },
         gateway,
+        functions,
         sql,
         ratio: {
           p50: round(gateway.latencyMs.p50 / sql.latencyMs.p50, 2),
@@ -366,7 +388,9 @@ async function main() {
           'search',
           'gateway p50 / p95 / p99',
           'req/s',
-          'SQL p50 / p95 / p99',
+          'catalog functions p50 / p95 / p99',
+          'req/s',
+          'SQL (pgbench) p50 / p95 / p99',
           'req/s',
           'gateway ÷ SQL p95',
           `gateway p95 < ${targets.gatewayP95Ms}`,
@@ -377,6 +401,8 @@ async function main() {
           r.name,
           ms(r.gateway.latencyMs),
           fmt(r.gateway.perSecond, 1),
+          ms(r.functions.latencyMs),
+          fmt(r.functions.perSecond, 1),
           ms(r.sql.latencyMs),
           fmt(r.sql.perSecond, 1),
           fmt(r.ratio.p95, 2),
@@ -394,18 +420,18 @@ async function main() {
           'on page / total',
           'statements gateway / SQL',
           'same results',
-          'failures',
+          'failures gateway / functions / SQL',
           'CPU gateway: node / pg; machine %',
-          'CPU SQL: node / pg; machine %',
+          'CPU functions: node / pg; machine %',
         ],
         results.map((r) => [
           r.name,
           `${r.onPage} / ${r.totalCountAsked ? fmt(r.totalCount ?? Number.NaN) : 'not asked'}`,
           `${r.statementsPerRequest.gateway} / ${r.statementsPerRequest.sql}`,
           r.sameResults ? 'yes' : 'NO',
-          `${r.gateway.failures} / ${r.sql.failures}`,
+          `${r.gateway.failures} / ${r.functions.failures} / ${r.sql.failures}`,
           cpuCell(r.gateway.cpu),
-          cpuCell(r.sql.cpu),
+          cpuCell(r.functions.cpu),
         ]),
       ),
     );
@@ -435,7 +461,7 @@ async function main() {
         for (const line of plan.plan) log(`    ${line}`);
       }
     }
-    const failures = results.flatMap((r) => [r.gateway, r.sql]).filter((m) => m.failures);
+    const failures = results.flatMap((r) => [r.gateway, r.functions, r.sql]).filter((m) => m.failures);
     for (const failure of failures) log(`\nfailed requests, the first: ${failure.firstError}`);
     log(`\nlogged service warnings / errors: ${serviceWarnings} / ${serviceErrors}`);
     for (const message of serviceMessages) log(`  ${message}`);
@@ -450,7 +476,7 @@ async function main() {
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: os.loadavg(),
       },
-      versions: { node: process.version, postgres: version?.server_version, commit },
+      versions: { node: process.version, postgres: version?.server_version, pgbench, commit },
       config,
       targets,
       data: { database: printable(sourceUrl), events: data.events, seededThisRun: data.seeded },

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, parse } from 'graphql';
+import {
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLResolveInfo,
+  GraphQLScalarType,
+  Kind,
+  parse,
+  type SelectionSetNode,
+} from 'graphql';
 import { z } from 'zod';
 import { DomainError, type UserError } from './errors.ts';
 
@@ -61,6 +69,24 @@ export function decodeCursor<K = string>(
   } catch {
     throw new DomainError('BAD_USER_INPUT', 'after: not a cursor this API issued');
   }
+}
+
+/**
+ * Whether the client asked for `name` directly under the field being resolved (fragments
+ * included), so a resolver can fetch it with the rest instead of in a second query.
+ */
+export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
+  const seen = new Set<string>();
+  const within = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return within(selection.selectionSet);
+      const fragmentName = selection.name.value;
+      if (seen.has(fragmentName)) return false;
+      seen.add(fragmentName);
+      return within(info.fragments[fragmentName]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => within(node.selectionSet));
 }
 
 export const MAX_PAGE_SIZE = 100;

@@ -1,5 +1,12 @@
 import type { RunningService } from '@bilten/platform';
-import { createTestSigner, graphql, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
+import {
+  createTestSigner,
+  graphql,
+  startTestSubgraph,
+  statementsOf,
+  type TestSubgraph,
+} from '@bilten/testkit';
+import type { ExecutionResult } from 'graphql';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSubgraph } from '../src/server.ts';
@@ -230,6 +237,65 @@ describe('events search', () => {
     const { data } = await search({ filter: { query: 'concert' }, first: 2 });
     expect(data!.edges).toHaveLength(2);
     expect(data!.totalCount).toBe(4);
+  });
+
+  it('counts the same in the page statement and on its own, on every page, through fragments', async () => {
+    const filters = [
+      { query: 'concert' },
+      { query: 'cocnert' },
+      { near: { latitude: 43.85, longitude: 18.4, radiusKm: 100 } },
+      { country: 'BA' },
+      { query: 'zzqx' },
+    ];
+    // Fragments hide totalCount from a naive look at the selection: it must still be counted.
+    const viaFragments = `query($filter: EventFilter, $sort: EventSort, $first: Int, $after: String) {
+      events(filter: $filter, sort: $sort, first: $first, after: $after) {
+        ... on EventConnection { edges { node { id } } }
+        ...Total
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+    fragment Total on EventConnection { ... on EventConnection { totalCount } }`;
+    for (const filter of filters) {
+      const expected = (await titles(filter)).length;
+      for (const sort of ['RELEVANCE', 'STARTS_AT', 'PRICE', 'NEWEST']) {
+        let after: string | null = null;
+        for (let pages = 0; pages < 8; pages++) {
+          const { body }: { body: ExecutionResult<{ events: Omit<Page, 'edges'> }> } = await graphql(
+            service.url,
+            viaFragments,
+            { filter, sort, first: 1, after },
+          );
+          expect(body.errors, JSON.stringify({ filter, sort })).toBeUndefined();
+          expect(body.data!.events.totalCount, JSON.stringify({ filter, sort, after })).toBe(expected);
+          if (!body.data!.events.pageInfo.hasNextPage) break;
+          after = body.data!.events.pageInfo.endCursor;
+        }
+      }
+    }
+  });
+
+  it('counts a ranked first page in its own statement, later pages and other orders apart', async () => {
+    const statements = (variables: Record<string, unknown>, query = SEARCH) =>
+      statementsOf(service.url, () => graphql(service.url, query, variables));
+    const onlyIds = `query($filter: EventFilter, $sort: EventSort, $after: String) {
+      events(filter: $filter, sort: $sort, after: $after) { edges { node { id } } totalCount }
+    }`;
+    const { data } = await search({ filter: { query: 'concert' }, first: 1 });
+    expect(await statements({ filter: { query: 'concert' } }, onlyIds)).toBe(1);
+    expect(
+      await statements({ filter: { near: { latitude: 43.85, longitude: 18.4, radiusKm: 100 } } }, onlyIds),
+    ).toBe(1);
+    expect(await statements({ filter: { query: 'concert' }, after: data!.pageInfo.endCursor }, onlyIds)).toBe(
+      2,
+    );
+    expect(await statements({ filter: { query: 'concert' }, sort: 'STARTS_AT' }, onlyIds)).toBe(2);
+  });
+
+  it('takes the last word as a prefix and the others whole', async () => {
+    expect(await titles({ query: 'jazz fest' })).toEqual(['Jazz Festival Sarajevo']);
+    expect(await titles({ query: 'concert zag' })).toEqual(['Zagreb Concert Night']);
+    expect(await titles({ query: 'zagreb conc' })).toEqual(['Zagreb Concert Night']);
   });
 
   it('never leaks drafts: only their organization finds them', async () => {

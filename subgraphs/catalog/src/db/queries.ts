@@ -138,7 +138,7 @@ export interface SearchCriteria {
   /** The query as typed, for trigram matching (a bound parameter). */
   text?: string;
   /**
-   * `words`: the words (as prefixes) must all occur. `typos`: the title must resemble the text
+   * `words`: the words must all occur (the last one as a prefix). `typos`: the title must resemble the text
    * (trigrams); tried when the words match nothing, since it is far costlier on common syllables.
    */
   match: 'words' | 'typos';
@@ -168,11 +168,10 @@ const NO_PRICE = 2_147_483_647;
 
 function searchTerms(criteria: SearchCriteria) {
   const typos = criteria.match === 'typos' && criteria.text;
-  // Every word a prefix: "jaz fest" finds "Jazz Festival".
-  const tsquery =
-    !typos && criteria.words.length
-      ? sql`to_tsquery('simple', ${criteria.words.map((word) => `${word}:*`).join(' & ')})`
-      : null;
+  // The last word is a prefix, as people type ("jazz fest" finds "Jazz Festival"); the others
+  // must be whole words: a prefix costs the GIN index several times an exact lexeme.
+  const lexemes = criteria.words.map((word, i) => (i === criteria.words.length - 1 ? `${word}:*` : word));
+  const tsquery = !typos && lexemes.length ? sql`to_tsquery('simple', ${lexemes.join(' & ')})` : null;
   const similarity = typos ? sql`strict_word_similarity(${criteria.text}, ${events.title})` : null;
   return { tsquery, similarity };
 }
@@ -180,6 +179,9 @@ function searchTerms(criteria: SearchCriteria) {
 /** Degrees of longitude `radiusKm` spans at that latitude (all of them near the poles). */
 const longitudeSpan = ({ latitude, radiusKm }: { latitude: number; radiusKm: number }) =>
   Math.min(180, radiusKm / (111 * Math.max(Math.cos((Math.abs(latitude) * Math.PI) / 180), 0.01)));
+
+/** The venue as (x = longitude, y = latitude), as `events_venue_point_idx` indexes it. */
+const venuePoint = sql`point(${events.venueLongitude}, ${events.venueLatitude})`;
 
 function searchConditions(criteria: SearchCriteria) {
   const { tsquery, similarity } = searchTerms(criteria);
@@ -205,9 +207,9 @@ function searchConditions(criteria: SearchCriteria) {
     criteria.onlineOnly ? sql`${events.onlineUrl} is not null` : undefined,
     near
       ? and(
-          // A box first (indexable), then the great-circle distance.
-          sql`${events.venueLatitude} between ${near.latitude - near.radiusKm / 111} and ${near.latitude + near.radiusKm / 111}`,
-          sql`${events.venueLongitude} between ${near.longitude - longitudeSpan(near)} and ${near.longitude + longitudeSpan(near)}`,
+          // A box first (the GiST index on the venue's point), then the great-circle distance.
+          sql`${venuePoint} <@ box(point(${near.longitude - longitudeSpan(near)}, ${near.latitude - near.radiusKm / 111}),
+            point(${near.longitude + longitudeSpan(near)}, ${near.latitude + near.radiusKm / 111}))`,
           sql`6371 * 2 * asin(sqrt(power(sin(radians(${events.venueLatitude} - ${near.latitude}) / 2), 2)
             + cos(radians(${near.latitude})) * cos(radians(${events.venueLatitude}))
             * power(sin(radians(${events.venueLongitude} - ${near.longitude}) / 2), 2))) <= ${near.radiusKm}`,
@@ -256,13 +258,17 @@ function withTypoThreshold<T>(db: Db, criteria: SearchCriteria, search: (db: Db)
   });
 }
 
-/** The page query itself (the benchmark EXPLAINs it): matching events in `sort` order, with their sort key. */
+/**
+ * The page query itself (the benchmark EXPLAINs it): matching events in `sort` order, with their
+ * sort key and, when `withTotal`, the number of all matches (counted before the limit applies).
+ */
 export function searchEventsQuery(
   db: Db,
   criteria: SearchCriteria,
   sort: SearchSort,
   limit: number,
   after?: SearchAfter,
+  withTotal = false,
 ) {
   const order = sortKey(sort, criteria);
   const value = order?.value ?? sql`null`;
@@ -273,7 +279,11 @@ export function searchEventsQuery(
       : sql`${events.id} < ${after.id}::uuid`
     : undefined;
   return db
-    .select({ ...eventColumns, sortValue: sql<number | string | null>`${value}` })
+    .select({
+      ...eventColumns,
+      sortValue: sql<number | string | null>`${value}`,
+      total: withTotal ? sql<number>`(count(*) over ())::int` : sql<null>`null`,
+    })
     .from(events)
     .where(and(searchConditions(criteria), position))
     .orderBy(
@@ -286,15 +296,19 @@ export function searchEventsQuery(
     .limit(limit);
 }
 
-/** One page of matching events in `sort` order, each with its sort key (for its cursor). */
+/**
+ * One page of matching events in `sort` order, each with its sort key (for its cursor) and, when
+ * `withTotal`, the number of all matches.
+ */
 export const searchEvents = (
   db: Db,
   criteria: SearchCriteria,
   sort: SearchSort,
   limit: number,
   after?: SearchAfter,
-): Promise<Array<EventRow & { sortValue: number | string | null }>> =>
-  withTypoThreshold(db, criteria, (tx) => searchEventsQuery(tx, criteria, sort, limit, after));
+  withTotal = false,
+): Promise<Array<EventRow & { sortValue: number | string | null; total: number | null }>> =>
+  withTypoThreshold(db, criteria, (tx) => searchEventsQuery(tx, criteria, sort, limit, after, withTotal));
 
 export const countEvents = (db: Db, criteria: SearchCriteria): Promise<number> =>
   withTypoThreshold(db, criteria, async (tx) => {

@@ -106,7 +106,11 @@ export const events = catalog.table(
     index('events_min_price_idx').on(table.minPrice, table.id),
     index('events_country_idx').on(table.venueCountry),
     index('events_city_starts_at_idx').on(sql`lower(${table.venueCity})`, table.startsAt),
-    index('events_coordinates_idx').on(table.venueLatitude, table.venueLongitude),
+    // Near searches ask for a box of longitudes × latitudes: a GiST index answers both at once.
+    index('events_venue_point_idx').using(
+      'gist',
+      sql`point(${table.venueLongitude}, ${table.venueLatitude})`,
+    ),
     check('events_ends_after_start', sql`${table.endsAt} > ${table.startsAt}`),
     check('events_capacity_positive', sql`${table.capacity} > 0`),
     check('events_tickets_sold_not_negative', sql`${table.ticketsSold} >= 0`),

@@ -106,7 +106,7 @@ const wordsOf = (text: string) =>
 export interface EventPage {
   edges: Array<{ cursor: string; node: EventRow }>;
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  /** Counts all matches; only run when `totalCount` is asked for. */
+  /** Counts all matches; only asked when `totalCount` is. */
   count(): Promise<number>;
 }
 
@@ -151,22 +151,28 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
   return { size, criteria, sort, after };
 }
 
-/** A page of events matching `filter`, in `sort` order, with keyset cursors. */
+/**
+ * A page of events matching `filter`, in `sort` order, with keyset cursors. `withTotal` says the
+ * caller will ask for `count()`: a first page that reads every match anyway (to rank them by
+ * relevance, or to sort the events in a distance box) counts them in the same statement.
+ */
 export async function searchEventPage(
   db: Database,
   viewer: Viewer,
   args: SearchArgs,
-  scope: { organizationId?: string } = {},
+  { organizationId, withTotal = false }: { organizationId?: string; withTotal?: boolean } = {},
 ): Promise<EventPage> {
-  const { size, criteria, sort: effectiveSort, after } = parseSearch(viewer, args, scope);
-  let rows = await searchEvents(db, criteria, effectiveSort, size + 1, after);
+  const { size, criteria, sort: effectiveSort, after } = parseSearch(viewer, args, { organizationId });
+  const countsInPage = withTotal && !after && (effectiveSort === 'RELEVANCE' || Boolean(criteria.near));
+  const search = () => searchEvents(db, criteria, effectiveSort, size + 1, after, countsInPage);
+  let rows = await search();
   // No event has all the words: look for titles that resemble the text ("cocnert").
   if (!rows.length && !after && criteria.text) {
     criteria.match = 'typos';
-    rows = await searchEvents(db, criteria, effectiveSort, size + 1, after);
+    rows = await search();
   }
   const nodes = rows.slice(0, size);
-  const cursorOf = (row: EventRow & { sortValue: number | string | null }) =>
+  const cursorOf = (row: (typeof rows)[number]) =>
     encodeCursor(
       JSON.stringify({
         s: effectiveSort,
@@ -178,6 +184,6 @@ export async function searchEventPage(
   return {
     edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
     pageInfo: { hasNextPage: rows.length > size, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
-    count: () => countEvents(db, criteria),
+    count: async () => (countsInPage ? (rows[0]?.total ?? 0) : countEvents(db, criteria)),
   };
 }

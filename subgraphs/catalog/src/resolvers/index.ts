@@ -4,6 +4,7 @@ import {
   pageSize,
   requireOrgAccess,
   requireOrgRole,
+  selectsField,
   toConnection,
 } from '@bilten/platform';
 import { z } from 'zod';
@@ -52,7 +53,8 @@ export const resolvers: Resolvers = {
   Query: {
     event: (_, { id }, context) => visibleEvent(id, context),
     ticketType: (_, { id }, context) => visibleTicketType(id, context),
-    events: (_, args, { db, viewer }) => searchEventPage(db, viewer, args),
+    events: (_, args, { db, viewer }, info) =>
+      searchEventPage(db, viewer, args, { withTotal: selectsField(info, 'totalCount') }),
     auditLog: async (_, { organizationId, first, after }, { db, viewer }) => {
       // People only: entries carry staff members' IP addresses and user agents.
       requireOrgRole(viewer, organizationId, 'ADMIN');
@@ -122,9 +124,10 @@ export const resolvers: Resolvers = {
   Organization: {
     __resolveReference: ({ id }) => ({ id }),
     // Other subgraphs may hand us any string as an organization key; only UUIDs can match.
-    events: (organization, args, { db, viewer }) =>
+    events: (organization, args, { db, viewer }, info) =>
       searchEventPage(db, viewer, args, {
         organizationId: isUuid(organization.id) ? organization.id.toLowerCase() : NO_ORGANIZATION,
+        withTotal: selectsField(info, 'totalCount'),
       }),
   },
 };
