@@ -1062,6 +1062,41 @@ describe('duplicateEvent and recurring events', () => {
     expect(tooMany.errors.map((e) => e.field)).toEqual([['input', 'startsAt']]);
   });
 
+  it('refuses copies whose end or sales window would fall outside the years 1–9999, storing nothing', async () => {
+    const source = await seedEvent({ title: 'Edge of time' });
+    // Sales open 60 days before the event: a copy early in year 1 would open them in year 0.
+    const salesStartAt = new Date(new Date(source.startsAt).getTime() - 60 * 86_400_000).toISOString();
+    await seedTicketType(source.id, { salesStartAt });
+    const versions = (await versionsOf(source.id)).length;
+    const [before] = await sql`select count(*)::int as n from catalog.events`;
+    // The source lasts hours: a copy starting an hour before the end of 9999 would end in 10000.
+    const lastHour = '9999-12-31T23:00:00.000Z';
+    const duplicated = await mutate<{ event: unknown; errors: UserError[] }>('owner', 'duplicateEvent', {
+      id: source.id,
+      startsAt: lastHour,
+    });
+    expect(duplicated.event).toBeNull();
+    expect(duplicated.errors.map((e) => [e.code, e.field])).toEqual([
+      ['INVALID_INPUT', ['input', 'startsAt']],
+    ]);
+    const added = await mutate<{ occurrences: unknown[]; errors: UserError[] }>('owner', 'addOccurrences', {
+      eventId: source.id,
+      startsAt: [inAYear(24 * 7), lastHour],
+    });
+    expect(added.occurrences).toEqual([]);
+    expect(added.errors.map((e) => [e.code, e.field])).toEqual([
+      ['INVALID_INPUT', ['input', 'startsAt', '1']],
+    ]);
+    const earliest = await mutate<{ event: unknown; errors: UserError[] }>('owner', 'duplicateEvent', {
+      id: source.id,
+      startsAt: '0001-01-10T00:00:00.000Z',
+    });
+    expect(earliest.errors.map((e) => [e.code, e.field])).toEqual([['INVALID_INPUT', ['input', 'startsAt']]]);
+    const [after] = await sql`select count(*)::int as n from catalog.events`;
+    expect(after!.n).toBe(before!.n);
+    expect(await versionsOf(source.id)).toHaveLength(versions);
+  });
+
   it('records the source joining a series as a version and an audit entry of its own, once', async () => {
     const source = await seedEvent({ title: 'Monthly meetup' });
     const added = await mutate<{ errors: UserError[] }>('owner', 'addOccurrences', {

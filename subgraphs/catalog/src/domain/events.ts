@@ -4,6 +4,7 @@ import {
   auditWriter,
   type BaseContext,
   DomainError,
+  isStorableInstant,
   requireOrgAccess,
   type Transaction,
   type UserError,
@@ -691,10 +692,28 @@ export async function deleteEvent(ctx: MutationContext, input: unknown): Promise
 }
 
 /** Copies the definition and ticket types of `source` into a new draft starting at `startsAt`. */
+/**
+ * Whether a copy of `source` (with its ticket types) moved to start at `startsAt` keeps its end
+ * and sales windows within the years 1–9999; else it could not be stored or read back.
+ */
+function copyFits(source: EventRow, types: TicketTypeRow[], startsAt: Date): boolean {
+  const shift = startsAt.getTime() - source.startsAt.getTime();
+  return [source.endsAt, ...types.flatMap((type) => [type.salesStartAt, type.salesEndAt])].every(
+    (instant) => !instant || isStorableInstant(new Date(instant.getTime() + shift)),
+  );
+}
+
+const copyOutOfRange = (field: UserError['field']): UserError => ({
+  code: 'INVALID_INPUT',
+  message: 'the copy would end or sell tickets outside the years 1–9999',
+  field,
+});
+
 async function copyEvent(
   tx: Transaction,
   ctx: MutationContext,
   source: EventRow,
+  types: TicketTypeRow[],
   overrides: { title?: string; startsAt: Date; seriesId: string | null },
   action: string,
 ): Promise<EventRow> {
@@ -718,7 +737,7 @@ async function copyEvent(
     endsAt: new Date(source.endsAt.getTime() + shift),
     seriesId: overrides.seriesId,
   });
-  for (const type of await ticketTypesByEventIds(tx, [source.id])) {
+  for (const type of types) {
     const { id: _typeId, eventId: _eventId, createdAt: _typeCreated, ...fields } = type;
     await insertTicketType(tx, {
       ...fields,
@@ -741,16 +760,14 @@ export async function duplicateEvent(ctx: MutationContext, input: unknown): Prom
   return withEditableEvent<EventResult>(
     ctx,
     id,
-    async (tx, source) => ({
-      event: await copyEvent(
-        tx,
-        ctx,
-        source,
-        { title: title ?? undefined, startsAt: startsAt ?? source.startsAt, seriesId: null },
-        'event.duplicated',
-      ),
-      errors: [],
-    }),
+    async (tx, source) => {
+      const types = await ticketTypesByEventIds(tx, [source.id]);
+      const start = startsAt ?? source.startsAt;
+      if (!copyFits(source, types, start))
+        return { event: null, errors: [copyOutOfRange(['input', 'startsAt'])] };
+      const overrides = { title: title ?? undefined, startsAt: start, seriesId: null };
+      return { event: await copyEvent(tx, ctx, source, types, overrides, 'event.duplicated'), errors: [] };
+    },
     missingEvent,
   );
 }
@@ -773,17 +790,21 @@ export async function addOccurrences(ctx: MutationContext, input: unknown): Prom
     ctx,
     eventId,
     async (tx, source) => {
+      const types = await ticketTypesByEventIds(tx, [source.id]);
+      const outside = startsAt.findIndex((start) => !copyFits(source, types, start));
+      if (outside >= 0)
+        return { occurrences: [], errors: [copyOutOfRange(['input', 'startsAt', String(outside)])] };
       const seriesId = source.seriesId ?? source.id;
       if (!source.seriesId) {
         // The source becomes the series' first occurrence: a change of its own, recorded as such.
-        const before = snapshotOf(source, await ticketTypesByEventIds(tx, [source.id]));
+        const before = snapshotOf(source, types);
         const head = await updateEventRow(tx, source.id, { seriesId });
         await record(tx, ctx, { action: 'event.series_started', before, event: head });
       }
       const occurrences: EventRow[] = [];
       for (const start of [...startsAt].sort((a, b) => a.getTime() - b.getTime())) {
         occurrences.push(
-          await copyEvent(tx, ctx, source, { startsAt: start, seriesId }, 'event.occurrence_added'),
+          await copyEvent(tx, ctx, source, types, { startsAt: start, seriesId }, 'event.occurrence_added'),
         );
       }
       return { occurrences, errors: [] };
