@@ -106,6 +106,11 @@ export const events = catalog.table(
     index('events_min_price_idx').on(table.minPrice, table.id),
     index('events_country_idx').on(table.venueCountry),
     index('events_city_starts_at_idx').on(sql`lower(${table.venueCity})`, table.startsAt),
+    // "Music in Sarajevo from next week", the common public search: the page in order, the count
+    // without reading the events of the city's other categories.
+    index('events_listed_city_category_starts_at_idx')
+      .on(sql`lower(${table.venueCity})`, table.category, table.startsAt)
+      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
     // Near searches ask for a box of longitudes × latitudes: a GiST index answers both at once.
     index('events_venue_point_idx').using(
       'gist',

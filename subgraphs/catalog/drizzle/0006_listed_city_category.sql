@@ -1,0 +1,1 @@
+CREATE INDEX "events_listed_city_category_starts_at_idx" ON "catalog"."events" USING btree (lower("venue_city"),"category","starts_at") WHERE status = 'PUBLISHED' and visibility = 'PUBLIC';
