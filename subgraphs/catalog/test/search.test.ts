@@ -292,6 +292,32 @@ describe('events search', () => {
     expect(await statements({ filter: { query: 'concert' }, sort: 'STARTS_AT' }, onlyIds)).toBe(2);
   });
 
+  it('finds venues across the antimeridian and around the poles', async () => {
+    // Drafts of the other organization: only its owner sees them, so the other tests' lists stay as they are.
+    const place = (city: string, latitude: number, longitude: number) => ({
+      name: `${city} hall`,
+      address: '1 Main Street',
+      city,
+      country: 'FJ',
+      latitude,
+      longitude,
+    });
+    const options = { organization: OTHER_ORG, publish: false, category: 'SPORTS' };
+    await seed('Taveuni east gig', { ...options, venue: place('Taveuni', -16.8, 179.95) });
+    await seed('Taveuni west gig', { ...options, venue: place('Taveuni', -16.8, -179.95) });
+    await seed('Polar gig', { ...options, venue: place('Pole', 89.95, 0) });
+    await seed('Polar far side gig', { ...options, venue: place('Pole', 89.95, 180) });
+    const near = (latitude: number, longitude: number, radiusKm: number) =>
+      titles({ near: { latitude, longitude, radiusKm }, category: 'SPORTS' }, 'STARTS_AT', otherOwner);
+    // 179.95 and -179.95 are 11 km apart at this latitude, on either side of ±180.
+    expect((await near(-16.8, -179.99, 20)).sort()).toEqual(['Taveuni east gig', 'Taveuni west gig']);
+    expect((await near(-16.8, 179.99, 20)).sort()).toEqual(['Taveuni east gig', 'Taveuni west gig']);
+    expect(await near(-16.8, 179.9, 10)).toEqual(['Taveuni east gig']);
+    // Both polar venues lie 5.6 km from the pole, on opposite meridians: 11 km apart.
+    expect((await near(89.99, 90, 20)).sort()).toEqual(['Polar far side gig', 'Polar gig']);
+    expect(await near(89.9, 0, 10)).toEqual(['Polar gig']);
+  });
+
   it('takes the last word as a prefix and the others whole', async () => {
     expect(await titles({ query: 'jazz fest' })).toEqual(['Jazz Festival Sarajevo']);
     expect(await titles({ query: 'concert zag' })).toEqual(['Zagreb Concert Night']);

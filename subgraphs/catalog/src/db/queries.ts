@@ -176,9 +176,41 @@ function searchTerms(criteria: SearchCriteria) {
   return { tsquery, similarity };
 }
 
-/** Degrees of longitude `radiusKm` spans at that latitude (all of them near the poles). */
-const longitudeSpan = ({ latitude, radiusKm }: { latitude: number; radiusKm: number }) =>
-  Math.min(180, radiusKm / (111 * Math.max(Math.cos((Math.abs(latitude) * Math.PI) / 180), 0.01)));
+const EARTH_RADIUS_KM = 6371;
+const degrees = (radians: number) => (radians * 180) / Math.PI;
+
+/**
+ * The boxes (longitude × latitude) that hold a circle of `radiusKm` around a point: one, or two
+ * when it crosses the antimeridian; every longitude when it reaches a pole.
+ */
+export function boxesAround({
+  latitude,
+  longitude,
+  radiusKm,
+}: {
+  latitude: number;
+  longitude: number;
+  radiusKm: number;
+}): Array<{ west: number; east: number; south: number; north: number }> {
+  const angle = radiusKm / EARTH_RADIUS_KM;
+  const south = Math.max(-90, latitude - degrees(angle));
+  const north = Math.min(90, latitude + degrees(angle));
+  if (Math.abs(latitude) + degrees(angle) >= 90) return [{ west: -180, east: 180, south, north }];
+  // The widest longitude difference on the circle (it is reached off the point's own latitude).
+  const span = degrees(Math.asin(Math.sin(angle) / Math.cos((latitude * Math.PI) / 180)));
+  const [west, east] = [longitude - span, longitude + span];
+  if (west < -180)
+    return [
+      { west: west + 360, east: 180, south, north },
+      { west: -180, east, south, north },
+    ];
+  if (east > 180)
+    return [
+      { west, east: 180, south, north },
+      { west: -180, east: east - 360, south, north },
+    ];
+  return [{ west, east, south, north }];
+}
 
 /** The venue as (x = longitude, y = latitude), as `events_venue_point_idx` indexes it. */
 const venuePoint = sql`point(${events.venueLongitude}, ${events.venueLatitude})`;
@@ -207,10 +239,14 @@ function searchConditions(criteria: SearchCriteria) {
     criteria.onlineOnly ? sql`${events.onlineUrl} is not null` : undefined,
     near
       ? and(
-          // A box first (the GiST index on the venue's point), then the great-circle distance.
-          sql`${venuePoint} <@ box(point(${near.longitude - longitudeSpan(near)}, ${near.latitude - near.radiusKm / 111}),
-            point(${near.longitude + longitudeSpan(near)}, ${near.latitude + near.radiusKm / 111}))`,
-          sql`6371 * 2 * asin(sqrt(power(sin(radians(${events.venueLatitude} - ${near.latitude}) / 2), 2)
+          // Boxes first (the GiST index on the venue's point), then the great-circle distance.
+          or(
+            ...boxesAround(near).map(
+              ({ west, east, south, north }) =>
+                sql`${venuePoint} <@ box(point(${west}, ${south}), point(${east}, ${north}))`,
+            ),
+          ),
+          sql`${sql.raw(String(EARTH_RADIUS_KM))} * 2 * asin(sqrt(power(sin(radians(${events.venueLatitude} - ${near.latitude}) / 2), 2)
             + cos(radians(${near.latitude})) * cos(radians(${events.venueLatitude}))
             * power(sin(radians(${events.venueLongitude} - ${near.longitude}) / 2), 2))) <= ${near.radiusKm}`,
         )
