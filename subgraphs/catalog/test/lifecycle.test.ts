@@ -851,6 +851,44 @@ describe('publishing, rescheduling, cancelling and their events', () => {
     expect(row).toEqual({ currency: 'BAM', version: 3 });
   });
 
+  it('keeps the capacity at or above the tickets sold, on update and on restore', async () => {
+    const event = await seedPublished({ title: 'Small club', capacity: 300 });
+    const version = async () =>
+      (await sql`select version from catalog.events where id = ${event.id}`)[0]!.version as number;
+    const versionWith = async (capacity: number) =>
+      (
+        await sql`select version from catalog.event_versions
+          where event_id = ${event.id} and (snapshot->>'capacity')::int = ${capacity} order by version limit 1`
+      )[0]!.version as number;
+    const update = async (capacity: number) =>
+      mutate('owner', 'updateEvent', { id: event.id, expectedVersion: await version(), capacity });
+    const restore = async (capacity: number) =>
+      mutate('owner', 'restoreEventVersion', {
+        eventId: event.id,
+        version: await versionWith(capacity),
+        expectedVersion: await version(),
+      });
+    const sell = (sold: number) =>
+      sql`update catalog.events set tickets_sold = ${sold} where id = ${event.id}`;
+
+    expect((await update(50)).errors).toEqual([]);
+    await sell(40);
+    expect(await update(39)).toMatchObject({
+      event: null,
+      errors: [{ code: 'INVALID_INPUT', field: ['input', 'capacity'] }],
+    });
+    expect((await update(40)).errors).toEqual([]);
+    // A version with room for what is sold may come back; one with less may not.
+    await sell(45);
+    expect((await restore(50)).errors).toEqual([]);
+    await sell(50);
+    const refused = await restore(40);
+    expect(refused.errors.map((e) => e.field)).toEqual([['input', 'capacity']]);
+    const [row] = await sql`select capacity from catalog.events where id = ${event.id}`;
+    expect(row).toEqual({ capacity: 50 });
+    expect((await restore(300)).errors).toEqual([]);
+  });
+
   it('unpublishes while nothing is sold, not after', async () => {
     const event = await seedPublished({ title: 'Second thoughts' });
     expect((await mutate('owner', 'unpublishEvent', { id: event.id })).event!.status).toBe('DRAFT');

@@ -350,6 +350,10 @@ async function applyDefinition(
   if (changes.currency !== undefined && changes.currency !== event.currency && event.ticketsSold > 0) {
     errors.push(invalid('cannot change once tickets are sold', ['input', 'currency']));
   }
+  // The capacity is the quota all ticket types sell from: what is sold already stays sold.
+  if (merged.capacity < event.ticketsSold) {
+    errors.push(invalid(`cannot be less than the ${event.ticketsSold} tickets sold`, ['input', 'capacity']));
+  }
   if (errors.length) return { event: null, errors };
   if (merged.currency !== event.currency) await repriceTicketTypes(tx, event.id, merged.currency);
   const updated = await updateEventRow(tx, event.id, columnsOf(changes));
