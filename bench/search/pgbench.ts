@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { type LatencySummary, summarize } from '../stats.ts';
 import { isSetting, literal, type Statement } from './plans.ts';
 
+const execFileAsync = promisify(execFile);
+
 export interface PgbenchMeasurement {
   requests: number;
   failures: number;
@@ -34,7 +36,7 @@ export function pgbenchScript(statements: Statement[]): string {
 /** `pgbench` on the PATH, or undefined (Debian: package postgresql-client). */
 export async function pgbenchVersion(): Promise<string | undefined> {
   try {
-    const { stdout } = await promisify(execFile)('pgbench', ['--version']);
+    const { stdout } = await execFileAsync('pgbench', ['--version']);
     return stdout.trim();
   } catch {
     return undefined;
@@ -60,7 +62,7 @@ export async function runPgbench(
     const file = path.join(folder, 'search.sql');
     writeFileSync(file, script);
     const run = (secondsToRun: number, logPrefix?: string) =>
-      promisify(execFile)(
+      execFileAsync(
         'pgbench',
         [
           '--no-vacuum',

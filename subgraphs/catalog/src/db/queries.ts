@@ -183,7 +183,7 @@ const degrees = (radians: number) => (radians * 180) / Math.PI;
  * The boxes (longitude × latitude) that hold a circle of `radiusKm` around a point: one, or two
  * when it crosses the antimeridian; every longitude when it reaches a pole.
  */
-export function boxesAround({
+function boxesAround({
   latitude,
   longitude,
   radiusKm,

@@ -695,7 +695,6 @@ export async function deleteEvent(ctx: MutationContext, input: unknown): Promise
   );
 }
 
-/** Copies the definition and ticket types of `source` into a new draft starting at `startsAt`. */
 /**
  * Whether a copy of `source` (with its ticket types) moved to start at `startsAt` keeps its end
  * and sales windows within the years 1–9999; else it could not be stored or read back.
@@ -707,12 +706,10 @@ function copyFits(source: EventRow, types: TicketTypeRow[], startsAt: Date): boo
   );
 }
 
-const copyOutOfRange = (field: UserError['field']): UserError => ({
-  code: 'INVALID_INPUT',
-  message: 'the copy would end or sell tickets outside the years 1–9999',
-  field,
-});
+const copyOutOfRange = (field: string[]) =>
+  invalid('the copy would end or sell tickets outside the years 1–9999', field);
 
+/** Copies the definition and ticket types of `source` into a new draft starting at `startsAt`. */
 async function copyEvent(
   tx: Transaction,
   ctx: MutationContext,
