@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type LatencySummary, summarize } from '../stats.ts';
-import { isSetting, literal, type Statement } from './plans.ts';
+import { literal, type Statement } from './plans.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -23,14 +23,13 @@ export interface PgbenchMeasurement {
 
 /**
  * One request's statements as a pgbench script, parameters written as literals (PostgreSQL plans
- * them as it plans a prepared statement's custom plan). A request that sets the typo threshold
- * runs in one transaction, as `set_config(…, true)` needs.
+ * them as it plans a prepared statement's custom plan).
  */
 export function pgbenchScript(statements: Statement[]): string {
   const inline = (statement: Statement) =>
     statement.sql.replace(/\$(\d+)/g, (_, n: string) => literal(statement.params[Number(n) - 1]));
   const lines = statements.map((statement) => `${inline(statement).replace(/\s+/g, ' ')};`);
-  return `${(statements.some(isSetting) ? ['begin;', ...lines, 'commit;'] : lines).join('\n')}\n`;
+  return `${lines.join('\n')}\n`;
 }
 
 /** `pgbench` on the PATH, or undefined (Debian: package postgresql-client). */

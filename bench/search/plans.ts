@@ -22,11 +22,10 @@ export function recordingDatabase(sql: Sql): { db: Database; statements: Stateme
   return { db, statements };
 }
 
-export const isSetting = (statement: Statement) => /^select set_config\(/i.test(statement.sql.trim());
-
 /** What a statement is for: the page, the count or the ticket types, and how it matches text. */
 export function roleOf(statement: Statement): string {
   const text = statement.sql;
+  if (/from "catalog"\."search_words"/.test(text)) return 'typo correction (pg_trgm)';
   const target = /from "catalog"\."ticket_types"/.test(text)
     ? 'ticket types'
     : /count\(\*\) over/.test(text)
@@ -34,18 +33,13 @@ export function roleOf(statement: Statement): string {
       : /count\(\*\)/.test(text)
         ? 'count'
         : 'page';
-  const match = /<<%/.test(text)
-    ? ' (typos, pg_trgm)'
-    : /@@ to_tsquery/.test(text)
-      ? ' (words, tsvector)'
-      : '';
-  return `${target}${match}`;
+  return `${target}${/@@ to_tsquery/.test(text) ? ' (words, tsvector)' : ''}`;
 }
 
 /** The index a statement should use when it matches text or reads ticket types; else the search's own. */
 export function expectedIndexes(statement: Statement, otherwise: string[]): string[] {
   if (/from "catalog"\."ticket_types"/.test(statement.sql)) return ['ticket_types_event_id_idx'];
-  if (/<<%/.test(statement.sql)) return ['events_title_trgm_idx'];
+  if (/from "catalog"\."search_words"/.test(statement.sql)) return ['search_words_word_trgm_idx'];
   if (/@@ to_tsquery/.test(statement.sql)) return ['events_search_vector_idx'];
   return otherwise;
 }
@@ -116,8 +110,7 @@ let prepared = 0;
  * with parameters are prepared (platform `connectDatabase` prepares them and caches them per
  * connection), so after a warm-up PostgreSQL may switch to the generic plan; the plan shown is
  * the one of the execution after five, as every request of a long run sees. All run in one
- * transaction, in the recorded order: `set_config` (the typo threshold) is replayed as it is and
- * applies, as in the request, to the statements after it.
+ * transaction, in the recorded order.
  */
 export async function explainAsServed(
   sql: Sql,
@@ -127,10 +120,6 @@ export async function explainAsServed(
   return sql.begin(async (tx) => {
     const checks: PlanCheck[] = [];
     for (const statement of statements) {
-      if (isSetting(statement)) {
-        await tx.unsafe(statement.sql, statement.params as never[]);
-        continue;
-      }
       let plan: string[];
       if (statement.params.length) {
         const name = `bench_search_${++prepared}`;

@@ -62,7 +62,7 @@ const SEARCHES: Search[] = [
   {
     name: 'typo "cocnert" in BA',
     args: { filter: { query: 'cocnert', country: 'BA' } },
-    indexes: ['events_title_trgm_idx'],
+    indexes: ['events_search_vector_idx'],
   },
   {
     name: 'music in Sarajevo from next week, by date',
@@ -319,7 +319,7 @@ async function main() {
       const before = directStatements;
       await viaSql();
       const sqlStatements = directStatements - before;
-      const match = recorder.statements.some((statement) => statement.sql.includes('<<%'))
+      const match = recorder.statements.some((statement) => statement.sql.includes('"search_words"'))
         ? 'typos'
         : 'words';
       log(

@@ -324,6 +324,64 @@ describe('events search', () => {
     expect(await titles({ query: 'zagreb conc' })).toEqual(['Zagreb Concert Night']);
   });
 
+  it('corrects typos in any word, several at once, beside correct words', async () => {
+    expect(await titles({ query: 'loud gitars nigth' })).toEqual(['Rock Concert in Zetra']);
+    expect(await titles({ query: 'sarajvo jazz' })).toEqual(['Jazz Festival Sarajevo']);
+    // A word that resembles nothing is not dropped: the search finds nothing.
+    expect(await titles({ query: 'concert zzqxv' })).toEqual([]);
+  });
+
+  it('corrects typos only towards words of listed events, and learns words as events are written', async () => {
+    const typoSearch = async (query: string, headers?: Record<string, string>) => {
+      const { data, errors } = await search({ filter: { query }, first: 1 }, headers);
+      expect(errors).toBeUndefined();
+      const cursor = data!.pageInfo.endCursor;
+      const key = cursor
+        ? (JSON.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString()).k) as { t?: string[][] })
+        : undefined;
+      return {
+        titles: data!.edges.map((edge) => edge.node.title),
+        total: data!.totalCount,
+        corrected: key?.t,
+      };
+    };
+    const draft = await seed('Quixotia private preview', { starts: 8, publish: false });
+    const gala = await seed('Quixotic gala', { starts: 8 });
+    // The draft's word would be as close, but it travels in no cursor and matches nothing.
+    expect(await typoSearch('quixotix')).toEqual({
+      titles: ['Quixotic gala'],
+      total: 1,
+      corrected: [['quixotic']],
+    });
+    expect((await typoSearch('quixotix', owner)).corrected).toEqual([['quixotic']]);
+
+    // Publishing adds its words; so does a new title.
+    await mutate('publishEvent', 'EventIdInput', { id: draft });
+    expect((await typoSearch('quixotix')).total).toBe(2);
+    const { body } = await graphql<{ event: { version: number } }, { id: string }>(
+      service.url,
+      'query($id: ID!) { event(id: $id) { version } }',
+      { id: gala },
+      owner,
+    );
+    await mutate('updateEvent', 'UpdateEventInput', {
+      id: gala,
+      expectedVersion: body.data!.event.version,
+      title: 'Marimbaphonic gala',
+    });
+    expect((await typoSearch('marimbaphonik')).titles).toEqual(['Marimbaphonic gala']);
+  });
+
+  it('learns the same new words from events created at the same time', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => seed(`Vibraslap${i} glockenspielathon carillonade`, { starts: 9 })),
+    );
+    expect(ids).toHaveLength(8);
+    expect((await titles({ query: 'glockenspielaton carilonade' })).sort()).toEqual(
+      Array.from({ length: 8 }, (_, i) => `Vibraslap${i} glockenspielathon carillonade`),
+    );
+  });
+
   it('never leaks drafts: only their organization finds them', async () => {
     expect(await titles({ query: 'secret' })).toEqual([]);
     expect(await titles({ query: 'secret' }, undefined, otherOwner)).toEqual([]);
@@ -400,6 +458,13 @@ describe('events search', () => {
       { filter: { query: 'concert' }, after: reencode(JSON.stringify({ ...inner, id: 'x' })) },
       { filter: { query: 'concert' }, after: reencode('not json') },
       { filter: { query: 'concert' }, after: `${cursor}x!` },
+      // Corrected words are spliced into a tsquery: only plain words (a prefix last) pass.
+      ...[[['a & b']], [['x:*|y']], [[]], [['ok', 'ok', 'ok', 'ok']], Array(9).fill(['w']), 'yes'].map(
+        (t) => ({
+          filter: { query: 'concert' },
+          after: reencode(JSON.stringify({ ...inner, t })),
+        }),
+      ),
       { filter: { startsAfter: '0000-06-01T00:00:00Z' } },
       { filter: { startsBefore: '9999-12-31T23:00:00-05:00' } },
     ];

@@ -7,6 +7,7 @@ import {
   eventColumns,
   events,
   eventVersions,
+  searchWords,
   type TicketTypeRow,
   ticketTypes,
 } from './schema.ts';
@@ -133,15 +134,15 @@ export const auditEntries = (db: Db, organizationId: string, limit: number, befo
 export interface SearchCriteria {
   /** Organizations whose drafts and unlisted events the caller sees: its own, or its API key's. */
   seesAllOf: string[];
-  /** Words, each letters and digits only: safe inside a tsquery. */
+  /** Words, each letters and digits only: safe inside a tsquery. They must all occur, the last as a prefix. */
   words: string[];
-  /** The query as typed, for trigram matching (a bound parameter). */
-  text?: string;
+  /** Whether a query was typed: one without a single letter or digit matches nothing. */
+  hasText: boolean;
   /**
-   * `words`: the words must all occur (the last one as a prefix). `typos`: the title must resemble the text
-   * (trigrams); tried when the words match nothing, since it is far costlier on common syllables.
+   * Set when the words matched nothing and their typos were corrected (`correctTypos`): one
+   * group per query word, of which one must occur; a group of one `word:*` is a prefix.
    */
-  match: 'words' | 'typos';
+  corrected?: string[][];
   category?: (typeof events.$inferSelect)['category'];
   city?: string;
   country?: string;
@@ -162,18 +163,60 @@ export interface SearchAfter {
   id: string;
 }
 
-/** How similar (0–1) the query must be to a word run of the title to count as a typo of it. */
+/** How similar (pg_trgm's `similarity`, 0–1) a dictionary word must be to a query word to replace it. */
 const TYPO_SIMILARITY = 0.3;
+/** Dictionary words tried in place of one misspelt query word. */
+const TYPO_ALTERNATIVES = 3;
 const NO_PRICE = 2_147_483_647;
 
-function searchTerms(criteria: SearchCriteria) {
-  const typos = criteria.match === 'typos' && criteria.text;
+/** The text as a tsquery: every group must occur, through one of its words. */
+function textQuery(criteria: SearchCriteria) {
   // The last word is a prefix, as people type ("jazz fest" finds "Jazz Festival"); the others
   // must be whole words: a prefix costs the GIN index several times an exact lexeme.
-  const lexemes = criteria.words.map((word, i) => (i === criteria.words.length - 1 ? `${word}:*` : word));
-  const tsquery = !typos && lexemes.length ? sql`to_tsquery('simple', ${lexemes.join(' & ')})` : null;
-  const similarity = typos ? sql`strict_word_similarity(${criteria.text}, ${events.title})` : null;
-  return { tsquery, similarity };
+  const groups =
+    criteria.corrected ??
+    criteria.words.map((word, i) => [i === criteria.words.length - 1 ? `${word}:*` : word]);
+  if (!groups.length) return null;
+  const text = groups.map((group) => (group.length > 1 ? `(${group.join(' | ')})` : group[0])).join(' & ');
+  return sql`to_tsquery('simple', ${text})`;
+}
+
+/**
+ * The query words with their typos corrected against the dictionary of words events use
+ * ("cocnert" → "concert"), or undefined when that changes nothing or a word resembles nothing.
+ * A word stays as typed when events use it (the last one: when a word starts with it) or when it
+ * is too short to compare; otherwise it becomes its closest dictionary words.
+ */
+export async function correctTypos(db: Db, words: string[]): Promise<string[][] | undefined> {
+  const rows = await db.execute<{ known: boolean; similar: string[] }>(sql`
+    select case when q.position = ${words.length}
+        then exists (select from ${searchWords} s where s.word like q.word || '%')
+        else exists (select from ${searchWords} s where s.word = q.word) end as known,
+      to_json(array(
+        select nearest.word from (
+          select s.word from ${searchWords} s order by s.word <-> q.word limit ${TYPO_ALTERNATIVES}
+        ) nearest
+        where similarity(nearest.word, q.word) >= ${TYPO_SIMILARITY}
+      )) as similar
+    from unnest(array[${sql.join(
+      words.map((word) => sql`${word}`),
+      sql`, `,
+    )}]::text[]) with ordinality as q(word, position)
+    order by q.position`);
+  let changed = false;
+  const groups: string[][] = [];
+  for (const [i, { known, similar }] of [...rows].entries()) {
+    const word = words[i]!;
+    if (known || word.length < 3) {
+      groups.push([i === words.length - 1 ? `${word}:*` : word]);
+    } else if (similar.length) {
+      groups.push(similar);
+      changed = true;
+    } else {
+      return undefined;
+    }
+  }
+  return changed ? groups : undefined;
 }
 
 const EARTH_RADIUS_KM = 6371;
@@ -216,18 +259,11 @@ function boxesAround({
 const venuePoint = sql`point(${events.venueLongitude}, ${events.venueLatitude})`;
 
 function searchConditions(criteria: SearchCriteria) {
-  const { tsquery, similarity } = searchTerms(criteria);
-  const matches = [
-    tsquery ? sql`${events.searchVector} @@ ${tsquery}` : undefined,
-    // `<<%` is strict_word_similarity ≥ the threshold set by withTypoThreshold, answered by the trigram index.
-    similarity ? sql`${criteria.text} <<% ${events.title}` : undefined,
-    // Text without a single letter or digit matches nothing.
-    criteria.text && !tsquery && !similarity ? sql`false` : undefined,
-  ].filter((condition) => condition !== undefined);
+  const tsquery = textQuery(criteria);
   const near = criteria.near;
   return and(
     listable(criteria.seesAllOf),
-    matches.length ? or(...matches) : undefined,
+    tsquery ? sql`${events.searchVector} @@ ${tsquery}` : criteria.hasText ? sql`false` : undefined,
     criteria.category ? eq(events.category, criteria.category) : undefined,
     criteria.city ? sql`lower(${events.venueCity}) = lower(${criteria.city})` : undefined,
     criteria.country ? eq(events.venueCountry, criteria.country) : undefined,
@@ -256,10 +292,10 @@ function searchConditions(criteria: SearchCriteria) {
 
 /** The sort key of each order, and whether it ascends; ids break ties in the same direction. */
 function sortKey(sort: SearchSort, criteria: SearchCriteria) {
-  const { tsquery, similarity } = searchTerms(criteria);
+  const tsquery = textQuery(criteria);
   switch (sort) {
     case 'RELEVANCE': {
-      const rank = sql`(${tsquery ? sql`ts_rank(${events.searchVector}, ${tsquery})` : sql`0`} + ${similarity ?? sql`0`})::float8`;
+      const rank = sql`(${tsquery ? sql`ts_rank(${events.searchVector}, ${tsquery})` : sql`0`})::float8`;
       return { key: rank, value: rank, ascending: false, cast: sql`::float8` };
     }
     case 'STARTS_AT':
@@ -277,21 +313,6 @@ function sortKey(sort: SearchSort, criteria: SearchCriteria) {
     case 'NEWEST':
       return null;
   }
-}
-
-/**
- * Runs `search` with this transaction's typo threshold when there is text to match (plain
- * queries need no transaction). Scoped with set_config(..., true), so pooled connections keep
- * their defaults.
- */
-function withTypoThreshold<T>(db: Db, criteria: SearchCriteria, search: (db: Db) => Promise<T>): Promise<T> {
-  if (criteria.match !== 'typos' || !criteria.text) return search(db);
-  return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select set_config('pg_trgm.strict_word_similarity_threshold', ${String(TYPO_SIMILARITY)}, true)`,
-    );
-    return search(tx);
-  });
 }
 
 /**
@@ -344,13 +365,12 @@ export const searchEvents = (
   after?: SearchAfter,
   withTotal = false,
 ): Promise<Array<EventRow & { sortValue: number | string | null; total: number | null }>> =>
-  withTypoThreshold(db, criteria, (tx) => searchEventsQuery(tx, criteria, sort, limit, after, withTotal));
+  searchEventsQuery(db, criteria, sort, limit, after, withTotal);
 
-export const countEvents = (db: Db, criteria: SearchCriteria): Promise<number> =>
-  withTypoThreshold(db, criteria, async (tx) => {
-    const [row] = await tx
-      .select({ count: sql<number>`count(*)::int` })
-      .from(events)
-      .where(searchConditions(criteria));
-    return row!.count;
-  });
+export async function countEvents(db: Db, criteria: SearchCriteria): Promise<number> {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(events)
+    .where(searchConditions(criteria));
+  return row!.count;
+}

@@ -99,7 +99,6 @@ export const events = catalog.table(
     index('events_organization_id_idx').on(table.organizationId, table.id),
     index('events_series_id_idx').on(table.seriesId),
     index('events_search_vector_idx').using('gin', table.searchVector),
-    index('events_title_trgm_idx').using('gin', table.title.op('gin_trgm_ops')),
     index('events_listed_starts_at_idx')
       .on(table.startsAt, table.id)
       .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
@@ -151,6 +150,16 @@ export const ticketTypes = catalog.table(
     ),
   ],
 );
+
+/**
+ * Every word (3–40 letters) of every event that has been listed, the dictionary typos are
+ * corrected against ("cocnert" → "concert"): a few thousand short rows, where comparing the query
+ * with every title by trigrams read thousands of events. Filled by triggers on `events` (migration
+ * 0007), so every way an event is written feeds it; words of events gone since stay, harmlessly.
+ */
+export const searchWords = catalog.table('search_words', { word: text().primaryKey() }, (table) => [
+  index('search_words_word_trgm_idx').using('gist', table.word.op('gist_trgm_ops')),
+]);
 
 /** Every state an event has been in: a snapshot after each change and the diff that led to it. */
 export const eventVersions = catalog.table(

@@ -11,6 +11,7 @@ import {
 } from '@bilten/platform';
 import { z } from 'zod';
 import {
+  correctTypos,
   countEvents,
   type SearchAfter,
   type SearchCriteria,
@@ -54,6 +55,22 @@ const cursorStartsAt = z.iso
   .datetime({ offset: true })
   .refine((text) => !text.startsWith('0000') && isStorableInstant(new Date(text)));
 
+/** Corrected query words, as a typo-tolerant page's cursor carries them to the next pages. */
+const correctedGroups = z
+  .array(
+    z
+      .array(
+        z
+          .string()
+          .max(43)
+          .regex(/^[\p{L}\p{N}]+(:\*)?$/u),
+      )
+      .min(1)
+      .max(3),
+  )
+  .min(1)
+  .max(8);
+
 /**
  * A cursor names its order, so one from another order (or another query's sort) is refused; its
  * value must fit the column it is compared with, or PostgreSQL would fail the query.
@@ -70,20 +87,20 @@ const cursorKey = z
   })
   .pipe(
     z.discriminatedUnion('s', [
-      z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: z.boolean().optional() }),
+      z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: correctedGroups.optional() }),
       z.object({
         s: z.literal('STARTS_AT'),
         v: cursorStartsAt,
         id: z.uuid(),
-        t: z.boolean().optional(),
+        t: correctedGroups.optional(),
       }),
       z.object({
         s: z.literal('PRICE'),
         v: z.number().int().min(0).max(MAX_INT),
         id: z.uuid(),
-        t: z.boolean().optional(),
+        t: correctedGroups.optional(),
       }),
-      z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: z.boolean().optional() }),
+      z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: correctedGroups.optional() }),
     ]),
   );
 
@@ -125,7 +142,7 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
   const criteria: SearchCriteria = {
     seesAllOf: organizationsSeenInFull(viewer),
     words: text ? wordsOf(text) : [],
-    text,
+    hasText: Boolean(text),
     category: (filter.category ?? undefined) as SearchCriteria['category'],
     city: filter.city ?? undefined,
     country: filter.country ?? undefined,
@@ -136,7 +153,6 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
     priceMax: filter.priceMax ?? undefined,
     organizationId: scope.organizationId ?? filter.organizationId ?? undefined,
     onlineOnly: filter.onlineOnly ?? undefined,
-    match: 'words',
   };
   const requested: SearchSort = args.sort ?? (text ? 'RELEVANCE' : 'NEWEST');
   const sort: SearchSort = requested === 'RELEVANCE' && !text ? 'NEWEST' : requested;
@@ -145,8 +161,9 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
     const key = decodeCursor(args.after, cursorKey);
     if (key.s !== sort) throw new DomainError('BAD_USER_INPUT', 'after: a cursor of another sort order');
     after = { value: key.v, id: key.id };
-    // The pages after a typo-tolerant first page stay typo-tolerant.
-    if (key.t) criteria.match = 'typos';
+    // The pages after a typo-corrected first page search the same corrected words, even if the
+    // dictionary has grown since.
+    if (key.t) criteria.corrected = key.t;
   }
   return { size, criteria, sort, after };
 }
@@ -166,10 +183,10 @@ export async function searchEventPage(
   const countsInPage = withTotal && !after && (effectiveSort === 'RELEVANCE' || Boolean(criteria.near));
   const search = () => searchEvents(db, criteria, effectiveSort, size + 1, after, countsInPage);
   let rows = await search();
-  // No event has all the words: look for titles that resemble the text ("cocnert").
-  if (!rows.length && !after && criteria.text) {
-    criteria.match = 'typos';
-    rows = await search();
+  // No event has all the words: correct their typos ("cocnert") and search again.
+  if (!rows.length && !after && criteria.words.length) {
+    criteria.corrected = await correctTypos(db, criteria.words);
+    if (criteria.corrected) rows = await search();
   }
   const nodes = rows.slice(0, size);
   const cursorOf = (row: (typeof rows)[number]) =>
@@ -178,7 +195,7 @@ export async function searchEventPage(
         s: effectiveSort,
         v: row.sortValue,
         id: row.id,
-        ...(criteria.match === 'typos' ? { t: true } : {}),
+        ...(criteria.corrected ? { t: criteria.corrected } : {}),
       }),
     );
   return {
