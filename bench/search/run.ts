@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { ticketTypesByEventIds } from '@bilten/catalog/src/db/queries.ts';
 import { type SearchArgs, searchEventPage } from '@bilten/catalog/src/domain/search.ts';
-import { ANONYMOUS, connectDatabase, createInProcessBus, type Database } from '@bilten/platform';
+import { ANONYMOUS, connectDatabase, createInProcessBus, type Database, type Sql } from '@bilten/platform';
 import { captureLogs, graphql, statementsOf } from '@bilten/testkit';
 import postgres from 'postgres';
 import { startStack } from '../../packages/stack/src/stack.ts';
@@ -24,7 +24,7 @@ import {
   summarize,
 } from '../stats.ts';
 import { pgbenchScript, pgbenchVersion, runPgbench } from './pgbench.ts';
-import { explainAsServed, type PlanCheck, recordingDatabase } from './plans.ts';
+import { explainAsServed, type PlanCheck, recordingDatabase, type Statement } from './plans.ts';
 import { adminUrlOf, benchDatabaseUrl, prepareCatalog, printable } from './seed.ts';
 
 const int = (name: string, fallback: number) => {
@@ -163,6 +163,14 @@ async function closedLoop(once: () => Promise<unknown>): Promise<Measurement> {
     latencyMs: summarize(samples),
     cpu: cpu(),
   };
+}
+
+/** The statement `totalCount` runs on its own for this search (typo correction included). */
+async function countStatement(sql: Sql, args: SearchArgs): Promise<Statement> {
+  const recorder = recordingDatabase(sql);
+  const page = await searchEventPage(recorder.db, ANONYMOUS, args);
+  await page.count();
+  return recorder.statements.at(-1)!;
 }
 
 const quoted = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -346,6 +354,22 @@ async function main() {
         `  SQL (${pgbench ? 'pgbench' : 'no pgbench: catalog functions'}) p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`,
       );
       const plans = await explainAsServed(direct.sql, recorder.statements, search.indexes);
+      // The floor of a first page: counting its matches alone, as `totalCount` must, with no page,
+      // no ranking and no ticket types. When that alone misses the SQL target, no page can meet it.
+      const countAlone =
+        firstPage && pgbench
+          ? await runPgbench(database.url, pgbenchScript([await countStatement(direct.sql, variables)]), {
+              clients: config.concurrency,
+              threads: os.cpus().length,
+              seconds: config.seconds,
+              warmupSeconds: config.warmupSeconds,
+            })
+          : undefined;
+      if (countAlone) {
+        log(
+          `  count alone (pgbench) p50 / p95 / p99 ${ms(countAlone.latencyMs)} ms, ${fmt(countAlone.perSecond, 1)}/s`,
+        );
+      }
 
       results.push({
         name: search.name,
@@ -359,6 +383,7 @@ async function main() {
         gateway,
         functions,
         sql,
+        countAlone,
         ratio: {
           p50: round(gateway.latencyMs.p50 / sql.latencyMs.p50, 2),
           p95: round(gateway.latencyMs.p95 / sql.latencyMs.p95, 2),
@@ -396,6 +421,8 @@ async function main() {
           'req/s',
           'SQL (pgbench) p50 / p95 / p99',
           'req/s',
+          'count alone (pgbench) p50 / p95 / p99',
+          'req/s',
           'gateway ÷ SQL p95',
           `gateway p95 < ${targets.gatewayP95Ms}`,
           `SQL p95 < ${targets.sqlP95Ms}`,
@@ -409,6 +436,8 @@ async function main() {
           fmt(r.functions.perSecond, 1),
           ms(r.sql.latencyMs),
           fmt(r.sql.perSecond, 1),
+          r.countAlone ? ms(r.countAlone.latencyMs) : 'no count',
+          r.countAlone ? fmt(r.countAlone.perSecond, 1) : '',
           fmt(r.ratio.p95, 2),
           r.verdict.gatewayP95,
           r.verdict.sqlP95,
