@@ -40,7 +40,7 @@ export function roleOf(statement: Statement): string {
 export function expectedIndexes(statement: Statement, otherwise: string[]): string[] {
   if (/from "catalog"\."ticket_types"/.test(statement.sql)) return ['ticket_types_event_id_idx'];
   if (/from "catalog"\."search_words"/.test(statement.sql)) return ['search_words_word_trgm_idx'];
-  if (/@@ to_tsquery/.test(statement.sql)) return ['events_search_vector_idx'];
+  if (/@@ to_tsquery/.test(statement.sql)) return ['events_search_idx'];
   return otherwise;
 }
 

@@ -57,12 +57,12 @@ const SEARCHES: Search[] = [
   {
     name: 'words "jazz concert", by relevance',
     args: { filter: { query: 'jazz concert' } },
-    indexes: ['events_search_vector_idx'],
+    indexes: ['events_search_idx'],
   },
   {
     name: 'typo "cocnert" in BA',
     args: { filter: { query: 'cocnert', country: 'BA' } },
-    indexes: ['events_search_vector_idx'],
+    indexes: ['events_search_idx'],
   },
   {
     name: 'music in Sarajevo from next week, by date',
