@@ -241,7 +241,7 @@ export type EventFilter = {
   priceMax?: InputMaybe<Scalars['Int']['input']>;
   /** Some visible ticket type costs at least this much (minor units of the event's currency). */
   priceMin?: InputMaybe<Scalars['Int']['input']>;
-  /** Words of the title, place or description; prefixes and typos of the title match too. */
+  /** Words of the title, place or description, all of them; the last may be the start of a word. When no event has them all, words with typos are replaced by the closest words of published events. */
   query?: InputMaybe<Scalars['String']['input']>;
   startsAfter?: InputMaybe<Scalars['DateTime']['input']>;
   startsBefore?: InputMaybe<Scalars['DateTime']['input']>;
