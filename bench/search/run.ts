@@ -79,7 +79,7 @@ const SEARCHES: Search[] = [
       filter: { near: { latitude: 45.815, longitude: 15.982, radiusKm: 50 }, priceMax: 3000 },
       sort: 'PRICE',
     },
-    indexes: ['events_venue_point_idx', 'events_min_price_idx'],
+    indexes: ['events_listed_venue_point_idx', 'events_venue_point_idx', 'events_min_price_idx'],
   },
   // `after` is set to the first page's end cursor before measuring.
   { name: 'browse: newest, second page', args: { sort: 'NEWEST' }, indexes: ['events_pkey'] },

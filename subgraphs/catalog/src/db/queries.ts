@@ -1,5 +1,5 @@
 import { auditEntriesOf, type Database, type Transaction } from '@bilten/platform';
-import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import { type AnyColumn, and, asc, desc, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import {
   auditLog,
   type EventRow,
@@ -328,29 +328,49 @@ export function searchEventsQuery(
   withTotal = false,
 ) {
   const order = sortKey(sort, criteria);
-  const value = order?.value ?? sql`null`;
+  const value = sql<number | string | null>`${order?.value ?? sql`null`}`;
   const direction = order && !order.ascending ? sql`<` : order ? sql`>` : sql`<`;
   const position = after
     ? order
       ? sql`(${order.key}, ${events.id}) ${direction} (${after.value}${order.cast}, ${after.id}::uuid)`
       : sql`${events.id} < ${after.id}::uuid`
     : undefined;
-  return db
+  const conditions = and(searchConditions(criteria), position);
+  const total = withTotal ? sql<number | null>`(count(*) over ())::int` : sql<number | null>`null`;
+  const inOrder = (key: SQL | undefined, id: SQL | AnyColumn) =>
+    !order || !key
+      ? [sql`${id} desc`]
+      : order.ascending
+        ? [sql`${key} asc`, sql`${id} asc`]
+        : [sql`${key} desc`, sql`${id} desc`];
+  if (!criteria.near) {
+    return db
+      .select({ ...eventColumns, sortValue: value, total })
+      .from(events)
+      .where(conditions)
+      .orderBy(...inOrder(order?.key, events.id))
+      .limit(limit);
+  }
+  // A near box holds thousands of events, each on its own page of the table: order and count
+  // them from the covering index (`events_listed_venue_point_idx`, an index-only scan for the
+  // public), then read only the page's events.
+  const page = db
     .select({
-      ...eventColumns,
-      sortValue: sql<number | string | null>`${value}`,
-      total: withTotal ? sql<number>`(count(*) over ())::int` : sql<null>`null`,
+      id: events.id,
+      sortKey: sql`${order?.key ?? sql`null`}`.as('sort_key'),
+      sortValue: value.as('sort_value'),
+      total: total.as('total'),
     })
     .from(events)
-    .where(and(searchConditions(criteria), position))
-    .orderBy(
-      ...(order
-        ? order.ascending
-          ? [sql`${order.key} asc`, asc(events.id)]
-          : [sql`${order.key} desc`, desc(events.id)]
-        : [desc(events.id)]),
-    )
-    .limit(limit);
+    .where(conditions)
+    .orderBy(...inOrder(order?.key, events.id))
+    .limit(limit)
+    .as('page');
+  return db
+    .select({ ...eventColumns, sortValue: page.sortValue, total: page.total })
+    .from(page)
+    .innerJoin(events, eq(events.id, page.id))
+    .orderBy(...inOrder(order ? sql`${page.sortKey}` : undefined, page.id));
 }
 
 /**

@@ -119,6 +119,8 @@ export const events = catalog.table(
       .on(sql`lower(${table.venueCity})`, table.category, table.startsAt)
       .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
     // Near searches ask for a box of longitudes × latitudes: a GiST index answers both at once.
+    // The public's use a covering, partial copy of it, `events_listed_venue_point_idx`, written in
+    // migration 0009 by hand (drizzle cannot declare INCLUDE columns).
     index('events_venue_point_idx').using(
       'gist',
       sql`point(${table.venueLongitude}, ${table.venueLatitude})`,
