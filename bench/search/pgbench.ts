@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type LatencySummary, summarize } from '../stats.ts';
-import { literal, type Statement } from './plans.ts';
+import { literal, parameterText, type Statement } from './plans.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -19,17 +19,35 @@ export interface PgbenchMeasurement {
   perSecond: number;
   latencyMs: LatencySummary;
   script: string;
+  variables: Record<string, string>;
+}
+
+/** One request for pgbench: its statements as a script, and the values of their parameters. */
+export interface PgbenchRequest {
+  script: string;
+  /** `-D name=value`: pgbench binds each `:name` as a parameter of the prepared statement. */
+  variables: Record<string, string>;
 }
 
 /**
- * One request's statements as a pgbench script, parameters written as literals (PostgreSQL plans
- * them as it plans a prepared statement's custom plan).
+ * One request's statements as a pgbench script run with `--protocol=prepared`, as catalog runs
+ * them (postgres.js prepares every statement): each `$n` becomes a pgbench variable bound as a
+ * parameter, so PostgreSQL parses once per connection and chooses custom or generic plans as it
+ * does for catalog. A null, which `-D` cannot carry, is written as a literal.
  */
-export function pgbenchScript(statements: Statement[]): string {
-  const inline = (statement: Statement) =>
-    statement.sql.replace(/\$(\d+)/g, (_, n: string) => literal(statement.params[Number(n) - 1]));
-  const lines = statements.map((statement) => `${inline(statement).replace(/\s+/g, ' ')};`);
-  return `${lines.join('\n')}\n`;
+export function pgbenchRequest(statements: Statement[]): PgbenchRequest {
+  const variables: Record<string, string> = {};
+  const lines = statements.map((statement, i) => {
+    const text = statement.sql.replace(/\$(\d+)/g, (_, n: string) => {
+      const value = statement.params[Number(n) - 1];
+      if (value === null || value === undefined) return literal(value);
+      const name = `s${i + 1}p${n}`;
+      variables[name] = parameterText(value);
+      return `:${name}`;
+    });
+    return `${text.replace(/\s+/g, ' ')};`;
+  });
+  return { script: `${lines.join('\n')}\n`, variables };
 }
 
 /** `pgbench` on the PATH, or undefined (Debian: package postgresql-client). */
@@ -48,7 +66,7 @@ export async function pgbenchVersion(): Promise<string | undefined> {
  */
 export async function runPgbench(
   url: string,
-  script: string,
+  { script, variables }: PgbenchRequest,
   {
     clients,
     threads,
@@ -65,6 +83,8 @@ export async function runPgbench(
         'pgbench',
         [
           '--no-vacuum',
+          '--protocol=prepared',
+          ...Object.entries(variables).map(([name, value]) => `--define=${name}=${value}`),
           `--file=${file}`,
           `--client=${clients}`,
           `--jobs=${threads}`,
@@ -88,6 +108,7 @@ export async function runPgbench(
       perSecond: Math.round((samples.length / seconds) * 10) / 10,
       latencyMs: summarize(samples),
       script,
+      variables,
     };
   } catch (err) {
     return {
@@ -97,6 +118,7 @@ export async function runPgbench(
       perSecond: 0,
       latencyMs: summarize([]),
       script,
+      variables,
     };
   } finally {
     rmSync(folder, { recursive: true, force: true });

@@ -89,16 +89,16 @@ export function checkPlan(statement: Statement, plan: string[], expected: string
   };
 }
 
+/** A parameter's value as text, as PostgreSQL reads it for a parameter or literal of unknown type. */
+export function parameterText(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
 /** A parameter as an SQL literal of unknown type, which PostgreSQL coerces to the parameter's type. */
 export function literal(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  const text =
-    value instanceof Date
-      ? value.toISOString()
-      : typeof value === 'object'
-        ? JSON.stringify(value)
-        : String(value);
-  return `'${text.replaceAll("'", "''")}'`;
+  return `'${parameterText(value).replaceAll("'", "''")}'`;
 }
 
 /** Executions of a prepared statement before PostgreSQL (plan_cache_mode auto) considers its generic plan. */

@@ -23,7 +23,7 @@ import {
   sleep,
   summarize,
 } from '../stats.ts';
-import { pgbenchScript, pgbenchVersion, runPgbench } from './pgbench.ts';
+import { pgbenchRequest, pgbenchVersion, runPgbench } from './pgbench.ts';
 import { explainAsServed, type PlanCheck, recordingDatabase, type Statement } from './plans.ts';
 import { adminUrlOf, benchDatabaseUrl, prepareCatalog, printable } from './seed.ts';
 
@@ -343,7 +343,7 @@ async function main() {
         `  catalog functions p50 / p95 / p99 ${ms(functions.latencyMs)} ms, ${fmt(functions.perSecond, 1)}/s`,
       );
       const sql = pgbench
-        ? await runPgbench(database.url, pgbenchScript(recorder.statements), {
+        ? await runPgbench(database.url, pgbenchRequest(recorder.statements), {
             clients: config.concurrency,
             threads: os.cpus().length,
             seconds: config.seconds,
@@ -358,7 +358,7 @@ async function main() {
       // no ranking and no ticket types. When that alone misses the SQL target, no page can meet it.
       const countAlone =
         firstPage && pgbench
-          ? await runPgbench(database.url, pgbenchScript([await countStatement(direct.sql, variables)]), {
+          ? await runPgbench(database.url, pgbenchRequest([await countStatement(direct.sql, variables)]), {
               clients: config.concurrency,
               threads: os.cpus().length,
               seconds: config.seconds,
