@@ -181,6 +181,9 @@ function textQuery(criteria: SearchCriteria) {
   return sql`to_tsquery('simple', ${text})`;
 }
 
+/** Letters and digits only, as query words are: nothing a tsquery or a cursor would read as syntax. */
+const isPlainWord = (word: string) => /^[\p{L}\p{N}]+$/u.test(word);
+
 /**
  * The query words with their typos corrected against the dictionary of words events use
  * ("cocnert" → "concert"), or undefined when that changes nothing or a word resembles nothing.
@@ -209,8 +212,8 @@ export async function correctTypos(db: Db, words: string[]): Promise<string[][] 
     const word = words[i]!;
     if (known || word.length < 3) {
       groups.push([i === words.length - 1 ? `${word}:*` : word]);
-    } else if (similar.length) {
-      groups.push(similar);
+    } else if (similar.some(isPlainWord)) {
+      groups.push(similar.filter(isPlainWord));
       changed = true;
     } else {
       return undefined;
