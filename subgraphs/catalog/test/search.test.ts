@@ -409,6 +409,11 @@ describe('events search', () => {
     expect(await titles({ query: 'secret' })).toEqual([]);
     expect(await titles({ query: 'secret' }, undefined, otherOwner)).toEqual([]);
     expect(await titles({ query: 'secret' }, undefined, owner)).toEqual(['Secret concert draft']);
+    // Near searches read the page's events apart from ordering them: the same rule holds.
+    const nearZetra = { near: { latitude: 43.87, longitude: 18.41, radiusKm: 1 } };
+    expect(await titles(nearZetra, 'PRICE')).not.toContain('Secret concert draft');
+    expect(await titles(nearZetra, 'PRICE', otherOwner)).not.toContain('Secret concert draft');
+    expect(await titles(nearZetra, 'PRICE', owner)).toContain('Secret concert draft');
     const { data } = await search({ filter: { query: 'concert' }, first: 100 });
     expect(data!.totalCount).toBe(4);
   });
