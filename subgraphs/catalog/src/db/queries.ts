@@ -319,17 +319,17 @@ function sortKey(sort: SearchSort, criteria: SearchCriteria) {
 }
 
 /**
- * The page query itself (the benchmark EXPLAINs it): matching events in `sort` order, with their
- * sort key and, when `withTotal`, the number of all matches (counted before the limit applies).
+ * One page of matching events in `sort` order, each with its sort key (for its cursor) and, when
+ * `withTotal`, the number of all matches (counted before the limit applies).
  */
-export function searchEventsQuery(
+export function searchEvents(
   db: Db,
   criteria: SearchCriteria,
   sort: SearchSort,
   limit: number,
   after?: SearchAfter,
   withTotal = false,
-) {
+): Promise<Array<EventRow & { sortValue: number | string | null; total: number | null }>> {
   const order = sortKey(sort, criteria);
   const value = sql<number | string | null>`${order?.value ?? sql`null`}`;
   const direction = order && !order.ascending ? sql`<` : order ? sql`>` : sql`<`;
@@ -375,20 +375,6 @@ export function searchEventsQuery(
     .innerJoin(events, eq(events.id, page.id))
     .orderBy(...inOrder(order ? sql`${page.sortKey}` : undefined, page.id));
 }
-
-/**
- * One page of matching events in `sort` order, each with its sort key (for its cursor) and, when
- * `withTotal`, the number of all matches.
- */
-export const searchEvents = (
-  db: Db,
-  criteria: SearchCriteria,
-  sort: SearchSort,
-  limit: number,
-  after?: SearchAfter,
-  withTotal = false,
-): Promise<Array<EventRow & { sortValue: number | string | null; total: number | null }>> =>
-  searchEventsQuery(db, criteria, sort, limit, after, withTotal);
 
 export async function countEvents(db: Db, criteria: SearchCriteria): Promise<number> {
   const [row] = await db
