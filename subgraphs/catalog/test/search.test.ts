@@ -370,6 +370,15 @@ describe('events search', () => {
       title: 'Marimbaphonic gala',
     });
     expect((await typoSearch('marimbaphonik')).titles).toEqual(['Marimbaphonic gala']);
+
+    // Words stay in the dictionary after their event is renamed or cancelled, but are no longer offered.
+    expect(await typoSearch('quixotix')).toEqual({
+      titles: ['Quixotia private preview'],
+      total: 1,
+      corrected: [['quixotia']],
+    });
+    await mutate('cancelEvent', 'CancelEventInput', { id: draft, reason: 'Venue closed' });
+    expect(await typoSearch('quixotix')).toEqual({ titles: [], total: 0, corrected: undefined });
   });
 
   it('corrects only towards plain words, never hyphenated words, hosts or addresses', async () => {

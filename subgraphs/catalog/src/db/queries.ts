@@ -187,19 +187,28 @@ const isPlainWord = (word: string) => /^[\p{L}\p{N}]+$/u.test(word);
 /**
  * The query words with their typos corrected against the dictionary of words events use
  * ("cocnert" → "concert"), or undefined when that changes nothing or a word resembles nothing.
- * A word stays as typed when events use it (the last one: when a word starts with it) or when it
- * is too short to compare; otherwise it becomes its closest dictionary words.
+ * A word stays as typed when an event the caller sees uses it (the last one: a word starting
+ * with it) or when it is too short to compare; otherwise it becomes its closest dictionary words
+ * that an event the caller sees uses now: the dictionary keeps words of events since cancelled
+ * or changed, and those must not come back, in the results or in the cursor.
  */
-export async function correctTypos(db: Db, words: string[]): Promise<string[][] | undefined> {
+export async function correctTypos(
+  db: Db,
+  words: string[],
+  seesAllOf: string[],
+): Promise<string[][] | undefined> {
+  const seen = (tsquery: SQL) =>
+    sql`exists (select from ${events} where ${listable(seesAllOf)} and ${events.searchVector} @@ ${tsquery})`;
   const rows = await db.execute<{ known: boolean; similar: string[] }>(sql`
     select case when q.position = ${words.length}
-        then exists (select from ${searchWords} s where s.word like q.word || '%')
-        else exists (select from ${searchWords} s where s.word = q.word) end as known,
+        then ${seen(sql`to_tsquery('simple', q.word || ':*')`)}
+        else ${seen(sql`plainto_tsquery('simple', q.word)`)} end as known,
       to_json(array(
         select nearest.word from (
           select s.word from ${searchWords} s order by s.word <-> q.word limit ${TYPO_ALTERNATIVES}
         ) nearest
         where similarity(nearest.word, q.word) >= ${TYPO_SIMILARITY}
+          and ${seen(sql`plainto_tsquery('simple', nearest.word)`)}
       )) as similar
     from unnest(array[${sql.join(
       words.map((word) => sql`${word}`),

@@ -165,8 +165,8 @@ export const ticketTypes = catalog.table(
  * Every plain word (3–40 letters or digits) of every event that has been listed: the dictionary
  * typos are corrected against ("cocnert" → "concert"), a few thousand short rows where comparing
  * the query with every title by trigrams read thousands of events. Filled by triggers on `events`
- * (migration 0007), so every way an event is written feeds it; words of events gone since stay,
- * harmlessly.
+ * (migration 0007), so every way an event is written feeds it. Words of events cancelled or
+ * changed since stay; a correction offers only words that a visible event uses at the time.
  */
 export const searchWords = catalog.table('search_words', { word: text().primaryKey() }, (table) => [
   index('search_words_word_trgm_idx').using('gist', table.word.op('gist_trgm_ops')),

@@ -185,7 +185,7 @@ export async function searchEventPage(
   let rows = await search();
   // No event has all the words: correct their typos ("cocnert") and search again.
   if (!rows.length && !after && criteria.words.length) {
-    criteria.corrected = await correctTypos(db, criteria.words);
+    criteria.corrected = await correctTypos(db, criteria.words, criteria.seesAllOf);
     if (criteria.corrected) rows = await search();
   }
   const nodes = rows.slice(0, size);
