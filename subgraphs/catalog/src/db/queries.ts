@@ -181,36 +181,39 @@ function textQuery(criteria: SearchCriteria) {
   return sql`to_tsquery('simple', ${text})`;
 }
 
-/** Letters and digits only, as query words are: nothing a tsquery or a cursor would read as syntax. */
+/** Letters and digits only, as query words are: nothing a tsquery would read as syntax. */
 const isPlainWord = (word: string) => /^[\p{L}\p{N}]+$/u.test(word);
 
 /**
- * The query words with their typos corrected against the dictionary of words events use
- * ("cocnert" → "concert"), or undefined when that changes nothing or a word resembles nothing.
- * A word stays as typed when an event the caller sees uses it (the last one: a word starting
- * with it) or when it is too short to compare; otherwise it becomes its closest dictionary words
- * that an event the caller sees uses now: the dictionary keeps words of events since cancelled
- * or changed, and those must not come back, in the results or in the cursor.
+ * The query words with their typos corrected against the dictionary of words of listed events
+ * ("cocnert" → "concert"), as it stood at `asOf` (the id of its newest word; now, when not
+ * given), or undefined when that changes nothing or a word resembles nothing. A word stays as
+ * typed when the dictionary has it (the last one: a word starting with it) or when it is too
+ * short to compare; otherwise it becomes its closest dictionary words. Later pages pass their
+ * first page's `asOf`, so they search the same words however the dictionary has grown.
  */
 export async function correctTypos(
   db: Db,
   words: string[],
-  seesAllOf: string[],
-): Promise<string[][] | undefined> {
-  const seen = (tsquery: SQL) =>
-    sql`exists (select from ${events} where ${listable(seesAllOf)} and ${events.searchVector} @@ ${tsquery})`;
-  const rows = await db.execute<{ known: boolean; similar: string[] }>(sql`
-    select case when q.position = ${words.length}
-        then ${seen(sql`to_tsquery('simple', q.word || ':*')`)}
-        else ${seen(sql`plainto_tsquery('simple', q.word)`)} end as known,
+  asOf?: number,
+): Promise<{ groups: string[][]; asOf: number } | undefined> {
+  // The dictionary as of the newest word handed out (a word still being written then may join
+  // it later). `%` is similarity ≥ pg_trgm.similarity_threshold (0.3 unless set otherwise),
+  // answered by the trigram index; ties go by the word, so every page picks the same ones.
+  const rows = await db.execute<{ asOf: number; known: boolean; similar: string[] }>(sql`
+    with snapshot as (
+      select coalesce(${asOf ?? null}::bigint, (select last_value from catalog.search_words_id_seq)) as upto
+    )
+    select snapshot.upto::float8 as "asOf",
+      case when q.position = ${words.length}
+        then exists (select from ${searchWords} s where s.word like q.word || '%' and s.id <= snapshot.upto)
+        else exists (select from ${searchWords} s where s.word = q.word and s.id <= snapshot.upto) end as known,
       to_json(array(
-        select nearest.word from (
-          select s.word from ${searchWords} s order by s.word <-> q.word limit ${TYPO_ALTERNATIVES}
-        ) nearest
-        where similarity(nearest.word, q.word) >= ${TYPO_SIMILARITY}
-          and ${seen(sql`plainto_tsquery('simple', nearest.word)`)}
+        select s.word from ${searchWords} s
+        where s.word % q.word and similarity(s.word, q.word) >= ${TYPO_SIMILARITY} and s.id <= snapshot.upto
+        order by s.word <-> q.word, s.word limit ${TYPO_ALTERNATIVES}
       )) as similar
-    from unnest(array[${sql.join(
+    from snapshot, unnest(array[${sql.join(
       words.map((word) => sql`${word}`),
       sql`, `,
     )}]::text[]) with ordinality as q(word, position)
@@ -228,7 +231,7 @@ export async function correctTypos(
       return undefined;
     }
   }
-  return changed ? groups : undefined;
+  return changed ? { groups, asOf: Number(rows[0]!.asOf) } : undefined;
 }
 
 const EARTH_RADIUS_KM = 6371;

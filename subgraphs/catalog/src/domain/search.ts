@@ -55,21 +55,11 @@ const cursorStartsAt = z.iso
   .datetime({ offset: true })
   .refine((text) => !text.startsWith('0000') && isStorableInstant(new Date(text)));
 
-/** Corrected query words, as a typo-tolerant page's cursor carries them to the next pages. */
-const correctedGroups = z
-  .array(
-    z
-      .array(
-        z
-          .string()
-          .max(43)
-          .regex(/^[\p{L}\p{N}]+(:\*)?$/u),
-      )
-      .min(1)
-      .max(3),
-  )
-  .min(1)
-  .max(8);
+/**
+ * On the pages after a typo-corrected first page: the dictionary that page was corrected with (the
+ * id of its newest word), so the same words are searched however it has grown since.
+ */
+const correctedAsOf = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /**
  * A cursor names its order, so one from another order (or another query's sort) is refused; its
@@ -87,20 +77,20 @@ const cursorKey = z
   })
   .pipe(
     z.discriminatedUnion('s', [
-      z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: correctedGroups.optional() }),
+      z.object({ s: z.literal('RELEVANCE'), v: z.number(), id: z.uuid(), t: correctedAsOf.optional() }),
       z.object({
         s: z.literal('STARTS_AT'),
         v: cursorStartsAt,
         id: z.uuid(),
-        t: correctedGroups.optional(),
+        t: correctedAsOf.optional(),
       }),
       z.object({
         s: z.literal('PRICE'),
         v: z.number().int().min(0).max(MAX_INT),
         id: z.uuid(),
-        t: correctedGroups.optional(),
+        t: correctedAsOf.optional(),
       }),
-      z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: correctedGroups.optional() }),
+      z.object({ s: z.literal('NEWEST'), v: z.null(), id: z.uuid(), t: correctedAsOf.optional() }),
     ]),
   );
 
@@ -157,15 +147,14 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
   const requested: SearchSort = args.sort ?? (text ? 'RELEVANCE' : 'NEWEST');
   const sort: SearchSort = requested === 'RELEVANCE' && !text ? 'NEWEST' : requested;
   let after: SearchAfter | undefined;
+  let typosAsOf: number | undefined;
   if (args.after) {
     const key = decodeCursor(args.after, cursorKey);
     if (key.s !== sort) throw new DomainError('BAD_USER_INPUT', 'after: a cursor of another sort order');
     after = { value: key.v, id: key.id };
-    // The pages after a typo-corrected first page search the same corrected words, even if the
-    // dictionary has grown since.
-    if (key.t) criteria.corrected = key.t;
+    typosAsOf = key.t;
   }
-  return { size, criteria, sort, after };
+  return { size, criteria, sort, after, typosAsOf };
 }
 
 /**
@@ -179,14 +168,29 @@ export async function searchEventPage(
   args: SearchArgs,
   { organizationId, withTotal = false }: { organizationId?: string; withTotal?: boolean } = {},
 ): Promise<EventPage> {
-  const { size, criteria, sort: effectiveSort, after } = parseSearch(viewer, args, { organizationId });
+  const {
+    size,
+    criteria,
+    sort: effectiveSort,
+    after,
+    typosAsOf,
+  } = parseSearch(viewer, args, { organizationId });
   const countsInPage = withTotal && !after && (effectiveSort === 'RELEVANCE' || Boolean(criteria.near));
   const search = () => searchEvents(db, criteria, effectiveSort, size + 1, after, countsInPage);
+  // The pages after a typo-corrected first page correct the words as it did.
+  let typos =
+    typosAsOf !== undefined && criteria.words.length
+      ? await correctTypos(db, criteria.words, typosAsOf)
+      : undefined;
+  criteria.corrected = typos?.groups;
   let rows = await search();
   // No event has all the words: correct their typos ("cocnert") and search again.
   if (!rows.length && !after && criteria.words.length) {
-    criteria.corrected = await correctTypos(db, criteria.words, criteria.seesAllOf);
-    if (criteria.corrected) rows = await search();
+    typos = await correctTypos(db, criteria.words);
+    if (typos) {
+      criteria.corrected = typos.groups;
+      rows = await search();
+    }
   }
   const nodes = rows.slice(0, size);
   const cursorOf = (row: (typeof rows)[number]) =>
@@ -195,7 +199,7 @@ export async function searchEventPage(
         s: effectiveSort,
         v: row.sortValue,
         id: row.id,
-        ...(criteria.corrected ? { t: criteria.corrected } : {}),
+        ...(typos ? { t: typos.asOf } : {}),
       }),
     );
   return {

@@ -1,0 +1,3 @@
+DROP INDEX "catalog"."search_words_word_trgm_idx";--> statement-breakpoint
+ALTER TABLE "catalog"."search_words" ADD COLUMN "id" bigint NOT NULL GENERATED ALWAYS AS IDENTITY (sequence name "catalog"."search_words_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1);--> statement-breakpoint
+CREATE INDEX "search_words_word_trigram_idx" ON "catalog"."search_words" USING gin ("word" gin_trgm_ops);
