@@ -45,6 +45,32 @@ const titles = async (filter: Record<string, unknown>, sort?: string, headers?: 
   return data!.edges.map((edge) => edge.node.title);
 };
 
+/**
+ * Every page of a search, `first` events each, following the cursors; `between` runs after each
+ * page (to change data while paging).
+ */
+async function allPages(
+  filter: Record<string, unknown>,
+  {
+    sort,
+    first = 1,
+    between,
+  }: { sort?: string; first?: number; between?: (page: number) => Promise<unknown> } = {},
+): Promise<Page[]> {
+  const pages: Page[] = [];
+  let after: string | null = null;
+  while (pages.length < 30) {
+    const { data, errors }: { data?: Page; errors?: unknown } = await search({ filter, sort, first, after });
+    expect(errors, JSON.stringify({ filter, sort, after })).toBeUndefined();
+    pages.push(data!);
+    await between?.(pages.length - 1);
+    if (!data!.pageInfo.hasNextPage) return pages;
+    after = data!.pageInfo.endCursor;
+  }
+  throw new Error(`more than 30 pages: ${JSON.stringify(filter)}`);
+}
+const titlesOf = (pages: Page[]) => pages.flatMap((page) => page.edges.map((edge) => edge.node.title));
+
 const day = (n: number) => new Date(Date.UTC(2027, 4, 1 + n, 19)).toISOString();
 const SARAJEVO = {
   name: 'Zetra',
@@ -216,21 +242,9 @@ describe('events search', () => {
 
   it('keeps a typo-tolerant search typo-tolerant on later pages', async () => {
     const all = await titles({ query: 'cocnert' });
-    const seen: string[] = [];
-    let after: string | null = null;
-    for (let pages = 0; pages < 10; pages++) {
-      const { data, errors }: { data?: Page; errors?: unknown } = await search({
-        filter: { query: 'cocnert' },
-        first: 1,
-        after,
-      });
-      expect(errors).toBeUndefined();
-      expect(data!.totalCount).toBe(all.length);
-      seen.push(...data!.edges.map((edge) => edge.node.title));
-      if (!data!.pageInfo.hasNextPage) break;
-      after = data!.pageInfo.endCursor;
-    }
-    expect(seen).toEqual(all);
+    const pages = await allPages({ query: 'cocnert' });
+    expect(pages.map((page) => page.totalCount)).toEqual(pages.map(() => all.length));
+    expect(titlesOf(pages)).toEqual(all);
   });
 
   it('counts all matches, not just the page', async () => {
@@ -375,22 +389,12 @@ describe('events search', () => {
 
   it('keeps the later pages of a corrected search on its words while the dictionary grows', async () => {
     for (let i = 0; i < 3; i++) await seed(`Vortexia show ${i}`, { starts: 8 + i });
-    const seen: string[] = [];
-    let after: string | null = null;
-    for (let pages = 0; pages < 5; pages++) {
-      const { data, errors }: { data?: Page; errors?: unknown } = await search({
-        filter: { query: 'vortexa' },
-        first: 1,
-        after,
-      });
-      expect(errors).toBeUndefined();
-      seen.push(...data!.edges.map((edge) => edge.node.title));
+    const pages = await allPages(
+      { query: 'vortexa' },
       // Now the typed word itself exists: a fresh search would look for it instead.
-      if (pages === 0) await seed('Vortexa night', { starts: 9 });
-      if (!data!.pageInfo.hasNextPage) break;
-      after = data!.pageInfo.endCursor;
-    }
-    expect(seen.sort()).toEqual(['Vortexia show 0', 'Vortexia show 1', 'Vortexia show 2']);
+      { between: (page) => (page === 0 ? seed('Vortexa night', { starts: 9 }) : Promise.resolve()) },
+    );
+    expect(titlesOf(pages).sort()).toEqual(['Vortexia show 0', 'Vortexia show 1', 'Vortexia show 2']);
     expect(await titles({ query: 'vortexa' })).toEqual(['Vortexa night']);
   });
 
@@ -402,17 +406,7 @@ describe('events search', () => {
       description: 'Streamed at https://bilten.example:8080/live, questions to tickets@bilten.example.',
     });
     for (const query of ['rocknroll', 'biltenexample', 'bilten.exampel:8080', 'tickets@bilten.exampel']) {
-      let after: string | null = null;
-      for (let pages = 0; pages < 3; pages++) {
-        const { data, errors }: { data?: Page; errors?: unknown } = await search({
-          filter: { query },
-          first: 1,
-          after,
-        });
-        expect(errors, query).toBeUndefined();
-        if (!data!.pageInfo.hasNextPage) break;
-        after = data!.pageInfo.endCursor;
-      }
+      await allPages({ query });
     }
     expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
   });
@@ -450,23 +444,16 @@ describe('events search', () => {
       const { data: all } = await search({ filter: { query: word }, sort, first: 100 });
       const before = all!.edges.map((edge) => edge.node.id);
       expect(before).toHaveLength(9);
-      const seen: string[] = [];
-      let after: string | null = null;
-      for (let pages = 0; ; pages++) {
-        expect(pages).toBeLessThan(30);
-        const { data, errors }: { data?: Page; errors?: unknown } = await search({
-          filter: { query: word },
+      const pages = await allPages(
+        { query: word },
+        {
           sort,
           first: 2,
-          after,
-        });
-        expect(errors).toBeUndefined();
-        seen.push(...data!.edges.map((edge) => edge.node.id));
-        // Lands before or after the cursor, depending on its sort key.
-        await seed(`${word} show inserted ${pages}`, show(pages + 3));
-        if (!data!.pageInfo.hasNextPage) break;
-        after = data!.pageInfo.endCursor;
-      }
+          // Lands before or after the cursor, depending on its sort key.
+          between: (page) => seed(`${word} show inserted ${page}`, show(page + 3)),
+        },
+      );
+      const seen = pages.flatMap((page) => page.edges.map((edge) => edge.node.id));
       expect(new Set(seen).size).toBe(seen.length);
       expect(seen).toEqual(expect.arrayContaining(before));
       // What was there from the start keeps its relative order.
