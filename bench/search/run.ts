@@ -103,7 +103,7 @@ type PageData = { events: { totalCount?: number; edges: Array<{ node: { id: stri
 
 /**
  * What the catalog subgraph runs for one of these requests, with the same functions: the page
- * (`searchEventPage`, with its fallback to trigrams when the words find nothing, told that
+ * (`searchEventPage`, with its typo correction when the words find nothing, told that
  * `totalCount` is wanted as the resolver tells it), then, as the resolvers do at the same time,
  * `totalCount` (`page.count()`, which may be known already) and the ticket types of the page's
  * events (the loader's `ticketTypesByEventIds`).
@@ -289,6 +289,12 @@ async function main() {
     resources.defer('direct pool', () => direct.close());
     const [version] = await direct.sql<Array<{ server_version: string }>>`show server_version`;
     const pgbench = await pgbenchVersion();
+    const pgbenchOptions = {
+      clients: config.concurrency,
+      threads: os.cpus().length,
+      seconds: config.seconds,
+      warmupSeconds: config.warmupSeconds,
+    };
     log(
       pgbench
         ? `SQL limit: ${pgbench}`
@@ -343,12 +349,7 @@ async function main() {
         `  catalog functions p50 / p95 / p99 ${ms(functions.latencyMs)} ms, ${fmt(functions.perSecond, 1)}/s`,
       );
       const sql = pgbench
-        ? await runPgbench(database.url, pgbenchRequest(recorder.statements), {
-            clients: config.concurrency,
-            threads: os.cpus().length,
-            seconds: config.seconds,
-            warmupSeconds: config.warmupSeconds,
-          })
+        ? await runPgbench(database.url, pgbenchRequest(recorder.statements), pgbenchOptions)
         : functions;
       log(
         `  SQL (${pgbench ? 'pgbench' : 'no pgbench: catalog functions'}) p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`,
@@ -358,12 +359,11 @@ async function main() {
       // no ranking and no ticket types. When that alone misses the SQL target, no page can meet it.
       const countAlone =
         firstPage && pgbench
-          ? await runPgbench(database.url, pgbenchRequest([await countStatement(direct.sql, variables)]), {
-              clients: config.concurrency,
-              threads: os.cpus().length,
-              seconds: config.seconds,
-              warmupSeconds: config.warmupSeconds,
-            })
+          ? await runPgbench(
+              database.url,
+              pgbenchRequest([await countStatement(direct.sql, variables)]),
+              pgbenchOptions,
+            )
           : undefined;
       if (countAlone) {
         log(
