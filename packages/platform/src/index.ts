@@ -16,6 +16,7 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './outbox.ts';
 export * from './request-context.ts';
+export * from './rules.ts';
 export * from './runner.ts';
 export * from './subgraph.ts';
 export * from './validation.ts';
