@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { runMain, SUBGRAPH_NAMES, subgraphUrlOverride } from '@bilten/platform';
+import { runMain } from '@bilten/platform';
+import { gatewayEnv, subgraphUrlsFrom } from './config.ts';
 import { gatewayOptionsFromEnv, startGateway } from './server.ts';
 
-await runMain('gateway', (env, log) =>
+await runMain('gateway', gatewayEnv, (env, log) =>
   startGateway({
     ...gatewayOptionsFromEnv(env, log),
     supergraphSdl: readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8'),
-    subgraphUrls: Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, subgraphUrlOverride(env, name)])),
+    subgraphUrls: subgraphUrlsFrom(env),
   }),
 );

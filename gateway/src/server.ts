@@ -12,13 +12,12 @@ import {
   type Logger,
   mountGraphQL,
   operationLogPlugin,
-  type PlatformEnv,
   type RunningService,
-  type SubgraphName,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
 import { createApiKeyExchange } from './api-keys.ts';
+import type { GatewayConfig, SubgraphName } from './config.ts';
 
 export interface GatewayLimits {
   /** Deepest selection nesting accepted. */
@@ -202,7 +201,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
 }
 
 /** The env-driven part of the options, shared by the gateway alone and the whole stack. */
-export function gatewayOptionsFromEnv(env: PlatformEnv, log: Logger) {
+export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
   return {
     log,
     host: env.HOST,
@@ -230,3 +229,4 @@ export function trustProxyFrom(value: string): NonNullable<GatewayOptions['trust
   }
   return value.split(',');
 }
+export { type GatewayConfig, gatewayEnv, SUBGRAPH_NAMES, type SubgraphName, subgraphUrlsFrom } from './config.ts';

@@ -23,6 +23,8 @@ export interface DatabaseOptions {
   log?: Logger;
   /** Called for every statement sent; feeds the `db_queries_total` metric. */
   onQuery?: () => void;
+  /** Called with the text and parameters of every statement sent (benchmarks record what a request runs). */
+  onStatement?: (query: string, parameters: unknown[]) => void;
 }
 
 export function connectDatabase({
@@ -31,6 +33,7 @@ export function connectDatabase({
   applicationName,
   log,
   onQuery,
+  onStatement,
 }: DatabaseOptions): DatabaseHandle {
   const sql = postgres(url, {
     max: poolSize,
@@ -41,7 +44,13 @@ export function connectDatabase({
     fetch_types: false,
     connection: { application_name: applicationName },
     onnotice: (notice) => log?.debug({ notice: notice.message }, 'postgres notice'),
-    debug: onQuery ? () => onQuery() : undefined,
+    debug:
+      onQuery || onStatement
+        ? (_connection, query, parameters) => {
+            onQuery?.();
+            onStatement?.(query, parameters);
+          }
+        : undefined,
   });
   return {
     sql,

@@ -1,3 +1,4 @@
+import type { EventDefinition } from '@bilten/contracts';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { currentRequest } from './request-context.ts';
@@ -23,22 +24,7 @@ export const domainEventSchema = z.object({
 });
 export type DomainEvent<P = unknown> = Omit<z.infer<typeof domainEventSchema>, 'payload'> & { payload: P };
 
-/** A typed event: its subject, schema version, aggregate and the zod schema of its payload. */
-export interface EventDefinition<S extends z.ZodType = z.ZodType> {
-  type: string;
-  version: number;
-  aggregateType: string;
-  payload: S;
-}
-
-export function defineEvent<S extends z.ZodType>(definition: {
-  type: string;
-  version?: number;
-  aggregateType: string;
-  payload: S;
-}): EventDefinition<S> {
-  return { version: 1, ...definition };
-}
+export { defineEvent, type EventDefinition } from '@bilten/contracts';
 
 /** A new, validated envelope: the next event of `aggregateId`, tagged with the current request. */
 export function newEvent<S extends z.ZodType>(

@@ -1,6 +1,7 @@
 import { createInProcessBus } from './bus-in-process.ts';
 import { connectJetStreamBus } from './bus-jetstream.ts';
-import { ConfigError, loadPlatformEnv, type PlatformEnv, subgraphPort } from './config.ts';
+import type { z } from 'zod';
+import { ConfigError, type PlatformEnv, parseEnv } from './config.ts';
 import type { EventBus } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { type BaseContext, type SubgraphDefinition, startSubgraph } from './subgraph.ts';
@@ -58,17 +59,19 @@ export interface Stoppable {
  * The process lifecycle shared by every entry point: validated config, one logger, and on
  * SIGINT/SIGTERM an orderly stop that exits 0 (or 1 if it overran SHUTDOWN_TIMEOUT_MS).
  */
-export async function runMain(
+export async function runMain<Config extends PlatformEnv>(
   name: string,
-  start: (env: PlatformEnv, log: Logger) => Promise<Stoppable>,
-  required: Array<keyof PlatformEnv> = [],
+  /** The process's variables: `serviceEnv(...)` of the service, or of all of them for the stack. */
+  schema: z.ZodType<Config>,
+  start: (env: Config, log: Logger) => Promise<Stoppable>,
+  required: Array<keyof Config> = [],
 ): Promise<void> {
-  let env: PlatformEnv;
+  let env: Config;
   try {
-    env = loadPlatformEnv();
+    env = parseEnv(schema, process.env);
     const missing = required.filter((key) => env[key] === undefined);
     if (missing.length)
-      throw new ConfigError(missing.map((key) => `${key}: required when this service runs alone`));
+      throw new ConfigError(missing.map((key) => `${String(key)}: required when this service runs alone`));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${name}: ${err.message}\n`);
@@ -107,11 +110,12 @@ export async function runMain(
 }
 
 /** `src/index.ts` of a subgraph: this one subgraph, alone in its process. */
-export function runSubgraph<Context extends BaseContext>(
-  definition: SubgraphDefinition<Context>,
+export function runSubgraph<Context extends BaseContext, Services, Config extends PlatformEnv>(
+  definition: SubgraphDefinition<Context, Services, Config>,
 ): Promise<void> {
   return runMain(
     definition.name,
+    definition.config,
     async (env, log) => {
       const infrastructure = await openInfrastructure(env, log, definition.name);
       const service = await startSubgraph(definition, {
@@ -120,9 +124,9 @@ export function runSubgraph<Context extends BaseContext>(
         bus: infrastructure.bus,
         log,
         host: env.HOST,
-        port: subgraphPort(env, definition.name),
+        port: definition.port(env),
         auth: authFromEnv(env),
-        env,
+        env: process.env,
         processEvents: env.EVENT_PROCESSING === 'on',
       }).catch(async (err) => {
         await infrastructure.close();

@@ -9,10 +9,11 @@ import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
+import type { z } from 'zod';
 import { createTokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
-import { loadPlatformEnv, type PlatformEnv, type SubgraphName } from './config.ts';
+import { type PlatformEnv, parseEnv, type RawEnv } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
-import { applyMigrations, connectDatabase, type Database } from './db.ts';
+import { applyMigrations, connectDatabase, type Database, type DatabaseOptions } from './db.ts';
 import { createErrorFormatter } from './errors.ts';
 import type { EventTables } from './event-tables.ts';
 import type { EventBus } from './events.ts';
@@ -50,17 +51,33 @@ export interface SubgraphExtension<Services> {
   tokenKeys?: JWTVerifyGetKey;
 }
 
-export interface SubgraphSetupDeps {
+export interface SubgraphSetupDeps<Config extends PlatformEnv = PlatformEnv> {
   db: Database;
   log: Logger;
-  env: PlatformEnv;
+  /** This subgraph's validated variables (its `src/config.ts`). */
+  config: Config;
   /** Issuer and audience of access tokens, as every subgraph verifies them. */
   auth: { issuer: string; audience: string };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: services are whatever a subgraph's setup returns
-export interface SubgraphDefinition<Context extends BaseContext, Services = any> {
-  name: SubgraphName;
+/** What a subgraph's `src/events.ts` exports as `consumers`: its event consumers, built once at start. */
+export type ConsumerFactory<Config extends PlatformEnv = PlatformEnv> = (deps: {
+  log: Logger;
+  config: Config;
+}) => EventConsumer[];
+
+export interface SubgraphDefinition<
+  Context extends BaseContext,
+  // biome-ignore lint/suspicious/noExplicitAny: services are whatever a subgraph's setup returns
+  Services = any,
+  // biome-ignore lint/suspicious/noExplicitAny: each subgraph's config has variables of its own
+  Config extends PlatformEnv = any,
+> {
+  name: string;
+  /** This subgraph's variables (`serviceEnv(...)` in its `src/config.ts`), read once at start. */
+  config: z.ZodType<Config> & { shape: z.ZodRawShape };
+  /** The port it listens on when it runs alone, from its config. */
+  port(config: Config): number;
   typeDefs: DocumentNode;
   // biome-ignore lint/suspicious/noExplicitAny: codegen resolver maps are structurally typed per subgraph
   resolvers: any;
@@ -69,21 +86,26 @@ export interface SubgraphDefinition<Context extends BaseContext, Services = any>
   eventTables: EventTables;
   /** Per-request context: the place for fresh dataloaders, so batching never leaks across requests. */
   createContext(base: BaseContext, services: Services): Context;
-  consumers?(deps: { log: Logger; env: PlatformEnv }): EventConsumer[];
+  /** From its `src/events.ts`: the one place a subgraph registers its consumers. */
+  consumers?: ConsumerFactory<Config>;
   /** Runs once after the database is connected, before the first request. */
-  setup?(deps: SubgraphSetupDeps): Promise<SubgraphExtension<Services>>;
+  setup?(deps: SubgraphSetupDeps<Config>): Promise<SubgraphExtension<Services>>;
 }
 
 /**
  * Every subgraph keeps its SDL at `<directory>/schema.graphql` and its migrations in
  * `<directory>/drizzle`; the definition only names what differs.
  */
-export function defineSubgraph<Context extends BaseContext, Services = undefined>({
+export function defineSubgraph<
+  Context extends BaseContext,
+  Config extends PlatformEnv,
+  Services = undefined,
+>({
   directory,
   ...rest
-}: Omit<SubgraphDefinition<Context, Services>, 'typeDefs' | 'migrations'> & {
+}: Omit<SubgraphDefinition<Context, Services, Config>, 'typeDefs' | 'migrations'> & {
   directory: URL;
-}): SubgraphDefinition<Context, Services> {
+}): SubgraphDefinition<Context, Services, Config> {
   return {
     ...rest,
     typeDefs: loadTypeDefs(new URL('schema.graphql', directory)),
@@ -100,8 +122,8 @@ export interface SubgraphRuntime {
   port: number;
   /** How access tokens are checked; defaults to identity's JWKS on localhost:4001. */
   auth?: Partial<TokenVerifierOptions>;
-  /** The validated environment, for what a subgraph's setup reads (defaults when absent). */
-  env?: PlatformEnv;
+  /** The variables to read (its own and the kit's); unset ones take their defaults. */
+  env?: RawEnv;
   /**
    * Whether this process runs the outbox relay and the event consumers (default true). Off for
    * replicas that only serve requests, when a separate deployment does the event work.
@@ -109,6 +131,8 @@ export interface SubgraphRuntime {
   processEvents?: boolean;
   relay?: Pick<RelayOptions, 'batchSize' | 'pollIntervalMs' | 'retentionMs' | 'inboxRetentionMs'>;
   consumers?: Pick<ConsumerOptions, 'maxDeliveries' | 'holdBackTimeoutMs' | 'loseAckAfterCommit'>;
+  /** Gets every statement the request pool sends, with its parameters (benchmarks record what a request runs). */
+  onStatement?: DatabaseOptions['onStatement'];
 }
 
 export interface RunningService {
@@ -119,10 +143,11 @@ export interface RunningService {
 }
 
 /** Migrates, connects, subscribes and listens: one subgraph, ready to serve. */
-export async function startSubgraph<Context extends BaseContext, Services>(
-  definition: SubgraphDefinition<Context, Services>,
+export async function startSubgraph<Context extends BaseContext, Services, Config extends PlatformEnv>(
+  definition: SubgraphDefinition<Context, Services, Config>,
   runtime: SubgraphRuntime,
 ): Promise<RunningService> {
+  const config = parseEnv(definition.config, runtime.env ?? {});
   const log = runtime.log.child({ service: definition.name });
   await applyMigrations(runtime.databaseUrl, definition.name, definition.migrations);
   const metrics = createServiceMetrics(definition.name);
@@ -132,6 +157,7 @@ export async function startSubgraph<Context extends BaseContext, Services>(
     applicationName: `bilten-${definition.name}`,
     log,
     onQuery: () => metrics.dbQueries.inc({ pool: 'requests' }),
+    onStatement: runtime.onStatement,
   });
   // The relay and consumers get their own connections, so event traffic never starves requests.
   const background = connectDatabase({
@@ -154,7 +180,7 @@ export async function startSubgraph<Context extends BaseContext, Services>(
   const extension = (await definition.setup?.({
     db: database.db,
     log,
-    env: runtime.env ?? loadPlatformEnv({}),
+    config,
     auth: { issuer: auth.issuer, audience: auth.audience },
   })) ?? { services: undefined as Services };
   extension.routes?.(app);
@@ -211,7 +237,7 @@ export async function startSubgraph<Context extends BaseContext, Services>(
 
   const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
   const consumers = processEvents
-    ? (definition.consumers?.({ log, env: runtime.env ?? loadPlatformEnv({}) }) ?? [])
+    ? (definition.consumers?.({ log, config }) ?? [])
     : [];
   for (const consumer of consumers) {
     const subscription = eventSubscription(consumer, {

@@ -1,9 +1,7 @@
-import { defineEvent } from '@bilten/platform';
-import { z } from 'zod';
+import { defaultBrandKitConsumer } from './domain/brand-kits.ts';
 
-/** Consumed from identity: branding's own view of the contract (no imports across subgraphs). */
-export const organizationCreated = defineEvent({
-  type: 'bilten.identity.organization.created',
-  aggregateType: 'organization',
-  payload: z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
-});
+// Branding publishes nothing yet. It consumes identity's organization.created (its contract lives
+// in packages/contracts).
+
+/** Every consumer this subgraph runs, one durable subscription each. */
+export const consumers = () => [defaultBrandKitConsumer];

@@ -1,3 +1,4 @@
+import { organizationCreated } from '@bilten/contracts/identity';
 import { newEvent, type RunningService } from '@bilten/platform';
 import {
   createTestSigner,
@@ -16,7 +17,6 @@ import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BRAND } from '../src/domain/brand-kits.ts';
-import { organizationCreated } from '../src/events.ts';
 import { brandingSubgraph } from '../src/server.ts';
 
 let subgraph: TestSubgraph;

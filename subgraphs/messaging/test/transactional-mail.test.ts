@@ -1,4 +1,10 @@
-import { defineEvent, loadPlatformEnv, newEvent } from '@bilten/platform';
+import {
+  emailVerificationRequested,
+  invitationCreated,
+  passwordResetRequested,
+  userRegistered,
+} from '@bilten/contracts/identity';
+import { defineEvent, newEvent } from '@bilten/platform';
 import {
   captureLogs,
   type ReceivedMail,
@@ -14,14 +20,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createMailer } from '../src/adapters/mailer.ts';
 import { verificationMail } from '../src/domain/mail-templates.ts';
-import { createMailer } from '../src/domain/mailer.ts';
-import {
-  emailVerificationRequested,
-  invitationCreated,
-  passwordResetRequested,
-  userRegistered,
-} from '../src/events.ts';
 import { messagingSubgraph } from '../src/server.ts';
 
 const WEB = 'https://tickets.example/app';
@@ -43,7 +43,7 @@ const laptopHandled: string[] = [];
 beforeAll(async () => {
   smtp = await startTestSmtpServer();
   subgraph = await startTestSubgraph(messagingSubgraph, 'jetstream', {
-    env: loadPlatformEnv({ SMTP_URL: smtp.url, PUBLIC_WEB_URL: `${WEB}/` }),
+    env: { SMTP_URL: smtp.url, PUBLIC_WEB_URL: `${WEB}/` },
     consumers: {
       maxDeliveries: 4,
       loseAckAfterCommit: (event) => {
@@ -53,7 +53,7 @@ beforeAll(async () => {
     },
   });
   laptop = await startTestSubgraph(messagingSubgraph, 'in-process', {
-    env: loadPlatformEnv({}),
+    env: {},
     consumers: {
       loseAckAfterCommit: (event) => {
         laptopHandled.push(event.id);

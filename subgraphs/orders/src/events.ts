@@ -1,3 +1,3 @@
-// Orders publishes no domain events yet: order created and paid arrive with
-// the orders issue, declared here as zod-typed definitions like identity's.
+// Orders publishes and consumes no domain events yet: order created and paid arrive with the
+// orders issue, as contracts in packages/contracts, re-exported here like catalog's.
 export {};

@@ -1,4 +1,5 @@
 import { defineSubgraph } from '@bilten/platform';
+import { ordersEnv } from './config.ts';
 import { createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -6,6 +7,8 @@ import { resolvers } from './resolvers/index.ts';
 export const ordersSubgraph = defineSubgraph({
   name: 'orders',
   directory: new URL('../', import.meta.url),
+  config: ordersEnv,
+  port: (config) => config.ORDERS_PORT,
   resolvers,
   eventTables: eventStore,
   createContext,

@@ -1,20 +1,19 @@
-import { paymentSeenBy, recordPayment } from '../domain/payments.ts';
+import { paymentsOfOrder, recordPayment, visiblePayment } from '../domain/payments.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    payment: async (_, { id }, { loaders, viewer }) => paymentSeenBy(viewer, await loaders.payment.load(id)),
+    payment: (_, args, ctx) => visiblePayment(ctx, args),
   },
   Mutation: {
     recordPayment: (_, { input }, ctx) => recordPayment(ctx, input),
   },
   Payment: {
-    __resolveReference: async ({ id }, { loaders, viewer }) =>
-      paymentSeenBy(viewer, await loaders.payment.load(id)),
+    __resolveReference: (reference, ctx) => visiblePayment(ctx, reference),
     order: (payment) => ({ id: payment.orderId }),
     amount: (payment) => ({ amount: payment.amount, currency: payment.currency }),
   },
   Order: {
-    payments: (order, _, { loaders }) => loaders.paymentsOfOrder.load(order.id),
+    payments: (order, _, ctx) => paymentsOfOrder(ctx, order),
   },
 };

@@ -1,18 +1,17 @@
+import { organizationCreated } from '@bilten/contracts/identity';
 import {
-  type Database,
   type EventConsumer,
+  mutationRule,
   requireOrgRole,
   requireUser,
   type UserError,
-  userErrorsFrom,
   uuidInput,
-  type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
+import type { Context } from '../context.ts';
 import { insertBrandKitOnce, updateBrandKitOf } from '../db/queries.ts';
 import type { BrandKitRow } from '../db/schema.ts';
-import { organizationCreated } from '../events.ts';
 
 export const DEFAULT_BRAND = { primaryColor: '#1F2937', accentColor: '#2563EB', logoUrl: null };
 
@@ -33,35 +32,58 @@ const updateBrandKitInput = z.object({
     .nullish(),
 });
 
+interface UpdateBrandKitResult {
+  brandKit: BrandKitRow | null;
+  errors: UserError[];
+}
+
 /** ADMINs and OWNERs of the organization restyle its brand. */
-export async function updateBrandKit(
-  viewer: Viewer,
-  db: Database,
-  input: unknown,
-): Promise<{ brandKit: BrandKitRow | null; errors: UserError[] }> {
-  requireUser(viewer);
-  const parsed = updateBrandKitInput.safeParse(input);
-  if (!parsed.success) return { brandKit: null, errors: userErrorsFrom(parsed.error) };
-  const { organizationId, primaryColor, accentColor, logoUrl } = parsed.data;
-  requireOrgRole(viewer, organizationId, 'ADMIN');
-  const brandKit = await updateBrandKitOf(db, organizationId, {
-    ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
-    ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
-    ...(logoUrl !== undefined ? { logoUrl } : {}),
-  });
-  if (!brandKit) {
-    return {
-      brandKit: null,
-      errors: [
-        {
-          code: 'NOT_FOUND',
-          message: 'this organization has no brand kit',
-          field: ['input', 'organizationId'],
-        },
-      ],
-    };
-  }
-  return { brandKit, errors: [] };
+export const updateBrandKit = mutationRule(
+  {
+    input: updateBrandKitInput,
+    caller: requireUser,
+    invalid: (errors): UpdateBrandKitResult => ({ brandKit: null, errors }),
+  },
+  async (
+    ctx: Pick<Context, 'db' | 'viewer'>,
+    { organizationId, primaryColor, accentColor, logoUrl },
+  ): Promise<UpdateBrandKitResult> => {
+    requireOrgRole(ctx.viewer, organizationId, 'ADMIN');
+    const brandKit = await updateBrandKitOf(ctx.db, organizationId, {
+      ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
+      ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
+      ...(logoUrl !== undefined ? { logoUrl } : {}),
+    });
+    if (!brandKit) {
+      return {
+        brandKit: null,
+        errors: [
+          {
+            code: 'NOT_FOUND',
+            message: 'this organization has no brand kit',
+            field: ['input', 'organizationId'],
+          },
+        ],
+      };
+    }
+    return { brandKit, errors: [] };
+  },
+);
+
+/** `BrandKit` references. Anyone may read a brand kit: it styles public pages. */
+export function brandKitById(
+  ctx: Pick<Context, 'loaders'>,
+  { id }: { id: string },
+): Promise<BrandKitRow | null> {
+  return ctx.loaders.brandKit.load(id);
+}
+
+/** `brandKit(organizationId:)` and `Organization.branding`, for anyone, like `brandKitById`. */
+export function brandKitOf(
+  ctx: Pick<Context, 'loaders'>,
+  { organizationId }: { organizationId: string },
+): Promise<BrandKitRow | null> {
+  return ctx.loaders.brandKitOfOrganization.load(organizationId);
 }
 
 /** Every new organization starts with the default brand. */

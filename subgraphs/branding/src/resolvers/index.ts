@@ -1,18 +1,18 @@
-import { updateBrandKit } from '../domain/brand-kits.ts';
+import { brandKitById, brandKitOf, updateBrandKit } from '../domain/brand-kits.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    brandKit: (_, { organizationId }, { loaders }) => loaders.brandKitOfOrganization.load(organizationId),
+    brandKit: (_, args, ctx) => brandKitOf(ctx, args),
   },
   Mutation: {
-    updateBrandKit: (_, { input }, { viewer, db }) => updateBrandKit(viewer, db, input),
+    updateBrandKit: (_, { input }, ctx) => updateBrandKit(ctx, input),
   },
   BrandKit: {
-    __resolveReference: ({ id }, { loaders }) => loaders.brandKit.load(id),
+    __resolveReference: (reference, ctx) => brandKitById(ctx, reference),
     organization: (kit) => ({ id: kit.organizationId }),
   },
   Organization: {
-    branding: (organization, _, { loaders }) => loaders.brandKitOfOrganization.load(organization.id),
+    branding: (organization, _, ctx) => brandKitOf(ctx, { organizationId: organization.id }),
   },
 };

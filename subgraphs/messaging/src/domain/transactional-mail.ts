@@ -1,14 +1,14 @@
-import type { DomainEvent, EventConsumer, EventDefinition, Logger, PlatformEnv } from '@bilten/platform';
-import type { z } from 'zod';
-import { recordSentEmail } from '../db/queries.ts';
 import {
   emailVerificationRequested,
   invitationCreated,
   passwordResetRequested,
   userRegistered,
-} from '../events.ts';
+} from '@bilten/contracts/identity';
+import type { DomainEvent, EventConsumer, EventDefinition, Logger } from '@bilten/platform';
+import type { z } from 'zod';
+import type { Mailer } from '../adapters/mailer.ts';
+import { recordSentEmail } from '../db/queries.ts';
 import { invitationMail, type Mail, passwordResetMail, verificationMail } from './mail-templates.ts';
-import { createMailer, type Mailer } from './mailer.ts';
 
 /** A stable Message-ID per event: a mail sent twice (see below) is recognisably the same mail. */
 export function messageIdOf(eventId: string, from: string): string {
@@ -46,18 +46,20 @@ function mailConsumer<S extends z.ZodType>(
 }
 
 /** Verification, password-reset and invitation mail for identity's events, one durable consumer each. */
-export function transactionalMailConsumers({ log, env }: { log: Logger; env: PlatformEnv }): EventConsumer[] {
-  const deps = {
-    mailer: createMailer({
-      smtpUrl: env.SMTP_URL,
-      from: env.MAIL_FROM,
-      log,
-      production: env.NODE_ENV === 'production',
-    }),
-    from: env.MAIL_FROM,
-    log,
-  };
-  const web = env.PUBLIC_WEB_URL;
+export function transactionalMailConsumers({
+  mailer,
+  from,
+  web,
+  log,
+}: {
+  mailer: Mailer;
+  /** The From line, which also names the domain of every Message-ID. */
+  from: string;
+  /** Where the links in mails point (PUBLIC_WEB_URL). */
+  web: string;
+  log: Logger;
+}): EventConsumer[] {
+  const deps = { mailer, from, log };
   return [
     mailConsumer(
       'registration-mail',

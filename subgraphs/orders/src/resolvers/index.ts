@@ -1,16 +1,15 @@
-import { createOrder, orderSeenBy } from '../domain/orders.ts';
+import { createOrder, visibleOrder } from '../domain/orders.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
-    order: async (_, { id }, { loaders, viewer }) => orderSeenBy(viewer, await loaders.order.load(id)),
+    order: (_, args, ctx) => visibleOrder(ctx, args),
   },
   Mutation: {
-    createOrder: (_, { input }, { viewer, db }) => createOrder(viewer, db, input),
+    createOrder: (_, { input }, ctx) => createOrder(ctx, input),
   },
   Order: {
-    __resolveReference: async ({ id }, { loaders, viewer }) =>
-      orderSeenBy(viewer, await loaders.order.load(id)),
+    __resolveReference: (reference, ctx) => visibleOrder(ctx, reference),
     buyer: (order) => ({ id: order.buyerId }),
     event: (order) => ({ id: order.eventId }),
     ticketType: (order) => ({ id: order.ticketTypeId }),

@@ -1,4 +1,4 @@
-import { identitySubgraph } from '@bilten/identity/src/server.ts';
+import { identitySubgraph } from '@bilten/identity';
 import { startSubgraph } from '@bilten/platform';
 import { captureLogs, startTestSubgraph, waitFor } from '@bilten/testkit';
 import { describe, expect, it } from 'vitest';

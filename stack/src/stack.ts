@@ -1,21 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { billingSubgraph } from '@bilten/billing/src/server.ts';
-import { brandingSubgraph } from '@bilten/branding/src/server.ts';
-import { catalogSubgraph } from '@bilten/catalog/src/server.ts';
-import { type GatewayOptions, startGateway } from '@bilten/gateway/src/server.ts';
-import { identitySubgraph } from '@bilten/identity/src/server.ts';
-import { messagingSubgraph } from '@bilten/messaging/src/server.ts';
-import { ordersSubgraph } from '@bilten/orders/src/server.ts';
+import { billingSubgraph } from '@bilten/billing';
+import { brandingSubgraph } from '@bilten/branding';
+import { catalogSubgraph } from '@bilten/catalog';
+import { type GatewayOptions, gatewayEnv, type SubgraphName, startGateway } from '@bilten/gateway';
+import { identitySubgraph } from '@bilten/identity';
+import { messagingSubgraph } from '@bilten/messaging';
+import { ordersSubgraph } from '@bilten/orders';
 import {
   type BaseContext,
   type EventBus,
   type Logger,
+  type RawEnv,
   type RunningService,
   type SubgraphDefinition,
-  type SubgraphName,
   type SubgraphRuntime,
   startSubgraph,
 } from '@bilten/platform';
+import type { z } from 'zod';
 
 export const SUBGRAPHS: SubgraphDefinition<BaseContext>[] = [
   identitySubgraph,
@@ -26,7 +27,13 @@ export const SUBGRAPHS: SubgraphDefinition<BaseContext>[] = [
   brandingSubgraph,
 ] as unknown as SubgraphDefinition<BaseContext>[];
 
-export const SUPERGRAPH_SDL_PATH = new URL('../../../schema/supergraph.graphql', import.meta.url);
+/** Every variable of every service: what `npm start` reads, and what the README lists. */
+export const stackEnv = gatewayEnv.extend(
+  // Typed as the gateway's: what the stack itself reads; each subgraph reads its own part again.
+  Object.assign({}, ...SUBGRAPHS.map((definition) => definition.config.shape)) as Record<never, z.ZodType>,
+);
+
+export const SUPERGRAPH_SDL_PATH = new URL('../../schema/supergraph.graphql', import.meta.url);
 
 export interface StackOptions {
   databaseUrl: string;
@@ -36,7 +43,8 @@ export interface StackOptions {
   host: string;
   ports: Record<SubgraphName | 'gateway', number>;
   auth?: SubgraphRuntime['auth'];
-  env?: SubgraphRuntime['env'];
+  /** The variables every service reads (default: none set, every default applies). */
+  env?: RawEnv;
   gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions' | 'trustProxy'>;
 }
 
@@ -65,7 +73,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         auth,
         env: options.env,
         host: options.host,
-        port: options.ports[definition.name],
+        port: options.ports[definition.name as SubgraphName],
       });
       started.push(service);
       if (definition.name === 'identity' && !auth?.jwks && !auth?.jwksUrl) {

@@ -1,40 +1,52 @@
 /**
  * The deployment files (Dockerfile, docker-compose.yml, k8s/) cannot run on this machine (no Docker,
  * no cluster), so this checks them against the code they deploy: service names and ports from
- * `SUBGRAPH_PORTS`, every variable against `platformEnv`, probes against the routes every service
+ * each service's config, every variable against that service's own schema, probes against the routes every service
  * serves (`/livez`, `/readyz`), entry points against the files that exist.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { platformEnv, SUBGRAPH_NAMES, SUBGRAPH_PORTS } from '@bilten/platform';
+import { gatewayEnv, SUBGRAPH_NAMES } from '@bilten/gateway';
+import { parseEnv } from '@bilten/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { SUBGRAPHS, stackEnv } from '../src/stack.ts';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 const SERVICES = ['gateway', ...SUBGRAPH_NAMES] as const;
 type ServiceName = (typeof SERVICES)[number];
-const DEFAULTS = platformEnv.parse({});
-const PORTS: Record<ServiceName, number> = { gateway: DEFAULTS.GATEWAY_PORT, ...SUBGRAPH_PORTS };
-/** Every variable a deployment may set: the platform's, plus SERVICE for the image's entrypoint. */
-const ENV_NAMES = new Set([...Object.keys(platformEnv.shape), 'SERVICE']);
+/** Each service's own variables (its `src/config.ts`). */
+const SCHEMAS: Record<string, z.ZodObject> = Object.fromEntries([
+  ['gateway', gatewayEnv],
+  ...SUBGRAPHS.map((definition) => [definition.name, definition.config]),
+]);
+const PORTS = {
+  gateway: parseEnv(gatewayEnv, {}).GATEWAY_PORT,
+  ...Object.fromEntries(SUBGRAPHS.map(({ name, config, port }) => [name, port(parseEnv(config, {}))])),
+} as Record<ServiceName, number>;
+/** Every variable a deployment may set: every service's, plus SERVICE for the image's entrypoint. */
+const ENV_NAMES = new Set([...Object.keys(stackEnv.shape), 'SERVICE']);
+/** The variables one service reads, plus SERVICE. */
+const envNamesOf = (service: ServiceName) => new Set([...Object.keys(SCHEMAS[service]!.shape), 'SERVICE']);
 const portVar = (service: ServiceName) => `${service.toUpperCase()}_PORT`;
 const urlVar = (subgraph: string) => `${subgraph.toUpperCase()}_URL`;
 const entryPoint = (service: ServiceName) =>
   service === 'gateway' ? 'gateway/src/index.ts' : `subgraphs/${service}/src/index.ts`;
 
 /** Fails with the variable's name and zod's message, so a bad value reads like start-up would. */
-function expectValidPlatformEnv(env: Record<string, string>, where: string) {
-  const { SERVICE: _service, ...platform } = env;
-  const result = platformEnv.safeParse(platform);
+function expectValidEnv(env: Record<string, string>, where: string, schema: z.ZodObject = stackEnv) {
+  const { SERVICE: _service, ...variables } = env;
+  const result = schema.safeParse(variables);
   const problems = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  expect(problems, `${where}: env rejected by platformEnv`).toEqual([]);
+  expect(problems, `${where}: env rejected by the service's config`).toEqual([]);
 }
 
-it('has a port variable and a URL variable in platformEnv for every service', () => {
+it('has a port variable and a URL variable in the services\' config for every service', () => {
   for (const service of SERVICES) expect(ENV_NAMES, service).toContain(portVar(service));
   for (const subgraph of SUBGRAPH_NAMES) expect(ENV_NAMES, subgraph).toContain(urlVar(subgraph));
 });
@@ -95,12 +107,12 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('sets only variables that platformEnv knows, with values it accepts', () => {
+  it('sets only variables each service reads, with values it accepts', () => {
     for (const name of SERVICES) {
       const env = environment(name);
       for (const key of Object.keys(env))
-        expect(ENV_NAMES, `${name}: unknown variable ${key}`).toContain(key);
-      expectValidPlatformEnv(env, `docker-compose.yml ${name}`);
+        expect(envNamesOf(name), `${name}: unknown variable ${key}`).toContain(key);
+      expectValidEnv(env, `docker-compose.yml ${name}`, SCHEMAS[name]);
       expect(env.NODE_ENV, name).toBe('production');
       expect(env.HOST, name).toBe('0.0.0.0');
     }
@@ -109,10 +121,10 @@ describe('docker-compose.yml', () => {
   it('gives each subgraph its port, its database, NATS and a readiness healthcheck on that port', () => {
     for (const name of SUBGRAPH_NAMES) {
       const env = environment(name);
-      expect(env[portVar(name)], `${name}: ${portVar(name)}`).toBe(String(SUBGRAPH_PORTS[name]));
+      expect(env[portVar(name)], `${name}: ${portVar(name)}`).toBe(String(PORTS[name]));
       expect(new URL(env.DATABASE_URL ?? '').hostname, `${name}: DATABASE_URL`).toBe('postgres');
       expect(env.NATS_URL, `${name}: NATS_URL`).toBe('nats://nats:4222');
-      expect(healthcheck(name)).toContain(`http://127.0.0.1:${SUBGRAPH_PORTS[name]}/readyz`);
+      expect(healthcheck(name)).toContain(`http://127.0.0.1:${PORTS[name]}/readyz`);
       expect(healthyDependencies(name), `${name}: depends_on`).toEqual(
         expect.arrayContaining(['postgres', 'nats']),
       );
@@ -123,7 +135,7 @@ describe('docker-compose.yml', () => {
     const env = environment('gateway');
     expect(env.GATEWAY_PORT).toBe(String(PORTS.gateway));
     for (const name of SUBGRAPH_NAMES) {
-      expect(env[urlVar(name)], urlVar(name)).toBe(`http://${name}:${SUBGRAPH_PORTS[name]}/graphql`);
+      expect(env[urlVar(name)], urlVar(name)).toBe(`http://${name}:${PORTS[name]}/graphql`);
     }
     expect(healthyDependencies('gateway')).toEqual(expect.arrayContaining([...SUBGRAPH_NAMES]));
     expect(healthcheck('gateway')).toContain(`http://127.0.0.1:${PORTS.gateway}/readyz`);
@@ -349,20 +361,21 @@ describe('k8s', () => {
     expect(sharedConfig?.name).toBeTruthy();
     const config = literals(base);
     for (const key of Object.keys(config)) expect(ENV_NAMES, `ConfigMap: ${key}`).toContain(key);
-    expectValidPlatformEnv(config, 'k8s ConfigMap');
+    expectValidEnv(config, 'k8s ConfigMap');
     expect(config.NATS_URL).toBe('nats://nats:4222');
     for (const name of SUBGRAPH_NAMES) {
-      expect(config[urlVar(name)], urlVar(name)).toBe(`http://${name}:${SUBGRAPH_PORTS[name]}/graphql`);
+      expect(config[urlVar(name)], urlVar(name)).toBe(`http://${name}:${PORTS[name]}/graphql`);
     }
   });
 
   describe.each(SERVICES)('%s', (service) => {
     const port = PORTS[service];
 
-    it('runs SERVICE on its port, with only known variables that platformEnv accepts', () => {
+    it('runs SERVICE on its port, with only variables it reads and values it accepts', () => {
       const container = containerOf(service);
       const env = container.env ?? [];
-      for (const { name } of env) expect(ENV_NAMES, `${service}: unknown variable ${name}`).toContain(name);
+      for (const { name } of env)
+        expect(envNamesOf(service), `${service}: unknown variable ${name}`).toContain(name);
       const values = Object.fromEntries(
         env.flatMap((v) => (v.value === undefined ? [] : [[v.name, v.value]])),
       );
@@ -371,7 +384,7 @@ describe('k8s', () => {
       expect(container.ports?.map((p) => p.containerPort)).toEqual([port]);
       expect(container.envFrom?.map((e) => e.configMapRef?.name)).toContain(sharedConfig?.name);
       expect(container.image).toBe(base.images?.[0]?.name);
-      expectValidPlatformEnv({ ...literals(base), ...values }, `k8s ${service}`);
+      expectValidEnv({ ...literals(base), ...values }, `k8s ${service}`, SCHEMAS[service]);
     });
 
     it('probes /readyz and /livez on its own port, and has a startup probe', () => {
@@ -499,7 +512,7 @@ describe('k8s', () => {
       }
       const config = { ...literals(base), ...literals(k) };
       for (const key of Object.keys(config)) expect(ENV_NAMES, key).toContain(key);
-      expectValidPlatformEnv(config, `overlay ${overlay}`);
+      expectValidEnv(config, `overlay ${overlay}`);
     });
   });
 });

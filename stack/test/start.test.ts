@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SUBGRAPH_NAMES } from '@bilten/platform';
+import { SUBGRAPH_NAMES } from '@bilten/gateway';
 import {
   captureLogs,
   createTestBus,
@@ -22,7 +22,7 @@ import {
   RegisterDocument,
 } from './generated/operations.ts';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bilten-start-'));
 // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
 chmodSync(dataDir, 0o755);
@@ -61,7 +61,7 @@ async function startProcess(
 }
 
 const startBilten = (env: Record<string, string>) =>
-  startProcess('packages/stack/src/main.ts', env, async (output) => output.includes('Bilten is up.'));
+  startProcess('stack/src/main.ts', env, async (output) => output.includes('Bilten is up.'));
 
 const readyAt = (port: string) => async () => {
   try {

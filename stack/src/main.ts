@@ -1,9 +1,9 @@
-import { gatewayOptionsFromEnv } from '@bilten/gateway/src/server.ts';
-import { authFromEnv, openInfrastructure, runMain, SUBGRAPH_NAMES, subgraphPort } from '@bilten/platform';
-import { startStack } from './stack.ts';
+import { gatewayOptionsFromEnv } from '@bilten/gateway';
+import { authFromEnv, openInfrastructure, runMain } from '@bilten/platform';
+import { SUBGRAPHS, stackEnv, startStack } from './stack.ts';
 
 /** `npm start`: the whole platform in one process, on embedded PostgreSQL unless DATABASE_URL is set. */
-await runMain('bilten', async (env, log) => {
+await runMain('bilten', stackEnv, async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
     const { limits, blockFieldSuggestions, trustProxy } = gatewayOptionsFromEnv(env, log);
@@ -15,10 +15,10 @@ await runMain('bilten', async (env, log) => {
       host: env.HOST,
       ports: {
         gateway: env.GATEWAY_PORT,
-        ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, subgraphPort(env, name)])),
+        ...Object.fromEntries(SUBGRAPHS.map((definition) => [definition.name, definition.port(env)])),
       } as Parameters<typeof startStack>[0]['ports'],
       auth: authFromEnv(env),
-      env,
+      env: process.env,
       gateway: { limits, blockFieldSuggestions, trustProxy },
     });
     process.stdout.write(

@@ -1,6 +1,6 @@
 import type { Logger } from '@bilten/platform';
 import nodemailer from 'nodemailer';
-import type { Mail } from './mail-templates.ts';
+import type { Mail } from '../domain/mail-templates.ts';
 
 export interface Mailer {
   /** Resolves once the SMTP server accepted the mail; throws when it did not. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { startGateway } from '@bilten/gateway/src/server.ts';
-import { identitySubgraph } from '@bilten/identity/src/server.ts';
+import { startGateway } from '@bilten/gateway';
+import { identitySubgraph } from '@bilten/identity';
 import { createInProcessBus, type RunningService, startSubgraph } from '@bilten/platform';
 import {
   captureLogs,

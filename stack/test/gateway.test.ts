@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startGateway, trustProxyFrom } from '@bilten/gateway/src/server.ts';
+import { startGateway, trustProxyFrom } from '@bilten/gateway';
 import { captureLogs, graphql } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';

@@ -13,7 +13,7 @@ import { createServiceMetrics } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const RULES = 'k8s/monitoring/prometheus-rules.yaml';
 const README = 'k8s/monitoring/README.md';
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

@@ -1,4 +1,5 @@
-import { type EventBus, loadPlatformEnv, type PlatformEnv, type SubgraphName } from '@bilten/platform';
+import type { SubgraphName } from '@bilten/gateway';
+import type { EventBus, RawEnv } from '@bilten/platform';
 import {
   type BusKind,
   captureLogs,
@@ -31,8 +32,8 @@ export interface TestStack extends Stack {
   /** The JetStream stream of this test, when on JetStream. */
   stream?: string;
   logs: ReturnType<typeof captureLogs>['lines'];
-  /** What every service was started with. */
-  env: PlatformEnv;
+  /** The variables every service was started with. */
+  env: RawEnv;
   /** The SMTP server messaging sends to: every mail the platform sent. */
   smtp: TestSmtpServer;
   databaseUrl: string;
@@ -54,12 +55,12 @@ export async function startTestStack(
   const database = await createTestDatabase();
   const testBus = await createTestBus(busKind, log);
   const smtp = await startTestSmtpServer();
-  const env = loadPlatformEnv({
+  const env: RawEnv = {
     SMTP_URL: smtp.url,
     PUBLIC_WEB_URL: TEST_WEB_URL,
     // Every test signs up from 127.0.0.1.
     AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
-  });
+  };
   const ports = {
     gateway: 0,
     identity: 0,

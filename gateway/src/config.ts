@@ -1,0 +1,37 @@
+import { optionalUrl, port, serviceEnv } from '@bilten/platform';
+import { z } from 'zod';
+
+/** The subgraphs the supergraph routes to; `<NAME>_URL` overrides where one really is. */
+export const SUBGRAPH_NAMES = ['identity', 'catalog', 'orders', 'billing', 'messaging', 'branding'] as const;
+export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+
+/** The gateway's variables: the kit's common ones, its port and limits, and where the subgraphs are. */
+export const gatewayEnv = serviceEnv({
+  GATEWAY_PORT: port(4000),
+  IDENTITY_URL: optionalUrl,
+  CATALOG_URL: optionalUrl,
+  ORDERS_URL: optionalUrl,
+  BILLING_URL: optionalUrl,
+  MESSAGING_URL: optionalUrl,
+  BRANDING_URL: optionalUrl,
+  GATEWAY_SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  GATEWAY_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
+  GATEWAY_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).default(30),
+  GATEWAY_MAX_COST: z.coerce.number().int().min(10).default(5_000),
+  GATEWAY_MAX_TOKENS: z.coerce.number().int().min(100).default(2_000),
+  GATEWAY_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(true|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)?$/,
+      'must be true, a hop count or addresses/CIDRs',
+    )
+    .default(''),
+});
+export type GatewayConfig = z.infer<typeof gatewayEnv>;
+
+/** `<NAME>_URL` of each subgraph that has one set. */
+export const subgraphUrlsFrom = (config: GatewayConfig): Partial<Record<SubgraphName, string>> =>
+  Object.fromEntries(
+    SUBGRAPH_NAMES.map((name) => [name, config[`${name.toUpperCase()}_URL` as `${Uppercase<SubgraphName>}_URL`]]),
+  );
