@@ -1,4 +1,5 @@
 import { defineSubgraph } from '@bilten/platform';
+import { catalogEnv } from './config.ts';
 import { createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -6,6 +7,8 @@ import { resolvers } from './resolvers/index.ts';
 export const catalogSubgraph = defineSubgraph({
   name: 'catalog',
   directory: new URL('../', import.meta.url),
+  config: catalogEnv,
+  port: (config) => config.CATALOG_PORT,
   resolvers,
   eventTables: eventStore,
   createContext,

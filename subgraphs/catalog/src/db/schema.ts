@@ -28,9 +28,11 @@ export const auditLog = auditTable(catalog);
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 export const eventStatus = catalog.enum('event_status', ['DRAFT', 'PUBLISHED', 'CANCELLED', 'ENDED']);
-export const eventVisibility = catalog.enum('event_visibility', ['PUBLIC', 'UNLISTED']);
-export const refundPolicyKind = catalog.enum('refund_policy_kind', ['FULL_UNTIL', 'PARTIAL', 'NONE']);
-export const eventCategory = catalog.enum('event_category', [
+export const EVENT_VISIBILITIES = ['PUBLIC', 'UNLISTED'] as const;
+export const eventVisibility = catalog.enum('event_visibility', EVENT_VISIBILITIES);
+export const REFUND_POLICY_KINDS = ['FULL_UNTIL', 'PARTIAL', 'NONE'] as const;
+export const refundPolicyKind = catalog.enum('refund_policy_kind', REFUND_POLICY_KINDS);
+export const EVENT_CATEGORIES = [
   'MUSIC',
   'NIGHTLIFE',
   'THEATRE',
@@ -45,7 +47,11 @@ export const eventCategory = catalog.enum('event_category', [
   'FAMILY',
   'COMMUNITY',
   'OTHER',
-]);
+] as const;
+export const eventCategory = catalog.enum('event_category', EVENT_CATEGORIES);
+
+/** The largest PostgreSQL `int`: prices and version numbers are stored as such. */
+export const MAX_INT = 2_147_483_647;
 
 export const events = catalog.table(
   'events',

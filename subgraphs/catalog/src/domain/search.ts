@@ -1,15 +1,17 @@
-import type { Database } from '@bilten/platform';
 import {
+  type Database,
   DomainError,
   decodeCursor,
   displayText,
   encodeCursor,
   isStorableInstant,
+  isUuid,
   pageSize,
   uuidInput,
   type Viewer,
 } from '@bilten/platform';
 import { z } from 'zod';
+import { type EventRow, MAX_INT } from '../db/schema.ts';
 import {
   correctTypos,
   countEvents,
@@ -17,9 +19,8 @@ import {
   type SearchCriteria,
   type SearchSort,
   searchEvents,
-} from '../db/queries.ts';
-import type { EventRow } from '../db/schema.ts';
-import { organizationsSeenInFull } from './events.ts';
+} from '../db/search.ts';
+import { organizationsSeenInFull } from './access.ts';
 
 const eventFilter = z.object({
   query: z.string().max(200, 'must be at most 200 characters').nullish(),
@@ -43,9 +44,6 @@ const eventFilter = z.object({
   organizationId: uuidInput.nullish(),
   onlineOnly: z.boolean().nullish(),
 });
-
-/** The largest PostgreSQL `int`: prices and version numbers are stored as such. */
-export const MAX_INT = 2_147_483_647;
 
 /**
  * A start time as a cursor carries it (ISO 8601 with microseconds), kept as text so nothing is
@@ -117,8 +115,20 @@ export interface EventPage {
   count(): Promise<number>;
 }
 
-/** What one search asks for, validated: criteria, the order and where the page starts. */
+/** A well-formed id no organization has: what a malformed organization key matches. */
+const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * What one search asks for, validated: criteria, the order and where the page starts. `scope` is
+ * an organization key as another subgraph gave it: any string, of which only UUIDs can match.
+ */
 export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizationId?: string } = {}) {
+  const scopeId =
+    scope.organizationId === undefined
+      ? undefined
+      : isUuid(scope.organizationId)
+        ? scope.organizationId.toLowerCase()
+        : NO_ORGANIZATION;
   const size = pageSize(args.first);
   const parsed = eventFilter.safeParse(args.filter ?? {});
   if (!parsed.success) {
@@ -141,7 +151,7 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
     startsBefore: filter.startsBefore ?? undefined,
     priceMin: filter.priceMin ?? undefined,
     priceMax: filter.priceMax ?? undefined,
-    organizationId: scope.organizationId ?? filter.organizationId ?? undefined,
+    organizationId: scopeId ?? filter.organizationId ?? undefined,
     onlineOnly: filter.onlineOnly ?? undefined,
   };
   const requested: SearchSort = args.sort ?? (text ? 'RELEVANCE' : 'NEWEST');

@@ -1,5 +1,6 @@
 import { currencyCode, displayText, moneyInput, timeZone, type UserError, uuidInput } from '@bilten/platform';
 import { z } from 'zod';
+import { EVENT_CATEGORIES, EVENT_VISIBILITIES, REFUND_POLICY_KINDS } from '../db/schema.ts';
 import { MAX_DESCRIPTION_SOURCE_CHARS, renderDescription } from './description.ts';
 
 const REGIONS = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
@@ -68,7 +69,7 @@ const tags = z
 
 const refundPolicy = z
   .object({
-    kind: z.enum(['FULL_UNTIL', 'PARTIAL', 'NONE']),
+    kind: z.enum(REFUND_POLICY_KINDS),
     daysBeforeStart: z.number().int().min(0, 'must be 0–365').max(365, 'must be 0–365').nullish(),
     percent: z.number().int().min(1, 'must be 1–99').max(99, 'must be 1–99').nullish(),
   })
@@ -90,28 +91,11 @@ const capacity = z
   .min(1, 'must be at least 1')
   .max(1_000_000, 'must be at most 1000000');
 
-const CATEGORIES = [
-  'MUSIC',
-  'NIGHTLIFE',
-  'THEATRE',
-  'COMEDY',
-  'FILM',
-  'ARTS',
-  'SPORTS',
-  'FOOD_AND_DRINK',
-  'CONFERENCE',
-  'WORKSHOP',
-  'FESTIVAL',
-  'FAMILY',
-  'COMMUNITY',
-  'OTHER',
-] as const;
-
 /** Every field of an event's definition, each validated on its own. */
 const eventFields = {
   title: displayText(200),
   description: description.nullish(),
-  category: z.enum(CATEGORIES),
+  category: z.enum(EVENT_CATEGORIES),
   tags,
   imageIds: z.array(uuidInput).max(10, 'at most 10 images'),
   startsAt: z.date(),
@@ -122,7 +106,7 @@ const eventFields = {
   currency: currencyCode,
   capacity,
   refundPolicy: refundPolicy.nullish(),
-  visibility: z.enum(['PUBLIC', 'UNLISTED']),
+  visibility: z.enum(EVENT_VISIBILITIES),
 };
 
 export const createEventInput = z.object({
@@ -195,11 +179,22 @@ export const restoreEventVersionInput = z.object({
   expectedVersion: z.number().int(),
 });
 
+/** A field the rules refuse, as a payload error. */
+export const invalid = (message: string, field: string[]): UserError => ({
+  code: 'INVALID_INPUT',
+  message,
+  field,
+});
+/** An event id that names no event, as a payload error. */
+export const eventNotFound = (field: string[]): UserError => ({
+  code: 'NOT_FOUND',
+  message: 'no such event',
+  field,
+});
+
 /** The rules between fields of an event, checked on its state after the change. */
 export function eventRuleErrors(event: { startsAt: Date; endsAt: Date }): UserError[] {
-  return event.endsAt > event.startsAt
-    ? []
-    : [{ code: 'INVALID_INPUT', message: 'must be after startsAt', field: ['input', 'endsAt'] }];
+  return event.endsAt > event.startsAt ? [] : [invalid('must be after startsAt', ['input', 'endsAt'])];
 }
 
 /** The sales window must be ordered and close by the event's end. */
@@ -215,29 +210,13 @@ export function salesWindowErrors(
   const errors: UserError[] = [];
   const { salesStartAt, salesEndAt } = ticketType;
   if (salesStartAt && salesEndAt && salesEndAt <= salesStartAt)
-    errors.push({
-      code: 'INVALID_INPUT',
-      message: 'must be after salesStartAt',
-      field: ['input', 'salesEndAt'],
-    });
+    errors.push(invalid('must be after salesStartAt', ['input', 'salesEndAt']));
   if (salesEndAt && salesEndAt > event.endsAt)
-    errors.push({
-      code: 'INVALID_INPUT',
-      message: "must not be after the event's end",
-      field: ['input', 'salesEndAt'],
-    });
+    errors.push(invalid("must not be after the event's end", ['input', 'salesEndAt']));
   if (salesStartAt && salesStartAt >= event.endsAt)
-    errors.push({
-      code: 'INVALID_INPUT',
-      message: "must be before the event's end",
-      field: ['input', 'salesStartAt'],
-    });
+    errors.push(invalid("must be before the event's end", ['input', 'salesStartAt']));
   if (ticketType.maxPerOrder < ticketType.minPerOrder)
-    errors.push({
-      code: 'INVALID_INPUT',
-      message: 'must not be less than minPerOrder',
-      field: ['input', 'maxPerOrder'],
-    });
+    errors.push(invalid('must not be less than minPerOrder', ['input', 'maxPerOrder']));
   return errors;
 }
 
@@ -252,28 +231,23 @@ export function changeRuleErrors(
   ticketTypes: Array<Parameters<typeof salesWindowErrors>[0] & { name: string }>,
 ): UserError[] {
   const errors: UserError[] = [];
-  const invalid = (message: string, field: string): UserError => ({
-    code: 'INVALID_INPUT',
-    message,
-    field: ['input', field],
-  });
   if (before.status === 'PUBLISHED') {
     if (after.startsAt.getTime() !== before.startsAt.getTime() && after.startsAt <= new Date())
-      errors.push(invalid('a published event cannot move its start into the past', 'startsAt'));
+      errors.push(invalid('a published event cannot move its start into the past', ['input', 'startsAt']));
     if (!after.venueName && !after.onlineUrl) {
       const message = 'a published event needs a venue or an online URL';
-      if (before.venueName) errors.push(invalid(message, 'venue'));
-      if (before.onlineUrl) errors.push(invalid(message, 'onlineUrl'));
+      if (before.venueName) errors.push(invalid(message, ['input', 'venue']));
+      if (before.onlineUrl) errors.push(invalid(message, ['input', 'onlineUrl']));
     }
   }
   const sellingPastEnd = ticketTypes.filter((type) => salesWindowErrors(type, after).length > 0);
   if (sellingPastEnd.length) {
     const names = sellingPastEnd.map((type) => `"${type.name}"`).join(', ');
     errors.push(
-      invalid(
-        `must not come before the end of ticket sales (${names}): change their sales windows first`,
+      invalid(`must not come before the end of ticket sales (${names}): change their sales windows first`, [
+        'input',
         'endsAt',
-      ),
+      ]),
     );
   }
   return errors;

@@ -1,67 +1,21 @@
-import {
-  decodeCursor,
-  isUuid,
-  pageSize,
-  requireOrgAccess,
-  requireOrgRole,
-  selectsField,
-  toConnection,
-} from '@bilten/platform';
-import { z } from 'zod';
-import type { Context } from '../context.ts';
-import { auditEntries, versionsOf } from '../db/queries.ts';
-import type { EventRow, TicketTypeRow } from '../db/schema.ts';
-import {
-  addOccurrences,
-  addTicketType,
-  cancelEvent,
-  canSeeEvent,
-  createEvent,
-  deleteEvent,
-  duplicateEvent,
-  publishEvent,
-  READ_EVENTS,
-  restoreEventVersion,
-  seesAllEventsOf,
-  unpublishEvent,
-  updateEvent,
-  updateTicketType,
-} from '../domain/events.ts';
-import { MAX_INT, searchEventPage } from '../domain/search.ts';
+import { selectsField } from '@bilten/platform';
+import { visibleEvent, visibleOccurrences, visibleTicketType, visibleTicketTypes } from '../domain/access.ts';
+import { refundPolicyOf, venueOf } from '../domain/event-columns.ts';
+import { createEvent, restoreEventVersion, updateEvent } from '../domain/event-definition.ts';
+import { auditLog, eventVersions } from '../domain/history.ts';
+import { cancelEvent, deleteEvent, publishEvent, unpublishEvent } from '../domain/lifecycle.ts';
+import { searchEventPage } from '../domain/search.ts';
+import { addOccurrences, duplicateEvent } from '../domain/series.ts';
+import { addTicketType, eventOfTicketType, updateTicketType } from '../domain/ticket-types.ts';
 import type { Resolvers } from '../generated/graphql.ts';
-
-/** A well-formed id no organization has: what a malformed organization key matches. */
-const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
-
-/** An event the caller may see, or null: drafts exist only for their organization's members. */
-async function visibleEvent(id: string, { loaders, viewer }: Context): Promise<EventRow | null> {
-  const event = await loaders.event.load(id);
-  return event && canSeeEvent(viewer, event) ? event : null;
-}
-
-/** A ticket type the caller may see, or null: of an event they see, and hidden ones only for insiders. */
-async function visibleTicketType(id: string, context: Context): Promise<TicketTypeRow | null> {
-  const ticketType = await context.loaders.ticketType.load(id);
-  if (!ticketType) return null;
-  const event = await visibleEvent(ticketType.eventId, context);
-  return event && (!ticketType.hidden || seesAllEventsOf(context.viewer, event.organizationId))
-    ? ticketType
-    : null;
-}
 
 export const resolvers: Resolvers = {
   Query: {
-    event: (_, { id }, context) => visibleEvent(id, context),
-    ticketType: (_, { id }, context) => visibleTicketType(id, context),
+    event: (_, { id }, context) => visibleEvent(context, id),
+    ticketType: (_, { id }, context) => visibleTicketType(context, id),
     events: (_, args, { db, viewer }, info) =>
       searchEventPage(db, viewer, args, { withTotal: selectsField(info, 'totalCount') }),
-    auditLog: async (_, { organizationId, first, after }, { db, viewer }) => {
-      // People only: entries carry staff members' IP addresses and user agents.
-      requireOrgRole(viewer, organizationId, 'ADMIN');
-      const size = pageSize(first);
-      const rows = await auditEntries(db, organizationId, size + 1, after ? decodeCursor(after) : undefined);
-      return toConnection(rows, size);
-    },
+    auditLog: (_, args, context) => auditLog(context, args),
   },
   Mutation: {
     createEvent: (_, { input }, context) => createEvent(context, input),
@@ -77,56 +31,28 @@ export const resolvers: Resolvers = {
     restoreEventVersion: (_, { input }, context) => restoreEventVersion(context, input),
   },
   Event: {
-    __resolveReference: ({ id }, context) => visibleEvent(id, context),
+    __resolveReference: ({ id }, context) => visibleEvent(context, id),
     status: (event) => (event.status === 'PUBLISHED' && event.endsAt <= new Date() ? 'ENDED' : event.status),
-    venue: (event) =>
-      event.venueName
-        ? {
-            name: event.venueName,
-            address: event.venueAddress ?? '',
-            city: event.venueCity ?? '',
-            country: event.venueCountry ?? '',
-            latitude: event.venueLatitude,
-            longitude: event.venueLongitude,
-          }
-        : null,
-    refundPolicy: (event) => ({
-      kind: event.refundPolicy,
-      daysBeforeStart: event.refundDaysBeforeStart,
-      percent: event.refundPercent,
-    }),
+    venue: (event) => venueOf(event),
+    refundPolicy: (event) => refundPolicyOf(event),
     organizer: (event) => ({ id: event.organizationId }),
-    ticketTypes: async (event, _, { loaders, viewer }) => {
-      const types = await loaders.ticketTypesOfEvent.load(event.id);
-      return seesAllEventsOf(viewer, event.organizationId) ? types : types.filter((type) => !type.hidden);
-    },
-    occurrences: async (event, _, { loaders, viewer }) =>
-      event.seriesId
-        ? (await loaders.occurrencesOfSeries.load(event.seriesId)).filter((occurrence) =>
-            canSeeEvent(viewer, occurrence),
-          )
-        : [event],
-    versions: async (event, { first, after }, { db, viewer }) => {
-      requireOrgAccess(viewer, event.organizationId, READ_EVENTS);
-      const size = pageSize(first);
-      const before = after ? decodeCursor(after, z.number().int().min(1).max(MAX_INT)) : undefined;
-      return toConnection(await versionsOf(db, event.id, size + 1, before), size, (row) => row.version);
-    },
+    ticketTypes: (event, _, context) => visibleTicketTypes(context, event),
+    occurrences: (event, _, context) => visibleOccurrences(context, event),
+    versions: (event, args, context) => eventVersions(context, event, args),
   },
   TicketType: {
-    __resolveReference: ({ id }, context) => visibleTicketType(id, context),
+    __resolveReference: ({ id }, context) => visibleTicketType(context, id),
     price: (ticketType) => ({ amount: ticketType.priceAmount, currency: ticketType.priceCurrency }),
-    event: async (ticketType, _, { loaders }) => (await loaders.event.load(ticketType.eventId))!,
+    event: (ticketType, _, context) => eventOfTicketType(context, ticketType),
   },
   EventConnection: {
     totalCount: (page) => page.count(),
   },
   Organization: {
     __resolveReference: ({ id }) => ({ id }),
-    // Other subgraphs may hand us any string as an organization key; only UUIDs can match.
     events: (organization, args, { db, viewer }, info) =>
       searchEventPage(db, viewer, args, {
-        organizationId: isUuid(organization.id) ? organization.id.toLowerCase() : NO_ORGANIZATION,
+        organizationId: organization.id,
         withTotal: selectsField(info, 'totalCount'),
       }),
   },
