@@ -1,10 +1,12 @@
 export * from './accounts.ts';
 export * from './bus.ts';
 export * from './database.ts';
+export type { ErrorCode, UserError } from './generated/shared.ts';
 export * from './graphql.ts';
 export * from './logs.ts';
 export * from './metrics.ts';
 export * from './proxy.ts';
 export * from './smtp.ts';
 export * from './subgraph.ts';
+export * from './subgraph-helpers.ts';
 export * from './tokens.ts';
