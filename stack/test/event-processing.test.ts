@@ -7,7 +7,10 @@ const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { u
 
 describe('EVENT_PROCESSING=off: request-only replicas', () => {
   it('leaves the outbox to a separate events process, which sends what the request replica wrote', async () => {
-    const api = await startTestSubgraph(identitySubgraph, 'jetstream', { processEvents: false });
+    const api = await startTestSubgraph(identitySubgraph, 'jetstream', {
+      processEvents: false,
+      trustTestSigner: false,
+    });
     try {
       const { data } = await api.gql<{ register: { user: { id: string } | null } }>(REGISTER, {
         input: { email: 'split@example.com', password: 'a long enough passphrase', displayName: 'Split' },

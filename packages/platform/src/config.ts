@@ -64,7 +64,3 @@ export function serviceEnv<Shape extends z.ZodRawShape>(own: Shape) {
 
 /** Raw variables, as `process.env` holds them; a test passes the few it sets. */
 export type RawEnv = Record<string, string | undefined>;
-
-export function loadPlatformEnv(env: RawEnv = process.env): PlatformEnv {
-  return parseEnv(platformEnv, env);
-}

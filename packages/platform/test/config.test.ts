@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadPlatformEnv, parseEnv, port, serviceEnv } from '../src/config.ts';
+import { ConfigError, parseEnv, platformEnv, port, serviceEnv } from '../src/config.ts';
 
 describe('config', () => {
   it('has working defaults for a laptop', () => {
-    const env = loadPlatformEnv({});
+    const env = parseEnv(platformEnv, {});
     expect(env).toMatchObject({ HOST: '0.0.0.0', NATS_STREAM: 'BILTEN', EMBEDDED_POSTGRES_PORT: 5499 });
     expect(env.DATABASE_URL).toBeUndefined();
   });
@@ -27,6 +27,6 @@ describe('config', () => {
   });
 
   it('treats an empty optional URL as unset', () => {
-    expect(loadPlatformEnv({ NATS_URL: '' }).NATS_URL).toBeUndefined();
+    expect(parseEnv(platformEnv, { NATS_URL: '' }).NATS_URL).toBeUndefined();
   });
 });

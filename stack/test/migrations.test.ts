@@ -3,10 +3,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SUBGRAPH_NAMES } from '@bilten/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const SUBGRAPHS_DIR = fileURLToPath(new URL('../../', import.meta.url));
+const SUBGRAPHS_DIR = fileURLToPath(new URL('../../subgraphs/', import.meta.url));
+const SUBGRAPH_NAMES = readdirSync(SUBGRAPHS_DIR).sort();
 const scratch: string[] = [];
 
 afterAll(() => {
