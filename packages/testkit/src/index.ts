@@ -1,5 +1,6 @@
 export * from './accounts.ts';
 export * from './bus.ts';
+export * from './checks.ts';
 export * from './database.ts';
 export type { ErrorCode, UserError } from './generated/shared.ts';
 export * from './graphql.ts';
@@ -8,5 +9,4 @@ export * from './metrics.ts';
 export * from './proxy.ts';
 export * from './smtp.ts';
 export * from './subgraph.ts';
-export * from './subgraph-helpers.ts';
 export * from './tokens.ts';

@@ -1,29 +1,23 @@
-import type { RunningService } from '@bilten/platform';
 import {
-  createTestSigner,
-  graphql,
+  expectFieldErrors,
+  queryEntities,
+  rowCount,
   startTestSubgraph,
   statementsOf,
-  type TestSigner,
   type TestSubgraph,
+  type UserError,
 } from '@bilten/testkit';
-import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
 
 let subgraph: TestSubgraph;
-let service: RunningService;
-let sql: postgres.Sql;
-let signer: TestSigner;
 /** A platform ADMIN: the only caller who may record payments. */
 let admin: Record<string, string>;
 
 beforeAll(async () => {
-  signer = await createTestSigner();
-  subgraph = await startTestSubgraph(billingSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
-  ({ service, sql } = subgraph);
-  admin = { authorization: `Bearer ${await signer.sign({ roles: ['ADMIN'] })}` };
+  subgraph = await startTestSubgraph(billingSubgraph, 'in-process');
+  admin = await subgraph.bearer({ roles: ['ADMIN'] });
 });
 
 afterAll(async () => {
@@ -32,11 +26,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface Payment {
   id: string;
   order: { __typename: string; id: string } | null;
@@ -46,20 +35,10 @@ interface Payment {
   createdAt: string;
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>, headers = admin) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>, headers = admin) =>
+  subgraph.gql<T>(query, variables, headers);
 
-const paymentCount = async () =>
-  (await sql<{ count: number }[]>`select count(*)::int as count from billing.payments`)[0]!.count;
-
-/** At least one INVALID_INPUT error, every one of them on `field`. */
-function expectFieldErrors(errors: UserError[], field: string[]) {
-  expect(errors.length).toBeGreaterThan(0);
-  for (const error of errors)
-    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
-}
+const paymentCount = () => rowCount(subgraph.sql, 'billing.payments');
 
 const PAYMENT_FIELDS = 'id order { __typename id } amount { amount currency } provider status createdAt';
 const RECORD_PAYMENT = `mutation($input: RecordPaymentInput!) {
@@ -114,7 +93,7 @@ describe('recordPayment and payment(id)', () => {
     expect(errors).toBeUndefined();
     expect(data!.payment).toEqual(payment);
     const [row] =
-      await sql`select order_id, amount, currency, provider, status from billing.payments where id = ${payment.id}`;
+      await subgraph.sql`select order_id, amount, currency, provider, status from billing.payments where id = ${payment.id}`;
     expect(row).toEqual({
       order_id: orderId,
       amount: 1999,
@@ -141,17 +120,11 @@ describe('recordPayment and payment(id)', () => {
 describe('recordPayment access', () => {
   it.each([
     ['anonymous', async () => ({}), 'UNAUTHENTICATED'],
-    ['a customer', async () => ({ authorization: `Bearer ${await signer.sign()}` }), 'FORBIDDEN'],
-    [
-      'an organization OWNER',
-      async () => ({ authorization: `Bearer ${await signer.sign({ orgs: { [uuidv7()]: 'OWNER' } })}` }),
-      'FORBIDDEN',
-    ],
+    ['a customer', () => subgraph.bearer(), 'FORBIDDEN'],
+    ['an organization OWNER', () => subgraph.bearer({ orgs: { [uuidv7()]: 'OWNER' } }), 'FORBIDDEN'],
     [
       'an API key',
-      async () => ({
-        authorization: `Bearer ${await signer.sign({ kind: 'api_key', org: uuidv7(), scopes: ['orders:write'], mode: 'LIVE' })}`,
-      }),
+      () => subgraph.bearer({ kind: 'api_key', org: uuidv7(), scopes: ['orders:write'], mode: 'LIVE' }),
       'FORBIDDEN',
     ],
   ])('refuses %s with %s and stores nothing', async (_, headers, code) => {
@@ -200,9 +173,10 @@ describe('payment(id) access', () => {
         { id: payment.id },
         headers,
       );
-      const entity = await gql<{ _entities: Array<{ id: string } | null> }>(
-        'query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id } } }',
-        { r: [{ __typename: 'Payment', id: payment.id }] },
+      const entity = await queryEntities<{ id: string }>(
+        subgraph,
+        [{ __typename: 'Payment', id: payment.id }],
+        '... on Payment { id }',
         headers,
       );
       expect(direct.errors).toBeUndefined();
@@ -211,7 +185,7 @@ describe('payment(id) access', () => {
     };
     expect(await seenBy(admin)).toBe(payment.id);
     expect(await seenBy({})).toBeNull();
-    expect(await seenBy({ authorization: `Bearer ${await signer.sign({})}` })).toBeNull();
+    expect(await seenBy(await subgraph.bearer({}))).toBeNull();
   });
 });
 
@@ -232,10 +206,7 @@ describe('federation _entities', () => {
   });
 
   const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
-    gql<{ _entities: Array<Record<string, unknown> | null> }>(
-      `query($representations: [_Any!]!) { _entities(representations: $representations) { ${selection} } }`,
-      { representations },
-    );
+    queryEntities(subgraph, representations, selection, admin);
   const ORDER_PAYMENTS = '... on Order { id payments { id amount { amount } } }';
   const asOrders = (ids: string[]) => ids.map((id) => ({ __typename: 'Order', id }));
 
@@ -278,7 +249,9 @@ describe('federation _entities', () => {
   });
 
   it('costs one SQL statement for the payments of 10 orders', async () => {
-    expect(await statementsOf(service.url, () => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(1);
+    expect(await statementsOf(subgraph.service.url, () => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(
+      1,
+    );
   });
 
   it('costs one SQL statement for 10 payments', async () => {
@@ -286,7 +259,7 @@ describe('federation _entities', () => {
     expect(ids).toHaveLength(10);
     const representations = ids.map((p) => ({ __typename: 'Payment', id: p.id }));
     expect(
-      await statementsOf(service.url, () =>
+      await statementsOf(subgraph.service.url, () =>
         entities(representations, '... on Payment { id amount { amount } }'),
       ),
     ).toBe(1);

@@ -1,19 +1,19 @@
 import { organizationCreated } from '@bilten/contracts/identity';
-import { newEvent, type RunningService } from '@bilten/platform';
+import { newEvent } from '@bilten/platform';
 import {
-  createTestSigner,
-  graphql,
+  expectFieldErrors,
+  queryEntities,
+  rowCount,
   startTestSubgraph,
   statementsOf,
   TEST_NATS_URL,
   type TestBus,
-  type TestSigner,
   type TestSubgraph,
+  type UserError,
   waitFor,
 } from '@bilten/testkit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BRAND } from '../src/domain/brand-kits.ts';
@@ -21,18 +21,12 @@ import { brandingSubgraph } from '../src/server.ts';
 
 let subgraph: TestSubgraph;
 let testBus: TestBus;
-let service: RunningService;
-let sql: postgres.Sql;
 let nats: NatsConnection;
 let jsm: JetStreamManager;
-let logs: Array<Record<string, unknown>>;
-let signer: TestSigner;
 
 beforeAll(async () => {
-  signer = await createTestSigner();
-  subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream', { auth: { jwks: signer.jwks } });
-  ({ testBus, service, sql } = subgraph);
-  logs = subgraph.logs;
+  subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream');
+  ({ testBus } = subgraph);
   nats = await connect({ servers: TEST_NATS_URL });
   jsm = await jetstreamManager(nats);
 });
@@ -44,11 +38,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface BrandKit {
   id: string;
   organization: { __typename: string; id: string } | null;
@@ -61,17 +50,9 @@ interface BrandKit {
 const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const kitRows = (organizationId: string) =>
-  sql`select id, primary_color, accent_color, logo_url, updated_at from branding.brand_kits
+  subgraph.sql`select id, primary_color, accent_color, logo_url, updated_at from branding.brand_kits
       where organization_id = ${organizationId}`;
-const kitCount = async () =>
-  (await sql<{ count: number }[]>`select count(*)::int as count from branding.brand_kits`)[0]!.count;
-
-/** At least one INVALID_INPUT error, every one of them on `field`. */
-function expectFieldErrors(errors: UserError[], field: string[]) {
-  expect(errors.length).toBeGreaterThan(0);
-  for (const error of errors)
-    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
-}
+const kitCount = () => rowCount(subgraph.sql, 'branding.brand_kits');
 
 /** Resolves once branding's consumer has acknowledged every message in the test's stream. */
 async function consumerCaughtUp() {
@@ -103,19 +84,12 @@ const UPDATE_BRAND_KIT = `mutation($input: UpdateBrandKitInput!) {
 
 type UpdateResult = { updateBrandKit: { brandKit: BrandKit | null; errors: UserError[] } | null };
 
-const bearer = async (claims: Parameters<TestSigner['sign']>[0]) => ({
-  authorization: `Bearer ${await signer.sign(claims)}`,
-});
-
-async function callUpdateBrandKit(input: Record<string, unknown>, headers: Record<string, string>) {
-  return (
-    await graphql<UpdateResult, Record<string, unknown>>(service.url, UPDATE_BRAND_KIT, { input }, headers)
-  ).body;
-}
+const callUpdateBrandKit = (input: Record<string, unknown>, headers: Record<string, string>) =>
+  subgraph.gql<UpdateResult>(UPDATE_BRAND_KIT, { input }, headers);
 
 /** As an ADMIN of the organization in `input`. */
 async function updateBrandKit(input: Record<string, unknown>) {
-  const admin = await bearer({ orgs: { [String(input.organizationId)]: 'ADMIN' } });
+  const admin = await subgraph.bearer({ orgs: { [String(input.organizationId)]: 'ADMIN' } });
   const { data, errors } = await callUpdateBrandKit(input, admin);
   expect(errors).toBeUndefined();
   return data!.updateBrandKit!;
@@ -159,7 +133,7 @@ describe('default brand kit from bilten.identity.organization.created on JetStre
       accentColor: DEFAULT_BRAND.accentColor,
       logoUrl: null,
     });
-    expect(logs.filter((line) => line.msg === 'event handling failed')).toEqual([]);
+    expect(subgraph.logs.filter((line) => line.msg === 'event handling failed')).toEqual([]);
   });
 
   it('answers brandKit null, not an error, for unknown and non-UUID organizations', async () => {
@@ -222,12 +196,20 @@ describe('updateBrandKit', () => {
 describe('updateBrandKit access', () => {
   it.each([
     ['anonymous callers', () => Promise.resolve({}), 'UNAUTHENTICATED'],
-    ['customers', () => bearer({}), 'FORBIDDEN'],
-    ['STAFF of the organization', (org: string) => bearer({ orgs: { [org]: 'STAFF' } }), 'FORBIDDEN'],
-    ['the OWNER of another organization', () => bearer({ orgs: { [uuidv7()]: 'OWNER' } }), 'FORBIDDEN'],
+    ['customers', () => subgraph.bearer({}), 'FORBIDDEN'],
+    [
+      'STAFF of the organization',
+      (org: string) => subgraph.bearer({ orgs: { [org]: 'STAFF' } }),
+      'FORBIDDEN',
+    ],
+    [
+      'the OWNER of another organization',
+      () => subgraph.bearer({ orgs: { [uuidv7()]: 'OWNER' } }),
+      'FORBIDDEN',
+    ],
     [
       'API keys, even of the organization',
-      (org: string) => bearer({ kind: 'api_key', org, scopes: ['events:write'], mode: 'LIVE' }),
+      (org: string) => subgraph.bearer({ kind: 'api_key', org, scopes: ['events:write'], mode: 'LIVE' }),
       'FORBIDDEN',
     ],
   ])('refuses %s and changes nothing', async (_, headersFor, code) => {
@@ -244,7 +226,7 @@ describe('updateBrandKit access', () => {
 
   it('lets OWNERs restyle too', async () => {
     const organizationId = await announceOrganization();
-    const owner = await bearer({ orgs: { [organizationId]: 'OWNER' } });
+    const owner = await subgraph.bearer({ orgs: { [organizationId]: 'OWNER' } });
     const { data } = await callUpdateBrandKit({ organizationId, primaryColor: '#010203' }, owner);
     expect(data!.updateBrandKit!.brandKit!.primaryColor).toBe('#010203');
   });
@@ -302,10 +284,7 @@ describe('federation _entities', () => {
   });
 
   const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
-    gql<{ _entities: Array<Record<string, unknown> | null> }>(
-      `query($representations: [_Any!]!) { _entities(representations: $representations) { ${selection} } }`,
-      { representations },
-    );
+    queryEntities(subgraph, representations, selection);
   const ORGANIZATION_BRANDING = '... on Organization { id branding { id primaryColor } }';
   const asOrganizations = (ids: string[]) => ids.map((id) => ({ __typename: 'Organization', id }));
 
@@ -356,14 +335,18 @@ describe('federation _entities', () => {
 
   it('costs one statement for the branding of 10 organizations', async () => {
     expect(
-      await statementsOf(service.url, () => entities(asOrganizations(organizations), ORGANIZATION_BRANDING)),
+      await statementsOf(subgraph.service.url, () =>
+        entities(asOrganizations(organizations), ORGANIZATION_BRANDING),
+      ),
     ).toBe(1);
   });
 
   it('costs one statement for 10 brand kits', async () => {
     const representations = [...kits.values()].map((kit) => ({ __typename: 'BrandKit', id: kit.id }));
     expect(
-      await statementsOf(service.url, () => entities(representations, '... on BrandKit { id accentColor }')),
+      await statementsOf(subgraph.service.url, () =>
+        entities(representations, '... on BrandKit { id accentColor }'),
+      ),
     ).toBe(1);
   });
 });

@@ -1,29 +1,23 @@
-import type { RunningService } from '@bilten/platform';
 import {
-  createTestSigner,
-  graphql,
+  expectFieldErrors,
+  queryEntities,
+  rowCount,
   startTestSubgraph,
   statementsOf,
-  type TestSigner,
   type TestSubgraph,
+  type UserError,
 } from '@bilten/testkit';
-import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingSubgraph } from '../src/server.ts';
 
 let subgraph: TestSubgraph;
-let service: RunningService;
-let sql: postgres.Sql;
-let signer: TestSigner;
 /** A platform ADMIN: sends notifications and may read anyone's. */
 let admin: Record<string, string>;
 
 beforeAll(async () => {
-  signer = await createTestSigner();
-  subgraph = await startTestSubgraph(messagingSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
-  ({ service, sql } = subgraph);
-  admin = { authorization: `Bearer ${await signer.sign({ roles: ['ADMIN'] })}` };
+  subgraph = await startTestSubgraph(messagingSubgraph, 'in-process');
+  admin = await subgraph.bearer({ roles: ['ADMIN'] });
 });
 
 afterAll(async () => {
@@ -32,11 +26,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface Notification {
   id: string;
   recipient: { __typename: string; id: string } | null;
@@ -51,25 +40,13 @@ interface NotificationPage {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-async function gql<T>(query: string, variables?: Record<string, unknown>, headers = admin) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
-  return { status, data: body.data, errors: body.errors };
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>, headers = admin) =>
+  subgraph.gql<T>(query, variables, headers);
 
 /** A signed-in user who is not a platform ADMIN. */
-const userHeaders = async (userId: string) => ({
-  authorization: `Bearer ${await signer.sign({ sub: userId })}`,
-});
+const userHeaders = (userId: string) => subgraph.bearer({ sub: userId });
 
-const notificationCount = async () =>
-  (await sql<{ count: number }[]>`select count(*)::int as count from messaging.notifications`)[0]!.count;
-
-/** At least one INVALID_INPUT error, every one of them on `field`. */
-function expectFieldErrors(errors: UserError[], field: string[]) {
-  expect(errors.length).toBeGreaterThan(0);
-  for (const error of errors)
-    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
-}
+const notificationCount = () => rowCount(subgraph.sql, 'messaging.notifications');
 
 const NOTIFICATION_FIELDS = 'id recipient { __typename id } channel subject body readAt createdAt';
 const SEND_NOTIFICATION = `mutation($input: SendNotificationInput!) {
@@ -152,7 +129,7 @@ describe('sendNotification and notification(id)', () => {
     );
     expect(data!.notification).toEqual(notification);
     const [row] =
-      await sql`select recipient_id, subject, body from messaging.notifications where id = ${notification!.id}`;
+      await subgraph.sql`select recipient_id, subject, body from messaging.notifications where id = ${notification!.id}`;
     expect(row).toEqual({
       recipient_id: recipientId,
       subject: 'Your order',
@@ -179,12 +156,9 @@ describe('who may send and read notifications', () => {
   const callers: Record<string, () => Promise<Record<string, string>>> = {
     anonymous: async () => ({}),
     'another user': () => userHeaders(uuidv7()),
-    'an organization OWNER': async () => ({
-      authorization: `Bearer ${await signer.sign({ orgs: { [uuidv7()]: 'OWNER' } })}`,
-    }),
-    'an API key': async () => ({
-      authorization: `Bearer ${await signer.sign({ kind: 'api_key', org: uuidv7(), scopes: ['events:read'], mode: 'LIVE' })}`,
-    }),
+    'an organization OWNER': () => subgraph.bearer({ orgs: { [uuidv7()]: 'OWNER' } }),
+    'an API key': () =>
+      subgraph.bearer({ kind: 'api_key', org: uuidv7(), scopes: ['events:read'], mode: 'LIVE' }),
   };
   const codes = (errors: ReadonlyArray<{ extensions?: Record<string, unknown> }> | undefined) =>
     errors?.map((error) => error.extensions?.code);
@@ -234,9 +208,10 @@ describe('who may send and read notifications', () => {
     expect(list.data!._entities).toEqual([{ id: recipientId, notifications: null }]);
     expect(codes(list.errors)).toEqual([refusal(caller)]);
 
-    const entity = await gql<{ _entities: unknown[] }>(
-      'query($r: [_Any!]!) { _entities(representations: $r) { ... on Notification { id subject } } }',
-      { r: [{ __typename: 'Notification', id: notificationId }] },
+    const entity = await queryEntities(
+      subgraph,
+      [{ __typename: 'Notification', id: notificationId }],
+      '... on Notification { id subject }',
       headers,
     );
     expect(entity.data).toEqual({ _entities: [null] });
@@ -333,7 +308,7 @@ describe('User.notifications connection', () => {
   });
 
   it('costs ONE statement for the notifications of 10 users', async () => {
-    expect(await statementsOf(service.url, () => notificationsOf(users, 2))).toBe(1);
+    expect(await statementsOf(subgraph.service.url, () => notificationsOf(users, 2))).toBe(1);
   });
 
   it.each([0, -1, 101, 1000])('rejects first: %i with BAD_USER_INPUT', async (first) => {
@@ -360,13 +335,11 @@ describe('federation _entities for Notification', () => {
     const recipientId = uuidv7();
     const ids = await seedNotifications(recipientId, 10);
     const asked = [ids[4]!, uuidv7(), ...ids.slice(0, 3), 'bad-id', ids[9]!];
-    const { data, errors } = await gql<{
-      _entities: Array<{ id: string; recipient: { id: string } } | null>;
-    }>(
-      `query($representations: [_Any!]!) {
-        _entities(representations: $representations) { ... on Notification { id recipient { id } } }
-      }`,
-      { representations: asked.map((id) => ({ __typename: 'Notification', id })) },
+    const { data, errors } = await queryEntities<{ id: string; recipient: { id: string } }>(
+      subgraph,
+      asked.map((id) => ({ __typename: 'Notification', id })),
+      '... on Notification { id recipient { id } }',
+      admin,
     );
     expect(errors).toBeUndefined();
     expect(data!._entities).toEqual(
@@ -377,12 +350,12 @@ describe('federation _entities for Notification', () => {
   it('costs one statement for 10 notifications', async () => {
     const ids = await seedNotifications(uuidv7(), 10);
     const request = () =>
-      gql(
-        `query($representations: [_Any!]!) {
-          _entities(representations: $representations) { ... on Notification { id subject } }
-        }`,
-        { representations: ids.map((id) => ({ __typename: 'Notification', id })) },
+      queryEntities(
+        subgraph,
+        ids.map((id) => ({ __typename: 'Notification', id })),
+        '... on Notification { id subject }',
+        admin,
       );
-    expect(await statementsOf(service.url, request)).toBe(1);
+    expect(await statementsOf(subgraph.service.url, request)).toBe(1);
   });
 });

@@ -1,30 +1,23 @@
-import type { RunningService } from '@bilten/platform';
 import {
-  createTestSigner,
-  graphql,
+  queryEntities,
+  rowCount,
   startTestSubgraph,
   statementsOf,
-  type TestSigner,
   type TestSubgraph,
+  type UserError,
 } from '@bilten/testkit';
-import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ordersSubgraph } from '../src/server.ts';
 
 let subgraph: TestSubgraph;
-let service: RunningService;
-let sql: postgres.Sql;
-let signer: TestSigner;
 /** The verified customer every order here is bought by. */
 const BUYER = uuidv7();
 let buyer: Record<string, string>;
 
 beforeAll(async () => {
-  signer = await createTestSigner();
-  subgraph = await startTestSubgraph(ordersSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
-  ({ service, sql } = subgraph);
-  buyer = { authorization: `Bearer ${await signer.sign({ sub: BUYER })}` };
+  subgraph = await startTestSubgraph(ordersSubgraph, 'in-process');
+  buyer = await subgraph.bearer({ sub: BUYER });
 });
 
 afterAll(async () => {
@@ -33,11 +26,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface Order {
   id: string;
   quantity: number;
@@ -49,11 +37,10 @@ interface Order {
 }
 
 /** As the buyer, who may read their own orders. */
-const gql = async <T>(query: string, variables?: Record<string, unknown>, headers = buyer) =>
-  (await graphql<T, Record<string, unknown>>(service.url, query, variables, headers)).body;
+const gql = <T>(query: string, variables?: Record<string, unknown>, headers = buyer) =>
+  subgraph.gql<T>(query, variables, headers);
 
-const orderCount = async () =>
-  (await sql<{ count: number }[]>`select count(*)::int as count from orders.orders`)[0]!.count;
+const orderCount = () => rowCount(subgraph.sql, 'orders.orders');
 
 const ORDER_FIELDS = `id quantity status createdAt
   buyer { __typename id } event { __typename id } ticketType { __typename id }`;
@@ -70,9 +57,8 @@ const orderInput = (overrides: Record<string, unknown> = {}) => ({
 
 type CreateOrderResult = { createOrder: { order: Order | null; errors: UserError[] } | null };
 
-const callCreateOrder = async (input: Record<string, unknown>, headers: Record<string, string>) =>
-  (await graphql<CreateOrderResult, Record<string, unknown>>(service.url, CREATE_ORDER, { input }, headers))
-    .body;
+const callCreateOrder = (input: Record<string, unknown>, headers: Record<string, string>) =>
+  subgraph.gql<CreateOrderResult>(CREATE_ORDER, { input }, headers);
 
 async function createOrder(input: Record<string, unknown>) {
   const { data, errors } = await callCreateOrder(input, buyer);
@@ -109,7 +95,7 @@ describe('createOrder and order(id)', () => {
     expect(errors).toBeUndefined();
     expect(data!.order).toEqual(order);
     const [row] =
-      await sql`select buyer_id, event_id, ticket_type_id, quantity, status from orders.orders where id = ${order.id}`;
+      await subgraph.sql`select buyer_id, event_id, ticket_type_id, quantity, status from orders.orders where id = ${order.id}`;
     expect(row).toEqual({
       buyer_id: BUYER,
       event_id: input.eventId,
@@ -137,25 +123,22 @@ describe('order(id) access', () => {
   it('shows an order to its buyer and platform ADMINs only; to anyone else it does not exist', async () => {
     const order = await seedOrder();
     const ORDER = 'query($id: ID!) { order(id: $id) { id } }';
-    const ENTITY = `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Order { id } } }`;
     const seenBy = async (headers: Record<string, string>) => {
       const direct = await gql<{ order: { id: string } | null }>(ORDER, { id: order.id }, headers);
-      const entity = await gql<{ _entities: Array<{ id: string } | null> }>(
-        ENTITY,
-        { representations: [{ __typename: 'Order', id: order.id }] },
+      const entity = await queryEntities<{ id: string }>(
+        subgraph,
+        [{ __typename: 'Order', id: order.id }],
+        '... on Order { id }',
         headers,
       );
       expect(direct.errors).toBeUndefined();
       expect(entity.data!._entities[0]?.id ?? null).toBe(direct.data!.order?.id ?? null);
       return direct.data!.order?.id ?? null;
     };
-    const as = async (claims: Record<string, unknown>) => ({
-      authorization: `Bearer ${await signer.sign(claims)}`,
-    });
     expect(await seenBy(buyer)).toBe(order.id);
     expect(await seenBy({})).toBeNull();
-    expect(await seenBy(await as({}))).toBeNull();
-    expect(await seenBy(await as({ roles: ['ADMIN'] }))).toBe(order.id);
+    expect(await seenBy(await subgraph.bearer({}))).toBeNull();
+    expect(await seenBy(await subgraph.bearer({ roles: ['ADMIN'] }))).toBe(order.id);
   });
 });
 
@@ -164,7 +147,7 @@ describe('createOrder access', () => {
     ['anonymous callers', async () => ({}), 'UNAUTHENTICATED'],
     [
       'users who have not verified their email address',
-      async () => ({ authorization: `Bearer ${await signer.sign({ email_verified: false })}` }),
+      () => subgraph.bearer({ email_verified: false }),
       'EMAIL_NOT_VERIFIED',
     ],
   ])('refuses %s and stores nothing', async (_, headersOf, code) => {
@@ -223,11 +206,11 @@ describe('federation _entities', () => {
   });
 
   const entities = (ids: string[]) =>
-    gql<{ _entities: Array<{ id: string; quantity: number; buyer: { id: string } } | null> }>(
-      `query($representations: [_Any!]!) {
-        _entities(representations: $representations) { ... on Order { id quantity buyer { id } } }
-      }`,
-      { representations: ids.map((id) => ({ __typename: 'Order', id })) },
+    queryEntities<{ id: string; quantity: number; buyer: { id: string } }>(
+      subgraph,
+      ids.map((id) => ({ __typename: 'Order', id })),
+      '... on Order { id quantity buyer { id } }',
+      buyer,
     );
 
   it('answers 10 Order representations in the order asked', async () => {
@@ -253,6 +236,6 @@ describe('federation _entities', () => {
 
   it('costs one SQL statement for 10 orders', async () => {
     const ids = orders.map((o) => o.id);
-    expect(await statementsOf(service.url, () => entities(ids))).toBe(1);
+    expect(await statementsOf(subgraph.service.url, () => entities(ids))).toBe(1);
   });
 });
