@@ -1,40 +1,21 @@
-import type { RunningService } from '@bilten/platform';
-import {
-  createTestSigner,
-  graphql,
-  startTestSubgraph,
-  statementsOf,
-  type TestSubgraph,
-} from '@bilten/testkit';
-import type postgres from 'postgres';
+import { expectFieldErrors, queryEntities, rowCount, statementsOf } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogSubgraph } from '../src/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  headers,
+  ORG,
+  service,
+  sql,
+  startCatalog,
+  subgraph,
+  type UserError,
+  unexpectedErrors,
+} from './support.ts';
 
-let subgraph: TestSubgraph;
-let service: RunningService;
-let sql: postgres.Sql;
-let owner: Record<string, string>;
-const ORGANIZATION_ID = uuidv7();
-
-beforeAll(async () => {
-  const signer = await createTestSigner();
-  subgraph = await startTestSubgraph(catalogSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
-  ({ service, sql } = subgraph);
-  owner = { authorization: `Bearer ${await signer.sign({ orgs: { [ORGANIZATION_ID]: 'OWNER' } })}` };
-});
-
-afterAll(async () => {
-  await subgraph?.dispose();
-});
+startCatalog();
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface Event {
   id: string;
   title: string;
@@ -60,22 +41,8 @@ interface EventsPage {
 }
 
 /** As the organization's OWNER, who sees its drafts. */
-const gql = async <T>(query: string, variables?: Record<string, unknown>) => {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, owner);
-  return { status, data: body.data, errors: body.errors };
-};
-
-const rowCount = async (table: 'events' | 'ticket_types') =>
-  (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from catalog.${table}`))[0]!.count;
-
-const unexpectedErrors = () => subgraph.logs.filter((line) => line.msg === 'unexpected error');
-
-/** At least one INVALID_INPUT error, every one of them on `field`. */
-function expectFieldErrors(errors: UserError[], field: string[]) {
-  expect(errors.length).toBeGreaterThan(0);
-  for (const error of errors)
-    expect(error).toEqual({ code: 'INVALID_INPUT', message: expect.any(String), field: ['input', ...field] });
-}
+const gql = <T>(query: string, variables?: Record<string, unknown>) =>
+  subgraph.gql<T>(query, variables, headers.owner);
 
 const EVENT_FIELDS = `id title description startsAt endsAt timezone currency status createdAt
   organizer { __typename id }`;
@@ -93,7 +60,7 @@ const EVENTS_PAGE = `query($first: Int, $after: String) {
 }`;
 
 const eventInput = (overrides: Record<string, unknown> = {}) => ({
-  organizationId: ORGANIZATION_ID,
+  organizationId: ORG,
   title: 'Jazz Fest',
   description: 'Three nights of jazz.',
   startsAt: '2027-03-01T19:00:00Z',
@@ -157,7 +124,7 @@ describe('createEvent, addTicketType and their queries', () => {
       timezone: 'Europe/Sarajevo',
       currency: 'EUR',
       status: 'DRAFT',
-      organizer: { __typename: 'Organization', id: ORGANIZATION_ID },
+      organizer: { __typename: 'Organization', id: ORG },
     });
     const early = await seedTicketType(event.id, 'Early bird', 2500);
     const regular = await seedTicketType(event.id, 'Regular', 4000);
@@ -203,7 +170,7 @@ describe('createEvent, addTicketType and their queries', () => {
     expect(event.description).toBe(description);
     const [row] = await sql`select title, description from catalog.events where id = ${event.id}`;
     expect(row).toEqual({ title, description });
-    expect(await rowCount('events')).toBeGreaterThan(1);
+    expect(await rowCount(sql, 'catalog.events')).toBeGreaterThan(1);
     expect(unexpectedErrors()).toEqual([]);
   });
 });
@@ -258,11 +225,11 @@ describe('createEvent validation', () => {
     ['a lower-case currency', { currency: 'eur' }, ['currency']],
     ['a four-letter currency', { currency: 'EURO' }, ['currency']],
   ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
-    const before = await rowCount('events');
+    const before = await rowCount(sql, 'catalog.events');
     const payload = await createEvent(eventInput(override));
     expect(payload.event).toBeNull();
     expectFieldErrors(payload.errors, field);
-    expect(await rowCount('events')).toBe(before);
+    expect(await rowCount(sql, 'catalog.events')).toBe(before);
   });
 
   it('states the real limit of a description source: 100000 characters', async () => {
@@ -287,12 +254,12 @@ describe('createEvent validation', () => {
     ['a start in the year 0', { startsAt: '0000-06-01T00:00:00Z' }],
     ['an end past the year 9999 in UTC', { endsAt: '9999-12-31T23:00:00-05:00' }],
   ])('rejects %s as BAD_USER_INPUT and stores nothing', async (_, override) => {
-    const before = await rowCount('events');
+    const before = await rowCount(sql, 'catalog.events');
     const { status, data, errors } = await gql(CREATE_EVENT, { input: eventInput(override) });
     expect(status).toBe(400);
     expect(data).toBeUndefined();
     expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-    expect(await rowCount('events')).toBe(before);
+    expect(await rowCount(sql, 'catalog.events')).toBe(before);
   });
 });
 
@@ -329,20 +296,20 @@ describe('addTicketType validation', () => {
     ['a negative capacity', { capacity: -5 }, ['capacity']],
     ['capacity over 1000000', { capacity: 1_000_001 }, ['capacity']],
   ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
-    const before = await rowCount('ticket_types');
+    const before = await rowCount(sql, 'catalog.ticket_types');
     const payload = await addTicketType(ticketTypeInput(override));
     expect(payload.ticketType).toBeNull();
     expectFieldErrors(payload.errors, field);
-    expect(await rowCount('ticket_types')).toBe(before);
+    expect(await rowCount(sql, 'catalog.ticket_types')).toBe(before);
   });
 
   it('answers NOT_FOUND on input.eventId for an event that does not exist', async () => {
-    const before = await rowCount('ticket_types');
+    const before = await rowCount(sql, 'catalog.ticket_types');
     expect(await addTicketType(ticketTypeInput({ eventId: uuidv7() }))).toEqual({
       ticketType: null,
       errors: [{ code: 'NOT_FOUND', message: expect.any(String), field: ['input', 'eventId'] }],
     });
-    expect(await rowCount('ticket_types')).toBe(before);
+    expect(await rowCount(sql, 'catalog.ticket_types')).toBe(before);
   });
 
   it('accepts the boundaries: price 0 and capacity 1', async () => {
@@ -391,7 +358,7 @@ describe('events keyset pagination', () => {
   });
 
   it('defaults to 20 and allows up to 100', async () => {
-    while ((await rowCount('events')) <= 20) await seedEvent({ title: 'Filler' });
+    while ((await rowCount(sql, 'catalog.events')) <= 20) await seedEvent({ title: 'Filler' });
     expect((await eventsPage(null)).data!.events.edges).toHaveLength(20);
     expect((await eventsPage(100)).errors).toBeUndefined();
   });
@@ -447,10 +414,7 @@ describe('federation _entities', () => {
   });
 
   const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
-    gql<{ _entities: Array<Record<string, unknown> | null> }>(
-      `query($representations: [_Any!]!) { _entities(representations: $representations) { ${selection} } }`,
-      { representations },
-    );
+    queryEntities(subgraph, representations, selection, headers.owner);
   const EVENT_WITH_TICKET_TYPES = '... on Event { id title ticketTypes { id name } }';
   const TICKET_TYPE_WITH_EVENT = '... on TicketType { id name event { id title } }';
   const asEvents = (ids: string[]) => ids.map((id) => ({ __typename: 'Event', id }));

@@ -15,6 +15,7 @@ import {
   service,
   startCatalog,
   subgraph,
+  unexpectedErrors,
 } from './support.ts';
 
 startCatalog();
@@ -152,7 +153,7 @@ describe('bad input', () => {
     });
     expect(update.errors.map((e) => e.field)).toEqual([['input', 'description']]);
     expect(await footprint()).toEqual(before);
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
   });
 
   it.each([

@@ -18,6 +18,7 @@ import {
   startCatalog,
   subgraph,
   type UserError,
+  unexpectedErrors,
   versionsOf,
 } from './support.ts';
 
@@ -144,7 +145,7 @@ describe('versions: optimistic concurrency, history, restore', () => {
     const largest = await versionsAfter(2_147_483_647);
     expect(largest.errors).toBeUndefined();
     expect(largest.data!.event.versions.edges).toHaveLength(1);
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
   });
 
   it('writes an audit entry with actor, action, target, before, after, request id, IP and user agent', async () => {

@@ -1,22 +1,17 @@
-import type { RunningService } from '@bilten/platform';
-import {
-  createTestSigner,
-  graphql,
-  startTestSubgraph,
-  statementsOf,
-  type TestSubgraph,
-} from '@bilten/testkit';
-import type { ExecutionResult } from 'graphql';
+import { type CallerHeaders, type GqlResult, statementsOf } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogSubgraph } from '../src/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  headers as callers,
+  ORG,
+  OTHER_ORG,
+  service,
+  startCatalog,
+  subgraph,
+  unexpectedErrors,
+} from './support.ts';
 
-let subgraph: TestSubgraph;
-let service: RunningService;
-const ORG = uuidv7();
-const OTHER_ORG = uuidv7();
-let owner: Record<string, string>;
-let otherOwner: Record<string, string>;
+startCatalog();
 
 interface Page {
   edges: Array<{ cursor: string; node: { id: string; title: string } }>;
@@ -30,16 +25,11 @@ const SEARCH = `query($filter: EventFilter, $sort: EventSort, $first: Int, $afte
   }
 }`;
 
-async function search(variables: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const { body } = await graphql<{ events: Page }, Record<string, unknown>>(
-    service.url,
-    SEARCH,
-    variables,
-    headers,
-  );
-  return { data: body.data?.events, errors: body.errors };
+async function search(variables: Record<string, unknown>, headers: CallerHeaders = {}) {
+  const { data, errors } = await subgraph.gql<{ events: Page }>(SEARCH, variables, headers);
+  return { data: data?.events, errors };
 }
-const titles = async (filter: Record<string, unknown>, sort?: string, headers?: Record<string, string>) => {
+const titles = async (filter: Record<string, unknown>, sort?: string, headers?: CallerHeaders) => {
   const { data, errors } = await search({ filter, sort, first: 100 }, headers);
   expect(errors).toBeUndefined();
   return data!.edges.map((edge) => edge.node.title);
@@ -97,19 +87,15 @@ const ZAGREB = {
   longitude: 15.94,
 };
 
-async function mutate(name: string, type: string, input: Record<string, unknown>, headers = owner) {
-  const { body } = await graphql<
-    Record<string, { errors: unknown[]; event?: { id: string } }>,
-    Record<string, unknown>
-  >(
-    service.url,
+async function mutate(name: string, type: string, input: Record<string, unknown>, headers = callers.owner) {
+  const { data, errors } = await subgraph.gql<Record<string, { errors: unknown[]; event?: { id: string } }>>(
     `mutation($input: ${type}!) { ${name}(input: $input) { ${name === 'addTicketType' ? 'ticketType { id }' : 'event { id }'} errors { code message field } } }`,
     { input },
     headers,
   );
-  expect(body.errors).toBeUndefined();
-  expect(body.data![name]!.errors).toEqual([]);
-  return body.data![name]!;
+  expect(errors).toBeUndefined();
+  expect(data![name]!.errors).toEqual([]);
+  return data![name]!;
 }
 
 /** An event with one ticket type at `price`, published unless told otherwise. */
@@ -127,7 +113,7 @@ async function seed(
   } = {},
 ) {
   const organizationId = options.organization ?? ORG;
-  const headers = organizationId === ORG ? owner : otherOwner;
+  const headers = organizationId === ORG ? callers.owner : callers.otherOwner;
   const { event } = await mutate(
     'createEvent',
     'CreateEventInput',
@@ -162,11 +148,6 @@ async function seed(
 }
 
 beforeAll(async () => {
-  const signer = await createTestSigner();
-  subgraph = await startTestSubgraph(catalogSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
-  service = subgraph.service;
-  owner = { authorization: `Bearer ${await signer.sign({ orgs: { [ORG]: 'OWNER' } })}` };
-  otherOwner = { authorization: `Bearer ${await signer.sign({ orgs: { [OTHER_ORG]: 'OWNER' } })}` };
   await seed('Rock Concert in Zetra', { starts: 3, price: 3000, description: 'Loud guitars all night.' });
   await seed('Jazz Festival Sarajevo', { starts: 1, price: 1500, category: 'FESTIVAL' });
   await seed('Chamber concert', { starts: 5, venue: MOSTAR, price: 1000, category: 'MUSIC' });
@@ -180,10 +161,6 @@ beforeAll(async () => {
   });
   await seed('Secret concert draft', { starts: 6, publish: false });
   await seed('Other organizer concert', { starts: 7, organization: OTHER_ORG, price: 2500 });
-});
-
-afterAll(async () => {
-  await subgraph?.dispose();
 });
 
 describe('events search', () => {
@@ -275,15 +252,14 @@ describe('events search', () => {
       for (const sort of ['RELEVANCE', 'STARTS_AT', 'PRICE', 'NEWEST']) {
         let after: string | null = null;
         for (let pages = 0; pages < 8; pages++) {
-          const { body }: { body: ExecutionResult<{ events: Omit<Page, 'edges'> }> } = await graphql(
-            service.url,
+          const { data, errors }: GqlResult<{ events: Omit<Page, 'edges'> }> = await subgraph.gql(
             viaFragments,
             { filter, sort, first: 1, after },
           );
-          expect(body.errors, JSON.stringify({ filter, sort })).toBeUndefined();
-          expect(body.data!.events.totalCount, JSON.stringify({ filter, sort, after })).toBe(expected);
-          if (!body.data!.events.pageInfo.hasNextPage) break;
-          after = body.data!.events.pageInfo.endCursor;
+          expect(errors, JSON.stringify({ filter, sort })).toBeUndefined();
+          expect(data!.events.totalCount, JSON.stringify({ filter, sort, after })).toBe(expected);
+          if (!data!.events.pageInfo.hasNextPage) break;
+          after = data!.events.pageInfo.endCursor;
         }
       }
     }
@@ -291,7 +267,7 @@ describe('events search', () => {
 
   it('counts a ranked first page in its own statement, later pages and other orders apart', async () => {
     const statements = (variables: Record<string, unknown>, query = SEARCH) =>
-      statementsOf(service.url, () => graphql(service.url, query, variables));
+      statementsOf(service.url, () => subgraph.gql(query, variables));
     const onlyIds = `query($filter: EventFilter, $sort: EventSort, $after: String) {
       events(filter: $filter, sort: $sort, after: $after) { edges { node { id } } totalCount }
     }`;
@@ -322,7 +298,11 @@ describe('events search', () => {
     await seed('Polar gig', { ...options, venue: place('Pole', 89.95, 0) });
     await seed('Polar far side gig', { ...options, venue: place('Pole', 89.95, 180) });
     const near = (latitude: number, longitude: number, radiusKm: number) =>
-      titles({ near: { latitude, longitude, radiusKm }, category: 'SPORTS' }, 'STARTS_AT', otherOwner);
+      titles(
+        { near: { latitude, longitude, radiusKm }, category: 'SPORTS' },
+        'STARTS_AT',
+        callers.otherOwner,
+      );
     // 179.95 and -179.95 are 11 km apart at this latitude, on either side of ±180.
     expect((await near(-16.8, -179.99, 20)).sort()).toEqual(['Taveuni east gig', 'Taveuni west gig']);
     expect((await near(-16.8, 179.99, 20)).sort()).toEqual(['Taveuni east gig', 'Taveuni west gig']);
@@ -368,15 +348,14 @@ describe('events search', () => {
     await mutate('publishEvent', 'EventIdInput', { id: draft });
     expect(await dictionary('quixot')).toEqual(['quixotia', 'quixotic']);
     expect((await typoSearch('quixotix')).total).toBe(2);
-    const { body } = await graphql<{ event: { version: number } }, { id: string }>(
-      service.url,
+    const { data } = await subgraph.gql<{ event: { version: number } }>(
       'query($id: ID!) { event(id: $id) { version } }',
       { id: gala },
-      owner,
+      callers.owner,
     );
     await mutate('updateEvent', 'UpdateEventInput', {
       id: gala,
-      expectedVersion: body.data!.event.version,
+      expectedVersion: data!.event.version,
       title: 'Marimbaphonic gala',
     });
     expect(await typoSearch('marimbaphonik')).toEqual({ titles: ['Marimbaphonic gala'], total: 1 });
@@ -408,7 +387,7 @@ describe('events search', () => {
     for (const query of ['rocknroll', 'biltenexample', 'bilten.exampel:8080', 'tickets@bilten.exampel']) {
       await allPages({ query });
     }
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
   });
 
   it('learns the same new words from events created at the same time', async () => {
@@ -423,13 +402,13 @@ describe('events search', () => {
 
   it('never leaks drafts: only their organization finds them', async () => {
     expect(await titles({ query: 'secret' })).toEqual([]);
-    expect(await titles({ query: 'secret' }, undefined, otherOwner)).toEqual([]);
-    expect(await titles({ query: 'secret' }, undefined, owner)).toEqual(['Secret concert draft']);
+    expect(await titles({ query: 'secret' }, undefined, callers.otherOwner)).toEqual([]);
+    expect(await titles({ query: 'secret' }, undefined, callers.owner)).toEqual(['Secret concert draft']);
     // Near searches read the page's events apart from ordering them: the same rule holds.
     const nearZetra = { near: { latitude: 43.87, longitude: 18.41, radiusKm: 1 } };
     expect(await titles(nearZetra, 'PRICE')).not.toContain('Secret concert draft');
-    expect(await titles(nearZetra, 'PRICE', otherOwner)).not.toContain('Secret concert draft');
-    expect(await titles(nearZetra, 'PRICE', owner)).toContain('Secret concert draft');
+    expect(await titles(nearZetra, 'PRICE', callers.otherOwner)).not.toContain('Secret concert draft');
+    expect(await titles(nearZetra, 'PRICE', callers.owner)).toContain('Secret concert draft');
     const { data } = await search({ filter: { query: 'concert' }, first: 100 });
     expect(data!.totalCount).toBe(4);
   });
@@ -474,7 +453,7 @@ describe('events search', () => {
       expect(errors, query).toBeUndefined();
       expect(data!.edges, query).toEqual(expect.any(Array));
     }
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
     expect(await titles({ query: 'concert' })).toHaveLength(4);
   });
 
@@ -511,7 +490,7 @@ describe('events search', () => {
         JSON.stringify(variables),
       ).toEqual(['BAD_USER_INPUT']);
     }
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
   });
 
   it('answers cursors whose value PostgreSQL cannot hold with BAD_USER_INPUT, not an internal error', async () => {
@@ -550,6 +529,6 @@ describe('events search', () => {
       const { errors } = await search({ sort, first: 5, after: reencode(key) });
       expect(errors, JSON.stringify(key)).toBeUndefined();
     }
-    expect(subgraph.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    expect(unexpectedErrors()).toEqual([]);
   });
 });

@@ -1,12 +1,6 @@
 /** What the catalog test files share: the subgraph, its callers, their mutations and seed data. */
 import type { RunningService } from '@bilten/platform';
-import {
-  createTestSigner,
-  graphql,
-  startTestSubgraph,
-  type TestSigner,
-  type TestSubgraph,
-} from '@bilten/testkit';
+import { type CallerHeaders, startTestSubgraph, type TestSubgraph, type UserError } from '@bilten/testkit';
 import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -32,17 +26,14 @@ export type Role =
   | 'writeKey'
   | 'readKey'
   | 'otherKey';
-export const headers = {} as Record<Role, Record<string, string>>;
+export const headers = {} as Record<Role, CallerHeaders>;
 
 /** Starts catalog on a database of its own before the calling file's tests, and stops it after them. */
 export function startCatalog() {
   beforeAll(async () => {
-    const signer = await createTestSigner();
-    subgraph = await startTestSubgraph(catalogSubgraph, 'in-process', { auth: { jwks: signer.jwks } });
+    subgraph = await startTestSubgraph(catalogSubgraph);
     ({ service, sql } = subgraph);
-    const bearer = async (claims: Parameters<TestSigner['sign']>[0]) => ({
-      authorization: `Bearer ${await signer.sign(claims)}`,
-    });
+    const { bearer } = subgraph;
     headers.anonymous = {};
     headers.customer = await bearer({});
     headers.staff = await bearer({ orgs: { [ORG]: 'STAFF' } });
@@ -62,11 +53,7 @@ export function startCatalog() {
   });
 }
 
-export interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
+export type { UserError };
 export interface Event {
   id: string;
   title: string;
@@ -114,18 +101,16 @@ export const MUTATIONS = {
 };
 export type MutationName = keyof typeof MUTATIONS;
 
-export async function call<T = Record<string, unknown>>(
+/** One request as `role` (plus any `extra` headers). */
+export const call = <T = Record<string, unknown>>(
   role: Role,
   query: string,
   variables: Record<string, unknown> = {},
-  extra: Record<string, string> = {},
-) {
-  const { status, body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, {
-    ...headers[role],
-    ...extra,
-  });
-  return { status, data: body.data, errors: body.errors };
-}
+  extra: CallerHeaders = {},
+) => subgraph.gql<T>(query, variables, { ...headers[role], ...extra });
+
+/** What the subgraph logged as unexpected errors (internal failures) so far. */
+export const unexpectedErrors = () => subgraph.logs.filter((line) => line.msg === 'unexpected error');
 
 /** A mutation that must succeed: its payload, with no user errors. */
 export async function mutate<T = EventPayload>(
