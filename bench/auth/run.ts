@@ -5,9 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { createPasswordHasher } from '@bilten/identity/src/domain/passwords.ts';
+import { createPasswordHasher } from '@bilten/identity';
 import { graphql, type SignedInUser } from '@bilten/testkit';
-import { startTestStack, type TestStack } from '../../packages/stack/test/support.ts';
+import { startTestStack, type TestStack } from '../../stack/test/support.ts';
 import { type CpuUsage, cpuMeter, fmt, formatTable, type LatencySummary, now, summarize } from '../stats.ts';
 
 const int = (name: string, fallback: number) => {

@@ -46,7 +46,7 @@ function expectValidEnv(env: Record<string, string>, where: string, schema: z.Zo
   expect(problems, `${where}: env rejected by the service's config`).toEqual([]);
 }
 
-it('has a port variable and a URL variable in the services\' config for every service', () => {
+it("has a port variable and a URL variable in the services' config for every service", () => {
   for (const service of SERVICES) expect(ENV_NAMES, service).toContain(portVar(service));
   for (const subgraph of SUBGRAPH_NAMES) expect(ENV_NAMES, subgraph).toContain(urlVar(subgraph));
 });

@@ -1,6 +1,6 @@
 import type { BaseContext, SubgraphContext } from '@bilten/platform';
+import type { PasswordHasher } from './adapters/password-hasher.ts';
 import { createLoaders } from './db/loaders.ts';
-import type { PasswordHasher } from './domain/passwords.ts';
 import type { SigningKeys } from './domain/signing-keys.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */

@@ -1,8 +1,9 @@
-import { ConfigError, defineSubgraph, type PlatformEnv } from '@bilten/platform';
+import { ConfigError, defineSubgraph } from '@bilten/platform';
+import { createPasswordHasher } from './adapters/password-hasher.ts';
+import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
-import { createPasswordHasher } from './domain/passwords.ts';
 import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -10,17 +11,19 @@ import { resolvers } from './resolvers/index.ts';
 export const identitySubgraph = defineSubgraph({
   name: 'identity',
   directory: new URL('../', import.meta.url),
+  config: identityEnv,
+  port: (config) => config.IDENTITY_PORT,
   resolvers,
   eventTables: eventStore,
   createContext,
-  async setup({ db, log, env, auth }) {
-    const keys = await openSigningKeys({ db, env, log, ...auth });
+  async setup({ db, log, config, auth }) {
+    const keys = await openSigningKeys({ db, env: config, log, ...auth });
     const services: IdentityServices = {
       keys,
       passwords: await createPasswordHasher(),
-      limits: { registrationsPerIpPerHour: env.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
+      limits: { registrationsPerIpPerHour: config.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
     };
-    const bootstrapAdmin = bootstrapAdminFrom(env);
+    const bootstrapAdmin = bootstrapAdminFrom(config);
     if (bootstrapAdmin) {
       const { userId, outcome } = await ensurePlatformAdmin(db, services.passwords, bootstrapAdmin, {
         setPassword: false,
@@ -51,7 +54,7 @@ export const identitySubgraph = defineSubgraph({
 });
 
 /** BOOTSTRAP_ADMIN_EMAIL (+ BOOTSTRAP_ADMIN_PASSWORD), checked like a sign-up; a bad value stops the start. */
-function bootstrapAdminFrom(env: PlatformEnv) {
+function bootstrapAdminFrom(env: IdentityConfig) {
   if (!env.BOOTSTRAP_ADMIN_EMAIL) {
     if (env.BOOTSTRAP_ADMIN_PASSWORD)
       throw new ConfigError(['BOOTSTRAP_ADMIN_PASSWORD: set BOOTSTRAP_ADMIN_EMAIL too']);
@@ -70,3 +73,8 @@ function bootstrapAdminFrom(env: PlatformEnv) {
   }
   return parsed.data;
 }
+
+// What tools beside the service may use, through this face only: the bench measures the raw
+// password hash against a sign-in, end-to-end tests forge tokens with identity's real keys.
+export { createPasswordHasher } from './adapters/password-hasher.ts';
+export { openSigningKeys } from './domain/signing-keys.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createTokenVerifier, type DomainEvent, loadPlatformEnv } from '@bilten/platform';
+import { createTokenVerifier, type DomainEvent } from '@bilten/platform';
 import {
   graphql,
   recordEvents,
@@ -21,9 +21,9 @@ import {
   userRegistered,
 } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
+import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 // Every test signs up from 127.0.0.1.
-const MANY_SIGNUPS = loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' });
 
 let subgraph: TestSubgraph;
 let url: string;
@@ -37,7 +37,7 @@ let registered: DomainEvent<{
 let resent: typeof registered;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS, ...OWN_TOKENS });
   url = subgraph.service.url;
   sql = subgraph.sql;
   registered = await recordEvents(subgraph.testBus.bus, userRegistered);
@@ -411,7 +411,7 @@ describe('brute-force protection', () => {
   });
 
   it('limits sign-ups per client address (20 an hour by default)', async () => {
-    const strict = await startTestSubgraph(identitySubgraph, 'in-process');
+    const strict = await startTestSubgraph(identitySubgraph, 'in-process', OWN_TOKENS);
     try {
       const signUpFrom = (ip: string) =>
         graphql<{ register: { user: { id: string } | null } }, Record<string, unknown>>(

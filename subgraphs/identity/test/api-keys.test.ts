@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createTokenVerifier, loadPlatformEnv } from '@bilten/platform';
+import { createTokenVerifier } from '@bilten/platform';
 import {
   graphql,
   refreshAccess,
@@ -11,15 +11,14 @@ import {
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
+import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 let subgraph: TestSubgraph;
 let url: string;
 let sql: postgres.Sql;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', {
-    env: loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' }),
-  });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS, ...OWN_TOKENS });
   url = subgraph.service.url;
   sql = subgraph.sql;
 });

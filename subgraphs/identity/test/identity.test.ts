@@ -1,4 +1,4 @@
-import { type DomainEvent, loadPlatformEnv, type RunningService } from '@bilten/platform';
+import type { DomainEvent, RunningService } from '@bilten/platform';
 import {
   graphql,
   recordEvents,
@@ -15,9 +15,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organizationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
+import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 // Every test signs up from 127.0.0.1.
-const MANY_SIGNUPS = loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' });
 
 let subgraph: TestSubgraph;
 let testBus: TestBus;
@@ -27,7 +27,7 @@ let published: DomainEvent<{ organizationId: string; name: string; slug: string 
 let owner: SignedInUser;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS, ...OWN_TOKENS });
   ({ testBus, service, sql } = subgraph);
   published = await recordEvents(testBus.bus, organizationCreated);
   owner = await signUp(service.url, sql);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { loadPlatformEnv } from '@bilten/platform';
 import {
   graphql,
   invitationTokenOf,
@@ -15,6 +14,7 @@ import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invitationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
+import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 let subgraph: TestSubgraph;
 let url: string;
@@ -22,9 +22,7 @@ let sql: postgres.Sql;
 let invitations: Awaited<ReturnType<typeof recordEvents<typeof invitationCreated.payload>>>;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', {
-    env: loadPlatformEnv({ AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000' }),
-  });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env: MANY_SIGNUPS, ...OWN_TOKENS });
   url = subgraph.service.url;
   sql = subgraph.sql;
   invitations = await recordEvents(subgraph.testBus.bus, invitationCreated);

@@ -2,23 +2,24 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadPlatformEnv, startSubgraph } from '@bilten/platform';
+import { startSubgraph } from '@bilten/platform';
 import { captureLogs, graphql, signUp, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
+import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 const BOOTSTRAP_EMAIL = `ops-${randomUUID().slice(0, 8)}@example.com`;
 const BOOTSTRAP_PASSWORD = 'bootstrap admin passphrase';
-const env = loadPlatformEnv({
-  AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+const env = {
+  ...MANY_SIGNUPS,
   BOOTSTRAP_ADMIN_EMAIL: `  ${BOOTSTRAP_EMAIL.toUpperCase()} `,
   BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_PASSWORD,
-});
+};
 
 let subgraph: TestSubgraph;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env });
+  subgraph = await startTestSubgraph(identitySubgraph, 'in-process', { env, ...OWN_TOKENS });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { ConfigError } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
-import { keyEncryptionKey } from '../src/domain/signing-keys.ts';
+import { keyEncryptionKey } from '../src/adapters/key-store.ts';
 
 describe('AUTH_KEY_ENCRYPTION_SECRET', () => {
   it('is required in production, with a development default elsewhere', () => {

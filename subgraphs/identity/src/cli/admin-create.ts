@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { applyMigrations, connectDatabase } from '@bilten/platform';
-import { createPasswordHasher } from '../domain/passwords.ts';
+import { createPasswordHasher } from '../adapters/password-hasher.ts';
 import { ensurePlatformAdmin, platformAdminInput } from '../domain/platform-admins.ts';
 import { identitySubgraph } from '../server.ts';
 

@@ -1,5 +1,6 @@
 import { type Database, loaderById } from '@bilten/platform';
-import { organizationsByIds, usersByIds } from './queries.ts';
+import { usersByIds } from './accounts.ts';
+import { organizationsByIds } from './organizations.ts';
 
 export function createLoaders(db: Database) {
   return {

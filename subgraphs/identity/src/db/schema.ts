@@ -204,3 +204,4 @@ export type PasswordResetRow = typeof passwordResets.$inferSelect;
 export type InvitationRow = typeof organizationInvitations.$inferSelect;
 export type MemberRow = typeof organizationMembers.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type SigningKeyRow = typeof signingKeys.$inferSelect;

@@ -1,39 +1,37 @@
-import { randomBytes } from 'node:crypto';
 import {
   API_KEY_MODES,
   API_KEY_SCOPES,
-  type Database,
   DomainError,
   displayText,
-  type Logger,
+  mutationRule,
+  requireOrgRole,
   requireUser,
   type UserError,
-  userErrorsFrom,
   uuidInput,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
+import type { Context } from '../context.ts';
 import {
   activeApiKeyBySecretHash,
   apiKeyById,
+  apiKeysOf,
   insertApiKey,
   revokeApiKeyRow,
   touchApiKey,
-} from '../db/queries.ts';
-import type { ApiKeyRow } from '../db/schema.ts';
-import type { Ctx } from './organizations.ts';
-import { withMembers } from './organizations.ts';
-import { tokenHash } from './secrets.ts';
-import type { SigningKeys } from './signing-keys.ts';
+} from '../db/api-keys.ts';
+import type { ApiKeyRow, OrganizationRow } from '../db/schema.ts';
+import { type Ctx, withMembers } from './organizations.ts';
+import { newToken, tokenHash } from './secrets.ts';
 
 /**
  * Tokens for API keys live one minute: the gateway checks the key again (revocation included)
  * when it needs a new one, so a revoked key stops working within a minute.
  */
-export const API_KEY_TOKEN_TTL_SECONDS = 60;
+const API_KEY_TOKEN_TTL_SECONDS = 60;
 
 /** `bk_live_` or `bk_test_` and 32 random bytes, base64url. */
-export const API_KEY_SECRET = /^bk_(live|test)_[A-Za-z0-9_-]{43}$/;
+const API_KEY_SECRET = /^bk_(live|test)_[A-Za-z0-9_-]{43}$/;
 const PREFIX_LENGTH = 'bk_live_'.length + 6;
 
 const createInput = z.object({
@@ -48,52 +46,61 @@ const createInput = z.object({
 });
 
 /** ADMIN and up of the organization; the secret is in this answer and nowhere else, ever. */
-export async function createApiKey(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ apiKey: ApiKeyRow | null; secret: string | null; errors: UserError[] }> {
-  requireUser(ctx.viewer);
-  const parsed = createInput.safeParse(input);
-  if (!parsed.success) return { apiKey: null, secret: null, errors: userErrorsFrom(parsed.error) };
-  const { organizationId, name, scopes, mode } = parsed.data;
-  return withMembers(ctx, organizationId, 'ADMIN', async (tx, { actor }) => {
-    const secret = `bk_${mode.toLowerCase()}_${randomBytes(32).toString('base64url')}`;
-    const apiKey = await insertApiKey(tx, {
-      id: uuidv7(),
-      organizationId,
-      name,
-      prefix: secret.slice(0, PREFIX_LENGTH),
-      secretHash: tokenHash(secret),
-      scopes,
-      mode,
-      createdBy: actor.userId,
-    });
-    ctx.log.info({ organizationId, apiKeyId: apiKey.id, scopes, mode, by: actor.userId }, 'API key created');
-    return { apiKey, secret, errors: [] };
-  });
-}
+export const createApiKey = mutationRule(
+  { input: createInput, caller: requireUser, invalid: (errors) => ({ apiKey: null, secret: null, errors }) },
+  async (
+    ctx: Ctx,
+    { organizationId, name, scopes, mode },
+  ): Promise<{ apiKey: ApiKeyRow | null; secret: string | null; errors: UserError[] }> =>
+    withMembers(ctx, organizationId, 'ADMIN', async (tx, { actor }) => {
+      const secret = newToken(`bk_${mode.toLowerCase()}_`);
+      const apiKey = await insertApiKey(tx, {
+        id: uuidv7(),
+        organizationId,
+        name,
+        prefix: secret.slice(0, PREFIX_LENGTH),
+        secretHash: tokenHash(secret),
+        scopes,
+        mode,
+        createdBy: actor.userId,
+      });
+      ctx.log.info(
+        { organizationId, apiKeyId: apiKey.id, scopes, mode, by: actor.userId },
+        'API key created',
+      );
+      return { apiKey, secret, errors: [] };
+    }),
+);
 
 /** ADMIN and up of the key's organization; anyone else gets FORBIDDEN, as for an unknown id. */
-export async function revokeApiKey(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ apiKey: ApiKeyRow | null; errors: UserError[] }> {
-  const viewer = requireUser(ctx.viewer);
-  const parsed = z.object({ id: uuidInput }).safeParse(input);
-  if (!parsed.success) return { apiKey: null, errors: userErrorsFrom(parsed.error) };
-  const found = await apiKeyById(ctx.db, parsed.data.id);
-  // An unknown id and another organization's answer alike: ids do not probe other organizations.
-  if (!found || !viewer.organizations[found.organizationId]) {
-    throw new DomainError('FORBIDDEN', 'no such API key in an organization you manage');
-  }
-  return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
-    const apiKey = await revokeApiKeyRow(tx, found.id);
-    ctx.log.info(
-      { organizationId: found.organizationId, apiKeyId: found.id, by: actor.userId },
-      'API key revoked',
-    );
-    return { apiKey, errors: [] };
-  });
+export const revokeApiKey = mutationRule(
+  {
+    input: z.object({ id: uuidInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ apiKey: null, errors }),
+  },
+  async (ctx: Ctx, { id }): Promise<{ apiKey: ApiKeyRow | null; errors: UserError[] }> => {
+    const viewer = requireUser(ctx.viewer);
+    const found = await apiKeyById(ctx.db, id);
+    // An unknown id and another organization's answer alike: ids do not probe other organizations.
+    if (!found || !viewer.organizations[found.organizationId]) {
+      throw new DomainError('FORBIDDEN', 'no such API key in an organization you manage');
+    }
+    return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
+      const apiKey = await revokeApiKeyRow(tx, found.id);
+      ctx.log.info(
+        { organizationId: found.organizationId, apiKeyId: found.id, by: actor.userId },
+        'API key revoked',
+      );
+      return { apiKey, errors: [] };
+    });
+  },
+);
+
+/** The organization's keys (never their secrets), for ADMINs and OWNERs. */
+export function organizationApiKeys(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
+  requireOrgRole(ctx.viewer, organization.id, 'ADMIN');
+  return apiKeysOf(ctx.db, organization.id);
 }
 
 /**
@@ -101,7 +108,7 @@ export async function revokeApiKey(
  * malformed, unknown or revoked secret (one answer for all three).
  */
 export async function exchangeApiKey(
-  ctx: { db: Database; keys: SigningKeys; log: Logger },
+  ctx: Pick<Context, 'db' | 'keys' | 'log'>,
   secret: string,
 ): Promise<{ accessToken: string; expiresIn: number } | null> {
   if (!API_KEY_SECRET.test(secret)) return null;

@@ -1,23 +1,22 @@
 import {
-  type Database,
   DomainError,
   displayText,
   emailAddress,
+  mutationRule,
   ORGANIZATION_ROLES,
   type OrganizationRole,
-  type Outbox,
   requireOrgRole,
   requireUser,
   requireVerifiedUser,
   slug,
+  type Transaction,
   type UserError,
-  userErrorsFrom,
   uuidInput,
-  type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
+import { usersByIds } from '../db/accounts.ts';
 import {
   deleteMember,
   insertInvitation,
@@ -27,10 +26,12 @@ import {
   lockInvitationByToken,
   lockMembers,
   markInvitation,
+  membersOf,
+  openInvitationsOf,
+  organizationBySlug,
   revokeOpenInvitations,
   setMemberRole,
-  usersByIds,
-} from '../db/queries.ts';
+} from '../db/organizations.ts';
 import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
 import { invitationCreated, organizationCreated } from '../events.ts';
 import { newToken, tokenHash } from './secrets.ts';
@@ -38,39 +39,53 @@ import { newToken, tokenHash } from './secrets.ts';
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer'>;
-type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
-
-const createOrganizationInput = z.object({ name: displayText(100), slug });
 
 /** The creator becomes its OWNER; their next access token (after a refresh) carries the role. */
-export async function createOrganization(
-  viewer: Viewer,
-  db: Database,
-  outbox: Outbox,
-  input: unknown,
-): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> {
-  const creator = requireVerifiedUser(viewer);
-  const parsed = createOrganizationInput.safeParse(input);
-  if (!parsed.success) return { organization: null, errors: userErrorsFrom(parsed.error) };
-  const organization = await db.transaction(async (tx) => {
-    const created = await insertOrganization(tx, { id: uuidv7(), ...parsed.data });
-    if (created) {
-      await insertMember(tx, { organizationId: created.id, userId: creator.userId, role: 'OWNER' });
-      await outbox.publish(tx, organizationCreated, created.id, {
-        organizationId: created.id,
-        name: created.name,
-        slug: created.slug,
-      });
+export const createOrganization = mutationRule(
+  {
+    input: z.object({ name: displayText(100), slug }),
+    caller: requireVerifiedUser,
+    invalid: (errors) => ({ organization: null, errors }),
+  },
+  async (ctx: Ctx, input): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> => {
+    const creator = requireVerifiedUser(ctx.viewer);
+    const organization = await ctx.db.transaction(async (tx) => {
+      const created = await insertOrganization(tx, { id: uuidv7(), ...input });
+      if (created) {
+        await insertMember(tx, { organizationId: created.id, userId: creator.userId, role: 'OWNER' });
+        await ctx.outbox.publish(tx, organizationCreated, created.id, {
+          organizationId: created.id,
+          name: created.name,
+          slug: created.slug,
+        });
+      }
+      return created;
+    });
+    if (!organization) {
+      return {
+        organization: null,
+        errors: [{ code: 'ALREADY_EXISTS', message: 'this slug is taken', field: ['input', 'slug'] }],
+      };
     }
-    return created;
-  });
-  if (!organization) {
-    return {
-      organization: null,
-      errors: [{ code: 'ALREADY_EXISTS', message: 'this slug is taken', field: ['input', 'slug'] }],
-    };
-  }
-  return { organization, errors: [] };
+    return { organization, errors: [] };
+  },
+);
+
+/** Anyone may look an organization up by its slug. */
+export async function organizationWithSlug(ctx: Pick<Context, 'db'>, args: { slug: string }) {
+  return (await organizationBySlug(ctx.db, args.slug)) ?? null;
+}
+
+/** The members, for any member (STAFF and up by their access token). */
+export function organizationMembers(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
+  requireOrgRole(ctx.viewer, organization.id, 'STAFF');
+  return membersOf(ctx.db, organization.id);
+}
+
+/** The open invitations, for ADMINs and OWNERs. */
+export function organizationInvitations(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
+  requireOrgRole(ctx.viewer, organization.id, 'ADMIN');
+  return openInvitationsOf(ctx.db, organization.id);
 }
 
 const rank = (role: string) => ORGANIZATION_ROLES.indexOf(role as OrganizationRole);
@@ -89,7 +104,7 @@ export async function withMembers<T>(
   organizationId: string,
   minimum: OrganizationRole,
   change: (
-    tx: Tx,
+    tx: Transaction,
     state: { organization: OrganizationRow; members: MemberRow[]; actor: MemberRow },
   ) => Promise<T>,
 ): Promise<T> {
@@ -106,25 +121,21 @@ export async function withMembers<T>(
 
 const roleInput = z.enum(ORGANIZATION_ROLES);
 
-const inviteInput = z.object({ organizationId: uuidInput, email: emailAddress, role: roleInput });
-
 /**
  * ADMINs and OWNERs invite by email; only an OWNER may invite another OWNER. A new invitation
  * of the same address replaces the open one, so only the latest link works.
  */
-export async function inviteMember(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> {
-  requireUser(ctx.viewer);
-  const parsed = inviteInput.safeParse(input);
-  if (!parsed.success) return { invitation: null, errors: userErrorsFrom(parsed.error) };
-  const { email, role } = parsed.data;
-  return withMembers(
-    ctx,
-    parsed.data.organizationId,
-    'ADMIN',
-    async (tx, { organization, members, actor }) => {
+export const inviteMember = mutationRule(
+  {
+    input: z.object({ organizationId: uuidInput, email: emailAddress, role: roleInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ invitation: null, errors }),
+  },
+  async (
+    ctx: Ctx,
+    { organizationId, email, role },
+  ): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> =>
+    withMembers(ctx, organizationId, 'ADMIN', async (tx, { organization, members, actor }) => {
       if (role === 'OWNER' && actor.role !== 'OWNER') throw forbidden('only owners may invite owners');
       const memberIds = members.map((member) => member.userId);
       const users = memberIds.length ? await usersByIds(tx, memberIds) : [];
@@ -158,92 +169,97 @@ export async function inviteMember(
       });
       ctx.log.info({ organizationId: organization.id, invitationId: invitation.id, role }, 'member invited');
       return { invitation, errors: [] };
-    },
-  );
-}
-
-const acceptInput = z.object({ token: z.string().min(1).max(200) });
+    }),
+);
 
 /**
  * The signed-in, verified user whose address the invitation went to joins with its role. The
  * token is spent; an unknown, spent, revoked or expired one is one answer.
  */
-export async function acceptInvitation(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ organization: OrganizationRow | null; role: OrganizationRole | null; errors: UserError[] }> {
-  const viewer = requireVerifiedUser(ctx.viewer);
-  const parsed = acceptInput.safeParse(input);
-  if (!parsed.success) return { organization: null, role: null, errors: userErrorsFrom(parsed.error) };
-  const invalid = {
-    organization: null,
-    role: null,
-    errors: failure('INVALID_INPUT', 'this invitation is not valid, was used, or has expired', [
-      'input',
-      'token',
-    ]),
-  };
-  return ctx.db.transaction(async (tx) => {
-    const invitation = await lockInvitationByToken(tx, tokenHash(parsed.data.token));
-    if (!invitation || invitation.acceptedAt || invitation.revokedAt) return invalid;
-    if (invitation.expiresAt.getTime() <= Date.now()) return invalid;
-    const [user] = await usersByIds(tx, [viewer.userId]);
-    if (!user || user.email !== invitation.email) {
-      throw forbidden('this invitation was sent to another email address');
-    }
-    const state = await lockMembers(tx, invitation.organizationId);
-    if (!state) return invalid;
-    if (state.members.some((member) => member.userId === user.id)) {
-      return {
-        organization: null,
-        role: null,
-        errors: failure('ALREADY_EXISTS', 'you are a member of this organization already', [
-          'input',
-          'token',
-        ]),
-      };
-    }
-    await insertMember(tx, {
-      organizationId: invitation.organizationId,
-      userId: user.id,
-      role: invitation.role,
+export const acceptInvitation = mutationRule(
+  {
+    input: z.object({ token: z.string().min(1).max(200) }),
+    caller: requireVerifiedUser,
+    invalid: (errors) => ({ organization: null, role: null, errors }),
+  },
+  async (
+    ctx: Ctx,
+    { token },
+  ): Promise<{
+    organization: OrganizationRow | null;
+    role: OrganizationRole | null;
+    errors: UserError[];
+  }> => {
+    const viewer = requireVerifiedUser(ctx.viewer);
+    const invalid = {
+      organization: null,
+      role: null,
+      errors: failure('INVALID_INPUT', 'this invitation is not valid, was used, or has expired', [
+        'input',
+        'token',
+      ]),
+    };
+    return ctx.db.transaction(async (tx) => {
+      const invitation = await lockInvitationByToken(tx, tokenHash(token));
+      if (!invitation || invitation.acceptedAt || invitation.revokedAt) return invalid;
+      if (invitation.expiresAt.getTime() <= Date.now()) return invalid;
+      const [user] = await usersByIds(tx, [viewer.userId]);
+      if (!user || user.email !== invitation.email) {
+        throw forbidden('this invitation was sent to another email address');
+      }
+      const state = await lockMembers(tx, invitation.organizationId);
+      if (!state) return invalid;
+      if (state.members.some((member) => member.userId === user.id)) {
+        return {
+          organization: null,
+          role: null,
+          errors: failure('ALREADY_EXISTS', 'you are a member of this organization already', [
+            'input',
+            'token',
+          ]),
+        };
+      }
+      await insertMember(tx, {
+        organizationId: invitation.organizationId,
+        userId: user.id,
+        role: invitation.role,
+      });
+      await markInvitation(tx, invitation.id, { acceptedAt: new Date(), acceptedBy: user.id });
+      ctx.log.info({ organizationId: invitation.organizationId, userId: user.id }, 'invitation accepted');
+      return { organization: state.organization, role: invitation.role as OrganizationRole, errors: [] };
     });
-    await markInvitation(tx, invitation.id, { acceptedAt: new Date(), acceptedBy: user.id });
-    ctx.log.info({ organizationId: invitation.organizationId, userId: user.id }, 'invitation accepted');
-    return { organization: state.organization, role: invitation.role as OrganizationRole, errors: [] };
-  });
-}
-
-const revokeInvitationInput = z.object({ id: uuidInput });
+  },
+);
 
 /** ADMIN+ of the invitation's organization; anyone else gets FORBIDDEN, as for an unknown id. */
-export async function revokeInvitation(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> {
-  const viewer = requireUser(ctx.viewer);
-  const parsed = revokeInvitationInput.safeParse(input);
-  if (!parsed.success) return { invitation: null, errors: userErrorsFrom(parsed.error) };
-  const found = await invitationById(ctx.db, parsed.data.id);
-  // An unknown id and another organization's answer alike: ids do not probe other organizations.
-  if (!found || !viewer.organizations[found.organizationId]) {
-    throw forbidden('no such invitation in an organization you manage');
-  }
-  return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
-    if (found.role === 'OWNER' && actor.role !== 'OWNER')
-      throw forbidden('only owners may revoke owner invitations');
-    if (found.acceptedAt || found.revokedAt) {
-      return {
-        invitation: found,
-        errors: failure('CONFLICT', 'this invitation is closed already', ['input', 'id']),
-      };
+export const revokeInvitation = mutationRule(
+  {
+    input: z.object({ id: uuidInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ invitation: null, errors }),
+  },
+  async (ctx: Ctx, { id }): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> => {
+    const viewer = requireUser(ctx.viewer);
+    const found = await invitationById(ctx.db, id);
+    // An unknown id and another organization's answer alike: ids do not probe other organizations.
+    if (!found || !viewer.organizations[found.organizationId]) {
+      throw forbidden('no such invitation in an organization you manage');
     }
-    return { invitation: await markInvitation(tx, found.id, { revokedAt: new Date() }), errors: [] };
-  });
-}
+    return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
+      if (found.role === 'OWNER' && actor.role !== 'OWNER')
+        throw forbidden('only owners may revoke owner invitations');
+      if (found.acceptedAt || found.revokedAt) {
+        return {
+          invitation: found,
+          errors: failure('CONFLICT', 'this invitation is closed already', ['input', 'id']),
+        };
+      }
+      return { invitation: await markInvitation(tx, found.id, { revokedAt: new Date() }), errors: [] };
+    });
+  },
+);
 
 const memberInput = z.object({ organizationId: uuidInput, userId: uuidInput });
-const changeRoleInput = memberInput.extend({ role: roleInput });
 
 const owners = (members: MemberRow[]) => members.filter((member) => member.role === 'OWNER').length;
 const LAST_OWNER = 'an organization keeps at least one owner';
@@ -253,28 +269,31 @@ const LAST_OWNER = 'an organization keeps at least one owner';
  * OWNER stays. The new role is in the member's next access token (at the latest after 15 minutes,
  * at once after a refresh).
  */
-export async function changeMemberRole(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ member: MemberRow | null; errors: UserError[] }> {
-  requireUser(ctx.viewer);
-  const parsed = changeRoleInput.safeParse(input);
-  if (!parsed.success) return { member: null, errors: userErrorsFrom(parsed.error) };
-  const { organizationId, userId, role } = parsed.data;
-  return withMembers(ctx, organizationId, 'ADMIN', async (tx, { members, actor }) => {
-    const target = members.find((member) => member.userId === userId);
-    if (!target) return { member: null, errors: failure('NOT_FOUND', 'no such member', ['input', 'userId']) };
-    if ((target.role === 'OWNER' || role === 'OWNER') && actor.role !== 'OWNER') {
-      throw forbidden('only owners may change who is an owner');
-    }
-    if (target.role === 'OWNER' && role !== 'OWNER' && owners(members) === 1) {
-      return { member: null, errors: failure('CONFLICT', LAST_OWNER, ['input', 'role']) };
-    }
-    const member = await setMemberRole(tx, organizationId, userId, role);
-    ctx.log.info({ organizationId, userId, role, by: actor.userId }, 'member role changed');
-    return { member, errors: [] };
-  });
-}
+export const changeMemberRole = mutationRule(
+  {
+    input: memberInput.extend({ role: roleInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ member: null, errors }),
+  },
+  async (
+    ctx: Ctx,
+    { organizationId, userId, role },
+  ): Promise<{ member: MemberRow | null; errors: UserError[] }> =>
+    withMembers(ctx, organizationId, 'ADMIN', async (tx, { members, actor }) => {
+      const target = members.find((member) => member.userId === userId);
+      if (!target)
+        return { member: null, errors: failure('NOT_FOUND', 'no such member', ['input', 'userId']) };
+      if ((target.role === 'OWNER' || role === 'OWNER') && actor.role !== 'OWNER') {
+        throw forbidden('only owners may change who is an owner');
+      }
+      if (target.role === 'OWNER' && role !== 'OWNER' && owners(members) === 1) {
+        return { member: null, errors: failure('CONFLICT', LAST_OWNER, ['input', 'role']) };
+      }
+      const member = await setMemberRole(tx, organizationId, userId, role);
+      ctx.log.info({ organizationId, userId, role, by: actor.userId }, 'member role changed');
+      return { member, errors: [] };
+    }),
+);
 
 async function remove(
   ctx: Ctx,
@@ -297,17 +316,17 @@ async function remove(
 }
 
 /** ADMIN+ remove STAFF and ADMINs, OWNERs anyone but the last owner. */
-export async function removeMember(ctx: Ctx, input: unknown) {
-  requireUser(ctx.viewer);
-  const parsed = memberInput.safeParse(input);
-  if (!parsed.success) return { removedUserId: null, errors: userErrorsFrom(parsed.error) };
-  return remove(ctx, parsed.data.organizationId, parsed.data.userId, 'ADMIN');
-}
+export const removeMember = mutationRule(
+  { input: memberInput, caller: requireUser, invalid: (errors) => ({ removedUserId: null, errors }) },
+  (ctx: Ctx, { organizationId, userId }) => remove(ctx, organizationId, userId, 'ADMIN'),
+);
 
 /** Any member may leave, except the last owner. */
-export async function leaveOrganization(ctx: Ctx, input: unknown) {
-  const viewer = requireUser(ctx.viewer);
-  const parsed = z.object({ organizationId: uuidInput }).safeParse(input);
-  if (!parsed.success) return { removedUserId: null, errors: userErrorsFrom(parsed.error) };
-  return remove(ctx, parsed.data.organizationId, viewer.userId, 'STAFF');
-}
+export const leaveOrganization = mutationRule(
+  {
+    input: z.object({ organizationId: uuidInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ removedUserId: null, errors }),
+  },
+  (ctx: Ctx, { organizationId }) => remove(ctx, organizationId, requireUser(ctx.viewer).userId, 'STAFF'),
+);

@@ -1,56 +1,55 @@
-import { emailAddress, requireUser, type UserError, userErrorsFrom } from '@bilten/platform';
+import { emailAddress, mutationRule, requireUser, type UserError } from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import {
   insertPasswordReset,
   lockPasswordReset,
   passwordResetByHash,
-  revokeSessions,
   setPassword,
   spendPasswordResets,
   userByEmail,
   usersByIds,
-} from '../db/queries.ts';
+} from '../db/accounts.ts';
 import type { PasswordResetRow, UserRow } from '../db/schema.ts';
+import { revokeSessions } from '../db/sessions.ts';
 import { passwordResetRequested } from '../events.ts';
+import { checkPassword, forgetFailedSignIns } from './password-guard.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
-import { checkPassword } from './sessions.ts';
-import { allow, forget, loginEmailKey } from './throttles.ts';
+import { allow } from './throttles.ts';
 
 const RESET_TTL_MS = 60 * 60_000;
 const RESETS_PER_ACCOUNT = { limit: 3, windowMs: 60 * 60_000 };
 const RESETS_PER_IP = { limit: 20, windowMs: 60 * 60_000 };
 
 type Ctx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'>;
+type UserPayload = { user: UserRow | null; errors: UserError[] };
 
 /** Same answer for every address; a reset email at most three times an hour per account. */
-export async function requestPasswordReset(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ accepted: boolean; errors: UserError[] }> {
-  const parsed = z.object({ email: emailAddress }).safeParse(input);
-  if (!parsed.success) return { accepted: false, errors: userErrorsFrom(parsed.error) };
-  if (!(await allow(ctx.db, `reset:ip:${ctx.clientIp}`, RESETS_PER_IP)))
-    return { accepted: true, errors: [] };
-  const user = await userByEmail(ctx.db, parsed.data.email);
-  if (user && (await allow(ctx.db, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) {
-    const token = newToken();
-    const expiresAt = new Date(Date.now() + RESET_TTL_MS);
-    await ctx.db.transaction(async (tx) => {
-      await insertPasswordReset(tx, { tokenHash: tokenHash(token), userId: user.id, expiresAt });
-      await ctx.outbox.publish(tx, passwordResetRequested, user.id, {
-        userId: user.id,
-        email: user.email,
-        displayName: user.displayName,
-        resetToken: token,
-        expiresAt: expiresAt.toISOString(),
+export const requestPasswordReset = mutationRule(
+  { input: z.object({ email: emailAddress }), invalid: (errors) => ({ accepted: false, errors }) },
+  async (ctx: Ctx, { email }): Promise<{ accepted: boolean; errors: UserError[] }> => {
+    if (!(await allow(ctx.db, `reset:ip:${ctx.clientIp}`, RESETS_PER_IP)))
+      return { accepted: true, errors: [] };
+    const user = await userByEmail(ctx.db, email);
+    if (user && (await allow(ctx.db, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) {
+      const token = newToken();
+      const expiresAt = new Date(Date.now() + RESET_TTL_MS);
+      await ctx.db.transaction(async (tx) => {
+        await insertPasswordReset(tx, { tokenHash: tokenHash(token), userId: user.id, expiresAt });
+        await ctx.outbox.publish(tx, passwordResetRequested, user.id, {
+          userId: user.id,
+          email: user.email,
+          displayName: user.displayName,
+          resetToken: token,
+          expiresAt: expiresAt.toISOString(),
+        });
       });
-    });
-    ctx.log.info({ userId: user.id, ip: ctx.clientIp }, 'password reset requested');
-  }
-  return { accepted: true, errors: [] };
-}
+      ctx.log.info({ userId: user.id, ip: ctx.clientIp }, 'password reset requested');
+    }
+    return { accepted: true, errors: [] };
+  },
+);
 
 /** Why a reset token cannot be used, as the mutation's answer; undefined when it can. */
 function refusalOf(reset: PasswordResetRow | undefined) {
@@ -62,76 +61,75 @@ function refusalOf(reset: PasswordResetRow | undefined) {
   return { user: null, errors: [{ code: 'INVALID_INPUT' as const, message, field: ['input', 'token'] }] };
 }
 
-const resetInput = z.object({ token: z.string().min(1).max(200), newPassword });
-
 /** Single use, one hour; the new password signs out every session (a thief's too). */
-export async function resetPassword(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ user: UserRow | null; errors: UserError[] }> {
-  const parsed = resetInput.safeParse(input);
-  if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
-  const hash = tokenHash(parsed.data.token);
-  // A junk or spent token is refused before argon2 runs: anyone may call this, and hashing first
-  // would let them burn our CPU for free. The transaction checks again under the row lock.
-  const unusable = refusalOf(await passwordResetByHash(ctx.db, hash));
-  if (unusable) return unusable;
-  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
-  const result = await ctx.db.transaction(async (tx) => {
-    const reset = await lockPasswordReset(tx, hash);
-    const refusal = refusalOf(reset);
-    if (refusal) return refusal;
-    const { userId } = reset!;
-    await spendPasswordResets(tx, userId);
-    // The link came by email, so it proves the address as well.
-    const user = await setPassword(tx, userId, passwordHash, { verifyEmail: true });
-    const revoked = await revokeSessions(tx, { userId: user.id }, 'password reset');
-    return { user, revoked: revoked.length };
-  });
-  if ('errors' in result) return result;
-  await forget(ctx.db, loginEmailKey(result.user.email));
-  ctx.log.warn(
-    {
-      security: true,
-      event: 'password_reset',
-      userId: result.user.id,
-      ip: ctx.clientIp,
-      sessions: result.revoked,
-    },
-    'password reset: every session signed out',
-  );
-  return { user: result.user, errors: [] };
-}
+export const resetPassword = mutationRule(
+  {
+    input: z.object({ token: z.string().min(1).max(200), newPassword }),
+    invalid: (errors) => ({ user: null, errors }),
+  },
+  async (ctx: Ctx, input): Promise<UserPayload> => {
+    const hash = tokenHash(input.token);
+    // A junk or spent token is refused before argon2 runs: anyone may call this, and hashing first
+    // would let them burn our CPU for free. The transaction checks again under the row lock.
+    const unusable = refusalOf(await passwordResetByHash(ctx.db, hash));
+    if (unusable) return unusable;
+    const passwordHash = await ctx.passwords.hash(input.newPassword);
+    const result = await ctx.db.transaction(async (tx) => {
+      const reset = await lockPasswordReset(tx, hash);
+      const refusal = refusalOf(reset);
+      if (refusal) return refusal;
+      const { userId } = reset!;
+      await spendPasswordResets(tx, userId);
+      // The link came by email, so it proves the address as well.
+      const user = await setPassword(tx, userId, passwordHash, { verifyEmail: true });
+      const revoked = await revokeSessions(tx, { userId: user.id }, 'password reset');
+      return { user, revoked: revoked.length };
+    });
+    if ('errors' in result) return result;
+    await forgetFailedSignIns(ctx.db, result.user.email);
+    ctx.log.warn(
+      {
+        security: true,
+        event: 'password_reset',
+        userId: result.user.id,
+        ip: ctx.clientIp,
+        sessions: result.revoked,
+      },
+      'password reset: every session signed out',
+    );
+    return { user: result.user, errors: [] };
+  },
+);
 
-const changeInput = z.object({ currentPassword: givenPassword, newPassword });
-
-export async function changePassword(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ user: UserRow | null; errors: UserError[] }> {
-  const viewer = requireUser(ctx.viewer);
-  const parsed = changeInput.safeParse(input);
-  if (!parsed.success) return { user: null, errors: userErrorsFrom(parsed.error) };
-  const [user] = await usersByIds(ctx.db, [viewer.userId]);
-  // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
-  if (!user || !(await checkPassword(ctx, user.email, user, parsed.data.currentPassword))) {
-    return {
-      user: null,
-      errors: [
-        {
-          code: 'INVALID_INPUT',
-          message: 'the current password is wrong',
-          field: ['input', 'currentPassword'],
-        },
-      ],
-    };
-  }
-  const passwordHash = await ctx.passwords.hash(parsed.data.newPassword);
-  const updated = await ctx.db.transaction(async (tx) => {
-    const changed = await setPassword(tx, user.id, passwordHash);
-    await revokeSessions(tx, { userId: user.id, keep: viewer.sessionId }, 'password changed');
-    return changed;
-  });
-  ctx.log.info({ userId: user.id }, 'password changed; other sessions signed out');
-  return { user: updated, errors: [] };
-}
+export const changePassword = mutationRule(
+  {
+    input: z.object({ currentPassword: givenPassword, newPassword }),
+    caller: requireUser,
+    invalid: (errors) => ({ user: null, errors }),
+  },
+  async (ctx: Ctx, input): Promise<UserPayload> => {
+    const viewer = requireUser(ctx.viewer);
+    const [user] = await usersByIds(ctx.db, [viewer.userId]);
+    // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
+    if (!user || !(await checkPassword(ctx, user.email, user, input.currentPassword))) {
+      return {
+        user: null,
+        errors: [
+          {
+            code: 'INVALID_INPUT',
+            message: 'the current password is wrong',
+            field: ['input', 'currentPassword'],
+          },
+        ],
+      };
+    }
+    const passwordHash = await ctx.passwords.hash(input.newPassword);
+    const updated = await ctx.db.transaction(async (tx) => {
+      const changed = await setPassword(tx, user.id, passwordHash);
+      await revokeSessions(tx, { userId: user.id, keep: viewer.sessionId }, 'password changed');
+      return changed;
+    });
+    ctx.log.info({ userId: user.id }, 'password changed; other sessions signed out');
+    return { user: updated, errors: [] };
+  },
+);

@@ -1,14 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { hash, verify } from '@node-rs/argon2';
 import { z } from 'zod';
 
-/** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. The library hashes on libuv's thread pool. */
-// `algorithm: 2` is Algorithm.Argon2id (a const enum, which this build cannot import).
-const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 128;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 128;
 
 function loadCommonPasswords(): Set<string> {
   const text = readFileSync(new URL('../../common-passwords.txt', import.meta.url), 'utf8');
@@ -47,24 +41,3 @@ export const givenPassword = z
   .min(1, 'must not be empty')
   .max(PASSWORD_MAX_LENGTH * 4, `must be at most ${PASSWORD_MAX_LENGTH} characters`)
   .transform((value) => value.normalize('NFKC'));
-
-export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(passwordHash: string, password: string): Promise<boolean>;
-  /** Costs what a real check costs, for unknown accounts: no timing difference to enumerate with. */
-  verifyNobody(password: string): Promise<false>;
-}
-
-export async function createPasswordHasher(): Promise<PasswordHasher> {
-  const dummy = await hash(randomBytes(16).toString('base64'), ARGON2_OPTIONS);
-  const check = (passwordHash: string, password: string) =>
-    verify(passwordHash, password, ARGON2_OPTIONS).catch(() => false);
-  return {
-    hash: (password) => hash(password, ARGON2_OPTIONS),
-    verify: check,
-    async verifyNobody(password) {
-      await check(dummy, password);
-      return false;
-    },
-  };
-}

@@ -1,10 +1,10 @@
 import { type Database, emailAddress } from '@bilten/platform';
-import { eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { insertUser, lockUser, revokeSessions, setPassword, userByEmail } from '../db/queries.ts';
-import { users } from '../db/schema.ts';
-import { newPassword, type PasswordHasher } from './passwords.ts';
+import type { PasswordHasher } from '../adapters/password-hasher.ts';
+import { insertUser, lockUser, makePlatformAdmin, setPassword, userByEmail } from '../db/accounts.ts';
+import { revokeSessions } from '../db/sessions.ts';
+import { newPassword } from './passwords.ts';
 
 export const platformAdminInput = z.object({
   email: emailAddress,
@@ -47,13 +47,7 @@ export async function ensurePlatformAdmin(
       await revokeSessions(tx, { userId: user.id }, 'promoted to platform administrator');
     }
     if (!user.roles.includes('ADMIN') || !user.emailVerifiedAt) {
-      await tx
-        .update(users)
-        .set({
-          roles: sql`array_append(array_remove(${users.roles}, 'ADMIN'), 'ADMIN')`,
-          emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())`,
-        })
-        .where(eq(users.id, user.id));
+      await makePlatformAdmin(tx, user.id);
       outcome = user.emailVerifiedAt ? 'promoted' : 'claimed';
     }
     if (options.setPassword && passwordHash && user.emailVerifiedAt) {

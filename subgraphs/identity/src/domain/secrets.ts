@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** 32 random bytes, base64url, with an optional recognizable prefix. */
 export function newToken(prefix = ''): string {
@@ -7,5 +7,5 @@ export function newToken(prefix = ''): string {
 
 /** Only this is stored: a database leak yields no usable token. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }

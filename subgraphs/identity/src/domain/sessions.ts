@@ -1,44 +1,32 @@
 import {
+  DomainError,
   emailAddress,
+  mutationRule,
   requireUser,
   type UserError,
-  userErrorsFrom,
   uuidInput,
   type Viewer,
 } from '@bilten/platform';
-import { GraphQLError } from 'graphql';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
+import { userByEmail, usersByIds } from '../db/accounts.ts';
+import { membershipsOf } from '../db/organizations.ts';
+import type { SessionRow, UserRow } from '../db/schema.ts';
 import {
   activeSessionsOf,
   insertRefreshToken,
   insertSessionWithRefreshToken,
   lockRefreshToken,
   markRefreshTokenUsed,
-  membershipsOf,
   revokeSessions,
   sessionOfRefreshToken,
   touchSession,
-  userByEmail,
-  usersByIds,
-} from '../db/queries.ts';
-import type { SessionRow, UserRow } from '../db/schema.ts';
-import { loginLocked } from '../events.ts';
+} from '../db/sessions.ts';
+import { checkPassword } from './password-guard.ts';
 import { givenPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
 import { ACCESS_TOKEN_TTL_SECONDS } from './signing-keys.ts';
-import {
-  hitAll,
-  LOGIN_PER_EMAIL,
-  LOGIN_PER_IP,
-  LOGIN_WINDOW_MS,
-  lock,
-  loginEmailKey,
-  loginIpKey,
-  rateLimited,
-  settle,
-} from './throttles.ts';
 
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 const REFRESH_TOKEN = /^brt_[A-Za-z0-9_-]{43}$/;
@@ -56,8 +44,7 @@ export interface AuthResult {
   errors: UserError[];
 }
 
-const unauthenticated = (message: string) =>
-  new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
+const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
 
 // One message for an unknown address and a wrong password: the answer must not tell which.
 const WRONG_CREDENTIALS = 'the email or password is wrong';
@@ -75,97 +62,34 @@ async function accessTokenFor(ctx: Ctx, user: UserRow, sessionId: string): Promi
 
 const loginInput = z.object({ email: emailAddress, password: givenPassword });
 
-export async function login(ctx: Ctx, input: unknown): Promise<AuthResult> {
-  const parsed = loginInput.safeParse(input);
-  if (!parsed.success) {
-    return {
+export const login = mutationRule(
+  {
+    input: loginInput,
+    invalid: (errors): AuthResult => ({
       accessToken: null,
       refreshToken: null,
       expiresIn: null,
       user: null,
-      errors: userErrorsFrom(parsed.error),
+      errors,
+    }),
+  },
+  async (ctx: Ctx, { email, password }): Promise<AuthResult> => {
+    const user = await userByEmail(ctx.db, email);
+    if (!(await checkPassword(ctx, email, user, password)) || !user) throw unauthenticated(WRONG_CREDENTIALS);
+    const refreshToken = newToken('brt_');
+    const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
+    const session = { id: uuidv7(), userId: user.id, ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt };
+    await insertSessionWithRefreshToken(ctx.db, session, tokenHash(refreshToken));
+    ctx.log.info({ userId: user.id, sessionId: session.id }, 'signed in');
+    return {
+      accessToken: await accessTokenFor(ctx, user, session.id),
+      refreshToken,
+      expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+      user,
+      errors: [],
     };
-  }
-  const { email, password } = parsed.data;
-  const user = await userByEmail(ctx.db, email);
-  if (!(await checkPassword(ctx, email, user, password)) || !user) throw unauthenticated(WRONG_CREDENTIALS);
-  const refreshToken = newToken('brt_');
-  const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
-  const session = { id: uuidv7(), userId: user.id, ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt };
-  await insertSessionWithRefreshToken(ctx.db, session, tokenHash(refreshToken));
-  ctx.log.info({ userId: user.id, sessionId: session.id }, 'signed in');
-  return {
-    accessToken: await accessTokenFor(ctx, user, session.id),
-    refreshToken,
-    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
-    user,
-    errors: [],
-  };
-}
-
-const passwordGuards = (email: string, ip: string) =>
-  [
-    { scope: 'email', key: loginEmailKey(email), rule: LOGIN_PER_EMAIL },
-    { scope: 'ip', key: loginIpKey(ip), rule: LOGIN_PER_IP },
-  ] as const;
-
-/**
- * One password check under the brute-force guard, for sign-in and for anything that asks for the
- * current password. Each attempt takes one of the address's and the client's allowed failures
- * before argon2 runs, so parallel guesses cannot all slip in ahead of the failure that locks;
- * a right password gives its attempt back. A locked address answers the same, known or not.
- */
-export async function checkPassword(
-  ctx: Pick<Ctx, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent'>,
-  email: string,
-  user: UserRow | undefined,
-  password: string,
-): Promise<boolean> {
-  const guards = passwordGuards(email, ctx.clientIp);
-  const attempts = await hitAll(
-    ctx.db,
-    guards.map((guard) => guard.key),
-    LOGIN_WINDOW_MS,
-  );
-  const locked = attempts
-    .map((attempt) => attempt.lockedUntil)
-    .filter((until) => until !== null)
-    .sort((a, b) => b.getTime() - a.getTime())[0];
-  if (locked) throw rateLimited(locked);
-  const spent = guards.findIndex((guard, i) => attempts[i]!.hits > guard.rule.limit);
-  if (spent >= 0) throw rateLimited(new Date(Date.now() + guards[spent]!.rule.lockMs));
-  // An unknown account still costs one argon2 verification, so timing does not tell it apart.
-  const valid = user?.passwordHash
-    ? await ctx.passwords.verify(user.passwordHash, password)
-    : await ctx.passwords.verifyNobody(password);
-  if (valid && user) {
-    await settle(ctx.db, { forget: guards[0].key, release: guards[1].key });
-    return true;
-  }
-  ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'password check failed');
-  const reachedLimit = guards.filter((guard, i) => attempts[i]!.hits >= guard.rule.limit);
-  if (reachedLimit.length > 0) {
-    await ctx.db.transaction(async (tx) => {
-      for (const { scope, key, rule } of reachedLimit) {
-        const locked = await lock(tx, key, rule);
-        const payload = {
-          scope,
-          userId: scope === 'email' ? (user?.id ?? null) : null,
-          ip: ctx.clientIp,
-          userAgent: ctx.userAgent,
-          lockedUntil: locked.until.toISOString(),
-          lockouts: locked.lockouts,
-        };
-        await ctx.outbox.publish(tx, loginLocked, key, payload);
-        ctx.log.warn(
-          { security: true, event: 'login_locked', ...payload },
-          'sign-in locked after repeated failures',
-        );
-      }
-    });
-  }
-  return false;
-}
+  },
+);
 
 const refreshInput = z.object({ refreshToken: z.string().max(200) });
 
@@ -255,25 +179,23 @@ export async function mySessions(ctx: Ctx): Promise<SessionView[]> {
 }
 
 /** Only the caller's own sessions: any other id is NOT_FOUND, whether or not it exists. */
-export async function revokeSession(
-  ctx: Ctx,
-  input: unknown,
-): Promise<{ session: SessionView | null; errors: UserError[] }> {
-  const user = requireUser(ctx.viewer);
-  const parsed = z.object({ id: uuidInput }).safeParse(input);
-  if (!parsed.success) return { session: null, errors: userErrorsFrom(parsed.error) };
-  const [revoked] = await revokeSessions(
-    ctx.db,
-    { userId: user.userId, id: parsed.data.id },
-    'revoked by user',
-  );
-  if (!revoked)
-    return {
-      session: null,
-      errors: [{ code: 'NOT_FOUND', message: 'no such session', field: ['input', 'id'] }],
-    };
-  return { session: view(ctx.viewer, revoked), errors: [] };
-}
+export const revokeSession = mutationRule(
+  {
+    input: z.object({ id: uuidInput }),
+    caller: requireUser,
+    invalid: (errors) => ({ session: null, errors }),
+  },
+  async (ctx: Ctx, { id }): Promise<{ session: SessionView | null; errors: UserError[] }> => {
+    const user = requireUser(ctx.viewer);
+    const [revoked] = await revokeSessions(ctx.db, { userId: user.userId, id }, 'revoked by user');
+    if (!revoked)
+      return {
+        session: null,
+        errors: [{ code: 'NOT_FOUND', message: 'no such session', field: ['input', 'id'] }],
+      };
+    return { session: view(ctx.viewer, revoked), errors: [] };
+  },
+);
 
 export function me(ctx: Pick<Context, 'viewer' | 'loaders'>) {
   return ctx.viewer.kind === 'user' ? ctx.loaders.user.load(ctx.viewer.userId) : null;

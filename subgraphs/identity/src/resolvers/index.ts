@@ -1,7 +1,6 @@
-import { type OrganizationRole, requireOrgRole } from '@bilten/platform';
-import { apiKeysOf, membersOf, openInvitationsOf, organizationBySlug } from '../db/queries.ts';
-import { changeEmail, register, resendVerification, userSeenBy, verifyEmail } from '../domain/accounts.ts';
-import { createApiKey, revokeApiKey } from '../domain/api-keys.ts';
+import type { OrganizationRole } from '@bilten/platform';
+import { changeEmail, register, resendVerification, userById, verifyEmail } from '../domain/accounts.ts';
+import { createApiKey, organizationApiKeys, revokeApiKey } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
 import {
   acceptInvitation,
@@ -9,6 +8,9 @@ import {
   createOrganization,
   inviteMember,
   leaveOrganization,
+  organizationInvitations,
+  organizationMembers,
+  organizationWithSlug,
   removeMember,
   revokeInvitation,
 } from '../domain/organizations.ts';
@@ -29,10 +31,10 @@ export const resolvers: Resolvers = {
   Query: {
     me: (_, __, ctx) => me(ctx),
     mySessions: (_, __, ctx) => mySessions(ctx),
-    user: async (_, { id }, { loaders, viewer }) => userSeenBy(viewer, await loaders.user.load(id)),
+    user: (_, args, ctx) => userById(ctx, args),
     organization: (_, { id }, { loaders }) => loaders.organization.load(id),
-    organizationBySlug: async (_, { slug }, { db }) => (await organizationBySlug(db, slug)) ?? null,
-    deadLetters: (_, args, { viewer, bus }) => listDeadLetters(viewer, bus, args),
+    organizationBySlug: (_, args, ctx) => organizationWithSlug(ctx, args),
+    deadLetters: (_, args, ctx) => listDeadLetters(ctx, args),
   },
   Mutation: {
     register: (_, { input }, ctx) => register(ctx, input),
@@ -48,8 +50,7 @@ export const resolvers: Resolvers = {
     logoutEverywhere: (_, __, ctx) => logoutEverywhere(ctx),
     revokeSession: (_, { input }, ctx) => revokeSession(ctx, input),
     rotateSigningKey: (_, { input }, ctx) => rotateSigningKey(ctx, input),
-    createOrganization: (_, { input }, { viewer, db, outbox }) =>
-      createOrganization(viewer, db, outbox, input),
+    createOrganization: (_, { input }, ctx) => createOrganization(ctx, input),
     inviteMember: (_, { input }, ctx) => inviteMember(ctx, input),
     acceptInvitation: (_, { input }, ctx) => acceptInvitation(ctx, input),
     revokeInvitation: (_, { input }, ctx) => revokeInvitation(ctx, input),
@@ -58,8 +59,8 @@ export const resolvers: Resolvers = {
     leaveOrganization: (_, { input }, ctx) => leaveOrganization(ctx, input),
     createApiKey: (_, { input }, ctx) => createApiKey(ctx, input),
     revokeApiKey: (_, { input }, ctx) => revokeApiKey(ctx, input),
-    replayDeadLetters: (_, { input }, { viewer, bus, log }) => replayDeadLetters(viewer, bus, log, input),
-    discardDeadLetter: (_, { input }, { viewer, bus, log }) => discardDeadLetter(viewer, bus, log, input),
+    replayDeadLetters: (_, { input }, ctx) => replayDeadLetters(ctx, input),
+    discardDeadLetter: (_, { input }, ctx) => discardDeadLetter(ctx, input),
   },
   DeadLetter: {
     consumer: (letter) => letter.durableName,
@@ -69,24 +70,14 @@ export const resolvers: Resolvers = {
     payload: (letter) => letter.data,
   },
   User: {
-    __resolveReference: async ({ id }, { loaders, viewer }) =>
-      userSeenBy(viewer, await loaders.user.load(id)),
+    __resolveReference: ({ id }, ctx) => userById(ctx, { id }),
     emailVerified: (user) => user.emailVerifiedAt !== null,
   },
   Organization: {
     __resolveReference: ({ id }, { loaders }) => loaders.organization.load(id),
-    members: (organization, _, { viewer, db }) => {
-      requireOrgRole(viewer, organization.id, 'STAFF');
-      return membersOf(db, organization.id);
-    },
-    invitations: (organization, _, { viewer, db }) => {
-      requireOrgRole(viewer, organization.id, 'ADMIN');
-      return openInvitationsOf(db, organization.id);
-    },
-    apiKeys: (organization, _, { viewer, db }) => {
-      requireOrgRole(viewer, organization.id, 'ADMIN');
-      return apiKeysOf(db, organization.id);
-    },
+    members: (organization, _, ctx) => organizationMembers(ctx, organization),
+    invitations: (organization, _, ctx) => organizationInvitations(ctx, organization),
+    apiKeys: (organization, _, ctx) => organizationApiKeys(ctx, organization),
   },
   ApiKey: {
     mode: (key) => key.mode as ApiKeyMode,

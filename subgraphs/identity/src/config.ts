@@ -1,0 +1,14 @@
+import { port, serviceEnv } from '@bilten/platform';
+import { z } from 'zod';
+
+/** Identity's variables: the kit's common ones, its port, key encryption, sign-up limits, the first admin. */
+export const identityEnv = serviceEnv({
+  IDENTITY_PORT: port(4001),
+  AUTH_KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_REGISTRATIONS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).default(20),
+  /** On start, make sure this account exists as a verified platform ADMIN. */
+  BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
+  /** Its password if the account has to be created (an existing one keeps its own). */
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
+});
+export type IdentityConfig = z.infer<typeof identityEnv>;

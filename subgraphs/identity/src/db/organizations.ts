@@ -1,0 +1,162 @@
+import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import {
+  type InvitationRow,
+  type MemberRow,
+  type OrganizationRow,
+  organizationInvitations,
+  organizationMembers,
+  organizations,
+} from './schema.ts';
+
+type Db = Database | Transaction;
+
+export async function insertOrganization(
+  db: Db,
+  row: typeof organizations.$inferInsert,
+): Promise<OrganizationRow | undefined> {
+  const [organization] = await db
+    .insert(organizations)
+    .values(row)
+    .onConflictDoNothing({ target: organizations.slug })
+    .returning();
+  return organization;
+}
+
+export const organizationsByIds = (db: Database, ids: string[]) =>
+  db.select().from(organizations).where(inArray(organizations.id, ids));
+
+export async function organizationBySlug(db: Database, slug: string): Promise<OrganizationRow | undefined> {
+  const [organization] = await db.select().from(organizations).where(eq(organizations.slug, slug));
+  return organization;
+}
+
+// ---------------------------------------------------------------- members
+
+export async function insertMember(db: Db, row: typeof organizationMembers.$inferInsert) {
+  await db.insert(organizationMembers).values(row);
+}
+
+/** Organization id → role, as access tokens carry it. */
+export async function membershipsOf(db: Db, userId: string): Promise<Record<string, OrganizationRole>> {
+  const rows = await db
+    .select({ organizationId: organizationMembers.organizationId, role: organizationMembers.role })
+    .from(organizationMembers)
+    .where(eq(organizationMembers.userId, userId));
+  return Object.fromEntries(rows.map((row) => [row.organizationId, row.role as OrganizationRole]));
+}
+
+/**
+ * The organization's row, locked until the transaction ends, and its members: every membership
+ * change of one organization runs under this lock, so two concurrent demotions cannot both see
+ * a second owner.
+ */
+export async function lockMembers(
+  tx: Transaction,
+  organizationId: string,
+): Promise<{ organization: OrganizationRow; members: MemberRow[] } | undefined> {
+  const [organization] = await tx
+    .select()
+    .from(organizations)
+    .where(eq(organizations.id, organizationId))
+    .for('update');
+  if (!organization) return undefined;
+  const members = await tx
+    .select()
+    .from(organizationMembers)
+    .where(eq(organizationMembers.organizationId, organizationId))
+    .for('update');
+  return { organization, members };
+}
+
+export async function setMemberRole(tx: Transaction, organizationId: string, userId: string, role: string) {
+  const [member] = await tx
+    .update(organizationMembers)
+    .set({ role })
+    .where(
+      and(eq(organizationMembers.organizationId, organizationId), eq(organizationMembers.userId, userId)),
+    )
+    .returning();
+  return member!;
+}
+
+export async function deleteMember(tx: Transaction, organizationId: string, userId: string) {
+  await tx
+    .delete(organizationMembers)
+    .where(
+      and(eq(organizationMembers.organizationId, organizationId), eq(organizationMembers.userId, userId)),
+    );
+}
+
+export const membersOf = (db: Database, organizationId: string) =>
+  db
+    .select()
+    .from(organizationMembers)
+    .where(eq(organizationMembers.organizationId, organizationId))
+    .orderBy(organizationMembers.createdAt);
+
+// ---------------------------------------------------------------- invitations
+
+export async function insertInvitation(db: Db, row: typeof organizationInvitations.$inferInsert) {
+  const [invitation] = await db.insert(organizationInvitations).values(row).returning();
+  return invitation!;
+}
+
+/** Open invitations of one address to one organization end when a new one is sent. */
+export async function revokeOpenInvitations(tx: Transaction, organizationId: string, email: string) {
+  await tx
+    .update(organizationInvitations)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        eq(organizationInvitations.organizationId, organizationId),
+        eq(organizationInvitations.email, email),
+        isNull(organizationInvitations.acceptedAt),
+        isNull(organizationInvitations.revokedAt),
+      ),
+    );
+}
+
+export async function lockInvitationByToken(
+  tx: Transaction,
+  hash: string,
+): Promise<InvitationRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(organizationInvitations)
+    .where(eq(organizationInvitations.tokenHash, hash))
+    .for('update');
+  return row;
+}
+
+export async function invitationById(db: Db, id: string): Promise<InvitationRow | undefined> {
+  const [row] = await db.select().from(organizationInvitations).where(eq(organizationInvitations.id, id));
+  return row;
+}
+
+export async function markInvitation(
+  tx: Transaction,
+  id: string,
+  values: { acceptedAt: Date; acceptedBy: string } | { revokedAt: Date },
+): Promise<InvitationRow> {
+  const [row] = await tx
+    .update(organizationInvitations)
+    .set(values)
+    .where(eq(organizationInvitations.id, id))
+    .returning();
+  return row!;
+}
+
+/** Neither accepted nor revoked (expired ones included, so an admin sees them and invites again). */
+export const openInvitationsOf = (db: Database, organizationId: string) =>
+  db
+    .select()
+    .from(organizationInvitations)
+    .where(
+      and(
+        eq(organizationInvitations.organizationId, organizationId),
+        isNull(organizationInvitations.acceptedAt),
+        isNull(organizationInvitations.revokedAt),
+      ),
+    )
+    .orderBy(desc(organizationInvitations.createdAt));

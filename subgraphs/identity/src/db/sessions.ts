@@ -1,0 +1,87 @@
+import type { Database, Transaction } from '@bilten/platform';
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { refreshTokens, type SessionRow, sessions } from './schema.ts';
+
+type Db = Database | Transaction;
+
+/** A new sign-in session with its first refresh token, in one statement (one round trip). */
+export async function insertSessionWithRefreshToken(
+  db: Db,
+  session: { id: string; userId: string; ip: string | null; userAgent: string | null; expiresAt: Date },
+  refreshTokenHash: string,
+) {
+  const expiresAt = session.expiresAt.toISOString();
+  await db.execute(sql`
+    with session as (
+      insert into ${sessions} (id, user_id, ip, user_agent, expires_at)
+      values (${session.id}, ${session.userId}, ${session.ip}, ${session.userAgent}, ${expiresAt}::timestamptz)
+    )
+    insert into ${refreshTokens} (token_hash, session_id, expires_at)
+    values (${refreshTokenHash}, ${session.id}, ${expiresAt}::timestamptz)`);
+}
+
+export async function insertRefreshToken(db: Db, row: typeof refreshTokens.$inferInsert) {
+  await db.insert(refreshTokens).values(row);
+}
+
+/** A refresh token with its session, both locked: concurrent uses of one token run one after another. */
+export async function lockRefreshToken(tx: Transaction, hash: string) {
+  const [row] = await tx
+    .select({ token: refreshTokens, session: sessions })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .where(eq(refreshTokens.tokenHash, hash))
+    .for('update');
+  return row;
+}
+
+export async function markRefreshTokenUsed(tx: Transaction, hash: string) {
+  await tx.update(refreshTokens).set({ usedAt: new Date() }).where(eq(refreshTokens.tokenHash, hash));
+}
+
+export async function touchSession(
+  tx: Transaction,
+  id: string,
+  values: { ip: string; userAgent: string | null; expiresAt: Date },
+) {
+  await tx
+    .update(sessions)
+    .set({ ...values, lastUsedAt: new Date() })
+    .where(eq(sessions.id, id));
+}
+
+/** Revokes the given live sessions (all of the user's when `id` is absent, but `keep`); returns the ones revoked. */
+export function revokeSessions(
+  db: Db,
+  where: { userId: string; id?: string; keep?: string },
+  reason: string,
+) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: new Date(), revokedReason: reason })
+    .where(
+      and(
+        eq(sessions.userId, where.userId),
+        where.id ? eq(sessions.id, where.id) : undefined,
+        where.keep ? ne(sessions.id, where.keep) : undefined,
+        isNull(sessions.revokedAt),
+      ),
+    )
+    .returning();
+}
+
+export async function sessionOfRefreshToken(db: Db, hash: string): Promise<SessionRow | undefined> {
+  const [row] = await db
+    .select({ session: sessions })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .where(eq(refreshTokens.tokenHash, hash));
+  return row?.session;
+}
+
+export const activeSessionsOf = (db: Database, userId: string) =>
+  db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
+    .orderBy(desc(sessions.lastUsedAt));
