@@ -33,5 +33,8 @@ export type GatewayConfig = z.infer<typeof gatewayEnv>;
 /** `<NAME>_URL` of each subgraph that has one set. */
 export const subgraphUrlsFrom = (config: GatewayConfig): Partial<Record<SubgraphName, string>> =>
   Object.fromEntries(
-    SUBGRAPH_NAMES.map((name) => [name, config[`${name.toUpperCase()}_URL` as `${Uppercase<SubgraphName>}_URL`]]),
+    SUBGRAPH_NAMES.map((name) => [
+      name,
+      config[`${name.toUpperCase()}_URL` as `${Uppercase<SubgraphName>}_URL`],
+    ]),
   );

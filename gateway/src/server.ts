@@ -229,4 +229,10 @@ export function trustProxyFrom(value: string): NonNullable<GatewayOptions['trust
   }
   return value.split(',');
 }
-export { type GatewayConfig, gatewayEnv, SUBGRAPH_NAMES, type SubgraphName, subgraphUrlsFrom } from './config.ts';
+export {
+  type GatewayConfig,
+  gatewayEnv,
+  SUBGRAPH_NAMES,
+  type SubgraphName,
+  subgraphUrlsFrom,
+} from './config.ts';

@@ -1,6 +1,6 @@
+import type { z } from 'zod';
 import { createInProcessBus } from './bus-in-process.ts';
 import { connectJetStreamBus } from './bus-jetstream.ts';
-import type { z } from 'zod';
 import { ConfigError, type PlatformEnv, parseEnv } from './config.ts';
 import type { EventBus } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';

@@ -14,7 +14,6 @@ import {
   seedTicketType,
   service,
   startCatalog,
-  subgraph,
   unexpectedErrors,
 } from './support.ts';
 

@@ -16,7 +16,6 @@ import {
   seedTicketType,
   sql,
   startCatalog,
-  subgraph,
   type UserError,
   unexpectedErrors,
   versionsOf,
