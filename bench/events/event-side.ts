@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { eventStore } from '@bilten/orders/src/db/schema.ts';
 import {
   connectDatabase,
   connectJetStreamBus,
@@ -17,6 +16,7 @@ import { captureLogs, TEST_NATS_URL } from '@bilten/testkit';
 import { sql as drizzleSql } from 'drizzle-orm';
 import { postgresWriteCounter } from '../stats.ts';
 import { benchRecorded } from './event.ts';
+import { BENCH_SCHEMA, eventStore } from './event-store.ts';
 
 /** The relay and the consumer of one pipeline pass: what runs beside (or apart from) the producers. */
 export interface EventSideConfig {
@@ -141,7 +141,7 @@ export async function startEventSide(
   return {
     async startRelay() {
       relay ??= await startOutboxRelay({
-        subgraph: 'orders',
+        subgraph: BENCH_SCHEMA,
         db: relayDb.db,
         sql: relayDb.sql,
         tables: eventStore,

@@ -1,7 +1,7 @@
 import { defineEvent } from '@bilten/platform';
 import { z } from 'zod';
 
-/** A stand-in domain event of the orders subgraph (its outbox, inbox and position tables). */
+/** A stand-in domain event, on the benchmark's own outbox, inbox and position tables (event-store.ts). */
 export const benchRecorded = defineEvent({
   type: 'bilten.orders.bench.recorded',
   aggregateType: 'bench',

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { eventStore } from '@bilten/orders/src/db/schema.ts';
-import { applyMigrations, connectDatabase, createOutbox } from '@bilten/platform';
+import { connectDatabase, createOutbox } from '@bilten/platform';
 import { sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
 import {
@@ -23,6 +22,7 @@ import {
   startEventSide,
   startEventSideInWorker,
 } from './event-side.ts';
+import { BENCH_SCHEMA, createEventStore, eventStore } from './event-store.ts';
 import { Resources } from './resources.ts';
 
 export interface PipelineConfig {
@@ -145,9 +145,9 @@ async function pass(
   progress: (line: string) => void,
 ): Promise<PassResult> {
   const database = await resources.database();
-  await applyMigrations(database.url, 'orders', new URL('../../subgraphs/orders/drizzle/', import.meta.url));
   const admin = postgres(database.url, { max: 1, onnotice: () => {} });
   resources.defer('admin connection', () => admin.end({ timeout: 5 }));
+  await createEventStore(admin);
   await admin`create table public.bench_aggregates (
     id text primary key, version bigint not null, updated_at timestamptz not null)`;
   await admin`create table public.bench_effects (
@@ -207,7 +207,7 @@ async function pass(
   resources.defer('producer pool', () => producerDb.close());
   await side.startRelay();
 
-  const outbox = createOutbox(eventStore, 'orders');
+  const outbox = createOutbox(eventStore, BENCH_SCHEMA);
   const producerDatabase = producerDb.db;
   const note = 'x'.repeat(64);
   async function produce(n: number) {
@@ -241,8 +241,8 @@ async function pass(
     >`select
         (select count(*)::int from public.bench_effects where n >= ${from} and n < ${to}) as effects,
         (select count(distinct event_id)::int from public.bench_effects where n >= ${from} and n < ${to}) as distinct_ids,
-        (select count(*)::int from orders.inbox) as inbox,
-        (select count(*)::int from orders.outbox where sent_at is null) as unsent`;
+        (select count(*)::int from bench_events.inbox) as inbox,
+        (select count(*)::int from bench_events.outbox where sent_at is null) as unsent`;
     const expected = to - from;
     const effects = row?.effects ?? 0;
     const distinctEventIds = row?.distinct_ids ?? 0;

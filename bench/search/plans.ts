@@ -1,25 +1,41 @@
 /**
- * The SQL a search really runs, and its plans: the statements are recorded while catalog's own
- * search functions run, then replayed under EXPLAIN the way catalog's pool runs them.
+ * The SQL a search really runs, and its plans: the statements are recorded while the catalog
+ * subgraph serves the request, then replayed under EXPLAIN the way catalog's pool runs them.
  */
-import type { Database, Sql } from '@bilten/platform';
-import { drizzle } from 'drizzle-orm/postgres-js';
+import type { Sql } from '@bilten/platform';
 
 export interface Statement {
   sql: string;
   params: unknown[];
 }
 
-/**
- * A drizzle database on `sql` that records the text and parameters of every statement it sends,
- * transactions included. It is the same query builder catalog uses, so the text is identical.
- */
-export function recordingDatabase(sql: Sql): { db: Database; statements: Statement[] } {
-  const statements: Statement[] = [];
-  const db = drizzle(sql, {
-    logger: { logQuery: (query, params) => statements.push({ sql: query, params: [...params] }) },
-  }) as unknown as Database;
-  return { db, statements };
+export interface StatementRecorder {
+  /** For the pool's `onStatement` (`startSubgraph(definition, { onStatement })`). */
+  onStatement(query: string, parameters: unknown[]): void;
+  /**
+   * The statements the pool sends, text and parameters as postgres.js sends them, while `work`
+   * runs. One recording at a time, and nothing else should use the pool meanwhile.
+   */
+  record<T>(work: () => Promise<T>): Promise<{ result: T; statements: Statement[] }>;
+}
+
+export function statementRecorder(): StatementRecorder {
+  let recording: Statement[] | undefined;
+  return {
+    onStatement(query, parameters) {
+      recording?.push({ sql: query, params: [...parameters] });
+    },
+    async record(work) {
+      if (recording) throw new Error('already recording');
+      const statements: Statement[] = [];
+      recording = statements;
+      try {
+        return { result: await work(), statements };
+      } finally {
+        recording = undefined;
+      }
+    },
+  };
 }
 
 /** What a statement is for: the page, the count or the ticket types, and how it matches text. */

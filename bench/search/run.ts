@@ -1,18 +1,18 @@
 /**
  * Search benchmark: five representative searches through the gateway at a fixed concurrency,
- * beside the same SQL run directly against PostgreSQL (the limit) in the same run, with the plan
- * of every statement each search runs. `npm run bench:search`; see bench/README.md.
+ * beside the same request sent straight to the catalog subgraph and the SQL it runs replayed
+ * directly against PostgreSQL (the limit) in the same run, with the plan of every statement each
+ * search runs. `npm run bench:search`; see bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { ticketTypesByEventIds } from '@bilten/catalog/src/db/queries.ts';
-import { type SearchArgs, searchEventPage } from '@bilten/catalog/src/domain/search.ts';
-import { ANONYMOUS, connectDatabase, createInProcessBus, type Database, type Sql } from '@bilten/platform';
+import { catalogSubgraph } from '@bilten/catalog';
+import { createInProcessBus, startSubgraph } from '@bilten/platform';
 import { captureLogs, graphql, statementsOf } from '@bilten/testkit';
 import postgres from 'postgres';
-import { startStack } from '../../packages/stack/src/stack.ts';
+import { startStack } from '../../stack/src/stack.ts';
 import { Resources } from '../events/resources.ts';
 import {
   type CpuUsage,
@@ -24,7 +24,14 @@ import {
   summarize,
 } from '../stats.ts';
 import { pgbenchRequest, pgbenchVersion, runPgbench } from './pgbench.ts';
-import { explainAsServed, type PlanCheck, recordingDatabase, type Statement } from './plans.ts';
+import {
+  explainAsServed,
+  type PlanCheck,
+  roleOf,
+  type Statement,
+  type StatementRecorder,
+  statementRecorder,
+} from './plans.ts';
 import { adminUrlOf, benchDatabaseUrl, prepareCatalog, printable } from './seed.ts';
 
 const int = (name: string, fallback: number) => {
@@ -41,6 +48,22 @@ const config = {
 const targets = { gatewayP95Ms: 50, sqlP95Ms: 15 };
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The arguments of `events`, as GraphQL variables (`EventFilter`, `EventSort`, the page). */
+interface SearchArgs {
+  filter?: {
+    query?: string;
+    country?: string;
+    city?: string;
+    category?: string;
+    startsAfter?: Date;
+    near?: { latitude: number; longitude: number; radiusKm: number };
+    priceMax?: number;
+  };
+  sort?: 'RELEVANCE' | 'NEWEST' | 'STARTS_AT' | 'PRICE';
+  first?: number;
+  after?: string | null;
+}
+
 interface Search {
   name: string;
   args: SearchArgs;
@@ -51,7 +74,7 @@ interface Search {
   indexes: string[];
 }
 
-// A Date, as the DateTime scalar hands it to resolvers; JSON turns it into ISO 8601 for the gateway.
+// JSON turns the Date into ISO 8601 for the DateTime scalar.
 const inAWeek = new Date(Date.now() + 7 * 86_400_000);
 const SEARCHES: Search[] = [
   {
@@ -99,23 +122,27 @@ const NEXT_PAGE = `query SearchNextPage($filter: EventFilter, $sort: EventSort, 
     ${PAGE}
   }
 }`;
-type PageData = { events: { totalCount?: number; edges: Array<{ node: { id: string } }> } };
+// The total alone, on a page after the first: no page statement counts there, so catalog counts
+// the matches in a statement of its own, the one `totalCount` of a first page runs when its page
+// does not count (see `countStatement`).
+const TOTAL_ONLY = `query SearchTotal($filter: EventFilter, $sort: EventSort, $first: Int, $after: String) {
+  events(filter: $filter, sort: $sort, first: $first, after: $after) { totalCount }
+}`;
+// Where browsing goes on from: the end of the newest events' first page.
+const NEWEST_END = `query NewestEnd($first: Int) {
+  events(sort: NEWEST, first: $first) { pageInfo { endCursor } }
+}`;
+type Connection = {
+  totalCount?: number;
+  edges?: Array<{ node: { id: string } }>;
+  pageInfo?: { endCursor: string | null; hasNextPage?: boolean };
+};
 
-/**
- * What the catalog subgraph runs for one of these requests, with the same functions: the page
- * (`searchEventPage`, with its typo correction when the words find nothing, told that
- * `totalCount` is wanted as the resolver tells it), then, as the resolvers do at the same time,
- * `totalCount` (`page.count()`, which may be known already) and the ticket types of the page's
- * events (the loader's `ticketTypesByEventIds`).
- */
-async function searchDirectly(db: Database, args: SearchArgs, withCount: boolean) {
-  const page = await searchEventPage(db, ANONYMOUS, args, { withTotal: withCount });
-  const ids = page.edges.map((edge) => edge.node.id);
-  const [totalCount] = await Promise.all([
-    withCount ? page.count() : undefined,
-    ids.length ? ticketTypesByEventIds(db, ids) : undefined,
-  ]);
-  return { ids, totalCount };
+/** `events` from the GraphQL service at `url` (the gateway or a subgraph); errors throw. */
+async function events(url: string, document: string, variables: SearchArgs): Promise<Connection> {
+  const response = await graphql<{ events: Connection }, SearchArgs>(url, document, variables);
+  if (response.body.errors) throw new Error(JSON.stringify(response.body.errors));
+  return response.body.data!.events;
 }
 
 interface Measurement {
@@ -165,12 +192,26 @@ async function closedLoop(once: () => Promise<unknown>): Promise<Measurement> {
   };
 }
 
-/** The statement `totalCount` runs on its own for this search (typo correction included). */
-async function countStatement(sql: Sql, args: SearchArgs): Promise<Statement> {
-  const recorder = recordingDatabase(sql);
-  const page = await searchEventPage(recorder.db, ANONYMOUS, args);
-  await page.count();
-  return recorder.statements.at(-1)!;
+/**
+ * The statement `totalCount` runs on its own for this search (typo correction included), as
+ * catalog runs it: recorded while catalog serves the total of the page after `endCursor`, where
+ * no page statement counts. It has the search's conditions and no cursor, so it is the statement
+ * of the first page's total when the page does not count (`count(*)` alone, `countEvents`).
+ */
+async function countStatement(
+  recorder: StatementRecorder,
+  catalogUrl: string,
+  args: SearchArgs,
+  endCursor: string,
+): Promise<Statement> {
+  const { statements } = await recorder.record(() =>
+    events(catalogUrl, TOTAL_ONLY, { ...args, after: endCursor }),
+  );
+  const counts = statements.filter((statement) => roleOf(statement).startsWith('count'));
+  if (counts.length !== 1) {
+    throw new Error(`expected one count statement for the total, catalog ran ${counts.length}`);
+  }
+  return counts[0]!;
 }
 
 const quoted = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
@@ -278,16 +319,26 @@ async function main() {
       },
     });
     resources.defer('stack', () => stack.stop());
-    // The limit's pool: as catalog's (same size, statements prepared), counting its statements.
-    let directStatements = 0;
-    const direct = connectDatabase({
-      url: database.url,
-      poolSize: config.concurrency,
-      applicationName: 'bench-search',
-      onQuery: () => directStatements++,
+    // Catalog called directly: one more catalog subgraph on the copy, started as the stack starts
+    // its own (same pool size, keys from identity) but without the event work, whose request pool
+    // reports every statement: what one request runs is recorded as catalog runs it.
+    const recorder = statementRecorder();
+    const catalog = await startSubgraph(catalogSubgraph, {
+      databaseUrl: database.url,
+      databasePoolSize: config.concurrency,
+      bus,
+      log: serviceLog,
+      auth: { jwksUrl: new URL('/.well-known/jwks.json', stack.subgraphs.identity.url).toString() },
+      host: '127.0.0.1',
+      port: 0,
+      processEvents: false,
+      onStatement: recorder.onStatement,
     });
-    resources.defer('direct pool', () => direct.close());
-    const [version] = await direct.sql<Array<{ server_version: string }>>`show server_version`;
+    resources.defer('catalog called directly', () => catalog.stop());
+    // For the plans and the server's version.
+    const direct = postgres(database.url, { max: 1, onnotice: () => {} });
+    resources.defer('direct connection', () => direct.end({ timeout: 5 }));
+    const [version] = await direct<Array<{ server_version: string }>>`show server_version`;
     const pgbench = await pgbenchVersion();
     const pgbenchOptions = {
       clients: config.concurrency,
@@ -298,70 +349,63 @@ async function main() {
     log(
       pgbench
         ? `SQL limit: ${pgbench}`
-        : 'pgbench not found: the SQL limit falls back to catalog functions in Node',
+        : 'pgbench not found: the SQL limit falls back to catalog called directly',
     );
 
     // The browse search starts from the first page's cursor, as a client paging on would.
-    const first = await searchEventPage(direct.db, ANONYMOUS, { sort: 'NEWEST', first: config.pageSize });
-    SEARCHES[4]!.args.after = first.pageInfo.endCursor;
+    const newest = await events(stack.gateway.url, NEWEST_END, { first: config.pageSize });
+    SEARCHES[4]!.args.after = newest.pageInfo?.endCursor;
 
     const results = [];
     for (const search of SEARCHES) {
       const firstPage = !search.args.after;
+      const document = firstPage ? FIRST_PAGE : NEXT_PAGE;
       const variables = { ...search.args, first: config.pageSize };
-      const viaGateway = async () => {
-        const response = await graphql<PageData, typeof variables>(
-          stack.gateway.url,
-          firstPage ? FIRST_PAGE : NEXT_PAGE,
-          variables,
-        );
-        if (response.body.errors) throw new Error(JSON.stringify(response.body.errors));
-        return response.body.data!.events;
-      };
-      const viaSql = () => searchDirectly(direct.db, variables, firstPage);
+      const viaGateway = () => events(stack.gateway.url, document, variables);
+      const viaCatalog = () => events(catalog.url, document, variables);
       log(`${search.name}`);
 
       // Once each way, to check both do the same work: the same events and total, as many statements.
       const answer = await viaGateway();
-      const recorder = recordingDatabase(direct.sql);
-      const recorded = await searchDirectly(recorder.db, variables, firstPage);
+      const directAnswer = await viaCatalog();
+      const idsOf = (connection: Connection) => JSON.stringify(connection.edges?.map((edge) => edge.node.id));
       const sameResults =
-        JSON.stringify(answer.edges.map((edge) => edge.node.id)) === JSON.stringify(recorded.ids) &&
-        answer.totalCount === recorded.totalCount;
+        idsOf(answer) === idsOf(directAnswer) && answer.totalCount === directAnswer.totalCount;
       const gatewayStatements = await statementsOf(stack.subgraphs.catalog.url, viaGateway);
-      await viaSql();
-      const before = directStatements;
-      await viaSql();
-      const sqlStatements = directStatements - before;
-      const match = recorder.statements.some((statement) => statement.sql.includes('"search_words"'))
+      const catalogStatements = await statementsOf(catalog.url, viaCatalog);
+      // The SQL limit replays what catalog ran for this request, text and parameters.
+      const { statements: recorded } = await recorder.record(viaCatalog);
+      const match = recorded.some((statement) => statement.sql.includes('"search_words"'))
         ? 'typos'
         : 'words';
       log(
-        `  ${answer.edges.length} on the page${firstPage ? `, ${answer.totalCount} in all` : ''}; ` +
-          `${gatewayStatements} statements in catalog, ${sqlStatements} direct` +
+        `  ${answer.edges?.length} on the page${firstPage ? `, ${answer.totalCount} in all` : ''}; ` +
+          `${gatewayStatements} statements in catalog through the gateway, ${catalogStatements} called directly` +
+          `${recorded.length === catalogStatements ? '' : `, ${recorded.length} RECORDED`}` +
           `${sameResults ? '' : '; DIFFERENT RESULTS'}`,
       );
 
       const gateway = await closedLoop(viaGateway);
       log(`  gateway p50 / p95 / p99 ${ms(gateway.latencyMs)} ms, ${fmt(gateway.perSecond, 1)}/s`);
-      const functions = await closedLoop(viaSql);
+      const catalogDirect = await closedLoop(viaCatalog);
       log(
-        `  catalog functions p50 / p95 / p99 ${ms(functions.latencyMs)} ms, ${fmt(functions.perSecond, 1)}/s`,
+        `  catalog directly (HTTP) p50 / p95 / p99 ${ms(catalogDirect.latencyMs)} ms, ${fmt(catalogDirect.perSecond, 1)}/s`,
       );
       const sql = pgbench
-        ? await runPgbench(database.url, pgbenchRequest(recorder.statements), pgbenchOptions)
-        : functions;
+        ? await runPgbench(database.url, pgbenchRequest(recorded), pgbenchOptions)
+        : catalogDirect;
       log(
-        `  SQL (${pgbench ? 'pgbench' : 'no pgbench: catalog functions'}) p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`,
+        `  SQL (${pgbench ? 'pgbench' : 'no pgbench: catalog directly'}) p50 / p95 / p99 ${ms(sql.latencyMs)} ms, ${fmt(sql.perSecond, 1)}/s`,
       );
-      const plans = await explainAsServed(direct.sql, recorder.statements, search.indexes);
+      const plans = await explainAsServed(direct, recorded, search.indexes);
       // The floor of a first page: counting its matches alone, as `totalCount` must, with no page,
       // no ranking and no ticket types. When that alone misses the SQL target, no page can meet it.
+      const endCursor = answer.pageInfo?.endCursor;
       const countAlone =
-        firstPage && pgbench
+        firstPage && pgbench && endCursor
           ? await runPgbench(
               database.url,
-              pgbenchRequest([await countStatement(direct.sql, variables)]),
+              pgbenchRequest([await countStatement(recorder, catalog.url, variables, endCursor)]),
               pgbenchOptions,
             )
           : undefined;
@@ -369,19 +413,25 @@ async function main() {
         log(
           `  count alone (pgbench) p50 / p95 / p99 ${ms(countAlone.latencyMs)} ms, ${fmt(countAlone.perSecond, 1)}/s`,
         );
+      } else if (firstPage && pgbench) {
+        log('  count alone: not measured, the first page is empty');
       }
 
       results.push({
         name: search.name,
         variables,
         totalCountAsked: firstPage,
-        onPage: answer.edges.length,
+        onPage: answer.edges?.length ?? 0,
         totalCount: answer.totalCount,
         textMatch: search.args.filter?.query ? match : undefined,
         sameResults,
-        statementsPerRequest: { gateway: gatewayStatements, sql: sqlStatements },
+        statementsPerRequest: {
+          gateway: gatewayStatements,
+          catalogDirect: catalogStatements,
+          recorded: recorded.length,
+        },
         gateway,
-        functions,
+        catalogDirect,
         sql,
         countAlone,
         ratio: {
@@ -417,7 +467,7 @@ async function main() {
           'search',
           'gateway p50 / p95 / p99',
           'req/s',
-          'catalog functions p50 / p95 / p99',
+          'catalog directly (HTTP) p50 / p95 / p99',
           'req/s',
           'SQL (pgbench) p50 / p95 / p99',
           'req/s',
@@ -432,8 +482,8 @@ async function main() {
           r.name,
           ms(r.gateway.latencyMs),
           fmt(r.gateway.perSecond, 1),
-          ms(r.functions.latencyMs),
-          fmt(r.functions.perSecond, 1),
+          ms(r.catalogDirect.latencyMs),
+          fmt(r.catalogDirect.perSecond, 1),
           ms(r.sql.latencyMs),
           fmt(r.sql.perSecond, 1),
           r.countAlone ? ms(r.countAlone.latencyMs) : 'no count',
@@ -451,20 +501,20 @@ async function main() {
         [
           'search',
           'on page / total',
-          'statements gateway / SQL',
+          'statements gateway / catalog directly',
           'same results',
-          'failures gateway / functions / SQL',
+          'failures gateway / catalog directly / SQL',
           'CPU gateway: node / pg; machine %',
-          'CPU functions: node / pg; machine %',
+          'CPU catalog directly: node / pg; machine %',
         ],
         results.map((r) => [
           r.name,
           `${r.onPage} / ${r.totalCountAsked ? fmt(r.totalCount ?? Number.NaN) : 'not asked'}`,
-          `${r.statementsPerRequest.gateway} / ${r.statementsPerRequest.sql}`,
+          `${r.statementsPerRequest.gateway} / ${r.statementsPerRequest.catalogDirect}`,
           r.sameResults ? 'yes' : 'NO',
-          `${r.gateway.failures} / ${r.functions.failures} / ${r.sql.failures}`,
+          `${r.gateway.failures} / ${r.catalogDirect.failures} / ${r.sql.failures}`,
           cpuCell(r.gateway.cpu),
-          cpuCell(r.functions.cpu),
+          cpuCell(r.catalogDirect.cpu),
         ]),
       ),
     );
@@ -494,7 +544,7 @@ async function main() {
         for (const line of plan.plan) log(`    ${line}`);
       }
     }
-    const failures = results.flatMap((r) => [r.gateway, r.functions, r.sql]).filter((m) => m.failures);
+    const failures = results.flatMap((r) => [r.gateway, r.catalogDirect, r.sql]).filter((m) => m.failures);
     for (const failure of failures) log(`\nfailed requests, the first: ${failure.firstError}`);
     log(`\nlogged service warnings / errors: ${serviceWarnings} / ${serviceErrors}`);
     for (const message of serviceMessages) log(`  ${message}`);

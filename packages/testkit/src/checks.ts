@@ -1,3 +1,4 @@
+/** Assertions for vitest tests: imported from `@bilten/testkit/checks`, apart from the rest, so benchmarks can load the testkit without vitest. */
 import type postgres from 'postgres';
 import { expect } from 'vitest';
 import type { UserError } from './generated/shared.ts';

@@ -1,7 +1,7 @@
 export * from './accounts.ts';
 export * from './bus.ts';
-export * from './checks.ts';
 export * from './database.ts';
+export * from './event-tables.ts';
 export type { ErrorCode, UserError } from './generated/shared.ts';
 export * from './graphql.ts';
 export * from './logs.ts';

@@ -1,12 +1,5 @@
-import {
-  expectFieldErrors,
-  queryEntities,
-  rowCount,
-  startTestSubgraph,
-  statementsOf,
-  type TestSubgraph,
-  type UserError,
-} from '@bilten/testkit';
+import { startTestSubgraph, statementsOf, type TestSubgraph, type UserError } from '@bilten/testkit';
+import { expectFieldErrors, queryEntities, rowCount } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';

@@ -1,9 +1,6 @@
 import { organizationCreated } from '@bilten/contracts/identity';
 import { newEvent } from '@bilten/platform';
 import {
-  expectFieldErrors,
-  queryEntities,
-  rowCount,
   startTestSubgraph,
   statementsOf,
   TEST_NATS_URL,
@@ -12,6 +9,7 @@ import {
   type UserError,
   waitFor,
 } from '@bilten/testkit';
+import { expectFieldErrors, queryEntities, rowCount } from '@bilten/testkit/checks';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';

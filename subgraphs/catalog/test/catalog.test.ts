@@ -1,4 +1,5 @@
-import { expectFieldErrors, queryEntities, rowCount, statementsOf } from '@bilten/testkit';
+import { statementsOf } from '@bilten/testkit';
+import { expectFieldErrors, queryEntities, rowCount } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {

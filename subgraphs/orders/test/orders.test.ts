@@ -1,11 +1,5 @@
-import {
-  queryEntities,
-  rowCount,
-  startTestSubgraph,
-  statementsOf,
-  type TestSubgraph,
-  type UserError,
-} from '@bilten/testkit';
+import { startTestSubgraph, statementsOf, type TestSubgraph, type UserError } from '@bilten/testkit';
+import { queryEntities, rowCount } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ordersSubgraph } from '../src/server.ts';
