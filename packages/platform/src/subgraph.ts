@@ -236,9 +236,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
   );
 
   const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
-  const consumers = processEvents
-    ? (definition.consumers?.({ log, config }) ?? [])
-    : [];
+  const consumers = processEvents ? (definition.consumers?.({ log, config }) ?? []) : [];
   for (const consumer of consumers) {
     const subscription = eventSubscription(consumer, {
       ...runtime.consumers,
