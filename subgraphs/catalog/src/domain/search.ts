@@ -1,5 +1,4 @@
 import {
-  type Database,
   DomainError,
   decodeCursor,
   displayText,
@@ -11,6 +10,7 @@ import {
   type Viewer,
 } from '@bilten/platform';
 import { z } from 'zod';
+import type { Context } from '../context.ts';
 import { type EventRow, MAX_INT } from '../db/schema.ts';
 import {
   correctTypos,
@@ -122,7 +122,7 @@ const NO_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
  * What one search asks for, validated: criteria, the order and where the page starts. `scope` is
  * an organization key as another subgraph gave it: any string, of which only UUIDs can match.
  */
-export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizationId?: string } = {}) {
+function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizationId?: string } = {}) {
   const scopeId =
     scope.organizationId === undefined
       ? undefined
@@ -173,8 +173,7 @@ export function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizat
  * relevance, or to sort the events in a distance box) counts them in the same statement.
  */
 export async function searchEventPage(
-  db: Database,
-  viewer: Viewer,
+  { db, viewer }: Pick<Context, 'db' | 'viewer'>,
   args: SearchArgs,
   { organizationId, withTotal = false }: { organizationId?: string; withTotal?: boolean } = {},
 ): Promise<EventPage> {

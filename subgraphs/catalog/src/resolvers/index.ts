@@ -13,8 +13,8 @@ export const resolvers: Resolvers = {
   Query: {
     event: (_, { id }, context) => visibleEvent(context, id),
     ticketType: (_, { id }, context) => visibleTicketType(context, id),
-    events: (_, args, { db, viewer }, info) =>
-      searchEventPage(db, viewer, args, { withTotal: selectsField(info, 'totalCount') }),
+    events: (_, args, context, info) =>
+      searchEventPage(context, args, { withTotal: selectsField(info, 'totalCount') }),
     auditLog: (_, args, context) => auditLog(context, args),
   },
   Mutation: {
@@ -50,8 +50,8 @@ export const resolvers: Resolvers = {
   },
   Organization: {
     __resolveReference: ({ id }) => ({ id }),
-    events: (organization, args, { db, viewer }, info) =>
-      searchEventPage(db, viewer, args, {
+    events: (organization, args, context, info) =>
+      searchEventPage(context, args, {
         organizationId: organization.id,
         withTotal: selectsField(info, 'totalCount'),
       }),
