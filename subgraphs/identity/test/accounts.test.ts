@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTokenVerifier, type DomainEvent } from '@bilten/platform';
 import {
-  graphql,
   recordEvents,
   type SignedInUser,
   signUp,
@@ -21,7 +20,7 @@ import {
   userRegistered,
 } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
-import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
+import { claimsOf, codeOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 // Every test signs up from 127.0.0.1.
 
@@ -48,22 +47,6 @@ afterAll(async () => {
   await subgraph?.dispose();
 });
 
-interface Result<T> {
-  data: T | null | undefined;
-  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
-}
-
-async function gql<T>(
-  query: string,
-  variables?: Record<string, unknown>,
-  headers: Record<string, string> = {},
-) {
-  const { body } = await graphql<T, Record<string, unknown>>(url, query, variables, headers);
-  return body as Result<T>;
-}
-
-const codeOf = (result: Result<unknown>) => result.errors?.[0]?.extensions?.code;
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
 const email = () => `acct-${randomUUID().slice(0, 8)}@example.com`;
 const PASSWORD = 'a sufficiently long passphrase';
 
@@ -79,19 +62,18 @@ const ME = '{ me { id email emailVerified } }';
 type AuthData = { accessToken: string; refreshToken: string; expiresIn: number; user: { id: string } };
 
 async function registerUser(address = email()) {
-  const result = await gql<{ register: { user: { id: string; email: string; emailVerified: boolean } } }>(
-    REGISTER,
-    {
-      input: { email: address, password: PASSWORD, displayName: 'Acct' },
-    },
-  );
+  const result = await subgraph.gql<{
+    register: { user: { id: string; email: string; emailVerified: boolean } };
+  }>(REGISTER, {
+    input: { email: address, password: PASSWORD, displayName: 'Acct' },
+  });
   return result.data!.register.user;
 }
 
 const login = (address: string, password = PASSWORD) =>
-  gql<{ login: AuthData }>(LOGIN, { input: { email: address, password } });
+  subgraph.gql<{ login: AuthData }>(LOGIN, { input: { email: address, password } });
 const refresh = (refreshToken: string, headers: Record<string, string> = {}) =>
-  gql<{ refreshToken: AuthData }>(REFRESH, { input: { refreshToken } }, headers);
+  subgraph.gql<{ refreshToken: AuthData }>(REFRESH, { input: { refreshToken } }, headers);
 
 describe('email verification', () => {
   it('publishes user.registered with a token whose hash alone is stored, and verifies once', async () => {
@@ -120,10 +102,10 @@ describe('email verification', () => {
 
     const token = event.payload.verificationToken;
     const [first, second] = await Promise.all([
-      gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
+      subgraph.gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
         input: { token },
       }),
-      gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
+      subgraph.gql<{ verifyEmail: { user: { emailVerified: boolean } | null; errors: unknown[] } }>(VERIFY, {
         input: { token },
       }),
     ]);
@@ -142,9 +124,12 @@ describe('email verification', () => {
     const user = await registerUser();
     const token = await verificationTokenOf(sql, user.id);
     await sql`update identity.email_verifications set expires_at = now() - interval '1 second' where user_id = ${user.id}`;
-    const { data } = await gql<{ verifyEmail: { user: null; errors: Array<{ message: string }> } }>(VERIFY, {
-      input: { token },
-    });
+    const { data } = await subgraph.gql<{ verifyEmail: { user: null; errors: Array<{ message: string }> } }>(
+      VERIFY,
+      {
+        input: { token },
+      },
+    );
     expect(data!.verifyEmail.user).toBeNull();
     expect(data!.verifyEmail.errors[0]!.message).toContain('expired');
     const [row] = await sql`select email_verified_at from identity.users where id = ${user.id}`;
@@ -155,10 +140,10 @@ describe('email verification', () => {
     const user = await registerUser();
     const answers = [];
     for (let i = 0; i < 5; i++)
-      answers.push((await gql(RESEND, { input: { email: user.email.toUpperCase() } })).data);
-    answers.push((await gql(RESEND, { input: { email: email() } })).data);
+      answers.push((await subgraph.gql(RESEND, { input: { email: user.email.toUpperCase() } })).data);
+    answers.push((await subgraph.gql(RESEND, { input: { email: email() } })).data);
     const verified = await signUp(url, sql);
-    answers.push((await gql(RESEND, { input: { email: verified.email } })).data);
+    answers.push((await subgraph.gql(RESEND, { input: { email: verified.email } })).data);
     for (const answer of answers)
       expect(answer).toEqual({ resendVerification: { accepted: true, errors: [] } });
 
@@ -170,7 +155,7 @@ describe('email verification', () => {
     expect(resent.some((e) => e.payload.userId === verified.userId)).toBe(false);
     const latest = resent.filter((e) => e.payload.userId === user.id).at(-1)!;
     expect(latest.type).toBe('bilten.identity.email_verification.requested');
-    const verifiedNow = await gql<{ verifyEmail: { user: { emailVerified: boolean } } }>(VERIFY, {
+    const verifiedNow = await subgraph.gql<{ verifyEmail: { user: { emailVerified: boolean } } }>(VERIFY, {
       input: { token: latest.payload.verificationToken },
     });
     expect(verifiedNow.data!.verifyEmail.user.emailVerified).toBe(true);
@@ -214,7 +199,7 @@ describe('login', () => {
       userId: user.userId,
       emailVerified: true,
     });
-    expect((await gql(ME, {}, { authorization: `Bearer ${auth.accessToken}` })).data).toEqual({
+    expect((await subgraph.gql(ME, {}, { authorization: `Bearer ${auth.accessToken}` })).data).toEqual({
       me: { id: user.userId, email: user.email, emailVerified: true },
     });
   });
@@ -248,9 +233,12 @@ describe('login', () => {
   });
 
   it('rejects malformed input with field errors and never reaches the hasher with 10 KB', async () => {
-    const { data } = await gql<{ login: { accessToken: null; errors: Array<{ field: string[] }> } }>(LOGIN, {
-      input: { email: 'not-an-email', password: 'x'.repeat(10_240) },
-    });
+    const { data } = await subgraph.gql<{ login: { accessToken: null; errors: Array<{ field: string[] }> } }>(
+      LOGIN,
+      {
+        input: { email: 'not-an-email', password: 'x'.repeat(10_240) },
+      },
+    );
     expect(data!.login.accessToken).toBeNull();
     expect(data!.login.errors.map((e) => e.field.join('.'))).toEqual(['input.email', 'input.password']);
   });
@@ -271,7 +259,7 @@ describe('login', () => {
 
 describe('brute-force protection', () => {
   const attempt = (address: string, ip: string, password = 'wrong password, again') =>
-    gql<{ login: AuthData }>(
+    subgraph.gql<{ login: AuthData }>(
       LOGIN,
       { input: { email: address, password } },
       { 'x-forwarded-for': ip, 'user-agent': 'guesser/0.1' },
@@ -344,13 +332,13 @@ describe('brute-force protection', () => {
     const user = await signUp(url, sql);
     const locks = await recordEvents(subgraph.testBus.bus, loginLocked);
     const changePassword = (currentPassword: string) =>
-      gql<{ changePassword: { user: { id: string } | null; errors: Array<{ field: string[] }> } }>(
+      subgraph.gql<{ changePassword: { user: { id: string } | null; errors: Array<{ field: string[] }> } }>(
         CHANGE_PASSWORD,
         { input: { currentPassword, newPassword: 'a brand new passphrase' } },
         { ...user.headers, 'x-forwarded-for': '192.0.2.150' },
       );
     const changeEmail = (currentPassword: string) =>
-      gql<{ changeEmail: { pendingEmail: string | null; errors: Array<{ field: string[] }> } }>(
+      subgraph.gql<{ changeEmail: { pendingEmail: string | null; errors: Array<{ field: string[] }> } }>(
         CHANGE_EMAIL,
         { input: { newEmail: email(), currentPassword } },
         { ...user.headers, 'x-forwarded-for': '192.0.2.151' },
@@ -384,9 +372,12 @@ describe('brute-force protection', () => {
     for (let i = 0; i < 4; i++) {
       junk.push(
         await time(async () => {
-          const { data } = await gql<{ resetPassword: { errors: Array<{ message: string }> } }>(RESET, {
-            input: { token: `junk-${i}-${randomUUID()}`, newPassword: 'a brand new passphrase' },
-          });
+          const { data } = await subgraph.gql<{ resetPassword: { errors: Array<{ message: string }> } }>(
+            RESET,
+            {
+              input: { token: `junk-${i}-${randomUUID()}`, newPassword: 'a brand new passphrase' },
+            },
+          );
           expect(data!.resetPassword.errors[0]!.message).toContain('not valid');
         }),
       );
@@ -395,7 +386,7 @@ describe('brute-force protection', () => {
       const current = i === 0 ? stranger.password : `passphrase number ${i}`;
       hashing.push(
         await time(() =>
-          gql(CHANGE, { input: { currentPassword: current, newPassword: next } }, stranger.headers),
+          subgraph.gql(CHANGE, { input: { currentPassword: current, newPassword: next } }, stranger.headers),
         ),
       );
     }
@@ -414,17 +405,16 @@ describe('brute-force protection', () => {
     const strict = await startTestSubgraph(identitySubgraph, 'in-process', OWN_TOKENS);
     try {
       const signUpFrom = (ip: string) =>
-        graphql<{ register: { user: { id: string } | null } }, Record<string, unknown>>(
-          strict.service.url,
+        strict.gql<{ register: { user: { id: string } | null } }>(
           REGISTER,
           { input: { email: email(), password: PASSWORD, displayName: 'Bulk' } },
           { 'x-forwarded-for': ip },
         );
       for (let i = 0; i < 20; i++)
-        expect((await signUpFrom('203.0.113.50')).body.data?.register.user).toBeTruthy();
+        expect((await signUpFrom('203.0.113.50')).data?.register.user).toBeTruthy();
       const refused = await signUpFrom('203.0.113.50');
-      expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
-      expect((await signUpFrom('203.0.113.51')).body.data?.register.user).toBeTruthy();
+      expect(refused.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      expect((await signUpFrom('203.0.113.51')).data?.register.user).toBeTruthy();
       const [{ n }] = await strict.sql<[{ n: number }]>`select count(*)::int as n from identity.users`;
       expect(n).toBe(21);
     } finally {
@@ -446,7 +436,7 @@ describe('password reset and change', () => {
 
   const requestReset = async (address: string, ip = '192.0.2.80') =>
     (
-      await gql<{ requestPasswordReset: unknown }>(
+      await subgraph.gql<{ requestPasswordReset: unknown }>(
         REQUEST,
         { input: { email: address } },
         { 'x-forwarded-for': ip },
@@ -476,11 +466,15 @@ describe('password reset and change', () => {
     expect(stored.map((r) => r.token_hash)).not.toContain(event.payload.resetToken);
 
     const token = event.payload.resetToken;
-    const weak = await gql<ResetResult>(RESET, { input: { token, newPassword: 'password1' } });
+    const weak = await subgraph.gql<ResetResult>(RESET, { input: { token, newPassword: 'password1' } });
     expect(weak.data!.resetPassword.errors[0]!.field).toEqual(['input', 'newPassword']);
-    const done = await gql<ResetResult>(RESET, { input: { token, newPassword: 'a brand new passphrase' } });
+    const done = await subgraph.gql<ResetResult>(RESET, {
+      input: { token, newPassword: 'a brand new passphrase' },
+    });
     expect(done.data!.resetPassword).toEqual({ user: { id: user.userId, emailVerified: true }, errors: [] });
-    const again = await gql<ResetResult>(RESET, { input: { token, newPassword: 'yet another passphrase' } });
+    const again = await subgraph.gql<ResetResult>(RESET, {
+      input: { token, newPassword: 'yet another passphrase' },
+    });
     expect(again.data!.resetPassword.errors[0]!.message).toContain('used already');
 
     // Every session is gone; the old password no longer works, the new one does.
@@ -501,7 +495,7 @@ describe('password reset and change', () => {
     });
     expect(mine).toHaveLength(3);
     await sql`update identity.password_resets set expires_at = now() - interval '1 second' where user_id = ${user.userId}`;
-    const expired = await gql<ResetResult>(RESET, {
+    const expired = await subgraph.gql<ResetResult>(RESET, {
       input: { token: mine[0]!.payload.resetToken, newPassword: 'a brand new passphrase' },
     });
     expect(expired.data!.resetPassword.errors[0]!.message).toContain('expired');
@@ -511,19 +505,19 @@ describe('password reset and change', () => {
   it('changes the password given the current one, keeping this session and ending the others', async () => {
     const user = await signUp(url, sql);
     const other = (await login(user.email, user.password)).data!.login;
-    const wrong = await gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
+    const wrong = await subgraph.gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
       CHANGE,
       { input: { currentPassword: 'not it at all', newPassword: 'a brand new passphrase' } },
       user.headers,
     );
     expect(wrong.data!.changePassword.errors[0]!.field).toEqual(['input', 'currentPassword']);
-    const weak = await gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
+    const weak = await subgraph.gql<{ changePassword: { errors: Array<{ field: string[] }> } }>(
       CHANGE,
       { input: { currentPassword: user.password, newPassword: 'short' } },
       user.headers,
     );
     expect(weak.data!.changePassword.errors[0]!.field).toEqual(['input', 'newPassword']);
-    const changed = await gql<{ changePassword: { user: { id: string } } }>(
+    const changed = await subgraph.gql<{ changePassword: { user: { id: string } } }>(
       CHANGE,
       { input: { currentPassword: user.password, newPassword: 'a brand new passphrase' } },
       user.headers,
@@ -531,7 +525,7 @@ describe('password reset and change', () => {
     expect(changed.data!.changePassword.user.id).toBe(user.userId);
     expect(codeOf(await refresh(other.refreshToken))).toBe('UNAUTHENTICATED');
     expect(codeOf(await refresh(user.refreshToken))).toBeUndefined();
-    expect(codeOf(await gql(CHANGE, { input: { currentPassword: 'x', newPassword: 'y' } }))).toBe(
+    expect(codeOf(await subgraph.gql(CHANGE, { input: { currentPassword: 'x', newPassword: 'y' } }))).toBe(
       'UNAUTHENTICATED',
     );
   });
@@ -548,7 +542,7 @@ describe('changeEmail', () => {
     };
   };
   const change = (user: SignedInUser, newEmail: string, currentPassword = user.password) =>
-    gql<ChangeResult>(CHANGE_EMAIL, { input: { newEmail, currentPassword } }, user.headers);
+    subgraph.gql<ChangeResult>(CHANGE_EMAIL, { input: { newEmail, currentPassword } }, user.headers);
 
   it('moves the account only once the new address is verified', async () => {
     const user = await signUp(url, sql);
@@ -574,15 +568,18 @@ describe('changeEmail', () => {
     // Until then the old address signs in, the new one does not.
     expect((await login(user.email, user.password)).data!.login.user.id).toBe(user.userId);
     expect(codeOf(await login(target, user.password))).toBe('UNAUTHENTICATED');
-    const verified = await gql<{ verifyEmail: { user: { id: string; emailVerified: boolean } } }>(VERIFY, {
-      input: { token: event.payload.verificationToken },
-    });
+    const verified = await subgraph.gql<{ verifyEmail: { user: { id: string; emailVerified: boolean } } }>(
+      VERIFY,
+      {
+        input: { token: event.payload.verificationToken },
+      },
+    );
     expect(verified.data!.verifyEmail.user).toEqual({ id: user.userId, emailVerified: true });
     expect((await login(target, user.password)).data!.login.user.id).toBe(user.userId);
     expect(codeOf(await login(user.email, user.password))).toBe('UNAUTHENTICATED');
-    expect(codeOf(await gql(CHANGE_EMAIL, { input: { newEmail: email(), currentPassword: 'x' } }))).toBe(
-      'UNAUTHENTICATED',
-    );
+    expect(
+      codeOf(await subgraph.gql(CHANGE_EMAIL, { input: { newEmail: email(), currentPassword: 'x' } })),
+    ).toBe('UNAUTHENTICATED');
   });
 
   it('refuses the change when someone took the new address meanwhile', async () => {
@@ -593,9 +590,12 @@ describe('changeEmail', () => {
       resent.find((e) => e.payload.userId === user.userId && e.payload.email === target),
     );
     await signUp(url, sql, { email: target });
-    const late = await gql<{ verifyEmail: { user: null; errors: Array<{ code: string }> } }>(VERIFY, {
-      input: { token: event.payload.verificationToken },
-    });
+    const late = await subgraph.gql<{ verifyEmail: { user: null; errors: Array<{ code: string }> } }>(
+      VERIFY,
+      {
+        input: { token: event.payload.verificationToken },
+      },
+    );
     expect(late.data!.verifyEmail.errors[0]!.code).toBe('ALREADY_EXISTS');
     const [row] = await sql`select email from identity.users where id = ${user.userId}`;
     expect(row!.email).toBe(user.email);
@@ -657,17 +657,17 @@ describe('refresh tokens and sessions', () => {
   it('logs out one session; logoutEverywhere ends the rest', async () => {
     const user = await signUp(url, sql);
     const other = (await login(user.email, user.password)).data!.login;
-    expect((await gql(LOGOUT, { input: { refreshToken: user.refreshToken } })).data).toEqual({
+    expect((await subgraph.gql(LOGOUT, { input: { refreshToken: user.refreshToken } })).data).toEqual({
       logout: { loggedOut: true },
     });
     expect(codeOf(await refresh(user.refreshToken))).toBe('UNAUTHENTICATED');
     // Unknown tokens get the same answer.
-    expect((await gql(LOGOUT, { input: { refreshToken: 'nope' } })).data).toEqual({
+    expect((await subgraph.gql(LOGOUT, { input: { refreshToken: 'nope' } })).data).toEqual({
       logout: { loggedOut: true },
     });
 
     const third = (await login(user.email, user.password)).data!.login;
-    const everywhere = await gql<{ logoutEverywhere: { revokedSessions: number } }>(
+    const everywhere = await subgraph.gql<{ logoutEverywhere: { revokedSessions: number } }>(
       'mutation { logoutEverywhere { revokedSessions errors { code } } }',
       {},
       { authorization: `Bearer ${third.accessToken}` },
@@ -675,19 +675,21 @@ describe('refresh tokens and sessions', () => {
     expect(everywhere.data!.logoutEverywhere.revokedSessions).toBe(2);
     expect(codeOf(await refresh(other.refreshToken))).toBe('UNAUTHENTICATED');
     expect(codeOf(await refresh(third.refreshToken))).toBe('UNAUTHENTICATED');
-    expect(codeOf(await gql('mutation { logoutEverywhere { revokedSessions } }'))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await subgraph.gql('mutation { logoutEverywhere { revokedSessions } }'))).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   it('lists my active sessions with ip, user agent and the current one, and revokes only my own', async () => {
     const user = await signUp(url, sql);
     const phone = (
-      await gql<{ login: AuthData }>(
+      await subgraph.gql<{ login: AuthData }>(
         LOGIN,
         { input: { email: user.email, password: user.password } },
         { 'user-agent': 'BiltenPhone/2.0', 'x-forwarded-for': '198.51.100.7' },
       )
     ).data!.login;
-    const { data } = await gql<{
+    const { data } = await subgraph.gql<{
       mySessions: Array<{ id: string; ip: string; userAgent: string; current: boolean }>;
     }>(SESSIONS, {}, { authorization: `Bearer ${phone.accessToken}` });
     expect(data!.mySessions).toHaveLength(2);
@@ -697,7 +699,7 @@ describe('refresh tokens and sessions', () => {
 
     const stranger = await signUp(url, sql);
     const REVOKE = `mutation($input: RevokeSessionInput!) { revokeSession(input: $input) { session { id } errors { code field } } }`;
-    const foreign = await gql<{ revokeSession: unknown }>(
+    const foreign = await subgraph.gql<{ revokeSession: unknown }>(
       REVOKE,
       { input: { id: laptop.id } },
       stranger.headers,
@@ -706,7 +708,7 @@ describe('refresh tokens and sessions', () => {
       session: null,
       errors: [{ code: 'NOT_FOUND', field: ['input', 'id'] }],
     });
-    const missing = await gql<{ revokeSession: unknown }>(
+    const missing = await subgraph.gql<{ revokeSession: unknown }>(
       REVOKE,
       { input: { id: randomUUID() } },
       stranger.headers,
@@ -714,19 +716,19 @@ describe('refresh tokens and sessions', () => {
     expect(missing.data).toEqual(foreign.data);
     expect(codeOf(await refresh(user.refreshToken))).toBeUndefined();
 
-    const own = await gql<{ revokeSession: { session: { id: string } } }>(
+    const own = await subgraph.gql<{ revokeSession: { session: { id: string } } }>(
       REVOKE,
       { input: { id: laptop.id } },
       { authorization: `Bearer ${phone.accessToken}` },
     );
     expect(own.data!.revokeSession.session.id).toBe(laptop.id);
-    const after = await gql<{ mySessions: unknown[] }>(
+    const after = await subgraph.gql<{ mySessions: unknown[] }>(
       SESSIONS,
       {},
       { authorization: `Bearer ${phone.accessToken}` },
     );
     expect(after.data!.mySessions).toHaveLength(1);
-    expect(codeOf(await gql(SESSIONS))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await subgraph.gql(SESSIONS))).toBe('UNAUTHENTICATED');
   });
 });
 
@@ -759,12 +761,12 @@ describe('signing keys', () => {
     // Platform admins only.
     const ROTATE = `mutation($input: RotateSigningKeyInput) {
       rotateSigningKey(input: $input) { kid activatesAt errors { code } } }`;
-    expect(codeOf(await gql(ROTATE, {}, user.headers))).toBe('FORBIDDEN');
+    expect(codeOf(await subgraph.gql(ROTATE, {}, user.headers))).toBe('FORBIDDEN');
     await sql`update identity.users set roles = '{ADMIN}' where id = ${user.userId}`;
     const admin = {
       authorization: `Bearer ${(await refresh(user.refreshToken)).data!.refreshToken.accessToken}`,
     };
-    const rotated = await gql<{ rotateSigningKey: { kid: string; activatesAt: string } }>(
+    const rotated = await subgraph.gql<{ rotateSigningKey: { kid: string; activatesAt: string } }>(
       ROTATE,
       { input: { activateInSeconds: 2 } },
       admin,
@@ -786,12 +788,14 @@ describe('signing keys', () => {
     const after = (await login(user.email, user.password)).data!.login;
     expect(decodeProtectedHeader(after.accessToken).kid).toBe(newKid);
     expect(await lateService(`Bearer ${after.accessToken}`)).toMatchObject({ userId: user.userId });
-    expect((await gql(ME, {}, { authorization: `Bearer ${after.accessToken}` })).data).toMatchObject({
-      me: { id: user.userId },
-    });
+    expect((await subgraph.gql(ME, {}, { authorization: `Bearer ${after.accessToken}` })).data).toMatchObject(
+      {
+        me: { id: user.userId },
+      },
+    );
 
     // Tokens signed with the old key keep working, at identity and at any service.
-    expect((await gql(ME, {}, user.headers)).data).toMatchObject({ me: { id: user.userId } });
+    expect((await subgraph.gql(ME, {}, user.headers)).data).toMatchObject({ me: { id: user.userId } });
     expect(await service(user.headers.authorization)).toMatchObject({ userId: user.userId });
 
     // Once every token of the old key has expired, it leaves the JWKS.

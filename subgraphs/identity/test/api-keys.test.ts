@@ -1,17 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createTokenVerifier } from '@bilten/platform';
 import {
-  graphql,
   refreshAccess,
   type SignedInUser,
   signUp,
   startTestSubgraph,
   type TestSubgraph,
+  type UserError,
 } from '@bilten/testkit';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
-import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
+import { claimsOf, codeOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 let subgraph: TestSubgraph;
 let url: string;
@@ -27,11 +27,6 @@ afterAll(async () => {
   await subgraph?.dispose();
 });
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface ApiKey {
   id: string;
   name: string;
@@ -42,16 +37,6 @@ interface ApiKey {
   lastUsedAt: string | null;
   revokedAt: string | null;
 }
-interface Result<T> {
-  data: T | null | undefined;
-  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
-}
-
-async function gql<T>(query: string, variables: Record<string, unknown>, as?: SignedInUser) {
-  const { body } = await graphql<T, Record<string, unknown>>(url, query, variables, as?.headers ?? {});
-  return body as Result<T>;
-}
-const codeOf = (result: Result<unknown>) => result.errors?.[0]?.extensions?.code;
 
 const KEY_FIELDS = 'id name prefix scopes mode createdAt lastUsedAt revokedAt';
 const CREATE = `mutation($input: CreateApiKeyInput!) {
@@ -67,10 +52,10 @@ type CreateResult = {
 async function organization() {
   const owner = await signUp(url, sql);
   const slug = `keys-${randomUUID().slice(0, 8)}`;
-  const { data } = await gql<{ createOrganization: { organization: { id: string } } }>(
+  const { data } = await subgraph.gql<{ createOrganization: { organization: { id: string } } }>(
     'mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }',
     { input: { name: 'Keys', slug } },
-    owner,
+    owner.headers,
   );
   await refreshAccess(url, owner);
   return { id: data!.createOrganization.organization.id, owner };
@@ -84,7 +69,7 @@ async function createKey(as: SignedInUser, organizationId: string, overrides: Re
     mode: 'TEST',
     ...overrides,
   };
-  return gql<CreateResult>(CREATE, { input }, as);
+  return subgraph.gql<CreateResult>(CREATE, { input }, as.headers);
 }
 
 /** identity's internal route, as the gateway calls it. */
@@ -121,7 +106,7 @@ describe('createApiKey, organization.apiKeys and revokeApiKey', () => {
     const rows = await sql`select * from identity.api_keys where organization_id = ${id}`;
     expect(rows).toHaveLength(2);
     expect(JSON.stringify(rows)).not.toContain(secret!.slice(14));
-    const listed = await gql<{ organization: { apiKeys: ApiKey[] } }>(KEYS, { id }, owner);
+    const listed = await subgraph.gql<{ organization: { apiKeys: ApiKey[] } }>(KEYS, { id }, owner.headers);
     expect(listed.data!.organization.apiKeys.map((key) => key.id)).toEqual([live.apiKey!.id, apiKey!.id]);
     expect(JSON.stringify(listed)).not.toContain(secret!.slice(14));
   });
@@ -144,20 +129,32 @@ describe('createApiKey, organization.apiKeys and revokeApiKey', () => {
     expect(codeOf(await createKey(other.owner, id))).toBe('FORBIDDEN');
     expect(
       codeOf(
-        await gql<CreateResult>(CREATE, {
+        await subgraph.gql<CreateResult>(CREATE, {
           input: { organizationId: id, name: 'x', scopes: ['events:read'], mode: 'TEST' },
         }),
       ),
     ).toBe('UNAUTHENTICATED');
     const key = (await createKey(owner, id)).data!.createApiKey!.apiKey!;
-    const byOther = await gql<{ revokeApiKey: unknown }>(REVOKE, { input: { id: key.id } }, other.owner);
+    const byOther = await subgraph.gql<{ revokeApiKey: unknown }>(
+      REVOKE,
+      { input: { id: key.id } },
+      other.owner.headers,
+    );
     expect(byOther.data).toBeNull();
     expect(codeOf(byOther)).toBe('FORBIDDEN');
-    const unknown = await gql<{ revokeApiKey: unknown }>(REVOKE, { input: { id: randomUUID() } }, owner);
+    const unknown = await subgraph.gql<{ revokeApiKey: unknown }>(
+      REVOKE,
+      { input: { id: randomUUID() } },
+      owner.headers,
+    );
     expect(codeOf(unknown)).toBe('FORBIDDEN');
     const [row] = await sql`select revoked_at from identity.api_keys where id = ${key.id}`;
     expect(row!.revoked_at).toBeNull();
-    const listed = await gql<{ organization: { apiKeys: ApiKey[] | null } }>(KEYS, { id }, other.owner);
+    const listed = await subgraph.gql<{ organization: { apiKeys: ApiKey[] | null } }>(
+      KEYS,
+      { id },
+      other.owner.headers,
+    );
     expect(listed.data!.organization.apiKeys).toBeNull();
     expect(codeOf(listed)).toBe('FORBIDDEN');
   });
@@ -183,12 +180,16 @@ describe('exchanging a key for an access token', () => {
       mode: 'LIVE',
       tokenId: expect.any(String),
     });
-    const claims = JSON.parse(Buffer.from(body.accessToken!.split('.')[1]!, 'base64url').toString());
+    const claims = claimsOf(body.accessToken!);
     expect(claims.exp - claims.iat).toBe(60);
     // An API key is never a user: identity's user-only fields refuse it.
-    const asKey = await gql<{ organization: { apiKeys: unknown } }>(KEYS, { id }, {
-      headers: { authorization: `Bearer ${body.accessToken}` },
-    } as SignedInUser);
+    const asKey = await subgraph.gql<{ organization: { apiKeys: unknown } }>(
+      KEYS,
+      { id },
+      {
+        authorization: `Bearer ${body.accessToken}`,
+      },
+    );
     expect(codeOf(asKey)).toBe('FORBIDDEN');
   });
 
@@ -210,10 +211,10 @@ describe('exchanging a key for an access token', () => {
   it('answers 401 alike for revoked, unknown and malformed keys', async () => {
     const { id, owner } = await organization();
     const { apiKey, secret } = (await createKey(owner, id)).data!.createApiKey!;
-    const revoked = await gql<{ revokeApiKey: { apiKey: ApiKey; errors: UserError[] } }>(
+    const revoked = await subgraph.gql<{ revokeApiKey: { apiKey: ApiKey; errors: UserError[] } }>(
       REVOKE,
       { input: { id: apiKey!.id } },
-      owner,
+      owner.headers,
     );
     expect(revoked.data!.revokeApiKey.apiKey.revokedAt).not.toBeNull();
     const answers = await Promise.all(

@@ -1,6 +1,5 @@
 import type { DomainEvent, RunningService } from '@bilten/platform';
 import {
-  graphql,
   recordEvents,
   type SignedInUser,
   signUp,
@@ -8,6 +7,7 @@ import {
   statementsOf,
   type TestBus,
   type TestSubgraph,
+  type UserError,
   waitFor,
 } from '@bilten/testkit';
 import type postgres from 'postgres';
@@ -15,7 +15,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organizationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
-import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
+import { claimsOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 // Every test signs up from 127.0.0.1.
 
@@ -39,11 +39,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
 interface User {
   id: string;
   email: string;
@@ -56,17 +51,6 @@ interface Organization {
   slug: string;
   createdAt: string;
 }
-
-const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
-/** As `owner`, a signed-in user with a verified email. */
-const gqlAs = async <T>(
-  headers: Record<string, string>,
-  query: string,
-  variables?: Record<string, unknown>,
-) => {
-  const { body } = await graphql<T, Record<string, unknown>>(service.url, query, variables, headers);
-  return { data: body.data, errors: body.errors };
-};
 
 const rowCount = async (table: 'users' | 'organizations') =>
   (await sql.unsafe<{ count: number }[]>(`select count(*)::int as count from identity.${table}`))[0]!.count;
@@ -91,7 +75,7 @@ type CreateOrganizationResult = {
 };
 
 async function register(input: { email: string; displayName: string; password?: string }) {
-  const { data, errors } = await gql<RegisterResult>(REGISTER, {
+  const { data, errors } = await subgraph.gql<RegisterResult>(REGISTER, {
     input: { password: 'correct horse battery staple', ...input },
   });
   expect(errors).toBeUndefined();
@@ -99,9 +83,11 @@ async function register(input: { email: string; displayName: string; password?: 
 }
 
 async function createOrganization(input: { name: string; slug: string }) {
-  const { data, errors } = await gqlAs<CreateOrganizationResult>(owner.headers, CREATE_ORGANIZATION, {
-    input,
-  });
+  const { data, errors } = await subgraph.gql<CreateOrganizationResult>(
+    CREATE_ORGANIZATION,
+    { input },
+    owner.headers,
+  );
   expect(errors).toBeUndefined();
   return data!.createOrganization;
 }
@@ -121,7 +107,7 @@ describe('register and user(id)', () => {
     expect(user).toMatchObject({ email: 'ana.kovac@example.com', displayName: 'Ana Kovač' });
     expect(user!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
 
-    const { data } = await gql<{ user: User }>(
+    const { data } = await subgraph.gql<{ user: User }>(
       'query($id: ID!) { user(id: $id) { id email displayName createdAt } }',
       {
         id: user!.id,
@@ -160,14 +146,14 @@ describe('register and user(id)', () => {
 
   it('finds a user by its id in upper case too', async () => {
     const { user } = await register({ email: `${unique('upper')}@example.com`, displayName: 'Upper' });
-    const { data } = await gql<{ user: User | null }>('query($id: ID!) { user(id: $id) { id } }', {
+    const { data } = await subgraph.gql<{ user: User | null }>('query($id: ID!) { user(id: $id) { id } }', {
       id: user!.id.toUpperCase(),
     });
     expect(data?.user?.id).toBe(user!.id);
   });
 
   it('answers null, not an error, for unknown and non-UUID ids', async () => {
-    const { data, errors } = await gql<{ a: User | null; b: User | null }>(
+    const { data, errors } = await subgraph.gql<{ a: User | null; b: User | null }>(
       'query($a: ID!, $b: ID!) { a: user(id: $a) { id } b: user(id: $b) { id } }',
       { a: uuidv7(), b: 'not-a-uuid' },
     );
@@ -275,7 +261,11 @@ describe('createOrganization, organization(id) and organizationBySlug', () => {
     expect(errors).toEqual([]);
     expect(organization).toMatchObject({ name: 'Sarajevo Jazz', slug });
 
-    const { data } = await gql<{ byId: Organization; bySlug: Organization; missing: Organization | null }>(
+    const { data } = await subgraph.gql<{
+      byId: Organization;
+      bySlug: Organization;
+      missing: Organization | null;
+    }>(
       `query($id: ID!, $slug: String!) {
         byId: organization(id: $id) { id name slug createdAt }
         bySlug: organizationBySlug(slug: $slug) { id name slug createdAt }
@@ -313,25 +303,25 @@ describe('createOrganization access', () => {
     const [member] =
       await sql`select user_id, role from identity.organization_members where organization_id = ${organization!.id}`;
     expect(member).toEqual({ user_id: owner.userId, role: 'OWNER' });
-    const { data } = await gql<{ refreshToken: { accessToken: string; refreshToken: string } }>(
+    const { data } = await subgraph.gql<{ refreshToken: { accessToken: string; refreshToken: string } }>(
       'mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { accessToken refreshToken } }',
       { input: { refreshToken: owner.refreshToken } },
     );
     owner.refreshToken = data!.refreshToken.refreshToken;
-    const claims = JSON.parse(
-      Buffer.from(data!.refreshToken.accessToken.split('.')[1]!, 'base64url').toString(),
-    );
+    const claims = claimsOf(data!.refreshToken.accessToken);
     expect(claims.orgs[organization!.id]).toBe('OWNER');
   });
 
   it('refuses anonymous callers (UNAUTHENTICATED) and unverified users (EMAIL_NOT_VERIFIED), storing nothing', async () => {
     const before = await rowCount('organizations');
-    const anonymous = await gql(CREATE, { input: { name: 'Anon', slug: unique('anon') } });
+    const anonymous = await subgraph.gql(CREATE, { input: { name: 'Anon', slug: unique('anon') } });
     expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     const unverified = await signUp(service.url, sql, { verified: false });
-    const refused = await gqlAs(unverified.headers, CREATE, {
-      input: { name: 'Unverified', slug: unique('unv') },
-    });
+    const refused = await subgraph.gql(
+      CREATE,
+      { input: { name: 'Unverified', slug: unique('unv') } },
+      unverified.headers,
+    );
     expect(refused.errors?.[0]?.extensions?.code).toBe('EMAIL_NOT_VERIFIED');
     expect(await rowCount('organizations')).toBe(before);
   });
@@ -413,7 +403,7 @@ describe('federation _entities', () => {
   });
 
   const entities = (representations: Array<{ __typename: string; id: string }>) =>
-    gql<{ _entities: Array<Record<string, string> | null> }>(ENTITIES, { representations });
+    subgraph.gql<{ _entities: Array<Record<string, string> | null> }>(ENTITIES, { representations });
 
   it('answers many User and Organization representations in the order asked', async () => {
     const asked = [...users].reverse().map((u) => ({ __typename: 'User', id: u.id }));
@@ -478,17 +468,22 @@ describe('user(id) and User references', () => {
     const stranger = await signUp(service.url, sql);
     const admin = await signUp(service.url, sql);
     await sql`update identity.users set roles = '{ADMIN}' where id = ${admin.userId}`;
-    const { body } = await graphql<{ login: { accessToken: string } }, Record<string, unknown>>(
-      service.url,
+    const { data } = await subgraph.gql<{ login: { accessToken: string } }>(
       'mutation($input: LoginInput!) { login(input: $input) { accessToken } }',
       { input: { email: admin.email, password: admin.password } },
     );
-    const adminHeaders = { authorization: `Bearer ${body.data!.login.accessToken}` };
+    const adminHeaders = { authorization: `Bearer ${data!.login.accessToken}` };
     const emailSeenBy = async (headers: Record<string, string>) => {
-      const direct = await gqlAs<{ user: { email: string | null } }>(headers, USER, { id: target.userId });
-      const entity = await gqlAs<{ _entities: Array<{ email: string | null }> }>(headers, ENTITY, {
-        representations: [{ __typename: 'User', id: target.userId }],
-      });
+      const direct = await subgraph.gql<{ user: { email: string | null } }>(
+        USER,
+        { id: target.userId },
+        headers,
+      );
+      const entity = await subgraph.gql<{ _entities: Array<{ email: string | null }> }>(
+        ENTITY,
+        { representations: [{ __typename: 'User', id: target.userId }] },
+        headers,
+      );
       expect(direct.errors).toBeUndefined();
       expect(entity.data!._entities[0]!.email).toBe(direct.data!.user.email);
       return direct.data!.user.email;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  graphql,
   invitationTokenOf,
   recordEvents,
   refreshAccess,
@@ -8,13 +7,14 @@ import {
   signUp,
   startTestSubgraph,
   type TestSubgraph,
+  type UserError,
   waitFor,
 } from '@bilten/testkit';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invitationCreated } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
-import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
+import { claimsOf, codeOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 let subgraph: TestSubgraph;
 let url: string;
@@ -35,22 +35,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------- helpers
 
 type Role = 'OWNER' | 'ADMIN' | 'STAFF';
-interface UserError {
-  code: string;
-  message: string;
-  field: string[] | null;
-}
-interface Result<T> {
-  data: T | null | undefined;
-  errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
-}
-
-async function gql<T>(query: string, variables: Record<string, unknown>, as?: SignedInUser) {
-  const { body } = await graphql<T, Record<string, unknown>>(url, query, variables, as?.headers ?? {});
-  return body as Result<T>;
-}
-const codeOf = (result: Result<unknown>) => result.errors?.[0]?.extensions?.code;
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
 
 const CREATE_ORGANIZATION = `mutation($input: CreateOrganizationInput!) {
   createOrganization(input: $input) { organization { id } errors { code } } }`;
@@ -103,10 +87,10 @@ const newUser = (options: { verified?: boolean; email?: string } = {}) => signUp
 async function organization() {
   const owner = await newUser();
   const slug = `org-${randomUUID().slice(0, 8)}`;
-  const created = await gql<{ createOrganization: { organization: { id: string } } }>(
+  const created = await subgraph.gql<{ createOrganization: { organization: { id: string } } }>(
     CREATE_ORGANIZATION,
     { input: { name: `Org ${slug}`, slug } },
-    owner,
+    owner.headers,
   );
   const id = created.data!.createOrganization.organization.id;
   await refreshAccess(url, owner);
@@ -114,7 +98,11 @@ async function organization() {
 }
 
 async function invite(as: SignedInUser, organizationId: string, email: string, role: Role) {
-  const result = await gql<InviteResult>(INVITE, { input: { organizationId, email, role } }, as);
+  const result = await subgraph.gql<InviteResult>(
+    INVITE,
+    { input: { organizationId, email, role } },
+    as.headers,
+  );
   expect(result.errors).toBeUndefined();
   expect(result.data!.inviteMember!.errors).toEqual([]);
   return result.data!.inviteMember!.invitation!;
@@ -124,10 +112,10 @@ async function invite(as: SignedInUser, organizationId: string, email: string, r
 async function member(organizationId: string, role: Role, inviter: SignedInUser) {
   const user = await newUser();
   const invitation = await invite(inviter, organizationId, user.email, role);
-  const accepted = await gql<AcceptResult>(
+  const accepted = await subgraph.gql<AcceptResult>(
     ACCEPT,
     { input: { token: await invitationTokenOf(sql, invitation.id) } },
-    user,
+    user.headers,
   );
   expect(accepted.data!.acceptInvitation!.errors).toEqual([]);
   return refreshAccess(url, user);
@@ -140,7 +128,7 @@ const roleOf = async (organizationId: string, userId: string) =>
   )[0]?.role ?? null;
 
 const changeRole = (as: SignedInUser, organizationId: string, userId: string, role: Role) =>
-  gql<ChangeResult>(CHANGE_ROLE, { input: { organizationId, userId, role } }, as);
+  subgraph.gql<ChangeResult>(CHANGE_ROLE, { input: { organizationId, userId, role } }, as.headers);
 
 // ---------------------------------------------------------------- invitations
 
@@ -175,7 +163,7 @@ describe('inviteMember and acceptInvitation', () => {
     expect(stored!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(stored)).not.toContain(token);
 
-    const accepted = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    const accepted = await subgraph.gql<AcceptResult>(ACCEPT, { input: { token } }, invitee.headers);
     expect(accepted.data!.acceptInvitation).toEqual({
       organization: { id, name: expect.any(String) },
       role: 'ADMIN',
@@ -188,7 +176,7 @@ describe('inviteMember and acceptInvitation', () => {
     expect(claimsOf(invitee.accessToken).orgs).toEqual({ [id]: 'ADMIN' });
 
     // Single use.
-    const again = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    const again = await subgraph.gql<AcceptResult>(ACCEPT, { input: { token } }, invitee.headers);
     expect(again.data!.acceptInvitation!.errors).toEqual([
       { code: 'INVALID_INPUT', message: expect.any(String), field: ['input', 'token'] },
     ]);
@@ -200,13 +188,17 @@ describe('inviteMember and acceptInvitation', () => {
     const invitation = await invite(owner, id, invitee.email, 'STAFF');
     const token = await invitationTokenOf(sql, invitation.id);
 
-    const anonymous = await gql<AcceptResult>(ACCEPT, { input: { token } });
+    const anonymous = await subgraph.gql<AcceptResult>(ACCEPT, { input: { token } });
     expect(anonymous.data).toBeNull();
     expect(codeOf(anonymous)).toBe('UNAUTHENTICATED');
-    const unverified = await gql<AcceptResult>(ACCEPT, { input: { token } }, invitee);
+    const unverified = await subgraph.gql<AcceptResult>(ACCEPT, { input: { token } }, invitee.headers);
     expect(unverified.data).toBeNull();
     expect(codeOf(unverified)).toBe('EMAIL_NOT_VERIFIED');
-    const stranger = await gql<AcceptResult>(ACCEPT, { input: { token } }, await newUser());
+    const stranger = await subgraph.gql<AcceptResult>(
+      ACCEPT,
+      { input: { token } },
+      (await newUser()).headers,
+    );
     expect(stranger.data).toBeNull();
     expect(codeOf(stranger)).toBe('FORBIDDEN');
     expect(await roleOf(id, invitee.userId)).toBeNull();
@@ -219,10 +211,10 @@ describe('inviteMember and acceptInvitation', () => {
     const second = await invite(owner, id, invitee.email, 'STAFF');
     const rejected = async (invitationId: string) =>
       (
-        await gql<AcceptResult>(
+        await subgraph.gql<AcceptResult>(
           ACCEPT,
           { input: { token: await invitationTokenOf(sql, invitationId) } },
-          invitee,
+          invitee.headers,
         )
       ).data!.acceptInvitation!.errors.map((error) => error.code);
     expect(await rejected(first.id)).toEqual(['INVALID_INPUT']);
@@ -231,11 +223,9 @@ describe('inviteMember and acceptInvitation', () => {
     expect(await rejected(second.id)).toEqual(['INVALID_INPUT']);
 
     const third = await invite(owner, id, invitee.email, 'STAFF');
-    const revoked = await gql<{ revokeInvitation: { invitation: { id: string }; errors: UserError[] } }>(
-      REVOKE,
-      { input: { id: third.id } },
-      owner,
-    );
+    const revoked = await subgraph.gql<{
+      revokeInvitation: { invitation: { id: string }; errors: UserError[] };
+    }>(REVOKE, { input: { id: third.id } }, owner.headers);
     expect(revoked.data!.revokeInvitation).toEqual({ invitation: { id: third.id }, errors: [] });
     expect(await rejected(third.id)).toEqual(['INVALID_INPUT']);
     expect(await roleOf(id, invitee.userId)).toBeNull();
@@ -248,25 +238,25 @@ describe('inviteMember and acceptInvitation', () => {
     const address = () => `invitee-${randomUUID().slice(0, 8)}@example.com`;
 
     await invite(admin, id, address(), 'ADMIN');
-    const ownerByAdmin = await gql<InviteResult>(
+    const ownerByAdmin = await subgraph.gql<InviteResult>(
       INVITE,
       { input: { organizationId: id, email: address(), role: 'OWNER' } },
-      admin,
+      admin.headers,
     );
     expect(codeOf(ownerByAdmin)).toBe('FORBIDDEN');
     expect(ownerByAdmin.data).toBeNull();
-    const byStaff = await gql<InviteResult>(
+    const byStaff = await subgraph.gql<InviteResult>(
       INVITE,
       { input: { organizationId: id, email: address(), role: 'STAFF' } },
-      staff,
+      staff.headers,
     );
     expect(codeOf(byStaff)).toBe('FORBIDDEN');
     await invite(owner, id, address(), 'OWNER');
 
-    const existing = await gql<InviteResult>(
+    const existing = await subgraph.gql<InviteResult>(
       INVITE,
       { input: { organizationId: id, email: staff.email, role: 'ADMIN' } },
-      owner,
+      owner.headers,
     );
     expect(existing.data!.inviteMember!.errors).toEqual([
       { code: 'ALREADY_EXISTS', message: expect.any(String), field: ['input', 'email'] },
@@ -283,24 +273,24 @@ describe('inviteMember and acceptInvitation', () => {
       'STAFF',
     );
 
-    const intoMine = await gql<InviteResult>(
+    const intoMine = await subgraph.gql<InviteResult>(
       INVITE,
       { input: { organizationId: mine.id, email: theirs.owner.email, role: 'OWNER' } },
-      theirs.owner,
+      theirs.owner.headers,
     );
     expect(codeOf(intoMine)).toBe('FORBIDDEN');
-    const revoke = await gql<{ revokeInvitation: unknown }>(
+    const revoke = await subgraph.gql<{ revokeInvitation: unknown }>(
       REVOKE,
       { input: { id: invitation.id } },
-      theirs.owner,
+      theirs.owner.headers,
     );
     expect(revoke.data).toBeNull();
     expect(codeOf(revoke)).toBe('FORBIDDEN');
     // An unknown id answers the same, so ids tell nothing about other organizations.
-    const unknown = await gql<{ revokeInvitation: unknown }>(
+    const unknown = await subgraph.gql<{ revokeInvitation: unknown }>(
       REVOKE,
       { input: { id: randomUUID() } },
-      mine.owner,
+      mine.owner.headers,
     );
     expect(codeOf(unknown)).toBe('FORBIDDEN');
     const [row] =
@@ -315,7 +305,7 @@ describe('organization.members and organization.invitations', () => {
     const staff = await member(id, 'STAFF', owner);
     const pending = await invite(owner, id, `p-${randomUUID().slice(0, 8)}@example.com`, 'ADMIN');
 
-    const seenByOwner = await gql<TeamResult>(TEAM, { id }, owner);
+    const seenByOwner = await subgraph.gql<TeamResult>(TEAM, { id }, owner.headers);
     expect(seenByOwner.errors).toBeUndefined();
     expect(seenByOwner.data!.organization!.members!.map((m) => [m.user.id, m.role])).toEqual([
       [owner.userId, 'OWNER'],
@@ -325,13 +315,13 @@ describe('organization.members and organization.invitations', () => {
       { id: pending.id, email: pending.email, role: 'ADMIN' },
     ]);
 
-    const seenByStaff = await gql<TeamResult>(TEAM, { id }, staff);
+    const seenByStaff = await subgraph.gql<TeamResult>(TEAM, { id }, staff.headers);
     expect(seenByStaff.data!.organization!.members).toHaveLength(2);
     expect(seenByStaff.data!.organization!.invitations).toBeNull();
     expect(seenByStaff.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
 
     for (const outsider of [await newUser(), undefined]) {
-      const seen = await gql<TeamResult>(TEAM, { id }, outsider);
+      const seen = await subgraph.gql<TeamResult>(TEAM, { id }, outsider?.headers);
       expect(seen.data!.organization).toEqual({ id, members: null, invitations: null });
       expect(new Set(seen.errors?.map((error) => error.extensions?.code))).toEqual(
         new Set([outsider ? 'FORBIDDEN' : 'UNAUTHENTICATED']),
@@ -355,18 +345,18 @@ describe('changeMemberRole, removeMember and leaveOrganization', () => {
     });
     expect(codeOf(await changeRole(admin, id, staff.userId, 'OWNER'))).toBe('FORBIDDEN');
     expect(codeOf(await changeRole(admin, id, owner.userId, 'STAFF'))).toBe('FORBIDDEN');
-    const removeOwner = await gql<RemoveResult>(
+    const removeOwner = await subgraph.gql<RemoveResult>(
       REMOVE,
       { input: { organizationId: id, userId: owner.userId } },
-      admin,
+      admin.headers,
     );
     expect(codeOf(removeOwner)).toBe('FORBIDDEN');
     expect(await roleOf(id, owner.userId)).toBe('OWNER');
 
-    const removed = await gql<RemoveResult>(
+    const removed = await subgraph.gql<RemoveResult>(
       REMOVE,
       { input: { organizationId: id, userId: staff.userId } },
-      admin,
+      admin.headers,
     );
     expect(removed.data!.removeMember).toEqual({ removedUserId: staff.userId, errors: [] });
     expect(await roleOf(id, staff.userId)).toBeNull();
@@ -395,18 +385,18 @@ describe('changeMemberRole, removeMember and leaveOrganization', () => {
     expect(demote.data!.changeMemberRole!.errors).toEqual([
       { code: 'CONFLICT', message: 'an organization keeps at least one owner', field: ['input', 'role'] },
     ]);
-    const leave = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner);
+    const leave = await subgraph.gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner.headers);
     expect(leave.data!.leaveOrganization!.errors.map((error) => error.code)).toEqual(['CONFLICT']);
-    const remove = await gql<RemoveResult>(
+    const remove = await subgraph.gql<RemoveResult>(
       REMOVE,
       { input: { organizationId: id, userId: owner.userId } },
-      owner,
+      owner.headers,
     );
     expect(remove.data!.removeMember!.errors.map((error) => error.code)).toEqual(['CONFLICT']);
     expect(await roleOf(id, owner.userId)).toBe('OWNER');
 
     expect((await changeRole(owner, id, admin.userId, 'OWNER')).data!.changeMemberRole!.errors).toEqual([]);
-    const left = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner);
+    const left = await subgraph.gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, owner.headers);
     expect(left.data!.leaveOrganization).toEqual({ removedUserId: owner.userId, errors: [] });
     expect(await roleOf(id, owner.userId)).toBeNull();
     expect(await roleOf(id, admin.userId)).toBe('OWNER');
@@ -438,8 +428,10 @@ describe('changeMemberRole, removeMember and leaveOrganization', () => {
   it('lets any member leave', async () => {
     const { id, owner } = await organization();
     const staff = await member(id, 'STAFF', owner);
-    const left = await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff);
+    const left = await subgraph.gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff.headers);
     expect(left.data!.leaveOrganization).toEqual({ removedUserId: staff.userId, errors: [] });
-    expect(codeOf(await gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff))).toBe('FORBIDDEN');
+    expect(
+      codeOf(await subgraph.gql<LeaveResult>(LEAVE, { input: { organizationId: id } }, staff.headers)),
+    ).toBe('FORBIDDEN');
   });
 });

@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSubgraph } from '@bilten/platform';
-import { captureLogs, graphql, signUp, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
+import { captureLogs, signUp, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
-import { MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
+import { claimsOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
 const BOOTSTRAP_EMAIL = `ops-${randomUUID().slice(0, 8)}@example.com`;
 const BOOTSTRAP_PASSWORD = 'bootstrap admin passphrase';
@@ -27,15 +27,12 @@ afterAll(async () => {
 });
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken } }`;
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
 
 async function login(email: string, password: string) {
-  const { body } = await graphql<{ login: { accessToken: string } }, Record<string, unknown>>(
-    subgraph.service.url,
-    LOGIN,
-    { input: { email, password } },
-  );
-  return body.data?.login.accessToken ? claimsOf(body.data.login.accessToken) : body.errors;
+  const { data, errors } = await subgraph.gql<{ login: { accessToken: string } }>(LOGIN, {
+    input: { email, password },
+  });
+  return data?.login.accessToken ? claimsOf(data.login.accessToken) : errors;
 }
 
 const liveSessions = async (userId: string) => {

@@ -49,7 +49,7 @@ export function requireCaller(viewer: Viewer) {
 }
 
 /** Who may create an event: one who may edit the events of the organization the input names. */
-export const requireEventCreator: CallerCheck = (viewer, input) => {
+export const requireEventCreator: CallerCheck<void> = (viewer, input) => {
   requireCaller(viewer);
   const organizationId = uuidInput.safeParse((input as { organizationId?: unknown }).organizationId);
   if (organizationId.success) requireOrgAccess(viewer, organizationId.data, EDIT_EVENTS);

@@ -211,8 +211,8 @@ export const changeEmail = mutationRule(
   async (
     ctx: Ctx,
     { newEmail, currentPassword },
+    viewer,
   ): Promise<{ user: UserRow | null; pendingEmail: string | null; errors: UserError[] }> => {
-    const viewer = requireUser(ctx.viewer);
     const [user] = await usersByIds(ctx.db, [viewer.userId]);
     const fail = (code: UserError['code'], message: string, field: string) => ({
       user: null,

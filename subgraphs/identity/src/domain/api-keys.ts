@@ -79,8 +79,7 @@ export const revokeApiKey = mutationRule(
     caller: requireUser,
     invalid: (errors) => ({ apiKey: null, errors }),
   },
-  async (ctx: Ctx, { id }): Promise<{ apiKey: ApiKeyRow | null; errors: UserError[] }> => {
-    const viewer = requireUser(ctx.viewer);
+  async (ctx: Ctx, { id }, viewer): Promise<{ apiKey: ApiKeyRow | null; errors: UserError[] }> => {
     const found = await apiKeyById(ctx.db, id);
     // An unknown id and another organization's answer alike: ids do not probe other organizations.
     if (!found || !viewer.organizations[found.organizationId]) {

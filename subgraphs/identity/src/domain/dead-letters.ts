@@ -46,8 +46,7 @@ export const replayDeadLetters = mutationRule(
     caller: requireAdmin,
     invalid: (errors): { replayed: number[]; errors: UserError[] } => ({ replayed: [], errors }),
   },
-  async (ctx: Ctx, input) => {
-    const admin = requireAdmin(ctx.viewer);
+  async (ctx: Ctx, input, admin) => {
     const sequences =
       input.sequences ??
       (await ctx.bus.listDeadLetters({ ...input.filter, first: 500 })).map(
@@ -75,8 +74,7 @@ export const discardDeadLetter = mutationRule(
     caller: requireAdmin,
     invalid: (errors) => ({ discarded: null, errors }),
   },
-  async (ctx: Ctx, { sequence }): Promise<{ discarded: number | null; errors: UserError[] }> => {
-    const admin = requireAdmin(ctx.viewer);
+  async (ctx: Ctx, { sequence }, admin): Promise<{ discarded: number | null; errors: UserError[] }> => {
     if (!(await ctx.bus.discardDeadLetter(sequence))) {
       return {
         discarded: null,

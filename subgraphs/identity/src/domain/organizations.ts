@@ -47,8 +47,11 @@ export const createOrganization = mutationRule(
     caller: requireVerifiedUser,
     invalid: (errors) => ({ organization: null, errors }),
   },
-  async (ctx: Ctx, input): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> => {
-    const creator = requireVerifiedUser(ctx.viewer);
+  async (
+    ctx: Ctx,
+    input,
+    creator,
+  ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> => {
     const organization = await ctx.db.transaction(async (tx) => {
       const created = await insertOrganization(tx, { id: uuidv7(), ...input });
       if (created) {
@@ -185,12 +188,12 @@ export const acceptInvitation = mutationRule(
   async (
     ctx: Ctx,
     { token },
+    viewer,
   ): Promise<{
     organization: OrganizationRow | null;
     role: OrganizationRole | null;
     errors: UserError[];
   }> => {
-    const viewer = requireVerifiedUser(ctx.viewer);
     const invalid = {
       organization: null,
       role: null,
@@ -238,8 +241,7 @@ export const revokeInvitation = mutationRule(
     caller: requireUser,
     invalid: (errors) => ({ invitation: null, errors }),
   },
-  async (ctx: Ctx, { id }): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> => {
-    const viewer = requireUser(ctx.viewer);
+  async (ctx: Ctx, { id }, viewer): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> => {
     const found = await invitationById(ctx.db, id);
     // An unknown id and another organization's answer alike: ids do not probe other organizations.
     if (!found || !viewer.organizations[found.organizationId]) {
@@ -328,5 +330,5 @@ export const leaveOrganization = mutationRule(
     caller: requireUser,
     invalid: (errors) => ({ removedUserId: null, errors }),
   },
-  (ctx: Ctx, { organizationId }) => remove(ctx, organizationId, requireUser(ctx.viewer).userId, 'STAFF'),
+  (ctx: Ctx, { organizationId }, viewer) => remove(ctx, organizationId, viewer.userId, 'STAFF'),
 );

@@ -107,8 +107,7 @@ export const changePassword = mutationRule(
     caller: requireUser,
     invalid: (errors) => ({ user: null, errors }),
   },
-  async (ctx: Ctx, input): Promise<UserPayload> => {
-    const viewer = requireUser(ctx.viewer);
+  async (ctx: Ctx, input, viewer): Promise<UserPayload> => {
     const [user] = await usersByIds(ctx.db, [viewer.userId]);
     // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
     if (!user || !(await checkPassword(ctx, user.email, user, input.currentPassword))) {

@@ -185,8 +185,7 @@ export const revokeSession = mutationRule(
     caller: requireUser,
     invalid: (errors) => ({ session: null, errors }),
   },
-  async (ctx: Ctx, { id }): Promise<{ session: SessionView | null; errors: UserError[] }> => {
-    const user = requireUser(ctx.viewer);
+  async (ctx: Ctx, { id }, user): Promise<{ session: SessionView | null; errors: UserError[] }> => {
     const [revoked] = await revokeSessions(ctx.db, { userId: user.userId, id }, 'revoked by user');
     if (!revoked)
       return {

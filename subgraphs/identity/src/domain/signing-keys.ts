@@ -63,8 +63,8 @@ export const rotateSigningKey = mutationRule(
   async (
     ctx: Pick<Context, 'viewer' | 'keys' | 'log'>,
     activationDelaySeconds,
+    admin,
   ): Promise<{ kid: string | null; activatesAt: Date | null; errors: UserError[] }> => {
-    const admin = requireAdmin(ctx.viewer);
     const { kid, activatesAt } = await ctx.keys.rotate(activationDelaySeconds);
     ctx.log.info({ admin: admin.userId, kid }, 'signing key rotated by an administrator');
     return { kid, activatesAt, errors: [] };

@@ -29,9 +29,7 @@ export const createOrder = mutationRule(
     caller: requireVerifiedUser,
     invalid: (errors): CreateOrderResult => ({ order: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer'>, input): Promise<CreateOrderResult> => {
-    // Checked as the caller already; called again for the buyer it returns.
-    const buyer = requireVerifiedUser(ctx.viewer);
+  async (ctx: Pick<Context, 'db' | 'viewer'>, input, buyer): Promise<CreateOrderResult> => {
     return {
       order: await insertOrder(ctx.db, { id: uuidv7(), buyerId: buyer.userId, ...input }),
       errors: [],
