@@ -1,10 +1,11 @@
-import { ConfigError, defineSubgraph } from '@bilten/platform';
+import { ANONYMOUS, ConfigError, createTokenVerifier, defineSubgraph } from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
 import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
+import { currentAccessToken } from './domain/sessions.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -47,6 +48,17 @@ export const identitySubgraph = defineSubgraph({
           reply.header('cache-control', 'no-store');
           if (!exchanged) return reply.status(401).send({ error: 'invalid API key' });
           return exchanged;
+        });
+        // For the gateway: a user's access token in, the same caller's token with the roles,
+        // memberships and session state of now out (see currentAccessToken). Not public either.
+        const verifyOwnToken = createTokenVerifier({ keys: keys.getKey, ...auth });
+        app.post('/internal/access/current', async (request, reply) => {
+          reply.header('cache-control', 'no-store');
+          const viewer = await verifyOwnToken(request.headers.authorization).catch(() => ANONYMOUS);
+          const current = await currentAccessToken({ db, keys }, viewer);
+          if (!current)
+            return reply.status(401).send({ error: 'the session is over or the token is invalid' });
+          return current;
         });
       },
     };

@@ -1,6 +1,6 @@
-import type { Database, Transaction } from '@bilten/platform';
+import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
-import { refreshTokens, type SessionRow, sessions } from './schema.ts';
+import { organizationMembers, refreshTokens, type SessionRow, sessions, users } from './schema.ts';
 
 type Db = Database | Transaction;
 
@@ -85,3 +85,31 @@ export const activeSessionsOf = (db: Database, userId: string) =>
     .from(sessions)
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, new Date())))
     .orderBy(desc(sessions.lastUsedAt));
+
+/**
+ * What a live session's access token says now, in one statement (the gateway asks for it on
+ * every user's request, at most once a second): the user's platform roles, email status and
+ * memberships; undefined when the session is revoked, over, or not the user's.
+ */
+export async function liveSessionClaims(db: Db, sessionId: string, userId: string) {
+  const [row] = await db
+    .select({
+      roles: users.roles,
+      emailVerified: sql<boolean>`${users.emailVerifiedAt} is not null`,
+      orgs: sql<
+        Record<string, OrganizationRole>
+      >`coalesce((select jsonb_object_agg(${organizationMembers.organizationId}, ${organizationMembers.role})
+        from ${organizationMembers} where ${organizationMembers.userId} = ${users.id}), '{}'::jsonb)`,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, sessionId),
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, new Date()),
+      ),
+    );
+  return row;
+}

@@ -17,6 +17,7 @@ import {
   activeSessionsOf,
   insertRefreshToken,
   insertSessionWithRefreshToken,
+  liveSessionClaims,
   lockRefreshToken,
   markRefreshTokenUsed,
   revokeSessions,
@@ -58,6 +59,37 @@ async function accessTokenFor(ctx: Ctx, user: UserRow, sessionId: string): Promi
     orgs: await membershipsOf(ctx.db, user.id),
     email_verified: user.emailVerifiedAt !== null,
   });
+}
+
+/** How long a token with current claims lives: the gateway asks again long before (every second). */
+export const CURRENT_CLAIMS_TTL_SECONDS = 60;
+
+/**
+ * The caller's access token re-signed with what is true now: platform roles, memberships and
+ * email status, for a session that is still live. The gateway swaps every user token for this
+ * one, so a role granted or taken away applies from the next request and a revoked session
+ * stops at once; the claims of the token the client holds are only a hint. Null: not a live
+ * session of identity's (the gateway then answers UNAUTHENTICATED).
+ */
+export async function currentAccessToken(
+  ctx: Pick<Context, 'db' | 'keys'>,
+  viewer: Viewer,
+): Promise<{ accessToken: string; expiresIn: number } | null> {
+  if (viewer.kind !== 'user' || !viewer.sessionId) return null;
+  const claims = await liveSessionClaims(ctx.db, viewer.sessionId, viewer.userId);
+  if (!claims) return null;
+  const accessToken = await ctx.keys.sign(
+    {
+      sub: viewer.userId,
+      jti: uuidv7(),
+      sid: viewer.sessionId,
+      roles: claims.roles,
+      orgs: claims.orgs,
+      email_verified: claims.emailVerified,
+    },
+    CURRENT_CLAIMS_TTL_SECONDS,
+  );
+  return { accessToken, expiresIn: CURRENT_CLAIMS_TTL_SECONDS };
 }
 
 const loginInput = z.object({ email: emailAddress, password: givenPassword });

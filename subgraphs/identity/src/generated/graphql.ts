@@ -29,7 +29,7 @@ export type AcceptInvitationPayload = {
   __typename?: 'AcceptInvitationPayload';
   errors: Array<UserError>;
   organization?: Maybe<Organization>;
-  /** The role now held; the next access token (after `refreshToken`) carries it. */
+  /** The role now held; it applies from the next request (the gateway reads current roles). */
   role?: Maybe<OrganizationRole>;
 };
 
