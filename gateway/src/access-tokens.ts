@@ -1,18 +1,25 @@
 import { createHash } from 'node:crypto';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '@bilten/platform';
 import { GraphQLError } from 'graphql';
 
 /** `Bearer bk_live_…` / `Bearer bk_test_…`: an API key rather than an access token. */
 const API_KEY_BEARER = /^Bearer (bk_(?:live|test)_\S*)$/;
-/** Exchange again this long before the token expires, so no request carries a token about to lapse. */
+/** `Bearer <jwt>`: a user's access token (or a token of a test signer, passed on as it is). */
+const JWT_BEARER = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
+/** Exchange an API key again this long before its token expires, so no request carries a token about to lapse. */
 const REFRESH_MARGIN_MS = 15_000;
+/** How long a user's current claims are reused: a role taken away elsewhere applies within this. */
+const CURRENT_CLAIMS_MS = 1_000;
 
-export interface ApiKeyExchangeOptions {
-  /** Identity's exchange route. */
-  url: string;
+export interface TokenExchangeOptions {
+  /** Identity's API-key exchange route. */
+  apiKeysUrl: string;
+  /** Identity's route that re-signs a user's token with the claims of now. */
+  currentClaimsUrl: string;
   timeoutMs: number;
   log: Logger;
-  /** Most keys held at once (least recently used go first). */
+  /** Most credentials held at once (least recently used go first). */
   maxEntries?: number;
 }
 
@@ -20,49 +27,75 @@ interface Entry {
   token: Promise<{ authorization: string; refreshAt: number }>;
 }
 
-const invalidKey = () =>
-  new GraphQLError('the API key is invalid or revoked', {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-  });
+const unauthenticated = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+const unavailable = () =>
+  new GraphQLError('API keys cannot be checked right now', { extensions: { code: 'INTERNAL' } });
+
+/** Whether a JWT names a session (`sid`): identity's user tokens do; others are not ours to refresh. */
+function namesSession(payload: string): boolean {
+  try {
+    return typeof JSON.parse(Buffer.from(payload, 'base64url').toString()).sid === 'string';
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Turns an API key into identity's short-lived access token for it, so subgraphs only ever
- * verify JWTs. Tokens are cached by the key's SHA-256 (the secret is not kept) until shortly
- * before they expire; identity checks revocation on every exchange, so a revoked key stops
- * working within a token's lifetime (60 s). Any other authorization passes through unchanged.
+ * What the gateway forwards as `authorization`, so that subgraphs only ever verify identity's
+ * JWTs and read claims that are true now:
+ * - an API key becomes identity's short-lived token for it (identity checks revocation on every
+ *   exchange), cached until shortly before it expires;
+ * - a user's access token becomes identity's token with the caller's current roles and
+ *   memberships, for a session that is still live, reused for at most a second and dropped after
+ *   the caller's own mutations (`forgetAfterMutations`): a membership granted applies to the
+ *   next request, one taken away or a revoked session within a second.
+ * Credentials are cached by their SHA-256 (no secret is kept); anything else passes unchanged.
  */
-export function createApiKeyExchange(options: ApiKeyExchangeOptions) {
+export function createTokenExchange(options: TokenExchangeOptions) {
   const maxEntries = options.maxEntries ?? 10_000;
   const cache = new Map<string, Entry>();
+  const keyOf = (credential: string) => createHash('sha256').update(credential).digest('hex');
 
-  async function exchange(secret: string) {
+  async function exchange(url: string, credential: string, kind: 'apiKey' | 'user') {
     let response: Response;
     try {
-      response = await fetch(options.url, {
+      response = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${secret}` },
+        headers: { authorization: `Bearer ${credential}` },
         signal: AbortSignal.timeout(options.timeoutMs),
       });
     } catch (err) {
-      options.log.warn({ err }, 'API key exchange unavailable');
-      throw new GraphQLError('API keys cannot be checked right now', { extensions: { code: 'INTERNAL' } });
+      options.log.warn({ err, kind }, 'token exchange unavailable');
+      // A user's token is still verified by every subgraph: it goes on with the claims it carries.
+      if (kind === 'user') return { authorization: `Bearer ${credential}`, refreshAt: 0 };
+      throw unavailable();
     }
-    if (response.status === 401) throw invalidKey();
+    if (response.status === 401) {
+      throw unauthenticated(
+        kind === 'apiKey'
+          ? 'the API key is invalid or revoked'
+          : 'the access token is invalid or its session is over',
+      );
+    }
     if (!response.ok) {
-      options.log.warn({ status: response.status }, 'API key exchange failed');
-      throw new GraphQLError('API keys cannot be checked right now', { extensions: { code: 'INTERNAL' } });
+      options.log.warn({ status: response.status, kind }, 'token exchange failed');
+      if (kind === 'user') return { authorization: `Bearer ${credential}`, refreshAt: 0 };
+      throw unavailable();
     }
     const { accessToken, expiresIn } = (await response.json()) as { accessToken: string; expiresIn: number };
-    return {
-      authorization: `Bearer ${accessToken}`,
-      refreshAt: Date.now() + expiresIn * 1000 - REFRESH_MARGIN_MS,
-    };
+    const refreshAt =
+      kind === 'apiKey' ? Date.now() + expiresIn * 1000 - REFRESH_MARGIN_MS : Date.now() + CURRENT_CLAIMS_MS;
+    return { authorization: `Bearer ${accessToken}`, refreshAt };
   }
 
-  return async function authorizationFor(authorization: string | undefined): Promise<string | undefined> {
-    const secret = authorization && API_KEY_BEARER.exec(authorization)?.[1];
-    if (!secret) return authorization;
-    const key = createHash('sha256').update(secret).digest('hex');
+  async function authorizationFor(authorization: string | undefined): Promise<string | undefined> {
+    if (!authorization) return authorization;
+    const apiKey = API_KEY_BEARER.exec(authorization)?.[1];
+    const jwt = apiKey ? undefined : JWT_BEARER.exec(authorization);
+    if (!apiKey && !(jwt && namesSession(jwt[2]!))) return authorization;
+    const credential = apiKey ?? authorization.slice('Bearer '.length);
+    const key = keyOf(credential);
     let entry = cache.get(key);
     if (entry) cache.delete(key); // re-inserted below: most recently used last
     const fresh =
@@ -72,8 +105,10 @@ export function createApiKeyExchange(options: ApiKeyExchangeOptions) {
         () => false,
       ));
     if (!entry || !fresh) {
-      // Concurrent requests with one key share one exchange; a failure is not cached.
-      entry = { token: exchange(secret) };
+      // Concurrent requests with one credential share one exchange; a failure is not cached.
+      entry = apiKey
+        ? { token: exchange(options.apiKeysUrl, credential, 'apiKey') }
+        : { token: exchange(options.currentClaimsUrl, credential, 'user') };
       const token = entry.token;
       token.catch(() => {
         if (cache.get(key)?.token === token) cache.delete(key);
@@ -82,5 +117,20 @@ export function createApiKeyExchange(options: ApiKeyExchangeOptions) {
     cache.set(key, entry);
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
     return (await entry.token).authorization;
+  }
+
+  /** After a caller's mutation, their next request gets fresh claims (a new organization, say). */
+  const forgetAfterMutations: ApolloServerPlugin = {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ operation, request }) {
+          const authorization = request.http?.headers.get('authorization');
+          if (operation?.operation !== 'mutation' || !authorization?.startsWith('Bearer ')) return;
+          cache.delete(keyOf(authorization.slice('Bearer '.length)));
+        },
+      };
+    },
   };
+
+  return { authorizationFor, forgetAfterMutations };
 }

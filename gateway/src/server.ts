@@ -16,7 +16,8 @@ import {
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
-import { createApiKeyExchange } from './api-keys.ts';
+import { createTokenExchange } from './access-tokens.ts';
+import { registerAccountPages } from './account-pages.ts';
 import type { GatewayConfig, SubgraphName } from './config.ts';
 
 export interface GatewayLimits {
@@ -139,6 +140,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     blockFieldSuggestion: { enabled: options.blockFieldSuggestions },
   }).protect();
 
+  // API keys and user tokens become identity-signed tokens with current claims (access-tokens.ts).
+  const tokens = createTokenExchange({
+    apiKeysUrl: identityUrl(options, '/internal/api-keys/exchange'),
+    currentClaimsUrl: identityUrl(options, '/internal/access/current'),
+    timeoutMs: limits.subgraphTimeoutMs,
+    log,
+  });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     ...armor,
@@ -150,23 +158,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
+      tokens.forgetAfterMutations,
     ],
   });
   await apollo.start();
   loaded = true;
-  // Third parties' `Bearer bk_…` keys become identity-signed tokens here; subgraphs only verify JWTs.
-  const authorizationFor = createApiKeyExchange({
-    url: identityUrl(options, '/internal/api-keys/exchange'),
-    timeoutMs: limits.subgraphTimeoutMs,
-    log,
-  });
   mountGraphQL(app, apollo, async (request) => ({
     requestId: request.id,
     traceparent: currentRequest()!.traceparent,
-    authorization: await authorizationFor(request.headers.authorization),
+    authorization: await tokens.authorizationFor(request.headers.authorization),
     clientIp: request.ip,
     userAgent: request.headers['user-agent'],
   }));
+
+  // The pages account mails link to when there is no web app (verify email, reset password, invitation).
+  registerAccountPages(app);
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = identityUrl(options, '/.well-known/jwks.json');

@@ -1,6 +1,8 @@
 import { port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
 /** Messaging's variables: the kit's common ones, its port, where mail goes and what links point to. */
 export const messagingEnv = serviceEnv({
   MESSAGING_PORT: port(4005),
@@ -12,8 +14,18 @@ export const messagingEnv = serviceEnv({
     .string()
     .regex(/^[^\r\n]+@[^\r\n]+$/, 'must be one line with an address, e.g. "Bilten <no-reply@bilten.local>"')
     .default('Bilten <no-reply@bilten.local>'),
-  PUBLIC_WEB_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .default('http://localhost:3000'),
+  /** The web app; unset (or empty): links go to the gateway's own account pages instead. */
+  PUBLIC_WEB_URL: httpUrl.optional().or(z.literal('').transform(() => undefined)),
+  /** Where people reach the gateway, for those pages. */
+  PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
 });
 export type MessagingConfig = z.infer<typeof messagingEnv>;
+
+/**
+ * What the links in mails start with: the web app's `/verify-email`, `/reset-password` and
+ * `/accept-invitation` when `PUBLIC_WEB_URL` is set, otherwise the gateway's pages under
+ * `/account/` (gateway/src/account-pages.ts serves the same three paths there).
+ */
+export function linkBaseOf(config: Pick<MessagingConfig, 'PUBLIC_WEB_URL' | 'PUBLIC_GATEWAY_URL'>): string {
+  return config.PUBLIC_WEB_URL ?? `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}/account`;
+}

@@ -1,6 +1,6 @@
 import type { ConsumerFactory } from '@bilten/platform';
 import { createMailer } from './adapters/mailer.ts';
-import type { MessagingConfig } from './config.ts';
+import { linkBaseOf, type MessagingConfig } from './config.ts';
 import { transactionalMailConsumers } from './domain/transactional-mail.ts';
 
 // Messaging publishes nothing yet. It consumes identity's account events (their contracts live in
@@ -16,6 +16,6 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) =>
       production: config.NODE_ENV === 'production',
     }),
     from: config.MAIL_FROM,
-    web: config.PUBLIC_WEB_URL,
+    web: linkBaseOf(config),
     log,
   });

@@ -365,7 +365,7 @@ describe('without SMTP_URL (npm start on a laptop)', () => {
         level: 30,
         to: email,
         subject: 'Confirm your email address',
-        link: `http://localhost:3000/verify-email?token=${encodeURIComponent(verificationToken)}`,
+        link: `http://localhost:4000/account/verify-email?token=${encodeURIComponent(verificationToken)}`,
       }),
     ]);
   });

@@ -55,7 +55,7 @@ export function transactionalMailConsumers({
   mailer: Mailer;
   /** The From line, which also names the domain of every Message-ID. */
   from: string;
-  /** Where the links in mails point (PUBLIC_WEB_URL). */
+  /** What the links in mails start with: PUBLIC_WEB_URL, or the gateway's `/account` pages (`linkBaseOf`). */
   web: string;
   log: Logger;
 }): EventConsumer[] {
