@@ -435,3 +435,104 @@ describe('changeMemberRole, removeMember and leaveOrganization', () => {
     ).toBe('FORBIDDEN');
   });
 });
+
+// ---------------------------------------------------------------- renaming
+
+const UPDATE = `mutation($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { organization { id name slug } errors { code message field } } }`;
+const BY_SLUG = `query($slug: String!) { organizationBySlug(slug: $slug) { id slug } }`;
+type UpdateResult = {
+  updateOrganization: {
+    organization: { id: string; name: string; slug: string } | null;
+    errors: UserError[];
+  } | null;
+};
+const update = (as: SignedInUser, input: Record<string, unknown>) =>
+  subgraph.gql<UpdateResult>(UPDATE, { input }, as.headers);
+const bySlug = async (slug: string) =>
+  (await subgraph.gql<{ organizationBySlug: { id: string; slug: string } | null }>(BY_SLUG, { slug })).data!
+    .organizationBySlug;
+const freshSlug = () => `org-${randomUUID().slice(0, 8)}`;
+
+describe('updateOrganization', () => {
+  it('lets ADMINs rename, only OWNERs move the slug, and keeps the old slug resolving to it', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+    const staff = await member(id, 'STAFF', owner);
+    const oldSlug = (
+      await subgraph.gql<{ organization: { slug: string } }>(
+        'query($id: ID!) { organization(id: $id) { slug } }',
+        { id },
+      )
+    ).data!.organization.slug;
+
+    expect(codeOf(await update(staff, { id, name: 'Staff name' }))).toBe('FORBIDDEN');
+    const renamed = await update(admin, { id, name: '  Sarajevo Jazz  ' });
+    expect(renamed.data!.updateOrganization).toEqual({
+      organization: { id, name: 'Sarajevo Jazz', slug: oldSlug },
+      errors: [],
+    });
+    expect(codeOf(await update(admin, { id, slug: freshSlug() }))).toBe('FORBIDDEN');
+
+    const newSlug = freshSlug();
+    const moved = await update(owner, { id, slug: newSlug });
+    expect(moved.data!.updateOrganization!.organization).toMatchObject({ slug: newSlug });
+    expect(await bySlug(newSlug)).toEqual({ id, slug: newSlug });
+    expect(await bySlug(oldSlug)).toEqual({ id, slug: newSlug });
+    // Back to the old one: it was this organization's all along.
+    expect((await update(owner, { id, slug: oldSlug })).data!.updateOrganization!.organization!.slug).toBe(
+      oldSlug,
+    );
+  });
+
+  it('never gives another organization a slug one held, by creation or by a move', async () => {
+    const first = await organization();
+    const heldSlug = freshSlug();
+    await update(first.owner, { id: first.id, slug: heldSlug });
+    await update(first.owner, { id: first.id, slug: freshSlug() });
+
+    const other = await organization();
+    const taken = await update(other.owner, { id: other.id, slug: heldSlug });
+    expect(taken.data!.updateOrganization).toEqual({
+      organization: null,
+      errors: [{ code: 'ALREADY_EXISTS', message: 'this slug is taken', field: ['input', 'slug'] }],
+    });
+    const created = await subgraph.gql<{ createOrganization: { organization: null; errors: UserError[] } }>(
+      CREATE_ORGANIZATION,
+      { input: { name: 'Squatter', slug: heldSlug } },
+      other.owner.headers,
+    );
+    expect(created.data!.createOrganization).toEqual({
+      organization: null,
+      errors: [{ code: 'ALREADY_EXISTS' }],
+    });
+    expect((await bySlug(heldSlug))!.id).toBe(first.id);
+    const squatters = await sql`select id from identity.organizations where name = 'Squatter'`;
+    expect(squatters).toHaveLength(0);
+  });
+
+  it('gives a contested new slug to exactly one of two organizations moving to it at once', async () => {
+    const [a, b] = await Promise.all([organization(), organization()]);
+    const contested = freshSlug();
+    const results = await Promise.all([
+      update(a.owner, { id: a.id, slug: contested }),
+      update(b.owner, { id: b.id, slug: contested }),
+    ]);
+    const winners = results.filter((r) => r.data?.updateOrganization?.organization);
+    const losers = results.filter((r) => r.data?.updateOrganization?.errors[0]?.code === 'ALREADY_EXISTS');
+    expect([winners.length, losers.length]).toEqual([1, 1]);
+    expect((await bySlug(contested))!.id).toBe(winners[0]!.data!.updateOrganization!.organization!.id);
+  });
+
+  it('refuses bad input with field errors and changes nothing', async () => {
+    const { id, owner } = await organization();
+    const bad = await update(owner, { id, slug: 'Not A Slug', name: '' });
+    expect(bad.data!.updateOrganization!.organization).toBeNull();
+    expect(bad.data!.updateOrganization!.errors.map((e) => e.field)).toEqual(
+      expect.arrayContaining([
+        ['input', 'slug'],
+        ['input', 'name'],
+      ]),
+    );
+  });
+});

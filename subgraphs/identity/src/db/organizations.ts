@@ -6,6 +6,7 @@ import {
   type OrganizationRow,
   organizationInvitations,
   organizationMembers,
+  organizationSlugs,
   organizations,
 } from './schema.ts';
 
@@ -23,12 +24,51 @@ export async function insertOrganization(
   return organization;
 }
 
+/** Undoes an insert in its own transaction (a slug lost to another organization meanwhile). */
+export const deleteOrganizationRow = (tx: Transaction, id: string) =>
+  tx.delete(organizations).where(eq(organizations.id, id));
+
 export const organizationsByIds = (db: Database, ids: string[]) =>
   db.select().from(organizations).where(inArray(organizations.id, ids));
 
+/** By its current slug or one it held before. */
 export async function organizationBySlug(db: Database, slug: string): Promise<OrganizationRow | undefined> {
-  const [organization] = await db.select().from(organizations).where(eq(organizations.slug, slug));
-  return organization;
+  const [row] = await db
+    .select({ organization: organizations })
+    .from(organizationSlugs)
+    .innerJoin(organizations, eq(organizations.id, organizationSlugs.organizationId))
+    .where(eq(organizationSlugs.slug, slug));
+  return row?.organization;
+}
+
+/**
+ * Registers `slug` as the organization's; false when another organization holds or held it
+ * (the primary key decides, so two organizations racing for one slug cannot both get it).
+ */
+export async function claimSlug(db: Db, organizationId: string, slug: string): Promise<boolean> {
+  const claimed = await db
+    .insert(organizationSlugs)
+    .values({ slug, organizationId })
+    .onConflictDoUpdate({
+      target: organizationSlugs.slug,
+      set: { organizationId },
+      setWhere: eq(organizationSlugs.organizationId, organizationId),
+    })
+    .returning();
+  return claimed.length > 0;
+}
+
+export async function updateOrganizationRow(
+  tx: Transaction,
+  id: string,
+  changes: Partial<Pick<OrganizationRow, 'name' | 'slug'>>,
+): Promise<OrganizationRow> {
+  const [organization] = await tx
+    .update(organizations)
+    .set(changes)
+    .where(eq(organizations.id, id))
+    .returning();
+  return organization!;
 }
 
 // ---------------------------------------------------------------- members

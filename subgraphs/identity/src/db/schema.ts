@@ -28,6 +28,18 @@ export const organizations = identity.table('organizations', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * Every slug an organization has held, its current one included: a slug stays its
+ * organization's for good, so old links keep resolving and no other organization can take it.
+ */
+export const organizationSlugs = identity.table('organization_slugs', {
+  slug: text().primaryKey(),
+  organizationId: uuid('organization_id')
+    .notNull()
+    .references(() => organizations.id, { onDelete: 'cascade' }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export const organizationMembers = identity.table(
   'organization_members',
   {

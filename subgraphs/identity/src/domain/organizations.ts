@@ -18,7 +18,9 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { usersByIds } from '../db/accounts.ts';
 import {
+  claimSlug,
   deleteMember,
+  deleteOrganizationRow,
   insertInvitation,
   insertMember,
   insertOrganization,
@@ -31,6 +33,7 @@ import {
   organizationBySlug,
   revokeOpenInvitations,
   setMemberRole,
+  updateOrganizationRow,
 } from '../db/organizations.ts';
 import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
 import { invitationCreated, organizationCreated } from '../events.ts';
@@ -40,7 +43,7 @@ const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer'>;
 
-/** The creator becomes its OWNER; their next access token (after a refresh) carries the role. */
+/** The creator becomes its OWNER, from their next request on (the gateway reads current roles). */
 export const createOrganization = mutationRule(
   {
     input: z.object({ name: displayText(100), slug }),
@@ -53,7 +56,10 @@ export const createOrganization = mutationRule(
     creator,
   ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> => {
     const organization = await ctx.db.transaction(async (tx) => {
-      const created = await insertOrganization(tx, { id: uuidv7(), ...input });
+      const inserted = await insertOrganization(tx, { id: uuidv7(), ...input });
+      // A slug another organization held before stays theirs: its old links point there.
+      const created = inserted && (await claimSlug(tx, inserted.id, inserted.slug)) ? inserted : undefined;
+      if (inserted && !created) await deleteOrganizationRow(tx, inserted.id);
       if (created) {
         await insertMember(tx, { organizationId: created.id, userId: creator.userId, role: 'OWNER' });
         await ctx.outbox.publish(tx, organizationCreated, created.id, {
@@ -74,7 +80,38 @@ export const createOrganization = mutationRule(
   },
 );
 
-/** Anyone may look an organization up by its slug. */
+/**
+ * Renames an organization (ADMIN and up) or moves it to a new slug (OWNERs). Its old slugs keep
+ * resolving to it and stay its own: no other organization can take them.
+ */
+export const updateOrganization = mutationRule(
+  {
+    input: z.object({ id: uuidInput, name: displayText(100).nullish(), slug: slug.nullish() }),
+    caller: requireUser,
+    invalid: (errors) => ({ organization: null, errors }),
+  },
+  async (
+    ctx: Ctx,
+    { id, name, slug: newSlug },
+  ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> =>
+    withMembers(ctx, id, 'ADMIN', async (tx, { organization, actor }) => {
+      const movesSlug = Boolean(newSlug) && newSlug !== organization.slug;
+      if (movesSlug && actor.role !== 'OWNER') throw forbidden('only owners may change the slug');
+      if (movesSlug && !(await claimSlug(tx, id, newSlug!))) {
+        return {
+          organization: null,
+          errors: failure('ALREADY_EXISTS', 'this slug is taken', ['input', 'slug']),
+        };
+      }
+      const changes = { ...(name ? { name } : {}), ...(movesSlug ? { slug: newSlug! } : {}) };
+      if (!Object.keys(changes).length) return { organization, errors: [] };
+      const updated = await updateOrganizationRow(tx, id, changes);
+      ctx.log.info({ organizationId: id, ...changes, by: actor.userId }, 'organization updated');
+      return { organization: updated, errors: [] };
+    }),
+);
+
+/** Anyone may look an organization up by its slug, current or former. */
 export async function organizationWithSlug(ctx: Pick<Context, 'db'>, args: { slug: string }) {
   return (await organizationBySlug(ctx.db, args.slug)) ?? null;
 }

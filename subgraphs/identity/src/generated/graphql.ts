@@ -292,6 +292,8 @@ export type Mutation = {
   revokeSession: RevokeSessionPayload;
   /** Starts signing with a new key; tokens signed before stay valid. Platform administrators only. */
   rotateSigningKey: RotateSigningKeyPayload;
+  /** Renames an organization (ADMIN and up) or changes its slug (OWNERs). */
+  updateOrganization: UpdateOrganizationPayload;
   /** Confirms the email address with the single-use token from the verification email. */
   verifyEmail: VerifyEmailPayload;
 };
@@ -407,6 +409,11 @@ export type MutationRotateSigningKeyArgs = {
 };
 
 
+export type MutationUpdateOrganizationArgs = {
+  input: UpdateOrganizationInput;
+};
+
+
 export type MutationVerifyEmailArgs = {
   input: VerifyEmailInput;
 };
@@ -467,6 +474,7 @@ export type Query = {
   /** Active sessions of the signed-in user. */
   mySessions: Array<Session>;
   organization?: Maybe<Organization>;
+  /** By its current slug or one it held before. */
   organizationBySlug?: Maybe<Organization>;
   user?: Maybe<User>;
 };
@@ -624,6 +632,20 @@ export type Session = {
   ip?: Maybe<Scalars['String']['output']>;
   lastUsedAt: Scalars['DateTime']['output'];
   userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+/** Leave a field out (or null) to keep it. */
+export type UpdateOrganizationInput = {
+  id: Scalars['ID']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** OWNERs only. The old slug keeps resolving to this organization and stays its own. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateOrganizationPayload = {
+  __typename?: 'UpdateOrganizationPayload';
+  errors: Array<UserError>;
+  organization?: Maybe<Organization>;
 };
 
 /** A person with an account: a customer, an organizer's staff member, or both. */
@@ -823,6 +845,8 @@ export type ResolversTypes = ResolversObject<{
   RotateSigningKeyInput: RotateSigningKeyInput;
   RotateSigningKeyPayload: ResolverTypeWrapper<RotateSigningKeyPayload>;
   Session: ResolverTypeWrapper<Session>;
+  UpdateOrganizationInput: UpdateOrganizationInput;
+  UpdateOrganizationPayload: ResolverTypeWrapper<Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
   User: ResolverTypeWrapper<UserView>;
   UserError: ResolverTypeWrapper<UserError>;
   VerifyEmailInput: VerifyEmailInput;
@@ -894,6 +918,8 @@ export type ResolversParentTypes = ResolversObject<{
   RotateSigningKeyInput: RotateSigningKeyInput;
   RotateSigningKeyPayload: RotateSigningKeyPayload;
   Session: Session;
+  UpdateOrganizationInput: UpdateOrganizationInput;
+  UpdateOrganizationPayload: Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   User: UserView;
   UserError: UserError;
   VerifyEmailInput: VerifyEmailInput;
@@ -1032,6 +1058,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   revokeInvitation?: Resolver<ResolversTypes['RevokeInvitationPayload'], ParentType, ContextType, RequireFields<MutationRevokeInvitationArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   rotateSigningKey?: Resolver<ResolversTypes['RotateSigningKeyPayload'], ParentType, ContextType, Partial<MutationRotateSigningKeyArgs>>;
+  updateOrganization?: Resolver<ResolversTypes['UpdateOrganizationPayload'], ParentType, ContextType, RequireFields<MutationUpdateOrganizationArgs, 'input'>>;
   verifyEmail?: Resolver<ResolversTypes['VerifyEmailPayload'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'input'>>;
 }>;
 
@@ -1135,6 +1162,11 @@ export type SessionResolvers<ContextType = Context, ParentType extends Resolvers
   userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type UpdateOrganizationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateOrganizationPayload'] = ResolversParentTypes['UpdateOrganizationPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1191,6 +1223,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   RotateSigningKeyPayload?: RotateSigningKeyPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  UpdateOrganizationPayload?: UpdateOrganizationPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   VerifyEmailPayload?: VerifyEmailPayloadResolvers<ContextType>;

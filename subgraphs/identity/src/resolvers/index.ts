@@ -13,6 +13,7 @@ import {
   organizationWithSlug,
   removeMember,
   revokeInvitation,
+  updateOrganization,
 } from '../domain/organizations.ts';
 import { changePassword, requestPasswordReset, resetPassword } from '../domain/passwords-reset.ts';
 import {
@@ -51,6 +52,7 @@ export const resolvers: Resolvers = {
     revokeSession: (_, { input }, ctx) => revokeSession(ctx, input),
     rotateSigningKey: (_, { input }, ctx) => rotateSigningKey(ctx, input),
     createOrganization: (_, { input }, ctx) => createOrganization(ctx, input),
+    updateOrganization: (_, { input }, ctx) => updateOrganization(ctx, input),
     inviteMember: (_, { input }, ctx) => inviteMember(ctx, input),
     acceptInvitation: (_, { input }, ctx) => acceptInvitation(ctx, input),
     revokeInvitation: (_, { input }, ctx) => revokeInvitation(ctx, input),
