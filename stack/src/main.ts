@@ -12,6 +12,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
       databasePoolSize: env.DATABASE_POOL_SIZE,
       bus: infrastructure.bus,
       log,
+      // The gateway's; the subgraphs listen on loopback only (see startStack).
       host: env.HOST,
       ports: {
         gateway: env.GATEWAY_PORT,
@@ -23,7 +24,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
     });
     process.stdout.write(
       `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${stack.gateway.url} (open in a browser)\n` +
-        `  Database:       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL in ${env.EMBEDDED_POSTGRES_DIR}`}\n` +
+        `  Database:       ${infrastructure.embeddedPostgresDir ? `embedded PostgreSQL in ${infrastructure.embeddedPostgresDir}` : 'DATABASE_URL'}\n` +
         `  Event bus:      ${infrastructure.bus.kind}\n\n`,
     );
     return {

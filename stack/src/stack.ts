@@ -33,6 +33,9 @@ export const stackEnv = gatewayEnv.extend(
   Object.assign({}, ...SUBGRAPHS.map((definition) => definition.config.shape)) as Record<never, z.ZodType>,
 );
 
+/** See `StackOptions.host`. */
+const SUBGRAPH_HOST = '127.0.0.1';
+
 export const SUPERGRAPH_SDL_PATH = new URL('../../schema/supergraph.graphql', import.meta.url);
 
 export interface StackOptions {
@@ -40,6 +43,11 @@ export interface StackOptions {
   databasePoolSize?: number;
   bus: EventBus;
   log: Logger;
+  /**
+   * Where the gateway listens. The subgraphs listen on 127.0.0.1 whatever it is: they trust the
+   * gateway's headers (the client's address, its user agent), so only the gateway, here in this
+   * process, may reach them.
+   */
   host: string;
   ports: Record<SubgraphName | 'gateway', number>;
   auth?: SubgraphRuntime['auth'];
@@ -72,7 +80,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         log: options.log,
         auth,
         env: options.env,
-        host: options.host,
+        host: SUBGRAPH_HOST,
         port: options.ports[definition.name as SubgraphName],
       });
       started.push(service);

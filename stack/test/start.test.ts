@@ -24,7 +24,8 @@ import {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'bilten-start-'));
-// As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
+// As root, PostgreSQL runs as the `postgres` user: open to it, the folder keeps the data (a
+// private one would have it kept elsewhere, see first-run.test.ts).
 chmodSync(dataDir, 0o755);
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -8,6 +8,8 @@ import { type BaseContext, type SubgraphDefinition, startSubgraph } from './subg
 
 export interface Infrastructure {
   databaseUrl: string;
+  /** Where the embedded PostgreSQL keeps its data; unset with DATABASE_URL. */
+  embeddedPostgresDir?: string;
   bus: EventBus;
   close(): Promise<void>;
 }
@@ -39,7 +41,9 @@ export async function openInfrastructure(
     log.info({ database: embedded ? 'embedded' : 'DATABASE_URL', bus: bus.kind }, 'infrastructure ready');
     return {
       databaseUrl: env.DATABASE_URL ?? embedded!.url,
+      embeddedPostgresDir: embedded?.dir,
       bus,
+      // The database last: everything else may still be using it.
       async close() {
         await bus.close();
         await embedded?.stop();
@@ -57,7 +61,8 @@ export interface Stoppable {
 
 /**
  * The process lifecycle shared by every entry point: validated config, one logger, and on
- * SIGINT/SIGTERM an orderly stop that exits 0 (or 1 if it overran SHUTDOWN_TIMEOUT_MS).
+ * SIGINT/SIGTERM (or SIGHUP, a closed terminal) an orderly stop that exits 0 (or 1 if it overran
+ * SHUTDOWN_TIMEOUT_MS).
  */
 export async function runMain<Config extends PlatformEnv>(
   name: string,
@@ -98,8 +103,10 @@ export async function runMain<Config extends PlatformEnv>(
       process.exit(1);
     }
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // Kept for the whole shutdown: a second Ctrl-C, or the one tsx relays again when the first was
+  // not acknowledged within 30 ms, must not end the process halfway (SHUTDOWN_TIMEOUT_MS bounds it).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => void shutdown(signal));
   try {
     running = await start(env, log);
   } catch (err) {
