@@ -18,7 +18,9 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
+import { clarifyTokenLimit, rejectUnplannableOperations } from './bad-operations.ts';
 import type { GatewayConfig, SubgraphName } from './config.ts';
+import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 
 export interface GatewayLimits {
   /** Deepest selection nesting accepted. */
@@ -29,6 +31,8 @@ export interface GatewayLimits {
   maxTokens: number;
   bodyLimitBytes: number;
   subgraphTimeoutMs: number;
+  /** How long the rest of a body refused unread (413, 415) may arrive after the answer; default 10 s. */
+  unreadBodyGraceMs?: number;
 }
 
 export interface GatewayOptions {
@@ -93,6 +97,12 @@ function subgraphFetcher(name: string, timeoutMs: number): Fetcher {
 
 export async function startGateway(options: GatewayOptions): Promise<RunningService> {
   const { limits, log } = options;
+  // Unless told otherwise, @apollo/gateway reports anonymous usage metrics to Apollo every hour,
+  // labelled by probing the cloud metadata servers (GCP, AWS, Azure, Alibaba) at every start: a
+  // MetadataLookupWarning on stderr wherever one answers oddly (a 403 from a proxy). This backend
+  // reports to no one. The constructor reads APOLLO_TELEMETRY_DISABLED, the library's only switch;
+  // an operator's own value wins.
+  process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: withoutUnenforcedSecurityFeatures(options.supergraphSdl),
     logger: log,
@@ -130,12 +140,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       },
     ],
   });
+  answerBodiesRefusedUnread(app, limits.unreadBodyGraceMs ?? 10_000);
 
+  // Every limit answers 400: armor's validation rules report to the validation context. Its
+  // max-tokens plugin for Apollo parses again in `parsingDidStart`, where a throw is an unexpected
+  // error (HTTP 500), so graphql-js's parser counts the tokens instead (`parseOptions` below).
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
     costLimit: { maxCost: limits.maxCost },
-    maxTokens: { n: limits.maxTokens },
+    maxTokens: { enabled: false },
     maxDirectives: { n: 50 },
     blockFieldSuggestion: { enabled: options.blockFieldSuggestions },
   }).protect();
@@ -147,13 +161,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     timeoutMs: limits.subgraphTimeoutMs,
     log,
   });
+  const formatError = createErrorFormatter(log);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     ...armor,
-    formatError: createErrorFormatter(log),
+    logger: log,
+    parseOptions: { maxLexicalTokens: limits.maxTokens },
+    formatError: (formatted, error) => formatError(clarifyTokenLimit(formatted), error),
     stopOnTerminationSignals: false,
     plugins: [
       ...armor.plugins,
+      rejectUnplannableOperations(),
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       graphqlMetricsPlugin(metrics),

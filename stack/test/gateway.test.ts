@@ -91,40 +91,6 @@ describe('gateway: the public door', () => {
     });
   });
 
-  it('rejects an operation nested 40 deep before planning', async () => {
-    const deep = `{ ticketType(id: "x") { ${'event { ticketTypes { '.repeat(20)}id${' } }'.repeat(20)} } }`;
-    const { body } = await graphql(stack.url, deep);
-    expect(body.data).toBeUndefined();
-    expect(body.errors?.map((error) => error.message)).toContainEqual(
-      expect.stringMatching(/Query depth limit of 12 exceeded, found 4\d/),
-    );
-  });
-
-  it('rejects 1,000 aliases', async () => {
-    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: __typename`).join(' ');
-    const { body } = await graphql(stack.url, `{ ${aliases} }`);
-    expect(body.data).toBeUndefined();
-    expect(body.errors?.[0]?.message).toMatch(/(aliases limit|token limit)/i);
-  });
-
-  it('rejects a costly but shallow operation', async () => {
-    const fields = Array.from(
-      { length: 25 },
-      (_, i) => `e${i}: events(first: 100) { edges { node { id title ticketTypes { id name } } } }`,
-    );
-    const { body } = await graphql(stack.url, `{ ${fields.join(' ')} }`);
-    expect(body.data).toBeUndefined();
-    expect(body.errors?.[0]?.message).toMatch(/(cost limit|aliases limit)/i);
-  });
-
-  it('answers a 2 MB body with 413', async () => {
-    const huge = JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(2 * 1024 * 1024) } });
-    expect(huge.length).toBeGreaterThan(TEST_LIMITS.bodyLimitBytes);
-    const response = await post(huge);
-    expect(response.status).toBe(413);
-    expect(await errorCodeOf(response)).toBe('PAYLOAD_TOO_LARGE');
-  });
-
   it('never leaks internals: a bad variable type is a clear error, not a stack trace', async () => {
     const { body } = await graphql(stack.url, CreateOrganizationDocument, {
       input: { name: 42, slug: null },
