@@ -233,7 +233,7 @@ describe('Dockerfile', () => {
       expect(entry).toBe(entryPoint(service));
       expect(existsSync(join(ROOT, entry)), entry).toBe(true);
       const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-      expect(scripts[`start:${service}`]).toBe(`tsx ${entryPoint(service)}`);
+      expect(scripts[`start:${service}`]).toBe(`node --import tsx ${entryPoint(service)}`);
     });
 
     it('rejects an unknown or missing SERVICE, naming the valid ones', () => {
