@@ -1,3 +1,4 @@
+import { escapeHtml } from '@bilten/platform';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -33,15 +34,6 @@ export const ACCOUNT_PAGE_HEADERS = {
 /** Identity takes tokens of at most 200 characters; a form body needs only a few hundred bytes. */
 const MAX_TOKEN_LENGTH = 200;
 const BODY_LIMIT_BYTES = 16 * 1024;
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
 
 // ---------------------------------------------------------------- HTML
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SUBGRAPH_NAMES } from '@bilten/gateway';
-import { captureLogs, createTestBus, createTestDatabase, freePort, graphql } from '@bilten/testkit';
+import { captureLogs, createTestBus, createTestDatabase, freePort, graphql, isAlive } from '@bilten/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startStack } from '../src/stack.ts';
 import { TEST_LIMITS } from './support.ts';
@@ -90,15 +90,6 @@ const logLines = (output: string) =>
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as { msg: string; level: number; [key: string]: unknown });
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const accepts = (host: string, port: number) =>
   new Promise<boolean>((resolve) => {

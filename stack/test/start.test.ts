@@ -9,6 +9,7 @@ import {
   createTestDatabase,
   freePort,
   graphql,
+  isAlive,
   signUp,
   TEST_NATS_URL,
   waitFor,
@@ -82,15 +83,6 @@ function stop(
     child.kill(signal);
   });
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('npm start on a machine with nothing set', () => {
   it('runs everything on embedded PostgreSQL, keeps data across restarts, and stops cleanly on SIGINT', async () => {

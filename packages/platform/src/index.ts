@@ -9,6 +9,7 @@ export * from './errors.ts';
 export * from './event-tables.ts';
 export * from './events.ts';
 export * from './graphql.ts';
+export * from './html.ts';
 export * from './http.ts';
 export * from './keyed-runner.ts';
 export * from './loaders.ts';

@@ -1,6 +1,6 @@
+import { escapeHtml } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
 import {
-  escapeHtml,
   linkTo,
   passwordResetMail,
   singleLine,

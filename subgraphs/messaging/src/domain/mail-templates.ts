@@ -1,3 +1,4 @@
+import { escapeHtml } from '@bilten/platform';
 /** A rendered mail, ready for any transport. */
 export interface Mail {
   template: 'email-verification' | 'password-reset' | 'organization-invitation';
@@ -8,16 +9,6 @@ export interface Mail {
   /** The link the mail exists for (the development log transport prints it). */
   link: string;
 }
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
 
 /** One line: control characters (CR, LF, ...) and runs of whitespace become one space. */
 export const singleLine = (value: string) => value.replace(/[\p{Cc}\s]+/gu, ' ').trim();
