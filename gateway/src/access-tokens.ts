@@ -125,7 +125,9 @@ export function createTokenExchange(options: TokenExchangeOptions) {
       return {
         async willSendResponse({ operation, request }) {
           const authorization = request.http?.headers.get('authorization');
-          if (operation?.operation !== 'mutation' || !authorization?.startsWith('Bearer ')) return;
+          // API keys carry no memberships of their own to refresh: only user tokens are dropped.
+          const jwt = authorization && JWT_BEARER.exec(authorization);
+          if (operation?.operation !== 'mutation' || !jwt) return;
           cache.delete(keyOf(authorization.slice('Bearer '.length)));
         },
       };

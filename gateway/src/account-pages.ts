@@ -1,4 +1,4 @@
-import { escapeHtml } from '@bilten/platform';
+import { escapeHtml, type UserError } from '@bilten/platform';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -15,13 +15,13 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
  */
 
 /** Messaging builds its links from the same paths (`linkBaseOf` in subgraphs/messaging/src/config.ts). */
-export const ACCOUNT_PAGE_PATHS = {
+const ACCOUNT_PAGE_PATHS = {
   verifyEmail: '/account/verify-email',
   resetPassword: '/account/reset-password',
   acceptInvitation: '/account/accept-invitation',
 } as const;
 
-export const ACCOUNT_PAGE_HEADERS = {
+const ACCOUNT_PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy':
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -106,12 +106,6 @@ const sentence = (message: string) => {
 };
 
 // ---------------------------------------------------------------- GraphQL, the way clients call it
-
-interface UserError {
-  code: string;
-  message: string;
-  field?: string[] | null;
-}
 
 interface GraphQLAnswer<T> {
   data?: T | null;

@@ -4,29 +4,23 @@
  * The whole platform runs here, mails cross a real SMTP server, and the pages are used the way a
  * browser would: follow the link, read the form, post it.
  */
-import { createServer } from 'node:net';
 import {
-  captureLogs,
-  createTestBus,
-  createTestDatabase,
+  freePort,
   graphql,
   linkTokenOf,
   type ReceivedMail,
   type SignedInUser,
   signUp,
-  startTestSmtpServer,
   type TestSmtpServer,
 } from '@bilten/testkit';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../src/stack.ts';
-import { TEST_LIMITS } from './support.ts';
+import { startTestStack, type TestStack } from './support.ts';
 
-let stack: Stack;
+let stack: TestStack;
 let smtp: TestSmtpServer;
 let sql: postgres.Sql;
 let logs: Array<Record<string, unknown>>;
-let dispose: () => Promise<void>;
 /** What people type in their browser to reach the gateway (PUBLIC_GATEWAY_URL). */
 let gatewayBase: string;
 /** The gateway's /graphql. */
@@ -34,60 +28,19 @@ let api: string;
 /** Every token a mail carried, none of which may reach an info line. */
 const tokens: string[] = [];
 
-/** A port that was free a moment ago: messaging must know the gateway's address before it listens. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 beforeAll(async () => {
-  const captured = captureLogs('account-pages-test');
-  logs = captured.lines;
-  const database = await createTestDatabase();
-  const testBus = await createTestBus('in-process', captured.log);
-  smtp = await startTestSmtpServer();
+  // A port free a moment ago: messaging must know the gateway's address before it listens.
   const gatewayPort = await freePort();
   gatewayBase = `http://127.0.0.1:${gatewayPort}`;
-  stack = await startStack({
-    databaseUrl: database.url,
-    databasePoolSize: 4,
-    bus: testBus.bus,
-    log: captured.log,
-    host: '127.0.0.1',
-    ports: {
-      gateway: gatewayPort,
-      identity: 0,
-      catalog: 0,
-      orders: 0,
-      billing: 0,
-      messaging: 0,
-      branding: 0,
-    },
-    gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
-    // No PUBLIC_WEB_URL: there is no web app.
-    env: {
-      SMTP_URL: smtp.url,
-      PUBLIC_GATEWAY_URL: gatewayBase,
-      AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
-    },
+  stack = await startTestStack('in-process', {
+    gatewayPort,
+    // No web app: the links go to the gateway's pages.
+    env: { PUBLIC_WEB_URL: undefined, PUBLIC_GATEWAY_URL: gatewayBase },
   });
-  api = stack.gateway.url;
-  sql = postgres(database.url, { max: 2, onnotice: () => {} });
-  dispose = async () => {
-    await sql.end();
-    await stack.stop();
-    await smtp.stop();
-    await testBus.dispose();
-    await database.drop();
-  };
+  ({ smtp, sql, logs, url: api } = stack);
 });
 afterAll(async () => {
-  await dispose?.();
+  await stack?.dispose();
 });
 
 // ---------------------------------------------------------------- a browser, roughly

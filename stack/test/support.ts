@@ -49,8 +49,14 @@ export interface TestStack extends Stack {
 /** The whole platform on a fresh database and a real bus, every service on a free port. */
 export async function startTestStack(
   busKind: BusKind = 'jetstream',
-  options: Pick<StackOptions, 'auth'> = {},
+  options: Pick<StackOptions, 'auth'> & {
+    /** Variables over the defaults below (undefined unsets one). */
+    env?: RawEnv;
+    /** A port chosen beforehand, for services that must know the gateway's address (default: any free one). */
+    gatewayPort?: number;
+  } = {},
 ): Promise<TestStack> {
+  const { env: envOverrides, gatewayPort = 0, ...stackOptions } = options;
   const { log, lines } = captureLogs('stack-test');
   const database = await createTestDatabase();
   const testBus = await createTestBus(busKind, log);
@@ -60,9 +66,10 @@ export async function startTestStack(
     PUBLIC_WEB_URL: TEST_WEB_URL,
     // Every test signs up from 127.0.0.1.
     AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+    ...envOverrides,
   };
   const ports = {
-    gateway: 0,
+    gateway: gatewayPort,
     identity: 0,
     catalog: 0,
     orders: 0,
@@ -79,7 +86,7 @@ export async function startTestStack(
     ports,
     gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
     env,
-    ...options,
+    ...stackOptions,
   });
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
   return {
