@@ -8,7 +8,7 @@ import {
   PublishEventDocument,
   RefreshTokenDocument,
 } from './generated/operations.ts';
-import { startTestStack, type TestStack } from './support.ts';
+import { eventInput, startTestStack, type TestStack } from './support.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -38,18 +38,6 @@ async function organizationOwner(
     headers: { authorization: `Bearer ${refreshed.body.data!.refreshToken.accessToken}` },
   };
 }
-
-const eventInput = (organizationId: string, title: string, overrides: Record<string, unknown> = {}) => ({
-  organizationId,
-  title,
-  startsAt: '2027-06-01T19:00:00Z',
-  endsAt: '2027-06-01T23:00:00Z',
-  timezone: 'Europe/Sarajevo',
-  onlineUrl: 'https://stream.example/live',
-  currency: 'EUR',
-  capacity: 200,
-  ...overrides,
-});
 
 async function publishedEvent(organizationId: string, headers: Record<string, string>, title: string) {
   const created = await graphql(

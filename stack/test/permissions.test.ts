@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { graphql, invitationTokenOf, refreshAccess, type SignedInUser, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestStack, type TestStack } from './support.ts';
+import { eventInput, startTestStack, type TestStack } from './support.ts';
 
 /**
  * Every organization-scoped mutation (identity's, branding's and catalog's) against every kind of
@@ -265,16 +265,6 @@ async function byOwner<T>(mutation: string, input: unknown): Promise<T> {
   return payload!;
 }
 
-const eventInput = () => ({
-  organizationId: orgA,
-  title: `Matrix ${randomUUID().slice(0, 8)}`,
-  startsAt: '2027-06-01T19:00:00Z',
-  endsAt: '2027-06-01T23:00:00Z',
-  timezone: 'Europe/Sarajevo',
-  onlineUrl: 'https://stream.example/live',
-  currency: 'EUR',
-  capacity: 100,
-});
 const ticketTypeInput = (eventId: string) => ({
   eventId,
   name: 'General',
@@ -284,7 +274,12 @@ const ticketTypeInput = (eventId: string) => ({
 
 /** A draft of organization A. */
 async function draftEvent() {
-  return (await byOwner<{ event: { id: string; version: number } }>(CREATE_EVENT, eventInput())).event;
+  return (
+    await byOwner<{ event: { id: string; version: number } }>(
+      CREATE_EVENT,
+      eventInput(orgA, `Matrix ${randomUUID().slice(0, 8)}`),
+    )
+  ).event;
 }
 
 /** A draft of organization A with one ticket type: ready to publish. */
@@ -310,7 +305,11 @@ async function publishedEvent() {
 const EDITORS: Caller[] = ['admin', 'owner', 'apiKey'];
 
 const CATALOG_CASES: Record<string, Case> = {
-  createEvent: { mutation: CREATE_EVENT, input: async () => eventInput(), allowed: EDITORS },
+  createEvent: {
+    mutation: CREATE_EVENT,
+    input: async () => eventInput(orgA, `Matrix ${randomUUID().slice(0, 8)}`),
+    allowed: EDITORS,
+  },
   updateEvent: {
     mutation: UPDATE_EVENT,
     input: async () => {

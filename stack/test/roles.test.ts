@@ -13,7 +13,7 @@ import {
   MeDocument,
   RemoveMemberDocument,
 } from './generated/operations.ts';
-import { startTestStack, type TestStack } from './support.ts';
+import { eventInput, startTestStack, type TestStack } from './support.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -21,17 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.dispose();
-});
-
-const eventInput = (organizationId: string) => ({
-  organizationId,
-  title: 'Roles at once',
-  startsAt: '2027-06-01T19:00:00Z',
-  endsAt: '2027-06-01T23:00:00Z',
-  timezone: 'Europe/Sarajevo',
-  onlineUrl: 'https://stream.example/live',
-  currency: 'EUR',
-  capacity: 100,
 });
 
 async function createOrganization(owner: SignedInUser, slug: string) {
@@ -46,7 +35,14 @@ async function createOrganization(owner: SignedInUser, slug: string) {
 }
 
 const createEvent = async (organizationId: string, caller: SignedInUser) =>
-  (await graphql(stack.url, CreateEventDocument, { input: eventInput(organizationId) }, caller.headers)).body;
+  (
+    await graphql(
+      stack.url,
+      CreateEventDocument,
+      { input: eventInput(organizationId, 'Roles at once') },
+      caller.headers,
+    )
+  ).body;
 
 /** Polls `probe` until it holds, failing past `withinMs`; answers how long it took. */
 async function within(withinMs: number, probe: () => Promise<boolean>): Promise<number> {

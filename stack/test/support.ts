@@ -23,6 +23,23 @@ export const TEST_LIMITS = {
   subgraphTimeoutMs: 2_000,
 };
 
+/** A valid createEvent input for an online event in 2027, with `overrides` on top. */
+export const eventInput = (
+  organizationId: string,
+  title: string,
+  overrides: Record<string, unknown> = {},
+) => ({
+  organizationId,
+  title,
+  startsAt: '2027-06-01T19:00:00Z',
+  endsAt: '2027-06-01T23:00:00Z',
+  timezone: 'Europe/Sarajevo',
+  onlineUrl: 'https://stream.example/live',
+  currency: 'EUR',
+  capacity: 100,
+  ...overrides,
+});
+
 /** Where the links in mails point. */
 export const TEST_WEB_URL = 'https://tickets.test';
 
