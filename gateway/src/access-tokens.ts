@@ -7,10 +7,13 @@ import { GraphQLError } from 'graphql';
 const API_KEY_BEARER = /^Bearer (bk_(?:live|test)_\S*)$/;
 /** `Bearer <jwt>`: a user's access token (or a token of a test signer, passed on as it is). */
 const JWT_BEARER = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
-/** Exchange an API key again this long before its token expires, so no request carries a token about to lapse. */
-const REFRESH_MARGIN_MS = 15_000;
-/** How long a user's current claims are reused: a role taken away elsewhere applies within this. */
-const CURRENT_CLAIMS_MS = 1_000;
+/**
+ * How long an exchanged credential is reused: a revoked API key, an ended session or a role taken
+ * away applies within this at the gateway (and at once at every subgraph, see followRevocations).
+ */
+const REUSE_MS = 1_000;
+/** While identity cannot be reached, an API key's last token goes on unless it expires within this. */
+const STALE_MARGIN_MS = 5_000;
 
 export interface TokenExchangeOptions {
   /** Identity's API-key exchange route. */
@@ -23,8 +26,14 @@ export interface TokenExchangeOptions {
   maxEntries?: number;
 }
 
+interface Exchanged {
+  authorization: string;
+  refreshAt: number;
+  expiresAt: number;
+}
+
 interface Entry {
-  token: Promise<{ authorization: string; refreshAt: number }>;
+  token: Promise<Exchanged>;
 }
 
 const unauthenticated = (message: string) =>
@@ -45,19 +54,33 @@ function namesSession(payload: string): boolean {
  * What the gateway forwards as `authorization`, so that subgraphs only ever verify identity's
  * JWTs and read claims that are true now:
  * - an API key becomes identity's short-lived token for it (identity checks revocation on every
- *   exchange), cached until shortly before it expires;
+ *   exchange), reused for at most a second: a revoked key is refused within a second;
  * - a user's access token becomes identity's token with the caller's current roles and
  *   memberships, for a session that is still live, reused for at most a second and dropped after
  *   the caller's own mutations (`forgetAfterMutations`): a membership granted applies to the
  *   next request, one taken away or a revoked session within a second.
- * Credentials are cached by their SHA-256 (no secret is kept); anything else passes unchanged.
+ * If identity cannot be reached, a user's own token and an API key's last token go on: every
+ * subgraph still verifies them and refuses revoked ones. Credentials are cached by their SHA-256
+ * (no secret is kept); anything else passes unchanged.
  */
 export function createTokenExchange(options: TokenExchangeOptions) {
   const maxEntries = options.maxEntries ?? 10_000;
   const cache = new Map<string, Entry>();
   const keyOf = (credential: string) => createHash('sha256').update(credential).digest('hex');
 
-  async function exchange(url: string, credential: string, kind: 'apiKey' | 'user') {
+  async function exchange(
+    url: string,
+    credential: string,
+    kind: 'apiKey' | 'user',
+    previous?: Exchanged,
+  ): Promise<Exchanged> {
+    // Every subgraph still verifies what goes on: a user's token with the claims it carries, or
+    // the key's last token, and refuses either once revoked. Asked again on the next request.
+    const fallback = () => {
+      if (kind === 'user') return { authorization: `Bearer ${credential}`, refreshAt: 0, expiresAt: 0 };
+      if (previous && previous.expiresAt > Date.now() + STALE_MARGIN_MS) return { ...previous, refreshAt: 0 };
+      throw unavailable();
+    };
     let response: Response;
     try {
       response = await fetch(url, {
@@ -67,9 +90,7 @@ export function createTokenExchange(options: TokenExchangeOptions) {
       });
     } catch (err) {
       options.log.warn({ err, kind }, 'token exchange unavailable');
-      // A user's token is still verified by every subgraph: it goes on with the claims it carries.
-      if (kind === 'user') return { authorization: `Bearer ${credential}`, refreshAt: 0 };
-      throw unavailable();
+      return fallback();
     }
     if (response.status === 401) {
       throw unauthenticated(
@@ -80,13 +101,15 @@ export function createTokenExchange(options: TokenExchangeOptions) {
     }
     if (!response.ok) {
       options.log.warn({ status: response.status, kind }, 'token exchange failed');
-      if (kind === 'user') return { authorization: `Bearer ${credential}`, refreshAt: 0 };
-      throw unavailable();
+      return fallback();
     }
     const { accessToken, expiresIn } = (await response.json()) as { accessToken: string; expiresIn: number };
-    const refreshAt =
-      kind === 'apiKey' ? Date.now() + expiresIn * 1000 - REFRESH_MARGIN_MS : Date.now() + CURRENT_CLAIMS_MS;
-    return { authorization: `Bearer ${accessToken}`, refreshAt };
+    const now = Date.now();
+    return {
+      authorization: `Bearer ${accessToken}`,
+      refreshAt: now + REUSE_MS,
+      expiresAt: now + expiresIn * 1000,
+    };
   }
 
   async function authorizationFor(authorization: string | undefined): Promise<string | undefined> {
@@ -98,16 +121,11 @@ export function createTokenExchange(options: TokenExchangeOptions) {
     const key = keyOf(credential);
     let entry = cache.get(key);
     if (entry) cache.delete(key); // re-inserted below: most recently used last
-    const fresh =
-      entry &&
-      (await entry.token.then(
-        (token) => token.refreshAt > Date.now(),
-        () => false,
-      ));
-    if (!entry || !fresh) {
+    const held = await entry?.token.catch(() => undefined);
+    if (!entry || !held || held.refreshAt <= Date.now()) {
       // Concurrent requests with one credential share one exchange; a failure is not cached.
       entry = apiKey
-        ? { token: exchange(options.apiKeysUrl, credential, 'apiKey') }
+        ? { token: exchange(options.apiKeysUrl, credential, 'apiKey', held) }
         : { token: exchange(options.currentClaimsUrl, credential, 'user') };
       const token = entry.token;
       token.catch(() => {

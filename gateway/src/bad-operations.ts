@@ -11,6 +11,19 @@ export function clarifyTokenLimit(formatted: GraphQLFormattedError): GraphQLForm
   return { ...formatted, message: `Token limit of ${limit} exceeded: the operation is too large.` };
 }
 
+/** graphql-js's "Did you mean …?" (fields, arguments, types, enum values), or graphql-armor's mask of it. */
+const SUGGESTION = / ?(?:Did you mean .+?|\[Suggestion hidden\])\?/g;
+
+/**
+ * `formatError` step for production: suggestions map the schema for whoever probes it with typos.
+ * Here, unlike in validation only, they go from every message: a variable's bad enum value is
+ * reported while variables are coerced.
+ */
+export function withoutSuggestions(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const message = formatted.message.replace(SUGGESTION, '');
+  return message === formatted.message ? formatted : { ...formatted, message };
+}
+
 const clientError = (message: string, code: ApolloServerErrorCode) =>
   new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 

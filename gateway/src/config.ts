@@ -8,6 +8,14 @@ export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 /** The gateway's variables: the kit's common ones, its port and limits, and where the subgraphs are. */
 export const gatewayEnv = serviceEnv({
   GATEWAY_PORT: port(4000),
+  // Unset: no operations listener. A fixed default would make two gateways on one machine clash.
+  GATEWAY_OPS_PORT: z
+    .union([z.literal('').transform(() => undefined), z.coerce.number().int().min(0).max(65535)], {
+      error: 'must be a port number (0-65535), or empty for none',
+    })
+    .optional(),
+  GATEWAY_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  GATEWAY_SANDBOX: z.enum(['on', 'off']).optional(),
   IDENTITY_URL: optionalUrl,
   CATALOG_URL: optionalUrl,
   ORDERS_URL: optionalUrl,

@@ -1,5 +1,6 @@
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
@@ -9,24 +10,30 @@ import {
   createServiceMetrics,
   currentRequest,
   graphqlMetricsPlugin,
+  type HealthCheck,
   type Logger,
   mountGraphQL,
   operationLogPlugin,
+  REQUEST_TIMEOUT_HEADER,
   type RunningService,
+  startOperationsServer,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
-import { clarifyTokenLimit, rejectUnplannableOperations } from './bad-operations.ts';
+import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
 import type { GatewayConfig, SubgraphName } from './config.ts';
+import { queryCostLimit } from './query-cost.ts';
+import { addSecurityHeaders } from './security-headers.ts';
+import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 
 export interface GatewayLimits {
   /** Deepest selection nesting accepted. */
   maxDepth: number;
   maxAliases: number;
-  /** graphql-armor cost: objects 2, scalars 1, multiplied by depth. */
+  /** Values an answer may hold, every list counted at its size (query-cost.ts). */
   maxCost: number;
   maxTokens: number;
   bodyLimitBytes: number;
@@ -45,8 +52,17 @@ export interface GatewayOptions {
   port: number;
   /** Hide "did you mean" suggestions, which map the schema for an attacker. */
   blockFieldSuggestions: boolean;
+  /** Serve Apollo Sandbox on GET /graphql and answer the introspection it needs (default: neither). */
+  sandbox?: boolean;
+  /** Where `/metrics` (with `/livez`, `/readyz`) is served, apart from the public port; unset: nowhere. */
+  operations?: { host: string; port: number };
   /** Proxies in front of the gateway allowed to name the client address; default: none, the TCP peer is the client. */
   trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
+}
+
+export interface RunningGateway extends RunningService {
+  /** `http://host:port` of the operations listener, when there is one. */
+  operationsUrl?: string;
 }
 
 interface GatewayContext {
@@ -95,7 +111,7 @@ function subgraphFetcher(name: string, timeoutMs: number): Fetcher {
   }) as unknown as Fetcher;
 }
 
-export async function startGateway(options: GatewayOptions): Promise<RunningService> {
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { limits, log } = options;
   // Unless told otherwise, @apollo/gateway reports anonymous usage metrics to Apollo every hour,
   // labelled by probing the cloud metadata servers (GCP, AWS, Azure, Alibaba) at every start: a
@@ -110,6 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       new RemoteGraphQLDataSource<GatewayContext>({
         url: options.subgraphUrls[name as SubgraphName] ?? url,
         fetcher: subgraphFetcher(name, limits.subgraphTimeoutMs),
+        errorFromResponse: subgraphErrorFromResponse(name, log),
         willSendRequest({ request, context }) {
           if (!request.http) return;
           request.http.headers.set('x-request-id', context.requestId);
@@ -120,35 +137,46 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
           request.http.headers.set('x-forwarded-for', context.clientIp);
           request.http.headers.set('x-real-ip', context.clientIp);
           if (context.userAgent) request.http.headers.set('user-agent', context.userAgent);
+          // The subgraph rolls back what would commit after this, 10% before the gateway stops
+          // waiting (time for its answer to come back), so a timed-out mutation saved nothing.
+          request.http.headers.set(
+            REQUEST_TIMEOUT_HEADER,
+            String(Math.floor(limits.subgraphTimeoutMs * 0.9)),
+          );
         },
       }),
   });
 
   const metrics = createServiceMetrics('gateway', { events: false });
   let loaded = false;
+  const health: HealthCheck[] = [
+    {
+      name: 'supergraph',
+      check: async () => {
+        if (!loaded) throw new Error('supergraph not loaded');
+      },
+    },
+  ];
+  // Probes and load balancers reach /livez and /readyz here; /metrics only on the operations port.
   const app = createHttpApp({
     log,
     metrics,
     bodyLimit: limits.bodyLimitBytes,
     trustProxy: options.trustProxy,
-    health: [
-      {
-        name: 'supergraph',
-        check: async () => {
-          if (!loaded) throw new Error('supergraph not loaded');
-        },
-      },
-    ],
+    health,
+    serveMetrics: false,
   });
+  addSecurityHeaders(app);
   answerBodiesRefusedUnread(app, limits.unreadBodyGraceMs ?? 10_000);
 
   // Every limit answers 400: armor's validation rules report to the validation context. Its
   // max-tokens plugin for Apollo parses again in `parsingDidStart`, where a throw is an unexpected
-  // error (HTTP 500), so graphql-js's parser counts the tokens instead (`parseOptions` below).
+  // error (HTTP 500), so graphql-js's parser counts the tokens instead (`parseOptions` below). Its
+  // cost rule sees neither list sizes nor variables: queryCostLimit counts the cost instead.
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
-    costLimit: { maxCost: limits.maxCost },
+    costLimit: { enabled: false },
     maxTokens: { enabled: false },
     maxDirectives: { n: 50 },
     blockFieldSuggestion: { enabled: options.blockFieldSuggestions },
@@ -162,18 +190,25 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     log,
   });
   const formatError = createErrorFormatter(log);
+  const hideSuggestions = options.blockFieldSuggestions ? withoutSuggestions : <T>(formatted: T) => formatted;
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     ...armor,
     logger: log,
     parseOptions: { maxLexicalTokens: limits.maxTokens },
-    formatError: (formatted, error) => formatError(clarifyTokenLimit(formatted), error),
+    formatError: (formatted, error) => hideSuggestions(formatError(clarifyTokenLimit(formatted), error)),
+    includeStacktraceInErrorResponses: false,
+    // Sandbox needs it; decided here, not by Apollo's default, which reads process.env.NODE_ENV.
+    introspection: options.sandbox ?? false,
     stopOnTerminationSignals: false,
     plugins: [
       ...armor.plugins,
       rejectUnplannableOperations(),
+      queryCostLimit(options.supergraphSdl, limits.maxCost),
       fastifyApolloDrainPlugin(app),
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      options.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
       tokens.forgetAfterMutations,
@@ -212,13 +247,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as { port: number }).port;
   const url = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}/graphql`;
-  log.info({ url }, 'gateway listening');
+  const operations =
+    options.operations &&
+    (await startOperationsServer({ log, metrics, health, ...options.operations }).catch(async (err) => {
+      await app.close();
+      await apollo.stop();
+      throw err;
+    }));
+  log.info({ url, operationsUrl: operations?.url }, 'gateway listening');
   return {
     name: 'gateway',
     url,
     port,
+    operationsUrl: operations?.url,
     async stop() {
       await app.close();
+      await operations?.stop();
       await apollo.stop();
     },
   };
@@ -231,6 +275,11 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
     host: env.HOST,
     port: env.GATEWAY_PORT,
     blockFieldSuggestions: env.NODE_ENV === 'production',
+    sandbox: (env.GATEWAY_SANDBOX ?? (env.NODE_ENV === 'production' ? 'off' : 'on')) === 'on',
+    operations:
+      env.GATEWAY_OPS_PORT === undefined
+        ? undefined
+        : { host: env.GATEWAY_OPS_HOST, port: env.GATEWAY_OPS_PORT },
     trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,

@@ -6,7 +6,10 @@ import { SUBGRAPHS, stackEnv, startStack } from './stack.ts';
 await runMain('bilten', stackEnv, async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
-    const { limits, blockFieldSuggestions, trustProxy } = gatewayOptionsFromEnv(env, log);
+    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations } = gatewayOptionsFromEnv(
+      env,
+      log,
+    );
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
       databasePoolSize: env.DATABASE_POOL_SIZE,
@@ -20,10 +23,17 @@ await runMain('bilten', stackEnv, async (env, log) => {
       } as Parameters<typeof startStack>[0]['ports'],
       auth: authFromEnv(env),
       env: process.env,
-      gateway: { limits, blockFieldSuggestions, trustProxy },
+      gateway: { limits, blockFieldSuggestions, trustProxy, sandbox, operations },
     });
+    const sandboxLine = sandbox
+      ? `${stack.gateway.url} (open in a browser)`
+      : 'off (GATEWAY_SANDBOX=on serves it)';
+    const metricsLine = stack.gateway.operationsUrl
+      ? `${stack.gateway.operationsUrl}/metrics`
+      : 'off (GATEWAY_OPS_PORT serves them)';
     process.stdout.write(
-      `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${stack.gateway.url} (open in a browser)\n` +
+      `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${sandboxLine}\n` +
+        `  Metrics:        ${metricsLine}\n` +
         `  Database:       ${infrastructure.embeddedPostgresDir ? `embedded PostgreSQL in ${infrastructure.embeddedPostgresDir}` : 'DATABASE_URL'}\n` +
         `  Event bus:      ${infrastructure.bus.kind}\n\n`,
     );

@@ -2,13 +2,20 @@ import { readFileSync } from 'node:fs';
 import { billingSubgraph } from '@bilten/billing';
 import { brandingSubgraph } from '@bilten/branding';
 import { catalogSubgraph } from '@bilten/catalog';
-import { type GatewayOptions, gatewayEnv, type SubgraphName, startGateway } from '@bilten/gateway';
+import {
+  type GatewayOptions,
+  gatewayEnv,
+  type RunningGateway,
+  type SubgraphName,
+  startGateway,
+} from '@bilten/gateway';
 import { identitySubgraph } from '@bilten/identity';
 import { messagingSubgraph } from '@bilten/messaging';
 import { ordersSubgraph } from '@bilten/orders';
 import {
   type BaseContext,
   type EventBus,
+  followRevocations,
   type Logger,
   type RawEnv,
   type RunningService,
@@ -53,11 +60,11 @@ export interface StackOptions {
   auth?: SubgraphRuntime['auth'];
   /** The variables every service reads (default: none set, every default applies). */
   env?: RawEnv;
-  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions' | 'trustProxy'>;
+  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions' | 'trustProxy' | 'sandbox' | 'operations'>;
 }
 
 export interface Stack {
-  gateway: RunningService;
+  gateway: RunningGateway;
   subgraphs: Record<SubgraphName, RunningService>;
   stop(): Promise<void>;
 }
@@ -65,13 +72,16 @@ export interface Stack {
 /** All six subgraphs and the gateway in this process, the gateway routed to where they listen. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const started: RunningService[] = [];
+  // One memory of revoked tokens serves every subgraph in this process.
+  const revocations = await followRevocations(options.bus, options.log);
   const stopAll = async () => {
     for (const service of started.reverse()) await service.stop();
+    await revocations.stop();
   };
   try {
     // One after another: each applies its migrations, and they share the `drizzle` schema.
     // Identity comes first; unless told otherwise, the others fetch keys from where it listens.
-    let auth = options.auth;
+    let auth = { ...options.auth, revocations };
     for (const definition of SUBGRAPHS) {
       const service = await startSubgraph(definition, {
         databaseUrl: options.databaseUrl,

@@ -381,7 +381,9 @@ describe('k8s', () => {
       );
       expect(values.SERVICE).toBe(service);
       expect(values[portVar(service)]).toBe(String(port));
-      expect(container.ports?.map((p) => p.containerPort)).toEqual([port]);
+      // The gateway's second port is its operations listener (/metrics), apart from the public one.
+      const opsPort = service === 'gateway' ? [Number(values.GATEWAY_OPS_PORT)] : [];
+      expect(container.ports?.map((p) => p.containerPort)).toEqual([port, ...opsPort]);
       expect(container.envFrom?.map((e) => e.configMapRef?.name)).toContain(sharedConfig?.name);
       expect(container.image).toBe(base.images?.[0]?.name);
       expectValidEnv({ ...literals(base), ...values }, `k8s ${service}`, SCHEMAS[service]);
@@ -398,6 +400,20 @@ describe('k8s', () => {
         expect(resolvePort(container, probe?.httpGet?.port), path).toBe(port);
       }
       expect(resolvePort(container, container.startupProbe?.httpGet?.port)).toBe(port);
+    });
+
+    it('is scraped by Prometheus where it serves /metrics: a subgraph on its port, the gateway on its operations port', () => {
+      const annotations = find('Deployment', service).spec.template.metadata.annotations as Record<
+        string,
+        string
+      >;
+      const metricsPort = service === 'gateway' ? resolvePort(containerOf(service), 'ops') : port;
+      expect(metricsPort).toBeDefined();
+      expect(annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(metricsPort),
+        'prometheus.io/path': '/metrics',
+      });
     });
 
     it('is bounded, locked down and given time to drain', () => {
@@ -449,7 +465,7 @@ describe('k8s', () => {
     );
   });
 
-  it('lets only the gateway (and Prometheus) reach the subgraphs, and the subgraphs reach identity for keys', () => {
+  it('lets only the gateway (and Prometheus) reach the subgraphs and the gateway’s metrics, and the subgraphs reach identity for keys', () => {
     const podLabels = (service: ServiceName) =>
       find('Deployment', service).spec.template.metadata.labels as Record<string, string>;
     const selects = (
@@ -458,28 +474,41 @@ describe('k8s', () => {
     ) => Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
     const policies = ofKind('NetworkPolicy');
     expect(policies.every((p) => p.apiVersion === 'networking.k8s.io/v1')).toBe(true);
-    // Which pods may open a connection to `service` on its port, by the policies that select it.
-    const admits = (service: ServiceName, from: Record<string, string> | 'monitoring') =>
-      policies
-        .filter((p) => selects(p.spec.podSelector, podLabels(service)))
-        .some((p) =>
+    // Which pods may open a connection to `service` on a port (its own by default), by the policies
+    // that select it; none selecting it leaves it open, a rule without `from` admits everyone.
+    const admits = (
+      service: ServiceName,
+      from: Record<string, string> | 'monitoring',
+      port = PORTS[service],
+    ) => {
+      const selecting = policies.filter((p) => selects(p.spec.podSelector, podLabels(service)));
+      return (
+        !selecting.length ||
+        selecting.some((p) =>
           (
             p.spec.ingress as Array<{
-              from: Array<Record<string, { matchLabels: Record<string, string> }>>;
+              from?: Array<Record<string, { matchLabels: Record<string, string> }>>;
               ports?: Array<{ port: number }>;
             }>
           ).some(
             (rule) =>
-              (rule.ports === undefined || rule.ports.some((r) => r.port === PORTS[service])) &&
-              rule.from.some((peer) =>
-                from === 'monitoring'
-                  ? peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring'
-                  : peer.podSelector !== undefined && selects(peer.podSelector, from),
-              ),
+              (rule.ports === undefined || rule.ports.some((r) => r.port === port)) &&
+              (rule.from === undefined ||
+                rule.from.some((peer) =>
+                  from === 'monitoring'
+                    ? peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring'
+                    : peer.podSelector !== undefined && selects(peer.podSelector, from),
+                )),
           ),
-        );
-    // The gateway is the public door: no policy narrows it.
-    expect(policies.filter((p) => selects(p.spec.podSelector, podLabels('gateway')))).toEqual([]);
+        )
+      );
+    };
+    // The gateway is the public door on its port; its operations port (/metrics) is Prometheus's alone.
+    const stranger = { 'app.kubernetes.io/name': 'stranger' };
+    const gatewayOps = resolvePort(containerOf('gateway'), 'ops')!;
+    expect(admits('gateway', stranger), 'gateway from anyone').toBe(true);
+    expect(admits('gateway', stranger, gatewayOps), 'gateway operations from anyone').toBe(false);
+    expect(admits('gateway', 'monitoring', gatewayOps), 'gateway operations from Prometheus').toBe(true);
     for (const name of SUBGRAPH_NAMES) {
       expect(
         policies.some((p) => selects(p.spec.podSelector, podLabels(name))),
@@ -487,7 +516,7 @@ describe('k8s', () => {
       ).toBe(true);
       expect(admits(name, podLabels('gateway')), `${name} from the gateway`).toBe(true);
       expect(admits(name, 'monitoring'), `${name} from Prometheus`).toBe(true);
-      expect(admits(name, { 'app.kubernetes.io/name': 'stranger' }), `${name} from a stranger`).toBe(false);
+      expect(admits(name, stranger), `${name} from a stranger`).toBe(false);
       expect(admits('identity', podLabels(name)), `identity from ${name}`).toBe(true);
       if (name !== 'identity')
         expect(admits(name, podLabels('identity')), `${name} from identity`).toBe(false);

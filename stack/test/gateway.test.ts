@@ -99,11 +99,11 @@ describe('gateway: the public door', () => {
     expect(JSON.stringify(body)).not.toMatch(/stack|at .*\.ts/);
   });
 
-  it('serves /livez, /readyz and Prometheus /metrics with operation latency', async () => {
+  it('serves /livez, /readyz, and Prometheus /metrics with operation latency on its operations port', async () => {
     const base = stack.url.replace('/graphql', '');
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'ok' });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.operationsUrl}/metrics`)).text();
     expect(metrics).toContain('graphql_operation_duration_seconds_bucket');
     expect(metrics).toContain('http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/graphql_errors_total\{[^}]*code="GRAPHQL_VALIDATION_FAILED"/);

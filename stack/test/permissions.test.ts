@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { graphql, invitationTokenOf, refreshAccess, type SignedInUser, waitFor } from '@bilten/testkit';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventInput, startTestStack, type TestStack } from './support.ts';
 
 /**
  * Every organization-scoped mutation (identity's, branding's and catalog's) against every kind of
  * caller, through the gateway: only the right callers pass; everyone else gets FORBIDDEN,
- * UNAUTHENTICATED or EMAIL_NOT_VERIFIED and no data, and nothing changes.
+ * UNAUTHENTICATED or EMAIL_NOT_VERIFIED and no data (or, for another organization's draft, the
+ * answer to an unknown id), and nothing changes.
  */
 
 let stack: TestStack;
@@ -393,13 +394,27 @@ async function catalogState() {
   return state;
 }
 
+/** Who sees organization A's drafts: its members and its API keys with events:read. */
+const SEE_DRAFTS: Caller[] = ['staff', 'admin', 'owner', 'apiKey', 'apiKeyWithoutScope'];
+/** Cases on a published event, or on no event at all: everyone knows what they name. */
+const ON_PUBLIC = new Set(['createEvent', 'unpublishEvent', 'cancelEvent']);
+
 describe('catalog permission matrix (through the gateway)', () => {
   for (const [mutation, spec] of Object.entries(CATALOG_CASES)) {
     it.each(CALLERS)(`${mutation} as %s`, async (caller) => {
       const input = await spec.input();
       const before = await catalogState();
       const result = await call(spec.mutation, input, callers[caller]);
-      expectAnswer(result, mutation, spec.allowed.includes(caller), caller);
+      const allowed = spec.allowed.includes(caller);
+      if (!allowed && caller !== 'anonymous' && !SEE_DRAFTS.includes(caller) && !ON_PUBLIC.has(mutation)) {
+        // Another organization's draft does not exist for them: the answer to an unknown id
+        // (deleteEvent answers that as deleted already, changing nothing).
+        expect(result.errors).toBeUndefined();
+        const { errors } = result.data![mutation] as { errors: Array<{ code: string }> };
+        expect(errors.map((error) => error.code)).toEqual(mutation === 'deleteEvent' ? [] : ['NOT_FOUND']);
+      } else {
+        expectAnswer(result, mutation, allowed, caller);
+      }
       if (!spec.allowed.includes(caller)) expect(await catalogState()).toEqual(before);
     });
   }
@@ -461,7 +476,7 @@ describe('API keys at the gateway', () => {
     expect(answers).toEqual(answers.map(() => ({ status: 401, codes: ['UNAUTHENTICATED'], data: null })));
   });
 
-  it('stops accepting a revoked key once its cached token is due (within a minute)', async () => {
+  it('stops accepting a revoked key within a second, though the gateway held a token for it', async () => {
     const key = await apiKey(orgA, owner, ['events:read']);
     expect((await call(ME, undefined, key.headers)).errors).toBeUndefined();
     const listed = await call(
@@ -478,14 +493,10 @@ describe('API keys at the gateway', () => {
       { id: key.id },
       owner.headers,
     );
-    // The gateway still holds a token for the key: accepted until that token is due.
-    expect((await call(ME, undefined, key.headers)).errors).toBeUndefined();
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 50_000 });
-    try {
-      const after = await call(ME, undefined, key.headers);
-      expect(after.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
-    } finally {
-      vi.useRealTimers();
-    }
+    // The gateway asks identity about the key again after at most a second (revocation.test.ts
+    // shows every subgraph refusing the token it held as well).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = await call(ME, undefined, key.headers);
+    expect(after.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
   });
 });

@@ -43,8 +43,82 @@ export const eventInput = (
 /** Where the links in mails point. */
 export const TEST_WEB_URL = 'https://tickets.test';
 
+/**
+ * What no error a client gets may carry (issue 12): our addresses and URLs, stack traces, SQL, socket
+ * errors, a subgraph's raw answer. `http://` counts: no error of ours names a URL (clients may echo
+ * https ones in variables, which graphql-js quotes back).
+ */
+const INTERNALS: Array<[what: string, pattern: RegExp]> = [
+  ['a URL', /\bhttp:\/\//i],
+  ['a loopback address', /\b127\.0\.0\.1\b|\blocalhost\b|\[::1\]|\b0\.0\.0\.0\b/i],
+  ['a stack trace', /"stack(?:trace)?"|\bat [\w.<>$]+ \(|node:internal|\.[cm]?[jt]s:\d+:\d+/],
+  [
+    'SQL',
+    /failed query|\bselect\b[^"]{0,200}\bfrom\b|\binsert into\b|\bdelete from\b|relation "|violates \w+ (?:key )?constraint|syntax error at or near|invalid input syntax for type|duplicate key value|\bSQLSTATE\b/i,
+  ],
+  ['a socket error', /\bE(?:CONNREFUSED|CONNRESET|TIMEDOUT|AI_AGAIN|PIPE)\b/],
+  ["a subgraph's raw answer", /"response":\{/],
+];
+
+/** Which kinds of internals `text` (an error body) gives away; empty when it is clean. */
+export function internalsIn(text: string): string[] {
+  return INTERNALS.filter(([, pattern]) => pattern.test(text)).map(([what]) => what);
+}
+
+/** Gateways of this test file whose answers are checked, with the leaks found so far. */
+const watchedGateways = new Map<string, string[]>();
+let restoreFetch = () => {};
+
+/**
+ * Checks the `errors` of every JSON answer these gateways send to this test process, whichever
+ * test asked and how (`graphql()`, plain `fetch`): a leak fails the request that got it, and the
+ * stack's `dispose` again, in case the test swallowed that failure.
+ */
+export function watchErrorBodies(gatewayUrl: string): { leaks: string[]; unwatch(): void } {
+  const origin = new URL(gatewayUrl).origin;
+  const leaks: string[] = [];
+  if (!watchedGateways.size) {
+    const send = globalThis.fetch;
+    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+      const response = await send(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const found = watchedGateways.get(url.origin);
+      if (!found || !/json/.test(response.headers.get('content-type') ?? '')) return response;
+      const errors = JSON.stringify(
+        await response
+          .clone()
+          .json()
+          .then(
+            (body) => (body as { errors?: unknown } | null)?.errors ?? [],
+            () => [],
+          ),
+      );
+      const problems = internalsIn(errors);
+      if (problems.length) {
+        const leak = `${init?.method ?? 'GET'} ${url.pathname} → ${problems.join(', ')}: ${errors.slice(0, 500)}`;
+        found.push(leak);
+        throw new Error(`the gateway's error body gives away internals: ${leak}`);
+      }
+      return response;
+    }) as typeof fetch;
+    restoreFetch = () => {
+      globalThis.fetch = send;
+    };
+  }
+  watchedGateways.set(origin, leaks);
+  return {
+    leaks,
+    unwatch() {
+      watchedGateways.delete(origin);
+      if (!watchedGateways.size) restoreFetch();
+    },
+  };
+}
+
 export interface TestStack extends Stack {
   url: string;
+  /** The gateway's operations listener (`/metrics`), on loopback. */
+  operationsUrl: string;
   bus: EventBus;
   /** The JetStream stream of this test, when on JetStream. */
   stream?: string;
@@ -101,11 +175,17 @@ export async function startTestStack(
     log,
     host: '127.0.0.1',
     ports,
-    gateway: { limits: TEST_LIMITS, blockFieldSuggestions: false },
+    gateway: {
+      limits: TEST_LIMITS,
+      blockFieldSuggestions: false,
+      sandbox: true,
+      operations: { host: '127.0.0.1', port: 0 },
+    },
     env,
     ...stackOptions,
   });
   const sql = postgres(database.url, { max: 2, onnotice: () => {} });
+  const errorBodies = watchErrorBodies(stack.gateway.url);
   return {
     ...stack,
     sql,
@@ -117,6 +197,7 @@ export async function startTestStack(
       return refreshAccess(stack.gateway.url, user);
     },
     url: stack.gateway.url,
+    operationsUrl: stack.gateway.operationsUrl!,
     bus: testBus.bus,
     stream: testBus.stream,
     logs: lines,
@@ -124,11 +205,15 @@ export async function startTestStack(
     smtp,
     databaseUrl: database.url,
     async dispose() {
+      errorBodies.unwatch();
       await sql.end();
       await stack.stop();
       await smtp.stop();
       await testBus.dispose();
       await database.drop();
+      if (errorBodies.leaks.length) {
+        throw new Error(`error bodies gave away internals:\n${errorBodies.leaks.join('\n')}`);
+      }
     },
   };
 }

@@ -57,3 +57,34 @@ export const eventCancelled = defineEvent({
     ticketsSold: z.number().int().nonnegative(),
   }),
 });
+
+/** A closure request catalog refused: upcoming events have sold tickets. */
+export const organizationClosureRefused = defineEvent({
+  type: 'bilten.catalog.organization.closure_refused',
+  aggregateType: 'organization',
+  payload: z.object({
+    organizationId: z.uuid(),
+    closureId: z.uuid(),
+    /** For people: which events stand in the way and what to do. */
+    reason: z.string(),
+    events: z.array(
+      z.object({
+        eventId: z.uuid(),
+        title: z.string(),
+        startsAt: z.iso.datetime(),
+        ticketsSold: z.number().int().positive(),
+      }),
+    ),
+  }),
+});
+
+/** Catalog cancelled every upcoming event of a closing organization (each with its own `cancelled`). */
+export const organizationEventsClosed = defineEvent({
+  type: 'bilten.catalog.organization.events_closed',
+  aggregateType: 'organization',
+  payload: z.object({
+    organizationId: z.uuid(),
+    closureId: z.uuid(),
+    cancelledEventIds: z.array(z.uuid()),
+  }),
+});

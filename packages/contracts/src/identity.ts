@@ -23,14 +23,16 @@ const verificationPayload = z.object({
   userId: z.uuid(),
   email: emailAddress,
   displayName: z.string(),
-  /** The plain single-use token for the link; identity itself keeps only its hash. */
-  verificationToken: z.string().min(1),
+  /** The link's single-use token sealed for `userId` (see linkTokenSeal); identity keeps only its hash. */
+  sealedToken: z.string().min(1),
   expiresAt: z.iso.datetime({ offset: true }),
 });
 
 /** A new account: messaging sends the verification email. */
 export const userRegistered = defineEvent({
   type: 'bilten.identity.user.registered',
+  // 2: the token travels sealed (issue 12).
+  version: 2,
   aggregateType: 'user',
   payload: verificationPayload,
 });
@@ -38,6 +40,8 @@ export const userRegistered = defineEvent({
 /** Another verification email (resend, or a changed address: then `email` is the new one). */
 export const emailVerificationRequested = defineEvent({
   type: 'bilten.identity.email_verification.requested',
+  // 2: the token travels sealed (issue 12).
+  version: 2,
   aggregateType: 'user',
   payload: verificationPayload,
 });
@@ -45,12 +49,15 @@ export const emailVerificationRequested = defineEvent({
 /** A password reset link to send. */
 export const passwordResetRequested = defineEvent({
   type: 'bilten.identity.password_reset.requested',
+  // 2: the token travels sealed (issue 12).
+  version: 2,
   aggregateType: 'user',
   payload: z.object({
     userId: z.uuid(),
     email: emailAddress,
     displayName: z.string(),
-    resetToken: z.string().min(1),
+    /** Sealed for `userId`, like the verification token. */
+    sealedToken: z.string().min(1),
     expiresAt: z.iso.datetime({ offset: true }),
   }),
 });
@@ -73,6 +80,8 @@ export const loginLocked = defineEvent({
 /** Someone was invited to an organization: messaging mails them the link. */
 export const invitationCreated = defineEvent({
   type: 'bilten.identity.invitation.created',
+  // 2: the token travels sealed (issue 12).
+  version: 2,
   aggregateType: 'organization_invitation',
   payload: z.object({
     invitationId: z.uuid(),
@@ -81,8 +90,90 @@ export const invitationCreated = defineEvent({
     inviterName: z.string(),
     email: emailAddress,
     role: organizationRole,
-    /** The plain single-use token for the link; identity keeps only its hash. */
-    token: z.string().min(1),
+    /** The link's single-use token sealed for `invitationId`; identity keeps only its hash. */
+    sealedToken: z.string().min(1),
     expiresAt: z.iso.datetime({ offset: true }),
+  }),
+});
+
+/**
+ * An OWNER asked to close the organization: catalog cancels its upcoming events, or refuses while
+ * some have sold tickets. `closureId` names this request, so an answer to an earlier one is ignored.
+ */
+export const organizationClosureRequested = defineEvent({
+  type: 'bilten.identity.organization.closure_requested',
+  aggregateType: 'organization',
+  payload: z.object({ organizationId: z.uuid(), closureId: z.uuid(), requestedBy: z.uuid() }),
+});
+
+/** The organization is closed: its events are cancelled, its members, invitations and API keys gone. */
+export const organizationClosed = defineEvent({
+  type: 'bilten.identity.organization.closed',
+  aggregateType: 'organization',
+  payload: z.object({ organizationId: z.uuid(), closureId: z.uuid() }),
+});
+
+/**
+ * Sign-in sessions ended (logout, logoutEverywhere, revokeSession, a password change or reset, a
+ * reused refresh token): every service refuses access tokens naming them from now on.
+ */
+export const sessionsRevoked = defineEvent({
+  type: 'bilten.identity.user.sessions_revoked',
+  aggregateType: 'user',
+  payload: z.object({ userId: z.uuid(), sessionIds: z.array(z.uuid()).min(1), reason: z.string() }),
+});
+
+/** An API key was revoked: every service refuses the tokens the gateway got for it. */
+export const apiKeyRevoked = defineEvent({
+  type: 'bilten.identity.api_key.revoked',
+  aggregateType: 'api_key',
+  payload: z.object({ apiKeyId: z.uuid(), organizationId: z.uuid() }),
+});
+
+/**
+ * `resendVerification`, `requestPasswordReset` and `register` with a taken address record only
+ * one of these (keyed by the address's SHA-256), whoever owns the address: identity's own
+ * consumers look it up afterwards, so neither the answer nor its time tells whether it has an
+ * account (issue 12).
+ */
+export const emailVerificationRequestedForAddress = defineEvent({
+  type: 'bilten.identity.email_verification.requested_for_address',
+  aggregateType: 'email_address',
+  payload: z.object({ email: emailAddress }),
+});
+
+/** See above: a password reset for the account at `email`, if there is one. */
+export const passwordResetRequestedForAddress = defineEvent({
+  type: 'bilten.identity.password_reset.requested_for_address',
+  aggregateType: 'email_address',
+  payload: z.object({ email: emailAddress }),
+});
+
+/** See above: someone signed up with `email`, which had an account already. */
+export const registrationForTakenAddress = defineEvent({
+  type: 'bilten.identity.registration.address_taken',
+  aggregateType: 'email_address',
+  payload: z.object({ email: emailAddress }),
+});
+
+/** `changeEmail`: identity mails `newEmail` a link, or tells its owner when another account has it. */
+export const emailChangeRequested = defineEvent({
+  type: 'bilten.identity.email_change.requested',
+  aggregateType: 'user',
+  payload: z.object({ userId: z.uuid(), newEmail: emailAddress }),
+});
+
+/**
+ * Someone tried to sign up with the address of `userId`, or to move another account to it: messaging
+ * tells the owner (if it was them, they sign in or reset their password).
+ */
+export const addressClaimAttempted = defineEvent({
+  type: 'bilten.identity.user.address_claim_attempted',
+  aggregateType: 'user',
+  payload: z.object({
+    userId: z.uuid(),
+    email: emailAddress,
+    displayName: z.string(),
+    attempt: z.enum(['sign_up', 'email_change']),
   }),
 });

@@ -8,6 +8,7 @@ import {
 } from 'jose';
 import { z } from 'zod';
 import { DomainError } from './errors.ts';
+import type { Revocations } from './revocations.ts';
 
 export const ORGANIZATION_ROLES = ['STAFF', 'ADMIN', 'OWNER'] as const;
 export type OrganizationRole = (typeof ORGANIZATION_ROLES)[number];
@@ -74,6 +75,12 @@ const apiKeyTokenClaims = z.object({
   mode: z.enum(API_KEY_MODES),
 });
 
+/**
+ * No access token is accepted once it is older than this, whatever its `exp`: identity's live 15
+ * minutes at most, and a revocation needs to be remembered no longer (see revocations.ts).
+ */
+export const ACCESS_TOKEN_MAX_AGE_SECONDS = 15 * 60;
+
 export interface TokenVerifierOptions {
   issuer: string;
   audience: string;
@@ -83,6 +90,8 @@ export interface TokenVerifierOptions {
   jwks?: JSONWebKeySet;
   /** Keys looked up in-process (identity verifies with its own key store, no HTTP hop). */
   keys?: JWTVerifyGetKey;
+  /** Ended sessions and revoked API keys (`followRevocations`): their tokens are refused. */
+  revocations?: Pick<Revocations, 'revoked'>;
 }
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Viewer>;
@@ -92,8 +101,8 @@ const unauthenticated = (message: string) =>
 
 /**
  * Every subgraph verifies access tokens itself: asymmetric signatures only (EdDSA, ES256), the
- * expected issuer and audience, an expiry, and the claims above. No header means anonymous; a
- * bad token is an error, never a silent downgrade to anonymous.
+ * expected issuer and audience, an expiry, an age, the claims above, and that nobody revoked
+ * them. No header means anonymous; a bad token is an error, never a silent downgrade to anonymous.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const keys: JWTVerifyGetKey = options.jwks
@@ -109,12 +118,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (!authorization) return ANONYMOUS;
     const match = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(authorization);
     if (!match) throw unauthenticated('authorization must be "Bearer <access token>"');
+    const viewer = await verify(match[1]!);
+    if (options.revocations?.revoked(viewer)) throw unauthenticated('access token was revoked');
+    return viewer;
+  };
+
+  async function verify(token: string): Promise<Viewer> {
     try {
-      const { payload } = await jwtVerify(match[1]!, keys, {
+      const { payload } = await jwtVerify(token, keys, {
         issuer: options.issuer,
         audience: options.audience,
         algorithms: ['EdDSA', 'ES256'],
         requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+        maxTokenAge: ACCESS_TOKEN_MAX_AGE_SECONDS,
       });
       if (payload.kind === 'api_key') {
         const key = apiKeyTokenClaims.parse(payload);
@@ -140,7 +156,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch {
       throw unauthenticated('access token is invalid or expired');
     }
-  };
+  }
 }
 
 /** A person, signed in. An API key is authenticated but never a user: FORBIDDEN, not UNAUTHENTICATED. */

@@ -25,6 +25,7 @@ import type { Logger } from './logger.ts';
  */
 export function createInProcessBus(log: Logger): EventBus {
   const subscriptions: Array<{ subscription: Subscription; run: ReturnType<typeof createKeyedRunner> }> = [];
+  const followers = new Set<{ subject: string; onMessage: (message: IncomingMessage) => void }>();
   const deadLetters = new Map<number, DeadLetter>();
   const timers = new Set<NodeJS.Timeout>();
   const pending = new Map<string, number>();
@@ -54,6 +55,9 @@ export function createInProcessBus(log: Logger): EventBus {
   }
 
   function publishRaw(subject: string, data: string, headers: Record<string, string>) {
+    for (const follower of followers) {
+      if (follower.subject === subject) follower.onMessage({ data, subject, headers, deliveryCount: 1 });
+    }
     for (const entry of subscriptions) {
       if (entry.subscription.subject === subject)
         deliver(entry, { data, subject, headers, deliveryCount: 1 });
@@ -74,6 +78,16 @@ export function createInProcessBus(log: Logger): EventBus {
         async stop() {
           subscriptions.splice(subscriptions.indexOf(entry), 1);
           await entry.run.idle();
+        },
+      };
+    },
+    // No history to hand over: in one process, followers start with the services, before any event.
+    async follow(subject, _since, onMessage) {
+      const follower = { subject, onMessage };
+      followers.add(follower);
+      return {
+        async stop() {
+          followers.delete(follower);
         },
       };
     },

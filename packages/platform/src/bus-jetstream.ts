@@ -51,6 +51,12 @@ export interface JetStreamBusOptions {
 }
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
+const DAY_MS = 24 * 3_600_000;
+/**
+ * How long the streams keep messages: events a week (a consumer may be down a few days and catch
+ * up; the outbox keeps a day), dead letters a month (time to fix and replay them).
+ */
+export const STREAM_RETENTION_MS = { events: 7 * DAY_MS, deadLetters: 30 * DAY_MS };
 const REQUEST_TIMEOUT_MS = 5_000;
 
 /**
@@ -79,9 +85,10 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
 
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
   const js: JetStreamClient = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
-  await ensureStream(jsm, stream, [`${subjectPrefix}bilten.>`], DUPLICATE_WINDOW_MS);
-  await ensureStream(jsm, dlqStream, [`${dlqSubjectRoot}.>`], DUPLICATE_WINDOW_MS);
+  await ensureStream(jsm, stream, [`${subjectPrefix}bilten.>`], STREAM_RETENTION_MS.events);
+  await ensureStream(jsm, dlqStream, [`${dlqSubjectRoot}.>`], STREAM_RETENTION_MS.deadLetters);
   const running: Array<{ durableName: string; messages: ConsumerMessages; idle: () => Promise<void> }> = [];
+  const following = new Set<ConsumerMessages>();
 
   const toHeaders = (values: Record<string, string>) => {
     const h = natsHeaders();
@@ -177,6 +184,39 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
       };
     },
 
+    async follow(subject, since, onMessage) {
+      // An ordered consumer: ephemeral, no acks, recreated by the client where it left off after a reconnect.
+      const consumer = await js.consumers.get(stream, {
+        filter_subjects: `${subjectPrefix}${subject}`,
+        opt_start_time: since.toISOString(),
+      });
+      let caughtUp = () => {};
+      const handedOver = new Promise<void>((resolve) => {
+        caughtUp = resolve;
+      });
+      if ((await consumer.info(true)).num_pending === 0) caughtUp();
+      const messages = await consumer.consume();
+      following.add(messages);
+      (async () => {
+        for await (const message of messages) {
+          onMessage({
+            data: message.string(),
+            subject: message.subject.slice(subjectPrefix.length),
+            headers: headersOf(message.headers),
+            deliveryCount: 1,
+          });
+          if (message.info.pending === 0) caughtUp();
+        }
+      })().catch((err) => log.error({ err, subject }, 'follower stopped'));
+      await handedOver;
+      return {
+        async stop() {
+          messages.stop();
+          following.delete(messages);
+        },
+      };
+    },
+
     async deadLetter(subscription, message, reason) {
       await js.publish(`${dlqSubjectRoot}.${subscription.durableName}`, message.data, {
         headers: toHeaders(deadLetterHeaders(subscription, message, reason)),
@@ -261,6 +301,7 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
 
     async close() {
       for (const { messages } of running) messages.stop();
+      for (const messages of following) messages.stop();
       await Promise.all(running.map(({ idle }) => idle()));
       // Draining needs the server; while reconnecting, closing is all that can be done.
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
@@ -276,19 +317,15 @@ function headersOf(h: MsgHdrs | undefined): Record<string, string> {
   return result;
 }
 
-async function ensureStream(
-  jsm: JetStreamManager,
-  name: string,
-  subjects: string[],
-  duplicateWindowMs: number,
-) {
-  const duplicate_window = nanos(duplicateWindowMs);
+async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], maxAgeMs: number) {
+  // An existing stream gets the current settings too, so a retention change reaches old streams.
+  const settings = { subjects, duplicate_window: nanos(DUPLICATE_WINDOW_MS), max_age: nanos(maxAgeMs) };
   try {
     await jsm.streams.info(name);
-    await jsm.streams.update(name, { subjects, duplicate_window });
+    await jsm.streams.update(name, settings);
   } catch (err) {
     if (!(err instanceof JetStreamApiError) || err.code !== 10059) throw err;
-    await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window });
+    await jsm.streams.add({ name, storage: StorageType.File, ...settings });
   }
 }
 

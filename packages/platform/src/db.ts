@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
+import { sql as statement } from 'drizzle-orm';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { DomainError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export type Sql = postgres.Sql;
@@ -108,6 +110,46 @@ function preparingStatements(sql: Sql): Sql {
       const value = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
     },
+  });
+}
+
+/** How many milliseconds the caller (the gateway) waits for the answer to this request. */
+export const REQUEST_TIMEOUT_HEADER = 'x-request-timeout-ms';
+
+/** When the caller stops waiting, on the `performance.now()` clock; undefined when it did not say. */
+export function deadlineFrom(header: unknown, now = performance.now()): number | undefined {
+  return typeof header === 'string' && /^\d{1,9}$/.test(header) ? now + Number(header) : undefined;
+}
+
+const outOfTime = () =>
+  new DomainError('INTERNAL', 'the request ran out of time and nothing was saved; it is safe to retry');
+
+// 57014 query_canceled: what statement_timeout raises (drizzle wraps it, keeping it as the cause).
+const cancelled = (err: unknown) =>
+  [err, (err as { cause?: unknown })?.cause].some((e) => (e as { code?: unknown })?.code === '57014');
+
+/**
+ * `db` whose transactions commit only before `deadline` (see `deadlineFrom`): each statement in
+ * them is cancelled when the time is up (`SET LOCAL statement_timeout`) and a transaction that
+ * ends later rolls back, so a request its caller gave up on leaves nothing behind and may be
+ * retried without doing twice what it did.
+ */
+export function withDeadline(db: Database, deadline: number | undefined): Database {
+  if (deadline === undefined) return db;
+  const transaction: Database['transaction'] = (work, config) =>
+    db.transaction(async (tx) => {
+      const remaining = Math.floor(deadline - performance.now());
+      if (remaining < 1) throw outOfTime();
+      await tx.execute(statement`select set_config('statement_timeout', ${String(remaining)}, true)`);
+      const result = await work(tx).catch((err: unknown) => {
+        throw cancelled(err) ? outOfTime() : err;
+      });
+      if (performance.now() >= deadline) throw outOfTime();
+      return result;
+    }, config);
+  return new Proxy(db, {
+    get: (target, property, receiver) =>
+      property === 'transaction' ? transaction : Reflect.get(target, property, receiver),
   });
 }
 

@@ -46,6 +46,12 @@ const PASS_THROUGH = new Set<string>([
 ]);
 
 /**
+ * Extensions that describe our side, never the request: a stack, a wrapped exception, an upstream's
+ * raw answer (@apollo/gateway puts a subgraph's URL, status and body in `response`).
+ */
+const INTERNAL_EXTENSIONS = new Set(['stacktrace', 'exception', 'response']);
+
+/**
  * Apollo `formatError`: known codes keep their message; everything else becomes INTERNAL with a
  * generic message, so no stack trace or database text ever reaches a client.
  */
@@ -62,7 +68,9 @@ export function createErrorFormatter(log: Logger) {
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && PASS_THROUGH.has(code)) {
-      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      const extensions = Object.fromEntries(
+        Object.entries(formatted.extensions ?? {}).filter(([key]) => !INTERNAL_EXTENSIONS.has(key)),
+      );
       return { ...formatted, extensions };
     }
     log.error({ err: original, path: formatted.path }, 'unexpected error');

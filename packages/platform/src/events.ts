@@ -147,6 +147,16 @@ export interface EventBus {
   publish(event: DomainEvent): Promise<PublishResult>;
   /** Starts delivering; `stop` waits for the messages in hand and stops taking new ones. */
   subscribe(subscription: Subscription): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Hands this process every message on `subject` published since `since`, then each new one as it
+   * comes: no durable consumer, no acks, every replica gets everything. For state each process
+   * keeps in memory (revoked tokens). Resolves once the messages already published are handed over.
+   */
+  follow(
+    subject: string,
+    since: Date,
+    onMessage: (message: IncomingMessage) => void,
+  ): Promise<{ stop(): Promise<void> }>;
   /** Stores a message that will not be handled, with why, and moves on. */
   deadLetter(subscription: Subscription, message: IncomingMessage, reason: string): Promise<void>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;

@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
+import type { ApolloServerPlugin } from '@apollo/server';
 import {
   type DocumentNode,
   GraphQLError,
   type GraphQLResolveInfo,
   GraphQLScalarType,
   Kind,
+  OperationTypeNode,
   parse,
   type SelectionSetNode,
+  type StringValueNode,
+  visit,
 } from 'graphql';
 import { z } from 'zod';
 import { DomainError, type UserError } from './errors.ts';
+import { textProblem, textProblems } from './validation.ts';
 
 export const SHARED_SDL_PATH = new URL('../schema/shared.graphql', import.meta.url);
 
@@ -30,20 +35,28 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return date.toISOString();
   },
   parseValue(value) {
-    return parseInstant(value);
+    const instant = parseInstant(value);
+    if (typeof instant === 'string') throw new GraphQLError(instant);
+    return instant;
   },
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an ISO-8601 string');
-    return parseInstant(ast.value);
+    const instant = parseInstant(ast.kind === Kind.STRING ? ast.value : undefined);
+    // A literal is refused by validation, which Apollo reports as GRAPHQL_VALIDATION_FAILED, a code
+    // the gateway cannot tell from a schema mismatch of its own; the formatter answers a DomainError
+    // as what it is.
+    if (typeof instant === 'string') throw new DomainError('BAD_USER_INPUT', instant);
+    return instant;
   },
 });
 
-function parseInstant(value: unknown): Date {
+/** The instant, or why the value is none. */
+function parseInstant(value: unknown): Date | string {
   const parsed = z.iso.datetime({ offset: true }).safeParse(value);
-  if (!parsed.success) throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone offset');
+  if (!parsed.success) {
+    return 'DateTime must be an ISO-8601 date and time with a time zone offset, e.g. 2027-06-01T19:00:00Z';
+  }
   const date = new Date(parsed.data);
-  if (!isStorableInstant(date)) throw new GraphQLError('DateTime must fall within the years 1 to 9999 (UTC)');
-  return date;
+  return isStorableInstant(date) ? date : 'DateTime must fall within the years 1 to 9999 (UTC)';
 }
 
 /** Years 1–9999 in UTC: what PostgreSQL and ISO-8601 both hold; beyond, a store would fail late. */
@@ -122,4 +135,33 @@ export function userErrorsFrom(error: z.ZodError, root = 'input'): UserError[] {
     message: issue.message,
     field: [root, ...issue.path.map(String)],
   }));
+}
+
+const badArgument = (message: string, node?: StringValueNode) =>
+  new GraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+
+/**
+ * Refuses the strings no field takes (`textProblem`: longer than any field, control characters,
+ * broken UTF-16) in the arguments of queries before a resolver or the database sees them: the
+ * client's mistake, answered BAD_USER_INPUT, where PostgreSQL would fail (NUL) and answer INTERNAL.
+ * Mutation inputs are their rule's to check (`mutationRule`), which answers field errors instead.
+ */
+export function refuseUnsafeArguments(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, document, request }) {
+          if (operation?.operation === OperationTypeNode.MUTATION) return;
+          const [variable] = textProblems(request.variables ?? {});
+          if (variable) throw badArgument(`Variable "$${variable.path.join('.')}" ${variable.problem}`);
+          visit(document, {
+            StringValue(node) {
+              const problem = textProblem(node.value);
+              if (problem) throw badArgument(`A string argument ${problem}`, node);
+            },
+          });
+        },
+      };
+    },
+  };
 }

@@ -23,6 +23,11 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** Fastify `trustProxy`: which proxies in front may tell the client address (`request.ip`). */
   trustProxy?: FastifyServerOptions['trustProxy'];
+  /**
+   * Serve `/metrics` here (default). A public door (the gateway) serves it on a port of its own
+   * instead (`startOperationsServer`): metrics describe traffic and internals to whoever asks.
+   */
+  serveMetrics?: boolean;
 }
 
 /**
@@ -35,6 +40,7 @@ export function createHttpApp({
   health,
   bodyLimit = 1_048_576,
   trustProxy = false,
+  serveMetrics = true,
 }: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
@@ -53,7 +59,7 @@ export function createHttpApp({
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       {
-        method: request.method,
+        method: metrics.methodLabel(request.method),
         route: request.routeOptions.url ?? 'unmatched',
         status: String(reply.statusCode),
       },
@@ -77,6 +83,12 @@ export function createHttpApp({
     });
   });
 
+  registerHealthRoutes(app, health);
+  if (serveMetrics) registerMetricsRoute(app, metrics);
+  return app;
+}
+
+function registerHealthRoutes(app: FastifyInstance, health: HealthCheck[]) {
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(
@@ -93,11 +105,43 @@ export function createHttpApp({
     reply.status(ready ? 200 : 503);
     return { status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) };
   });
+}
+
+function registerMetricsRoute(app: FastifyInstance, metrics: ServiceMetrics) {
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  return app;
+}
+
+export interface OperationsServer {
+  /** `http://host:port`, without a path. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `/metrics`, `/livez` and `/readyz` on a listener apart from the public one, for Prometheus and
+ * probes: bind it to loopback, or to an interface only the monitoring network reaches.
+ */
+export async function startOperationsServer(options: {
+  log: Logger;
+  metrics: ServiceMetrics;
+  health: HealthCheck[];
+  host: string;
+  port: number;
+}): Promise<OperationsServer> {
+  const app = Fastify({
+    loggerInstance: options.log,
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+  registerHealthRoutes(app, options.health);
+  registerMetricsRoute(app, options.metrics);
+  await app.listen({ host: options.host, port: options.port });
+  const { port } = app.server.address() as { port: number };
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return { url: `http://${host}:${port}`, port, stop: () => app.close() };
 }
 
 /** Mounts Apollo on `/graphql`, running each request inside its correlation context. */

@@ -5,6 +5,12 @@ import { DomainError } from './errors.ts';
 
 export interface ServiceMetrics {
   registry: Registry;
+  /** Operation names as labels: client-chosen, so bounded (`boundedLabelValues`). */
+  operationLabel: (name: string) => string;
+  /** `extensions.code` values as labels, bounded the same way. */
+  errorCodeLabel: (code: string) => string;
+  /** HTTP methods as labels, bounded the same way. */
+  methodLabel: (method: string) => string;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   graphqlDuration: Histogram<'operation' | 'type'>;
   graphqlErrors: Counter<'operation' | 'code'>;
@@ -147,6 +153,34 @@ function createEventMetrics(registry: Registry) {
   };
 }
 
+/** The label value that stands for every value over a label's bounds. */
+export const OTHER_LABEL = 'other';
+/** Distinct operation names a service labels its GraphQL metrics with; later ones count as `other`. */
+export const MAX_OPERATION_LABELS = 100;
+
+/**
+ * A label whose values clients choose (operation names, error codes, methods). prom-client keeps
+ * every series it has seen until restart, and each is printed on every scrape, so an unbounded
+ * value is a memory leak anyone can drive: values longer than `maxLength`, and new values once
+ * `maxValues` are known, become `other`. The first values seen keep their series.
+ */
+export function boundedLabelValues({
+  maxValues,
+  maxLength = 100,
+}: {
+  maxValues: number;
+  maxLength?: number;
+}) {
+  const known = new Set<string>();
+  return (value: string): string => {
+    if (value.length > maxLength) return OTHER_LABEL;
+    if (known.has(value)) return value;
+    if (known.size >= maxValues) return OTHER_LABEL;
+    known.add(value);
+    return value;
+  };
+}
+
 const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** One registry per service, so services sharing a process keep separate /metrics. */
@@ -156,6 +190,9 @@ export function createServiceMetrics(service: string, options: { events?: boolea
   collectDefaultMetrics({ register: registry });
   return {
     registry,
+    operationLabel: boundedLabelValues({ maxValues: MAX_OPERATION_LABELS }),
+    errorCodeLabel: boundedLabelValues({ maxValues: 50, maxLength: 64 }),
+    methodLabel: boundedLabelValues({ maxValues: 20, maxLength: 16 }),
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency',
@@ -200,11 +237,17 @@ export function graphqlMetricsPlugin(metrics: ServiceMetrics): ApolloServerPlugi
       const stop = metrics.graphqlDuration.startTimer();
       return {
         async willSendResponse({ operationName, operation, errors }) {
-          const labels = { operation: operationName ?? 'anonymous', type: operation?.operation ?? 'unknown' };
+          const labels = {
+            operation: metrics.operationLabel(operationName ?? 'anonymous'),
+            type: operation?.operation ?? 'unknown',
+          };
           stop(labels);
           // Runs before formatError: read the code the client will see, not Apollo's raw one.
           for (const error of errors ?? [])
-            metrics.graphqlErrors.inc({ operation: labels.operation, code: clientCode(error) });
+            metrics.graphqlErrors.inc({
+              operation: labels.operation,
+              code: metrics.errorCodeLabel(clientCode(error)),
+            });
         },
       };
     },

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Viewer } from './auth.ts';
 import type { UserError } from './errors.ts';
 import { userErrorsFrom } from './graphql.ts';
+import { textProblems } from './validation.ts';
 
 /**
  * Who may call a rule at all; throws a DomainError (UNAUTHENTICATED, FORBIDDEN) for anyone else,
@@ -34,6 +35,13 @@ export function mutationRule<Ctx extends { viewer: Viewer }, S extends z.ZodType
     const caller = spec.caller?.(ctx.viewer, input) as Caller;
     const parsed = spec.input.safeParse(input);
     if (!parsed.success) return spec.invalid(userErrorsFrom(parsed.error));
+    // Fields whose own schema lets any text through (a description, a URL) still get none of this.
+    const unsafe = textProblems(input, ['input']);
+    if (unsafe.length) {
+      return spec.invalid(
+        unsafe.map(({ path, problem }) => ({ code: 'INVALID_INPUT', message: problem, field: path })),
+      );
+    }
     return run(ctx, parsed.data, caller);
   };
 }

@@ -4,6 +4,7 @@ import { connectJetStreamBus } from './bus-jetstream.ts';
 import { ConfigError, type PlatformEnv, parseEnv } from './config.ts';
 import type { EventBus } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { followRevocations } from './revocations.ts';
 import { type BaseContext, type SubgraphDefinition, startSubgraph } from './subgraph.ts';
 
 export interface Infrastructure {
@@ -125,20 +126,25 @@ export function runSubgraph<Context extends BaseContext, Services, Config extend
     definition.config,
     async (env, log) => {
       const infrastructure = await openInfrastructure(env, log, definition.name);
-      const service = await startSubgraph(definition, {
-        databaseUrl: infrastructure.databaseUrl,
-        databasePoolSize: env.DATABASE_POOL_SIZE,
-        bus: infrastructure.bus,
-        log,
-        host: env.HOST,
-        port: definition.port(env),
-        auth: authFromEnv(env),
-        env: process.env,
-        processEvents: env.EVENT_PROCESSING === 'on',
-      }).catch(async (err) => {
-        await infrastructure.close();
-        throw err;
-      });
+      // Revocations are followed on the bus, so they end when it closes.
+      const service = await followRevocations(infrastructure.bus, log)
+        .then((revocations) =>
+          startSubgraph(definition, {
+            databaseUrl: infrastructure.databaseUrl,
+            databasePoolSize: env.DATABASE_POOL_SIZE,
+            bus: infrastructure.bus,
+            log,
+            host: env.HOST,
+            port: definition.port(env),
+            auth: { ...authFromEnv(env), revocations },
+            env: process.env,
+            processEvents: env.EVENT_PROCESSING === 'on',
+          }),
+        )
+        .catch(async (err) => {
+          await infrastructure.close();
+          throw err;
+        });
       return {
         async stop() {
           await service.stop();

@@ -13,11 +13,19 @@ import type { z } from 'zod';
 import { createTokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
 import { type PlatformEnv, parseEnv, type RawEnv } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
-import { applyMigrations, connectDatabase, type Database, type DatabaseOptions } from './db.ts';
+import {
+  applyMigrations,
+  connectDatabase,
+  type Database,
+  type DatabaseOptions,
+  deadlineFrom,
+  REQUEST_TIMEOUT_HEADER,
+  withDeadline,
+} from './db.ts';
 import { createErrorFormatter } from './errors.ts';
 import type { EventTables } from './event-tables.ts';
 import type { EventBus } from './events.ts';
-import { DateTimeScalar, loadTypeDefs } from './graphql.ts';
+import { DateTimeScalar, loadTypeDefs, refuseUnsafeArguments } from './graphql.ts';
 import { createHttpApp, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
@@ -64,6 +72,8 @@ export interface SubgraphSetupDeps<Config extends PlatformEnv = PlatformEnv> {
 export type ConsumerFactory<Config extends PlatformEnv = PlatformEnv> = (deps: {
   log: Logger;
   config: Config;
+  /** For consumers that take a saga's next step: what they publish commits with their effect. */
+  outbox: Outbox;
 }) => EventConsumer[];
 
 export interface SubgraphDefinition<
@@ -215,6 +225,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       ApolloServerPluginInlineTraceDisabled(),
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
+      refuseUnsafeArguments(),
     ],
   });
   await apollo.start();
@@ -222,7 +233,8 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
   mountGraphQL(app, apollo, async (request) =>
     definition.createContext(
       {
-        db: database.db,
+        // Past the gateway's deadline its transactions roll back: the client saw a timeout.
+        db: withDeadline(database.db, deadlineFrom(request.headers[REQUEST_TIMEOUT_HEADER])),
         viewer: await verifyToken(request.headers.authorization),
         bus: runtime.bus,
         outbox,
@@ -236,7 +248,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
   );
 
   const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
-  const consumers = processEvents ? (definition.consumers?.({ log, config }) ?? []) : [];
+  const consumers = processEvents ? (definition.consumers?.({ log, config, outbox }) ?? []) : [];
   for (const consumer of consumers) {
     const subscription = eventSubscription(consumer, {
       ...runtime.consumers,

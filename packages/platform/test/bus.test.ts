@@ -1,4 +1,5 @@
 import { captureLogs, createTestBus, TEST_NATS_URL } from '@bilten/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -181,6 +182,20 @@ describe.each(['jetstream', 'in-process'] as const)('event bus contract (%s)', (
 });
 
 describe('event bus on JetStream only', () => {
+  it('keeps events a week and dead letters a month, not for ever (issue 12: streams hold personal data)', async () => {
+    const testBus = await createTestBus('jetstream', captureLogs().log);
+    const nc = await connect({ servers: TEST_NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const days = async (name: string) => (await jsm.streams.info(name)).config.max_age / 86_400e9;
+      expect(await days(testBus.stream!)).toBe(7);
+      expect(await days(`${testBus.stream}_DLQ`)).toBe(30);
+    } finally {
+      await nc.close();
+      await testBus.dispose();
+    }
+  });
+
   it('stores an event id once within the duplicate window and reports the repeat', async () => {
     const testBus = await createTestBus('jetstream', captureLogs().log);
     try {

@@ -1,5 +1,6 @@
 import { Kind } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { DomainError } from '../src/errors.ts';
 import { DateTimeScalar } from '../src/graphql.ts';
 
 describe('DateTime', () => {
@@ -20,5 +21,25 @@ describe('DateTime', () => {
     ['a number', 1_700_000_000_000, 'time zone offset'],
   ])('refuses %s', (_, value, message) => {
     expect(() => DateTimeScalar.parseValue(value)).toThrow(message);
+  });
+
+  it.each([
+    ['garbage', 'garbage'],
+    ['a month 13 and an hour 99', '2027-13-45T99:00:00Z'],
+    ['the 30th of February', '2027-02-30T10:00:00Z'],
+  ])(
+    'refuses %s in a literal as BAD_USER_INPUT (validation would call it GRAPHQL_VALIDATION_FAILED)',
+    (_, value) => {
+      const parse = () => DateTimeScalar.parseLiteral({ kind: Kind.STRING, value }, undefined);
+      expect(parse).toThrow(DomainError);
+      expect(parse).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+      expect(() => DateTimeScalar.parseValue(value)).toThrow('time zone offset');
+    },
+  );
+
+  it('refuses a literal that is not a string as BAD_USER_INPUT', () => {
+    expect(() => DateTimeScalar.parseLiteral({ kind: Kind.INT, value: '1700000000' }, undefined)).toThrow(
+      expect.objectContaining({ code: 'BAD_USER_INPUT' }),
+    );
   });
 });

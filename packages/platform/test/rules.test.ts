@@ -47,6 +47,30 @@ describe('mutationRule', () => {
     });
   });
 
+  it('answers text no field may hold (NUL, other control characters) with user errors, whatever its schema', async () => {
+    const note = mutationRule(
+      {
+        input: z.object({ name: z.string(), notes: z.array(z.string()) }),
+        invalid: (errors) => ({ errors }),
+      },
+      async () => ({ errors: [] as UserError[] }),
+    );
+    expect(await note({ viewer: user }, { name: 'Ana\u0000', notes: ['ok\n\tfine', 'bell\u0007'] })).toEqual({
+      errors: [
+        {
+          code: 'INVALID_INPUT',
+          message: 'must not contain control characters (tab and line breaks are fine)',
+          field: ['input', 'name'],
+        },
+        {
+          code: 'INVALID_INPUT',
+          message: 'must not contain control characters (tab and line breaks are fine)',
+          field: ['input', 'notes', '1'],
+        },
+      ],
+    });
+  });
+
   it('runs the rule on the parsed input with the caller the check answered', async () => {
     expect(await renameThing({ viewer: user }, { name: 'Ana' })).toEqual({
       name: 'Ana',

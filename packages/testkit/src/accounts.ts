@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { emailAddress, linkTokenSeal } from '@bilten/platform';
 import type postgres from 'postgres';
 import { graphql } from './graphql.ts';
+
+/** Opens link tokens as messaging does, with the development secret every test stack runs with. */
+export const testLinkTokens = linkTokenSeal({ NODE_ENV: 'test' });
 
 export interface SignedInUser {
   userId: string;
@@ -12,7 +16,7 @@ export interface SignedInUser {
   headers: { authorization: string };
 }
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { user { id } errors { code message field } } }`;
+const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accepted errors { code message field } } }`;
 const VERIFY = `mutation($input: VerifyEmailInput!) { verifyEmail(input: $input) { user { id } errors { message } } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }`;
 
@@ -22,20 +26,21 @@ async function call<T>(url: string, query: string, input: unknown): Promise<T> {
   return body.data;
 }
 
-/** The plain verification token identity handed to the mailer, read from its outbox. */
+/** The verification token identity sealed for the mailer, read from its outbox and opened. */
 export async function verificationTokenOf(sql: postgres.Sql, userId: string): Promise<string> {
   const [row] = await sql<Array<{ token: string }>>`
-    select payload->>'verificationToken' as token from identity.outbox
+    select payload->>'sealedToken' as token from identity.outbox
     where aggregate_type = 'user' and aggregate_id = ${userId}
       and type in ('bilten.identity.user.registered', 'bilten.identity.email_verification.requested')
     order by sequence desc limit 1`;
   if (!row) throw new Error(`no verification token for ${userId}`);
-  return row.token;
+  return testLinkTokens.open(row.token, userId);
 }
 
 /**
  * A real account the real way — register, verify with the token from identity's outbox, log in —
  * for tests that need a signed-in (by default verified) user. `url` is the gateway or identity.
+ * `register` does not say whether the address was free (issue 12): a taken one fails at login.
  */
 export async function signUp(
   url: string,
@@ -44,17 +49,18 @@ export async function signUp(
 ): Promise<SignedInUser> {
   const email = options.email ?? `user-${randomBytes(6).toString('hex')}@example.com`;
   const password = `pw-${randomBytes(9).toString('base64url')}`;
-  const registered = await call<{ register: { user: { id: string } | null; errors: unknown[] } }>(
-    url,
-    REGISTER,
-    {
-      email,
-      password,
-      displayName: options.displayName ?? 'Test User',
-    },
-  );
-  const userId = registered.register.user?.id;
-  if (!userId) throw new Error(`register failed: ${JSON.stringify(registered.register.errors)}`);
+  const registered = await call<{ register: { accepted: boolean; errors: unknown[] } }>(url, REGISTER, {
+    email,
+    password,
+    displayName: options.displayName ?? 'Test User',
+  });
+  if (!registered.register.accepted)
+    throw new Error(`register failed: ${JSON.stringify(registered.register.errors)}`);
+  // The answer names no account: find it by its address, as identity stores it.
+  const [account] = await sql<Array<{ id: string }>>`
+    select id from identity.users where email = ${emailAddress.parse(email)}`;
+  if (!account) throw new Error(`no account for ${email}`);
+  const userId = account.id;
   if (options.verified ?? true) {
     await call(url, VERIFY, { token: await verificationTokenOf(sql, userId) });
   }
@@ -72,13 +78,13 @@ export async function signUp(
   };
 }
 
-/** The plain invitation token identity handed to the mailer, read from its outbox. */
+/** The invitation token identity sealed for the mailer, read from its outbox and opened. */
 export async function invitationTokenOf(sql: postgres.Sql, invitationId: string): Promise<string> {
   const [row] = await sql<Array<{ token: string }>>`
-    select payload->>'token' as token from identity.outbox
+    select payload->>'sealedToken' as token from identity.outbox
     where type = 'bilten.identity.invitation.created' and aggregate_id = ${invitationId}`;
   if (!row) throw new Error(`no invitation token for ${invitationId}`);
-  return row.token;
+  return testLinkTokens.open(row.token, invitationId);
 }
 
 const REFRESH = `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { accessToken refreshToken } }`;

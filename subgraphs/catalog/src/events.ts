@@ -1,2 +1,14 @@
-/** What catalog publishes; the contracts themselves live in packages/contracts. It consumes nothing yet. */
-export { eventCancelled, eventPublished, eventRescheduled } from '@bilten/contracts/catalog';
+import type { ConsumerFactory } from '@bilten/platform';
+import { organizationClosureConsumer } from './domain/organization-closure.ts';
+
+/** What catalog publishes; the contracts themselves live in packages/contracts. */
+export {
+  eventCancelled,
+  eventPublished,
+  eventRescheduled,
+  organizationClosureRefused,
+  organizationEventsClosed,
+} from '@bilten/contracts/catalog';
+
+/** Every consumer this subgraph runs (identity's closure requests), one durable subscription each. */
+export const consumers: ConsumerFactory = ({ outbox }) => [organizationClosureConsumer(outbox)];

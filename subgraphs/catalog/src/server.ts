@@ -2,6 +2,7 @@ import { defineSubgraph } from '@bilten/platform';
 import { catalogEnv } from './config.ts';
 import { createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const catalogSubgraph = defineSubgraph({
@@ -12,4 +13,5 @@ export const catalogSubgraph = defineSubgraph({
   resolvers,
   eventTables: eventStore,
   createContext,
+  consumers,
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   call,
@@ -88,6 +89,32 @@ describe('ticket types: who sees them, what they may be', () => {
         JSON.stringify(changes),
       ).toEqual([field]);
     }
+    expect(await footprint()).toEqual(before);
+  });
+
+  it('holds at most the 30 ticket types that Event.ticketTypes declares as its size, hidden ones included', async () => {
+    // The gateway's query cost counts the list at this size (@listSize), so the rule must hold it.
+    const schema = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
+    expect(schema).toMatch(/ticketTypes: \[TicketType!\]! @listSize\(assumedSize: 30\)/);
+    const event = await seedEvent({ title: 'Many tiers' });
+    for (let i = 0; i < 30; i++) await seedTicketType(event.id, { name: `Tier ${i}`, hidden: i % 2 === 0 });
+    const before = await footprint();
+    const oneMore = await mutate('owner', 'addTicketType', {
+      eventId: event.id,
+      name: 'Tier 30',
+      price: { amount: 100, currency: 'EUR' },
+      capacity: 10,
+    });
+    expect(oneMore).toEqual({
+      ticketType: null,
+      errors: [
+        {
+          code: 'INVALID_INPUT',
+          message: 'an event has at most 30 ticket types',
+          field: ['input', 'eventId'],
+        },
+      ],
+    });
     expect(await footprint()).toEqual(before);
   });
 });

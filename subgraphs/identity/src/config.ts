@@ -1,10 +1,12 @@
-import { port, serviceEnv } from '@bilten/platform';
+import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 /** Identity's variables: the kit's common ones, its port, key encryption, sign-up limits, the first admin. */
 export const identityEnv = serviceEnv({
   IDENTITY_PORT: port(4001),
   AUTH_KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Seals the tokens of mailed links for messaging (see linkTokenSeal); required in production. */
+  MAIL_LINK_SECRET: mailLinkSecret,
   AUTH_REGISTRATIONS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).default(20),
   /** On start, make sure this account exists as a verified platform ADMIN. */
   BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),

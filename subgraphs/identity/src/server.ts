@@ -1,4 +1,4 @@
-import { ANONYMOUS, ConfigError, createTokenVerifier, defineSubgraph } from '@bilten/platform';
+import { ANONYMOUS, ConfigError, createTokenVerifier, defineSubgraph, linkTokenSeal } from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
@@ -6,7 +6,9 @@ import { eventStore } from './db/schema.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
 import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
 import { currentAccessToken } from './domain/sessions.ts';
+import { createSignInProofs } from './domain/sign-in-proofs.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
+import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const identitySubgraph = defineSubgraph({
@@ -17,12 +19,15 @@ export const identitySubgraph = defineSubgraph({
   resolvers,
   eventTables: eventStore,
   createContext,
+  consumers,
   async setup({ db, log, config, auth }) {
     const keys = await openSigningKeys({ db, env: config, log, ...auth });
     const services: IdentityServices = {
       keys,
       passwords: await createPasswordHasher(),
       limits: { registrationsPerIpPerHour: config.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
+      links: linkTokenSeal(config),
+      signInProofs: createSignInProofs(config),
     };
     const bootstrapAdmin = bootstrapAdminFrom(config);
     if (bootstrapAdmin) {

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { organizationClosureRefused, organizationEventsClosed } from '@bilten/contracts/catalog';
+import { newEvent } from '@bilten/platform';
 import {
   invitationTokenOf,
   recordEvents,
@@ -7,12 +9,13 @@ import {
   signUp,
   startTestSubgraph,
   type TestSubgraph,
+  testLinkTokens,
   type UserError,
   waitFor,
 } from '@bilten/testkit';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invitationCreated } from '../src/events.ts';
+import { invitationCreated, organizationClosed, organizationClosureRequested } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
 import { claimsOf, codeOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
@@ -157,7 +160,7 @@ describe('inviteMember and acceptInvitation', () => {
       role: 'ADMIN',
     });
     expect(Date.parse(event.payload.expiresAt)).toBe(Date.parse(invitation.expiresAt));
-    const token = event.payload.token;
+    const token = testLinkTokens.open(event.payload.sealedToken, invitation.id);
     const [stored] =
       await sql`select token_hash from identity.organization_invitations where id = ${invitation.id}`;
     expect(stored!.token_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -534,5 +537,186 @@ describe('updateOrganization', () => {
         ['input', 'name'],
       ]),
     );
+  });
+});
+
+// ---------------------------------------------------------------- deleteOrganization
+
+const DELETE = `mutation($input: DeleteOrganizationInput!) {
+  deleteOrganization(input: $input) { organization { id status closureRefusal } errors { code message } } }`;
+const STATE = `query($id: ID!) { organization(id: $id) { status closureRefusal closedAt } }`;
+type DeleteResult = {
+  deleteOrganization: {
+    organization: { id: string; status: string; closureRefusal: string | null } | null;
+    errors: UserError[];
+  } | null;
+};
+type StateResult = {
+  organization: { status: string; closureRefusal: string | null; closedAt: string | null } | null;
+};
+
+const closureRequestOf = async (organizationId: string) =>
+  sql<Array<{ payload: { closureId: string; requestedBy: string } }>>`
+    select payload from identity.outbox
+    where aggregate_id = ${organizationId} and type = ${organizationClosureRequested.type} order by sequence`;
+
+/** Catalog's answer to the pending request, as catalog's outbox would publish it. */
+async function catalogAnswers(organizationId: string, answer: 'refused' | 'closed', closureId?: string) {
+  const pending = closureId ?? (await closureRequestOf(organizationId)).at(-1)!.payload.closureId;
+  await subgraph.testBus.bus.publish(
+    answer === 'refused'
+      ? newEvent(organizationClosureRefused, organizationId, 1, {
+          organizationId,
+          closureId: pending,
+          reason: 'an upcoming event has sold tickets: “Gala” (2 sold).',
+          events: [
+            { eventId: randomUUID(), title: 'Gala', startsAt: new Date().toISOString(), ticketsSold: 2 },
+          ],
+        })
+      : newEvent(organizationEventsClosed, organizationId, 1, {
+          organizationId,
+          closureId: pending,
+          cancelledEventIds: [],
+        }),
+  );
+}
+
+const stateOf = async (organizationId: string, as: SignedInUser) =>
+  (await subgraph.gql<StateResult>(STATE, { id: organizationId }, as.headers)).data!.organization!;
+
+describe('deleteOrganization', () => {
+  it('lets OWNERs only ask, once while pending, and holds the organization still meanwhile', async () => {
+    const { id, owner } = await organization();
+    const admin = await member(id, 'ADMIN', owner);
+    const byAdmin = await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, admin.headers);
+    expect(codeOf(byAdmin)).toBe('FORBIDDEN');
+    expect(await closureRequestOf(id)).toEqual([]);
+
+    const asked = await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, owner.headers);
+    expect(asked.data!.deleteOrganization).toEqual({
+      organization: { id, status: 'CLOSING', closureRefusal: null },
+      errors: [],
+    });
+    const again = await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, owner.headers);
+    expect(again.data!.deleteOrganization!.organization!.status).toBe('CLOSING');
+    const requests = await closureRequestOf(id);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.payload.requestedBy).toBe(owner.userId);
+
+    // No new name, members or keys while catalog decides.
+    const renamed = await update(owner, { id, name: 'Other' });
+    expect(renamed.errors?.[0]).toMatchObject({
+      message: 'this organization is being closed',
+      extensions: { code: 'CONFLICT' },
+    });
+    const invited = await subgraph.gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: id, email: 'late@example.com', role: 'STAFF' } },
+      owner.headers,
+    );
+    expect(codeOf(invited)).toBe('CONFLICT');
+  });
+
+  it("returns to ACTIVE with catalog's reason when refused, shown to members only", async () => {
+    const { id, owner } = await organization();
+    await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, owner.headers);
+    await catalogAnswers(id, 'refused');
+    const state = await waitFor(async () => {
+      const current = await stateOf(id, owner);
+      return current.status === 'ACTIVE' && current;
+    });
+    expect(state.closureRefusal).toBe('an upcoming event has sold tickets: “Gala” (2 sold).');
+    expect((await stateOf(id, await newUser())).closureRefusal).toBeNull();
+
+    // Asking again is a new request, and the refusal is cleared until catalog answers it.
+    const retried = await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, owner.headers);
+    expect(retried.data!.deleteOrganization!.organization).toMatchObject({
+      status: 'CLOSING',
+      closureRefusal: null,
+    });
+    expect(await closureRequestOf(id)).toHaveLength(2);
+  });
+
+  it('closes for good once catalog cancelled the events: team, invitations and API keys gone', async () => {
+    const { id, owner } = await organization();
+    const staff = await member(id, 'STAFF', owner);
+    const open = await invite(owner, id, 'pending@example.com', 'STAFF');
+    const key = await subgraph.gql<{ createApiKey: { apiKey: { id: string } } }>(
+      `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } } }`,
+      { input: { organizationId: id, name: 'Box office', scopes: ['events:read'], mode: 'LIVE' } },
+      owner.headers,
+    );
+    await subgraph.gql<DeleteResult>(DELETE, { input: { id } }, owner.headers);
+
+    // An answer to another request (a stale or forged one) changes nothing.
+    await catalogAnswers(id, 'closed', randomUUID());
+    await catalogAnswers(id, 'closed');
+    await waitFor(async () => (await stateOf(id, owner)).status === 'CLOSED');
+
+    expect(await roleOf(id, owner.userId)).toBeNull();
+    expect(await roleOf(id, staff.userId)).toBeNull();
+    const [invitation] =
+      await sql`select revoked_at from identity.organization_invitations where id = ${open.id}`;
+    expect(invitation!.revoked_at).not.toBeNull();
+    const [apiKey] =
+      await sql`select revoked_at from identity.api_keys where id = ${key.data!.createApiKey.apiKey.id}`;
+    expect(apiKey!.revoked_at).not.toBeNull();
+    const [closed] = await sql<Array<{ payload: { organizationId: string } }>>`
+      select payload from identity.outbox where aggregate_id = ${id} and type = ${organizationClosed.type}`;
+    expect(closed!.payload.organizationId).toBe(id);
+
+    // Its name and slug stay for orders and old links; nobody can act for it any more.
+    expect((await stateOf(id, owner)).closedAt).not.toBeNull();
+    const afterwards = await subgraph.gql<DeleteResult>(
+      DELETE,
+      { input: { id } },
+      await refreshAccess(url, owner).then((o) => o.headers),
+    );
+    expect(codeOf(afterwards)).toBe('FORBIDDEN');
+  });
+});
+
+const invitationsTo = async (email: string) =>
+  (
+    await sql<Array<{ n: number }>>`
+      select count(*)::int as n from identity.outbox where type = ${invitationCreated.type} and payload->>'email' = ${email}`
+  )[0]!.n;
+
+describe('invitation limits (mail bombing)', () => {
+  it('sends one address at most 3 invitations an hour, aliases and other organizations included', async () => {
+    const target = `target-${randomUUID().slice(0, 8)}@example.com`;
+    const first = await organization();
+    const aliased = Array.from(
+      { length: 5 },
+      (_, i) =>
+        `a${i}: inviteMember(input: { organizationId: "${first.id}", email: "${target}", role: STAFF }) { invitation { id } }`,
+    ).join('\n');
+    const burst = await subgraph.gql(`mutation { ${aliased} }`, {}, first.owner.headers);
+    // Mutations run one by one and stop at the first refusal (a non-null payload): the outbox tells what was sent.
+    expect(burst.errors!.map((error) => error.extensions?.code)).toEqual(['RATE_LIMITED']);
+    expect(await invitationsTo(target)).toBe(3);
+
+    const second = await organization();
+    const elsewhere = await subgraph.gql<InviteResult>(
+      INVITE,
+      { input: { organizationId: second.id, email: target, role: 'STAFF' } },
+      second.owner.headers,
+    );
+    expect(codeOf(elsewhere)).toBe('RATE_LIMITED');
+    expect(await invitationsTo(target)).toBe(3);
+  });
+
+  it('lets one organization send at most 50 invitations an hour', async () => {
+    const { id, owner } = await organization();
+    const aliased = Array.from(
+      { length: 52 },
+      (_, i) =>
+        `a${i}: inviteMember(input: { organizationId: "${id}", email: "bulk-${i}-${randomUUID().slice(0, 6)}@example.com", role: STAFF }) { invitation { id } }`,
+    ).join('\n');
+    const burst = await subgraph.gql(`mutation { ${aliased} }`, {}, owner.headers);
+    expect(burst.errors!.map((error) => error.extensions?.code)).toEqual(['RATE_LIMITED']);
+    const [sent] = await sql`
+      select count(*)::int as n from identity.organization_invitations where organization_id = ${id}`;
+    expect(sent!.n).toBe(50);
   });
 });

@@ -1,4 +1,4 @@
-import { port, serviceEnv } from '@bilten/platform';
+import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -16,6 +16,10 @@ export const messagingEnv = serviceEnv({
     .default('Bilten <no-reply@bilten.local>'),
   /** The web app; unset (or empty): links go to the gateway's own account pages instead. */
   PUBLIC_WEB_URL: httpUrl.optional().or(z.literal('').transform(() => undefined)),
+  /** Most mails one address gets an hour, whatever triggers them (mail bombing). */
+  MAIL_PER_RECIPIENT_PER_HOUR: z.coerce.number().int().min(1).default(10),
+  /** Opens the link tokens identity sealed (the same secret as identity's); required in production. */
+  MAIL_LINK_SECRET: mailLinkSecret,
   /** Where people reach the gateway, for those pages. */
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
 });

@@ -1,4 +1,4 @@
-import type { ConsumerFactory } from '@bilten/platform';
+import { type ConsumerFactory, linkTokenSeal } from '@bilten/platform';
 import { createMailer } from './adapters/mailer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
 import { transactionalMailConsumers } from './domain/transactional-mail.ts';
@@ -17,5 +17,7 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) =>
     }),
     from: config.MAIL_FROM,
     web: linkBaseOf(config),
+    links: linkTokenSeal(config),
+    perRecipientPerHour: config.MAIL_PER_RECIPIENT_PER_HOUR,
     log,
   });

@@ -1,6 +1,7 @@
 import { escapeHtml } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
 import {
+  addressInUseMail,
   linkTo,
   passwordResetMail,
   singleLine,
@@ -42,7 +43,7 @@ describe('mail templates', () => {
       {
         email: 'a@example.test',
         displayName: ' \r\n ',
-        verificationToken: 't<k>',
+        token: 't<k>',
         expiresAt: '2026-11-25T21:00:00.000Z',
         issuedAt,
         newAccount: true,
@@ -62,7 +63,7 @@ describe('mail templates', () => {
       {
         email: 'a@example.test',
         displayName: 'Amra',
-        resetToken: 'r',
+        token: 'r',
         expiresAt: '2026-11-24T22:00:00.000Z',
         issuedAt,
       },
@@ -75,6 +76,31 @@ describe('mail templates', () => {
     });
     expect(mail.text).toContain('expires in 1 hour.');
     expect(mail.html).toContain('If it wasn&#39;t you, ignore this email');
+  });
+
+  it('tells an owner of an attempt on their address, plainly: no link, nothing to click', () => {
+    const signUp = addressInUseMail({
+      email: 'a@example.test',
+      displayName: '<b>Amra</b>',
+      attempt: 'sign_up',
+    });
+    expect(signUp).toMatchObject({
+      template: 'address-in-use',
+      to: { name: '<b>Amra</b>', address: 'a@example.test' },
+      subject: 'Someone tried to use your email address on Bilten',
+    });
+    expect(signUp.link).toBeUndefined();
+    expect(signUp.text).toContain('Someone tried to create a Bilten account with this email address.');
+    expect(signUp.text).toContain('sign in with this address and your password, or reset your password');
+    expect(signUp.text).not.toMatch(/https?:/);
+    expect(signUp.html).not.toContain('<a ');
+    expect(signUp.html).toContain('Hello &lt;b&gt;Amra&lt;/b&gt;,');
+    const change = addressInUseMail({
+      email: 'a@example.test',
+      displayName: 'Amra',
+      attempt: 'email_change',
+    });
+    expect(change.text).toContain('Someone tried to move another Bilten account to this email address.');
   });
 
   it('derives the Message-ID domain from the sender', () => {

@@ -1,4 +1,5 @@
 import {
+  addressClaimAttempted,
   emailVerificationRequested,
   invitationCreated,
   passwordResetRequested,
@@ -13,6 +14,7 @@ import {
   TEST_NATS_URL,
   type TestSmtpServer,
   type TestSubgraph,
+  testLinkTokens,
   waitFor,
 } from '@bilten/testkit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
@@ -80,6 +82,13 @@ const mailsTo = (address: string) => smtp.messages.filter((mail) => mail.envelop
 const mailTo = (address: string, timeoutMs?: number) =>
   smtp.waitForMessage((mail) => mail.envelope.to.includes(address), timeoutMs);
 
+/** The dead letter of `eventId` on `durableName`, once there is one. */
+const deadLetterOf = (durableName: string, eventId: string) =>
+  waitFor(async () => {
+    const letters = await subgraph.testBus.bus.listDeadLetters({ durableName });
+    return letters.find((letter) => letter.eventId === eventId);
+  });
+
 /** Resolves once the durable consumer has nothing pending or unacknowledged. */
 async function caughtUp(consumer: string) {
   await waitFor(async () => {
@@ -91,13 +100,17 @@ async function caughtUp(consumer: string) {
 const sentEmailRows = (sql: TestSubgraph['sql'], eventId: string) =>
   sql`select recipient, template, message_id, sent_at from messaging.sent_emails where event_id = ${eventId}`;
 
+/** The plain token of a link, as messaging opens it from the event (identity seals it). */
+const tokenOf = (payload: { sealedToken: string; userId?: string; invitationId?: string }) =>
+  testLinkTokens.open(payload.sealedToken, payload.invitationId ?? payload.userId!);
+
 function registration(overrides: Partial<z.input<typeof userRegistered.payload>> = {}) {
   const userId = uuidv7();
   const payload = {
     userId,
     email: newAddress(),
     displayName: 'Amra Hadžić',
-    verificationToken: `v-${uuidv7()}/+=`,
+    sealedToken: testLinkTokens.seal(`v-${uuidv7()}/+=`, userId),
     expiresAt: inHours(24),
     ...overrides,
   };
@@ -110,7 +123,7 @@ function passwordReset() {
     userId,
     email: newAddress(),
     displayName: 'Amra',
-    resetToken: `r-${uuidv7()}`,
+    sealedToken: testLinkTokens.seal(`r-${uuidv7()}`, userId),
     expiresAt: inHours(1),
   });
 }
@@ -127,7 +140,8 @@ function expectOneLink(mail: ReceivedMail, link: string) {
 describe('mail for identity events, over SMTP', () => {
   it('sends one "confirm your email" mail for bilten.identity.user.registered', async () => {
     const event = registration();
-    const { email, verificationToken } = event.payload;
+    const { email } = event.payload;
+    const verificationToken = tokenOf(event.payload);
     await subgraph.testBus.bus.publish(event);
 
     const mail = await mailTo(email);
@@ -161,7 +175,7 @@ describe('mail for identity events, over SMTP', () => {
       userId,
       email,
       displayName: 'Amra',
-      verificationToken: token,
+      sealedToken: testLinkTokens.seal(token, userId),
       expiresAt: inHours(24),
     });
     await subgraph.testBus.bus.publish(event);
@@ -178,7 +192,8 @@ describe('mail for identity events, over SMTP', () => {
 
   it('sends one "reset your password" mail for bilten.identity.password_reset.requested', async () => {
     const event = passwordReset();
-    const { email, resetToken } = event.payload;
+    const { email } = event.payload;
+    const resetToken = tokenOf(event.payload);
     await subgraph.testBus.bus.publish(event);
 
     const mail = await mailTo(email);
@@ -202,10 +217,11 @@ describe('mail for identity events, over SMTP', () => {
       inviterName: 'Amra',
       email: newAddress(),
       role: 'ADMIN',
-      token: `bin_${uuidv7()}`,
+      sealedToken: testLinkTokens.seal(`bin_${uuidv7()}`, invitationId),
       expiresAt: inHours(7 * 24),
     });
-    const { email, token } = event.payload;
+    const { email } = event.payload;
+    const token = tokenOf(event.payload);
     await subgraph.testBus.bus.publish(event);
 
     const mail = await mailTo(email);
@@ -221,6 +237,29 @@ describe('mail for identity events, over SMTP', () => {
     expect(mailsTo(email)).toHaveLength(1);
     expect(await sentEmailRows(subgraph.sql, event.id)).toEqual([
       expect.objectContaining({ recipient: email, template: 'organization-invitation' }),
+    ]);
+  });
+
+  it('sends one "someone tried to use your address" notice for bilten.identity.user.address_claim_attempted', async () => {
+    const userId = uuidv7();
+    const email = newAddress();
+    const event = newEvent(addressClaimAttempted, userId, 1, {
+      userId,
+      email,
+      displayName: 'Amra',
+      attempt: 'sign_up',
+    });
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(email);
+    expect(mail.envelope.to).toEqual([email]);
+    expect(mail.parsed.subject).toBe('Someone tried to use your email address on Bilten');
+    expect(mail.parsed.text).toContain('Someone tried to create a Bilten account with this email address.');
+    expect(mail.parsed.html).not.toContain('href=');
+    await caughtUp('address-in-use-mail');
+    expect(mailsTo(email)).toHaveLength(1);
+    expect(await sentEmailRows(subgraph.sql, event.id)).toEqual([
+      expect.objectContaining({ recipient: email, template: 'address-in-use' }),
     ]);
   });
 
@@ -247,6 +286,22 @@ describe('mail for identity events, over SMTP', () => {
     expect(mail.parsed.to).toMatchObject({ value: [{ address: email }] });
   });
 
+  it('mails one address at most 10 times an hour, whichever events ask (mail bombing)', async () => {
+    const email = newAddress();
+    const events = Array.from({ length: 12 }, () => registration({ email }));
+    for (const event of events) await subgraph.testBus.bus.publish(event);
+    await waitFor(async () => mailsTo(email).length === 10);
+    await caughtUp('registration-mail');
+    expect(mailsTo(email)).toHaveLength(10);
+    const held = subgraph.logs.filter(
+      (line) =>
+        line.msg === 'mail not sent: its recipient had the most mails an hour allows' &&
+        events.some((event) => event.id === line.event),
+    );
+    expect(held).toHaveLength(2);
+    expect(JSON.stringify(held)).not.toContain(email);
+  });
+
   it('never writes a token to the log when mail goes over SMTP', async () => {
     const event = passwordReset();
     await subgraph.testBus.bus.publish(event);
@@ -254,8 +309,8 @@ describe('mail for identity events, over SMTP', () => {
     await caughtUp('password-reset-mail');
     const logged = JSON.stringify(subgraph.logs);
     expect(logged).toContain('mail sent');
-    expect(logged).not.toContain(event.payload.resetToken);
-    expect(logged).not.toContain(encodeURIComponent(event.payload.resetToken));
+    expect(logged).not.toContain(tokenOf(event.payload));
+    expect(logged).not.toContain(encodeURIComponent(tokenOf(event.payload)));
   });
 });
 
@@ -283,7 +338,7 @@ describe('exactly once', () => {
 
     const mail = await mailTo(event.payload.email);
     expect(smtp.refused - refusedBefore).toBe(2);
-    expectOneLink(mail, linkFor('/reset-password', event.payload.resetToken));
+    expectOneLink(mail, linkFor('/reset-password', tokenOf(event.payload)));
     await caughtUp('password-reset-mail');
     expect(mailsTo(event.payload.email)).toHaveLength(1);
     expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(1);
@@ -297,23 +352,26 @@ describe('exactly once', () => {
     const event = passwordReset();
     await subgraph.testBus.bus.publish(event);
 
-    const [letter] = await waitFor(async () => {
-      const letters = await subgraph.testBus.bus.listDeadLetters({
-        durableName: 'messaging-password-reset-mail',
-      });
-      const ours = letters.filter((l) => l.eventId === event.id);
-      return ours.length ? ours : undefined;
-    });
-    expect(letter!.error).toMatch(/451/);
+    const letter = await deadLetterOf('messaging-password-reset-mail', event.id);
+    expect(letter.error).toMatch(/451/);
     smtp.failNext(0);
     expect(mailsTo(event.payload.email)).toHaveLength(0);
     expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(0);
+  });
+
+  it('sends no mail for a token sealed for another account (moved or forged), and dead-letters it', async () => {
+    const event = registration({ sealedToken: testLinkTokens.seal('stolen', uuidv7()) });
+    await subgraph.testBus.bus.publish(event);
+    const letter = await deadLetterOf('messaging-registration-mail', event.id);
+    expect(letter.error).toMatch(/authenticate/);
+    expect(mailsTo(event.payload.email)).toHaveLength(0);
   });
 
   it('dead-letters an event with a bad payload at once and sends nothing', async () => {
     // The same subject and version, but not the agreed payload (no token, a bad user id).
     const sloppy = defineEvent({
       type: userRegistered.type,
+      version: userRegistered.version,
       aggregateType: 'user',
       payload: z.object({ userId: z.string(), email: z.string() }),
     });
@@ -321,15 +379,9 @@ describe('exactly once', () => {
     const event = newEvent(sloppy, uuidv7(), 1, { userId: 'not-a-uuid', email });
     await subgraph.testBus.bus.publish(event);
 
-    const [letter] = await waitFor(async () => {
-      const letters = await subgraph.testBus.bus.listDeadLetters({
-        durableName: 'messaging-registration-mail',
-      });
-      const ours = letters.filter((l) => l.eventId === event.id);
-      return ours.length ? ours : undefined;
-    });
-    expect(letter!.error).toMatch(/bad payload/);
-    expect(letter!.deliveryCount).toBe(1);
+    const letter = await deadLetterOf('messaging-registration-mail', event.id);
+    expect(letter.error).toMatch(/bad payload/);
+    expect(letter.deliveryCount).toBe(1);
     await caughtUp('registration-mail');
     expect(mailsTo(email)).toHaveLength(0);
     expect(await sentEmailRows(subgraph.sql, event.id)).toHaveLength(0);
@@ -353,7 +405,8 @@ describe('without SMTP_URL (npm start on a laptop)', () => {
 
   it('writes the mail (recipient, subject, link) to the log, once even when the event comes twice', async () => {
     const event = registration();
-    const { email, verificationToken } = event.payload;
+    const { email } = event.payload;
+    const verificationToken = tokenOf(event.payload);
     // The in-process bus does not de-duplicate by id: both copies reach the consumer.
     await laptop.testBus.bus.publish(event);
     await laptop.testBus.bus.publish(event);
@@ -375,12 +428,15 @@ describe('without SMTP_URL (npm start on a laptop)', () => {
     const mailer = createMailer({ from: 'Bilten <no-reply@bilten.local>', log, production: true });
     const event = registration();
     await mailer.send(
-      verificationMail({ ...event.payload, issuedAt: event.occurredAt, newAccount: true }, WEB),
+      verificationMail(
+        { ...event.payload, token: tokenOf(event.payload), issuedAt: event.occurredAt, newAccount: true },
+        WEB,
+      ),
       '<x@y>',
     );
     expect(lines).toContainEqual(
       expect.objectContaining({ msg: 'mail written to the log (SMTP_URL unset)', to: event.payload.email }),
     );
-    expect(JSON.stringify(lines)).not.toContain(event.payload.verificationToken);
+    expect(JSON.stringify(lines)).not.toContain(tokenOf(event.payload));
   });
 });

@@ -1,7 +1,8 @@
 import { auditEntriesOf, auditWriter, type Database, type Transaction } from '@bilten/platform';
-import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, ne, sql } from 'drizzle-orm';
 import {
   auditLog,
+  closedOrganizations,
   type EventRow,
   type EventVersionRow,
   eventColumns,
@@ -85,12 +86,64 @@ export const ticketTypesByEventIds = (db: Db, eventIds: string[]) =>
     .where(inArray(ticketTypes.eventId, eventIds))
     .orderBy(asc(ticketTypes.sortOrder), asc(ticketTypes.id));
 
-export const eventsOfSeries = (db: Db, seriesIds: string[]) =>
-  db
+/** Which occurrences a page of a series holds: `limit` of them by start, after a keyset cursor. */
+export interface SeriesPage {
+  limit: number;
+  after?: { startsAt: string; id: string };
+  /** Drafts too (for the organization's members), or published ones only. */
+  withDrafts: boolean;
+}
+
+const inSeriesPage = (seriesIds: string[], { after, withDrafts }: Omit<SeriesPage, 'limit'>) =>
+  and(
+    inArray(events.seriesId, seriesIds),
+    withDrafts ? undefined : ne(events.status, 'DRAFT'),
+    after
+      ? sql`(${events.startsAt}, ${events.id}) > (${after.startsAt}::timestamptz, ${after.id}::uuid)`
+      : undefined,
+  );
+
+/** The same page of several series in one statement, by series, then start. */
+export function seriesPages(db: Db, seriesIds: string[], page: SeriesPage): Promise<EventRow[]> {
+  const ranked = db
+    .select({
+      id: events.id,
+      position:
+        sql<number>`row_number() over (partition by ${events.seriesId} order by ${events.startsAt}, ${events.id})`.as(
+          'position',
+        ),
+    })
+    .from(events)
+    .where(inSeriesPage(seriesIds, page))
+    .as('ranked');
+  return db
     .select(eventColumns)
     .from(events)
-    .where(inArray(events.seriesId, seriesIds))
-    .orderBy(asc(events.startsAt), asc(events.id));
+    .innerJoin(ranked, eq(ranked.id, events.id))
+    .where(lte(ranked.position, page.limit))
+    .orderBy(asc(events.seriesId), asc(events.startsAt), asc(events.id));
+}
+
+/** How many occurrences each series has (drafts too, or not). */
+export const seriesSizes = (db: Db, seriesIds: string[], withDrafts: boolean) =>
+  db
+    .select({ seriesId: sql<string>`${events.seriesId}`, size: sql<number>`count(*)::int` })
+    .from(events)
+    .where(inSeriesPage(seriesIds, { withDrafts }))
+    .groupBy(events.seriesId);
+
+/**
+ * The series' occurrences, under its lock until the commit: occurrences added through different
+ * events of one series (each locked on its own) are counted one change after the other.
+ */
+export async function lockSeries(tx: Transaction, seriesId: string): Promise<number> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`catalog.series:${seriesId}`}, 0))`);
+  const [row] = await tx
+    .select({ size: sql<number>`count(*)::int` })
+    .from(events)
+    .where(eq(events.seriesId, seriesId));
+  return row!.size;
+}
 
 export const insertEventVersion = (tx: Transaction, row: typeof eventVersions.$inferInsert) =>
   tx.insert(eventVersions).values(row);
@@ -126,3 +179,45 @@ export const insertAuditEntry = auditWriter(auditLog);
 
 export const auditEntries = (db: Db, organizationId: string, limit: number, beforeId?: string) =>
   auditEntriesOf(db as Database, auditLog, organizationId, limit, beforeId);
+
+// ---------------------------------------------------------------- organization closure
+
+/** One advisory lock per organization: closing takes it alone, creating an event shares it. */
+const organizationLockKey = (organizationId: string) => sql`hashtextextended(${organizationId}, 0)`;
+
+/**
+ * Whether events may be created in the organization, holding its lock shared until the commit:
+ * a closure waits for the events being created, and while one runs (or after) the answer is no.
+ * It never waits itself, so it cannot deadlock with a closure over the rows either holds.
+ */
+export async function organizationTakesEvents(tx: Transaction, organizationId: string): Promise<boolean> {
+  const [lock] = await tx.execute<{ taken: boolean }>(
+    sql`select pg_try_advisory_xact_lock_shared(${organizationLockKey(organizationId)}) as taken`,
+  );
+  if (!lock?.taken) return false;
+  const [row] = await tx
+    .select({ organizationId: closedOrganizations.organizationId })
+    .from(closedOrganizations)
+    .where(eq(closedOrganizations.organizationId, organizationId));
+  return !row;
+}
+
+/** The organization's events that have not ended and are not cancelled, locked, under its lock alone. */
+export async function lockUpcomingEventsOf(tx: Transaction, organizationId: string): Promise<EventRow[]> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${organizationLockKey(organizationId)})`);
+  return tx
+    .select(eventColumns)
+    .from(events)
+    .where(
+      and(
+        eq(events.organizationId, organizationId),
+        inArray(events.status, ['DRAFT', 'PUBLISHED']),
+        gt(events.endsAt, sql`now()`),
+      ),
+    )
+    .orderBy(asc(events.startsAt), asc(events.id))
+    .for('update');
+}
+
+export const insertClosedOrganization = (tx: Transaction, organizationId: string, closureId: string) =>
+  tx.insert(closedOrganizations).values({ organizationId, closureId }).onConflictDoNothing();

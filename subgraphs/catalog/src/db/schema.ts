@@ -187,6 +187,16 @@ export const searchWords = catalog.table(
   (table) => [index('search_words_word_trigram_idx').using('gin', table.word.op('gin_trgm_ops'))],
 );
 
+/**
+ * Organizations whose closure catalog carried out: no event is created in them any more (identity
+ * removes their members too, but this closes the moment in between).
+ */
+export const closedOrganizations = catalog.table('closed_organizations', {
+  organizationId: uuid('organization_id').primaryKey(),
+  closureId: uuid('closure_id').notNull(),
+  closedAt: timestamp('closed_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** Every state an event has been in: a snapshot after each change and the diff that led to it. */
 export const eventVersions = catalog.table(
   'event_versions',

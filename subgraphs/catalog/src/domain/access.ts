@@ -48,6 +48,9 @@ export function requireCaller(viewer: Viewer) {
     throw new DomainError('UNAUTHENTICATED', 'sign in or use an API key first');
 }
 
+/** Creating events in an organization being closed or closed (see organizationTakesEvents). */
+export const organizationClosed = () => new DomainError('FORBIDDEN', 'this organization is closed');
+
 /** Who may create an event: one who may edit the events of the organization the input names. */
 export const requireEventCreator: CallerCheck<void> = (viewer, input) => {
   requireCaller(viewer);
@@ -57,7 +60,8 @@ export const requireEventCreator: CallerCheck<void> = (viewer, input) => {
 
 /**
  * Locks the event and checks the caller may edit it, then runs `change`; a thrown FORBIDDEN
- * rolls back the transaction, so nothing is written for outsiders.
+ * rolls back the transaction, so nothing is written for outsiders. An event the caller cannot
+ * even see (another organization's draft) answers as an unknown id: ids probe nothing.
  */
 export async function withEditableEvent<T>(
   ctx: MutationContext,
@@ -68,7 +72,12 @@ export async function withEditableEvent<T>(
   return ctx.db.transaction(async (tx) => {
     const event = await lockEvent(tx, eventId);
     if (!event) return missing();
-    requireOrgAccess(ctx.viewer, event.organizationId, EDIT_EVENTS);
+    try {
+      requireOrgAccess(ctx.viewer, event.organizationId, EDIT_EVENTS);
+    } catch (err) {
+      if (!canSeeEvent(ctx.viewer, event)) return missing();
+      throw err;
+    }
     return change(tx, event);
   });
 }
@@ -95,11 +104,4 @@ export async function visibleTicketType(ctx: ReadContext, id: string): Promise<T
 export async function visibleTicketTypes(ctx: ReadContext, event: EventRow): Promise<TicketTypeRow[]> {
   const types = await ctx.loaders.ticketTypesOfEvent.load(event.id);
   return seesAllEventsOf(ctx.viewer, event.organizationId) ? types : types.filter((type) => !type.hidden);
-}
-
-/** The occurrences of the event's series the caller may see; an event outside a series is its only one. */
-export async function visibleOccurrences(ctx: ReadContext, event: EventRow): Promise<EventRow[]> {
-  if (!event.seriesId) return [event];
-  const occurrences = await ctx.loaders.occurrencesOfSeries.load(event.seriesId);
-  return occurrences.filter((occurrence) => canSeeEvent(ctx.viewer, occurrence));
 }

@@ -4,13 +4,14 @@ import type { MutationContext } from '../context.ts';
 import {
   eventVersion,
   insertEvent,
+  organizationTakesEvents,
   repriceTicketTypes,
   ticketTypesByEventIds,
   updateEventRow,
 } from '../db/queries.ts';
 import type { EventRow, events } from '../db/schema.ts';
 import { eventRescheduled } from '../events.ts';
-import { requireCaller, requireEventCreator, withEditableEvent } from './access.ts';
+import { organizationClosed, requireCaller, requireEventCreator, withEditableEvent } from './access.ts';
 import { renderDescription } from './description.ts';
 import { columnsOf } from './event-columns.ts';
 import { diffOf, type EventSnapshot, record, scheduleOf, snapshotOf } from './history.ts';
@@ -41,6 +42,7 @@ export const createEvent = mutationRule(
     const errors = eventRuleErrors(definition);
     if (errors.length) return invalidEvent(errors);
     const event = await ctx.db.transaction(async (tx) => {
+      if (!(await organizationTakesEvents(tx, organizationId))) throw organizationClosed();
       const created = await insertEvent(tx, {
         id: uuidv7(),
         organizationId,

@@ -77,7 +77,8 @@ export const unpublishEvent = mutationRule(
     ),
 );
 
-async function cancel(
+/** Cancels an event its caller has locked: version, audit entry and `cancelled` for orders to refund. */
+export async function cancel(
   tx: Transaction,
   ctx: MutationContext,
   event: EventRow,

@@ -136,7 +136,7 @@ function parseSearch(viewer: Viewer, args: SearchArgs, scope: { organizationId?:
     throw new DomainError('BAD_USER_INPUT', `filter.${issue.path.join('.')}: ${issue.message}`);
   }
   const filter = parsed.data;
-  // Control characters (NUL above all) mean nothing in a search and PostgreSQL refuses NUL.
+  // Tabs and line breaks, the control characters an argument may carry, mean nothing in a search.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to remove them
   const text = filter.query?.replace(/[\u0000-\u001f\u007f]/g, ' ').trim() || undefined;
   const criteria: SearchCriteria = {

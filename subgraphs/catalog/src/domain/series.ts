@@ -1,18 +1,37 @@
-import { isStorableInstant, mutationRule, type Transaction, type UserError } from '@bilten/platform';
+import {
+  decodeCursor,
+  encodeCursor,
+  isStorableInstant,
+  mutationRule,
+  pageSize,
+  type Transaction,
+  type UserError,
+} from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
-import type { MutationContext } from '../context.ts';
+import { z } from 'zod';
+import type { Context, MutationContext } from '../context.ts';
 import {
   insertEvent,
   insertTicketType,
+  lockSeries,
+  organizationTakesEvents,
   refreshPriceRange,
+  type SeriesPage,
   ticketTypesByEventIds,
   updateEventRow,
 } from '../db/queries.ts';
 import type { EventRow, TicketTypeRow } from '../db/schema.ts';
-import { requireCaller, withEditableEvent } from './access.ts';
+import { organizationClosed, requireCaller, seesAllEventsOf, withEditableEvent } from './access.ts';
 import { type EventResult, invalidEvent, missingEvent } from './event-definition.ts';
 import { record, snapshotOf } from './history.ts';
+import type { EventPage } from './search.ts';
 import { addOccurrencesInput, duplicateEventInput, eventNotFound, invalid } from './validation.ts';
+
+/**
+ * Occurrences one series may have, the first included (a year of daily dates), so that calling
+ * `addOccurrences` again and again cannot grow a series without end.
+ */
+const MAX_SERIES_OCCURRENCES = 365;
 
 /**
  * Whether a copy of `source` (with its ticket types) moved to start at `startsAt` keeps its end
@@ -49,6 +68,7 @@ async function copyEvent(
     updatedAt: _updated,
     ...definition
   } = source;
+  if (!(await organizationTakesEvents(tx, source.organizationId))) throw organizationClosed();
   const copy = await insertEvent(tx, {
     ...definition,
     id: uuidv7(),
@@ -111,6 +131,17 @@ export const addOccurrences = mutationRule(
         const outside = startsAt.findIndex((start) => !copyFits(source, types, start));
         if (outside >= 0) return invalidOccurrences([copyOutOfRange(['input', 'startsAt', String(outside)])]);
         const seriesId = source.seriesId ?? source.id;
+        // Until it joins a series, the source is a series of one.
+        const size = source.seriesId ? await lockSeries(tx, seriesId) : 1;
+        if (size + startsAt.length > MAX_SERIES_OCCURRENCES) {
+          const room = MAX_SERIES_OCCURRENCES - size;
+          return invalidOccurrences([
+            invalid(
+              `a series has at most ${MAX_SERIES_OCCURRENCES} occurrences: this one has ${size}, so ${room > 0 ? `at most ${room} more` : 'no more'}`,
+              ['input', 'startsAt'],
+            ),
+          ]);
+        }
         if (!source.seriesId) {
           // The source becomes the series' first occurrence: a change of its own, recorded as such.
           const before = snapshotOf(source, types);
@@ -128,3 +159,44 @@ export const addOccurrences = mutationRule(
       () => invalidOccurrences([eventNotFound(['input', 'eventId'])]),
     ),
 );
+
+/** An occurrences cursor: the start and id of the last one seen (keyset). */
+const occurrenceKey = z
+  .string()
+  .transform((text) => JSON.parse(text) as unknown)
+  .pipe(
+    z.object({
+      startsAt: z.iso.datetime().refine((text) => isStorableInstant(new Date(text))),
+      id: z.uuid(),
+    }),
+  );
+
+/**
+ * A page of the occurrences of the event's series the caller may see (drafts only insiders), by
+ * start; an event outside a series is its only occurrence.
+ */
+export async function occurrencesOf(
+  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  event: EventRow,
+  args: { first?: number | null; after?: string | null },
+): Promise<EventPage> {
+  const size = pageSize(args.first);
+  const after = args.after ? decodeCursor(args.after, occurrenceKey) : undefined;
+  const withDrafts = seesAllEventsOf(ctx.viewer, event.organizationId);
+  const page: SeriesPage = { limit: size + 1, after, withDrafts };
+  const { seriesId } = event;
+  const rows = seriesId
+    ? await ctx.loaders.seriesPage(page).load(seriesId)
+    : after
+      ? [] // its own cursor, from the first page
+      : [event];
+  const nodes = rows.slice(0, size);
+  const cursorOf = (row: EventRow) =>
+    encodeCursor(JSON.stringify({ startsAt: row.startsAt.toISOString(), id: row.id }));
+  return {
+    edges: nodes.map((node) => ({ cursor: cursorOf(node), node })),
+    pageInfo: { hasNextPage: rows.length > size, endCursor: nodes.length ? cursorOf(nodes.at(-1)!) : null },
+    count: async () =>
+      seriesId ? ((await ctx.loaders.seriesSize(withDrafts).load(seriesId))?.size ?? 0) : 1,
+  };
+}

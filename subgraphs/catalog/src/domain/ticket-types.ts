@@ -30,6 +30,13 @@ export const eventOfTicketType = async (ctx: Pick<Context, 'loaders'>, ticketTyp
 
 const invalidTicketType = (errors: UserError[]): TicketTypeResult => ({ ticketType: null, errors });
 
+/**
+ * Ticket types one event may have, hidden ones included: enough for a festival's days × tiers.
+ * `Event.ticketTypes` declares it as its size, which the gateway's query cost counts for every
+ * event of a page (a search page of 20 with prices costs about 3 100 of 5 000).
+ */
+const MAX_TICKET_TYPES = 30;
+
 const cancelledEventErrors = (event: EventRow): UserError[] =>
   event.status === 'CANCELLED' ? [invalid('a cancelled event cannot be changed', ['input', 'eventId'])] : [];
 
@@ -54,8 +61,11 @@ export const addTicketType = mutationRule(
         };
         const errors = [...cancelledEventErrors(event), ...salesWindowErrors(row, event)];
         if (price.currency !== event.currency) errors.push(foreignCurrency(event));
+        const existing = await ticketTypesByEventIds(tx, [event.id]);
+        if (existing.length >= MAX_TICKET_TYPES)
+          errors.push(invalid(`an event has at most ${MAX_TICKET_TYPES} ticket types`, ['input', 'eventId']));
         if (errors.length) return invalidTicketType(errors);
-        const before = snapshotOf(event, await ticketTypesByEventIds(tx, [event.id]));
+        const before = snapshotOf(event, existing);
         const ticketType = await insertTicketType(tx, {
           id: uuidv7(),
           eventId,

@@ -24,7 +24,10 @@ export type Scalars = {
 export type AddOccurrencesInput = {
   /** Any occurrence of the series; it is the definition the new ones copy. */
   eventId: Scalars['ID']['input'];
-  /** Start of each new occurrence (at most 52); each keeps the definition's duration. */
+  /**
+   * Start of each new occurrence (at most 52 at once, 365 in the whole series); each keeps the
+   * definition's duration.
+   */
   startsAt: Array<Scalars['DateTime']['input']>;
 };
 
@@ -150,16 +153,19 @@ export type Event = {
   createdAt: Scalars['DateTime']['output'];
   /** ISO 4217 currency every ticket type of this event is priced in. */
   currency: Scalars['String']['output'];
-  /** Markdown as the organizer wrote it (only safe markup is accepted). */
+  /** Markdown as the organizer wrote it (only safe markup is accepted), at most 100000 characters. */
   description?: Maybe<Scalars['String']['output']>;
-  /** The description rendered to sanitized HTML: no script, event handler or javascript: link. */
+  /** The description rendered to sanitized HTML: no script, event handler or javascript: link; at most 50 KB. */
   descriptionHtml?: Maybe<Scalars['String']['output']>;
   endsAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   /** Branding asset ids of the event's images, first is the cover. */
   imageIds: Array<Scalars['ID']['output']>;
-  /** The dated occurrences of a recurring event this one belongs to, by start (just itself when not recurring). */
-  occurrences: Array<Event>;
+  /**
+   * The dated occurrences (at most 365) of the recurring event this one belongs to, by start; just
+   * itself when not recurring. Drafts only for the organization's members and events:read API keys.
+   */
+  occurrences: EventConnection;
   /** Where to join an online (or hybrid) event. */
   onlineUrl?: Maybe<Scalars['String']['output']>;
   /** Resolved by identity; null only when identity cannot be reached. */
@@ -170,7 +176,10 @@ export type Event = {
   /** PUBLISHED events whose end has passed are ENDED. */
   status: EventStatus;
   tags: Array<Scalars['String']['output']>;
-  /** In sort order; hidden ticket types only for the organization's members and events:read API keys. */
+  /**
+   * In sort order (at most 30); hidden ticket types only for the organization's members and
+   * events:read API keys.
+   */
   ticketTypes: Array<TicketType>;
   /** IANA time zone where the event takes place, e.g. Europe/Sarajevo. */
   timezone: Scalars['String']['output'];
@@ -183,6 +192,17 @@ export type Event = {
   /** The event's history, newest first; the organization's members and events:read API keys only. */
   versions: EventVersionConnection;
   visibility: EventVisibility;
+};
+
+
+/**
+ * Something people buy tickets for, held by an organizer. Drafts are visible to the organization's
+ * members and its API keys with events:read only; published events to everyone (UNLISTED ones by
+ * id, not in lists).
+ */
+export type EventOccurrencesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -844,7 +864,7 @@ export type EventResolvers<ContextType = Context, ParentType extends ResolversPa
   endsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   imageIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
-  occurrences?: Resolver<Array<ResolversTypes['Event']>, ParentType, ContextType>;
+  occurrences?: Resolver<ResolversTypes['EventConnection'], ParentType, ContextType, RequireFields<EventOccurrencesArgs, 'first'>>;
   onlineUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   organizer?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
   publishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;

@@ -1,11 +1,11 @@
 import { selectsField } from '@bilten/platform';
-import { visibleEvent, visibleOccurrences, visibleTicketType, visibleTicketTypes } from '../domain/access.ts';
+import { visibleEvent, visibleTicketType, visibleTicketTypes } from '../domain/access.ts';
 import { refundPolicyOf, venueOf } from '../domain/event-columns.ts';
 import { createEvent, restoreEventVersion, updateEvent } from '../domain/event-definition.ts';
 import { auditLog, eventVersions } from '../domain/history.ts';
 import { cancelEvent, deleteEvent, publishEvent, unpublishEvent } from '../domain/lifecycle.ts';
 import { searchEventPage } from '../domain/search.ts';
-import { addOccurrences, duplicateEvent } from '../domain/series.ts';
+import { addOccurrences, duplicateEvent, occurrencesOf } from '../domain/series.ts';
 import { addTicketType, eventOfTicketType, updateTicketType } from '../domain/ticket-types.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
@@ -37,7 +37,7 @@ export const resolvers: Resolvers = {
     refundPolicy: (event) => refundPolicyOf(event),
     organizer: (event) => ({ id: event.organizationId }),
     ticketTypes: (event, _, context) => visibleTicketTypes(context, event),
-    occurrences: (event, _, context) => visibleOccurrences(context, event),
+    occurrences: (event, args, context) => occurrencesOf(context, event, args),
     versions: (event, args, context) => eventVersions(context, event, args),
   },
   TicketType: {

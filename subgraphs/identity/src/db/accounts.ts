@@ -10,6 +10,29 @@ export async function insertUser(db: Db, row: typeof users.$inferInsert): Promis
   return user;
 }
 
+/**
+ * A new account and its first verification token in one statement; for a taken email neither is
+ * inserted (`false`). So a sign-up sends the same statements whether or not the address is taken.
+ */
+export async function insertUserWithVerification(
+  tx: Transaction,
+  user: { id: string; email: string; displayName: string; passwordHash: string },
+  verification: { tokenHash: string; expiresAt: Date },
+): Promise<boolean> {
+  const inserted = (await tx.execute(sql`
+    with created as (
+      insert into ${users} (id, email, display_name, password_hash)
+      values (${user.id}, ${user.email}, ${user.displayName}, ${user.passwordHash})
+      on conflict (email) do nothing
+      returning id, email
+    )
+    insert into ${emailVerifications} (token_hash, user_id, email, purpose, expires_at)
+    select ${verification.tokenHash}, id, email, 'verify', ${verification.expiresAt.toISOString()}::timestamptz
+    from created
+    returning user_id`)) as unknown as unknown[];
+  return inserted.length > 0;
+}
+
 export async function userByEmail(db: Db, email: string): Promise<UserRow | undefined> {
   const [user] = await db.select().from(users).where(eq(users.email, email));
   return user;
@@ -18,6 +41,12 @@ export async function userByEmail(db: Db, email: string): Promise<UserRow | unde
 /** The user's row, locked until the transaction ends. */
 export async function lockUser(tx: Transaction, id: string): Promise<UserRow | undefined> {
   const [user] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+  return user;
+}
+
+/** The row of the account at `email`, locked until the transaction ends. */
+export async function lockUserByEmail(tx: Transaction, email: string): Promise<UserRow | undefined> {
+  const [user] = await tx.select().from(users).where(eq(users.email, email)).for('update');
   return user;
 }
 

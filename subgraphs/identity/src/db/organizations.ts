@@ -1,6 +1,7 @@
 import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
-import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
+  apiKeys,
   type InvitationRow,
   type MemberRow,
   type OrganizationRow,
@@ -61,7 +62,9 @@ export async function claimSlug(db: Db, organizationId: string, slug: string): P
 export async function updateOrganizationRow(
   tx: Transaction,
   id: string,
-  changes: Partial<Pick<OrganizationRow, 'name' | 'slug'>>,
+  changes: Partial<
+    Pick<OrganizationRow, 'name' | 'slug' | 'status' | 'closureId' | 'closureRefusal' | 'closedAt'>
+  >,
 ): Promise<OrganizationRow> {
   const [organization] = await tx
     .update(organizations)
@@ -142,15 +145,18 @@ export async function insertInvitation(db: Db, row: typeof organizationInvitatio
   return invitation!;
 }
 
-/** Open invitations of one address to one organization end when a new one is sent. */
-export async function revokeOpenInvitations(tx: Transaction, organizationId: string, email: string) {
+/**
+ * Ends the organization's open invitations: of one address when a new one is sent, all of them
+ * when the organization closes.
+ */
+export async function revokeOpenInvitations(tx: Transaction, organizationId: string, email?: string) {
   await tx
     .update(organizationInvitations)
     .set({ revokedAt: new Date() })
     .where(
       and(
         eq(organizationInvitations.organizationId, organizationId),
-        eq(organizationInvitations.email, email),
+        email === undefined ? undefined : eq(organizationInvitations.email, email),
         isNull(organizationInvitations.acceptedAt),
         isNull(organizationInvitations.revokedAt),
       ),
@@ -200,3 +206,16 @@ export const openInvitationsOf = (db: Database, organizationId: string) =>
       ),
     )
     .orderBy(desc(organizationInvitations.createdAt));
+
+/**
+ * A closed organization keeps its name and slugs (orders and receipts name it) and loses its
+ * team: members, open invitations and API keys end in the transaction that closes it.
+ */
+export async function dissolveTeam(tx: Transaction, organizationId: string) {
+  await tx.delete(organizationMembers).where(eq(organizationMembers.organizationId, organizationId));
+  await revokeOpenInvitations(tx, organizationId);
+  await tx
+    .update(apiKeys)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiKeys.organizationId, organizationId), isNull(apiKeys.revokedAt)));
+}

@@ -21,10 +21,20 @@ export const users = identity.table('users', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** ACTIVE → CLOSING (an OWNER asked; catalog decides) → CLOSED, or back to ACTIVE when refused. */
+export const ORGANIZATION_STATUSES = ['ACTIVE', 'CLOSING', 'CLOSED'] as const;
+export const organizationStatus = identity.enum('organization_status', ORGANIZATION_STATUSES);
+
 export const organizations = identity.table('organizations', {
   id: uuid().primaryKey(),
   name: text().notNull(),
   slug: text().notNull().unique(),
+  status: organizationStatus().notNull().default('ACTIVE'),
+  /** The latest closure request: only the answer to this one counts. */
+  closureId: uuid('closure_id'),
+  /** Why catalog refused the latest closure request, for the team to read. */
+  closureRefusal: text('closure_refusal'),
+  closedAt: timestamp('closed_at', { withTimezone: true }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

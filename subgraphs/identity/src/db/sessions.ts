@@ -1,8 +1,18 @@
-import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
+import { createOutbox, type Database, type OrganizationRole, type Transaction } from '@bilten/platform';
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
-import { organizationMembers, refreshTokens, type SessionRow, sessions, users } from './schema.ts';
+import { sessionsRevoked } from '../events.ts';
+import {
+  eventStore,
+  organizationMembers,
+  refreshTokens,
+  type SessionRow,
+  sessions,
+  users,
+} from './schema.ts';
 
 type Db = Database | Transaction;
+
+const outbox = createOutbox(eventStore, 'identity');
 
 /** A new sign-in session with its first refresh token, in one statement (one round trip). */
 export async function insertSessionWithRefreshToken(
@@ -50,24 +60,39 @@ export async function touchSession(
     .where(eq(sessions.id, id));
 }
 
-/** Revokes the given live sessions (all of the user's when `id` is absent, but `keep`); returns the ones revoked. */
+/**
+ * Revokes the given live sessions (all of the user's when `id` is absent, but `keep`); returns the
+ * ones revoked. Every way a session ends comes through here (sign-out, password change and reset,
+ * a reused refresh token, a promotion to admin), so the event that makes every service refuse its
+ * access tokens at once is written here, in the same transaction, and no caller can forget it.
+ */
 export function revokeSessions(
   db: Db,
   where: { userId: string; id?: string; keep?: string },
   reason: string,
-) {
-  return db
-    .update(sessions)
-    .set({ revokedAt: new Date(), revokedReason: reason })
-    .where(
-      and(
-        eq(sessions.userId, where.userId),
-        where.id ? eq(sessions.id, where.id) : undefined,
-        where.keep ? ne(sessions.id, where.keep) : undefined,
-        isNull(sessions.revokedAt),
-      ),
-    )
-    .returning();
+): Promise<SessionRow[]> {
+  return db.transaction(async (tx) => {
+    const revoked = await tx
+      .update(sessions)
+      .set({ revokedAt: new Date(), revokedReason: reason })
+      .where(
+        and(
+          eq(sessions.userId, where.userId),
+          where.id ? eq(sessions.id, where.id) : undefined,
+          where.keep ? ne(sessions.id, where.keep) : undefined,
+          isNull(sessions.revokedAt),
+        ),
+      )
+      .returning();
+    if (revoked.length > 0) {
+      await outbox.publish(tx, sessionsRevoked, where.userId, {
+        userId: where.userId,
+        sessionIds: revoked.map((session) => session.id),
+        reason,
+      });
+    }
+    return revoked;
+  });
 }
 
 export async function sessionOfRefreshToken(db: Db, hash: string): Promise<SessionRow | undefined> {

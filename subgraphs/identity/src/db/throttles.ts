@@ -52,14 +52,50 @@ export async function lockThrottle(
   return { until: new Date(row!.locked_until), lockouts: row!.lockouts };
 }
 
-/** In one statement: `forget` starts afresh (its lockout history too), `release` gets one hit back. */
-export async function settleThrottles(db: Db, keys: { forget: string; release: string }) {
-  await db.execute(sql`
-    with forgotten as (delete from ${throttles} where key = ${keys.forget})
-    update ${throttles} set hits = greatest(hits - 1, 0) where key = ${keys.release}`);
+/**
+ * Counts one hit on `key` only when it may: in a new window, under `limit`, when `proven`, or when
+ * `expected` is exactly the count now (a challenge issued for that count serves one attempt, and
+ * of parallel ones only the first). Answers whether it counted and the count it saw, in one
+ * statement, so no burst slips in between a check and the count.
+ */
+export async function claimThrottle(
+  db: Db,
+  key: string,
+  rule: { limit: number; windowMs: number },
+  proof: { proven: boolean; expected: number | null },
+): Promise<{ claimed: boolean; hits: number }> {
+  const expired = sql`t.window_started_at < now() - ${`${rule.windowMs} milliseconds`}::interval`;
+  const [row] = (await db.execute(sql`
+    with claimed as (
+      insert into ${throttles} as t (key, hits, window_started_at) values (${key}, 1, now())
+      on conflict (key) do update set
+        hits = case when ${expired} then 1 else t.hits + 1 end,
+        window_started_at = case when ${expired} then now() else t.window_started_at end
+      where ${expired} or t.hits < ${rule.limit} or ${proof.proven}::boolean or t.hits = ${proof.expected}::int
+      returning hits
+    )
+    select (select hits from claimed) as claimed,
+      (select hits from ${throttles} where key = ${key}) as seen`)) as unknown as Array<{
+    claimed: number | null;
+    seen: number | null;
+  }>;
+  return row!.claimed === null
+    ? { claimed: false, hits: row!.seen ?? 0 }
+    : { claimed: true, hits: row!.claimed };
 }
 
-/** The key starts afresh, its lockout history too. */
-export async function deleteThrottle(db: Db, key: string) {
-  await db.execute(sql`delete from ${throttles} where key = ${key}`);
+/** In one statement: `forget` starts afresh (its lockout history too), each of `release` gets one hit back. */
+export async function settleThrottles(db: Db, keys: { forget: string; release: string[] }) {
+  await db.execute(sql`
+    with forgotten as (delete from ${throttles} where key = ${keys.forget})
+    update ${throttles} set hits = greatest(hits - 1, 0)
+    where key in (${sql.join(
+      keys.release.map((key) => sql`${key}`),
+      sql`, `,
+    )})`);
+}
+
+/** The keys start afresh, their lockout history too: `key` and every key starting with `prefix`. */
+export async function deleteThrottles(db: Db, keys: { key: string; prefix: string }) {
+  await db.execute(sql`delete from ${throttles} where key = ${keys.key} or starts_with(key, ${keys.prefix})`);
 }

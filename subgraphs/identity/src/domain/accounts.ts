@@ -1,6 +1,7 @@
 import {
   DomainError,
   displayText,
+  type EventConsumer,
   emailAddress,
   mutationRule,
   requireUser,
@@ -15,9 +16,10 @@ import {
   changeEmailTo,
   emailVerificationsSince,
   insertEmailVerification,
-  insertUser,
+  insertUserWithVerification,
   lockEmailVerification,
   lockUser,
+  lockUserByEmail,
   markEmailVerificationUsed,
   markEmailVerified,
   spendEmailChanges,
@@ -25,7 +27,14 @@ import {
   usersByIds,
 } from '../db/accounts.ts';
 import type { UserRow } from '../db/schema.ts';
-import { emailVerificationRequested, userRegistered } from '../events.ts';
+import {
+  addressClaimAttempted,
+  emailChangeRequested,
+  emailVerificationRequested,
+  emailVerificationRequestedForAddress,
+  registrationForTakenAddress,
+  userRegistered,
+} from '../events.ts';
 import { checkPassword } from './password-guard.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
@@ -34,6 +43,10 @@ import { allow } from './throttles.ts';
 const VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 /** Verification emails per account and hour: the first one and three resends. */
 const VERIFICATION_EMAILS_PER_HOUR = 4;
+/** Resend requests per client address and hour: each one writes an event, whatever the address. */
+const RESENDS_PER_IP = { limit: 20, windowMs: 60 * 60_000 };
+/** Mails per account and hour telling its owner that someone tried to use their address. */
+const ADDRESS_CLAIM_NOTICES_PER_HOUR = { limit: 3, windowMs: 60 * 60_000 };
 
 /** A user as a caller sees them: `email` is null where the caller may not read it. */
 export type UserView = Omit<UserRow, 'email'> & { email: string | null };
@@ -56,44 +69,69 @@ export async function userById(ctx: Pick<Context, 'viewer' | 'loaders'>, args: {
 
 type Ctx = Pick<
   Context,
-  'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'limits' | 'viewer'
+  'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'limits' | 'viewer' | 'links'
 >;
 type UserPayload = { user: UserRow | null; errors: UserError[] };
+type Accepted = { accepted: boolean; errors: UserError[] };
+/** What identity's consumers of its own account requests need. */
+export type AccountEventCtx = Pick<Context, 'outbox' | 'log' | 'links'>;
 
-/**
- * A fresh single-use token proving `email` (the account's own, or the new one of a change),
- * stored as a hash; the event carries the plain token to the mailer.
- */
+/** Where an event about an address (not an account) is kept: never the address itself. */
+export const addressAggregate = (email: string) => tokenHash(email);
+
+/** A fresh single-use token proving an address; only its hash is stored. */
+function newVerification() {
+  const token = newToken();
+  return { token, tokenHash: tokenHash(token), expiresAt: new Date(Date.now() + VERIFICATION_TTL_MS) };
+}
+
+/** The event that carries a verification token, sealed for `user`, to the mailer. */
+async function publishVerification(
+  ctx: Pick<Ctx, 'outbox' | 'links'>,
+  tx: Transaction,
+  user: Pick<UserRow, 'id' | 'displayName'>,
+  event: typeof userRegistered,
+  email: string,
+  { token, expiresAt }: ReturnType<typeof newVerification>,
+) {
+  await ctx.outbox.publish(tx, event, user.id, {
+    userId: user.id,
+    email,
+    displayName: user.displayName,
+    sealedToken: ctx.links.seal(token, user.id),
+    expiresAt: expiresAt.toISOString(),
+  });
+}
+
+/** A verification of `email` (the account's own, or the new one of a change), stored and mailed. */
 async function issueVerification(
-  ctx: Ctx,
+  ctx: Pick<Ctx, 'outbox' | 'links'>,
   tx: Transaction,
   user: UserRow,
   event: typeof userRegistered,
   target: { email: string; purpose: 'verify' | 'change' } = { email: user.email, purpose: 'verify' },
 ) {
-  const token = newToken();
-  const expiresAt = new Date(Date.now() + VERIFICATION_TTL_MS);
+  const verification = newVerification();
   await insertEmailVerification(tx, {
-    tokenHash: tokenHash(token),
+    tokenHash: verification.tokenHash,
     userId: user.id,
     ...target,
-    expiresAt,
+    expiresAt: verification.expiresAt,
   });
-  await ctx.outbox.publish(tx, event, user.id, {
-    userId: user.id,
-    email: target.email,
-    displayName: user.displayName,
-    verificationToken: token,
-    expiresAt: expiresAt.toISOString(),
-  });
+  await publishVerification(ctx, tx, user, event, target.email, verification);
 }
 
+/**
+ * The same answer, in the same time, whether or not the address has an account: both hash the
+ * password and send the same two statements; a taken address's owner is told by mail instead
+ * (accountRequestConsumers), and nothing about the account changes.
+ */
 export const register = mutationRule(
   {
     input: z.object({ email: emailAddress, password: newPassword, displayName: displayText(80) }),
-    invalid: (errors) => ({ user: null, errors }),
+    invalid: (errors) => ({ accepted: false, errors }),
   },
-  async (ctx: Ctx, { email, password, displayName }): Promise<UserPayload> => {
+  async (ctx: Ctx, { email, password, displayName }): Promise<Accepted> => {
     const perIp = { limit: ctx.limits.registrationsPerIpPerHour, windowMs: 60 * 60_000 };
     if (!(await allow(ctx.db, `register:ip:${ctx.clientIp}`, perIp))) {
       ctx.log.warn(
@@ -103,22 +141,17 @@ export const register = mutationRule(
       throw new DomainError('RATE_LIMITED', 'too many sign-ups from this address; try again later');
     }
     const passwordHash = await ctx.passwords.hash(password);
-    const user = await ctx.db.transaction(async (tx) => {
+    const user = { id: uuidv7(), email, displayName };
+    const verification = newVerification();
+    const created = await ctx.db.transaction(async (tx) => {
       // The unique index decides between concurrent sign-ups of one address.
-      const created = await insertUser(tx, { id: uuidv7(), email, displayName, passwordHash });
-      if (created) await issueVerification(ctx, tx, created, userRegistered);
-      return created;
+      const inserted = await insertUserWithVerification(tx, { ...user, passwordHash }, verification);
+      if (inserted) await publishVerification(ctx, tx, user, userRegistered, email, verification);
+      else await ctx.outbox.publish(tx, registrationForTakenAddress, addressAggregate(email), { email });
+      return inserted;
     });
-    if (!user) {
-      return {
-        user: null,
-        errors: [
-          { code: 'ALREADY_EXISTS', message: 'an account with this email exists', field: ['input', 'email'] },
-        ],
-      };
-    }
-    ctx.log.info({ userId: user.id }, 'account registered');
-    return { user, errors: [] };
+    if (created) ctx.log.info({ userId: user.id }, 'account registered');
+    return { accepted: true, errors: [] };
   },
 );
 
@@ -170,23 +203,17 @@ export const verifyEmail = mutationRule(
   },
 );
 
-/** Same answer whether or not the address has an account, or is verified already. */
+/**
+ * The same answer, in the same time, whether the address has an account, a verified one or none:
+ * the request writes one event either way, and accountRequestConsumers looks the address up.
+ */
 export const resendVerification = mutationRule(
   { input: z.object({ email: emailAddress }), invalid: (errors) => ({ accepted: false, errors }) },
-  async (ctx: Ctx, { email }): Promise<{ accepted: boolean; errors: UserError[] }> => {
-    const user = await userByEmail(ctx.db, email);
-    if (user && !user.emailVerifiedAt) {
-      await ctx.db.transaction(async (tx) => {
-        // The row lock makes the count and the insert one step across replicas.
-        const locked = await lockUser(tx, user.id);
-        if (!locked || locked.emailVerifiedAt) return;
-        const recent = await emailVerificationsSince(tx, user.id, new Date(Date.now() - 60 * 60 * 1000));
-        if (recent >= VERIFICATION_EMAILS_PER_HOUR) {
-          ctx.log.info({ userId: user.id }, 'verification email limit reached');
-          return;
-        }
-        await issueVerification(ctx, tx, locked, emailVerificationRequested);
-      });
+  async (ctx: Ctx, { email }): Promise<Accepted> => {
+    if (await allow(ctx.db, `resend:ip:${ctx.clientIp}`, RESENDS_PER_IP)) {
+      await ctx.db.transaction((tx) =>
+        ctx.outbox.publish(tx, emailVerificationRequestedForAddress, addressAggregate(email), { email }),
+      );
     }
     return { accepted: true, errors: [] };
   },
@@ -201,6 +228,8 @@ const EMAIL_CHANGES_PER_HOUR = { limit: 3, windowMs: 60 * 60_000 };
 /**
  * Needs the current password. The account keeps its address until the new one is proven: a
  * verification email goes to the new address, and `verifyEmail` with its token makes the move.
+ * The answer is the same when another account has that address (its owner is told instead), so
+ * the request writes one event and accountRequestConsumers decides.
  */
 export const changeEmail = mutationRule(
   {
@@ -224,18 +253,80 @@ export const changeEmail = mutationRule(
       return fail('INVALID_INPUT', 'the current password is wrong', 'currentPassword');
     }
     if (newEmail === user.email) return fail('INVALID_INPUT', 'this is already your address', 'newEmail');
-    if (await userByEmail(ctx.db, newEmail))
-      return fail('ALREADY_EXISTS', 'an account with this email exists', 'newEmail');
     if (!(await allow(ctx.db, `change-email:user:${user.id}`, EMAIL_CHANGES_PER_HOUR))) {
       throw new DomainError('RATE_LIMITED', 'too many address changes; try again later');
     }
-    await ctx.db.transaction(async (tx) => {
-      await issueVerification(ctx, tx, user, emailVerificationRequested, {
-        email: newEmail,
-        purpose: 'change',
-      });
-    });
+    await ctx.db.transaction((tx) =>
+      ctx.outbox.publish(tx, emailChangeRequested, user.id, { userId: user.id, newEmail }),
+    );
     ctx.log.info({ userId: user.id }, 'email change requested');
     return { user, pendingEmail: newEmail, errors: [] };
   },
 );
+
+/** Tells `owner` that someone tried to use their address, a few times an hour at most. */
+async function noticeToOwner(
+  ctx: AccountEventCtx,
+  tx: Transaction,
+  owner: UserRow,
+  attempt: 'sign_up' | 'email_change',
+) {
+  if (!(await allow(tx, `address-claim:user:${owner.id}`, ADDRESS_CLAIM_NOTICES_PER_HOUR))) {
+    ctx.log.info({ userId: owner.id, attempt }, 'address claim notice limit reached');
+    return;
+  }
+  await ctx.outbox.publish(tx, addressClaimAttempted, owner.id, {
+    userId: owner.id,
+    email: owner.email,
+    displayName: owner.displayName,
+    attempt,
+  });
+}
+
+/**
+ * Identity's own consumers of the requests above: the lookups, per-account limits and mails that
+ * would otherwise have shown in the answers or their time.
+ */
+export function accountRequestConsumers(ctx: AccountEventCtx): EventConsumer[] {
+  const resend: EventConsumer<typeof emailVerificationRequestedForAddress.payload> = {
+    name: 'verification-resend',
+    event: emailVerificationRequestedForAddress,
+    async handle({ payload: { email } }, tx) {
+      // The row lock makes the count and the insert one step across replicas.
+      const user = await lockUserByEmail(tx, email);
+      if (!user || user.emailVerifiedAt) return;
+      const recent = await emailVerificationsSince(tx, user.id, new Date(Date.now() - 60 * 60_000));
+      if (recent >= VERIFICATION_EMAILS_PER_HOUR) {
+        ctx.log.info({ userId: user.id }, 'verification email limit reached');
+        return;
+      }
+      await issueVerification(ctx, tx, user, emailVerificationRequested);
+    },
+  };
+  const takenAddress: EventConsumer<typeof registrationForTakenAddress.payload> = {
+    name: 'registration-address-taken',
+    event: registrationForTakenAddress,
+    async handle({ payload: { email } }, tx) {
+      const owner = await userByEmail(tx, email);
+      if (owner) await noticeToOwner(ctx, tx, owner, 'sign_up');
+    },
+  };
+  const emailChange: EventConsumer<typeof emailChangeRequested.payload> = {
+    name: 'email-change',
+    event: emailChangeRequested,
+    async handle({ payload: { userId, newEmail } }, tx) {
+      const [user] = await usersByIds(tx, [userId]);
+      if (!user) return;
+      const owner = await userByEmail(tx, newEmail);
+      if (!owner) {
+        await issueVerification(ctx, tx, user, emailVerificationRequested, {
+          email: newEmail,
+          purpose: 'change',
+        });
+      } else if (owner.id !== user.id) {
+        await noticeToOwner(ctx, tx, owner, 'email_change');
+      }
+    },
+  };
+  return [resend, takenAddress, emailChange] as EventConsumer[];
+}

@@ -21,12 +21,13 @@ import {
   touchApiKey,
 } from '../db/api-keys.ts';
 import type { ApiKeyRow, OrganizationRow } from '../db/schema.ts';
-import { type Ctx, withMembers } from './organizations.ts';
+import { apiKeyRevoked } from '../events.ts';
+import { type Ctx, requireActive, withMembers } from './organizations.ts';
 import { newToken, tokenHash } from './secrets.ts';
 
 /**
- * Tokens for API keys live one minute: the gateway checks the key again (revocation included)
- * when it needs a new one, so a revoked key stops working within a minute.
+ * Tokens for API keys live one minute. A revoked key's tokens are refused by every service from
+ * `api_key.revoked` on; the gateway exchanges the key again every second.
  */
 const API_KEY_TOKEN_TTL_SECONDS = 60;
 
@@ -52,7 +53,8 @@ export const createApiKey = mutationRule(
     ctx: Ctx,
     { organizationId, name, scopes, mode },
   ): Promise<{ apiKey: ApiKeyRow | null; secret: string | null; errors: UserError[] }> =>
-    withMembers(ctx, organizationId, 'ADMIN', async (tx, { actor }) => {
+    withMembers(ctx, organizationId, 'ADMIN', async (tx, { organization, actor }) => {
+      requireActive(organization);
       const secret = newToken(`bk_${mode.toLowerCase()}_`);
       const apiKey = await insertApiKey(tx, {
         id: uuidv7(),
@@ -87,6 +89,13 @@ export const revokeApiKey = mutationRule(
     }
     return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
       const apiKey = await revokeApiKeyRow(tx, found.id);
+      // Every service refuses the key's tokens once this arrives; the gateway exchanges keys anew every second.
+      if (!found.revokedAt) {
+        await ctx.outbox.publish(tx, apiKeyRevoked, found.id, {
+          apiKeyId: found.id,
+          organizationId: found.organizationId,
+        });
+      }
       ctx.log.info(
         { organizationId: found.organizationId, apiKeyId: found.id, by: actor.userId },
         'API key revoked',

@@ -38,10 +38,17 @@ import {
 import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
 import { invitationCreated, organizationCreated } from '../events.ts';
 import { newToken, tokenHash } from './secrets.ts';
+import { allow } from './throttles.ts';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Invitations are mail that an organization's name and a stranger's address decide: one address
+ * gets at most 3 an hour from all organizations, one organization sends at most 50 an hour.
+ */
+const INVITATIONS_PER_ADDRESS = { limit: 3, windowMs: 60 * 60_000 };
+const INVITATIONS_PER_ORGANIZATION = { limit: 50, windowMs: 60 * 60_000 };
 
-export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer'>;
+export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links'>;
 
 /** The creator becomes its OWNER, from their next request on (the gateway reads current roles). */
 export const createOrganization = mutationRule(
@@ -95,6 +102,7 @@ export const updateOrganization = mutationRule(
     { id, name, slug: newSlug },
   ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> =>
     withMembers(ctx, id, 'ADMIN', async (tx, { organization, actor }) => {
+      requireActive(organization);
       const movesSlug = Boolean(newSlug) && newSlug !== organization.slug;
       if (movesSlug && actor.role !== 'OWNER') throw forbidden('only owners may change the slug');
       if (movesSlug && !(await claimSlug(tx, id, newSlug!))) {
@@ -126,6 +134,15 @@ export function organizationMembers(ctx: Pick<Context, 'db' | 'viewer'>, organiz
 export function organizationInvitations(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
   requireOrgRole(ctx.viewer, organization.id, 'ADMIN');
   return openInvitationsOf(ctx.db, organization.id);
+}
+
+/** A closing or closed organization takes no new name, members or keys. */
+export function requireActive(organization: OrganizationRow) {
+  if (organization.status === 'ACTIVE') return;
+  throw new DomainError(
+    'CONFLICT',
+    organization.status === 'CLOSING' ? 'this organization is being closed' : 'this organization is closed',
+  );
 }
 
 const rank = (role: string) => ORGANIZATION_ROLES.indexOf(role as OrganizationRole);
@@ -176,6 +193,7 @@ export const inviteMember = mutationRule(
     { organizationId, email, role },
   ): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> =>
     withMembers(ctx, organizationId, 'ADMIN', async (tx, { organization, members, actor }) => {
+      requireActive(organization);
       if (role === 'OWNER' && actor.role !== 'OWNER') throw forbidden('only owners may invite owners');
       const memberIds = members.map((member) => member.userId);
       const users = memberIds.length ? await usersByIds(tx, memberIds) : [];
@@ -185,6 +203,12 @@ export const inviteMember = mutationRule(
           errors: failure('ALREADY_EXISTS', 'this address belongs to a member already', ['input', 'email']),
         };
       }
+      const withinLimits =
+        (await allow(tx, `invite:organization:${organization.id}`, INVITATIONS_PER_ORGANIZATION)) &&
+        (await allow(tx, `invite:address:${email}`, INVITATIONS_PER_ADDRESS));
+      // Thrown, so the transaction and with it this hit roll back: only sent invitations count.
+      if (!withinLimits)
+        throw new DomainError('RATE_LIMITED', 'too many invitations for now; try again in an hour');
       const inviter = users.find((user) => user.id === actor.userId);
       await revokeOpenInvitations(tx, organization.id, email);
       const token = newToken('bin_');
@@ -204,7 +228,7 @@ export const inviteMember = mutationRule(
         inviterName: inviter?.displayName ?? organization.name,
         email,
         role,
-        token,
+        sealedToken: ctx.links.seal(token, invitation.id),
         expiresAt: invitation.expiresAt.toISOString(),
       });
       ctx.log.info({ organizationId: organization.id, invitationId: invitation.id, role }, 'member invited');
@@ -249,6 +273,7 @@ export const acceptInvitation = mutationRule(
       }
       const state = await lockMembers(tx, invitation.organizationId);
       if (!state) return invalid;
+      requireActive(state.organization);
       if (state.members.some((member) => member.userId === user.id)) {
         return {
           organization: null,

@@ -1,4 +1,10 @@
-import { emailAddress, mutationRule, requireUser, type UserError } from '@bilten/platform';
+import {
+  type EventConsumer,
+  emailAddress,
+  mutationRule,
+  requireUser,
+  type UserError,
+} from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import {
@@ -12,7 +18,8 @@ import {
 } from '../db/accounts.ts';
 import type { PasswordResetRow, UserRow } from '../db/schema.ts';
 import { revokeSessions } from '../db/sessions.ts';
-import { passwordResetRequested } from '../events.ts';
+import { passwordResetRequested, passwordResetRequestedForAddress } from '../events.ts';
+import { type AccountEventCtx, addressAggregate } from './accounts.ts';
 import { checkPassword, forgetFailedSignIns } from './password-guard.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
@@ -25,31 +32,46 @@ const RESETS_PER_IP = { limit: 20, windowMs: 60 * 60_000 };
 type Ctx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'>;
 type UserPayload = { user: UserRow | null; errors: UserError[] };
 
-/** Same answer for every address; a reset email at most three times an hour per account. */
+/**
+ * The same answer, in the same time, for every address: the request writes one event either way,
+ * and passwordResetConsumer looks the address up.
+ */
 export const requestPasswordReset = mutationRule(
   { input: z.object({ email: emailAddress }), invalid: (errors) => ({ accepted: false, errors }) },
   async (ctx: Ctx, { email }): Promise<{ accepted: boolean; errors: UserError[] }> => {
-    if (!(await allow(ctx.db, `reset:ip:${ctx.clientIp}`, RESETS_PER_IP)))
-      return { accepted: true, errors: [] };
-    const user = await userByEmail(ctx.db, email);
-    if (user && (await allow(ctx.db, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) {
-      const token = newToken();
-      const expiresAt = new Date(Date.now() + RESET_TTL_MS);
-      await ctx.db.transaction(async (tx) => {
-        await insertPasswordReset(tx, { tokenHash: tokenHash(token), userId: user.id, expiresAt });
-        await ctx.outbox.publish(tx, passwordResetRequested, user.id, {
-          userId: user.id,
-          email: user.email,
-          displayName: user.displayName,
-          resetToken: token,
-          expiresAt: expiresAt.toISOString(),
-        });
-      });
-      ctx.log.info({ userId: user.id, ip: ctx.clientIp }, 'password reset requested');
+    if (await allow(ctx.db, `reset:ip:${ctx.clientIp}`, RESETS_PER_IP)) {
+      await ctx.db.transaction((tx) =>
+        ctx.outbox.publish(tx, passwordResetRequestedForAddress, addressAggregate(email), { email }),
+      );
     }
     return { accepted: true, errors: [] };
   },
 );
+
+/** Identity's own consumer of those requests: a reset link for an account, three an hour at most. */
+export function passwordResetConsumer(
+  ctx: AccountEventCtx,
+): EventConsumer<typeof passwordResetRequestedForAddress.payload> {
+  return {
+    name: 'password-reset-request',
+    event: passwordResetRequestedForAddress,
+    async handle({ payload: { email } }, tx) {
+      const user = await userByEmail(tx, email);
+      if (!user || !(await allow(tx, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) return;
+      const token = newToken();
+      const expiresAt = new Date(Date.now() + RESET_TTL_MS);
+      await insertPasswordReset(tx, { tokenHash: tokenHash(token), userId: user.id, expiresAt });
+      await ctx.outbox.publish(tx, passwordResetRequested, user.id, {
+        userId: user.id,
+        email: user.email,
+        displayName: user.displayName,
+        sealedToken: ctx.links.seal(token, user.id),
+        expiresAt: expiresAt.toISOString(),
+      });
+      ctx.log.info({ userId: user.id }, 'password reset requested');
+    },
+  };
+}
 
 /** Why a reset token cannot be used, as the mutation's answer; undefined when it can. */
 function refusalOf(reset: PasswordResetRow | undefined) {

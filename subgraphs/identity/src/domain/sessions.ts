@@ -34,7 +34,7 @@ const REFRESH_TOKEN = /^brt_[A-Za-z0-9_-]{43}$/;
 
 type Ctx = Pick<
   Context,
-  'db' | 'outbox' | 'passwords' | 'keys' | 'log' | 'clientIp' | 'userAgent' | 'viewer'
+  'db' | 'outbox' | 'passwords' | 'keys' | 'log' | 'clientIp' | 'userAgent' | 'viewer' | 'signInProofs'
 >;
 
 export interface AuthResult {
@@ -42,6 +42,8 @@ export interface AuthResult {
   refreshToken: string | null;
   expiresIn: number | null;
   user: UserRow | null;
+  /** Only from `login`: this device's proof for its next sign-in (see SignInProofs). */
+  deviceToken?: string;
   errors: UserError[];
 }
 
@@ -92,7 +94,12 @@ export async function currentAccessToken(
   return { accessToken, expiresIn: CURRENT_CLAIMS_TTL_SECONDS };
 }
 
-const loginInput = z.object({ email: emailAddress, password: givenPassword });
+const loginInput = z.object({
+  email: emailAddress,
+  password: givenPassword,
+  deviceToken: z.string().max(1024).nullish(),
+  proofOfWork: z.object({ challenge: z.string().max(1024), nonce: z.string().max(64) }).nullish(),
+});
 
 export const login = mutationRule(
   {
@@ -105,9 +112,11 @@ export const login = mutationRule(
       errors,
     }),
   },
-  async (ctx: Ctx, { email, password }): Promise<AuthResult> => {
+  async (ctx: Ctx, { email, password, deviceToken, proofOfWork }): Promise<AuthResult> => {
     const user = await userByEmail(ctx.db, email);
-    if (!(await checkPassword(ctx, email, user, password)) || !user) throw unauthenticated(WRONG_CREDENTIALS);
+    const proof = { proofs: ctx.signInProofs, deviceToken, proofOfWork };
+    if (!(await checkPassword(ctx, email, user, password, proof)) || !user)
+      throw unauthenticated(WRONG_CREDENTIALS);
     const refreshToken = newToken('brt_');
     const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
     const session = { id: uuidv7(), userId: user.id, ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt };
@@ -118,6 +127,7 @@ export const login = mutationRule(
       refreshToken,
       expiresIn: ACCESS_TOKEN_TTL_SECONDS,
       user,
+      deviceToken: ctx.signInProofs.deviceToken(user.id),
       errors: [],
     };
   },

@@ -62,6 +62,8 @@ export type AuthPayload = {
   __typename?: 'AuthPayload';
   /** JWT for `Authorization: Bearer …`, valid for `expiresIn` seconds. */
   accessToken?: Maybe<Scalars['String']['output']>;
+  /** Only from `login`: keep it on this device and send it with its next `login`. Valid 180 days. */
+  deviceToken?: Maybe<Scalars['String']['output']>;
   errors: Array<UserError>;
   expiresIn?: Maybe<Scalars['Int']['output']>;
   /** Opaque, single use: exchange it with `refreshToken` for a new pair. Valid 30 days. */
@@ -77,7 +79,11 @@ export type ChangeEmailInput = {
 export type ChangeEmailPayload = {
   __typename?: 'ChangeEmailPayload';
   errors: Array<UserError>;
-  /** Where the verification email went; `verifyEmail` with its token completes the change. */
+  /**
+   * Where the verification email goes; `verifyEmail` with its token completes the change. The
+   * answer is the same when another account has this address: then no link goes there, and its
+   * owner is told instead.
+   */
   pendingEmail?: Maybe<Scalars['String']['output']>;
   /** The account, still at its current address until the new one is verified. */
   user?: Maybe<User>;
@@ -168,6 +174,17 @@ export type DeadLetterFilter = {
   type?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type DeleteOrganizationInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type DeleteOrganizationPayload = {
+  __typename?: 'DeleteOrganizationPayload';
+  errors: Array<UserError>;
+  /** CLOSING: follow `status` (a second or so) to see it CLOSED, or ACTIVE with `closureRefusal`. */
+  organization?: Maybe<Organization>;
+};
+
 export type DiscardDeadLetterInput = {
   sequence: Scalars['Int']['input'];
 };
@@ -210,8 +227,12 @@ export type LeaveOrganizationPayload = {
 };
 
 export type LoginInput = {
+  /** The `deviceToken` an earlier sign-in on this device returned: after many failed sign-ins to the account, it spares this device the proof of work. */
+  deviceToken?: InputMaybe<Scalars['String']['input']>;
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
+  /** The solution to the challenge a `RATE_LIMITED` sign-in carried in `extensions.proofOfWork`. */
+  proofOfWork?: InputMaybe<ProofOfWorkInput>;
 };
 
 export type LogoutEverywherePayload = {
@@ -258,6 +279,12 @@ export type Mutation = {
   createApiKey: CreateApiKeyPayload;
   /** Creates an organization with the caller as OWNER (verified users only); branding gives it a default brand kit through an event. */
   createOrganization: CreateOrganizationPayload;
+  /**
+   * Closes an organization (OWNERs): refused while upcoming events have sold tickets; otherwise its
+   * upcoming events are cancelled and its members, invitations and API keys removed. Its name and
+   * slugs stay, so orders and old links still name it.
+   */
+  deleteOrganization: DeleteOrganizationPayload;
   /** Drops a dead letter for good. Platform administrators only. */
   discardDeadLetter: DiscardDeadLetterPayload;
   /** Emails an invitation to join the organization (ADMIN and up of that organization). */
@@ -272,7 +299,7 @@ export type Mutation = {
   logoutEverywhere: LogoutEverywherePayload;
   /** Exchanges a refresh token for a new access and refresh token; the old one is spent. */
   refreshToken: AuthPayload;
-  /** Creates an account and sends a verification email. */
+  /** Creates an account and sends a verification email; answers the same when the address has an account (its owner is told). */
   register: RegisterPayload;
   /** Removes a member under the same rules as changeMemberRole; never the last OWNER. */
   removeMember: RemoveMemberPayload;
@@ -326,6 +353,11 @@ export type MutationCreateApiKeyArgs = {
 
 export type MutationCreateOrganizationArgs = {
   input: CreateOrganizationInput;
+};
+
+
+export type MutationDeleteOrganizationArgs = {
+  input: DeleteOrganizationInput;
 };
 
 
@@ -423,6 +455,10 @@ export type Organization = {
   __typename?: 'Organization';
   /** API keys, newest first, revoked ones included. ADMIN and up only. */
   apiKeys?: Maybe<Array<ApiKey>>;
+  /** When it closed; its events were cancelled and its team, invitations and API keys removed. */
+  closedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why catalog refused the latest `deleteOrganization` (upcoming events with sold tickets). Members only; null to others. */
+  closureRefusal?: Maybe<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   /** Invitations neither accepted nor revoked (expired ones included). ADMIN and up only. */
@@ -432,6 +468,7 @@ export type Organization = {
   name: Scalars['String']['output'];
   /** Unique, URL-safe handle (lower-case letters, digits and dashes). */
   slug: Scalars['String']['output'];
+  status: OrganizationStatus;
 };
 
 /** An invitation by email; its link (valid 7 days, once) goes only to the invited address. */
@@ -459,10 +496,25 @@ export type OrganizationRole =
   | 'OWNER'
   | 'STAFF';
 
+/**
+ * ACTIVE; CLOSING from `deleteOrganization` until catalog has cancelled its upcoming events (then
+ * CLOSED) or refused because some have sold tickets (then ACTIVE again, see `closureRefusal`).
+ */
+export type OrganizationStatus =
+  | 'ACTIVE'
+  | 'CLOSED'
+  | 'CLOSING';
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+};
+
+/** A solved sign-in challenge: any `nonce` (1-64 printable ASCII characters) such that SHA-256 of `challenge:nonce` starts with `difficulty` zero bits. */
+export type ProofOfWorkInput = {
+  challenge: Scalars['String']['input'];
+  nonce: Scalars['String']['input'];
 };
 
 export type Query = {
@@ -514,10 +566,16 @@ export type RegisterInput = {
   password: Scalars['String']['input'];
 };
 
+/**
+ * The same for every valid input, whether or not the address has an account, so sign-up tells
+ * nobody who has one: a new account gets a verification email, an existing one's owner a notice.
+ * Sign in with `login` to continue.
+ */
 export type RegisterPayload = {
   __typename?: 'RegisterPayload';
+  /** True when the input was valid (then `errors` is empty). */
+  accepted: Scalars['Boolean']['output'];
   errors: Array<UserError>;
-  user?: Maybe<User>;
 };
 
 export type RemoveMemberInput = {
@@ -802,6 +860,8 @@ export type ResolversTypes = ResolversObject<{
   DeadLetterConnection: ResolverTypeWrapper<Omit<DeadLetterConnection, 'edges'> & { edges: Array<ResolversTypes['DeadLetterEdge']> }>;
   DeadLetterEdge: ResolverTypeWrapper<Omit<DeadLetterEdge, 'node'> & { node: ResolversTypes['DeadLetter'] }>;
   DeadLetterFilter: DeadLetterFilter;
+  DeleteOrganizationInput: DeleteOrganizationInput;
+  DeleteOrganizationPayload: ResolverTypeWrapper<Omit<DeleteOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
   DiscardDeadLetterInput: DiscardDeadLetterInput;
   DiscardDeadLetterPayload: ResolverTypeWrapper<DiscardDeadLetterPayload>;
   ErrorCode: ErrorCode;
@@ -821,11 +881,13 @@ export type ResolversTypes = ResolversObject<{
   OrganizationInvitation: ResolverTypeWrapper<InvitationRow>;
   OrganizationMember: ResolverTypeWrapper<MemberRow>;
   OrganizationRole: OrganizationRole;
+  OrganizationStatus: OrganizationStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  ProofOfWorkInput: ProofOfWorkInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RefreshTokenInput: RefreshTokenInput;
   RegisterInput: RegisterInput;
-  RegisterPayload: ResolverTypeWrapper<Omit<RegisterPayload, 'user'> & { user?: Maybe<ResolversTypes['User']> }>;
+  RegisterPayload: ResolverTypeWrapper<RegisterPayload>;
   RemoveMemberInput: RemoveMemberInput;
   RemoveMemberPayload: ResolverTypeWrapper<RemoveMemberPayload>;
   ReplayDeadLettersInput: ReplayDeadLettersInput;
@@ -877,6 +939,8 @@ export type ResolversParentTypes = ResolversObject<{
   DeadLetterConnection: Omit<DeadLetterConnection, 'edges'> & { edges: Array<ResolversParentTypes['DeadLetterEdge']> };
   DeadLetterEdge: Omit<DeadLetterEdge, 'node'> & { node: ResolversParentTypes['DeadLetter'] };
   DeadLetterFilter: DeadLetterFilter;
+  DeleteOrganizationInput: DeleteOrganizationInput;
+  DeleteOrganizationPayload: Omit<DeleteOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   DiscardDeadLetterInput: DiscardDeadLetterInput;
   DiscardDeadLetterPayload: DiscardDeadLetterPayload;
   InviteMemberInput: InviteMemberInput;
@@ -895,10 +959,11 @@ export type ResolversParentTypes = ResolversObject<{
   OrganizationInvitation: InvitationRow;
   OrganizationMember: MemberRow;
   PageInfo: PageInfo;
+  ProofOfWorkInput: ProofOfWorkInput;
   Query: Record<PropertyKey, never>;
   RefreshTokenInput: RefreshTokenInput;
   RegisterInput: RegisterInput;
-  RegisterPayload: Omit<RegisterPayload, 'user'> & { user?: Maybe<ResolversParentTypes['User']> };
+  RegisterPayload: RegisterPayload;
   RemoveMemberInput: RemoveMemberInput;
   RemoveMemberPayload: RemoveMemberPayload;
   ReplayDeadLettersInput: ReplayDeadLettersInput;
@@ -945,6 +1010,7 @@ export type ApiKeyResolvers<ContextType = Context, ParentType extends ResolversP
 
 export type AuthPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = ResolversObject<{
   accessToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deviceToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   expiresIn?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   refreshToken?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1004,6 +1070,11 @@ export type DeadLetterEdgeResolvers<ContextType = Context, ParentType extends Re
   node?: Resolver<ResolversTypes['DeadLetter'], ParentType, ContextType>;
 }>;
 
+export type DeleteOrganizationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeleteOrganizationPayload'] = ResolversParentTypes['DeleteOrganizationPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
+}>;
+
 export type DiscardDeadLetterPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DiscardDeadLetterPayload'] = ResolversParentTypes['DiscardDeadLetterPayload']> = ResolversObject<{
   discarded?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -1041,6 +1112,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   changePassword?: Resolver<ResolversTypes['ChangePasswordPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'input'>>;
   createApiKey?: Resolver<ResolversTypes['CreateApiKeyPayload'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
   createOrganization?: Resolver<ResolversTypes['CreateOrganizationPayload'], ParentType, ContextType, RequireFields<MutationCreateOrganizationArgs, 'input'>>;
+  deleteOrganization?: Resolver<ResolversTypes['DeleteOrganizationPayload'], ParentType, ContextType, RequireFields<MutationDeleteOrganizationArgs, 'input'>>;
   discardDeadLetter?: Resolver<ResolversTypes['DiscardDeadLetterPayload'], ParentType, ContextType, RequireFields<MutationDiscardDeadLetterArgs, 'input'>>;
   inviteMember?: Resolver<ResolversTypes['InviteMemberPayload'], ParentType, ContextType, RequireFields<MutationInviteMemberArgs, 'input'>>;
   leaveOrganization?: Resolver<ResolversTypes['LeaveOrganizationPayload'], ParentType, ContextType, RequireFields<MutationLeaveOrganizationArgs, 'input'>>;
@@ -1065,12 +1137,15 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
   apiKeys?: Resolver<Maybe<Array<ResolversTypes['ApiKey']>>, ParentType, ContextType>;
+  closedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  closureRefusal?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   invitations?: Resolver<Maybe<Array<ResolversTypes['OrganizationInvitation']>>, ParentType, ContextType>;
   members?: Resolver<Maybe<Array<ResolversTypes['OrganizationMember']>>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['OrganizationStatus'], ParentType, ContextType>;
 }>;
 
 export type OrganizationInvitationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrganizationInvitation'] = ResolversParentTypes['OrganizationInvitation']> = ResolversObject<{
@@ -1103,8 +1178,8 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
 }>;
 
 export type RegisterPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RegisterPayload'] = ResolversParentTypes['RegisterPayload']> = ResolversObject<{
+  accepted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
-  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 }>;
 
 export type RemoveMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RemoveMemberPayload'] = ResolversParentTypes['RemoveMemberPayload']> = ResolversObject<{
@@ -1200,6 +1275,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   DeadLetter?: DeadLetterResolvers<ContextType>;
   DeadLetterConnection?: DeadLetterConnectionResolvers<ContextType>;
   DeadLetterEdge?: DeadLetterEdgeResolvers<ContextType>;
+  DeleteOrganizationPayload?: DeleteOrganizationPayloadResolvers<ContextType>;
   DiscardDeadLetterPayload?: DiscardDeadLetterPayloadResolvers<ContextType>;
   InviteMemberPayload?: InviteMemberPayloadResolvers<ContextType>;
   LeaveOrganizationPayload?: LeaveOrganizationPayloadResolvers<ContextType>;

@@ -2,6 +2,7 @@ import type { OrganizationRole } from '@bilten/platform';
 import { changeEmail, register, resendVerification, userById, verifyEmail } from '../domain/accounts.ts';
 import { createApiKey, organizationApiKeys, revokeApiKey } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
+import { closureRefusalOf, deleteOrganization } from '../domain/organization-closure.ts';
 import {
   acceptInvitation,
   changeMemberRole,
@@ -53,6 +54,7 @@ export const resolvers: Resolvers = {
     rotateSigningKey: (_, { input }, ctx) => rotateSigningKey(ctx, input),
     createOrganization: (_, { input }, ctx) => createOrganization(ctx, input),
     updateOrganization: (_, { input }, ctx) => updateOrganization(ctx, input),
+    deleteOrganization: (_, { input }, ctx) => deleteOrganization(ctx, input),
     inviteMember: (_, { input }, ctx) => inviteMember(ctx, input),
     acceptInvitation: (_, { input }, ctx) => acceptInvitation(ctx, input),
     revokeInvitation: (_, { input }, ctx) => revokeInvitation(ctx, input),
@@ -80,6 +82,7 @@ export const resolvers: Resolvers = {
     members: (organization, _, ctx) => organizationMembers(ctx, organization),
     invitations: (organization, _, ctx) => organizationInvitations(ctx, organization),
     apiKeys: (organization, _, ctx) => organizationApiKeys(ctx, organization),
+    closureRefusal: (organization, _, ctx) => closureRefusalOf(ctx, organization),
   },
   ApiKey: {
     mode: (key) => key.mode as ApiKeyMode,

@@ -1,5 +1,5 @@
 import type { Database, Transaction } from '@bilten/platform';
-import { and, desc, getTableColumns, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gt, inArray, lt, lte, sql } from 'drizzle-orm';
 import { type NotificationRow, notifications, sentEmails } from './schema.ts';
 
 export async function insertNotification(
@@ -40,6 +40,19 @@ export async function newestNotificationsOf(
 }
 
 /** False when a mail for this event is recorded already. */
+/**
+ * Mails sent to `recipient` in the last hour, counted under a lock on the address until the
+ * commit, so two consumers mailing one address at once cannot both slip under the limit.
+ */
+export async function mailsSentToWithinAnHour(tx: Transaction, recipient: string): Promise<number> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`mail:${recipient}`}, 0))`);
+  const [row] = await tx
+    .select({ count: sql<number>`count(*)::int` })
+    .from(sentEmails)
+    .where(and(eq(sentEmails.recipient, recipient), gt(sentEmails.sentAt, sql`now() - interval '1 hour'`)));
+  return row!.count;
+}
+
 export async function recordSentEmail(
   tx: Transaction,
   row: typeof sentEmails.$inferInsert,

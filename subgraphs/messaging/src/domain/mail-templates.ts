@@ -1,13 +1,13 @@
 import { escapeHtml } from '@bilten/platform';
 /** A rendered mail, ready for any transport. */
 export interface Mail {
-  template: 'email-verification' | 'password-reset' | 'organization-invitation';
+  template: 'email-verification' | 'password-reset' | 'organization-invitation' | 'address-in-use';
   to: { name: string; address: string };
   subject: string;
   text: string;
   html: string;
-  /** The link the mail exists for (the development log transport prints it). */
-  link: string;
+  /** The link the mail exists for, if any (the development log transport prints it). */
+  link?: string;
 }
 
 /** One line: control characters (CR, LF, ...) and runs of whitespace become one space. */
@@ -32,7 +32,8 @@ interface MailContent {
   to: { name: string; address: string };
   subject: string;
   intro: string;
-  action: { label: string; url: string };
+  /** The one link of the mail, shown as a button; notices have none. */
+  action?: { label: string; url: string };
   notes: string[];
 }
 
@@ -43,15 +44,26 @@ interface MailContent {
 function compose({ template, to, subject, intro, action, notes }: MailContent): Mail {
   const name = singleLine(to.name);
   const greeting = name ? `Hello ${name},` : 'Hello,';
-  const text = [greeting, intro, `${action.label}:\n${action.url}`, ...notes, 'Bilten'].join('\n\n');
+  const text = [
+    greeting,
+    intro,
+    ...(action ? [`${action.label}:\n${action.url}`] : []),
+    ...notes,
+    'Bilten',
+  ].join('\n\n');
   const paragraph = (value: string) => `<p>${escapeHtml(value)}</p>`;
+  const button = action
+    ? [
+        `<p><a href="${escapeHtml(action.url)}" style="display: inline-block; padding: 10px 16px; background: #2563EB; color: #ffffff; text-decoration: none; border-radius: 6px">${escapeHtml(action.label)}</a></p>`,
+        `<p style="font-size: small">Or paste this address into your browser: ${escapeHtml(action.url)}</p>`,
+      ]
+    : [];
   const html = [
     '<!doctype html>',
     '<html><body style="font-family: sans-serif; line-height: 1.5; color: #111827">',
     paragraph(greeting),
     paragraph(intro),
-    `<p><a href="${escapeHtml(action.url)}" style="display: inline-block; padding: 10px 16px; background: #2563EB; color: #ffffff; text-decoration: none; border-radius: 6px">${escapeHtml(action.label)}</a></p>`,
-    `<p style="font-size: small">Or paste this address into your browser: ${escapeHtml(action.url)}</p>`,
+    ...button,
     ...notes.map(paragraph),
     paragraph('Bilten'),
     '</body></html>',
@@ -62,14 +74,15 @@ function compose({ template, to, subject, intro, action, notes }: MailContent): 
     subject: singleLine(subject),
     text,
     html,
-    link: action.url,
+    ...(action ? { link: action.url } : {}),
   };
 }
 
 export interface VerificationMailInput {
   email: string;
   displayName: string;
-  verificationToken: string;
+  /** The link's single-use token, opened from the event. */
+  token: string;
   expiresAt: string;
   /** When the token was issued (the event's time), to say how long it is valid. */
   issuedAt: string;
@@ -87,7 +100,7 @@ export function verificationMail(input: VerificationMailInput, publicWebUrl: str
       : 'Please confirm that this email address belongs to your Bilten account.',
     action: {
       label: 'Confirm your email address',
-      url: linkTo(publicWebUrl, '/verify-email', input.verificationToken),
+      url: linkTo(publicWebUrl, '/verify-email', input.token),
     },
     notes: [
       `This link expires in ${validity(new Date(input.issuedAt), new Date(input.expiresAt))}.`,
@@ -101,7 +114,7 @@ export function verificationMail(input: VerificationMailInput, publicWebUrl: str
 export interface PasswordResetMailInput {
   email: string;
   displayName: string;
-  resetToken: string;
+  token: string;
   expiresAt: string;
   issuedAt: string;
 }
@@ -114,7 +127,7 @@ export function passwordResetMail(input: PasswordResetMailInput, publicWebUrl: s
     intro: 'Someone asked to reset the password of your Bilten account.',
     action: {
       label: 'Choose a new password',
-      url: linkTo(publicWebUrl, '/reset-password', input.resetToken),
+      url: linkTo(publicWebUrl, '/reset-password', input.token),
     },
     notes: [
       `This link works once and expires in ${validity(new Date(input.issuedAt), new Date(input.expiresAt))}.`,
@@ -154,6 +167,30 @@ export function invitationMail(input: InvitationMailInput, publicWebUrl: string)
     notes: [
       `This link works once, for ${input.email}, and expires in ${validity(new Date(input.issuedAt), new Date(input.expiresAt))}. Sign in (or create an account) with this address to accept.`,
       'If you did not expect this invitation, you can ignore this email.',
+    ],
+  });
+}
+
+export interface AddressInUseMailInput {
+  email: string;
+  displayName: string;
+  /** What someone tried: a new account with this address, or moving another account to it. */
+  attempt: 'sign_up' | 'email_change';
+}
+
+/** To an account's owner: someone tried to use their address. No link: anyone can make us send this. */
+export function addressInUseMail(input: AddressInUseMailInput): Mail {
+  return compose({
+    template: 'address-in-use',
+    to: { name: input.displayName, address: input.email },
+    subject: 'Someone tried to use your email address on Bilten',
+    intro:
+      input.attempt === 'sign_up'
+        ? 'Someone tried to create a Bilten account with this email address. You already have one, so nothing was created and nothing changed.'
+        : 'Someone tried to move another Bilten account to this email address. It stays with your account, and nothing changed.',
+    notes: [
+      'If it was you: sign in with this address and your password, or reset your password if you have forgotten it.',
+      "If it wasn't you, you can ignore this email: your account stays as it is.",
     ],
   });
 }

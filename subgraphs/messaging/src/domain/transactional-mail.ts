@@ -1,14 +1,21 @@
 import {
+  addressClaimAttempted,
   emailVerificationRequested,
   invitationCreated,
   passwordResetRequested,
   userRegistered,
 } from '@bilten/contracts/identity';
-import type { DomainEvent, EventConsumer, EventDefinition, Logger } from '@bilten/platform';
+import type { DomainEvent, EventConsumer, EventDefinition, LinkTokenSeal, Logger } from '@bilten/platform';
 import type { z } from 'zod';
 import type { Mailer } from '../adapters/mailer.ts';
-import { recordSentEmail } from '../db/queries.ts';
-import { invitationMail, type Mail, passwordResetMail, verificationMail } from './mail-templates.ts';
+import { mailsSentToWithinAnHour, recordSentEmail } from '../db/queries.ts';
+import {
+  addressInUseMail,
+  invitationMail,
+  type Mail,
+  passwordResetMail,
+  verificationMail,
+} from './mail-templates.ts';
 
 /** A stable Message-ID per event: a mail sent twice (see below) is recognisably the same mail. */
 export function messageIdOf(eventId: string, from: string): string {
@@ -20,13 +27,21 @@ function mailConsumer<S extends z.ZodType>(
   name: string,
   event: EventDefinition<S>,
   render: (event: DomainEvent<z.output<S>>) => Mail,
-  deps: { mailer: Mailer; from: string; log: Logger },
+  deps: { mailer: Mailer; from: string; log: Logger; perRecipientPerHour: number },
 ): EventConsumer<S> {
   return {
     name,
     event,
     async handle(event, tx) {
       const mail = render(event);
+      // Whatever triggers them (invitations, resends, resets), no address gets more than this an hour.
+      if ((await mailsSentToWithinAnHour(tx, mail.to.address)) >= deps.perRecipientPerHour) {
+        deps.log.warn(
+          { security: true, event: event.id, template: mail.template },
+          'mail not sent: its recipient had the most mails an hour allows',
+        );
+        return;
+      }
       const messageId = messageIdOf(event.id, deps.from);
       const claimed = await recordSentEmail(tx, {
         eventId: event.id,
@@ -45,46 +60,85 @@ function mailConsumer<S extends z.ZodType>(
   };
 }
 
-/** Verification, password-reset and invitation mail for identity's events, one durable consumer each. */
+/**
+ * Verification, password-reset, invitation and address-in-use mail for identity's events, one
+ * durable consumer each.
+ */
 export function transactionalMailConsumers({
   mailer,
   from,
   web,
+  links,
   log,
+  perRecipientPerHour,
 }: {
   mailer: Mailer;
   /** The From line, which also names the domain of every Message-ID. */
   from: string;
   /** What the links in mails start with: PUBLIC_WEB_URL, or the gateway's `/account` pages (`linkBaseOf`). */
   web: string;
+  /** Opens the tokens identity sealed; a token that does not open fails the event (dead letter). */
+  links: LinkTokenSeal;
   log: Logger;
+  /** MAIL_PER_RECIPIENT_PER_HOUR: against mail bombing through any mail a user can trigger. */
+  perRecipientPerHour: number;
 }): EventConsumer[] {
-  const deps = { mailer, from, log };
+  const deps = { mailer, from, log, perRecipientPerHour };
   return [
     mailConsumer(
       'registration-mail',
       userRegistered,
       ({ payload, occurredAt }) =>
-        verificationMail({ ...payload, issuedAt: occurredAt, newAccount: true }, web),
+        verificationMail(
+          {
+            ...payload,
+            token: links.open(payload.sealedToken, payload.userId),
+            issuedAt: occurredAt,
+            newAccount: true,
+          },
+          web,
+        ),
       deps,
     ),
     mailConsumer(
       'verification-mail',
       emailVerificationRequested,
       ({ payload, occurredAt }) =>
-        verificationMail({ ...payload, issuedAt: occurredAt, newAccount: false }, web),
+        verificationMail(
+          {
+            ...payload,
+            token: links.open(payload.sealedToken, payload.userId),
+            issuedAt: occurredAt,
+            newAccount: false,
+          },
+          web,
+        ),
       deps,
     ),
     mailConsumer(
       'password-reset-mail',
       passwordResetRequested,
-      ({ payload, occurredAt }) => passwordResetMail({ ...payload, issuedAt: occurredAt }, web),
+      ({ payload, occurredAt }) =>
+        passwordResetMail(
+          { ...payload, token: links.open(payload.sealedToken, payload.userId), issuedAt: occurredAt },
+          web,
+        ),
       deps,
     ),
     mailConsumer(
       'invitation-mail',
       invitationCreated,
-      ({ payload, occurredAt }) => invitationMail({ ...payload, issuedAt: occurredAt }, web),
+      ({ payload, occurredAt }) =>
+        invitationMail(
+          { ...payload, token: links.open(payload.sealedToken, payload.invitationId), issuedAt: occurredAt },
+          web,
+        ),
+      deps,
+    ),
+    mailConsumer(
+      'address-in-use-mail',
+      addressClaimAttempted,
+      ({ payload }) => addressInUseMail(payload),
       deps,
     ),
   ];
