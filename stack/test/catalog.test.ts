@@ -1,12 +1,10 @@
-import { graphql, requestStatements, type SignedInUser, waitFor } from '@bilten/testkit';
+import { graphql, requestStatements, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddTicketTypeDocument,
   CreateEventDocument,
-  CreateOrganizationDocument,
   EventsPageDocument,
   PublishEventDocument,
-  RefreshTokenDocument,
 } from './generated/operations.ts';
 import { eventInput, startTestStack, type TestStack } from './support.ts';
 
@@ -18,25 +16,10 @@ afterAll(async () => {
   await stack?.dispose();
 });
 
-/** A verified user who owns a new organization, with a token that already says so. */
-async function organizationOwner(
-  slug: string,
-): Promise<{ organizationId: string; headers: Record<string, string> }> {
-  const user: SignedInUser = await stack.signUp();
-  const created = await graphql(
-    stack.url,
-    CreateOrganizationDocument,
-    { input: { name: `Org ${slug}`, slug } },
-    user.headers,
-  );
-  const organizationId = created.body.data!.createOrganization.organization!.id;
-  const refreshed = await graphql(stack.url, RefreshTokenDocument, {
-    input: { refreshToken: user.refreshToken },
-  });
-  return {
-    organizationId,
-    headers: { authorization: `Bearer ${refreshed.body.data!.refreshToken.accessToken}` },
-  };
+/** A verified user who owns a new organization, and their headers. */
+async function organizationOwner(slug: string) {
+  const { organizationId, owner } = await stack.organizationOwner(slug);
+  return { organizationId, headers: owner.headers };
 }
 
 async function publishedEvent(organizationId: string, headers: Record<string, string>, title: string) {

@@ -2,7 +2,6 @@
 import { graphql } from '@bilten/testkit';
 import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateOrganizationDocument, RefreshTokenDocument } from './generated/operations.ts';
 import { eventInput, startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
 
 let stack: TestStack;
@@ -10,18 +9,9 @@ let organizationId: string;
 let owner: Record<string, string>;
 beforeAll(async () => {
   stack = await startTestStack('in-process');
-  const user = await stack.signUp();
-  const created = await graphql(
-    stack.url,
-    CreateOrganizationDocument,
-    { input: { name: 'Limits', slug: 'limits' } },
-    user.headers,
-  );
-  organizationId = created.body.data!.createOrganization.organization!.id;
-  const refreshed = await graphql(stack.url, RefreshTokenDocument, {
-    input: { refreshToken: user.refreshToken },
-  });
-  owner = { authorization: `Bearer ${refreshed.body.data!.refreshToken.accessToken}` };
+  const created = await stack.organizationOwner('limits');
+  organizationId = created.organizationId;
+  owner = created.owner.headers;
 });
 afterAll(async () => {
   await stack?.dispose();

@@ -9,7 +9,6 @@ import {
   AddTicketTypeDocument,
   CancelEventDocument,
   CreateEventDocument,
-  CreateOrganizationDocument,
   DeleteOrganizationDocument,
   OrganizationClosureDocument,
   PublishEventDocument,
@@ -71,14 +70,7 @@ const statusOf = async (eventId: string) =>
 
 describe('deleteOrganization through the gateway', () => {
   it('is refused while an upcoming event has sales, then cancels the rest and dissolves the team', async () => {
-    const owner = await stack.signUp();
-    const created = await graphql(
-      stack.url,
-      CreateOrganizationDocument,
-      { input: { name: 'Closing Time', slug: 'closing-time' } },
-      owner.headers,
-    );
-    const organizationId = created.body.data!.createOrganization.organization!.id;
+    const { organizationId, owner } = await stack.organizationOwner('closing-time');
     const gala = await createEvent(organizationId, owner.headers, 'Gala Night');
     await publish(gala, owner.headers);
     const draft = await createEvent(organizationId, owner.headers, 'Someday');

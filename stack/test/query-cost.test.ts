@@ -2,12 +2,7 @@ import { request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { graphql } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AddTicketTypeDocument,
-  CreateEventDocument,
-  CreateOrganizationDocument,
-  RefreshTokenDocument,
-} from './generated/operations.ts';
+import { AddTicketTypeDocument, CreateEventDocument } from './generated/operations.ts';
 import { eventInput, startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
 
 let stack: TestStack;
@@ -75,18 +70,8 @@ const refusedAt = (cost: number) => ({
 
 beforeAll(async () => {
   stack = await startTestStack('in-process');
-  const user = await stack.signUp();
-  const created = await graphql(
-    stack.url,
-    CreateOrganizationDocument,
-    { input: { name: 'Org cost', slug: 'cost' } },
-    user.headers,
-  );
-  const organizationId = created.body.data!.createOrganization.organization!.id;
-  const refreshed = await graphql(stack.url, RefreshTokenDocument, {
-    input: { refreshToken: user.refreshToken },
-  });
-  const owner = { authorization: `Bearer ${refreshed.body.data!.refreshToken.accessToken}` };
+  const { organizationId, owner: user } = await stack.organizationOwner('cost');
+  const owner = user.headers;
   const event = await graphql(
     stack.url,
     CreateEventDocument,

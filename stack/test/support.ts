@@ -5,6 +5,7 @@ import {
   captureLogs,
   createTestBus,
   createTestDatabase,
+  graphql,
   refreshAccess,
   type SignedInUser,
   signUp,
@@ -134,6 +135,11 @@ export interface TestStack extends Stack {
   signUp(options?: Parameters<typeof signUp>[2]): Promise<SignedInUser>;
   /** A new platform ADMIN, signed in through the gateway. */
   signUpAdmin(): Promise<SignedInUser>;
+  /**
+   * A new user who created organization `slug` (named `Org <slug>`) through the gateway; their
+   * token needs no refresh, the gateway forwards the roles of now.
+   */
+  organizationOwner(slug: string): Promise<{ organizationId: string; owner: SignedInUser }>;
   dispose(): Promise<void>;
 }
 
@@ -195,6 +201,20 @@ export async function startTestStack(
       // In production admin:create or the bootstrap variables do this (tested in identity).
       await sql`update identity.users set roles = '{ADMIN}' where id = ${user.userId}`;
       return refreshAccess(stack.gateway.url, user);
+    },
+    async organizationOwner(slug) {
+      const owner = await signUp(stack.gateway.url, sql);
+      const { body } = await graphql(
+        stack.gateway.url,
+        `mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } errors { code message } } }`,
+        { input: { name: `Org ${slug}`, slug } },
+        owner.headers,
+      );
+      const created = (
+        body.data as { createOrganization?: { organization: { id: string } | null } } | undefined
+      )?.createOrganization?.organization;
+      if (!created) throw new Error(`createOrganization ${slug}: ${JSON.stringify(body)}`);
+      return { organizationId: created.id, owner };
     },
     url: stack.gateway.url,
     operationsUrl: stack.gateway.operationsUrl!,
