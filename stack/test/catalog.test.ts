@@ -87,7 +87,7 @@ describe('catalog through the gateway', () => {
     const event = await publishedEvent(owner.organizationId, owner.headers, 'Relayed');
     const [row] = await waitFor(async () => {
       const rows =
-        await stack.sql`select type, sent_at from catalog.outbox where aggregate_id = ${event.id} and sent_at is not null`;
+        await stack.sql`select type, sent_at from catalog.outbox where aggregate_type = 'event' and aggregate_id = ${event.id} and sent_at is not null`;
       return rows.length ? rows : null;
     });
     expect(row!.type).toBe('bilten.catalog.event.published');

@@ -88,3 +88,49 @@ export const organizationEventsClosed = defineEvent({
     cancelledEventIds: z.array(z.uuid()),
   }),
 });
+
+/**
+ * Everything selling needs of one event, whole, after every change to an event that is or was on
+ * sale (publish, edits, ticket types, unpublish, cancel): orders keeps its own copy from these and
+ * never asks catalog during a sale. Its own aggregate type, so its sequence numbers have no gaps
+ * for an ordered consumer (the event's other events count theirs apart).
+ */
+export const eventOfferChanged = defineEvent({
+  type: 'bilten.catalog.event.offer_changed',
+  aggregateType: 'event_offer',
+  payload: z.object({
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    title: z.string(),
+    status: z.enum(['DRAFT', 'PUBLISHED', 'CANCELLED', 'ENDED']),
+    startsAt: z.iso.datetime(),
+    endsAt: z.iso.datetime(),
+    timezone: z.string(),
+    currency: z.string().length(3),
+    /** Seats shared by all ticket types. */
+    capacity: z.number().int().positive(),
+    refundPolicy: z.object({
+      kind: z.enum(['FULL_UNTIL', 'PARTIAL', 'NONE']),
+      daysBeforeStart: z.number().int().nullable(),
+      percent: z.number().int().nullable(),
+    }),
+    ticketTypes: z.array(
+      z.object({
+        ticketTypeId: z.uuid(),
+        name: z.string(),
+        /** In the event's currency, minor units. */
+        priceAmount: z.number().int().nonnegative(),
+        capacity: z.number().int().positive(),
+        salesStartAt: z.iso.datetime().nullable(),
+        salesEndAt: z.iso.datetime().nullable(),
+        minPerOrder: z.number().int().positive(),
+        maxPerOrder: z.number().int().positive(),
+        /** Most tickets of this type one buyer may hold or buy for the event; null: no limit. */
+        maxPerBuyer: z.number().int().positive().nullable(),
+        /** Whether its tickets may be transferred to someone else. */
+        transferable: z.boolean(),
+        hidden: z.boolean(),
+      }),
+    ),
+  }),
+});

@@ -13,6 +13,8 @@ export type AddTicketTypeInput = {
   capacity: number;
   eventId: string | number;
   hidden?: boolean | null | undefined;
+  /** At least 1 and at least minPerOrder; default null: no limit per buyer. */
+  maxPerBuyer?: number | null | undefined;
   /** Default 10, at most 100. */
   maxPerOrder?: number | null | undefined;
   /** Default 1. */
@@ -23,6 +25,8 @@ export type AddTicketTypeInput = {
   salesEndAt?: string | null | undefined;
   salesStartAt?: string | null | undefined;
   sortOrder?: number | null | undefined;
+  /** Default true. */
+  transferable?: boolean | null | undefined;
 };
 
 export type CancelEventInput = {
@@ -87,7 +91,11 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'CONFLICT'
   | 'INVALID_INPUT'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** The reservation's hold ran out before checkout; its tickets went back on sale. */
+  | 'RESERVATION_EXPIRED'
+  /** Fewer tickets are left than asked for; the message names the ticket type and how many are left. */
+  | 'SOLD_OUT';
 
 export type EventCategory =
   | 'ARTS'

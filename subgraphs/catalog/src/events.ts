@@ -4,6 +4,7 @@ import { organizationClosureConsumer } from './domain/organization-closure.ts';
 /** What catalog publishes; the contracts themselves live in packages/contracts. */
 export {
   eventCancelled,
+  eventOfferChanged,
   eventPublished,
   eventRescheduled,
   organizationClosureRefused,

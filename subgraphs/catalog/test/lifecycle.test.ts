@@ -21,11 +21,13 @@ import {
 startCatalog();
 
 /** What the outbox holds for one event, in order. */
+/** The event's own events; its offers (aggregate `event_offer`) are offers.test.ts's. */
 const outboxOf = (eventId: string) =>
   sql<
     Array<{ type: string; sequence: number; payload: Record<string, unknown>; correlation_id: string | null }>
   >`
-    select type, sequence::int, payload, correlation_id from catalog.outbox where aggregate_id = ${eventId} order by sequence`;
+    select type, sequence::int, payload, correlation_id from catalog.outbox
+    where aggregate_type = 'event' and aggregate_id = ${eventId} order by sequence`;
 
 describe('publishing, rescheduling, cancelling and their events', () => {
   it('refuses to publish without a future start, a ticket type or a place, naming each', async () => {

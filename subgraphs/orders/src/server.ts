@@ -1,7 +1,8 @@
 import { defineSubgraph } from '@bilten/platform';
 import { ordersEnv } from './config.ts';
-import { createContext } from './context.ts';
+import { createContext, type OrdersServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export const ordersSubgraph = defineSubgraph({
@@ -12,4 +13,9 @@ export const ordersSubgraph = defineSubgraph({
   resolvers,
   eventTables: eventStore,
   createContext,
+  consumers,
+  async setup({ config }) {
+    const services: OrdersServices = { reservationTtlSeconds: config.RESERVATION_TTL_SECONDS };
+    return { services };
+  },
 });

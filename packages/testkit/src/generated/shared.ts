@@ -17,7 +17,11 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'CONFLICT'
   | 'INVALID_INPUT'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** The reservation's hold ran out before checkout; its tickets went back on sale. */
+  | 'RESERVATION_EXPIRED'
+  /** Fewer tickets are left than asked for; the message names the ticket type and how many are left. */
+  | 'SOLD_OUT';
 
 /** An amount in minor units of `currency` (cents for EUR), never a float. */
 export type Money = {

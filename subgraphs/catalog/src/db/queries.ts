@@ -8,6 +8,7 @@ import {
   eventColumns,
   events,
   eventVersions,
+  outboxSequences,
   type TicketTypeRow,
   ticketTypes,
 } from './schema.ts';
@@ -173,6 +174,17 @@ export const versionsOf = (db: Db, eventId: string, limit: number, beforeVersion
     )
     .orderBy(desc(eventVersions.version))
     .limit(limit);
+
+/** Whether the outbox has ever given an event to this aggregate (its counter is never removed). */
+export async function aggregateHasEvents(tx: Transaction, aggregateType: string, aggregateId: string) {
+  const [row] = await tx
+    .select({ lastSequence: outboxSequences.lastSequence })
+    .from(outboxSequences)
+    .where(
+      and(eq(outboxSequences.aggregateType, aggregateType), eq(outboxSequences.aggregateId, aggregateId)),
+    );
+  return row !== undefined;
+}
 
 /** Writes one entry into catalog's audit log. */
 export const insertAuditEntry = auditWriter(auditLog);

@@ -153,6 +153,9 @@ export const ticketTypes = catalog.table(
     salesEndAt: timestamp('sales_end_at', { withTimezone: true }),
     minPerOrder: integer('min_per_order').notNull().default(1),
     maxPerOrder: integer('max_per_order').notNull().default(10),
+    /** Most tickets of this type one buyer may hold or buy for the event (anti-scalping); null: no limit. */
+    maxPerBuyer: integer('max_per_buyer'),
+    transferable: boolean().notNull().default(true),
     hidden: boolean().notNull().default(false),
     sortOrder: integer('sort_order').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -164,6 +167,10 @@ export const ticketTypes = catalog.table(
     check(
       'ticket_types_per_order_bounds',
       sql`${table.minPerOrder} >= 1 and ${table.maxPerOrder} >= ${table.minPerOrder}`,
+    ),
+    check(
+      'ticket_types_per_buyer_bounds',
+      sql`${table.maxPerBuyer} is null or ${table.maxPerBuyer} >= ${table.minPerOrder}`,
     ),
   ],
 );

@@ -11,6 +11,7 @@ import {
 import { z } from 'zod';
 import type { Context, MutationContext } from '../context.ts';
 import {
+  aggregateHasEvents,
   auditEntries,
   insertAuditEntry,
   insertEventVersion,
@@ -18,6 +19,7 @@ import {
   versionsOf,
 } from '../db/queries.ts';
 import { type EventRow, MAX_INT, type TicketTypeRow } from '../db/schema.ts';
+import { eventOfferChanged } from '../events.ts';
 import { READ_EVENTS } from './access.ts';
 import { refundPolicyOf, venueOf } from './event-columns.ts';
 
@@ -51,12 +53,41 @@ export function snapshotOf(event: EventRow, ticketTypes: TicketTypeRow[]) {
       salesEndAt: iso(type.salesEndAt),
       minPerOrder: type.minPerOrder,
       maxPerOrder: type.maxPerOrder,
+      maxPerBuyer: type.maxPerBuyer,
+      transferable: type.transferable,
       hidden: type.hidden,
       sortOrder: type.sortOrder,
     })),
   };
 }
 export type EventSnapshot = ReturnType<typeof snapshotOf>;
+
+/** What selling needs of the event, whole: the payload of `offer_changed`. */
+const offerOf = (event: EventRow, ticketTypes: TicketTypeRow[]) => ({
+  eventId: event.id,
+  organizationId: event.organizationId,
+  title: event.title,
+  status: event.status,
+  startsAt: event.startsAt.toISOString(),
+  endsAt: event.endsAt.toISOString(),
+  timezone: event.timezone,
+  currency: event.currency,
+  capacity: event.capacity,
+  refundPolicy: refundPolicyOf(event),
+  ticketTypes: ticketTypes.map((type) => ({
+    ticketTypeId: type.id,
+    name: type.name,
+    priceAmount: type.priceAmount,
+    capacity: type.capacity,
+    salesStartAt: iso(type.salesStartAt),
+    salesEndAt: iso(type.salesEndAt),
+    minPerOrder: type.minPerOrder,
+    maxPerOrder: type.maxPerOrder,
+    maxPerBuyer: type.maxPerBuyer,
+    transferable: type.transferable,
+    hidden: type.hidden,
+  })),
+});
 
 /** `{ field: { from, to } }` for every top-level field that differs. */
 export function diffOf(before: EventSnapshot | null, after: EventSnapshot): Record<string, unknown> {
@@ -85,13 +116,17 @@ interface Recorded {
   auditTarget?: { type: string; id: string; before: unknown; after: unknown };
 }
 
-/** The version row and the audit entry of one change, in its transaction. */
+/**
+ * The version row, the audit entry and the offer of one change, in its transaction. Callers
+ * pass the event as it is after the change, ticket types written, so what is read here is current.
+ */
 export async function record(
   tx: Transaction,
   ctx: MutationContext,
   { action, before, event, auditTarget }: Recorded,
 ) {
-  const after = snapshotOf(event, await ticketTypesByEventIds(tx, [event.id]));
+  const ticketTypes = await ticketTypesByEventIds(tx, [event.id]);
+  const after = snapshotOf(event, ticketTypes);
   await insertEventVersion(tx, {
     eventId: event.id,
     version: event.version,
@@ -109,6 +144,15 @@ export async function record(
     before: auditTarget ? auditTarget.before : before,
     after: auditTarget ? auditTarget.after : { version: event.version, ...after },
   });
+  // Every change passes here, so orders' copy of what it sells cannot miss one. Once an event has
+  // been on sale, orders hears of every change, unpublish and cancel included (so it stops
+  // selling); drafts never published are none of its business.
+  if (
+    event.status === 'PUBLISHED' ||
+    (await aggregateHasEvents(tx, eventOfferChanged.aggregateType, event.id))
+  ) {
+    await ctx.outbox.publish(tx, eventOfferChanged, event.id, offerOf(event, ticketTypes));
+  }
   return after;
 }
 

@@ -56,6 +56,8 @@ export const addTicketType = mutationRule(
           salesEndAt: fields.salesEndAt ?? null,
           minPerOrder: fields.minPerOrder ?? 1,
           maxPerOrder: fields.maxPerOrder ?? 10,
+          maxPerBuyer: fields.maxPerBuyer ?? null,
+          transferable: fields.transferable ?? true,
           hidden: fields.hidden ?? false,
           sortOrder: fields.sortOrder ?? 0,
         };

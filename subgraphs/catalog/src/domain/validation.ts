@@ -136,6 +136,13 @@ const ticketTypeFields = {
   salesEndAt: z.date().nullish(),
   minPerOrder: perOrder,
   maxPerOrder: perOrder,
+  maxPerBuyer: z
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(1_000_000, 'must be at most 1000000')
+    .nullish(),
+  transferable: z.boolean(),
   hidden: z.boolean(),
   sortOrder: z.number().int().min(-10_000).max(10_000),
 };
@@ -145,6 +152,7 @@ export const addTicketTypeInput = z.object({
   ...ticketTypeFields,
   minPerOrder: perOrder.nullish(),
   maxPerOrder: perOrder.nullish(),
+  transferable: z.boolean().nullish(),
   hidden: z.boolean().nullish(),
   sortOrder: ticketTypeFields.sortOrder.nullish(),
 });
@@ -158,6 +166,8 @@ export const updateTicketTypeInput = z.object({
   salesEndAt: ticketTypeFields.salesEndAt,
   minPerOrder: perOrder.optional(),
   maxPerOrder: perOrder.optional(),
+  maxPerBuyer: ticketTypeFields.maxPerBuyer,
+  transferable: z.boolean().optional(),
   hidden: z.boolean().optional(),
   sortOrder: ticketTypeFields.sortOrder.optional(),
 });
@@ -197,13 +207,17 @@ export function eventRuleErrors(event: { startsAt: Date; endsAt: Date }): UserEr
   return event.endsAt > event.startsAt ? [] : [invalid('must be after startsAt', ['input', 'endsAt'])];
 }
 
-/** The sales window must be ordered and close by the event's end. */
+/**
+ * The sales window must be ordered and close by the event's end; the limits must let a buyer
+ * order at least `minPerOrder`.
+ */
 export function salesWindowErrors(
   ticketType: {
     salesStartAt: Date | null;
     salesEndAt: Date | null;
     minPerOrder: number;
     maxPerOrder: number;
+    maxPerBuyer: number | null;
   },
   event: { endsAt: Date },
 ): UserError[] {
@@ -217,6 +231,8 @@ export function salesWindowErrors(
     errors.push(invalid("must be before the event's end", ['input', 'salesStartAt']));
   if (ticketType.maxPerOrder < ticketType.minPerOrder)
     errors.push(invalid('must not be less than minPerOrder', ['input', 'maxPerOrder']));
+  if (ticketType.maxPerBuyer !== null && ticketType.maxPerBuyer < ticketType.minPerOrder)
+    errors.push(invalid('must not be less than minPerOrder', ['input', 'maxPerBuyer']));
   return errors;
 }
 

@@ -42,6 +42,8 @@ export type AddTicketTypeInput = {
   capacity: Scalars['Int']['input'];
   eventId: Scalars['ID']['input'];
   hidden?: InputMaybe<Scalars['Boolean']['input']>;
+  /** At least 1 and at least minPerOrder; default null: no limit per buyer. */
+  maxPerBuyer?: InputMaybe<Scalars['Int']['input']>;
   /** Default 10, at most 100. */
   maxPerOrder?: InputMaybe<Scalars['Int']['input']>;
   /** Default 1. */
@@ -52,6 +54,8 @@ export type AddTicketTypeInput = {
   salesEndAt?: InputMaybe<Scalars['DateTime']['input']>;
   salesStartAt?: InputMaybe<Scalars['DateTime']['input']>;
   sortOrder?: InputMaybe<Scalars['Int']['input']>;
+  /** Default true. */
+  transferable?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 /** One change to an organization's catalog: who, what, the state before and after. */
@@ -138,7 +142,11 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'CONFLICT'
   | 'INVALID_INPUT'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** The reservation's hold ran out before checkout; its tickets went back on sale. */
+  | 'RESERVATION_EXPIRED'
+  /** Fewer tickets are left than asked for; the message names the ticket type and how many are left. */
+  | 'SOLD_OUT';
 
 /**
  * Something people buy tickets for, held by an organizer. Drafts are visible to the organization's
@@ -529,6 +537,8 @@ export type TicketType = {
   /** Not shown to customers (e.g. complimentary tickets). */
   hidden: Scalars['Boolean']['output'];
   id: Scalars['ID']['output'];
+  /** Most tickets of this type one buyer may hold or buy for the event, over all their orders (anti-scalping); null: no limit. */
+  maxPerBuyer?: Maybe<Scalars['Int']['output']>;
   maxPerOrder: Scalars['Int']['output'];
   minPerOrder: Scalars['Int']['output'];
   name: Scalars['String']['output'];
@@ -539,6 +549,8 @@ export type TicketType = {
   /** When sales open; null: as soon as the event is published. */
   salesStartAt?: Maybe<Scalars['DateTime']['output']>;
   sortOrder: Scalars['Int']['output'];
+  /** Whether its tickets may be transferred to someone else. */
+  transferable: Scalars['Boolean']['output'];
 };
 
 export type TicketTypePayload = {
@@ -574,6 +586,8 @@ export type UpdateTicketTypeInput = {
   capacity?: InputMaybe<Scalars['Int']['input']>;
   hidden?: InputMaybe<Scalars['Boolean']['input']>;
   id: Scalars['ID']['input'];
+  /** Null: no limit per buyer. */
+  maxPerBuyer?: InputMaybe<Scalars['Int']['input']>;
   maxPerOrder?: InputMaybe<Scalars['Int']['input']>;
   minPerOrder?: InputMaybe<Scalars['Int']['input']>;
   name?: InputMaybe<Scalars['String']['input']>;
@@ -581,6 +595,7 @@ export type UpdateTicketTypeInput = {
   salesEndAt?: InputMaybe<Scalars['DateTime']['input']>;
   salesStartAt?: InputMaybe<Scalars['DateTime']['input']>;
   sortOrder?: InputMaybe<Scalars['Int']['input']>;
+  transferable?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 /** An expected business failure, returned in a mutation payload. */
@@ -972,6 +987,7 @@ export type TicketTypeResolvers<ContextType = Context, ParentType extends Resolv
   event?: Resolver<ResolversTypes['Event'], ParentType, ContextType>;
   hidden?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  maxPerBuyer?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   maxPerOrder?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   minPerOrder?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -979,6 +995,7 @@ export type TicketTypeResolvers<ContextType = Context, ParentType extends Resolv
   salesEndAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   salesStartAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   sortOrder?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  transferable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type TicketTypePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketTypePayload'] = ResolversParentTypes['TicketTypePayload']> = ResolversObject<{

@@ -1,6 +1,18 @@
 import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgSchema, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const orders = pgSchema('orders');
 
@@ -29,3 +41,120 @@ export const orderRecords = orders.table(
 );
 
 export type OrderRow = typeof orderRecords.$inferSelect;
+
+// ---------------------------------------------------------------- the copy of catalog's offers
+
+export const offerStatus = orders.enum('offer_status', ['DRAFT', 'PUBLISHED', 'CANCELLED', 'ENDED']);
+
+export interface RefundPolicy {
+  kind: 'FULL_UNTIL' | 'PARTIAL' | 'NONE';
+  daysBeforeStart: number | null;
+  percent: number | null;
+}
+
+/**
+ * What selling one event needs, as catalog last announced it (`bilten.catalog.event.offer_changed`).
+ * Its row is also the event's inventory lock: every hold takes it FOR UPDATE (see reservations.ts).
+ */
+export const offers = orders.table(
+  'offers',
+  {
+    eventId: uuid('event_id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    title: text().notNull(),
+    status: offerStatus().notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    endsAt: timestamp('ends_at', { withTimezone: true }).notNull(),
+    timezone: text().notNull(),
+    currency: text().notNull(),
+    /** Seats shared by all ticket types. */
+    capacity: integer().notNull(),
+    refundPolicy: jsonb('refund_policy').$type<RefundPolicy>().notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [check('offers_capacity_positive', sql`${table.capacity} > 0`)],
+);
+
+export const offerTicketTypes = orders.table(
+  'offer_ticket_types',
+  {
+    id: uuid().primaryKey(),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => offers.eventId),
+    name: text().notNull(),
+    /** In the offer's currency, minor units. */
+    priceAmount: integer('price_amount').notNull(),
+    capacity: integer().notNull(),
+    salesStartAt: timestamp('sales_start_at', { withTimezone: true }),
+    salesEndAt: timestamp('sales_end_at', { withTimezone: true }),
+    minPerOrder: integer('min_per_order').notNull(),
+    maxPerOrder: integer('max_per_order').notNull(),
+    /** Most tickets one buyer may hold or buy of this type; null: no limit. */
+    maxPerBuyer: integer('max_per_buyer'),
+    transferable: boolean().notNull(),
+    hidden: boolean().notNull(),
+    /** Tickets of this type sold for good (checkout, from the next step of the orders issue). */
+    sold: integer().notNull().default(0),
+    /** Left out of the latest snapshot but named by holds or sales, which keep counting: not on sale. */
+    withdrawn: boolean().notNull().default(false),
+  },
+  (table) => [
+    index('offer_ticket_types_event_id_idx').on(table.eventId),
+    check('offer_ticket_types_sold_not_negative', sql`${table.sold} >= 0`),
+  ],
+);
+
+export type OfferRow = typeof offers.$inferSelect;
+export type OfferTicketTypeRow = typeof offerTicketTypes.$inferSelect;
+
+// ---------------------------------------------------------------- reservations
+
+export const RESERVATION_STATUSES = ['HELD', 'RELEASED', 'EXPIRED'] as const;
+export const reservationStatus = orders.enum('reservation_status', RESERVATION_STATUSES);
+
+/**
+ * Tickets held for one buyer. A hold counts against stock while `status = 'HELD' and expires_at >
+ * now`; marking it EXPIRED afterwards is housekeeping that stock never waits for.
+ */
+export const reservations = orders.table(
+  'reservations',
+  {
+    id: uuid().primaryKey(),
+    buyerId: uuid('buyer_id').notNull(),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => offers.eventId),
+    status: reservationStatus().notNull().default('HELD'),
+    /** The offer's currency when reserved: the items' prices are in it. */
+    currency: text().notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Counting an event's holds reads only the ones not yet released or marked expired.
+    index('reservations_held_idx').on(table.eventId, table.expiresAt).where(sql`${table.status} = 'HELD'`),
+    index('reservations_buyer_id_idx').on(table.buyerId),
+  ],
+);
+
+export const reservationItems = orders.table(
+  'reservation_items',
+  {
+    reservationId: uuid('reservation_id').notNull(),
+    ticketTypeId: uuid('ticket_type_id').notNull(),
+    quantity: integer().notNull(),
+    /** The ticket type's price when reserved, in the reservation's currency. */
+    unitPriceAmount: integer('unit_price_amount').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.reservationId, table.ticketTypeId] }),
+    foreignKey({ columns: [table.reservationId], foreignColumns: [reservations.id] }).onDelete('cascade'),
+    foreignKey({ columns: [table.ticketTypeId], foreignColumns: [offerTicketTypes.id] }),
+    index('reservation_items_ticket_type_id_idx').on(table.ticketTypeId),
+    check('reservation_items_quantity_positive', sql`${table.quantity} > 0`),
+  ],
+);
+
+export type ReservationRow = typeof reservations.$inferSelect;
+export type ReservationItemRow = typeof reservationItems.$inferSelect;

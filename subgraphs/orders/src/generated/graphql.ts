@@ -36,7 +36,11 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'CONFLICT'
   | 'INVALID_INPUT'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** The reservation's hold ran out before checkout; its tickets went back on sale. */
+  | 'RESERVATION_EXPIRED'
+  /** Fewer tickets are left than asked for; the message names the ticket type and how many are left. */
+  | 'SOLD_OUT';
 
 export type Event = {
   __typename?: 'Event';
@@ -60,11 +64,28 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Records a pending order; reservations and checkout replace this in the orders issue. */
   createOrder: CreateOrderPayload;
+  /**
+   * Puts the caller's held tickets back on sale at once; releasing again, or after expiry, changes
+   * nothing. Another user's reservation is NOT_FOUND, as an unknown id.
+   */
+  releaseReservation: ReleaseReservationPayload;
+  /** Holds the tickets at once, all or none, until the reservation expires (RESERVATION_TTL_SECONDS). */
+  reserveTickets: ReserveTicketsPayload;
 };
 
 
 export type MutationCreateOrderArgs = {
   input: CreateOrderInput;
+};
+
+
+export type MutationReleaseReservationArgs = {
+  input: ReleaseReservationInput;
+};
+
+
+export type MutationReserveTicketsArgs = {
+  input: ReserveTicketsInput;
 };
 
 /** A customer's purchase of tickets of one ticket type. */
@@ -97,11 +118,79 @@ export type Query = {
   __typename?: 'Query';
   /** The buyer's own order (platform ADMINs see any); null for anyone else, as for an unknown id. */
   order?: Maybe<Order>;
+  /** The caller's own reservation; null for anyone else, as for an unknown id. */
+  reservation?: Maybe<Reservation>;
 };
 
 
 export type QueryOrderArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryReservationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+export type ReleaseReservationInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type ReleaseReservationPayload = {
+  __typename?: 'ReleaseReservationPayload';
+  errors: Array<UserError>;
+  reservation?: Maybe<Reservation>;
+};
+
+/** Tickets held for one buyer until `expiresAt`, priced from orders' copy of the event's offer. */
+export type Reservation = {
+  __typename?: 'Reservation';
+  createdAt: Scalars['DateTime']['output'];
+  /** Resolved by catalog; null only when catalog cannot be reached. */
+  event?: Maybe<Event>;
+  expiresAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  items: Array<ReservationItem>;
+  /** HELD until released or expired; after `expiresAt` the tickets are back on sale by themselves. */
+  status: ReservationStatus;
+  /** Sum of the items' subtotals, in the event's currency. */
+  total: Money;
+};
+
+export type ReservationItem = {
+  __typename?: 'ReservationItem';
+  quantity: Scalars['Int']['output'];
+  subtotal: Money;
+  ticketType: TicketType;
+  /** The ticket type's price when the tickets were reserved. */
+  unitPrice: Money;
+};
+
+export type ReservationStatus =
+  | 'EXPIRED'
+  | 'HELD'
+  | 'RELEASED';
+
+/**
+ * Any signed-in user (a verified email address is needed only at checkout) holds tickets of one
+ * event for themselves; at most 30 items, each ticket type once.
+ */
+export type ReserveTicketsInput = {
+  eventId: Scalars['ID']['input'];
+  items: Array<ReserveTicketsItemInput>;
+};
+
+export type ReserveTicketsItemInput = {
+  /** 1–100, within the ticket type's minPerOrder and maxPerOrder. */
+  quantity: Scalars['Int']['input'];
+  ticketTypeId: Scalars['ID']['input'];
+};
+
+export type ReserveTicketsPayload = {
+  __typename?: 'ReserveTicketsPayload';
+  errors: Array<UserError>;
+  /** Null when nothing was held: `errors` says why (SOLD_OUT names the ticket type and what is left). */
+  reservation?: Maybe<Reservation>;
 };
 
 export type TicketType = {
@@ -234,6 +323,14 @@ export type ResolversTypes = ResolversObject<{
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReleaseReservationInput: ReleaseReservationInput;
+  ReleaseReservationPayload: ResolverTypeWrapper<ReleaseReservationPayload>;
+  Reservation: ResolverTypeWrapper<Reservation>;
+  ReservationItem: ResolverTypeWrapper<ReservationItem>;
+  ReservationStatus: ReservationStatus;
+  ReserveTicketsInput: ReserveTicketsInput;
+  ReserveTicketsItemInput: ReserveTicketsItemInput;
+  ReserveTicketsPayload: ResolverTypeWrapper<ReserveTicketsPayload>;
   TicketType: ResolverTypeWrapper<TicketType>;
   User: ResolverTypeWrapper<User>;
   UserError: ResolverTypeWrapper<UserError>;
@@ -255,6 +352,13 @@ export type ResolversParentTypes = ResolversObject<{
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
+  ReleaseReservationInput: ReleaseReservationInput;
+  ReleaseReservationPayload: ReleaseReservationPayload;
+  Reservation: Reservation;
+  ReservationItem: ReservationItem;
+  ReserveTicketsInput: ReserveTicketsInput;
+  ReserveTicketsItemInput: ReserveTicketsItemInput;
+  ReserveTicketsPayload: ReserveTicketsPayload;
   TicketType: TicketType;
   User: User;
   UserError: UserError;
@@ -280,6 +384,8 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createOrder?: Resolver<ResolversTypes['CreateOrderPayload'], ParentType, ContextType, RequireFields<MutationCreateOrderArgs, 'input'>>;
+  releaseReservation?: Resolver<ResolversTypes['ReleaseReservationPayload'], ParentType, ContextType, RequireFields<MutationReleaseReservationArgs, 'input'>>;
+  reserveTickets?: Resolver<ResolversTypes['ReserveTicketsPayload'], ParentType, ContextType, RequireFields<MutationReserveTicketsArgs, 'input'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
@@ -300,6 +406,34 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'id'>>;
+}>;
+
+export type ReleaseReservationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReleaseReservationPayload'] = ResolversParentTypes['ReleaseReservationPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType>;
+}>;
+
+export type ReservationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Reservation'] = ResolversParentTypes['Reservation']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  items?: Resolver<Array<ResolversTypes['ReservationItem']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReservationStatus'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type ReservationItemResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReservationItem'] = ResolversParentTypes['ReservationItem']> = ResolversObject<{
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subtotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  ticketType?: Resolver<ResolversTypes['TicketType'], ParentType, ContextType>;
+  unitPrice?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type ReserveTicketsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReserveTicketsPayload'] = ResolversParentTypes['ReserveTicketsPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType>;
 }>;
 
 export type TicketTypeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketType'] = ResolversParentTypes['TicketType']> = ResolversObject<{
@@ -325,6 +459,10 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Order?: OrderResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReleaseReservationPayload?: ReleaseReservationPayloadResolvers<ContextType>;
+  Reservation?: ReservationResolvers<ContextType>;
+  ReservationItem?: ReservationItemResolvers<ContextType>;
+  ReserveTicketsPayload?: ReserveTicketsPayloadResolvers<ContextType>;
   TicketType?: TicketTypeResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;

@@ -1,0 +1,3 @@
+ALTER TABLE "catalog"."ticket_types" ADD COLUMN "max_per_buyer" integer;--> statement-breakpoint
+ALTER TABLE "catalog"."ticket_types" ADD COLUMN "transferable" boolean DEFAULT true NOT NULL;--> statement-breakpoint
+ALTER TABLE "catalog"."ticket_types" ADD CONSTRAINT "ticket_types_per_buyer_bounds" CHECK ("catalog"."ticket_types"."max_per_buyer" is null or "catalog"."ticket_types"."max_per_buyer" >= "catalog"."ticket_types"."min_per_order");

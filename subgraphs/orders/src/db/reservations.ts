@@ -1,0 +1,74 @@
+import type { Database, Transaction } from '@bilten/platform';
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { type ReservationItemRow, type ReservationRow, reservationItems, reservations } from './schema.ts';
+
+// Expiry is compared with statement_timestamp(), not now() (the transaction's start): a hold is
+// counted after the offer's lock is taken, so a transaction that waited for the lock judges
+// expiry at a time no earlier than any transaction that held the lock before it.
+const activeHold = sql`${reservations.status} = 'HELD' and ${reservations.expiresAt} > statement_timestamp()`;
+
+/** Tickets held right now per ticket type of the event, and how many of them by `buyerId`. */
+export const activeHolds = (tx: Transaction, eventId: string, buyerId: string) =>
+  tx
+    .select({
+      ticketTypeId: reservationItems.ticketTypeId,
+      held: sql<number>`sum(${reservationItems.quantity})::int`,
+      heldByBuyer: sql<number>`coalesce(sum(${reservationItems.quantity}) filter (where ${reservations.buyerId} = ${buyerId}), 0)::int`,
+    })
+    .from(reservationItems)
+    .innerJoin(reservations, eq(reservations.id, reservationItems.reservationId))
+    .where(and(eq(reservations.eventId, eventId), activeHold))
+    .groupBy(reservationItems.ticketTypeId);
+
+/** Housekeeping: holds past their expiry stopped counting already; this keeps the index of held ones small. */
+export async function markExpiredHolds(tx: Transaction, eventId: string): Promise<void> {
+  await tx
+    .update(reservations)
+    .set({ status: 'EXPIRED' })
+    .where(
+      and(
+        eq(reservations.eventId, eventId),
+        eq(reservations.status, 'HELD'),
+        sql`${reservations.expiresAt} <= statement_timestamp()`,
+      ),
+    );
+}
+
+/** A new hold, expiring `ttlSeconds` after now by the database's clock. */
+export async function insertReservation(
+  tx: Transaction,
+  row: Pick<ReservationRow, 'id' | 'buyerId' | 'eventId' | 'currency'>,
+  items: Array<Omit<ReservationItemRow, 'reservationId'>>,
+  ttlSeconds: number,
+): Promise<ReservationRow> {
+  const [reservation] = await tx
+    .insert(reservations)
+    .values({ ...row, expiresAt: sql`statement_timestamp() + make_interval(secs => ${ttlSeconds})` })
+    .returning();
+  await tx.insert(reservationItems).values(items.map((item) => ({ ...item, reservationId: row.id })));
+  return reservation!;
+}
+
+/** Releases the buyer's hold if it still holds anything; true when it did. */
+export async function releaseHold(db: Database, id: string, buyerId: string): Promise<boolean> {
+  const released = await db
+    .update(reservations)
+    .set({ status: 'RELEASED' })
+    .where(and(eq(reservations.id, id), eq(reservations.buyerId, buyerId), activeHold))
+    .returning({ id: reservations.id });
+  return released.length > 0;
+}
+
+/** Reservations as they stand now: a hold past its expiry reads EXPIRED before anyone marks it. */
+export const reservationsByIds = (db: Database, ids: string[]) =>
+  db
+    .select({
+      ...getTableColumns(reservations),
+      status: sql<ReservationRow['status']>`case when ${activeHold} or ${reservations.status} <> 'HELD'
+        then ${reservations.status} else 'EXPIRED' end`,
+    })
+    .from(reservations)
+    .where(inArray(reservations.id, ids));
+
+export const itemsOfReservations = (db: Database, reservationIds: string[]) =>
+  db.select().from(reservationItems).where(inArray(reservationItems.reservationId, reservationIds));
