@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { defineEvent } from './define.ts';
+
+const money = z.object({ amount: z.number().int().nonnegative(), currency: z.string().length(3) });
+
+/** A checked-out order waiting for its payment: billing charges `total`, never a client's figure. */
+export const orderCreated = defineEvent({
+  type: 'bilten.orders.order.created',
+  aggregateType: 'order',
+  payload: z.object({
+    orderId: z.uuid(),
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    /** The signed-in buyer, or null for a guest checkout. */
+    buyerId: z.uuid().nullable(),
+    buyerEmail: z.string().max(320),
+    total: money,
+    /** When the order expires unpaid (its reservation's end). */
+    expiresAt: z.iso.datetime(),
+  }),
+});
+
+/** Orders asks billing to give money back: a cancelled event, a refund by policy, a late payment. */
+export const refundRequested = defineEvent({
+  type: 'bilten.orders.refund.requested',
+  aggregateType: 'order',
+  payload: z.object({
+    orderId: z.uuid(),
+    /** Names this refund, so billing refunds it once however often it is asked. */
+    refundId: z.uuid(),
+    amount: money,
+    reason: z.enum(['EVENT_CANCELLED', 'CUSTOMER_REQUEST', 'PAID_AFTER_EXPIRY']),
+  }),
+});
+
+/**
+ * What is sold of one event, whole, after every sale and return: catalog keeps `tickets_sold` from
+ * it. Absolute counts, so a redelivery or a lost predecessor cannot skew them.
+ */
+export const eventSalesChanged = defineEvent({
+  type: 'bilten.orders.event_sales.changed',
+  aggregateType: 'event_sales',
+  payload: z.object({
+    eventId: z.uuid(),
+    ticketsSold: z.number().int().nonnegative(),
+    ticketTypes: z.array(z.object({ ticketTypeId: z.uuid(), sold: z.number().int().nonnegative() })),
+  }),
+});
