@@ -2,8 +2,8 @@ import { graphql, verificationTokenOf, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddTicketTypeDocument,
+  CheckoutDocument,
   CreateEventDocument,
-  CreateOrderDocument,
   CreateOrganizationDocument,
   EventsPageDocument,
   LoginDocument,
@@ -13,6 +13,7 @@ import {
   RecordPaymentDocument,
   RefreshTokenDocument,
   RegisterDocument,
+  ReserveTicketsDocument,
   SendNotificationDocument,
   UpdateBrandKitDocument,
   VerifyEmailDocument,
@@ -113,14 +114,26 @@ describe('one supergraph over six subgraphs', () => {
     // Published, so that everyone (here: an anonymous query) sees it.
     const published = await graphql(stack.url, PublishEventDocument, { input: { id: event.id } }, organizer);
     expect(published.body.data?.publishEvent.errors).toEqual([]);
-    const order = (
-      await graphql(
-        stack.url,
-        CreateOrderDocument,
-        { input: { eventId: event.id, ticketTypeId: ticketType.id, quantity: 2 } },
-        ana,
-      )
-    ).body.data!.createOrder.order!;
+    // Orders hears of the published offer through catalog's event; then Ana holds and checks out.
+    const reservation = await waitFor(
+      async () =>
+        (
+          await graphql(
+            stack.url,
+            ReserveTicketsDocument,
+            { input: { eventId: event.id, items: [{ ticketTypeId: ticketType.id, quantity: 2 }] } },
+            ana,
+          )
+        ).body.data?.reserveTickets.reservation,
+    );
+    const checkedOut = await graphql(
+      stack.url,
+      CheckoutDocument,
+      { input: { reservationId: reservation.id, buyer: { name: 'Ana', email: 'ana@example.com' } } },
+      ana,
+    );
+    expect(checkedOut.body.data?.checkout.errors).toEqual([]);
+    const order = checkedOut.body.data!.checkout.order!;
     // Recording payments and posting notifications are for platform ADMINs only.
     const platformAdmin = (await stack.signUpAdmin()).headers;
     const payment = await graphql(
@@ -155,9 +168,12 @@ describe('one supergraph over six subgraphs', () => {
     expect(body.errors).toBeUndefined();
     expect(body.data?.order).toEqual({
       id: order.id,
-      quantity: 2,
-      status: 'PENDING',
-      buyer: { displayName: 'Ana', notifications: { edges: [{ node: { subject: 'Your order' } }] } },
+      status: 'PENDING_PAYMENT',
+      total: { amount: 5000, currency: 'EUR' },
+      buyer: {
+        name: 'Ana',
+        user: { displayName: 'Ana', notifications: { edges: [{ node: { subject: 'Your order' } }] } },
+      },
       event: {
         title: 'Jazz Fest',
         organizer: {
@@ -165,7 +181,7 @@ describe('one supergraph over six subgraphs', () => {
           branding: { primaryColor: '#112233', accentColor: '#2563EB' },
         },
       },
-      ticketType: { name: 'Early bird', price: { amount: 2500, currency: 'EUR' } },
+      lines: [{ quantity: 2, ticketType: { name: 'Early bird', price: { amount: 2500, currency: 'EUR' } } }],
       payments: [{ amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE', status: 'PENDING' }],
     });
   });

@@ -1,4 +1,7 @@
 /** Catalog's offers reach orders' copy through the bus, and a buyer reserves through the gateway. */
+import { randomUUID } from 'node:crypto';
+import { paymentSucceeded } from '@bilten/contracts/billing';
+import { newEvent } from '@bilten/platform';
 import { graphql, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -88,12 +91,15 @@ describe('reservations through the gateway', () => {
       organizer,
     );
     expect(updated.body.data!.updateTicketType.errors).toEqual([]);
-    // 2 of the 3 are held: once the copy has the change, two more are too many and one costs 2000.
-    const soldOut = await waitFor(async () => {
-      const payload = await reserve(2);
-      return payload.errors[0]?.code === 'SOLD_OUT' && payload.errors[0].message;
+    // Orders' copy has the change once catalog's offer arrived (polled without taking stock).
+    await waitFor(async () => {
+      const [copy] =
+        await stack.sql`select capacity from orders.offer_ticket_types where id = ${ticketTypeId}`;
+      return copy?.capacity === 3;
     });
-    expect(soldOut).toBe('only 1 left of “Regular”');
+    // 2 of the 3 are held: two more are too many, and the one left costs 2000.
+    const soldOut = await reserve(2);
+    expect(soldOut.errors[0]).toMatchObject({ code: 'SOLD_OUT', message: 'only 1 left of “Regular”' });
     expect((await reserve(1)).reservation!.total).toEqual({ amount: 2000, currency: 'EUR' });
 
     await graphql(stack.url, CancelEventDocument, { input: { id: eventId } }, organizer);
@@ -102,5 +108,61 @@ describe('reservations through the gateway', () => {
       return payload.errors[0]?.message === 'the event is cancelled' && payload;
     });
     expect(refused.reservation).toBeNull();
+  });
+});
+
+describe('a sale end to end', () => {
+  it("keeps catalog's tickets_sold equal to orders' sold count once a checked-out order is paid", async () => {
+    const { organizationId, owner } = await stack.organizationOwner('sale');
+    const created = await graphql(
+      stack.url,
+      CreateEventDocument,
+      { input: eventInput(organizationId, 'Paid Night', { capacity: 10 }) },
+      owner.headers,
+    );
+    const eventId = created.body.data!.createEvent.event!.id;
+    const added = await graphql(
+      stack.url,
+      AddTicketTypeDocument,
+      { input: { eventId, name: 'Regular', price: { amount: 1500, currency: 'EUR' }, capacity: 5 } },
+      owner.headers,
+    );
+    const ticketTypeId = added.body.data!.addTicketType.ticketType!.id;
+    await graphql(stack.url, PublishEventDocument, { input: { id: eventId } }, owner.headers);
+    const buyer = await stack.signUp();
+    const reservation = await waitFor(async () => {
+      const { body } = await graphql<{ reserveTickets: { reservation: { id: string } | null } }, unknown>(
+        stack.url,
+        `mutation($input: ReserveTicketsInput!) { reserveTickets(input: $input) { reservation { id } } }`,
+        { input: { eventId, items: [{ ticketTypeId, quantity: 2 }] } },
+        buyer.headers,
+      );
+      return body.data?.reserveTickets.reservation;
+    });
+    const { body } = await graphql<
+      { checkout: { order: { id: string; status: string; total: { amount: number; currency: string } } } },
+      unknown
+    >(
+      stack.url,
+      `mutation($input: CheckoutInput!) { checkout(input: $input) { order { id status total { amount currency } } errors { code message } } }`,
+      { input: { reservationId: reservation.id, buyer: { name: 'Amra', email: buyer.email } } },
+      buyer.headers,
+    );
+    const order = body.data!.checkout.order;
+    expect(order).toMatchObject({ status: 'PENDING_PAYMENT', total: { amount: 3000, currency: 'EUR' } });
+
+    // Billing (issue 14) is simulated: its event as its outbox will publish it.
+    const paymentId = randomUUID();
+    await stack.bus.publish(
+      newEvent(paymentSucceeded, paymentId, 1, { paymentId, orderId: order.id, amount: order.total }),
+    );
+    const sold = await waitFor(async () => {
+      const [row] = await stack.sql<Array<{ tickets_sold: number }>>`
+        select tickets_sold from catalog.events where id = ${eventId}`;
+      return row!.tickets_sold > 0 && row!.tickets_sold;
+    });
+    const [copy] = await stack.sql<Array<{ sold: number }>>`
+      select sold from orders.offer_ticket_types where id = ${ticketTypeId}`;
+    expect({ catalog: sold, orders: copy!.sold }).toEqual({ catalog: 2, orders: 2 });
   });
 });

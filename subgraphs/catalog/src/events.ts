@@ -1,5 +1,6 @@
 import type { ConsumerFactory } from '@bilten/platform';
 import { organizationClosureConsumer } from './domain/organization-closure.ts';
+import { salesConsumer } from './domain/sales.ts';
 
 /** What catalog publishes; the contracts themselves live in packages/contracts. */
 export {
@@ -11,5 +12,11 @@ export {
   organizationEventsClosed,
 } from '@bilten/contracts/catalog';
 
-/** Every consumer this subgraph runs (identity's closure requests), one durable subscription each. */
-export const consumers: ConsumerFactory = ({ outbox }) => [organizationClosureConsumer(outbox)];
+/**
+ * Every consumer this subgraph runs (identity's closure requests, orders' sales), one durable
+ * subscription each.
+ */
+export const consumers: ConsumerFactory = ({ outbox, log }) => [
+  organizationClosureConsumer(outbox),
+  salesConsumer(log),
+];

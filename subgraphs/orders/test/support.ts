@@ -138,7 +138,7 @@ export interface Stock {
 export async function stockOf(subgraph: TestSubgraph, eventId: string) {
   const types = await subgraph.sql<Array<Stock & { id: string }>>`
     select t.id, t.capacity, t.sold,
-      coalesce(sum(i.quantity) filter (where r.status = 'HELD' and r.expires_at > clock_timestamp()), 0)::int as held
+      coalesce(sum(i.quantity) filter (where r.status in ('HELD', 'CHECKED_OUT') and r.expires_at > clock_timestamp()), 0)::int as held
     from orders.offer_ticket_types t
       left join orders.reservation_items i on i.ticket_type_id = t.id
       left join orders.reservations r on r.id = i.reservation_id

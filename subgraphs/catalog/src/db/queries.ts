@@ -74,6 +74,31 @@ export async function updateTicketTypeRow(
 export const repriceTicketTypes = (tx: Transaction, eventId: string, currency: string) =>
   tx.update(ticketTypes).set({ priceCurrency: currency }).where(eq(ticketTypes.eventId, eventId));
 
+/** Orders' count of an event's sold tickets: not an edit, so no version and no `updated_at`. */
+export async function setEventTicketsSold(tx: Transaction, eventId: string, ticketsSold: number) {
+  const updated = await tx
+    .update(events)
+    .set({ ticketsSold })
+    .where(eq(events.id, eventId))
+    .returning({ id: events.id });
+  return updated.length > 0;
+}
+
+/** Orders' counts per ticket type of one event, in one statement; the ids of the updated ones. */
+export async function setTicketTypesSold(
+  tx: Transaction,
+  eventId: string,
+  counts: Array<{ ticketTypeId: string; sold: number }>,
+): Promise<string[]> {
+  if (!counts.length) return [];
+  const updated = await tx.execute<{ id: string }>(sql`
+    update ${ticketTypes} set tickets_sold = counts.sold
+    from jsonb_to_recordset(${JSON.stringify(counts)}::jsonb) as counts("ticketTypeId" uuid, sold int)
+    where ${ticketTypes.id} = counts."ticketTypeId" and ${ticketTypes.eventId} = ${eventId}
+    returning ${ticketTypes.id}`);
+  return [...updated].map((row) => row.id);
+}
+
 export const eventsByIds = (db: Db, ids: string[]) =>
   db.select(eventColumns).from(events).where(inArray(events.id, ids));
 

@@ -158,12 +158,15 @@ export const ticketTypes = catalog.table(
     transferable: boolean().notNull().default(true),
     hidden: boolean().notNull().default(false),
     sortOrder: integer('sort_order').notNull().default(0),
+    /** Tickets of this type sold so far, kept by orders' events; its capacity cannot go below it. */
+    ticketsSold: integer('tickets_sold').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     index('ticket_types_event_id_idx').on(table.eventId),
     check('ticket_types_price_not_negative', sql`${table.priceAmount} >= 0`),
     check('ticket_types_capacity_positive', sql`${table.capacity} > 0`),
+    check('ticket_types_tickets_sold_not_negative', sql`${table.ticketsSold} >= 0`),
     check(
       'ticket_types_per_order_bounds',
       sql`${table.minPerOrder} >= 1 and ${table.maxPerOrder} >= ${table.minPerOrder}`,

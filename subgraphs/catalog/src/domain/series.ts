@@ -78,7 +78,13 @@ async function copyEvent(
     seriesId: overrides.seriesId,
   });
   for (const type of types) {
-    const { id: _typeId, eventId: _eventId, createdAt: _typeCreated, ...fields } = type;
+    const {
+      id: _typeId,
+      eventId: _eventId,
+      ticketsSold: _typeSold,
+      createdAt: _typeCreated,
+      ...fields
+    } = type;
     await insertTicketType(tx, {
       ...fields,
       id: uuidv7(),

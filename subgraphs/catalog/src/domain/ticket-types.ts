@@ -105,6 +105,12 @@ export const updateTicketType = mutationRule(
         const merged = { ...current, ...fields };
         const errors = [...cancelledEventErrors(event), ...salesWindowErrors(merged, event)];
         if (price && price.currency !== event.currency) errors.push(foreignCurrency(event));
+        // What is sold stays sold: orders stops selling at the capacity, it never takes tickets back.
+        if (merged.capacity < current.ticketsSold) {
+          errors.push(
+            invalid(`cannot be less than the ${current.ticketsSold} tickets sold`, ['input', 'capacity']),
+          );
+        }
         if (errors.length) return invalidTicketType(errors);
         const before = snapshotOf(event, await ticketTypesByEventIds(tx, [event.id]));
         const ticketType = await updateTicketTypeRow(tx, id, {

@@ -189,6 +189,11 @@ export type Event = {
    * events:read API keys.
    */
   ticketTypes: Array<TicketType>;
+  /**
+   * Tickets sold, as orders last reported (returns deducted); the organization's members and
+   * events:read API keys only, null for others.
+   */
+  ticketsSold?: Maybe<Scalars['Int']['output']>;
   /** IANA time zone where the event takes place, e.g. Europe/Sarajevo. */
   timezone: Scalars['String']['output'];
   title: Scalars['String']['output'];
@@ -549,6 +554,11 @@ export type TicketType = {
   /** When sales open; null: as soon as the event is published. */
   salesStartAt?: Maybe<Scalars['DateTime']['output']>;
   sortOrder: Scalars['Int']['output'];
+  /**
+   * Tickets of this type sold, as orders last reported; its capacity cannot go below it. The
+   * organization's members and events:read API keys only, null for others.
+   */
+  ticketsSold?: Maybe<Scalars['Int']['output']>;
   /** Whether its tickets may be transferred to someone else. */
   transferable: Scalars['Boolean']['output'];
 };
@@ -888,6 +898,7 @@ export type EventResolvers<ContextType = Context, ParentType extends ResolversPa
   status?: Resolver<ResolversTypes['EventStatus'], ParentType, ContextType>;
   tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   ticketTypes?: Resolver<Array<ResolversTypes['TicketType']>, ParentType, ContextType>;
+  ticketsSold?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   timezone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -995,6 +1006,7 @@ export type TicketTypeResolvers<ContextType = Context, ParentType extends Resolv
   salesEndAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   salesStartAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   sortOrder?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketsSold?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   transferable?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 

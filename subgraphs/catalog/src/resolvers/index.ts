@@ -4,6 +4,7 @@ import { refundPolicyOf, venueOf } from '../domain/event-columns.ts';
 import { createEvent, restoreEventVersion, updateEvent } from '../domain/event-definition.ts';
 import { auditLog, eventVersions } from '../domain/history.ts';
 import { cancelEvent, deleteEvent, publishEvent, unpublishEvent } from '../domain/lifecycle.ts';
+import { ticketsSoldOf, ticketTypeSoldOf } from '../domain/sales.ts';
 import { searchEventPage } from '../domain/search.ts';
 import { addOccurrences, duplicateEvent, occurrencesOf } from '../domain/series.ts';
 import { addTicketType, eventOfTicketType, updateTicketType } from '../domain/ticket-types.ts';
@@ -39,11 +40,13 @@ export const resolvers: Resolvers = {
     ticketTypes: (event, _, context) => visibleTicketTypes(context, event),
     occurrences: (event, args, context) => occurrencesOf(context, event, args),
     versions: (event, args, context) => eventVersions(context, event, args),
+    ticketsSold: (event, _, context) => ticketsSoldOf(context, event),
   },
   TicketType: {
     __resolveReference: ({ id }, context) => visibleTicketType(context, id),
     price: (ticketType) => ({ amount: ticketType.priceAmount, currency: ticketType.priceCurrency }),
     event: (ticketType, _, context) => eventOfTicketType(context, ticketType),
+    ticketsSold: (ticketType, _, context) => ticketTypeSoldOf(context, ticketType),
   },
   EventConnection: {
     totalCount: (page) => page.count(),

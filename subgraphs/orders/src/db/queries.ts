@@ -1,11 +1,79 @@
-import type { Database } from '@bilten/platform';
-import { inArray } from 'drizzle-orm';
-import { type OrderRow, orderRecords } from './schema.ts';
+import type { Database, Transaction } from '@bilten/platform';
+import { and, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
+import { type OrderRow, type OrderStatus, offerTicketTypes, orderRecords } from './schema.ts';
 
-export async function insertOrder(db: Database, row: typeof orderRecords.$inferInsert): Promise<OrderRow> {
-  const [order] = await db.insert(orderRecords).values(row).returning();
+// Like holds, an unpaid order expires by time alone: read with statement_timestamp(), so that
+// under the offer's lock it agrees with the holds' own expiry (reservations.ts).
+const orderColumns = {
+  ...getTableColumns(orderRecords),
+  status: sql<OrderStatus>`case when ${orderRecords.status} = 'PENDING_PAYMENT'
+    and ${orderRecords.expiresAt} <= statement_timestamp() then 'EXPIRED' else ${orderRecords.status} end`,
+};
+
+export async function insertOrder(tx: Transaction, row: typeof orderRecords.$inferInsert): Promise<OrderRow> {
+  const [order] = await tx.insert(orderRecords).values(row).returning();
   return order!;
 }
 
-export const ordersByIds = (db: Database, ids: string[]) =>
-  db.select().from(orderRecords).where(inArray(orderRecords.id, ids));
+export async function orderOfReservation(
+  tx: Transaction,
+  reservationId: string,
+): Promise<OrderRow | undefined> {
+  const [order] = await tx
+    .select(orderColumns)
+    .from(orderRecords)
+    .where(eq(orderRecords.reservationId, reservationId));
+  return order;
+}
+
+/** The order as it stands now, locked until the transaction ends. */
+export async function lockOrder(tx: Transaction, id: string): Promise<OrderRow | undefined> {
+  const [order] = await tx
+    .select(orderColumns)
+    .from(orderRecords)
+    .where(eq(orderRecords.id, id))
+    .for('update');
+  return order;
+}
+
+export async function updateOrder(
+  tx: Transaction,
+  id: string,
+  change: Partial<Pick<OrderRow, 'status' | 'refundedAmount'>>,
+): Promise<void> {
+  await tx.update(orderRecords).set(change).where(eq(orderRecords.id, id));
+}
+
+/** Counts the lines as sold on their ticket types, or (`sign` -1) gives them back. */
+export async function addSold(
+  tx: Transaction,
+  lines: Array<{ ticketTypeId: string; quantity: number }>,
+  sign: 1 | -1,
+) {
+  for (const line of lines) {
+    await tx
+      .update(offerTicketTypes)
+      .set({ sold: sql`${offerTicketTypes.sold} + ${sign * line.quantity}` })
+      .where(eq(offerTicketTypes.id, line.ticketTypeId));
+  }
+}
+
+/** What is sold of each ticket type of the event, whole. */
+export const soldOfEvent = (tx: Transaction, eventId: string) =>
+  tx
+    .select({ ticketTypeId: offerTicketTypes.id, sold: offerTicketTypes.sold })
+    .from(offerTicketTypes)
+    .where(eq(offerTicketTypes.eventId, eventId))
+    .orderBy(offerTicketTypes.id);
+
+export const ordersByIds = (db: Database | Transaction, ids: string[]) =>
+  db.select(orderColumns).from(orderRecords).where(inArray(orderRecords.id, ids));
+
+/** One page of the buyer's orders, newest first (ids are UUIDv7), before `beforeId`. */
+export const ordersOfBuyer = (db: Database, buyerId: string, limit: number, beforeId?: string) =>
+  db
+    .select(orderColumns)
+    .from(orderRecords)
+    .where(and(eq(orderRecords.buyerId, buyerId), beforeId ? lt(orderRecords.id, beforeId) : undefined))
+    .orderBy(desc(orderRecords.id))
+    .limit(limit);

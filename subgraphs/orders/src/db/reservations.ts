@@ -49,17 +49,27 @@ export async function insertReservation(
   return reservation!;
 }
 
-/** Releases the buyer's hold if it still holds anything; true when it did. */
+/** Releases the buyer's hold if it still holds anything and is not checked out; true when it did. */
 export async function releaseHold(db: Database, id: string, buyerId: string): Promise<boolean> {
   const released = await db
     .update(reservations)
     .set({ status: 'RELEASED' })
-    .where(and(eq(reservations.id, id), eq(reservations.buyerId, buyerId), activeHold))
+    .where(
+      and(
+        eq(reservations.id, id),
+        eq(reservations.buyerId, buyerId),
+        eq(reservations.status, 'HELD'),
+        activeHold,
+      ),
+    )
     .returning({ id: reservations.id });
   return released.length > 0;
 }
 
-/** Reservations as they stand now: a hold past its expiry reads EXPIRED before anyone marks it. */
+/**
+ * Reservations as they stand now: a hold past its expiry reads EXPIRED before anyone marks it (a
+ * checked-out one stays CHECKED_OUT: its order says what became of it).
+ */
 export const reservationsByIds = (db: Database, ids: string[]) =>
   db
     .select({
@@ -72,3 +82,27 @@ export const reservationsByIds = (db: Database, ids: string[]) =>
 
 export const itemsOfReservations = (db: Database, reservationIds: string[]) =>
   db.select().from(reservationItems).where(inArray(reservationItems.reservationId, reservationIds));
+
+/**
+ * The reservation whose hold is still live, locked for checkout; the caller holds the offer's
+ * lock, so expiry is judged as every hold of the event judges it.
+ */
+export async function liveHoldForCheckout(tx: Transaction, id: string): Promise<ReservationRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(reservations)
+    .where(and(eq(reservations.id, id), eq(reservations.status, 'HELD'), activeHold))
+    .for('update');
+  return row;
+}
+
+export async function setReservationStatus(
+  tx: Transaction,
+  id: string,
+  status: ReservationRow['status'],
+): Promise<void> {
+  await tx.update(reservations).set({ status }).where(eq(reservations.id, id));
+}
+
+export const itemsOfReservation = (tx: Transaction, reservationId: string) =>
+  tx.select().from(reservationItems).where(eq(reservationItems.reservationId, reservationId));

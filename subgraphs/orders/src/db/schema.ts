@@ -20,27 +20,7 @@ export const orders = pgSchema('orders');
 export const eventStore = eventTables(orders);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
-export const orderStatus = orders.enum('order_status', ['PENDING', 'PAID', 'CANCELLED', 'REFUNDED']);
-
-export const orderRecords = orders.table(
-  'orders',
-  {
-    id: uuid().primaryKey(),
-    buyerId: uuid('buyer_id').notNull(),
-    eventId: uuid('event_id').notNull(),
-    ticketTypeId: uuid('ticket_type_id').notNull(),
-    quantity: integer().notNull(),
-    status: orderStatus().notNull().default('PENDING'),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (table) => [
-    index('orders_buyer_id_idx').on(table.buyerId),
-    index('orders_event_id_idx').on(table.eventId),
-    check('orders_quantity_positive', sql`${table.quantity} > 0`),
-  ],
-);
-
-export type OrderRow = typeof orderRecords.$inferSelect;
+// Orders are defined after reservations, which they point at.
 
 // ---------------------------------------------------------------- the copy of catalog's offers
 
@@ -110,12 +90,16 @@ export type OfferTicketTypeRow = typeof offerTicketTypes.$inferSelect;
 
 // ---------------------------------------------------------------- reservations
 
-export const RESERVATION_STATUSES = ['HELD', 'RELEASED', 'EXPIRED'] as const;
+/**
+ * HELD and CHECKED_OUT holds count against stock until `expires_at`; PURCHASED ones count as
+ * `sold` on their ticket types instead (see order-payments.ts).
+ */
+export const RESERVATION_STATUSES = ['HELD', 'RELEASED', 'EXPIRED', 'CHECKED_OUT', 'PURCHASED'] as const;
 export const reservationStatus = orders.enum('reservation_status', RESERVATION_STATUSES);
 
 /**
- * Tickets held for one buyer. A hold counts against stock while `status = 'HELD' and expires_at >
- * now`; marking it EXPIRED afterwards is housekeeping that stock never waits for.
+ * Tickets held for one buyer. A hold counts against stock while `status in ('HELD', 'CHECKED_OUT')
+ * and expires_at > now`; marking it EXPIRED afterwards is housekeeping that stock never waits for.
  */
 export const reservations = orders.table(
   'reservations',
@@ -132,8 +116,12 @@ export const reservations = orders.table(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
-    // Counting an event's holds reads only the ones not yet released or marked expired.
-    index('reservations_held_idx').on(table.eventId, table.expiresAt).where(sql`${table.status} = 'HELD'`),
+    // Counting an event's holds reads only the ones not released or marked expired (purchased
+    // ones stay in it, but behind the scans: their expiry is past). Named by the values it drops,
+    // since PostgreSQL refuses enum values in the migration that adds them.
+    index('reservations_live_idx')
+      .on(table.eventId, table.expiresAt)
+      .where(sql`${table.status} not in ('RELEASED', 'EXPIRED')`),
     index('reservations_buyer_id_idx').on(table.buyerId),
   ],
 );
@@ -158,3 +146,56 @@ export const reservationItems = orders.table(
 
 export type ReservationRow = typeof reservations.$inferSelect;
 export type ReservationItemRow = typeof reservationItems.$inferSelect;
+
+// ---------------------------------------------------------------- orders
+
+export const ORDER_STATUSES = [
+  'PENDING_PAYMENT',
+  'PAID',
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+  'EXPIRED',
+  'CANCELLED',
+] as const;
+export const orderStatus = orders.enum('order_status', ORDER_STATUSES);
+
+/**
+ * A checked-out reservation (one order per reservation: checkout's idempotency). Its lines are
+ * the reservation's items; amounts are in the reservation's currency, minor units.
+ */
+export const orderRecords = orders.table(
+  'orders',
+  {
+    id: uuid().primaryKey(),
+    reservationId: uuid('reservation_id')
+      .notNull()
+      .unique()
+      .references(() => reservations.id),
+    buyerId: uuid('buyer_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    /** Stored as last changed; a PENDING_PAYMENT order past `expires_at` reads EXPIRED (orders.ts). */
+    status: orderStatus().notNull().default('PENDING_PAYMENT'),
+    currency: text().notNull(),
+    subtotalAmount: integer('subtotal_amount').notNull(),
+    feesAmount: integer('fees_amount').notNull(),
+    taxesAmount: integer('taxes_amount').notNull(),
+    totalAmount: integer('total_amount').notNull(),
+    refundedAmount: integer('refunded_amount').notNull().default(0),
+    buyerName: text('buyer_name').notNull(),
+    buyerEmail: text('buyer_email').notNull(),
+    /** Names for the tickets, in order; tickets are issued on PAID (a later step). */
+    attendees: jsonb().$type<Array<{ name: string }>>().notNull().default([]),
+    /** The reservation's expiry: unpaid by then, the order is EXPIRED. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('orders_buyer_id_idx').on(table.buyerId, table.id),
+    index('orders_event_id_idx').on(table.eventId),
+    check('orders_amounts_not_negative', sql`${table.totalAmount} >= 0 and ${table.refundedAmount} >= 0`),
+  ],
+);
+
+export type OrderRow = typeof orderRecords.$inferSelect;
+export type OrderStatus = OrderRow['status'];

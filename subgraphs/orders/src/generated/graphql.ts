@@ -18,16 +18,25 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
-/** The buyer is the signed-in user, who must have verified their email address. */
-export type CreateOrderInput = {
-  eventId: Scalars['ID']['input'];
-  quantity: Scalars['Int']['input'];
-  ticketTypeId: Scalars['ID']['input'];
+export type AttendeeInput = {
+  name: Scalars['String']['input'];
 };
 
-export type CreateOrderPayload = {
-  __typename?: 'CreateOrderPayload';
+/**
+ * The signed-in owner of the reservation, who must have verified their email address, checks it
+ * out while its hold is live (guest checkout comes later).
+ */
+export type CheckoutInput = {
+  /** One name per ticket at most, in the order of the lines; the tickets will carry them. */
+  attendees?: InputMaybe<Array<AttendeeInput>>;
+  buyer: OrderBuyerInput;
+  reservationId: Scalars['ID']['input'];
+};
+
+export type CheckoutPayload = {
+  __typename?: 'CheckoutPayload';
   errors: Array<UserError>;
+  /** Null when nothing was ordered: `errors` says why (RESERVATION_EXPIRED when the hold ran out). */
   order?: Maybe<Order>;
 };
 
@@ -62,11 +71,14 @@ export type MoneyInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Records a pending order; reservations and checkout replace this in the orders issue. */
-  createOrder: CreateOrderPayload;
   /**
-   * Puts the caller's held tickets back on sale at once; releasing again, or after expiry, changes
-   * nothing. Another user's reservation is NOT_FOUND, as an unknown id.
+   * Turns the caller's live reservation into an order waiting for payment; a second call answers
+   * the same order. Another user's reservation is NOT_FOUND, as an unknown id.
+   */
+  checkout: CheckoutPayload;
+  /**
+   * Puts the caller's held tickets back on sale at once; releasing again, after expiry or after
+   * checkout changes nothing. Another user's reservation is NOT_FOUND, as an unknown id.
    */
   releaseReservation: ReleaseReservationPayload;
   /** Holds the tickets at once, all or none, until the reservation expires (RESERVATION_TTL_SECONDS). */
@@ -74,8 +86,8 @@ export type Mutation = {
 };
 
 
-export type MutationCreateOrderArgs = {
-  input: CreateOrderInput;
+export type MutationCheckoutArgs = {
+  input: CheckoutInput;
 };
 
 
@@ -88,24 +100,76 @@ export type MutationReserveTicketsArgs = {
   input: ReserveTicketsInput;
 };
 
-/** A customer's purchase of tickets of one ticket type. */
+/**
+ * A checked-out reservation: the buyer's purchase of its tickets, waiting for payment until
+ * `expiresAt`, then paid (and perhaps refunded), or expired.
+ */
 export type Order = {
   __typename?: 'Order';
-  /** Resolved by identity; null only when identity cannot be reached. */
-  buyer?: Maybe<User>;
+  buyer: OrderBuyer;
   createdAt: Scalars['DateTime']['output'];
   /** Resolved by catalog; null only when catalog cannot be reached. */
   event?: Maybe<Event>;
+  /** Unpaid by then (the reservation's expiry), the order is EXPIRED and its tickets are back on sale. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** Zero for now: per-organization fee rules come later. */
+  fees: Money;
   id: Scalars['ID']['output'];
-  quantity: Scalars['Int']['output'];
+  /** The reservation's items, at the prices they were reserved at. */
+  lines: Array<OrderLine>;
+  /** What billing gave back so far. */
+  refunded: Money;
   status: OrderStatus;
-  ticketType?: Maybe<TicketType>;
+  /** Zero for now: per-organization tax rules come later. */
+  taxes: Money;
+  /** Sum of the lines' subtotals, fees and taxes: what billing charges. */
+  total: Money;
 };
 
+/** Who the order is for, as given at checkout. */
+export type OrderBuyer = {
+  __typename?: 'OrderBuyer';
+  email: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** The signed-in account that checked out; resolved by identity. */
+  user?: Maybe<User>;
+};
+
+export type OrderBuyerInput = {
+  email: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+};
+
+export type OrderConnection = {
+  __typename?: 'OrderConnection';
+  edges: Array<OrderEdge>;
+  pageInfo: PageInfo;
+};
+
+export type OrderEdge = {
+  __typename?: 'OrderEdge';
+  cursor: Scalars['String']['output'];
+  node: Order;
+};
+
+export type OrderLine = {
+  __typename?: 'OrderLine';
+  quantity: Scalars['Int']['output'];
+  subtotal: Money;
+  ticketType: TicketType;
+  unitPrice: Money;
+};
+
+/**
+ * PENDING_PAYMENT → PAID → PARTIALLY_REFUNDED → REFUNDED, or PENDING_PAYMENT → EXPIRED | CANCELLED;
+ * billing's payment and refund events move it, nothing else.
+ */
 export type OrderStatus =
   | 'CANCELLED'
+  | 'EXPIRED'
   | 'PAID'
-  | 'PENDING'
+  | 'PARTIALLY_REFUNDED'
+  | 'PENDING_PAYMENT'
   | 'REFUNDED';
 
 export type PageInfo = {
@@ -116,10 +180,18 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  /** The caller's own orders, newest first. */
+  myOrders: OrderConnection;
   /** The buyer's own order (platform ADMINs see any); null for anyone else, as for an unknown id. */
   order?: Maybe<Order>;
   /** The caller's own reservation; null for anyone else, as for an unknown id. */
   reservation?: Maybe<Reservation>;
+};
+
+
+export type QueryMyOrdersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -167,8 +239,12 @@ export type ReservationItem = {
 };
 
 export type ReservationStatus =
+  /** Turned into an order: its tickets stay held until the order is paid or expires. */
+  | 'CHECKED_OUT'
   | 'EXPIRED'
   | 'HELD'
+  /** Its order was paid: its tickets are sold. */
+  | 'PURCHASED'
   | 'RELEASED';
 
 /**
@@ -307,18 +383,24 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  CreateOrderInput: CreateOrderInput;
+  AttendeeInput: AttendeeInput;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  CheckoutInput: CheckoutInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
-  CreateOrderPayload: ResolverTypeWrapper<Omit<CreateOrderPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
+  CheckoutPayload: ResolverTypeWrapper<Omit<CheckoutPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ErrorCode: ErrorCode;
   Event: ResolverTypeWrapper<Event>;
   Money: ResolverTypeWrapper<Money>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Order: ResolverTypeWrapper<OrderRow>;
+  OrderBuyer: ResolverTypeWrapper<OrderBuyer>;
+  OrderBuyerInput: OrderBuyerInput;
+  OrderConnection: ResolverTypeWrapper<Omit<OrderConnection, 'edges'> & { edges: Array<ResolversTypes['OrderEdge']> }>;
+  OrderEdge: ResolverTypeWrapper<Omit<OrderEdge, 'node'> & { node: ResolversTypes['Order'] }>;
+  OrderLine: ResolverTypeWrapper<OrderLine>;
   OrderStatus: OrderStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -338,17 +420,23 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  CreateOrderInput: CreateOrderInput;
+  AttendeeInput: AttendeeInput;
+  String: Scalars['String']['output'];
+  CheckoutInput: CheckoutInput;
   ID: Scalars['ID']['output'];
-  Int: Scalars['Int']['output'];
-  CreateOrderPayload: Omit<CreateOrderPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
+  CheckoutPayload: Omit<CheckoutPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   DateTime: Scalars['DateTime']['output'];
   Event: Event;
   Money: Money;
-  String: Scalars['String']['output'];
+  Int: Scalars['Int']['output'];
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   Order: OrderRow;
+  OrderBuyer: OrderBuyer;
+  OrderBuyerInput: OrderBuyerInput;
+  OrderConnection: Omit<OrderConnection, 'edges'> & { edges: Array<ResolversParentTypes['OrderEdge']> };
+  OrderEdge: Omit<OrderEdge, 'node'> & { node: ResolversParentTypes['Order'] };
+  OrderLine: OrderLine;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
@@ -364,7 +452,7 @@ export type ResolversParentTypes = ResolversObject<{
   UserError: UserError;
 }>;
 
-export type CreateOrderPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateOrderPayload'] = ResolversParentTypes['CreateOrderPayload']> = ResolversObject<{
+export type CheckoutPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CheckoutPayload'] = ResolversParentTypes['CheckoutPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
 }>;
@@ -383,20 +471,47 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
-  createOrder?: Resolver<ResolversTypes['CreateOrderPayload'], ParentType, ContextType, RequireFields<MutationCreateOrderArgs, 'input'>>;
+  checkout?: Resolver<ResolversTypes['CheckoutPayload'], ParentType, ContextType, RequireFields<MutationCheckoutArgs, 'input'>>;
   releaseReservation?: Resolver<ResolversTypes['ReleaseReservationPayload'], ParentType, ContextType, RequireFields<MutationReleaseReservationArgs, 'input'>>;
   reserveTickets?: Resolver<ResolversTypes['ReserveTicketsPayload'], ParentType, ContextType, RequireFields<MutationReserveTicketsArgs, 'input'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Order']> | FederationReferenceType, FederationReferenceType, ContextType>;
-  buyer?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  buyer?: Resolver<ResolversTypes['OrderBuyer'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  fees?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['OrderLine']>, ParentType, ContextType>;
+  refunded?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['OrderStatus'], ParentType, ContextType>;
-  ticketType?: Resolver<Maybe<ResolversTypes['TicketType']>, ParentType, ContextType>;
+  taxes?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+}>;
+
+export type OrderBuyerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderBuyer'] = ResolversParentTypes['OrderBuyer']> = ResolversObject<{
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+}>;
+
+export type OrderConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderConnection'] = ResolversParentTypes['OrderConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['OrderEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type OrderEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderEdge'] = ResolversParentTypes['OrderEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+}>;
+
+export type OrderLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderLine'] = ResolversParentTypes['OrderLine']> = ResolversObject<{
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subtotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  ticketType?: Resolver<ResolversTypes['TicketType'], ParentType, ContextType>;
+  unitPrice?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -405,6 +520,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  myOrders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<QueryMyOrdersArgs, 'first'>>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
   reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'id'>>;
 }>;
@@ -451,12 +567,16 @@ export type UserErrorResolvers<ContextType = Context, ParentType extends Resolve
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
-  CreateOrderPayload?: CreateOrderPayloadResolvers<ContextType>;
+  CheckoutPayload?: CheckoutPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
+  OrderBuyer?: OrderBuyerResolvers<ContextType>;
+  OrderConnection?: OrderConnectionResolvers<ContextType>;
+  OrderEdge?: OrderEdgeResolvers<ContextType>;
+  OrderLine?: OrderLineResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReleaseReservationPayload?: ReleaseReservationPayloadResolvers<ContextType>;

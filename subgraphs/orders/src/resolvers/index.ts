@@ -1,21 +1,37 @@
-import { createOrder, visibleOrder } from '../domain/orders.ts';
+import type { OrderRow } from '../db/schema.ts';
+import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
 import type { Resolvers } from '../generated/graphql.ts';
+
+const money = (order: OrderRow, amount: number) => ({ amount, currency: order.currency });
 
 export const resolvers: Resolvers = {
   Query: {
     order: (_, args, ctx) => visibleOrder(ctx, args),
+    myOrders: (_, args, ctx) => myOrders(ctx, args),
     reservation: (_, args, ctx) => visibleReservation(ctx, args),
   },
   Mutation: {
-    createOrder: (_, { input }, ctx) => createOrder(ctx, input),
     reserveTickets: (_, { input }, ctx) => reserveTickets(ctx, input),
     releaseReservation: (_, { input }, ctx) => releaseReservation(ctx, input),
+    checkout: (_, { input }, ctx) => checkout(ctx, input),
   },
   Order: {
     __resolveReference: (reference, ctx) => visibleOrder(ctx, reference),
-    buyer: (order) => ({ id: order.buyerId }),
+    lines: async (order, _, ctx) =>
+      (await ctx.loaders.reservationItems.load(order.reservationId))
+        .sort((a, b) => a.ticketTypeId.localeCompare(b.ticketTypeId))
+        .map((item) => ({
+          ticketType: { id: item.ticketTypeId },
+          quantity: item.quantity,
+          unitPrice: money(order, item.unitPriceAmount),
+          subtotal: money(order, item.unitPriceAmount * item.quantity),
+        })),
+    fees: (order) => money(order, order.feesAmount),
+    taxes: (order) => money(order, order.taxesAmount),
+    total: (order) => money(order, order.totalAmount),
+    refunded: (order) => money(order, order.refundedAmount),
+    buyer: (order) => ({ name: order.buyerName, email: order.buyerEmail, user: { id: order.buyerId } }),
     event: (order) => ({ id: order.eventId }),
-    ticketType: (order) => ({ id: order.ticketTypeId }),
   },
 };

@@ -1,0 +1,2 @@
+ALTER TABLE "catalog"."ticket_types" ADD COLUMN "tickets_sold" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "catalog"."ticket_types" ADD CONSTRAINT "ticket_types_tickets_sold_not_negative" CHECK ("catalog"."ticket_types"."tickets_sold" >= 0);

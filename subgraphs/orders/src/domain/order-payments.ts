@@ -1,0 +1,121 @@
+import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
+import type { EventConsumer, Logger, Outbox, Transaction } from '@bilten/platform';
+import { v7 as uuidv7 } from 'uuid';
+import { lockOffer } from '../db/offers.ts';
+import { addSold, lockOrder, ordersByIds, soldOfEvent, updateOrder } from '../db/queries.ts';
+import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts';
+import type { OrderRow } from '../db/schema.ts';
+import { eventSalesChanged, refundRequested } from '../events.ts';
+import { mayTransition } from './order-states.ts';
+
+interface Money {
+  amount: number;
+  currency: string;
+}
+
+/**
+ * The order, locked, under its event's offer lock: what is sold changes only there, as holds do,
+ * so sales and holds of one event never interleave, expiry is judged as the holds judge it, and
+ * each `eventSalesChanged` carries counts no older than the one before it.
+ */
+async function lockOrderOfEvent(tx: Transaction, orderId: string): Promise<OrderRow | undefined> {
+  const [found] = await ordersByIds(tx, [orderId]);
+  if (!found) return undefined;
+  await lockOffer(tx, found.eventId);
+  return lockOrder(tx, orderId);
+}
+
+/** Every ticket type's sold count of the event, whole: catalog keeps `tickets_sold` from it. */
+async function publishSales(tx: Transaction, outbox: Outbox, eventId: string): Promise<void> {
+  const ticketTypes = await soldOfEvent(tx, eventId);
+  await outbox.publish(tx, eventSalesChanged, eventId, {
+    eventId,
+    ticketsSold: ticketTypes.reduce((sum, type) => sum + type.sold, 0),
+    ticketTypes,
+  });
+}
+
+const sameMoney = (order: OrderRow, money: Money) => money.currency === order.currency;
+
+/**
+ * Billing's events drive the order's state machine (order-states.ts). Each runs once per event
+ * (the inbox); what cannot apply is logged and changes nothing, so a redelivery cannot either.
+ */
+export function orderPaymentConsumers(log: Logger, outbox: Outbox): EventConsumer[] {
+  /**
+   * PAID: the held tickets become sold (the hold stops counting as `sold` grows, in one
+   * transaction, so `sold + held` never moves). A payment for an order that can no longer be paid
+   * (its hold lapsed and its stock may be resold, or it was cancelled) sells nothing: orders asks
+   * billing to give the money back.
+   */
+  const paid: EventConsumer<typeof paymentSucceeded.payload> = {
+    name: 'order-payments',
+    event: paymentSucceeded,
+    async handle({ payload }, tx) {
+      const order = await lockOrderOfEvent(tx, payload.orderId);
+      if (!order) return void log.error({ ...payload }, 'payment for an unknown order');
+      if (order.status === 'EXPIRED' || order.status === 'CANCELLED') {
+        // An unpaid order expires by time alone (queries.ts); this records what reads said.
+        await updateOrder(tx, order.id, { status: order.status });
+        await outbox.publish(tx, refundRequested, order.id, {
+          orderId: order.id,
+          refundId: uuidv7(),
+          amount: payload.amount,
+          reason: order.status === 'EXPIRED' ? 'PAID_AFTER_EXPIRY' : 'EVENT_CANCELLED',
+        });
+        return;
+      }
+      if (!mayTransition(log, order, 'PAID', `payment ${payload.paymentId}`)) return;
+      if (!sameMoney(order, payload.amount) || payload.amount.amount !== order.totalAmount)
+        return void log.error(
+          { orderId: order.id, paymentId: payload.paymentId, amount: payload.amount },
+          "payment does not match the order's total; the order stays unpaid",
+        );
+      await updateOrder(tx, order.id, { status: 'PAID' });
+      await setReservationStatus(tx, order.reservationId, 'PURCHASED');
+      await addSold(tx, await itemsOfReservation(tx, order.reservationId), 1);
+      await publishSales(tx, outbox, order.eventId);
+    },
+  };
+
+  /** A declined or failed payment changes nothing: the order stays payable until it expires. */
+  const failed: EventConsumer<typeof paymentFailed.payload> = {
+    name: 'order-payment-failures',
+    event: paymentFailed,
+    async handle({ payload }) {
+      log.info(
+        { orderId: payload.orderId, paymentId: payload.paymentId, failureCode: payload.failureCode },
+        'payment failed; the order stays payable until it expires',
+      );
+    },
+  };
+
+  /**
+   * Money back: PARTIALLY_REFUNDED until the refunds add up to the total, then REFUNDED. Only a
+   * full refund returns the tickets to stock (a partial one is a goodwill gesture: the buyer keeps
+   * the tickets).
+   */
+  const refunded: EventConsumer<typeof refundSucceeded.payload> = {
+    name: 'order-refunds',
+    event: refundSucceeded,
+    async handle({ payload }, tx) {
+      const order = await lockOrderOfEvent(tx, payload.orderId);
+      if (!order) return void log.error({ ...payload }, 'refund for an unknown order');
+      const refundedAmount = order.refundedAmount + payload.amount.amount;
+      const to = refundedAmount >= order.totalAmount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+      if (!mayTransition(log, order, to, `refund ${payload.refundId}`)) return;
+      if (!sameMoney(order, payload.amount))
+        return void log.error(
+          { orderId: order.id, refundId: payload.refundId },
+          'refund in another currency',
+        );
+      await updateOrder(tx, order.id, { status: to, refundedAmount });
+      if (to === 'REFUNDED') {
+        await addSold(tx, await itemsOfReservation(tx, order.reservationId), -1);
+        await publishSales(tx, outbox, order.eventId);
+      }
+    },
+  };
+
+  return [paid, failed, refunded] as EventConsumer[];
+}
