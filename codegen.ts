@@ -18,7 +18,7 @@ const mappers: Record<string, Record<string, string>> = {
     Organization: 'OrganizationRef',
     EventConnection: '../domain/search.ts#EventPage',
   },
-  orders: { Order: 'OrderRow' },
+  orders: { Order: 'OrderRow', EventCancellation: 'EventCancellationRow', Ticket: 'TicketRow' },
   billing: { Payment: 'PaymentRow' },
   messaging: { Notification: 'NotificationRow' },
   branding: { BrandKit: 'BrandKitRow' },

@@ -46,3 +46,26 @@ export const eventSalesChanged = defineEvent({
     ticketTypes: z.array(z.object({ ticketTypeId: z.uuid(), sold: z.number().int().nonnegative() })),
   }),
 });
+
+/**
+ * How far orders got with a cancelled event (`bilten.catalog.event.cancelled`): published after
+ * every batch of the cancellation saga (status RUNNING, counts so far; orders itself takes the next
+ * batch on it) and once at the end (DONE, the final counts). Messaging tells ticket holders from
+ * the `refundRequested` of each order (reason EVENT_CANCELLED) and closes with the DONE one.
+ */
+export const eventCancellationProgressed = defineEvent({
+  type: 'bilten.orders.event_cancellation.progressed',
+  aggregateType: 'event_cancellation',
+  payload: z.object({
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    status: z.enum(['RUNNING', 'DONE']),
+    /** Live holds given back (not counting the holds of cancelled orders). */
+    holdsReleased: z.number().int().nonnegative(),
+    /** Orders waiting for payment, now CANCELLED. */
+    ordersCancelled: z.number().int().nonnegative(),
+    /** Paid orders billing was asked to refund in full (one `refundRequested` each). */
+    refundsRequested: z.number().int().nonnegative(),
+    ticketsVoided: z.number().int().nonnegative(),
+  }),
+});

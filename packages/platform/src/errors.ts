@@ -29,7 +29,14 @@ export class DomainError extends Error {
 /** Expected business failures travel in mutation payloads, not as GraphQL errors. */
 export interface UserError {
   /** Mirrors `enum ErrorCode` in packages/platform/schema/shared.graphql. */
-  code: 'INVALID_INPUT' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'CONFLICT' | 'SOLD_OUT' | 'RESERVATION_EXPIRED';
+  code:
+    | 'INVALID_INPUT'
+    | 'NOT_FOUND'
+    | 'ALREADY_EXISTS'
+    | 'CONFLICT'
+    | 'SOLD_OUT'
+    | 'RESERVATION_EXPIRED'
+    | 'ALREADY_CHECKED_IN';
   message: string;
   field?: string[];
 }

@@ -5,5 +5,9 @@ import { z } from 'zod';
 export const ordersEnv = serviceEnv({
   ORDERS_PORT: port(4003),
   RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** Most holds, orders or tickets one batch (one transaction) of the cancellation saga handles. */
+  CANCELLATION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** Encrypts the private ticket-signing keys at rest (adapters/ticket-keys.ts); required in production. */
+  TICKET_KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

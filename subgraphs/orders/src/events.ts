@@ -1,15 +1,24 @@
 import type { ConsumerFactory } from '@bilten/platform';
+import { createTicketKeys } from './adapters/ticket-keys.ts';
+import type { OrdersConfig } from './config.ts';
+import { cancellationConsumers } from './domain/cancellation.ts';
 import { offerCopyConsumer } from './domain/offers.ts';
 import { orderPaymentConsumers } from './domain/order-payments.ts';
 
 /** What orders publishes; the contracts themselves live in packages/contracts. */
-export { eventSalesChanged, orderCreated, refundRequested } from '@bilten/contracts/orders';
+export {
+  eventCancellationProgressed,
+  eventSalesChanged,
+  orderCreated,
+  refundRequested,
+} from '@bilten/contracts/orders';
 
 /**
  * Every consumer this subgraph runs, one durable subscription each: its copy of catalog's offers,
  * and billing's payments and refunds, which drive the order's state machine.
  */
-export const consumers: ConsumerFactory = ({ log, outbox }) => [
+export const consumers: ConsumerFactory<OrdersConfig> = ({ log, outbox, config }) => [
   offerCopyConsumer,
-  ...orderPaymentConsumers(log, outbox),
+  ...orderPaymentConsumers(log, outbox, createTicketKeys(config)),
+  ...cancellationConsumers(log, outbox, { batchSize: config.CANCELLATION_BATCH_SIZE }),
 ];

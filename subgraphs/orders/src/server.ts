@@ -1,4 +1,5 @@
 import { defineSubgraph } from '@bilten/platform';
+import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
 import { createContext, type OrdersServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
@@ -14,8 +15,10 @@ export const ordersSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
-  async setup({ config }) {
-    const services: OrdersServices = { reservationTtlSeconds: config.RESERVATION_TTL_SECONDS };
+  async setup({ config, db, log }) {
+    const ticketKeys = createTicketKeys(config);
+    await ticketKeys.ensureKey(db, log);
+    const services: OrdersServices = { reservationTtlSeconds: config.RESERVATION_TTL_SECONDS, ticketKeys };
     return { services };
   },
 });

@@ -20,6 +20,8 @@ export type Scalars = {
 
 /** Why a mutation did not do what was asked, in terms the client can act on. */
 export type ErrorCode =
+  /** The ticket was checked in before; the message gives that scan's time and gate. */
+  | 'ALREADY_CHECKED_IN'
   | 'ALREADY_EXISTS'
   | 'CONFLICT'
   | 'INVALID_INPUT'

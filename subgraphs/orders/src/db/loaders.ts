@@ -1,6 +1,7 @@
 import { type Database, loaderById, loaderOfLists } from '@bilten/platform';
 import { ordersByIds } from './queries.ts';
 import { itemsOfReservations, reservationsByIds } from './reservations.ts';
+import { ticketsOfOrders } from './tickets.ts';
 
 export function createLoaders(db: Database) {
   return {
@@ -9,6 +10,10 @@ export function createLoaders(db: Database) {
     reservationItems: loaderOfLists(
       (ids) => itemsOfReservations(db, ids),
       (item) => item.reservationId,
+    ),
+    ticketsOfOrder: loaderOfLists(
+      (ids) => ticketsOfOrders(db, ids),
+      (ticket) => ticket.orderId,
     ),
   };
 }

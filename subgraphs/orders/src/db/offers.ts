@@ -33,7 +33,13 @@ export async function saveOffer(
     .values(offer)
     .onConflictDoUpdate({
       target: offers.eventId,
-      set: { ...fromExcluded(offers, ['eventId']), updatedAt: sql`now()` },
+      set: {
+        ...fromExcluded(offers, ['eventId']),
+        // Cancelled is for good (catalog's rule): the saga may have marked it before a late
+        // snapshot of the event's last edits arrives, which must not put it back on sale.
+        status: sql`case when ${offers.status} = 'CANCELLED' then ${offers.status} else excluded.status end`,
+        updatedAt: sql`now()`,
+      },
     });
   if (ticketTypes.length) {
     await tx

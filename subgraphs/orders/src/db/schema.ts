@@ -199,3 +199,103 @@ export const orderRecords = orders.table(
 
 export type OrderRow = typeof orderRecords.$inferSelect;
 export type OrderStatus = OrderRow['status'];
+
+// ---------------------------------------------------------------- tickets
+
+/**
+ * Ed25519 keys that sign tickets (adapters/ticket-keys.ts). The newest one whose `activates_at`
+ * has come signs; every older one stays, since the tickets it signed stay valid until their event.
+ */
+export const ticketSigningKeys = orders.table('ticket_signing_keys', {
+  kid: text().primaryKey(),
+  publicJwk: jsonb('public_jwk').notNull(),
+  /** AES-256-GCM: base64url of iv ‖ tag ‖ ciphertext of the private JWK (TICKET_KEY_ENCRYPTION_SECRET). */
+  privateJwkEncrypted: text('private_jwk_encrypted').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Signing starts here; until then the key is only known to verifiers. */
+  activatesAt: timestamp('activates_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type TicketSigningKeyRow = typeof ticketSigningKeys.$inferSelect;
+
+export const TICKET_STATUSES = ['VALID', 'CHECKED_IN', 'VOID', 'TRANSFERRED'] as const;
+export const ticketStatus = orders.enum('ticket_status', TICKET_STATUSES);
+
+/** One admission, issued when its order is paid (order-payments.ts), with a signed payload for its QR code. */
+export const tickets = orders.table(
+  'tickets',
+  {
+    id: uuid().primaryKey(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orderRecords.id),
+    eventId: uuid('event_id').notNull(),
+    /** The event's organization, copied from the order: whose staff may check it in. */
+    organizationId: uuid('organization_id').notNull(),
+    ticketTypeId: uuid('ticket_type_id').notNull(),
+    attendeeName: text('attendee_name').notNull(),
+    status: ticketStatus().notNull().default('VALID'),
+    /** Random, unique, inside the signed payload. */
+    code: text().notNull().unique(),
+    /** The signed payload (compact JWS) the QR code encodes, and the key that signed it. */
+    signedPayload: text('signed_payload').notNull(),
+    kid: text()
+      .notNull()
+      .references(() => ticketSigningKeys.kid),
+    checkedInAt: timestamp('checked_in_at', { withTimezone: true }),
+    checkedInGate: text('checked_in_gate'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('tickets_order_id_idx').on(table.orderId),
+    index('tickets_event_id_idx').on(table.eventId, table.status),
+    check(
+      'tickets_checked_in_has_time',
+      sql`${table.status} <> 'CHECKED_IN' or ${table.checkedInAt} is not null`,
+    ),
+  ],
+);
+
+export type TicketRow = typeof tickets.$inferSelect;
+export type TicketStatus = TicketRow['status'];
+
+// ---------------------------------------------------------------- event cancellations
+
+export const CANCELLATION_STATUSES = ['RUNNING', 'DONE'] as const;
+export const cancellationStatus = orders.enum('event_cancellation_status', CANCELLATION_STATUSES);
+
+/**
+ * The cancellation saga of one event (domain/cancellation.ts): one row per event, its counts raised
+ * by each batch in the batch's own transaction, so a restart continues where it stopped.
+ */
+export const eventCancellations = orders.table('event_cancellations', {
+  eventId: uuid('event_id').primaryKey(),
+  organizationId: uuid('organization_id').notNull(),
+  status: cancellationStatus().notNull().default('RUNNING'),
+  holdsReleased: integer('holds_released').notNull().default(0),
+  ordersCancelled: integer('orders_cancelled').notNull().default(0),
+  refundsRequested: integer('refunds_requested').notNull().default(0),
+  ticketsVoided: integer('tickets_voided').notNull().default(0),
+  /** Batches committed so far. */
+  batches: integer().notNull().default(0),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  completedAt: timestamp('completed_at', { withTimezone: true }),
+});
+
+/** The refund the saga asked for each paid order: at most one per order, however often it runs. */
+export const eventCancellationRefunds = orders.table(
+  'event_cancellation_refunds',
+  {
+    orderId: uuid('order_id')
+      .primaryKey()
+      .references(() => orderRecords.id),
+    eventId: uuid('event_id').notNull(),
+    refundId: uuid('refund_id').notNull().unique(),
+    /** In the order's currency, minor units: what was not refunded yet when asked. */
+    amount: integer().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('event_cancellation_refunds_event_id_idx').on(table.eventId)],
+);
+
+export type EventCancellationRow = typeof eventCancellations.$inferSelect;

@@ -1,12 +1,16 @@
 import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
 import type { EventConsumer, Logger, Outbox, Transaction } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
+import type { TicketKeys } from '../adapters/ticket-keys.ts';
+import { eventIsCancelled } from '../db/cancellations.ts';
 import { lockOffer } from '../db/offers.ts';
 import { addSold, lockOrder, ordersByIds, soldOfEvent, updateOrder } from '../db/queries.ts';
 import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts';
 import type { OrderRow } from '../db/schema.ts';
+import { voidTicketsOfOrder } from '../db/tickets.ts';
 import { eventSalesChanged, refundRequested } from '../events.ts';
 import { mayTransition } from './order-states.ts';
+import { issueTickets } from './tickets.ts';
 
 interface Money {
   amount: number;
@@ -41,7 +45,7 @@ const sameMoney = (order: OrderRow, money: Money) => money.currency === order.cu
  * Billing's events drive the order's state machine (order-states.ts). Each runs once per event
  * (the inbox); what cannot apply is logged and changes nothing, so a redelivery cannot either.
  */
-export function orderPaymentConsumers(log: Logger, outbox: Outbox): EventConsumer[] {
+export function orderPaymentConsumers(log: Logger, outbox: Outbox, ticketKeys: TicketKeys): EventConsumer[] {
   /**
    * PAID: the held tickets become sold (the hold stops counting as `sold` grows, in one
    * transaction, so `sold + held` never moves). A payment for an order that can no longer be paid
@@ -54,6 +58,13 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox): EventConsume
     async handle({ payload }, tx) {
       const order = await lockOrderOfEvent(tx, payload.orderId);
       if (!order) return void log.error({ ...payload }, 'payment for an unknown order');
+      // The event was cancelled (cancellation.ts): an order still waiting is cancelled, not sold.
+      if (order.status === 'PENDING_PAYMENT' && (await eventIsCancelled(tx, order.eventId))) {
+        if (mayTransition(log, order, 'CANCELLED', `payment ${payload.paymentId} after cancellation`)) {
+          await setReservationStatus(tx, order.reservationId, 'RELEASED');
+          order.status = 'CANCELLED';
+        }
+      }
       if (order.status === 'EXPIRED' || order.status === 'CANCELLED') {
         // An unpaid order expires by time alone (queries.ts); this records what reads said.
         await updateOrder(tx, order.id, { status: order.status });
@@ -73,7 +84,10 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox): EventConsume
         );
       await updateOrder(tx, order.id, { status: 'PAID' });
       await setReservationStatus(tx, order.reservationId, 'PURCHASED');
-      await addSold(tx, await itemsOfReservation(tx, order.reservationId), 1);
+      const lines = await itemsOfReservation(tx, order.reservationId);
+      await addSold(tx, lines, 1);
+      // Its tickets, signed, in the same transaction: never paid without tickets (tickets.ts).
+      await issueTickets(tx, ticketKeys, order, lines);
       await publishSales(tx, outbox, order.eventId);
     },
   };
@@ -111,6 +125,8 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox): EventConsume
         );
       await updateOrder(tx, order.id, { status: to, refundedAmount });
       if (to === 'REFUNDED') {
+        // Back on sale, so no longer good for entry.
+        await voidTicketsOfOrder(tx, order.id);
         await addSold(tx, await itemsOfReservation(tx, order.reservationId), -1);
         await publishSales(tx, outbox, order.eventId);
       }

@@ -149,10 +149,15 @@ export async function myOrders(
 }
 
 /**
- * An order is its buyer's business (and platform administrators'); to anyone else it does not
- * exist, so ids cannot be probed. Organizers' views of their events' orders come later.
+ * An order is its buyer's business, its organization's members' (STAFF and up: they check its
+ * tickets in) and platform administrators'; to anyone else it does not exist, so ids cannot be
+ * probed. Organizers' lists of their events' orders come later.
  */
 function orderSeenBy(viewer: Viewer, order: OrderRow | null): OrderRow | null {
   if (!order || viewer.kind !== 'user') return null;
-  return viewer.userId === order.buyerId || viewer.roles.includes('ADMIN') ? order : null;
+  return viewer.userId === order.buyerId ||
+    viewer.organizations[order.organizationId] !== undefined ||
+    viewer.roles.includes('ADMIN')
+    ? order
+    : null;
 }

@@ -1,6 +1,8 @@
 import type { OrderRow } from '../db/schema.ts';
+import { visibleCancellation } from '../domain/cancellation.ts';
 import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
+import { checkInTicket, maySeeTickets, qrCodeSvg } from '../domain/tickets.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 const money = (order: OrderRow, amount: number) => ({ amount, currency: order.currency });
@@ -15,6 +17,11 @@ export const resolvers: Resolvers = {
     reserveTickets: (_, { input }, ctx) => reserveTickets(ctx, input),
     releaseReservation: (_, { input }, ctx) => releaseReservation(ctx, input),
     checkout: (_, { input }, ctx) => checkout(ctx, input),
+    checkInTicket: (_, { input }, ctx) => checkInTicket(ctx, input),
+  },
+  Event: {
+    __resolveReference: (reference) => ({ id: reference.id }),
+    cancellation: (event, _, ctx) => visibleCancellation(ctx, event.id),
   },
   Order: {
     __resolveReference: (reference, ctx) => visibleOrder(ctx, reference),
@@ -33,5 +40,12 @@ export const resolvers: Resolvers = {
     refunded: (order) => money(order, order.refundedAmount),
     buyer: (order) => ({ name: order.buyerName, email: order.buyerEmail, user: { id: order.buyerId } }),
     event: (order) => ({ id: order.eventId }),
+    tickets: async (order, _, ctx) =>
+      maySeeTickets(ctx.viewer, order) ? ctx.loaders.ticketsOfOrder.load(order.id) : [],
+  },
+  Ticket: {
+    event: (ticket) => ({ id: ticket.eventId }),
+    ticketType: (ticket) => ({ id: ticket.ticketTypeId }),
+    qrCode: (ticket) => qrCodeSvg(ticket),
   },
 };
