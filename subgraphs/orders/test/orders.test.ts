@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ordersSubgraph } from '../src/server.ts';
 import {
+  callReserve,
   catalogOffers,
   type Money,
   type OfferPayload,
@@ -178,6 +179,25 @@ describe('checkout', () => {
       total: eur(14_000),
       expiresAt: order.expiresAt,
     });
+  });
+
+  it('keeps the tickets of a checked-out order off sale until it is paid or expires', async () => {
+    const offer = await catalog.announce(
+      offerPayload({ capacity: 2, ticketTypes: [ticketTypeOffer({ name: 'Last two', capacity: 2 })] }),
+    );
+    const ticketTypeId = offer.ticketTypes[0]!.ticketTypeId;
+    const { reservation } = await reserve(
+      subgraph,
+      { eventId: offer.eventId, items: [{ ticketTypeId, quantity: 2 }] },
+      buyer,
+    );
+    expect((await callCheckout(reservation!.id)).errors).toEqual([]);
+    const late = await callReserve(
+      subgraph,
+      { eventId: offer.eventId, items: [{ ticketTypeId, quantity: 1 }] },
+      otherBuyer,
+    );
+    expect(late.payload!.errors.map((error) => error.code)).toEqual(['SOLD_OUT']);
   });
 
   it('is idempotent: two concurrent checkouts of one reservation make one order', async () => {

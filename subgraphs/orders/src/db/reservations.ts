@@ -6,6 +6,8 @@ import { type ReservationItemRow, type ReservationRow, reservationItems, reserva
 // counted after the offer's lock is taken, so a transaction that waited for the lock judges
 // expiry at a time no earlier than any transaction that held the lock before it.
 const activeHold = sql`${reservations.status} = 'HELD' and ${reservations.expiresAt} > statement_timestamp()`;
+/** What takes stock: a live hold, checked out or not (its order is waiting for the payment). */
+const stockTaken = sql`${reservations.status} in ('HELD', 'CHECKED_OUT') and ${reservations.expiresAt} > statement_timestamp()`;
 
 /** Tickets held right now per ticket type of the event, and how many of them by `buyerId`. */
 export const activeHolds = (tx: Transaction, eventId: string, buyerId: string) =>
@@ -17,7 +19,7 @@ export const activeHolds = (tx: Transaction, eventId: string, buyerId: string) =
     })
     .from(reservationItems)
     .innerJoin(reservations, eq(reservations.id, reservationItems.reservationId))
-    .where(and(eq(reservations.eventId, eventId), activeHold))
+    .where(and(eq(reservations.eventId, eventId), stockTaken))
     .groupBy(reservationItems.ticketTypeId);
 
 /** Housekeeping: holds past their expiry stopped counting already; this keeps the index of held ones small. */

@@ -83,7 +83,30 @@ export type Event = {
    * organization's STAFF, ADMINs and OWNERs.
    */
   cancellation?: Maybe<EventCancellation>;
+  /**
+   * Tickets checked in and still to come, per ticket type and in total. Null for anyone but the
+   * organization's members (STAFF and up) and its API keys with orders:read.
+   */
+  checkInStats?: Maybe<EventCheckInStats>;
   id: Scalars['ID']['output'];
+  /**
+   * The event's orders, newest first. Null for anyone but the organization's members (STAFF and up)
+   * and its API keys with orders:read.
+   */
+  orders?: Maybe<OrderConnection>;
+  /**
+   * What is sold, held and left of each ticket type and of the event, and what it grossed, from
+   * orders' own tables. Null for anyone but the organization's members (STAFF and up) and its API
+   * keys with orders:read, as for an event orders never heard of.
+   */
+  salesSummary?: Maybe<EventSalesSummary>;
+};
+
+
+export type EventOrdersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<EventOrdersFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /**
@@ -107,6 +130,39 @@ export type EventCancellation = {
 export type EventCancellationStatus =
   | 'DONE'
   | 'RUNNING';
+
+/** `valid`: tickets not scanned yet (status VALID); void and transferred ones are not counted. */
+export type EventCheckInStats = {
+  __typename?: 'EventCheckInStats';
+  checkedIn: Scalars['Int']['output'];
+  ticketTypes: Array<TicketTypeCheckIns>;
+  valid: Scalars['Int']['output'];
+};
+
+export type EventOrdersFilter = {
+  /** Orders checked out after this instant. */
+  createdAfter?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The buyer's email as given at checkout, compared case-insensitively. */
+  email?: InputMaybe<Scalars['String']['input']>;
+  /** As `Order.status` reads (an unpaid order past its expiry is EXPIRED). */
+  status?: InputMaybe<OrderStatus>;
+};
+
+/**
+ * `sold`: tickets of paid orders (a full refund returns them, a partial one does not). `held`: tickets
+ * of live holds, checked out or not. `remaining`: what a reservation could still take, within the
+ * ticket type's capacity and the event's shared one. `gross`: the line totals of paid orders minus
+ * what was refunded of them (fees and taxes apart).
+ */
+export type EventSalesSummary = {
+  __typename?: 'EventSalesSummary';
+  gross: Money;
+  held: Scalars['Int']['output'];
+  remaining: Scalars['Int']['output'];
+  sold: Scalars['Int']['output'];
+  /** Every ticket type orders knows of the event, withdrawn ones included (their remaining is 0). */
+  ticketTypes: Array<TicketTypeSales>;
+};
 
 /** An amount in minor units of `currency` (cents for EUR), never a float. */
 export type Money = {
@@ -375,6 +431,26 @@ export type TicketType = {
   id: Scalars['ID']['output'];
 };
 
+export type TicketTypeCheckIns = {
+  __typename?: 'TicketTypeCheckIns';
+  checkedIn: Scalars['Int']['output'];
+  ticketType: TicketType;
+  valid: Scalars['Int']['output'];
+};
+
+export type TicketTypeSales = {
+  __typename?: 'TicketTypeSales';
+  /**
+   * The type's paid line totals minus its share of the refunds (each order's refunds shared by its
+   * lines' subtotals, rounded down): the types may add up to a few minor units more than the event.
+   */
+  gross: Money;
+  held: Scalars['Int']['output'];
+  remaining: Scalars['Int']['output'];
+  sold: Scalars['Int']['output'];
+  ticketType: TicketType;
+};
+
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
@@ -497,10 +573,13 @@ export type ResolversTypes = ResolversObject<{
   CheckoutPayload: ResolverTypeWrapper<Omit<CheckoutPayload, 'order'> & { order?: Maybe<ResolversTypes['Order']> }>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ErrorCode: ErrorCode;
-  Event: ResolverTypeWrapper<Omit<Event, 'cancellation'> & { cancellation?: Maybe<ResolversTypes['EventCancellation']> }>;
-  EventCancellation: ResolverTypeWrapper<EventCancellationRow>;
+  Event: ResolverTypeWrapper<Omit<Event, 'cancellation' | 'orders'> & { cancellation?: Maybe<ResolversTypes['EventCancellation']>, orders?: Maybe<ResolversTypes['OrderConnection']> }>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  EventCancellation: ResolverTypeWrapper<EventCancellationRow>;
   EventCancellationStatus: EventCancellationStatus;
+  EventCheckInStats: ResolverTypeWrapper<EventCheckInStats>;
+  EventOrdersFilter: EventOrdersFilter;
+  EventSalesSummary: ResolverTypeWrapper<EventSalesSummary>;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -525,6 +604,8 @@ export type ResolversTypes = ResolversObject<{
   Ticket: ResolverTypeWrapper<TicketRow>;
   TicketStatus: TicketStatus;
   TicketType: ResolverTypeWrapper<TicketType>;
+  TicketTypeCheckIns: ResolverTypeWrapper<TicketTypeCheckIns>;
+  TicketTypeSales: ResolverTypeWrapper<TicketTypeSales>;
   User: ResolverTypeWrapper<User>;
   UserError: ResolverTypeWrapper<UserError>;
 }>;
@@ -539,9 +620,12 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   CheckoutPayload: Omit<CheckoutPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   DateTime: Scalars['DateTime']['output'];
-  Event: Omit<Event, 'cancellation'> & { cancellation?: Maybe<ResolversParentTypes['EventCancellation']> } | FederationReferenceTypes['Event'];
-  EventCancellation: EventCancellationRow;
+  Event: Omit<Event, 'cancellation' | 'orders'> & { cancellation?: Maybe<ResolversParentTypes['EventCancellation']>, orders?: Maybe<ResolversParentTypes['OrderConnection']> } | FederationReferenceTypes['Event'];
   Int: Scalars['Int']['output'];
+  EventCancellation: EventCancellationRow;
+  EventCheckInStats: EventCheckInStats;
+  EventOrdersFilter: EventOrdersFilter;
+  EventSalesSummary: EventSalesSummary;
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
@@ -563,6 +647,8 @@ export type ResolversParentTypes = ResolversObject<{
   ReserveTicketsPayload: Omit<ReserveTicketsPayload, 'reservation'> & { reservation?: Maybe<ResolversParentTypes['Reservation']> };
   Ticket: TicketRow;
   TicketType: TicketType;
+  TicketTypeCheckIns: TicketTypeCheckIns;
+  TicketTypeSales: TicketTypeSales;
   User: User;
   UserError: UserError;
 }>;
@@ -584,7 +670,10 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type EventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event'], FederationReferenceType extends FederationReferenceTypes['Event'] = FederationReferenceTypes['Event']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Event']> | FederationReferenceType, FederationReferenceType, ContextType>;
   cancellation?: Resolver<Maybe<ResolversTypes['EventCancellation']>, ParentType, ContextType>;
+  checkInStats?: Resolver<Maybe<ResolversTypes['EventCheckInStats']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  orders?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, RequireFields<EventOrdersArgs, 'first'>>;
+  salesSummary?: Resolver<Maybe<ResolversTypes['EventSalesSummary']>, ParentType, ContextType>;
 }>;
 
 export type EventCancellationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EventCancellation'] = ResolversParentTypes['EventCancellation']> = ResolversObject<{
@@ -595,6 +684,20 @@ export type EventCancellationResolvers<ContextType = Context, ParentType extends
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['EventCancellationStatus'], ParentType, ContextType>;
   ticketsVoided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type EventCheckInStatsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EventCheckInStats'] = ResolversParentTypes['EventCheckInStats']> = ResolversObject<{
+  checkedIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketTypes?: Resolver<Array<ResolversTypes['TicketTypeCheckIns']>, ParentType, ContextType>;
+  valid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type EventSalesSummaryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EventSalesSummary'] = ResolversParentTypes['EventSalesSummary']> = ResolversObject<{
+  gross?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  held?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketTypes?: Resolver<Array<ResolversTypes['TicketTypeSales']>, ParentType, ContextType>;
 }>;
 
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
@@ -703,6 +806,20 @@ export type TicketTypeResolvers<ContextType = Context, ParentType extends Resolv
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
+export type TicketTypeCheckInsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketTypeCheckIns'] = ResolversParentTypes['TicketTypeCheckIns']> = ResolversObject<{
+  checkedIn?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketType?: Resolver<ResolversTypes['TicketType'], ParentType, ContextType>;
+  valid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type TicketTypeSalesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketTypeSales'] = ResolversParentTypes['TicketTypeSales']> = ResolversObject<{
+  gross?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  held?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketType?: Resolver<ResolversTypes['TicketType'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
@@ -719,6 +836,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
   EventCancellation?: EventCancellationResolvers<ContextType>;
+  EventCheckInStats?: EventCheckInStatsResolvers<ContextType>;
+  EventSalesSummary?: EventSalesSummaryResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
@@ -734,6 +853,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ReserveTicketsPayload?: ReserveTicketsPayloadResolvers<ContextType>;
   Ticket?: TicketResolvers<ContextType>;
   TicketType?: TicketTypeResolvers<ContextType>;
+  TicketTypeCheckIns?: TicketTypeCheckInsResolvers<ContextType>;
+  TicketTypeSales?: TicketTypeSalesResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 }>;

@@ -2,6 +2,7 @@ import type { OrderRow } from '../db/schema.ts';
 import { visibleCancellation } from '../domain/cancellation.ts';
 import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
+import { checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
 import { checkInTicket, maySeeTickets, qrCodeSvg } from '../domain/tickets.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
@@ -22,6 +23,9 @@ export const resolvers: Resolvers = {
   Event: {
     __resolveReference: (reference) => ({ id: reference.id }),
     cancellation: (event, _, ctx) => visibleCancellation(ctx, event.id),
+    salesSummary: (event, _, ctx) => salesSummary(ctx, event.id),
+    orders: (event, args, ctx) => eventOrders(ctx, event.id, args),
+    checkInStats: (event, _, ctx) => checkInStats(ctx, event.id),
   },
   Order: {
     __resolveReference: (reference, ctx) => visibleOrder(ctx, reference),

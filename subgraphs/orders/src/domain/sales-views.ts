@@ -1,0 +1,118 @@
+import { DomainError, decodeCursor, pageSize, toConnection, type Viewer } from '@bilten/platform';
+import type { Context } from '../context.ts';
+import { type EventOfferRow, ordersOfEvent } from '../db/sales-views.ts';
+import type { OrderStatus } from '../db/schema.ts';
+
+type ViewContext = Pick<Context, 'viewer' | 'loaders'>;
+
+/** The organization's members (every role is STAFF or more), or its API keys with orders:read. */
+export function readsOrdersOf(viewer: Viewer, organizationId: string): boolean {
+  if (viewer.kind === 'user') return viewer.organizations[organizationId] !== undefined;
+  if (viewer.kind === 'apiKey')
+    return viewer.organizationId === organizationId && viewer.scopes.includes('orders:read');
+  return false;
+}
+
+/** The event's offer copy when the caller may read the event's sales; else null (unknown events alike). */
+async function readableOffer(ctx: ViewContext, eventId: string): Promise<EventOfferRow | null> {
+  if (ctx.viewer.kind === 'anonymous') return null;
+  const offer = await ctx.loaders.offerOfEvent.load(eventId);
+  return offer && readsOrdersOf(ctx.viewer, offer.organizationId) ? offer : null;
+}
+
+/**
+ * `Event.salesSummary`, from orders' tables alone: `sold` is the ticket type's sold count (what
+ * reserveTickets counts: paid orders, less fully refunded ones), `held` its tickets in live holds
+ * (HELD or CHECKED_OUT, unexpired), `remaining` what a reservation could take now by the same rule
+ * as inventory.ts's allocate (within the type's capacity and the event's shared one; 0 for a
+ * withdrawn type). `gross` is paid line totals minus refunds (not sold × the current price: a
+ * price change leaves what was sold at its price), see db/sales-views.ts.
+ */
+export async function salesSummary(ctx: ViewContext, eventId: string) {
+  const offer = await readableOffer(ctx, eventId);
+  if (!offer) return null;
+  const [types, held, grossByType, gross] = await Promise.all([
+    ctx.loaders.ticketTypesOfEvent.load(eventId),
+    ctx.loaders.heldOfEvent.load(eventId),
+    ctx.loaders.grossByTicketTypeOfEvent.load(eventId),
+    ctx.loaders.grossOfEvent.load(eventId),
+  ]);
+  const money = (amount: number) => ({ amount, currency: offer.currency });
+  const heldOf = new Map(held.map((row) => [row.ticketTypeId, row.held]));
+  const grossOf = new Map(grossByType.map((row) => [row.ticketTypeId, row.gross]));
+  const taken = types.reduce((sum, type) => sum + type.sold + (heldOf.get(type.id) ?? 0), 0);
+  const eventLeft = Math.max(0, offer.capacity - taken);
+  const rows = types.map((type) => {
+    const typeHeld = heldOf.get(type.id) ?? 0;
+    const typeLeft = type.withdrawn ? 0 : Math.max(0, type.capacity - type.sold - typeHeld);
+    return {
+      ticketType: { id: type.id },
+      sold: type.sold,
+      held: typeHeld,
+      typeLeft,
+      remaining: Math.min(typeLeft, eventLeft),
+      gross: money(grossOf.get(type.id) ?? 0),
+    };
+  });
+  return {
+    ticketTypes: rows.map(({ typeLeft: _, ...row }) => row),
+    sold: rows.reduce((sum, row) => sum + row.sold, 0),
+    held: rows.reduce((sum, row) => sum + row.held, 0),
+    remaining: Math.min(
+      eventLeft,
+      rows.reduce((sum, row) => sum + row.typeLeft, 0),
+    ),
+    gross: money(gross?.gross ?? 0),
+  };
+}
+
+/** `Event.checkInStats`: per ticket type of the event (all of them, zeros included) and in total. */
+export async function checkInStats(ctx: ViewContext, eventId: string) {
+  if (!(await readableOffer(ctx, eventId))) return null;
+  const [types, counts] = await Promise.all([
+    ctx.loaders.ticketTypesOfEvent.load(eventId),
+    ctx.loaders.checkInsOfEvent.load(eventId),
+  ]);
+  const countOf = new Map(counts.map((row) => [row.ticketTypeId, row]));
+  const rows = types.map((type) => ({
+    ticketType: { id: type.id },
+    checkedIn: countOf.get(type.id)?.checkedIn ?? 0,
+    valid: countOf.get(type.id)?.valid ?? 0,
+  }));
+  return {
+    ticketTypes: rows,
+    checkedIn: rows.reduce((sum, row) => sum + row.checkedIn, 0),
+    valid: rows.reduce((sum, row) => sum + row.valid, 0),
+  };
+}
+
+export interface EventOrdersArgs {
+  filter?: { status?: OrderStatus | null; email?: string | null; createdAfter?: Date | null } | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/**
+ * `Event.orders`: the event's orders, newest first, by keyset on the id (UUIDv7), filtered by
+ * status (as it reads now), the buyer's email (case-insensitively) and creation time.
+ */
+export async function eventOrders(
+  ctx: Pick<Context, 'viewer' | 'loaders' | 'db'>,
+  eventId: string,
+  args: EventOrdersArgs,
+) {
+  if (!(await readableOffer(ctx, eventId))) return null;
+  const size = pageSize(args.first);
+  const beforeId = args.after ? decodeCursor(args.after) : undefined;
+  const email = args.filter?.email?.trim().toLowerCase();
+  if (email !== undefined && (email.length === 0 || email.length > 320))
+    throw new DomainError('BAD_USER_INPUT', 'filter.email: 1 to 320 characters');
+  const rows = await ordersOfEvent(
+    ctx.db,
+    eventId,
+    { status: args.filter?.status, email, createdAfter: args.filter?.createdAfter },
+    size + 1,
+    beforeId,
+  );
+  return toConnection(rows, size);
+}
