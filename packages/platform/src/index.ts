@@ -21,5 +21,6 @@ export * from './request-context.ts';
 export * from './revocations.ts';
 export * from './rules.ts';
 export * from './runner.ts';
+export * from './sealing.ts';
 export * from './subgraph.ts';
 export * from './validation.ts';

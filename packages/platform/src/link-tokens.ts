@@ -1,6 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError } from './config.ts';
+import { keyFromSecret, seal, unseal } from './sealing.ts';
 
 /**
  * The single-use tokens of mailed links (verification, password reset, invitation) travel from
@@ -23,21 +22,16 @@ export function linkTokenSeal(env: {
   NODE_ENV: string;
   MAIL_LINK_SECRET?: string | undefined;
 }): LinkTokenSeal {
-  if (!env.MAIL_LINK_SECRET && env.NODE_ENV === 'production')
-    throw new ConfigError(['MAIL_LINK_SECRET: required in production']);
-  const key = Buffer.from(hkdfSync('sha256', env.MAIL_LINK_SECRET ?? DEV_SECRET, 'bilten', 'mail-links', 32));
+  const key = keyFromSecret({
+    env,
+    variable: 'MAIL_LINK_SECRET',
+    secret: env.MAIL_LINK_SECRET,
+    developmentSecret: DEV_SECRET,
+    salt: 'bilten',
+    info: 'mail-links',
+  });
   return {
-    seal(token, boundTo) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(boundTo));
-      const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-    },
-    open(sealed, boundTo) {
-      const raw = Buffer.from(sealed, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12)).setAAD(Buffer.from(boundTo));
-      decipher.setAuthTag(raw.subarray(12, 28));
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-    },
+    seal: (token, boundTo) => seal(key, token, boundTo),
+    open: (sealed, boundTo) => unseal(key, sealed, boundTo),
   };
 }

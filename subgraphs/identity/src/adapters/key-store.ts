@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { ConfigError, type Database, type Logger } from '@bilten/platform';
+import { randomUUID } from 'node:crypto';
+import { type Database, keyFromSecret, type Logger, seal, unseal } from '@bilten/platform';
 import {
   exportJWK,
   generateKeyPair,
@@ -29,25 +29,14 @@ const DEV_SECRET = 'bilten-development-only-signing-key-encryption-secret';
 
 /** The AES-256-GCM key for private signing keys at rest, derived from AUTH_KEY_ENCRYPTION_SECRET. */
 export function keyEncryptionKey(env: KeyEncryptionEnv): Buffer {
-  const secret = env.AUTH_KEY_ENCRYPTION_SECRET;
-  if (!secret && env.NODE_ENV === 'production')
-    throw new ConfigError(['AUTH_KEY_ENCRYPTION_SECRET: required in production']);
-  return Buffer.from(hkdfSync('sha256', secret ?? DEV_SECRET, 'bilten-identity', 'signing-keys', 32));
-}
-
-// The key id is the additional data: a ciphertext moved to another row does not decrypt.
-function encrypt(key: Buffer, kid: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(kid));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-}
-
-function decrypt(key: Buffer, kid: string, sealed: string): string {
-  const raw = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12)).setAAD(Buffer.from(kid));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  return keyFromSecret({
+    env,
+    variable: 'AUTH_KEY_ENCRYPTION_SECRET',
+    secret: env.AUTH_KEY_ENCRYPTION_SECRET,
+    developmentSecret: DEV_SECRET,
+    salt: 'bilten-identity',
+    info: 'signing-keys',
+  });
 }
 
 async function newKeyRow(encryptionKey: Buffer) {
@@ -56,7 +45,7 @@ async function newKeyRow(encryptionKey: Buffer) {
   return {
     kid,
     publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' },
-    privateJwkEncrypted: encrypt(encryptionKey, kid, JSON.stringify(await exportJWK(privateKey))),
+    privateJwkEncrypted: seal(encryptionKey, JSON.stringify(await exportJWK(privateKey)), kid),
   };
 }
 
@@ -84,7 +73,7 @@ export async function openKeyStore(options: {
   const { db, issuer, audience, log, retiredKeyGraceMs } = options;
   const encryptionKey = keyEncryptionKey(options.env);
   const publishedKeys = () => publishedSigningKeys(db, new Date(Date.now() - retiredKeyGraceMs));
-  const unseal = async (row: SigningKeyRow) => {
+  const keyOf = async (row: SigningKeyRow) => {
     let privateKey: Promise<Key> | undefined;
     return {
       kid: row.kid,
@@ -93,7 +82,7 @@ export async function openKeyStore(options: {
       // Decrypted when first needed: most published keys never sign here again.
       privateKey: () => {
         privateKey ??= importJWK(
-          JSON.parse(decrypt(encryptionKey, row.kid, row.privateJwkEncrypted)),
+          JSON.parse(unseal(encryptionKey, row.privateJwkEncrypted, row.kid)),
           'EdDSA',
         );
         return privateKey;
@@ -101,10 +90,10 @@ export async function openKeyStore(options: {
     };
   };
 
-  let keys: Array<Awaited<ReturnType<typeof unseal>>> = [];
+  let keys: Array<Awaited<ReturnType<typeof keyOf>>> = [];
   let loadedAt = 0;
   const load = async () => {
-    keys = await Promise.all((await publishedKeys()).map(unseal));
+    keys = await Promise.all((await publishedKeys()).map(keyOf));
     loadedAt = Date.now();
   };
 

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { ConfigError, type Database, type Logger, type Transaction } from '@bilten/platform';
+import { randomUUID } from 'node:crypto';
+import { type Database, keyFromSecret, type Logger, seal, type Transaction, unseal } from '@bilten/platform';
 import {
   CompactSign,
   compactVerify,
@@ -42,25 +42,14 @@ export type TicketPayload = z.infer<typeof ticketPayload>;
 
 /** The AES-256-GCM key for private ticket keys at rest, derived from TICKET_KEY_ENCRYPTION_SECRET. */
 export function ticketKeyEncryptionKey(env: TicketKeyEnv): Buffer {
-  const secret = env.TICKET_KEY_ENCRYPTION_SECRET;
-  if (!secret && env.NODE_ENV === 'production')
-    throw new ConfigError(['TICKET_KEY_ENCRYPTION_SECRET: required in production']);
-  return Buffer.from(hkdfSync('sha256', secret ?? DEV_SECRET, 'bilten-orders', 'ticket-signing-keys', 32));
-}
-
-// The key id is the additional data: a ciphertext moved to another row does not decrypt.
-function encrypt(key: Buffer, kid: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(kid));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-}
-
-function decrypt(key: Buffer, kid: string, sealed: string): string {
-  const raw = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12)).setAAD(Buffer.from(kid));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  return keyFromSecret({
+    env,
+    variable: 'TICKET_KEY_ENCRYPTION_SECRET',
+    secret: env.TICKET_KEY_ENCRYPTION_SECRET,
+    developmentSecret: DEV_SECRET,
+    salt: 'bilten-orders',
+    info: 'ticket-signing-keys',
+  });
 }
 
 async function newKeyRow(encryptionKey: Buffer, activatesAt?: Date) {
@@ -69,7 +58,7 @@ async function newKeyRow(encryptionKey: Buffer, activatesAt?: Date) {
   return {
     kid,
     publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' },
-    privateJwkEncrypted: encrypt(encryptionKey, kid, JSON.stringify(await exportJWK(privateKey))),
+    privateJwkEncrypted: seal(encryptionKey, JSON.stringify(await exportJWK(privateKey)), kid),
     ...(activatesAt ? { activatesAt } : {}),
   };
 }
@@ -106,7 +95,7 @@ export function createTicketKeys(env: TicketKeyEnv): TicketKeys {
   const privateKey = (row: TicketSigningKeyRow) => {
     const found = entry(row);
     found.privateKey ??= importJWK(
-      JSON.parse(decrypt(encryptionKey, row.kid, row.privateJwkEncrypted)),
+      JSON.parse(unseal(encryptionKey, row.privateJwkEncrypted, row.kid)),
       'EdDSA',
     );
     return found.privateKey;
