@@ -69,3 +69,61 @@ export const eventCancellationProgressed = defineEvent({
     ticketsVoided: z.number().int().nonnegative(),
   }),
 });
+
+/**
+ * An order was paid and its tickets issued: messaging mails the buyer (a guest has no other way to
+ * get them) a link to each ticket, `/tickets/{ticketId}.pdf?token=…`, whose token travels sealed
+ * for the ticket id under MAIL_LINK_SECRET (linkTokenSeal), as identity's link tokens do.
+ */
+export const orderPaid = defineEvent({
+  type: 'bilten.orders.order.paid',
+  aggregateType: 'order',
+  payload: z.object({
+    orderId: z.uuid(),
+    eventId: z.uuid(),
+    buyerEmail: z.string().max(320),
+    buyerName: z.string().max(200),
+    eventTitle: z.string().max(500),
+    tickets: z.array(z.object({ ticketId: z.uuid(), sealedToken: z.string().min(1) })),
+    total: money,
+  }),
+});
+
+/**
+ * A ticket changed hands (`transferTicket`): the old code is void, the recipient holds a new
+ * ticket; messaging mails the recipient.
+ */
+export const ticketTransferred = defineEvent({
+  type: 'bilten.orders.ticket.transferred',
+  aggregateType: 'ticket',
+  payload: z.object({
+    fromTicketId: z.uuid(),
+    toTicketId: z.uuid(),
+    eventId: z.uuid(),
+    fromEmail: z.string().max(320),
+    toEmail: z.string().max(320),
+    toName: z.string().max(200).nullable(),
+    eventTitle: z.string().max(500),
+    /** The new ticket's link token, sealed for `toTicketId` (see orderPaid). */
+    sealedToken: z.string().min(1),
+  }),
+});
+
+/**
+ * Released stock was set aside for the next buyer on the event's waiting list, as a hold of their
+ * own until `expiresAt`: messaging mails them to check it out.
+ */
+export const waitingListOffered = defineEvent({
+  type: 'bilten.orders.waiting_list.offered',
+  aggregateType: 'waiting_list_entry',
+  payload: z.object({
+    entryId: z.uuid(),
+    eventId: z.uuid(),
+    userId: z.uuid(),
+    email: z.string().max(320),
+    reservationId: z.uuid(),
+    quantity: z.number().int().positive(),
+    eventTitle: z.string().max(500),
+    expiresAt: z.iso.datetime(),
+  }),
+});

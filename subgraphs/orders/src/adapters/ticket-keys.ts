@@ -26,7 +26,7 @@ import {
 
 export type TicketKeyEnv = Pick<OrdersConfig, 'NODE_ENV' | 'TICKET_KEY_ENCRYPTION_SECRET'>;
 type Key = Awaited<ReturnType<typeof importJWK>>;
-const DEV_SECRET = 'bilten-development-only-ticket-key-encryption-secret';
+export const DEV_SECRET = 'bilten-development-only-ticket-key-encryption-secret';
 /** The JWS `typ` of a ticket: a token of another kind (an access token) is never a ticket. */
 export const TICKET_TOKEN_TYPE = 'bilten-ticket+jws';
 

@@ -11,6 +11,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -105,7 +106,12 @@ export const reservations = orders.table(
   'reservations',
   {
     id: uuid().primaryKey(),
-    buyerId: uuid('buyer_id').notNull(),
+    /** The signed-in buyer; null for a guest, who proves ownership with the guest token instead. */
+    buyerId: uuid('buyer_id'),
+    /** SHA-256 (hex) of the guest token handed out with a guest's hold; null for signed-in buyers. */
+    guestTokenHash: text('guest_token_hash'),
+    /** Set when the hold is a waiting-list offer (waiting-list.ts): the entry it was made for. */
+    waitingListEntryId: uuid('waiting_list_entry_id'),
     eventId: uuid('event_id')
       .notNull()
       .references(() => offers.eventId),
@@ -123,6 +129,7 @@ export const reservations = orders.table(
       .on(table.eventId, table.expiresAt)
       .where(sql`${table.status} not in ('RELEASED', 'EXPIRED')`),
     index('reservations_buyer_id_idx').on(table.buyerId),
+    check('reservations_one_owner', sql`(${table.buyerId} is null) <> (${table.guestTokenHash} is null)`),
   ],
 );
 
@@ -171,7 +178,8 @@ export const orderRecords = orders.table(
       .notNull()
       .unique()
       .references(() => reservations.id),
-    buyerId: uuid('buyer_id').notNull(),
+    /** The signed-in buyer; null for a guest checkout (the reservation's guest token owns it). */
+    buyerId: uuid('buyer_id'),
     eventId: uuid('event_id').notNull(),
     organizationId: uuid('organization_id').notNull(),
     /** Stored as last changed; a PENDING_PAYMENT order past `expires_at` reads EXPIRED (orders.ts). */
@@ -193,6 +201,8 @@ export const orderRecords = orders.table(
   (table) => [
     index('orders_buyer_id_idx').on(table.buyerId, table.id),
     index('orders_event_id_idx').on(table.eventId),
+    // Per-buyer limits count a guest's earlier purchases by email.
+    index('orders_buyer_email_idx').on(sql`lower(${table.buyerEmail})`, table.eventId),
     check('orders_amounts_not_negative', sql`${table.totalAmount} >= 0 and ${table.refundedAmount} >= 0`),
   ],
 );
@@ -244,10 +254,15 @@ export const tickets = orders.table(
       .references(() => ticketSigningKeys.kid),
     checkedInAt: timestamp('checked_in_at', { withTimezone: true }),
     checkedInGate: text('checked_in_gate'),
+    /** Who holds it when it was transferred to them (transferTicket); null: the order's buyer. */
+    holderEmail: text('holder_email'),
+    /** The ticket this one replaced by a transfer; its code is TRANSFERRED. */
+    transferredFromId: uuid('transferred_from_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     index('tickets_order_id_idx').on(table.orderId),
+    index('tickets_holder_email_idx').on(sql`lower(${table.holderEmail})`),
     index('tickets_event_id_idx').on(table.eventId, table.status),
     check(
       'tickets_checked_in_has_time',
@@ -299,3 +314,100 @@ export const eventCancellationRefunds = orders.table(
 );
 
 export type EventCancellationRow = typeof eventCancellations.$inferSelect;
+
+// ---------------------------------------------------------------- refunds orders asked for
+
+export const REFUND_REASONS = ['EVENT_CANCELLED', 'CUSTOMER_REQUEST', 'PAID_AFTER_EXPIRY'] as const;
+export const refundReason = orders.enum('refund_reason', REFUND_REASONS);
+
+/**
+ * Every refund orders asked billing for outside the cancellation saga (a payment after expiry or
+ * cancellation): billing's `refund.succeeded` with its id is recorded here, not as a refund of a
+ * sale, since nothing was sold.
+ */
+export const refundRequests = orders.table(
+  'refund_requests',
+  {
+    refundId: uuid('refund_id').primaryKey(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orderRecords.id),
+    /** The payment refunded in full. */
+    paymentId: uuid('payment_id').notNull().unique(),
+    reason: refundReason().notNull(),
+    amount: integer().notNull(),
+    currency: text().notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When billing said the money went back. */
+    refundedAt: timestamp('refunded_at', { withTimezone: true }),
+  },
+  (table) => [index('refund_requests_order_id_idx').on(table.orderId)],
+);
+
+// ---------------------------------------------------------------- fees and taxes
+
+/**
+ * An organization's fee and tax rules (checkout applies them; defaults are zero). Fees: a share of
+ * the subtotal plus a fixed amount per ticket in the order's currency; taxes: a share of subtotal
+ * plus fees. Shares in basis points (1/100 of a percent).
+ */
+export const organizationPricing = orders.table(
+  'organization_pricing',
+  {
+    organizationId: uuid('organization_id').primaryKey(),
+    feeBasisPoints: integer('fee_basis_points').notNull().default(0),
+    /** Minor units per ticket, by currency code (`{"EUR": 50}`); a currency not named pays none. */
+    feePerTicket: jsonb('fee_per_ticket').$type<Record<string, number>>().notNull().default({}),
+    taxBasisPoints: integer('tax_basis_points').notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    check(
+      'organization_pricing_shares',
+      sql`${table.feeBasisPoints} between 0 and 10000 and ${table.taxBasisPoints} between 0 and 10000`,
+    ),
+  ],
+);
+
+export type OrganizationPricingRow = typeof organizationPricing.$inferSelect;
+
+// ---------------------------------------------------------------- waiting list
+
+export const WAITING_LIST_STATUSES = ['WAITING', 'OFFERED', 'CLAIMED', 'LAPSED', 'LEFT'] as const;
+export const waitingListStatus = orders.enum('waiting_list_status', WAITING_LIST_STATUSES);
+
+/**
+ * Buyers waiting for a sold-out event (or one ticket type of it), served in order of joining:
+ * released stock becomes a hold of its own for the first who fits (OFFERED, `reservation_id`),
+ * which they check out (CLAIMED) or let lapse (LAPSED, and the next in line is offered).
+ */
+export const waitingListEntries = orders.table(
+  'waiting_list_entries',
+  {
+    id: uuid().primaryKey(),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => offers.eventId),
+    /** Null: any ticket type of the event will do. */
+    ticketTypeId: uuid('ticket_type_id'),
+    userId: uuid('user_id').notNull(),
+    email: text().notNull(),
+    quantity: integer().notNull(),
+    status: waitingListStatus().notNull().default('WAITING'),
+    /** The hold made for this entry when offered. */
+    reservationId: uuid('reservation_id').references(() => reservations.id),
+    offeredAt: timestamp('offered_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('waiting_list_entries_queue_idx').on(table.eventId, table.status, table.id),
+    index('waiting_list_entries_user_id_idx').on(table.userId),
+    // One place in line per buyer and event.
+    uniqueIndex('waiting_list_entries_one_per_user')
+      .on(table.eventId, table.userId)
+      .where(sql`${table.status} in ('WAITING', 'OFFERED')`),
+    check('waiting_list_entries_quantity_positive', sql`${table.quantity} > 0`),
+  ],
+);
+
+export type WaitingListEntryRow = typeof waitingListEntries.$inferSelect;

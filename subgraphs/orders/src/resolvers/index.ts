@@ -42,7 +42,11 @@ export const resolvers: Resolvers = {
     taxes: (order) => money(order, order.taxesAmount),
     total: (order) => money(order, order.totalAmount),
     refunded: (order) => money(order, order.refundedAmount),
-    buyer: (order) => ({ name: order.buyerName, email: order.buyerEmail, user: { id: order.buyerId } }),
+    buyer: (order) => ({
+      name: order.buyerName,
+      email: order.buyerEmail,
+      user: order.buyerId ? { id: order.buyerId } : null,
+    }),
     event: (order) => ({ id: order.eventId }),
     tickets: async (order, _, ctx) =>
       maySeeTickets(ctx.viewer, order) ? ctx.loaders.ticketsOfOrder.load(order.id) : [],
