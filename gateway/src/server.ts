@@ -27,6 +27,7 @@ import type { GatewayConfig, SubgraphName } from './config.ts';
 import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
+import { registerTicketFiles } from './ticket-files.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 
 export interface GatewayLimits {
@@ -226,6 +227,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
+  registerTicketFiles(app, {
+    ...options,
+    authorizationFor: tokens.authorizationFor,
+    timeoutMs: limits.subgraphTimeoutMs,
+  });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = identityUrl(options, '/.well-known/jwks.json');

@@ -107,7 +107,7 @@ beforeAll(async () => {
   callers.owner = owner.headers;
   callers.otherOwner = otherOwner.headers;
   callers.platformAdmin = platformAdmin.headers;
-  const allScopes = ['events:read', 'events:write', 'orders:read', 'orders:write', 'reports:read'];
+  const allScopes = ['events:read', 'events:write', 'orders:read', 'orders:write', 'reports:read', 'checkin'];
   callers.apiKey = (await apiKey(orgA, owner, allScopes)).headers;
   callers.otherApiKey = (await apiKey(orgB, otherOwner, allScopes)).headers;
   // Every scope but events:write: reading events is not changing them.

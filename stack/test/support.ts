@@ -41,6 +41,63 @@ export const eventInput = (
   ...overrides,
 });
 
+/** One GraphQL call through the gateway that must not fail as a whole: its data. */
+export async function gatewayCall<T>(
+  stack: Pick<TestStack, 'url'>,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+): Promise<T> {
+  const { body } = await graphql<T, unknown>(stack.url, query, variables, headers);
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data!;
+}
+
+/**
+ * A new organization's event with one ticket type, created and published through the gateway:
+ * `event` is the event's createEvent input on top of the defaults, `ticketType` the ticket type's.
+ */
+export async function publishedEvent(
+  stack: TestStack,
+  slug: string,
+  {
+    title = 'Published Night',
+    event = {},
+    ticketType = {},
+  }: { title?: string; event?: Record<string, unknown>; ticketType?: Record<string, unknown> } = {},
+) {
+  const { organizationId, owner } = await stack.organizationOwner(slug);
+  const { createEvent } = await gatewayCall<{ createEvent: { event: { id: string } } }>(
+    stack,
+    `mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id } } }`,
+    { input: eventInput(organizationId, title, event) },
+    owner.headers,
+  );
+  const eventId = createEvent.event.id;
+  const { addTicketType } = await gatewayCall<{ addTicketType: { ticketType: { id: string } } }>(
+    stack,
+    `mutation($input: AddTicketTypeInput!) { addTicketType(input: $input) { ticketType { id } } }`,
+    {
+      input: {
+        eventId,
+        name: 'Regular',
+        price: { amount: 1000, currency: 'EUR' },
+        capacity: 10,
+        ...ticketType,
+      },
+    },
+    owner.headers,
+  );
+  const { publishEvent } = await gatewayCall<{ publishEvent: { errors: unknown[] } }>(
+    stack,
+    `mutation($input: EventIdInput!) { publishEvent(input: $input) { errors { code message } } }`,
+    { input: { id: eventId } },
+    owner.headers,
+  );
+  if (publishEvent.errors.length) throw new Error(`publishEvent: ${JSON.stringify(publishEvent.errors)}`);
+  return { organizationId, owner, eventId, ticketTypeId: addTicketType.ticketType.id };
+}
+
 /** Where the links in mails point. */
 export const TEST_WEB_URL = 'https://tickets.test';
 

@@ -3,7 +3,11 @@ import { defineEvent } from './define.ts';
 
 const money = z.object({ amount: z.number().int().nonnegative(), currency: z.string().length(3) });
 
-/** A checked-out order waiting for its payment: billing charges `total`, never a client's figure. */
+/**
+ * A checked-out order waiting for its payment: billing charges `total`, never a client's figure.
+ * Not published for a free order (total 0): checkout marks it paid at once, so there is nothing to
+ * charge (its `orderPaid` follows as for any paid order).
+ */
 export const orderCreated = defineEvent({
   type: 'bilten.orders.order.created',
   aggregateType: 'order',
@@ -29,7 +33,7 @@ export const refundRequested = defineEvent({
     /** Names this refund, so billing refunds it once however often it is asked. */
     refundId: z.uuid(),
     amount: money,
-    reason: z.enum(['EVENT_CANCELLED', 'CUSTOMER_REQUEST', 'PAID_AFTER_EXPIRY']),
+    reason: z.enum(['EVENT_CANCELLED', 'CUSTOMER_REQUEST', 'PAID_AFTER_EXPIRY', 'DUPLICATE_PAYMENT']),
   }),
 });
 

@@ -20,6 +20,8 @@ export const API_KEY_SCOPES = [
   'orders:read',
   'orders:write',
   'reports:read',
+  /** Scanning tickets at the door (checkInTicket, checkInManifest, syncCheckIns), nothing else. */
+  'checkin',
 ] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 export const API_KEY_MODES = ['LIVE', 'TEST'] as const;

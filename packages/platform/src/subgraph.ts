@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
 import type { z } from 'zod';
-import { createTokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
+import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
 import { type PlatformEnv, parseEnv, type RawEnv } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
 import {
@@ -53,10 +53,19 @@ export interface BaseContext {
 export interface SubgraphExtension<Services> {
   /** Handed to `createContext` on every request. */
   services: Services;
-  /** Extra HTTP routes (e.g. identity's `/.well-known/jwks.json`). */
-  routes?(app: FastifyInstance): void;
+  /**
+   * Extra HTTP routes (e.g. identity's `/.well-known/jwks.json`); `verifyToken` checks a caller's
+   * access token as /graphql does (same keys, same revocations).
+   */
+  routes?(app: FastifyInstance, deps: { verifyToken: TokenVerifier }): void;
   /** Verify access tokens with these keys in-process, unless a JWKS is configured explicitly. */
   tokenKeys?: JWTVerifyGetKey;
+  /**
+   * Work that runs by itself (a periodic sweep), started with the event work, so only in processes
+   * that run events (`processEvents`), on the events' own connections; stopped before they close.
+   * It must be safe on several replicas at once (row locks, SKIP LOCKED).
+   */
+  background?(deps: { db: Database; outbox: Outbox; log: Logger }): { stop(): Promise<void> };
 }
 
 export interface SubgraphSetupDeps<Config extends PlatformEnv = PlatformEnv> {
@@ -193,7 +202,8 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
     config,
     auth: { issuer: auth.issuer, audience: auth.audience },
   })) ?? { services: undefined as Services };
-  extension.routes?.(app);
+  const verifyToken = createTokenVerifier({ keys: extension.tokenKeys, ...auth });
+  extension.routes?.(app, { verifyToken });
 
   const outbox = createOutbox(definition.eventTables, definition.name);
   const processEvents = runtime.processEvents ?? true;
@@ -229,7 +239,6 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
     ],
   });
   await apollo.start();
-  const verifyToken = createTokenVerifier({ keys: extension.tokenKeys, ...auth });
   mountGraphQL(app, apollo, async (request) =>
     definition.createContext(
       {
@@ -263,6 +272,9 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       ...(await runtime.bus.subscribe(subscription)),
     });
   }
+  const backgroundWork = processEvents
+    ? extension.background?.({ db: background.db, outbox, log })
+    : undefined;
   const ours = new Set(subscriptions.map((s) => s.durableName));
   metrics.events.sources.consumers = async () =>
     (await runtime.bus.consumerStats().catch(() => [])).filter((stats) => ours.has(stats.durableName));
@@ -280,6 +292,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       await app.close();
       await apollo.stop();
       for (const subscription of subscriptions) await subscription.stop();
+      await backgroundWork?.stop();
       await relay?.stop();
       await background.close();
       await database.close();

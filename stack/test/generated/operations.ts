@@ -40,13 +40,15 @@ export type CancelEventInput = {
 };
 
 /**
- * The signed-in owner of the reservation, who must have verified their email address, checks it
- * out while its hold is live (guest checkout comes later).
+ * The reservation's owner checks it out while its hold is live: a signed-in owner must have verified
+ * their email address; a guest gives the hold's `guestToken` and an email address in `buyer`.
  */
 export type CheckoutInput = {
   /** One name per ticket at most, in the order of the lines; the tickets will carry them. */
   attendees?: Array<AttendeeInput> | null | undefined;
   buyer: OrderBuyerInput;
+  /** A guest hold's `guestToken`. */
+  guestToken?: string | null | undefined;
   reservationId: string | number;
 };
 
@@ -261,11 +263,20 @@ export type ReplayDeadLettersInput = {
 };
 
 /**
- * Any signed-in user (a verified email address is needed only at checkout) holds tickets of one
- * event for themselves; at most 30 items, each ticket type once.
+ * Anyone holds tickets of one event for themselves; at most 30 items, each ticket type once. A
+ * signed-in user owns the hold by account (a verified email address is needed only at checkout); a
+ * caller not signed in gets a guest hold, owned by the `guestToken` answered once with it (at most
+ * GUEST_HOLDS_PER_ADDRESS live guest holds per client address and event: RATE_LIMITED beyond).
  */
 export type ReserveTicketsInput = {
   eventId: string | number;
+  /**
+   * The client's name for this request (8–100 characters, signed-in buyers only): a retry with the
+   * same key, after a lost answer or a timeout, answers the hold the first call made (as it stands
+   * now) instead of taking a second one; the same key with another event or other items is
+   * INVALID_INPUT.
+   */
+  idempotencyKey?: string | null | undefined;
   items: Array<ReserveTicketsItemInput>;
 };
 

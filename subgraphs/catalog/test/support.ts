@@ -128,14 +128,15 @@ export async function mutate<T = EventPayload>(
 export const inAYear = (hours = 0) =>
   new Date(Date.now() + 365 * 86_400_000 + hours * 3_600_000).toISOString();
 
-export const eventInput = (overrides: Record<string, unknown> = {}) => ({
+/** Start and end from one clock reading, so the event lasts exactly 4 hours. */
+export const eventInput = (overrides: Record<string, unknown> = {}, startsAt = inAYear()) => ({
   organizationId: ORG,
   title: 'Jazz Fest',
   description: 'Three **nights** of [jazz](https://jazz.example).',
   category: 'MUSIC',
   tags: ['Jazz', 'live'],
-  startsAt: inAYear(),
-  endsAt: inAYear(4),
+  startsAt,
+  endsAt: new Date(Date.parse(startsAt) + 4 * 3_600_000).toISOString(),
   timezone: 'Europe/Sarajevo',
   venue: {
     name: 'Dom mladih',

@@ -18,7 +18,7 @@ export const messagingEnv = serviceEnv({
   PUBLIC_WEB_URL: httpUrl.optional().or(z.literal('').transform(() => undefined)),
   /** Most mails one address gets an hour, whatever triggers them (mail bombing). */
   MAIL_PER_RECIPIENT_PER_HOUR: z.coerce.number().int().min(1).default(10),
-  /** Opens the link tokens identity sealed (the same secret as identity's); required in production. */
+  /** Opens the link tokens identity and orders sealed (the same secret as theirs); required in production. */
   MAIL_LINK_SECRET: mailLinkSecret,
   /** Where people reach the gateway, for those pages. */
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),

@@ -5,11 +5,17 @@ import { z } from 'zod';
 export const ordersEnv = serviceEnv({
   ORDERS_PORT: port(4003),
   RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** Most live guest holds (reservations by callers not signed in) one client address may have per event. */
+  GUEST_HOLDS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000).default(4),
   /** Most holds, orders or tickets one batch (one transaction) of the cancellation saga handles. */
   CANCELLATION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
   /** Encrypts the private ticket-signing keys at rest (adapters/ticket-keys.ts); required in production. */
   TICKET_KEY_ENCRYPTION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Seals ticket link tokens in events for messaging (the same secret as messaging's); required in production. */
   MAIL_LINK_SECRET: mailLinkSecret,
+  /** How long a waiting-list offer holds its tickets for the buyer it was made for (domain/waiting-list.ts). */
+  WAITING_LIST_OFFER_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** How often the waiting-list sweep offers released stock and closes lapsed offers, in milliseconds. */
+  WAITING_LIST_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

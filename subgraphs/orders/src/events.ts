@@ -1,16 +1,18 @@
 import type { ConsumerFactory } from '@bilten/platform';
-import { createTicketKeys } from './adapters/ticket-keys.ts';
 import type { OrdersConfig } from './config.ts';
 import { cancellationConsumers } from './domain/cancellation.ts';
 import { offerCopyConsumer } from './domain/offers.ts';
-import { orderPaymentConsumers } from './domain/order-payments.ts';
+import { orderPaymentConsumers, paidOrderServices } from './domain/order-payments.ts';
 
 /** What orders publishes; the contracts themselves live in packages/contracts. */
 export {
   eventCancellationProgressed,
   eventSalesChanged,
   orderCreated,
+  orderPaid,
   refundRequested,
+  ticketTransferred,
+  waitingListOffered,
 } from '@bilten/contracts/orders';
 
 /**
@@ -19,6 +21,6 @@ export {
  */
 export const consumers: ConsumerFactory<OrdersConfig> = ({ log, outbox, config }) => [
   offerCopyConsumer,
-  ...orderPaymentConsumers(log, outbox, createTicketKeys(config)),
+  ...orderPaymentConsumers(log, outbox, paidOrderServices(config)),
   ...cancellationConsumers(log, outbox, { batchSize: config.CANCELLATION_BATCH_SIZE }),
 ];

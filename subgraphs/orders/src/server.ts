@@ -1,8 +1,11 @@
 import { defineSubgraph } from '@bilten/platform';
+import { registerTicketFiles } from './adapters/ticket-files.ts';
 import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
 import { createContext, type OrdersServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { paidOrderServices } from './domain/order-payments.ts';
+import { startWaitingListSweep } from './domain/waiting-list.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -18,7 +21,23 @@ export const ordersSubgraph = defineSubgraph({
   async setup({ config, db, log }) {
     const ticketKeys = createTicketKeys(config);
     await ticketKeys.ensureKey(db, log);
-    const services: OrdersServices = { reservationTtlSeconds: config.RESERVATION_TTL_SECONDS, ticketKeys };
-    return { services };
+    const services: OrdersServices = {
+      reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+      ticketKeys,
+      paidOrders: paidOrderServices(config, ticketKeys),
+      guestHoldsPerAddress: config.GUEST_HOLDS_PER_ADDRESS,
+    };
+    return {
+      services,
+      // `GET /tickets/{id}.pdf`, which the gateway serves at its own door (gateway/src/ticket-files.ts).
+      routes: (app, { verifyToken }) =>
+        registerTicketFiles(app, { db, ticketLinks: services.paidOrders.ticketLinks, verifyToken }),
+      // Waiting-list offers: released stock goes to the line by itself (domain/waiting-list.ts).
+      background: ({ db: eventsDb, outbox, log: sweepLog }) =>
+        startWaitingListSweep(
+          { db: eventsDb, outbox, log: sweepLog, offerTtlSeconds: config.WAITING_LIST_OFFER_TTL_SECONDS },
+          config.WAITING_LIST_SWEEP_MS,
+        ),
+    };
   },
 });

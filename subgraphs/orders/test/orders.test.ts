@@ -1,10 +1,11 @@
 import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import { eventSalesChanged, orderCreated, refundRequested } from '@bilten/contracts/orders';
-import { newEvent } from '@bilten/platform';
+import { eventSalesChanged, orderCreated, orderPaid, refundRequested } from '@bilten/contracts/orders';
+import { linkTokenSeal, newEvent } from '@bilten/platform';
 import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { queryEntities } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTicketLinks } from '../src/adapters/ticket-links.ts';
 import { ordersSubgraph } from '../src/server.ts';
 import {
   callReserve,
@@ -26,6 +27,7 @@ let otherBuyer: Record<string, string>;
 let created: Awaited<ReturnType<typeof recordEvents<typeof orderCreated.payload>>>;
 let sales: Awaited<ReturnType<typeof recordEvents<typeof eventSalesChanged.payload>>>;
 let refunds: Awaited<ReturnType<typeof recordEvents<typeof refundRequested.payload>>>;
+let paidOrders: Awaited<ReturnType<typeof recordEvents<typeof orderPaid.payload>>>;
 
 beforeAll(async () => {
   subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream');
@@ -35,6 +37,7 @@ beforeAll(async () => {
   created = await recordEvents(subgraph.testBus.bus, orderCreated);
   sales = await recordEvents(subgraph.testBus.bus, eventSalesChanged);
   refunds = await recordEvents(subgraph.testBus.bus, refundRequested);
+  paidOrders = await recordEvents(subgraph.testBus.bus, orderPaid);
 });
 
 afterAll(async () => {
@@ -110,15 +113,15 @@ async function checkedOutOrder(offer: OfferPayload, regular = 2, vip = 1, header
 }
 
 /** Billing's side, simulated until billing lands: each event as its own payment aggregate. */
-const pay = (order: Order, amount = order.total) =>
+const pay = (order: Order, amount = order.total, paymentId = uuidv7()) =>
   subgraph.testBus.bus.publish(
-    newEvent(paymentSucceeded, uuidv7(), 1, { paymentId: uuidv7(), orderId: order.id, amount }),
+    newEvent(paymentSucceeded, uuidv7(), 1, { paymentId, orderId: order.id, amount }),
   );
 
-const refund = (order: Order, amount: number) =>
+const refund = (order: Order, amount: number, refundId = uuidv7()) =>
   subgraph.testBus.bus.publish(
     newEvent(refundSucceeded, uuidv7(), 1, {
-      refundId: uuidv7(),
+      refundId,
       orderId: order.id,
       amount: { amount, currency: order.total.currency },
     }),
@@ -312,7 +315,69 @@ describe('payments and refunds (billing events)', () => {
     expect(sales.some((e) => e.payload.eventId === offer.eventId)).toBe(false);
   });
 
-  it('refuses illegal transitions (a second payment, a refund of an unpaid order), logs them, changes nothing', async () => {
+  it('records the refund it asks for once per payment, and takes its refund without moving the order', async () => {
+    const offer = await announceEvent();
+    const { order, reservationId } = await checkedOutOrder(offer, 1, 0);
+    await expire(reservationId);
+    const paymentId = uuidv7();
+    await pay(order, order.total, paymentId);
+    const asked = await waitFor(async () => refunds.find((e) => e.payload.orderId === order.id));
+    const requestsOf = () =>
+      subgraph.sql`select refund_id, payment_id, reason, amount, currency, refunded_at
+        from orders.refund_requests where order_id = ${order.id}`;
+    expect(await requestsOf()).toEqual([
+      {
+        refund_id: asked.payload.refundId,
+        payment_id: paymentId,
+        reason: 'PAID_AFTER_EXPIRY',
+        amount: order.total.amount,
+        currency: 'EUR',
+        refunded_at: null,
+      },
+    ]);
+    // The same payment announced again (another event): asked once only.
+    await pay(order, order.total, paymentId);
+    await waitFor(async () =>
+      subgraph.logs.some(
+        (line) => line.orderId === order.id && line.msg === 'refund of this payment asked already',
+      ),
+    );
+    expect(refunds.filter((e) => e.payload.orderId === order.id)).toHaveLength(1);
+    // Billing's refund of it: recorded, the order stays EXPIRED, no transition is attempted.
+    await refund(order, order.total.amount, asked.payload.refundId);
+    await waitFor(async () => (await requestsOf())[0]!.refunded_at !== null);
+    expect(await statusOf(order.id)).toBe('EXPIRED');
+    expect(refusalsOf(order.id)).toEqual([]);
+    const [row] =
+      await subgraph.sql`select status, refunded_amount from orders.orders where id = ${order.id}`;
+    expect(row).toEqual({ status: 'EXPIRED', refunded_amount: 0 });
+  });
+
+  it('announces a paid order to messaging with a sealed link token per ticket', async () => {
+    const offer = await announceEvent();
+    const { order } = await checkedOutOrder(offer, 2, 1);
+    await pay(order);
+    const paid = await waitFor(async () => paidOrders.find((e) => e.payload.orderId === order.id));
+    const tickets = await subgraph.sql<Array<{ id: string }>>`
+      select id from orders.tickets where order_id = ${order.id} order by id`;
+    expect(paid.payload).toMatchObject({
+      eventId: offer.eventId,
+      buyerEmail: 'ana@example.com',
+      buyerName: BUYER_INPUT.name,
+      eventTitle: offer.title,
+      total: order.total,
+    });
+    expect(paid.payload.tickets.map((ticket) => ticket.ticketId)).toEqual(tickets.map((ticket) => ticket.id));
+    const seal = linkTokenSeal({ NODE_ENV: 'test' });
+    const links = createTicketLinks({ NODE_ENV: 'test' });
+    for (const { ticketId, sealedToken } of paid.payload.tickets) {
+      expect(links.opens(ticketId, seal.open(sealedToken, ticketId))).toBe(true);
+      // Sealed for its own ticket only.
+      expect(() => seal.open(sealedToken, uuidv7())).toThrow();
+    }
+  });
+
+  it('refuses illegal transitions (a refund of an unpaid order), refunds a second payment, changes nothing else', async () => {
     const offer = await announceEvent();
     const unpaid = (await checkedOutOrder(offer, 1, 0)).order;
     await refund(unpaid, 2500);
@@ -321,11 +386,22 @@ describe('payments and refunds (billing events)', () => {
     expect(await orderSeenBy(unpaid.id)).toEqual(unpaid);
 
     const paid = (await checkedOutOrder(offer, 2, 0)).order;
-    await pay(paid);
+    const paying = uuidv7();
+    await pay(paid, paid.total, paying);
     await untilStatus(paid.id, 'PAID');
-    await pay(paid);
-    await waitFor(async () => refusalsOf(paid.id).length === 1);
-    expect(refusalsOf(paid.id)[0]).toMatchObject({ from: 'PAID', to: 'PAID' });
+    // The paying payment announced again (a new event of it) changes nothing.
+    await pay(paid, paid.total, paying);
+    // Another payment of the paid order is money taken twice: billing is asked to give it back.
+    const second = uuidv7();
+    await pay(paid, paid.total, second);
+    const asked = await waitFor(async () => refunds.filter((e) => e.payload.orderId === paid.id).length > 0);
+    expect(asked).toBe(true);
+    expect(refunds.filter((e) => e.payload.orderId === paid.id).map((e) => e.payload)).toEqual([
+      { orderId: paid.id, refundId: expect.any(String), amount: paid.total, reason: 'DUPLICATE_PAYMENT' },
+    ]);
+    const [request] = await subgraph.sql<Array<{ payment_id: string }>>`
+      select payment_id from orders.refund_requests where order_id = ${paid.id}`;
+    expect(request!.payment_id).toBe(second);
     expect(await statusOf(paid.id)).toBe('PAID');
     expect(await soldOf(offer)).toEqual([2, 0]);
   });
@@ -401,5 +477,65 @@ describe('order(id) and myOrders', () => {
     expect(await seenBy(otherBuyer)).toBeNull();
     expect(await seenBy({})).toBeNull();
     expect(await seenBy(await subgraph.bearer({ roles: ['ADMIN'] }))).toBe(order.id);
+  });
+});
+
+// ---------------------------------------------------------------- free orders and the per-buyer limit
+
+describe('free orders', () => {
+  it('are PAID at checkout, with tickets, sales and orderPaid published, and nothing for billing', async () => {
+    const offer = await catalog.announce(
+      offerPayload({ ticketTypes: [ticketTypeOffer({ name: 'Free entry', priceAmount: 0 })] }),
+    );
+    const { reservation } = await reserve(
+      subgraph,
+      { eventId: offer.eventId, items: [{ ticketTypeId: offer.ticketTypes[0]!.ticketTypeId, quantity: 2 }] },
+      buyer,
+    );
+    const { order, errors } = await callCheckout(reservation!.id);
+    expect(errors).toEqual([]);
+    expect(order).toMatchObject({ status: 'PAID', total: { amount: 0, currency: 'EUR' } });
+    expect(await statusOf(order!.id)).toBe('PAID');
+    expect(await soldOf(offer)).toEqual([2]);
+    expect((await stockOf(subgraph, offer.eventId)).event).toMatchObject({ sold: 2, held: 0 });
+    const tickets = await subgraph.sql`select id from orders.tickets where order_id = ${order!.id}`;
+    expect(tickets).toHaveLength(2);
+    const published = await waitFor(async () => sales.find((e) => e.payload.eventId === offer.eventId));
+    expect(published.payload.ticketsSold).toBe(2);
+    const paid = await waitFor(async () => paidOrders.find((e) => e.payload.orderId === order!.id));
+    expect(paid.payload.tickets).toHaveLength(2);
+    expect(created.some((e) => e.payload.orderId === order!.id)).toBe(false);
+    // Idempotent: the same paid order again, nothing issued twice.
+    expect((await callCheckout(reservation!.id)).order).toEqual(order);
+    expect(await subgraph.sql`select id from orders.tickets where order_id = ${order!.id}`).toHaveLength(2);
+  });
+});
+
+describe('maxPerBuyer', () => {
+  it("counts the buyer's paid tickets of the event as well as their live holds", async () => {
+    const offer = await catalog.announce(
+      offerPayload({ ticketTypes: [ticketTypeOffer({ name: 'Capped', priceAmount: 1000, maxPerBuyer: 3 })] }),
+    );
+    const capped = (quantity: number) => ({
+      eventId: offer.eventId,
+      items: [{ ticketTypeId: offer.ticketTypes[0]!.ticketTypeId, quantity }],
+    });
+    const { reservation } = await reserve(subgraph, capped(2), buyer);
+    const { order } = await callCheckout(reservation!.id);
+    await pay(order!);
+    await untilStatus(order!.id, 'PAID');
+    const over = await reserve(subgraph, capped(2), buyer);
+    expect(over).toMatchObject({
+      reservation: null,
+      errors: [{ code: 'INVALID_INPUT', message: expect.stringMatching(/you hold or bought 2 already/) }],
+    });
+    expect((await reserve(subgraph, capped(1), buyer)).errors).toEqual([]);
+    expect((await reserve(subgraph, capped(1), buyer)).errors[0]?.message).toMatch(
+      /hold or bought 3 already/,
+    );
+    // A full refund gives the tickets back to the limit too.
+    await refund(order!, order!.total.amount);
+    await untilStatus(order!.id, 'REFUNDED');
+    expect((await reserve(subgraph, capped(2), buyer)).errors).toEqual([]);
   });
 });

@@ -87,18 +87,19 @@ export const RESERVATION_FIELDS = `id status expiresAt event { id }
   items { ticketType { id } quantity unitPrice { amount currency } subtotal { amount currency } }
   total { amount currency }`;
 
-type Payload = { reservation: Reservation | null; errors: UserError[] };
+type Payload = { reservation: Reservation | null; guestToken?: string | null; errors: UserError[] };
 
 export interface ReserveInput {
   eventId: string;
   items: Array<{ ticketTypeId: string; quantity: number }>;
+  idempotencyKey?: string;
 }
 
 /** Calls reserveTickets as the caller `headers` names; GraphQL errors are the caller's to check. */
 export async function callReserve(subgraph: TestSubgraph, input: ReserveInput, headers: CallerHeaders) {
   const { data, errors } = await subgraph.gql<{ reserveTickets: Payload }>(
     `mutation($input: ReserveTicketsInput!) {
-      reserveTickets(input: $input) { reservation { ${RESERVATION_FIELDS} } errors { code message field } }
+      reserveTickets(input: $input) { reservation { ${RESERVATION_FIELDS} } guestToken errors { code message field } }
     }`,
     { input },
     headers,

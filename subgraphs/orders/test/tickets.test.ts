@@ -264,11 +264,13 @@ describe('checkInTicket', () => {
     expect((await statusInTable(tickets[1]!.id))!.status).toBe('VALID');
   });
 
-  it("takes the organization's API key with events:write, and no other key", async () => {
+  it("takes the organization's API key with checkin, and no other key (events:write is not enough)", async () => {
     const { offer, tickets } = await paidOrder();
-    const { errors } = await callCheckIn(tickets[0]!.signedPayload, await apiKeyOf(offer, ['events:read']));
-    expect(errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const done = await checkIn(tickets[0]!.signedPayload, await apiKeyOf(offer, ['events:write']));
+    for (const scopes of [['events:read'], ['events:write', 'orders:write']]) {
+      const { errors } = await callCheckIn(tickets[0]!.signedPayload, await apiKeyOf(offer, scopes));
+      expect(errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    const done = await checkIn(tickets[0]!.signedPayload, await apiKeyOf(offer, ['checkin']));
     expect(done.errors).toEqual([]);
     expect(done.ticket).toMatchObject({ status: 'CHECKED_IN', checkedInGate: null });
   });
@@ -337,7 +339,7 @@ describe('checkInTicket', () => {
       sub: uuidv7(),
       kind: 'api_key',
       org: uuidv7(),
-      scopes: ['events:write'],
+      scopes: ['checkin'],
       mode: 'LIVE',
     });
     expect((await checkIn(code, foreignKey)).errors[0]!.code).toBe('NOT_FOUND');

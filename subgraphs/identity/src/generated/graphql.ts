@@ -48,7 +48,7 @@ export type ApiKey = {
   /** The first characters of the secret (e.g. `bk_live_AbC123`), to tell keys apart. */
   prefix: Scalars['String']['output'];
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Granted from: events:read, events:write, orders:read, orders:write, reports:read. */
+  /** Granted from: events:read, events:write, orders:read, orders:write, reports:read, checkin. */
   scopes: Array<Scalars['String']['output']>;
 };
 
@@ -117,7 +117,7 @@ export type CreateApiKeyInput = {
   /** 1–80 characters, for people: what the key is for. */
   name: Scalars['String']['input'];
   organizationId: Scalars['ID']['input'];
-  /** At least one of: events:read, events:write, orders:read, orders:write, reports:read. */
+  /** At least one of: events:read, events:write, orders:read, orders:write, reports:read, checkin. */
   scopes: Array<Scalars['String']['input']>;
 };
 

@@ -1,7 +1,14 @@
 import { escapeHtml } from '@bilten/platform';
 /** A rendered mail, ready for any transport. */
 export interface Mail {
-  template: 'email-verification' | 'password-reset' | 'organization-invitation' | 'address-in-use';
+  template:
+    | 'email-verification'
+    | 'password-reset'
+    | 'organization-invitation'
+    | 'address-in-use'
+    | 'order-tickets'
+    | 'ticket-transfer'
+    | 'waiting-list-offer';
   to: { name: string; address: string };
   subject: string;
   text: string;
@@ -34,6 +41,8 @@ interface MailContent {
   intro: string;
   /** The one link of the mail, shown as a button; notices have none. */
   action?: { label: string; url: string };
+  /** Several links of the same kind (one per ticket), listed after the intro; the first is `Mail.link`. */
+  links?: Array<{ label: string; url: string }>;
   notes: string[];
 }
 
@@ -41,13 +50,14 @@ interface MailContent {
  * Text and HTML from the same plain strings; everything goes through `escapeHtml` here, so no
  * template can forget it.
  */
-function compose({ template, to, subject, intro, action, notes }: MailContent): Mail {
+function compose({ template, to, subject, intro, action, links = [], notes }: MailContent): Mail {
   const name = singleLine(to.name);
   const greeting = name ? `Hello ${name},` : 'Hello,';
   const text = [
     greeting,
     intro,
     ...(action ? [`${action.label}:\n${action.url}`] : []),
+    ...links.map((link) => `${link.label}:\n${link.url}`),
     ...notes,
     'Bilten',
   ].join('\n\n');
@@ -64,6 +74,16 @@ function compose({ template, to, subject, intro, action, notes }: MailContent): 
     paragraph(greeting),
     paragraph(intro),
     ...button,
+    ...(links.length
+      ? [
+          '<ul>',
+          ...links.map(
+            (link) =>
+              `<li><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a><br><span style="font-size: small">${escapeHtml(link.url)}</span></li>`,
+          ),
+          '</ul>',
+        ]
+      : []),
     ...notes.map(paragraph),
     paragraph('Bilten'),
     '</body></html>',
@@ -74,7 +94,7 @@ function compose({ template, to, subject, intro, action, notes }: MailContent): 
     subject: singleLine(subject),
     text,
     html,
-    ...(action ? { link: action.url } : {}),
+    ...(action ? { link: action.url } : links[0] ? { link: links[0].url } : {}),
   };
 }
 
@@ -191,6 +211,99 @@ export function addressInUseMail(input: AddressInUseMailInput): Mail {
     notes: [
       'If it was you: sign in with this address and your password, or reset your password if you have forgotten it.',
       "If it wasn't you, you can ignore this email: your account stays as it is.",
+    ],
+  });
+}
+
+// ---------------------------------------------------------------- orders' mails
+
+/** "€25.00": an amount in minor units, in its currency's own number of decimals. */
+export function formatMoney({ amount, currency }: { amount: number; currency: string }): string {
+  const format = new Intl.NumberFormat('en', { style: 'currency', currency });
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
+/** `${PUBLIC_GATEWAY_URL}/tickets/{id}.pdf?token=…`: a ticket's PDF, opened by its link token alone. */
+export function ticketLink(gatewayUrl: string, ticketId: string, token: string): string {
+  return linkTo(gatewayUrl, `/tickets/${encodeURIComponent(ticketId)}.pdf`, token);
+}
+
+export interface OrderTicketsMailInput {
+  buyerEmail: string;
+  buyerName: string;
+  eventTitle: string;
+  total: { amount: number; currency: string };
+  /** Each ticket with its link token, opened from the event. */
+  tickets: Array<{ ticketId: string; token: string }>;
+}
+
+/** To the buyer of a paid order (a guest has no other way to get the tickets): one link per ticket. */
+export function orderTicketsMail(input: OrderTicketsMailInput, gatewayUrl: string): Mail {
+  const title = singleLine(input.eventTitle);
+  const count = input.tickets.length;
+  return compose({
+    template: 'order-tickets',
+    to: { name: input.buyerName, address: input.buyerEmail },
+    subject: `Your tickets for ${title}`,
+    intro: `Thank you for your order: ${count === 1 ? '1 ticket' : `${count} tickets`} for ${title}, ${formatMoney(input.total)} paid.`,
+    links: input.tickets.map((ticket, index) => ({
+      label: `Ticket ${index + 1}`,
+      url: ticketLink(gatewayUrl, ticket.ticketId, ticket.token),
+    })),
+    notes: [
+      'Each link opens a ticket with its QR code, to show at the entrance. Anyone with a link can open its ticket: keep them to yourself.',
+    ],
+  });
+}
+
+export interface TicketTransferMailInput {
+  toEmail: string;
+  toName: string | null;
+  fromEmail: string;
+  eventTitle: string;
+  toTicketId: string;
+  token: string;
+}
+
+/** To a ticket's new holder: the link to the ticket issued to them. */
+export function ticketTransferMail(input: TicketTransferMailInput, gatewayUrl: string): Mail {
+  const title = singleLine(input.eventTitle);
+  return compose({
+    template: 'ticket-transfer',
+    to: { name: input.toName ?? '', address: input.toEmail },
+    subject: `A ticket for ${title} is yours`,
+    intro: `${singleLine(input.fromEmail)} gave you their ticket for ${title}. It has a new code, issued to you; the old one no longer gets in.`,
+    action: { label: 'Open your ticket', url: ticketLink(gatewayUrl, input.toTicketId, input.token) },
+    notes: [
+      'Show its QR code at the entrance. Anyone with this link can open the ticket: keep it to yourself.',
+      'If you did not expect this, you can ignore this email.',
+    ],
+  });
+}
+
+export interface WaitingListOfferMailInput {
+  email: string;
+  eventTitle: string;
+  quantity: number;
+  reservationId: string;
+  expiresAt: string;
+  /** When the offer was made (the event's time), to say how long it holds. */
+  issuedAt: string;
+}
+
+/** To the next in a waiting list: tickets set aside for them, to check out before they go to the next. */
+export function waitingListOfferMail(input: WaitingListOfferMailInput): Mail {
+  const title = singleLine(input.eventTitle);
+  const tickets = input.quantity === 1 ? '1 ticket' : `${input.quantity} tickets`;
+  return compose({
+    template: 'waiting-list-offer',
+    // The account's name is not in the event: no name to greet.
+    to: { name: '', address: input.email },
+    subject: `Tickets for ${title} are waiting for you`,
+    intro: `Good news from the waiting list: ${tickets} for ${title} are set aside for you until ${new Date(input.expiresAt).toUTCString()} (${validity(new Date(input.issuedAt), new Date(input.expiresAt))}).`,
+    notes: [
+      `Sign in to Bilten and check out reservation ${input.reservationId} before then; after that, the tickets go to the next person in line.`,
+      'If you no longer want them, do nothing, or leave the waiting list.',
     ],
   });
 }

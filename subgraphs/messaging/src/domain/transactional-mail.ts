@@ -5,6 +5,7 @@ import {
   passwordResetRequested,
   userRegistered,
 } from '@bilten/contracts/identity';
+import { orderPaid, ticketTransferred, waitingListOffered } from '@bilten/contracts/orders';
 import type { DomainEvent, EventConsumer, EventDefinition, LinkTokenSeal, Logger } from '@bilten/platform';
 import type { z } from 'zod';
 import type { Mailer } from '../adapters/mailer.ts';
@@ -13,8 +14,11 @@ import {
   addressInUseMail,
   invitationMail,
   type Mail,
+  orderTicketsMail,
   passwordResetMail,
+  ticketTransferMail,
   verificationMail,
+  waitingListOfferMail,
 } from './mail-templates.ts';
 
 /** A stable Message-ID per event: a mail sent twice (see below) is recognisably the same mail. */
@@ -142,4 +146,64 @@ export function transactionalMailConsumers({
       deps,
     ),
   ];
+}
+
+/**
+ * Orders' mails, one durable consumer each, under the same per-recipient limit and dedupe as
+ * identity's: the tickets of a paid order to its buyer, a transferred ticket to its new holder, a
+ * waiting-list offer to the one it was made for. Ticket links point at the gateway's
+ * `/tickets/{id}.pdf`, with tokens orders sealed for each ticket id.
+ */
+export function orderMailConsumers({
+  mailer,
+  from,
+  gateway,
+  links,
+  log,
+  perRecipientPerHour,
+}: {
+  mailer: Mailer;
+  from: string;
+  /** PUBLIC_GATEWAY_URL: where the ticket links go. */
+  gateway: string;
+  /** Opens the tokens orders sealed; a token that does not open fails the event (dead letter). */
+  links: LinkTokenSeal;
+  log: Logger;
+  perRecipientPerHour: number;
+}): EventConsumer[] {
+  const deps = { mailer, from, log, perRecipientPerHour };
+  return [
+    mailConsumer(
+      'order-tickets-mail',
+      orderPaid,
+      ({ payload }) =>
+        orderTicketsMail(
+          {
+            ...payload,
+            tickets: payload.tickets.map(({ ticketId, sealedToken }) => ({
+              ticketId,
+              token: links.open(sealedToken, ticketId),
+            })),
+          },
+          gateway,
+        ),
+      deps,
+    ),
+    mailConsumer(
+      'ticket-transfer-mail',
+      ticketTransferred,
+      ({ payload }) =>
+        ticketTransferMail(
+          { ...payload, token: links.open(payload.sealedToken, payload.toTicketId) },
+          gateway,
+        ),
+      deps,
+    ),
+    mailConsumer(
+      'waiting-list-offer-mail',
+      waitingListOffered,
+      ({ payload, occurredAt }) => waitingListOfferMail({ ...payload, issuedAt: occurredAt }),
+      deps,
+    ),
+  ] as EventConsumer[];
 }

@@ -125,9 +125,14 @@ export function createTicketKeys(env: TicketKeyEnv): TicketKeys {
         const header = decodeProtectedHeader(token);
         if (header.alg !== 'EdDSA' || header.typ !== TICKET_TOKEN_TYPE || typeof header.kid !== 'string')
           return null;
-        const row = await ticketSigningKey(db, header.kid);
-        if (!row) return null;
-        const { payload } = await compactVerify(token, await entry(row).publicKey, {
+        // A key never changes once stored: one imported before needs no second look-up.
+        let publicKey = imported.get(header.kid)?.publicKey;
+        if (!publicKey) {
+          const row = await ticketSigningKey(db, header.kid);
+          if (!row) return null;
+          publicKey = entry(row).publicKey;
+        }
+        const { payload } = await compactVerify(token, await publicKey, {
           algorithms: ['EdDSA'],
         });
         const parsed = ticketPayload.safeParse(JSON.parse(new TextDecoder().decode(payload)));

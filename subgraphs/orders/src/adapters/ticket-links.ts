@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { keyFromSecret } from '@bilten/platform';
+import { keyFromSecret, linkTokenSeal } from '@bilten/platform';
+import type { OrdersConfig } from '../config.ts';
 import { DEV_SECRET, type TicketKeyEnv } from './ticket-keys.ts';
 
 // A ticket's link (`GET /tickets/{id}.pdf?token=…`) opens it without signing in: the token is an
@@ -12,9 +13,12 @@ export interface TicketLinks {
   token(ticketId: string): string;
   /** Whether `token` opens this ticket (constant time). */
   opens(ticketId: string, token: string): boolean;
+  /** The token sealed for this ticket under MAIL_LINK_SECRET: what events carry for messaging. */
+  sealed(ticketId: string): string;
 }
 
-export function createTicketLinks(env: TicketKeyEnv): TicketLinks {
+export function createTicketLinks(env: TicketKeyEnv & Pick<OrdersConfig, 'MAIL_LINK_SECRET'>): TicketLinks {
+  const mailLinks = linkTokenSeal(env);
   const key = keyFromSecret({
     env,
     variable: 'TICKET_KEY_ENCRYPTION_SECRET',
@@ -32,5 +36,6 @@ export function createTicketLinks(env: TicketKeyEnv): TicketLinks {
       const given = Buffer.from(candidate);
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
+    sealed: (ticketId) => mailLinks.seal(token(ticketId), ticketId),
   };
 }

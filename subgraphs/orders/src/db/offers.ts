@@ -85,5 +85,11 @@ export async function lockOffer(tx: Transaction, eventId: string): Promise<Offer
   return offer;
 }
 
+/** The offer as it stands, unlocked (a reservation's look before it queues for the lock). */
+export async function offerOf(tx: Transaction, eventId: string): Promise<OfferRow | undefined> {
+  const [offer] = await tx.select().from(offers).where(eq(offers.eventId, eventId));
+  return offer;
+}
+
 export const ticketTypesOfOffer = (db: Database | Transaction, eventId: string) =>
   db.select().from(offerTicketTypes).where(eq(offerTicketTypes.eventId, eventId));

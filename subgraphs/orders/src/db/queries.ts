@@ -1,6 +1,14 @@
 import type { Database, Transaction } from '@bilten/platform';
 import { and, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
-import { type OrderRow, type OrderStatus, offerTicketTypes, orderRecords } from './schema.ts';
+import {
+  type OrderRow,
+  type OrderStatus,
+  offers,
+  offerTicketTypes,
+  orderRecords,
+  refundRequests,
+  tickets,
+} from './schema.ts';
 
 // Like holds, an unpaid order expires by time alone: read with statement_timestamp(), so that
 // under the offer's lock it agrees with the holds' own expiry (reservations.ts).
@@ -39,7 +47,7 @@ export async function lockOrder(tx: Transaction, id: string): Promise<OrderRow |
 export async function updateOrder(
   tx: Transaction,
   id: string,
-  change: Partial<Pick<OrderRow, 'status' | 'refundedAmount'>>,
+  change: Partial<Pick<OrderRow, 'status' | 'refundedAmount' | 'paidPaymentId'>>,
 ): Promise<void> {
   await tx.update(orderRecords).set(change).where(eq(orderRecords.id, id));
 }
@@ -77,3 +85,44 @@ export const ordersOfBuyer = (db: Database, buyerId: string, limit: number, befo
     .where(and(eq(orderRecords.buyerId, buyerId), beforeId ? lt(orderRecords.id, beforeId) : undefined))
     .orderBy(desc(orderRecords.id))
     .limit(limit);
+
+/** The tickets issued for the order, by id. */
+export const ticketIdsOfOrder = (tx: Transaction, orderId: string) =>
+  tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.orderId, orderId)).orderBy(tickets.id);
+
+export async function eventTitle(tx: Transaction, eventId: string): Promise<string> {
+  const [offer] = await tx.select({ title: offers.title }).from(offers).where(eq(offers.eventId, eventId));
+  return offer?.title ?? '';
+}
+
+/**
+ * Records a refund orders asks billing for a payment it cannot keep; one per payment, so a second
+ * event of the same payment asks nothing more. True when it is new.
+ */
+export async function insertRefundRequest(
+  tx: Transaction,
+  row: typeof refundRequests.$inferInsert,
+): Promise<boolean> {
+  const inserted = await tx
+    .insert(refundRequests)
+    .values(row)
+    .onConflictDoNothing({ target: refundRequests.paymentId })
+    .returning({ refundId: refundRequests.refundId });
+  return inserted.length > 0;
+}
+
+/** Billing refunded one of those; true when `refundId` was one (a redelivery finds it again). */
+export async function markRefundRequestRefunded(tx: Transaction, refundId: string): Promise<boolean> {
+  const [request] = await tx
+    .select({ refundedAt: refundRequests.refundedAt })
+    .from(refundRequests)
+    .where(eq(refundRequests.refundId, refundId))
+    .for('update');
+  if (!request) return false;
+  if (!request.refundedAt)
+    await tx
+      .update(refundRequests)
+      .set({ refundedAt: new Date() })
+      .where(eq(refundRequests.refundId, refundId));
+  return true;
+}

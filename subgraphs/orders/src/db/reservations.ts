@@ -1,6 +1,12 @@
 import type { Database, Transaction } from '@bilten/platform';
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
-import { type ReservationItemRow, type ReservationRow, reservationItems, reservations } from './schema.ts';
+import {
+  orderRecords,
+  type ReservationItemRow,
+  type ReservationRow,
+  reservationItems,
+  reservations,
+} from './schema.ts';
 
 // Expiry is compared with statement_timestamp(), not now() (the transaction's start): a hold is
 // counted after the offer's lock is taken, so a transaction that waited for the lock judges
@@ -9,18 +15,66 @@ const activeHold = sql`${reservations.status} = 'HELD' and ${reservations.expire
 /** What takes stock: a live hold, checked out or not (its order is waiting for the payment). */
 const stockTaken = sql`${reservations.status} in ('HELD', 'CHECKED_OUT') and ${reservations.expiresAt} > statement_timestamp()`;
 
-/** Tickets held right now per ticket type of the event, and how many of them by `buyerId`. */
-export const activeHolds = (tx: Transaction, eventId: string, buyerId: string) =>
+/**
+ * Tickets held right now per ticket type of the event, and how many of them by `buyerId` (none
+ * for a guest, whose holds no account links).
+ */
+export const activeHolds = (tx: Transaction, eventId: string, buyerId: string | null) =>
   tx
     .select({
       ticketTypeId: reservationItems.ticketTypeId,
       held: sql<number>`sum(${reservationItems.quantity})::int`,
-      heldByBuyer: sql<number>`coalesce(sum(${reservationItems.quantity}) filter (where ${reservations.buyerId} = ${buyerId}), 0)::int`,
+      heldByBuyer: buyerId
+        ? sql<number>`coalesce(sum(${reservationItems.quantity}) filter (where ${reservations.buyerId} = ${buyerId}), 0)::int`
+        : sql<number>`0`,
     })
     .from(reservationItems)
     .innerJoin(reservations, eq(reservations.id, reservationItems.reservationId))
     .where(and(eq(reservations.eventId, eventId), stockTaken))
     .groupBy(reservationItems.ticketTypeId);
+
+/**
+ * Tickets of the event the buyer bought and kept (orders PAID or PARTIALLY_REFUNDED), per ticket
+ * type: by account, or for a guest by the email given at checkout (case-insensitively, as
+ * `orders_buyer_email_idx` indexes it). By email, orders still waiting for payment count too: an
+ * account's count them as its live holds, which a guest's holds cannot be tied to.
+ */
+export async function boughtByBuyer(
+  tx: Transaction,
+  eventId: string,
+  buyer: { buyerId: string } | { email: string },
+): Promise<Map<string, number>> {
+  const rows = await tx
+    .select({
+      ticketTypeId: reservationItems.ticketTypeId,
+      bought: sql<number>`sum(${reservationItems.quantity})::int`,
+    })
+    .from(orderRecords)
+    .innerJoin(reservationItems, eq(reservationItems.reservationId, orderRecords.reservationId))
+    .where(
+      and(
+        'buyerId' in buyer
+          ? eq(orderRecords.buyerId, buyer.buyerId)
+          : sql`lower(${orderRecords.buyerEmail}) = lower(${buyer.email})`,
+        eq(orderRecords.eventId, eventId),
+        'buyerId' in buyer
+          ? inArray(orderRecords.status, ['PAID', 'PARTIALLY_REFUNDED'])
+          : sql`(${orderRecords.status} in ('PAID', 'PARTIALLY_REFUNDED') or (${orderRecords.status} = 'PENDING_PAYMENT'
+              and ${orderRecords.expiresAt} > statement_timestamp()))`,
+      ),
+    )
+    .groupBy(reservationItems.ticketTypeId);
+  return new Map(rows.map((row) => [row.ticketTypeId, row.bought]));
+}
+
+/** Live guest holds of the event made from one client address (its `guest_client_key`). */
+export async function liveGuestHolds(tx: Transaction, eventId: string, clientKey: string): Promise<number> {
+  const [row] = await tx
+    .select({ count: sql<number>`count(*)::int` })
+    .from(reservations)
+    .where(and(eq(reservations.eventId, eventId), eq(reservations.guestClientKey, clientKey), stockTaken));
+  return row?.count ?? 0;
+}
 
 /** Housekeeping: holds past their expiry stopped counting already; this keeps the index of held ones small. */
 export async function markExpiredHolds(tx: Transaction, eventId: string): Promise<void> {
@@ -39,31 +93,48 @@ export async function markExpiredHolds(tx: Transaction, eventId: string): Promis
 /** A new hold, expiring `ttlSeconds` after now by the database's clock. */
 export async function insertReservation(
   tx: Transaction,
-  row: Pick<ReservationRow, 'id' | 'buyerId' | 'eventId' | 'currency'>,
+  row: Pick<ReservationRow, 'id' | 'buyerId' | 'eventId' | 'currency'> &
+    Partial<
+      Pick<ReservationRow, 'guestTokenHash' | 'guestClientKey' | 'waitingListEntryId' | 'idempotencyKey'>
+    >,
   items: Array<Omit<ReservationItemRow, 'reservationId'>>,
   ttlSeconds: number,
-): Promise<ReservationRow> {
+): Promise<ReservationRow | undefined> {
+  // Nothing when the buyer's idempotency key is taken (by a request for another event, at once).
   const [reservation] = await tx
     .insert(reservations)
     .values({ ...row, expiresAt: sql`statement_timestamp() + make_interval(secs => ${ttlSeconds})` })
+    .onConflictDoNothing()
     .returning();
+  if (!reservation) return undefined;
   await tx.insert(reservationItems).values(items.map((item) => ({ ...item, reservationId: row.id })));
-  return reservation!;
+  return reservation;
 }
 
-/** Releases the buyer's hold if it still holds anything and is not checked out; true when it did. */
-export async function releaseHold(db: Database, id: string, buyerId: string): Promise<boolean> {
+/** The buyer's reservation made with this idempotency key, as it stands now, if any. */
+export async function reservationOfKey(
+  db: Database | Transaction,
+  buyerId: string,
+  key: string,
+): Promise<ReservationRow | undefined> {
+  const [found] = await db
+    .select({ id: reservations.id })
+    .from(reservations)
+    .where(and(eq(reservations.buyerId, buyerId), eq(reservations.idempotencyKey, key)));
+  if (!found) return undefined;
+  const [row] = await reservationsByIds(db as Database, [found.id]);
+  return row;
+}
+
+/**
+ * Releases the hold if it still holds anything and is not checked out; true when it did. The
+ * caller checked that it is the owner's.
+ */
+export async function releaseHold(db: Database, id: string): Promise<boolean> {
   const released = await db
     .update(reservations)
     .set({ status: 'RELEASED' })
-    .where(
-      and(
-        eq(reservations.id, id),
-        eq(reservations.buyerId, buyerId),
-        eq(reservations.status, 'HELD'),
-        activeHold,
-      ),
-    )
+    .where(and(eq(reservations.id, id), eq(reservations.status, 'HELD'), activeHold))
     .returning({ id: reservations.id });
   return released.length > 0;
 }

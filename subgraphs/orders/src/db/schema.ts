@@ -110,6 +110,16 @@ export const reservations = orders.table(
     buyerId: uuid('buyer_id'),
     /** SHA-256 (hex) of the guest token handed out with a guest's hold; null for signed-in buyers. */
     guestTokenHash: text('guest_token_hash'),
+    /**
+     * SHA-256 (hex) of the client address a guest hold came from: guests are capped per address
+     * and event (GUEST_HOLDS_PER_ADDRESS), on every replica alike. Null for signed-in buyers.
+     */
+    guestClientKey: text('guest_client_key'),
+    /**
+     * The signed-in buyer's key for this request (`reserveTickets(input: { idempotencyKey })`): a
+     * retry after a lost answer gets the same hold instead of a second one.
+     */
+    idempotencyKey: text('idempotency_key'),
     /** Set when the hold is a waiting-list offer (waiting-list.ts): the entry it was made for. */
     waitingListEntryId: uuid('waiting_list_entry_id'),
     eventId: uuid('event_id')
@@ -129,6 +139,12 @@ export const reservations = orders.table(
       .on(table.eventId, table.expiresAt)
       .where(sql`${table.status} not in ('RELEASED', 'EXPIRED')`),
     index('reservations_buyer_id_idx').on(table.buyerId),
+    uniqueIndex('reservations_buyer_idempotency_key')
+      .on(table.buyerId, table.idempotencyKey)
+      .where(sql`${table.idempotencyKey} is not null`),
+    index('reservations_guest_client_idx')
+      .on(table.eventId, table.guestClientKey)
+      .where(sql`${table.guestClientKey} is not null`),
     check('reservations_one_owner', sql`(${table.buyerId} is null) <> (${table.guestTokenHash} is null)`),
   ],
 );
@@ -190,6 +206,8 @@ export const orderRecords = orders.table(
     taxesAmount: integer('taxes_amount').notNull(),
     totalAmount: integer('total_amount').notNull(),
     refundedAmount: integer('refunded_amount').notNull().default(0),
+    /** Billing's payment that paid it (null for a free order): any other payment of it is refunded. */
+    paidPaymentId: uuid('paid_payment_id'),
     buyerName: text('buyer_name').notNull(),
     buyerEmail: text('buyer_email').notNull(),
     /** Names for the tickets, in order; tickets are issued on PAID (a later step). */
@@ -317,12 +335,17 @@ export type EventCancellationRow = typeof eventCancellations.$inferSelect;
 
 // ---------------------------------------------------------------- refunds orders asked for
 
-export const REFUND_REASONS = ['EVENT_CANCELLED', 'CUSTOMER_REQUEST', 'PAID_AFTER_EXPIRY'] as const;
+export const REFUND_REASONS = [
+  'EVENT_CANCELLED',
+  'CUSTOMER_REQUEST',
+  'PAID_AFTER_EXPIRY',
+  'DUPLICATE_PAYMENT',
+] as const;
 export const refundReason = orders.enum('refund_reason', REFUND_REASONS);
 
 /**
  * Every refund orders asked billing for outside the cancellation saga (a payment after expiry or
- * cancellation): billing's `refund.succeeded` with its id is recorded here, not as a refund of a
+ * cancellation, or a second payment of a paid order): billing's `refund.succeeded` with its id is recorded here, not as a refund of a
  * sale, since nothing was sold.
  */
 export const refundRequests = orders.table(

@@ -1,6 +1,14 @@
 import type { Database, Transaction } from '@bilten/platform';
-import { and, asc, desc, eq, inArray, lte, sql } from 'drizzle-orm';
-import { type TicketRow, type TicketSigningKeyRow, ticketSigningKeys, tickets } from './schema.ts';
+import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import {
+  offers,
+  offerTicketTypes,
+  orderRecords,
+  type TicketRow,
+  type TicketSigningKeyRow,
+  ticketSigningKeys,
+  tickets,
+} from './schema.ts';
 
 // ---------------------------------------------------------------- signing keys
 
@@ -86,3 +94,88 @@ export async function voidTicketsOfOrder(tx: Transaction, orderId: string): Prom
     .set({ status: 'VOID' })
     .where(and(eq(tickets.orderId, orderId), eq(tickets.status, 'VALID')));
 }
+
+// ---------------------------------------------------------------- offline check-in
+
+/** Every signing key, oldest first: scanners need the public half of each (future ones too). */
+export const allTicketSigningKeys = (db: Database | Transaction) =>
+  db
+    .select()
+    .from(ticketSigningKeys)
+    .orderBy(asc(ticketSigningKeys.activatesAt), asc(ticketSigningKeys.createdAt));
+
+export const ticketsByIds = (db: Database | Transaction, ids: string[]) =>
+  ids.length === 0 ? Promise.resolve([]) : db.select().from(tickets).where(inArray(tickets.id, ids));
+
+/**
+ * A page of the tickets that may enter the event (VALID, or CHECKED_IN so a scanner can tell a
+ * second entry), in id order after `afterId`: keyset paging over (event_id, status) and the id.
+ */
+export const admissibleTicketsOfEvent = (
+  db: Database | Transaction,
+  eventId: string,
+  limit: number,
+  afterId?: string,
+) =>
+  db
+    .select({
+      id: tickets.id,
+      ticketTypeId: tickets.ticketTypeId,
+      status: tickets.status,
+      checkedInAt: tickets.checkedInAt,
+      checkedInGate: tickets.checkedInGate,
+    })
+    .from(tickets)
+    .where(
+      and(
+        eq(tickets.eventId, eventId),
+        inArray(tickets.status, ['VALID', 'CHECKED_IN']),
+        afterId ? gt(tickets.id, afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(tickets.id))
+    .limit(limit);
+
+/**
+ * markCheckedIn for a scan made offline: the scan's own time, not now. The same conditional
+ * UPDATE, so an online scan and an upload racing for one ticket cannot both win.
+ */
+export async function markCheckedInAt(
+  db: Database | Transaction,
+  id: string,
+  scannedAt: Date,
+  gate: string,
+): Promise<TicketRow | undefined> {
+  const [ticket] = await db
+    .update(tickets)
+    .set({ status: 'CHECKED_IN', checkedInAt: scannedAt, checkedInGate: gate })
+    .where(and(eq(tickets.id, id), eq(tickets.status, 'VALID')))
+    .returning();
+  return ticket;
+}
+
+// ---------------------------------------------------------------- ticket files
+
+/**
+ * A ticket with what its PDF prints and who may open it: its order's buyer, and orders' copy of
+ * the event (title, start, time zone) and of its ticket type's name.
+ */
+export async function ticketFileById(db: Database, id: string) {
+  const [row] = await db
+    .select({
+      ticket: tickets,
+      buyerId: orderRecords.buyerId,
+      eventTitle: offers.title,
+      startsAt: offers.startsAt,
+      timezone: offers.timezone,
+      ticketTypeName: offerTicketTypes.name,
+    })
+    .from(tickets)
+    .innerJoin(orderRecords, eq(orderRecords.id, tickets.orderId))
+    .leftJoin(offers, eq(offers.eventId, tickets.eventId))
+    .leftJoin(offerTicketTypes, eq(offerTicketTypes.id, tickets.ticketTypeId))
+    .where(eq(tickets.id, id));
+  return row;
+}
+
+export type TicketFileRow = NonNullable<Awaited<ReturnType<typeof ticketFileById>>>;

@@ -6,11 +6,23 @@ export interface WantedItem {
   quantity: number;
 }
 
-/** Tickets of one type held right now, all buyers together and the asking buyer's own. */
+/**
+ * Tickets of one type held right now, all buyers together and the asking buyer's own, and what
+ * the buyer bought and kept of it (paid orders): the per-buyer limit counts both.
+ */
 export interface Holds {
   held: number;
   heldByBuyer: number;
+  boughtByBuyer?: number;
 }
+
+/** Who waits on the event's waiting list (db/waiting-list.ts `waitedFor`): released stock is theirs first. */
+export interface Waiting {
+  anyType: boolean;
+  ticketTypeIds: Set<string>;
+}
+
+export const NOBODY_WAITING: Waiting = { anyType: false, ticketTypeIds: new Set() };
 
 export interface HeldLine extends WantedItem {
   unitPriceAmount: number;
@@ -50,6 +62,7 @@ export function allocate(
   wanted: WantedItem[],
   buyer: { organizations: Record<string, unknown> },
   now: Date,
+  waiting: Waiting = NOBODY_WAITING,
 ): { lines: HeldLine[]; errors: UserError[] } {
   const byId = new Map(types.map((type) => [type.id, type]));
   const heldOf = (id: string) => holds.get(id) ?? { held: 0, heldByBuyer: 0 };
@@ -65,7 +78,18 @@ export function allocate(
       errors.push(invalid('not a ticket type on sale for this event', at('ticketTypeId')));
       return;
     }
-    const problem = orderLimitProblem(type, quantity, heldOf(type.id).heldByBuyer, now);
+    // While people wait for this ticket type (or for any), what comes back is offered to them in
+    // turn (waiting-list.ts): a new reservation cannot take it.
+    if (waiting.anyType || waiting.ticketTypeIds.has(type.id)) {
+      errors.push({
+        code: 'SOLD_OUT',
+        message: `“${type.name}” is sold out; the waiting list goes first`,
+        field: at('quantity'),
+      });
+      return;
+    }
+    const { heldByBuyer, boughtByBuyer = 0 } = heldOf(type.id);
+    const problem = orderLimitProblem(type, quantity, heldByBuyer + boughtByBuyer, now);
     if (problem) {
       errors.push(invalid(problem.message, at(problem.field)));
       return;
@@ -92,7 +116,7 @@ export function allocate(
 function orderLimitProblem(
   type: OfferTicketTypeRow,
   quantity: number,
-  heldByBuyer: number,
+  takenByBuyer: number,
   now: Date,
 ): { message: string; field: string } | null {
   if (type.salesStartAt && now < type.salesStartAt)
@@ -103,10 +127,10 @@ function orderLimitProblem(
     return { message: `at least ${type.minPerOrder} per order`, field: 'quantity' };
   if (quantity > type.maxPerOrder)
     return { message: `at most ${type.maxPerOrder} per order`, field: 'quantity' };
-  if (type.maxPerBuyer !== null && heldByBuyer + quantity > type.maxPerBuyer)
-    return {
-      message: `at most ${type.maxPerBuyer} per buyer for this event; you hold ${heldByBuyer} already`,
-      field: 'quantity',
-    };
+  if (type.maxPerBuyer !== null && takenByBuyer + quantity > type.maxPerBuyer)
+    return { message: perBuyerLimitMessage(type.maxPerBuyer, takenByBuyer), field: 'quantity' };
   return null;
 }
+
+export const perBuyerLimitMessage = (maxPerBuyer: number, taken: number) =>
+  `at most ${maxPerBuyer} per buyer for this event; you hold or bought ${taken} already`;

@@ -1,14 +1,26 @@
 import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
 import type { EventConsumer, Logger, Outbox, Transaction } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
-import type { TicketKeys } from '../adapters/ticket-keys.ts';
+import { createTicketKeys, type TicketKeys } from '../adapters/ticket-keys.ts';
+import { createTicketLinks, type TicketLinks } from '../adapters/ticket-links.ts';
+import type { OrdersConfig } from '../config.ts';
 import { eventIsCancelled } from '../db/cancellations.ts';
 import { lockOffer } from '../db/offers.ts';
-import { addSold, lockOrder, ordersByIds, soldOfEvent, updateOrder } from '../db/queries.ts';
+import {
+  addSold,
+  eventTitle,
+  insertRefundRequest,
+  lockOrder,
+  markRefundRequestRefunded,
+  ordersByIds,
+  soldOfEvent,
+  ticketIdsOfOrder,
+  updateOrder,
+} from '../db/queries.ts';
 import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts';
 import type { OrderRow } from '../db/schema.ts';
 import { voidTicketsOfOrder } from '../db/tickets.ts';
-import { eventSalesChanged, refundRequested } from '../events.ts';
+import { eventSalesChanged, orderPaid, refundRequested } from '../events.ts';
 import { mayTransition } from './order-states.ts';
 import { issueTickets } from './tickets.ts';
 
@@ -41,16 +53,70 @@ async function publishSales(tx: Transaction, outbox: Outbox, eventId: string): P
 
 const sameMoney = (order: OrderRow, money: Money) => money.currency === order.currency;
 
+/** What a paid order needs: keys to sign its tickets, and their links sealed for messaging. */
+export interface PaidOrderServices {
+  ticketKeys: TicketKeys;
+  ticketLinks: TicketLinks;
+}
+
+export const paidOrderServices = (
+  config: OrdersConfig,
+  ticketKeys: TicketKeys = createTicketKeys(config),
+): PaidOrderServices => ({
+  ticketKeys,
+  ticketLinks: createTicketLinks(config),
+});
+
+/**
+ * An order becomes PAID, in the caller's transaction, under its event's offer lock: its held
+ * tickets become sold (the hold stops counting as `sold` grows, so `sold + held` never moves), its
+ * tickets are issued and signed (never paid without tickets), catalog hears the new sales, and
+ * messaging gets `orderPaid` with each ticket's link token sealed for it. Billing's payment
+ * (below) and checkout of a free order (orders.ts) both end here.
+ */
+export async function completePaidOrder(
+  tx: Transaction,
+  outbox: Outbox,
+  services: PaidOrderServices,
+  order: OrderRow,
+  /** Billing's payment that paid it; null for a free order. */
+  paymentId: string | null,
+): Promise<void> {
+  await updateOrder(tx, order.id, { status: 'PAID', paidPaymentId: paymentId });
+  await setReservationStatus(tx, order.reservationId, 'PURCHASED');
+  const lines = await itemsOfReservation(tx, order.reservationId);
+  await addSold(tx, lines, 1);
+  await issueTickets(tx, services.ticketKeys, order, lines);
+  await publishSales(tx, outbox, order.eventId);
+  const tickets = await ticketIdsOfOrder(tx, order.id);
+  await outbox.publish(tx, orderPaid, order.id, {
+    orderId: order.id,
+    eventId: order.eventId,
+    buyerEmail: order.buyerEmail,
+    buyerName: order.buyerName,
+    eventTitle: await eventTitle(tx, order.eventId),
+    tickets: tickets.map(({ id }) => ({
+      ticketId: id,
+      sealedToken: services.ticketLinks.sealed(id),
+    })),
+    total: { amount: order.totalAmount, currency: order.currency },
+  });
+}
+
 /**
  * Billing's events drive the order's state machine (order-states.ts). Each runs once per event
  * (the inbox); what cannot apply is logged and changes nothing, so a redelivery cannot either.
  */
-export function orderPaymentConsumers(log: Logger, outbox: Outbox, ticketKeys: TicketKeys): EventConsumer[] {
+export function orderPaymentConsumers(
+  log: Logger,
+  outbox: Outbox,
+  services: PaidOrderServices,
+): EventConsumer[] {
   /**
-   * PAID: the held tickets become sold (the hold stops counting as `sold` grows, in one
-   * transaction, so `sold + held` never moves). A payment for an order that can no longer be paid
-   * (its hold lapsed and its stock may be resold, or it was cancelled) sells nothing: orders asks
-   * billing to give the money back.
+   * PAID (completePaidOrder). A payment for an order that can no longer be paid (its hold lapsed
+   * and its stock may be resold, or it was cancelled), or a second payment of a paid order, sells
+   * nothing: orders asks billing to give the money back, once per payment (refund_requests),
+   * however often the payment is announced.
    */
   const paid: EventConsumer<typeof paymentSucceeded.payload> = {
     name: 'order-payments',
@@ -65,14 +131,35 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox, ticketKeys: T
           order.status = 'CANCELLED';
         }
       }
-      if (order.status === 'EXPIRED' || order.status === 'CANCELLED') {
+      // The paying payment announced again changes nothing; any other payment of a paid order is
+      // money taken twice, and goes back.
+      if (order.paidPaymentId === payload.paymentId) return;
+      const unkept =
+        order.status === 'EXPIRED'
+          ? ('PAID_AFTER_EXPIRY' as const)
+          : order.status === 'CANCELLED'
+            ? ('EVENT_CANCELLED' as const)
+            : order.status !== 'PENDING_PAYMENT'
+              ? ('DUPLICATE_PAYMENT' as const)
+              : null;
+      if (unkept) {
         // An unpaid order expires by time alone (queries.ts); this records what reads said.
-        await updateOrder(tx, order.id, { status: order.status });
+        if (unkept !== 'DUPLICATE_PAYMENT') await updateOrder(tx, order.id, { status: order.status });
+        const request = {
+          refundId: uuidv7(),
+          orderId: order.id,
+          paymentId: payload.paymentId,
+          reason: unkept,
+          amount: payload.amount.amount,
+          currency: payload.amount.currency,
+        };
+        if (!(await insertRefundRequest(tx, request)))
+          return void log.info({ ...payload }, 'refund of this payment asked already');
         await outbox.publish(tx, refundRequested, order.id, {
           orderId: order.id,
-          refundId: uuidv7(),
+          refundId: request.refundId,
           amount: payload.amount,
-          reason: order.status === 'EXPIRED' ? 'PAID_AFTER_EXPIRY' : 'EVENT_CANCELLED',
+          reason: request.reason,
         });
         return;
       }
@@ -82,13 +169,7 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox, ticketKeys: T
           { orderId: order.id, paymentId: payload.paymentId, amount: payload.amount },
           "payment does not match the order's total; the order stays unpaid",
         );
-      await updateOrder(tx, order.id, { status: 'PAID' });
-      await setReservationStatus(tx, order.reservationId, 'PURCHASED');
-      const lines = await itemsOfReservation(tx, order.reservationId);
-      await addSold(tx, lines, 1);
-      // Its tickets, signed, in the same transaction: never paid without tickets (tickets.ts).
-      await issueTickets(tx, ticketKeys, order, lines);
-      await publishSales(tx, outbox, order.eventId);
+      await completePaidOrder(tx, outbox, services, order, payload.paymentId);
     },
   };
 
@@ -113,6 +194,8 @@ export function orderPaymentConsumers(log: Logger, outbox: Outbox, ticketKeys: T
     name: 'order-refunds',
     event: refundSucceeded,
     async handle({ payload }, tx) {
+      // A refund orders asked for a payment it did not keep: nothing was sold, no state moves.
+      if (await markRefundRequestRefunded(tx, payload.refundId)) return;
       const order = await lockOrderOfEvent(tx, payload.orderId);
       if (!order) return void log.error({ ...payload }, 'refund for an unknown order');
       const refundedAmount = order.refundedAmount + payload.amount.amount;

@@ -6,6 +6,7 @@ import {
   pageSize,
   requireUser,
   requireVerifiedUser,
+  type Transaction,
   toConnection,
   type UserError,
   uuidInput,
@@ -14,14 +15,28 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { lockOffer } from '../db/offers.ts';
+import { lockOffer, ticketTypesOfOffer } from '../db/offers.ts';
+import { pricingOf } from '../db/pricing.ts';
 import { insertOrder, orderOfReservation, ordersOfBuyer } from '../db/queries.ts';
-import { itemsOfReservation, liveHoldForCheckout, setReservationStatus } from '../db/reservations.ts';
-import type { OrderRow } from '../db/schema.ts';
+import {
+  boughtByBuyer,
+  itemsOfReservation,
+  liveHoldForCheckout,
+  setReservationStatus,
+} from '../db/reservations.ts';
+import type { OrderRow, ReservationItemRow } from '../db/schema.ts';
 import { orderCreated } from '../events.ts';
+import { perBuyerLimitMessage } from './inventory.ts';
+import { completePaidOrder } from './order-payments.ts';
+import { charges } from './pricing.ts';
+import { buyerOrGuest, guestTokenInput, ownsReservation } from './reservations.ts';
+
+/** GraphQL's `Int`, the most a `Money.amount` can say. */
+const MAX_AMOUNT = 2_147_483_647;
 
 const checkoutInput = z.object({
   reservationId: uuidInput,
+  guestToken: guestTokenInput,
   buyer: z.object({ name: displayText(200), email: emailAddress }),
   /** One name per ticket, in order, for the tickets to carry; fewer is fine. */
   attendees: z
@@ -43,25 +58,31 @@ const noSuchReservation: UserError = {
   field: ['input', 'reservationId'],
 };
 
+/** A signed-in buyer must have verified their address; anyone else checks out as a guest. */
+const verifiedUserOrGuest = (viewer: Viewer) =>
+  viewer.kind === 'user' ? requireVerifiedUser(viewer) : buyerOrGuest(viewer);
+
 /**
- * Turns the caller's live reservation into an order waiting for payment. Only its owner may (a
- * verified user: guest checkout comes later); anyone else's reservation is NOT_FOUND, as an
+ * Turns the caller's live reservation into an order waiting for payment. Only its owner may: the
+ * signed-in user who reserved it (with a verified address), or for a guest hold whoever shows its
+ * guest token (the order has no account then); anyone else's reservation is NOT_FOUND, as an
  * unknown id. Idempotent: one order per reservation, and a second call answers that order.
  *
  * Under the event's offer lock, like every hold: so concurrent checkouts of one reservation run
  * one after another (the second finds the first's order), and the hold's expiry is judged by
  * `statement_timestamp()` as the holds judge it, so a hold whose stock a later reservation already
- * took can never become an order. Fees and taxes are zero until per-organization rules land.
+ * took can never become an order. Fees and taxes follow the organization's rules (pricing.ts). An
+ * order that costs nothing is paid at once (completePaidOrder) and billing hears nothing of it.
  */
 export const checkout = mutationRule(
-  { input: checkoutInput, caller: requireVerifiedUser, invalid: refused },
+  { input: checkoutInput, caller: verifiedUserOrGuest, invalid: refused },
   async (
-    ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox' | 'paidOrders'>,
     input,
-    buyer,
   ): Promise<CheckoutResult> => {
     const reservation = await ctx.loaders.reservation.load(input.reservationId);
-    if (!reservation || reservation.buyerId !== buyer.userId) return refused([noSuchReservation]);
+    if (!reservation || !ownsReservation(ctx.viewer, reservation, input.guestToken))
+      return refused([noSuchReservation]);
     const tickets = (await ctx.loaders.reservationItems.load(reservation.id)).reduce(
       (sum, item) => sum + item.quantity,
       0,
@@ -95,26 +116,47 @@ export const checkout = mutationRule(
               },
         ]);
       const items = await itemsOfReservation(tx, hold.id);
+      // A guest's holds are tied to no one: the per-buyer limit counts their email's orders now.
+      if (!hold.buyerId) {
+        const problem = await guestLimitProblem(tx, hold.eventId, input.buyer.email, items);
+        if (problem) return refused([problem]);
+      }
       const subtotal = items.reduce((sum, item) => sum + item.unitPriceAmount * item.quantity, 0);
-      const fees = 0;
-      const taxes = 0;
+      const { fees, taxes, total } = charges(await pricingOf(tx, offer!.organizationId), {
+        subtotal,
+        tickets,
+        currency: hold.currency,
+      });
+      if (total > MAX_AMOUNT)
+        return refused([
+          {
+            code: 'INVALID_INPUT',
+            message: 'the total is too large for one order',
+            field: ['input', 'reservationId'],
+          },
+        ]);
       const order = await insertOrder(tx, {
         id: uuidv7(),
         reservationId: hold.id,
-        buyerId: buyer.userId,
+        buyerId: hold.buyerId,
         eventId: hold.eventId,
         organizationId: offer!.organizationId,
         currency: hold.currency,
         subtotalAmount: subtotal,
         feesAmount: fees,
         taxesAmount: taxes,
-        totalAmount: subtotal + fees + taxes,
+        totalAmount: total,
         buyerName: input.buyer.name,
         buyerEmail: input.buyer.email,
         attendees,
         expiresAt: hold.expiresAt,
       });
       await setReservationStatus(tx, hold.id, 'CHECKED_OUT');
+      if (total === 0) {
+        // Nothing to charge: paid now, as a payment would (billing gets no orderCreated).
+        await completePaidOrder(tx, ctx.outbox, ctx.paidOrders, order, null);
+        return { order: { ...order, status: 'PAID' }, errors: [] };
+      }
       await ctx.outbox.publish(tx, orderCreated, order.id, {
         orderId: order.id,
         eventId: order.eventId,
@@ -129,12 +171,47 @@ export const checkout = mutationRule(
   },
 );
 
-/** `order(id:)` and Order references: the order when the caller may see it, else null. */
+/**
+ * Over the per-buyer limit of a ticket type with this guest's email: what it bought and kept, or
+ * has waiting for payment, of the event, plus this reservation.
+ */
+async function guestLimitProblem(
+  tx: Transaction,
+  eventId: string,
+  email: string,
+  items: ReservationItemRow[],
+): Promise<UserError | null> {
+  const types = new Map((await ticketTypesOfOffer(tx, eventId)).map((type) => [type.id, type]));
+  const limited = items.filter((item) => types.get(item.ticketTypeId)?.maxPerBuyer != null);
+  if (!limited.length) return null;
+  const bought = await boughtByBuyer(tx, eventId, { email });
+  for (const item of limited) {
+    const type = types.get(item.ticketTypeId)!;
+    const taken = bought.get(item.ticketTypeId) ?? 0;
+    if (taken + item.quantity > type.maxPerBuyer!)
+      return {
+        code: 'INVALID_INPUT',
+        message: `“${type.name}”: ${perBuyerLimitMessage(type.maxPerBuyer!, taken)} with this email address`,
+        field: ['input', 'buyer', 'email'],
+      };
+  }
+  return null;
+}
+
+/**
+ * `order(id:, guestToken:)` and Order references: the order when the caller may see it, else
+ * null. A guest's order opens with its reservation's guest token.
+ */
 export async function visibleOrder(
   ctx: Pick<Context, 'loaders' | 'viewer'>,
-  { id }: { id: string },
+  { id, guestToken }: { id: string; guestToken?: string | null },
 ): Promise<OrderRow | null> {
-  return orderSeenBy(ctx.viewer, await ctx.loaders.order.load(id));
+  const order = await ctx.loaders.order.load(id);
+  if (!order) return null;
+  if (orderSeenBy(ctx.viewer, order)) return order;
+  if (order.buyerId || !guestToken) return null;
+  const reservation = await ctx.loaders.reservation.load(order.reservationId);
+  return reservation && ownsReservation(ctx.viewer, reservation, guestToken) ? order : null;
 }
 
 /** `myOrders`: the signed-in caller's orders, newest first. */
@@ -155,7 +232,7 @@ export async function myOrders(
  */
 function orderSeenBy(viewer: Viewer, order: OrderRow | null): OrderRow | null {
   if (!order || viewer.kind !== 'user') return null;
-  return viewer.userId === order.buyerId ||
+  return (order.buyerId !== null && viewer.userId === order.buyerId) ||
     viewer.organizations[order.organizationId] !== undefined ||
     viewer.roles.includes('ADMIN')
     ? order

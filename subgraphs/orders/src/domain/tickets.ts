@@ -10,10 +10,25 @@ import {
 import QRCode from 'qrcode';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import type { TicketKeys } from '../adapters/ticket-keys.ts';
+import type { TicketKeys, TicketPayload } from '../adapters/ticket-keys.ts';
 import type { Context } from '../context.ts';
 import type { OrderRow, TicketRow } from '../db/schema.ts';
 import { insertTickets, markCheckedIn, ticketById } from '../db/tickets.ts';
+
+/**
+ * A new ticket's identity: a fresh id, a random code (128 bits: unguessable, and unique by the
+ * table's index) and the payload signed by the current key. Issuing and transfers both use it.
+ */
+export async function signedTicket(
+  tx: Transaction,
+  keys: TicketKeys,
+  { eventId, ticketTypeId }: { eventId: string; ticketTypeId: string },
+): Promise<{ id: string; code: string; signedPayload: string; kid: string }> {
+  const id = uuidv7();
+  const code = randomBytes(16).toString('base64url');
+  const { kid, signedPayload } = await keys.sign(tx, { ticketId: id, eventId, ticketTypeId, code });
+  return { id, code, signedPayload, kid };
+}
 
 /**
  * Issues one ticket per admission of a paid order, inside the transaction that marks it PAID
@@ -32,38 +47,28 @@ export async function issueTickets(
     .flatMap((line) => Array.from({ length: line.quantity }, () => line.ticketTypeId));
   const rows = [];
   for (const [index, ticketTypeId] of admissions.entries()) {
-    const id = uuidv7();
-    // 128 random bits: unguessable, and unique by the table's index.
-    const code = randomBytes(16).toString('base64url');
-    const { kid, signedPayload } = await keys.sign(tx, {
-      ticketId: id,
-      eventId: order.eventId,
-      ticketTypeId,
-      code,
-    });
     rows.push({
-      id,
+      ...(await signedTicket(tx, keys, { eventId: order.eventId, ticketTypeId })),
       orderId: order.id,
       eventId: order.eventId,
       organizationId: order.organizationId,
       ticketTypeId,
       attendeeName: order.attendees[index]?.name ?? order.buyerName,
-      code,
-      signedPayload,
-      kid,
     });
   }
   await insertTickets(tx, rows);
 }
 
-/** `Order.tickets`: its buyer's, the organization's members' (STAFF and up) and platform ADMINs'. */
-export function maySeeTickets(viewer: Viewer, order: OrderRow): boolean {
-  if (viewer.kind !== 'user') return false;
-  return (
-    viewer.userId === order.buyerId ||
-    viewer.organizations[order.organizationId] !== undefined ||
-    viewer.roles.includes('ADMIN')
-  );
+/**
+ * `Order.tickets`: all of them for the organization's members (STAFF and up) and platform ADMINs;
+ * for the buyer, all but those given away (a transfer's new code is its recipient's alone, who
+ * gets it by mail); nothing for anyone else.
+ */
+export function ticketsSeenBy(viewer: Viewer, order: OrderRow, tickets: TicketRow[]): TicketRow[] {
+  if (viewer.kind !== 'user') return [];
+  if (viewer.organizations[order.organizationId] !== undefined || viewer.roles.includes('ADMIN'))
+    return tickets;
+  return viewer.userId === order.buyerId ? tickets.filter((ticket) => ticket.holderEmail === null) : [];
 }
 
 /** `Ticket.qrCode`: the signed payload as an SVG QR code, the way a scanner reads it. */
@@ -87,48 +92,86 @@ const refused = (errors: UserError[]): CheckInResult => ({ ticket: null, errors 
 const codeError = (code: UserError['code'], message: string): CheckInResult =>
   refused([{ code, message, field: ['input', 'code'] }]);
 
+/** The API-key scope that lets a key scan its organization's tickets, and nothing else. */
+export const CHECKIN_SCOPE = 'checkin';
+
 /**
  * Who may scan at all: a member of some organization (every role is STAFF or more), or an API key
- * with the `events:write` scope (a dedicated `checkin` scope needs the kit's API_KEY_SCOPES). Whether
- * it is the ticket's organization is known only once the code is read (see checkInTicket).
+ * with the `checkin` scope. `events:write` is not enough: a door scanner's key should not be able
+ * to edit events, nor an event-editing integration to admit people. Whether it is the ticket's
+ * organization is known only once the code (or the event) is read: see scansFor.
  */
-function requireScanner(viewer: Viewer): Exclude<Viewer, { kind: 'anonymous' }> {
+export function requireScanner(viewer: Viewer): Scanner {
   if (viewer.kind === 'anonymous') throw new DomainError('UNAUTHENTICATED', 'sign in first');
-  if (viewer.kind === 'apiKey' && viewer.scopes.includes('events:write')) return viewer;
+  if (viewer.kind === 'apiKey' && viewer.scopes.includes(CHECKIN_SCOPE)) return viewer;
   if (viewer.kind === 'user' && Object.keys(viewer.organizations).length > 0) return viewer;
   throw new DomainError('FORBIDDEN', "only the event organization's staff check tickets in");
 }
+export type Scanner = Exclude<Viewer, { kind: 'anonymous' }>;
 
-/** STAFF or more in the ticket's organization, or its API key with events:write. */
-function scansFor(viewer: Exclude<Viewer, { kind: 'anonymous' }>, organizationId: string): boolean {
-  return viewer.kind === 'apiKey'
-    ? viewer.organizationId === organizationId && viewer.scopes.includes('events:write')
-    : viewer.organizations[organizationId] !== undefined;
+/** STAFF or more in the organization, or its API key with the `checkin` scope. */
+export function scansFor(viewer: Viewer, organizationId: string): boolean {
+  if (viewer.kind === 'apiKey')
+    return viewer.organizationId === organizationId && viewer.scopes.includes(CHECKIN_SCOPE);
+  return viewer.kind === 'user' && viewer.organizations[organizationId] !== undefined;
+}
+
+export type ScannedCode =
+  | { kind: 'ticket'; ticket: TicketRow }
+  /** Not a payload signed by one of our keys, or altered, or a genuine one of a reissued code. */
+  | { kind: 'invalid' }
+  /** No such ticket, or one of an organization the scanner does not scan for. */
+  | { kind: 'notFound' };
+
+/**
+ * What a scanned code names, once its signature checked out (TicketKeys.verify: a signature of one
+ * of orders' ticket keys over an unaltered payload whose key id is the signing key's): a ticket of
+ * an organization the scanner scans for (another organization's is notFound, as an unknown one, so
+ * codes cannot be probed) that still carries the payload's code and details (a transfer reissues
+ * the code: the old one is invalid).
+ */
+export function scannedTicket(
+  scanner: Scanner,
+  payload: TicketPayload | null,
+  ticket: TicketRow | undefined,
+): ScannedCode {
+  if (!payload) return { kind: 'invalid' };
+  if (!ticket || !scansFor(scanner, ticket.organizationId)) return { kind: 'notFound' };
+  if (
+    ticket.id !== payload.ticketId ||
+    ticket.code !== payload.code ||
+    ticket.eventId !== payload.eventId ||
+    ticket.ticketTypeId !== payload.ticketTypeId
+  )
+    return { kind: 'invalid' };
+  return { kind: 'ticket', ticket };
+}
+
+/** One scanned code, verified and looked up (see scannedTicket). */
+export async function readScannedCode(
+  ctx: Pick<Context, 'db' | 'ticketKeys'>,
+  scanner: Scanner,
+  code: string,
+): Promise<ScannedCode> {
+  const payload = await ctx.ticketKeys.verify(ctx.db, code.trim());
+  const ticket = payload ? await ticketById(ctx.db, payload.ticketId) : undefined;
+  return scannedTicket(scanner, payload, ticket);
 }
 
 /**
- * `checkInTicket`: the scanned code must carry a signature of one of orders' ticket keys over an
- * unaltered payload whose key id is the signing key's (else INVALID_INPUT, "not a valid ticket"),
- * and name a ticket of the caller's organization (another organization's is NOT_FOUND, as an
- * unknown one, so codes cannot be probed). The first scan of a VALID ticket checks it in, with
- * time and gate; every later one, even at the same moment, answers ALREADY_CHECKED_IN with the
+ * `checkInTicket`: a code readScannedCode does not accept is INVALID_INPUT ("not a valid ticket")
+ * or NOT_FOUND (another organization's ticket, as an unknown one). The first scan of a VALID
+ * ticket checks it in, with time and gate; every later one, even at the same moment, answers ALREADY_CHECKED_IN with the
  * first scan's time and gate (one conditional UPDATE decides, see markCheckedIn). VOID and
  * TRANSFERRED tickets are refused.
  */
 export const checkInTicket = mutationRule(
   { input: checkInInput, caller: requireScanner, invalid: refused },
   async (ctx: Pick<Context, 'db' | 'viewer' | 'ticketKeys'>, input, scanner): Promise<CheckInResult> => {
-    const payload = await ctx.ticketKeys.verify(ctx.db, input.code.trim());
-    if (!payload) return codeError('INVALID_INPUT', 'not a valid ticket');
-    const ticket = await ticketById(ctx.db, payload.ticketId);
-    if (!ticket || !scansFor(scanner, ticket.organizationId)) return codeError('NOT_FOUND', 'no such ticket');
-    // A genuine signature over another ticket's details (the code was reissued): not this ticket.
-    if (
-      ticket.code !== payload.code ||
-      ticket.eventId !== payload.eventId ||
-      ticket.ticketTypeId !== payload.ticketTypeId
-    )
-      return codeError('INVALID_INPUT', 'not a valid ticket');
+    const scanned = await readScannedCode(ctx, scanner, input.code);
+    if (scanned.kind === 'invalid') return codeError('INVALID_INPUT', 'not a valid ticket');
+    if (scanned.kind === 'notFound') return codeError('NOT_FOUND', 'no such ticket');
+    const { ticket } = scanned;
     const checkedIn = await markCheckedIn(ctx.db, ticket.id, input.gate ?? null);
     if (checkedIn) return { ticket: checkedIn, errors: [] };
     const now = await ticketById(ctx.db, ticket.id);

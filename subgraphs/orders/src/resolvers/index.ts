@@ -1,9 +1,13 @@
 import type { OrderRow } from '../db/schema.ts';
 import { visibleCancellation } from '../domain/cancellation.ts';
+import { checkInManifest, manifestKeys, manifestTickets, syncCheckIns } from '../domain/check-in-sync.ts';
 import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
+import { organizationPricing, setOrganizationPricing } from '../domain/pricing.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
 import { checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
-import { checkInTicket, maySeeTickets, qrCodeSvg } from '../domain/tickets.ts';
+import { checkInTicket, qrCodeSvg, ticketsSeenBy } from '../domain/tickets.ts';
+import { transferTicket } from '../domain/transfers.ts';
+import { joinWaitingList, leaveWaitingList, visibleWaitingListEntry } from '../domain/waiting-list.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 const money = (order: OrderRow, amount: number) => ({ amount, currency: order.currency });
@@ -13,12 +17,20 @@ export const resolvers: Resolvers = {
     order: (_, args, ctx) => visibleOrder(ctx, args),
     myOrders: (_, args, ctx) => myOrders(ctx, args),
     reservation: (_, args, ctx) => visibleReservation(ctx, args),
+    organizationPricing: (_, args, ctx) => organizationPricing(ctx, args),
+    waitingListEntry: (_, args, ctx) => visibleWaitingListEntry(ctx, args),
+    checkInManifest: (_, { eventId }, ctx) => checkInManifest(ctx, eventId),
   },
   Mutation: {
+    transferTicket: (_, { input }, ctx) => transferTicket(ctx, input),
+    joinWaitingList: (_, { input }, ctx) => joinWaitingList(ctx, input),
+    leaveWaitingList: (_, { input }, ctx) => leaveWaitingList(ctx, input),
     reserveTickets: (_, { input }, ctx) => reserveTickets(ctx, input),
     releaseReservation: (_, { input }, ctx) => releaseReservation(ctx, input),
     checkout: (_, { input }, ctx) => checkout(ctx, input),
+    setOrganizationPricing: (_, { input }, ctx) => setOrganizationPricing(ctx, input),
     checkInTicket: (_, { input }, ctx) => checkInTicket(ctx, input),
+    syncCheckIns: (_, { input }, ctx) => syncCheckIns(ctx, input),
   },
   Event: {
     __resolveReference: (reference) => ({ id: reference.id }),
@@ -49,7 +61,18 @@ export const resolvers: Resolvers = {
     }),
     event: (order) => ({ id: order.eventId }),
     tickets: async (order, _, ctx) =>
-      maySeeTickets(ctx.viewer, order) ? ctx.loaders.ticketsOfOrder.load(order.id) : [],
+      ticketsSeenBy(ctx.viewer, order, await ctx.loaders.ticketsOfOrder.load(order.id)),
+  },
+  CheckInManifest: {
+    keys: (_, __, ctx) => manifestKeys(ctx),
+    tickets: (manifest, args, ctx) => manifestTickets(ctx, manifest, args),
+  },
+  WaitingListEntry: {
+    event: (entry) => ({ id: entry.eventId }),
+    ticketType: (entry) => (entry.ticketTypeId ? { id: entry.ticketTypeId } : null),
+    // The offer's hold is the entry's buyer's own reservation.
+    reservation: (entry, _, ctx) =>
+      entry.reservationId ? visibleReservation(ctx, { id: entry.reservationId }) : null,
   },
   Ticket: {
     event: (ticket) => ({ id: ticket.eventId }),
