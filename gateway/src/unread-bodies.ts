@@ -19,8 +19,10 @@ export function answerBodiesRefusedUnread(app: ReturnType<typeof createHttpApp>,
   });
   app.addHook('onResponse', async (request) => {
     const { raw } = request;
-    if (raw.complete) return;
     const socket = raw.socket;
+    // An injected request (the account pages run their mutation in-process) has only a stand-in
+    // socket, which cannot be cut (and once crashed the gateway `graceMs` after every page POST).
+    if (raw.complete || typeof socket?.destroy !== 'function') return;
     const cut = setTimeout(() => socket.destroy(), graceMs).unref();
     const settled = () => {
       clearTimeout(cut);

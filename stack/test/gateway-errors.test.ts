@@ -265,4 +265,31 @@ describe('gateway: a body over the limit', () => {
       await gateway.stop();
     }
   });
+
+  it('outlives the grace period after an account page ran its mutation in-process (no socket to cut)', async () => {
+    const logs = captureLogs('gateway');
+    const gateway = await startGateway({
+      supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
+      subgraphUrls: {},
+      limits: { ...TEST_LIMITS, unreadBodyGraceMs: 100 },
+      blockFieldSuggestions: false,
+      log: logs.log,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const page = new URL('/account/verify-email', gateway.url);
+      const posted = await fetch(page, {
+        method: 'POST',
+        headers: { origin: page.origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'token=not-a-real-token',
+      });
+      expect(posted.status).toBeLessThan(500);
+      // Before the fix, the in-process request's stand-in socket threw from a timer here.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect((await fetch(new URL('/livez', gateway.url))).status).toBe(200);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
