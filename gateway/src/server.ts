@@ -5,6 +5,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import {
+  cardNumberRefusal,
   createErrorFormatter,
   createHttpApp,
   createServiceMetrics,
@@ -29,6 +30,7 @@ import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerTicketFiles } from './ticket-files.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
+import { registerProviderWebhooks } from './webhooks.ts';
 
 export interface GatewayLimits {
   /** Deepest selection nesting accepted. */
@@ -205,6 +207,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     plugins: [
       ...armor.plugins,
       rejectUnplannableOperations(),
+      // Card numbers never reach a subgraph, a cache or a log line (docs/security.md).
+      cardNumberRefusal(),
       queryCostLimit(options.supergraphSdl, limits.maxCost),
       fastifyApolloDrainPlugin(app),
       options.sandbox
@@ -232,6 +236,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     authorizationFor: tokens.authorizationFor,
     timeoutMs: limits.subgraphTimeoutMs,
   });
+  // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
+  registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = identityUrl(options, '/.well-known/jwks.json');

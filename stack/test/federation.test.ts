@@ -9,8 +9,8 @@ import {
   LoginDocument,
   OrderOverviewDocument,
   OrganizationWithBrandingDocument,
+  PayOrderDocument,
   PublishEventDocument,
-  RecordPaymentDocument,
   RefreshTokenDocument,
   RegisterDocument,
   ReserveTicketsDocument,
@@ -134,15 +134,26 @@ describe('one supergraph over six subgraphs', () => {
     );
     expect(checkedOut.body.data?.checkout.errors).toEqual([]);
     const order = checkedOut.body.data!.checkout.order!;
-    // Recording payments and posting notifications are for platform ADMINs only.
+    // Ana pays with the Sandbox once billing has orders' charge; the amount is orders', not hers.
+    const payment = await waitFor(async () => {
+      const { body } = await graphql(
+        stack.url,
+        PayOrderDocument,
+        {
+          input: {
+            orderId: order.id,
+            provider: 'SANDBOX',
+            paymentMethodToken: 'tok_visa',
+            idempotencyKey: `pay-${order.id}`,
+          },
+        },
+        ana,
+      );
+      return body.data?.payOrder.payment;
+    });
+    expect(payment.status).toBe('SUCCEEDED');
+    // Posting notifications is for platform ADMINs only.
     const platformAdmin = (await stack.signUpAdmin()).headers;
-    const payment = await graphql(
-      stack.url,
-      RecordPaymentDocument,
-      { input: { orderId: order.id, amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE' } },
-      platformAdmin,
-    );
-    expect(payment.body.data?.recordPayment.errors).toEqual([]);
     const notification = await graphql(
       stack.url,
       SendNotificationDocument,
@@ -164,11 +175,15 @@ describe('one supergraph over six subgraphs', () => {
     );
 
     // As the buyer: her notifications are hers alone.
-    const { body } = await graphql(stack.url, OrderOverviewDocument, { id: order.id }, ana);
+    // Orders hears billing's payment.succeeded: the order is PAID.
+    const body = await waitFor(async () => {
+      const answer = await graphql(stack.url, OrderOverviewDocument, { id: order.id }, ana);
+      return answer.body.data?.order?.status === 'PAID' && answer.body;
+    });
     expect(body.errors).toBeUndefined();
     expect(body.data?.order).toEqual({
       id: order.id,
-      status: 'PENDING_PAYMENT',
+      status: 'PAID',
       total: { amount: 5000, currency: 'EUR' },
       buyer: {
         name: 'Ana',
@@ -182,7 +197,7 @@ describe('one supergraph over six subgraphs', () => {
         },
       },
       lines: [{ quantity: 2, ticketType: { name: 'Early bird', price: { amount: 2500, currency: 'EUR' } } }],
-      payments: [{ amount: { amount: 5000, currency: 'EUR' }, provider: 'STRIPE', status: 'PENDING' }],
+      payments: [{ amount: { amount: 5000, currency: 'EUR' }, provider: 'SANDBOX', status: 'SUCCEEDED' }],
     });
   });
 

@@ -17,6 +17,11 @@ export const orderCreated = defineEvent({
     organizationId: z.uuid(),
     /** The signed-in buyer, or null for a guest checkout. */
     buyerId: z.uuid().nullable(),
+    /**
+     * A guest's reservation token, SHA-256 hex (orders keeps only this hash): billing lets whoever
+     * shows the token pay the order. Null for a signed-in buyer.
+     */
+    guestTokenHash: z.string().length(64).nullable(),
     buyerEmail: z.string().max(320),
     total: money,
     /** When the order expires unpaid (its reservation's end). */

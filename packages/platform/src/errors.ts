@@ -36,7 +36,8 @@ export interface UserError {
     | 'CONFLICT'
     | 'SOLD_OUT'
     | 'RESERVATION_EXPIRED'
-    | 'ALREADY_CHECKED_IN';
+    | 'ALREADY_CHECKED_IN'
+    | 'ALREADY_PAID';
   message: string;
   field?: string[];
 }

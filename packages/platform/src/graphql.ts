@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
+  type ASTNode,
   type DocumentNode,
   GraphQLError,
   type GraphQLResolveInfo,
@@ -9,10 +10,10 @@ import {
   OperationTypeNode,
   parse,
   type SelectionSetNode,
-  type StringValueNode,
   visit,
 } from 'graphql';
 import { z } from 'zod';
+import { CARD_NUMBER_REFUSED, cardNumberPaths, looksLikeCardNumber } from './card-numbers.ts';
 import { DomainError, type UserError } from './errors.ts';
 import { textProblem, textProblems } from './validation.ts';
 
@@ -137,13 +138,44 @@ export function userErrorsFrom(error: z.ZodError, root = 'input'): UserError[] {
   }));
 }
 
-const badArgument = (message: string, node?: StringValueNode) =>
+const badArgument = (message: string, node?: ASTNode) =>
   new GraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 
 /**
- * Refuses the strings no field takes (`textProblem`: longer than any field, control characters,
- * broken UTF-16) in the arguments of queries before a resolver or the database sees them: the
- * client's mistake, answered BAD_USER_INPUT, where PostgreSQL would fail (NUL) and answer INTERNAL.
+ * Refuses, in every operation, mutations included, a variable or literal that looks like a card
+ * number (PCI DSS, SAQ A: card data never reaches our servers), before any resolver, database or
+ * log sees it. The answer names where, never the number; the log redaction masks it anyway.
+ */
+function refuseCardNumbers(document: DocumentNode, variables: Record<string, unknown>) {
+  const [variable] = cardNumberPaths(variables);
+  if (variable) throw badArgument(`Variable "$${variable.join('.')}": ${CARD_NUMBER_REFUSED}`);
+  visit(document, {
+    enter(node) {
+      const literal = node.kind === Kind.STRING || node.kind === Kind.INT || node.kind === Kind.FLOAT;
+      if (literal && looksLikeCardNumber(node.value))
+        throw badArgument(`An argument: ${CARD_NUMBER_REFUSED}`, node);
+    },
+  });
+}
+
+/** `refuseCardNumbers` alone, for a server without `refuseUnsafeArguments` (the gateway). */
+export function cardNumberRefusal(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request }) {
+          refuseCardNumbers(document, request.variables ?? {});
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Refuses card numbers in any operation (`refuseCardNumbers`), and the strings no field takes
+ * (`textProblem`: longer than any field, control characters, broken UTF-16) in the arguments of
+ * queries before a resolver or the database sees them: the client's mistake, answered
+ * BAD_USER_INPUT, where PostgreSQL would fail (NUL) and answer INTERNAL.
  * Mutation inputs are their rule's to check (`mutationRule`), which answers field errors instead.
  */
 export function refuseUnsafeArguments(): ApolloServerPlugin {
@@ -151,6 +183,7 @@ export function refuseUnsafeArguments(): ApolloServerPlugin {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, document, request }) {
+          refuseCardNumbers(document, request.variables ?? {});
           if (operation?.operation === OperationTypeNode.MUTATION) return;
           const [variable] = textProblems(request.variables ?? {});
           if (variable) throw badArgument(`Variable "$${variable.path.join('.')}" ${variable.problem}`);

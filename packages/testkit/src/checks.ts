@@ -1,4 +1,5 @@
 /** Assertions for vitest tests: imported from `@bilten/testkit/checks`, apart from the rest, so benchmarks can load the testkit without vitest. */
+import { looksLikeCardNumber } from '@bilten/platform';
 import type postgres from 'postgres';
 import { expect } from 'vitest';
 import type { UserError } from './generated/shared.ts';
@@ -29,4 +30,30 @@ export function queryEntities<E = Record<string, unknown>>(
     { representations },
     headers,
   );
+}
+
+/**
+ * PCI DSS: no card-like number (Luhn-valid, 12–19 digits, grouped or not) in any of `captured`:
+ * log lines (`captureLogs().lines` or raw text), table rows, answers. Fails naming where, masked.
+ */
+export function expectNoCardNumbers(captured: ReadonlyArray<unknown>, what = 'captured output') {
+  const found = captured.flatMap((item, index) => {
+    const text = typeof item === 'string' ? item : JSON.stringify(item);
+    return text !== undefined && looksLikeCardNumber(text) ? [`#${index}`] : [];
+  });
+  expect(found, `card-like numbers in ${what} at ${found.join(', ')}`).toEqual([]);
+}
+
+/**
+ * `expectNoCardNumbers` over every row of every table of these schemas (e.g. `['billing']`): what
+ * the issue asks of the database after a flow.
+ */
+export async function expectNoCardNumbersInTables(sql: postgres.Sql, schemas: string[]) {
+  const tables = await sql<{ name: string }[]>`
+    select table_schema || '.' || table_name as name from information_schema.tables
+    where table_schema in ${sql(schemas)} and table_type = 'BASE TABLE' order by 1`;
+  for (const { name } of tables) {
+    const rows = await sql`select * from ${sql(name)}`;
+    expectNoCardNumbers(rows, name);
+  }
 }

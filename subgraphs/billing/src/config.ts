@@ -1,8 +1,39 @@
-import { port, serviceEnv } from '@bilten/platform';
-import type { z } from 'zod';
+import { dataEncryptionEnv, port, serviceEnv } from '@bilten/platform';
+import { z } from 'zod';
 
 /** Billing's variables: the kit's common ones and its port. */
 export const billingEnv = serviceEnv({
   BILLING_PORT: port(4004),
+  /** How long one payOrder/confirmPayment may spend asking its provider, retries included (ms): under the gateway's subgraph timeout (5 s), so the buyer hears the outcome. */
+  PAYMENT_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
+  /** Encrypts payment-method tokens at rest (the platform key ring); required in production. */
+  ...dataEncryptionEnv,
+  /** Braintree (all three set → the BRAINTREE provider is registered). */
+  BRAINTREE_MERCHANT_ID: z.string().min(1).optional(),
+  BRAINTREE_PUBLIC_KEY: z.string().min(1).optional(),
+  BRAINTREE_PRIVATE_KEY: z.string().min(1).optional(),
+  /** `sandbox`, `production`, or an http(s) URL of a Braintree-compatible gateway (tests' fake). */
+  BRAINTREE_ENVIRONMENT: z
+    .string()
+    .refine((value) => ['sandbox', 'production'].includes(value) || /^https?:\/\/[^/]+/.test(value), {
+      message: 'must be sandbox, production or an http(s) URL',
+    })
+    .default('sandbox'),
+  /** Merchant account per currency, `EUR:account_eur,USD:account_usd`; unset: the default account. */
+  BRAINTREE_MERCHANT_ACCOUNTS: z
+    .string()
+    .regex(
+      /^\s*[A-Za-z]{3}\s*:\s*[\w-]+\s*(,\s*[A-Za-z]{3}\s*:\s*[\w-]+\s*)*$/,
+      'must look like EUR:account_eur,USD:account_usd',
+    )
+    .optional(),
+  /** Stripe's secret key (`sk_…`): set → the STRIPE provider is registered. */
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  /** The webhook endpoint's signing secret (`whsec_…`): set → `POST /webhooks/stripe` is served. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Another Stripe API host, port and protocol (the tests' fake server); Stripe's own by default. */
+  STRIPE_API_HOST: z.string().min(1).optional(),
+  STRIPE_API_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
 });
 export type BillingConfig = z.infer<typeof billingEnv>;

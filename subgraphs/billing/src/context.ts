@@ -1,6 +1,26 @@
-import { type SubgraphContext, withLoaders } from '@bilten/platform';
+import type { BaseContext, Database, KeyRing, SubgraphContext } from '@bilten/platform';
+import type { PaymentProviders } from './adapters/providers.ts';
 import { createLoaders } from './db/loaders.ts';
 
-export type Context = SubgraphContext<ReturnType<typeof createLoaders>>;
+/** Made once at start-up (see server.ts) and shared by every request. */
+export interface BillingServices {
+  /** The providers this process may charge through (adapters/providers.ts). */
+  providers: PaymentProviders;
+  /** How long one request may spend asking a provider, retries included (PAYMENT_DEADLINE_MS). */
+  paymentDeadlineMs: number;
+  /**
+   * The database without the caller's deadline (`ctx.db` has one): what a provider did is recorded
+   * even when the gateway stopped waiting, since the money moved either way.
+   */
+  ledgerDb: Database;
+  /** Encrypts payment-method tokens at rest (DATA_ENCRYPTION_KEYS; `npm run keys:rotate`). */
+  tokenKey: KeyRing;
+}
 
-export const createContext = withLoaders(createLoaders);
+export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BillingServices;
+
+export const createContext = (base: BaseContext, services: BillingServices): Context => ({
+  ...base,
+  loaders: createLoaders(base.db),
+  ...services,
+});

@@ -1,260 +1,216 @@
-import { startTestSubgraph, statementsOf, type TestSubgraph, type UserError } from '@bilten/testkit';
-import { expectFieldErrors, queryEntities, rowCount } from '@bilten/testkit/checks';
+import { createHash, randomBytes } from 'node:crypto';
+import { orderCreated } from '@bilten/contracts/orders';
+import { newEvent } from '@bilten/platform';
+import { startTestSubgraph, statementsOf, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { queryEntities } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
 
+// Who sees payments (payment(id), Order.payments) and how they federate. Charging: payments.test.ts.
+
 let subgraph: TestSubgraph;
-/** A platform ADMIN: the only caller who may record payments. */
-let admin: Record<string, string>;
 
 beforeAll(async () => {
   subgraph = await startTestSubgraph(billingSubgraph, 'in-process');
-  admin = await subgraph.bearer({ roles: ['ADMIN'] });
 });
 
 afterAll(async () => {
   await subgraph?.dispose();
 });
 
-// ---------------------------------------------------------------- helpers
-
-interface Payment {
-  id: string;
-  order: { __typename: string; id: string } | null;
-  amount: { amount: number; currency: string };
-  provider: string;
-  status: string;
-  createdAt: string;
+interface TestOrder {
+  orderId: string;
+  organizationId: string;
+  buyer: Record<string, string>;
+  guestToken: string | null;
 }
 
-const gql = <T>(query: string, variables?: Record<string, unknown>, headers = admin) =>
-  subgraph.gql<T>(query, variables, headers);
-
-const paymentCount = () => rowCount(subgraph.sql, 'billing.payments');
-
-const PAYMENT_FIELDS = 'id order { __typename id } amount { amount currency } provider status createdAt';
-const RECORD_PAYMENT = `mutation($input: RecordPaymentInput!) {
-  recordPayment(input: $input) { payment { ${PAYMENT_FIELDS} } errors { code message field } }
-}`;
-
-const paymentInput = (overrides: Record<string, unknown> = {}) => ({
-  orderId: uuidv7(),
-  amount: { amount: 5000, currency: 'EUR' },
-  provider: 'STRIPE',
-  ...overrides,
-});
-
-async function recordPayment(input: Record<string, unknown>) {
-  const { data, errors } = await gql<{ recordPayment: { payment: Payment | null; errors: UserError[] } }>(
-    RECORD_PAYMENT,
-    { input },
-  );
-  expect(errors).toBeUndefined();
-  return data!.recordPayment;
-}
-
-async function seedPayment(overrides: Record<string, unknown> = {}): Promise<Payment> {
-  const { payment, errors } = await recordPayment(paymentInput(overrides));
-  expect(errors).toEqual([]);
-  return payment!;
-}
-
-// ---------------------------------------------------------------- payments
-
-describe('recordPayment and payment(id)', () => {
-  it('records a pending payment and reads it back', async () => {
-    const orderId = uuidv7();
-    const payment = await seedPayment({
+async function announceOrder(guest = false): Promise<TestOrder> {
+  const orderId = uuidv7();
+  const organizationId = uuidv7();
+  const buyerId = guest ? null : uuidv7();
+  const guestToken = guest ? randomBytes(32).toString('base64url') : null;
+  await subgraph.testBus.bus.publish(
+    newEvent(orderCreated, orderId, 1, {
       orderId,
-      amount: { amount: 1999, currency: 'BAM' },
-      provider: 'BRAINTREE',
-    });
-    expect(payment).toMatchObject({
-      order: { __typename: 'Order', id: orderId },
-      amount: { amount: 1999, currency: 'BAM' },
-      provider: 'BRAINTREE',
-      status: 'PENDING',
-    });
+      eventId: uuidv7(),
+      organizationId,
+      buyerId,
+      guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
+      buyerEmail: 'buyer@example.com',
+      total: { amount: 1200, currency: 'EUR' },
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    }),
+  );
+  await waitFor(
+    async () => (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
+  );
+  return {
+    orderId,
+    organizationId,
+    buyer: buyerId ? await subgraph.bearer({ sub: buyerId }) : {},
+    guestToken,
+  };
+}
 
-    const { data, errors } = await gql<{ payment: Payment }>(
-      `query($id: ID!) { payment(id: $id) { ${PAYMENT_FIELDS} } }`,
+/** Pays the order (declined first when `declinedFirst`); answers the payment ids, oldest first. */
+async function pay(order: TestOrder, declinedFirst = false): Promise<string[]> {
+  const ids: string[] = [];
+  for (const token of declinedFirst ? ['tok_chargeDeclined', 'tok_visa'] : ['tok_visa']) {
+    const { data, errors } = await subgraph.gql<{ payOrder: { payment: { id: string } } }>(
+      'mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id } } }',
       {
-        id: payment.id,
+        input: {
+          orderId: order.orderId,
+          provider: 'SANDBOX',
+          paymentMethodToken: token,
+          idempotencyKey: uuidv7(),
+          guestToken: order.guestToken,
+        },
       },
+      order.buyer,
     );
     expect(errors).toBeUndefined();
-    expect(data!.payment).toEqual(payment);
-    const [row] =
-      await subgraph.sql`select order_id, amount, currency, provider, status from billing.payments where id = ${payment.id}`;
-    expect(row).toEqual({
-      order_id: orderId,
-      amount: 1999,
-      currency: 'BAM',
-      provider: 'BRAINTREE',
-      status: 'PENDING',
-    });
+    ids.push(data!.payOrder.payment.id);
+  }
+  return ids;
+}
+
+describe('who sees payments', () => {
+  let order: TestOrder;
+  let paymentIds: string[];
+
+  beforeAll(async () => {
+    order = await announceOrder();
+    paymentIds = await pay(order, true);
+  });
+
+  const seenBy = async (headers: Record<string, string>) => {
+    const direct = await subgraph.gql<{ payment: { id: string } | null }>(
+      'query($id: ID!) { payment(id: $id) { id } }',
+      { id: paymentIds[1] },
+      headers,
+    );
+    const entity = await queryEntities<{ id: string }>(
+      subgraph,
+      [{ __typename: 'Payment', id: paymentIds[1]! }],
+      '... on Payment { id }',
+      headers,
+    );
+    const ofOrder = await queryEntities<{ payments: Array<{ id: string }> }>(
+      subgraph,
+      [{ __typename: 'Order', id: order.orderId }],
+      '... on Order { payments { id } }',
+      headers,
+    );
+    expect(direct.errors).toBeUndefined();
+    expect(entity.data!._entities[0]?.id ?? null).toBe(direct.data!.payment?.id ?? null);
+    return {
+      payment: direct.data!.payment?.id ?? null,
+      payments: ofOrder.data!._entities[0]!.payments.map((p) => p.id),
+    };
+  };
+
+  it.each([
+    ['the buyer', () => order.buyer],
+    ['an ADMIN of the organization', () => subgraph.bearer({ orgs: { [order.organizationId]: 'ADMIN' } })],
+    ['an OWNER of the organization', () => subgraph.bearer({ orgs: { [order.organizationId]: 'OWNER' } })],
+    ['a platform ADMIN', () => subgraph.bearer({ roles: ['ADMIN'] })],
+  ])('shows %s the payment and every attempt, oldest first', async (_, headers) => {
+    expect(await seenBy(await headers())).toEqual({ payment: paymentIds[1], payments: paymentIds });
+  });
+
+  it.each([
+    ['anonymous callers', async () => ({})],
+    ['another customer', () => subgraph.bearer()],
+    ['STAFF of the organization', () => subgraph.bearer({ orgs: { [order.organizationId]: 'STAFF' } })],
+    ['an ADMIN of another organization', () => subgraph.bearer({ orgs: { [uuidv7()]: 'ADMIN' } })],
+    [
+      'an API key of the organization',
+      () =>
+        subgraph.bearer({
+          kind: 'api_key',
+          org: order.organizationId,
+          scopes: ['orders:read'],
+          mode: 'LIVE',
+        }),
+    ],
+  ])('shows %s nothing, as for an unknown id', async (_, headers) => {
+    expect(await seenBy(await headers())).toEqual({ payment: null, payments: [] });
   });
 
   it('answers null, not an error, for unknown and non-UUID ids', async () => {
-    const { data, errors } = await gql<Record<string, unknown>>(
+    const { data, errors } = await subgraph.gql<Record<string, unknown>>(
       'query($a: ID!, $b: ID!) { a: payment(id: $a) { id } b: payment(id: $b) { id } }',
       { a: uuidv7(), b: 'pay_123' },
+      await subgraph.bearer({ roles: ['ADMIN'] }),
     );
     expect(errors).toBeUndefined();
     expect(data).toEqual({ a: null, b: null });
   });
-
-  it('accepts a zero amount', async () => {
-    expect((await seedPayment({ amount: { amount: 0, currency: 'EUR' } })).amount.amount).toBe(0);
-  });
 });
-
-describe('recordPayment access', () => {
-  it.each([
-    ['anonymous', async () => ({}), 'UNAUTHENTICATED'],
-    ['a customer', () => subgraph.bearer(), 'FORBIDDEN'],
-    ['an organization OWNER', () => subgraph.bearer({ orgs: { [uuidv7()]: 'OWNER' } }), 'FORBIDDEN'],
-    [
-      'an API key',
-      () => subgraph.bearer({ kind: 'api_key', org: uuidv7(), scopes: ['orders:write'], mode: 'LIVE' }),
-      'FORBIDDEN',
-    ],
-  ])('refuses %s with %s and stores nothing', async (_, headers, code) => {
-    const before = await paymentCount();
-    const { data, errors } = await gql(RECORD_PAYMENT, { input: paymentInput() }, await headers());
-    expect(data ?? null).toBeNull();
-    expect(errors?.map((e) => e.extensions?.code)).toEqual([code]);
-    expect(await paymentCount()).toBe(before);
-  });
-});
-
-describe('recordPayment validation', () => {
-  it.each([
-    ['a negative amount', { amount: { amount: -100, currency: 'EUR' } }, ['amount', 'amount']],
-    ['an amount over 100000000', { amount: { amount: 100_000_001, currency: 'EUR' } }, ['amount', 'amount']],
-    ['an unknown currency', { amount: { amount: 100, currency: 'XYZ' } }, ['amount', 'currency']],
-    ['a lower-case currency', { amount: { amount: 100, currency: 'eur' } }, ['amount', 'currency']],
-    ['a non-UUID orderId', { orderId: 'order-1' }, ['orderId']],
-  ])('rejects %s with a field error and stores nothing', async (_, override, field) => {
-    const before = await paymentCount();
-    const payload = await recordPayment(paymentInput(override));
-    expect(payload.payment).toBeNull();
-    expectFieldErrors(payload.errors, field);
-    expect(await paymentCount()).toBe(before);
-  });
-
-  it.each(['PAYPAL', 'stripe', ''])(
-    'rejects the unknown provider %j as BAD_USER_INPUT and stores nothing',
-    async (provider) => {
-      const before = await paymentCount();
-      const { status, data, errors } = await gql(RECORD_PAYMENT, { input: paymentInput({ provider }) });
-      expect(status).toBe(400);
-      expect(data).toBeUndefined();
-      expect(errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-      expect(await paymentCount()).toBe(before);
-    },
-  );
-});
-
-describe('payment(id) access', () => {
-  it('shows a payment by id to platform ADMINs only; to anyone else it does not exist', async () => {
-    const payment = await seedPayment();
-    const seenBy = async (headers: Record<string, string>) => {
-      const direct = await gql<{ payment: { id: string } | null }>(
-        'query($id: ID!) { payment(id: $id) { id } }',
-        { id: payment.id },
-        headers,
-      );
-      const entity = await queryEntities<{ id: string }>(
-        subgraph,
-        [{ __typename: 'Payment', id: payment.id }],
-        '... on Payment { id }',
-        headers,
-      );
-      expect(direct.errors).toBeUndefined();
-      expect(entity.data!._entities[0]?.id ?? null).toBe(direct.data!.payment?.id ?? null);
-      return direct.data!.payment?.id ?? null;
-    };
-    expect(await seenBy(admin)).toBe(payment.id);
-    expect(await seenBy({})).toBeNull();
-    expect(await seenBy(await subgraph.bearer({}))).toBeNull();
-  });
-});
-
-// ---------------------------------------------------------------- federation
 
 describe('federation _entities', () => {
-  /** Order i has i % 4 payments; the map keeps them oldest first. */
-  const orderIds = Array.from({ length: 10 }, () => uuidv7());
-  const paymentsOf = new Map<string, Payment[]>();
+  /** Order i has one payment (i % 3 = 0), a decline then a payment (1), or none (2): 10 in all. */
+  const orders: TestOrder[] = [];
+  const paymentsOf = new Map<string, string[]>();
+  let admin: Record<string, string>;
 
   beforeAll(async () => {
-    for (const [i, orderId] of orderIds.entries()) {
-      const payments: Payment[] = [];
-      for (let p = 0; p < i % 4; p++)
-        payments.push(await seedPayment({ orderId, amount: { amount: 100 * (p + 1), currency: 'EUR' } }));
-      paymentsOf.set(orderId, payments);
+    admin = await subgraph.bearer({ roles: ['ADMIN'] });
+    for (let i = 0; i < 10; i++) {
+      const order = await announceOrder(i % 2 === 1);
+      orders.push(order);
+      paymentsOf.set(order.orderId, i % 3 === 2 ? [] : await pay(order, i % 3 === 1));
     }
   });
 
-  const entities = (representations: Array<{ __typename: string; id: string }>, selection: string) =>
-    queryEntities(subgraph, representations, selection, admin);
-  const ORDER_PAYMENTS = '... on Order { id payments { id amount { amount } } }';
+  const ORDER_PAYMENTS = '... on Order { id payments { id status } }';
   const asOrders = (ids: string[]) => ids.map((id) => ({ __typename: 'Order', id }));
 
-  it('answers Order.payments for 10 orders in the order asked, each with its own payments oldest first', async () => {
-    const asked = [...orderIds].reverse();
-    const { data, errors } = await entities(asOrders(asked), ORDER_PAYMENTS);
-    expect(errors).toBeUndefined();
-    expect(data!._entities).toEqual(
-      asked.map((id) => ({
-        id,
-        payments: paymentsOf.get(id)!.map((p) => ({ id: p.id, amount: { amount: p.amount.amount } })),
-      })),
+  it('answers Order.payments for 10 orders in the order asked, each with its own attempts oldest first', async () => {
+    const asked = orders.map((order) => order.orderId).reverse();
+    const { data, errors } = await queryEntities<{ id: string; payments: Array<{ id: string }> }>(
+      subgraph,
+      asOrders(asked),
+      ORDER_PAYMENTS,
+      admin,
     );
+    expect(errors).toBeUndefined();
+    expect(
+      data!._entities.map((entity) => ({ id: entity!.id, payments: entity!.payments.map((p) => p.id) })),
+    ).toEqual(asked.map((id) => ({ id, payments: paymentsOf.get(id) })));
   });
 
   it('gives unknown and non-UUID orders no payments, without an error', async () => {
-    const { data, errors } = await entities(asOrders([uuidv7(), 'not-a-uuid', orderIds[3]!]), ORDER_PAYMENTS);
-    expect(errors).toBeUndefined();
-    expect(data!._entities.map((e) => (e!.payments as unknown[]).length)).toEqual([0, 0, 3]);
-  });
-
-  it('answers Payment representations in order; unknown and non-UUID ids are null', async () => {
-    const [a, b] = [paymentsOf.get(orderIds[2]!)![1]!, paymentsOf.get(orderIds[7]!)![0]!];
-    const { data, errors } = await entities(
-      [
-        { __typename: 'Payment', id: a.id },
-        { __typename: 'Payment', id: uuidv7() },
-        { __typename: 'Payment', id: 'nope' },
-        { __typename: 'Payment', id: b.id },
-      ],
-      '... on Payment { id order { id } amount { amount currency } }',
+    const { data, errors } = await queryEntities<{ payments: unknown[] }>(
+      subgraph,
+      asOrders([uuidv7(), 'not-a-uuid', orders[1]!.orderId]),
+      ORDER_PAYMENTS,
+      admin,
     );
     expect(errors).toBeUndefined();
-    expect(data!._entities).toEqual([
-      { id: a.id, order: { id: orderIds[2] }, amount: a.amount },
-      null,
-      null,
-      { id: b.id, order: { id: orderIds[7] }, amount: b.amount },
-    ]);
+    expect(data!._entities.map((entity) => entity!.payments.length)).toEqual([0, 0, 2]);
   });
 
-  it('costs one SQL statement for the payments of 10 orders', async () => {
-    expect(await statementsOf(subgraph.service.url, () => entities(asOrders(orderIds), ORDER_PAYMENTS))).toBe(
-      1,
-    );
-  });
-
-  it('costs one SQL statement for 10 payments', async () => {
-    const ids = [...paymentsOf.values()].flat().slice(0, 10);
-    expect(ids).toHaveLength(10);
-    const representations = ids.map((p) => ({ __typename: 'Payment', id: p.id }));
+  it('costs two SQL statements (who may see, and the payments) for 10 orders', async () => {
+    const ids = orders.map((order) => order.orderId);
     expect(
       await statementsOf(subgraph.service.url, () =>
-        entities(representations, '... on Payment { id amount { amount } }'),
+        queryEntities(subgraph, asOrders(ids), ORDER_PAYMENTS, admin),
       ),
-    ).toBe(1);
+    ).toBe(2);
+  });
+
+  it('costs two SQL statements for 10 payments', async () => {
+    const ids = [...paymentsOf.values()].flat().slice(0, 10);
+    expect(ids).toHaveLength(10);
+    const representations = ids.map((id) => ({ __typename: 'Payment', id }));
+    expect(
+      await statementsOf(subgraph.service.url, () =>
+        queryEntities(subgraph, representations, '... on Payment { id amount { amount } }', admin),
+      ),
+    ).toBe(2);
   });
 });

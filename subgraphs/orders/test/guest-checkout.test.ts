@@ -190,7 +190,12 @@ describe('guest checkout', () => {
     const [row] = await subgraph.sql`select buyer_id from orders.orders where id = ${order.id}`;
     expect(row).toEqual({ buyer_id: null });
     const announced = await waitFor(async () => created.find((event) => event.payload.orderId === order.id));
-    expect(announced.payload).toMatchObject({ buyerId: null, buyerEmail: 'guest@example.com' });
+    // Billing lets whoever shows the token pay: it gets the token's hash, never the token.
+    expect(announced.payload).toMatchObject({
+      buyerId: null,
+      buyerEmail: 'guest@example.com',
+      guestTokenHash: createHash('sha256').update(guestToken!).digest('hex'),
+    });
     // Idempotent, with the token.
     expect((await checkout({ reservationId: reservation.id, guestToken }, {})).payload!.order).toEqual(order);
     expect(await orderSeen(order.id, guestToken)).toEqual(order);

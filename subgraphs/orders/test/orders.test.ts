@@ -178,6 +178,8 @@ describe('checkout', () => {
       eventId: offer.eventId,
       organizationId: offer.organizationId,
       buyerId: BUYER,
+      // A signed-in buyer pays as themself; only a guest's token hash travels to billing.
+      guestTokenHash: null,
       buyerEmail: 'ana@example.com',
       total: eur(14_000),
       expiresAt: order.expiresAt,

@@ -17,6 +17,8 @@ export type ErrorCode =
   /** The ticket was checked in before; the message gives that scan's time and gate. */
   | 'ALREADY_CHECKED_IN'
   | 'ALREADY_EXISTS'
+  /** The order has a payment that succeeded; the payload carries it. */
+  | 'ALREADY_PAID'
   | 'CONFLICT'
   | 'INVALID_INPUT'
   | 'NOT_FOUND'

@@ -1,71 +1,386 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { paymentFailed, paymentSucceeded } from '@bilten/contracts/billing';
 import {
-  moneyInput,
+  columnAad,
+  type Database,
+  type KeyRing,
+  type Logger,
   mutationRule,
-  requireAdmin,
+  type Outbox,
   type UserError,
   uuidInput,
   type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
+import { type ChargeOutcome, FAILURE_MESSAGES, type PaymentProviderAdapter } from '../adapters/provider.ts';
 import type { Context } from '../context.ts';
-import { insertPayment } from '../db/queries.ts';
-import type { PaymentRow } from '../db/schema.ts';
+import {
+  insertPaymentIfFree,
+  livePayment,
+  orderCharge,
+  paymentById,
+  paymentByKey,
+  updateOpenPayment,
+} from '../db/queries.ts';
+import {
+  type OrderChargeRow,
+  PAYMENT_PROVIDERS,
+  PAYMENT_TOKEN_COLUMN,
+  type PaymentRow,
+} from '../db/schema.ts';
+import { type Attempted, withRetries } from './provider-calls.ts';
 
-const recordPaymentInput = z.object({
-  orderId: uuidInput,
-  amount: moneyInput,
-  provider: z.enum(['STRIPE', 'BRAINTREE']),
-});
+type PaymentContext = Pick<
+  Context,
+  'db' | 'viewer' | 'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'tokenKey' | 'ledgerDb'
+>;
 
-interface RecordPaymentResult {
+interface PaymentResult {
   payment: PaymentRow | null;
   errors: UserError[];
 }
 
-/** Platform ADMINs only: a payment recorded by anyone else would be a forged one. */
-export const recordPayment = mutationRule(
-  {
-    input: recordPaymentInput,
-    caller: requireAdmin,
-    invalid: (errors): RecordPaymentResult => ({ payment: null, errors }),
-  },
-  async (
-    ctx: Pick<Context, 'db' | 'viewer'>,
-    { orderId, amount, provider },
-  ): Promise<RecordPaymentResult> => {
-    const payment = await insertPayment(ctx.db, {
-      id: uuidv7(),
-      orderId,
-      amount: amount.amount,
-      currency: amount.currency,
-      provider,
+const invalid = (errors: UserError[]): PaymentResult => ({ payment: null, errors });
+const alreadyPaid = (payment: PaymentRow): PaymentResult => ({
+  payment,
+  errors: [{ code: 'ALREADY_PAID', message: 'This order is already paid.' }],
+});
+const failure = (code: UserError['code'], message: string, field?: string[]): PaymentResult =>
+  invalid([{ code, message, ...(field ? { field } : {}) }]);
+
+// One message for an order billing has not heard of and one the caller may not pay: a stranger
+// learns nothing. orders' `orderCreated` may still be on its way, hence the advice to retry.
+const UNKNOWN_ORDER =
+  'No order with this id is waiting for payment. If you have just checked out, try again in a moment.';
+
+/** A guest token as orders hands it out (43 characters); anything long is no token. */
+const guestTokenInput = z.string().max(100, 'not a guest token').nullish();
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Whether the caller may pay (and follow) the order's payments: its buyer's account, or for a
+ * guest order whoever shows the guest token (compared by hash, in constant time). An API key is
+ * never a buyer: it may pay only a guest order of its own organization, with the token.
+ */
+function mayPay(viewer: Viewer, charge: OrderChargeRow, guestToken: string | null | undefined): boolean {
+  if (charge.buyerId) return viewer.kind === 'user' && viewer.userId === charge.buyerId;
+  if (viewer.kind === 'apiKey' && viewer.organizationId !== charge.organizationId) return false;
+  if (!charge.guestTokenHash || !guestToken) return false;
+  const given = Buffer.from(sha256Hex(guestToken));
+  const stored = Buffer.from(charge.guestTokenHash);
+  return given.length === stored.length && timingSafeEqual(given, stored);
+}
+
+/** Who may read an order's payments: its buyer, the organization's ADMIN/OWNER, platform ADMINs. */
+export function maySeePayments(viewer: Viewer, charge: OrderChargeRow | null): boolean {
+  if (!charge || viewer.kind !== 'user') return false;
+  if (viewer.roles.includes('ADMIN') || viewer.userId === charge.buyerId) return true;
+  const role = viewer.organizations[charge.organizationId];
+  return role === 'ADMIN' || role === 'OWNER';
+}
+
+/** The idempotency key of every provider call that charges this payment. */
+const chargeKey = (paymentId: string) => `bilten-payment-${paymentId}`;
+
+/** The sealed token opens only for its own payment (it is bound to the payment id). */
+const sealToken = (ring: KeyRing, paymentId: string, token: string) =>
+  ring.encrypt(token, columnAad(PAYMENT_TOKEN_COLUMN, paymentId));
+function sameToken(ring: KeyRing, payment: PaymentRow, token: string): boolean {
+  if (!payment.paymentMethodTokenSealed) return false;
+  try {
+    return (
+      ring.decrypt(payment.paymentMethodTokenSealed, columnAad(PAYMENT_TOKEN_COLUMN, payment.id)) === token
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the provider said, applied in one transaction with the event that announces it. Only an
+ * open payment changes (updateOpenPayment): whoever got there first (a webhook) decides.
+ */
+export async function applyChargeOutcome(
+  deps: { db: Database; outbox: Outbox; log: Logger },
+  payment: PaymentRow,
+  outcome: ChargeOutcome,
+  attempts: number,
+): Promise<PaymentRow | undefined> {
+  return deps.db.transaction(async (tx) => {
+    const cleared = { failureCode: null, failureMessage: null, nextAction: null };
+    if (outcome.status === 'SUCCEEDED') {
+      const updated = await updateOpenPayment(
+        tx,
+        { id: payment.id },
+        {
+          ...cleared,
+          status: 'SUCCEEDED',
+          providerPaymentId: outcome.providerPaymentId,
+          card: outcome.card ?? payment.card,
+        },
+        attempts,
+      );
+      if (updated)
+        await deps.outbox.publish(tx, paymentSucceeded, updated.id, {
+          paymentId: updated.id,
+          orderId: updated.orderId,
+          amount: { amount: updated.amount, currency: updated.currency },
+        });
+      return updated;
+    }
+    if (outcome.status === 'REQUIRES_ACTION')
+      return updateOpenPayment(
+        tx,
+        { id: payment.id },
+        {
+          ...cleared,
+          status: 'REQUIRES_ACTION',
+          providerPaymentId: outcome.providerPaymentId,
+          nextAction: outcome.nextAction,
+        },
+        attempts,
+      );
+    deps.log.warn(
+      {
+        paymentId: payment.id,
+        provider: payment.provider,
+        failureCode: outcome.failureCode,
+        providerMessage: outcome.providerMessage,
+      },
+      'payment failed',
+    );
+    const message = FAILURE_MESSAGES[outcome.failureCode];
+    const updated = await updateOpenPayment(
+      tx,
+      { id: payment.id },
+      {
+        status: 'FAILED',
+        providerPaymentId: outcome.providerPaymentId,
+        failureCode: outcome.failureCode,
+        failureMessage: message,
+        nextAction: null,
+      },
+      attempts,
+    );
+    if (updated)
+      await deps.outbox.publish(tx, paymentFailed, updated.id, {
+        paymentId: updated.id,
+        orderId: updated.orderId,
+        failureCode: outcome.failureCode,
+        failureMessage: message,
+      });
+    return updated;
+  });
+}
+
+/**
+ * Asks the provider (outside any transaction: a slow provider holds no connection), retrying
+ * transient failures within the deadline, then applies the answer. When the provider cannot be
+ * reached the payment stays PENDING with PROVIDER_UNAVAILABLE: the charge may have happened, so it
+ * is not called FAILED; the next payOrder with the same key asks again under the same provider
+ * idempotency key, which can never charge twice.
+ */
+async function askProvider(
+  ctx: PaymentContext,
+  payment: PaymentRow,
+  call: (signal: AbortSignal) => Promise<ChargeOutcome>,
+): Promise<PaymentRow> {
+  let result: Attempted<ChargeOutcome> | { ok: false; error: unknown; attempts: number };
+  try {
+    result = await withRetries(ctx.paymentDeadlineMs, call);
+  } catch (err) {
+    // An adapter's bug or an error it did not map: the charge's fate is unknown, as for a timeout.
+    ctx.log.error({ err, paymentId: payment.id }, 'provider call failed unexpectedly');
+    result = { ok: false, error: err, attempts: 1 };
+  }
+  if (result.ok)
+    return (
+      (await applyChargeOutcome({ ...ctx, db: ctx.ledgerDb }, payment, result.value, result.attempts)) ??
+      (await reread(ctx, payment))
+    );
+  ctx.log.warn(
+    { paymentId: payment.id, provider: payment.provider, attempts: result.attempts, err: result.error },
+    'payment provider unavailable; payment left PENDING',
+  );
+  const updated = await ctx.ledgerDb.transaction((tx) =>
+    updateOpenPayment(
+      tx,
+      { id: payment.id },
+      { failureCode: 'PROVIDER_UNAVAILABLE', failureMessage: FAILURE_MESSAGES.PROVIDER_UNAVAILABLE },
+      result.attempts,
+    ),
+  );
+  return updated ?? (await reread(ctx, payment));
+}
+
+const reread = async (ctx: Pick<PaymentContext, 'db'>, payment: PaymentRow) =>
+  (await paymentById(ctx.db, payment.id)) ?? payment;
+
+function chargeCall(
+  adapter: PaymentProviderAdapter,
+  payment: PaymentRow,
+  charge: OrderChargeRow,
+  token: string,
+) {
+  return (signal: AbortSignal) =>
+    adapter.charge(
+      {
+        paymentId: payment.id,
+        orderId: payment.orderId,
+        amount: { amount: payment.amount, currency: payment.currency },
+        paymentMethodToken: token,
+        idempotencyKey: chargeKey(payment.id),
+        buyerEmail: charge.buyerEmail,
+      },
+      signal,
+    );
+}
+
+const payOrderInput = z.object({
+  orderId: uuidInput,
+  provider: z.enum(PAYMENT_PROVIDERS),
+  // Provider tokens are short (Stripe pm_…, Braintree nonces): a long one is no token.
+  paymentMethodToken: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(512, 'must be at most 512 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be a payment-method token from the provider'),
+  idempotencyKey: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(255, 'must be at most 255 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  guestToken: guestTokenInput,
+});
+
+/**
+ * Pays an order with the amount orders announced. At most one payment of an order is live (the
+ * database's unique index): concurrent attempts find it instead of charging again. The same key
+ * answers the same payment; a PENDING one is asked about again under the same provider key.
+ */
+export const payOrder = mutationRule(
+  { input: payOrderInput, invalid },
+  async (ctx: PaymentContext, input): Promise<PaymentResult> => {
+    const charge = await orderCharge(ctx.db, input.orderId);
+    if (!charge || !mayPay(ctx.viewer, charge, input.guestToken))
+      return failure('NOT_FOUND', UNKNOWN_ORDER, ['input', 'orderId']);
+    const adapter = ctx.providers.forCaller(input.provider, ctx.viewer);
+    if (!adapter)
+      return failure('INVALID_INPUT', `${input.provider} is not available for payments here`, [
+        'input',
+        'provider',
+      ]);
+
+    const again = await answerRepeat(ctx, adapter, charge, input);
+    if (again) return again;
+    if (charge.expiresAt.getTime() <= Date.now()) {
+      // A paid order is answered as paid, whenever asked.
+      const live = await livePayment(ctx.db, charge.orderId);
+      if (live?.status === 'SUCCEEDED') return alreadyPaid(live);
+      return failure('INVALID_INPUT', 'This order has expired: its tickets went back on sale.', [
+        'input',
+        'orderId',
+      ]);
+    }
+
+    const id = uuidv7();
+    const payment = await insertPaymentIfFree(ctx.db, {
+      id,
+      orderId: charge.orderId,
+      provider: input.provider,
+      amount: charge.amount,
+      currency: charge.currency,
+      idempotencyKey: input.idempotencyKey,
+      paymentMethodTokenSealed: sealToken(ctx.tokenKey, id, input.paymentMethodToken),
     });
-    return { payment, errors: [] };
+    if (!payment) {
+      // Lost a race: to the same key (answer as a repeat) or to another live attempt.
+      const repeat = await answerRepeat(ctx, adapter, charge, input);
+      if (repeat) return repeat;
+      const live = await livePayment(ctx.db, charge.orderId);
+      if (!live) return failure('CONFLICT', 'Another payment of this order just ended; try again.');
+      return live.status === 'SUCCEEDED' ? alreadyPaid(live) : { payment: live, errors: [] };
+    }
+    return {
+      payment: await askProvider(
+        ctx,
+        payment,
+        chargeCall(adapter, payment, charge, input.paymentMethodToken),
+      ),
+      errors: [],
+    };
   },
 );
 
-/** `payment(id:)` and Payment references: the payment when the caller may see it, else null. */
+/** A key used before: its payment as it stands, or asked again while PENDING. */
+async function answerRepeat(
+  ctx: PaymentContext,
+  adapter: PaymentProviderAdapter,
+  charge: OrderChargeRow,
+  input: z.output<typeof payOrderInput>,
+): Promise<PaymentResult | undefined> {
+  const payment = await paymentByKey(ctx.db, charge.orderId, input.idempotencyKey);
+  if (!payment) return undefined;
+  if (payment.provider !== input.provider || !sameToken(ctx.tokenKey, payment, input.paymentMethodToken))
+    return failure(
+      'INVALID_INPUT',
+      'This idempotency key was used with another payment method; use a new key for a new attempt.',
+      ['input', 'idempotencyKey'],
+    );
+  if (payment.status !== 'PENDING') return { payment, errors: [] };
+  return {
+    payment: await askProvider(ctx, payment, chargeCall(adapter, payment, charge, input.paymentMethodToken)),
+    errors: [],
+  };
+}
+
+const confirmPaymentInput = z.object({ paymentId: uuidInput, guestToken: guestTokenInput });
+
+/** After the buyer's action (3-D Secure): asks the provider where the payment stands and applies it. */
+export const confirmPayment = mutationRule(
+  { input: confirmPaymentInput, invalid },
+  async (ctx: PaymentContext, { paymentId, guestToken }): Promise<PaymentResult> => {
+    const payment = await paymentById(ctx.db, paymentId);
+    const charge = payment && (await orderCharge(ctx.db, payment.orderId));
+    if (!payment || !charge || !mayPay(ctx.viewer, charge, guestToken))
+      return failure('NOT_FOUND', 'No payment with this id.', ['input', 'paymentId']);
+    if (payment.status !== 'REQUIRES_ACTION' || !payment.providerPaymentId) return { payment, errors: [] };
+    const adapter = ctx.providers.get(payment.provider);
+    if (!adapter)
+      return failure('INVALID_INPUT', `${payment.provider} is not available for payments here`, [
+        'input',
+        'paymentId',
+      ]);
+    const providerPaymentId = payment.providerPaymentId;
+    return {
+      payment: await askProvider(ctx, payment, (signal) =>
+        adapter.confirm(providerPaymentId, `${chargeKey(payment.id)}-confirm`, signal),
+      ),
+      errors: [],
+    };
+  },
+);
+
+/** `payment(id:)` and Payment references: for the order's buyer, its organization's ADMIN/OWNER, platform ADMINs. */
 export async function visiblePayment(
   ctx: Pick<Context, 'loaders' | 'viewer'>,
   { id }: { id: string },
 ): Promise<PaymentRow | null> {
-  return paymentSeenBy(ctx.viewer, await ctx.loaders.payment.load(id));
+  const payment = await ctx.loaders.payment.load(id);
+  if (!payment) return null;
+  return maySeePayments(ctx.viewer, await ctx.loaders.orderCharge.load(payment.orderId)) ? payment : null;
 }
 
-/**
- * `Order.payments`, oldest first. Not checked here: callers reach it on an order that orders has
- * already shown them, or on a payment only ADMINs see.
- */
-export function paymentsOfOrder(ctx: Pick<Context, 'loaders'>, order: { id: string }): Promise<PaymentRow[]> {
-  return ctx.loaders.paymentsOfOrder.load(order.id);
-}
-
-/**
- * A payment looked up by id is for platform ADMINs; to anyone else it does not exist. Billing
- * does not know buyers: customers see their payments through `Order.payments`, on an order that
- * orders has already shown them.
- */
-function paymentSeenBy(viewer: Viewer, payment: PaymentRow | null): PaymentRow | null {
-  return payment && viewer.kind === 'user' && viewer.roles.includes('ADMIN') ? payment : null;
+/** `Order.payments`, oldest first, for the same callers; to anyone else the order has none. */
+export async function paymentsOfOrder(
+  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  order: { id: string },
+): Promise<PaymentRow[]> {
+  const [charge, payments] = await Promise.all([
+    ctx.loaders.orderCharge.load(order.id),
+    ctx.loaders.paymentsOfOrder.load(order.id),
+  ]);
+  return maySeePayments(ctx.viewer, charge) ? payments : [];
 }

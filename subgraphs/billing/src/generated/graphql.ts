@@ -18,11 +18,24 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type ConfirmPaymentInput = {
+  guestToken?: InputMaybe<Scalars['String']['input']>;
+  paymentId: Scalars['ID']['input'];
+};
+
+export type ConfirmPaymentPayload = {
+  __typename?: 'ConfirmPaymentPayload';
+  errors: Array<UserError>;
+  payment?: Maybe<Payment>;
+};
+
 /** Why a mutation did not do what was asked, in terms the client can act on. */
 export type ErrorCode =
   /** The ticket was checked in before; the message gives that scan's time and gate. */
   | 'ALREADY_CHECKED_IN'
   | 'ALREADY_EXISTS'
+  /** The order has a payment that succeeded; the payload carries it. */
+  | 'ALREADY_PAID'
   | 'CONFLICT'
   | 'INVALID_INPUT'
   | 'NOT_FOUND'
@@ -46,19 +59,32 @@ export type MoneyInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Platform ADMINs only. Records a pending payment; charging real providers replaces this in the billing issue. */
-  recordPayment: RecordPaymentPayload;
+  /** After the buyer's action (3-D Secure) on a REQUIRES_ACTION payment: where it stands now. */
+  confirmPayment: ConfirmPaymentPayload;
+  /**
+   * Pays the order's total (as orders announced it) with the buyer's payment method. An order is
+   * charged at most once: concurrent attempts answer the same payment, or ALREADY_PAID.
+   */
+  payOrder: PayOrderPayload;
 };
 
 
-export type MutationRecordPaymentArgs = {
-  input: RecordPaymentInput;
+export type MutationConfirmPaymentArgs = {
+  input: ConfirmPaymentInput;
+};
+
+
+export type MutationPayOrderArgs = {
+  input: PayOrderInput;
 };
 
 export type Order = {
   __typename?: 'Order';
   id: Scalars['ID']['output'];
-  /** Every payment attempt for this order, oldest first; null only when billing cannot be reached. */
+  /**
+   * Every payment attempt for this order, oldest first, for its buyer, the organization's ADMIN/OWNER
+   * and platform ADMINs (empty for anyone else); null only when billing cannot be reached.
+   */
   payments?: Maybe<Array<Payment>>;
 };
 
@@ -68,49 +94,99 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
-/** Money taken (or to be taken) for an order through a payment provider. */
+export type PayOrderInput = {
+  /** For a guest order: the token handed out with its reservation. */
+  guestToken?: InputMaybe<Scalars['String']['input']>;
+  /** The client's key for this attempt (at most 255 characters): the same key answers the same payment. */
+  idempotencyKey: Scalars['String']['input'];
+  orderId: Scalars['ID']['input'];
+  /** The provider's token for the payment method (never a card number). */
+  paymentMethodToken: Scalars['String']['input'];
+  provider: PaymentProvider;
+};
+
+export type PayOrderPayload = {
+  __typename?: 'PayOrderPayload';
+  errors: Array<UserError>;
+  payment?: Maybe<Payment>;
+};
+
+/** One attempt to pay an order through a payment provider. */
 export type Payment = {
   __typename?: 'Payment';
+  /** The order's total, as orders announced it. */
   amount: Money;
+  /** The card used, once the provider said (brand, last 4 digits and expiry only). */
+  card?: Maybe<PaymentCard>;
   createdAt: Scalars['DateTime']['output'];
+  /** Why it failed (FAILED), or why it is still PENDING (PROVIDER_UNAVAILABLE); null otherwise. */
+  failureCode?: Maybe<PaymentFailureCode>;
+  /** What to tell the buyer: safe to show, never the provider's own words. */
+  failureMessage?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
+  /** What the buyer must do next, while REQUIRES_ACTION. */
+  nextAction?: Maybe<PaymentNextAction>;
   /** Resolved by orders; null only when orders cannot be reached. */
   order?: Maybe<Order>;
   provider: PaymentProvider;
   status: PaymentStatus;
 };
 
+export type PaymentCard = {
+  __typename?: 'PaymentCard';
+  brand: Scalars['String']['output'];
+  expMonth: Scalars['Int']['output'];
+  expYear: Scalars['Int']['output'];
+  last4: Scalars['String']['output'];
+};
+
+export type PaymentFailureCode =
+  | 'AUTHENTICATION_FAILED'
+  | 'CARD_DECLINED'
+  | 'EXPIRED_CARD'
+  | 'INCORRECT_CVC'
+  | 'INSUFFICIENT_FUNDS'
+  | 'INVALID_PAYMENT_METHOD'
+  | 'PROCESSING_ERROR'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'REFUND_FAILED';
+
+export type PaymentNextAction = {
+  __typename?: 'PaymentNextAction';
+  /** For the provider's client SDK (Stripe's PaymentIntent client secret). */
+  clientSecret?: Maybe<Scalars['String']['output']>;
+  type: PaymentNextActionType;
+  url?: Maybe<Scalars['String']['output']>;
+};
+
+export type PaymentNextActionType =
+  | 'REDIRECT_TO_URL'
+  | 'USE_SDK';
+
 export type PaymentProvider =
   | 'BRAINTREE'
+  /** Test payments that move no money: tokens such as tok_visa and tok_chargeDeclined. */
+  | 'SANDBOX'
   | 'STRIPE';
 
 export type PaymentStatus =
+  /** Declined or failed for good: pay again with another method and a new key. */
   | 'FAILED'
+  /** The provider is being asked, or could not be reached: pay again with the same key to ask again. */
   | 'PENDING'
-  | 'REFUNDED'
+  /** The buyer must act (3-D Secure): follow nextAction, then confirmPayment. */
+  | 'REQUIRES_ACTION'
   | 'SUCCEEDED';
 
 export type Query = {
   __typename?: 'Query';
-  /** Platform ADMINs only; null for anyone else, as for an unknown id. Customers see theirs on `Order.payments`. */
+  /** For the order's buyer, the organization's ADMIN/OWNER and platform ADMINs; null for anyone else, as for an unknown id. */
   payment?: Maybe<Payment>;
 };
 
 
 export type QueryPaymentArgs = {
   id: Scalars['ID']['input'];
-};
-
-export type RecordPaymentInput = {
-  amount: MoneyInput;
-  orderId: Scalars['ID']['input'];
-  provider: PaymentProvider;
-};
-
-export type RecordPaymentPayload = {
-  __typename?: 'RecordPaymentPayload';
-  errors: Array<UserError>;
-  payment?: Maybe<Payment>;
 };
 
 /** An expected business failure, returned in a mutation payload. */
@@ -221,43 +297,58 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  ConfirmPaymentInput: ConfirmPaymentInput;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  ConfirmPaymentPayload: ResolverTypeWrapper<Omit<ConfirmPaymentPayload, 'payment'> & { payment?: Maybe<ResolversTypes['Payment']> }>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ErrorCode: ErrorCode;
   Money: ResolverTypeWrapper<Money>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Order: ResolverTypeWrapper<Omit<Order, 'payments'> & { payments?: Maybe<Array<ResolversTypes['Payment']>> }>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  PayOrderInput: PayOrderInput;
+  PayOrderPayload: ResolverTypeWrapper<Omit<PayOrderPayload, 'payment'> & { payment?: Maybe<ResolversTypes['Payment']> }>;
   Payment: ResolverTypeWrapper<PaymentRow>;
+  PaymentCard: ResolverTypeWrapper<PaymentCard>;
+  PaymentFailureCode: PaymentFailureCode;
+  PaymentNextAction: ResolverTypeWrapper<PaymentNextAction>;
+  PaymentNextActionType: PaymentNextActionType;
   PaymentProvider: PaymentProvider;
   PaymentStatus: PaymentStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  RecordPaymentInput: RecordPaymentInput;
-  RecordPaymentPayload: ResolverTypeWrapper<Omit<RecordPaymentPayload, 'payment'> & { payment?: Maybe<ResolversTypes['Payment']> }>;
   UserError: ResolverTypeWrapper<UserError>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
+  ConfirmPaymentInput: ConfirmPaymentInput;
+  String: Scalars['String']['output'];
+  ID: Scalars['ID']['output'];
+  ConfirmPaymentPayload: Omit<ConfirmPaymentPayload, 'payment'> & { payment?: Maybe<ResolversParentTypes['Payment']> };
   DateTime: Scalars['DateTime']['output'];
   Money: Money;
   Int: Scalars['Int']['output'];
-  String: Scalars['String']['output'];
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   Order: Omit<Order, 'payments'> & { payments?: Maybe<Array<ResolversParentTypes['Payment']>> } | FederationReferenceTypes['Order'];
-  ID: Scalars['ID']['output'];
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
+  PayOrderInput: PayOrderInput;
+  PayOrderPayload: Omit<PayOrderPayload, 'payment'> & { payment?: Maybe<ResolversParentTypes['Payment']> };
   Payment: PaymentRow;
+  PaymentCard: PaymentCard;
+  PaymentNextAction: PaymentNextAction;
   Query: Record<PropertyKey, never>;
-  RecordPaymentInput: RecordPaymentInput;
-  RecordPaymentPayload: Omit<RecordPaymentPayload, 'payment'> & { payment?: Maybe<ResolversParentTypes['Payment']> };
   UserError: UserError;
+}>;
+
+export type ConfirmPaymentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmPaymentPayload'] = ResolversParentTypes['ConfirmPaymentPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -270,7 +361,8 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
-  recordPayment?: Resolver<ResolversTypes['RecordPaymentPayload'], ParentType, ContextType, RequireFields<MutationRecordPaymentArgs, 'input'>>;
+  confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
+  payOrder?: Resolver<ResolversTypes['PayOrderPayload'], ParentType, ContextType, RequireFields<MutationPayOrderArgs, 'input'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
@@ -284,23 +376,40 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type PayOrderPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayOrderPayload'] = ResolversParentTypes['PayOrderPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType>;
+}>;
+
 export type PaymentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment'], FederationReferenceType extends FederationReferenceTypes['Payment'] = FederationReferenceTypes['Payment']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Payment']> | FederationReferenceType, FederationReferenceType, ContextType>;
   amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  card?: Resolver<Maybe<ResolversTypes['PaymentCard']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  failureCode?: Resolver<Maybe<ResolversTypes['PaymentFailureCode']>, ParentType, ContextType>;
+  failureMessage?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  nextAction?: Resolver<Maybe<ResolversTypes['PaymentNextAction']>, ParentType, ContextType>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['PaymentProvider'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PaymentStatus'], ParentType, ContextType>;
 }>;
 
-export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
-  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
+export type PaymentCardResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentCard'] = ResolversParentTypes['PaymentCard']> = ResolversObject<{
+  brand?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expMonth?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  last4?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
-export type RecordPaymentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RecordPaymentPayload'] = ResolversParentTypes['RecordPaymentPayload']> = ResolversObject<{
-  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
-  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType>;
+export type PaymentNextActionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentNextAction'] = ResolversParentTypes['PaymentNextAction']> = ResolversObject<{
+  clientSecret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['PaymentNextActionType'], ParentType, ContextType>;
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
 }>;
 
 export type UserErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
@@ -310,14 +419,17 @@ export type UserErrorResolvers<ContextType = Context, ParentType extends Resolve
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  ConfirmPaymentPayload?: ConfirmPaymentPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PayOrderPayload?: PayOrderPayloadResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
+  PaymentCard?: PaymentCardResolvers<ContextType>;
+  PaymentNextAction?: PaymentNextActionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
-  RecordPaymentPayload?: RecordPaymentPayloadResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 }>;
 

@@ -1,17 +1,20 @@
-import { paymentsOfOrder, recordPayment, visiblePayment } from '../domain/payments.ts';
-import type { Resolvers } from '../generated/graphql.ts';
+import { confirmPayment, paymentsOfOrder, payOrder, visiblePayment } from '../domain/payments.ts';
+import type { PaymentFailureCode, Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
     payment: (_, args, ctx) => visiblePayment(ctx, args),
   },
   Mutation: {
-    recordPayment: (_, { input }, ctx) => recordPayment(ctx, input),
+    payOrder: (_, { input }, ctx) => payOrder(ctx, input),
+    confirmPayment: (_, { input }, ctx) => confirmPayment(ctx, input),
   },
   Payment: {
     __resolveReference: (reference, ctx) => visiblePayment(ctx, reference),
     order: (payment) => ({ id: payment.orderId }),
     amount: (payment) => ({ amount: payment.amount, currency: payment.currency }),
+    // Stored from FAILURE_CODES only (adapters/provider.ts), which the GraphQL enum mirrors.
+    failureCode: (payment) => payment.failureCode as PaymentFailureCode | null,
   },
   Order: {
     payments: (order, _, ctx) => paymentsOfOrder(ctx, order),

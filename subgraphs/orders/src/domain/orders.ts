@@ -162,6 +162,7 @@ export const checkout = mutationRule(
         eventId: order.eventId,
         organizationId: order.organizationId,
         buyerId: order.buyerId,
+        guestTokenHash: hold.guestTokenHash,
         buyerEmail: order.buyerEmail,
         total: { amount: order.totalAmount, currency: order.currency },
         expiresAt: order.expiresAt.toISOString(),

@@ -1,0 +1,72 @@
+import type { Logger } from '@bilten/platform';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { SubgraphName } from './config.ts';
+
+/**
+ * `POST /webhooks/{provider}` at the public door: payment providers' notifications passed on to
+ * the billing subgraph, which verifies each one (subgraphs/billing/src/adapters/*-webhooks.ts).
+ * Signatures cover the exact bytes, so the body goes on as it came, unparsed, with the headers a
+ * signature lives in; there are no credentials to exchange (the provider's signature is the
+ * credential). Nothing here logs a body.
+ */
+export interface ProviderWebhookProxyOptions {
+  supergraphSdl: string;
+  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  timeoutMs: number;
+  log: Logger;
+}
+
+/** The providers billing serves a webhook for; anything else is 404 without a trip. */
+const PROVIDERS = new Set(['stripe', 'braintree']);
+/** The headers billing reads: the body's type and the providers' signature headers. */
+const FORWARDED_HEADERS = ['content-type', 'stripe-signature'];
+/** Provider notifications are a few kilobytes. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Billing's base URL: its /graphql from the supergraph (or the override), without the path. */
+function billingBaseUrl(options: ProviderWebhookProxyOptions): string {
+  const routed = /join__graph\(name: "billing", url: "([^"]+)"\)/.exec(options.supergraphSdl)?.[1];
+  return new URL('/', options.subgraphUrls.billing ?? routed ?? 'http://localhost:4004/graphql').toString();
+}
+
+const text = (reply: FastifyReply, status: number, message: string) =>
+  reply.status(status).header('content-type', 'text/plain; charset=utf-8').send(message);
+
+export function registerProviderWebhooks(app: FastifyInstance, options: ProviderWebhookProxyOptions) {
+  const base = billingBaseUrl(options);
+  app.register(async (scope) => {
+    // Any type, kept as bytes: billing decides what it accepts.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES },
+      (_request, body, done) => done(null, body),
+    );
+
+    scope.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
+      const { provider } = request.params;
+      if (!PROVIDERS.has(provider)) return text(reply, 404, 'no such webhook');
+      const headers: Record<string, string> = { 'x-request-id': request.id, 'x-forwarded-for': request.ip };
+      for (const name of FORWARDED_HEADERS) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      try {
+        const upstream = await fetch(new URL(`webhooks/${provider}`, base), {
+          method: 'POST',
+          headers,
+          body: Buffer.isBuffer(request.body) ? request.body : undefined,
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        reply.status(upstream.status);
+        const type = upstream.headers.get('content-type');
+        if (type) reply.header('content-type', type);
+        return reply.send(Buffer.from(await upstream.arrayBuffer()));
+      } catch (err) {
+        // A 5xx makes the provider deliver again later.
+        options.log.warn({ err: (err as Error).message, provider }, 'provider webhook: billing unavailable');
+        return text(reply, 502, 'try again later');
+      }
+    });
+  });
+}

@@ -1,0 +1,3 @@
+DROP TABLE "billing"."payments" CASCADE;--> statement-breakpoint
+DROP TYPE "billing"."payment_provider";--> statement-breakpoint
+DROP TYPE "billing"."payment_status";

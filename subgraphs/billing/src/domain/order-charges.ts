@@ -1,0 +1,26 @@
+import { orderCreated } from '@bilten/contracts/orders';
+import type { EventConsumer } from '@bilten/platform';
+import { upsertOrderCharge } from '../db/queries.ts';
+
+/**
+ * Billing's copy of each order waiting for payment: the amount payOrder charges and who may pay.
+ * An upsert, so applying it twice is harmless (the inbox already runs it once per event).
+ */
+export const orderChargeConsumer: EventConsumer<typeof orderCreated.payload> = {
+  name: 'order-charges',
+  event: orderCreated,
+  groupCommit: true,
+  async handle({ payload }, tx) {
+    await upsertOrderCharge(tx, {
+      orderId: payload.orderId,
+      eventId: payload.eventId,
+      organizationId: payload.organizationId,
+      buyerId: payload.buyerId,
+      guestTokenHash: payload.guestTokenHash,
+      buyerEmail: payload.buyerEmail,
+      amount: payload.total.amount,
+      currency: payload.total.currency,
+      expiresAt: new Date(payload.expiresAt),
+    });
+  },
+};
