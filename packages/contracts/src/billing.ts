@@ -25,6 +25,21 @@ export const paymentFailed = defineEvent({
   }),
 });
 
+/**
+ * A refund could not be made (the provider refused it, or it was more than is left): nothing
+ * changes for the order; messaging and the organizer's views can tell.
+ */
+export const refundFailed = defineEvent({
+  type: 'bilten.billing.refund.failed',
+  aggregateType: 'payment',
+  payload: z.object({
+    refundId: z.uuid(),
+    orderId: z.uuid(),
+    amount: money,
+    failureCode: z.string(),
+  }),
+});
+
 /** Money went back to the buyer: orders marks the order PARTIALLY_REFUNDED or REFUNDED. */
 export const refundSucceeded = defineEvent({
   type: 'bilten.billing.refund.succeeded',

@@ -26,6 +26,16 @@ export const orderCreated = defineEvent({
     total: money,
     /** When the order expires unpaid (its reservation's end). */
     expiresAt: z.iso.datetime(),
+    /**
+     * The terms the buyer bought under, for billing's `requestRefund`: the event's refund policy
+     * (`FULL_UNTIL` n days before the start, `PARTIAL` percent until n days, `NONE`) and its start.
+     */
+    refundPolicy: z.object({
+      kind: z.enum(['FULL_UNTIL', 'PARTIAL', 'NONE']),
+      daysBeforeStart: z.number().int().nullable(),
+      percent: z.number().int().nullable(),
+    }),
+    eventStartsAt: z.iso.datetime(),
   }),
 });
 

@@ -5,7 +5,7 @@ import { orderChargeConsumer } from './domain/order-charges.ts';
 import { refundConsumer } from './domain/refunds.ts';
 
 /** What billing publishes; the contracts themselves live in packages/contracts. */
-export { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
+export { paymentFailed, paymentSucceeded, refundFailed, refundSucceeded } from '@bilten/contracts/billing';
 
 /**
  * Every consumer this subgraph runs: its copy of the orders to charge, and the refunds orders

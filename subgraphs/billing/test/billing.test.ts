@@ -6,6 +6,7 @@ import { queryEntities } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
+import { orderTerms } from './support.ts';
 
 // Who sees payments (payment(id), Order.payments) and how they federate. Charging: payments.test.ts.
 
@@ -38,6 +39,7 @@ async function announceOrder(guest = false): Promise<TestOrder> {
       organizationId,
       buyerId,
       guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
+      ...orderTerms(),
       buyerEmail: 'buyer@example.com',
       total: { amount: 1200, currency: 'EUR' },
       expiresAt: new Date(Date.now() + 600_000).toISOString(),

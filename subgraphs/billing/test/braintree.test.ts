@@ -1,6 +1,7 @@
 import { orderCreated, refundRequested } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { startTestSubgraph, type TestSubgraph, type UserError, waitFor } from '@bilten/testkit';
+import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
 import braintree from 'braintree';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +15,7 @@ import {
 import { providerEventOf } from '../src/adapters/braintree-webhooks.ts';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { type FakeBraintree, startFakeBraintree } from './fakes/braintree-server.ts';
-import { chargeRequest, signal } from './support.ts';
+import { chargeRequest, orderTerms, signal } from './support.ts';
 
 let fake: FakeBraintree;
 let adapter: ReturnType<typeof createBraintreeAdapter>;
@@ -301,6 +301,7 @@ describe('the billing subgraph with Braintree', () => {
         organizationId: uuidv7(),
         buyerId,
         guestTokenHash: null,
+        ...orderTerms(),
         buyerEmail: 'buyer@example.com',
         total: { amount, currency: 'EUR' },
         expiresAt: new Date(Date.now() + 600_000).toISOString(),

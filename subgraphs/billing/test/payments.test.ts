@@ -18,6 +18,7 @@ import { SANDBOX_ACTION_URL, sandboxCharges } from '../src/adapters/sandbox.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { applyProviderEvent } from '../src/domain/provider-events.ts';
 import { billingSubgraph } from '../src/server.ts';
+import { orderTerms } from './support.ts';
 
 /** Short, so that a provider that never answers (tok_timeout) costs the suite one second. */
 const DEADLINE_MS = 1000;
@@ -93,6 +94,7 @@ async function announceOrder(
       organizationId,
       buyerId,
       guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
+      ...orderTerms(),
       buyerEmail: 'buyer@example.com',
       total: { amount, currency: 'EUR' },
       expiresAt: (options.expiresAt ?? new Date(Date.now() + 600_000)).toISOString(),
@@ -604,7 +606,7 @@ describe('refundRequested', () => {
     ]);
   });
 
-  it('refuses to give back more than was paid (REFUND_FAILED, nothing published)', async () => {
+  it('refuses to give back more than was paid (REFUND_FAILED: refund.failed, no refund.succeeded)', async () => {
     const order = await announceOrder({ amount: 1000 });
     await payOrder(order);
     const refundId = uuidv7();
@@ -614,6 +616,14 @@ describe('refundRequested', () => {
     );
     expect(refund).toEqual({ status: 'FAILED', failure_code: 'REFUND_FAILED' });
     expect(refundedOf(refundId)).toEqual([]);
+    const [announced] = await subgraph.sql<Array<{ payload: unknown }>>`
+      select payload from billing.outbox where type = 'bilten.billing.refund.failed' and aggregate_id = ${refundId}`;
+    expect(announced!.payload).toEqual({
+      refundId,
+      orderId: order.orderId,
+      amount: { amount: 1500, currency: 'EUR' },
+      failureCode: 'REFUND_FAILED',
+    });
   });
 
   it('applies a provider REFUND_SUCCEEDED to a pending refund once', async () => {

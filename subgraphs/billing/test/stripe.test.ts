@@ -2,14 +2,14 @@ import { paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
 import { orderCreated, refundRequested } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
 import Stripe from 'stripe';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { createStripeAdapter } from '../src/adapters/stripe.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { type FakeStripe, startFakeStripe } from './fakes/stripe-server.ts';
-import { chargeRequest, signal } from './support.ts';
+import { chargeRequest, orderTerms, signal } from './support.ts';
 
 let fake: FakeStripe;
 let adapter: ReturnType<typeof createStripeAdapter>;
@@ -254,6 +254,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
         organizationId: uuidv7(),
         buyerId,
         guestTokenHash: null,
+        ...orderTerms(),
         buyerEmail: 'buyer@example.com',
         total: { amount, currency: 'EUR' },
         expiresAt: new Date(Date.now() + 600_000).toISOString(),

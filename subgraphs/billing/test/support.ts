@@ -17,3 +17,20 @@ export const chargeRequest = (token: string, amount = 1234): ChargeRequest => {
 
 /** Long enough for any single provider call in these tests. */
 export const signal = () => AbortSignal.timeout(5_000);
+
+/**
+ * The refund terms an `orderCreated` carries, as orders sends them: the policy of a published
+ * event a month away (NONE unless given).
+ */
+export const orderTerms = (
+  refundPolicy: {
+    kind: 'FULL_UNTIL' | 'PARTIAL' | 'NONE';
+    daysBeforeStart: number | null;
+    percent: number | null;
+  } = {
+    kind: 'NONE',
+    daysBeforeStart: null,
+    percent: null,
+  },
+  eventStartsAt = new Date(Date.now() + 30 * 86_400_000),
+) => ({ refundPolicy, eventStartsAt: eventStartsAt.toISOString() });

@@ -183,6 +183,8 @@ describe('checkout', () => {
       buyerEmail: 'ana@example.com',
       total: eur(14_000),
       expiresAt: order.expiresAt,
+      refundPolicy: offer.refundPolicy,
+      eventStartsAt: offer.startsAt,
     });
   });
 

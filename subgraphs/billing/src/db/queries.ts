@@ -169,6 +169,69 @@ export async function openRefundByProviderId(
   return row;
 }
 
+// ---------------------------------------------------------------- refunds by request
+
+/** The order's SUCCEEDED payment (at most one: payments_one_live_per_order), locked while refunding. */
+export async function succeededPaymentForUpdate(
+  tx: Transaction,
+  orderId: string,
+): Promise<PaymentRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(payments)
+    .where(and(eq(payments.orderId, orderId), eq(payments.status, 'SUCCEEDED')))
+    .orderBy(desc(payments.id))
+    .limit(1)
+    .for('update');
+  return row;
+}
+
+/**
+ * What the payment's refunds hold: SUCCEEDED and PENDING (a PENDING one may still go through), so
+ * a new refund checked under the payment's lock can never take the total past what was paid.
+ */
+export async function committedRefunds(tx: Db, paymentId: string): Promise<number> {
+  const [row] = await tx
+    .select({ total: sql<string>`coalesce(sum(${refunds.amount}), 0)` })
+    .from(refunds)
+    .where(and(eq(refunds.paymentId, paymentId), inArray(refunds.status, ['PENDING', 'SUCCEEDED'])));
+  return Number(row?.total ?? 0);
+}
+
+export async function refundById(db: Db, id: string): Promise<RefundRow | undefined> {
+  const [row] = await db.select().from(refunds).where(eq(refunds.id, id));
+  return row;
+}
+
+/** Applies the provider's answer to a refund still PENDING; nothing when it was settled meanwhile. */
+export async function settlePendingRefund(
+  tx: Transaction,
+  id: string,
+  set: Partial<typeof refunds.$inferInsert>,
+): Promise<RefundRow | undefined> {
+  const [row] = await tx
+    .update(refunds)
+    .set({ ...set, updatedAt: sql`now()` })
+    .where(and(eq(refunds.id, id), eq(refunds.status, 'PENDING')))
+    .returning();
+  return row;
+}
+
+/** Oldest first. */
+export const refundsOfPayment = (db: Db, paymentId: string) =>
+  db
+    .select()
+    .from(refunds)
+    .where(eq(refunds.paymentId, paymentId))
+    .orderBy(asc(refunds.createdAt), asc(refunds.id));
+
+export const refundsOfOrder = (db: Db, orderId: string) =>
+  db
+    .select()
+    .from(refunds)
+    .where(eq(refunds.orderId, orderId))
+    .orderBy(asc(refunds.createdAt), asc(refunds.id));
+
 // ---------------------------------------------------------------- provider events
 
 /** False when the provider's event was handled before. */

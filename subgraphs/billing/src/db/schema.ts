@@ -38,10 +38,19 @@ export const orderCharges = billing.table('order_charges', {
   currency: text().notNull(),
   /** Unpaid by then, orders expires the order: no new payment starts after it. */
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  /** The event's refund policy when the order was made: `requestRefund` grants by it. */
+  refundPolicy: jsonb('refund_policy').$type<RefundPolicy>().notNull(),
+  eventStartsAt: timestamp('event_starts_at', { withTimezone: true }).notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
 export type OrderChargeRow = typeof orderCharges.$inferSelect;
+
+export interface RefundPolicy {
+  kind: 'FULL_UNTIL' | 'PARTIAL' | 'NONE';
+  daysBeforeStart: number | null;
+  percent: number | null;
+}
 
 // ---------------------------------------------------------------- payments
 

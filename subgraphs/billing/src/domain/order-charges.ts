@@ -21,6 +21,8 @@ export const orderChargeConsumer: EventConsumer<typeof orderCreated.payload> = {
       amount: payload.total.amount,
       currency: payload.total.currency,
       expiresAt: new Date(payload.expiresAt),
+      refundPolicy: payload.refundPolicy,
+      eventStartsAt: new Date(payload.eventStartsAt),
     });
   },
 };

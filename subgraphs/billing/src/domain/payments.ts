@@ -64,7 +64,11 @@ const sha256Hex = (text: string) => createHash('sha256').update(text).digest('he
  * guest order whoever shows the guest token (compared by hash, in constant time). An API key is
  * never a buyer: it may pay only a guest order of its own organization, with the token.
  */
-function mayPay(viewer: Viewer, charge: OrderChargeRow, guestToken: string | null | undefined): boolean {
+export function mayPay(
+  viewer: Viewer,
+  charge: OrderChargeRow,
+  guestToken: string | null | undefined,
+): boolean {
   if (charge.buyerId) return viewer.kind === 'user' && viewer.userId === charge.buyerId;
   if (viewer.kind === 'apiKey' && viewer.organizationId !== charge.organizationId) return false;
   if (!charge.guestTokenHash || !guestToken) return false;

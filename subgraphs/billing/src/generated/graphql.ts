@@ -66,6 +66,17 @@ export type Mutation = {
    * charged at most once: concurrent attempts answer the same payment, or ALREADY_PAID.
    */
   payOrder: PayOrderPayload;
+  /**
+   * The organization's ADMIN/OWNER (or a platform ADMIN) refunds a paid order, in part or in full,
+   * through the provider it was paid with; never more than paid.
+   */
+  refundOrder: RefundOrderPayload;
+  /**
+   * The buyer (or a guest with the order's token) asks for a refund: granted at once when the event's
+   * refund policy allows it, refused with the policy's reason (INVALID_INPUT) when not. Once per
+   * order: asking again answers the same refund.
+   */
+  requestRefund: RequestRefundPayload;
 };
 
 
@@ -78,6 +89,16 @@ export type MutationPayOrderArgs = {
   input: PayOrderInput;
 };
 
+
+export type MutationRefundOrderArgs = {
+  input: RefundOrderInput;
+};
+
+
+export type MutationRequestRefundArgs = {
+  input: RequestRefundInput;
+};
+
 export type Order = {
   __typename?: 'Order';
   id: Scalars['ID']['output'];
@@ -86,6 +107,12 @@ export type Order = {
    * and platform ADMINs (empty for anyone else); null only when billing cannot be reached.
    */
   payments?: Maybe<Array<Payment>>;
+  /**
+   * Every refund of this order (by the organizer, by policy at the buyer's request, or for a
+   * cancelled event), oldest first, for the same callers as payments; null only when billing cannot
+   * be reached.
+   */
+  refunds?: Maybe<Array<Refund>>;
 };
 
 export type PageInfo = {
@@ -129,6 +156,8 @@ export type Payment = {
   /** Resolved by orders; null only when orders cannot be reached. */
   order?: Maybe<Order>;
   provider: PaymentProvider;
+  /** Money given back on this payment, oldest first. */
+  refunds: Array<Refund>;
   status: PaymentStatus;
 };
 
@@ -187,6 +216,53 @@ export type Query = {
 
 export type QueryPaymentArgs = {
   id: Scalars['ID']['input'];
+};
+
+/** Money given back on a payment, through the provider it was paid with. */
+export type Refund = {
+  __typename?: 'Refund';
+  amount: Money;
+  createdAt: Scalars['DateTime']['output'];
+  /** REFUND_FAILED when FAILED; PROVIDER_UNAVAILABLE while PENDING because the provider did not answer. */
+  failureCode?: Maybe<PaymentFailureCode>;
+  /** Safe to show, never the provider's own words. */
+  failureMessage?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** Why: the organizer's words, the buyer's request, or EVENT_CANCELLED and the like for refunds orders asked. */
+  reason: Scalars['String']['output'];
+  status: RefundStatus;
+};
+
+export type RefundOrderInput = {
+  /** Omitted: everything not refunded yet. Never more than what is left, in the order's currency. */
+  amount?: InputMaybe<MoneyInput>;
+  orderId: Scalars['ID']['input'];
+  /** 1 to 500 characters. */
+  reason: Scalars['String']['input'];
+};
+
+export type RefundOrderPayload = {
+  __typename?: 'RefundOrderPayload';
+  errors: Array<UserError>;
+  refund?: Maybe<Refund>;
+};
+
+export type RefundStatus =
+  | 'FAILED'
+  /** Asked of the provider, or waiting for it to settle. */
+  | 'PENDING'
+  | 'SUCCEEDED';
+
+export type RequestRefundInput = {
+  /** For a guest order: the token handed out with its reservation. */
+  guestToken?: InputMaybe<Scalars['String']['input']>;
+  orderId: Scalars['ID']['input'];
+};
+
+export type RequestRefundPayload = {
+  __typename?: 'RequestRefundPayload';
+  errors: Array<UserError>;
+  refund?: Maybe<Refund>;
 };
 
 /** An expected business failure, returned in a mutation payload. */
@@ -320,6 +396,12 @@ export type ResolversTypes = ResolversObject<{
   PaymentProvider: PaymentProvider;
   PaymentStatus: PaymentStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Refund: ResolverTypeWrapper<Refund>;
+  RefundOrderInput: RefundOrderInput;
+  RefundOrderPayload: ResolverTypeWrapper<RefundOrderPayload>;
+  RefundStatus: RefundStatus;
+  RequestRefundInput: RequestRefundInput;
+  RequestRefundPayload: ResolverTypeWrapper<RequestRefundPayload>;
   UserError: ResolverTypeWrapper<UserError>;
 }>;
 
@@ -343,6 +425,11 @@ export type ResolversParentTypes = ResolversObject<{
   PaymentCard: PaymentCard;
   PaymentNextAction: PaymentNextAction;
   Query: Record<PropertyKey, never>;
+  Refund: Refund;
+  RefundOrderInput: RefundOrderInput;
+  RefundOrderPayload: RefundOrderPayload;
+  RequestRefundInput: RequestRefundInput;
+  RequestRefundPayload: RequestRefundPayload;
   UserError: UserError;
 }>;
 
@@ -363,12 +450,15 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   confirmPayment?: Resolver<ResolversTypes['ConfirmPaymentPayload'], ParentType, ContextType, RequireFields<MutationConfirmPaymentArgs, 'input'>>;
   payOrder?: Resolver<ResolversTypes['PayOrderPayload'], ParentType, ContextType, RequireFields<MutationPayOrderArgs, 'input'>>;
+  refundOrder?: Resolver<ResolversTypes['RefundOrderPayload'], ParentType, ContextType, RequireFields<MutationRefundOrderArgs, 'input'>>;
+  requestRefund?: Resolver<ResolversTypes['RequestRefundPayload'], ParentType, ContextType, RequireFields<MutationRequestRefundArgs, 'input'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Order']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   payments?: Resolver<Maybe<Array<ResolversTypes['Payment']>>, ParentType, ContextType>;
+  refunds?: Resolver<Maybe<Array<ResolversTypes['Refund']>>, ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -392,6 +482,7 @@ export type PaymentResolvers<ContextType = Context, ParentType extends Resolvers
   nextAction?: Resolver<Maybe<ResolversTypes['PaymentNextAction']>, ParentType, ContextType>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['PaymentProvider'], ParentType, ContextType>;
+  refunds?: Resolver<Array<ResolversTypes['Refund']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PaymentStatus'], ParentType, ContextType>;
 }>;
 
@@ -412,6 +503,26 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
 }>;
 
+export type RefundResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Refund'] = ResolversParentTypes['Refund']> = ResolversObject<{
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  failureCode?: Resolver<Maybe<ResolversTypes['PaymentFailureCode']>, ParentType, ContextType>;
+  failureMessage?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RefundStatus'], ParentType, ContextType>;
+}>;
+
+export type RefundOrderPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RefundOrderPayload'] = ResolversParentTypes['RefundOrderPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  refund?: Resolver<Maybe<ResolversTypes['Refund']>, ParentType, ContextType>;
+}>;
+
+export type RequestRefundPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestRefundPayload'] = ResolversParentTypes['RequestRefundPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  refund?: Resolver<Maybe<ResolversTypes['Refund']>, ParentType, ContextType>;
+}>;
+
 export type UserErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
   code?: Resolver<ResolversTypes['ErrorCode'], ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
@@ -430,6 +541,9 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   PaymentCard?: PaymentCardResolvers<ContextType>;
   PaymentNextAction?: PaymentNextActionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Refund?: RefundResolvers<ContextType>;
+  RefundOrderPayload?: RefundOrderPayloadResolvers<ContextType>;
+  RequestRefundPayload?: RequestRefundPayloadResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 }>;
 

@@ -166,6 +166,8 @@ export const checkout = mutationRule(
         buyerEmail: order.buyerEmail,
         total: { amount: order.totalAmount, currency: order.currency },
         expiresAt: order.expiresAt.toISOString(),
+        refundPolicy: offer!.refundPolicy,
+        eventStartsAt: offer!.startsAt.toISOString(),
       });
       return { order, errors: [] };
     });

@@ -1,0 +1,2 @@
+ALTER TABLE "billing"."order_charges" ADD COLUMN "refund_policy" jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "billing"."order_charges" ADD COLUMN "event_starts_at" timestamp with time zone NOT NULL;
