@@ -284,7 +284,8 @@ describe('gateway: a body over the limit', () => {
         headers: { origin: page.origin, 'content-type': 'application/x-www-form-urlencoded' },
         body: 'token=not-a-real-token',
       });
-      expect(posted.status).toBeLessThan(500);
+      // No identity here: the page answers that it cannot verify now (502); what matters is what follows.
+      expect(posted.status).toBe(502);
       // Before the fix, the in-process request's stand-in socket threw from a timer here.
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect((await fetch(new URL('/livez', gateway.url))).status).toBe(200);
