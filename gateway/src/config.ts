@@ -46,3 +46,20 @@ export const subgraphUrlsFrom = (config: GatewayConfig): Partial<Record<Subgraph
       config[`${name.toUpperCase()}_URL` as `${Uppercase<SubgraphName>}_URL`],
     ]),
   );
+
+/**
+ * A route beside a subgraph's /graphql (`/`, `/.well-known/jwks.json`): on the host the supergraph
+ * routes it to, unless its `<NAME>_URL` overrides that; on its local default port otherwise.
+ */
+export function subgraphRoute(
+  options: { supergraphSdl: string; subgraphUrls: Partial<Record<SubgraphName, string>> },
+  name: SubgraphName,
+  path: string,
+): string {
+  const routed = new RegExp(`join__graph\\(name: "${name}", url: "([^"]+)"\\)`).exec(
+    options.supergraphSdl,
+  )?.[1];
+  const graphqlUrl =
+    options.subgraphUrls[name] ?? routed ?? `http://localhost:${4001 + SUBGRAPH_NAMES.indexOf(name)}/graphql`;
+  return new URL(path, graphqlUrl).toString();
+}

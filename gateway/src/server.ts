@@ -24,7 +24,7 @@ import { GraphQLError } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
-import type { GatewayConfig, SubgraphName } from './config.ts';
+import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
 import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
@@ -75,13 +75,6 @@ interface GatewayContext {
   /** The client's address: the TCP peer, or what trusted proxies say (GATEWAY_TRUST_PROXY). */
   clientIp: string;
   userAgent?: string;
-}
-
-/** A route of identity's (JWKS, API-key exchange): beside its /graphql, found in the supergraph unless overridden. */
-function identityUrl(options: GatewayOptions, path: string): string {
-  const routed = /join__graph\(name: "identity", url: "([^"]+)"\)/.exec(options.supergraphSdl)?.[1];
-  const graphqlUrl = options.subgraphUrls.identity ?? routed ?? 'http://localhost:4001/graphql';
-  return new URL(path, graphqlUrl).toString();
 }
 
 /**
@@ -187,8 +180,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // API keys and user tokens become identity-signed tokens with current claims (access-tokens.ts).
   const tokens = createTokenExchange({
-    apiKeysUrl: identityUrl(options, '/internal/api-keys/exchange'),
-    currentClaimsUrl: identityUrl(options, '/internal/access/current'),
+    apiKeysUrl: subgraphRoute(options, 'identity', '/internal/api-keys/exchange'),
+    currentClaimsUrl: subgraphRoute(options, 'identity', '/internal/access/current'),
     timeoutMs: limits.subgraphTimeoutMs,
     log,
   });
@@ -240,7 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
-  const jwksUrl = identityUrl(options, '/.well-known/jwks.json');
+  const jwksUrl = subgraphRoute(options, 'identity', '/.well-known/jwks.json');
   app.get('/.well-known/jwks.json', async (_request, reply) => {
     try {
       const upstream = await fetch(jwksUrl, { signal: AbortSignal.timeout(limits.subgraphTimeoutMs) });

@@ -1,6 +1,6 @@
 import type { Logger } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { SubgraphName } from './config.ts';
+import { type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `GET /tickets/{id}.pdf[?token=…]` at the public door: passed on to the orders subgraph, which
@@ -22,12 +22,6 @@ export interface TicketFileProxyOptions {
 /** The upstream headers a ticket file keeps. */
 const PASSED_HEADERS = ['content-type', 'content-disposition', 'cache-control', 'x-content-type-options'];
 
-/** Orders' base URL: its /graphql from the supergraph (or the override), without the path. */
-function ordersBaseUrl(options: TicketFileProxyOptions): string {
-  const routed = /join__graph\(name: "orders", url: "([^"]+)"\)/.exec(options.supergraphSdl)?.[1];
-  return new URL('/', options.subgraphUrls.orders ?? routed ?? 'http://localhost:4003/graphql').toString();
-}
-
 const text = (reply: FastifyReply, status: number, message: string) =>
   reply
     .status(status)
@@ -36,7 +30,7 @@ const text = (reply: FastifyReply, status: number, message: string) =>
     .send(message);
 
 export function registerTicketFiles(app: FastifyInstance, options: TicketFileProxyOptions) {
-  const base = ordersBaseUrl(options);
+  const base = subgraphRoute(options, 'orders', '/');
   app.get<{ Params: { file: string }; Querystring: { token?: unknown } }>(
     '/tickets/:file',
     async (request, reply) => {

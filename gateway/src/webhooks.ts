@@ -1,6 +1,6 @@
 import type { Logger } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { SubgraphName } from './config.ts';
+import { type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `POST /webhooks/{provider}` at the public door: payment providers' notifications passed on to
@@ -23,17 +23,11 @@ const FORWARDED_HEADERS = ['content-type', 'stripe-signature'];
 /** Provider notifications are a few kilobytes. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** Billing's base URL: its /graphql from the supergraph (or the override), without the path. */
-function billingBaseUrl(options: ProviderWebhookProxyOptions): string {
-  const routed = /join__graph\(name: "billing", url: "([^"]+)"\)/.exec(options.supergraphSdl)?.[1];
-  return new URL('/', options.subgraphUrls.billing ?? routed ?? 'http://localhost:4004/graphql').toString();
-}
-
 const text = (reply: FastifyReply, status: number, message: string) =>
   reply.status(status).header('content-type', 'text/plain; charset=utf-8').send(message);
 
 export function registerProviderWebhooks(app: FastifyInstance, options: ProviderWebhookProxyOptions) {
-  const base = billingBaseUrl(options);
+  const base = subgraphRoute(options, 'billing', '/');
   app.register(async (scope) => {
     // Any type, kept as bytes: billing decides what it accepts.
     scope.removeAllContentTypeParsers();
