@@ -385,51 +385,47 @@ function refundOutcomeOf(credit: BraintreeTransaction): RefundOutcome {
   return { status: 'FAILED', failureCode: 'REFUND_FAILED', providerMessage: `refund ${credit.status}` };
 }
 
-/**
- * The adapter this configuration asks for, or none unless merchant id and both keys are set. One
- * HTTP request may take a third of the payment deadline, so a timed-out call leaves room for a retry.
- */
-export function braintreeAdapterFromConfig(config: {
+interface BraintreeEnv {
   BRAINTREE_MERCHANT_ID?: string;
   BRAINTREE_PUBLIC_KEY?: string;
   BRAINTREE_PRIVATE_KEY?: string;
   BRAINTREE_ENVIRONMENT: string;
-  BRAINTREE_MERCHANT_ACCOUNTS?: string;
-  PAYMENT_DEADLINE_MS: number;
-}): PaymentProviderAdapter | undefined {
+}
+
+/** The account the configuration names, or none unless merchant id and both keys are set. */
+function braintreeCredentials(config: BraintreeEnv) {
   const {
     BRAINTREE_MERCHANT_ID: merchantId,
     BRAINTREE_PUBLIC_KEY: publicKey,
     BRAINTREE_PRIVATE_KEY: privateKey,
   } = config;
   if (!merchantId || !publicKey || !privateKey) return undefined;
-  return createBraintreeAdapter({
+  return {
     merchantId,
     publicKey,
     privateKey,
     environment: braintreeEnvironment(config.BRAINTREE_ENVIRONMENT),
+  };
+}
+
+/**
+ * The adapter this configuration asks for, if any. One HTTP request may take a third of the
+ * payment deadline, so a timed-out call leaves room for a retry.
+ */
+export function braintreeAdapterFromConfig(
+  config: BraintreeEnv & { BRAINTREE_MERCHANT_ACCOUNTS?: string; PAYMENT_DEADLINE_MS: number },
+): PaymentProviderAdapter | undefined {
+  const credentials = braintreeCredentials(config);
+  if (!credentials) return undefined;
+  return createBraintreeAdapter({
+    ...credentials,
     timeoutMs: Math.max(1_000, Math.floor(config.PAYMENT_DEADLINE_MS / 3)),
     merchantAccounts: parseMerchantAccounts(config.BRAINTREE_MERCHANT_ACCOUNTS),
   });
 }
 
 /** A gateway for webhooks only (parsing needs the keys, not the network). */
-export function braintreeGatewayFromConfig(config: {
-  BRAINTREE_MERCHANT_ID?: string;
-  BRAINTREE_PUBLIC_KEY?: string;
-  BRAINTREE_PRIVATE_KEY?: string;
-  BRAINTREE_ENVIRONMENT: string;
-}): braintree.BraintreeGateway | undefined {
-  const {
-    BRAINTREE_MERCHANT_ID: merchantId,
-    BRAINTREE_PUBLIC_KEY: publicKey,
-    BRAINTREE_PRIVATE_KEY: privateKey,
-  } = config;
-  if (!merchantId || !publicKey || !privateKey) return undefined;
-  return new braintree.BraintreeGateway({
-    environment: braintreeEnvironment(config.BRAINTREE_ENVIRONMENT),
-    merchantId,
-    publicKey,
-    privateKey,
-  });
+export function braintreeGatewayFromConfig(config: BraintreeEnv): braintree.BraintreeGateway | undefined {
+  const credentials = braintreeCredentials(config);
+  return credentials && new braintree.BraintreeGateway(credentials);
 }
