@@ -25,7 +25,7 @@ const mappers: Record<string, Record<string, string>> = {
     WaitingListEntry: 'WaitingListEntryRow',
     CheckInManifest: '../domain/check-in-sync.ts#ManifestOfEvent',
   },
-  billing: { Payment: 'PaymentRow' },
+  billing: { Payment: 'PaymentRow', Refund: 'RefundRow', Receipt: 'ReceiptRow' },
   messaging: { Notification: 'NotificationRow' },
   branding: { BrandKit: 'BrandKitRow' },
 };

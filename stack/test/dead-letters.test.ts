@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { defineEvent, HEADER, newEvent } from '@bilten/platform';
+import { organizationCreated } from '@bilten/contracts/identity';
+import { HEADER, newEvent } from '@bilten/platform';
 import { createTestSigner, graphql, type TestSigner, waitFor } from '@bilten/testkit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import {
   DeadLettersDocument,
   DiscardDeadLetterDocument,
@@ -12,11 +12,6 @@ import {
 import { startTestStack, type TestStack } from './support.ts';
 
 // branding's consumer of identity's event: a real subscription in the running stack.
-const organizationCreated = defineEvent({
-  type: 'bilten.identity.organization.created',
-  aggregateType: 'organization',
-  payload: z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
-});
 const BRANDING_CONSUMER = 'branding-default-brand-kit';
 
 let stack: TestStack;
@@ -42,6 +37,7 @@ async function deadLetterFor(organizationId: string, reason: string) {
     organizationId,
     name: 'Org',
     slug: 'org',
+    testMode: false,
   });
   await stack.bus.deadLetter(
     {
@@ -98,6 +94,7 @@ describe('dead-letter operations through the gateway', () => {
       organizationId: randomUUID(),
       name: 'x',
       slug: 'x',
+      testMode: false,
     });
     await stack.bus.publish({ ...bad, payload: { organizationId: 'not-a-uuid' } });
     const letters = await waitFor(async () => {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from './define.ts';
 
-// Billing's events as orders needs them. Billing itself is issue 14: until it lands, tests publish
-// these to drive orders' state machine.
+// Billing's events: orders follows payments and refunds; messaging mails receipts.
 
 const money = z.object({ amount: z.number().int().nonnegative(), currency: z.string().length(3) });
 
@@ -45,4 +44,27 @@ export const refundSucceeded = defineEvent({
   type: 'bilten.billing.refund.succeeded',
   aggregateType: 'payment',
   payload: z.object({ refundId: z.uuid(), orderId: z.uuid(), amount: money }),
+});
+
+/**
+ * A receipt (for a payment) or a credit note (for a refund) was issued: messaging mails it to the
+ * buyer with a link to its PDF. The link's token travels sealed for `receiptId` under
+ * MAIL_LINK_SECRET (linkTokenSeal), for messaging alone to open.
+ */
+export const receiptIssued = defineEvent({
+  type: 'bilten.billing.receipt.issued',
+  aggregateType: 'receipt',
+  payload: z.object({
+    receiptId: z.uuid(),
+    orderId: z.uuid(),
+    organizationId: z.uuid(),
+    kind: z.enum(['RECEIPT', 'CREDIT_NOTE']),
+    /** Gapless per organization and kind, e.g. SEVDAH-2026-000123 or SEVDAH-CN-2026-000007. */
+    number: z.string(),
+    sellerName: z.string(),
+    buyerEmail: z.string().max(320),
+    eventTitle: z.string(),
+    total: money,
+    sealedLinkToken: z.string().min(1),
+  }),
 });

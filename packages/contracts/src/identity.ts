@@ -12,9 +12,27 @@ const emailAddress = z
 
 const organizationRole = z.enum(['OWNER', 'ADMIN', 'STAFF']);
 
-/** Published when an organization is created; branding makes its default brand kit. */
+/**
+ * Published when an organization is created: branding makes its default brand kit; billing keeps
+ * its name and slug (the seller on receipts) and whether it is a test-mode organization (Sandbox
+ * payments only).
+ */
 export const organizationCreated = defineEvent({
   type: 'bilten.identity.organization.created',
+  // 2: testMode (issue 14).
+  version: 2,
+  aggregateType: 'organization',
+  payload: z.object({
+    organizationId: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    testMode: z.boolean(),
+  }),
+});
+
+/** An organization's name or slug changed: billing's receipts name the seller as it is now. */
+export const organizationUpdated = defineEvent({
+  type: 'bilten.identity.organization.updated',
   aggregateType: 'organization',
   payload: z.object({ organizationId: z.uuid(), name: z.string(), slug: z.string() }),
 });

@@ -10,6 +10,8 @@ const money = z.object({ amount: z.number().int().nonnegative(), currency: z.str
  */
 export const orderCreated = defineEvent({
   type: 'bilten.orders.order.created',
+  // 2: what was bought (event title, lines, subtotal, fees, taxes) for billing's receipts (issue 14).
+  version: 2,
   aggregateType: 'order',
   payload: z.object({
     orderId: z.uuid(),
@@ -23,6 +25,27 @@ export const orderCreated = defineEvent({
      */
     guestTokenHash: z.string().length(64).nullable(),
     buyerEmail: z.string().max(320),
+    /** The buyer's name as given at checkout, for the receipt. */
+    buyerName: z.string().max(200),
+    /** The event's title when the order was made, for the receipt. */
+    eventTitle: z.string(),
+    /** What was bought, one line per ticket type: the receipt's lines. */
+    lines: z
+      .array(
+        z.object({
+          ticketTypeId: z.uuid(),
+          name: z.string(),
+          quantity: z.number().int().positive(),
+          unitPrice: money,
+        }),
+      )
+      .min(1),
+    /** subtotal (the lines) + fees + taxes = total, as checkout computed them. */
+    subtotal: money,
+    fees: money,
+    taxes: money,
+    /** The tax rate applied to subtotal + fees, in basis points (1900 = 19 %). */
+    taxBasisPoints: z.number().int().min(0).max(10_000),
     total: money,
     /** When the order expires unpaid (its reservation's end). */
     expiresAt: z.iso.datetime(),

@@ -6,7 +6,7 @@ import { queryEntities } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
-import { orderTerms } from './support.ts';
+import { orderContents, orderTerms } from './support.ts';
 
 // Who sees payments (payment(id), Order.payments) and how they federate. Charging: payments.test.ts.
 
@@ -41,7 +41,7 @@ async function announceOrder(guest = false): Promise<TestOrder> {
       guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
       ...orderTerms(),
       buyerEmail: 'buyer@example.com',
-      total: { amount: 1200, currency: 'EUR' },
+      ...orderContents(1200),
       expiresAt: new Date(Date.now() + 600_000).toISOString(),
     }),
   );

@@ -15,7 +15,7 @@ import {
 import { providerEventOf } from '../src/adapters/braintree-webhooks.ts';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { chargeRequest, orderTerms, signal } from './support.ts';
+import { chargeRequest, orderContents, orderTerms, signal } from './support.ts';
 
 let fake: FakeBraintree;
 let adapter: ReturnType<typeof createBraintreeAdapter>;
@@ -303,7 +303,7 @@ describe('the billing subgraph with Braintree', () => {
         guestTokenHash: null,
         ...orderTerms(),
         buyerEmail: 'buyer@example.com',
-        total: { amount, currency: 'EUR' },
+        ...orderContents(amount),
         expiresAt: new Date(Date.now() + 600_000).toISOString(),
       }),
     );

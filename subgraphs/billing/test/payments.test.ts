@@ -18,7 +18,7 @@ import { SANDBOX_ACTION_URL, sandboxCharges } from '../src/adapters/sandbox.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { applyProviderEvent } from '../src/domain/provider-events.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { orderTerms } from './support.ts';
+import { orderContents, orderTerms } from './support.ts';
 
 /** Short, so that a provider that never answers (tok_timeout) costs the suite one second. */
 const DEADLINE_MS = 1000;
@@ -96,7 +96,7 @@ async function announceOrder(
       guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
       ...orderTerms(),
       buyerEmail: 'buyer@example.com',
-      total: { amount, currency: 'EUR' },
+      ...orderContents(amount),
       expiresAt: (options.expiresAt ?? new Date(Date.now() + 600_000)).toISOString(),
     }),
   );

@@ -6,7 +6,7 @@ import { recordEvents, startTestSubgraph, type TestSubgraph, type UserError, wai
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
-import { orderTerms } from './support.ts';
+import { orderContents, orderTerms } from './support.ts';
 
 let subgraph: TestSubgraph;
 let refunded: Awaited<ReturnType<typeof recordEvents<typeof refundSucceeded.payload>>>;
@@ -74,7 +74,7 @@ async function paidOrder(
       guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
       ...orderTerms(options.policy, options.startsAt),
       buyerEmail: 'buyer@example.com',
-      total: { amount, currency: 'EUR' },
+      ...orderContents(amount),
       expiresAt: new Date(Date.now() + 600_000).toISOString(),
     }),
   );

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { createStripeAdapter } from '../src/adapters/stripe.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { chargeRequest, orderTerms, signal } from './support.ts';
+import { chargeRequest, orderContents, orderTerms, signal } from './support.ts';
 
 let fake: FakeStripe;
 let adapter: ReturnType<typeof createStripeAdapter>;
@@ -256,7 +256,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
         guestTokenHash: null,
         ...orderTerms(),
         buyerEmail: 'buyer@example.com',
-        total: { amount, currency: 'EUR' },
+        ...orderContents(amount),
         expiresAt: new Date(Date.now() + 600_000).toISOString(),
       }),
     );

@@ -34,3 +34,25 @@ export const orderTerms = (
   },
   eventStartsAt = new Date(Date.now() + 30 * 86_400_000),
 ) => ({ refundPolicy, eventStartsAt: eventStartsAt.toISOString() });
+
+/**
+ * What an `orderCreated` says was bought, as orders sends it: one line of two tickets whose
+ * subtotal, with no fees or taxes, is `amount` EUR cents (an even amount), or `amount` in one
+ * ticket when it is odd.
+ */
+export function orderContents(amount: number) {
+  const quantity = amount % 2 === 0 ? 2 : 1;
+  const money = (value: number) => ({ amount: value, currency: 'EUR' });
+  return {
+    buyerName: 'Ada Buyer',
+    eventTitle: 'Sevdah Night',
+    lines: [
+      { ticketTypeId: uuidv7(), name: 'General admission', quantity, unitPrice: money(amount / quantity) },
+    ],
+    subtotal: money(amount),
+    fees: money(0),
+    taxes: money(0),
+    taxBasisPoints: 0,
+    total: money(amount),
+  };
+}

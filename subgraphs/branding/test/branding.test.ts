@@ -69,7 +69,7 @@ async function consumerCaughtUp() {
 /** Publishes identity's `organization.created`, as identity would, and waits until branding has handled it. */
 async function announceOrganization(organizationId = uuidv7()): Promise<string> {
   await testBus.bus.publish(
-    newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org' }),
+    newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org', testMode: false }),
   );
   await consumerCaughtUp();
   return organizationId;
@@ -108,7 +108,7 @@ const brandKitOf = async (organizationId: string) =>
 describe('default brand kit from bilten.identity.organization.created on JetStream', () => {
   it('creates exactly one default kit when the event is published twice', async () => {
     const organizationId = uuidv7();
-    const payload = { organizationId, name: 'Sarajevo Jazz', slug: 'sarajevo-jazz' };
+    const payload = { organizationId, name: 'Sarajevo Jazz', slug: 'sarajevo-jazz', testMode: false };
     const first = newEvent(organizationCreated, payload.organizationId, 1, payload);
     await testBus.bus.publish(first);
     await testBus.bus.publish(newEvent(organizationCreated, payload.organizationId, 1, payload));
@@ -275,7 +275,7 @@ describe('federation _entities', () => {
     for (let i = 0; i < 10; i++) organizations.push(uuidv7());
     for (const organizationId of organizations)
       await testBus.bus.publish(
-        newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org' }),
+        newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org', testMode: false }),
       );
     await consumerCaughtUp();
     for (const organizationId of organizations) kits.set(organizationId, (await brandKitOf(organizationId))!);

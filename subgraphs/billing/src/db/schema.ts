@@ -1,6 +1,7 @@
 import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
+  boolean,
   check,
   index,
   integer,
@@ -34,6 +35,14 @@ export const orderCharges = billing.table('order_charges', {
   /** SHA-256 (hex) of the guest's reservation token; null for a signed-in buyer. */
   guestTokenHash: text('guest_token_hash'),
   buyerEmail: text('buyer_email').notNull(),
+  /** What the receipt says was bought, as orders announced it (subtotal + fees + taxes = amount). */
+  buyerName: text('buyer_name').notNull().default(''),
+  eventTitle: text('event_title').notNull().default(''),
+  lines: jsonb().$type<OrderLine[]>().notNull().default([]),
+  subtotal: integer().notNull().default(0),
+  fees: integer().notNull().default(0),
+  taxes: integer().notNull().default(0),
+  taxBasisPoints: integer('tax_basis_points').notNull().default(0),
   amount: integer().notNull(),
   currency: text().notNull(),
   /** Unpaid by then, orders expires the order: no new payment starts after it. */
@@ -45,6 +54,30 @@ export const orderCharges = billing.table('order_charges', {
 });
 
 export type OrderChargeRow = typeof orderCharges.$inferSelect;
+
+/** One line of an order: a ticket type, how many, at what price (minor units, the order's currency). */
+export interface OrderLine {
+  ticketTypeId: string;
+  name: string;
+  quantity: number;
+  unitAmount: number;
+}
+
+// ---------------------------------------------------------------- organizations
+
+/**
+ * Billing's copy of each organization (identity's organization events): the seller's name on
+ * receipts, the slug that prefixes their numbers, and whether it takes Sandbox payments only.
+ */
+export const organizations = billing.table('organizations', {
+  id: uuid().primaryKey(),
+  name: text().notNull(),
+  slug: text().notNull(),
+  testMode: boolean('test_mode').notNull().default(false),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type OrganizationRow = typeof organizations.$inferSelect;
 
 export interface RefundPolicy {
   kind: 'FULL_UNTIL' | 'PARTIAL' | 'NONE';
@@ -109,6 +142,8 @@ export const payments = billing.table(
     /** The payment-method token, sealed (platform encryption, key id inside); never a card number. */
     paymentMethodTokenSealed: text('payment_method_token_sealed'),
     refundedAmount: integer('refunded_amount').notNull().default(0),
+    /** The organization's own account it was charged through (provider_accounts); null: the platform's. */
+    providerAccountId: uuid('provider_account_id'),
     /** Provider calls made for it (retries included). */
     attempts: integer().notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -182,3 +217,116 @@ export const webhookEvents = billing.table(
   },
   (table) => [primaryKey({ columns: [table.provider, table.eventId] })],
 );
+
+// ---------------------------------------------------------------- organizations' own provider accounts
+
+/**
+ * An organization's own Stripe or Braintree account: its credentials as JSON, sealed with the
+ * platform key ring and bound to the row (never returned once stored). Removing one keeps the row
+ * (`removed_at`) so payments made through it can still be confirmed and refunded.
+ */
+export const providerAccounts = billing.table(
+  'provider_accounts',
+  {
+    id: uuid().primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    provider: paymentProvider().notNull(),
+    credentialsSealed: text('credentials_sealed').notNull(),
+    /** The last 4 characters of the key, to tell accounts apart. */
+    keyHint: text('key_hint').notNull(),
+    updatedBy: uuid('updated_by'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    removedAt: timestamp('removed_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('provider_accounts_one_live')
+      .on(table.organizationId, table.provider)
+      .where(sql`${table.removedAt} is null`),
+  ],
+);
+
+export type ProviderAccountRow = typeof providerAccounts.$inferSelect;
+
+/** Where the organizations' provider credentials are, sealed with the platform key ring. */
+export const PROVIDER_CREDENTIALS_COLUMN = {
+  schema: 'billing',
+  table: 'provider_accounts',
+  column: 'credentials_sealed',
+} as const;
+
+// ---------------------------------------------------------------- receipts and credit notes
+
+export const RECEIPT_KINDS = ['RECEIPT', 'CREDIT_NOTE'] as const;
+export const receiptKind = billing.enum('receipt_kind', RECEIPT_KINDS);
+export type ReceiptKind = (typeof RECEIPT_KINDS)[number];
+
+/**
+ * The last number issued per organization, kind and year. Taken with `insert … on conflict do
+ * update … returning` in the transaction that inserts the receipt: the row stays locked until it
+ * commits, and a rollback gives the number back, so numbers are gapless.
+ */
+export const receiptCounters = billing.table(
+  'receipt_counters',
+  {
+    organizationId: uuid('organization_id').notNull(),
+    kind: receiptKind().notNull(),
+    year: integer().notNull(),
+    lastNumber: integer('last_number').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.organizationId, table.kind, table.year] })],
+);
+
+export interface ReceiptLine {
+  description: string;
+  quantity: number;
+  unitAmount: number;
+  amount: number;
+}
+
+/**
+ * A receipt (one per order, for the payment that paid it) or a credit note (one per succeeded
+ * refund of that payment): a frozen copy of what it says, never updated.
+ */
+export const receipts = billing.table(
+  'receipts',
+  {
+    id: uuid().primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    orderId: uuid('order_id').notNull(),
+    kind: receiptKind().notNull(),
+    /** e.g. SEVDAH-2026-000123 (receipt) or SEVDAH-CN-2026-000007 (credit note). */
+    number: text().notNull(),
+    year: integer().notNull(),
+    sequence: integer().notNull(),
+    paymentId: uuid('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    /** The refund a credit note is for; null for a receipt. */
+    refundId: uuid('refund_id').references(() => refunds.id),
+    /** The receipt a credit note corrects; null for a receipt. */
+    creditedReceiptId: uuid('credited_receipt_id'),
+    issuedAt: timestamp('issued_at', { withTimezone: true }).notNull().defaultNow(),
+    sellerName: text('seller_name').notNull(),
+    buyerName: text('buyer_name').notNull(),
+    buyerEmail: text('buyer_email').notNull(),
+    eventTitle: text('event_title').notNull(),
+    lines: jsonb().$type<ReceiptLine[]>().notNull(),
+    currency: text().notNull(),
+    subtotal: integer().notNull(),
+    fees: integer().notNull(),
+    taxes: integer().notNull(),
+    taxBasisPoints: integer('tax_basis_points').notNull(),
+    total: integer().notNull(),
+  },
+  (table) => [
+    uniqueIndex('receipts_number_per_organization').on(table.organizationId, table.number),
+    uniqueIndex('receipts_sequence').on(table.organizationId, table.kind, table.year, table.sequence),
+    uniqueIndex('receipts_one_per_order').on(table.orderId).where(sql`${table.kind} = 'RECEIPT'`),
+    uniqueIndex('receipts_one_per_refund').on(table.refundId),
+    index('receipts_order_id_idx').on(table.orderId),
+    check('receipts_total_adds_up', sql`${table.subtotal} + ${table.fees} + ${table.taxes} = ${table.total}`),
+  ],
+);
+
+export type ReceiptRow = typeof receipts.$inferSelect;

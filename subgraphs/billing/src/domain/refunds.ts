@@ -31,7 +31,6 @@ import {
   succeededPaymentForUpdate,
 } from '../db/queries.ts';
 import type { OrderChargeRow, PaymentRow, RefundRow } from '../db/schema.ts';
-import type { PaymentFailureCode, Refund } from '../generated/graphql.ts';
 import { mayPay, maySeePayments } from './payments.ts';
 import { withRetries } from './provider-calls.ts';
 import { refundByPolicy } from './refund-policy.ts';
@@ -214,7 +213,7 @@ type RefundContext = Pick<
 >;
 
 interface RefundResult {
-  refund: Refund | null;
+  refund: RefundRow | null;
   errors: UserError[];
 }
 
@@ -314,7 +313,7 @@ export const refundOrder = mutationRule(
       return { payment, refund: refund! };
     });
     if (!('payment' in reserved)) return reserved;
-    return { refund: toRefund(await finishRefund(ctx, reserved.payment, reserved.refund)), errors: [] };
+    return { refund: await finishRefund(ctx, reserved.payment, reserved.refund), errors: [] };
   },
 );
 
@@ -368,8 +367,8 @@ export const requestRefund = mutationRule(
     const { payment, refund, fresh } = reserved;
     // Still PENDING without the provider's id: its answer was never heard; ask again (same key).
     if (fresh || (refund.status === 'PENDING' && !refund.providerRefundId))
-      return { refund: toRefund(await finishRefund(ctx, payment, refund)), errors: [] };
-    return { refund: toRefund(refund), errors: [] };
+      return { refund: await finishRefund(ctx, payment, refund), errors: [] };
+    return { refund, errors: [] };
   },
 );
 
@@ -382,27 +381,15 @@ const decide = (charge: OrderChargeRow, payment: PaymentRow) =>
 
 // ---------------------------------------------------------------- reading
 
-/** A refund as the API shows it (codegen maps no row type to Refund). */
-export const toRefund = (row: RefundRow): Refund => ({
-  id: row.id,
-  amount: { amount: row.amount, currency: row.currency },
-  status: row.status,
-  reason: row.reason,
-  // Stored from FAILURE_CODES only (adapters/provider.ts), which the GraphQL enum mirrors.
-  failureCode: row.failureCode as PaymentFailureCode | null,
-  failureMessage: row.failureMessage,
-  createdAt: row.createdAt,
-});
-
 /** `Payment.refunds`: the payment was shown to the caller already (visiblePayment), oldest first. */
 export const refundsOfVisiblePayment = async (ctx: Pick<Context, 'db'>, payment: { id: string }) =>
-  (await refundsOfPayment(ctx.db, payment.id)).map(toRefund);
+  refundsOfPayment(ctx.db, payment.id);
 
 /** `Order.refunds`, for whoever may read the order's payments; to anyone else the order has none. */
 export async function refundsOfVisibleOrder(
   ctx: Pick<Context, 'db' | 'loaders' | 'viewer'>,
   order: { id: string },
-): Promise<Refund[]> {
+): Promise<RefundRow[]> {
   const charge = await ctx.loaders.orderCharge.load(order.id);
-  return maySeePayments(ctx.viewer, charge) ? (await refundsOfOrder(ctx.db, order.id)).map(toRefund) : [];
+  return maySeePayments(ctx.viewer, charge) ? await refundsOfOrder(ctx.db, order.id) : [];
 }

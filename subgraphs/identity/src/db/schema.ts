@@ -1,6 +1,6 @@
 import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const identity = pgSchema('identity');
 
@@ -30,6 +30,8 @@ export const organizations = identity.table('organizations', {
   name: text().notNull(),
   slug: text().notNull().unique(),
   status: organizationStatus().notNull().default('ACTIVE'),
+  /** A test-mode organization takes Sandbox payments only: for trying Bilten without money. */
+  testMode: boolean('test_mode').notNull().default(false),
   /** The latest closure request: only the answer to this one counts. */
   closureId: uuid('closure_id'),
   /** Why catalog refused the latest closure request, for the team to read. */

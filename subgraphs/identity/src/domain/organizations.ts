@@ -73,6 +73,7 @@ export const createOrganization = mutationRule(
           organizationId: created.id,
           name: created.name,
           slug: created.slug,
+          testMode: created.testMode,
         });
       }
       return created;

@@ -132,6 +132,8 @@ export type CreateApiKeyPayload = {
 export type CreateOrganizationInput = {
   name: Scalars['String']['input'];
   slug: Scalars['String']['input'];
+  /** Sandbox payments only, for trying Bilten without money (default false); cannot be changed later. */
+  testMode?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 export type CreateOrganizationPayload = {
@@ -477,6 +479,8 @@ export type Organization = {
   /** Unique, URL-safe handle (lower-case letters, digits and dashes). */
   slug: Scalars['String']['output'];
   status: OrganizationStatus;
+  /** A test-mode organization takes Sandbox payments only: for trying Bilten without money. Set when created. */
+  testMode: Scalars['Boolean']['output'];
 };
 
 /** An invitation by email; its link (valid 7 days, once) goes only to the invited address. */
@@ -862,6 +866,7 @@ export type ResolversTypes = ResolversObject<{
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: ResolverTypeWrapper<Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
   CreateOrganizationInput: CreateOrganizationInput;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreateOrganizationPayload: ResolverTypeWrapper<Omit<CreateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DeadLetter: ResolverTypeWrapper<StoredDeadLetter>;
@@ -881,7 +886,6 @@ export type ResolversTypes = ResolversObject<{
   LogoutEverywherePayload: ResolverTypeWrapper<LogoutEverywherePayload>;
   LogoutInput: LogoutInput;
   LogoutPayload: ResolverTypeWrapper<LogoutPayload>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -941,6 +945,7 @@ export type ResolversParentTypes = ResolversObject<{
   CreateApiKeyInput: CreateApiKeyInput;
   CreateApiKeyPayload: Omit<CreateApiKeyPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   CreateOrganizationInput: CreateOrganizationInput;
+  Boolean: Scalars['Boolean']['output'];
   CreateOrganizationPayload: Omit<CreateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   DateTime: Scalars['DateTime']['output'];
   DeadLetter: StoredDeadLetter;
@@ -959,7 +964,6 @@ export type ResolversParentTypes = ResolversObject<{
   LogoutEverywherePayload: LogoutEverywherePayload;
   LogoutInput: LogoutInput;
   LogoutPayload: LogoutPayload;
-  Boolean: Scalars['Boolean']['output'];
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
@@ -1154,6 +1158,7 @@ export type OrganizationResolvers<ContextType = Context, ParentType extends Reso
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['OrganizationStatus'], ParentType, ContextType>;
+  testMode?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type OrganizationInvitationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrganizationInvitation'] = ResolversParentTypes['OrganizationInvitation']> = ResolversObject<{

@@ -1,6 +1,7 @@
 import type { Database, Transaction } from '@bilten/platform';
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import {
+  offerTicketTypes,
   orderRecords,
   type ReservationItemRow,
   type ReservationRow,
@@ -177,5 +178,10 @@ export async function setReservationStatus(
   await tx.update(reservations).set({ status }).where(eq(reservations.id, id));
 }
 
+/** A reservation's lines, each with its ticket type's name (what a receipt says was bought). */
 export const itemsOfReservation = (tx: Transaction, reservationId: string) =>
-  tx.select().from(reservationItems).where(eq(reservationItems.reservationId, reservationId));
+  tx
+    .select({ ...getTableColumns(reservationItems), name: offerTicketTypes.name })
+    .from(reservationItems)
+    .innerJoin(offerTicketTypes, eq(offerTicketTypes.id, reservationItems.ticketTypeId))
+    .where(eq(reservationItems.reservationId, reservationId));

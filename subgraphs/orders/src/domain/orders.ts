@@ -122,7 +122,8 @@ export const checkout = mutationRule(
         if (problem) return refused([problem]);
       }
       const subtotal = items.reduce((sum, item) => sum + item.unitPriceAmount * item.quantity, 0);
-      const { fees, taxes, total } = charges(await pricingOf(tx, offer!.organizationId), {
+      const pricing = await pricingOf(tx, offer!.organizationId);
+      const { fees, taxes, total } = charges(pricing, {
         subtotal,
         tickets,
         currency: hold.currency,
@@ -164,6 +165,18 @@ export const checkout = mutationRule(
         buyerId: order.buyerId,
         guestTokenHash: hold.guestTokenHash,
         buyerEmail: order.buyerEmail,
+        buyerName: order.buyerName,
+        eventTitle: offer!.title,
+        lines: items.map((item) => ({
+          ticketTypeId: item.ticketTypeId,
+          name: item.name,
+          quantity: item.quantity,
+          unitPrice: { amount: item.unitPriceAmount, currency: order.currency },
+        })),
+        subtotal: { amount: subtotal, currency: order.currency },
+        fees: { amount: fees, currency: order.currency },
+        taxes: { amount: taxes, currency: order.currency },
+        taxBasisPoints: pricing?.taxBasisPoints ?? 0,
         total: { amount: order.totalAmount, currency: order.currency },
         expiresAt: order.expiresAt.toISOString(),
         refundPolicy: offer!.refundPolicy,

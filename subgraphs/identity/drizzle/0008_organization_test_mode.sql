@@ -1,0 +1,1 @@
+ALTER TABLE "identity"."organizations" ADD COLUMN "test_mode" boolean DEFAULT false NOT NULL;
