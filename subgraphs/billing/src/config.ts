@@ -1,4 +1,4 @@
-import { dataEncryptionEnv, port, serviceEnv } from '@bilten/platform';
+import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 /** Billing's variables: the kit's common ones and its port. */
@@ -8,6 +8,10 @@ export const billingEnv = serviceEnv({
   PAYMENT_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
   /** Encrypts payment-method tokens at rest (the platform key ring); required in production. */
   ...dataEncryptionEnv,
+  /** Secret (≥ 32 characters) of the receipt PDF links in mails (HMAC); required in production. */
+  RECEIPT_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Seals those links' tokens in events for messaging (the same value as identity's, orders' and messaging's). */
+  MAIL_LINK_SECRET: mailLinkSecret,
   /** Braintree (all three set → the BRAINTREE provider is registered). */
   BRAINTREE_MERCHANT_ID: z.string().min(1).optional(),
   BRAINTREE_PUBLIC_KEY: z.string().min(1).optional(),

@@ -1,5 +1,6 @@
 import type { BaseContext, Database, KeyRing, SubgraphContext } from '@bilten/platform';
 import type { PaymentProviders } from './adapters/providers.ts';
+import type { ReceiptLinks } from './adapters/receipt-links.ts';
 import { createLoaders } from './db/loaders.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
@@ -15,6 +16,8 @@ export interface BillingServices {
   ledgerDb: Database;
   /** Encrypts payment-method tokens at rest (DATA_ENCRYPTION_KEYS; `npm run keys:rotate`). */
   tokenKey: KeyRing;
+  /** The tokens of receipt PDF links (RECEIPT_LINK_SECRET), sealed for messaging in receiptIssued. */
+  receiptLinks: ReceiptLinks;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BillingServices;

@@ -2,6 +2,7 @@ import { createOutbox, defineSubgraph, type EncryptedColumn, keyRingFromEnv } fr
 import { braintreeAdapterFromConfig, braintreeGatewayFromConfig } from './adapters/braintree.ts';
 import { registerBraintreeWebhooks } from './adapters/braintree-webhooks.ts';
 import { paymentProvidersOf } from './adapters/providers.ts';
+import { createReceiptLinks } from './adapters/receipt-links.ts';
 import { stripeAdapterFromConfig } from './adapters/stripe.ts';
 import { registerStripeWebhooks } from './adapters/stripe-webhooks.ts';
 import { billingEnv } from './config.ts';
@@ -34,6 +35,7 @@ export const billingSubgraph = defineSubgraph({
       paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
       ledgerDb: db,
       tokenKey: keyRingFromEnv(config),
+      receiptLinks: createReceiptLinks(config),
     };
     // Provider webhooks write payments and events like a consumer: the same outbox as resolvers.
     const webhookOutbox = createOutbox(eventStore, 'billing');
