@@ -181,6 +181,21 @@ describe('checkout', () => {
       // A signed-in buyer pays as themself; only a guest's token hash travels to billing.
       guestTokenHash: null,
       buyerEmail: 'ana@example.com',
+      // What a receipt says was bought: billing has no other source for it.
+      buyerName: 'Ana Kovač',
+      eventTitle: offer.title,
+      lines: expect.arrayContaining(
+        offer.ticketTypes.map((type, index) => ({
+          ticketTypeId: type.ticketTypeId,
+          name: type.name,
+          quantity: [2, 1][index],
+          unitPrice: eur([2500, 9000][index]!),
+        })),
+      ),
+      subtotal: eur(14_000),
+      fees: eur(0),
+      taxes: eur(0),
+      taxBasisPoints: 0,
       total: eur(14_000),
       expiresAt: order.expiresAt,
       refundPolicy: offer.refundPolicy,

@@ -245,7 +245,14 @@ describe('checkout with the rules', () => {
       total: { amount: 3700, currency: 'EUR' },
     });
     const announced = await waitFor(async () => created.find((event) => event.payload.orderId === order.id));
-    expect(announced.payload.total).toEqual({ amount: 3700, currency: 'EUR' });
+    // Billing's receipt shows the same split, and the rate the taxes were computed at.
+    expect(announced.payload).toMatchObject({
+      subtotal: { amount: 2997, currency: 'EUR' },
+      fees: { amount: 165, currency: 'EUR' },
+      taxes: { amount: 538, currency: 'EUR' },
+      taxBasisPoints: 1700,
+      total: { amount: 3700, currency: 'EUR' },
+    });
     const [stored] = await subgraph.sql`select subtotal_amount, fees_amount, taxes_amount, total_amount
       from orders.orders where id = ${order.id}`;
     expect(stored).toEqual({
