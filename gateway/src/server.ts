@@ -28,7 +28,7 @@ import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.t
 import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
-import { registerTicketFiles } from './ticket-files.ts';
+import { registerSubgraphFiles } from './subgraph-files.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 import { registerProviderWebhooks } from './webhooks.ts';
 
@@ -224,11 +224,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
-  registerTicketFiles(app, {
+  // Ticket and receipt PDFs, which their subgraphs authorize (the caller's token or the mail's link).
+  const fileProxy = {
     ...options,
     authorizationFor: tokens.authorizationFor,
     timeoutMs: limits.subgraphTimeoutMs,
-  });
+  };
+  registerSubgraphFiles(app, fileProxy, { prefix: 'tickets', subgraph: 'orders', what: 'ticket' });
+  registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 

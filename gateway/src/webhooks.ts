@@ -1,9 +1,10 @@
 import type { Logger } from '@bilten/platform';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
- * `POST /webhooks/{provider}` at the public door: payment providers' notifications passed on to
+ * `POST /webhooks/{provider}` (the platform's account) and `POST /webhooks/{provider}/{accountId}`
+ * (an organization's own account) at the public door: payment providers' notifications passed on to
  * the billing subgraph, which verifies each one (subgraphs/billing/src/adapters/*-webhooks.ts).
  * Signatures cover the exact bytes, so the body goes on as it came, unparsed, with the headers a
  * signature lives in; there are no credentials to exchange (the provider's signature is the
@@ -20,6 +21,8 @@ export interface ProviderWebhookProxyOptions {
 const PROVIDERS = new Set(['stripe', 'braintree']);
 /** The headers billing reads: the body's type and the providers' signature headers. */
 const FORWARDED_HEADERS = ['content-type', 'stripe-signature'];
+/** Organizations' account ids are UUIDs: nothing else is put into billing's path. */
+const ACCOUNT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Provider notifications are a few kilobytes. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -37,16 +40,19 @@ export function registerProviderWebhooks(app: FastifyInstance, options: Provider
       (_request, body, done) => done(null, body),
     );
 
-    scope.post<{ Params: { provider: string } }>('/webhooks/:provider', async (request, reply) => {
-      const { provider } = request.params;
-      if (!PROVIDERS.has(provider)) return text(reply, 404, 'no such webhook');
+    type WebhookRequest = FastifyRequest<{ Params: { provider: string; accountId?: string } }>;
+    const forward = async (request: WebhookRequest, reply: FastifyReply) => {
+      const { provider, accountId } = request.params;
+      if (!PROVIDERS.has(provider) || (accountId !== undefined && !ACCOUNT_ID.test(accountId)))
+        return text(reply, 404, 'no such webhook');
+      const path = accountId === undefined ? `webhooks/${provider}` : `webhooks/${provider}/${accountId}`;
       const headers: Record<string, string> = { 'x-request-id': request.id, 'x-forwarded-for': request.ip };
       for (const name of FORWARDED_HEADERS) {
         const value = request.headers[name];
         if (typeof value === 'string') headers[name] = value;
       }
       try {
-        const upstream = await fetch(new URL(`webhooks/${provider}`, base), {
+        const upstream = await fetch(new URL(path, base), {
           method: 'POST',
           headers,
           body: Buffer.isBuffer(request.body) ? request.body : undefined,
@@ -61,6 +67,8 @@ export function registerProviderWebhooks(app: FastifyInstance, options: Provider
         options.log.warn({ err: (err as Error).message, provider }, 'provider webhook: billing unavailable');
         return text(reply, 502, 'try again later');
       }
-    });
+    };
+    scope.post('/webhooks/:provider', forward);
+    scope.post('/webhooks/:provider/:accountId', forward);
   });
 }

@@ -89,7 +89,12 @@ describe.each(['jetstream', 'in-process'] as const)(
         (await stack.signUp()).headers,
       );
       const organization = body.data!.createOrganization.organization!;
-      const payload = { organizationId: organization.id, name: organization.name, slug: organization.slug, testMode: false };
+      const payload = {
+        organizationId: organization.id,
+        name: organization.name,
+        slug: organization.slug,
+        testMode: false,
+      };
       // Fresh ids, so even JetStream's de-duplication does not hide them: the consumer must be idempotent.
       await stack.bus.publish(newEvent(organizationCreated, organization.id, 1, payload));
       await stack.bus.publish(newEvent(organizationCreated, organization.id, 1, payload));

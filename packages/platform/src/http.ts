@@ -160,3 +160,14 @@ export function mountGraphQL<Context extends BaseContext>(
     },
   });
 }
+
+/**
+ * A short plain-text answer (a file route's 404, 401 or 502): never cached, since whether a file
+ * opens depends on who asks.
+ */
+export const plainTextReply = (reply: FastifyReply, status: number, message: string) =>
+  reply
+    .status(status)
+    .header('content-type', 'text/plain; charset=utf-8')
+    .header('cache-control', 'private, no-store')
+    .send(message);

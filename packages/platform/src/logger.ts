@@ -25,7 +25,7 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], remove: true },
       // Children's bindings are redacted in `named`: pino formats only the root's.
       formatters: { log: redactSecrets },
-      hooks: { streamWrite: maskCardsInLine },
+      hooks: { streamWrite: (line) => maskProviderSecretsInLine(maskCardsInLine(line)) },
     },
     destination,
   );
@@ -113,6 +113,18 @@ export function maskCardsInLine(line: string): string {
     // A bare number: quoted, so that the line stays JSON; a time in milliseconds stays as it is.
     return card.length >= 15 ? '"[card]"' : card;
   });
+}
+
+/**
+ * Payment providers' secrets by their shape, wherever they are in the line (an error's text, a
+ * value under an innocent key): Stripe secret and restricted keys (`sk_live_…`, `rk_test_…`) and
+ * webhook signing secrets (`whsec_…`). Publishable keys (`pk_…`) are public and stay.
+ */
+const PROVIDER_SECRET = /\b(?:(?:sk|rk)_(?:live|test)|whsec)_[A-Za-z0-9_]+/g;
+
+export function maskProviderSecretsInLine(line: string): string {
+  if (!line.includes('sk_') && !line.includes('whsec_')) return line;
+  return line.replace(PROVIDER_SECRET, REDACTED);
 }
 
 /** Whether `index` of a JSON text falls inside a string (else it starts a bare number). */

@@ -71,6 +71,19 @@ describe('every line is scrubbed of card numbers and secrets (PCI DSS)', () => {
     expectNoCardNumbers(lines, 'log lines');
   });
 
+  it('redacts payment providers’ secrets by their shape, under any key and inside any text', () => {
+    const { log, lines } = rawLogger('billing');
+    log.info({ input: { stripe: { key: 'sk_live_51Habc123XYZ', hook: 'whsec_AbC123_def' } } }, 'set');
+    log.error({ err: new Error('refused rk_test_9zz and sk_test_fake_stripe') }, 'provider failure');
+    log.info('publishable pk_live_123 stays; ask_live_x is no key');
+    const text = lines.join('\n');
+    for (const secret of ['sk_live_51Habc123XYZ', 'whsec_AbC123_def', 'rk_test_9zz', 'sk_test_fake_stripe'])
+      expect(text).not.toContain(secret);
+    expect(JSON.parse(lines[0]!).input.stripe).toEqual({ key: '[redacted]', hook: '[redacted]' });
+    expect(JSON.parse(lines[1]!).err.message).toBe('refused [redacted] and [redacted]');
+    expect(JSON.parse(lines[2]!).msg).toBe('publishable pk_live_123 stays; ask_live_x is no key');
+  });
+
   it('redacts the values of secret-named keys at any depth, and leaves the rest', () => {
     const { log, lines } = rawLogger('billing');
     const input = {

@@ -81,6 +81,8 @@ export type CreateEventInput = {
 export type CreateOrganizationInput = {
   name: string;
   slug: string;
+  /** Sandbox payments only, for trying Bilten without money (default false); cannot be changed later. */
+  testMode?: boolean | null | undefined;
 };
 
 export type DeadLetterFilter = {

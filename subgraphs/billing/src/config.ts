@@ -6,6 +6,10 @@ export const billingEnv = serviceEnv({
   BILLING_PORT: port(4004),
   /** How long one payOrder/confirmPayment may spend asking its provider, retries included (ms): under the gateway's subgraph timeout (5 s), so the buyer hears the outcome. */
   PAYMENT_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
+  /** How often payments and refunds left PENDING are asked about again (domain/stale-payments.ts), in milliseconds. */
+  PAYMENT_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  /** A PENDING payment or refund untouched this long is asked about again; also how long a sweep's claim lasts (more than PAYMENT_DEADLINE_MS). */
+  STALE_PAYMENT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Encrypts payment-method tokens at rest (the platform key ring); required in production. */
   ...dataEncryptionEnv,
   /** Secret (≥ 32 characters) of the receipt PDF links in mails (HMAC); required in production. */

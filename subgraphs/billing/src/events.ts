@@ -1,20 +1,32 @@
 import type { ConsumerFactory } from '@bilten/platform';
 import { paymentProvidersOf } from './adapters/providers.ts';
+import { createReceiptLinks } from './adapters/receipt-links.ts';
 import type { BillingConfig } from './config.ts';
 import { orderChargeConsumer } from './domain/order-charges.ts';
+import { organizationCreatedConsumer, organizationUpdatedConsumer } from './domain/organizations.ts';
 import { refundConsumer } from './domain/refunds.ts';
 
 /** What billing publishes; the contracts themselves live in packages/contracts. */
-export { paymentFailed, paymentSucceeded, refundFailed, refundSucceeded } from '@bilten/contracts/billing';
+export {
+  paymentFailed,
+  paymentSucceeded,
+  receiptIssued,
+  refundFailed,
+  refundSucceeded,
+} from '@bilten/contracts/billing';
 
 /**
- * Every consumer this subgraph runs: its copy of the orders to charge, and the refunds orders
- * asks for (through the providers server.ts registered, hence looked up at event time).
+ * Every consumer this subgraph runs: its copy of the orders to charge and of the organizations
+ * (the sellers on receipts), and the refunds orders asks for (through the providers server.ts
+ * registered, hence looked up at event time).
  */
 export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config }) => [
   orderChargeConsumer,
   refundConsumer(log, outbox, {
     providers: () => paymentProvidersOf(config),
     deadlineMs: config.PAYMENT_DEADLINE_MS,
+    receiptLinks: createReceiptLinks(config),
   }),
+  organizationCreatedConsumer,
+  organizationUpdatedConsumer,
 ];

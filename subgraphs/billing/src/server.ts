@@ -1,18 +1,45 @@
-import { createOutbox, defineSubgraph, type EncryptedColumn, keyRingFromEnv } from '@bilten/platform';
+import {
+  createOutbox,
+  type Database,
+  defineSubgraph,
+  type EncryptedColumn,
+  keyRingFromEnv,
+} from '@bilten/platform';
 import { braintreeAdapterFromConfig, braintreeGatewayFromConfig } from './adapters/braintree.ts';
 import { registerBraintreeWebhooks } from './adapters/braintree-webhooks.ts';
-import { paymentProvidersOf } from './adapters/providers.ts';
+import {
+  braintreeGatewayOfAccount,
+  type PaymentProviders,
+  paymentProvidersOf,
+} from './adapters/providers.ts';
+import { registerReceiptFiles } from './adapters/receipt-files.ts';
 import { createReceiptLinks } from './adapters/receipt-links.ts';
 import { stripeAdapterFromConfig } from './adapters/stripe.ts';
 import { registerStripeWebhooks } from './adapters/stripe-webhooks.ts';
-import { billingEnv } from './config.ts';
+import { type BillingConfig, billingEnv } from './config.ts';
 import { type BillingServices, createContext } from './context.ts';
-import { eventStore, PAYMENT_TOKEN_COLUMN } from './db/schema.ts';
+import { eventStore, PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN } from './db/schema.ts';
+import { startStalePaymentSweep } from './domain/stale-payments.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
 /** Billing's encrypted columns, for `npm run keys:rotate`. */
-export const encryptedColumns: EncryptedColumn[] = [PAYMENT_TOKEN_COLUMN];
+export const encryptedColumns: EncryptedColumn[] = [PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN];
+
+/**
+ * The providers of this configuration: the Sandbox always, each live provider one
+ * `providers.register(...)` line here. Also for the CLIs (cli/reconcile.ts).
+ */
+export function billingProviders(config: BillingConfig, db: Database): PaymentProviders {
+  const providers = paymentProvidersOf(config);
+  const braintreeAdapter = braintreeAdapterFromConfig(config);
+  if (braintreeAdapter) providers.register(braintreeAdapter);
+  const stripeAdapter = stripeAdapterFromConfig(config);
+  if (stripeAdapter) providers.register(stripeAdapter);
+  // Organizations' own accounts are read from here (payments through them, their webhooks).
+  providers.useDatabase(db);
+  return providers;
+}
 
 export const billingSubgraph = defineSubgraph({
   name: 'billing',
@@ -24,12 +51,7 @@ export const billingSubgraph = defineSubgraph({
   createContext,
   consumers,
   async setup({ config, db, log }) {
-    // The Sandbox is always there; each live provider is one `providers.register(...)` line here.
-    const providers = paymentProvidersOf(config);
-    const braintreeAdapter = braintreeAdapterFromConfig(config);
-    if (braintreeAdapter) providers.register(braintreeAdapter);
-    const stripeAdapter = stripeAdapterFromConfig(config);
-    if (stripeAdapter) providers.register(stripeAdapter);
+    const providers = billingProviders(config, db);
     const services: BillingServices = {
       providers,
       paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
@@ -42,16 +64,36 @@ export const billingSubgraph = defineSubgraph({
     const braintreeGateway = braintreeGatewayFromConfig(config);
     return {
       services,
-      routes: (app) => {
-        if (braintreeGateway)
-          registerBraintreeWebhooks(app, { gateway: braintreeGateway, db, outbox: webhookOutbox, log });
-        if (config.STRIPE_WEBHOOK_SECRET)
-          registerStripeWebhooks(app, {
-            secret: config.STRIPE_WEBHOOK_SECRET,
-            db,
-            outbox: webhookOutbox,
-            log,
-          });
+      // Payments and refunds left PENDING are asked about again (domain/stale-payments.ts).
+      background: ({ db: sweepDb, outbox, log: sweepLog }) =>
+        startStalePaymentSweep(
+          { ...services, db: sweepDb, outbox, log: sweepLog, staleSeconds: config.STALE_PAYMENT_SECONDS },
+          config.PAYMENT_SWEEP_MS,
+        ),
+      routes: (app, { verifyToken }) => {
+        // `GET /receipts/{id}.pdf`, which the gateway serves at its own door (gateway/src/subgraph-files.ts).
+        registerReceiptFiles(app, { db, receiptLinks: services.receiptLinks, verifyToken });
+        // The platform's endpoints when configured; organizations' accounts' endpoints always.
+        registerBraintreeWebhooks(app, {
+          gateway: braintreeGateway,
+          accountGateway: async (accountId) => {
+            const credentials = await providers.liveCredentials(accountId, 'BRAINTREE');
+            return credentials && braintreeGatewayOfAccount(config, credentials);
+          },
+          db,
+          outbox: webhookOutbox,
+          log,
+          receiptLinks: services.receiptLinks,
+        });
+        registerStripeWebhooks(app, {
+          secret: config.STRIPE_WEBHOOK_SECRET,
+          accountSecret: async (accountId) =>
+            (await providers.liveCredentials(accountId, 'STRIPE'))?.webhookSecret,
+          db,
+          outbox: webhookOutbox,
+          log,
+          receiptLinks: services.receiptLinks,
+        });
       },
     };
   },

@@ -14,11 +14,15 @@ import { expectFieldErrors, rowCount } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderEvent } from '../src/adapters/provider.ts';
+import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
 import { SANDBOX_ACTION_URL, sandboxCharges } from '../src/adapters/sandbox.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { applyProviderEvent } from '../src/domain/provider-events.ts';
 import { billingSubgraph } from '../src/server.ts';
 import { orderContents, orderTerms } from './support.ts';
+
+/** As the subgraph makes them in tests (the development secret): webhooks issue receipts too. */
+const receiptLinks = createReceiptLinks({ NODE_ENV: 'test' });
 
 /** Short, so that a provider that never answers (tok_timeout) costs the suite one second. */
 const DEADLINE_MS = 1000;
@@ -456,7 +460,7 @@ describe('applyProviderEvent', () => {
   let handle: ReturnType<typeof connectDatabase>;
   const outbox = createOutbox(eventStore, 'billing');
   const { log, lines } = captureLogs('billing-provider-events');
-  const deps = () => ({ db: handle.db, outbox, log });
+  const deps = () => ({ db: handle.db, outbox, log, receiptLinks });
 
   beforeAll(() => {
     handle = connectDatabase({
@@ -639,7 +643,12 @@ describe('refundRequested', () => {
       applicationName: 'refund-test',
       log: captureLogs().log,
     });
-    const deps = { db: handle.db, outbox: createOutbox(eventStore, 'billing'), log: captureLogs().log };
+    const deps = {
+      db: handle.db,
+      outbox: createOutbox(eventStore, 'billing'),
+      log: captureLogs().log,
+      receiptLinks,
+    };
     const event: ProviderEvent = {
       provider: 'SANDBOX',
       eventId: `evt_${uuidv7()}`,

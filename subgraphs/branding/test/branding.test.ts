@@ -69,7 +69,12 @@ async function consumerCaughtUp() {
 /** Publishes identity's `organization.created`, as identity would, and waits until branding has handled it. */
 async function announceOrganization(organizationId = uuidv7()): Promise<string> {
   await testBus.bus.publish(
-    newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org', testMode: false }),
+    newEvent(organizationCreated, organizationId, 1, {
+      organizationId,
+      name: 'Org',
+      slug: 'org',
+      testMode: false,
+    }),
   );
   await consumerCaughtUp();
   return organizationId;
@@ -275,7 +280,12 @@ describe('federation _entities', () => {
     for (let i = 0; i < 10; i++) organizations.push(uuidv7());
     for (const organizationId of organizations)
       await testBus.bus.publish(
-        newEvent(organizationCreated, organizationId, 1, { organizationId, name: 'Org', slug: 'org', testMode: false }),
+        newEvent(organizationCreated, organizationId, 1, {
+          organizationId,
+          name: 'Org',
+          slug: 'org',
+          testMode: false,
+        }),
       );
     await consumerCaughtUp();
     for (const organizationId of organizations) kits.set(organizationId, (await brandKitOf(organizationId))!);

@@ -16,6 +16,7 @@ export {
   organizationClosed,
   organizationClosureRequested,
   organizationCreated,
+  organizationUpdated,
   passwordResetRequested,
   passwordResetRequestedForAddress,
   registrationForTakenAddress,

@@ -281,7 +281,12 @@ describe('createOrganization, organization(id) and organizationBySlug', () => {
       published.find((e) => e.payload.organizationId === organization!.id),
     );
     expect(event.type).toBe('bilten.identity.organization.created');
-    expect(event.payload).toEqual({ organizationId: organization!.id, name: 'Sarajevo Jazz', slug });
+    expect(event.payload).toEqual({
+      organizationId: organization!.id,
+      name: 'Sarajevo Jazz',
+      slug,
+      testMode: false,
+    });
   });
 
   it('refuses a taken slug with ALREADY_EXISTS on input.slug', async () => {

@@ -15,7 +15,13 @@ import {
 } from '@bilten/testkit';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invitationCreated, organizationClosed, organizationClosureRequested } from '../src/events.ts';
+import {
+  invitationCreated,
+  organizationClosed,
+  organizationClosureRequested,
+  organizationCreated,
+  organizationUpdated,
+} from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
 import { claimsOf, codeOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
 
@@ -537,6 +543,57 @@ describe('updateOrganization', () => {
         ['input', 'name'],
       ]),
     );
+  });
+});
+
+describe('test mode and organization events', () => {
+  const created = (organizationId: string) =>
+    sql<Array<{ payload: { testMode: boolean; name: string; slug: string } }>>`
+      select payload from identity.outbox where type = ${organizationCreated.type} and aggregate_id = ${organizationId}`;
+  const updates = (organizationId: string) =>
+    sql<Array<{ payload: { organizationId: string; name: string; slug: string } }>>`
+      select payload from identity.outbox where type = ${organizationUpdated.type} and aggregate_id = ${organizationId}
+      order by sequence`;
+
+  it('creates a test-mode organization when asked (else a live one) and announces its mode', async () => {
+    const owner = await newUser();
+    const create = (slug: string, testMode?: boolean) =>
+      subgraph.gql<{ createOrganization: { organization: { id: string; testMode: boolean } } }>(
+        `mutation($input: CreateOrganizationInput!) {
+          createOrganization(input: $input) { organization { id testMode } errors { code } } }`,
+        { input: { name: `Org ${slug}`, slug, ...(testMode === undefined ? {} : { testMode }) } },
+        owner.headers,
+      );
+    const sandbox = (await create(freshSlug(), true)).data!.createOrganization.organization;
+    const live = (await create(freshSlug())).data!.createOrganization.organization;
+    expect([sandbox.testMode, live.testMode]).toEqual([true, false]);
+    expect((await created(sandbox.id)).map((row) => row.payload.testMode)).toEqual([true]);
+    expect((await created(live.id)).map((row) => row.payload.testMode)).toEqual([false]);
+    const [stored] = await sql<Array<{ test_mode: boolean }>>`
+      select test_mode from identity.organizations where id = ${sandbox.id}`;
+    expect(stored!.test_mode).toBe(true);
+    const read = await subgraph.gql<{ organization: { testMode: boolean } }>(
+      'query($id: ID!) { organization(id: $id) { testMode } }',
+      { id: sandbox.id },
+    );
+    expect(read.data!.organization.testMode).toBe(true);
+  });
+
+  it('announces a rename or a new slug once each, and nothing for a refused or empty change', async () => {
+    const { id, owner } = await organization();
+    const staff = await member(id, 'STAFF', owner);
+    expect(codeOf(await update(staff, { id, name: 'Not allowed' }))).toBe('FORBIDDEN');
+    await update(owner, { id, name: 'Renamed Hall' });
+    const newSlug = freshSlug();
+    await update(owner, { id, slug: newSlug });
+    await update(owner, { id, name: 'Renamed Hall', slug: newSlug }); // no change: no event
+    expect(await update(owner, { id, slug: 'Not A Slug' })).toMatchObject({
+      data: { updateOrganization: { organization: null } },
+    });
+    const events = (await updates(id)).map((row) => row.payload);
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({ organizationId: id, name: 'Renamed Hall' });
+    expect(events[1]).toEqual({ organizationId: id, name: 'Renamed Hall', slug: newSlug });
   });
 });
 

@@ -1,10 +1,15 @@
 import { type ConsumerFactory, linkTokenSeal } from '@bilten/platform';
 import { createMailer } from './adapters/mailer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
-import { orderMailConsumers, transactionalMailConsumers } from './domain/transactional-mail.ts';
+import {
+  billingMailConsumers,
+  orderMailConsumers,
+  transactionalMailConsumers,
+} from './domain/transactional-mail.ts';
 
-// Messaging publishes nothing yet. It consumes identity's account events and orders' ticket and
-// waiting-list events (their contracts live in packages/contracts) to send the transactional mails.
+// Messaging publishes nothing yet. It consumes identity's account events, orders' ticket and
+// waiting-list events and billing's receipts (their contracts live in packages/contracts) to send
+// the transactional mails.
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) => {
@@ -24,5 +29,6 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) => 
   return [
     ...transactionalMailConsumers({ ...shared, web: linkBaseOf(config) }),
     ...orderMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
+    ...billingMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
   ];
 };

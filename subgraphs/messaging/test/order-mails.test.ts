@@ -1,3 +1,4 @@
+import { receiptIssued } from '@bilten/contracts/billing';
 import { orderPaid, ticketTransferred, waitingListOffered } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import {
@@ -52,6 +53,8 @@ const mailsTo = (address: string) => smtp.messages.filter((mail) => mail.envelop
 const mailTo = (address: string) => smtp.waitForMessage((mail) => mail.envelope.to.includes(address));
 const ticketLink = (ticketId: string, token: string) =>
   `${GATEWAY}/tickets/${ticketId}.pdf?token=${encodeURIComponent(token)}`;
+const receiptLink = (receiptId: string, token: string) =>
+  `${GATEWAY}/receipts/${receiptId}.pdf?token=${encodeURIComponent(token)}`;
 const sentRows = (eventId: string) =>
   subgraph.sql`select recipient, template from messaging.sent_emails where event_id = ${eventId}`;
 
@@ -170,5 +173,86 @@ describe("mail for orders' events, over SMTP", () => {
     );
     expect(letter.error).toMatch(/authenticate/);
     expect(mailsTo(toEmail)).toHaveLength(0);
+  });
+});
+
+describe("mail for billing's receipts, over SMTP", () => {
+  /** A receiptIssued as billing publishes it, its link token sealed for the receipt's id. */
+  function issued(
+    kind: 'RECEIPT' | 'CREDIT_NOTE',
+    overrides: { sealedFor?: string; total?: { amount: number; currency: string }; sellerName?: string } = {},
+  ) {
+    const receiptId = uuidv7();
+    const buyerEmail = newAddress();
+    const token = newToken();
+    const event = newEvent(receiptIssued, receiptId, 1, {
+      receiptId,
+      orderId: uuidv7(),
+      organizationId: uuidv7(),
+      kind,
+      number: kind === 'RECEIPT' ? 'SEVDAH-2026-000123' : 'SEVDAH-CN-2026-000007',
+      sellerName: overrides.sellerName ?? 'Sevdah Večeri',
+      buyerEmail,
+      eventTitle: 'Sarajevo Jazz Night',
+      total: overrides.total ?? { amount: 6652, currency: 'EUR' },
+      sealedLinkToken: testLinkTokens.seal(token, overrides.sealedFor ?? receiptId),
+    });
+    return { event, receiptId, buyerEmail, token };
+  }
+
+  it("mails the buyer the receipt's PDF link, once", async () => {
+    const { event, receiptId, buyerEmail, token } = issued('RECEIPT');
+    await subgraph.testBus.bus.publish(event);
+    // Redelivered: the inbox and sent_emails let it through once.
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(buyerEmail);
+    expect(mail.parsed.subject).toBe('Your receipt SEVDAH-2026-000123 from Sevdah Večeri');
+    expect(mail.parsed.text).toContain(
+      'Thank you for your payment of €66.52 to Sevdah Večeri for Sarajevo Jazz Night. Your receipt SEVDAH-2026-000123 is ready.',
+    );
+    expectLink(mail, receiptLink(receiptId, token));
+    await caughtUp('receipt-mail');
+    expect(await sentRows(event.id)).toEqual([{ recipient: buyerEmail, template: 'receipt' }]);
+    expect(mailsTo(buyerEmail)).toHaveLength(1);
+  });
+
+  it("mails a refund's credit note, in the currency's own decimals", async () => {
+    const { event, receiptId, buyerEmail, token } = issued('CREDIT_NOTE', {
+      total: { amount: 2500, currency: 'JPY' },
+    });
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(buyerEmail);
+    expect(mail.parsed.subject).toBe('Your credit note SEVDAH-CN-2026-000007 from Sevdah Večeri');
+    expect(mail.parsed.text).toContain(
+      'Sevdah Večeri refunded ¥2,500 of your order for Sarajevo Jazz Night. Your credit note SEVDAH-CN-2026-000007 is ready.',
+    );
+    expectLink(mail, receiptLink(receiptId, token));
+  });
+
+  it("keeps a seller's name to one line of text in the subject and the body", async () => {
+    const { event, buyerEmail } = issued('RECEIPT', { sellerName: '<b>Evil</b>\r\nBcc: victim@example.com' });
+    await subgraph.testBus.bus.publish(event);
+
+    const mail = await mailTo(buyerEmail);
+    expect(mail.envelope.to).toEqual([buyerEmail]);
+    expect(mail.parsed.subject).toBe(
+      'Your receipt SEVDAH-2026-000123 from <b>Evil</b> Bcc: victim@example.com',
+    );
+    expect(mail.parsed.html).toContain('&lt;b&gt;Evil&lt;/b&gt;');
+    expect(mail.parsed.html).not.toContain('<b>Evil');
+  });
+
+  it('sends nothing for a link token sealed for another receipt, and dead-letters it', async () => {
+    const { event, buyerEmail } = issued('RECEIPT', { sealedFor: uuidv7() });
+    await subgraph.testBus.bus.publish(event);
+    const letter = await waitFor(async () =>
+      (await subgraph.testBus.bus.listDeadLetters({ durableName: 'messaging-receipt-mail' })).find(
+        (dead) => dead.eventId === event.id,
+      ),
+    );
+    expect(letter.error).toMatch(/authenticate/);
+    expect(mailsTo(buyerEmail)).toHaveLength(0);
   });
 });

@@ -24,6 +24,8 @@ export interface FakeTransaction {
   gatewayRejectionReason: string | null;
   refundedTransactionId: string | null;
   refundIds: string[];
+  /** ISO 8601, whole seconds, as Braintree shows it. */
+  createdAt: string;
   card: { cardType: string; last4: string; expirationMonth: string; expirationYear: string } | null;
 }
 
@@ -57,8 +59,16 @@ export interface FakeBraintree {
     status: 500 | 503 | 429,
     options?: { afterProcessing?: boolean; on?: RequestKind },
   ): void;
-  /** The next `count` requests never answer (until close). */
-  hangNext(count: number): void;
+  /**
+   * The next `count` requests never answer (until close). With options, as failNext: only requests
+   * of kind `on`, and with `afterProcessing` the work is done first (an answer lost to a timeout).
+   */
+  hangNext(count: number, options?: { afterProcessing?: boolean; on?: RequestKind }): void;
+  /**
+   * A settled sale billing never asked for, as if made in Braintree's control panel (what
+   * reconciliation calls MISSING_LOCALLY). Change any transaction through `transactions`.
+   */
+  insertSale(fields: { amount: string; createdAt?: Date }): FakeTransaction;
   /** Settles a transaction, as Braintree's nightly batch does. */
   settle(id: string): void;
   close(): Promise<void>;
@@ -73,7 +83,11 @@ interface RequestBody {
     merchant_account_id?: string;
     options?: { submit_for_settlement?: boolean };
   };
-  search?: { order_id?: { is?: string }; ids?: string[] };
+  search?: {
+    order_id?: { is?: string };
+    ids?: string[];
+    created_at?: { min?: string; max?: string };
+  };
 }
 
 const esc = (value: string) =>
@@ -91,7 +105,7 @@ function transactionXml(t: FakeTransaction): string {
   )}${tag('gateway-rejection-reason', t.gatewayRejectionReason)}${tag(
     'refunded-transaction-id',
     t.refundedTransactionId,
-  )}<refund-ids type="array">${t.refundIds.map((id) => tag('item', id)).join('')}</refund-ids>${
+  )}<created-at type="datetime">${t.createdAt}</created-at><refund-ids type="array">${t.refundIds.map((id) => tag('item', id)).join('')}</refund-ids>${
     t.card
       ? `<credit-card>${tag('card-type', t.card.cardType)}${tag('last-4', t.card.last4)}${tag(
           'expiration-month',
@@ -145,7 +159,21 @@ const NONCES: Record<
 const toCents = (decimal: string) => Math.round(Number(decimal) * 100);
 const toDecimal = (cents: number) => (cents / 100).toFixed(2);
 
-export async function startFakeBraintree(): Promise<FakeBraintree> {
+/** Braintree's times: ISO 8601 in whole seconds. */
+const timestamp = (date = new Date()) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** A search criterion, as the SDK sends it: equality on order_id, an inclusive created_at range. */
+function matches(t: FakeTransaction, search: NonNullable<RequestBody['search']>): boolean {
+  if (search.order_id?.is !== undefined && t.orderId !== search.order_id.is) return false;
+  const created = Date.parse(t.createdAt);
+  const { min, max } = search.created_at ?? {};
+  if (min && created < Date.parse(min)) return false;
+  if (max && created > Date.parse(max)) return false;
+  return true;
+}
+
+/** `pageSize`: how many transactions one `advanced_search` page holds (Braintree's is 50). */
+export async function startFakeBraintree({ pageSize = 50 } = {}): Promise<FakeBraintree> {
   const merchantId = 'bilten-merchant';
   const publicKey = 'fake-public-key';
   const privateKey = 'fake-private-key';
@@ -154,7 +182,7 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
   const sales = new Map<string, number>();
   const requests: string[] = [];
   const hanging = new Set<ServerResponse>();
-  let failures: Array<{ status: number; afterProcessing: boolean; on: RequestKind }> = [];
+  let failures: Array<{ status: number | 'hang'; afterProcessing: boolean; on: RequestKind }> = [];
   let hangs = 0;
   let next = 0;
 
@@ -185,6 +213,7 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
         merchantAccountId: input.merchant_account_id ?? null,
         refundedTransactionId: null,
         refundIds: [],
+        createdAt: timestamp(),
         card: VISA,
         ...outcome,
       };
@@ -196,12 +225,15 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
         ? [201, transactionXml(transaction)]
         : [422, errorXml(outcome.processorResponseText || 'Gateway Rejected', transaction)];
     }
+    // Another merchant id under these keys is not found, as at Braintree.
+    if (method === 'POST' && path === `/merchants/${merchantId}/client_token`)
+      return [201, `<client-token>${tag('value', 'fake-client-token')}</client-token>`];
     if (method === 'POST' && path === `${base}/advanced_search_ids`) {
-      const orderId = body.search?.order_id?.is;
-      const ids = [...transactions.values()].filter((t) => t.orderId === orderId).map((t) => t.id);
+      const search = body.search ?? {};
+      const ids = [...transactions.values()].filter((t) => matches(t, search)).map((t) => t.id);
       return [
         200,
-        `<search-results><page-size type="integer">50</page-size><ids type="array">${ids
+        `<search-results><page-size type="integer">${pageSize}</page-size><ids type="array">${ids
           .map((id) => tag('item', id))
           .join('')}</ids></search-results>`,
       ];
@@ -252,6 +284,7 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
         orderId: body.transaction?.order_id ?? null,
         refundedTransactionId: transaction.id,
         refundIds: [],
+        createdAt: timestamp(),
       };
       transactions.set(credit.id, credit);
       transaction.refundIds.push(credit.id);
@@ -275,7 +308,9 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
       const kind = kindOf(request.method ?? 'GET', path);
       const at = failures.findIndex((f) => f.on === 'any' || f.on === kind);
       const failure = at >= 0 ? failures.splice(at, 1)[0] : undefined;
-      if (failure && !failure.afterProcessing) return send(response, failure.status, '');
+      const fail = (status: number | 'hang') =>
+        status === 'hang' ? void hanging.add(response) : send(response, status, '');
+      if (failure && !failure.afterProcessing) return fail(failure.status);
       let body: RequestBody = {};
       try {
         body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
@@ -283,7 +318,7 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
         return send(response, 400, '');
       }
       const [status, xml] = handle(request.method ?? 'GET', path, body);
-      if (failure) return send(response, failure.status, '');
+      if (failure) return fail(failure.status);
       send(response, status, xml);
     });
   });
@@ -301,8 +336,31 @@ export async function startFakeBraintree(): Promise<FakeBraintree> {
     failNext(count, status, { afterProcessing = false, on = 'any' } = {}) {
       failures = Array.from({ length: count }, () => ({ status, afterProcessing, on }));
     },
-    hangNext(count) {
-      hangs = count;
+    hangNext(count, options) {
+      if (!options) {
+        hangs = count;
+        return;
+      }
+      const { afterProcessing = false, on = 'any' } = options;
+      failures = Array.from({ length: count }, () => ({ status: 'hang' as const, afterProcessing, on }));
+    },
+    insertSale({ amount, createdAt = new Date() }) {
+      const sale: FakeTransaction = {
+        id: newId(),
+        type: 'sale',
+        amount,
+        currency: 'EUR',
+        orderId: null,
+        merchantAccountId: null,
+        refundedTransactionId: null,
+        refundIds: [],
+        createdAt: timestamp(createdAt),
+        card: VISA,
+        ...NONCES['fake-valid-nonce']!,
+        status: 'settled',
+      };
+      transactions.set(sale.id, sale);
+      return sale;
     },
     settle(id) {
       const transaction = transactions.get(id);

@@ -120,8 +120,8 @@ export interface FakeStripe {
   host: string;
   port: number;
   protocol: 'http';
-  /** Every request received, in order (method and path), failed and hung ones included. */
-  requests: Array<{ method: string; path: string; idempotencyKey: string | undefined }>;
+  /** Every request received, in order (method, path, the API key it carried), failed and hung ones included. */
+  requests: Array<{ method: string; path: string; idempotencyKey: string | undefined; apiKey: string }>;
   /** Charges made per PaymentIntent id: never more than 1 when idempotency holds. */
   chargesFor(paymentIntentId: string): number;
   /** All charges made, whatever the intent. */
@@ -139,6 +139,15 @@ export interface FakeStripe {
   pendNextRefunds(count: number): void;
   /** A pending refund settles: its new state, for the `refund.updated` webhook. */
   settleRefund(id: string, outcome?: 'succeeded' | 'failed'): Refund;
+  /** The refunds made against this PaymentIntent, oldest first. */
+  refundsOf(paymentIntentId: string): Refund[];
+  /**
+   * A succeeded PaymentIntent (charged) billing never asked for, as if made in Stripe's dashboard:
+   * what reconciliation calls MISSING_LOCALLY.
+   */
+  insertPaymentIntent(fields: { amount: number; currency?: string; created?: number }): PaymentIntent;
+  /** Changes what the API shows of an intent or a refund (amount, status, created), to provoke mismatches. */
+  alter(id: string, changes: Partial<Pick<PaymentIntent, 'amount' | 'created'>> & { status?: string }): void;
   /** A Stripe event as its webhook would carry it (JSON text, to be signed by the test). */
   eventPayload(type: string, object: unknown, id?: string): string;
   stop(): Promise<void>;
@@ -167,7 +176,18 @@ function bracketed(params: URLSearchParams, name: string): Record<string, string
 const expansions = (params: URLSearchParams) =>
   [...params].filter(([key]) => /^expand\[\d*\]$/.test(key)).map(([, value]) => value);
 
-export async function startFakeStripe(): Promise<FakeStripe> {
+export interface FakeStripeOptions {
+  /** The secret keys this fake knows (others are refused with 401, as Stripe does); unset: any `sk_…`. */
+  apiKeys?: string[];
+  /** The most items one list page holds, whatever `limit` asks (Stripe's is 100): to see paging. */
+  maxListLimit?: number;
+}
+
+/** The bearer key of a request, as Stripe's SDK sends it. */
+const apiKeyOf = (request: IncomingMessage) =>
+  String(request.headers.authorization ?? '').replace(/^Bearer /, '');
+
+export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<FakeStripe> {
   const intents = new Map<string, PaymentIntent>();
   const charges = new Map<string, Charge>();
   const refunds = new Map<string, Refund>();
@@ -252,6 +272,28 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return { status: 200, body: show(intent, expand) };
   }
 
+  /** A new intent waiting for its payment method (`created`: now unless given). */
+  function addIntent(
+    fields: Pick<PaymentIntent, 'amount' | 'currency' | 'payment_method' | 'metadata'> & { created?: number },
+  ): PaymentIntent {
+    const id = newId('pi');
+    const intent: PaymentIntent = {
+      id,
+      object: 'payment_intent',
+      amount_received: 0,
+      status: 'requires_payment_method',
+      client_secret: `${id}_secret_${randomBytes(8).toString('hex')}`,
+      latest_charge: null,
+      next_action: null,
+      last_payment_error: null,
+      created: now(),
+      livemode: false,
+      ...fields,
+    };
+    intents.set(id, intent);
+    return intent;
+  }
+
   function createIntent(params: URLSearchParams): Answer {
     const amount = Number(params.get('amount'));
     const currency = params.get('currency');
@@ -263,24 +305,12 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         message: 'Invalid amount or currency.',
       });
     }
-    const id = newId('pi');
-    const intent: PaymentIntent = {
-      id,
-      object: 'payment_intent',
+    const intent = addIntent({
       amount,
-      amount_received: 0,
       currency,
-      status: 'requires_payment_method',
-      client_secret: `${id}_secret_${randomBytes(8).toString('hex')}`,
       payment_method: params.get('payment_method') ?? '',
       metadata: bracketed(params, 'metadata'),
-      latest_charge: null,
-      next_action: null,
-      last_payment_error: null,
-      created: now(),
-      livemode: false,
-    };
-    intents.set(id, intent);
+    });
     if (params.get('confirm') !== 'true') return { status: 200, body: show(intent, expansions(params)) };
     return confirmIntent(intent, expansions(params), params.get('return_url') ?? undefined);
   }
@@ -338,10 +368,52 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return { status: 200, body: refund };
   }
 
+  /**
+   * A list endpoint as Stripe answers it: newest first, `created[gte|gt|lte|lt]` filters, at most
+   * `limit` (default 10, up to 100) items after the `starting_after` id, and `has_more`.
+   */
+  function list<T extends { id: string; created: number }>(
+    items: Map<string, T>,
+    path: string,
+    params: URLSearchParams,
+  ): Answer {
+    const bound = (name: string) =>
+      params.has(`created[${name}]`) ? Number(params.get(`created[${name}]`)) : undefined;
+    const [gte, gt, lte, lt] = [bound('gte'), bound('gt'), bound('lte'), bound('lt')];
+    const limit = Math.min(options.maxListLimit ?? 100, Math.max(1, Number(params.get('limit') ?? 10)));
+    // Insertion order breaks ties of the same second, so pages never skip or repeat an item.
+    const all = [...items.values()]
+      .map((item, index) => ({ item, index }))
+      .filter(
+        ({ item }) =>
+          (gte === undefined || item.created >= gte) &&
+          (gt === undefined || item.created > gt) &&
+          (lte === undefined || item.created <= lte) &&
+          (lt === undefined || item.created < lt),
+      )
+      .sort((a, b) => b.item.created - a.item.created || b.index - a.index)
+      .map(({ item }) => item);
+    const after = params.get('starting_after');
+    const start = after ? all.findIndex((item) => item.id === after) + 1 : 0;
+    if (after && start === 0)
+      return error(400, {
+        type: 'invalid_request_error',
+        code: 'resource_missing',
+        param: 'starting_after',
+        message: `No such object: '${after}'`,
+      });
+    const data = all.slice(start, start + limit);
+    return {
+      status: 200,
+      body: { object: 'list', url: path, has_more: start + limit < all.length, data: structuredClone(data) },
+    };
+  }
+
   async function route(request: IncomingMessage, url: URL): Promise<Answer> {
     const method = request.method ?? 'GET';
     const params = method === 'GET' ? url.searchParams : await readBody(request);
-    if (!String(request.headers.authorization ?? '').startsWith('Bearer sk_')) {
+    const apiKey = apiKeyOf(request);
+    if (!apiKey.startsWith('sk_') || (options.apiKeys && !options.apiKeys.includes(apiKey))) {
       return error(401, { type: 'invalid_request_error', message: 'Invalid API Key provided.' });
     }
     const key = request.headers['idempotency-key'] as string | undefined;
@@ -357,8 +429,16 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   }
 
   function act(method: string, path: string, params: URLSearchParams): Answer {
+    // What the key's account holds: enough for a credentials check.
+    if (method === 'GET' && path === '/v1/balance')
+      return {
+        status: 200,
+        body: { object: 'balance', available: [], pending: [], livemode: false },
+      };
     if (method === 'POST' && path === '/v1/payment_intents') return createIntent(params);
     if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
+    if (method === 'GET' && path === '/v1/payment_intents') return list(intents, path, params);
+    if (method === 'GET' && path === '/v1/refunds') return list(refunds, path, params);
     const intentPath = /^\/v1\/payment_intents\/([^/]+)(\/confirm)?$/.exec(path);
     const intent = intentPath ? intents.get(intentPath[1]!) : undefined;
     if (intentPath && !intent) {
@@ -392,6 +472,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       method: request.method ?? 'GET',
       path: url.pathname,
       idempotencyKey: request.headers['idempotency-key'] as string | undefined,
+      apiKey: apiKeyOf(request),
     });
     if (hangs > 0) {
       hangs -= 1;
@@ -469,6 +550,17 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         paid.refunded = false;
       }
       return structuredClone(refund);
+    },
+    refundsOf: (id) => [...refunds.values()].filter((refund) => refund.payment_intent === id),
+    insertPaymentIntent({ amount, currency = 'eur', created = now() }) {
+      const intent = addIntent({ amount, currency, created, payment_method: 'pm_card_visa', metadata: {} });
+      charge(intent);
+      return structuredClone(intent);
+    },
+    alter(id, changes) {
+      const target = intents.get(id) ?? refunds.get(id);
+      if (!target) throw new Error(`no payment intent or refund ${id}`);
+      Object.assign(target, changes);
     },
     eventPayload(type, object, id = newId('evt')) {
       return JSON.stringify({

@@ -1,23 +1,25 @@
 import { createHash } from 'node:crypto';
-import { clientAddress, type Database, type Logger, type Outbox } from '@bilten/platform';
+import { clientAddress } from '@bilten/platform';
 import type braintree from 'braintree';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { applyProviderEvent } from '../domain/provider-events.ts';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { applyProviderEvent, type ProviderEventDeps } from '../domain/provider-events.ts';
 import { type BraintreeTransaction, cardOf, toMinor } from './braintree.ts';
 import type { ProviderEvent } from './provider.ts';
 
 // `POST /webhooks/braintree`: Braintree posts a form with `bt_signature` and `bt_payload` (base64
 // XML). The SDK checks the signature (HMAC with our private key) before anything is read; only a
 // verified notification becomes a ProviderEvent, applied once (domain/provider-events.ts).
+// `POST /webhooks/braintree/:accountId` is the same for an organization's own account, parsed with
+// that account's keys only; an unknown or removed account is 404.
 //
 // Braintree notifications carry no id of their own, so the event id is the SHA-256 of `bt_payload`:
 // a redelivery sends the same payload (same timestamp), hence the same id, and is a duplicate.
 
-export interface BraintreeWebhookDeps {
-  gateway: braintree.BraintreeGateway;
-  db: Database;
-  outbox: Outbox;
-  log: Logger;
+export interface BraintreeWebhookDeps extends ProviderEventDeps {
+  /** The platform account's gateway; unset: only organizations' endpoints are served. */
+  gateway?: braintree.BraintreeGateway;
+  /** The gateway of an organization's live account (`/webhooks/braintree/:accountId`); else undefined. */
+  accountGateway(accountId: string): Promise<braintree.BraintreeGateway | undefined>;
 }
 
 /** Big enough for any notification (disbursements list transaction ids); nothing else posts here. */
@@ -126,16 +128,17 @@ export function registerBraintreeWebhooks(app: FastifyInstance, deps: BraintreeW
       return text(reply, status, status === 500 ? 'try again later' : 'this is not a Braintree notification');
     });
 
-    scope.post('/webhooks/braintree', async (request, reply) => {
+    const receive = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      gateway: braintree.BraintreeGateway,
+    ) => {
       const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
       const signature = form.get('bt_signature') ?? '';
       const payload = form.get('bt_payload') ?? '';
       let notification: BraintreeNotification;
       try {
-        notification = (await deps.gateway.webhookNotification.parse(
-          signature,
-          payload,
-        )) as BraintreeNotification;
+        notification = (await gateway.webhookNotification.parse(signature, payload)) as BraintreeNotification;
       } catch (error) {
         // Never the body: an unsigned payload is anyone's words.
         deps.log.warn(
@@ -155,6 +158,29 @@ export function registerBraintreeWebhooks(app: FastifyInstance, deps: BraintreeW
       const result = await applyProviderEvent(deps, event);
       deps.log.info({ provider: 'BRAINTREE', eventId, kind: notification.kind, result }, 'braintree webhook');
       return reply.status(200).send({ received: true, result });
-    });
+    };
+
+    const platformGateway = deps.gateway;
+    if (platformGateway)
+      scope.post('/webhooks/braintree', (request, reply) => receive(request, reply, platformGateway));
+    // An organization's own account: parsed with that account's keys only.
+    scope.post<{ Params: { accountId: string } }>(
+      '/webhooks/braintree/:accountId',
+      async (request, reply) => {
+        const gateway = await deps.accountGateway(request.params.accountId);
+        if (gateway) return receive(request, reply, gateway);
+        deps.log.warn(
+          {
+            security: true,
+            event: 'webhook_unknown_account',
+            provider: 'BRAINTREE',
+            ip: clientAddress(request),
+            accountId: request.params.accountId.slice(0, 64),
+          },
+          'braintree webhook refused: no such account',
+        );
+        return text(reply, 404, 'no such webhook endpoint');
+      },
+    );
   });
 }

@@ -6,6 +6,7 @@ import {
   type FailureCode,
   type Money,
   type PaymentProviderAdapter,
+  type ProviderTransaction,
   type RefundOutcome,
   type RefundRequest,
   TransientProviderError,
@@ -96,6 +97,8 @@ export interface BraintreeTransaction {
   gatewayRejectionReason?: string | null;
   refundedTransactionId?: string | null;
   refundIds?: string[] | null;
+  /** A Date, or its ISO text, depending on how the SDK parsed the answer. */
+  createdAt?: Date | string;
   creditCard?: {
     cardType?: string | null;
     last4?: string | null;
@@ -222,6 +225,12 @@ async function call<T>(signal: AbortSignal, operation: () => Promise<T>): Promis
   }
 }
 
+/** The SDK's TransactionSearch, as far as we use it (@types/braintree does not declare it). */
+interface TransactionSearch {
+  orderId(): { is(value: string): void };
+  createdAt(): { between(min: Date, max: Date): void };
+}
+
 type SaleResult = {
   success: boolean;
   message?: string;
@@ -242,20 +251,23 @@ export function createBraintreeAdapter(options: BraintreeAdapterOptions): Paymen
     find(id: string): Promise<BraintreeTransaction>;
     refund(id: string, options: { amount: string; orderId: string }): Promise<SaleResult>;
     void(id: string): Promise<SaleResult>;
-    search(build: (search: { orderId(): { is(value: string): void } }) => void): NodeJS.ReadableStream;
+    search(build: (search: TransactionSearch) => void): NodeJS.ReadableStream;
   };
 
-  /** Every transaction whose orderId is `orderId` (ours: a payment or refund id). */
-  const byOrderId = (orderId: string) =>
+  /** Every transaction the search finds (the SDK asks for the ids, then fetches them page by page). */
+  const searchAll = (build: (search: TransactionSearch) => void) =>
     new Promise<BraintreeTransaction[]>((resolve, reject) => {
       const found: BraintreeTransaction[] = [];
-      const stream = transactions.search((search) => search.orderId().is(orderId));
+      const stream = transactions.search(build);
       stream.on('data', (transaction: BraintreeTransaction) => {
         if (transaction) found.push(transaction);
       });
       stream.on('error', reject);
       stream.on('end', () => resolve(found));
     });
+
+  /** Every transaction whose orderId is `orderId` (ours: a payment or refund id). */
+  const byOrderId = (orderId: string) => searchAll((search) => search.orderId().is(orderId));
 
   /** Of earlier sales for this payment, the one that charged, else the latest. */
   const earlierSale = (found: BraintreeTransaction[]) => {
@@ -373,7 +385,67 @@ export function createBraintreeAdapter(options: BraintreeAdapterOptions): Paymen
         return failed(`braintree ${errorType(error)}`);
       }
     },
+
+    // Sales and credits created in the range. Braintree's range is inclusive, so the end is
+    // filtered here; a voided sale is listed as its charge and a refund of the whole amount under
+    // the sale's own id, as billing records a void (refund() above).
+    async listTransactions({ from, to }, signal): Promise<ProviderTransaction[]> {
+      const found = await call(signal, () => searchAll((search) => search.createdAt().between(from, to)));
+      return found.flatMap((transaction): ProviderTransaction[] => {
+        const createdAt = new Date(String(transaction.createdAt));
+        if (createdAt < from || createdAt >= to) return [];
+        const currency = (transaction.currencyIsoCode ?? 'EUR').toUpperCase();
+        const amount = { amount: toMinor(transaction.amount, currency), currency };
+        const status = transactionStatus(transaction.status);
+        if (transaction.type === 'credit')
+          return transaction.refundedTransactionId
+            ? [
+                {
+                  kind: 'REFUND',
+                  providerId: transaction.id,
+                  providerPaymentId: transaction.refundedTransactionId,
+                  amount,
+                  status,
+                  createdAt,
+                },
+              ]
+            : []; // a credit not refunding a sale: not one billing makes
+        const charge: ProviderTransaction = {
+          kind: 'CHARGE',
+          providerId: transaction.id,
+          providerPaymentId: transaction.id,
+          amount,
+          status: transaction.status === 'voided' ? 'SUCCEEDED' : status,
+          createdAt,
+        };
+        if (transaction.status !== 'voided') return [charge];
+        return [charge, { ...charge, kind: 'REFUND', status: 'SUCCEEDED' }];
+      });
+    },
+
+    // A client token is the cheapest authenticated call; it changes nothing.
+    async checkCredentials(signal) {
+      try {
+        await call(signal, () => gateway.clientToken.generate({}));
+        return true;
+      } catch (error) {
+        if (error instanceof TransientProviderError) throw error;
+        return false; // authenticationError, authorizationError, notFoundError (another merchant id)
+      }
+    },
   };
+}
+
+/** A transaction's status for reconciliation: accepted (charged or credited), declined, or under way. */
+function transactionStatus(status: string): ProviderTransaction['status'] {
+  if (CHARGED.has(status)) return 'SUCCEEDED';
+  return status === 'authorization_expired' ||
+    status === 'processor_declined' ||
+    status === 'gateway_rejected' ||
+    status === 'settlement_declined' ||
+    status === 'failed'
+    ? 'FAILED'
+    : 'PENDING';
 }
 
 /**

@@ -72,6 +72,19 @@ export type RefundOutcome =
   | { status: 'SUCCEEDED' | 'PENDING'; providerRefundId: string }
   | { status: 'FAILED'; failureCode: FailureCode; providerMessage: string };
 
+/** One charge or refund as the provider's list API shows it, for reconciliation (domain/reconciliation.ts). */
+export interface ProviderTransaction {
+  kind: 'CHARGE' | 'REFUND';
+  /** The provider's id of this transaction (a refund's own id for a REFUND). */
+  providerId: string;
+  /** The charge: the transaction itself for a CHARGE, the refunded charge for a REFUND. */
+  providerPaymentId: string;
+  amount: Money;
+  /** The provider's state in billing's words; requires-action and processing states are PENDING. */
+  status: 'SUCCEEDED' | 'PENDING' | 'FAILED';
+  createdAt: Date;
+}
+
 /**
  * A failure worth retrying with the same idempotency key (network, timeout, 5xx, 429): the
  * provider may or may not have acted, and the key makes the retry safe either way.
@@ -87,6 +100,13 @@ export interface PaymentProviderAdapter {
   /** After the buyer's action (3-D Secure): where the payment stands now. */
   confirm(providerPaymentId: string, idempotencyKey: string, signal: AbortSignal): Promise<ChargeOutcome>;
   refund(request: RefundRequest, signal: AbortSignal): Promise<RefundOutcome>;
+  /** Every charge and refund created in [from, to), all pages (reconciliation). Throws when unreachable. */
+  listTransactions(range: { from: Date; to: Date }, signal: AbortSignal): Promise<ProviderTransaction[]>;
+  /**
+   * Whether the provider accepts this adapter's credentials (a cheap authenticated read): false
+   * when it refuses them; throws TransientProviderError when it cannot be asked.
+   */
+  checkCredentials(signal: AbortSignal): Promise<boolean>;
 }
 
 /**

@@ -160,5 +160,16 @@ export function createSandboxAdapter(): PaymentProviderAdapter {
       ledger.refunds.set(request.refundId, outcome);
       return outcome;
     },
+
+    // The Sandbox moves no money, so there is nothing to reconcile: an empty list, whatever its
+    // in-memory ledger holds (which a restart forgets anyway).
+    async listTransactions() {
+      return [];
+    },
+
+    // No credentials: the Sandbox is always ready.
+    async checkCredentials() {
+      return true;
+    },
   };
 }

@@ -1,7 +1,7 @@
-import { clientAddress, type Database, type Logger, type Outbox } from '@bilten/platform';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { clientAddress } from '@bilten/platform';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
-import { applyProviderEvent } from '../domain/provider-events.ts';
+import { applyProviderEvent, type ProviderEventDeps } from '../domain/provider-events.ts';
 import type { ProviderEvent } from './provider.ts';
 import { cardOf, failureCodeOf } from './stripe.ts';
 
@@ -9,13 +9,14 @@ import { cardOf, failureCodeOf } from './stripe.ts';
 // our endpoint secret, 5 minutes' tolerance) is checked by the SDK on the raw body before anything
 // is read; only a verified event becomes a ProviderEvent, applied once per Stripe event id
 // (domain/provider-events.ts).
+// `POST /webhooks/stripe/:accountId` is the same for an organization's own account, checked with
+// that account's secret only; an unknown or removed account is 404.
 
-export interface StripeWebhookDeps {
-  /** The endpoint's signing secret (`whsec_…`). */
-  secret: string;
-  db: Database;
-  outbox: Outbox;
-  log: Logger;
+export interface StripeWebhookDeps extends ProviderEventDeps {
+  /** The platform endpoint's signing secret (`whsec_…`); unset: only organizations' endpoints are served. */
+  secret?: string;
+  /** The signing secret of an organization's live account (`/webhooks/stripe/:accountId`); else undefined. */
+  accountSecret(accountId: string): Promise<string | undefined>;
 }
 
 /** Stripe's own tolerance for a signature's timestamp: replays older than this are refused. */
@@ -127,13 +128,13 @@ export function registerStripeWebhooks(app: FastifyInstance, deps: StripeWebhook
       return text(reply, status, status === 500 ? 'try again later' : 'this is not a Stripe event');
     });
 
-    scope.post('/webhooks/stripe', async (request, reply) => {
+    const receive = async (request: FastifyRequest, reply: FastifyReply, secret: string) => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const signature = request.headers['stripe-signature'];
       let event: Stripe.Event;
       try {
         if (typeof signature !== 'string' || signature === '') throw new Error('no Stripe-Signature header');
-        event = Stripe.webhooks.constructEvent(body, signature, deps.secret, TOLERANCE_SECONDS);
+        event = Stripe.webhooks.constructEvent(body, signature, secret, TOLERANCE_SECONDS);
       } catch (error) {
         // Never the body: an unsigned payload is anyone's words. The SDK's reason names no secret.
         deps.log.warn(
@@ -152,6 +153,26 @@ export function registerStripeWebhooks(app: FastifyInstance, deps: StripeWebhook
       const result = await applyProviderEvent(deps, providerEvent);
       deps.log.info({ provider: 'STRIPE', eventId: event.id, type: event.type, result }, 'stripe webhook');
       return reply.status(200).send({ received: true, result });
+    };
+
+    const platformSecret = deps.secret;
+    if (platformSecret)
+      scope.post('/webhooks/stripe', (request, reply) => receive(request, reply, platformSecret));
+    // An organization's own account: verified with that account's secret only.
+    scope.post<{ Params: { accountId: string } }>('/webhooks/stripe/:accountId', async (request, reply) => {
+      const secret = await deps.accountSecret(request.params.accountId);
+      if (secret) return receive(request, reply, secret);
+      deps.log.warn(
+        {
+          security: true,
+          event: 'webhook_unknown_account',
+          provider: 'STRIPE',
+          ip: clientAddress(request),
+          accountId: request.params.accountId.slice(0, 64),
+        },
+        'stripe webhook refused: no such account',
+      );
+      return text(reply, 404, 'no such webhook endpoint');
     });
   });
 }

@@ -4,6 +4,7 @@ import {
   type ChargeOutcome,
   type FailureCode,
   type PaymentProviderAdapter,
+  type ProviderTransaction,
   type RefundOutcome,
   TransientProviderError,
 } from './provider.ts';
@@ -108,7 +109,67 @@ export function createStripeAdapter(options: StripeAdapterOptions): PaymentProvi
         return { status: 'FAILED', failureCode: 'REFUND_FAILED', providerMessage: describe(err) };
       }
     },
+
+    // Intents and refunds created in the range, every page (the SDK's auto-pagination follows
+    // `has_more` / `starting_after`). Listing changes nothing, so no key; errors are thrown.
+    async listTransactions({ from, to }, signal): Promise<ProviderTransaction[]> {
+      const created = { gte: Math.floor(from.getTime() / 1000), lt: Math.ceil(to.getTime() / 1000) };
+      const listed: ProviderTransaction[] = [];
+      const listing = async () => {
+        for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
+          if (signal.aborted) break;
+          listed.push({
+            kind: 'CHARGE',
+            providerId: intent.id,
+            providerPaymentId: intent.id,
+            amount: { amount: intent.amount, currency: intent.currency.toUpperCase() },
+            status: intentStatus(intent.status),
+            createdAt: new Date(intent.created * 1000),
+          });
+        }
+        for await (const refund of stripe.refunds.list({ created, limit: 100 })) {
+          if (signal.aborted) break;
+          const intent = refund.payment_intent;
+          if (!intent) continue; // a refund of a bare charge: not one billing makes
+          listed.push({
+            kind: 'REFUND',
+            providerId: refund.id,
+            providerPaymentId: typeof intent === 'string' ? intent : intent.id,
+            amount: { amount: refund.amount, currency: refund.currency.toUpperCase() },
+            status:
+              refund.status === 'succeeded'
+                ? 'SUCCEEDED'
+                : refund.status === 'failed' || refund.status === 'canceled'
+                  ? 'FAILED'
+                  : 'PENDING',
+            createdAt: new Date(refund.created * 1000),
+          });
+        }
+        return listed;
+      };
+      return untilAborted(listing(), signal);
+    },
+
+    // Reading the balance changes nothing and needs a valid secret key.
+    async checkCredentials(signal) {
+      try {
+        await untilAborted(stripe.balance.retrieve(), signal);
+        return true;
+      } catch (err) {
+        throwIfTransient(err);
+        if (err instanceof Stripe.errors.StripeError) return false;
+        throw err;
+      }
+    },
   };
+}
+
+/** An intent's state for reconciliation: settled one way or the other, or still under way. */
+function intentStatus(status: Stripe.PaymentIntent.Status): ProviderTransaction['status'] {
+  if (status === 'succeeded') return 'SUCCEEDED';
+  // Declined (back to requires_payment_method) or given up.
+  if (status === 'requires_payment_method' || status === 'canceled') return 'FAILED';
+  return 'PENDING';
 }
 
 /** The SDK takes no AbortSignal: billing's deadline ends the wait (the key makes a retry safe). */

@@ -1,5 +1,6 @@
 import { type Database, loaderById, loaderOfLists } from '@bilten/platform';
 import { orderChargesByIds, paymentsByIds, paymentsByOrderIds } from './queries.ts';
+import { creditNotesByRefundIds, receiptsByIds, receiptsByOrderIds } from './receipts.ts';
 
 export function createLoaders(db: Database) {
   return {
@@ -12,6 +13,16 @@ export function createLoaders(db: Database) {
     orderCharge: loaderById(
       (ids) => orderChargesByIds(db, ids),
       (row) => row.orderId,
+    ),
+    receipt: loaderById((ids) => receiptsByIds(db, ids)),
+    /** An order's receipt and credit notes, oldest first. */
+    receiptsOfOrder: loaderOfLists(
+      (ids) => receiptsByOrderIds(db, ids),
+      (row) => row.orderId,
+    ),
+    creditNoteOfRefund: loaderById(
+      (ids) => creditNotesByRefundIds(db, ids),
+      (row) => row.refundId!,
     ),
   };
 }

@@ -1,12 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { paymentFailed, paymentSucceeded } from '@bilten/contracts/billing';
+import { paymentFailed } from '@bilten/contracts/billing';
 import {
   columnAad,
   type Database,
   type KeyRing,
-  type Logger,
   mutationRule,
-  type Outbox,
   type UserError,
   uuidInput,
   type Viewer,
@@ -29,11 +27,22 @@ import {
   PAYMENT_TOKEN_COLUMN,
   type PaymentRow,
 } from '../db/schema.ts';
+import { providerForOrder } from './provider-accounts.ts';
 import { type Attempted, withRetries } from './provider-calls.ts';
+import type { ReceiptDeps } from './receipts.ts';
+import { completePayment } from './settlements.ts';
 
 type PaymentContext = Pick<
   Context,
-  'db' | 'viewer' | 'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'tokenKey' | 'ledgerDb'
+  | 'db'
+  | 'viewer'
+  | 'outbox'
+  | 'log'
+  | 'providers'
+  | 'paymentDeadlineMs'
+  | 'tokenKey'
+  | 'ledgerDb'
+  | 'receiptLinks'
 >;
 
 interface PaymentResult {
@@ -91,12 +100,13 @@ const chargeKey = (paymentId: string) => `bilten-payment-${paymentId}`;
 /** The sealed token opens only for its own payment (it is bound to the payment id). */
 const sealToken = (ring: KeyRing, paymentId: string, token: string) =>
   ring.encrypt(token, columnAad(PAYMENT_TOKEN_COLUMN, paymentId));
+/** The payment's token, opened; throws when it was sealed for another payment or key. */
+export const unsealToken = (ring: KeyRing, paymentId: string, sealed: string) =>
+  ring.decrypt(sealed, columnAad(PAYMENT_TOKEN_COLUMN, paymentId));
 function sameToken(ring: KeyRing, payment: PaymentRow, token: string): boolean {
   if (!payment.paymentMethodTokenSealed) return false;
   try {
-    return (
-      ring.decrypt(payment.paymentMethodTokenSealed, columnAad(PAYMENT_TOKEN_COLUMN, payment.id)) === token
-    );
+    return unsealToken(ring, payment.id, payment.paymentMethodTokenSealed) === token;
   } catch {
     return false;
   }
@@ -107,7 +117,7 @@ function sameToken(ring: KeyRing, payment: PaymentRow, token: string): boolean {
  * open payment changes (updateOpenPayment): whoever got there first (a webhook) decides.
  */
 export async function applyChargeOutcome(
-  deps: { db: Database; outbox: Outbox; log: Logger },
+  deps: ReceiptDeps & { db: Database },
   payment: PaymentRow,
   outcome: ChargeOutcome,
   attempts: number,
@@ -126,12 +136,7 @@ export async function applyChargeOutcome(
         },
         attempts,
       );
-      if (updated)
-        await deps.outbox.publish(tx, paymentSucceeded, updated.id, {
-          paymentId: updated.id,
-          orderId: updated.orderId,
-          amount: { amount: updated.amount, currency: updated.currency },
-        });
+      if (updated) await completePayment(tx, deps, updated);
       return updated;
     }
     if (outcome.status === 'REQUIRES_ACTION')
@@ -186,8 +191,8 @@ export async function applyChargeOutcome(
  * is not called FAILED; the next payOrder with the same key asks again under the same provider
  * idempotency key, which can never charge twice.
  */
-async function askProvider(
-  ctx: PaymentContext,
+export async function askProvider(
+  ctx: Pick<PaymentContext, 'db' | 'outbox' | 'log' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'>,
   payment: PaymentRow,
   call: (signal: AbortSignal) => Promise<ChargeOutcome>,
 ): Promise<PaymentRow> {
@@ -222,7 +227,7 @@ async function askProvider(
 const reread = async (ctx: Pick<PaymentContext, 'db'>, payment: PaymentRow) =>
   (await paymentById(ctx.db, payment.id)) ?? payment;
 
-function chargeCall(
+export function chargeCall(
   adapter: PaymentProviderAdapter,
   payment: PaymentRow,
   charge: OrderChargeRow,
@@ -270,12 +275,9 @@ export const payOrder = mutationRule(
     const charge = await orderCharge(ctx.db, input.orderId);
     if (!charge || !mayPay(ctx.viewer, charge, input.guestToken))
       return failure('NOT_FOUND', UNKNOWN_ORDER, ['input', 'orderId']);
-    const adapter = ctx.providers.forCaller(input.provider, ctx.viewer);
-    if (!adapter)
-      return failure('INVALID_INPUT', `${input.provider} is not available for payments here`, [
-        'input',
-        'provider',
-      ]);
+    const chosen = await providerForOrder(ctx, charge, input.provider);
+    if ('error' in chosen) return invalid([chosen.error]);
+    const { adapter } = chosen;
 
     const again = await answerRepeat(ctx, adapter, charge, input);
     if (again) return again;
@@ -298,6 +300,7 @@ export const payOrder = mutationRule(
       currency: charge.currency,
       idempotencyKey: input.idempotencyKey,
       paymentMethodTokenSealed: sealToken(ctx.tokenKey, id, input.paymentMethodToken),
+      providerAccountId: chosen.account?.id ?? null,
     });
     if (!payment) {
       // Lost a race: to the same key (answer as a repeat) or to another live attempt.
@@ -334,8 +337,10 @@ async function answerRepeat(
       ['input', 'idempotencyKey'],
     );
   if (payment.status !== 'PENDING') return { payment, errors: [] };
+  // Asked again where it was first charged, even if the organization's account changed since.
+  const own = (await ctx.providers.forPayment(payment)) ?? adapter;
   return {
-    payment: await askProvider(ctx, payment, chargeCall(adapter, payment, charge, input.paymentMethodToken)),
+    payment: await askProvider(ctx, payment, chargeCall(own, payment, charge, input.paymentMethodToken)),
     errors: [],
   };
 }
@@ -351,7 +356,8 @@ export const confirmPayment = mutationRule(
     if (!payment || !charge || !mayPay(ctx.viewer, charge, guestToken))
       return failure('NOT_FOUND', 'No payment with this id.', ['input', 'paymentId']);
     if (payment.status !== 'REQUIRES_ACTION' || !payment.providerPaymentId) return { payment, errors: [] };
-    const adapter = ctx.providers.get(payment.provider);
+    // The account it was charged through, even one removed since.
+    const adapter = await ctx.providers.forPayment(payment);
     if (!adapter)
       return failure('INVALID_INPUT', `${payment.provider} is not available for payments here`, [
         'input',

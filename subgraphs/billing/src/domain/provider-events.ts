@@ -1,19 +1,18 @@
-import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import type { Database, Logger, Outbox } from '@bilten/platform';
+import { paymentFailed } from '@bilten/contracts/billing';
+import type { Database } from '@bilten/platform';
 import { FAILURE_MESSAGES, type ProviderEvent } from '../adapters/provider.ts';
 import {
-  addRefunded,
   openRefundByProviderId,
   paymentByProviderId,
   recordWebhookEvent,
   updateOpenPayment,
   updateRefund,
 } from '../db/queries.ts';
+import type { ReceiptDeps } from './receipts.ts';
+import { completePayment, completeRefund } from './settlements.ts';
 
-export interface ProviderEventDeps {
+export interface ProviderEventDeps extends ReceiptDeps {
   db: Database;
-  outbox: Outbox;
-  log: Logger;
 }
 
 /**
@@ -67,12 +66,7 @@ export function applyProviderEvent(
           );
           return 'applied';
         }
-        if (event.kind === 'PAYMENT_SUCCEEDED')
-          await outbox.publish(tx, paymentSucceeded, updated.id, {
-            paymentId: updated.id,
-            orderId: updated.orderId,
-            amount: { amount: updated.amount, currency: updated.currency },
-          });
+        if (succeeded) await completePayment(tx, deps, updated);
         else {
           log.warn(
             { paymentId: updated.id, failureCode: event.failureCode, providerMessage: event.providerMessage },
@@ -92,12 +86,7 @@ export function applyProviderEvent(
         if (!refund) return 'unknown';
         if (refund.status === 'SUCCEEDED') return 'applied';
         await updateRefund(tx, refund.id, { status: 'SUCCEEDED', failureCode: null, failureMessage: null });
-        await addRefunded(tx, refund.paymentId, refund.amount);
-        await outbox.publish(tx, refundSucceeded, refund.paymentId, {
-          refundId: refund.id,
-          orderId: refund.orderId,
-          amount: { amount: refund.amount, currency: refund.currency },
-        });
+        await completeRefund(tx, deps, refund);
         return 'applied';
       }
       case 'REFUND_FAILED': {

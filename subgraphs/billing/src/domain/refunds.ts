@@ -1,4 +1,4 @@
-import { refundFailed, refundSucceeded } from '@bilten/contracts/billing';
+import { refundFailed } from '@bilten/contracts/billing';
 import { refundRequested } from '@bilten/contracts/orders';
 import {
   DomainError,
@@ -17,9 +17,9 @@ import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { FAILURE_MESSAGES, type RefundOutcome } from '../adapters/provider.ts';
 import type { PaymentProviders } from '../adapters/providers.ts';
+import type { ReceiptLinks } from '../adapters/receipt-links.ts';
 import type { Context } from '../context.ts';
 import {
-  addRefunded,
   committedRefunds,
   insertRefundIfNew,
   orderCharge,
@@ -33,15 +33,15 @@ import {
 import type { OrderChargeRow, PaymentRow, RefundRow } from '../db/schema.ts';
 import { mayPay, maySeePayments } from './payments.ts';
 import { withRetries } from './provider-calls.ts';
+import type { ReceiptDeps } from './receipts.ts';
 import { refundByPolicy } from './refund-policy.ts';
+import { completeRefund } from './settlements.ts';
 
 // ---------------------------------------------------------------- the provider step, shared
 
-export interface RefundDeps {
+export interface RefundDeps extends ReceiptDeps {
   providers: PaymentProviders;
   deadlineMs: number;
-  outbox: Outbox;
-  log: Logger;
 }
 
 /** Runs `fn` in the transaction that records the provider's answer. */
@@ -65,7 +65,7 @@ const publishRefundFailed = (tx: Transaction, outbox: Outbox, refund: RefundRow)
 /**
  * Asks the payment's provider for a PENDING refund (the refund id is the idempotency key, retried
  * within the deadline as payments are) and records the answer in `record`'s transaction: SUCCEEDED
- * adds to the payment's refunded_amount and publishes refundSucceeded; PENDING waits for the
+ * completes it (settlements.ts: refunded_amount, refundSucceeded, its credit note); PENDING waits for the
  * provider's webhook (provider-events.ts); FAILED is kept with a safe message, the provider's words
  * logged only. Unreachable is the caller's to handle: nothing is recorded then.
  */
@@ -86,7 +86,7 @@ export async function sendRefund(
       if (settled) await publishRefundFailed(tx, deps.outbox, settled);
       return settled;
     });
-  const adapter = deps.providers.get(payment.provider);
+  const adapter = await deps.providers.forPayment(payment);
   if (!adapter || !payment.providerPaymentId)
     return (await fail(`${payment.provider} is not configured`)) ?? refund;
   const providerPaymentId = payment.providerPaymentId;
@@ -112,14 +112,7 @@ export async function sendRefund(
       failureMessage: null,
     });
     if (!settled) return (await refundById(tx, refund.id)) ?? refund;
-    if (status === 'SUCCEEDED') {
-      await addRefunded(tx, payment.id, refund.amount);
-      await deps.outbox.publish(tx, refundSucceeded, payment.id, {
-        refundId: refund.id,
-        orderId: refund.orderId,
-        amount,
-      });
-    }
+    if (status === 'SUCCEEDED') await completeRefund(tx, deps, settled);
     return settled;
   });
 }
@@ -153,7 +146,7 @@ function formatMoney(amount: number, currency: string): string {
 export function refundConsumer(
   log: Logger,
   outbox: Outbox,
-  deps: { providers: () => PaymentProviders; deadlineMs: number },
+  deps: { providers: () => PaymentProviders; deadlineMs: number; receiptLinks: ReceiptLinks },
 ): EventConsumer<typeof refundRequested.payload> {
   return {
     name: 'refunds',
@@ -194,7 +187,13 @@ export function refundConsumer(
           'REFUND_FAILED',
         );
       const sent = await sendRefund(
-        { providers: deps.providers(), deadlineMs: deps.deadlineMs, outbox, log },
+        {
+          providers: deps.providers(),
+          deadlineMs: deps.deadlineMs,
+          receiptLinks: deps.receiptLinks,
+          outbox,
+          log,
+        },
         payment,
         refund,
         (fn) => fn(tx),
@@ -209,7 +208,7 @@ export function refundConsumer(
 
 type RefundContext = Pick<
   Context,
-  'db' | 'viewer' | 'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb'
+  'db' | 'viewer' | 'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'
 >;
 
 interface RefundResult {
@@ -233,12 +232,20 @@ const NOTHING_LEFT = 'Everything paid for this order has been refunded already.'
  * stays PENDING with PROVIDER_UNAVAILABLE: it may have happened, so it keeps its share of the
  * payment; asking again with the same id (requestRefund does) can never refund twice.
  */
-async function finishRefund(ctx: RefundContext, payment: PaymentRow, refund: RefundRow): Promise<RefundRow> {
+export async function finishRefund(
+  ctx: Pick<
+    RefundContext,
+    'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'
+  >,
+  payment: PaymentRow,
+  refund: RefundRow,
+): Promise<RefundRow> {
   const deps = {
     providers: ctx.providers,
     deadlineMs: ctx.paymentDeadlineMs,
     outbox: ctx.outbox,
     log: ctx.log,
+    receiptLinks: ctx.receiptLinks,
   };
   const sent = await sendRefund(deps, payment, refund, (fn) => ctx.ledgerDb.transaction(fn));
   if (!('unreachable' in sent)) return sent;
@@ -255,7 +262,7 @@ async function finishRefund(ctx: RefundContext, payment: PaymentRow, refund: Ref
   return updated ?? (await refundById(ctx.ledgerDb, refund.id)) ?? refund;
 }
 
-const isOrgAdmin = (viewer: Extract<Viewer, { kind: 'user' }>, organizationId: string) => {
+export const isOrgAdmin = (viewer: Extract<Viewer, { kind: 'user' }>, organizationId: string) => {
   const role = viewer.organizations[organizationId];
   return viewer.roles.includes('ADMIN') || role === 'ADMIN' || role === 'OWNER';
 };

@@ -36,7 +36,7 @@ import {
   updateOrganizationRow,
 } from '../db/organizations.ts';
 import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
-import { invitationCreated, organizationCreated } from '../events.ts';
+import { invitationCreated, organizationCreated, organizationUpdated } from '../events.ts';
 import { newToken, tokenHash } from './secrets.ts';
 import { allow } from './throttles.ts';
 
@@ -50,10 +50,13 @@ const INVITATIONS_PER_ORGANIZATION = { limit: 50, windowMs: 60 * 60_000 };
 
 export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links'>;
 
-/** The creator becomes its OWNER, from their next request on (the gateway reads current roles). */
+/**
+ * The creator becomes its OWNER, from their next request on (the gateway reads current roles). A
+ * test-mode organization takes Sandbox payments only (billing reads it from organizationCreated).
+ */
 export const createOrganization = mutationRule(
   {
-    input: z.object({ name: displayText(100), slug }),
+    input: z.object({ name: displayText(100), slug, testMode: z.boolean().nullish() }),
     caller: requireVerifiedUser,
     invalid: (errors) => ({ organization: null, errors }),
   },
@@ -63,7 +66,12 @@ export const createOrganization = mutationRule(
     creator,
   ): Promise<{ organization: OrganizationRow | null; errors: UserError[] }> => {
     const organization = await ctx.db.transaction(async (tx) => {
-      const inserted = await insertOrganization(tx, { id: uuidv7(), ...input });
+      const inserted = await insertOrganization(tx, {
+        id: uuidv7(),
+        name: input.name,
+        slug: input.slug,
+        testMode: input.testMode ?? false,
+      });
       // A slug another organization held before stays theirs: its old links point there.
       const created = inserted && (await claimSlug(tx, inserted.id, inserted.slug)) ? inserted : undefined;
       if (inserted && !created) await deleteOrganizationRow(tx, inserted.id);
@@ -112,9 +120,16 @@ export const updateOrganization = mutationRule(
           errors: failure('ALREADY_EXISTS', 'this slug is taken', ['input', 'slug']),
         };
       }
-      const changes = { ...(name ? { name } : {}), ...(movesSlug ? { slug: newSlug! } : {}) };
+      const renames = Boolean(name) && name !== organization.name;
+      const changes = { ...(renames ? { name: name! } : {}), ...(movesSlug ? { slug: newSlug! } : {}) };
       if (!Object.keys(changes).length) return { organization, errors: [] };
       const updated = await updateOrganizationRow(tx, id, changes);
+      // In the same transaction: billing's copy names the seller on receipts as it is now.
+      await ctx.outbox.publish(tx, organizationUpdated, id, {
+        organizationId: id,
+        name: updated.name,
+        slug: updated.slug,
+      });
       ctx.log.info({ organizationId: id, ...changes, by: actor.userId }, 'organization updated');
       return { organization: updated, errors: [] };
     }),

@@ -1,4 +1,4 @@
-import { escapeHtml } from '@bilten/platform';
+import { escapeHtml, formatMoney } from '@bilten/platform';
 /** A rendered mail, ready for any transport. */
 export interface Mail {
   template:
@@ -8,7 +8,8 @@ export interface Mail {
     | 'address-in-use'
     | 'order-tickets'
     | 'ticket-transfer'
-    | 'waiting-list-offer';
+    | 'waiting-list-offer'
+    | 'receipt';
   to: { name: string; address: string };
   subject: string;
   text: string;
@@ -217,12 +218,6 @@ export function addressInUseMail(input: AddressInUseMailInput): Mail {
 
 // ---------------------------------------------------------------- orders' mails
 
-/** "€25.00": an amount in minor units, in its currency's own number of decimals. */
-export function formatMoney({ amount, currency }: { amount: number; currency: string }): string {
-  const format = new Intl.NumberFormat('en', { style: 'currency', currency });
-  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-}
-
 /** `${PUBLIC_GATEWAY_URL}/tickets/{id}.pdf?token=…`: a ticket's PDF, opened by its link token alone. */
 export function ticketLink(gatewayUrl: string, ticketId: string, token: string): string {
   return linkTo(gatewayUrl, `/tickets/${encodeURIComponent(ticketId)}.pdf`, token);
@@ -305,5 +300,45 @@ export function waitingListOfferMail(input: WaitingListOfferMailInput): Mail {
       `Sign in to Bilten and check out reservation ${input.reservationId} before then; after that, the tickets go to the next person in line.`,
       'If you no longer want them, do nothing, or leave the waiting list.',
     ],
+  });
+}
+
+// ---------------------------------------------------------------- billing's mails
+
+/** `${PUBLIC_GATEWAY_URL}/receipts/{id}.pdf?token=…`: a receipt's PDF, opened by its link token alone. */
+export function receiptLink(gatewayUrl: string, receiptId: string, token: string): string {
+  return linkTo(gatewayUrl, `/receipts/${encodeURIComponent(receiptId)}.pdf`, token);
+}
+
+export interface ReceiptMailInput {
+  receiptId: string;
+  kind: 'RECEIPT' | 'CREDIT_NOTE';
+  number: string;
+  sellerName: string;
+  buyerEmail: string;
+  eventTitle: string;
+  total: { amount: number; currency: string };
+  /** The PDF's link token, opened from the event. */
+  token: string;
+}
+
+/** To the buyer: a receipt for a paid order, or a credit note for a refund of it, as a PDF link. */
+export function receiptMail(input: ReceiptMailInput, gatewayUrl: string): Mail {
+  const credit = input.kind === 'CREDIT_NOTE';
+  const what = credit ? 'credit note' : 'receipt';
+  const seller = singleLine(input.sellerName);
+  return compose({
+    template: 'receipt',
+    // The event carries no name: the greeting stays plain rather than guess one.
+    to: { name: '', address: input.buyerEmail },
+    subject: `Your ${what} ${singleLine(input.number)} from ${seller}`,
+    intro: credit
+      ? `${seller} refunded ${formatMoney(input.total)} of your order for ${singleLine(input.eventTitle)}. Your credit note ${singleLine(input.number)} is ready.`
+      : `Thank you for your payment of ${formatMoney(input.total)} to ${seller} for ${singleLine(input.eventTitle)}. Your receipt ${singleLine(input.number)} is ready.`,
+    action: {
+      label: `Open your ${what} (PDF)`,
+      url: receiptLink(gatewayUrl, input.receiptId, input.token),
+    },
+    notes: [`Anyone with this link can open the ${what}: keep it to yourself.`],
   });
 }

@@ -1,3 +1,4 @@
+import { receiptIssued } from '@bilten/contracts/billing';
 import {
   addressClaimAttempted,
   emailVerificationRequested,
@@ -16,6 +17,7 @@ import {
   type Mail,
   orderTicketsMail,
   passwordResetMail,
+  receiptMail,
   ticketTransferMail,
   verificationMail,
   waitingListOfferMail,
@@ -148,30 +150,25 @@ export function transactionalMailConsumers({
   ];
 }
 
+/** What the mails linking the gateway's files (tickets, receipts) need. */
+interface FileLinkMailDeps {
+  mailer: Mailer;
+  from: string;
+  /** PUBLIC_GATEWAY_URL: where the file links go. */
+  gateway: string;
+  /** Opens the tokens orders and billing sealed; a token that does not open fails the event (dead letter). */
+  links: LinkTokenSeal;
+  log: Logger;
+  perRecipientPerHour: number;
+}
+
 /**
  * Orders' mails, one durable consumer each, under the same per-recipient limit and dedupe as
  * identity's: the tickets of a paid order to its buyer, a transferred ticket to its new holder, a
  * waiting-list offer to the one it was made for. Ticket links point at the gateway's
  * `/tickets/{id}.pdf`, with tokens orders sealed for each ticket id.
  */
-export function orderMailConsumers({
-  mailer,
-  from,
-  gateway,
-  links,
-  log,
-  perRecipientPerHour,
-}: {
-  mailer: Mailer;
-  from: string;
-  /** PUBLIC_GATEWAY_URL: where the ticket links go. */
-  gateway: string;
-  /** Opens the tokens orders sealed; a token that does not open fails the event (dead letter). */
-  links: LinkTokenSeal;
-  log: Logger;
-  perRecipientPerHour: number;
-}): EventConsumer[] {
-  const deps = { mailer, from, log, perRecipientPerHour };
+export function orderMailConsumers({ gateway, links, ...deps }: FileLinkMailDeps): EventConsumer[] {
   return [
     mailConsumer(
       'order-tickets-mail',
@@ -203,6 +200,22 @@ export function orderMailConsumers({
       'waiting-list-offer-mail',
       waitingListOffered,
       ({ payload, occurredAt }) => waitingListOfferMail({ ...payload, issuedAt: occurredAt }),
+      deps,
+    ),
+  ] as EventConsumer[];
+}
+
+/**
+ * Billing's mails under the same limit and dedupe: a receipt or credit note to the buyer, linking
+ * the gateway's `/receipts/{id}.pdf` with the token billing sealed for that receipt's id.
+ */
+export function billingMailConsumers({ gateway, links, ...deps }: FileLinkMailDeps): EventConsumer[] {
+  return [
+    mailConsumer(
+      'receipt-mail',
+      receiptIssued,
+      ({ payload }) =>
+        receiptMail({ ...payload, token: links.open(payload.sealedLinkToken, payload.receiptId) }, gateway),
       deps,
     ),
   ] as EventConsumer[];

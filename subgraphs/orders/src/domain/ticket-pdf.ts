@@ -1,4 +1,4 @@
-import type { Viewer } from '@bilten/platform';
+import { pdfBytes, printable, type Viewer } from '@bilten/platform';
 import PDFDocument from 'pdfkit';
 import QRCode from 'qrcode';
 import type { TicketFileRow } from '../db/tickets.ts';
@@ -86,20 +86,6 @@ function whenOf(sheet: TicketSheet): string | null {
 }
 
 /**
- * The standard fonts speak WinAnsi (about Latin-1): other letters lose their accents (Kovač →
- * Kovac) rather than print as garbage; what has no such form prints as "?".
- */
-export function printable(text: string): string {
-  return [...text.normalize('NFC')]
-    .map((char) => {
-      if (char.charCodeAt(0) <= 0xff) return char;
-      const base = char.normalize('NFKD').replace(/\p{M}/gu, '');
-      return [...base].every((c) => c.charCodeAt(0) <= 0xff) && base ? base : '?';
-    })
-    .join('');
-}
-
-/**
  * The ticket's page as a PDF. `compress: false` leaves the page's drawing readable (tests).
  * The standard PDF fonts are used, so names print in their Latin-1 (WinAnsi) letters.
  */
@@ -110,12 +96,7 @@ export function renderTicketPdf(sheet: TicketSheet, { compress = true } = {}): P
     compress,
     info: { Title: `Ticket ${sheet.ticketId}`, Subject: sheet.eventTitle, Creator: 'Bilten' },
   });
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-  });
+  const done = pdfBytes(doc);
   const width = doc.page.width - 112;
   doc.font('Helvetica-Bold').fontSize(26).text(printable(sheet.eventTitle), { width });
   const when = whenOf(sheet);

@@ -1,0 +1,115 @@
+import { formatMoney, pdfBytes, printable } from '@bilten/platform';
+import PDFDocument from 'pdfkit';
+import type { PaymentRow, ReceiptRow } from '../db/schema.ts';
+
+// `GET /receipts/{id}.pdf`: a receipt or credit note on one A4 page, printed from its frozen row
+// alone, so the same receipt prints the same document every time.
+
+/** What a receipt's page prints: the row, the payment it is for and, for a credit note, what it corrects. */
+export interface ReceiptSheet {
+  receipt: ReceiptRow;
+  payment: Pick<PaymentRow, 'provider' | 'card'>;
+  /** The number of the receipt a credit note corrects; null for a receipt. */
+  creditedNumber: string | null;
+}
+
+const PROVIDER_NAMES: Record<PaymentRow['provider'], string> = {
+  STRIPE: 'Stripe',
+  BRAINTREE: 'Braintree',
+  SANDBOX: 'Sandbox (test)',
+};
+
+/** "19 %", "7.5 %": a rate in basis points. */
+const rateOf = (basisPoints: number) => `${basisPoints / 100} %`;
+
+const dateOf = (issuedAt: Date) =>
+  new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(issuedAt);
+
+/** "Visa •••• 4242" as WinAnsi prints it; the provider's name when the card is not known. */
+function paidWith(payment: ReceiptSheet['payment']): string {
+  const provider = PROVIDER_NAMES[payment.provider];
+  if (!payment.card) return provider;
+  const brand = payment.card.brand.charAt(0).toUpperCase() + payment.card.brand.slice(1);
+  return `${provider}, ${brand} ending ${payment.card.last4}`;
+}
+
+/**
+ * The receipt's page as a PDF. `compress: false` leaves the page's text readable (tests). The
+ * standard PDF fonts are used, so names print in their Latin-1 (WinAnsi) letters.
+ */
+export function renderReceiptPdf(
+  { receipt, payment, creditedNumber }: ReceiptSheet,
+  { compress = true } = {},
+): Promise<Buffer> {
+  const title = receipt.kind === 'CREDIT_NOTE' ? 'Credit note' : 'Receipt';
+  const money = (amount: number) => formatMoney({ amount, currency: receipt.currency });
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: 56,
+    compress,
+    info: {
+      Title: `${title} ${receipt.number}`,
+      Subject: printable(receipt.eventTitle),
+      Creator: 'Bilten',
+      // The issue date, not the rendering's: the same receipt gives the same bytes.
+      CreationDate: receipt.issuedAt,
+    },
+  });
+  const done = pdfBytes(doc);
+  const left = 56;
+  const width = doc.page.width - 112;
+
+  doc.font('Helvetica-Bold').fontSize(24).text(title, { width });
+  // Its own line: a long organization prefix would wrap a title that carried it.
+  doc.moveDown(0.2).font('Helvetica-Bold').fontSize(13).text(`No. ${receipt.number}`, { width });
+  doc.moveDown(0.2).font('Helvetica').fontSize(11).fillColor('#374151');
+  doc.text(`Issued ${dateOf(receipt.issuedAt)}`, { width });
+  if (creditedNumber) doc.text(`Corrects receipt ${creditedNumber}`, { width });
+  doc.moveDown(1).fillColor('#000000');
+
+  for (const [label, value] of [
+    ['Seller', receipt.sellerName],
+    ['Buyer', `${receipt.buyerName} <${receipt.buyerEmail}>`],
+    ['Event', receipt.eventTitle],
+  ] as const) {
+    doc.font('Helvetica').fontSize(9).fillColor('#6b7280').text(label.toUpperCase());
+    doc.font('Helvetica').fontSize(12).fillColor('#000000').text(printable(value), { width }).moveDown(0.5);
+  }
+
+  // The lines: description, quantity × unit price, amount, in four columns.
+  const columns = { description: left, quantity: left + 250, unit: left + 310, amount: left + 400 };
+  const row = (cells: [string, string, string, string], font = 'Helvetica') => {
+    const y = doc.y;
+    doc.font(font).fontSize(11);
+    doc.text(cells[0], columns.description, y, { width: 240 });
+    const bottom = doc.y;
+    doc.text(cells[1], columns.quantity, y, { width: 50, align: 'right' });
+    doc.text(cells[2], columns.unit, y, { width: 80, align: 'right' });
+    doc.text(cells[3], columns.amount, y, { width: width - 400, align: 'right' });
+    doc.x = left;
+    doc.y = Math.max(bottom, doc.y) + 4;
+  };
+  doc.moveDown(0.5);
+  row(['Description', 'Qty', 'Unit price', 'Amount'], 'Helvetica-Bold');
+  for (const line of receipt.lines)
+    row([printable(line.description), String(line.quantity), money(line.unitAmount), money(line.amount)]);
+  doc
+    .moveTo(left, doc.y)
+    .lineTo(left + width, doc.y)
+    .stroke('#9ca3af');
+  doc.y += 6;
+  row(['Subtotal', '', '', money(receipt.subtotal)]);
+  row(['Fees', '', '', money(receipt.fees)]);
+  row([`Taxes (${rateOf(receipt.taxBasisPoints)})`, '', '', money(receipt.taxes)]);
+  row(
+    [receipt.kind === 'CREDIT_NOTE' ? 'Total refunded' : 'Total paid', '', '', money(receipt.total)],
+    'Helvetica-Bold',
+  );
+
+  doc.moveDown(1).font('Helvetica').fontSize(9).fillColor('#6b7280');
+  doc.text(receipt.kind === 'CREDIT_NOTE' ? 'REFUNDED TO' : 'PAID WITH', left, doc.y, { width });
+  doc.fontSize(12).fillColor('#000000');
+  row([paidWith(payment), '', '', money(receipt.total)]);
+  doc.end();
+  return done;
+}
