@@ -7,6 +7,7 @@
 import { freePort, type ReceivedMail, waitFor } from '@bilten/testkit';
 import { expectNoCardNumbers, expectNoCardNumbersInTables } from '@bilten/testkit/checks';
 import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
+import { fakeProvidersEnv } from '@bilten/testkit/fakes/providers';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
 import { pdfText } from '@bilten/testkit/pdf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,14 +24,7 @@ beforeAll(async () => {
     gatewayPort,
     env: {
       PUBLIC_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
-      STRIPE_SECRET_KEY: 'sk_test_acceptance',
-      STRIPE_API_HOST: stripe.host,
-      STRIPE_API_PORT: String(stripe.port),
-      STRIPE_API_PROTOCOL: stripe.protocol,
-      BRAINTREE_MERCHANT_ID: braintree.merchantId,
-      BRAINTREE_PUBLIC_KEY: braintree.publicKey,
-      BRAINTREE_PRIVATE_KEY: braintree.privateKey,
-      BRAINTREE_ENVIRONMENT: braintree.url,
+      ...fakeProvidersEnv(stripe, braintree, 'sk_test_acceptance'),
     },
   });
 });

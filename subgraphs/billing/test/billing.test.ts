@@ -1,12 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { orderCreated } from '@bilten/contracts/orders';
-import { newEvent } from '@bilten/platform';
-import { startTestSubgraph, statementsOf, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { startTestSubgraph, statementsOf, type TestSubgraph } from '@bilten/testkit';
 import { queryEntities } from '@bilten/testkit/checks';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
-import { orderContents, orderTerms } from './support.ts';
+import { type AnnouncedOrder, announceOrder } from './support.ts';
 
 // Who sees payments (payment(id), Order.payments) and how they federate. Charging: payments.test.ts.
 
@@ -20,44 +17,8 @@ afterAll(async () => {
   await subgraph?.dispose();
 });
 
-interface TestOrder {
-  orderId: string;
-  organizationId: string;
-  buyer: Record<string, string>;
-  guestToken: string | null;
-}
-
-async function announceOrder(guest = false): Promise<TestOrder> {
-  const orderId = uuidv7();
-  const organizationId = uuidv7();
-  const buyerId = guest ? null : uuidv7();
-  const guestToken = guest ? randomBytes(32).toString('base64url') : null;
-  await subgraph.testBus.bus.publish(
-    newEvent(orderCreated, orderId, 1, {
-      orderId,
-      eventId: uuidv7(),
-      organizationId,
-      buyerId,
-      guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
-      ...orderTerms(),
-      buyerEmail: 'buyer@example.com',
-      ...orderContents(1200),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    }),
-  );
-  await waitFor(
-    async () => (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
-  );
-  return {
-    orderId,
-    organizationId,
-    buyer: buyerId ? await subgraph.bearer({ sub: buyerId }) : {},
-    guestToken,
-  };
-}
-
 /** Pays the order (declined first when `declinedFirst`); answers the payment ids, oldest first. */
-async function pay(order: TestOrder, declinedFirst = false): Promise<string[]> {
+async function pay(order: AnnouncedOrder, declinedFirst = false): Promise<string[]> {
   const ids: string[] = [];
   for (const token of declinedFirst ? ['tok_chargeDeclined', 'tok_visa'] : ['tok_visa']) {
     const { data, errors } = await subgraph.gql<{ payOrder: { payment: { id: string } } }>(
@@ -80,11 +41,11 @@ async function pay(order: TestOrder, declinedFirst = false): Promise<string[]> {
 }
 
 describe('who sees payments', () => {
-  let order: TestOrder;
+  let order: AnnouncedOrder;
   let paymentIds: string[];
 
   beforeAll(async () => {
-    order = await announceOrder();
+    order = await announceOrder(subgraph);
     paymentIds = await pay(order, true);
   });
 
@@ -155,14 +116,14 @@ describe('who sees payments', () => {
 
 describe('federation _entities', () => {
   /** Order i has one payment (i % 3 = 0), a decline then a payment (1), or none (2): 10 in all. */
-  const orders: TestOrder[] = [];
+  const orders: AnnouncedOrder[] = [];
   const paymentsOf = new Map<string, string[]>();
   let admin: Record<string, string>;
 
   beforeAll(async () => {
     admin = await subgraph.bearer({ roles: ['ADMIN'] });
     for (let i = 0; i < 10; i++) {
-      const order = await announceOrder(i % 2 === 1);
+      const order = await announceOrder(subgraph, { guest: i % 2 === 1 });
       orders.push(order);
       paymentsOf.set(order.orderId, i % 3 === 2 ? [] : await pay(order, i % 3 === 1));
     }

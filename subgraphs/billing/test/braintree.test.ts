@@ -1,4 +1,4 @@
-import { orderCreated, refundRequested } from '@bilten/contracts/orders';
+import { refundRequested } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { startTestSubgraph, type TestSubgraph, type UserError, waitFor } from '@bilten/testkit';
 import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
@@ -15,7 +15,7 @@ import {
 import { providerEventOf } from '../src/adapters/braintree-webhooks.ts';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { chargeRequest, orderContents, orderTerms, signal } from './support.ts';
+import { announceOrder, chargeRequest, signal } from './support.ts';
 
 let fake: FakeBraintree;
 let adapter: ReturnType<typeof createBraintreeAdapter>;
@@ -291,29 +291,6 @@ describe('the billing subgraph with Braintree', () => {
     errors: UserError[];
   }
 
-  async function announceOrder(amount = 4500) {
-    const orderId = uuidv7();
-    const buyerId = uuidv7();
-    await subgraph.testBus.bus.publish(
-      newEvent(orderCreated, orderId, 1, {
-        orderId,
-        eventId: uuidv7(),
-        organizationId: uuidv7(),
-        buyerId,
-        guestTokenHash: null,
-        ...orderTerms(),
-        buyerEmail: 'buyer@example.com',
-        ...orderContents(amount),
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
-    );
-    return { orderId, buyer: await subgraph.bearer({ sub: buyerId }) };
-  }
-
   async function payWithBraintree(order: { orderId: string; buyer: Record<string, string> }, nonce: string) {
     const { data, errors } = await subgraph.gql<{ payOrder: Paid }>(
       `mutation($input: PayOrderInput!) {
@@ -334,7 +311,7 @@ describe('the billing subgraph with Braintree', () => {
   }
 
   it('payOrder with a Braintree nonce: one sale of the order amount, the card kept', async () => {
-    const order = await announceOrder(4500);
+    const order = await announceOrder(subgraph, { amount: 4500 });
     const { payment, errors } = await payWithBraintree(order, 'fake-valid-nonce');
     expect(errors).toEqual([]);
     expect(payment).toMatchObject({ status: 'SUCCEEDED', card: { brand: 'Visa', last4: '1111' } });
@@ -344,7 +321,7 @@ describe('the billing subgraph with Braintree', () => {
   });
 
   it('payOrder through a lost sale answer (503 after the sale): retried, one sale', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     fake.failNext(1, 503, { afterProcessing: true, on: 'sale' });
     const { payment } = await payWithBraintree(order, 'fake-valid-nonce');
     expect(payment).toMatchObject({ status: 'SUCCEEDED' });
@@ -352,7 +329,7 @@ describe('the billing subgraph with Braintree', () => {
   });
 
   it('payOrder declined: FAILED with a safe message; another card then pays', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const declined = await payWithBraintree(order, 'fake-processor-declined-insufficient-nonce');
     expect(declined.payment).toMatchObject({
       status: 'FAILED',
@@ -365,7 +342,7 @@ describe('the billing subgraph with Braintree', () => {
   });
 
   it("orders' refund.requested for the whole amount before settlement voids the sale", async () => {
-    const order = await announceOrder(3000);
+    const order = await announceOrder(subgraph, { amount: 3000 });
     const { payment } = await payWithBraintree(order, 'fake-valid-nonce');
     const refundId = uuidv7();
     await subgraph.testBus.bus.publish(

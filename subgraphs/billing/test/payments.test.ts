@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import { orderCreated, refundRequested } from '@bilten/contracts/orders';
+import { refundRequested } from '@bilten/contracts/orders';
 import { connectDatabase, createOutbox, newEvent } from '@bilten/platform';
 import {
   captureLogs,
@@ -19,7 +18,7 @@ import { SANDBOX_ACTION_URL, sandboxCharges } from '../src/adapters/sandbox.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { applyProviderEvent } from '../src/domain/provider-events.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { orderContents, orderTerms } from './support.ts';
+import { type AnnouncedOrder, announceOrder } from './support.ts';
 
 /** As the subgraph makes them in tests (the development secret): webhooks issue receipts too. */
 const receiptLinks = createReceiptLinks({ NODE_ENV: 'test' });
@@ -72,53 +71,8 @@ const CONFIRM_PAYMENT = `mutation($input: ConfirmPaymentInput!) {
   confirmPayment(input: $input) { payment { ${PAYMENT_FIELDS} } errors { code message field } }
 }`;
 
-interface TestOrder {
-  orderId: string;
-  organizationId: string;
-  buyerId: string | null;
-  /** The buyer's headers (none for a guest). */
-  buyer: Record<string, string>;
-  guestToken: string | null;
-  amount: number;
-}
-
-/** Orders announces an order (as `orderCreated`); resolves once billing has its copy. */
-async function announceOrder(
-  options: { guest?: boolean; amount?: number; expiresAt?: Date } = {},
-): Promise<TestOrder> {
-  const orderId = uuidv7();
-  const organizationId = uuidv7();
-  const buyerId = options.guest ? null : uuidv7();
-  const guestToken = options.guest ? randomBytes(32).toString('base64url') : null;
-  const amount = options.amount ?? 4500;
-  await subgraph.testBus.bus.publish(
-    newEvent(orderCreated, orderId, 1, {
-      orderId,
-      eventId: uuidv7(),
-      organizationId,
-      buyerId,
-      guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
-      ...orderTerms(),
-      buyerEmail: 'buyer@example.com',
-      ...orderContents(amount),
-      expiresAt: (options.expiresAt ?? new Date(Date.now() + 600_000)).toISOString(),
-    }),
-  );
-  await waitFor(
-    async () => (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
-  );
-  return {
-    orderId,
-    organizationId,
-    buyerId,
-    buyer: buyerId ? await subgraph.bearer({ sub: buyerId }) : {},
-    guestToken,
-    amount,
-  };
-}
-
 async function payOrder(
-  order: TestOrder,
+  order: AnnouncedOrder,
   input: Record<string, unknown> = {},
   headers: Record<string, string> = order.buyer,
 ): Promise<Payload> {
@@ -164,7 +118,7 @@ const failedOf = (paymentId: string) => failed.filter((event) => event.payload.p
 
 describe('payOrder with the Sandbox', () => {
   it('charges the amount orders announced and publishes paymentSucceeded with it', async () => {
-    const order = await announceOrder({ amount: 7300 });
+    const order = await announceOrder(subgraph, { amount: 7300 });
     const { payment, errors } = await payOrder(order, { paymentMethodToken: 'tok_visa' });
     expect(errors).toEqual([]);
     expect(payment).toMatchObject({
@@ -200,7 +154,7 @@ describe('payOrder with the Sandbox', () => {
   ])(
     'answers %s as FAILED %s with a safe message and publishes paymentFailed',
     async (token, code, message) => {
-      const order = await announceOrder();
+      const order = await announceOrder(subgraph);
       const { payment, errors } = await payOrder(order, { paymentMethodToken: token });
       expect(errors).toEqual([]);
       expect(payment).toMatchObject({
@@ -222,7 +176,7 @@ describe('payOrder with the Sandbox', () => {
   );
 
   it('lets the buyer pay with another method after a decline', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const declined = await payOrder(order, { paymentMethodToken: 'tok_chargeDeclined' });
     expect(declined.payment!.status).toBe('FAILED');
     const paid = await payOrder(order, { paymentMethodToken: 'tok_mastercard' });
@@ -233,7 +187,7 @@ describe('payOrder with the Sandbox', () => {
   });
 
   it('asks for 3-D Secure, then confirmPayment completes the payment once', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const { payment } = await payOrder(order, { paymentMethodToken: 'tok_threeDSecureRequired' });
     expect(payment).toMatchObject({
       status: 'REQUIRES_ACTION',
@@ -259,7 +213,7 @@ describe('payOrder with the Sandbox', () => {
   });
 
   it('leaves a payment whose provider never answers PENDING with PROVIDER_UNAVAILABLE, never SUCCEEDED', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const key = uuidv7();
     const started = Date.now();
     const { payment, errors } = await payOrder(order, {
@@ -286,14 +240,14 @@ describe('payOrder with the Sandbox', () => {
   });
 
   it('retries transient failures with the same key: succeeds on the third call with one charge', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const { payment } = await payOrder(order, { paymentMethodToken: 'tok_transientTwice' });
     expect(payment!.status).toBe('SUCCEEDED');
     expect(sandboxCharges({ paymentId: payment!.id })).toBe(1);
     expect((await paymentRows(order.orderId))[0]!.attempts).toBe(3);
   });
   it('records what the provider did even after the caller stopped waiting (the gateway deadline)', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     // tok_transientTwice takes two backoffs (at least 150 ms): longer than the caller waits.
     const { payment } = await payOrder(
       order,
@@ -308,7 +262,7 @@ describe('payOrder with the Sandbox', () => {
 
 describe('payOrder idempotency', () => {
   it('answers the same payment for the same key, without charging again', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const key = uuidv7();
     const first = await payOrder(order, { idempotencyKey: key });
     const second = await payOrder(order, { idempotencyKey: key });
@@ -318,7 +272,7 @@ describe('payOrder idempotency', () => {
   });
 
   it('answers a declined payment as it stands for its key', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const key = uuidv7();
     const first = await payOrder(order, { idempotencyKey: key, paymentMethodToken: 'tok_chargeDeclined' });
     const second = await payOrder(order, { idempotencyKey: key, paymentMethodToken: 'tok_chargeDeclined' });
@@ -327,7 +281,7 @@ describe('payOrder idempotency', () => {
   });
 
   it('refuses the same key with another token or provider', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const key = uuidv7();
     await payOrder(order, { idempotencyKey: key, paymentMethodToken: 'tok_chargeDeclined' });
     const otherToken = await payOrder(order, { idempotencyKey: key, paymentMethodToken: 'tok_visa' });
@@ -344,7 +298,7 @@ describe('payOrder idempotency', () => {
   });
 
   it('answers ALREADY_PAID with the payment to a new attempt on a paid order', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const { payment } = await payOrder(order);
     const again = await payOrder(order, { paymentMethodToken: 'tok_mastercard' });
     expect(again).toEqual({
@@ -354,7 +308,7 @@ describe('payOrder idempotency', () => {
   });
 
   it('charges once for 50 concurrent payOrder calls with different keys', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const answers = await Promise.all(Array.from({ length: 50 }, () => payOrder(order)));
     const ids = new Set(answers.map((answer) => answer.payment?.id));
     expect(ids.size).toBe(1);
@@ -379,7 +333,7 @@ describe('payOrder access and input', () => {
   };
 
   it('answers a stranger, an anonymous caller and an unknown order alike, NOT_FOUND, and stores nothing', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const stranger = await payOrder(order, {}, await subgraph.bearer());
     const anonymous = await payOrder(order, {}, {});
     const unknown = await payOrder({ ...order, orderId: uuidv7() });
@@ -392,7 +346,7 @@ describe('payOrder access and input', () => {
   });
 
   it('lets a guest pay with the reservation token only', async () => {
-    const order = await announceOrder({ guest: true });
+    const order = await announceOrder(subgraph, { guest: true });
     expect(await payOrder({ ...order, guestToken: null })).toEqual(notFound);
     const tampered = `${order.guestToken!.slice(0, -1)}${order.guestToken!.endsWith('A') ? 'B' : 'A'}`;
     expect(await payOrder({ ...order, guestToken: tampered })).toEqual(notFound);
@@ -403,7 +357,7 @@ describe('payOrder access and input', () => {
   });
 
   it('refuses an expired order', async () => {
-    const order = await announceOrder({ expiresAt: new Date(Date.now() - 1000) });
+    const order = await announceOrder(subgraph, { expiresAt: new Date(Date.now() - 1000) });
     const { payment, errors } = await payOrder(order);
     expect(payment).toBeNull();
     expect(errors).toEqual([
@@ -413,7 +367,7 @@ describe('payOrder access and input', () => {
   });
 
   it('refuses a provider that is not configured', async () => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const { payment, errors } = await payOrder(order, {
       provider: 'BRAINTREE',
       paymentMethodToken: 'fake-valid-nonce',
@@ -423,7 +377,7 @@ describe('payOrder access and input', () => {
   });
 
   it('gives TEST-mode API keys the Sandbox only', async () => {
-    const order = await announceOrder({ guest: true });
+    const order = await announceOrder(subgraph, { guest: true });
     const testKey = await subgraph.bearer({
       kind: 'api_key',
       org: order.organizationId,
@@ -445,7 +399,7 @@ describe('payOrder access and input', () => {
     ['an empty key', { idempotencyKey: '' }, ['idempotencyKey']],
     ['a non-UUID order id', { orderId: 'order-1' }, ['orderId']],
   ])('refuses %s with a field error and stores nothing', async (_, input, field) => {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph);
     const before = await rowCount(subgraph.sql, 'billing.payments');
     const { payment, errors } = await payOrder(order, input);
     expect(payment).toBeNull();
@@ -475,7 +429,7 @@ describe('applyProviderEvent', () => {
   });
 
   async function threeDSecurePayment() {
-    const order = await announceOrder();
+    const order = await announceOrder(subgraph, { amount: 4500 });
     const { payment } = await payOrder(order, { paymentMethodToken: 'tok_threeDSecureRequired' });
     const [row] = await subgraph.sql<[{ provider_payment_id: string }]>`
       select provider_payment_id from billing.payments where id = ${payment!.id}`;
@@ -582,7 +536,7 @@ describe('refundRequested', () => {
   const refundedOf = (refundId: string) => refunded.filter((event) => event.payload.refundId === refundId);
 
   it('refunds once, however often it is asked, and publishes refundSucceeded', async () => {
-    const order = await announceOrder({ amount: 5000 });
+    const order = await announceOrder(subgraph, { amount: 5000 });
     const { payment } = await payOrder(order);
     const refundId = uuidv7();
     const asked = refundAsked(order.orderId, refundId, 2000);
@@ -611,7 +565,7 @@ describe('refundRequested', () => {
   });
 
   it('refuses to give back more than was paid (REFUND_FAILED: refund.failed, no refund.succeeded)', async () => {
-    const order = await announceOrder({ amount: 1000 });
+    const order = await announceOrder(subgraph, { amount: 1000 });
     await payOrder(order);
     const refundId = uuidv7();
     await askRefund(order.orderId, refundId, 1500);
@@ -632,7 +586,7 @@ describe('refundRequested', () => {
 
   it('applies a provider REFUND_SUCCEEDED to a pending refund once', async () => {
     // A refund the provider settles later: recorded PENDING by hand, as a slow provider leaves it.
-    const order = await announceOrder({ amount: 3000 });
+    const order = await announceOrder(subgraph, { amount: 3000 });
     const { payment } = await payOrder(order);
     const refundId = uuidv7();
     await subgraph.sql`insert into billing.refunds (id, payment_id, order_id, amount, currency, reason, provider_refund_id)

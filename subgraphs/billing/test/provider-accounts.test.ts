@@ -1,8 +1,7 @@
 /** Organizations' own Stripe and Braintree accounts, and test-mode organizations (issue 14). */
 import { randomBytes } from 'node:crypto';
-import { organizationCreated } from '@bilten/contracts/identity';
-import { columnAad, createKeyRing, newEvent, rotateEncryptedColumns } from '@bilten/platform';
-import { startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { columnAad, createKeyRing, rotateEncryptedColumns } from '@bilten/platform';
+import { startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
 import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
 import Stripe from 'stripe';
@@ -10,7 +9,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDER_CREDENTIALS_COLUMN } from '../src/db/schema.ts';
 import { billingSubgraph, encryptedColumns } from '../src/server.ts';
-import { announceOrder } from './support.ts';
+import { announceOrder, announceOrganization } from './support.ts';
 
 const PLATFORM_KEY = 'sk_test_platform_account';
 const PLATFORM_WEBHOOK_SECRET = 'whsec_platform_account';
@@ -60,30 +59,11 @@ interface AccountView {
   updatedAt: string;
 }
 
-/** identity announces an organization; resolves once billing has its copy. */
-async function organization(testMode = false) {
-  const organizationId = uuidv7();
-  await subgraph.testBus.bus.publish(
-    newEvent(organizationCreated, organizationId, 1, {
-      organizationId,
-      name: 'Sevdah Hall',
-      slug: `sevdah-${organizationId.slice(-8)}`,
-      testMode,
-    }),
-  );
-  await waitFor(
-    async () =>
-      (await subgraph.sql`select 1 from billing.organizations where id = ${organizationId}`).length ||
-      undefined,
-  );
-  return organizationId;
-}
-
 const member = (organizationId: string, role: 'STAFF' | 'ADMIN' | 'OWNER' = 'ADMIN') =>
   subgraph.bearer({ sub: uuidv7(), orgs: { [organizationId]: role } });
 
 /** An order of the organization billing can charge, and its buyer's headers. */
-const orderOf = (organizationId: string) => announceOrder(subgraph, organizationId, 3000);
+const orderOf = (organizationId: string) => announceOrder(subgraph, { organizationId, amount: 3000 });
 
 const SET = `mutation($input: SetPaymentProviderAccountInput!) {
   setPaymentProviderAccount(input: $input) {
@@ -195,7 +175,7 @@ async function billingTablesText(): Promise<string> {
 
 describe('an organization’s own Stripe account', () => {
   it('is connected by its admin: settings show it by key hint and webhook path; its secrets are in no table and no log', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const admin = await member(organizationId, 'ADMIN');
     const { data, errors } = await setAccount({ organizationId, stripe: stripeAccount() }, admin);
     expect(errors).toBeUndefined();
@@ -233,21 +213,21 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('takes that organization’s payments with its key (recorded on the payment); another organization’s go to the platform', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const accountId = await connectStripe(organizationId);
     const own = await pay(await orderOf(organizationId), 'STRIPE', 'pm_card_visa');
     expect(own).toMatchObject({ payment: { status: 'SUCCEEDED' }, errors: [] });
     expect(chargeKeyOf(own.payment!.id)).toBe(ORG_KEY);
     expect((await storedPayment(own.payment!.id)).provider_account_id).toBe(accountId);
 
-    const other = await pay(await orderOf(await organization()), 'STRIPE', 'pm_card_visa');
+    const other = await pay(await orderOf(await announceOrganization(subgraph)), 'STRIPE', 'pm_card_visa');
     expect(other.payment!.status).toBe('SUCCEEDED');
     expect(chargeKeyOf(other.payment!.id)).toBe(PLATFORM_KEY);
     expect((await storedPayment(other.payment!.id)).provider_account_id).toBeNull();
   });
 
   it('refuses credentials Stripe refuses, malformed input, and callers who are not the organization’s admins; stores nothing', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const admin = await member(organizationId, 'ADMIN');
     const refused = await setAccount(
       { organizationId, stripe: stripeAccount('sk_live_unknownToStripe99') },
@@ -288,7 +268,10 @@ describe('an organization’s own Stripe account', () => {
     expect(badId.data!.setPaymentProviderAccount!.errors[0]!.field).toEqual(['input', 'organizationId']);
 
     // Another organization's admin and a buyer learn nothing; its STAFF are told they may not.
-    for (const stranger of [await member(await organization()), await subgraph.bearer({ sub: uuidv7() })]) {
+    for (const stranger of [
+      await member(await announceOrganization(subgraph)),
+      await subgraph.bearer({ sub: uuidv7() }),
+    ]) {
       const attempt = await setAccount({ organizationId, stripe: stripeAccount() }, stranger);
       expect(attempt.data!.setPaymentProviderAccount!.errors).toEqual([
         { code: 'NOT_FOUND', message: 'No organization with this id.', field: ['input', 'organizationId'] },
@@ -312,7 +295,7 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('may be set by a platform admin; concurrent sets leave exactly one live account', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const platformAdmin = await subgraph.bearer({ sub: uuidv7(), roles: ['ADMIN'] });
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
@@ -328,7 +311,7 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('once removed: new payments go to the platform, an earlier payment is still refunded through the organization’s account', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const admin = await member(organizationId, 'OWNER');
     const accountId = await connectStripe(organizationId);
     const earlier = await orderOf(organizationId);
@@ -384,7 +367,7 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('has its own webhook endpoint, verified with its own secret only; unknown accounts are 404 with a security log line', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const accountId = await connectStripe(organizationId);
     const order = await orderOf(organizationId);
     const started = await pay(order, 'STRIPE', 'pm_card_threeDSecureRequired');
@@ -421,7 +404,7 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('confirms a 3-D Secure payment through the account it was charged on', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     await connectStripe(organizationId);
     const order = await orderOf(organizationId);
     const started = await pay(order, 'STRIPE', 'pm_card_threeDSecureRequired');
@@ -438,7 +421,7 @@ describe('an organization’s own Stripe account', () => {
   });
 
   it('keeps its credentials readable through `npm run keys:rotate`', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const accountId = await connectStripe(organizationId);
     const k2 = randomBytes(32);
     const results = await rotateEncryptedColumns(
@@ -468,7 +451,7 @@ describe('an organization’s own Stripe account', () => {
 
 describe('an organization’s own Braintree account', () => {
   it('is checked with Braintree first: good keys are stored (hint of the private key), others refused', async () => {
-    const organizationId = await organization();
+    const organizationId = await announceOrganization(subgraph);
     const admin = await member(organizationId);
     const keys = { merchantId: braintree.merchantId, publicKey: braintree.publicKey, environment: 'SANDBOX' };
     const refused = await setAccount(
@@ -518,7 +501,7 @@ describe('an organization’s own Braintree account', () => {
 
 describe('a test-mode organization', () => {
   it('takes Sandbox payments only and cannot connect a live account', async () => {
-    const organizationId = await organization(true);
+    const organizationId = await announceOrganization(subgraph, { testMode: true });
     const admin = await member(organizationId, 'OWNER');
     const stripe = await pay(await orderOf(organizationId), 'STRIPE', 'pm_card_visa');
     expect(stripe).toEqual({

@@ -1,7 +1,5 @@
 import { receiptIssued } from '@bilten/contracts/billing';
-import { organizationCreated } from '@bilten/contracts/identity';
-import { orderCreated } from '@bilten/contracts/orders';
-import { linkTokenSeal, newEvent } from '@bilten/platform';
+import { linkTokenSeal } from '@bilten/platform';
 import {
   type CallerHeaders,
   recordEvents,
@@ -14,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { orderTerms } from './support.ts';
+import { announceOrder, announceOrganization, payAnnouncedOrder } from './support.ts';
 
 let subgraph: TestSubgraph;
 let issued: Awaited<ReturnType<typeof recordEvents<typeof receiptIssued.payload>>>;
@@ -27,17 +25,11 @@ const ORGANIZATION = uuidv7();
 beforeAll(async () => {
   subgraph = await startTestSubgraph(billingSubgraph, 'jetstream');
   issued = await recordEvents(subgraph.testBus.bus, receiptIssued);
-  await subgraph.testBus.bus.publish(
-    newEvent(organizationCreated, ORGANIZATION, 1, {
-      organizationId: ORGANIZATION,
-      name: 'Sevdah Večeri',
-      slug: 'sevdah',
-      testMode: false,
-    }),
-  );
-  await waitFor(
-    async () => (await subgraph.sql`select 1 from billing.organizations where id = ${ORGANIZATION}`).length,
-  );
+  await announceOrganization(subgraph, {
+    organizationId: ORGANIZATION,
+    name: 'Sevdah Večeri',
+    slug: 'sevdah',
+  });
 });
 
 afterAll(async () => {
@@ -58,17 +50,10 @@ interface PaidOrder {
  * 19 %: 66.52 in all. The buyer pays with tok_visa, and billing issues the receipt.
  */
 async function paidOrder(): Promise<PaidOrder> {
-  const orderId = uuidv7();
-  const buyerId = uuidv7();
-  await subgraph.testBus.bus.publish(
-    newEvent(orderCreated, orderId, 1, {
-      orderId,
-      eventId: uuidv7(),
-      organizationId: ORGANIZATION,
-      buyerId,
-      guestTokenHash: null,
-      ...orderTerms(),
-      buyerEmail: 'emina@example.com',
+  const order = await announceOrder(subgraph, {
+    organizationId: ORGANIZATION,
+    buyerEmail: 'emina@example.com',
+    contents: {
       buyerName: 'Emina Hadžić',
       eventTitle: 'Sevdah Night',
       lines: [
@@ -80,23 +65,12 @@ async function paidOrder(): Promise<PaidOrder> {
       taxes: eur(1102),
       taxBasisPoints: 1900,
       total: eur(6652),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    }),
-  );
-  await waitFor(
-    async () => (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
-  );
-  const buyer = await subgraph.bearer({ sub: buyerId });
-  const { data, errors } = await subgraph.gql<{ payOrder: { payment: { status: string } } }>(
-    `mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { status } } }`,
-    { input: { orderId, provider: 'SANDBOX', paymentMethodToken: 'tok_visa', idempotencyKey: uuidv7() } },
-    buyer,
-  );
-  expect(errors).toBeUndefined();
-  expect(data!.payOrder.payment.status).toBe('SUCCEEDED');
+    },
+  });
+  expect((await payAnnouncedOrder(subgraph, order)).status).toBe('SUCCEEDED');
   const [receipt] = await subgraph.sql<Array<{ id: string; number: string }>>`
-    select id, number from billing.receipts where order_id = ${orderId} and kind = 'RECEIPT'`;
-  return { orderId, buyer, receiptId: receipt!.id, number: receipt!.number };
+    select id, number from billing.receipts where order_id = ${order.orderId} and kind = 'RECEIPT'`;
+  return { orderId: order.orderId, buyer: order.buyer, receiptId: receipt!.id, number: receipt!.number };
 }
 
 const getFile = (path: string, headers: CallerHeaders = {}) =>

@@ -1,6 +1,6 @@
 import { receiptIssued } from '@bilten/contracts/billing';
 import { organizationCreated, organizationUpdated } from '@bilten/contracts/identity';
-import { orderCreated, refundRequested } from '@bilten/contracts/orders';
+import { refundRequested } from '@bilten/contracts/orders';
 import { connectDatabase, createOutbox, type DomainEvent, linkTokenSeal, newEvent } from '@bilten/platform';
 import { captureLogs, recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
@@ -12,7 +12,13 @@ import { paymentById, refundById } from '../src/db/queries.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { issueCreditNote, issueReceipt } from '../src/domain/receipts.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { orderContents, orderTerms } from './support.ts';
+import {
+  type AnnouncedOrder,
+  announceOrder,
+  announceOrganization,
+  type OrderToAnnounce,
+  payAnnouncedOrder,
+} from './support.ts';
 
 let subgraph: TestSubgraph;
 let issued: Awaited<ReturnType<typeof recordEvents<typeof receiptIssued.payload>>>;
@@ -67,64 +73,28 @@ async function deliverOrganizationEvent(
   });
 }
 
-/** identity announces an organization; resolves once billing has its copy. */
-async function announceOrganization(name: string, slug: string, organizationId = uuidv7()) {
-  await deliverOrganizationEvent(
-    newEvent(organizationCreated, organizationId, 1, { organizationId, name, slug, testMode: false }),
+/** identity renames the organization (organizationUpdated); resolves with billing's copy once it has the name. */
+const rename = (organizationId: string, name: string, slug: string) =>
+  deliverOrganizationEvent(
+    newEvent(organizationUpdated, organizationId, 2, { organizationId, name, slug }),
+    (copy) => copy.name === name,
   );
-  return organizationId;
-}
 
-interface TestOrder {
-  orderId: string;
-  organizationId: string;
-  buyer: Record<string, string>;
-}
+/**
+ * identity's organizationCreated, in test mode, arriving after its update; resolves with billing's
+ * copy once it is in test mode.
+ */
+const createdLate = (organizationId: string, name: string, slug: string) =>
+  deliverOrganizationEvent(
+    newEvent(organizationCreated, organizationId, 1, { organizationId, name, slug, testMode: true }),
+    (copy) => copy.test_mode,
+  );
 
-/** orders announces an order of the organization (contents: orderContents(amount) unless given). */
-async function announceOrder(
-  organizationId: string,
-  contents: ReturnType<typeof orderContents> = orderContents(4000),
-): Promise<TestOrder> {
-  const orderId = uuidv7();
-  const buyerId = uuidv7();
-  await subgraph.testBus.bus.publish(
-    newEvent(orderCreated, orderId, 1, {
-      orderId,
-      eventId: uuidv7(),
-      organizationId,
-      buyerId,
-      guestTokenHash: null,
-      ...orderTerms(),
-      buyerEmail: 'ada@example.com',
-      ...contents,
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    }),
-  );
-  await waitFor(
-    async () =>
-      (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length ||
-      undefined,
-  );
-  return { orderId, organizationId, buyer: await subgraph.bearer({ sub: buyerId }) };
-}
+/** orders announces an order of the organization, bought by Ada (orderContents(4000) unless given). */
+const orderOf = (organizationId: string, contents?: OrderToAnnounce['contents']) =>
+  announceOrder(subgraph, { organizationId, amount: 4000, contents, buyerEmail: 'ada@example.com' });
 
-async function pay(order: TestOrder, token = 'tok_visa') {
-  const { data, errors } = await subgraph.gql<{ payOrder: { payment: { id: string; status: string } } }>(
-    `mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id status } errors { code } } }`,
-    {
-      input: {
-        orderId: order.orderId,
-        provider: 'SANDBOX',
-        paymentMethodToken: token,
-        idempotencyKey: uuidv7(),
-      },
-    },
-    order.buyer,
-  );
-  expect(errors).toBeUndefined();
-  return data!.payOrder.payment;
-}
+const pay = (order: AnnouncedOrder, token = 'tok_visa') => payAnnouncedOrder(subgraph, order, token);
 
 const RECEIPT_FIELDS = `id kind number issuedAt eventTitle
   seller { organizationId name } buyer { name email }
@@ -206,8 +176,8 @@ const REFUND_ORDER = `mutation($input: RefundOrderInput!) {
 
 describe('receipts', () => {
   it('issues the receipt of a paid order: number, contents, fees, taxes and total, announced once', async () => {
-    const organizationId = await announceOrganization('Sevdah Bar', 'sevdah-bar');
-    const order = await announceOrder(organizationId, taxedContents());
+    const organizationId = await announceOrganization(subgraph, { name: 'Sevdah Bar', slug: 'sevdah-bar' });
+    const order = await orderOf(organizationId, taxedContents());
     const payment = await pay(order);
     expect(payment.status).toBe('SUCCEEDED');
 
@@ -268,8 +238,8 @@ describe('receipts', () => {
   });
 
   it('shows a receipt to its buyer and organization only; unknown and malformed ids are null, not errors', async () => {
-    const organizationId = await announceOrganization('Kafana', 'kafana');
-    const order = await announceOrder(organizationId);
+    const organizationId = await announceOrganization(subgraph, { name: 'Kafana', slug: 'kafana' });
+    const order = await orderOf(organizationId);
     await pay(order);
     const { receipt } = await orderReceipts(order.orderId, order.buyer);
     expect(receipt).not.toBeNull();
@@ -296,7 +266,7 @@ describe('receipts', () => {
 
   it('an organization billing has not heard of yet: ORG prefix and its id as the seller', async () => {
     const organizationId = uuidv7();
-    const order = await announceOrder(organizationId);
+    const order = await orderOf(organizationId);
     await pay(order);
     const { receipt } = await orderReceipts(order.orderId, order.buyer);
     expect(receipt).toMatchObject({
@@ -306,31 +276,16 @@ describe('receipts', () => {
   });
 
   it('a rename shows on later receipts, not earlier ones; the number series keeps its prefix', async () => {
-    const organizationId = await announceOrganization('Old Name', 'old-name');
-    const first = await announceOrder(organizationId);
+    const organizationId = await announceOrganization(subgraph, { name: 'Old Name', slug: 'old-name' });
+    const first = await orderOf(organizationId);
     await pay(first);
 
-    await deliverOrganizationEvent(
-      newEvent(organizationUpdated, organizationId, 2, {
-        organizationId,
-        name: 'New Name',
-        slug: 'new-name',
-      }),
-      (copy) => copy.name === 'New Name',
-    );
+    await rename(organizationId, 'New Name', 'new-name');
     // A late (redelivered) organizationCreated neither brings the old name back nor drops testMode.
-    const copy = await deliverOrganizationEvent(
-      newEvent(organizationCreated, organizationId, 1, {
-        organizationId,
-        name: 'Old Name',
-        slug: 'old-name',
-        testMode: true,
-      }),
-      (copy) => copy.test_mode,
-    );
+    const copy = await createdLate(organizationId, 'Old Name', 'old-name');
     expect(copy).toEqual({ name: 'New Name', slug: 'new-name', test_mode: true });
 
-    const second = await announceOrder(organizationId);
+    const second = await orderOf(organizationId);
     await pay(second);
     expect((await orderReceipts(first.orderId, first.buyer)).receipt).toMatchObject({
       number: `OLD-NAME-${YEAR}-000001`,
@@ -344,18 +299,8 @@ describe('receipts', () => {
 
   it('an update before its organizationCreated: the name stays the update’s, testMode comes from created', async () => {
     const organizationId = uuidv7();
-    await deliverOrganizationEvent(
-      newEvent(organizationUpdated, organizationId, 2, { organizationId, name: 'Renamed', slug: 'renamed' }),
-    );
-    const copy = await deliverOrganizationEvent(
-      newEvent(organizationCreated, organizationId, 1, {
-        organizationId,
-        name: 'First',
-        slug: 'first',
-        testMode: true,
-      }),
-      (copy) => copy.test_mode,
-    );
+    await rename(organizationId, 'Renamed', 'renamed');
+    const copy = await createdLate(organizationId, 'First', 'first');
     expect(copy).toEqual({ name: 'Renamed', slug: 'renamed', test_mode: true });
   });
 });
@@ -364,10 +309,10 @@ describe('receipts', () => {
 
 describe('receipt numbers', () => {
   it('stay gapless under concurrency: 30 orders paid at once, and a rolled-back issue in the middle', async () => {
-    const organizationId = await announceOrganization('Busy Club', 'busy');
-    const orders = await Promise.all(Array.from({ length: 30 }, () => announceOrder(organizationId)));
+    const organizationId = await announceOrganization(subgraph, { name: 'Busy Club', slug: 'busy' });
+    const orders = await Promise.all(Array.from({ length: 30 }, () => orderOf(organizationId)));
     // An order whose receipt is issued in a transaction that then fails, holding its number meanwhile.
-    const doomed = await announceOrder(organizationId);
+    const doomed = await orderOf(organizationId);
     const waiting = await pay(doomed, 'tok_threeDSecureRequired');
     expect(waiting.status).toBe('REQUIRES_ACTION');
     const doomedPayment = (await paymentById(handle.db, waiting.id))!;
@@ -399,8 +344,8 @@ describe('receipt numbers', () => {
   });
 
   it('a second payment of an order gets no receipt and takes no number, even when both succeed at once', async () => {
-    const organizationId = await announceOrganization('Twice Paid', 'twice');
-    const order = await announceOrder(organizationId);
+    const organizationId = await announceOrganization(subgraph, { name: 'Twice Paid', slug: 'twice' });
+    const order = await orderOf(organizationId);
     const live = await pay(order, 'tok_threeDSecureRequired');
     // The other attempt (a FAILED row may coexist with the live one: payments_one_live_per_order).
     const otherId = uuidv7();
@@ -426,7 +371,7 @@ describe('receipt numbers', () => {
     for (const row of rows)
       expect(await handle.db.transaction((tx) => issueReceipt(tx, deps(), row))).toBeNull();
 
-    const next = await announceOrder(organizationId);
+    const next = await orderOf(organizationId);
     await pay(next);
     expect(await numbersOf(organizationId)).toEqual([1, 2]);
   });
@@ -436,8 +381,8 @@ describe('receipt numbers', () => {
 
 describe('credit notes', () => {
   it('partial then full refund: CN 1 and 2, split like the receipt, adding up exactly', async () => {
-    const organizationId = await announceOrganization('Sevdah Bar', 'sevdah');
-    const order = await announceOrder(organizationId, taxedContents());
+    const organizationId = await announceOrganization(subgraph, { name: 'Sevdah Bar', slug: 'sevdah' });
+    const order = await orderOf(organizationId, taxedContents());
     await pay(order);
     const admin = await subgraph.bearer({ sub: uuidv7(), orgs: { [organizationId]: 'ADMIN' } });
 
@@ -504,8 +449,8 @@ describe('credit notes', () => {
   });
 
   it("orders' refund of a cancelled event gets a credit note in words; a refund of an unreceipted payment none", async () => {
-    const organizationId = await announceOrganization('Cancelled Club', 'gone');
-    const order = await announceOrder(organizationId);
+    const organizationId = await announceOrganization(subgraph, { name: 'Cancelled Club', slug: 'gone' });
+    const order = await orderOf(organizationId);
     const payment = await pay(order);
     const refundId = uuidv7();
     await subgraph.testBus.bus.publish(
@@ -571,54 +516,17 @@ describe('a payment completed by Stripe webhook', () => {
   });
 
   it('issues the receipt once, however often Stripe delivers', async () => {
-    const orderId = uuidv7();
-    const buyerId = uuidv7();
-    const organizationId = uuidv7();
-    await stripeSubgraph.testBus.bus.publish(
-      newEvent(organizationCreated, organizationId, 1, {
-        organizationId,
-        name: 'Webhook Hall',
-        slug: 'hall',
-        testMode: false,
-      }),
-    );
-    await stripeSubgraph.testBus.bus.publish(
-      newEvent(orderCreated, orderId, 1, {
-        orderId,
-        eventId: uuidv7(),
-        organizationId,
-        buyerId,
-        guestTokenHash: null,
-        ...orderTerms(),
-        buyerEmail: 'ada@example.com',
-        ...orderContents(4200),
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (
-          await stripeSubgraph.sql`
-            select 1 from billing.order_charges c join billing.organizations o on o.id = c.organization_id
-            where c.order_id = ${orderId}`
-        ).length || undefined,
-    );
-    const headers = await stripeSubgraph.bearer({ sub: buyerId });
-    const { data } = await stripeSubgraph.gql<{ payOrder: { payment: { id: string; status: string } } }>(
-      `mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id status } errors { code } } }`,
-      {
-        input: {
-          orderId,
-          provider: 'STRIPE',
-          paymentMethodToken: 'pm_card_threeDSecureRequired',
-          idempotencyKey: uuidv7(),
-        },
-      },
-      headers,
-    );
-    expect(data!.payOrder.payment.status).toBe('REQUIRES_ACTION');
+    const organizationId = await announceOrganization(stripeSubgraph, { name: 'Webhook Hall', slug: 'hall' });
+    const order = await announceOrder(stripeSubgraph, {
+      organizationId,
+      amount: 4200,
+      buyerEmail: 'ada@example.com',
+    });
+    const { orderId, buyer: headers } = order;
+    const payment = await payAnnouncedOrder(stripeSubgraph, order, 'pm_card_threeDSecureRequired', 'STRIPE');
+    expect(payment.status).toBe('REQUIRES_ACTION');
     const [{ provider_payment_id: intentId }] = await stripeSubgraph.sql<[{ provider_payment_id: string }]>`
-      select provider_payment_id from billing.payments where id = ${data!.payOrder.payment.id}`;
+      select provider_payment_id from billing.payments where id = ${payment.id}`;
     expect(await stripeSubgraph.sql`select 1 from billing.receipts where order_id = ${orderId}`).toHaveLength(
       0,
     );
@@ -642,7 +550,7 @@ describe('a payment completed by Stripe webhook', () => {
       {
         number: `HALL-${YEAR}-000001`,
         seller_name: 'Webhook Hall',
-        payment_id: data!.payOrder.payment.id,
+        payment_id: payment.id,
         total: 4200,
       },
     ]);

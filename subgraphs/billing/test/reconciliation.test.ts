@@ -4,13 +4,14 @@ import { promisify } from 'node:util';
 import { keyRingFromEnv, parseEnv } from '@bilten/platform';
 import { startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
 import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
+import { fakeProvidersEnv } from '@bilten/testkit/fakes/providers';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealCredentials } from '../src/adapters/providers.ts';
 import { billingEnv } from '../src/config.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { fakeProvidersEnv, payNewOrder, refundInFull } from './support.ts';
+import { payNewOrder, refundInFull } from './support.ts';
 
 // Payments are made through the real SDKs against the fakes, then each test moves its records (ours
 // and the provider's, by the same amount) to a day of its own, so every report holds exactly what

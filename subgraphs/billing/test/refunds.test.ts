@@ -1,12 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { refundSucceeded } from '@bilten/contracts/billing';
-import { orderCreated } from '@bilten/contracts/orders';
-import { newEvent } from '@bilten/platform';
 import { recordEvents, startTestSubgraph, type TestSubgraph, type UserError, waitFor } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingSubgraph } from '../src/server.ts';
-import { orderContents, orderTerms } from './support.ts';
+import { type AnnouncedOrder, announceOrder, type OrderToAnnounce, payAnnouncedOrder } from './support.ts';
 
 let subgraph: TestSubgraph;
 let refunded: Awaited<ReturnType<typeof recordEvents<typeof refundSucceeded.payload>>>;
@@ -35,7 +33,7 @@ interface Payload {
   refund: Refund | null;
   errors: UserError[];
 }
-type Policy = Parameters<typeof orderTerms>[0];
+type Policy = NonNullable<OrderToAnnounce['policy']>;
 
 const REFUND_FIELDS = 'id amount { amount currency } status reason failureCode failureMessage createdAt';
 const REFUND_ORDER = `mutation($input: RefundOrderInput!) {
@@ -45,12 +43,7 @@ const REQUEST_REFUND = `mutation($input: RequestRefundInput!) {
   requestRefund(input: $input) { refund { ${REFUND_FIELDS} } errors { code message field } }
 }`;
 
-interface TestOrder {
-  orderId: string;
-  organizationId: string;
-  buyer: Record<string, string>;
-  guestToken: string | null;
-  amount: number;
+interface TestOrder extends AnnouncedOrder {
   paymentId: string | null;
 }
 
@@ -58,49 +51,17 @@ const DAY_MS = 86_400_000;
 
 /** Orders announces an order with these refund terms; paid with tok_visa unless `paid` is false. */
 async function paidOrder(
-  options: { amount?: number; policy?: Policy; startsAt?: Date; guest?: boolean; paid?: boolean } = {},
+  options: Pick<OrderToAnnounce, 'amount' | 'policy' | 'startsAt' | 'guest'> & { paid?: boolean } = {},
 ): Promise<TestOrder> {
-  const orderId = uuidv7();
-  const organizationId = uuidv7();
-  const buyerId = options.guest ? null : uuidv7();
-  const guestToken = options.guest ? randomBytes(32).toString('base64url') : null;
-  const amount = options.amount ?? 5000;
-  await subgraph.testBus.bus.publish(
-    newEvent(orderCreated, orderId, 1, {
-      orderId,
-      eventId: uuidv7(),
-      organizationId,
-      buyerId,
-      guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
-      ...orderTerms(options.policy, options.startsAt),
-      buyerEmail: 'buyer@example.com',
-      ...orderContents(amount),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    }),
-  );
-  await waitFor(
-    async () => (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length,
-  );
-  const buyer = buyerId ? await subgraph.bearer({ sub: buyerId }) : {};
+  const { paid = true, ...terms } = options;
+  const order = await announceOrder(subgraph, { amount: 5000, ...terms });
   let paymentId: string | null = null;
-  if (options.paid !== false) {
-    const { data } = await subgraph.gql<{ payOrder: { payment: { id: string; status: string } } }>(
-      `mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id status } errors { code } } }`,
-      {
-        input: {
-          orderId,
-          provider: 'SANDBOX',
-          paymentMethodToken: 'tok_visa',
-          idempotencyKey: uuidv7(),
-          ...(guestToken ? { guestToken } : {}),
-        },
-      },
-      buyer,
-    );
-    expect(data!.payOrder.payment.status).toBe('SUCCEEDED');
-    paymentId = data!.payOrder.payment.id;
+  if (paid) {
+    const payment = await payAnnouncedOrder(subgraph, order);
+    expect(payment.status).toBe('SUCCEEDED');
+    paymentId = payment.id;
   }
-  return { orderId, organizationId, buyer, guestToken, amount, paymentId };
+  return { ...order, paymentId };
 }
 
 const orgMember = (

@@ -8,6 +8,7 @@ import {
 } from '@bilten/platform';
 import { captureLogs, recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { type FakeBraintree, startFakeBraintree } from '@bilten/testkit/fakes/braintree';
+import { fakeProvidersEnv } from '@bilten/testkit/fakes/providers';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
@@ -15,7 +16,7 @@ import { billingEnv } from '../src/config.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { type StaleSweepDeps, sweepStalePayments } from '../src/domain/stale-payments.ts';
 import { billingProviders, billingSubgraph } from '../src/server.ts';
-import { fakeProvidersEnv, payNewOrder, refundInFull } from './support.ts';
+import { payNewOrder, refundInFull } from './support.ts';
 
 // Payments and refunds left PENDING because the provider did not answer are finished by the sweep,
 // asking again under the same key: one charge, one refund, however many sweeps run.

@@ -1,5 +1,5 @@
 import { paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import { orderCreated, refundRequested } from '@bilten/contracts/orders';
+import { refundRequested } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { type FakeStripe, startFakeStripe } from '@bilten/testkit/fakes/stripe';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientProviderError } from '../src/adapters/provider.ts';
 import { createStripeAdapter } from '../src/adapters/stripe.ts';
 import { billingSubgraph } from '../src/server.ts';
-import { chargeRequest, orderContents, orderTerms, signal } from './support.ts';
+import { announceOrder, chargeRequest, signal } from './support.ts';
 
 let fake: FakeStripe;
 let adapter: ReturnType<typeof createStripeAdapter>;
@@ -243,30 +243,6 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
       }),
     });
 
-  /** An order billing knows (orders' order.created), and its buyer's headers. */
-  async function orderToPay(amount = 4200) {
-    const buyerId = uuidv7();
-    const orderId = uuidv7();
-    await subgraph.testBus.bus.publish(
-      newEvent(orderCreated, orderId, 1, {
-        orderId,
-        eventId: uuidv7(),
-        organizationId: uuidv7(),
-        buyerId,
-        guestTokenHash: null,
-        ...orderTerms(),
-        buyerEmail: 'buyer@example.com',
-        ...orderContents(amount),
-        expiresAt: new Date(Date.now() + 600_000).toISOString(),
-      }),
-    );
-    await waitFor(async () => {
-      const rows = await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`;
-      return rows.length > 0 || undefined;
-    });
-    return { orderId, headers: await subgraph.bearer({ sub: buyerId }) };
-  }
-
   interface PaymentView {
     id: string;
     status: string;
@@ -303,7 +279,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
     )[0]!;
 
   it('payOrder with STRIPE charges through the adapter: SUCCEEDED with the card, a clear decline otherwise', async () => {
-    const { orderId, headers } = await orderToPay();
+    const { orderId, buyer: headers } = await announceOrder(subgraph);
     const declined = await payOrder(orderId, 'pm_card_chargeDeclinedInsufficientFunds', headers);
     expect(declined).toMatchObject({
       status: 'FAILED',
@@ -319,7 +295,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
 
   it('3-D Secure completed by webhook: the payment succeeds once, however often Stripe delivers', async () => {
     const succeeded = await recordEvents(subgraph.testBus.bus, paymentSucceeded);
-    const { orderId, headers } = await orderToPay();
+    const { orderId, buyer: headers } = await announceOrder(subgraph);
     const payment = await payOrder(orderId, 'pm_card_threeDSecureRequired', headers);
     expect(payment).toMatchObject({ status: 'REQUIRES_ACTION', nextAction: { type: 'REDIRECT_TO_URL' } });
     const { provider_payment_id: intentId } = await storedPayment(payment.id);
@@ -343,7 +319,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
   });
 
   it('3-D Secure completed, then confirmPayment: SUCCEEDED with the card, one charge, no webhook needed', async () => {
-    const { orderId, headers } = await orderToPay();
+    const { orderId, buyer: headers } = await announceOrder(subgraph);
     const payment = await payOrder(orderId, 'pm_card_threeDSecureRequired', headers);
     expect(payment.status).toBe('REQUIRES_ACTION');
     const { provider_payment_id: intentId } = await storedPayment(payment.id);
@@ -366,7 +342,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
   });
 
   it('charge.dispute.created is applied as an alert on the payment', async () => {
-    const { orderId, headers } = await orderToPay(2000);
+    const { orderId, buyer: headers } = await announceOrder(subgraph, { amount: 2000 });
     const paid = await payOrder(orderId, 'pm_card_visa', headers);
     const { provider_payment_id: intentId } = await storedPayment(paid.id);
     const response = await signed(
@@ -389,7 +365,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
   });
 
   it('payment_intent.payment_failed by webhook fails a waiting payment with a safe message', async () => {
-    const { orderId, headers } = await orderToPay();
+    const { orderId, buyer: headers } = await announceOrder(subgraph);
     const payment = await payOrder(orderId, 'pm_card_threeDSecureRequired', headers);
     const { provider_payment_id: intentId } = await storedPayment(payment.id);
     const intent = fake.completeAction(intentId, 'failed');
@@ -407,7 +383,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
   });
 
   it('refuses a bad, missing or stale signature with 400 and a security log line without the body', async () => {
-    const { orderId, headers } = await orderToPay();
+    const { orderId, buyer: headers } = await announceOrder(subgraph);
     const payment = await payOrder(orderId, 'pm_card_threeDSecureRequired', headers);
     const { provider_payment_id: intentId } = await storedPayment(payment.id);
     const intent = fake.completeAction(intentId);
@@ -457,7 +433,7 @@ describe('Stripe through the billing subgraph: payOrder and POST /webhooks/strip
   });
 
   it('a pending refund settles by refund.updated: refunded once, however often Stripe delivers', async () => {
-    const { orderId, headers } = await orderToPay(3000);
+    const { orderId, buyer: headers } = await announceOrder(subgraph, { amount: 3000 });
     const paid = await payOrder(orderId, 'pm_card_visa', headers);
     const refundId = uuidv7();
     fake.pendNextRefunds(1);

@@ -1,9 +1,9 @@
-/** What the billing test files share: a provider charge request as billing makes it. */
+/** What the billing test files share: orders' and identity's announcements, provider charges, paying and refunding. */
+import { createHash, randomBytes } from 'node:crypto';
+import { organizationCreated } from '@bilten/contracts/identity';
 import { orderCreated } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { type TestSubgraph, waitFor } from '@bilten/testkit';
-import type { FakeBraintree } from '@bilten/testkit/fakes/braintree';
-import type { FakeStripe } from '@bilten/testkit/fakes/stripe';
 import { v7 as uuidv7 } from 'uuid';
 import type { ChargeRequest } from '../src/adapters/provider.ts';
 
@@ -62,24 +62,53 @@ export function orderContents(amount: number) {
   };
 }
 
-/**
- * orders announces an unpaid order of `organizationId` (contents: orderContents(amount)) to the
- * billing subgraph; resolves once billing has it, with the order id and its buyer's headers.
- */
-export async function announceOrder(subgraph: TestSubgraph, organizationId: string, amount = 4200) {
+/** What a test sets of the order announceOrder announces; anything else is fresh. */
+export interface OrderToAnnounce {
+  /** A fresh organization's order unless given. */
+  organizationId?: string;
+  /** The total of orderContents(amount), in EUR cents: 4200 unless given. */
+  amount?: number;
+  /** What was bought, instead of orderContents(amount). */
+  contents?: ReturnType<typeof orderContents>;
+  buyerEmail?: string;
+  /** A guest's order: no buyer, a guest token to pay with instead. */
+  guest?: boolean;
+  /** Ten minutes from now unless given. */
+  expiresAt?: Date;
+  /** The refund terms (orderTerms). */
+  policy?: Parameters<typeof orderTerms>[0];
+  startsAt?: Date;
+}
+
+/** An order billing has, with its buyer's headers (none for a guest) or its guest token. */
+export interface AnnouncedOrder {
+  orderId: string;
+  organizationId: string;
+  buyerId: string | null;
+  buyer: Record<string, string>;
+  guestToken: string | null;
+}
+
+/** orders announces an unpaid order (`orderCreated`); resolves once billing has its copy. */
+export async function announceOrder(
+  subgraph: TestSubgraph,
+  order: OrderToAnnounce = {},
+): Promise<AnnouncedOrder> {
   const orderId = uuidv7();
-  const buyerId = uuidv7();
+  const organizationId = order.organizationId ?? uuidv7();
+  const buyerId = order.guest ? null : uuidv7();
+  const guestToken = order.guest ? randomBytes(32).toString('base64url') : null;
   await subgraph.testBus.bus.publish(
     newEvent(orderCreated, orderId, 1, {
       orderId,
       eventId: uuidv7(),
       organizationId,
       buyerId,
-      guestTokenHash: null,
-      ...orderTerms(),
-      buyerEmail: 'buyer@example.com',
-      ...orderContents(amount),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+      guestTokenHash: guestToken ? createHash('sha256').update(guestToken).digest('hex') : null,
+      ...orderTerms(order.policy, order.startsAt),
+      buyerEmail: order.buyerEmail ?? 'buyer@example.com',
+      ...(order.contents ?? orderContents(order.amount ?? 4200)),
+      expiresAt: (order.expiresAt ?? new Date(Date.now() + 600_000)).toISOString(),
     }),
   );
   await waitFor(
@@ -87,7 +116,67 @@ export async function announceOrder(subgraph: TestSubgraph, organizationId: stri
       (await subgraph.sql`select 1 from billing.order_charges where order_id = ${orderId}`).length ||
       undefined,
   );
-  return { orderId, buyer: await subgraph.bearer({ sub: buyerId }) };
+  return {
+    orderId,
+    organizationId,
+    buyerId,
+    buyer: buyerId ? await subgraph.bearer({ sub: buyerId }) : {},
+    guestToken,
+  };
+}
+
+/** identity announces an organization (`organizationCreated`); resolves with its id once billing has its copy. */
+export async function announceOrganization(
+  subgraph: TestSubgraph,
+  {
+    organizationId = uuidv7(),
+    name = 'Sevdah Hall',
+    slug = `sevdah-${organizationId.slice(-8)}`,
+    testMode = false,
+  }: { organizationId?: string; name?: string; slug?: string; testMode?: boolean } = {},
+) {
+  await subgraph.testBus.bus.publish(
+    newEvent(organizationCreated, organizationId, 1, { organizationId, name, slug, testMode }),
+  );
+  await waitFor(
+    async () =>
+      (await subgraph.sql`select 1 from billing.organizations where id = ${organizationId}`).length ||
+      undefined,
+  );
+  return organizationId;
+}
+
+/**
+ * The order's buyer (a guest with its token) pays it through `provider`: the payment as payOrder
+ * answered it. Throws when payOrder refuses.
+ */
+export async function payAnnouncedOrder(
+  subgraph: TestSubgraph,
+  order: Pick<AnnouncedOrder, 'orderId' | 'buyer' | 'guestToken'>,
+  paymentMethodToken = 'tok_visa',
+  provider: 'STRIPE' | 'BRAINTREE' | 'SANDBOX' = 'SANDBOX',
+) {
+  const { data, errors } = await subgraph.gql<{
+    payOrder: {
+      payment: { id: string; status: string; failureCode: string | null } | null;
+      errors: Array<{ code: string }>;
+    };
+  }>(
+    'mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id status failureCode } errors { code } } }',
+    {
+      input: {
+        orderId: order.orderId,
+        provider,
+        paymentMethodToken,
+        idempotencyKey: uuidv7(),
+        ...(order.guestToken ? { guestToken: order.guestToken } : {}),
+      },
+    },
+    order.buyer,
+  );
+  if (errors || !data?.payOrder.payment)
+    throw new Error(`payOrder failed: ${JSON.stringify(errors ?? data?.payOrder.errors)}`);
+  return data.payOrder.payment;
 }
 
 /** A new order of a new organization (announceOrder), paid by its buyer through `provider`. */
@@ -97,23 +186,14 @@ export async function payNewOrder(
   paymentMethodToken: string,
   amount = 4200,
 ) {
-  const organizationId = uuidv7();
-  const { orderId, buyer } = await announceOrder(subgraph, organizationId, amount);
-  const { data, errors } = await subgraph.gql<{
-    payOrder: { payment: { id: string; status: string; failureCode: string | null } | null };
-  }>(
-    'mutation($input: PayOrderInput!) { payOrder(input: $input) { payment { id status failureCode } } }',
-    { input: { orderId, provider, paymentMethodToken, idempotencyKey: uuidv7() } },
-    buyer,
-  );
-  if (errors || !data?.payOrder.payment) throw new Error(`payOrder failed: ${JSON.stringify(errors)}`);
-  const { id, status, failureCode } = data.payOrder.payment;
+  const order = await announceOrder(subgraph, { amount });
+  const { id, status, failureCode } = await payAnnouncedOrder(subgraph, order, paymentMethodToken, provider);
   const [row] = await subgraph.sql<{ provider_payment_id: string | null }[]>`
     select provider_payment_id from billing.payments where id = ${id}`;
   return {
     paymentId: id,
-    orderId,
-    organizationId,
+    orderId: order.orderId,
+    organizationId: order.organizationId,
     providerPaymentId: row!.provider_payment_id,
     status,
     failureCode,
@@ -143,19 +223,3 @@ export async function refundInFull(
     providerRefundId: row!.provider_refund_id,
   };
 }
-
-/** Billing's variables for the platform's Stripe and Braintree accounts at the tests' fake servers. */
-export const fakeProvidersEnv = (
-  stripe: Pick<FakeStripe, 'host' | 'port' | 'protocol'>,
-  braintree: Pick<FakeBraintree, 'merchantId' | 'publicKey' | 'privateKey' | 'url'>,
-  stripeSecretKey = 'sk_test_bilten_fake',
-) => ({
-  STRIPE_SECRET_KEY: stripeSecretKey,
-  STRIPE_API_HOST: stripe.host,
-  STRIPE_API_PORT: String(stripe.port),
-  STRIPE_API_PROTOCOL: stripe.protocol,
-  BRAINTREE_MERCHANT_ID: braintree.merchantId,
-  BRAINTREE_PUBLIC_KEY: braintree.publicKey,
-  BRAINTREE_PRIVATE_KEY: braintree.privateKey,
-  BRAINTREE_ENVIRONMENT: braintree.url,
-});

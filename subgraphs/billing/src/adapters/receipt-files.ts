@@ -9,7 +9,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { orderCharge, paymentById } from '../db/queries.ts';
 import { receiptById } from '../db/receipts.ts';
-import { maySeePayments } from '../domain/payments.ts';
+import { maySeePayments } from '../domain/access.ts';
 import { renderReceiptPdf } from '../domain/receipt-pdf.ts';
 import type { ReceiptLinks } from './receipt-links.ts';
 

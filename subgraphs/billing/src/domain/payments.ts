@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { paymentFailed } from '@bilten/contracts/billing';
 import {
   columnAad,
@@ -7,7 +6,6 @@ import {
   mutationRule,
   type UserError,
   uuidInput,
-  type Viewer,
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
@@ -27,6 +25,7 @@ import {
   PAYMENT_TOKEN_COLUMN,
   type PaymentRow,
 } from '../db/schema.ts';
+import { mayPay, maySeePayments } from './access.ts';
 import { providerForOrder } from './provider-accounts.ts';
 import { type Attempted, withRetries } from './provider-calls.ts';
 import type { ReceiptDeps } from './receipts.ts';
@@ -65,34 +64,6 @@ const UNKNOWN_ORDER =
 
 /** A guest token as orders hands it out (43 characters); anything long is no token. */
 const guestTokenInput = z.string().max(100, 'not a guest token').nullish();
-
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/**
- * Whether the caller may pay (and follow) the order's payments: its buyer's account, or for a
- * guest order whoever shows the guest token (compared by hash, in constant time). An API key is
- * never a buyer: it may pay only a guest order of its own organization, with the token.
- */
-export function mayPay(
-  viewer: Viewer,
-  charge: OrderChargeRow,
-  guestToken: string | null | undefined,
-): boolean {
-  if (charge.buyerId) return viewer.kind === 'user' && viewer.userId === charge.buyerId;
-  if (viewer.kind === 'apiKey' && viewer.organizationId !== charge.organizationId) return false;
-  if (!charge.guestTokenHash || !guestToken) return false;
-  const given = Buffer.from(sha256Hex(guestToken));
-  const stored = Buffer.from(charge.guestTokenHash);
-  return given.length === stored.length && timingSafeEqual(given, stored);
-}
-
-/** Who may read an order's payments: its buyer, the organization's ADMIN/OWNER, platform ADMINs. */
-export function maySeePayments(viewer: Viewer, charge: OrderChargeRow | null): boolean {
-  if (!charge || viewer.kind !== 'user') return false;
-  if (viewer.roles.includes('ADMIN') || viewer.userId === charge.buyerId) return true;
-  const role = viewer.organizations[charge.organizationId];
-  return role === 'ADMIN' || role === 'OWNER';
-}
 
 /** The idempotency key of every provider call that charges this payment. */
 const chargeKey = (paymentId: string) => `bilten-payment-${paymentId}`;

@@ -26,8 +26,8 @@ import {
   type PaymentProviderName,
   type ProviderAccountRow,
 } from '../db/schema.ts';
+import { isOrgAdmin } from './access.ts';
 import { withRetries } from './provider-calls.ts';
-import { isOrgAdmin } from './refunds.ts';
 
 type AccountContext = Pick<Context, 'db' | 'viewer' | 'log' | 'providers' | 'tokenKey' | 'paymentDeadlineMs'>;
 

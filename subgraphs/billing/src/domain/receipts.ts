@@ -21,7 +21,7 @@ import type {
   RefundRow,
   receipts,
 } from '../db/schema.ts';
-import { maySeePayments } from './payments.ts';
+import { maySeePayments } from './access.ts';
 
 export interface ReceiptDeps {
   outbox: Outbox;

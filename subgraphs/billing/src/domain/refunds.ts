@@ -11,7 +11,6 @@ import {
   type Transaction,
   type UserError,
   uuidInput,
-  type Viewer,
 } from '@bilten/platform';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
@@ -31,7 +30,7 @@ import {
   succeededPaymentForUpdate,
 } from '../db/queries.ts';
 import type { OrderChargeRow, PaymentRow, RefundRow } from '../db/schema.ts';
-import { mayPay, maySeePayments } from './payments.ts';
+import { isOrgAdmin, mayPay, maySeePayments } from './access.ts';
 import { withRetries } from './provider-calls.ts';
 import type { ReceiptDeps } from './receipts.ts';
 import { refundByPolicy } from './refund-policy.ts';
@@ -261,11 +260,6 @@ export async function finishRefund(
   );
   return updated ?? (await refundById(ctx.ledgerDb, refund.id)) ?? refund;
 }
-
-export const isOrgAdmin = (viewer: Extract<Viewer, { kind: 'user' }>, organizationId: string) => {
-  const role = viewer.organizations[organizationId];
-  return viewer.roles.includes('ADMIN') || role === 'ADMIN' || role === 'OWNER';
-};
 
 const refundOrderInput = z.object({
   orderId: uuidInput,

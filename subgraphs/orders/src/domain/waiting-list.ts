@@ -6,6 +6,7 @@ import {
   type Outbox,
   requireUser,
   requireVerifiedUser,
+  runPeriodically,
   type Transaction,
   type UserError,
   uuidInput,
@@ -288,32 +289,13 @@ async function sweepEvent(tx: Transaction, deps: SweepDeps, eventId: string): Pr
   return offered;
 }
 
-/**
- * Runs the sweep every `intervalMs`, one pass at a time (the next is scheduled when one ends);
- * `stop` waits for a pass under way. A failed pass is logged and the next one tries again.
- */
-export function startWaitingListSweep(deps: SweepDeps, intervalMs: number): { stop(): Promise<void> } {
-  let stopped = false;
-  let pass: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout;
-  const schedule = () => {
-    timer = setTimeout(() => {
-      pass = sweepWaitingLists(deps)
-        .then(
-          (offered) => void (offered && deps.log.info({ offered }, 'waiting-list offers made')),
-          (error: unknown) => deps.log.error({ err: error }, 'waiting-list sweep failed'),
-        )
-        .finally(() => {
-          if (!stopped) schedule();
-        });
-    }, intervalMs);
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await pass;
+/** Sweeps every `intervalMs` (WAITING_LIST_SWEEP_MS) until stopped; a failed pass is logged and the next tries again. */
+export const startWaitingListSweep = (deps: SweepDeps, intervalMs: number) =>
+  runPeriodically(
+    intervalMs,
+    async () => {
+      const offered = await sweepWaitingLists(deps);
+      if (offered) deps.log.info({ offered }, 'waiting-list offers made');
     },
-  };
-}
+    (error) => deps.log.error({ err: error }, 'waiting-list sweep failed'),
+  );
