@@ -26,7 +26,7 @@ const mappers: Record<string, Record<string, string>> = {
     CheckInManifest: '../domain/check-in-sync.ts#ManifestOfEvent',
   },
   billing: { Payment: 'PaymentRow', Refund: 'RefundRow', Receipt: 'ReceiptRow' },
-  messaging: { Notification: 'NotificationRow' },
+  messaging: { Notification: 'NotificationRow', Organization: 'OrganizationRef' },
   branding: { BrandKit: 'BrandKitRow' },
 };
 

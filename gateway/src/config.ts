@@ -1,4 +1,5 @@
 import { optionalUrl, port, serviceEnv } from '@bilten/platform';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 
 /** The subgraphs the supergraph routes to; `<NAME>_URL` overrides where one really is. */
@@ -62,4 +63,14 @@ export function subgraphRoute(
   const graphqlUrl =
     options.subgraphUrls[name] ?? routed ?? `http://localhost:${4001 + SUBGRAPH_NAMES.indexOf(name)}/graphql`;
   return new URL(path, graphqlUrl).toString();
+}
+
+/** A subgraph's answer passed on as it came: its status, the headers named, its body. */
+export async function relayAnswer(reply: FastifyReply, upstream: Response, headers: readonly string[]) {
+  reply.status(upstream.status);
+  for (const name of headers) {
+    const value = upstream.headers.get(name);
+    if (value) reply.header(name, value);
+  }
+  return reply.send(Buffer.from(await upstream.arrayBuffer()));
 }

@@ -10,6 +10,7 @@ import {
   createHttpApp,
   createServiceMetrics,
   currentRequest,
+  type EventBus,
   graphqlMetricsPlugin,
   type HealthCheck,
   type Logger,
@@ -20,7 +21,7 @@ import {
   startOperationsServer,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
@@ -29,7 +30,9 @@ import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerSubgraphFiles } from './subgraph-files.ts';
+import { attachSubscriptionServer, type SubscriptionLimits } from './subscriptions.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
+import { registerUnsubscribe } from './unsubscribe.ts';
 import { registerProviderWebhooks } from './webhooks.ts';
 
 export interface GatewayLimits {
@@ -59,6 +62,12 @@ export interface GatewayOptions {
   sandbox?: boolean;
   /** Where `/metrics` (with `/livez`, `/readyz`) is served, apart from the public port; unset: nowhere. */
   operations?: { host: string; port: number };
+  /**
+   * The bus subscriptions listen on (graphql-ws on /graphql, subscriptions.ts); unset: no
+   * websocket is served (a gateway alone without NATS_URL hears no events).
+   */
+  bus?: EventBus;
+  subscriptionLimits?: Partial<SubscriptionLimits>;
   /** Proxies in front of the gateway allowed to name the client address; default: none, the TCP peer is the client. */
   trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
 }
@@ -68,7 +77,7 @@ export interface RunningGateway extends RunningService {
   operationsUrl?: string;
 }
 
-interface GatewayContext {
+export interface GatewayContext {
   requestId: string;
   traceparent: string;
   authorization?: string;
@@ -141,6 +150,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           );
         },
       }),
+  });
+
+  // The graphql-ws schema: the API schema with its Subscription type, as of the last load.
+  let apiSchema: GraphQLSchema | undefined;
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+    apiSchema = schema;
   });
 
   const metrics = createServiceMetrics('gateway', { events: false });
@@ -234,6 +249,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  // One-click opt-out links of mails, passed to messaging, which checks their signed tokens.
+  registerUnsubscribe(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = subgraphRoute(options, 'identity', '/.well-known/jwks.json');
@@ -252,6 +269,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   });
 
+  const subscriptions =
+    options.bus &&
+    attachSubscriptionServer({
+      server: app.server,
+      bus: options.bus,
+      log,
+      apollo,
+      schema: () => apiSchema,
+      authorizationFor: tokens.authorizationFor,
+      maxTokens: limits.maxTokens,
+      limits: {
+        maxPerConnection: 20,
+        maxBufferedBytes: 1_048_576,
+        maxQueuedMessages: 100,
+        ...options.subscriptionLimits,
+      },
+    });
+
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as { port: number }).port;
   const url = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}/graphql`;
@@ -269,6 +304,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     port,
     operationsUrl: operations?.url,
     async stop() {
+      await subscriptions?.close();
       await app.close();
       await operations?.stop();
       await apollo.stop();

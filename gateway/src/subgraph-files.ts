@@ -1,6 +1,6 @@
 import { type Logger, plainTextReply } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
-import { type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `GET /{prefix}/{id}.pdf[?token=…]` at the public door (tickets, receipts): passed on to the
@@ -63,12 +63,7 @@ export function registerSubgraphFiles(
           },
           signal: AbortSignal.timeout(options.timeoutMs),
         });
-        reply.status(upstream.status);
-        for (const name of PASSED_HEADERS) {
-          const value = upstream.headers.get(name);
-          if (value) reply.header(name, value);
-        }
-        return reply.send(Buffer.from(await upstream.arrayBuffer()));
+        return relayAnswer(reply, upstream, PASSED_HEADERS);
       } catch (err) {
         options.log.warn({ err: (err as Error).message, subgraph }, `${what} file unavailable`);
         return plainTextReply(reply, 502, `${prefix} are unavailable right now`);

@@ -60,7 +60,10 @@ export interface StackOptions {
   auth?: SubgraphRuntime['auth'];
   /** The variables every service reads (default: none set, every default applies). */
   env?: RawEnv;
-  gateway: Pick<GatewayOptions, 'limits' | 'blockFieldSuggestions' | 'trustProxy' | 'sandbox' | 'operations'>;
+  gateway: Pick<
+    GatewayOptions,
+    'limits' | 'blockFieldSuggestions' | 'trustProxy' | 'sandbox' | 'operations' | 'subscriptionLimits'
+  >;
 }
 
 export interface Stack {
@@ -109,6 +112,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         Object.values(subgraphs).map((service) => [service.name, service.url]),
       ),
       log: options.log.child({ service: 'gateway' }),
+      // The same bus as the subgraphs: in `npm start` the in-process one serves subscriptions.
+      bus: options.bus,
       host: options.host,
       port: options.ports.gateway,
     });

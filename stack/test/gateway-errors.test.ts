@@ -61,7 +61,12 @@ describe('gateway: a bad operation is the client’s error (4xx), never the serv
   });
 
   it('answers a subscription over HTTP with 400: subscriptions are not available over HTTP', async () => {
-    for (const query of ['subscription { __typename }', 'subscription OnEvent { __typename }']) {
+    // Valid subscriptions (the supergraph has a Subscription type): they are served over graphql-ws.
+    const id = '00000000-0000-7000-8000-000000000000';
+    for (const query of [
+      `subscription { ticketAvailability(eventId: "${id}") { id } }`,
+      `subscription OnEvent { orderUpdated(orderId: "${id}") { id } }`,
+    ]) {
       const answer = await postOperation(query);
       expect(answer.status).toBe(400);
       expect(answer.body.errors).toEqual([

@@ -169,3 +169,33 @@ export const waitingListOffered = defineEvent({
     expiresAt: z.iso.datetime(),
   }),
 });
+
+/**
+ * An order moved in its state machine (order-states.ts): PAID, PARTIALLY_REFUNDED, REFUNDED,
+ * CANCELLED, or EXPIRED when a late payment made orders record it. For live pushes (the gateway's
+ * `orderUpdated`): it carries the key and the new status, subscribers read the rest as they may.
+ * An unpaid order also reads EXPIRED once its expiry passes, with no event at that instant.
+ */
+export const orderStatusChanged = defineEvent({
+  type: 'bilten.orders.order.status_changed',
+  aggregateType: 'order',
+  payload: z.object({
+    orderId: z.uuid(),
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    from: z.enum(['PENDING_PAYMENT', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'EXPIRED', 'CANCELLED']),
+    status: z.enum(['PENDING_PAYMENT', 'PAID', 'PARTIALLY_REFUNDED', 'REFUNDED', 'EXPIRED', 'CANCELLED']),
+  }),
+});
+
+/**
+ * Holds of the event were taken or given back (reserveTickets, releaseReservation), so what is
+ * left to reserve moved. Only the key: the gateway's `ticketAvailability` reads
+ * the numbers when it pushes, at most once a second per event. Sales that change what is left
+ * (a full refund) come as `eventSalesChanged`.
+ */
+export const eventAvailabilityChanged = defineEvent({
+  type: 'bilten.orders.event_availability.changed',
+  aggregateType: 'event_availability',
+  payload: z.object({ eventId: z.uuid() }),
+});

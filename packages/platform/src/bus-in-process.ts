@@ -25,7 +25,7 @@ import type { Logger } from './logger.ts';
  */
 export function createInProcessBus(log: Logger): EventBus {
   const subscriptions: Array<{ subscription: Subscription; run: ReturnType<typeof createKeyedRunner> }> = [];
-  const followers = new Set<{ subject: string; onMessage: (message: IncomingMessage) => void }>();
+  const followers = new Set<{ subjects: string[]; onMessage: (message: IncomingMessage) => void }>();
   const deadLetters = new Map<number, DeadLetter>();
   const timers = new Set<NodeJS.Timeout>();
   const pending = new Map<string, number>();
@@ -56,7 +56,8 @@ export function createInProcessBus(log: Logger): EventBus {
 
   function publishRaw(subject: string, data: string, headers: Record<string, string>) {
     for (const follower of followers) {
-      if (follower.subject === subject) follower.onMessage({ data, subject, headers, deliveryCount: 1 });
+      if (follower.subjects.includes(subject))
+        follower.onMessage({ data, subject, headers, deliveryCount: 1 });
     }
     for (const entry of subscriptions) {
       if (entry.subscription.subject === subject)
@@ -83,7 +84,10 @@ export function createInProcessBus(log: Logger): EventBus {
     },
     // No history to hand over: in one process, followers start with the services, before any event.
     async follow(subject, _since, onMessage) {
-      const follower = { subject, onMessage };
+      return bus.listen([subject], onMessage);
+    },
+    async listen(subjects, onMessage) {
+      const follower = { subjects, onMessage };
       followers.add(follower);
       return {
         async stop() {

@@ -217,6 +217,31 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
       };
     },
 
+    async listen(subjects, onMessage) {
+      // Core NATS: the stream's messages are published on these subjects, so a plain subscription
+      // sees each one as it is stored, in every process that listens, with nothing kept server-side.
+      const subscriptions = subjects.map((subject) =>
+        nc.subscribe(`${subjectPrefix}${subject}`, {
+          callback: (err, message) => {
+            if (err) return void log.warn({ err, subject }, 'listener error');
+            onMessage({
+              data: message.string(),
+              subject: message.subject.slice(subjectPrefix.length),
+              headers: headersOf(message.headers),
+              deliveryCount: 1,
+            });
+          },
+        }),
+      );
+      // The subscriptions are registered on the server once this round trip returns.
+      await nc.flush();
+      return {
+        async stop() {
+          for (const subscription of subscriptions) subscription.unsubscribe();
+        },
+      };
+    },
+
     async deadLetter(subscription, message, reason) {
       await js.publish(`${dlqSubjectRoot}.${subscription.durableName}`, message.data, {
         headers: toHeaders(deadLetterHeaders(subscription, message, reason)),

@@ -157,6 +157,15 @@ export interface EventBus {
     since: Date,
     onMessage: (message: IncomingMessage) => void,
   ): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Hands this process each new message on any of `subjects` from now on: no history, no acks, no
+   * durable state, every process gets every message (NATS core fan-out). For live pushes (the
+   * gateway's subscriptions), where a message missed while disconnected is simply not pushed.
+   */
+  listen(
+    subjects: string[],
+    onMessage: (message: IncomingMessage) => void,
+  ): Promise<{ stop(): Promise<void> }>;
   /** Stores a message that will not be handled, with why, and moves on. */
   deadLetter(subscription: Subscription, message: IncomingMessage, reason: string): Promise<void>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;

@@ -1,18 +1,21 @@
-import { type ConsumerFactory, linkTokenSeal } from '@bilten/platform';
+import { type ConsumerFactory, type EventConsumer, linkTokenSeal } from '@bilten/platform';
 import { createMailer } from './adapters/mailer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
+import { eventPublishedFollowersConsumer } from './domain/followers.ts';
 import {
   billingMailConsumers,
   orderMailConsumers,
   transactionalMailConsumers,
 } from './domain/transactional-mail.ts';
 
-// Messaging publishes nothing yet. It consumes identity's account events, orders' ticket and
-// waiting-list events and billing's receipts (their contracts live in packages/contracts) to send
-// the transactional mails.
+/** What messaging publishes: an in-app notification was stored (for the gateway's subscriptions). */
+export { notificationCreated } from '@bilten/contracts/messaging';
+
+// It consumes identity's account events, orders' ticket and waiting-list events and billing's
+// receipts to send the transactional mails, and catalog's published events to notify followers.
 
 /** Every consumer this subgraph runs, one durable subscription each. */
-export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) => {
+export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
     from: config.MAIL_FROM,
@@ -30,5 +33,6 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config }) => 
     ...transactionalMailConsumers({ ...shared, web: linkBaseOf(config) }),
     ...orderMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
     ...billingMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
-  ];
+    eventPublishedFollowersConsumer(outbox),
+  ] as EventConsumer[];
 };

@@ -6,10 +6,12 @@ import { orderPaymentConsumers, paidOrderServices } from './domain/order-payment
 
 /** What orders publishes; the contracts themselves live in packages/contracts. */
 export {
+  eventAvailabilityChanged,
   eventCancellationProgressed,
   eventSalesChanged,
   orderCreated,
   orderPaid,
+  orderStatusChanged,
   refundRequested,
   ticketTransferred,
   waitingListOffered,

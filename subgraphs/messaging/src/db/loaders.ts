@@ -1,33 +1,50 @@
 import { type Database, loaderById } from '@bilten/platform';
 import DataLoader from 'dataloader';
-import { newestNotificationsOf, notificationsByIds } from './queries.ts';
+import { followerCounts } from './follows.ts';
+import {
+  type NotificationFilter,
+  newestNotificationsOf,
+  notificationsByIds,
+  unreadCounts,
+} from './queries.ts';
 import type { NotificationRow } from './schema.ts';
 
 export interface NotificationPage {
   recipientId: string;
   limit: number;
   beforeId?: string;
+  filter: NotificationFilter;
 }
+
+const filterKey = ({ unread, archived }: NotificationFilter) => `${unread ?? ''}|${archived ?? ''}`;
+
+/** A count per id in one statement for all ids asked in the same tick; absent ids count 0. */
+const countLoader = (count: (ids: string[]) => Promise<Map<string, number>>) =>
+  new DataLoader<string, number>(async (ids) => {
+    const counts = await count([...ids]);
+    return ids.map((id) => counts.get(id) ?? 0);
+  });
 
 export function createLoaders(db: Database) {
   return {
     notification: loaderById((ids) => notificationsByIds(db, ids)),
-    /** One statement per distinct (limit, cursor) for all recipients asked in the same tick. */
+    /** One statement per distinct (limit, cursor, filter) for all recipients asked in the same tick. */
     notificationPage: new DataLoader<NotificationPage, NotificationRow[], string>(
       async (pages) => {
         const groups = new Map<string, NotificationPage[]>();
         for (const page of pages) {
-          const key = `${page.limit}|${page.beforeId ?? ''}`;
+          const key = `${page.limit}|${page.beforeId ?? ''}|${filterKey(page.filter)}`;
           groups.set(key, [...(groups.get(key) ?? []), page]);
         }
         const results = new Map<NotificationPage, NotificationRow[]>();
         for (const group of groups.values()) {
-          const { limit, beforeId } = group[0]!;
+          const { limit, beforeId, filter } = group[0]!;
           const rows = await newestNotificationsOf(
             db,
             [...new Set(group.map((p) => p.recipientId))],
             limit,
             beforeId,
+            filter,
           );
           for (const page of group)
             results.set(
@@ -37,7 +54,12 @@ export function createLoaders(db: Database) {
         }
         return pages.map((page) => results.get(page)!);
       },
-      { cacheKeyFn: (page) => `${page.recipientId}|${page.limit}|${page.beforeId ?? ''}` },
+      {
+        cacheKeyFn: (page) =>
+          `${page.recipientId}|${page.limit}|${page.beforeId ?? ''}|${filterKey(page.filter)}`,
+      },
     ),
+    unreadCount: countLoader((recipientIds) => unreadCounts(db, recipientIds)),
+    followerCount: countLoader((organizationIds) => followerCounts(db, organizationIds)),
   };
 }

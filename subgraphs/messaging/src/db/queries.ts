@@ -1,13 +1,109 @@
 import type { Database, Transaction } from '@bilten/platform';
-import { and, desc, eq, getTableColumns, gt, inArray, lt, lte, sql } from 'drizzle-orm';
+import {
+  and,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
 import { type NotificationRow, notifications, sentEmails } from './schema.ts';
 
 export async function insertNotification(
-  db: Database,
+  db: Database | Transaction,
   row: typeof notifications.$inferInsert,
 ): Promise<NotificationRow> {
   const [notification] = await db.insert(notifications).values(row).returning();
   return notification!;
+}
+
+/** Stores a workflow's notifications; a recipient who has one for the same source event gets none again. */
+export const insertNotificationsOnce = (tx: Transaction, rows: Array<typeof notifications.$inferInsert>) =>
+  rows.length
+    ? tx
+        .insert(notifications)
+        .values(rows)
+        .onConflictDoNothing({ target: [notifications.sourceEventId, notifications.recipientId] })
+        .returning({ id: notifications.id, recipientId: notifications.recipientId })
+    : Promise.resolve([]);
+
+/** Which of a recipient's notifications a list shows: unread only, archive or inbox. */
+export interface NotificationFilter {
+  unread?: boolean | null;
+  archived?: boolean | null;
+}
+
+function filterCondition(filter: NotificationFilter): SQL | undefined {
+  return and(
+    filter.unread === true ? isNull(notifications.readAt) : undefined,
+    filter.unread === false ? isNotNull(notifications.readAt) : undefined,
+    filter.archived === true ? isNotNull(notifications.archivedAt) : undefined,
+    filter.archived === false ? isNull(notifications.archivedAt) : undefined,
+  );
+}
+
+/**
+ * Sets `column` to now on the recipient's notifications where it is unset: those in `ids` (others'
+ * ids match nothing), or all of them. Answers how many changed.
+ */
+export async function stampNotifications(
+  db: Database,
+  column: 'readAt' | 'seenAt',
+  recipientId: string,
+  ids: string[] | 'all',
+): Promise<number> {
+  const target = notifications[column];
+  const rows = await db
+    .update(notifications)
+    .set({ [column]: sql`now()` })
+    .where(
+      and(
+        eq(notifications.recipientId, recipientId),
+        isNull(target),
+        ids === 'all' ? undefined : inArray(notifications.id, ids),
+      ),
+    )
+    .returning({ id: notifications.id });
+  return rows.length;
+}
+
+/** Archives (and reads) one of the recipient's notifications; null when they have no such one. */
+export async function archiveNotificationOf(
+  db: Database,
+  recipientId: string,
+  id: string,
+): Promise<NotificationRow | null> {
+  const [row] = await db
+    .update(notifications)
+    .set({
+      archivedAt: sql`coalesce(${notifications.archivedAt}, now())`,
+      readAt: sql`coalesce(${notifications.readAt}, now())`,
+    })
+    .where(and(eq(notifications.id, id), eq(notifications.recipientId, recipientId)))
+    .returning();
+  return row ?? null;
+}
+
+/** Unread, unarchived notifications per recipient (absent: none), from the partial index. */
+export async function unreadCounts(db: Database, recipientIds: string[]): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ recipientId: notifications.recipientId, count: sql<number>`count(*)::int` })
+    .from(notifications)
+    .where(
+      and(
+        inArray(notifications.recipientId, recipientIds),
+        isNull(notifications.readAt),
+        isNull(notifications.archivedAt),
+      ),
+    )
+    .groupBy(notifications.recipientId);
+  return new Map(rows.map((row) => [row.recipientId, row.count]));
 }
 
 export const notificationsByIds = (db: Database, ids: string[]) =>
@@ -18,7 +114,8 @@ export async function newestNotificationsOf(
   db: Database,
   recipientIds: string[],
   limit: number,
-  beforeId?: string,
+  beforeId: string | undefined,
+  filter: NotificationFilter,
 ): Promise<NotificationRow[]> {
   const ranked = db
     .select({
@@ -32,6 +129,7 @@ export async function newestNotificationsOf(
       and(
         inArray(notifications.recipientId, recipientIds),
         beforeId ? lt(notifications.id, beforeId) : undefined,
+        filterCondition(filter),
       ),
     )
     .as('ranked');
@@ -39,7 +137,6 @@ export async function newestNotificationsOf(
   return rows.map(({ rank: _rank, ...row }) => row);
 }
 
-/** False when a mail for this event is recorded already. */
 /**
  * Mails sent to `recipient` in the last hour, counted under a lock on the address until the
  * commit, so two consumers mailing one address at once cannot both slip under the limit.
@@ -53,6 +150,7 @@ export async function mailsSentToWithinAnHour(tx: Transaction, recipient: string
   return row!.count;
 }
 
+/** False when a mail for this event is recorded already. */
 export async function recordSentEmail(
   tx: Transaction,
   row: typeof sentEmails.$inferInsert,

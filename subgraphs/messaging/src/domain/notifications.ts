@@ -1,12 +1,15 @@
+import { notificationCreated } from '@bilten/contracts/messaging';
 import {
   DomainError,
   decodeCursor,
   displayText,
   isUuid,
   mutationRule,
+  type Outbox,
   pageSize,
   requireAdmin,
   requireUser,
+  type Transaction,
   toConnection,
   type UserError,
   uuidInput,
@@ -15,8 +18,34 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { insertNotification } from '../db/queries.ts';
-import type { NotificationRow } from '../db/schema.ts';
+import {
+  archiveNotificationOf,
+  insertNotification,
+  insertNotificationsOnce,
+  type NotificationFilter,
+  stampNotifications,
+} from '../db/queries.ts';
+import type { NotificationRow, notifications } from '../db/schema.ts';
+import { KINDS } from './delivery-rules.ts';
+
+/**
+ * Stores in-app notifications and, in the same transaction, tells the gateway (which pushes them to
+ * open subscriptions). With `sourceEventId` set, a recipient who has one from that event gets none
+ * again. Answers the ones stored.
+ */
+export async function storeInAppNotifications(
+  tx: Transaction,
+  outbox: Outbox,
+  rows: Array<Omit<typeof notifications.$inferInsert, 'id' | 'channel'>>,
+) {
+  const stored = await insertNotificationsOnce(
+    tx,
+    rows.map((row) => ({ ...row, id: uuidv7(), channel: 'IN_APP' as const })),
+  );
+  for (const { id, recipientId } of stored)
+    await outbox.publish(tx, notificationCreated, id, { notificationId: id, recipientId });
+  return stored;
+}
 
 /**
  * Notifications are private: users read their own, platform ADMINs anyone's. Others are refused
@@ -43,7 +72,17 @@ export async function readableNotification(
 /** `User.notifications`: one page, newest first, for the recipient themself or an ADMIN. */
 export async function notificationPage(
   ctx: Pick<Context, 'loaders' | 'viewer'>,
-  { recipientId, first, after }: { recipientId: string; first?: number | null; after?: string | null },
+  {
+    recipientId,
+    first,
+    after,
+    filter,
+  }: {
+    recipientId: string;
+    first?: number | null;
+    after?: string | null;
+    filter?: NotificationFilter | null;
+  },
 ) {
   requireNotificationReader(ctx.viewer, recipientId);
   const size = pageSize(first);
@@ -51,10 +90,78 @@ export async function notificationPage(
   // Other subgraphs may hand us any string as a user key; only UUIDs can have notifications.
   if (!isUuid(recipientId)) return toConnection([], size);
   return toConnection(
-    await ctx.loaders.notificationPage.load({ recipientId, limit: size + 1, beforeId }),
+    await ctx.loaders.notificationPage.load({
+      recipientId,
+      limit: size + 1,
+      beforeId,
+      // Without a filter, the inbox; an explicit `archived: null` lists both.
+      filter: filter ? { unread: filter.unread, archived: filter.archived } : { archived: false },
+    }),
     size,
   );
 }
+
+/** `User.unreadNotificationCount`: unread and not archived; the recipient themself or an ADMIN. */
+export async function unreadNotificationCount(ctx: Pick<Context, 'loaders' | 'viewer'>, recipientId: string) {
+  requireNotificationReader(ctx.viewer, recipientId);
+  return isUuid(recipientId) ? ctx.loaders.unreadCount.load(recipientId) : 0;
+}
+
+const notificationIdsInput = z
+  .object({
+    ids: z.array(uuidInput).max(500, 'at most 500 ids at once').nullish(),
+    all: z.boolean().nullish(),
+  })
+  .refine((input) => (input.ids != null) !== (input.all === true), {
+    message: 'give either ids or all: true',
+    path: ['ids'],
+  });
+
+interface MarkNotificationsResult {
+  count: number;
+  unreadCount: number;
+  errors: UserError[];
+}
+
+/** Read or seen: only the caller's own change, so another user's ids match nothing and say nothing. */
+const markNotifications = (column: 'readAt' | 'seenAt') =>
+  mutationRule(
+    {
+      input: notificationIdsInput,
+      caller: requireUser,
+      invalid: (errors): MarkNotificationsResult => ({ count: 0, unreadCount: 0, errors }),
+    },
+    async (
+      ctx: Pick<Context, 'db' | 'viewer' | 'loaders'>,
+      input,
+      user,
+    ): Promise<MarkNotificationsResult> => {
+      const count = await stampNotifications(ctx.db, column, user.userId, input.all ? 'all' : input.ids!);
+      return { count, unreadCount: await ctx.loaders.unreadCount.load(user.userId), errors: [] };
+    },
+  );
+
+export const markNotificationsRead = markNotifications('readAt');
+export const markNotificationsSeen = markNotifications('seenAt');
+
+interface ArchiveNotificationResult {
+  notification: NotificationRow | null;
+  errors: UserError[];
+}
+
+/** The caller's own only: another user's id is NOT_FOUND, as if it did not exist. */
+export const archiveNotification = mutationRule(
+  {
+    input: z.object({ id: uuidInput }),
+    caller: requireUser,
+    invalid: (errors): ArchiveNotificationResult => ({ notification: null, errors }),
+  },
+  async (ctx: Pick<Context, 'db' | 'viewer'>, { id }, user): Promise<ArchiveNotificationResult> => {
+    const notification = await archiveNotificationOf(ctx.db, user.userId, id);
+    if (!notification) throw new DomainError('NOT_FOUND', 'you have no notification with this id');
+    return { notification, errors: [] };
+  },
+);
 
 const sendNotificationInput = z.object({
   recipientId: uuidInput,
@@ -74,8 +181,20 @@ export const sendNotification = mutationRule(
     caller: requireAdmin,
     invalid: (errors): SendNotificationResult => ({ notification: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer'>, input): Promise<SendNotificationResult> => {
-    const notification = await insertNotification(ctx.db, { id: uuidv7(), channel: 'IN_APP', ...input });
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>, input): Promise<SendNotificationResult> => {
+    const notification = await ctx.db.transaction(async (tx) => {
+      const row = await insertNotification(tx, {
+        id: uuidv7(),
+        channel: 'IN_APP',
+        category: KINDS.adminNotice.category,
+        ...input,
+      });
+      await ctx.outbox.publish(tx, notificationCreated, row.id, {
+        notificationId: row.id,
+        recipientId: row.recipientId,
+      });
+      return row;
+    });
     return { notification, errors: [] };
   },
 );

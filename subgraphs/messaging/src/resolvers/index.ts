@@ -1,12 +1,29 @@
-import { notificationPage, readableNotification, sendNotification } from '../domain/notifications.ts';
+import { followingPage, followOrganization, unfollowOrganization } from '../domain/followers.ts';
+import {
+  archiveNotification,
+  markNotificationsRead,
+  markNotificationsSeen,
+  notificationPage,
+  readableNotification,
+  sendNotification,
+  unreadNotificationCount,
+} from '../domain/notifications.ts';
+import { myNotificationPreferences, updateNotificationPreferences } from '../domain/preferences.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
     notification: (_, args, ctx) => readableNotification(ctx, args),
+    myNotificationPreferences: (_, _args, ctx) => myNotificationPreferences(ctx),
   },
   Mutation: {
     sendNotification: (_, { input }, ctx) => sendNotification(ctx, input),
+    markNotificationsRead: (_, { input }, ctx) => markNotificationsRead(ctx, input),
+    markNotificationsSeen: (_, { input }, ctx) => markNotificationsSeen(ctx, input),
+    archiveNotification: (_, { input }, ctx) => archiveNotification(ctx, input),
+    updateNotificationPreferences: (_, { input }, ctx) => updateNotificationPreferences(ctx, input),
+    followOrganization: (_, { input }, ctx) => followOrganization(ctx, input),
+    unfollowOrganization: (_, { input }, ctx) => unfollowOrganization(ctx, input),
   },
   Notification: {
     __resolveReference: (reference, ctx) => readableNotification(ctx, reference),
@@ -14,5 +31,10 @@ export const resolvers: Resolvers = {
   },
   User: {
     notifications: (user, args, ctx) => notificationPage(ctx, { recipientId: user.id, ...args }),
+    unreadNotificationCount: (user, _args, ctx) => unreadNotificationCount(ctx, user.id),
+    following: (user, args, ctx) => followingPage(ctx, { userId: user.id, ...args }),
+  },
+  Organization: {
+    followerCount: (organization, _args, ctx) => ctx.loaders.followerCount.load(organization.id),
   },
 };

@@ -131,8 +131,8 @@ export async function reservationOfKey(
  * Releases the hold if it still holds anything and is not checked out; true when it did. The
  * caller checked that it is the owner's.
  */
-export async function releaseHold(db: Database, id: string): Promise<boolean> {
-  const released = await db
+export async function releaseHold(tx: Transaction, id: string): Promise<boolean> {
+  const released = await tx
     .update(reservations)
     .set({ status: 'RELEASED' })
     .where(and(eq(reservations.id, id), eq(reservations.status, 'HELD'), activeHold))

@@ -16,11 +16,10 @@ import {
   voidTicketsOfEvent,
 } from '../db/cancellations.ts';
 import { lockOffer } from '../db/offers.ts';
-import { updateOrder } from '../db/queries.ts';
 import { setReservationStatus } from '../db/reservations.ts';
 import type { EventCancellationRow } from '../db/schema.ts';
 import { eventCancellationProgressed, refundRequested } from '../events.ts';
-import { mayTransition } from './order-states.ts';
+import { changeOrderStatus, mayTransition } from './order-states.ts';
 
 export interface CancellationOptions {
   /** Most holds, orders or tickets one batch (one transaction) handles (CANCELLATION_BATCH_SIZE). */
@@ -81,7 +80,7 @@ export function cancellationConsumers(
     let ordersCancelled = 0;
     for (const order of pending) {
       if (!mayTransition(log, order, 'CANCELLED', `event ${eventId} cancelled`)) continue;
-      await updateOrder(tx, order.id, { status: 'CANCELLED' });
+      await changeOrderStatus(tx, outbox, order, 'CANCELLED');
       await setReservationStatus(tx, order.reservationId, 'RELEASED');
       ordersCancelled++;
     }

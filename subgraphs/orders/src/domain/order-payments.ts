@@ -15,13 +15,12 @@ import {
   ordersByIds,
   soldOfEvent,
   ticketIdsOfOrder,
-  updateOrder,
 } from '../db/queries.ts';
 import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts';
 import type { OrderRow } from '../db/schema.ts';
 import { voidTicketsOfOrder } from '../db/tickets.ts';
 import { eventSalesChanged, orderPaid, refundRequested } from '../events.ts';
-import { mayTransition } from './order-states.ts';
+import { changeOrderStatus, mayTransition } from './order-states.ts';
 import { issueTickets } from './tickets.ts';
 
 interface Money {
@@ -82,7 +81,7 @@ export async function completePaidOrder(
   /** Billing's payment that paid it; null for a free order. */
   paymentId: string | null,
 ): Promise<void> {
-  await updateOrder(tx, order.id, { status: 'PAID', paidPaymentId: paymentId });
+  await changeOrderStatus(tx, outbox, order, 'PAID', { paidPaymentId: paymentId });
   await setReservationStatus(tx, order.reservationId, 'PURCHASED');
   const lines = await itemsOfReservation(tx, order.reservationId);
   await addSold(tx, lines, 1);
@@ -128,6 +127,7 @@ export function orderPaymentConsumers(
       if (order.status === 'PENDING_PAYMENT' && (await eventIsCancelled(tx, order.eventId))) {
         if (mayTransition(log, order, 'CANCELLED', `payment ${payload.paymentId} after cancellation`)) {
           await setReservationStatus(tx, order.reservationId, 'RELEASED');
+          await changeOrderStatus(tx, outbox, order, 'CANCELLED');
           order.status = 'CANCELLED';
         }
       }
@@ -144,7 +144,8 @@ export function orderPaymentConsumers(
               : null;
       if (unkept) {
         // An unpaid order expires by time alone (queries.ts); this records what reads said.
-        if (unkept !== 'DUPLICATE_PAYMENT') await updateOrder(tx, order.id, { status: order.status });
+        if (unkept === 'PAID_AFTER_EXPIRY')
+          await changeOrderStatus(tx, outbox, { ...order, status: 'PENDING_PAYMENT' }, 'EXPIRED');
         const request = {
           refundId: uuidv7(),
           orderId: order.id,
@@ -206,7 +207,7 @@ export function orderPaymentConsumers(
           { orderId: order.id, refundId: payload.refundId },
           'refund in another currency',
         );
-      await updateOrder(tx, order.id, { status: to, refundedAmount });
+      await changeOrderStatus(tx, outbox, order, to, { refundedAmount });
       if (to === 'REFUNDED') {
         // Back on sale, so no longer good for entry.
         await voidTicketsOfOrder(tx, order.id);

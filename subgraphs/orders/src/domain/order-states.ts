@@ -1,5 +1,7 @@
-import type { Logger } from '@bilten/platform';
+import type { Logger, Outbox, Transaction } from '@bilten/platform';
+import { updateOrder } from '../db/queries.ts';
 import type { OrderRow, OrderStatus } from '../db/schema.ts';
+import { orderStatusChanged } from '../events.ts';
 
 /**
  * The order's life, in one place: from each status, the statuses it may move to. Anything else is
@@ -23,4 +25,26 @@ export function mayTransition(log: Logger, order: OrderRow, to: OrderStatus, cau
   if (TRANSITIONS[order.status].includes(to)) return true;
   log.warn({ orderId: order.id, from: order.status, to, cause }, 'illegal order transition refused');
   return false;
+}
+
+/**
+ * Writes the order's new status (and what goes with it), and announces the move in the same
+ * transaction (`orderStatusChanged`, for the gateway's `orderUpdated`). Every status write goes
+ * through here, after `mayTransition` or for what reads said already (an expiry recorded).
+ */
+export async function changeOrderStatus(
+  tx: Transaction,
+  outbox: Outbox,
+  order: Pick<OrderRow, 'id' | 'eventId' | 'organizationId' | 'status'>,
+  to: OrderStatus,
+  change: { refundedAmount?: number; paidPaymentId?: string | null } = {},
+): Promise<void> {
+  await updateOrder(tx, order.id, { status: to, ...change });
+  await outbox.publish(tx, orderStatusChanged, order.id, {
+    orderId: order.id,
+    eventId: order.eventId,
+    organizationId: order.organizationId,
+    from: order.status,
+    status: to,
+  });
 }

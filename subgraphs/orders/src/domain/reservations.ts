@@ -23,6 +23,7 @@ import {
 } from '../db/reservations.ts';
 import type { ReservationItemRow, ReservationRow } from '../db/schema.ts';
 import { waitedFor } from '../db/waiting-list.ts';
+import { eventAvailabilityChanged } from '../events.ts';
 import { allocate, eventNotOnSale, offerRefusal } from './inventory.ts';
 
 const MAX_ITEMS = 30;
@@ -189,7 +190,7 @@ export const reserveTickets = mutationRule(
   async (
     ctx: Pick<
       Context,
-      'db' | 'viewer' | 'loaders' | 'reservationTtlSeconds' | 'clientIp' | 'guestHoldsPerAddress'
+      'db' | 'viewer' | 'loaders' | 'outbox' | 'reservationTtlSeconds' | 'clientIp' | 'guestHoldsPerAddress'
     >,
     { eventId, items, idempotencyKey },
     buyer,
@@ -266,6 +267,7 @@ export const reserveTickets = mutationRule(
         ctx.reservationTtlSeconds,
       );
       if (!row) return refused([keyUsedElsewhere]);
+      await ctx.outbox.publish(tx, eventAvailabilityChanged, eventId, { eventId });
       return {
         reservation: viewOf(
           row,
@@ -283,11 +285,16 @@ const releaseReservationInput = z.object({ id: uuidInput, guestToken: guestToken
 /** The owner gives the tickets back at once; again, or after expiry, it changes nothing. */
 export const releaseReservation = mutationRule(
   { input: releaseReservationInput, caller: buyerOrGuest, invalid: refused },
-  async (ctx: Pick<Context, 'db' | 'viewer' | 'loaders'>, { id, guestToken }) => {
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox'>, { id, guestToken }) => {
     const owned = await ctx.loaders.reservation.load(id);
     if (!owned || !ownsReservation(ctx.viewer, owned, guestToken))
       return refused([{ code: 'NOT_FOUND', message: 'no such reservation', field: ['input', 'id'] }]);
-    if (await releaseHold(ctx.db, id)) ctx.loaders.reservation.clear(id);
+    const released = await ctx.db.transaction(async (tx) => {
+      if (!(await releaseHold(tx, id))) return false;
+      await ctx.outbox.publish(tx, eventAvailabilityChanged, owned.eventId, { eventId: owned.eventId });
+      return true;
+    });
+    if (released) ctx.loaders.reservation.clear(id);
     return { reservation: await visibleReservation(ctx, { id, guestToken }), errors: [] };
   },
 );

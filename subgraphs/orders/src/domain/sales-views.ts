@@ -31,38 +31,70 @@ async function readableOffer(ctx: ViewContext, eventId: string): Promise<EventOf
 export async function salesSummary(ctx: ViewContext, eventId: string) {
   const offer = await readableOffer(ctx, eventId);
   if (!offer) return null;
-  const [types, held, grossByType, gross] = await Promise.all([
-    ctx.loaders.ticketTypesOfEvent.load(eventId),
-    ctx.loaders.heldOfEvent.load(eventId),
+  const [stock, grossByType, gross] = await Promise.all([
+    stockOf(ctx, offer),
     ctx.loaders.grossByTicketTypeOfEvent.load(eventId),
     ctx.loaders.grossOfEvent.load(eventId),
   ]);
   const money = (amount: number) => ({ amount, currency: offer.currency });
-  const heldOf = new Map(held.map((row) => [row.ticketTypeId, row.held]));
   const grossOf = new Map(grossByType.map((row) => [row.ticketTypeId, row.gross]));
+  return {
+    ticketTypes: stock.ticketTypes.map(({ type, held, remaining }) => ({
+      ticketType: { id: type.id },
+      sold: type.sold,
+      held,
+      remaining,
+      gross: money(grossOf.get(type.id) ?? 0),
+    })),
+    sold: stock.ticketTypes.reduce((sum, row) => sum + row.type.sold, 0),
+    held: stock.ticketTypes.reduce((sum, row) => sum + row.held, 0),
+    remaining: stock.remaining,
+    gross: money(gross?.gross ?? 0),
+  };
+}
+
+/**
+ * What is held and left of each ticket type of the event, and of the event, by the rule
+ * inventory.ts's allocate applies: within the type's capacity and the event's shared one, 0 for
+ * a withdrawn type.
+ */
+async function stockOf(ctx: ViewContext, offer: EventOfferRow) {
+  const [types, held] = await Promise.all([
+    ctx.loaders.ticketTypesOfEvent.load(offer.eventId),
+    ctx.loaders.heldOfEvent.load(offer.eventId),
+  ]);
+  const heldOf = new Map(held.map((row) => [row.ticketTypeId, row.held]));
   const taken = types.reduce((sum, type) => sum + type.sold + (heldOf.get(type.id) ?? 0), 0);
   const eventLeft = Math.max(0, offer.capacity - taken);
   const rows = types.map((type) => {
     const typeHeld = heldOf.get(type.id) ?? 0;
     const typeLeft = type.withdrawn ? 0 : Math.max(0, type.capacity - type.sold - typeHeld);
-    return {
-      ticketType: { id: type.id },
-      sold: type.sold,
-      held: typeHeld,
-      typeLeft,
-      remaining: Math.min(typeLeft, eventLeft),
-      gross: money(grossOf.get(type.id) ?? 0),
-    };
+    return { type, held: typeHeld, typeLeft, remaining: Math.min(typeLeft, eventLeft) };
   });
   return {
-    ticketTypes: rows.map(({ typeLeft: _, ...row }) => row),
-    sold: rows.reduce((sum, row) => sum + row.sold, 0),
-    held: rows.reduce((sum, row) => sum + row.held, 0),
+    ticketTypes: rows,
     remaining: Math.min(
       eventLeft,
       rows.reduce((sum, row) => sum + row.typeLeft, 0),
     ),
-    gross: money(gross?.gross ?? 0),
+  };
+}
+
+/**
+ * `Event.availability`, public: what a reservation could take now of each ticket type on sale
+ * (hidden ones only for those who read the event's sales) and of the event; null for an event
+ * orders never heard of. The gateway's `ticketAvailability` pushes it.
+ */
+export async function availability(ctx: ViewContext, eventId: string) {
+  const offer = await ctx.loaders.offerOfEvent.load(eventId);
+  if (!offer) return null;
+  const stock = await stockOf(ctx, offer);
+  const seesHidden = ctx.viewer.kind !== 'anonymous' && readsOrdersOf(ctx.viewer, offer.organizationId);
+  return {
+    remaining: stock.remaining,
+    ticketTypes: stock.ticketTypes
+      .filter(({ type }) => !type.withdrawn && (seesHidden || !type.hidden))
+      .map(({ type, remaining }) => ({ ticketType: { id: type.id }, remaining })),
   };
 }
 

@@ -146,6 +146,11 @@ export type ErrorCode =
 export type Event = {
   __typename?: 'Event';
   /**
+   * What a reservation could take now, per ticket type on sale and of the event; public (hidden
+   * ticket types only for the organization's members). Null for an event orders never heard of.
+   */
+  availability?: Maybe<EventAvailability>;
+  /**
    * How far orders got with the event's cancellation: holds released, pending orders cancelled,
    * refunds asked of billing. Null until catalog cancels the event, and for anyone but the
    * organization's STAFF, ADMINs and OWNERs.
@@ -175,6 +180,13 @@ export type EventOrdersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EventOrdersFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** What is left to reserve, by the rule of `EventSalesSummary.remaining`. */
+export type EventAvailability = {
+  __typename?: 'EventAvailability';
+  remaining: Scalars['Int']['output'];
+  ticketTypes: Array<TicketTypeAvailability>;
 };
 
 /**
@@ -635,6 +647,65 @@ export type SetOrganizationPricingPayload = {
 };
 
 /**
+ * Live updates over graphql-ws at the gateway (`ws://…/graphql`, README "Subscriptions"); HTTP does
+ * not serve them. Each message is the entity read again, as the subscriber may read it, through the
+ * normal query path, so its fields may come from any subgraph. Messaging's notificationReceived and
+ * unreadNotificationCount are declared in its own SDL.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The event's sales summary after each sale or return. For the organization's members (STAFF and
+   * up) and its API keys with orders:read; refused for anyone else.
+   */
+  eventSales?: Maybe<EventSalesSummary>;
+  /**
+   * The order after each change of its status (paid, refunded, cancelled). For whoever `order(id:)`
+   * answers: its buyer (a guest with `guestToken`), platform ADMINs; refused for anyone else.
+   */
+  orderUpdated?: Maybe<Order>;
+  /**
+   * The event when what is left to reserve moved (holds taken or given back, sales returned): read
+   * `availability`. Public; at most one message a second per event, the latest state.
+   */
+  ticketAvailability?: Maybe<Event>;
+};
+
+
+/**
+ * Live updates over graphql-ws at the gateway (`ws://…/graphql`, README "Subscriptions"); HTTP does
+ * not serve them. Each message is the entity read again, as the subscriber may read it, through the
+ * normal query path, so its fields may come from any subgraph. Messaging's notificationReceived and
+ * unreadNotificationCount are declared in its own SDL.
+ */
+export type SubscriptionEventSalesArgs = {
+  eventId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live updates over graphql-ws at the gateway (`ws://…/graphql`, README "Subscriptions"); HTTP does
+ * not serve them. Each message is the entity read again, as the subscriber may read it, through the
+ * normal query path, so its fields may come from any subgraph. Messaging's notificationReceived and
+ * unreadNotificationCount are declared in its own SDL.
+ */
+export type SubscriptionOrderUpdatedArgs = {
+  guestToken?: InputMaybe<Scalars['String']['input']>;
+  orderId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live updates over graphql-ws at the gateway (`ws://…/graphql`, README "Subscriptions"); HTTP does
+ * not serve them. Each message is the entity read again, as the subscriber may read it, through the
+ * normal query path, so its fields may come from any subgraph. Messaging's notificationReceived and
+ * unreadNotificationCount are declared in its own SDL.
+ */
+export type SubscriptionTicketAvailabilityArgs = {
+  eventId: Scalars['ID']['input'];
+};
+
+/**
  * Scans an offline scanner made at the event, for its organization's members (STAFF and up) and
  * API keys with the `checkin` scope.
  */
@@ -700,6 +771,12 @@ export type TicketStatus =
 export type TicketType = {
   __typename?: 'TicketType';
   id: Scalars['ID']['output'];
+};
+
+export type TicketTypeAvailability = {
+  __typename?: 'TicketTypeAvailability';
+  remaining: Scalars['Int']['output'];
+  ticketType: TicketType;
 };
 
 export type TicketTypeCheckIns = {
@@ -908,6 +985,7 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ErrorCode: ErrorCode;
   Event: ResolverTypeWrapper<Omit<Event, 'cancellation' | 'orders'> & { cancellation?: Maybe<ResolversTypes['EventCancellation']>, orders?: Maybe<ResolversTypes['OrderConnection']> }>;
+  EventAvailability: ResolverTypeWrapper<EventAvailability>;
   EventCancellation: ResolverTypeWrapper<EventCancellationRow>;
   EventCancellationStatus: EventCancellationStatus;
   EventCheckInStats: ResolverTypeWrapper<EventCheckInStats>;
@@ -941,12 +1019,14 @@ export type ResolversTypes = ResolversObject<{
   ReserveTicketsPayload: ResolverTypeWrapper<Omit<ReserveTicketsPayload, 'reservation'> & { reservation?: Maybe<ResolversTypes['Reservation']> }>;
   SetOrganizationPricingInput: SetOrganizationPricingInput;
   SetOrganizationPricingPayload: ResolverTypeWrapper<SetOrganizationPricingPayload>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SyncCheckInsInput: SyncCheckInsInput;
   SyncCheckInsPayload: ResolverTypeWrapper<SyncCheckInsPayload>;
   Ticket: ResolverTypeWrapper<TicketRow>;
   TicketSigningKey: ResolverTypeWrapper<TicketSigningKey>;
   TicketStatus: TicketStatus;
   TicketType: ResolverTypeWrapper<TicketType>;
+  TicketTypeAvailability: ResolverTypeWrapper<TicketTypeAvailability>;
   TicketTypeCheckIns: ResolverTypeWrapper<TicketTypeCheckIns>;
   TicketTypeSales: ResolverTypeWrapper<TicketTypeSales>;
   TransferTicketInput: TransferTicketInput;
@@ -974,6 +1054,7 @@ export type ResolversParentTypes = ResolversObject<{
   CheckoutPayload: Omit<CheckoutPayload, 'order'> & { order?: Maybe<ResolversParentTypes['Order']> };
   DateTime: Scalars['DateTime']['output'];
   Event: Omit<Event, 'cancellation' | 'orders'> & { cancellation?: Maybe<ResolversParentTypes['EventCancellation']>, orders?: Maybe<ResolversParentTypes['OrderConnection']> } | FederationReferenceTypes['Event'];
+  EventAvailability: EventAvailability;
   EventCancellation: EventCancellationRow;
   EventCheckInStats: EventCheckInStats;
   EventOrdersFilter: EventOrdersFilter;
@@ -1004,11 +1085,13 @@ export type ResolversParentTypes = ResolversObject<{
   ReserveTicketsPayload: Omit<ReserveTicketsPayload, 'reservation'> & { reservation?: Maybe<ResolversParentTypes['Reservation']> };
   SetOrganizationPricingInput: SetOrganizationPricingInput;
   SetOrganizationPricingPayload: SetOrganizationPricingPayload;
+  Subscription: Record<PropertyKey, never>;
   SyncCheckInsInput: SyncCheckInsInput;
   SyncCheckInsPayload: SyncCheckInsPayload;
   Ticket: TicketRow;
   TicketSigningKey: TicketSigningKey;
   TicketType: TicketType;
+  TicketTypeAvailability: TicketTypeAvailability;
   TicketTypeCheckIns: TicketTypeCheckIns;
   TicketTypeSales: TicketTypeSales;
   TransferTicketInput: TransferTicketInput;
@@ -1059,11 +1142,17 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type EventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event'], FederationReferenceType extends FederationReferenceTypes['Event'] = FederationReferenceTypes['Event']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Event']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  availability?: Resolver<Maybe<ResolversTypes['EventAvailability']>, ParentType, ContextType>;
   cancellation?: Resolver<Maybe<ResolversTypes['EventCancellation']>, ParentType, ContextType>;
   checkInStats?: Resolver<Maybe<ResolversTypes['EventCheckInStats']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   orders?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, RequireFields<EventOrdersArgs, 'first'>>;
   salesSummary?: Resolver<Maybe<ResolversTypes['EventSalesSummary']>, ParentType, ContextType>;
+}>;
+
+export type EventAvailabilityResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EventAvailability'] = ResolversParentTypes['EventAvailability']> = ResolversObject<{
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketTypes?: Resolver<Array<ResolversTypes['TicketTypeAvailability']>, ParentType, ContextType>;
 }>;
 
 export type EventCancellationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EventCancellation'] = ResolversParentTypes['EventCancellation']> = ResolversObject<{
@@ -1210,6 +1299,12 @@ export type SetOrganizationPricingPayloadResolvers<ContextType = Context, Parent
   pricing?: Resolver<Maybe<ResolversTypes['OrganizationPricing']>, ParentType, ContextType>;
 }>;
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  eventSales?: SubscriptionResolver<Maybe<ResolversTypes['EventSalesSummary']>, "eventSales", ParentType, ContextType, RequireFields<SubscriptionEventSalesArgs, 'eventId'>>;
+  orderUpdated?: SubscriptionResolver<Maybe<ResolversTypes['Order']>, "orderUpdated", ParentType, ContextType, RequireFields<SubscriptionOrderUpdatedArgs, 'orderId'>>;
+  ticketAvailability?: SubscriptionResolver<Maybe<ResolversTypes['Event']>, "ticketAvailability", ParentType, ContextType, RequireFields<SubscriptionTicketAvailabilityArgs, 'eventId'>>;
+}>;
+
 export type SyncCheckInsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SyncCheckInsPayload'] = ResolversParentTypes['SyncCheckInsPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   results?: Resolver<Maybe<Array<ResolversTypes['OfflineScanResult']>>, ParentType, ContextType>;
@@ -1236,6 +1331,11 @@ export type TicketSigningKeyResolvers<ContextType = Context, ParentType extends 
 
 export type TicketTypeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketType'] = ResolversParentTypes['TicketType']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type TicketTypeAvailabilityResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketTypeAvailability'] = ResolversParentTypes['TicketTypeAvailability']> = ResolversObject<{
+  remaining?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ticketType?: Resolver<ResolversTypes['TicketType'], ParentType, ContextType>;
 }>;
 
 export type TicketTypeCheckInsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TicketTypeCheckIns'] = ResolversParentTypes['TicketTypeCheckIns']> = ResolversObject<{
@@ -1292,6 +1392,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   CheckoutPayload?: CheckoutPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
+  EventAvailability?: EventAvailabilityResolvers<ContextType>;
   EventCancellation?: EventCancellationResolvers<ContextType>;
   EventCheckInStats?: EventCheckInStatsResolvers<ContextType>;
   EventSalesSummary?: EventSalesSummaryResolvers<ContextType>;
@@ -1311,10 +1412,12 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ReservationItem?: ReservationItemResolvers<ContextType>;
   ReserveTicketsPayload?: ReserveTicketsPayloadResolvers<ContextType>;
   SetOrganizationPricingPayload?: SetOrganizationPricingPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   SyncCheckInsPayload?: SyncCheckInsPayloadResolvers<ContextType>;
   Ticket?: TicketResolvers<ContextType>;
   TicketSigningKey?: TicketSigningKeyResolvers<ContextType>;
   TicketType?: TicketTypeResolvers<ContextType>;
+  TicketTypeAvailability?: TicketTypeAvailabilityResolvers<ContextType>;
   TicketTypeCheckIns?: TicketTypeCheckInsResolvers<ContextType>;
   TicketTypeSales?: TicketTypeSalesResolvers<ContextType>;
   TransferTicketPayload?: TransferTicketPayloadResolvers<ContextType>;

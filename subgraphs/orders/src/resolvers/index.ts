@@ -4,7 +4,7 @@ import { checkInManifest, manifestKeys, manifestTickets, syncCheckIns } from '..
 import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
 import { organizationPricing, setOrganizationPricing } from '../domain/pricing.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
-import { checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
+import { availability, checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
 import { checkInTicket, qrCodeSvg, ticketsSeenBy } from '../domain/tickets.ts';
 import { transferTicket } from '../domain/transfers.ts';
 import { joinWaitingList, leaveWaitingList, visibleWaitingListEntry } from '../domain/waiting-list.ts';
@@ -36,6 +36,7 @@ export const resolvers: Resolvers = {
     __resolveReference: (reference) => ({ id: reference.id }),
     cancellation: (event, _, ctx) => visibleCancellation(ctx, event.id),
     salesSummary: (event, _, ctx) => salesSummary(ctx, event.id),
+    availability: (event, _, ctx) => availability(ctx, event.id),
     orders: (event, args, ctx) => eventOrders(ctx, event.id, args),
     checkInStats: (event, _, ctx) => checkInStats(ctx, event.id),
   },

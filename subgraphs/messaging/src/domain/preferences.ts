@@ -1,0 +1,175 @@
+import {
+  type Database,
+  displayText,
+  mutationRule,
+  requireUser,
+  timeZone,
+  type UserError,
+} from '@bilten/platform';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { lockPreferences, preferencesOf, savePreferences } from '../db/preferences.ts';
+import type { Category, CategorySetting, Channel, PreferencesRow } from '../db/schema.ts';
+import {
+  CATEGORIES,
+  CHANNELS,
+  CRITICAL_CATEGORIES,
+  channelEnabled,
+  type DeliveryPreferences,
+  settingOf,
+  shouldDeliver,
+} from './delivery-rules.ts';
+
+/** What `myNotificationPreferences` answers: every category, with its explicit overrides and effect. */
+export function preferencesView(row: PreferencesRow | null) {
+  const preferences: DeliveryPreferences | null = row;
+  return {
+    categories: CATEGORIES.map((category) => {
+      const setting = settingOf(preferences, category);
+      const critical = CRITICAL_CATEGORIES.has(category);
+      return {
+        category,
+        critical,
+        all: critical || setting.all,
+        channels: CHANNELS.filter((channel) => setting.channels[channel] !== undefined).map((channel) => ({
+          channel,
+          enabled: setting.channels[channel]!,
+        })),
+        enabledChannels: CHANNELS.filter((channel) =>
+          shouldDeliver(preferences, { category, critical }, channel),
+        ),
+      };
+    }),
+    timezone: row?.timezone ?? null,
+    quietHours:
+      row?.quietHoursStart && row.quietHoursEnd
+        ? { start: row.quietHoursStart, end: row.quietHoursEnd }
+        : null,
+    marketingConsent:
+      row?.marketingConsentAt && row.marketingConsentSource
+        ? { givenAt: row.marketingConsentAt, source: row.marketingConsentSource }
+        : null,
+  };
+}
+
+export type PreferencesView = ReturnType<typeof preferencesView>;
+
+export async function myNotificationPreferences(
+  ctx: Pick<Context, 'db' | 'viewer'>,
+): Promise<PreferencesView> {
+  const user = requireUser(ctx.viewer);
+  return preferencesView(await preferencesOf(ctx.db, user.userId));
+}
+
+const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (00:00 to 23:59)');
+const category = z.enum(CATEGORIES as [Category, ...Category[]]);
+const channel = z.enum(CHANNELS as [Channel, ...Channel[]]);
+
+const updatePreferencesInput = z.object({
+  categories: z
+    .array(
+      z.object({
+        category,
+        all: z.boolean().nullish(),
+        channels: z
+          .array(z.object({ channel, enabled: z.boolean().nullish() }))
+          .max(CHANNELS.length)
+          .refine((list) => new Set(list.map((c) => c.channel)).size === list.length, 'names a channel twice')
+          .nullish(),
+      }),
+    )
+    .max(CATEGORIES.length)
+    .refine((list) => new Set(list.map((c) => c.category)).size === list.length, 'names a category twice')
+    .nullish(),
+  timezone: timeZone.nullish(),
+  quietHours: z
+    .object({ start: localTime, end: localTime })
+    .refine((hours) => hours.start !== hours.end, { message: 'must differ from start', path: ['end'] })
+    .nullish(),
+  marketingConsent: z.object({ given: z.boolean(), source: displayText(100) }).nullish(),
+});
+
+interface UpdatePreferencesResult {
+  preferences: PreferencesView | null;
+  errors: UserError[];
+}
+
+const refused = (field: string[], message: string): UpdatePreferencesResult => ({
+  preferences: null,
+  errors: [{ code: 'INVALID_INPUT', message, field }],
+});
+
+/**
+ * Changes what the caller named, under a lock on their row so two updates at once cannot lose
+ * each other's categories. Critical categories cannot be turned off; MARKETING can be on only
+ * with consent recorded (given before or in this same input), and withdrawing consent turns it off.
+ */
+export const updateNotificationPreferences = mutationRule(
+  {
+    input: updatePreferencesInput,
+    caller: requireUser,
+    invalid: (errors): UpdatePreferencesResult => ({ preferences: null, errors }),
+  },
+  async (ctx: Pick<Context, 'db' | 'viewer'>, input, user): Promise<UpdatePreferencesResult> =>
+    ctx.db.transaction(async (tx) => {
+      const row = await lockPreferences(tx, user.userId);
+      const next = { ...row, categories: { ...row.categories } };
+      if (input.marketingConsent?.given === true) {
+        next.marketingConsentAt = new Date();
+        next.marketingConsentSource = input.marketingConsent.source;
+      } else if (input.marketingConsent?.given === false) {
+        next.marketingConsentAt = null;
+        next.marketingConsentSource = null;
+        next.categories.MARKETING = { all: false, channels: {} };
+      }
+      for (const [index, change] of (input.categories ?? []).entries()) {
+        const field = ['input', 'categories', String(index)];
+        const current = settingOf(next, change.category);
+        const setting: CategorySetting = {
+          all: change.all ?? current.all,
+          channels: { ...current.channels },
+        };
+        for (const { channel, enabled } of change.channels ?? []) {
+          if (enabled == null) delete setting.channels[channel];
+          else setting.channels[channel] = enabled;
+        }
+        const turnsOff = !setting.all || Object.values(setting.channels).includes(false);
+        if (CRITICAL_CATEGORIES.has(change.category) && turnsOff)
+          return refused(
+            field,
+            `${change.category} notifications are critical (security, orders, receipts) and cannot be turned off`,
+          );
+        const turnsOn = CHANNELS.some((c) => channelEnabled(setting, c));
+        if (change.category === 'MARKETING' && turnsOn && !next.marketingConsentAt)
+          return refused(
+            field,
+            'MARKETING needs your consent first: send marketingConsent: { given: true, source } with it',
+          );
+        next.categories[change.category] = setting;
+      }
+      if (input.timezone !== undefined) next.timezone = input.timezone;
+      if (input.quietHours !== undefined) {
+        next.quietHoursStart = input.quietHours?.start ?? null;
+        next.quietHoursEnd = input.quietHours?.end ?? null;
+      }
+      const { updatedAt: _updatedAt, ...saved } = next;
+      return { preferences: preferencesView(await savePreferences(tx, saved)), errors: [] };
+    }),
+);
+
+/**
+ * One-click opt-out from a mail's unsubscribe link (adapters/unsubscribe-links.ts): that one
+ * category and channel off, nothing else. Critical categories never get such links.
+ */
+export async function optOut(
+  db: Database,
+  { userId, category, channel }: { userId: string; category: Category; channel: Channel },
+): Promise<void> {
+  if (CRITICAL_CATEGORIES.has(category)) return;
+  await db.transaction(async (tx) => {
+    const { updatedAt: _updatedAt, ...row } = await lockPreferences(tx, userId);
+    const current = settingOf(row, category);
+    const setting = { all: current.all, channels: { ...current.channels, [channel]: false } };
+    await savePreferences(tx, { ...row, categories: { ...row.categories, [category]: setting } });
+  });
+}
