@@ -208,8 +208,12 @@ export function deadLetterHeaders(
   message: IncomingMessage,
   reason: string,
 ): Record<string, string> {
+  const { 'Nats-Msg-Id': messageId, ...headers } = message.headers;
   return {
-    ...message.headers,
+    ...headers,
+    // JetStream de-duplicates by message id: the event's own would drop every consumer's letter
+    // but the first; per consumer, a redelivered letter is still one.
+    ...(messageId ? { 'Nats-Msg-Id': `${subscription.durableName}:${messageId}` } : {}),
     // Header values are single lines; zod's messages are not.
     [HEADER.dlqError]: reason.replace(/\s*[\r\n]+\s*/g, ' | ').slice(0, 2_000),
     [HEADER.dlqDeliveries]: String(message.deliveryCount),

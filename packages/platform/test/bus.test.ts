@@ -132,6 +132,20 @@ describe.each(['jetstream', 'in-process'] as const)('event bus contract (%s)', (
     expect(await bus.replayDeadLetter(letters[1]!.sequence)).toBe(false);
   });
 
+  it('keeps one dead letter per consumer when several give up on the same event', async () => {
+    await open();
+    const refuse = async () => ({ kind: 'dead-letter' as const, reason: 'cannot read it' });
+    await bus.subscribe(subscription('first-reader', refuse));
+    await bus.subscribe(subscription('second-reader', refuse));
+    await bus.publish(event(1, 'shared'));
+    // The event's own message id must not make the second consumer's letter a "duplicate".
+    await expect.poll(async () => (await bus.listDeadLetters()).length, { timeout: 5_000 }).toBe(2);
+    expect((await bus.listDeadLetters()).map((letter) => letter.durableName).sort()).toEqual([
+      'first-reader',
+      'second-reader',
+    ]);
+  });
+
   it('pages through hundreds of dead letters, oldest first, with filters', async () => {
     await open();
     await bus.subscribe(subscription('rejecting', async () => ({ kind: 'dead-letter', reason: 'rejected' })));

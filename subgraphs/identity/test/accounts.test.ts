@@ -245,9 +245,11 @@ describe('login', () => {
       unknown.push(await time(email()));
       wrong.push(await time(accounts[i % 2]!));
     }
+    // Without the dummy verification an unknown address answers some 20× faster (no argon2); the
+    // bounds leave room for a machine busy with the rest of the suite (2.2 was seen there).
     const ratio = median(unknown) / median(wrong);
-    expect(ratio).toBeGreaterThan(0.5);
-    expect(ratio).toBeLessThan(2);
+    expect(ratio).toBeGreaterThan(1 / 3);
+    expect(ratio).toBeLessThan(3);
   });
 
   it('rejects malformed input with field errors and never reaches the hasher with 10 KB', async () => {
