@@ -29,6 +29,11 @@ export const gatewayEnv = serviceEnv({
   GATEWAY_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).default(30),
   GATEWAY_MAX_COST: z.coerce.number().int().min(10).default(5_000),
   GATEWAY_MAX_TOKENS: z.coerce.number().int().min(100).default(2_000),
+  // Per websocket connection: subscriptions held at once, and how far behind a client may fall
+  // (bytes unsent, messages waiting per subscription) before it is disconnected as too slow.
+  GATEWAY_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(20),
+  GATEWAY_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  GATEWAY_WS_MAX_QUEUED_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(100),
   GATEWAY_TRUST_PROXY: z
     .string()
     .regex(

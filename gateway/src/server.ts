@@ -30,6 +30,7 @@ import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerSubgraphFiles } from './subgraph-files.ts';
+import { createSubscriptionMetrics } from './subscription-metrics.ts';
 import { attachSubscriptionServer, type SubscriptionLimits } from './subscriptions.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 import { registerUnsubscribe } from './unsubscribe.ts';
@@ -285,6 +286,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         maxQueuedMessages: 100,
         ...options.subscriptionLimits,
       },
+      metrics: createSubscriptionMetrics(metrics.registry),
+      trustProxy: options.trustProxy,
     });
 
   await app.listen({ host: options.host, port: options.port });
@@ -332,6 +335,11 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
       maxTokens: env.GATEWAY_MAX_TOKENS,
       bodyLimitBytes: env.GATEWAY_BODY_LIMIT_BYTES,
       subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
+    },
+    subscriptionLimits: {
+      maxPerConnection: env.GATEWAY_WS_MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: env.GATEWAY_WS_MAX_BUFFERED_BYTES,
+      maxQueuedMessages: env.GATEWAY_WS_MAX_QUEUED_MESSAGES,
     },
   };
 }

@@ -1,3 +1,4 @@
+import { notificationCreated } from '@bilten/contracts/messaging';
 import { eventAvailabilityChanged, eventSalesChanged, orderStatusChanged } from '@bilten/contracts/orders';
 import type { EventDefinition } from '@bilten/platform';
 import { print, type SelectionSetNode } from 'graphql';
@@ -9,15 +10,27 @@ import { print, type SelectionSetNode } from 'graphql';
  */
 export interface LiveField {
   events: EventDefinition[];
-  keyArgument: string;
+  /** The root field's argument naming the entity; unset: the key is the signed-in subscriber's user id. */
+  keyArgument?: string;
   keyOf(payload: Record<string, unknown>): string | undefined;
-  lookup(selection: SelectionSetNode): string;
+  /**
+   * Set when each message names a new entity (a notification): it is read once, by this id, and
+   * there is no first message. Unset: the keyed entity is read again after each change.
+   */
+  entityOf?(payload: Record<string, unknown>): string | undefined;
+  /** The lookup for the client's selection set (undefined for a scalar field). */
+  lookup(selection: SelectionSetNode | undefined): string;
   pick(data: Record<string, unknown>): unknown;
   /** Reads at most once per this many ms per subscription; later changes wait (the last state wins). */
   coalesceMs?: number;
   /** Anonymous subscribers are refused unless `publicArgument` is given (a guest's token). */
   signedIn: boolean;
   publicArgument?: string;
+  /**
+   * The answer is the public one, the same whoever asks: read without the subscriber's credential,
+   * once per change (window) for every subscriber of this process with the same selection.
+   */
+  public?: boolean;
 }
 
 /** Variables of the lookup query the gateway adds: the entity's key and a guest's token. */
@@ -27,8 +40,9 @@ export const GUEST = '__biltenGuestToken';
 /**
  * The served root fields. ticketAvailability: holds taken or given back, and sales returned, move
  * what is left; coalesced because a sale rush would otherwise push one read per reservation to
- * every watcher. notificationReceived and unreadNotificationCount (messaging's in-app
- * notifications, next session) join here, keyed by the recipient.
+ * every watcher, and public so that a crowd on one event shares each read. notificationReceived and
+ * unreadNotificationCount: messaging's in-app notifications, keyed by the recipient. Marking
+ * notifications read publishes nothing yet, so the count is sent again only on a new notification.
  */
 export const LIVE_FIELDS: Record<string, LiveField> = {
   orderUpdated: {
@@ -48,6 +62,7 @@ export const LIVE_FIELDS: Record<string, LiveField> = {
     pick: (data) => data.event,
     coalesceMs: 1_000,
     signedIn: false,
+    public: true,
   },
   eventSales: {
     events: [eventSalesChanged],
@@ -57,6 +72,22 @@ export const LIVE_FIELDS: Record<string, LiveField> = {
     pick: (data) => (data.event as { salesSummary?: unknown } | null)?.salesSummary ?? null,
     signedIn: true,
   },
+  notificationReceived: {
+    events: [notificationCreated],
+    keyOf: (payload) => payload.recipientId as string,
+    entityOf: (payload) => payload.notificationId as string,
+    lookup: (selection) => `notification(id: $${KEY}) ${printSelection(selection)}`,
+    pick: (data) => data.notification,
+    signedIn: true,
+  },
+  unreadNotificationCount: {
+    events: [notificationCreated],
+    keyOf: (payload) => payload.recipientId as string,
+    lookup: () => 'me { unreadNotificationCount }',
+    pick: (data) =>
+      (data.me as { unreadNotificationCount?: unknown } | null)?.unreadNotificationCount ?? null,
+    signedIn: true,
+  },
 };
 
-const printSelection = (selection: SelectionSetNode) => print(selection);
+const printSelection = (selection: SelectionSetNode | undefined) => (selection ? print(selection) : '');

@@ -2,24 +2,22 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage as HttpRequest, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
-import { decodeEvent, type EventBus, type Logger } from '@bilten/platform';
 import {
-  type DocumentNode,
-  type ExecutionResult,
-  GraphQLError,
-  type GraphQLSchema,
-  getOperationAST,
-  Kind,
-  type OperationDefinitionNode,
-  parse,
-  validate,
-  visit,
-} from 'graphql';
+  type IncomingMessage as BusMessage,
+  decodeEvent,
+  type EventBus,
+  type Logger,
+} from '@bilten/platform';
+import proxyAddr from '@fastify/proxy-addr';
+import { type DocumentNode, type ExecutionResult, GraphQLError, type GraphQLSchema, parse } from 'graphql';
 import { CloseCode, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import { GUEST, KEY, LIVE_FIELDS, type LiveField } from './subscription-fields.ts';
+import { coalescedReads, createSharedReads, type ReadResult } from './live-reads.ts';
+import { KEY } from './subscription-fields.ts';
+import type { DisconnectReason, SubscriptionMetrics } from './subscription-metrics.ts';
+import { type LivePlan, planSubscription, refused, type SubscribePayload } from './subscription-plans.ts';
 
 export interface SubscriptionLimits {
   /** Subscriptions one connection may hold at once. */
@@ -49,12 +47,10 @@ export interface SubscriptionServerOptions {
   /** The gateway's GATEWAY_MAX_TOKENS, for subscription documents as for HTTP ones. */
   maxTokens: number;
   limits: SubscriptionLimits;
+  metrics: SubscriptionMetrics;
+  /** As for HTTP requests (GATEWAY_TRUST_PROXY): which proxies may name the client's address. */
+  trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
 }
-
-const refused = (
-  code: 'FORBIDDEN' | 'UNAUTHENTICATED' | 'BAD_USER_INPUT' | 'RATE_LIMITED',
-  message: string,
-) => new GraphQLError(message, { extensions: { code } });
 
 /** Connection state kept beside graphql-ws's context. */
 interface Connection {
@@ -68,14 +64,18 @@ interface Connection {
 /**
  * `graphql-ws` on `/graphql` of the gateway's own HTTP server (ARCHITECTURE.md, subscriptions): each
  * root field listens on NATS (every gateway process hears every message, nothing is shared between
- * them), and each message makes the gateway read the entity again with the client's selection set
- * and the subscriber's own credential, in process (`executeOperation`), so payload fields come from
- * any subgraph and each subgraph's rules decide what the subscriber sees. The first message is the
- * entity as it is at subscribe time; a subscriber who cannot read it is refused.
+ * processes), and each message makes the gateway read the entity again with the client's selection
+ * set, in process (`executeOperation`), so payload fields come from any subgraph and each subgraph's
+ * rules decide what the subscriber sees. Reads run under the subscriber's own credential, except for
+ * public fields, whose one anonymous read per change serves every subscriber of this process asking
+ * the same thing. The first message is the entity as it is at subscribe time (none for fields where
+ * each message is a new entity); a subscriber who cannot read it is refused.
  */
 export function attachSubscriptionServer(options: SubscriptionServerOptions) {
-  const { log, limits } = options;
+  const { log, limits, metrics } = options;
   const connections = new WeakMap<object, Connection>();
+  const sharedReads = createSharedReads();
+  const clientIpOf = clientAddress(options.trustProxy);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const onUpgrade = (request: HttpRequest, socket: Duplex, head: Buffer) => {
     if (new URL(request.url ?? '/', 'http://gateway').pathname !== '/graphql') return void socket.destroy();
@@ -84,32 +84,27 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
   options.server.on('upgrade', onUpgrade);
 
   const socketOf = (ctx: WsContext) => (ctx.extra as { socket: WebSocket }).socket;
-  const close = (ctx: WsContext, code: number, reason: string) => socketOf(ctx).close(code, reason);
+  const close = (ctx: WsContext, code: number, reason: string, why?: DisconnectReason) => {
+    const socket = socketOf(ctx);
+    if (why && socket.readyState === socket.OPEN) metrics.disconnects.inc({ reason: why });
+    socket.close(code, reason);
+  };
 
-  const read = async (
-    connection: Connection,
-    ctx: WsContext,
+  /** One lookup through the supergraph, in process, counted for its field. */
+  const execute = async (
+    fieldName: string,
+    caller: { authorization?: string; clientIp: string; userAgent?: string },
     query: DocumentNode,
     variables: Record<string, unknown>,
-  ): Promise<ExecutionResult<Record<string, unknown>>> => {
-    let authorization: string | undefined;
-    try {
-      authorization = await options.authorizationFor(connection.credential);
-    } catch (err) {
-      // The session ended or the API key was revoked: the connection has no business going on.
-      if ((err as GraphQLError).extensions?.code === 'UNAUTHENTICATED')
-        close(ctx, CloseCode.Unauthorized, 'Unauthorized');
-      return { errors: [err as GraphQLError] };
-    }
+  ): Promise<ReadResult> => {
+    metrics.reads.inc({ field: fieldName });
     const response = await options.apollo.executeOperation(
       { query, variables },
       {
         contextValue: {
           requestId: randomBytes(16).toString('hex'),
           traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
-          authorization,
-          clientIp: connection.clientIp,
-          userAgent: connection.userAgent,
+          ...caller,
         },
       },
     );
@@ -122,89 +117,83 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
     };
   };
 
-  interface Plan {
-    ctx: WsContext;
-    field: LiveField;
-    responseKey: string;
-    key: string;
-    query: DocumentNode;
-    variables: Record<string, unknown>;
+  /** A lookup under the subscriber's own credential; a credential no longer valid ends the connection. */
+  const read = async (
+    planned: Pick<Plan, 'ctx' | 'fieldName'>,
+    query: DocumentNode,
+    variables: Record<string, unknown>,
+  ): Promise<ReadResult> => {
+    const connection = connections.get(planned.ctx)!;
+    let authorization: string | undefined;
+    try {
+      authorization = await options.authorizationFor(connection.credential);
+    } catch (err) {
+      // The session ended or the API key was revoked: the connection has no business going on.
+      if ((err as GraphQLError).extensions?.code === 'UNAUTHENTICATED')
+        close(planned.ctx, CloseCode.Unauthorized, 'Unauthorized', 'expired');
+      return { errors: [err as GraphQLError] };
+    }
+    return execute(
+      planned.fieldName,
+      { authorization, clientIp: connection.clientIp, userAgent: connection.userAgent },
+      query,
+      variables,
+    );
+  };
+
+  /** A public field's read: anonymous, on behalf of every subscriber of this process sharing it. */
+  const publicRead = (planned: Plan) => async (): Promise<ReadResult> => {
+    try {
+      return await execute(planned.fieldName, { clientIp: '' }, planned.query, planned.variables);
+    } catch (err) {
+      log.error({ err }, 'subscription read failed');
+      return {
+        errors: [new GraphQLError('could not read the update', { extensions: { code: 'INTERNAL' } })],
+      };
+    }
+  };
+
+  /** A planned subscription of one connection. */
+  type Plan = LivePlan & { ctx: WsContext };
+
+  /** The user id a self-keyed field (notifications) listens for: whoever `me` is for this credential. */
+  async function subscriberId(planned: Plan): Promise<string | GraphQLError[]> {
+    const me = await read(planned, parse('{ me { id } }'), {});
+    if (me.errors?.length) return me.errors.map((error) => refused(codeOf(error), error.message));
+    const id = (me.data?.me as { id?: unknown } | null | undefined)?.id;
+    return typeof id === 'string'
+      ? id
+      : [refused('FORBIDDEN', `${planned.fieldName} is for signed-in users`)];
   }
 
-  /** The client's operation turned into its lookup query, or why it cannot be served. */
-  function plan(
-    ctx: WsContext,
-    payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null },
-  ): Plan | GraphQLError[] {
-    const schema = options.schema();
-    if (!schema) return [refused('BAD_USER_INPUT', 'the schema is not loaded yet')];
-    let document: DocumentNode;
-    try {
-      document = parse(payload.query, { maxTokens: options.maxTokens });
-    } catch (err) {
-      return [err as GraphQLError];
-    }
-    const errors = validate(schema, document);
-    if (errors.length) return [...errors];
-    const operation = getOperationAST(document, payload.operationName ?? undefined);
-    if (operation?.operation !== 'subscription')
-      return [
-        refused(
-          'BAD_USER_INPUT',
-          'only subscriptions are served over websocket; use HTTP for queries and mutations',
-        ),
-      ];
-    const [root] = operation.selectionSet.selections;
-    if (root?.kind !== Kind.FIELD)
-      return [refused('BAD_USER_INPUT', 'name the subscription field itself, not through a fragment')];
-    const field = LIVE_FIELDS[root.name.value];
-    if (!field) return [refused('BAD_USER_INPUT', `${root.name.value} is not served yet`)];
-    const variables = { ...(payload.variables ?? {}) };
-    const argument = (name: string) => {
-      const node = root.arguments?.find((arg) => arg.name.value === name)?.value;
-      if (!node) return undefined;
-      if (node.kind === Kind.VARIABLE) return variables[node.name.value];
-      return node.kind === Kind.STRING ? node.value : undefined;
-    };
-    const key = argument(field.keyArgument);
-    if (typeof key !== 'string' || !key)
-      return [refused('BAD_USER_INPUT', `${field.keyArgument} is required`)];
-    const connection = connections.get(ctx)!;
-    const publicValue = field.publicArgument ? argument(field.publicArgument) : undefined;
-    if (field.signedIn && !connection.credential && !publicValue)
-      return [refused('UNAUTHENTICATED', `${root.name.value} needs connectionParams.authorization`)];
-    const selectionSet = (
-      parse(`{ ${field.lookup(root.selectionSet!)} }`).definitions[0] as OperationDefinitionNode
-    ).selectionSet;
-    const fragments = document.definitions.filter(
-      (definition) => definition.kind === Kind.FRAGMENT_DEFINITION,
+  /** The first read, which decides whether the subscriber may watch at all. */
+  const firstRead = (planned: Plan): Promise<ReadResult> =>
+    planned.field.public
+      ? sharedReads.current(planned.shareKey, sharedOptions(planned))
+      : read(planned, planned.query, planned.variables);
+
+  const sharedOptions = (planned: Plan) => ({
+    coalesceMs: planned.field.coalesceMs ?? 0,
+    read: publicRead(planned),
+    listen: (onChange: () => void) => listenFor(planned, onChange),
+  });
+
+  /** The bus messages of this plan's field and key. */
+  const listenFor = (planned: Plan, onMessage: (payload: Record<string, unknown>) => void) =>
+    options.bus.listen(
+      planned.field.events.map((event) => event.type),
+      (message: BusMessage) => {
+        const definition = planned.field.events.find((event) => event.type === message.subject);
+        if (!definition) return;
+        let payload: Record<string, unknown>;
+        try {
+          payload = decodeEvent(message.data, definition).payload as Record<string, unknown>;
+        } catch (err) {
+          return void log.warn({ err, subject: message.subject }, 'malformed event ignored');
+        }
+        if (planned.field.keyOf(payload) === planned.key) onMessage(payload);
+      },
     );
-    // Only the variables the lookup still uses: the root field's own arguments are gone.
-    const used = new Set<string>();
-    for (const node of [selectionSet, ...fragments])
-      visit(node, { Variable: (variable) => void used.add(variable.name.value) });
-    const ours = (
-      parse(`query($${KEY}: ID!, $${GUEST}: String) { x }`).definitions[0] as OperationDefinitionNode
-    ).variableDefinitions!;
-    const lookup: OperationDefinitionNode = {
-      ...operation,
-      operation: 'query' as OperationDefinitionNode['operation'],
-      name: undefined,
-      variableDefinitions: [...(operation.variableDefinitions ?? []), ...ours].filter((definition) =>
-        used.has(definition.variable.name.value),
-      ),
-      selectionSet,
-    };
-    const query: DocumentNode = { kind: Kind.DOCUMENT, definitions: [lookup, ...fragments] };
-    return {
-      ctx,
-      field,
-      responseKey: root.alias?.value ?? root.name.value,
-      key,
-      query,
-      variables: { ...variables, [KEY]: key, [GUEST]: publicValue ?? null },
-    };
-  }
 
   const server = useServer(
     {
@@ -214,29 +203,27 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         if (credential !== undefined && typeof credential !== 'string') return false;
         const connection: Connection = {
           credential: credential || undefined,
-          clientIp: extra.request.socket.remoteAddress ?? '',
+          clientIp: clientIpOf(extra.request),
           userAgent: extra.request.headers['user-agent'],
         };
         if (connection.credential) {
+          const expiresAt = tokenExpiry(connection.credential);
+          if (expiresAt !== undefined && expiresAt <= Date.now()) {
+            close(ctx, CloseCode.Unauthorized, 'Unauthorized: the access token expired', 'expired');
+            return false;
+          }
           try {
             await options.authorizationFor(connection.credential);
           } catch {
             close(ctx, CloseCode.Unauthorized, 'Unauthorized');
             return false;
           }
-          const expiresAt = tokenExpiry(connection.credential);
-          if (expiresAt !== undefined) {
-            const left = expiresAt - Date.now();
-            if (left <= 0) {
-              close(ctx, CloseCode.Unauthorized, 'Unauthorized: the access token expired');
-              return false;
-            }
-            // Checked again at expiry: the connection ends with its token (the client reconnects with a new one).
+          // Checked again at expiry: the connection ends with its token (the client reconnects with a new one).
+          if (expiresAt !== undefined)
             connection.expiryTimer = setTimeout(
-              () => close(ctx, CloseCode.Unauthorized, 'Unauthorized: the access token expired'),
-              Math.min(left, 2 ** 31 - 1),
+              () => close(ctx, CloseCode.Unauthorized, 'Unauthorized: the access token expired', 'expired'),
+              Math.min(expiresAt - Date.now(), 2 ** 31 - 1),
             );
-          }
         }
         connections.set(ctx, connection);
         return true;
@@ -248,21 +235,11 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
         clearTimeout(connections.get(ctx)?.expiryTimer);
       },
       async onSubscribe(ctx, _id, payload) {
-        if (Object.keys(ctx.subscriptions).length > limits.maxPerConnection)
-          return [refused('RATE_LIMITED', `at most ${limits.maxPerConnection} subscriptions per connection`)];
-        const planned = plan(ctx, payload);
-        if (Array.isArray(planned)) return planned;
-        // The subscriber must be able to read the entity now: the subgraphs' own rules decide.
-        const first = await read(connections.get(ctx)!, ctx, planned.query, planned.variables);
-        if (first.errors?.length) return first.errors.map((error) => refused(codeOf(error), error.message));
-        if (!first.data || planned.field.pick(first.data) == null)
-          return [refused('FORBIDDEN', 'not found, or not yours to watch')];
-        return {
-          schema: options.schema()!,
-          document: planned.query,
-          variableValues: planned.variables,
-          contextValue: planned,
-        };
+        const errors = await admit(ctx, payload);
+        if (!Array.isArray(errors)) return errors;
+        for (const error of errors)
+          metrics.refused.inc({ code: String(error.extensions?.code ?? 'BAD_USER_INPUT') });
+        return errors;
       },
       // onSubscribe hands over the lookup query (queries and mutations were refused there): its
       // execution is the live feed.
@@ -271,23 +248,62 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
     },
     wss,
   );
+  // After graphql-ws's own handler: its socket error listener prints a stack trace to stderr for
+  // what any client can cause (a message over maxPayload), so ours replaces it. ws closes the
+  // socket itself after an error (1009 for a message too large).
+  wss.on('connection', (socket: WebSocket) => {
+    metrics.connections.inc();
+    socket.once('close', () => metrics.connections.dec());
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.disconnects.inc({ reason: 'limit' });
+      log.warn({ code: err.code, message: err.message }, 'websocket error, connection closed');
+    });
+  });
+
+  /** The subscription planned and the subscriber allowed to watch, or why not. */
+  async function admit(ctx: WsContext, payload: SubscribePayload) {
+    if (Object.keys(ctx.subscriptions).length > limits.maxPerConnection)
+      return [refused('RATE_LIMITED', `at most ${limits.maxPerConnection} subscriptions per connection`)];
+    const schema = options.schema();
+    if (!schema) return [refused('BAD_USER_INPUT', 'the schema is not loaded yet')];
+    const lookup = planSubscription(schema, options.maxTokens, payload, !!connections.get(ctx)!.credential);
+    if (Array.isArray(lookup)) return lookup;
+    const planned: Plan = { ...lookup, ctx };
+    if (planned.field.keyArgument === undefined) {
+      const id = await subscriberId(planned);
+      if (Array.isArray(id)) return id;
+      planned.key = id;
+    }
+    // The subscriber must be able to read the entity now: the subgraphs' own rules decide. A field
+    // whose messages are new entities has none yet: `me` above was the check.
+    if (!planned.field.entityOf) {
+      const first = await firstRead(planned);
+      if (first.errors?.length) return first.errors.map((error) => refused(codeOf(error), error.message));
+      if (!first.data || planned.field.pick(first.data) == null)
+        return [refused('FORBIDDEN', 'not found, or not yours to watch')];
+    }
+    return {
+      schema: options.schema()!,
+      document: planned.query,
+      variableValues: planned.variables,
+      contextValue: planned,
+    };
+  }
 
   /**
-   * One subscription's messages: it listens first, then reads the current state, then reads again
-   * after each change of its entity. Changes that come while a read runs (or, coalesced, within
-   * `coalesceMs` of the last) make one more read, so the last state always arrives. A subscriber
-   * whose socket does not drain is disconnected rather than buffered for.
+   * One subscription's messages. It listens first, then reads the current state, then reads again
+   * after each change of its entity (coalesced per `coalesceMs`; public fields share these reads),
+   * or reads each new entity a message names. A subscriber whose socket does not drain is
+   * disconnected rather than buffered for.
    */
   async function liveFeed(planned: Plan): Promise<AsyncIterableIterator<ExecutionResult>> {
-    const { ctx, field } = planned;
-    const connection = connections.get(ctx)!;
+    const { ctx, field, fieldName } = planned;
     const queue: ExecutionResult[] = [];
     let waiting: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
     let done = false;
-    let dirty = true;
-    let reading = false;
-    let lastReadAt = 0;
-    let timer: NodeJS.Timeout | undefined;
+    const stops: Array<() => unknown> = [];
+    let counted = false;
 
     const push = (result: ExecutionResult) => {
       if (done) return;
@@ -297,74 +313,66 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
       if (queue.length >= limits.maxQueuedMessages || buffered > limits.maxBufferedBytes) {
         log.warn({ queued: queue.length, buffered }, 'subscriber too slow, disconnected');
         // 1008, policy violation: graphql-ws's own 44xx codes are for protocol errors.
-        close(ctx, 1008, 'too slow: messages were not read in time');
+        close(ctx, 1008, 'too slow: messages were not read in time', 'slow');
         return void end();
       }
+      metrics.messages.inc({ field: fieldName });
       if (!waiting) return void queue.push(result);
       const resolve = waiting;
       waiting = undefined;
       resolve({ value: result, done: false });
     };
-    const pump = async () => {
-      if (reading || done || !dirty) return;
-      const wait = lastReadAt + (field.coalesceMs ?? 0) - Date.now();
-      if (wait > 0) {
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          void pump();
-        }, wait);
-        return;
+    /** A read of the watched entity, as a message; one it can no longer read ends the subscription. */
+    const deliver = (result: ReadResult) => {
+      const value = result.data ? field.pick(result.data) : null;
+      if (value == null && !result.errors?.length) {
+        // The subscriber may no longer read it (a role taken away): the subscription ends.
+        push({ errors: [refused('FORBIDDEN', 'not found, or no longer yours to watch')] });
+        return void end();
       }
-      reading = true;
-      dirty = false;
-      lastReadAt = Date.now();
-      try {
-        const result = await read(connection, ctx, planned.query, planned.variables);
-        const value = result.data ? field.pick(result.data) : null;
-        if (value == null && !result.errors?.length) {
-          // The subscriber may no longer read it (a role taken away): the subscription ends.
-          push({ errors: [refused('FORBIDDEN', 'not found, or no longer yours to watch')] });
-          return void end();
-        }
-        push({ data: { [planned.responseKey]: value }, ...(result.errors ? { errors: result.errors } : {}) });
-      } catch (err) {
-        log.error({ err }, 'subscription read failed');
-        push({
-          errors: [new GraphQLError('could not read the update', { extensions: { code: 'INTERNAL' } })],
-        });
-      } finally {
-        reading = false;
-      }
-      void pump();
+      push({ data: { [planned.responseKey]: value }, ...(result.errors ? { errors: result.errors } : {}) });
     };
-    const listener = await options.bus.listen(
-      field.events.map((event) => event.type),
-      (message) => {
-        const definition = field.events.find((event) => event.type === message.subject);
-        if (!definition) return;
-        try {
-          if (
-            field.keyOf(decodeEvent(message.data, definition).payload as Record<string, unknown>) !==
-            planned.key
-          )
-            return;
-        } catch (err) {
-          return void log.warn({ err, subject: message.subject }, 'malformed event ignored');
-        }
-        dirty = true;
-        void pump();
-      },
-    );
+    const failed = (err: unknown) => {
+      log.error({ err }, 'subscription read failed');
+      push({ errors: [new GraphQLError('could not read the update', { extensions: { code: 'INTERNAL' } })] });
+    };
     const end = async () => {
       if (done) return { value: undefined, done: true as const };
       done = true;
-      clearTimeout(timer);
+      if (counted) metrics.active.dec({ field: fieldName });
       waiting?.({ value: undefined, done: true });
       waiting = undefined;
-      await listener.stop();
+      for (const stop of stops.splice(0)) await stop();
       return { value: undefined, done: true as const };
     };
-    void pump();
+
+    try {
+      if (field.public) {
+        stops.push(await sharedReads.join(planned.shareKey, sharedOptions(planned), deliver));
+      } else if (field.entityOf) {
+        stops.push(await entityFeed(planned, push, failed));
+      } else {
+        const reads = coalescedReads(field.coalesceMs ?? 0, async () => {
+          try {
+            deliver(await read(planned, planned.query, planned.variables));
+          } catch (err) {
+            failed(err);
+          }
+        });
+        stops.push(() => reads.stop());
+        const listener = await listenFor(planned, () => reads.changed());
+        stops.push(() => listener.stop());
+        reads.changed();
+      }
+    } catch (err) {
+      await end();
+      throw err;
+    }
+    // Counted once it listens: a subscription in this gauge hears its changes.
+    if (!done) {
+      counted = true;
+      metrics.active.inc({ field: fieldName });
+    }
     const feed: AsyncIterableIterator<ExecutionResult> = {
       [Symbol.asyncIterator]: () => feed,
       next() {
@@ -384,6 +392,40 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
     return feed;
   }
 
+  /**
+   * Each message names a new entity (a notification): read once, in the order they came. A message
+   * published twice (a relay retrying) is read once.
+   */
+  async function entityFeed(
+    planned: Plan,
+    push: (result: ExecutionResult) => void,
+    failed: (err: unknown) => void,
+  ) {
+    const seen = new Set<string>();
+    let chain = Promise.resolve();
+    const listener = await listenFor(planned, (payload) => {
+      const id = planned.field.entityOf!(payload);
+      if (!id || seen.has(id)) return;
+      seen.add(id);
+      if (seen.size > 256) seen.delete(seen.values().next().value!);
+      chain = chain.then(async () => {
+        try {
+          const result = await read(planned, planned.query, { ...planned.variables, [KEY]: id });
+          const value = result.data ? planned.field.pick(result.data) : null;
+          // One it cannot read (archived or gone meanwhile) is not news.
+          if (value == null && !result.errors?.length) return;
+          push({
+            data: { [planned.responseKey]: value },
+            ...(result.errors ? { errors: result.errors } : {}),
+          });
+        } catch (err) {
+          failed(err);
+        }
+      });
+    });
+    return () => listener.stop();
+  }
+
   return {
     async close() {
       options.server.off('upgrade', onUpgrade);
@@ -392,6 +434,14 @@ export function attachSubscriptionServer(options: SubscriptionServerOptions) {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** The client's address for a websocket's upgrade request, as Fastify finds it for HTTP requests. */
+function clientAddress(trust: SubscriptionServerOptions['trustProxy']) {
+  if (!trust) return (request: HttpRequest) => request.socket.remoteAddress ?? '';
+  const trusted =
+    typeof trust === 'function' ? trust : trust === true ? () => true : proxyAddr.compile(trust);
+  return (request: HttpRequest) => proxyAddr(request, trusted);
 }
 
 function codeOf(error: GraphQLError): 'FORBIDDEN' | 'UNAUTHENTICATED' | 'BAD_USER_INPUT' {

@@ -6,10 +6,8 @@ import { SUBGRAPHS, stackEnv, startStack } from './stack.ts';
 await runMain('bilten', stackEnv, async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
-    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations } = gatewayOptionsFromEnv(
-      env,
-      log,
-    );
+    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits } =
+      gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
       databasePoolSize: env.DATABASE_POOL_SIZE,
@@ -23,7 +21,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
       } as Parameters<typeof startStack>[0]['ports'],
       auth: authFromEnv(env),
       env: process.env,
-      gateway: { limits, blockFieldSuggestions, trustProxy, sandbox, operations },
+      gateway: { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits },
     });
     const sandboxLine = sandbox
       ? `${stack.gateway.url} (open in a browser)`

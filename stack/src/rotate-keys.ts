@@ -1,9 +1,11 @@
 /**
- * `npm run keys:rotate -- [--column schema.table.column[:key]]… [--batch-size 500]`: re-encrypts,
- * under the first key of DATA_ENCRYPTION_KEYS, every value of the encrypted columns in the database
- * at DATABASE_URL that another key encrypted. Without `--column`, every column a subgraph lists in
- * its exported `encryptedColumns`. Run it after putting a new key first (keep the old ones until it
- * is done); then the old key may go. Safe to run again; exits 1 when a value did not decrypt.
+ * `npm run keys:rotate -- [--service billing] [--column schema.table.column[:key]]… [--batch-size 500]`:
+ * re-encrypts, under the first key of DATA_ENCRYPTION_KEYS, every value of the encrypted columns in
+ * the database at DATABASE_URL that another key encrypted. Without `--column`, every column a
+ * subgraph lists in its exported `encryptedColumns` (only `--service`'s: each service has its own
+ * key ring, so rotate one service at a time with its keys). Run it after putting a new key first
+ * (keep the old ones until it is done); then the old key may go. Safe to run again; exits 1 when a
+ * value did not decrypt.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -16,16 +18,20 @@ import {
   rotateEncryptedColumns,
 } from '@bilten/platform';
 
-/** Every subgraph's `encryptedColumns`, for those that have some (loaded only when needed: it takes seconds). */
-async function registered(): Promise<EncryptedColumn[]> {
-  const subgraphs = await Promise.all([
-    import('@bilten/identity'),
-    import('@bilten/catalog'),
-    import('@bilten/orders'),
-    import('@bilten/billing'),
-    import('@bilten/messaging'),
-    import('@bilten/branding'),
-  ]);
+/** Each subgraph's module, loaded only when needed (it takes seconds). */
+const SUBGRAPHS = {
+  identity: () => import('@bilten/identity'),
+  catalog: () => import('@bilten/catalog'),
+  orders: () => import('@bilten/orders'),
+  billing: () => import('@bilten/billing'),
+  messaging: () => import('@bilten/messaging'),
+  branding: () => import('@bilten/branding'),
+};
+
+/** The `encryptedColumns` of one subgraph, or of every subgraph that has some. */
+async function registered(service: keyof typeof SUBGRAPHS | undefined): Promise<EncryptedColumn[]> {
+  const loads = service ? [SUBGRAPHS[service]] : Object.values(SUBGRAPHS);
+  const subgraphs = await Promise.all(loads.map((load) => load()));
   return subgraphs.flatMap((subgraph) =>
     'encryptedColumns' in subgraph ? (subgraph.encryptedColumns as EncryptedColumn[]) : [],
   );
@@ -35,9 +41,10 @@ const NAME = '[a-z_][a-z0-9_]*';
 const COLUMN = new RegExp(`^(${NAME})\\.(${NAME})\\.(${NAME})(?::(${NAME}))?$`);
 
 const usage =
-  'usage: DATABASE_URL=postgres://… DATA_ENCRYPTION_KEYS=… npm run keys:rotate -- [--column schema.table.column[:key]]… [--batch-size 500]';
+  'usage: DATABASE_URL=postgres://… DATA_ENCRYPTION_KEYS=… npm run keys:rotate -- [--service billing|messaging] [--column schema.table.column[:key]]… [--batch-size 500]';
 const { values } = parseArgs({
   options: {
+    service: { type: 'string' },
     column: { type: 'string', multiple: true, default: [] },
     'batch-size': { type: 'string', default: '500' },
   },
@@ -50,13 +57,20 @@ const given = values.column.map((text): EncryptedColumn | undefined => {
 });
 const batchSize = Number(values['batch-size']);
 const databaseUrl = process.env.DATABASE_URL;
-if (!databaseUrl || given.some((column) => !column) || !Number.isInteger(batchSize) || batchSize < 1) {
+const service = values.service as keyof typeof SUBGRAPHS | undefined;
+if (
+  !databaseUrl ||
+  (service && !Object.hasOwn(SUBGRAPHS, service)) ||
+  given.some((column) => !column) ||
+  !Number.isInteger(batchSize) ||
+  batchSize < 1
+) {
   console.error(usage);
   process.exit(2);
 }
 const env = parseEnv(platformEnv.extend(dataEncryptionEnv), process.env);
 const ring = keyRingFromEnv(env);
-const columns = given.length ? (given as EncryptedColumn[]) : await registered();
+const columns = given.length ? (given as EncryptedColumn[]) : await registered(service);
 
 const database = connectDatabase({ url: databaseUrl, poolSize: 1, applicationName: 'bilten-key-rotation' });
 try {

@@ -1,17 +1,22 @@
 /**
  * Issue 15's first part through the public door: a follower of an organization gets an in-app
- * notification when it publishes an event, marks it read, and a one-click opt-out link works at
- * the gateway's `/unsubscribe`.
+ * notification and an email when it publishes an event, marks it read, and unsubscribes from the
+ * email with one click on the mail's `List-Unsubscribe` link at the gateway's `/unsubscribe`.
  */
 import { createUnsubscribeLinks } from '@bilten/messaging';
-import { waitFor } from '@bilten/testkit';
+import { freePort, type ReceivedMail, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventInput, gatewayCall, publishedEvent, startTestStack, type TestStack } from './support.ts';
 
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack('in-process');
+  // Known beforehand, so the links in mails point at this gateway.
+  const gatewayPort = await freePort();
+  stack = await startTestStack('in-process', {
+    gatewayPort,
+    env: { PUBLIC_GATEWAY_URL: `http://127.0.0.1:${gatewayPort}` },
+  });
 });
 afterAll(async () => {
   await stack?.dispose();
@@ -30,8 +35,21 @@ type Inbox = {
   };
 };
 
+/** A header as it crossed the wire, unfolded. */
+function headerOf(mail: ReceivedMail, name: string): string | undefined {
+  const line = mail.parsed.headerLines.find((header) => header.key === name.toLowerCase())?.line;
+  return line
+    ?.replace(/\r?\n[ \t]+/g, ' ')
+    .slice(name.length + 1)
+    .trim();
+}
+const followerMailsTo = (address: string) =>
+  stack.smtp.messages.filter(
+    (mail) => mail.envelope.to.includes(address) && headerOf(mail, 'List-Unsubscribe') !== undefined,
+  );
+
 describe('notifications through the gateway', () => {
-  it('notifies a follower in-app when the organization publishes an event', async () => {
+  it('notifies a follower in-app and by email when the organization publishes an event; one click unsubscribes', async () => {
     const { organizationId, owner } = await publishedEvent(stack, 'followed-org');
     const follower = await stack.signUp();
     const { followOrganization } = await gatewayCall<{
@@ -50,31 +68,35 @@ describe('notifications through the gateway', () => {
       organization: { name: 'Org followed-org', followerCount: 1 },
     });
 
-    const { createEvent } = await gatewayCall<{ createEvent: { event: { id: string } } }>(
-      stack,
-      `mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id } } }`,
-      { input: eventInput(organizationId, 'Followers Night') },
-      owner.headers,
-    );
-    await gatewayCall(
-      stack,
-      `mutation($input: AddTicketTypeInput!) { addTicketType(input: $input) { errors { message } } }`,
-      {
-        input: {
-          eventId: createEvent.event.id,
-          name: 'Regular',
-          price: { amount: 1000, currency: 'EUR' },
-          capacity: 10,
+    const publish = async (title: string) => {
+      const { createEvent } = await gatewayCall<{ createEvent: { event: { id: string } } }>(
+        stack,
+        `mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id } } }`,
+        { input: eventInput(organizationId, title) },
+        owner.headers,
+      );
+      await gatewayCall(
+        stack,
+        `mutation($input: AddTicketTypeInput!) { addTicketType(input: $input) { errors { message } } }`,
+        {
+          input: {
+            eventId: createEvent.event.id,
+            name: 'Regular',
+            price: { amount: 1000, currency: 'EUR' },
+            capacity: 10,
+          },
         },
-      },
-      owner.headers,
-    );
-    await gatewayCall(
-      stack,
-      `mutation($input: EventIdInput!) { publishEvent(input: $input) { errors { message } } }`,
-      { input: { id: createEvent.event.id } },
-      owner.headers,
-    );
+        owner.headers,
+      );
+      await gatewayCall(
+        stack,
+        `mutation($input: EventIdInput!) { publishEvent(input: $input) { errors { message } } }`,
+        { input: { id: createEvent.event.id } },
+        owner.headers,
+      );
+      return createEvent.event.id;
+    };
+    const eventId = await publish('Followers Night');
 
     const inbox = await waitFor(async () => {
       const data = await gatewayCall<Inbox>(stack, INBOX, { id: follower.userId }, follower.headers);
@@ -92,6 +114,42 @@ describe('notifications through the gateway', () => {
       follower.headers,
     );
     expect(markNotificationsRead.unreadCount).toBe(0);
+
+    // The email, from the organizer, with RFC 8058's headers pointing at this gateway.
+    const mail = await stack.smtp.waitForMessage(
+      (received) =>
+        received.envelope.to.includes(follower.email) &&
+        received.parsed.subject === 'New from Org followed-org: Followers Night',
+    );
+    expect(mail.parsed.text).toContain(`/events/${eventId}`);
+    expect(headerOf(mail, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+    const link = /^<([^>]+)>$/.exec(headerOf(mail, 'List-Unsubscribe')!)![1]!;
+    expect(link.startsWith(new URL('/unsubscribe?token=', stack.url).href)).toBe(true);
+    expect(mail.parsed.text).toContain(link);
+
+    // What the mail client does with it: POST, no cookies, no login.
+    const posted = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+      redirect: 'manual',
+    });
+    expect(posted.status).toBe(200);
+    expect(await posted.text()).toBe('You are unsubscribed from event update emails.');
+
+    // The next event: in-app still, and once the mail consumer has handled it, no second email.
+    const second = await publish('Second Night');
+    await waitFor(async () => {
+      const data = await gatewayCall<Inbox>(stack, INBOX, { id: follower.userId }, follower.headers);
+      return data.user.unreadNotificationCount === 1;
+    });
+    await waitFor(async () => {
+      const handled = await stack.sql`
+        select 1 from messaging.inbox i join catalog.outbox o on o.id = i.event_id
+        where i.consumer = 'messaging-event-published-follower-mail' and o.payload->>'eventId' = ${second}`;
+      return handled.length === 1;
+    });
+    expect(followerMailsTo(follower.email)).toHaveLength(1);
   });
 
   it('serves the one-click opt-out at /unsubscribe: page, POST 200 without redirect, forged 400', async () => {

@@ -3,10 +3,14 @@
  * message is the entity read again under the subscriber's own token through the supergraph.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { notificationCreated } from '@bilten/contracts/messaging';
 import { type RunningGateway, type SubgraphName, startGateway } from '@bilten/gateway';
 import { identitySubgraph, openSigningKeys } from '@bilten/identity';
-import { connectJetStreamBus, DEFAULT_AUTH, type EventBus, parseEnv } from '@bilten/platform';
+import { connectJetStreamBus, DEFAULT_AUTH, type EventBus, newEvent, parseEnv } from '@bilten/platform';
 import { captureLogs, TEST_NATS_URL, waitFor } from '@bilten/testkit';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { type Client, createClient } from 'graphql-ws';
@@ -91,6 +95,21 @@ function subscribe<T>(client: Client, query: string, variables: Record<string, u
 
 const codesOf = (errors: unknown) =>
   (errors as Array<{ extensions?: { code?: string } }>).map((e) => e.extensions?.code);
+
+/** The sum of a metric's series whose labels include `labels`, from a /metrics page at `baseUrl`. */
+async function metric(baseUrl: string, name: string, labels: Record<string, string> = {}) {
+  const text = await (await fetch(new URL('/metrics', baseUrl))).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    if (Object.entries(labels).every(([label, value]) => match[2]?.includes(`${label}="${value}"`)))
+      sum += Number(match[3]);
+  }
+  return sum;
+}
+const gatewayMetric = (name: string, labels?: Record<string, string>) =>
+  metric(stack.gateway.operationsUrl!, name, labels);
 
 async function pendingOrder(slug: string) {
   const event = await publishedEvent(stack, slug, { title: `Live ${slug}` });
@@ -178,6 +197,7 @@ describe('orderUpdated', () => {
     });
     const claims = JSON.parse(Buffer.from(buyer.accessToken.split('.')[1]!, 'base64url').toString());
     const { iat: _iat, exp: _exp, iss: _iss, aud: _aud, ...own } = claims;
+    const expiredBefore = await gatewayMetric('gateway_websocket_disconnects_total', { reason: 'expired' });
     const shortLived = await keys.sign({ ...own, jti: randomUUID() }, 3);
     const { client, closed } = wsClient(`Bearer ${shortLived}`);
     const feed = subscribe<{ orderUpdated: { status: string } }>(client, ORDER_UPDATED, { id: orderId });
@@ -188,6 +208,9 @@ describe('orderUpdated', () => {
     const late = wsClient(`Bearer ${expired}`);
     subscribe(late.client, ORDER_UPDATED, { id: orderId });
     expect(await late.closed).toBe(4401);
+    expect(await gatewayMetric('gateway_websocket_disconnects_total', { reason: 'expired' })).toBe(
+      expiredBefore + 2,
+    );
   });
 });
 
@@ -265,7 +288,12 @@ describe('ticketAvailability and eventSales', () => {
  * websocket server, routed to the same subgraphs.
  */
 async function secondGateway(
-  options: Partial<Pick<Parameters<typeof startGateway>[0], 'subscriptionLimits' | 'limits'>> = {},
+  options: Partial<
+    Pick<
+      Parameters<typeof startGateway>[0],
+      'subscriptionLimits' | 'limits' | 'operations' | 'trustProxy' | 'subgraphUrls'
+    >
+  > = {},
 ) {
   const { log, lines } = captureLogs('gateway-2');
   const bus: EventBus = await connectJetStreamBus({
@@ -277,9 +305,6 @@ async function secondGateway(
   });
   const gateway: RunningGateway = await startGateway({
     supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
-    subgraphUrls: Object.fromEntries(
-      Object.values(stack.subgraphs).map((service) => [service.name, service.url]),
-    ) as Partial<Record<SubgraphName, string>>,
     limits: TEST_LIMITS,
     blockFieldSuggestions: false,
     log,
@@ -287,6 +312,12 @@ async function secondGateway(
     port: 0,
     bus,
     ...options,
+    subgraphUrls: {
+      ...(Object.fromEntries(
+        Object.values(stack.subgraphs).map((service) => [service.name, service.url]),
+      ) as Partial<Record<SubgraphName, string>>),
+      ...options.subgraphUrls,
+    },
   });
   return {
     gateway,
@@ -371,6 +402,7 @@ describe('several gateways and slow clients', () => {
     const other = await secondGateway({
       limits: { ...TEST_LIMITS, maxCost: 1_000_000, maxAliases: 300 },
       subscriptionLimits: { maxBufferedBytes: 256 * 1024 },
+      operations: { host: '127.0.0.1', port: 0 },
     });
     try {
       const { eventId, ticketTypeId } = await publishedEvent(stack, 'live-slow', {
@@ -421,6 +453,9 @@ describe('several gateways and slow clients', () => {
       });
       (socket as unknown as { _socket: { resume(): void } })._socket.resume();
       expect(await closed).toBe(1008);
+      expect(
+        await metric(other.gateway.operationsUrl!, 'gateway_websocket_disconnects_total', { reason: 'slow' }),
+      ).toBe(1);
     } finally {
       await other.stop();
     }
@@ -459,6 +494,293 @@ describe('under npm start (the in-process bus)', () => {
       expect((await feed.next()).ticketAvailability.availability.remaining).toBe(7);
     } finally {
       await local.dispose();
+    }
+  });
+});
+
+const NOTIFICATION_RECEIVED = `subscription {
+  notificationReceived { id subject body readAt recipient { id displayName } }
+}`;
+const UNREAD_COUNT = 'subscription { unreadNotificationCount }';
+
+interface ReceivedNotification {
+  notificationReceived: {
+    id: string;
+    subject: string;
+    body: string;
+    readAt: string | null;
+    recipient: { id: string; displayName: string };
+  };
+}
+
+/** Posts an in-app notification as a platform ADMIN (messaging's sendNotification): its id. */
+async function sendNotification(admin: Record<string, string>, recipientId: string, subject: string) {
+  const { sendNotification } = await gatewayCall<{
+    sendNotification: { notification: { id: string } | null; errors: unknown[] };
+  }>(
+    stack,
+    `mutation($input: SendNotificationInput!) { sendNotification(input: $input) { notification { id } errors { code } } }`,
+    { input: { recipientId, subject, body: `${subject}, in full.` } },
+    admin,
+  );
+  expect(sendNotification.errors).toEqual([]);
+  return sendNotification.notification!.id;
+}
+
+/** Waits until the gateway runs `count` more subscriptions of `field` than `before`: they listen. */
+const listening = (field: string, before: number, count: number) =>
+  waitFor(
+    async () =>
+      (await gatewayMetric('gateway_subscriptions_active', { field })) >= before + count || undefined,
+  );
+
+describe('notificationReceived and unreadNotificationCount', () => {
+  it("pushes the signed-in user's own notifications, with messaging and identity fields, and their unread count", async () => {
+    const [recipient, other, admin] = await Promise.all([
+      stack.signUp({ displayName: 'Nora Live' }),
+      stack.signUp({ displayName: 'Otto Other' }),
+      stack.signUpAdmin(),
+    ]);
+    const before = await gatewayMetric('gateway_subscriptions_active', { field: 'notificationReceived' });
+    const mine = wsClient(recipient.headers.authorization).client;
+    const received = subscribe<ReceivedNotification>(mine, NOTIFICATION_RECEIVED, {});
+    const count = subscribe<{ unreadNotificationCount: number }>(mine, UNREAD_COUNT, {});
+    const othersFeed = subscribe<ReceivedNotification>(
+      wsClient(other.headers.authorization).client,
+      NOTIFICATION_RECEIVED,
+      {},
+    );
+    expect((await count.next()).unreadNotificationCount).toBe(0);
+    await listening('notificationReceived', before, 2);
+
+    const first = await sendNotification(admin.headers, recipient.userId, 'Doors open at 8');
+    expect((await received.next()).notificationReceived).toEqual({
+      id: first,
+      subject: 'Doors open at 8',
+      body: 'Doors open at 8, in full.',
+      readAt: null,
+      recipient: { id: recipient.userId, displayName: 'Nora Live' },
+    });
+    expect((await count.next()).unreadNotificationCount).toBe(1);
+    const second = await sendNotification(admin.headers, recipient.userId, 'Bring your ticket');
+    expect((await received.next()).notificationReceived.id).toBe(second);
+    expect((await count.next()).unreadNotificationCount).toBe(2);
+
+    // The other user heard none of it: their first message is their own notification.
+    const theirs = await sendNotification(admin.headers, other.userId, 'Yours only');
+    expect((await othersFeed.next()).notificationReceived).toMatchObject({
+      id: theirs,
+      recipient: { displayName: 'Otto Other' },
+    });
+    expect(othersFeed.messages).toHaveLength(1);
+    expect(received.messages).toHaveLength(2);
+  });
+
+  it('pushes a notification once when its event is published again (a relay retrying)', async () => {
+    const [recipient, admin] = await Promise.all([stack.signUp(), stack.signUpAdmin()]);
+    const before = await gatewayMetric('gateway_subscriptions_active', { field: 'notificationReceived' });
+    const received = subscribe<ReceivedNotification>(
+      wsClient(recipient.headers.authorization).client,
+      NOTIFICATION_RECEIVED,
+      {},
+    );
+    await listening('notificationReceived', before, 1);
+    const first = await sendNotification(admin.headers, recipient.userId, 'Once');
+    expect((await received.next()).notificationReceived.id).toBe(first);
+    const { log } = captureLogs('replay');
+    const bus = await connectJetStreamBus({
+      url: TEST_NATS_URL,
+      stream: stack.stream!,
+      subjectPrefix: `t${stack.stream!.slice('TEST_'.length)}.`,
+      name: 'bilten-test-replay',
+      log,
+    });
+    try {
+      const replay = newEvent(notificationCreated, first, 1, {
+        notificationId: first,
+        recipientId: recipient.userId,
+      });
+      await bus.publish(replay);
+      await bus.publish({ ...replay, id: randomUUID() });
+    } finally {
+      await bus.close();
+    }
+    const next = await sendNotification(admin.headers, recipient.userId, 'Next');
+    expect((await received.next()).notificationReceived.id).toBe(next);
+    expect(received.messages.map((message) => message.notificationReceived.id)).toEqual([first, next]);
+  });
+
+  it('refuses anonymous subscribers, and takes no recipient argument', async () => {
+    const anonymous = wsClient().client;
+    expect(codesOf(await subscribe(anonymous, NOTIFICATION_RECEIVED, {}).failed)).toEqual([
+      'UNAUTHENTICATED',
+    ]);
+    expect(codesOf(await subscribe(anonymous, UNREAD_COUNT, {}).failed)).toEqual(['UNAUTHENTICATED']);
+    const user = await stack.signUp();
+    const withArgument = subscribe(
+      wsClient(user.headers.authorization).client,
+      `subscription($id: ID!) { notificationReceived(recipientId: $id) { id } }`,
+      { id: randomUUID() },
+    );
+    expect(JSON.stringify(await withArgument.failed)).toContain('recipientId');
+  });
+});
+
+describe('crowds and metrics', () => {
+  it('200 watchers of one event share one read per change, and all get the last state', async () => {
+    const { eventId, ticketTypeId } = await publishedEvent(stack, 'live-crowd', {
+      ticketType: { capacity: 100, maxPerBuyer: null },
+    });
+    await waitFor(async () => {
+      const { event } = await gatewayCall<{ event: { availability: { remaining: number } | null } }>(
+        stack,
+        `query($id: ID!) { event(id: $id) { availability { remaining } } }`,
+        { id: eventId },
+        {},
+      );
+      return event.availability;
+    });
+    const query = `subscription($id: ID!) { ticketAvailability(eventId: $id) { id availability { remaining } } }`;
+    const buyer = await stack.signUp();
+    const activeBefore = await gatewayMetric('gateway_subscriptions_active', { field: 'ticketAvailability' });
+    const connectionsBefore = await gatewayMetric('gateway_websocket_connections');
+    // Anonymous and signed-in watchers alike: the answer of a public field is the same for all.
+    const feeds = Array.from({ length: 200 }, (_, i) =>
+      subscribe<{ ticketAvailability: { availability: { remaining: number } } }>(
+        wsClient(i % 2 ? buyer.headers.authorization : undefined).client,
+        query,
+        { id: eventId },
+      ),
+    );
+    for (const feed of feeds) expect((await feed.next()).ticketAvailability.availability.remaining).toBe(100);
+    await listening('ticketAvailability', activeBefore, 200);
+    expect(await gatewayMetric('gateway_websocket_connections')).toBeGreaterThanOrEqual(
+      connectionsBefore + 200,
+    );
+
+    const orders = new URL(stack.subgraphs.orders.url).origin;
+    const ordersOperations = () => metric(orders, 'graphql_operation_duration_seconds_count');
+    const readsBefore = await gatewayMetric('gateway_subscription_reads_total', {
+      field: 'ticketAvailability',
+    });
+    const operationsBefore = await ordersOperations();
+    const messagesBefore = await gatewayMetric('gateway_subscription_messages_total', {
+      field: 'ticketAvailability',
+    });
+    const { reserveTickets } = await gatewayCall<{ reserveTickets: { reservation: { id: string } | null } }>(
+      stack,
+      `mutation($input: ReserveTicketsInput!) { reserveTickets(input: $input) { reservation { id } } }`,
+      { input: { eventId, items: [{ ticketTypeId, quantity: 3 }] } },
+      buyer.headers,
+    );
+    expect(reserveTickets.reservation).not.toBeNull();
+    for (const feed of feeds) expect((await feed.next()).ticketAvailability.availability.remaining).toBe(97);
+
+    // One read for 200 subscribers: at the gateway, and at orders (the reservation is the other call).
+    expect(
+      (await gatewayMetric('gateway_subscription_reads_total', { field: 'ticketAvailability' })) -
+        readsBefore,
+    ).toBe(1);
+    expect((await ordersOperations()) - operationsBefore).toBe(2);
+    expect(
+      (await gatewayMetric('gateway_subscription_messages_total', { field: 'ticketAvailability' })) -
+        messagesBefore,
+    ).toBe(200);
+    for (const feed of feeds) expect(feed.messages).toHaveLength(2);
+  });
+
+  it('counts connections, refusals over the limit, and a message over the size limit', async () => {
+    const other = await secondGateway({
+      subscriptionLimits: { maxPerConnection: 1 },
+      operations: { host: '127.0.0.1', port: 0 },
+    });
+    try {
+      const ops = other.gateway.operationsUrl!;
+      const { eventId } = await publishedEvent(stack, 'live-metrics');
+      const { client } = wsClient(undefined, other.gateway.url);
+      const query = `subscription($id: ID!) { ticketAvailability(eventId: $id) { id } }`;
+      const feed = subscribe<{ ticketAvailability: { id: string } }>(client, query, { id: eventId });
+      expect((await feed.next()).ticketAvailability.id).toBe(eventId);
+      expect(codesOf(await subscribe(client, query, { id: eventId }).failed)).toEqual(['RATE_LIMITED']);
+      expect(await metric(ops, 'gateway_subscriptions_refused_total', { code: 'RATE_LIMITED' })).toBe(1);
+      expect(await metric(ops, 'gateway_websocket_connections')).toBe(1);
+      expect(await metric(ops, 'gateway_subscriptions_active', { field: 'ticketAvailability' })).toBe(1);
+      expect(await metric(ops, 'gateway_subscription_messages_total', { field: 'ticketAvailability' })).toBe(
+        1,
+      );
+
+      // Over the 64 KiB a message may have: ws closes the connection with 1009.
+      const socket = new WebSocket(other.gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      socket.on('open', () => socket.send('x'.repeat(70 * 1024)));
+      expect(await closed).toBe(1009);
+      // Logged as one line of ours, not a stack trace on stderr.
+      await waitFor(async () =>
+        other.lines.some((line) => line.msg === 'websocket error, connection closed'),
+      );
+      await waitFor(
+        async () =>
+          (await metric(ops, 'gateway_websocket_disconnects_total', { reason: 'limit' })) === 1 || undefined,
+      );
+
+      await client.dispose();
+      await waitFor(async () => (await metric(ops, 'gateway_websocket_connections')) === 0 || undefined);
+      expect(await metric(ops, 'gateway_subscriptions_active', { field: 'ticketAvailability' })).toBe(0);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('passes the websocket client address to the subgraphs as GATEWAY_TRUST_PROXY says', async () => {
+    // A recording hop in front of messaging, which `unreadNotificationCount` reads.
+    const forwardedFor: Array<string | undefined> = [];
+    const recorder = createServer(async (request, response) => {
+      forwardedFor.push(request.headers['x-forwarded-for'] as string | undefined);
+      const upstream = await fetch(stack.subgraphs.messaging.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
+        },
+        body: await new Response(request as unknown as ReadableStream).text(),
+      });
+      response.writeHead(upstream.status, { 'content-type': 'application/json' });
+      response.end(await upstream.text());
+    });
+    recorder.listen(0, '127.0.0.1');
+    await once(recorder, 'listening');
+    const messaging = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/graphql`;
+    const user = await stack.signUp();
+    /** The addresses messaging was told for one count subscription through `gateway`, claiming 203.0.113.7. */
+    const addressesSeen = async (gateway: RunningGateway) => {
+      forwardedFor.length = 0;
+      class ThroughProxy extends WebSocket {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+        }
+      }
+      const client = createClient({
+        url: gateway.url.replace(/^http/, 'ws'),
+        webSocketImpl: ThroughProxy,
+        connectionParams: { authorization: user.headers.authorization },
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      const feed = subscribe<{ unreadNotificationCount: number }>(client, UNREAD_COUNT, {});
+      expect((await feed.next()).unreadNotificationCount).toBe(0);
+      await client.dispose();
+      return new Set(forwardedFor);
+    };
+    const trusting = await secondGateway({ trustProxy: ['127.0.0.1'], subgraphUrls: { messaging } });
+    const untrusting = await secondGateway({ subgraphUrls: { messaging } });
+    try {
+      expect(await addressesSeen(trusting.gateway)).toEqual(new Set(['203.0.113.7']));
+      // Not from a trusted proxy: the client's own claim, replaced by the address it came from.
+      expect(await addressesSeen(untrusting.gateway)).toEqual(new Set(['127.0.0.1']));
+    } finally {
+      await trusting.stop();
+      await untrusting.stop();
+      recorder.close();
     }
   });
 });

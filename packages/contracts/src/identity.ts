@@ -182,6 +182,16 @@ export const emailChangeRequested = defineEvent({
 });
 
 /**
+ * An address change was confirmed (`verifyEmail` with a change token): the account has `email`
+ * now. Messaging's recipient book follows it.
+ */
+export const userEmailChanged = defineEvent({
+  type: 'bilten.identity.user.email_changed',
+  aggregateType: 'user',
+  payload: z.object({ userId: z.uuid(), email: emailAddress }),
+});
+
+/**
  * Someone tried to sign up with the address of `userId`, or to move another account to it: messaging
  * tells the owner (if it was them, they sign in or reset their password).
  */

@@ -204,5 +204,18 @@ describe('rotation, on PostgreSQL', () => {
       },
     );
     await expect(refused).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage:') });
-  }, 60_000);
+    // Each service has its own key ring: --service rotates that one's columns only.
+    const messagingOnly = await run('npx', ['tsx', 'stack/src/rotate-keys.ts', '--service', 'messaging'], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: database.url, DATA_ENCRYPTION_KEYS: variable(['k2', k2]) },
+    });
+    expect(messagingOnly.stdout).toContain('messaging.recipients.');
+    expect(messagingOnly.stdout).not.toContain('billing.');
+    const unknownService = run(
+      process.execPath,
+      ['--import', 'tsx', 'stack/src/rotate-keys.ts', '--service', 'nothing'],
+      { cwd: root, env: { ...process.env, DATABASE_URL: database.url } },
+    );
+    await expect(unknownService).rejects.toMatchObject({ code: 2 });
+  }, 90_000);
 });

@@ -21,6 +21,7 @@ export {
   passwordResetRequestedForAddress,
   registrationForTakenAddress,
   sessionsRevoked,
+  userEmailChanged,
   userRegistered,
 } from '@bilten/contracts/identity';
 

@@ -19,6 +19,7 @@ import {
   emailVerificationRequested,
   loginLocked,
   passwordResetRequested,
+  userEmailChanged,
   userRegistered,
 } from '../src/events.ts';
 import { identitySubgraph } from '../src/server.ts';
@@ -697,6 +698,10 @@ describe('changeEmail', () => {
       errors: Array<{ code: string; field: string[] }>;
     };
   };
+  let changes: DomainEvent<{ userId: string; email: string }>[];
+  beforeAll(async () => {
+    changes = await recordEvents(subgraph.testBus.bus, userEmailChanged);
+  });
   const change = (user: SignedInUser, newEmail: string, currentPassword = user.password) =>
     subgraph.gql<ChangeResult>(CHANGE_EMAIL, { input: { newEmail, currentPassword } }, user.headers);
 
@@ -734,6 +739,10 @@ describe('changeEmail', () => {
       },
     );
     expect(verified.data!.verifyEmail.user).toEqual({ id: user.userId, emailVerified: true });
+    // Published with the move (messaging's recipient book follows it), once, not at the request.
+    const moved = await waitFor(async () => changes.find((e) => e.payload.userId === user.userId));
+    expect(moved.payload).toEqual({ userId: user.userId, email: target });
+    expect(moved.occurredAt > event.occurredAt).toBe(true);
     expect((await login(target, user.password)).data!.login.user.id).toBe(user.userId);
     expect(codeOf(await login(user.email, user.password))).toBe('UNAUTHENTICATED');
     expect(

@@ -1,4 +1,4 @@
-import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
+import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -22,6 +22,8 @@ export const messagingEnv = serviceEnv({
   MAIL_LINK_SECRET: mailLinkSecret,
   /** Where people reach the gateway, for those pages. */
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
+  /** Encrypts the recipients' addresses (the book, db/schema.ts `recipients`). */
+  ...dataEncryptionEnv,
 });
 export type MessagingConfig = z.infer<typeof messagingEnv>;
 

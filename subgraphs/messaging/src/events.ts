@@ -1,7 +1,10 @@
-import { type ConsumerFactory, type EventConsumer, linkTokenSeal } from '@bilten/platform';
+import { type ConsumerFactory, type EventConsumer, keyRingFromEnv, linkTokenSeal } from '@bilten/platform';
 import { createMailer } from './adapters/mailer.ts';
+import { createUnsubscribeLinks } from './adapters/unsubscribe-links.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
+import { eventPublishedFollowerMailConsumer } from './domain/follower-mail.ts';
 import { eventPublishedFollowersConsumer } from './domain/followers.ts';
+import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
 import {
   billingMailConsumers,
   orderMailConsumers,
@@ -12,7 +15,8 @@ import {
 export { notificationCreated } from '@bilten/contracts/messaging';
 
 // It consumes identity's account events, orders' ticket and waiting-list events and billing's
-// receipts to send the transactional mails, and catalog's published events to notify followers.
+// receipts to send the transactional mails, identity's users and organizations for its address
+// book and organizer names, and catalog's published events to notify followers (in-app, email).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
@@ -22,6 +26,7 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     log,
     production: config.NODE_ENV === 'production',
   });
+  const ring = keyRingFromEnv(config);
   const shared = {
     mailer,
     from: config.MAIL_FROM,
@@ -34,5 +39,13 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     ...orderMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
     ...billingMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
     eventPublishedFollowersConsumer(outbox),
+    ...recipientBookConsumers(ring),
+    ...organizationNameConsumers(),
+    eventPublishedFollowerMailConsumer({
+      ...shared,
+      ring,
+      unsubscribe: createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL }),
+      web: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL,
+    }),
   ] as EventConsumer[];
 };

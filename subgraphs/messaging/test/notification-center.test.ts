@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingSubgraph } from '../src/server.ts';
+import { consumerCaughtUp } from './support.ts';
 
 let subgraph: TestSubgraph;
 let nats: NatsConnection;
@@ -49,13 +50,7 @@ async function gqlOk<T>(query: string, variables: Record<string, unknown>, heade
   return data!;
 }
 
-/** Resolves once the durable consumer has nothing pending or unacknowledged. */
-async function caughtUp(consumer: string) {
-  await waitFor(async () => {
-    const info = await jsm.consumers.info(subgraph.testBus.stream!, `messaging-${consumer}`);
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  });
-}
+const caughtUp = (consumer: string) => consumerCaughtUp(jsm, subgraph, consumer);
 
 const SEND = `mutation($input: SendNotificationInput!) {
   sendNotification(input: $input) { notification { id } errors { code message } }
@@ -570,8 +565,8 @@ describe('event published → followers', () => {
     const event = publishedEvent(organizationId);
     loseAckOnce.add(event.id);
     await subgraph.testBus.bus.publish(event);
-    // Handled twice: once for real (ack lost), once as the redelivery.
-    await waitFor(async () => handled.filter((id) => id === event.id).length === 2);
+    // Three commits: the first lost its ack (in-app or mail consumer), then its redelivery, then the other consumer.
+    await waitFor(async () => handled.filter((id) => id === event.id).length === 3);
     await caughtUp('event-published-followers');
     const rows = await notificationsFrom(event.id);
     expect(rows.map((row) => row.recipient_id).sort()).toEqual([...rest].sort());

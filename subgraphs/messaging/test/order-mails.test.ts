@@ -16,6 +16,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingSubgraph } from '../src/server.ts';
+import { consumerCaughtUp } from './support.ts';
 
 const GATEWAY = 'https://gateway.example';
 
@@ -40,13 +41,7 @@ afterAll(async () => {
   await smtp?.stop();
 });
 
-/** Resolves once the durable consumer has nothing pending or unacknowledged. */
-async function caughtUp(consumer: string) {
-  await waitFor(async () => {
-    const info = await jsm.consumers.info(subgraph.testBus.stream!, `messaging-${consumer}`);
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  });
-}
+const caughtUp = (consumer: string) => consumerCaughtUp(jsm, subgraph, consumer);
 
 const newAddress = () => `${uuidv7()}@example.test`;
 const mailsTo = (address: string) => smtp.messages.filter((mail) => mail.envelope.to.includes(address));

@@ -33,6 +33,7 @@ import {
   emailVerificationRequested,
   emailVerificationRequestedForAddress,
   registrationForTakenAddress,
+  userEmailChanged,
   userRegistered,
 } from '../events.ts';
 import { checkPassword } from './password-guard.ts';
@@ -170,7 +171,9 @@ export const verifyEmail = mutationRule(
         if (verification.purpose === 'change') {
           // The new address is proven: only now does the account move to it.
           await spendEmailChanges(tx, owner.id);
-          return changeEmailTo(tx, owner.id, verification.email);
+          const moved = await changeEmailTo(tx, owner.id, verification.email);
+          await ctx.outbox.publish(tx, userEmailChanged, owner.id, { userId: owner.id, email: moved.email });
+          return moved;
         }
         // A token for an address the account no longer has proves nothing.
         if (owner.email !== verification.email) return 'invalid' as const;

@@ -53,4 +53,11 @@ const message = (mail: Mail, messageId: string) => ({
   text: mail.text,
   html: mail.html,
   messageId,
+  // RFC 8058: `List-Unsubscribe: <url>` plus the one-click marker, so mail clients POST the link.
+  ...(mail.unsubscribeUrl
+    ? {
+        list: { unsubscribe: mail.unsubscribeUrl },
+        headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      }
+    : {}),
 });

@@ -102,3 +102,36 @@ export const follows = messaging.table(
 export interface OrganizationRef {
   id: string;
 }
+
+/**
+ * The address book: where to mail each user, fed by identity's events (messaging never asks
+ * identity). The address is encrypted with the platform key ring, bound to its user
+ * (RECIPIENT_EMAIL_COLUMN); `email_set_at` is when identity set it, so an older event never
+ * overwrites a newer address whatever order they arrive in.
+ */
+export const recipients = messaging.table('recipients', {
+  userId: uuid('user_id').primaryKey(),
+  emailSealed: text('email_sealed').notNull(),
+  emailSetAt: timestamp('email_set_at', { withTimezone: true }).notNull(),
+  /** From the registration; null until it arrives (an address change can come first). */
+  displayName: text('display_name'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type RecipientRow = typeof recipients.$inferSelect;
+
+/** Where the recipients' addresses are, for `npm run keys:rotate`. */
+export const RECIPIENT_EMAIL_COLUMN = {
+  schema: 'messaging',
+  table: 'recipients',
+  column: 'email_sealed',
+  key: 'user_id',
+} as const;
+
+/** Organizations' names as identity last published them, to say whom a follower mail is from. */
+export const organizationNames = messaging.table('organization_names', {
+  organizationId: uuid('organization_id').primaryKey(),
+  name: text().notNull(),
+  /** When identity set this name: an older event never overwrites a newer one. */
+  namedAt: timestamp('named_at', { withTimezone: true }).notNull(),
+});

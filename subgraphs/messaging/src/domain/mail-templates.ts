@@ -9,13 +9,16 @@ export interface Mail {
     | 'order-tickets'
     | 'ticket-transfer'
     | 'waiting-list-offer'
-    | 'receipt';
+    | 'receipt'
+    | 'event-published';
   to: { name: string; address: string };
   subject: string;
   text: string;
   html: string;
   /** The link the mail exists for, if any (the development log transport prints it). */
   link?: string;
+  /** Non-transactional mails: the one-click opt-out link (RFC 8058 headers and a visible link). */
+  unsubscribeUrl?: string;
 }
 
 /** One line: control characters (CR, LF, ...) and runs of whitespace become one space. */
@@ -45,13 +48,24 @@ interface MailContent {
   /** Several links of the same kind (one per ticket), listed after the intro; the first is `Mail.link`. */
   links?: Array<{ label: string; url: string }>;
   notes: string[];
+  /** Shown at the end (text and HTML) and sent as the List-Unsubscribe header. */
+  unsubscribeUrl?: string;
 }
 
 /**
  * Text and HTML from the same plain strings; everything goes through `escapeHtml` here, so no
  * template can forget it.
  */
-function compose({ template, to, subject, intro, action, links = [], notes }: MailContent): Mail {
+function compose({
+  template,
+  to,
+  subject,
+  intro,
+  action,
+  links = [],
+  notes,
+  unsubscribeUrl,
+}: MailContent): Mail {
   const name = singleLine(to.name);
   const greeting = name ? `Hello ${name},` : 'Hello,';
   const text = [
@@ -61,6 +75,7 @@ function compose({ template, to, subject, intro, action, links = [], notes }: Ma
     ...links.map((link) => `${link.label}:\n${link.url}`),
     ...notes,
     'Bilten',
+    ...(unsubscribeUrl ? [`Unsubscribe from these emails:\n${unsubscribeUrl}`] : []),
   ].join('\n\n');
   const paragraph = (value: string) => `<p>${escapeHtml(value)}</p>`;
   const button = action
@@ -87,6 +102,11 @@ function compose({ template, to, subject, intro, action, links = [], notes }: Ma
       : []),
     ...notes.map(paragraph),
     paragraph('Bilten'),
+    ...(unsubscribeUrl
+      ? [
+          `<p style="font-size: small"><a href="${escapeHtml(unsubscribeUrl)}">Unsubscribe from these emails</a></p>`,
+        ]
+      : []),
     '</body></html>',
   ].join('\n');
   return {
@@ -96,6 +116,7 @@ function compose({ template, to, subject, intro, action, links = [], notes }: Ma
     text,
     html,
     ...(action ? { link: action.url } : links[0] ? { link: links[0].url } : {}),
+    ...(unsubscribeUrl ? { unsubscribeUrl } : {}),
   };
 }
 
@@ -340,5 +361,39 @@ export function receiptMail(input: ReceiptMailInput, gatewayUrl: string): Mail {
       url: receiptLink(gatewayUrl, input.receiptId, input.token),
     },
     notes: [`Anyone with this link can open the ${what}: keep it to yourself.`],
+  });
+}
+
+// ---------------------------------------------------------------- followers' mails
+
+export interface FollowerEventMailInput {
+  email: string;
+  displayName: string;
+  /** Null while messaging has not heard the organization's name. */
+  organizerName: string | null;
+  eventTitle: string;
+  startsAt: string;
+  timezone: string;
+  eventUrl: string;
+  unsubscribeUrl: string;
+}
+
+/** To a follower of an organization: it published an event. Not transactional, so it can be turned off. */
+export function followerEventMail(input: FollowerEventMailInput): Mail {
+  const title = singleLine(input.eventTitle);
+  const organizer = input.organizerName ? singleLine(input.organizerName) : null;
+  const when = new Intl.DateTimeFormat('en-GB', {
+    dateStyle: 'full',
+    timeStyle: 'short',
+    timeZone: input.timezone,
+  }).format(new Date(input.startsAt));
+  return compose({
+    template: 'event-published',
+    to: { name: input.displayName, address: input.email },
+    subject: organizer ? `New from ${organizer}: ${title}` : `New event: ${title}`,
+    intro: `${organizer ?? 'An organizer you follow'} published ${title}, on ${when} (${input.timezone}).`,
+    action: { label: 'See the event', url: input.eventUrl },
+    notes: ['You get this because you follow this organizer on Bilten.'],
+    unsubscribeUrl: input.unsubscribeUrl,
   });
 }

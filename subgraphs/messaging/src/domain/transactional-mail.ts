@@ -7,7 +7,14 @@ import {
   userRegistered,
 } from '@bilten/contracts/identity';
 import { orderPaid, ticketTransferred, waitingListOffered } from '@bilten/contracts/orders';
-import type { DomainEvent, EventConsumer, EventDefinition, LinkTokenSeal, Logger } from '@bilten/platform';
+import type {
+  DomainEvent,
+  EventConsumer,
+  EventDefinition,
+  LinkTokenSeal,
+  Logger,
+  Transaction,
+} from '@bilten/platform';
 import type { z } from 'zod';
 import type { Mailer } from '../adapters/mailer.ts';
 import { mailsSentToWithinAnHour, recordSentEmail } from '../db/queries.ts';
@@ -29,39 +36,59 @@ export function messageIdOf(eventId: string, from: string): string {
   return `<${eventId}@${domain}>`;
 }
 
+/** What sending a mail needs: the transport, the From line and the per-recipient limit. */
+export interface MailDeps {
+  mailer: Mailer;
+  from: string;
+  log: Logger;
+  perRecipientPerHour: number;
+}
+
+/**
+ * Sends `mail` once for `mailId` (an event's id, or one derived per recipient of a fan-out), in
+ * the consumer's transaction: under the per-recipient hourly limit, recorded in sent_emails.
+ */
+export async function sendMailOnce(
+  tx: Transaction,
+  deps: MailDeps,
+  mailId: string,
+  mail: Mail,
+): Promise<void> {
+  // Whatever triggers them (invitations, resends, resets), no address gets more than this an hour.
+  if ((await mailsSentToWithinAnHour(tx, mail.to.address)) >= deps.perRecipientPerHour) {
+    deps.log.warn(
+      { security: true, event: mailId, template: mail.template },
+      'mail not sent: its recipient had the most mails an hour allows',
+    );
+    return;
+  }
+  const messageId = messageIdOf(mailId, deps.from);
+  const claimed = await recordSentEmail(tx, {
+    eventId: mailId,
+    recipient: mail.to.address,
+    template: mail.template,
+    messageId,
+  });
+  // Mailed already: the inbox stops redeliveries; this also stops a renamed consumer (new inbox key).
+  if (!claimed) return;
+  // SMTP cannot join this transaction. A failed send throws and rolls the row back, so the
+  // platform retries and finally dead-letters; a crash after the server accepted the mail but
+  // before COMMIT sends it again on redelivery. At least once on the wire, once in sent_emails.
+  await deps.mailer.send(mail, messageId);
+  deps.log.info({ event: mailId, template: mail.template, messageId }, 'mail sent');
+}
+
 function mailConsumer<S extends z.ZodType>(
   name: string,
   event: EventDefinition<S>,
   render: (event: DomainEvent<z.output<S>>) => Mail,
-  deps: { mailer: Mailer; from: string; log: Logger; perRecipientPerHour: number },
+  deps: MailDeps,
 ): EventConsumer<S> {
   return {
     name,
     event,
     async handle(event, tx) {
-      const mail = render(event);
-      // Whatever triggers them (invitations, resends, resets), no address gets more than this an hour.
-      if ((await mailsSentToWithinAnHour(tx, mail.to.address)) >= deps.perRecipientPerHour) {
-        deps.log.warn(
-          { security: true, event: event.id, template: mail.template },
-          'mail not sent: its recipient had the most mails an hour allows',
-        );
-        return;
-      }
-      const messageId = messageIdOf(event.id, deps.from);
-      const claimed = await recordSentEmail(tx, {
-        eventId: event.id,
-        recipient: mail.to.address,
-        template: mail.template,
-        messageId,
-      });
-      // Mailed already: the inbox stops redeliveries; this also stops a renamed consumer (new inbox key).
-      if (!claimed) return;
-      // SMTP cannot join this transaction. A failed send throws and rolls the row back, so the
-      // platform retries and finally dead-letters; a crash after the server accepted the mail but
-      // before COMMIT sends it again on redelivery. At least once on the wire, once in sent_emails.
-      await deps.mailer.send(mail, messageId);
-      deps.log.info({ event: event.id, template: mail.template, messageId }, 'mail sent');
+      await sendMailOnce(tx, deps, event.id, render(event));
     },
   };
 }

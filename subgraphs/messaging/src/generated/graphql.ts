@@ -315,6 +315,20 @@ export type SendNotificationPayload = {
   notification?: Maybe<Notification>;
 };
 
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Each in-app notification stored for the signed-in user, as `notification(id:)` answers it; no
+   * first message. Refused for anonymous connections.
+   */
+  notificationReceived?: Maybe<Notification>;
+  /**
+   * The signed-in user's unread count: now, then after each new in-app notification. Refused for
+   * anonymous connections.
+   */
+  unreadNotificationCount?: Maybe<Scalars['Int']['output']>;
+};
+
 /** Unset fields keep their values. */
 export type UpdateNotificationPreferencesInput = {
   categories?: InputMaybe<Array<CategoryPreferenceInput>>;
@@ -504,6 +518,7 @@ export type ResolversTypes = ResolversObject<{
   QuietHoursInput: QuietHoursInput;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: ResolverTypeWrapper<Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversTypes['Notification']> }>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UpdateNotificationPreferencesInput: UpdateNotificationPreferencesInput;
   UpdateNotificationPreferencesPayload: ResolverTypeWrapper<UpdateNotificationPreferencesPayload>;
   User: ResolverTypeWrapper<Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversTypes['FollowingConnection']>, notifications?: Maybe<ResolversTypes['NotificationConnection']> }>;
@@ -546,6 +561,7 @@ export type ResolversParentTypes = ResolversObject<{
   QuietHoursInput: QuietHoursInput;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversParentTypes['Notification']> };
+  Subscription: Record<PropertyKey, never>;
   UpdateNotificationPreferencesInput: UpdateNotificationPreferencesInput;
   UpdateNotificationPreferencesPayload: UpdateNotificationPreferencesPayload;
   User: Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversParentTypes['FollowingConnection']>, notifications?: Maybe<ResolversParentTypes['NotificationConnection']> } | FederationReferenceTypes['User'];
@@ -674,6 +690,11 @@ export type SendNotificationPayloadResolvers<ContextType = Context, ParentType e
   notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType>;
 }>;
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  notificationReceived?: SubscriptionResolver<Maybe<ResolversTypes['Notification']>, "notificationReceived", ParentType, ContextType>;
+  unreadNotificationCount?: SubscriptionResolver<Maybe<ResolversTypes['Int']>, "unreadNotificationCount", ParentType, ContextType>;
+}>;
+
 export type UpdateNotificationPreferencesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateNotificationPreferencesPayload'] = ResolversParentTypes['UpdateNotificationPreferencesPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   preferences?: Resolver<Maybe<ResolversTypes['NotificationPreferences']>, ParentType, ContextType>;
@@ -714,6 +735,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Query?: QueryResolvers<ContextType>;
   QuietHours?: QuietHoursResolvers<ContextType>;
   SendNotificationPayload?: SendNotificationPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   UpdateNotificationPreferencesPayload?: UpdateNotificationPreferencesPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
