@@ -11,7 +11,7 @@ export interface CoalescedReads {
 }
 
 /**
- * Re-reads after changes, at most once per `coalesceMs`: changes that come while a read runs (or
+ * Re-reads after changes, at most once per `coalesceMs` counted from the last answer: changes that come while a read runs (or
  * within the window of the last) make one more read, so the last state is always read. `read`
  * handles its own failures.
  */
@@ -33,10 +33,12 @@ export function coalescedReads(coalesceMs: number, read: () => Promise<void>): C
     }
     reading = true;
     dirty = false;
-    lastReadAt = Date.now();
     try {
       await read();
     } finally {
+      // The window starts when the answer went out, so subscribers get at most one message per
+      // window however long a read takes under load.
+      lastReadAt = Date.now();
       reading = false;
     }
     void pump();

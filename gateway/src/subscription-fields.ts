@@ -1,4 +1,4 @@
-import { notificationCreated } from '@bilten/contracts/messaging';
+import { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
 import { eventAvailabilityChanged, eventSalesChanged, orderStatusChanged } from '@bilten/contracts/orders';
 import type { EventDefinition } from '@bilten/platform';
 import { print, type SelectionSetNode } from 'graphql';
@@ -41,8 +41,8 @@ export const GUEST = '__biltenGuestToken';
  * The served root fields. ticketAvailability: holds taken or given back, and sales returned, move
  * what is left; coalesced because a sale rush would otherwise push one read per reservation to
  * every watcher, and public so that a crowd on one event shares each read. notificationReceived and
- * unreadNotificationCount: messaging's in-app notifications, keyed by the recipient. Marking
- * notifications read publishes nothing yet, so the count is sent again only on a new notification.
+ * unreadNotificationCount: messaging's in-app notifications, keyed by the recipient; the count is
+ * sent again on a new notification and when notifications are read (or archived unread).
  */
 export const LIVE_FIELDS: Record<string, LiveField> = {
   orderUpdated: {
@@ -81,7 +81,7 @@ export const LIVE_FIELDS: Record<string, LiveField> = {
     signedIn: true,
   },
   unreadNotificationCount: {
-    events: [notificationCreated],
+    events: [notificationCreated, notificationsRead],
     keyOf: (payload) => payload.recipientId as string,
     lookup: () => 'me { unreadNotificationCount }',
     pick: (data) =>

@@ -52,16 +52,20 @@ describe('notifications through the gateway', () => {
   it('notifies a follower in-app and by email when the organization publishes an event; one click unsubscribes', async () => {
     const { organizationId, owner } = await publishedEvent(stack, 'followed-org');
     const follower = await stack.signUp();
-    const { followOrganization } = await gatewayCall<{
-      followOrganization: { following: boolean; organization: { name: string; followerCount: number } };
-    }>(
-      stack,
-      `mutation($input: FollowOrganizationInput!) {
-        followOrganization(input: $input) { following organization { name followerCount } }
-      }`,
-      { input: { organizationId } },
-      follower.headers,
-    );
+    // NOT_FOUND until identity's organizationCreated has reached messaging.
+    const followOrganization = await waitFor(async () => {
+      const data = await gatewayCall<{
+        followOrganization: { following: boolean; organization: { name: string; followerCount: number } };
+      }>(
+        stack,
+        `mutation($input: FollowOrganizationInput!) {
+          followOrganization(input: $input) { following organization { name followerCount } }
+        }`,
+        { input: { organizationId } },
+        follower.headers,
+      );
+      return data.followOrganization.following && data.followOrganization;
+    });
     // followerCount from messaging, name from identity: one entity.
     expect(followOrganization).toEqual({
       following: true,

@@ -574,6 +574,33 @@ describe('notificationReceived and unreadNotificationCount', () => {
     });
     expect(othersFeed.messages).toHaveLength(1);
     expect(received.messages).toHaveLength(2);
+
+    // Reading (or archiving an unread one) pushes the count back down; a no-op pushes nothing.
+    const markRead = (input: Record<string, unknown>, headers = recipient.headers) =>
+      gatewayCall<{ markNotificationsRead: { count: number } }>(
+        stack,
+        `mutation($input: NotificationIdsInput!) { markNotificationsRead(input: $input) { count } }`,
+        { input },
+        headers,
+      );
+    expect((await markRead({ ids: [first] })).markNotificationsRead.count).toBe(1);
+    expect((await count.next()).unreadNotificationCount).toBe(1);
+    // The other user cannot read the recipient's: nothing changes, nothing is pushed.
+    expect((await markRead({ ids: [second] }, other.headers)).markNotificationsRead.count).toBe(0);
+    await gatewayCall(
+      stack,
+      `mutation($input: ArchiveNotificationInput!) { archiveNotification(input: $input) { notification { id } } }`,
+      { input: { id: second } },
+      recipient.headers,
+    );
+    expect((await count.next()).unreadNotificationCount).toBe(0);
+    expect((await markRead({ all: true })).markNotificationsRead.count).toBe(0);
+    // The next message is the next notification's, so neither no-op pushed one in between.
+    const third = await sendNotification(admin.headers, recipient.userId, 'Last call');
+    expect((await received.next()).notificationReceived.id).toBe(third);
+    expect((await count.next()).unreadNotificationCount).toBe(1);
+    expect(count.messages.map((message) => message.unreadNotificationCount)).toEqual([0, 1, 2, 1, 0, 1]);
+    expect(received.messages).toHaveLength(3);
   });
 
   it('pushes a notification once when its event is published again (a relay retrying)', async () => {

@@ -3,7 +3,7 @@ import { createMailer } from './adapters/mailer.ts';
 import { createUnsubscribeLinks } from './adapters/unsubscribe-links.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
 import { eventPublishedFollowerMailConsumer } from './domain/follower-mail.ts';
-import { eventPublishedFollowersConsumer } from './domain/followers.ts';
+import { eventPublishedFollowersConsumer, organizationClosedConsumer } from './domain/followers.ts';
 import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
 import {
   billingMailConsumers,
@@ -11,12 +11,16 @@ import {
   transactionalMailConsumers,
 } from './domain/transactional-mail.ts';
 
-/** What messaging publishes: an in-app notification was stored (for the gateway's subscriptions). */
-export { notificationCreated } from '@bilten/contracts/messaging';
+/**
+ * What messaging publishes, for the gateway's subscriptions: an in-app notification was stored, and
+ * notifications were read.
+ */
+export { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
 
 // It consumes identity's account events, orders' ticket and waiting-list events and billing's
 // receipts to send the transactional mails, identity's users and organizations for its address
-// book and organizer names, and catalog's published events to notify followers (in-app, email).
+// book and organizer names (a closure also ends the organization's follows), and catalog's
+// published events to notify followers (in-app, email).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
@@ -41,6 +45,7 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     eventPublishedFollowersConsumer(outbox),
     ...recipientBookConsumers(ring),
     ...organizationNameConsumers(),
+    organizationClosedConsumer(),
     eventPublishedFollowerMailConsumer({
       ...shared,
       ring,

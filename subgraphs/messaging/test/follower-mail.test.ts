@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPIENT_EMAIL_COLUMN } from '../src/db/schema.ts';
 import { fanOutMailId } from '../src/domain/follower-mail.ts';
 import { encryptedColumns, messagingSubgraph } from '../src/server.ts';
-import { consumerCaughtUp, consumerDeliveries } from './support.ts';
+import { consumerCaughtUp, consumerDeliveries, knownOrganization } from './support.ts';
 
 /** The subgraph's key; the rotation test puts another first. */
 const DATA_KEY = `k1:${randomBytes(32).toString('base64')}`;
@@ -300,7 +300,8 @@ describe('event published → follower email', () => {
     await register(userId, old);
     await subgraph.testBus.bus.publish(emailChange(userId, current));
     await caughtUp('recipient-book-email-changed');
-    await follow(userId, organizationId);
+    // A follow from before following needed an organization messaging knows.
+    await subgraph.sql`insert into messaging.follows (user_id, organization_id) values (${userId}, ${organizationId})`;
     await subgraph.testBus.bus.publish(published(organizationId, 'Open air'));
     const mail = await smtp.waitForMessage((received) => received.envelope.to.includes(current));
     expect(mail.parsed.subject).toBe('New event: Open air');
@@ -311,7 +312,7 @@ describe('event published → follower email', () => {
 
 describe('the per-recipient hourly limit', () => {
   it('holds for follower mails too', async () => {
-    const organizationId = uuidv7();
+    const organizationId = await knownOrganization(jsm, subgraph);
     const userId = uuidv7();
     const email = newAddress();
     await register(userId, email);

@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingSubgraph } from '../src/server.ts';
-import { consumerCaughtUp } from './support.ts';
+import { consumerCaughtUp, knownOrganization } from './support.ts';
 
 let subgraph: TestSubgraph;
 let nats: NatsConnection;
@@ -234,6 +234,77 @@ describe('in-app notification states', () => {
     const [row] = await subgraph.sql`
       select payload from messaging.outbox where type = 'bilten.messaging.notification.created' and aggregate_id = ${id!}`;
     expect(row!.payload).toEqual({ notificationId: id, recipientId: userId });
+  });
+
+  const ARCHIVE_ID = `mutation($input: ArchiveNotificationInput!) {
+    archiveNotification(input: $input) { notification { id } errors { code } }
+  }`;
+  const archive = async (userId: string, id: string) =>
+    subgraph.gql(ARCHIVE_ID, { input: { id } }, await as(userId));
+  /** The notifications.read counts written for a recipient, in order. */
+  const readEvents = async (recipientId: string) =>
+    (
+      await subgraph.sql`
+        select payload from messaging.outbox
+        where type = 'bilten.messaging.notifications.read' and aggregate_id = ${recipientId}
+        order by sequence`
+    ).map((row) => row.payload);
+
+  it('publishes notifications.read once per real change, never for a no-op', async () => {
+    const userId = uuidv7();
+    const intruder = uuidv7();
+    const [a, b, c, d] = await seed(userId, 4);
+
+    await mark('markNotificationsSeen', userId, { all: true });
+    expect(await readEvents(userId)).toEqual([]);
+
+    await mark('markNotificationsRead', userId, { ids: [a] });
+    await mark('markNotificationsRead', userId, { ids: [a] });
+    // Another user's ids and invalid input change nothing, so nobody is told anything.
+    await mark('markNotificationsRead', intruder, { ids: [b, c] });
+    expect((await archive(intruder, b!)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await mark('markNotificationsRead', userId, { ids: ['nope'] });
+    expect(await readEvents(userId)).toEqual([{ recipientId: userId, count: 1 }]);
+    expect(await readEvents(intruder)).toEqual([]);
+
+    // Archiving an unread one reads it; archiving it again, or a read one, moves no count.
+    expect((await archive(userId, b!)).errors).toBeUndefined();
+    expect((await archive(userId, b!)).errors).toBeUndefined();
+    expect((await archive(userId, a!)).errors).toBeUndefined();
+    expect(await mark('markNotificationsRead', userId, { all: true })).toMatchObject({ count: 2 });
+    expect((await mark('markNotificationsRead', userId, { all: true })).count).toBe(0);
+    expect(await readEvents(userId)).toEqual([
+      { recipientId: userId, count: 1 },
+      { recipientId: userId, count: 1 },
+      { recipientId: userId, count: 2 },
+    ]);
+    expect(
+      (await inboxOf(userId, { archived: null })).notifications.edges.map(({ node }) => node.id),
+    ).toEqual([d, c, b, a]);
+  });
+
+  it('publishes notifications.read once when the same notifications are read concurrently', async () => {
+    const userId = uuidv7();
+    const [first, second, third] = await seed(userId, 3);
+    const results = await Promise.all([
+      mark('markNotificationsRead', userId, { all: true }),
+      mark('markNotificationsRead', userId, { all: true }),
+      mark('markNotificationsRead', userId, { ids: [first, second, third] }),
+    ]);
+    expect(results.map((result) => result.count).reduce((sum, count) => sum + count)).toBe(3);
+    const [other] = await seed(userId, 1);
+    const archives = await Promise.all([
+      archive(userId, other!),
+      archive(userId, other!),
+      archive(userId, other!),
+    ]);
+    expect(archives.map((answer) => answer.errors)).toEqual([undefined, undefined, undefined]);
+
+    const events = await readEvents(userId);
+    // However the three reads interleaved, the counts add up to the three notifications read.
+    expect(events.slice(0, -1).reduce((sum, event) => sum + event.count, 0)).toBe(3);
+    expect(events.at(-1)).toEqual({ recipientId: userId, count: 1 });
+    expect(results.filter((result) => result.count > 0)).toHaveLength(events.length - 1);
   });
 });
 
@@ -464,7 +535,7 @@ const FOLLOWING = `query($representations: [_Any!]!, $first: Int, $after: String
 
 describe('followers', () => {
   it('follows and unfollows idempotently, with the follower count', async () => {
-    const organizationId = uuidv7();
+    const organizationId = await knownOrganization(jsm, subgraph);
     const [ana, ben] = [uuidv7(), uuidv7()];
     expect(await follow('followOrganization', ana, organizationId)).toEqual({
       following: true,
@@ -494,7 +565,8 @@ describe('followers', () => {
 
   it("lists one's own follows by keyset, and nobody else's", async () => {
     const userId = uuidv7();
-    const organizations = [uuidv7(), uuidv7(), uuidv7()];
+    const organizations = [];
+    for (let i = 0; i < 3; i++) organizations.push(await knownOrganization(jsm, subgraph));
     for (const id of organizations) await follow('followOrganization', userId, id);
     const headers = await as(userId);
     const page = async (after?: string | null) =>
@@ -552,7 +624,7 @@ describe('event published → followers', () => {
       select recipient_id, category, channel, subject from messaging.notifications where source_event_id = ${eventId}`;
 
   it('notifies each follower in-app once, not those who turned EVENT_UPDATES in-app off, not after a redelivery', async () => {
-    const organizationId = uuidv7();
+    const organizationId = await knownOrganization(jsm, subgraph);
     const followers = Array.from({ length: 5 }, () => uuidv7());
     const [quiet, ...rest] = followers;
     for (const userId of followers) await follow('followOrganization', userId, organizationId);
@@ -560,7 +632,7 @@ describe('event published → followers', () => {
       categories: [{ category: 'EVENT_UPDATES', channels: [{ channel: 'IN_APP', enabled: false }] }],
     });
     // Someone who follows another organization hears nothing.
-    await follow('followOrganization', uuidv7(), uuidv7());
+    await follow('followOrganization', uuidv7(), await knownOrganization(jsm, subgraph));
 
     const event = publishedEvent(organizationId);
     loseAckOnce.add(event.id);

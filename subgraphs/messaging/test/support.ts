@@ -1,6 +1,9 @@
 /** What the messaging test files share: how far messaging's durable consumers got on the test stream. */
+import { organizationCreated } from '@bilten/contracts/identity';
+import { newEvent } from '@bilten/platform';
 import { type TestSubgraph, waitFor } from '@bilten/testkit';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { v7 as uuidv7 } from 'uuid';
 
 const consumerInfo = (jsm: JetStreamManager, subgraph: TestSubgraph, consumer: string) =>
   jsm.consumers.info(subgraph.testBus.stream!, `messaging-${consumer}`);
@@ -15,3 +18,22 @@ export const consumerCaughtUp = (jsm: JetStreamManager, subgraph: TestSubgraph, 
 /** Deliveries the durable consumer has made so far, redeliveries included. */
 export const consumerDeliveries = async (jsm: JetStreamManager, subgraph: TestSubgraph, consumer: string) =>
   (await consumerInfo(jsm, subgraph, consumer)).delivered.consumer_seq;
+
+/** A new organization, created the way identity announces it; resolves once messaging knows it (it can be followed). */
+export async function knownOrganization(
+  jsm: JetStreamManager,
+  subgraph: TestSubgraph,
+  name = 'Kino Meeting Point',
+) {
+  const organizationId = uuidv7();
+  await subgraph.testBus.bus.publish(
+    newEvent(organizationCreated, organizationId, 1, {
+      organizationId,
+      name,
+      slug: `org-${organizationId.slice(-12)}`,
+      testMode: false,
+    }),
+  );
+  await consumerCaughtUp(jsm, subgraph, 'organization-names-created');
+  return organizationId;
+}

@@ -3,13 +3,22 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { follows } from './schema.ts';
 
 /** True when the follow is new. */
-export async function insertFollow(db: Database, userId: string, organizationId: string): Promise<boolean> {
-  const rows = await db
+export async function insertFollow(
+  tx: Transaction,
+  userId: string,
+  organizationId: string,
+): Promise<boolean> {
+  const rows = await tx
     .insert(follows)
     .values({ userId, organizationId })
     .onConflictDoNothing()
     .returning({ userId: follows.userId });
   return rows.length > 0;
+}
+
+/** Deletes every follow of an organization (it closed). */
+export async function deleteFollowsOf(tx: Transaction, organizationId: string): Promise<void> {
+  await tx.delete(follows).where(eq(follows.organizationId, organizationId));
 }
 
 export async function deleteFollow(db: Database, userId: string, organizationId: string): Promise<void> {

@@ -53,7 +53,7 @@ function filterCondition(filter: NotificationFilter): SQL | undefined {
  * ids match nothing), or all of them. Answers how many changed.
  */
 export async function stampNotifications(
-  db: Database,
+  db: Database | Transaction,
   column: 'readAt' | 'seenAt',
   recipientId: string,
   ids: string[] | 'all',
@@ -73,21 +73,31 @@ export async function stampNotifications(
   return rows.length;
 }
 
-/** Archives (and reads) one of the recipient's notifications; null when they have no such one. */
+/**
+ * Archives (and reads) one of the recipient's notifications; null when they have no such one.
+ * `read`: it was unread until now.
+ */
 export async function archiveNotificationOf(
-  db: Database,
+  tx: Transaction,
   recipientId: string,
   id: string,
-): Promise<NotificationRow | null> {
-  const [row] = await db
+): Promise<{ notification: NotificationRow; read: boolean } | null> {
+  // Locked first: of two concurrent archives, the second sees the first one's readAt.
+  const [before] = await tx
+    .select({ readAt: notifications.readAt })
+    .from(notifications)
+    .where(and(eq(notifications.id, id), eq(notifications.recipientId, recipientId)))
+    .for('update');
+  if (!before) return null;
+  const [notification] = await tx
     .update(notifications)
     .set({
       archivedAt: sql`coalesce(${notifications.archivedAt}, now())`,
       readAt: sql`coalesce(${notifications.readAt}, now())`,
     })
-    .where(and(eq(notifications.id, id), eq(notifications.recipientId, recipientId)))
+    .where(eq(notifications.id, id))
     .returning();
-  return row ?? null;
+  return { notification: notification!, read: before.readAt === null };
 }
 
 /** Unread, unarchived notifications per recipient (absent: none), from the partial index. */

@@ -1,5 +1,5 @@
 import type { Transaction } from '@bilten/platform';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { organizationNames, type RecipientRow, recipients } from './schema.ts';
 
 /**
@@ -42,8 +42,41 @@ export async function upsertOrganizationName(
     .onConflictDoUpdate({
       target: organizationNames.organizationId,
       set: { name: sql`excluded.name`, namedAt: sql`excluded.named_at` },
-      setWhere: sql`excluded.named_at > ${organizationNames.namedAt}`,
+      setWhere: sql`${organizationNames.namedAt} is null or excluded.named_at > ${organizationNames.namedAt}`,
     });
+}
+
+/**
+ * Marks an organization closed as of `closedAt`, keeping the first date on a redelivery. A closure
+ * arriving before the organization's creation leaves a nameless closed row: the creation names it
+ * later but never reopens it.
+ */
+export async function markOrganizationClosed(
+  tx: Transaction,
+  organizationId: string,
+  closedAt: Date,
+): Promise<void> {
+  await tx
+    .insert(organizationNames)
+    .values({ organizationId, closedAt })
+    .onConflictDoUpdate({
+      target: organizationNames.organizationId,
+      set: { closedAt: sql`coalesce(${organizationNames.closedAt}, excluded.closed_at)` },
+    });
+}
+
+/**
+ * True when messaging has heard of the organization and it is open; the row stays share-locked
+ * until the transaction ends, so a closure committing meanwhile waits for a follow made under it
+ * (and then deletes it), and a follow waiting on a closure sees it closed.
+ */
+export async function lockOpenOrganization(tx: Transaction, organizationId: string): Promise<boolean> {
+  const rows = await tx
+    .select({ organizationId: organizationNames.organizationId })
+    .from(organizationNames)
+    .where(and(eq(organizationNames.organizationId, organizationId), isNull(organizationNames.closedAt)))
+    .for('share');
+  return rows.length > 0;
 }
 
 export async function organizationNameOf(tx: Transaction, organizationId: string): Promise<string | null> {

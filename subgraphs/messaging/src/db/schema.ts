@@ -128,10 +128,16 @@ export const RECIPIENT_EMAIL_COLUMN = {
   key: 'user_id',
 } as const;
 
-/** Organizations' names as identity last published them, to say whom a follower mail is from. */
+/**
+ * Organizations as identity last published them: whom a follower mail is from, and which ones can
+ * be followed (those messaging has heard of and that are not closed).
+ */
 export const organizationNames = messaging.table('organization_names', {
   organizationId: uuid('organization_id').primaryKey(),
-  name: text().notNull(),
+  /** Null while only the closure has arrived (identity's events reach each consumer in its own time). */
+  name: text(),
   /** When identity set this name: an older event never overwrites a newer one. */
-  namedAt: timestamp('named_at', { withTimezone: true }).notNull(),
+  namedAt: timestamp('named_at', { withTimezone: true }),
+  /** Identity closed it: nobody can follow it any more. */
+  closedAt: timestamp('closed_at', { withTimezone: true }),
 });

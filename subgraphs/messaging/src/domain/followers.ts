@@ -1,4 +1,5 @@
 import { eventPublished } from '@bilten/contracts/catalog';
+import { organizationClosed } from '@bilten/contracts/identity';
 import {
   DomainError,
   decodeCursor,
@@ -13,8 +14,9 @@ import {
 } from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { deleteFollow, followerIdsAfter, followsOf, insertFollow } from '../db/follows.ts';
+import { deleteFollow, deleteFollowsOf, followerIdsAfter, followsOf, insertFollow } from '../db/follows.ts';
 import { preferencesOfUsers } from '../db/preferences.ts';
+import { lockOpenOrganization, markOrganizationClosed } from '../db/recipients.ts';
 import { KINDS, shouldDeliver } from './delivery-rules.ts';
 import { storeInAppNotifications } from './notifications.ts';
 
@@ -27,11 +29,22 @@ interface FollowResult {
 const followInput = z.object({ organizationId: uuidInput });
 const invalid = (errors: UserError[]): FollowResult => ({ organization: null, following: false, errors });
 
-/** Idempotent: following twice keeps one follow (and its first date). */
+/**
+ * Only an organization identity told messaging about and that is open: anything else is NOT_FOUND
+ * and stores nothing. Idempotent: following twice keeps one follow (and its first date).
+ */
 export const followOrganization = mutationRule(
   { input: followInput, caller: requireUser, invalid },
   async (ctx: Pick<Context, 'db' | 'viewer'>, { organizationId }, user): Promise<FollowResult> => {
-    await insertFollow(ctx.db, user.userId, organizationId);
+    const followed = await ctx.db.transaction(async (tx) => {
+      if (!(await lockOpenOrganization(tx, organizationId))) return false;
+      await insertFollow(tx, user.userId, organizationId);
+      return true;
+    });
+    if (!followed)
+      return invalid([
+        { code: 'NOT_FOUND', message: 'no such organization', field: ['input', 'organizationId'] },
+      ]);
     return { organization: { id: organizationId }, following: true, errors: [] };
   },
 );
@@ -63,6 +76,22 @@ export async function followingPage(
       node: { id: node.organizationId },
       followedAt: node.createdAt,
     })),
+  };
+}
+
+/**
+ * Organization closed → marked closed and its follows deleted in the consumer's transaction, so
+ * its follower count is 0 and nothing published for it later reaches anyone. A redelivery finds
+ * nothing left to delete and keeps the first closing date.
+ */
+export function organizationClosedConsumer(): EventConsumer<typeof organizationClosed.payload> {
+  return {
+    name: 'organization-closed-follows',
+    event: organizationClosed,
+    async handle({ payload, occurredAt }, tx) {
+      await markOrganizationClosed(tx, payload.organizationId, new Date(occurredAt));
+      await deleteFollowsOf(tx, payload.organizationId);
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { notificationCreated } from '@bilten/contracts/messaging';
+import { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
 import {
   DomainError,
   decodeCursor,
@@ -123,7 +123,11 @@ interface MarkNotificationsResult {
   errors: UserError[];
 }
 
-/** Read or seen: only the caller's own change, so another user's ids match nothing and say nothing. */
+/**
+ * Read or seen: only the caller's own change, so another user's ids match nothing and say nothing.
+ * Reading tells the gateway (the unread count moved), in the same transaction, and only if any
+ * changed; seen does not move the count.
+ */
 const markNotifications = (column: 'readAt' | 'seenAt') =>
   mutationRule(
     {
@@ -132,14 +136,21 @@ const markNotifications = (column: 'readAt' | 'seenAt') =>
       invalid: (errors): MarkNotificationsResult => ({ count: 0, unreadCount: 0, errors }),
     },
     async (
-      ctx: Pick<Context, 'db' | 'viewer' | 'loaders'>,
+      ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox'>,
       input,
       user,
     ): Promise<MarkNotificationsResult> => {
-      const count = await stampNotifications(ctx.db, column, user.userId, input.all ? 'all' : input.ids!);
+      const count = await ctx.db.transaction(async (tx) => {
+        const changed = await stampNotifications(tx, column, user.userId, input.all ? 'all' : input.ids!);
+        if (changed && column === 'readAt') await publishRead(tx, ctx.outbox, user.userId, changed);
+        return changed;
+      });
       return { count, unreadCount: await ctx.loaders.unreadCount.load(user.userId), errors: [] };
     },
   );
+
+const publishRead = (tx: Transaction, outbox: Outbox, recipientId: string, count: number) =>
+  outbox.publish(tx, notificationsRead, recipientId, { recipientId, count });
 
 export const markNotificationsRead = markNotifications('readAt');
 export const markNotificationsSeen = markNotifications('seenAt');
@@ -149,17 +160,25 @@ interface ArchiveNotificationResult {
   errors: UserError[];
 }
 
-/** The caller's own only: another user's id is NOT_FOUND, as if it did not exist. */
+/** The caller's own only: another user's id is NOT_FOUND, as if it did not exist. Archiving reads. */
 export const archiveNotification = mutationRule(
   {
     input: z.object({ id: uuidInput }),
     caller: requireUser,
     invalid: (errors): ArchiveNotificationResult => ({ notification: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer'>, { id }, user): Promise<ArchiveNotificationResult> => {
-    const notification = await archiveNotificationOf(ctx.db, user.userId, id);
-    if (!notification) throw new DomainError('NOT_FOUND', 'you have no notification with this id');
-    return { notification, errors: [] };
+  async (
+    ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>,
+    { id },
+    user,
+  ): Promise<ArchiveNotificationResult> => {
+    const archived = await ctx.db.transaction(async (tx) => {
+      const result = await archiveNotificationOf(tx, user.userId, id);
+      if (result?.read) await publishRead(tx, ctx.outbox, user.userId, 1);
+      return result;
+    });
+    if (!archived) throw new DomainError('NOT_FOUND', 'you have no notification with this id');
+    return { notification: archived.notification, errors: [] };
   },
 );
 

@@ -140,7 +140,7 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** The caller's own only (NOT_FOUND otherwise); idempotent. Archiving also marks it read. */
   archiveNotification: ArchiveNotificationPayload;
-  /** Signed-in users; idempotent. New events of the organization notify its followers (EVENT_UPDATES). */
+  /** Signed-in users; idempotent; NOT_FOUND for an organization that does not exist or has closed. New events of the organization notify its followers (EVENT_UPDATES). */
   followOrganization: FollowOrganizationPayload;
   /** Signed-in users; other users' ids are ignored. */
   markNotificationsRead: MarkNotificationsPayload;
