@@ -136,6 +136,17 @@ const ORDER_UPDATED = `subscription($id: ID!) {
   orderUpdated(orderId: $id) { id status tickets { id } event { title } }
 }`;
 
+/** Orders learns of an event by catalog's event; until then it has no availability to show. */
+const availabilityKnown = (eventId: string) =>
+  waitFor(async () => {
+    const { event } = await gatewayCall<{ event: { availability: { remaining: number } | null } }>(
+      stack,
+      `query($id: ID!) { event(id: $id) { availability { remaining } } }`,
+      { id: eventId },
+      {},
+    );
+    return event.availability;
+  });
 /** Pays the order with the Sandbox, asking again until billing has heard of it (orders' order.created). */
 const payWithSandbox = (orderId: string, headers: Record<string, string>) =>
   waitFor(async () => {
@@ -219,16 +230,7 @@ describe('ticketAvailability and eventSales', () => {
     const { eventId, ticketTypeId } = await publishedEvent(stack, 'live-burst', {
       ticketType: { capacity: 50, maxPerBuyer: null },
     });
-    // Orders learns of the event by catalog's event; until then it has no availability to show.
-    await waitFor(async () => {
-      const { event } = await gatewayCall<{ event: { availability: { remaining: number } | null } }>(
-        stack,
-        `query($id: ID!) { event(id: $id) { availability { remaining } } }`,
-        { id: eventId },
-        {},
-      );
-      return event.availability;
-    });
+    await availabilityKnown(eventId);
     const feed = subscribe<{
       ticketAvailability: { availability: { remaining: number; ticketTypes: Array<{ remaining: number }> } };
     }>(
@@ -658,15 +660,7 @@ describe('crowds and metrics', () => {
     const { eventId, ticketTypeId } = await publishedEvent(stack, 'live-crowd', {
       ticketType: { capacity: 100, maxPerBuyer: null },
     });
-    await waitFor(async () => {
-      const { event } = await gatewayCall<{ event: { availability: { remaining: number } | null } }>(
-        stack,
-        `query($id: ID!) { event(id: $id) { availability { remaining } } }`,
-        { id: eventId },
-        {},
-      );
-      return event.availability;
-    });
+    await availabilityKnown(eventId);
     const query = `subscription($id: ID!) { ticketAvailability(eventId: $id) { id availability { remaining } } }`;
     const buyer = await stack.signUp();
     const activeBefore = await gatewayMetric('gateway_subscriptions_active', { field: 'ticketAvailability' });

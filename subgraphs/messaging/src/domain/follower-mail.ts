@@ -2,11 +2,9 @@ import { createHash } from 'node:crypto';
 import { eventPublished } from '@bilten/contracts/catalog';
 import type { EventConsumer, KeyRing } from '@bilten/platform';
 import type { UnsubscribeLinks } from '../adapters/unsubscribe-links.ts';
-import { followerIdsAfter } from '../db/follows.ts';
-import { preferencesOfUsers } from '../db/preferences.ts';
 import { organizationNameOf, recipientsByIds } from '../db/recipients.ts';
-import { KINDS, shouldDeliver } from './delivery-rules.ts';
-import { FAN_OUT_BATCH } from './followers.ts';
+import { KINDS } from './delivery-rules.ts';
+import { followersTaking } from './followers.ts';
 import { followerEventMail } from './mail-templates.ts';
 import { emailOf } from './recipients.ts';
 import { type MailDeps, sendMailOnce } from './transactional-mail.ts';
@@ -44,16 +42,7 @@ export function eventPublishedFollowerMailConsumer(
       if (visibility !== 'PUBLIC') return;
       const organizerName = await organizationNameOf(tx, organizationId);
       const eventUrl = `${deps.web.replace(/\/+$/, '')}/events/${encodeURIComponent(eventId)}`;
-      let after: string | undefined;
-      for (;;) {
-        const followers = await followerIdsAfter(tx, organizationId, FAN_OUT_BATCH, after);
-        if (!followers.length) return;
-        const preferences = new Map(
-          (await preferencesOfUsers(tx, followers)).map((row) => [row.userId, row]),
-        );
-        const wanting = followers.filter((userId) =>
-          shouldDeliver(preferences.get(userId) ?? null, KINDS.eventPublished, 'EMAIL'),
-        );
+      for await (const wanting of followersTaking(tx, organizationId, KINDS.eventPublished, 'EMAIL')) {
         for (const recipient of await recipientsByIds(tx, wanting)) {
           const mail = followerEventMail({
             email: emailOf(deps.ring, recipient),
@@ -71,7 +60,6 @@ export function eventPublishedFollowerMailConsumer(
           });
           await sendMailOnce(tx, deps, fanOutMailId(event.id, recipient.userId), mail);
         }
-        after = followers.at(-1);
       }
     },
   };

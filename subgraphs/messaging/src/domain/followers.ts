@@ -8,6 +8,7 @@ import {
   type Outbox,
   pageSize,
   requireUser,
+  type Transaction,
   toConnection,
   type UserError,
   uuidInput,
@@ -17,7 +18,8 @@ import type { Context } from '../context.ts';
 import { deleteFollow, deleteFollowsOf, followerIdsAfter, followsOf, insertFollow } from '../db/follows.ts';
 import { preferencesOfUsers } from '../db/preferences.ts';
 import { lockOpenOrganization, markOrganizationClosed } from '../db/recipients.ts';
-import { KINDS, shouldDeliver } from './delivery-rules.ts';
+import type { Channel } from '../db/schema.ts';
+import { KINDS, type NotificationKind, shouldDeliver } from './delivery-rules.ts';
 import { storeInAppNotifications } from './notifications.ts';
 
 interface FollowResult {
@@ -99,6 +101,26 @@ export function organizationClosedConsumer(): EventConsumer<typeof organizationC
 export const FAN_OUT_BATCH = 1000;
 
 /**
+ * The organization's followers whose preferences take `kind` by `channel`, in batches walked by
+ * user id: what every fan-out to followers (in-app, email) goes through.
+ */
+export async function* followersTaking(
+  tx: Transaction,
+  organizationId: string,
+  kind: NotificationKind,
+  channel: Channel,
+): AsyncGenerator<string[]> {
+  let after: string | undefined;
+  for (;;) {
+    const followers = await followerIdsAfter(tx, organizationId, FAN_OUT_BATCH, after);
+    if (!followers.length) return;
+    const preferences = new Map((await preferencesOfUsers(tx, followers)).map((row) => [row.userId, row]));
+    yield followers.filter((userId) => shouldDeliver(preferences.get(userId) ?? null, kind, channel));
+    after = followers.at(-1);
+  }
+}
+
+/**
  * Event published → one IN_APP notification per follower who has EVENT_UPDATES in-app on. Public
  * events only: an unlisted event is for those who have its link. Followers are walked in batches
  * by user id; each notification is keyed by the event id, so a redelivery (or a second consumer
@@ -118,30 +140,18 @@ export function eventPublishedFollowersConsumer(
         timeStyle: 'short',
         timeZone: timezone,
       }).format(new Date(startsAt));
-      let after: string | undefined;
-      for (;;) {
-        const followers = await followerIdsAfter(tx, organizationId, FAN_OUT_BATCH, after);
-        if (!followers.length) return;
-        const preferences = new Map(
-          (await preferencesOfUsers(tx, followers)).map((row) => [row.userId, row]),
-        );
+      for await (const recipients of followersTaking(tx, organizationId, KINDS.eventPublished, 'IN_APP'))
         await storeInAppNotifications(
           tx,
           outbox,
-          followers
-            .filter((userId) =>
-              shouldDeliver(preferences.get(userId) ?? null, KINDS.eventPublished, 'IN_APP'),
-            )
-            .map((recipientId) => ({
-              recipientId,
-              category: KINDS.eventPublished.category,
-              subject: `New event: ${title}`,
-              body: `${title} is on sale: ${when} (${timezone}). Event id ${eventId}.`,
-              sourceEventId: event.id,
-            })),
+          recipients.map((recipientId) => ({
+            recipientId,
+            category: KINDS.eventPublished.category,
+            subject: `New event: ${title}`,
+            body: `${title} is on sale: ${when} (${timezone}). Event id ${eventId}.`,
+            sourceEventId: event.id,
+          })),
         );
-        after = followers.at(-1);
-      }
     },
   };
 }
