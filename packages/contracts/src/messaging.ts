@@ -21,3 +21,29 @@ export const notificationsRead = defineEvent({
   aggregateType: 'notification_inbox',
   payload: z.object({ recipientId: z.uuid(), count: z.number().int().positive() }),
 });
+
+/**
+ * An event's start is less than a day away (messaging's reminder sweep, once per event and start
+ * time): messaging's own reminder workflow tells the event's ticket holders. Keyed by the start, so
+ * a rescheduled event is reminded again for its new time.
+ */
+export const eventReminderDue = defineEvent({
+  type: 'bilten.messaging.event_reminder.due',
+  aggregateType: 'event',
+  payload: z.object({ eventId: z.uuid(), startsAt: z.iso.datetime() }),
+});
+
+/**
+ * An organizer's ADMIN posted an announcement to an event's ticket holders (`sendAnnouncement`):
+ * messaging's announcement workflow delivers it on each holder's channels.
+ */
+export const announcementPosted = defineEvent({
+  type: 'bilten.messaging.announcement.posted',
+  aggregateType: 'announcement',
+  payload: z.object({
+    announcementId: z.uuid(),
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    postedBy: z.uuid(),
+  }),
+});

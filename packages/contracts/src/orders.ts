@@ -119,10 +119,15 @@ export const eventCancellationProgressed = defineEvent({
  */
 export const orderPaid = defineEvent({
   type: 'bilten.orders.order.paid',
+  // 2: the buyer's user id and the organization, for messaging's book of ticket holders (issue 15).
+  version: 2,
   aggregateType: 'order',
   payload: z.object({
     orderId: z.uuid(),
     eventId: z.uuid(),
+    organizationId: z.uuid(),
+    /** The signed-in buyer, or null for a guest checkout. */
+    buyerId: z.uuid().nullable(),
     buyerEmail: z.string().max(320),
     buyerName: z.string().max(200),
     eventTitle: z.string().max(500),

@@ -2,14 +2,19 @@ import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/pla
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const optionalSmtpUrl = z
+  .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })
+  .optional()
+  .or(z.literal('').transform(() => undefined));
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => value || undefined);
 
 /** Messaging's variables: the kit's common ones, its port, where mail goes and what links point to. */
 export const messagingEnv = serviceEnv({
   MESSAGING_PORT: port(4005),
-  SMTP_URL: z
-    .url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
+  SMTP_URL: optionalSmtpUrl,
   MAIL_FROM: z
     .string()
     .regex(/^[^\r\n]+@[^\r\n]+$/, 'must be one line with an address, e.g. "Bilten <no-reply@bilten.local>"')
@@ -24,6 +29,32 @@ export const messagingEnv = serviceEnv({
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
   /** Encrypts the recipients' addresses (the book, db/schema.ts `recipients`). */
   ...dataEncryptionEnv,
+  /** A second SMTP server: takes over while the primary keeps failing (domain/deliveries.ts). */
+  SMTP_FALLBACK_URL: optionalSmtpUrl,
+  /** DKIM signing of every mail when all three are set: the signing domain, the selector, a PEM private key. */
+  DKIM_DOMAIN: optionalText,
+  DKIM_SELECTOR: optionalText,
+  DKIM_PRIVATE_KEY: optionalText,
+  /** Web push (VAPID, RFC 8292): both keys, base64url (`npx web-push generate-vapid-keys`), or no web push. */
+  VAPID_PUBLIC_KEY: optionalText,
+  VAPID_PRIVATE_KEY: optionalText,
+  /** Who runs the pushes: a `mailto:` or https URL the push services may contact. */
+  VAPID_SUBJECT: z.string().default('mailto:ops@bilten.local'),
+  /** A Twilio-style SMS API (`{SMS_API_URL}/Accounts/{SID}/Messages.json`); unset: SMS are written to the log. */
+  SMS_API_URL: httpUrl.optional().or(z.literal('').transform(() => undefined)),
+  SMS_ACCOUNT_SID: optionalText,
+  SMS_AUTH_TOKEN: optionalText,
+  SMS_FROM: optionalText,
+  /** Signs the provider webhooks (bounces, complaints, SMS statuses) messaging accepts; unset: refused. */
+  DELIVERY_WEBHOOK_SECRET: optionalText,
+  /** How often the delivery worker looks for due deliveries when nothing woke it (NOTIFY wakes it at once). */
+  DELIVERY_POLL_MS: z.coerce.number().int().min(10).default(5_000),
+  /** Attempts before a delivery gives up (FAILED, and a critical one falls back to another channel). */
+  DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  /** The first retry's delay; each next one doubles, with full jitter, up to an hour. */
+  DELIVERY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(30_000),
+  /** How often the reminder sweep looks for events starting within a day. */
+  REMINDER_SWEEP_MS: z.coerce.number().int().min(10).default(60_000),
 });
 export type MessagingConfig = z.infer<typeof messagingEnv>;
 

@@ -1,6 +1,17 @@
 import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
-import { index, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const messaging = pgSchema('messaging');
 
@@ -38,6 +49,10 @@ export const notifications = messaging.table(
     archivedAt: timestamp('archived_at', { withTimezone: true }),
     /** The domain event a workflow made it from: one notification per recipient and event, whatever redelivers. */
     sourceEventId: uuid('source_event_id'),
+    /** A key of KINDS; null for notifications sent before workflows (and `sendNotification`'s). */
+    kind: text(),
+    /** Where the notification leads (the event, the order), when it leads somewhere. */
+    url: text(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
@@ -80,6 +95,10 @@ export const notificationPreferences = messaging.table('notification_preferences
   /** MARKETING can be on only with this recorded: when and where the user agreed. */
   marketingConsentAt: timestamp('marketing_consent_at', { withTimezone: true }),
   marketingConsentSource: text('marketing_consent_source'),
+  /** The language of the user's notifications (`en`, `bs`); null: English. */
+  locale: text(),
+  /** For SMS: an E.164 number, encrypted with the key ring bound to the user (PHONE_COLUMN). */
+  phoneSealed: text('phone_sealed'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -141,3 +160,250 @@ export const organizationNames = messaging.table('organization_names', {
   /** Identity closed it: nobody can follow it any more. */
   closedAt: timestamp('closed_at', { withTimezone: true }),
 });
+
+/** Where the users' phone numbers are, for `npm run keys:rotate`. */
+export const PHONE_COLUMN = {
+  schema: 'messaging',
+  table: 'notification_preferences',
+  column: 'phone_sealed',
+  key: 'user_id',
+} as const;
+
+export const deliveryStatus = messaging.enum('delivery_status', [
+  /** Waiting for its next attempt (`next_attempt_at`): new, retrying, or held by quiet hours. */
+  'QUEUED',
+  /** The transport accepted it (SMTP 250, push service 201, SMS provider's id). */
+  'SENT',
+  /** The provider reported it reached the recipient (webhook). */
+  'DELIVERED',
+  'OPENED',
+  'CLICKED',
+  /** Permanent: the address bounced; later sends to it are SUPPRESSED. */
+  'BOUNCED',
+  /** The recipient marked it as spam; later non-critical mail to the address is SUPPRESSED. */
+  'COMPLAINED',
+  /** Gave up: attempts exhausted or a permanent error (a critical one falls back to another channel). */
+  'FAILED',
+  /** Not sent: the address is suppressed (bounce, complaint, invalid number). */
+  'SUPPRESSED',
+]);
+export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
+
+/**
+ * One message to one recipient on one channel other than IN_APP (stored in `notifications`): the
+ * queue the delivery worker drains and the record engagement updates. Unique per source event,
+ * recipient and channel, so a redelivered event enqueues nothing twice. What is sent is rendered
+ * when it is sent, from `data_sealed` (the template's variables, which can hold link tokens),
+ * encrypted with the key ring bound to the row (DELIVERY_COLUMNS).
+ */
+export const deliveries = messaging.table(
+  'deliveries',
+  {
+    id: uuid().primaryKey(),
+    /** A key of KINDS (domain/delivery-rules.ts). */
+    kind: text().notNull(),
+    category: notificationCategory().notNull(),
+    critical: boolean().notNull(),
+    channel: notificationChannel().notNull(),
+    /** Rendered at send time with the kind's template, in `locale`. */
+    locale: text().notNull().default('en'),
+    /** The domain event (or, for fan-outs and fallbacks, a UUID derived from it) this delivery is for. */
+    sourceEventId: uuid('source_event_id').notNull(),
+    /** Null for guests (an order's buyer without an account, a ticket's new holder). */
+    recipientId: uuid('recipient_id'),
+    /** EMAIL: the address; SMS: the number; WEB_PUSH: the subscription's id. Encrypted (DELIVERY_COLUMNS). */
+    addressSealed: text('address_sealed').notNull(),
+    /** HMAC of the normalized address (addressHash): suppression, the hourly limit, stats, without decrypting. */
+    addressHash: text('address_hash').notNull(),
+    dataSealed: text('data_sealed').notNull(),
+    /** For stats: the organization and event a delivery is about, when it is about one. */
+    organizationId: uuid('organization_id'),
+    eventId: uuid('event_id'),
+    /** The delivery of another channel that gave up, when this one is its fallback. */
+    fallbackOf: uuid('fallback_of'),
+    status: deliveryStatus().notNull().default('QUEUED'),
+    attempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    /** Which transport sent it (`smtp`, `smtp-fallback`, `web-push`, `sms-http`, `log`). */
+    transport: text(),
+    /** The Message-ID (email) or the provider's id (SMS): what webhooks name it by. */
+    providerMessageId: text('provider_message_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    openedAt: timestamp('opened_at', { withTimezone: true }),
+    clickedAt: timestamp('clicked_at', { withTimezone: true }),
+    /** When it bounced, was complained about, failed or was suppressed. */
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('deliveries_source_recipient_channel_idx').on(
+      table.sourceEventId,
+      table.addressHash,
+      table.channel,
+    ),
+    // The worker's claim: due QUEUED rows, oldest first.
+    index('deliveries_due_idx').on(table.nextAttemptAt).where(sql`status = 'QUEUED'`),
+    index('deliveries_provider_message_id_idx').on(table.providerMessageId),
+    index('deliveries_address_hash_created_at_idx').on(table.addressHash, table.createdAt),
+    index('deliveries_organization_id_created_at_idx').on(table.organizationId, table.createdAt),
+  ],
+);
+export type DeliveryRow = typeof deliveries.$inferSelect;
+
+/** Where deliveries keep personal data and link tokens, for `npm run keys:rotate`. */
+export const DELIVERY_COLUMNS = [
+  { schema: 'messaging', table: 'deliveries', column: 'address_sealed', key: 'id' },
+  { schema: 'messaging', table: 'deliveries', column: 'data_sealed', key: 'id' },
+] as const;
+
+/** Each attempt of a delivery: when, through which transport, and what came back. */
+export const deliveryAttempts = messaging.table(
+  'delivery_attempts',
+  {
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    attempt: integer().notNull(),
+    transport: text().notNull(),
+    /** SENT, or the error class: TRANSIENT (retried) or PERMANENT. */
+    outcome: text().notNull(),
+    /** The provider's answer, one line, without personal data. */
+    detail: text(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.deliveryId, table.attempt] })],
+);
+
+/**
+ * Addresses nothing more goes to (by `address_hash`): a hard bounce, a spam complaint, a number
+ * the SMS provider calls invalid. A changed address has another hash, so it is mailed again.
+ */
+export const suppressedAddresses = messaging.table(
+  'suppressed_addresses',
+  {
+    addressHash: text('address_hash').notNull(),
+    channel: notificationChannel().notNull(),
+    /** BOUNCE, COMPLAINT or INVALID_NUMBER. */
+    reason: text().notNull(),
+    /** The delivery that reported it. */
+    deliveryId: uuid('delivery_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.addressHash, table.channel] })],
+);
+
+/** A browser's Web Push subscription (PushSubscription.toJSON()); a 404/410 from its service removes it. */
+export const pushSubscriptions = messaging.table(
+  'push_subscriptions',
+  {
+    id: uuid().primaryKey(),
+    userId: uuid('user_id').notNull(),
+    /** The push service's URL for this browser: unique, so registering it again updates it. */
+    endpoint: text().notNull().unique(),
+    p256dh: text().notNull(),
+    auth: text().notNull(),
+    userAgent: text('user_agent'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  },
+  (table) => [index('push_subscriptions_user_id_idx').on(table.userId)],
+);
+export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
+
+/**
+ * Orders as messaging knows them, from orders' and billing's events: who to tell about an order
+ * (payment failed, refund issued) and, once paid and until refunded or cancelled, the ticket holders
+ * of its event (rescheduled, cancelled, reminders, announcements). A transferred ticket's new
+ * holder is a row of its own, keyed by the new ticket's id.
+ */
+export const orderBook = messaging.table(
+  'order_book',
+  {
+    /** The order's id, or for a transferred ticket the new ticket's id. */
+    id: uuid().primaryKey(),
+    orderId: uuid('order_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    /** The buyer's (or new holder's) account, when they have one. */
+    userId: uuid('user_id'),
+    /** Encrypted with the key ring bound to the row's id (ORDER_BOOK_EMAIL_COLUMN). */
+    emailSealed: text('email_sealed').notNull(),
+    name: text().notNull(),
+    eventTitle: text('event_title').notNull(),
+    totalAmount: integer('total_amount').notNull(),
+    currency: text().notNull(),
+    /** Set when paid (or, for a transfer, received): a ticket holder from then on. */
+    holdingSince: timestamp('holding_since', { withTimezone: true }),
+    /** Refunded in full, cancelled, or transferred away: no longer a holder. */
+    releasedAt: timestamp('released_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('order_book_order_id_idx').on(table.orderId),
+    // The holders of an event, walked in id order a batch at a time.
+    index('order_book_holders_idx')
+      .on(table.eventId, table.id)
+      .where(sql`holding_since is not null and released_at is null`),
+  ],
+);
+export type OrderBookRow = typeof orderBook.$inferSelect;
+
+export const ORDER_BOOK_EMAIL_COLUMN = {
+  schema: 'messaging',
+  table: 'order_book',
+  column: 'email_sealed',
+  key: 'id',
+} as const;
+
+/**
+ * Published events as catalog last told messaging: what reminders and announcements need (title,
+ * start, organization) and when the reminder of the current start went out.
+ */
+export const eventSchedules = messaging.table(
+  'event_schedules',
+  {
+    eventId: uuid('event_id').primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    title: text().notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    timezone: text().notNull(),
+    /** A one-line place: the venue's name and city, or "online". */
+    place: text().notNull(),
+    cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
+    /** The start the last reminder was for; a reschedule makes it differ, so it is reminded again. */
+    remindedFor: timestamp('reminded_for', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // The reminder sweep: upcoming, not cancelled.
+    index('event_schedules_starts_at_idx').on(table.startsAt).where(sql`cancelled_at is null`),
+  ],
+);
+
+/** What an organizer's ADMIN sent to an event's ticket holders (sendAnnouncement). */
+export const announcements = messaging.table(
+  'announcements',
+  {
+    id: uuid().primaryKey(),
+    eventId: uuid('event_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    postedBy: uuid('posted_by').notNull(),
+    subject: text().notNull(),
+    body: text().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('announcements_event_id_idx').on(table.eventId)],
+);
+
+/** Each organization's brand kit as branding last published it: the colours and logo of its mails. */
+export const brandKits = messaging.table('brand_kits', {
+  organizationId: uuid('organization_id').primaryKey(),
+  primaryColor: text('primary_color').notNull(),
+  accentColor: text('accent_color').notNull(),
+  logoUrl: text('logo_url'),
+  /** branding's `changedAt`: an older kit never replaces a newer one. */
+  changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
+});
+export type BrandKitRow = typeof brandKits.$inferSelect;

@@ -22,19 +22,37 @@ export const CATEGORIES: readonly Category[] = [
 /** Categories whose every notification is critical: no setting can turn them off. */
 export const CRITICAL_CATEGORIES: ReadonlySet<Category> = new Set(['TRANSACTIONAL', 'ACCOUNT_SECURITY']);
 
-/** Every kind messaging sends, one line each: its category and whether it is critical. */
+/**
+ * Every kind messaging sends, one line each: its category and whether it is critical (delivered
+ * whatever the preferences say, never held by quiet hours, and falling back to email when push or
+ * SMS gives up). Each has one workflow (domain/workflows.ts) and one template (domain/templates.ts).
+ */
 export const KINDS = {
   emailVerification: { category: 'ACCOUNT_SECURITY', critical: true },
   passwordReset: { category: 'ACCOUNT_SECURITY', critical: true },
   invitation: { category: 'ACCOUNT_SECURITY', critical: true },
   addressInUse: { category: 'ACCOUNT_SECURITY', critical: true },
-  orderTickets: { category: 'TRANSACTIONAL', critical: true },
+  orderConfirmed: { category: 'TRANSACTIONAL', critical: true },
+  paymentFailed: { category: 'TRANSACTIONAL', critical: true },
+  refundIssued: { category: 'TRANSACTIONAL', critical: true },
+  receipt: { category: 'TRANSACTIONAL', critical: true },
   ticketTransfer: { category: 'TRANSACTIONAL', critical: true },
   waitingListOffer: { category: 'TRANSACTIONAL', critical: true },
-  receipt: { category: 'TRANSACTIONAL', critical: true },
-  adminNotice: { category: 'ANNOUNCEMENTS', critical: false },
   eventPublished: { category: 'EVENT_UPDATES', critical: false },
+  // A new time or place, or no event at all: ticket holders must hear, whatever they turned off.
+  eventRescheduled: { category: 'EVENT_UPDATES', critical: true },
+  eventCancelled: { category: 'EVENT_UPDATES', critical: true },
+  eventReminder: { category: 'EVENT_UPDATES', critical: false },
+  announcement: { category: 'ANNOUNCEMENTS', critical: false },
+  adminNotice: { category: 'ANNOUNCEMENTS', critical: false },
 } as const satisfies Record<string, NotificationKind>;
+
+export type KindName = keyof typeof KINDS;
+
+/** `orderConfirmed` ⇄ `ORDER_CONFIRMED`, the GraphQL enum NotificationKind. */
+export const kindToEnum = (kind: KindName) => kind.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+export const kindFromEnum = (value: string) =>
+  value.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as KindName;
 
 /** What a user's preferences are for delivery: only categories they set, and marketing consent. */
 export interface DeliveryPreferences {

@@ -18,6 +18,15 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type Announcement = {
+  __typename?: 'Announcement';
+  body: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  eventId: Scalars['ID']['output'];
+  id: Scalars['ID']['output'];
+  subject: Scalars['String']['output'];
+};
+
 export type ArchiveNotificationInput = {
   id: Scalars['ID']['input'];
 };
@@ -146,6 +155,12 @@ export type Mutation = {
   markNotificationsRead: MarkNotificationsPayload;
   /** Signed-in users: the bell was opened; seen is not read. */
   markNotificationsSeen: MarkNotificationsPayload;
+  /** Signed-in users: this browser receives WEB_PUSH notifications. */
+  registerPushSubscription: RegisterPushSubscriptionPayload;
+  /** Signed-in users; idempotent. */
+  removePushSubscription: RemovePushSubscriptionPayload;
+  /** ADMIN+ of the event's organization: a message to every ticket holder of the event, on the channels each chose (ANNOUNCEMENTS). */
+  sendAnnouncement: SendAnnouncementPayload;
   /** Platform ADMINs only. Posts an in-app notification; templates, preferences and email arrive in the messaging issue. */
   sendNotification: SendNotificationPayload;
   /** Signed-in users; idempotent. */
@@ -175,6 +190,21 @@ export type MutationMarkNotificationsSeenArgs = {
 };
 
 
+export type MutationRegisterPushSubscriptionArgs = {
+  input: RegisterPushSubscriptionInput;
+};
+
+
+export type MutationRemovePushSubscriptionArgs = {
+  input: RemovePushSubscriptionInput;
+};
+
+
+export type MutationSendAnnouncementArgs = {
+  input: SendAnnouncementInput;
+};
+
+
 export type MutationSendNotificationArgs = {
   input: SendNotificationInput;
 };
@@ -199,6 +229,8 @@ export type Notification = {
   channel: NotificationChannel;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
+  /** Which workflow made it; null for notifications sent by hand (sendNotification) or before workflows. */
+  kind?: Maybe<NotificationKind>;
   /** Null while unread. */
   readAt?: Maybe<Scalars['DateTime']['output']>;
   /** Resolved by identity; null only when identity cannot be reached. */
@@ -206,6 +238,8 @@ export type Notification = {
   /** When the recipient first saw it in a list (the bell opened); unread can still be seen. */
   seenAt?: Maybe<Scalars['DateTime']['output']>;
   subject: Scalars['String']['output'];
+  /** Where it leads (the event, the order, the receipt), when it leads somewhere. */
+  url?: Maybe<Scalars['String']['output']>;
 };
 
 /** What a notification is about; preferences are set per category and channel. */
@@ -253,14 +287,91 @@ export type NotificationIdsInput = {
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
+/** Every notification messaging sends, one workflow each (README: Notifications). */
+export type NotificationKind =
+  | 'ADDRESS_IN_USE'
+  /** A platform ADMIN's message to one user (sendNotification). */
+  | 'ADMIN_NOTICE'
+  /** An organizer's message to an event's ticket holders (sendAnnouncement). */
+  | 'ANNOUNCEMENT'
+  | 'EMAIL_VERIFICATION'
+  /** To ticket holders: what happens to their money. */
+  | 'EVENT_CANCELLED'
+  /** To the organizer's followers. */
+  | 'EVENT_PUBLISHED'
+  /** To ticket holders, a day before the start. */
+  | 'EVENT_REMINDER'
+  /** To ticket holders: the new time and place. */
+  | 'EVENT_RESCHEDULED'
+  | 'INVITATION'
+  /** A paid order: its tickets (PDF with QR codes) and the order's summary. */
+  | 'ORDER_CONFIRMED'
+  | 'PASSWORD_RESET'
+  | 'PAYMENT_FAILED'
+  /** A receipt or a credit note, with its PDF. */
+  | 'RECEIPT'
+  | 'REFUND_ISSUED'
+  | 'TICKET_TRANSFER'
+  | 'WAITING_LIST_OFFER';
+
 export type NotificationPreferences = {
   __typename?: 'NotificationPreferences';
   categories: Array<CategoryPreference>;
+  /** The language of notifications: `en` or `bs`; English when unset or for a language not offered. */
+  locale: Scalars['String']['output'];
   /** Null unless the user agreed to marketing. */
   marketingConsent?: Maybe<MarketingConsent>;
+  /** The number SMS go to, masked but for its last digits (e.g. `+3876••••123`); null: no SMS. */
+  phoneNumber?: Maybe<Scalars['String']['output']>;
+  /** The browsers this user receives web push on. */
+  pushSubscriptions: Array<PushSubscription>;
   quietHours?: Maybe<QuietHours>;
   /** IANA name, e.g. Europe/Sarajevo; null: UTC. */
   timezone?: Maybe<Scalars['String']['output']>;
+};
+
+/** How a notification looks, rendered with sample data in the organization's brand. */
+export type NotificationPreview = {
+  __typename?: 'NotificationPreview';
+  /** The email's HTML (MJML-rendered, inline styles). */
+  html: Scalars['String']['output'];
+  kind: NotificationKind;
+  locale: Scalars['String']['output'];
+  shortBody: Scalars['String']['output'];
+  /** What in-app, push and SMS show. */
+  shortTitle: Scalars['String']['output'];
+  subject: Scalars['String']['output'];
+  /** The email's text part. */
+  text: Scalars['String']['output'];
+};
+
+/** Deliveries in a period, counted by state; rates are shares of `sent` (0 when nothing was sent). */
+export type NotificationStats = {
+  __typename?: 'NotificationStats';
+  bounceRate: Scalars['Float']['output'];
+  bounced: Scalars['Int']['output'];
+  clickRate: Scalars['Float']['output'];
+  clicked: Scalars['Int']['output'];
+  complained: Scalars['Int']['output'];
+  delivered: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+  openRate: Scalars['Float']['output'];
+  opened: Scalars['Int']['output'];
+  queued: Scalars['Int']['output'];
+  sent: Scalars['Int']['output'];
+  suppressed: Scalars['Int']['output'];
+};
+
+/** Unset fields do not filter. Organizers must name their organization; they see its announcements and event updates. */
+export type NotificationStatsFilter = {
+  channel?: InputMaybe<NotificationChannel>;
+  eventId?: InputMaybe<Scalars['ID']['input']>;
+  /** Inclusive. */
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  kind?: InputMaybe<NotificationKind>;
+  organizationId?: InputMaybe<Scalars['ID']['input']>;
+  /** Exclusive. */
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type Organization = {
@@ -276,17 +387,57 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+export type PreviewNotificationInput = {
+  kind: NotificationKind;
+  /** `en` (default) or `bs`. */
+  locale?: InputMaybe<Scalars['String']['input']>;
+  organizationId: Scalars['ID']['input'];
+};
+
+/** A browser's Web Push subscription; the push service's 404/410 removes it. */
+export type PushSubscription = {
+  __typename?: 'PushSubscription';
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The push service's origin (e.g. https://fcm.googleapis.com), never the whole endpoint. */
+  service: Scalars['String']['output'];
+  userAgent?: Maybe<Scalars['String']['output']>;
+};
+
+export type PushSubscriptionKeysInput = {
+  auth: Scalars['String']['input'];
+  /** Base64url, from PushSubscription.toJSON().keys. */
+  p256dh: Scalars['String']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** The signed-in user's preferences (defaults until they change any). */
   myNotificationPreferences: NotificationPreferences;
   /** The recipient's own, or anyone's for platform ADMINs; null when there is no such notification. */
   notification?: Maybe<Notification>;
+  /** Platform ADMINs: everything; an organization's ADMIN+: its own (filter.organizationId required). */
+  notificationStats: NotificationStats;
+  /** ADMIN+ of the organization: how a kind of notification looks in its brand. */
+  previewNotification: NotificationPreview;
+  /** The VAPID public key browsers subscribe with (applicationServerKey); null when web push is not configured. */
+  webPushPublicKey?: Maybe<Scalars['String']['output']>;
 };
 
 
 export type QueryNotificationArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryNotificationStatsArgs = {
+  filter: NotificationStatsFilter;
+};
+
+
+export type QueryPreviewNotificationArgs = {
+  input: PreviewNotificationInput;
 };
 
 /** Local times in the user's time zone during which push and SMS wait (critical ones do not). */
@@ -301,6 +452,47 @@ export type QuietHours = {
 export type QuietHoursInput = {
   end: Scalars['String']['input'];
   start: Scalars['String']['input'];
+};
+
+/** PushSubscription.toJSON() of the browser; registering an endpoint again updates it. */
+export type RegisterPushSubscriptionInput = {
+  /** The push service's HTTPS URL. */
+  endpoint: Scalars['String']['input'];
+  keys: PushSubscriptionKeysInput;
+  userAgent?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RegisterPushSubscriptionPayload = {
+  __typename?: 'RegisterPushSubscriptionPayload';
+  errors: Array<UserError>;
+  pushSubscription?: Maybe<PushSubscription>;
+};
+
+/** By id or by endpoint (exactly one); the caller's own only. */
+export type RemovePushSubscriptionInput = {
+  endpoint?: InputMaybe<Scalars['String']['input']>;
+  id?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type RemovePushSubscriptionPayload = {
+  __typename?: 'RemovePushSubscriptionPayload';
+  errors: Array<UserError>;
+  /** Whether a subscription was removed (false: there was none, which is not an error). */
+  removed: Scalars['Boolean']['output'];
+};
+
+export type SendAnnouncementInput = {
+  /** Plain text, at most 5,000 characters; escaped in every channel. */
+  body: Scalars['String']['input'];
+  eventId: Scalars['ID']['input'];
+  /** One line, at most 200 characters. */
+  subject: Scalars['String']['input'];
+};
+
+export type SendAnnouncementPayload = {
+  __typename?: 'SendAnnouncementPayload';
+  announcement?: Maybe<Announcement>;
+  errors: Array<UserError>;
 };
 
 export type SendNotificationInput = {
@@ -332,7 +524,11 @@ export type Subscription = {
 /** Unset fields keep their values. */
 export type UpdateNotificationPreferencesInput = {
   categories?: InputMaybe<Array<CategoryPreferenceInput>>;
+  /** `en` or `bs`; null clears it (English). */
+  locale?: InputMaybe<Scalars['String']['input']>;
   marketingConsent?: InputMaybe<MarketingConsentInput>;
+  /** E.164 (e.g. +38761234567); null removes it (no SMS). */
+  phoneNumber?: InputMaybe<Scalars['String']['input']>;
   /** null clears quiet hours. */
   quietHours?: InputMaybe<QuietHoursInput>;
   /** IANA time zone name; null clears it (UTC). */
@@ -481,8 +677,10 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  ArchiveNotificationInput: ArchiveNotificationInput;
+  Announcement: ResolverTypeWrapper<Announcement>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  ArchiveNotificationInput: ArchiveNotificationInput;
   ArchiveNotificationPayload: ResolverTypeWrapper<Omit<ArchiveNotificationPayload, 'notification'> & { notification?: Maybe<ResolversTypes['Notification']> }>;
   CategoryPreference: ResolverTypeWrapper<CategoryPreference>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -495,7 +693,6 @@ export type ResolversTypes = ResolversObject<{
   FollowOrganizationPayload: ResolverTypeWrapper<Omit<FollowOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
   FollowingConnection: ResolverTypeWrapper<Omit<FollowingConnection, 'edges'> & { edges: Array<ResolversTypes['FollowingEdge']> }>;
   FollowingEdge: ResolverTypeWrapper<Omit<FollowingEdge, 'node'> & { node: ResolversTypes['Organization'] }>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   MarkNotificationsPayload: ResolverTypeWrapper<MarkNotificationsPayload>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   MarketingConsent: ResolverTypeWrapper<MarketingConsent>;
@@ -510,12 +707,26 @@ export type ResolversTypes = ResolversObject<{
   NotificationEdge: ResolverTypeWrapper<Omit<NotificationEdge, 'node'> & { node: ResolversTypes['Notification'] }>;
   NotificationFilter: NotificationFilter;
   NotificationIdsInput: NotificationIdsInput;
+  NotificationKind: NotificationKind;
   NotificationPreferences: ResolverTypeWrapper<NotificationPreferences>;
+  NotificationPreview: ResolverTypeWrapper<NotificationPreview>;
+  NotificationStats: ResolverTypeWrapper<NotificationStats>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  NotificationStatsFilter: NotificationStatsFilter;
   Organization: ResolverTypeWrapper<OrganizationRef>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PreviewNotificationInput: PreviewNotificationInput;
+  PushSubscription: ResolverTypeWrapper<PushSubscription>;
+  PushSubscriptionKeysInput: PushSubscriptionKeysInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   QuietHours: ResolverTypeWrapper<QuietHours>;
   QuietHoursInput: QuietHoursInput;
+  RegisterPushSubscriptionInput: RegisterPushSubscriptionInput;
+  RegisterPushSubscriptionPayload: ResolverTypeWrapper<RegisterPushSubscriptionPayload>;
+  RemovePushSubscriptionInput: RemovePushSubscriptionInput;
+  RemovePushSubscriptionPayload: ResolverTypeWrapper<RemovePushSubscriptionPayload>;
+  SendAnnouncementInput: SendAnnouncementInput;
+  SendAnnouncementPayload: ResolverTypeWrapper<SendAnnouncementPayload>;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: ResolverTypeWrapper<Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversTypes['Notification']> }>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -527,8 +738,10 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  ArchiveNotificationInput: ArchiveNotificationInput;
+  Announcement: Announcement;
+  String: Scalars['String']['output'];
   ID: Scalars['ID']['output'];
+  ArchiveNotificationInput: ArchiveNotificationInput;
   ArchiveNotificationPayload: Omit<ArchiveNotificationPayload, 'notification'> & { notification?: Maybe<ResolversParentTypes['Notification']> };
   CategoryPreference: CategoryPreference;
   Boolean: Scalars['Boolean']['output'];
@@ -540,7 +753,6 @@ export type ResolversParentTypes = ResolversObject<{
   FollowOrganizationPayload: Omit<FollowOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   FollowingConnection: Omit<FollowingConnection, 'edges'> & { edges: Array<ResolversParentTypes['FollowingEdge']> };
   FollowingEdge: Omit<FollowingEdge, 'node'> & { node: ResolversParentTypes['Organization'] };
-  String: Scalars['String']['output'];
   MarkNotificationsPayload: MarkNotificationsPayload;
   Int: Scalars['Int']['output'];
   MarketingConsent: MarketingConsent;
@@ -554,11 +766,24 @@ export type ResolversParentTypes = ResolversObject<{
   NotificationFilter: NotificationFilter;
   NotificationIdsInput: NotificationIdsInput;
   NotificationPreferences: NotificationPreferences;
+  NotificationPreview: NotificationPreview;
+  NotificationStats: NotificationStats;
+  Float: Scalars['Float']['output'];
+  NotificationStatsFilter: NotificationStatsFilter;
   Organization: OrganizationRef;
   PageInfo: PageInfo;
+  PreviewNotificationInput: PreviewNotificationInput;
+  PushSubscription: PushSubscription;
+  PushSubscriptionKeysInput: PushSubscriptionKeysInput;
   Query: Record<PropertyKey, never>;
   QuietHours: QuietHours;
   QuietHoursInput: QuietHoursInput;
+  RegisterPushSubscriptionInput: RegisterPushSubscriptionInput;
+  RegisterPushSubscriptionPayload: RegisterPushSubscriptionPayload;
+  RemovePushSubscriptionInput: RemovePushSubscriptionInput;
+  RemovePushSubscriptionPayload: RemovePushSubscriptionPayload;
+  SendAnnouncementInput: SendAnnouncementInput;
+  SendAnnouncementPayload: SendAnnouncementPayload;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversParentTypes['Notification']> };
   Subscription: Record<PropertyKey, never>;
@@ -566,6 +791,14 @@ export type ResolversParentTypes = ResolversObject<{
   UpdateNotificationPreferencesPayload: UpdateNotificationPreferencesPayload;
   User: Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversParentTypes['FollowingConnection']>, notifications?: Maybe<ResolversParentTypes['NotificationConnection']> } | FederationReferenceTypes['User'];
   UserError: UserError;
+}>;
+
+export type AnnouncementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Announcement'] = ResolversParentTypes['Announcement']> = ResolversObject<{
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  subject?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type ArchiveNotificationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ArchiveNotificationPayload'] = ResolversParentTypes['ArchiveNotificationPayload']> = ResolversObject<{
@@ -628,6 +861,9 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   followOrganization?: Resolver<ResolversTypes['FollowOrganizationPayload'], ParentType, ContextType, RequireFields<MutationFollowOrganizationArgs, 'input'>>;
   markNotificationsRead?: Resolver<ResolversTypes['MarkNotificationsPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'input'>>;
   markNotificationsSeen?: Resolver<ResolversTypes['MarkNotificationsPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsSeenArgs, 'input'>>;
+  registerPushSubscription?: Resolver<ResolversTypes['RegisterPushSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRegisterPushSubscriptionArgs, 'input'>>;
+  removePushSubscription?: Resolver<ResolversTypes['RemovePushSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRemovePushSubscriptionArgs, 'input'>>;
+  sendAnnouncement?: Resolver<ResolversTypes['SendAnnouncementPayload'], ParentType, ContextType, RequireFields<MutationSendAnnouncementArgs, 'input'>>;
   sendNotification?: Resolver<ResolversTypes['SendNotificationPayload'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
   unfollowOrganization?: Resolver<ResolversTypes['FollowOrganizationPayload'], ParentType, ContextType, RequireFields<MutationUnfollowOrganizationArgs, 'input'>>;
   updateNotificationPreferences?: Resolver<ResolversTypes['UpdateNotificationPreferencesPayload'], ParentType, ContextType, RequireFields<MutationUpdateNotificationPreferencesArgs, 'input'>>;
@@ -641,10 +877,12 @@ export type NotificationResolvers<ContextType = Context, ParentType extends Reso
   channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<Maybe<ResolversTypes['NotificationKind']>, ParentType, ContextType>;
   readAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   recipient?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   seenAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   subject?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type NotificationConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationConnection'] = ResolversParentTypes['NotificationConnection']> = ResolversObject<{
@@ -659,9 +897,37 @@ export type NotificationEdgeResolvers<ContextType = Context, ParentType extends 
 
 export type NotificationPreferencesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationPreferences'] = ResolversParentTypes['NotificationPreferences']> = ResolversObject<{
   categories?: Resolver<Array<ResolversTypes['CategoryPreference']>, ParentType, ContextType>;
+  locale?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   marketingConsent?: Resolver<Maybe<ResolversTypes['MarketingConsent']>, ParentType, ContextType>;
+  phoneNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  pushSubscriptions?: Resolver<Array<ResolversTypes['PushSubscription']>, ParentType, ContextType>;
   quietHours?: Resolver<Maybe<ResolversTypes['QuietHours']>, ParentType, ContextType>;
   timezone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type NotificationPreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationPreview'] = ResolversParentTypes['NotificationPreview']> = ResolversObject<{
+  html?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
+  locale?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shortBody?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shortTitle?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  subject?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type NotificationStatsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationStats'] = ResolversParentTypes['NotificationStats']> = ResolversObject<{
+  bounceRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  bounced?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  clickRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  clicked?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  complained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  opened?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  queued?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  suppressed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
@@ -675,14 +941,40 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type PushSubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PushSubscription'] = ResolversParentTypes['PushSubscription']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  service?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   myNotificationPreferences?: Resolver<ResolversTypes['NotificationPreferences'], ParentType, ContextType>;
   notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationArgs, 'id'>>;
+  notificationStats?: Resolver<ResolversTypes['NotificationStats'], ParentType, ContextType, RequireFields<QueryNotificationStatsArgs, 'filter'>>;
+  previewNotification?: Resolver<ResolversTypes['NotificationPreview'], ParentType, ContextType, RequireFields<QueryPreviewNotificationArgs, 'input'>>;
+  webPushPublicKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type QuietHoursResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuietHours'] = ResolversParentTypes['QuietHours']> = ResolversObject<{
   end?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   start?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type RegisterPushSubscriptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RegisterPushSubscriptionPayload'] = ResolversParentTypes['RegisterPushSubscriptionPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  pushSubscription?: Resolver<Maybe<ResolversTypes['PushSubscription']>, ParentType, ContextType>;
+}>;
+
+export type RemovePushSubscriptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RemovePushSubscriptionPayload'] = ResolversParentTypes['RemovePushSubscriptionPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  removed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type SendAnnouncementPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendAnnouncementPayload'] = ResolversParentTypes['SendAnnouncementPayload']> = ResolversObject<{
+  announcement?: Resolver<Maybe<ResolversTypes['Announcement']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
 export type SendNotificationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendNotificationPayload'] = ResolversParentTypes['SendNotificationPayload']> = ResolversObject<{
@@ -715,6 +1007,7 @@ export type UserErrorResolvers<ContextType = Context, ParentType extends Resolve
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  Announcement?: AnnouncementResolvers<ContextType>;
   ArchiveNotificationPayload?: ArchiveNotificationPayloadResolvers<ContextType>;
   CategoryPreference?: CategoryPreferenceResolvers<ContextType>;
   ChannelPreference?: ChannelPreferenceResolvers<ContextType>;
@@ -730,10 +1023,16 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   NotificationConnection?: NotificationConnectionResolvers<ContextType>;
   NotificationEdge?: NotificationEdgeResolvers<ContextType>;
   NotificationPreferences?: NotificationPreferencesResolvers<ContextType>;
+  NotificationPreview?: NotificationPreviewResolvers<ContextType>;
+  NotificationStats?: NotificationStatsResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PushSubscription?: PushSubscriptionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   QuietHours?: QuietHoursResolvers<ContextType>;
+  RegisterPushSubscriptionPayload?: RegisterPushSubscriptionPayloadResolvers<ContextType>;
+  RemovePushSubscriptionPayload?: RemovePushSubscriptionPayloadResolvers<ContextType>;
+  SendAnnouncementPayload?: SendAnnouncementPayloadResolvers<ContextType>;
   SendNotificationPayload?: SendNotificationPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   UpdateNotificationPreferencesPayload?: UpdateNotificationPreferencesPayloadResolvers<ContextType>;

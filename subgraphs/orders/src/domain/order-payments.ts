@@ -91,6 +91,8 @@ export async function completePaidOrder(
   await outbox.publish(tx, orderPaid, order.id, {
     orderId: order.id,
     eventId: order.eventId,
+    organizationId: order.organizationId,
+    buyerId: order.buyerId,
     buyerEmail: order.buyerEmail,
     buyerName: order.buyerName,
     eventTitle: await eventTitle(tx, order.eventId),
