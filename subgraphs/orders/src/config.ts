@@ -17,5 +17,7 @@ export const ordersEnv = serviceEnv({
   WAITING_LIST_OFFER_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /** How often the waiting-list sweep offers released stock and closes lapsed offers, in milliseconds. */
   WAITING_LIST_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  /** How often lapsed holds and unpaid orders are recorded and announced (domain/expiry-sweep.ts). */
+  EXPIRY_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

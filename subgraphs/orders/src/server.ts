@@ -4,6 +4,7 @@ import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
 import { createContext, type OrdersServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { startExpirySweep } from './domain/expiry-sweep.ts';
 import { paidOrderServices } from './domain/order-payments.ts';
 import { startWaitingListSweep } from './domain/waiting-list.ts';
 import { consumers } from './events.ts';
@@ -32,12 +33,18 @@ export const ordersSubgraph = defineSubgraph({
       // `GET /tickets/{id}.pdf`, which the gateway serves at its own door (gateway/src/ticket-files.ts).
       routes: (app, { verifyToken }) =>
         registerTicketFiles(app, { db, ticketLinks: services.paidOrders.ticketLinks, verifyToken }),
-      // Waiting-list offers: released stock goes to the line by itself (domain/waiting-list.ts).
-      background: ({ db: eventsDb, outbox, log: sweepLog }) =>
-        startWaitingListSweep(
-          { db: eventsDb, outbox, log: sweepLog, offerTtlSeconds: config.WAITING_LIST_OFFER_TTL_SECONDS },
-          config.WAITING_LIST_SWEEP_MS,
-        ),
+      // Waiting-list offers: released stock goes to the line by itself (domain/waiting-list.ts);
+      // what lapses by time alone is recorded and announced (domain/expiry-sweep.ts).
+      background: ({ db: eventsDb, outbox, log: sweepLog }) => {
+        const sweeps = [
+          startWaitingListSweep(
+            { db: eventsDb, outbox, log: sweepLog, offerTtlSeconds: config.WAITING_LIST_OFFER_TTL_SECONDS },
+            config.WAITING_LIST_SWEEP_MS,
+          ),
+          startExpirySweep({ db: eventsDb, outbox, log: sweepLog }, config.EXPIRY_SWEEP_MS),
+        ];
+        return { stop: async () => void (await Promise.all(sweeps.map((sweep) => sweep.stop()))) };
+      },
     };
   },
 });

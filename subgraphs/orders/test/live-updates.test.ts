@@ -1,10 +1,11 @@
 /**
  * What the gateway's subscriptions hear from orders: `orderStatusChanged` once per move of the
  * order's state machine (never for a refused or repeated one), `eventAvailabilityChanged` when holds
- * are taken or given back, and the public `Event.availability` they read.
+ * are taken or given back, and the public `Event.availability` they read; the expiry sweep
+ * announces what time alone changes (a hold or an unpaid order running out).
  */
 import { paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import { eventAvailabilityChanged, orderStatusChanged } from '@bilten/contracts/orders';
+import { eventAvailabilityChanged, orderStatusChanged, refundRequested } from '@bilten/contracts/orders';
 import { newEvent } from '@bilten/platform';
 import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
@@ -17,13 +18,16 @@ let catalog: ReturnType<typeof catalogOffers>;
 let buyer: Record<string, string>;
 let moves: Awaited<ReturnType<typeof recordEvents<typeof orderStatusChanged.payload>>>;
 let availability: Awaited<ReturnType<typeof recordEvents<typeof eventAvailabilityChanged.payload>>>;
+let refunds: Awaited<ReturnType<typeof recordEvents<typeof refundRequested.payload>>>;
 
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream');
+  // The expiry sweep runs often, so what lapses by time is announced within the test's patience.
+  subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream', { env: { EXPIRY_SWEEP_MS: '200' } });
   catalog = catalogOffers(subgraph);
   buyer = await subgraph.bearer({ sub: uuidv7() });
   moves = await recordEvents(subgraph.testBus.bus, orderStatusChanged);
   availability = await recordEvents(subgraph.testBus.bus, eventAvailabilityChanged);
+  refunds = await recordEvents(subgraph.testBus.bus, refundRequested);
 });
 afterAll(async () => {
   await subgraph?.dispose();
@@ -123,6 +127,62 @@ describe('orderStatusChanged', () => {
     );
     await waitFor(async () => movesOf(order.id).length === 1);
     expect(movesOf(order.id)).toEqual(['PENDING_PAYMENT→EXPIRED']);
+  });
+});
+
+describe('what time alone changes', () => {
+  const lapse = async (reservationId: string, orderId?: string) => {
+    await subgraph.sql`update orders.reservations set expires_at = now() - interval '1 second' where id = ${reservationId}`;
+    if (orderId)
+      await subgraph.sql`update orders.orders set expires_at = now() - interval '1 second' where id = ${orderId}`;
+  };
+
+  it('an unpaid order running out is announced EXPIRED once, by the sweep; a late payment then moves nothing more', async () => {
+    const { order, reservationId, offer } = await checkedOut(1);
+    const before = availability.filter((event) => event.payload.eventId === offer.eventId).length;
+    await lapse(reservationId, order.id);
+    await waitFor(async () => movesOf(order.id).length === 1);
+    expect(movesOf(order.id)).toEqual(['PENDING_PAYMENT→EXPIRED']);
+    // Its tickets are free again: watchers of the event hear it.
+    await waitFor(
+      async () => availability.filter((event) => event.payload.eventId === offer.eventId).length > before,
+    );
+    const [row] = await subgraph.sql<
+      Array<{ status: string }>
+    >`select status from orders.reservations where id = ${reservationId}`;
+    expect(row!.status).toBe('EXPIRED');
+    await subgraph.testBus.bus.publish(
+      newEvent(paymentSucceeded, uuidv7(), 1, {
+        paymentId: uuidv7(),
+        orderId: order.id,
+        amount: order.total,
+      }),
+    );
+    // The payment was handled (its money goes back) without a second move.
+    await waitFor(() =>
+      refunds.some(
+        (event) => event.payload.orderId === order.id && event.payload.reason === 'PAID_AFTER_EXPIRY',
+      ),
+    );
+    expect(await statusOf(order.id)).toBe('EXPIRED');
+    expect(movesOf(order.id)).toEqual(['PENDING_PAYMENT→EXPIRED']);
+  });
+
+  it('a hold running out is announced to the watchers of its event', async () => {
+    const offer = await catalog.announce(offerPayload({ ticketTypes: [ticketTypeOffer()] }));
+    const { reservation } = await reserve(
+      subgraph,
+      { eventId: offer.eventId, items: [{ ticketTypeId: offer.ticketTypes[0]!.ticketTypeId, quantity: 1 }] },
+      buyer,
+    );
+    const ofEvent = () => availability.filter((event) => event.payload.eventId === offer.eventId).length;
+    await waitFor(() => ofEvent() === 1);
+    await lapse(reservation!.id);
+    await waitFor(() => ofEvent() === 2);
+    const [row] = await subgraph.sql<
+      Array<{ status: string }>
+    >`select status from orders.reservations where id = ${reservation!.id}`;
+    expect(row!.status).toBe('EXPIRED');
   });
 });
 

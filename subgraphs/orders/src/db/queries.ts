@@ -126,3 +126,36 @@ export async function markRefundRequestRefunded(tx: Transaction, refundId: strin
       .where(eq(refundRequests.refundId, refundId));
   return true;
 }
+
+/**
+ * Orders still stored as waiting for payment although their expiry passed (reads say EXPIRED
+ * already), at most `limit`, locked; those another transaction holds are left for the next pass.
+ */
+export const lockLapsedOrders = (tx: Transaction, limit: number) =>
+  tx
+    .select({
+      id: orderRecords.id,
+      eventId: orderRecords.eventId,
+      organizationId: orderRecords.organizationId,
+      reservationId: orderRecords.reservationId,
+    })
+    .from(orderRecords)
+    .where(
+      and(
+        eq(orderRecords.status, 'PENDING_PAYMENT'),
+        sql`${orderRecords.expiresAt} <= statement_timestamp()`,
+      ),
+    )
+    .orderBy(orderRecords.expiresAt)
+    .limit(limit)
+    .for('update', { skipLocked: true });
+
+/** PENDING_PAYMENT → EXPIRED if it is still stored so; whether it was (so the move is announced once). */
+export async function markOrderExpired(tx: Transaction, id: string): Promise<boolean> {
+  const rows = await tx
+    .update(orderRecords)
+    .set({ status: 'EXPIRED' })
+    .where(and(eq(orderRecords.id, id), eq(orderRecords.status, 'PENDING_PAYMENT')))
+    .returning({ id: orderRecords.id });
+  return rows.length > 0;
+}

@@ -185,3 +185,23 @@ export const itemsOfReservation = (tx: Transaction, reservationId: string) =>
     .from(reservationItems)
     .innerJoin(offerTicketTypes, eq(offerTicketTypes.id, reservationItems.ticketTypeId))
     .where(eq(reservationItems.reservationId, reservationId));
+
+/**
+ * HELD holds past their expiry, at most `limit`, marked EXPIRED; the events they were of (one entry
+ * per hold). Holds locked by a transaction under way are left for the next pass.
+ */
+export async function expireLapsedHolds(tx: Transaction, limit: number): Promise<string[]> {
+  const lapsed = tx
+    .select({ id: reservations.id })
+    .from(reservations)
+    .where(and(eq(reservations.status, 'HELD'), sql`${reservations.expiresAt} <= statement_timestamp()`))
+    .orderBy(reservations.expiresAt)
+    .limit(limit)
+    .for('update', { skipLocked: true });
+  const rows = await tx
+    .update(reservations)
+    .set({ status: 'EXPIRED' })
+    .where(inArray(reservations.id, lapsed))
+    .returning({ eventId: reservations.eventId });
+  return rows.map((row) => row.eventId);
+}

@@ -20,7 +20,7 @@ import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts'
 import type { OrderRow } from '../db/schema.ts';
 import { voidTicketsOfOrder } from '../db/tickets.ts';
 import { eventSalesChanged, orderPaid, refundRequested } from '../events.ts';
-import { changeOrderStatus, mayTransition } from './order-states.ts';
+import { changeOrderStatus, mayTransition, recordExpiry } from './order-states.ts';
 import { issueTickets } from './tickets.ts';
 
 interface Money {
@@ -145,9 +145,9 @@ export function orderPaymentConsumers(
               ? ('DUPLICATE_PAYMENT' as const)
               : null;
       if (unkept) {
-        // An unpaid order expires by time alone (queries.ts); this records what reads said.
-        if (unkept === 'PAID_AFTER_EXPIRY')
-          await changeOrderStatus(tx, outbox, { ...order, status: 'PENDING_PAYMENT' }, 'EXPIRED');
+        // An unpaid order expires by time alone (queries.ts); this records what reads said, unless
+        // the expiry sweep did already.
+        if (unkept === 'PAID_AFTER_EXPIRY') await recordExpiry(tx, outbox, order);
         const request = {
           refundId: uuidv7(),
           orderId: order.id,

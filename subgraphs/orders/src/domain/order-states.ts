@@ -1,5 +1,5 @@
 import type { Logger, Outbox, Transaction } from '@bilten/platform';
-import { updateOrder } from '../db/queries.ts';
+import { markOrderExpired, updateOrder } from '../db/queries.ts';
 import type { OrderRow, OrderStatus } from '../db/schema.ts';
 import { orderStatusChanged } from '../events.ts';
 
@@ -46,5 +46,25 @@ export async function changeOrderStatus(
     organizationId: order.organizationId,
     from: order.status,
     status: to,
+  });
+}
+
+/**
+ * An unpaid order's expiry, recorded: reads said EXPIRED from the moment it passed; this writes it
+ * and announces the move, once, whoever records it first (the expiry sweep, or a payment that came
+ * too late).
+ */
+export async function recordExpiry(
+  tx: Transaction,
+  outbox: Outbox,
+  order: Pick<OrderRow, 'id' | 'eventId' | 'organizationId'>,
+): Promise<void> {
+  if (!(await markOrderExpired(tx, order.id))) return;
+  await outbox.publish(tx, orderStatusChanged, order.id, {
+    orderId: order.id,
+    eventId: order.eventId,
+    organizationId: order.organizationId,
+    from: 'PENDING_PAYMENT',
+    status: 'EXPIRED',
   });
 }
