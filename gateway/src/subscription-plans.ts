@@ -1,3 +1,4 @@
+import { uuidInput } from '@bilten/platform';
 import {
   type DocumentNode,
   GraphQLError,
@@ -76,6 +77,9 @@ export function planSubscription(
   const given = field.keyArgument === undefined ? undefined : argument(field.keyArgument);
   if (field.keyArgument !== undefined && (typeof given !== 'string' || !given))
     return [refused('BAD_USER_INPUT', `${field.keyArgument} is required`)];
+  // Every key is an entity's id: a malformed one is the client's mistake, not something to look up.
+  if (typeof given === 'string' && !uuidInput.safeParse(given).success)
+    return [refused('BAD_USER_INPUT', `${field.keyArgument} must be an ID (a UUID)`)];
   const key = given as string | undefined;
   const publicValue = field.publicArgument ? argument(field.publicArgument) : undefined;
   if (field.signedIn && !signedIn && !publicValue)
