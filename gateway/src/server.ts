@@ -26,6 +26,7 @@ import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
@@ -252,6 +253,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
   // One-click opt-out links of mails, passed to messaging, which checks their signed tokens.
   registerUnsubscribe(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  // Open pixel, tracked links and delivery providers' webhooks, passed to messaging, which checks their signatures.
+  registerMessagingRoutes(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = subgraphRoute(options, 'identity', '/.well-known/jwks.json');

@@ -178,7 +178,9 @@ describe('one supergraph over six subgraphs', () => {
     // Orders hears billing's payment.succeeded: the order is PAID.
     const body = await waitFor(async () => {
       const answer = await graphql(stack.url, OrderOverviewDocument, { id: order.id }, ana);
-      return answer.body.data?.order?.status === 'PAID' && answer.body;
+      // Paid, messaging's order-confirmed notification reaches her inbox too.
+      const inbox = answer.body.data?.order?.buyer.user?.notifications?.edges ?? [];
+      return answer.body.data?.order?.status === 'PAID' && inbox.length === 2 && answer.body;
     });
     expect(body.errors).toBeUndefined();
     expect(body.data?.order).toEqual({
@@ -187,7 +189,15 @@ describe('one supergraph over six subgraphs', () => {
       total: { amount: 5000, currency: 'EUR' },
       buyer: {
         name: 'Ana',
-        user: { displayName: 'Ana', notifications: { edges: [{ node: { subject: 'Your order' } }] } },
+        user: {
+          displayName: 'Ana',
+          notifications: {
+            edges: expect.arrayContaining([
+              { node: { subject: 'Your order' } },
+              { node: { subject: 'Your tickets for Jazz Fest' } },
+            ]),
+          },
+        },
       },
       event: {
         title: 'Jazz Fest',

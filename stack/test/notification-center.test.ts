@@ -108,7 +108,7 @@ describe('notifications through the gateway', () => {
     });
     expect(inbox.notifications.edges[0]!.node).toMatchObject({
       category: 'EVENT_UPDATES',
-      subject: 'New event: Followers Night',
+      subject: 'New from Org followed-org',
     });
 
     const { markNotificationsRead } = await gatewayCall<{ markNotificationsRead: { unreadCount: number } }>(
@@ -150,7 +150,7 @@ describe('notifications through the gateway', () => {
     await waitFor(async () => {
       const handled = await stack.sql`
         select 1 from messaging.inbox i join catalog.outbox o on o.id = i.event_id
-        where i.consumer = 'messaging-event-published-follower-mail' and o.payload->>'eventId' = ${second}`;
+        where i.consumer = 'messaging-event-published-followers' and o.payload->>'eventId' = ${second}`;
       return handled.length === 1;
     });
     expect(followerMailsTo(follower.email)).toHaveLength(1);

@@ -30,7 +30,7 @@ export const notificationsRead = defineEvent({
 export const eventReminderDue = defineEvent({
   type: 'bilten.messaging.event_reminder.due',
   aggregateType: 'event',
-  payload: z.object({ eventId: z.uuid(), startsAt: z.iso.datetime() }),
+  payload: z.object({ eventId: z.uuid(), organizationId: z.uuid(), startsAt: z.iso.datetime() }),
 });
 
 /**

@@ -1,6 +1,8 @@
+import { brandKitChanged } from '@bilten/contracts/branding';
 import { organizationCreated } from '@bilten/contracts/identity';
 import { newEvent } from '@bilten/platform';
 import {
+  recordEvents,
   startTestSubgraph,
   statementsOf,
   TEST_NATS_URL,
@@ -21,10 +23,12 @@ let subgraph: TestSubgraph;
 let testBus: TestBus;
 let nats: NatsConnection;
 let jsm: JetStreamManager;
+let kitsAnnounced: Awaited<ReturnType<typeof recordEvents<typeof brandKitChanged.payload>>>;
 
 beforeAll(async () => {
   subgraph = await startTestSubgraph(brandingSubgraph, 'jetstream');
   ({ testBus } = subgraph);
+  kitsAnnounced = await recordEvents(testBus.bus, brandKitChanged);
   nats = await connect({ servers: TEST_NATS_URL });
   jsm = await jetstreamManager(nats);
 });
@@ -56,12 +60,15 @@ const kitCount = () => rowCount(subgraph.sql, 'branding.brand_kits');
 async function consumerCaughtUp() {
   const stream = testBus.stream!;
   await waitFor(async () => {
-    const { state } = await jsm.streams.info(stream);
+    // The stream also carries branding's own brand_kit.changed: only organization.created counts.
+    const last = await jsm.streams.getMessage(stream, {
+      last_by_subj: `${testBus.subjectPrefix}${organizationCreated.type}`,
+    });
     const consumer = await jsm.consumers.info(stream, 'branding-default-brand-kit');
     return (
       consumer.num_pending === 0 &&
       consumer.num_ack_pending === 0 &&
-      consumer.ack_floor.stream_seq === state.last_seq
+      consumer.ack_floor.stream_seq >= (last?.seq ?? 0)
     );
   });
 }
@@ -267,6 +274,54 @@ describe('updateBrandKit validation', () => {
     expect(payload.brandKit).toBeNull();
     expectFieldErrors(payload.errors, field);
     expect(await kitRows(organizationId)).toEqual(before);
+  });
+});
+
+// ---------------------------------------------------------------- brandKitChanged
+
+describe('bilten.branding.brand_kit.changed', () => {
+  const announcedFor = (organizationId: string) =>
+    kitsAnnounced.filter((event) => event.payload.organizationId === organizationId);
+
+  it('announces the default kit once, then every update with upper-cased colours; refusals announce nothing', async () => {
+    const organizationId = await announceOrganization();
+    // A replay of organization.created inserts no kit, so it must announce none either.
+    await announceOrganization(organizationId);
+    const created = (await brandKitOf(organizationId))!;
+    const staff = await subgraph.bearer({ orgs: { [organizationId]: 'STAFF' } });
+    const refused = await callUpdateBrandKit({ organizationId, primaryColor: '#000000' }, staff);
+    expect(refused.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    const invalid = await updateBrandKit({ organizationId, accentColor: 'red' });
+    expect(invalid.brandKit).toBeNull();
+
+    const updated = (
+      await updateBrandKit({
+        organizationId,
+        primaryColor: '#abcdef',
+        logoUrl: 'https://cdn.example.com/l.png',
+      })
+    ).brandKit!;
+    // Events of one aggregate are relayed in order: once the update's is here, any other came before it.
+    await waitFor(async () => announcedFor(organizationId).length >= 2);
+
+    const events = announcedFor(organizationId);
+    expect(events.map((event) => event.payload)).toEqual([
+      {
+        organizationId,
+        primaryColor: DEFAULT_BRAND.primaryColor,
+        accentColor: DEFAULT_BRAND.accentColor,
+        logoUrl: null,
+        changedAt: new Date(created.updatedAt).toISOString(),
+      },
+      {
+        organizationId,
+        primaryColor: '#ABCDEF',
+        accentColor: DEFAULT_BRAND.accentColor,
+        logoUrl: 'https://cdn.example.com/l.png',
+        changedAt: new Date(updated.updatedAt).toISOString(),
+      },
+    ]);
+    expect(events.map((event) => event.aggregateId)).toEqual([created.id, created.id]);
   });
 });
 

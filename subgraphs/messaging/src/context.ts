@@ -1,6 +1,20 @@
-import { type SubgraphContext, withLoaders } from '@bilten/platform';
+import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
 import { createLoaders } from './db/loaders.ts';
 
-export type Context = SubgraphContext<ReturnType<typeof createLoaders>>;
+/** Made once at start-up (see server.ts) and shared by every request. */
+export interface MessagingServices {
+  /** Encrypts what messaging keeps about people (addresses, phone numbers; DATA_ENCRYPTION_KEYS). */
+  ring: KeyRing;
+  /** The VAPID public key browsers subscribe with; null when web push is not configured. */
+  webPushPublicKey: string | null;
+  /** Outside production, push endpoints on 127.0.0.1/localhost over http are accepted (tests, local push services). */
+  production: boolean;
+}
 
-export const createContext = withLoaders(createLoaders);
+export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & MessagingServices;
+
+export const createContext = (base: BaseContext, services: MessagingServices): Context => ({
+  ...base,
+  loaders: createLoaders(base.db),
+  ...services,
+});

@@ -1,15 +1,14 @@
 import { type ConsumerFactory, type EventConsumer, keyRingFromEnv, linkTokenSeal } from '@bilten/platform';
-import { createMailer } from './adapters/mailer.ts';
-import { createUnsubscribeLinks } from './adapters/unsubscribe-links.ts';
+import { createAddressHash } from './adapters/address-hash.ts';
+import { createRenderer } from './adapters/renderer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
-import { eventPublishedFollowerMailConsumer } from './domain/follower-mail.ts';
-import { eventPublishedFollowersConsumer, organizationClosedConsumer } from './domain/followers.ts';
+import { brandKitConsumer } from './domain/brand-kits.ts';
+import { eventScheduleConsumers } from './domain/event-schedules.ts';
+import { eventWorkflowConsumers } from './domain/event-workflows.ts';
+import { organizationClosedConsumer } from './domain/followers.ts';
+import { orderBookConsumers } from './domain/order-book.ts';
 import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
-import {
-  billingMailConsumers,
-  orderMailConsumers,
-  transactionalMailConsumers,
-} from './domain/transactional-mail.ts';
+import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
 
 /**
  * What messaging publishes, for the gateway's subscriptions: an in-app notification was stored, and
@@ -17,40 +16,36 @@ import {
  */
 export { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
 
-// It consumes identity's account events, orders' ticket and waiting-list events and billing's
-// receipts to send the transactional mails, identity's users and organizations for its address
-// book and organizer names (a closure also ends the organization's follows), and catalog's
-// published events to notify followers (in-app, email).
+// It consumes identity's account events, orders' and billing's events and catalog's published
+// events to run the workflows (domain/workflows.ts: notices stored in-app and queued for the other
+// channels), orders' events for its order book, identity's users and organizations for its address
+// book and organizer names (a closure also ends the organization's follows).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
-  const mailer = createMailer({
-    smtpUrl: config.SMTP_URL,
-    from: config.MAIL_FROM,
-    log,
-    production: config.NODE_ENV === 'production',
-  });
   const ring = keyRingFromEnv(config);
-  const shared = {
-    mailer,
-    from: config.MAIL_FROM,
-    links: linkTokenSeal(config),
-    perRecipientPerHour: config.MAIL_PER_RECIPIENT_PER_HOUR,
+  const site = config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL;
+  // What every workflow (domain/workflows.ts) runs with: notify()'s engine and where links go.
+  const workflowDeps: WorkflowDeps = {
+    outbox,
+    ring,
+    renderer: createRenderer({ site }),
+    push: { enabled: Boolean(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY) },
+    addressHash: createAddressHash(config),
     log,
+    links: linkTokenSeal(config),
+    accountLinks: linkBaseOf(config),
+    gateway: config.PUBLIC_GATEWAY_URL,
+    site,
   };
   return [
-    ...transactionalMailConsumers({ ...shared, web: linkBaseOf(config) }),
-    ...orderMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
-    ...billingMailConsumers({ ...shared, gateway: config.PUBLIC_GATEWAY_URL }),
-    eventPublishedFollowersConsumer(outbox),
+    ...workflowConsumers(workflowDeps),
+    ...orderBookConsumers(ring),
     ...recipientBookConsumers(ring),
     ...organizationNameConsumers(),
     organizationClosedConsumer(),
-    eventPublishedFollowerMailConsumer({
-      ...shared,
-      ring,
-      unsubscribe: createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL }),
-      web: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL,
-    }),
+    brandKitConsumer(),
+    ...eventScheduleConsumers(),
+    ...eventWorkflowConsumers(workflowDeps),
   ] as EventConsumer[];
 };

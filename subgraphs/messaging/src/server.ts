@@ -1,9 +1,32 @@
-import { defineSubgraph, type EncryptedColumn } from '@bilten/platform';
+import {
+  type Database,
+  defineSubgraph,
+  type EncryptedColumn,
+  keyRingFromEnv,
+  type Logger,
+} from '@bilten/platform';
+import { createAddressHash } from './adapters/address-hash.ts';
+import { registerDeliveryWebhooks } from './adapters/delivery-webhooks.ts';
+import { createEmailSender } from './adapters/mailer.ts';
+import { createRenderer } from './adapters/renderer.ts';
+import { createSmsSender } from './adapters/sms.ts';
+import { registerTracking } from './adapters/tracking-routes.ts';
 import { createUnsubscribeLinks, registerUnsubscribe } from './adapters/unsubscribe-links.ts';
+import { createPushSender, vapidPublicKey } from './adapters/web-push.ts';
+import type { MessagingConfig } from './config.ts';
 import { messagingEnv } from './config.ts';
 import { createContext } from './context.ts';
-import { eventStore, RECIPIENT_EMAIL_COLUMN } from './db/schema.ts';
+import {
+  DELIVERY_COLUMNS,
+  eventStore,
+  ORDER_BOOK_EMAIL_COLUMN,
+  PHONE_COLUMN,
+  RECIPIENT_EMAIL_COLUMN,
+} from './db/schema.ts';
+import { startDeliveryWorker } from './domain/delivery-worker.ts';
+import { createEmailTracking, trackClick, trackOpen } from './domain/engagement.ts';
 import { optOut } from './domain/preferences.ts';
+import { startReminderSweep } from './domain/reminders.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -11,7 +34,12 @@ import { resolvers } from './resolvers/index.ts';
 export { createUnsubscribeLinks };
 
 /** Messaging's encrypted columns, for `npm run keys:rotate`. */
-export const encryptedColumns: EncryptedColumn[] = [RECIPIENT_EMAIL_COLUMN];
+export const encryptedColumns: EncryptedColumn[] = [
+  RECIPIENT_EMAIL_COLUMN,
+  PHONE_COLUMN,
+  ...DELIVERY_COLUMNS,
+  ORDER_BOOK_EMAIL_COLUMN,
+];
 
 export const messagingSubgraph = defineSubgraph({
   name: 'messaging',
@@ -25,9 +53,55 @@ export const messagingSubgraph = defineSubgraph({
   async setup({ config, db, log }) {
     const links = createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL });
     return {
-      services: undefined,
+      services: {
+        ring: keyRingFromEnv(config),
+        webPushPublicKey: vapidPublicKey(config),
+        production: config.NODE_ENV === 'production',
+      },
       // `/unsubscribe`, which the gateway serves at its own door (gateway/src/unsubscribe.ts).
-      routes: (app) => registerUnsubscribe(app, { links, optOut: (target) => optOut(db, target), log }),
+      routes: (app) => {
+        registerUnsubscribe(app, { links, optOut: (target) => optOut(db, target), log });
+        // `/t/o/…` and `/t/c/…` (opens, clicks) and `/webhooks/email|sms`, also through the gateway (messaging-routes.ts).
+        registerTracking(app, {
+          links: createEmailTracking({ env: config, gateway: config.PUBLIC_GATEWAY_URL }),
+          trackOpen: (deliveryId) => trackOpen(db, deliveryId),
+          trackClick: (deliveryId) => trackClick(db, deliveryId),
+          log,
+        });
+        registerDeliveryWebhooks(app, { db, config, log });
+      },
+      // Every periodic job runs on the events' connections; stopping stops them all (and waits).
+      background: (deps) => {
+        const jobs = [
+          startReminderSweep(deps, config.REMINDER_SWEEP_MS),
+          startDeliveryWorkerFromConfig(config, deps),
+        ];
+        return { stop: async () => void (await Promise.all(jobs.map((job) => job.stop()))) };
+      },
     };
   },
 });
+
+/** The worker of a running messaging: every sender and setting from its configuration. */
+function startDeliveryWorkerFromConfig(
+  config: MessagingConfig,
+  { db, log }: { db: Database; log: Logger },
+): { stop(): Promise<void> } {
+  return startDeliveryWorker({
+    db,
+    log,
+    ring: keyRingFromEnv(config),
+    addressHash: createAddressHash(config),
+    renderer: createRenderer({ site: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL }),
+    email: createEmailSender(config, log),
+    push: createPushSender(config),
+    sms: createSmsSender(config, log),
+    tracking: createEmailTracking({ env: config, gateway: config.PUBLIC_GATEWAY_URL }),
+    unsubscribe: createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL }),
+    from: config.MAIL_FROM,
+    maxAttempts: config.DELIVERY_MAX_ATTEMPTS,
+    retryBaseMs: config.DELIVERY_RETRY_BASE_MS,
+    pollMs: config.DELIVERY_POLL_MS,
+    perRecipientPerHour: config.MAIL_PER_RECIPIENT_PER_HOUR,
+  });
+}

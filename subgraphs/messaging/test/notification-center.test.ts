@@ -311,7 +311,7 @@ describe('in-app notification states', () => {
 // ---------------------------------------------------------------- preferences
 
 const PREFERENCE_FIELDS = `categories { category all critical channels { channel enabled } enabledChannels }
-  timezone quietHours { start end } marketingConsent { givenAt source }`;
+  timezone quietHours { start end } marketingConsent { givenAt source } locale phoneNumber pushSubscriptions { id }`;
 const MY_PREFERENCES = `{ myNotificationPreferences { ${PREFERENCE_FIELDS} } }`;
 const UPDATE_PREFERENCES = `mutation($input: UpdateNotificationPreferencesInput!) {
   updateNotificationPreferences(input: $input) { preferences { ${PREFERENCE_FIELDS} } errors { code message field } }
@@ -328,6 +328,9 @@ interface PreferencesView {
   timezone: string | null;
   quietHours: { start: string; end: string } | null;
   marketingConsent: { givenAt: string; source: string } | null;
+  locale: string;
+  phoneNumber: string | null;
+  pushSubscriptions: Array<{ id: string }>;
 }
 type UpdateResult = { preferences: PreferencesView | null; errors: UserError[] };
 
@@ -353,7 +356,14 @@ describe('notification preferences', () => {
     expect(categoryOf(view, 'MARKETING')).toMatchObject({ all: false, critical: false, enabledChannels: [] });
     expect(categoryOf(view, 'ACCOUNT_SECURITY')).toMatchObject({ critical: true, all: true });
     expect(categoryOf(view, 'EVENT_UPDATES').enabledChannels).toEqual(['IN_APP', 'EMAIL', 'WEB_PUSH', 'SMS']);
-    expect(view).toMatchObject({ timezone: null, quietHours: null, marketingConsent: null });
+    expect(view).toMatchObject({
+      timezone: null,
+      quietHours: null,
+      marketingConsent: null,
+      locale: 'en',
+      phoneNumber: null,
+      pushSubscriptions: [],
+    });
   });
 
   it('round-trips category, channel overrides, time zone and quiet hours; a channel without an entry inherits all', async () => {
@@ -643,7 +653,8 @@ describe('event published → followers', () => {
     const rows = await notificationsFrom(event.id);
     expect(rows.map((row) => row.recipient_id).sort()).toEqual([...rest].sort());
     expect(rows.every((row) => row.category === 'EVENT_UPDATES' && row.channel === 'IN_APP')).toBe(true);
-    expect(rows[0]!.subject).toBe('New event: Sarajevo <Jazz> Night');
+    // Rendered by the eventPublished template's short form (the title is the body's).
+    expect(rows[0]!.subject).toBe('New from Kino Meeting Point');
     const [created] = await subgraph.sql<Array<{ count: number }>>`
       select count(*)::int as count from messaging.outbox
       where type = 'bilten.messaging.notification.created' and payload->>'recipientId' = any(${rest})`;

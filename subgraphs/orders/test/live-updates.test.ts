@@ -159,7 +159,7 @@ describe('what time alone changes', () => {
       }),
     );
     // The payment was handled (its money goes back) without a second move.
-    await waitFor(() =>
+    await waitFor(async () =>
       refunds.some(
         (event) => event.payload.orderId === order.id && event.payload.reason === 'PAID_AFTER_EXPIRY',
       ),
@@ -176,9 +176,9 @@ describe('what time alone changes', () => {
       buyer,
     );
     const ofEvent = () => availability.filter((event) => event.payload.eventId === offer.eventId).length;
-    await waitFor(() => ofEvent() === 1);
+    await waitFor(async () => ofEvent() === 1);
     await lapse(reservation!.id);
-    await waitFor(() => ofEvent() === 2);
+    await waitFor(async () => ofEvent() === 2);
     const [row] = await subgraph.sql<
       Array<{ status: string }>
     >`select status from orders.reservations where id = ${reservation!.id}`;

@@ -2,16 +2,24 @@ import type { Database, Transaction } from '@bilten/platform';
 import { eq, inArray } from 'drizzle-orm';
 import { type BrandKitRow, brandKits } from './schema.ts';
 
-/** Creates the kit unless the organization has one; replays of the same event change nothing. */
+/**
+ * Creates the kit unless the organization has one; replays of the same event change nothing.
+ * The new kit, or undefined when there already was one.
+ */
 export async function insertBrandKitOnce(
   db: Database | Transaction,
   row: typeof brandKits.$inferInsert,
-): Promise<void> {
-  await db.insert(brandKits).values(row).onConflictDoNothing({ target: brandKits.organizationId });
+): Promise<BrandKitRow | undefined> {
+  const [kit] = await db
+    .insert(brandKits)
+    .values(row)
+    .onConflictDoNothing({ target: brandKits.organizationId })
+    .returning();
+  return kit;
 }
 
 export async function updateBrandKitOf(
-  db: Database,
+  db: Database | Transaction,
   organizationId: string,
   changes: Partial<Pick<BrandKitRow, 'primaryColor' | 'accentColor' | 'logoUrl'>>,
 ): Promise<BrandKitRow | undefined> {

@@ -1,9 +1,12 @@
+import { brandKitChanged } from '@bilten/contracts/branding';
 import { organizationCreated } from '@bilten/contracts/identity';
 import {
   type EventConsumer,
   mutationRule,
+  type Outbox,
   requireOrgRole,
   requireUser,
+  type Transaction,
   type UserError,
   uuidInput,
 } from '@bilten/platform';
@@ -37,6 +40,16 @@ interface UpdateBrandKitResult {
   errors: UserError[];
 }
 
+/** Tells messaging (which styles the organization's mails) the kit as it now is, in the change's transaction. */
+const announceKit = (tx: Transaction, outbox: Outbox, kit: BrandKitRow) =>
+  outbox.publish(tx, brandKitChanged, kit.id, {
+    organizationId: kit.organizationId,
+    primaryColor: kit.primaryColor.toUpperCase(),
+    accentColor: kit.accentColor.toUpperCase(),
+    logoUrl: kit.logoUrl,
+    changedAt: kit.updatedAt.toISOString(),
+  });
+
 /** ADMINs and OWNERs of the organization restyle its brand. */
 export const updateBrandKit = mutationRule(
   {
@@ -45,14 +58,18 @@ export const updateBrandKit = mutationRule(
     invalid: (errors): UpdateBrandKitResult => ({ brandKit: null, errors }),
   },
   async (
-    ctx: Pick<Context, 'db' | 'viewer'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>,
     { organizationId, primaryColor, accentColor, logoUrl },
   ): Promise<UpdateBrandKitResult> => {
     requireOrgRole(ctx.viewer, organizationId, 'ADMIN');
-    const brandKit = await updateBrandKitOf(ctx.db, organizationId, {
-      ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
-      ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
-      ...(logoUrl !== undefined ? { logoUrl } : {}),
+    const brandKit = await ctx.db.transaction(async (tx) => {
+      const kit = await updateBrandKitOf(tx, organizationId, {
+        ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
+        ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
+        ...(logoUrl !== undefined ? { logoUrl } : {}),
+      });
+      if (kit) await announceKit(tx, ctx.outbox, kit);
+      return kit;
     });
     if (!brandKit) {
       return {
@@ -86,17 +103,23 @@ export function brandKitOf(
   return ctx.loaders.brandKitOfOrganization.load(organizationId);
 }
 
-/** Every new organization starts with the default brand. */
-export const defaultBrandKitConsumer: EventConsumer<typeof organizationCreated.payload> = {
-  name: 'default-brand-kit',
-  event: organizationCreated,
-  // A single insert through `tx`: safe to share a transaction with other organizations' events.
-  groupCommit: true,
-  async handle(event, tx) {
-    await insertBrandKitOnce(tx, {
-      id: uuidv7(),
-      organizationId: event.payload.organizationId,
-      ...DEFAULT_BRAND,
-    });
-  },
-};
+/** Every new organization starts with the default brand, announced like any later change. */
+export function defaultBrandKitConsumer(outbox: Outbox): EventConsumer {
+  const consumer: EventConsumer<typeof organizationCreated.payload> = {
+    name: 'default-brand-kit',
+    event: organizationCreated,
+    // Only statements through `tx` (the insert and its outbox row): safe to share a transaction
+    // with other organizations' events.
+    groupCommit: true,
+    async handle(event, tx) {
+      const kit = await insertBrandKitOnce(tx, {
+        id: uuidv7(),
+        organizationId: event.payload.organizationId,
+        ...DEFAULT_BRAND,
+      });
+      // A replay inserts nothing and so announces nothing again.
+      if (kit) await announceKit(tx, outbox, kit);
+    },
+  };
+  return consumer as EventConsumer;
+}

@@ -4,7 +4,6 @@ import {
   desc,
   eq,
   getTableColumns,
-  gt,
   inArray,
   isNotNull,
   isNull,
@@ -13,7 +12,7 @@ import {
   type SQL,
   sql,
 } from 'drizzle-orm';
-import { type NotificationRow, notifications, sentEmails } from './schema.ts';
+import { type NotificationRow, notifications } from './schema.ts';
 
 export async function insertNotification(
   db: Database | Transaction,
@@ -145,30 +144,4 @@ export async function newestNotificationsOf(
     .as('ranked');
   const rows = await db.select().from(ranked).where(lte(ranked.rank, limit)).orderBy(desc(ranked.id));
   return rows.map(({ rank: _rank, ...row }) => row);
-}
-
-/**
- * Mails sent to `recipient` in the last hour, counted under a lock on the address until the
- * commit, so two consumers mailing one address at once cannot both slip under the limit.
- */
-export async function mailsSentToWithinAnHour(tx: Transaction, recipient: string): Promise<number> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`mail:${recipient}`}, 0))`);
-  const [row] = await tx
-    .select({ count: sql<number>`count(*)::int` })
-    .from(sentEmails)
-    .where(and(eq(sentEmails.recipient, recipient), gt(sentEmails.sentAt, sql`now() - interval '1 hour'`)));
-  return row!.count;
-}
-
-/** False when a mail for this event is recorded already. */
-export async function recordSentEmail(
-  tx: Transaction,
-  row: typeof sentEmails.$inferInsert,
-): Promise<boolean> {
-  const recorded = await tx
-    .insert(sentEmails)
-    .values(row)
-    .onConflictDoNothing()
-    .returning({ eventId: sentEmails.eventId });
-  return recorded.length > 0;
 }

@@ -67,15 +67,6 @@ export const notifications = messaging.table(
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
-/** One row per mail sent for an event: written in the consumer's transaction, so each event mails once. */
-export const sentEmails = messaging.table('sent_emails', {
-  eventId: uuid('event_id').primaryKey(),
-  recipient: text().notNull(),
-  template: text().notNull(),
-  messageId: text('message_id').notNull(),
-  sentAt: timestamp('sent_at', { withTimezone: true }).notNull().defaultNow(),
-});
-
 /** A channel setting of one category: `all`, and per channel an override (a channel without one inherits `all`). */
 export interface CategorySetting {
   all: boolean;

@@ -25,7 +25,7 @@ export const CRITICAL_CATEGORIES: ReadonlySet<Category> = new Set(['TRANSACTIONA
 /**
  * Every kind messaging sends, one line each: its category and whether it is critical (delivered
  * whatever the preferences say, never held by quiet hours, and falling back to email when push or
- * SMS gives up). Each has one workflow (domain/workflows.ts) and one template (domain/templates.ts).
+ * SMS gives up). Each has one workflow (domain/workflows.ts) and one template (adapters/templates/).
  */
 export const KINDS = {
   emailVerification: { category: 'ACCOUNT_SECURITY', critical: true },
@@ -90,4 +90,66 @@ export function shouldDeliver(
   if (kind.critical || CRITICAL_CATEGORIES.has(kind.category)) return true;
   if (kind.category === 'MARKETING' && !preferences?.marketingConsentAt) return false;
   return channelEnabled(settingOf(preferences, kind.category), channel);
+}
+
+/** A user's quiet hours as stored: an IANA zone and `HH:MM` local start and end (either may be null). */
+export interface QuietHours {
+  timezone: string | null;
+  quietHoursStart: string | null;
+  quietHoursEnd: string | null;
+}
+
+const minutesOf = (hhmm: string) => {
+  const [hours, minutes] = hhmm.split(':').map(Number);
+  return hours! * 60 + minutes!;
+};
+
+/** The wall clock of `zone` at `instant`, as a UTC timestamp with the same fields. */
+function wallClockOf(instant: number, zone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
+      .formatToParts(instant)
+      .map((part) => [part.type, Number(part.value)]),
+  );
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+}
+
+/**
+ * The instant the wall clock of `zone` shows `wall` (a UTC timestamp of those fields). The offset is
+ * read twice because it can change between the guess and the answer (DST); a time a spring-forward
+ * skips comes out an offset-change later, which is still after the quiet.
+ */
+function instantOf(wall: number, zone: string): number {
+  const first = wall - (wallClockOf(wall, zone) - wall);
+  return wall - (wallClockOf(first, zone) - first);
+}
+
+/**
+ * When the quiet hours `now` falls in end, or null when it falls in none (or none are set). The
+ * quiet spans midnight when the start is after the end (22:00–07:00); equal times mean no quiet.
+ * Non-critical WEB_PUSH and SMS created inside are held until then (`notBefore`).
+ */
+export function quietHoursEnd(preferences: QuietHours | null, now: Date): Date | null {
+  if (!preferences?.quietHoursStart || !preferences.quietHoursEnd) return null;
+  const zone = preferences.timezone ?? 'UTC';
+  const start = minutesOf(preferences.quietHoursStart);
+  const end = minutesOf(preferences.quietHoursEnd);
+  if (start === end) return null;
+  const wall = wallClockOf(now.getTime(), zone);
+  const midnight = wall - (wall % 86_400_000);
+  const minute = Math.floor((wall - midnight) / 60_000);
+  const inQuiet = start < end ? minute >= start && minute < end : minute >= start || minute < end;
+  if (!inQuiet) return null;
+  // The end is today's when it is still ahead on the clock, otherwise tomorrow's (after midnight).
+  const endDay = minute < end ? midnight : midnight + 86_400_000;
+  return new Date(instantOf(endDay + end * 60_000, zone));
 }

@@ -1,26 +1,19 @@
-import { eventPublished } from '@bilten/contracts/catalog';
 import { organizationClosed } from '@bilten/contracts/identity';
 import {
   DomainError,
   decodeCursor,
   type EventConsumer,
   mutationRule,
-  type Outbox,
   pageSize,
   requireUser,
-  type Transaction,
   toConnection,
   type UserError,
   uuidInput,
 } from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { deleteFollow, deleteFollowsOf, followerIdsAfter, followsOf, insertFollow } from '../db/follows.ts';
-import { preferencesOfUsers } from '../db/preferences.ts';
+import { deleteFollow, deleteFollowsOf, followsOf, insertFollow } from '../db/follows.ts';
 import { lockOpenOrganization, markOrganizationClosed } from '../db/recipients.ts';
-import type { Channel } from '../db/schema.ts';
-import { KINDS, type NotificationKind, shouldDeliver } from './delivery-rules.ts';
-import { storeInAppNotifications } from './notifications.ts';
 
 interface FollowResult {
   organization: { id: string } | null;
@@ -93,65 +86,6 @@ export function organizationClosedConsumer(): EventConsumer<typeof organizationC
     async handle({ payload, occurredAt }, tx) {
       await markOrganizationClosed(tx, payload.organizationId, new Date(occurredAt));
       await deleteFollowsOf(tx, payload.organizationId);
-    },
-  };
-}
-
-/** Followers read per statement: bounded memory and statement size for organizations with many. */
-export const FAN_OUT_BATCH = 1000;
-
-/**
- * The organization's followers whose preferences take `kind` by `channel`, in batches walked by
- * user id: what every fan-out to followers (in-app, email) goes through.
- */
-export async function* followersTaking(
-  tx: Transaction,
-  organizationId: string,
-  kind: NotificationKind,
-  channel: Channel,
-): AsyncGenerator<string[]> {
-  let after: string | undefined;
-  for (;;) {
-    const followers = await followerIdsAfter(tx, organizationId, FAN_OUT_BATCH, after);
-    if (!followers.length) return;
-    const preferences = new Map((await preferencesOfUsers(tx, followers)).map((row) => [row.userId, row]));
-    yield followers.filter((userId) => shouldDeliver(preferences.get(userId) ?? null, kind, channel));
-    after = followers.at(-1);
-  }
-}
-
-/**
- * Event published → one IN_APP notification per follower who has EVENT_UPDATES in-app on. Public
- * events only: an unlisted event is for those who have its link. Followers are walked in batches
- * by user id; each notification is keyed by the event id, so a redelivery (or a second consumer
- * name) notifies nobody twice.
- */
-export function eventPublishedFollowersConsumer(
-  outbox: Outbox,
-): EventConsumer<typeof eventPublished.payload> {
-  return {
-    name: 'event-published-followers',
-    event: eventPublished,
-    async handle(event, tx) {
-      const { eventId, organizationId, title, startsAt, timezone, visibility } = event.payload;
-      if (visibility !== 'PUBLIC') return;
-      const when = new Intl.DateTimeFormat('en-GB', {
-        dateStyle: 'medium',
-        timeStyle: 'short',
-        timeZone: timezone,
-      }).format(new Date(startsAt));
-      for await (const recipients of followersTaking(tx, organizationId, KINDS.eventPublished, 'IN_APP'))
-        await storeInAppNotifications(
-          tx,
-          outbox,
-          recipients.map((recipientId) => ({
-            recipientId,
-            category: KINDS.eventPublished.category,
-            subject: `New event: ${title}`,
-            body: `${title} is on sale: ${when} (${timezone}). Event id ${eventId}.`,
-            sourceEventId: event.id,
-          })),
-        );
     },
   };
 }

@@ -206,6 +206,7 @@ export const sendNotification = mutationRule(
         id: uuidv7(),
         channel: 'IN_APP',
         category: KINDS.adminNotice.category,
+        kind: 'adminNotice',
         ...input,
       });
       await ctx.outbox.publish(tx, notificationCreated, row.id, {

@@ -1,6 +1,8 @@
 import {
+  columnAad,
   type Database,
   displayText,
+  type KeyRing,
   mutationRule,
   requireUser,
   timeZone,
@@ -9,7 +11,15 @@ import {
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { lockPreferences, preferencesOf, savePreferences } from '../db/preferences.ts';
-import type { Category, CategorySetting, Channel, PreferencesRow } from '../db/schema.ts';
+import { pushSubscriptionsOf } from '../db/push-subscriptions.ts';
+import {
+  type Category,
+  type CategorySetting,
+  type Channel,
+  PHONE_COLUMN,
+  type PreferencesRow,
+  type PushSubscriptionRow,
+} from '../db/schema.ts';
 import {
   CATEGORIES,
   CHANNELS,
@@ -19,9 +29,30 @@ import {
   settingOf,
   shouldDeliver,
 } from './delivery-rules.ts';
+import { pushSubscriptionView } from './push-subscriptions.ts';
+
+/** The languages notifications are written in; anything else is shown (and rendered) in the first. */
+export const LOCALES = ['en', 'bs'] as const;
+
+/** A user's number as stored: encrypted, bound to that user's row. */
+const sealPhone = (ring: KeyRing, userId: string, phone: string) =>
+  ring.encrypt(phone, columnAad(PHONE_COLUMN, userId));
+
+/** The number SMS go to, or null when the user gave none. */
+export const phoneOf = (ring: KeyRing, row: Pick<PreferencesRow, 'userId' | 'phoneSealed'> | null) =>
+  row?.phoneSealed ? ring.decrypt(row.phoneSealed, columnAad(PHONE_COLUMN, row.userId)) : null;
+
+/** Enough of a number to recognise it (country code, last digits), not enough to call it. */
+export const maskPhone = (phone: string) =>
+  phone.length <= 7
+    ? '•'.repeat(phone.length)
+    : `${phone.slice(0, 4)}${'•'.repeat(phone.length - 7)}${phone.slice(-3)}`;
 
 /** What `myNotificationPreferences` answers: every category, with its explicit overrides and effect. */
-export function preferencesView(row: PreferencesRow | null) {
+export function preferencesView(
+  row: PreferencesRow | null,
+  { phone, subscriptions }: { phone: string | null; subscriptions: PushSubscriptionRow[] },
+) {
   const preferences: DeliveryPreferences | null = row;
   return {
     categories: CATEGORIES.map((category) => {
@@ -49,16 +80,23 @@ export function preferencesView(row: PreferencesRow | null) {
       row?.marketingConsentAt && row.marketingConsentSource
         ? { givenAt: row.marketingConsentAt, source: row.marketingConsentSource }
         : null,
+    locale: row?.locale ?? LOCALES[0],
+    phoneNumber: phone ? maskPhone(phone) : null,
+    pushSubscriptions: subscriptions.map(pushSubscriptionView),
   };
 }
 
 export type PreferencesView = ReturnType<typeof preferencesView>;
 
 export async function myNotificationPreferences(
-  ctx: Pick<Context, 'db' | 'viewer'>,
+  ctx: Pick<Context, 'db' | 'viewer' | 'ring'>,
 ): Promise<PreferencesView> {
   const user = requireUser(ctx.viewer);
-  return preferencesView(await preferencesOf(ctx.db, user.userId));
+  const [row, subscriptions] = await Promise.all([
+    preferencesOf(ctx.db, user.userId),
+    pushSubscriptionsOf(ctx.db, user.userId),
+  ]);
+  return preferencesView(row, { phone: phoneOf(ctx.ring, row), subscriptions });
 }
 
 const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (00:00 to 23:59)');
@@ -87,6 +125,11 @@ const updatePreferencesInput = z.object({
     .refine((hours) => hours.start !== hours.end, { message: 'must differ from start', path: ['end'] })
     .nullish(),
   marketingConsent: z.object({ given: z.boolean(), source: displayText(100) }).nullish(),
+  locale: z.enum(LOCALES, { error: `must be one of ${LOCALES.join(', ')}` }).nullish(),
+  phoneNumber: z
+    .string()
+    .regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number: +, the country code and the number, digits only')
+    .nullish(),
 });
 
 interface UpdatePreferencesResult {
@@ -110,7 +153,7 @@ export const updateNotificationPreferences = mutationRule(
     caller: requireUser,
     invalid: (errors): UpdatePreferencesResult => ({ preferences: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer'>, input, user): Promise<UpdatePreferencesResult> =>
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'ring'>, input, user): Promise<UpdatePreferencesResult> =>
     ctx.db.transaction(async (tx) => {
       const row = await lockPreferences(tx, user.userId);
       const next = { ...row, categories: { ...row.categories } };
@@ -152,8 +195,16 @@ export const updateNotificationPreferences = mutationRule(
         next.quietHoursStart = input.quietHours?.start ?? null;
         next.quietHoursEnd = input.quietHours?.end ?? null;
       }
+      if (input.locale !== undefined) next.locale = input.locale;
+      if (input.phoneNumber !== undefined)
+        next.phoneSealed = input.phoneNumber ? sealPhone(ctx.ring, user.userId, input.phoneNumber) : null;
       const { updatedAt: _updatedAt, ...saved } = next;
-      return { preferences: preferencesView(await savePreferences(tx, saved)), errors: [] };
+      const stored = await savePreferences(tx, saved);
+      const subscriptions = await pushSubscriptionsOf(tx, user.userId);
+      return {
+        preferences: preferencesView(stored, { phone: phoneOf(ctx.ring, stored), subscriptions }),
+        errors: [],
+      };
     }),
 );
 

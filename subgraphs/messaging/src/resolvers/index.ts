@@ -1,3 +1,5 @@
+import { sendAnnouncement } from '../domain/announcements.ts';
+import { notificationStats } from '../domain/engagement.ts';
 import { followingPage, followOrganization, unfollowOrganization } from '../domain/followers.ts';
 import {
   archiveNotification,
@@ -9,12 +11,17 @@ import {
   unreadNotificationCount,
 } from '../domain/notifications.ts';
 import { myNotificationPreferences, updateNotificationPreferences } from '../domain/preferences.ts';
+import { previewNotification } from '../domain/preview.ts';
+import { registerPushSubscription, removePushSubscription } from '../domain/push-subscriptions.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
     notification: (_, args, ctx) => readableNotification(ctx, args),
     myNotificationPreferences: (_, _args, ctx) => myNotificationPreferences(ctx),
+    notificationStats: (_, { filter }, ctx) => notificationStats(ctx, filter),
+    previewNotification: (_, { input }, ctx) => previewNotification(ctx, input),
+    webPushPublicKey: (_, _args, ctx) => ctx.webPushPublicKey,
   },
   Mutation: {
     sendNotification: (_, { input }, ctx) => sendNotification(ctx, input),
@@ -22,8 +29,11 @@ export const resolvers: Resolvers = {
     markNotificationsSeen: (_, { input }, ctx) => markNotificationsSeen(ctx, input),
     archiveNotification: (_, { input }, ctx) => archiveNotification(ctx, input),
     updateNotificationPreferences: (_, { input }, ctx) => updateNotificationPreferences(ctx, input),
+    registerPushSubscription: (_, { input }, ctx) => registerPushSubscription(ctx, input),
+    removePushSubscription: (_, { input }, ctx) => removePushSubscription(ctx, input),
     followOrganization: (_, { input }, ctx) => followOrganization(ctx, input),
     unfollowOrganization: (_, { input }, ctx) => unfollowOrganization(ctx, input),
+    sendAnnouncement: (_, { input }, ctx) => sendAnnouncement(ctx, input),
   },
   Notification: {
     __resolveReference: (reference, ctx) => readableNotification(ctx, reference),

@@ -1,0 +1,1 @@
+DROP TABLE "messaging"."sent_emails" CASCADE;

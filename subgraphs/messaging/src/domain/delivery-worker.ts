@@ -1,0 +1,381 @@
+import { columnAad, type Database, type Logger, type Sql, type Transaction } from '@bilten/platform';
+import type { UnsubscribeLinks } from '../adapters/unsubscribe-links.ts';
+import {
+  claimDueDeliveries,
+  DELIVERIES_CHANNEL,
+  emailsSentWithinAnHour,
+  recordAttempt,
+  suppressAddress,
+  suppressionOf,
+  updateDelivery,
+} from '../db/deliveries.ts';
+import {
+  deletePushSubscription,
+  markPushSubscriptionUsed,
+  pushSubscriptionById,
+} from '../db/push-subscriptions.ts';
+import { recipientsByIds } from '../db/recipients.ts';
+import type { DeliveryRow } from '../db/schema.ts';
+import { brandOf } from './brand-kits.ts';
+import {
+  type DataOf,
+  DeliveryFailure,
+  type EmailSender,
+  type EmailTracking,
+  type PushSender,
+  type Renderer,
+  type Sent,
+  type SmsSender,
+} from './channels.ts';
+import {
+  ADDRESS_COLUMN,
+  DATA_COLUMN,
+  type EnqueueDeps,
+  enqueueDeliveries,
+  messageIdOf,
+  type NewDelivery,
+} from './deliveries.ts';
+import type { KindName } from './delivery-rules.ts';
+import { emailOf } from './recipients.ts';
+
+// The delivery worker: claims due deliveries, renders them now, sends them through their channel's
+// sender and records every attempt; retries, gives up, suppresses, falls back to email.
+
+export interface DeliveryWorkerDeps extends EnqueueDeps {
+  db: Database;
+  /** The client to LISTEN on; by default the one under `db`. */
+  sql?: Sql;
+  log: Logger;
+  renderer: Renderer;
+  email: EmailSender;
+  /** Unset: WEB_PUSH deliveries fail at once (and critical ones fall back to email). */
+  push?: PushSender;
+  sms?: SmsSender;
+  /** Open pixel and click redirects in every non-critical mail, when given. */
+  tracking?: EmailTracking;
+  unsubscribe: UnsubscribeLinks;
+  /** MAIL_FROM: names the domain of every Message-ID. */
+  from: string;
+  maxAttempts: number;
+  retryBaseMs: number;
+  pollMs: number;
+  perRecipientPerHour: number;
+  /** How long a claimed delivery is left to its worker before another may send it again. */
+  leaseMs?: number;
+  /** Claimed at once, and sent at most this many at a time. */
+  batchSize?: number;
+  concurrency?: number;
+  /** The jitter's source, in [0, 1). */
+  random?: () => number;
+}
+
+/** Longer than a send can take: SMTP's timeouts (10 s + 20 s) plus the attachments' fetches (10 s). */
+const DEFAULT_LEASE_MS = 120_000;
+const DEFAULT_BATCH = 50;
+const DEFAULT_CONCURRENCY = 8;
+const MAX_RETRY_DELAY_MS = 3_600_000;
+const PUSH_TTL_SECONDS = { critical: 86_400, other: 4 * 3_600 };
+
+/** The transport a failure is charged to when the sender did not say. */
+const DEFAULT_TRANSPORT = { EMAIL: 'smtp', WEB_PUSH: 'web-push', SMS: 'sms' } as const;
+
+type ClaimedDelivery = DeliveryRow & { channel: NewDelivery['channel'] };
+
+/** Full jitter (AWS's "Exponential Backoff And Jitter"): spreads retries of a burst over the whole window. */
+export function retryDelayMs(attempts: number, baseMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** (attempts - 1)));
+}
+
+/** One line of an error for the attempt row and the log: no addresses, no newlines. */
+const oneLine = (text: string) =>
+  text
+    .replace(/<?[^\s<>@]+@[^\s<>@]+>?/g, '<address>')
+    .replace(/\s+/g, ' ')
+    .slice(0, 300);
+
+/** Claims the due deliveries and sends them; returns how many it claimed. */
+export async function processDueDeliveries(deps: DeliveryWorkerDeps): Promise<number> {
+  const batchSize = deps.batchSize ?? DEFAULT_BATCH;
+  const claimed = (await claimDueDeliveries(deps.db, {
+    limit: batchSize,
+    leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+  })) as ClaimedDelivery[];
+  // One address's deliveries go one after another, so the hourly limit counts each sent before
+  // checking the next; different addresses go in parallel.
+  const byAddress = new Map<string, ClaimedDelivery[]>();
+  for (const row of claimed) byAddress.set(row.addressHash, [...(byAddress.get(row.addressHash) ?? []), row]);
+  const queues = [...byAddress.values()];
+  let next = 0;
+  const lane = async () => {
+    while (next < queues.length) {
+      // Only recording can fail here (the database); the lease brings the row back.
+      for (const row of queues[next++]!)
+        await deliver(deps, row).catch((err: unknown) =>
+          deps.log.error(
+            { err, deliveryId: row.id },
+            'delivery outcome not recorded: retried after its lease',
+          ),
+        );
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(deps.concurrency ?? DEFAULT_CONCURRENCY, queues.length) }, lane),
+  );
+  return claimed.length;
+}
+
+async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<void> {
+  const { db, log } = deps;
+  let data: DataOf<KindName> | null = null;
+  let sent: Sent & { detail?: string };
+  try {
+    const address = deps.ring.decrypt(row.addressSealed, columnAad(ADDRESS_COLUMN, row.id));
+    data = JSON.parse(deps.ring.decrypt(row.dataSealed, columnAad(DATA_COLUMN, row.id))) as DataOf<KindName>;
+    const suppressed = await suppressionOf(db, row.addressHash, row.channel, row.critical);
+    if (suppressed) {
+      await db.transaction((tx) =>
+        updateDelivery(tx, row, {
+          status: 'SUPPRESSED',
+          endedAt: new Date(),
+          lastError: `address suppressed (${suppressed})`,
+        }),
+      );
+      return;
+    }
+    if (
+      row.channel === 'EMAIL' &&
+      (await emailsSentWithinAnHour(db, row.addressHash)) >= deps.perRecipientPerHour
+    ) {
+      // Whatever triggers them (invitations, resends, resets), no address gets more than this an hour.
+      log.warn(
+        { security: true, deliveryId: row.id, kind: row.kind },
+        'mail not sent: its recipient had the most mails an hour allows',
+      );
+      await db.transaction((tx) =>
+        updateDelivery(tx, row, { status: 'FAILED', endedAt: new Date(), lastError: 'rate limited' }),
+      );
+      return;
+    }
+    sent = await send(deps, row, address, data);
+  } catch (err) {
+    await recordFailure(deps, row, data, err);
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await recordAttempt(tx, {
+      deliveryId: row.id,
+      attempt: row.attempts,
+      transport: sent.transport,
+      outcome: 'SENT',
+      detail: oneLine(sent.detail ?? 'accepted'),
+    });
+    await updateDelivery(tx, row, {
+      status: 'SENT',
+      sentAt: new Date(),
+      transport: sent.transport,
+      providerMessageId: sent.providerMessageId,
+      lastError: null,
+    });
+  });
+  log.info(
+    { deliveryId: row.id, kind: row.kind, channel: row.channel, transport: sent.transport },
+    'delivery sent',
+  );
+}
+
+/** Renders the delivery now (the current brand, template and links) and hands it to its channel's sender. */
+async function send(
+  deps: DeliveryWorkerDeps,
+  row: ClaimedDelivery,
+  address: string,
+  data: DataOf<KindName>,
+): Promise<Sent & { detail?: string }> {
+  const kind = row.kind as KindName;
+  if (row.channel === 'EMAIL') {
+    const unsubscribeUrl =
+      !row.critical && row.recipientId
+        ? deps.unsubscribe.link({ userId: row.recipientId, category: row.category, channel: 'EMAIL' })
+        : undefined;
+    const brand = row.organizationId ? await brandOf(deps.db, row.organizationId) : null;
+    const rendered = await deps.renderer.email(
+      kind,
+      row.locale,
+      data,
+      brand,
+      unsubscribeUrl ? { unsubscribeUrl } : {},
+    );
+    return deps.email.send({
+      to: { name: data.recipient?.name ?? '', address },
+      subject: rendered.subject,
+      text: rendered.text,
+      // Critical mails' links carry secrets (account tokens, tickets, receipts): never through a
+      // redirect, whose URL would hold them too. Event updates and announcements are tracked.
+      html:
+        deps.tracking && !row.critical
+          ? deps.tracking.decorate(rendered.html, row.id, unsubscribeUrl)
+          : rendered.html,
+      messageId: messageIdOf(row.id, deps.from),
+      ...(unsubscribeUrl && { unsubscribeUrl }),
+      attachments: rendered.attachments,
+    });
+  }
+  if (row.channel === 'WEB_PUSH') {
+    if (!deps.push?.enabled) throw new DeliveryFailure('web push is not configured', true);
+    const subscription = await pushSubscriptionById(deps.db, address);
+    if (!subscription) throw new DeliveryFailure('the push subscription was removed', true);
+    const short = await deps.renderer.short(kind, row.locale, data);
+    const sent = await deps.push.send(
+      { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+      short,
+      row.critical
+        ? { ttlSeconds: PUSH_TTL_SECONDS.critical, urgency: 'high' }
+        : { ttlSeconds: PUSH_TTL_SECONDS.other, urgency: 'normal' },
+    );
+    await markPushSubscriptionUsed(deps.db, subscription.id);
+    return sent;
+  }
+  if (!deps.sms) throw new DeliveryFailure('SMS is not configured', true);
+  const short = await deps.renderer.short(kind, row.locale, data);
+  return deps.sms.send(address, [`${short.title}: ${short.body}`, short.url].filter(Boolean).join('\n'));
+}
+
+/**
+ * A transient failure is retried at now + backoff until DELIVERY_MAX_ATTEMPTS; a permanent one (or
+ * the last attempt) ends the delivery, suppresses a bounced address or invalid number, removes a
+ * push subscription its service no longer knows, and gives a critical push or SMS an email instead.
+ */
+async function recordFailure(
+  deps: DeliveryWorkerDeps,
+  row: ClaimedDelivery,
+  data: DataOf<KindName> | null,
+  err: unknown,
+): Promise<void> {
+  const failure =
+    err instanceof DeliveryFailure
+      ? err
+      : new DeliveryFailure(
+          `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`,
+          false,
+        );
+  const detail = oneLine(failure.message);
+  const transport = (err as { transport?: string }).transport ?? DEFAULT_TRANSPORT[row.channel];
+  const retry = !failure.permanent && row.attempts < deps.maxAttempts;
+  await deps.db.transaction(async (tx) => {
+    await recordAttempt(tx, {
+      deliveryId: row.id,
+      attempt: row.attempts,
+      transport,
+      outcome: failure.permanent ? 'PERMANENT' : 'TRANSIENT',
+      detail,
+    });
+    if (retry) {
+      const delay = retryDelayMs(row.attempts, deps.retryBaseMs, deps.random);
+      await updateDelivery(tx, row, { nextAttemptAt: new Date(Date.now() + delay), lastError: detail });
+      return;
+    }
+    const bounced = failure.addressProblem === 'BOUNCE';
+    await updateDelivery(tx, row, {
+      status: bounced ? 'BOUNCED' : 'FAILED',
+      endedAt: new Date(),
+      lastError: detail,
+    });
+    if (failure.addressProblem === 'BOUNCE' || failure.addressProblem === 'INVALID_NUMBER')
+      await suppressAddress(tx, {
+        addressHash: row.addressHash,
+        channel: row.channel,
+        reason: failure.addressProblem,
+        deliveryId: row.id,
+      });
+    if (failure.addressProblem === 'GONE' && row.channel === 'WEB_PUSH')
+      await deletePushSubscription(
+        tx,
+        deps.ring.decrypt(row.addressSealed, columnAad(ADDRESS_COLUMN, row.id)),
+      );
+    if (!bounced && row.critical && row.channel !== 'EMAIL' && row.recipientId && data)
+      await fallBackToEmail(tx, deps, row, data);
+  });
+  deps.log.warn(
+    { deliveryId: row.id, kind: row.kind, channel: row.channel, attempt: row.attempts, retry, detail },
+    'delivery attempt failed',
+  );
+}
+
+/** The same notice by email, to the user's address in the book, under the same source event. */
+async function fallBackToEmail(
+  tx: Transaction,
+  deps: DeliveryWorkerDeps,
+  row: ClaimedDelivery,
+  data: DataOf<KindName>,
+): Promise<void> {
+  const [entry] = await recipientsByIds(tx, [row.recipientId!]);
+  if (!entry) return;
+  await enqueueDeliveries(tx, deps, [
+    {
+      kind: row.kind as KindName,
+      channel: 'EMAIL',
+      locale: row.locale,
+      sourceEventId: row.sourceEventId,
+      recipientId: row.recipientId,
+      address: emailOf(deps.ring, entry),
+      data,
+      organizationId: row.organizationId,
+      eventId: row.eventId,
+      fallbackOf: row.id,
+    },
+  ]);
+}
+
+/**
+ * Sends due deliveries until stopped: at once when an enqueue commits (LISTEN), otherwise every
+ * `pollMs` (retries, quiet hours, a missed notification). Several workers (replicas) share the
+ * queue through SKIP LOCKED.
+ */
+export function startDeliveryWorker(deps: DeliveryWorkerDeps): { stop(): Promise<void> } {
+  const batchSize = deps.batchSize ?? DEFAULT_BATCH;
+  let stopped = false;
+  let notified = false;
+  let wake: (() => void) | undefined;
+  const client = deps.sql ?? (deps.db as Database & { $client: Sql }).$client;
+  const listening = client
+    .listen(DELIVERIES_CHANNEL, () => {
+      notified = true;
+      wake?.();
+    })
+    .catch((err: unknown) => {
+      deps.log.warn({ err }, 'delivery worker cannot LISTEN: it polls only');
+      return undefined;
+    });
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      notified = false;
+      let claimed = 0;
+      try {
+        claimed = await processDueDeliveries(deps);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        deps.log.warn({ err, failures }, 'delivery worker round failed');
+      }
+      if (stopped) break;
+      if (!failures && (claimed >= batchSize || notified)) continue;
+      const pause = failures ? Math.min(10_000, 250 * 2 ** failures) : deps.pollMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pause);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      await (await listening)?.unlisten();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { orderCreated, orderPaid, orderStatusChanged, ticketTransferred } from '@bilten/contracts/orders';
+import { columnAad, type EventConsumer, type KeyRing, type Transaction } from '@bilten/platform';
+import {
+  eventOfBook,
+  holdingGuestRowsAfter,
+  holdingUsersAfter,
+  insertOrder,
+  orderBookEntry,
+  releaseEntry,
+  releaseOrder,
+  upsertHolding,
+} from '../db/order-book.ts';
+import { ORDER_BOOK_EMAIL_COLUMN, type OrderBookRow } from '../db/schema.ts';
+import type { Money } from './channels.ts';
+import type { Recipient } from './notify.ts';
+
+const sealEmail = (ring: KeyRing, id: string, email: string) =>
+  ring.encrypt(email, columnAad(ORDER_BOOK_EMAIL_COLUMN, id));
+
+const emailOfEntry = (ring: KeyRing, row: Pick<OrderBookRow, 'id' | 'emailSealed'>) =>
+  ring.decrypt(row.emailSealed, columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id));
+
+/** An order's buyer as a recipient (by account when they have one), or null when the book lacks the order. */
+export async function buyerOf(tx: Transaction, ring: KeyRing, orderId: string): Promise<Recipient | null> {
+  const row = await orderBookEntry(tx, orderId);
+  return row ? { userId: row.userId, email: emailOfEntry(ring, row), name: row.name } : null;
+}
+
+/** A ticket holder, and what they paid for the event's tickets in all (an eventCancelled's refund). */
+export type Holder = Recipient & { total: Money };
+
+export const HOLDERS_BATCH = 1000;
+
+/**
+ * The event's ticket holders (paid or received, not released), one per account or, for guests, per
+ * address, in batches of at most 1,000: accounts in id order, then guests. Accounts are mailed at
+ * their book address; guests at the order's.
+ */
+export async function* holdersOf(
+  tx: Transaction,
+  ring: KeyRing,
+  eventId: string,
+  /** Also those who held until this moment or later (see db/order-book.ts `holding`). */
+  releasedSince?: Date,
+): AsyncGenerator<Holder[]> {
+  let afterUser: string | undefined;
+  for (;;) {
+    const users = await holdingUsersAfter(tx, eventId, HOLDERS_BATCH, afterUser, releasedSince);
+    if (!users.length) break;
+    yield users.map(({ userId, name, amount, currency }) => ({
+      userId,
+      email: null,
+      name,
+      total: { amount, currency },
+    }));
+    afterUser = users.at(-1)!.userId;
+  }
+  // A guest's orders are rows of their own: the address (only decrypted here) makes them one holder.
+  const guests = new Map<string, Holder>();
+  let afterRow: string | undefined;
+  for (;;) {
+    const rows = await holdingGuestRowsAfter(tx, eventId, HOLDERS_BATCH, afterRow, releasedSince);
+    if (!rows.length) break;
+    for (const row of rows) {
+      const email = emailOfEntry(ring, row);
+      const key = email.trim().toLowerCase();
+      const known = guests.get(key);
+      if (known) known.total = { ...known.total, amount: known.total.amount + row.totalAmount };
+      else
+        guests.set(key, {
+          userId: null,
+          email,
+          name: row.name,
+          total: { amount: row.totalAmount, currency: row.currency },
+        });
+    }
+    afterRow = rows.at(-1)!.id;
+  }
+  const all = [...guests.values()];
+  for (let start = 0; start < all.length; start += HOLDERS_BATCH)
+    yield all.slice(start, start + HOLDERS_BATCH);
+}
+
+const RELEASING = new Set(['REFUNDED', 'CANCELLED', 'EXPIRED']);
+
+/**
+ * The order book follows orders: a created order is a row (buyer, title, total), paid it holds
+ * tickets, refunded in full, cancelled or expired it holds none, and a transferred ticket makes its
+ * new holder a row of their own. Every effect goes through the transaction (group commit).
+ */
+export function orderBookConsumers(ring: KeyRing): EventConsumer[] {
+  const created: EventConsumer<typeof orderCreated.payload> = {
+    name: 'order-book-created',
+    event: orderCreated,
+    groupCommit: true,
+    handle: async ({ payload }, tx) =>
+      insertOrder(tx, {
+        id: payload.orderId,
+        orderId: payload.orderId,
+        eventId: payload.eventId,
+        organizationId: payload.organizationId,
+        userId: payload.buyerId,
+        emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
+        name: payload.buyerName,
+        eventTitle: payload.eventTitle,
+        totalAmount: payload.total.amount,
+        currency: payload.total.currency,
+      }),
+  };
+  const paid: EventConsumer<typeof orderPaid.payload> = {
+    name: 'order-book-paid',
+    event: orderPaid,
+    groupCommit: true,
+    handle: async ({ payload, occurredAt }, tx) =>
+      upsertHolding(tx, {
+        id: payload.orderId,
+        orderId: payload.orderId,
+        eventId: payload.eventId,
+        organizationId: payload.organizationId,
+        userId: payload.buyerId,
+        emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
+        name: payload.buyerName,
+        eventTitle: payload.eventTitle,
+        totalAmount: payload.total.amount,
+        currency: payload.total.currency,
+        holdingSince: new Date(occurredAt),
+      }),
+  };
+  const statusChanged: EventConsumer<typeof orderStatusChanged.payload> = {
+    name: 'order-book-status',
+    event: orderStatusChanged,
+    groupCommit: true,
+    async handle({ payload, occurredAt }, tx) {
+      if (RELEASING.has(payload.status)) await releaseOrder(tx, payload.orderId, new Date(occurredAt));
+    },
+  };
+  const transferred: EventConsumer<typeof ticketTransferred.payload> = {
+    name: 'order-book-transferred',
+    event: ticketTransferred,
+    groupCommit: true,
+    async handle({ payload, occurredAt }, tx) {
+      const at = new Date(occurredAt);
+      // A ticket received by transfer and passed on: its holder holds it no more. (An order's own
+      // tickets are not tracked one by one; its buyer stays a holder of what is left.)
+      const from = await orderBookEntry(tx, payload.fromTicketId);
+      if (from) await releaseEntry(tx, from.id, at);
+      const known = from ?? (await eventOfBook(tx, payload.eventId));
+      if (!known) return; // no order of this event is known: nothing to tell its holders either
+      await upsertHolding(tx, {
+        id: payload.toTicketId,
+        // Its order when the ticket it came from is a known row; otherwise the ticket it came from.
+        orderId: from?.orderId ?? payload.fromTicketId,
+        eventId: payload.eventId,
+        organizationId: known.organizationId,
+        userId: null,
+        emailSealed: sealEmail(ring, payload.toTicketId, payload.toEmail),
+        name: payload.toName ?? '',
+        eventTitle: payload.eventTitle,
+        totalAmount: 0,
+        currency: known.currency,
+        holdingSince: at,
+      });
+    },
+  };
+  return [created, paid, statusChanged, transferred] as EventConsumer[];
+}
