@@ -1,7 +1,9 @@
 /**
- * Issue 15's first part through the public door: a follower of an organization gets an in-app
- * notification and an email when it publishes an event, marks it read, and unsubscribes from the
- * email with one click on the mail's `List-Unsubscribe` link at the gateway's `/unsubscribe`.
+ * Issue 15's acceptance through the public door: a follower of an organization gets an in-app
+ * notification and an email in their language and the organizer's colours when it publishes an
+ * event, marks it read, and unsubscribes from the email with one click on the mail's
+ * `List-Unsubscribe` link at the gateway's `/unsubscribe`. (A buyer watching `orderUpdated` turn
+ * PAID over graphql-ws is subscriptions.test.ts.)
  */
 import { createUnsubscribeLinks } from '@bilten/messaging';
 import { freePort, type ReceivedMail, waitFor } from '@bilten/testkit';
@@ -100,6 +102,30 @@ describe('notifications through the gateway', () => {
       );
       return createEvent.event.id;
     };
+    // The follower reads Bosnian; the organizer restyles its brand (branding → messaging's copy).
+    const chosen = await gatewayCall<{ updateNotificationPreferences: { preferences: { locale: string } } }>(
+      stack,
+      `mutation($input: UpdateNotificationPreferencesInput!) {
+        updateNotificationPreferences(input: $input) { preferences { locale } }
+      }`,
+      { input: { locale: 'bs' } },
+      follower.headers,
+    );
+    expect(chosen.updateNotificationPreferences.preferences.locale).toBe('bs');
+    await waitFor(async () => {
+      const data = await gatewayCall<{ updateBrandKit: { errors: unknown[] } }>(
+        stack,
+        `mutation($input: UpdateBrandKitInput!) { updateBrandKit(input: $input) { errors { code } } }`,
+        { input: { organizationId, primaryColor: '#7A1F5C' } },
+        owner.headers,
+      );
+      return data.updateBrandKit.errors.length === 0;
+    });
+    await waitFor(async () => {
+      const [kit] = await stack.sql`
+        select 1 from messaging.brand_kits where organization_id = ${organizationId} and primary_color = '#7A1F5C'`;
+      return kit !== undefined;
+    });
     const eventId = await publish('Followers Night');
 
     const inbox = await waitFor(async () => {
@@ -108,7 +134,7 @@ describe('notifications through the gateway', () => {
     });
     expect(inbox.notifications.edges[0]!.node).toMatchObject({
       category: 'EVENT_UPDATES',
-      subject: 'New from Org followed-org',
+      subject: 'Novo od Org followed-org',
     });
 
     const { markNotificationsRead } = await gatewayCall<{ markNotificationsRead: { unreadCount: number } }>(
@@ -123,8 +149,11 @@ describe('notifications through the gateway', () => {
     const mail = await stack.smtp.waitForMessage(
       (received) =>
         received.envelope.to.includes(follower.email) &&
-        received.parsed.subject === 'New from Org followed-org: Followers Night',
+        received.parsed.subject === 'Novo od Org followed-org: Followers Night',
     );
+    // In Bosnian, in the organizer's colours.
+    expect(mail.parsed.text).toContain('je objavio događaj');
+    expect(mail.parsed.html).toContain('#7A1F5C');
     expect(mail.parsed.text).toContain(`/events/${eventId}`);
     expect(headerOf(mail, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
     const link = /^<([^>]+)>$/.exec(headerOf(mail, 'List-Unsubscribe')!)![1]!;

@@ -9,6 +9,7 @@ import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
 import type { JWTVerifyGetKey } from 'jose';
+import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
 import { type PlatformEnv, parseEnv, type RawEnv } from './config.ts';
@@ -65,7 +66,9 @@ export interface SubgraphExtension<Services> {
    * that run events (`processEvents`), on the events' own connections; stopped before they close.
    * It must be safe on several replicas at once (row locks, SKIP LOCKED).
    */
-  background?(deps: { db: Database; outbox: Outbox; log: Logger }): { stop(): Promise<void> };
+  background?(deps: { db: Database; outbox: Outbox; log: Logger; registry: Registry }): {
+    stop(): Promise<void>;
+  };
 }
 
 export interface SubgraphSetupDeps<Config extends PlatformEnv = PlatformEnv> {
@@ -273,7 +276,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
     });
   }
   const backgroundWork = processEvents
-    ? extension.background?.({ db: background.db, outbox, log })
+    ? extension.background?.({ db: background.db, outbox, log, registry: metrics.registry })
     : undefined;
   const ours = new Set(subscriptions.map((s) => s.durableName));
   metrics.events.sources.consumers = async () =>

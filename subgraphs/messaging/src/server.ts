@@ -5,7 +5,9 @@ import {
   keyRingFromEnv,
   type Logger,
 } from '@bilten/platform';
+import type { Registry } from 'prom-client';
 import { createAddressHash } from './adapters/address-hash.ts';
+import { createDeliveryMetrics } from './adapters/delivery-metrics.ts';
 import { registerDeliveryWebhooks } from './adapters/delivery-webhooks.ts';
 import { createEmailSender } from './adapters/mailer.ts';
 import { createRenderer } from './adapters/renderer.ts';
@@ -85,11 +87,12 @@ export const messagingSubgraph = defineSubgraph({
 /** The worker of a running messaging: every sender and setting from its configuration. */
 function startDeliveryWorkerFromConfig(
   config: MessagingConfig,
-  { db, log }: { db: Database; log: Logger },
+  { db, log, registry }: { db: Database; log: Logger; registry: Registry },
 ): { stop(): Promise<void> } {
   return startDeliveryWorker({
     db,
     log,
+    metrics: createDeliveryMetrics(registry),
     ring: keyRingFromEnv(config),
     addressHash: createAddressHash(config),
     renderer: createRenderer({ site: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL }),

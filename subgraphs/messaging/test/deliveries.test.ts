@@ -17,10 +17,12 @@ import {
   waitFor,
 } from '@bilten/testkit';
 import { asc, eq } from 'drizzle-orm';
+import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
+import { createDeliveryMetrics } from '../src/adapters/delivery-metrics.ts';
 import { createEmailSender, type EmailSenderConfig } from '../src/adapters/mailer.ts';
 import { createRenderer } from '../src/adapters/renderer.ts';
 import { createUnsubscribeLinks } from '../src/adapters/unsubscribe-links.ts';
@@ -217,9 +219,14 @@ describe('delivery queue and worker', () => {
     }
   });
 
-  it('retries a 4xx with a growing delay, then sends', async () => {
+  it('retries a 4xx with a growing delay, then sends; /metrics counts both retries and the send', async () => {
     // The top of each jitter window, so the delays are the window's size: 150 ms, then 300 ms.
-    const worker = startWorker({ retryBaseMs: 150, random: () => 0.999 });
+    const registry = new Registry();
+    const worker = startWorker({
+      retryBaseMs: 150,
+      random: () => 0.999,
+      metrics: createDeliveryMetrics(registry),
+    });
     try {
       smtp.failNext(2);
       const sourceEventId = uuidv7();
@@ -234,6 +241,10 @@ describe('delivery queue and worker', () => {
       expect(second! - first!).toBeGreaterThanOrEqual(140);
       expect(third! - second!).toBeGreaterThanOrEqual(290);
       await smtp.waitForMessage((m) => m.envelope.to.includes(address));
+      const exposed = await registry.metrics();
+      expect(exposed).toContain('messaging_deliveries_total{channel="EMAIL",outcome="retried"} 2');
+      expect(exposed).toContain('messaging_deliveries_total{channel="EMAIL",outcome="sent"} 1');
+      expect(exposed).toContain('messaging_delivery_seconds_count{channel="EMAIL"} 1');
     } finally {
       await worker.stop();
       smtp.failNext(0);

@@ -1,4 +1,5 @@
 import { columnAad, type Database, type Logger, type Sql, type Transaction } from '@bilten/platform';
+import type { DeliveryMetrics } from '../adapters/delivery-metrics.ts';
 import type { UnsubscribeLinks } from '../adapters/unsubscribe-links.ts';
 import {
   claimDueDeliveries,
@@ -67,6 +68,8 @@ export interface DeliveryWorkerDeps extends EnqueueDeps {
   concurrency?: number;
   /** The jitter's source, in [0, 1). */
   random?: () => number;
+  /** Counts outcomes on /metrics, when given. */
+  metrics?: DeliveryMetrics;
 }
 
 /** Longer than a send can take: SMTP's timeouts (10 s + 20 s) plus the attachments' fetches (10 s). */
@@ -140,6 +143,7 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
           lastError: `address suppressed (${suppressed})`,
         }),
       );
+      deps.metrics?.record(row.channel, 'suppressed', row.createdAt);
       return;
     }
     if (
@@ -154,6 +158,7 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
       await db.transaction((tx) =>
         updateDelivery(tx, row, { status: 'FAILED', endedAt: new Date(), lastError: 'rate limited' }),
       );
+      deps.metrics?.record(row.channel, 'rate_limited', row.createdAt);
       return;
     }
     sent = await send(deps, row, address, data);
@@ -181,6 +186,7 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
     { deliveryId: row.id, kind: row.kind, channel: row.channel, transport: sent.transport },
     'delivery sent',
   );
+  deps.metrics?.record(row.channel, 'sent', row.createdAt);
 }
 
 /** Renders the delivery now (the current brand, template and links) and hands it to its channel's sender. */
@@ -298,6 +304,8 @@ async function recordFailure(
     { deliveryId: row.id, kind: row.kind, channel: row.channel, attempt: row.attempts, retry, detail },
     'delivery attempt failed',
   );
+  const ended = failure.addressProblem === 'BOUNCE' ? 'bounced' : 'failed';
+  deps.metrics?.record(row.channel, retry ? 'retried' : ended, row.createdAt);
 }
 
 /** The same notice by email, to the user's address in the book, under the same source event. */
