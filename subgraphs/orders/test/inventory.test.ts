@@ -236,11 +236,15 @@ async function refundInFull(order: PlacedOrder) {
   return waitFor(async () => (await orderStatus(order.orderId)) === 'REFUNDED');
 }
 
-/** Time passes for this hold (and its order): it runs out now, and nobody is told. */
+/**
+ * Time passes for this hold (and its order): it runs out now. The order first, then its hold: the
+ * order the code locks them in (payments, the expiry sweep), so this stand-in for the clock cannot
+ * deadlock with them.
+ */
 const lapse = (reservationId: string) =>
   subgraph.sql.begin(async (sql) => {
-    await sql`update orders.reservations set expires_at = now() - interval '1 second' where id = ${reservationId}`;
     await sql`update orders.orders set expires_at = now() - interval '1 second' where reservation_id = ${reservationId}`;
+    await sql`update orders.reservations set expires_at = now() - interval '1 second' where id = ${reservationId}`;
   });
 
 /**

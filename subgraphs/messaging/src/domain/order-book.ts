@@ -1,5 +1,6 @@
 import { orderCreated, orderPaid, orderStatusChanged, ticketTransferred } from '@bilten/contracts/orders';
 import { columnAad, type EventConsumer, type KeyRing, type Transaction } from '@bilten/platform';
+import type { z } from 'zod';
 import {
   eventOfBook,
   holdingGuestRowsAfter,
@@ -83,6 +84,23 @@ export async function* holdersOf(
 
 const RELEASING = new Set(['REFUNDED', 'CANCELLED', 'EXPIRED']);
 
+/** An order's row from what both orderCreated and orderPaid tell of it (a free order has only the second). */
+const entryOf = (
+  ring: KeyRing,
+  payload: z.output<typeof orderCreated.payload> | z.output<typeof orderPaid.payload>,
+) => ({
+  id: payload.orderId,
+  orderId: payload.orderId,
+  eventId: payload.eventId,
+  organizationId: payload.organizationId,
+  userId: payload.buyerId,
+  emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
+  name: payload.buyerName,
+  eventTitle: payload.eventTitle,
+  totalAmount: payload.total.amount,
+  currency: payload.total.currency,
+});
+
 /**
  * The order book follows orders: a created order is a row (buyer, title, total), paid it holds
  * tickets, refunded in full, cancelled or expired it holds none, and a transferred ticket makes its
@@ -93,38 +111,14 @@ export function orderBookConsumers(ring: KeyRing): EventConsumer[] {
     name: 'order-book-created',
     event: orderCreated,
     groupCommit: true,
-    handle: async ({ payload }, tx) =>
-      insertOrder(tx, {
-        id: payload.orderId,
-        orderId: payload.orderId,
-        eventId: payload.eventId,
-        organizationId: payload.organizationId,
-        userId: payload.buyerId,
-        emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
-        name: payload.buyerName,
-        eventTitle: payload.eventTitle,
-        totalAmount: payload.total.amount,
-        currency: payload.total.currency,
-      }),
+    handle: async ({ payload }, tx) => insertOrder(tx, entryOf(ring, payload)),
   };
   const paid: EventConsumer<typeof orderPaid.payload> = {
     name: 'order-book-paid',
     event: orderPaid,
     groupCommit: true,
     handle: async ({ payload, occurredAt }, tx) =>
-      upsertHolding(tx, {
-        id: payload.orderId,
-        orderId: payload.orderId,
-        eventId: payload.eventId,
-        organizationId: payload.organizationId,
-        userId: payload.buyerId,
-        emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
-        name: payload.buyerName,
-        eventTitle: payload.eventTitle,
-        totalAmount: payload.total.amount,
-        currency: payload.total.currency,
-        holdingSince: new Date(occurredAt),
-      }),
+      upsertHolding(tx, { ...entryOf(ring, payload), holdingSince: new Date(occurredAt) }),
   };
   const statusChanged: EventConsumer<typeof orderStatusChanged.payload> = {
     name: 'order-book-status',

@@ -98,43 +98,41 @@ async function* only(recipient: Recipient): AsyncIterable<Recipient[]> {
 
 const accountMail = ['EMAIL'] as const;
 
-/** Identity's account mails, to the address the event names (a new address is not in the book yet). */
+/** The account the event names, at the address it names (a new address is not in the book yet). */
+const namedUser = ({ payload }: { payload: { userId: string; email: string; displayName: string } }) =>
+  only({ userId: payload.userId, email: payload.email, name: payload.displayName });
+
+/** A verification mail: after a registration (newAccount) or when asked again. */
+const verificationWorkflow = (
+  name: string,
+  // Both carry the same payload (identity's verificationPayload).
+  event: typeof emailVerificationRequested,
+  newAccount: boolean,
+) =>
+  defineWorkflow({
+    name,
+    kind: 'emailVerification',
+    event,
+    channels: accountMail,
+    recipients: namedUser,
+    data: async ({ payload, occurredAt }, _tx, deps) => ({
+      link: linkTo(deps.accountLinks, '/verify-email', deps.links.open(payload.sealedToken, payload.userId)),
+      expiresAt: payload.expiresAt,
+      issuedAt: occurredAt,
+      newAccount,
+    }),
+  });
+
+/** Identity's account mails, to the address the event names. */
 export const accountWorkflows = [
-  defineWorkflow({
-    name: 'registration-mail',
-    kind: 'emailVerification',
-    event: userRegistered,
-    channels: accountMail,
-    recipients: ({ payload }) =>
-      only({ userId: payload.userId, email: payload.email, name: payload.displayName }),
-    data: async ({ payload, occurredAt }, _tx, deps) => ({
-      link: linkTo(deps.accountLinks, '/verify-email', deps.links.open(payload.sealedToken, payload.userId)),
-      expiresAt: payload.expiresAt,
-      issuedAt: occurredAt,
-      newAccount: true,
-    }),
-  }),
-  defineWorkflow({
-    name: 'verification-mail',
-    kind: 'emailVerification',
-    event: emailVerificationRequested,
-    channels: accountMail,
-    recipients: ({ payload }) =>
-      only({ userId: payload.userId, email: payload.email, name: payload.displayName }),
-    data: async ({ payload, occurredAt }, _tx, deps) => ({
-      link: linkTo(deps.accountLinks, '/verify-email', deps.links.open(payload.sealedToken, payload.userId)),
-      expiresAt: payload.expiresAt,
-      issuedAt: occurredAt,
-      newAccount: false,
-    }),
-  }),
+  verificationWorkflow('registration-mail', userRegistered, true),
+  verificationWorkflow('verification-mail', emailVerificationRequested, false),
   defineWorkflow({
     name: 'password-reset-mail',
     kind: 'passwordReset',
     event: passwordResetRequested,
     channels: accountMail,
-    recipients: ({ payload }) =>
-      only({ userId: payload.userId, email: payload.email, name: payload.displayName }),
+    recipients: namedUser,
     data: async ({ payload, occurredAt }, _tx, deps) => ({
       link: linkTo(
         deps.accountLinks,
@@ -171,8 +169,7 @@ export const accountWorkflows = [
     kind: 'addressInUse',
     event: addressClaimAttempted,
     channels: accountMail,
-    recipients: ({ payload }) =>
-      only({ userId: payload.userId, email: payload.email, name: payload.displayName }),
+    recipients: namedUser,
     data: async ({ payload }) => ({ attempt: payload.attempt }),
   }),
 ];
