@@ -8,7 +8,14 @@
 import { createUnsubscribeLinks } from '@bilten/messaging';
 import { freePort, type ReceivedMail, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventInput, gatewayCall, publishedEvent, startTestStack, type TestStack } from './support.ts';
+import {
+  eventInput,
+  gatewayCall,
+  publishedEvent,
+  startTestStack,
+  TEST_WEB_URL,
+  type TestStack,
+} from './support.ts';
 
 let stack: TestStack;
 
@@ -27,13 +34,15 @@ afterAll(async () => {
 const INBOX = `query($id: ID!) {
   user(id: $id) {
     unreadNotificationCount
-    notifications(filter: { unread: true }) { edges { node { id category subject } } }
+    notifications(filter: { unread: true }) { edges { node { id category kind url subject } } }
   }
 }`;
 type Inbox = {
   user: {
     unreadNotificationCount: number;
-    notifications: { edges: Array<{ node: { id: string; category: string; subject: string } }> };
+    notifications: {
+      edges: Array<{ node: { id: string; category: string; kind: string; url: string; subject: string } }>;
+    };
   };
 };
 
@@ -134,6 +143,8 @@ describe('notifications through the gateway', () => {
     });
     expect(inbox.notifications.edges[0]!.node).toMatchObject({
       category: 'EVENT_UPDATES',
+      kind: 'EVENT_PUBLISHED',
+      url: `${TEST_WEB_URL}/events/${eventId}`,
       subject: 'Novo od Org followed-org',
     });
 

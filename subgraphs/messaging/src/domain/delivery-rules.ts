@@ -1,4 +1,5 @@
 import type { Category, CategorySetting, Channel } from '../db/schema.ts';
+import type { NotificationKind as NotificationKindEnum } from '../generated/graphql.ts';
 
 /**
  * What every sender asks before it sends: one kind of notification (its category, and whether it
@@ -50,7 +51,8 @@ export const KINDS = {
 export type KindName = keyof typeof KINDS;
 
 /** `orderConfirmed` ⇄ `ORDER_CONFIRMED`, the GraphQL enum NotificationKind. */
-export const kindToEnum = (kind: KindName) => kind.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+export const kindToEnum = (kind: KindName) =>
+  kind.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() as NotificationKindEnum;
 export const kindFromEnum = (value: string) =>
   value.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as KindName;
 

@@ -33,7 +33,7 @@ export async function previewNotification(
   });
   const short = await renderer.short(kind, locale, data);
   return {
-    kind: kindToEnum(kind) as NotificationKindEnum,
+    kind: kindToEnum(kind),
     locale,
     subject: email.subject,
     html: email.html,

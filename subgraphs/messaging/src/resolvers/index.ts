@@ -1,4 +1,5 @@
 import { sendAnnouncement } from '../domain/announcements.ts';
+import { type KindName, kindToEnum } from '../domain/delivery-rules.ts';
 import { notificationStats } from '../domain/engagement.ts';
 import { followingPage, followOrganization, unfollowOrganization } from '../domain/followers.ts';
 import {
@@ -38,6 +39,8 @@ export const resolvers: Resolvers = {
   Notification: {
     __resolveReference: (reference, ctx) => readableNotification(ctx, reference),
     recipient: (notification) => ({ id: notification.recipientId }),
+    // Stored as the workflow's key (`eventPublished`); older and hand-sent ones may have none.
+    kind: (notification) => (notification.kind ? kindToEnum(notification.kind as KindName) : null),
   },
   User: {
     notifications: (user, args, ctx) => notificationPage(ctx, { recipientId: user.id, ...args }),
