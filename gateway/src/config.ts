@@ -41,6 +41,16 @@ export const gatewayEnv = serviceEnv({
       'must be true, a hop count or addresses/CIDRs',
     )
     .default(''),
+  // Rate-limit buckets (rate-limits.ts): in Redis when set, shared by every gateway; in memory otherwise.
+  REDIS_URL: optionalUrl,
+  // `off`, or `key=6000/60,user=6000/60,address=3000/60`: cost units per seconds, per kind of client.
+  GATEWAY_RATE_LIMIT: z
+    .string()
+    .regex(
+      /^(off|((key|user|address)=[1-9]\d*\/[1-9]\d*)(,(key|user|address)=[1-9]\d*\/[1-9]\d*)*)?$/,
+      'must be off, or kind=capacity/seconds items (kinds key, user, address), comma-separated',
+    )
+    .default(''),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

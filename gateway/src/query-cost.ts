@@ -44,7 +44,7 @@ interface FieldCost {
 }
 
 /** `@cost(weight:)` and `@listSize(assumedSize:)` of every field of the supergraph, by `Type.field`. */
-function fieldCostsOf(supergraphSdl: string): Map<string, FieldCost> {
+export function fieldCostsOf(supergraphSdl: string): Map<string, FieldCost> {
   const costs = new Map<string, FieldCost>();
   for (const definition of parse(supergraphSdl).definitions) {
     if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.INTERFACE_TYPE_DEFINITION)
@@ -67,7 +67,7 @@ function fieldCostsOf(supergraphSdl: string): Map<string, FieldCost> {
 }
 
 /** The cost of one operation of a valid document, with its variables coerced. */
-function operationCost(
+export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,

@@ -28,6 +28,8 @@ import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } fr
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
+import { type RateLimitOptions, rateLimitPoliciesFrom, registerRateLimits } from './rate-limits.ts';
+import { registerRest } from './rest.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerSubgraphFiles } from './subgraph-files.ts';
@@ -72,6 +74,8 @@ export interface GatewayOptions {
   subscriptionLimits?: Partial<SubscriptionLimits>;
   /** Proxies in front of the gateway allowed to name the client address; default: none, the TCP peer is the client. */
   trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
+  /** Token buckets charged by each /graphql request (rate-limits.ts); unset: no limit, no RateLimit headers. */
+  rateLimits?: RateLimitOptions;
 }
 
 export interface RunningGateway extends RunningService {
@@ -231,6 +235,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   await apollo.start();
   loaded = true;
+  // Before Apollo: a refused request runs nothing and is answered 429 with a problem body.
+  const rateLimits =
+    options.rateLimits &&
+    registerRateLimits(
+      app,
+      { ...options.rateLimits, maxTokens: limits.maxTokens },
+      {
+        supergraphSdl: options.supergraphSdl,
+        schema: () => apiSchema,
+        authorizationFor: tokens.authorizationFor,
+        log,
+        registry: metrics.registry,
+      },
+    );
   mountGraphQL(app, apollo, async (request) => ({
     requestId: request.id,
     traceparent: currentRequest()!.traceparent,
@@ -238,6 +256,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     clientIp: request.ip,
     userAgent: request.headers['user-agent'],
   }));
+
+  // The REST facade (/api/v1): each route one GraphQL operation, run through /graphql above.
+  registerRest(app, { schema: () => apiSchema });
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
@@ -312,6 +333,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     async stop() {
       await subscriptions?.close();
       await app.close();
+      await rateLimits?.close();
       await operations?.stop();
       await apollo.stop();
     },
@@ -331,6 +353,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
         ? undefined
         : { host: env.GATEWAY_OPS_HOST, port: env.GATEWAY_OPS_PORT },
     trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
+    rateLimits: rateLimitOptionsFrom(env),
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,
       maxAliases: env.GATEWAY_MAX_ALIASES,
@@ -345,6 +368,12 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
       maxQueuedMessages: env.GATEWAY_WS_MAX_QUEUED_MESSAGES,
     },
   };
+}
+
+/** GATEWAY_RATE_LIMIT and REDIS_URL: the buckets' policies and store; undefined when `off`. */
+export function rateLimitOptionsFrom(env: GatewayConfig): RateLimitOptions | undefined {
+  const policies = rateLimitPoliciesFrom(env.GATEWAY_RATE_LIMIT);
+  return policies && { policies, redisUrl: env.REDIS_URL };
 }
 
 /** GATEWAY_TRUST_PROXY: empty → trust no one; `true`; a hop count; or addresses/CIDRs, comma-separated. */
@@ -364,3 +393,4 @@ export {
   type SubgraphName,
   subgraphUrlsFrom,
 } from './config.ts';
+export { PROBLEM_KINDS, type Problem, type ProblemCode, problemOf, sendProblem } from './problem.ts';

@@ -6,7 +6,7 @@ import { SUBGRAPHS, stackEnv, startStack } from './stack.ts';
 await runMain('bilten', stackEnv, async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
-    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits } =
+    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits, rateLimits } =
       gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
@@ -21,7 +21,15 @@ await runMain('bilten', stackEnv, async (env, log) => {
       } as Parameters<typeof startStack>[0]['ports'],
       auth: authFromEnv(env),
       env: process.env,
-      gateway: { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits },
+      gateway: {
+        limits,
+        blockFieldSuggestions,
+        trustProxy,
+        sandbox,
+        operations,
+        subscriptionLimits,
+        rateLimits,
+      },
     });
     const sandboxLine = sandbox
       ? `${stack.gateway.url} (open in a browser)`

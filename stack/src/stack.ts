@@ -62,7 +62,13 @@ export interface StackOptions {
   env?: RawEnv;
   gateway: Pick<
     GatewayOptions,
-    'limits' | 'blockFieldSuggestions' | 'trustProxy' | 'sandbox' | 'operations' | 'subscriptionLimits'
+    | 'limits'
+    | 'blockFieldSuggestions'
+    | 'trustProxy'
+    | 'sandbox'
+    | 'operations'
+    | 'subscriptionLimits'
+    | 'rateLimits'
   >;
 }
 

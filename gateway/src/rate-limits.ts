@@ -1,0 +1,319 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@bilten/platform';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type GraphQLSchema, getVariableValues, Kind, type OperationDefinitionNode, parse } from 'graphql';
+import { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
+import { problemOf, sendProblem } from './problem.ts';
+import { fieldCostsOf, operationCost } from './query-cost.ts';
+
+/*
+ * Token buckets per client: an API key, else a signed-in user, else the client address. A bucket
+ * holds `capacity` cost units and refills at capacity per window; a GraphQL operation takes its
+ * computed cost (query-cost.ts), so one huge query is not one request. Every answer of /graphql
+ * carries the headers of draft-ietf-httpapi-ratelimit-headers-10 (§ 3 RateLimit-Policy with `q`
+ * quota and `w` window in seconds; § 4 RateLimit with `r` remaining and `t` seconds until the quota
+ * is whole again); an answer refused is 429 with Retry-After (RFC 9110 § 10.2.3) and a problem body.
+ */
+
+export type ClientKind = 'apiKey' | 'user' | 'address';
+
+export interface BucketPolicy {
+  /** Cost units a full bucket holds. */
+  capacity: number;
+  /** Seconds a bucket takes to refill from empty. */
+  windowSeconds: number;
+}
+
+export type RateLimitPolicies = Record<ClientKind, BucketPolicy>;
+
+export const DEFAULT_RATE_LIMITS: RateLimitPolicies = {
+  apiKey: { capacity: 6_000, windowSeconds: 60 },
+  user: { capacity: 6_000, windowSeconds: 60 },
+  address: { capacity: 3_000, windowSeconds: 60 },
+};
+
+const KIND_NAMES: Record<string, ClientKind> = { key: 'apiKey', user: 'user', address: 'address' };
+
+/**
+ * GATEWAY_RATE_LIMIT: `off`, or `kind=capacity/seconds` items, comma-separated, kinds `key`, `user`,
+ * `address` (`key=6000/60,address=3000/60`); a kind not named keeps its default. Throws on anything else.
+ */
+export function rateLimitPoliciesFrom(value: string): RateLimitPolicies | undefined {
+  if (value.trim() === 'off') return undefined;
+  const policies = structuredClone(DEFAULT_RATE_LIMITS);
+  for (const item of value.split(',').filter((part) => part.trim())) {
+    const match = /^\s*(key|user|address)=(\d+)\/(\d+)\s*$/.exec(item);
+    if (!match || Number(match[2]) < 1 || Number(match[3]) < 1)
+      throw new Error(`"${item}" is not kind=capacity/seconds (kinds: key, user, address)`);
+    policies[KIND_NAMES[match[1]!]!] = { capacity: Number(match[2]), windowSeconds: Number(match[3]) };
+  }
+  return policies;
+}
+
+/** A bucket after one take: whether the cost was taken, and the units left in it. */
+interface Take {
+  allowed: boolean;
+  tokens: number;
+}
+
+interface BucketStore {
+  take(key: string, policy: BucketPolicy, cost: number): Promise<Take>;
+  close(): Promise<void>;
+}
+
+/*
+ * The one algorithm, in Lua for Redis and in TypeScript for memory: refill by the time elapsed
+ * (capacity per window), then take `cost` if it is there. An absent bucket is full; a bucket left
+ * alone for a window is full again, so its key expires then. Redis's own clock serves every gateway.
+ */
+const TAKE_SCRIPT = `
+local capacity = tonumber(ARGV[1])
+local window_ms = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * capacity / window_ms)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], window_ms)
+return { allowed, tostring(tokens) }
+`;
+
+const KEY_PREFIX = 'bilten:rl:';
+
+function redisStore(url: string, log: Logger): BucketStore {
+  // A limiter that cannot reach Redis lets requests through (logged) rather than failing them all.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+  redis.on('error', (err) => log.warn({ err }, 'rate-limit store unavailable'));
+  return {
+    async take(key, policy, cost) {
+      const [allowed, tokens] = (await redis.eval(
+        TAKE_SCRIPT,
+        1,
+        KEY_PREFIX + key,
+        policy.capacity,
+        policy.windowSeconds * 1000,
+        cost,
+      )) as [number, string];
+      return { allowed: allowed === 1, tokens: Number(tokens) };
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+/** Buckets held at most in memory; past this, the full ones (untouched for a window) are dropped. */
+const MAX_MEMORY_BUCKETS = 100_000;
+
+function memoryStore(): BucketStore {
+  const buckets = new Map<string, { tokens: number; at: number; windowMs: number }>();
+  return {
+    async take(key, policy, cost) {
+      const now = Date.now();
+      const windowMs = policy.windowSeconds * 1000;
+      const bucket = buckets.get(key) ?? { tokens: policy.capacity, at: now, windowMs };
+      let tokens = Math.min(
+        policy.capacity,
+        bucket.tokens + (Math.max(0, now - bucket.at) * policy.capacity) / windowMs,
+      );
+      const allowed = tokens >= cost;
+      if (allowed) tokens -= cost;
+      buckets.set(key, { tokens, at: now, windowMs });
+      if (buckets.size > MAX_MEMORY_BUCKETS) {
+        for (const [name, old] of buckets) if (now - old.at >= old.windowMs) buckets.delete(name);
+      }
+      return { allowed, tokens };
+    },
+    async close() {
+      buckets.clear();
+    },
+  };
+}
+
+export interface RateLimitOptions {
+  policies: RateLimitPolicies;
+  /** Buckets in Redis, shared by every gateway using it; unset: in this process's memory. */
+  redisUrl?: string;
+}
+
+export interface RateLimiterDeps {
+  supergraphSdl: string;
+  /** The API schema of now (undefined until loaded: every operation then costs one unit). */
+  schema: () => GraphQLSchema | undefined;
+  /** What the gateway forwards for a request's `authorization` (access-tokens.ts); throws when refused. */
+  authorizationFor: (authorization: string | undefined) => Promise<string | undefined>;
+  log: Logger;
+  registry: Registry;
+}
+
+const API_KEY_BEARER = /^Bearer (bk_(?:live|test)_\S+)$/;
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/** The `sub` of a JWT's payload, which identity has just signed (never a client's unverified word). */
+function subjectOf(authorization: string): string | undefined {
+  const payload = authorization.split('.')[1];
+  try {
+    const sub = payload && JSON.parse(Buffer.from(payload, 'base64url').toString()).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whose bucket a request draws from. Only credentials identity accepted count: the exchange
+ * (access-tokens.ts, cached a second, so the request's own exchange reuses it) answers a new token
+ * for a valid API key or live session; anything else (a bad key, a foreign token) is the address,
+ * so inventing credentials never buys a fresh bucket.
+ */
+async function clientOf(request: FastifyRequest, deps: RateLimiterDeps): Promise<[ClientKind, string]> {
+  const authorization = request.headers.authorization;
+  const address: [ClientKind, string] = ['address', `address:${request.ip}`];
+  if (!authorization) return address;
+  const forwarded = await deps.authorizationFor(authorization).catch(() => undefined);
+  if (!forwarded || forwarded === authorization) return address;
+  const apiKey = API_KEY_BEARER.exec(authorization)?.[1];
+  if (apiKey) return ['apiKey', `key:${sha256(apiKey)}`];
+  const subject = subjectOf(forwarded);
+  return subject ? ['user', `user:${subject}`] : address;
+}
+
+interface GraphQLRequestBody {
+  query?: unknown;
+  operationName?: unknown;
+  variables?: unknown;
+}
+
+/**
+ * What one GraphQL request of a body costs: the cost query-cost.ts counts for the operation it
+ * names, at least one unit. What cannot be counted (no query, a parse error, bad variables) costs
+ * one: Apollo refuses it next, without running anything.
+ */
+function requestCost(
+  body: GraphQLRequestBody,
+  schema: GraphQLSchema | undefined,
+  fieldCosts: ReturnType<typeof fieldCostsOf>,
+  maxTokens: number,
+): number {
+  if (!schema || typeof body.query !== 'string') return 1;
+  try {
+    const document = parse(body.query, { maxTokens });
+    const operations = document.definitions.filter(
+      (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+    );
+    const operation =
+      typeof body.operationName === 'string'
+        ? operations.find((candidate) => candidate.name?.value === body.operationName)
+        : operations.length === 1
+          ? operations[0]
+          : undefined;
+    if (!operation) return 1;
+    const variables =
+      typeof body.variables === 'object' && body.variables ? (body.variables as Record<string, unknown>) : {};
+    const { coerced } = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+    if (!coerced) return 1;
+    return Math.max(1, operationCost(schema, document, operation, coerced, fieldCosts));
+  } catch {
+    // An invalid document (an unknown fragment) is counted no further: validation refuses it.
+    return 1;
+  }
+}
+
+/** Every GraphQL request a `/graphql` call carries: a batch (array) is charged for each. */
+function graphqlRequestsOf(request: FastifyRequest): GraphQLRequestBody[] {
+  if (request.method === 'GET') {
+    const { query, operationName, variables } = request.query as Record<string, string | undefined>;
+    let parsedVariables: unknown;
+    try {
+      parsedVariables = variables ? JSON.parse(variables) : undefined;
+    } catch {
+      parsedVariables = undefined;
+    }
+    return [{ query, operationName, variables: parsedVariables }];
+  }
+  const body = request.body;
+  if (Array.isArray(body)) return body.map((item) => (typeof item === 'object' && item ? item : {}));
+  return [typeof body === 'object' && body ? (body as GraphQLRequestBody) : {}];
+}
+
+const POLICY_NAME = 'default';
+
+export interface RateLimiter {
+  /**
+   * Takes `cost` units from the bucket of the request's client and sets the RateLimit headers; when
+   * the bucket is short, answers 429 with a problem body and returns false. The REST facade charges
+   * its routes with it; `/graphql` is charged by the hook below.
+   */
+  charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Charges every `/graphql` request before Apollo sees it: a request refused runs nothing. */
+export function registerRateLimits(
+  app: FastifyInstance,
+  options: RateLimitOptions & { maxTokens: number },
+  deps: RateLimiterDeps,
+): RateLimiter {
+  const store = options.redisUrl ? redisStore(options.redisUrl, deps.log) : memoryStore();
+  const fieldCosts = fieldCostsOf(deps.supergraphSdl);
+  const refusals = new Counter({
+    name: 'gateway_rate_limit_refusals_total',
+    help: 'Requests refused with 429 because their bucket was short, by kind of client',
+    labelNames: ['kind'],
+    registers: [deps.registry],
+  });
+
+  async function charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean> {
+    const [kind, key] = await clientOf(request, deps);
+    const policy = options.policies[kind];
+    // An operation dearer than a whole bucket still runs on a full one, and empties it.
+    const charged = Math.min(Math.max(1, cost), policy.capacity);
+    let taken: Take;
+    try {
+      taken = await store.take(key, policy, charged);
+    } catch (err) {
+      deps.log.warn({ err }, 'rate limit not applied: its store failed');
+      return true;
+    }
+    const perSecond = policy.capacity / policy.windowSeconds;
+    reply.header('ratelimit-policy', `"${POLICY_NAME}";q=${policy.capacity};w=${policy.windowSeconds}`);
+    reply.header(
+      'ratelimit',
+      `"${POLICY_NAME}";r=${Math.floor(taken.tokens)};t=${Math.ceil((policy.capacity - taken.tokens) / perSecond)}`,
+    );
+    if (taken.allowed) return true;
+    refusals.inc({ kind });
+    const retryAfter = Math.max(1, Math.ceil((charged - taken.tokens) / perSecond));
+    reply.header('retry-after', String(retryAfter));
+    await sendProblem(
+      reply,
+      problemOf({
+        code: 'RATE_LIMITED',
+        detail: `This request costs ${charged} units and ${Math.floor(taken.tokens)} are left of ${policy.capacity} per ${policy.windowSeconds} s; retry after ${retryAfter} s.`,
+        instance: request.id,
+      }),
+    );
+    return false;
+  }
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== '/graphql' || request.method === 'OPTIONS') return;
+    const schema = deps.schema();
+    const cost = graphqlRequestsOf(request).reduce(
+      (sum, body) => sum + requestCost(body, schema, fieldCosts, options.maxTokens),
+      0,
+    );
+    if (!(await charge(request, reply, cost))) return reply;
+  });
+  return { charge, close: () => store.close() };
+}
