@@ -41,7 +41,7 @@ export const gatewayEnv = serviceEnv({
       'must be true, a hop count or addresses/CIDRs',
     )
     .default(''),
-  // Rate-limit buckets (rate-limits.ts): in Redis when set, shared by every gateway; in memory otherwise.
+  // Rate-limit buckets and REST idempotency keys: in Redis when set, shared by every gateway; in memory otherwise.
   REDIS_URL: optionalUrl,
   // `off`, or `key=6000/60,user=6000/60,address=3000/60`: cost units per seconds, per kind of client.
   GATEWAY_RATE_LIMIT: z

@@ -15,6 +15,7 @@ import {
   Kind,
   type SelectionSetNode,
 } from 'graphql';
+import { IDEMPOTENCY_HEADER_PARAMETER, IDEMPOTENT_REPLAYED_HEADER } from './idempotency.ts';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problem.ts';
 import {
   pathParamType,
@@ -170,15 +171,19 @@ function responseSchema(schema: GraphQLSchema, route: RestRoute, operation: Rest
   );
   if (route.paginated) {
     const node = selectedAt(schema, operation, [...route.resource, 'edges', 'node'], fragments);
+    // Only connections that count their matches (events do, orders do not) answer totalCount.
+    const { selection } = selectedAt(schema, operation, route.resource, fragments);
+    const counted =
+      !!selection && allFields(selection, fragments).some((field) => field.name.value === 'totalCount');
     return {
       type: 'object',
       properties: {
         data: { type: 'array', items: nonNullSelectionSchema(node.type, node.selection, fragments) },
         hasMore: { type: 'boolean', description: 'Whether a next page exists (see the `Link` header).' },
         nextCursor: { type: ['string', 'null'], description: 'The `starting_after` of the next page.' },
-        totalCount: { type: 'integer', description: 'All matches, not just this page.' },
+        ...(counted && { totalCount: { type: 'integer', description: 'All matches, not just this page.' } }),
       },
-      required: ['data', 'hasMore', 'nextCursor', 'totalCount'],
+      required: ['data', 'hasMore', 'nextCursor', ...(counted ? ['totalCount'] : [])],
       additionalProperties: false,
     };
   }
@@ -302,6 +307,7 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
       ...(name === 'starting_after' ? { description: 'The `nextCursor` of the page before.' } : {}),
       schema: nonNullInputSchema(types.get(variable)!, []),
     })),
+    ...(route.method === 'POST' ? [IDEMPOTENCY_HEADER_PARAMETER] : []),
   ];
   const bodyType = route.body && types.get(route.body);
   const filledByPath = Object.values(route.pathParams ?? {})
@@ -318,6 +324,7 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
       schema: { type: 'string' },
     };
   }
+  if (route.method === 'POST') headers['Idempotent-Replayed'] = IDEMPOTENT_REPLAYED_HEADER;
   if (route.paginated)
     headers.Link = { description: 'The next page: `<…>; rel="next"`.', schema: { type: 'string' } };
   const ref = (name: keyof typeof ERROR_RESPONSES) => ({ $ref: `#/components/responses/${name}` });
@@ -347,6 +354,8 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
       403: ref('Forbidden'),
       ...(route.pathParams || route.payload ? { 404: ref('NotFound') } : {}),
       ...(route.payload ? { 409: ref('Conflict'), 422: ref('Unprocessable') } : {}),
+      // Idempotency-Key: 409 while its first request runs, 422 when reused for another request.
+      ...(route.method === 'POST' ? { 409: ref('Conflict'), 422: ref('Unprocessable') } : {}),
       429: ref('RateLimited'),
       500: ref('Internal'),
     },

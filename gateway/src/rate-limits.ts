@@ -176,7 +176,10 @@ function subjectOf(authorization: string): string | undefined {
  * for a valid API key or live session; anything else (a bad key, a foreign token) is the address,
  * so inventing credentials never buys a fresh bucket.
  */
-async function clientOf(request: FastifyRequest, deps: RateLimiterDeps): Promise<[ClientKind, string]> {
+export async function clientOf(
+  request: FastifyRequest,
+  deps: Pick<RateLimiterDeps, 'authorizationFor'>,
+): Promise<[ClientKind, string]> {
   const authorization = request.headers.authorization;
   const address: [ClientKind, string] = ['address', `address:${request.ip}`];
   if (!authorization) return address;

@@ -138,6 +138,55 @@ export const REST_ROUTES: readonly RestRoute[] = [
     resource: ['order'],
     status: 200,
   },
+  {
+    method: 'GET',
+    path: '/orders',
+    operation: 'ListMyOrders',
+    tag: 'Orders',
+    resource: ['myOrders'],
+    status: 200,
+    paginated: true,
+  },
+  // The refund is a change to the order (no /refunds resource to point at), and asking again answers the same one.
+  {
+    method: 'POST',
+    path: '/orders/{id}/refund',
+    operation: 'RequestRefund',
+    tag: 'Orders',
+    pathParams: { id: 'id' },
+    resource: ['requestRefund', 'refund'],
+    payload: ['requestRefund'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/orders/{id}/tickets',
+    operation: 'ListOrderTickets',
+    tag: 'Tickets',
+    pathParams: { id: 'orderId' },
+    resource: ['order', 'tickets'],
+    status: 200,
+  },
+  // checkInTicket takes the scanned code, not a ticket id: the code is the body, the answer the ticket.
+  {
+    method: 'POST',
+    path: '/check-ins',
+    operation: 'CheckInTicket',
+    tag: 'Tickets',
+    body: 'input',
+    resource: ['checkInTicket', 'ticket'],
+    payload: ['checkInTicket'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/organizations/{id}/members',
+    operation: 'ListOrganizationMembers',
+    tag: 'Organizations',
+    pathParams: { id: 'organizationId' },
+    resource: ['organization', 'members'],
+    status: 200,
+  },
 ];
 
 /** Query parameter names that are not their variable's name. */

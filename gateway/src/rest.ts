@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { coerceInputValue, type GraphQLInputType, type GraphQLSchema, getNamedType, validate } from 'graphql';
+import type { Idempotency } from './idempotency.ts';
 import { openApiDocument } from './openapi.ts';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -79,6 +80,8 @@ export interface RestOptions {
   schema: () => GraphQLSchema | undefined;
   /** Where the operations are; default gateway/rest/v1/. */
   operationsFolder?: URL;
+  /** Honours `Idempotency-Key` on every POST (idempotency.ts); unset: the header is ignored. */
+  idempotency?: Idempotency;
 }
 
 /** Registers the v1 routes and their OpenAPI document on `app`, which serves /graphql. */
@@ -126,6 +129,8 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
         }),
       );
 
+      if (options.idempotency) scope.addHook('onSend', options.idempotency.onSend);
+
       scope.get('/openapi.json', async (_request, reply) => {
         const schema = options.schema();
         if (!schema) throw new Error('the API schema is not loaded');
@@ -151,6 +156,10 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
                 detail: 'the request is not valid',
                 errors,
               });
+            }
+            // A valid POST claims its Idempotency-Key here; a replay or a refusal is answered instead.
+            if (route.method === 'POST' && options.idempotency) {
+              if (!(await options.idempotency.begin(request, reply, route.path))) return reply;
             }
             const answer = await app.inject({
               method: 'POST',

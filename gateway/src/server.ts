@@ -26,9 +26,10 @@ import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { createIdempotency, type IdempotencyOptions } from './idempotency.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
-import { type RateLimitOptions, rateLimitPoliciesFrom, registerRateLimits } from './rate-limits.ts';
+import { clientOf, type RateLimitOptions, rateLimitPoliciesFrom, registerRateLimits } from './rate-limits.ts';
 import { registerRest } from './rest.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
@@ -76,6 +77,8 @@ export interface GatewayOptions {
   trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
   /** Token buckets charged by each /graphql request (rate-limits.ts); unset: no limit, no RateLimit headers. */
   rateLimits?: RateLimitOptions;
+  /** Where REST POSTs' Idempotency-Key answers are kept (idempotency.ts); default: this process's memory. */
+  idempotency?: IdempotencyOptions;
 }
 
 export interface RunningGateway extends RunningService {
@@ -258,7 +261,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }));
 
   // The REST facade (/api/v1): each route one GraphQL operation, run through /graphql above.
-  registerRest(app, { schema: () => apiSchema });
+  const idempotency = createIdempotency(options.idempotency ?? {}, {
+    clientOf: async (request) => (await clientOf(request, tokens))[1],
+    log,
+  });
+  registerRest(app, { schema: () => apiSchema, idempotency });
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
@@ -334,6 +341,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await subscriptions?.close();
       await app.close();
       await rateLimits?.close();
+      await idempotency.close();
       await operations?.stop();
       await apollo.stop();
     },
@@ -354,6 +362,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
         : { host: env.GATEWAY_OPS_HOST, port: env.GATEWAY_OPS_PORT },
     trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
     rateLimits: rateLimitOptionsFrom(env),
+    idempotency: { redisUrl: env.REDIS_URL },
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,
       maxAliases: env.GATEWAY_MAX_ALIASES,

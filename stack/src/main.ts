@@ -6,8 +6,16 @@ import { SUBGRAPHS, stackEnv, startStack } from './stack.ts';
 await runMain('bilten', stackEnv, async (env, log) => {
   const infrastructure = await openInfrastructure(env, log, 'stack');
   try {
-    const { limits, blockFieldSuggestions, trustProxy, sandbox, operations, subscriptionLimits, rateLimits } =
-      gatewayOptionsFromEnv(env, log);
+    const {
+      limits,
+      blockFieldSuggestions,
+      trustProxy,
+      sandbox,
+      operations,
+      subscriptionLimits,
+      rateLimits,
+      idempotency,
+    } = gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
       databasePoolSize: env.DATABASE_POOL_SIZE,
@@ -29,6 +37,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
         operations,
         subscriptionLimits,
         rateLimits,
+        idempotency,
       },
     });
     const sandboxLine = sandbox

@@ -69,6 +69,7 @@ export interface StackOptions {
     | 'operations'
     | 'subscriptionLimits'
     | 'rateLimits'
+    | 'idempotency'
   >;
 }
 

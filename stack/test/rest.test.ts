@@ -4,6 +4,7 @@ import { captureLogs, type SignedInUser, waitFor } from '@bilten/testkit';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
+import { type OpenApi, type Schema, schemaViolations } from './openapi-check.ts';
 import { eventInput, gatewayCall, startTestStack, TEST_LIMITS, type TestStack } from './support.ts';
 
 let stack: TestStack;
@@ -14,69 +15,8 @@ let organizerKey: Record<string, string>;
 let customer: SignedInUser;
 let openapi: OpenApi;
 
-interface OpenApi {
-  paths: Record<
-    string,
-    Record<
-      string,
-      {
-        summary: string;
-        requestBody?: { content: Record<string, { schema: Schema }> };
-        responses: Record<string, Response_>;
-      }
-    >
-  >;
-  components: { schemas: Record<string, Schema>; responses: Record<string, Response_> };
-}
-interface Response_ {
-  $ref?: string;
-  content?: Record<string, { schema: Schema }>;
-}
-type Schema = Record<string, unknown>;
-
-/**
- * What `value` breaks of `schema` (the subset the generated document uses: type, enum, properties,
- * required, additionalProperties, items, anyOf, $ref to components), each with where.
- */
-function violations(value: unknown, schema: Schema, at = '$'): string[] {
-  if (typeof schema.$ref === 'string') {
-    return violations(value, openapi.components.schemas[schema.$ref.split('/').at(-1)!]!, at);
-  }
-  if (Array.isArray(schema.anyOf)) {
-    return schema.anyOf.some((option) => !violations(value, option as Schema, at).length)
-      ? []
-      : [`${at}: matches no anyOf option`];
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
-    return [`${at}: ${String(value)} not in enum`];
-  const types = schema.type === undefined ? undefined : ([] as unknown[]).concat(schema.type);
-  const typeOf = (v: unknown) =>
-    v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
-  const actual = typeOf(value);
-  if (types && !types.includes(actual) && !(actual === 'integer' && types.includes('number'))) {
-    return [`${at}: ${actual} is not ${types.join('|')}`];
-  }
-  if (actual === 'array' && schema.items) {
-    return (value as unknown[]).flatMap((item, i) => violations(item, schema.items as Schema, `${at}[${i}]`));
-  }
-  if (actual === 'object' && schema.properties) {
-    const object = value as Record<string, unknown>;
-    const properties = schema.properties as Record<string, Schema>;
-    return [
-      ...((schema.required as string[] | undefined) ?? [])
-        .filter((key) => !(key in object))
-        .map((key) => `${at}.${key}: missing`),
-      ...Object.entries(object).flatMap(([key, item]) =>
-        properties[key]
-          ? violations(item, properties[key], `${at}.${key}`)
-          : schema.additionalProperties === false
-            ? [`${at}.${key}: not documented`]
-            : [],
-      ),
-    ];
-  }
-  return [];
-}
+const violations = (value: unknown, schema: Schema, at?: string) =>
+  schemaViolations(openapi, value, schema, at);
 
 /** Calls the REST facade and checks the answer against the document: status documented, content type, body schema. */
 async function rest(
@@ -152,7 +92,7 @@ describe('REST facade: /api/v1', () => {
     expect(result.errors).toBeUndefined();
     expect(result.valid).toBe(true);
     const operations = Object.values(openapi.paths).flatMap((methods) => Object.values(methods));
-    expect(operations).toHaveLength(9);
+    expect(operations).toHaveLength(14);
     for (const operation of operations) {
       expect(operation.summary).toMatch(/\w+/);
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '401', '429', '500']));
