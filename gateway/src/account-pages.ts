@@ -21,7 +21,8 @@ const ACCOUNT_PAGE_PATHS = {
   acceptInvitation: '/account/accept-invitation',
 } as const;
 
-const ACCOUNT_PAGE_HEADERS = {
+/** Every page the gateway serves itself: no script, no framing, no caching, no referrer. */
+export const ACCOUNT_PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy':
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -45,7 +46,7 @@ button{margin-top:1rem;padding:.6rem 1rem;font-size:1rem;background:#2563eb;colo
 .error{color:#991b1b;background:#fef2f2;border:1px solid #fecaca;padding:.5rem .75rem;border-radius:4px}`;
 
 /** A whole page; `content` is HTML already escaped by its builder. */
-function page(title: string, content: string): string {
+export function page(title: string, content: string): string {
   return [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',

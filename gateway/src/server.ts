@@ -26,6 +26,7 @@ import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { registerEventPages } from './event-pages.ts';
 import { createIdempotency, type IdempotencyOptions } from './idempotency.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
@@ -269,6 +270,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
+  // The public event page follower mails, reminders and announcements link to without a web app.
+  registerEventPages(app);
   // Ticket and receipt PDFs, which their subgraphs authorize (the caller's token or the mail's link).
   const fileProxy = {
     ...options,

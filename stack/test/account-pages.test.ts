@@ -2,7 +2,8 @@
  * Issue 11: with no web app (`PUBLIC_WEB_URL` unset) the links in account mails open the
  * gateway's own pages, which confirm an address, set a new password or accept an invitation.
  * The whole platform runs here, mails cross a real SMTP server, and the pages are used the way a
- * browser would: follow the link, read the form, post it.
+ * browser would: follow the link, read the form, post it. The public event page that follower
+ * mails, reminders and announcements link to is here too.
  */
 import {
   freePort,
@@ -12,10 +13,12 @@ import {
   type SignedInUser,
   signUp,
   type TestSmtpServer,
+  waitFor,
 } from '@bilten/testkit';
 import type postgres from 'postgres';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from './support.ts';
+import { publishedEvent, startTestStack, type TestStack } from './support.ts';
 
 let stack: TestStack;
 let smtp: TestSmtpServer;
@@ -369,6 +372,30 @@ describe('the pages themselves', () => {
     for (const token of tokens) {
       expect(text).not.toContain(token);
       expect(text).not.toContain(encodeURIComponent(token));
+    }
+  });
+});
+
+describe('the public event page mails link to', () => {
+  it('shows a published event with its time in its own zone, place, organizer and what is left; 404 otherwise', async () => {
+    const { eventId } = await publishedEvent(stack, 'event-page', { title: 'Jazz <b>Night</b>' });
+    const url = new URL(`/events/${eventId}`, stack.url);
+    // What is left shows once orders has its copy of the published offer.
+    const { shown, html } = await waitFor(async () => {
+      const response = await fetch(url);
+      const text = await response.text();
+      return response.status === 200 && text.includes(' left)') && { shown: response, html: text };
+    });
+    expect(shown.headers.get('content-type')).toContain('text/html');
+    expect(shown.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(html).toContain('Jazz &lt;b&gt;Night&lt;/b&gt;');
+    expect(html).not.toContain('<b>Night</b>');
+    expect(html).toContain('Org event-page');
+    expect(html).toMatch(/Regular: .*10\.00.*left/);
+    for (const missing of [uuidv7(), 'not-an-id', `${eventId}'--`]) {
+      const response = await fetch(new URL(`/events/${encodeURIComponent(missing)}`, stack.url));
+      expect(response.status, missing).toBe(404);
+      expect(await response.text()).toContain('Event not found');
     }
   });
 });

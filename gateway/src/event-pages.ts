@@ -1,0 +1,100 @@
+import { escapeHtml, formatMoney } from '@bilten/platform';
+import type { FastifyInstance } from 'fastify';
+import { ACCOUNT_PAGE_HEADERS, page } from './account-pages.ts';
+
+/**
+ * `GET /events/{id}`: the page messaging's mails link to when there is no web app (`PUBLIC_WEB_URL`
+ * unset: follower mails, reminders, announcements). A public event's title, time in its own zone,
+ * place, organizer and ticket types with what is left, read through this gateway's own `/graphql`
+ * (in-process, as an anonymous visitor: the public rules, limits and logs). Unknown, unlisted to
+ * anonymous readers, or malformed: one 404 page, so the answer says nothing more.
+ */
+
+const EVENT_PAGE_QUERY = `query EventPage($id: ID!) {
+  event(id: $id) {
+    title description startsAt endsAt timezone onlineUrl status
+    venue { name city country }
+    organizer { name }
+    ticketTypes { id name price { amount currency } }
+    availability { remaining ticketTypes { ticketType { id } remaining } }
+  }
+}`;
+
+interface EventPageData {
+  title: string;
+  description: string | null;
+  startsAt: string;
+  endsAt: string;
+  timezone: string;
+  onlineUrl: string | null;
+  status: string;
+  venue: { name: string; city: string; country: string } | null;
+  organizer: { name: string } | null;
+  ticketTypes: Array<{ id: string; name: string; price: { amount: number; currency: string } }>;
+  availability: {
+    remaining: number;
+    ticketTypes: Array<{ ticketType: { id: string }; remaining: number }>;
+  } | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const when = (at: string, timezone: string) =>
+  new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone: timezone }).format(
+    new Date(at),
+  );
+
+function eventHtml(event: EventPageData): string {
+  const left = new Map(
+    (event.availability?.ticketTypes ?? []).map((type) => [type.ticketType.id, type.remaining]),
+  );
+  const place = event.venue
+    ? `${event.venue.name}, ${event.venue.city}, ${event.venue.country}`
+    : event.onlineUrl
+      ? 'Online'
+      : '';
+  const rows = event.ticketTypes.map((type) => {
+    const remaining = left.get(type.id);
+    const stock = remaining === undefined ? '' : remaining > 0 ? `${remaining} left` : 'sold out';
+    return `<li>${escapeHtml(type.name)}: ${escapeHtml(formatMoney(type.price))}${stock ? ` (${stock})` : ''}</li>`;
+  });
+  return [
+    event.status === 'CANCELLED' ? '<p class="error">This event is cancelled.</p>' : '',
+    `<p><strong>${escapeHtml(when(event.startsAt, event.timezone))}</strong> (${escapeHtml(event.timezone)})</p>`,
+    place ? `<p>${escapeHtml(place)}</p>` : '',
+    event.organizer ? `<p>By ${escapeHtml(event.organizer.name)}</p>` : '',
+    event.description ? `<p>${escapeHtml(event.description)}</p>` : '',
+    rows.length ? `<ul>${rows.join('')}</ul>` : '',
+  ].join('\n');
+}
+
+const notFound = () => page('Event not found', '<p>There is no such event, or it is not public.</p>');
+
+export function registerEventPages(app: FastifyInstance) {
+  app.get<{ Params: { id: string } }>('/events/:id', async (request, reply) => {
+    reply.headers(ACCOUNT_PAGE_HEADERS);
+    if (!UUID.test(request.params.id)) return reply.status(404).send(notFound());
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-request-id': request.id,
+    };
+    const userAgent = request.headers['user-agent'];
+    if (userAgent) headers['user-agent'] = userAgent;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/graphql',
+      remoteAddress: request.ip,
+      headers,
+      payload: JSON.stringify({ query: EVENT_PAGE_QUERY, variables: { id: request.params.id } }),
+    });
+    const answer = response.json() as { data?: { event: EventPageData | null }; errors?: unknown[] };
+    if (response.statusCode === 429)
+      return reply.status(429).send(page('Too many requests', '<p>Try again in a minute.</p>'));
+    const event = answer.data?.event;
+    // An error is ours (a subgraph away), not the visitor's: say so rather than "not found".
+    if (!event && answer.errors?.length)
+      return reply.status(503).send(page('Unavailable', '<p>This page cannot be shown right now.</p>'));
+    if (!event) return reply.status(404).send(notFound());
+    return reply.status(200).send(page(event.title, eventHtml(event)));
+  });
+}
