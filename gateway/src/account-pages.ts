@@ -1,5 +1,6 @@
 import { escapeHtml, type UserError } from '@bilten/platform';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { graphqlAsVisitor } from './graphql-as-visitor.ts';
 
 /**
  * The pages the links in account mails open when there is no web app (`PUBLIC_WEB_URL` unset in
@@ -158,23 +159,13 @@ async function mutate<P extends { errors: UserError[] }>(
   input: Record<string, unknown>,
   authorization?: string,
 ): Promise<Outcome<P>> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-request-id': request.id,
-  };
-  const { traceparent, 'user-agent': userAgent } = request.headers;
-  if (typeof traceparent === 'string') headers.traceparent = traceparent;
-  if (userAgent) headers['user-agent'] = userAgent;
-  if (authorization) headers.authorization = authorization;
   try {
-    const response = await app.inject({
-      method: 'POST',
-      url: '/graphql',
-      // The visitor's address as this gateway resolved it: sign-in throttles count the person.
-      remoteAddress: request.ip,
-      headers,
-      payload: JSON.stringify({ query: operation.query, variables: { input } }),
-    });
+    const response = await graphqlAsVisitor(
+      app,
+      request,
+      { query: operation.query, variables: { input } },
+      authorization,
+    );
     const answer = response.json() as GraphQLAnswer<Record<string, P>>;
     const error = answer.errors?.[0];
     if (error) {

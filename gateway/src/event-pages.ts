@@ -1,6 +1,7 @@
-import { escapeHtml, formatMoney } from '@bilten/platform';
+import { escapeHtml, formatMoney, uuidInput } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
 import { ACCOUNT_PAGE_HEADERS, page } from './account-pages.ts';
+import { graphqlAsVisitor } from './graphql-as-visitor.ts';
 
 /**
  * `GET /events/{id}`: the page messaging's mails link to when there is no web app (`PUBLIC_WEB_URL`
@@ -37,8 +38,6 @@ interface EventPageData {
   } | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const when = (at: string, timezone: string) =>
   new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone: timezone }).format(
     new Date(at),
@@ -73,19 +72,10 @@ const notFound = () => page('Event not found', '<p>There is no such event, or it
 export function registerEventPages(app: FastifyInstance) {
   app.get<{ Params: { id: string } }>('/events/:id', async (request, reply) => {
     reply.headers(ACCOUNT_PAGE_HEADERS);
-    if (!UUID.test(request.params.id)) return reply.status(404).send(notFound());
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-request-id': request.id,
-    };
-    const userAgent = request.headers['user-agent'];
-    if (userAgent) headers['user-agent'] = userAgent;
-    const response = await app.inject({
-      method: 'POST',
-      url: '/graphql',
-      remoteAddress: request.ip,
-      headers,
-      payload: JSON.stringify({ query: EVENT_PAGE_QUERY, variables: { id: request.params.id } }),
+    if (!uuidInput.safeParse(request.params.id).success) return reply.status(404).send(notFound());
+    const response = await graphqlAsVisitor(app, request, {
+      query: EVENT_PAGE_QUERY,
+      variables: { id: request.params.id },
     });
     const answer = response.json() as { data?: { event: EventPageData | null }; errors?: unknown[] };
     if (response.statusCode === 429)

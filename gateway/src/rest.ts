@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { coerceInputValue, type GraphQLInputType, type GraphQLSchema, getNamedType, validate } from 'graphql';
+import { graphqlAsVisitor } from './graphql-as-visitor.ts';
 import type { Idempotency } from './idempotency.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -161,19 +162,12 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
             if (route.method === 'POST' && options.idempotency) {
               if (!(await options.idempotency.begin(request, reply, route.path))) return reply;
             }
-            const answer = await app.inject({
-              method: 'POST',
-              url: '/graphql',
-              remoteAddress: request.ip,
-              headers: {
-                'content-type': 'application/json',
-                'x-request-id': request.id,
-                ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
-                ...(request.headers.traceparent ? { traceparent: request.headers.traceparent } : {}),
-                ...(request.headers['user-agent'] ? { 'user-agent': request.headers['user-agent'] } : {}),
-              },
-              payload: JSON.stringify({ query: operation.text, operationName: route.operation, variables }),
-            });
+            const answer = await graphqlAsVisitor(
+              app,
+              request,
+              { query: operation.text, operationName: route.operation, variables },
+              request.headers.authorization,
+            );
             for (const name of PASSED_ON_HEADERS) {
               const value = answer.headers[name];
               if (value !== undefined) reply.header(name, value);
