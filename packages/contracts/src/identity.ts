@@ -19,14 +19,16 @@ const organizationRole = z.enum(['OWNER', 'ADMIN', 'STAFF']);
  */
 export const organizationCreated = defineEvent({
   type: 'bilten.identity.organization.created',
-  // 2: testMode (issue 14).
-  version: 2,
+  // 2: testMode (issue 14). 3: sandboxOf (issue 16).
+  version: 3,
   aggregateType: 'organization',
   payload: z.object({
     organizationId: z.uuid(),
     name: z.string(),
     slug: z.string(),
     testMode: z.boolean(),
+    /** For an organization's sandbox (its test environment): the live organization it belongs to. */
+    sandboxOf: z.uuid().nullable().default(null),
   }),
 });
 

@@ -1,6 +1,7 @@
 import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   boolean,
   index,
   integer,
@@ -42,6 +43,13 @@ export const organizations = identity.table('organizations', {
   status: organizationStatus().notNull().default('ACTIVE'),
   /** A test-mode organization takes Sandbox payments only: for trying Bilten without money. */
   testMode: boolean('test_mode').notNull().default(false),
+  /**
+   * For an organization's sandbox (its test environment, opened by a TEST API key or openSandbox):
+   * the live organization it belongs to. One sandbox per organization; the sandbox is testMode.
+   */
+  sandboxOf: uuid('sandbox_of')
+    .unique()
+    .references((): AnyPgColumn => organizations.id, { onDelete: 'cascade' }),
   /** The latest closure request: only the answer to this one counts. */
   closureId: uuid('closure_id'),
   /** Why catalog refused the latest closure request, for the team to read. */
@@ -125,6 +133,13 @@ export const apiKeys = identity.table(
     scopes: text().array().notNull(),
     /** LIVE | TEST */
     mode: text().notNull(),
+    /**
+     * The dated REST version (`Bilten-Version`) the key was created on: what its calls get unless
+     * they name another (Stripe's model). One of API_VERSIONS (@bilten/contracts).
+     */
+    apiVersion: text('api_version').notNull(),
+    /** Which rate-limit plan the gateway charges the key by (GATEWAY_RATE_LIMIT_PLANS); set by platform admins. */
+    plan: text().notNull().default('standard'),
     createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** Updated at most once a minute per key. */

@@ -1,3 +1,4 @@
+import { CURRENT_API_VERSION } from '@bilten/contracts/api-versions';
 import {
   API_KEY_MODES,
   API_KEY_SCOPES,
@@ -64,6 +65,7 @@ export const createApiKey = mutationRule(
         secretHash: tokenHash(secret),
         scopes,
         mode,
+        apiVersion: CURRENT_API_VERSION,
         createdBy: actor.userId,
       });
       ctx.log.info(

@@ -39,12 +39,21 @@ export type AcceptInvitationPayload = {
  */
 export type ApiKey = {
   __typename?: 'ApiKey';
+  /**
+   * The organization its calls act on: the key's own for LIVE keys, its sandbox for TEST keys (a
+   * test-mode organization's keys act on it either way).
+   */
+  actsOn: Organization;
+  /** The dated REST version (`Bilten-Version`) its calls get unless they name another: the newest when the key was created. */
+  apiVersion: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
   /** When the key was last exchanged (to within a minute). */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
   mode: ApiKeyMode;
   name: Scalars['String']['output'];
+  /** The rate-limit plan the gateway charges its calls by (`standard` unless a platform administrator set another). */
+  plan: Scalars['String']['output'];
   /** The first characters of the secret (e.g. `bk_live_AbC123`), to tell keys apart. */
   prefix: Scalars['String']['output'];
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -52,7 +61,7 @@ export type ApiKey = {
   scopes: Array<Scalars['String']['output']>;
 };
 
-/** LIVE keys act on real data and money; TEST keys are for integration work. */
+/** LIVE keys act on real data and money; TEST keys act on the organization's sandbox (opened by the first one), for integration work. */
 export type ApiKeyMode =
   | 'LIVE'
   | 'TEST';
@@ -307,6 +316,8 @@ export type Mutation = {
   logout: LogoutPayload;
   /** Ends every session of the signed-in user. */
   logoutEverywhere: LogoutEverywherePayload;
+  /** ADMIN and up: opens the organization's sandbox (idempotent: answers the one already open). */
+  openSandbox: OpenSandboxPayload;
   /** Exchanges a refresh token for a new access and refresh token; the old one is spent. */
   refreshToken: AuthPayload;
   /** Creates an account and sends a verification email; answers the same when the address has an account (its owner is told). */
@@ -329,6 +340,8 @@ export type Mutation = {
   revokeSession: RevokeSessionPayload;
   /** Starts signing with a new key; tokens signed before stay valid. Platform administrators only. */
   rotateSigningKey: RotateSigningKeyPayload;
+  /** Platform administrators only: the rate-limit plan an API key is charged by (a name of GATEWAY_RATE_LIMIT_PLANS). */
+  setApiKeyPlan: SetApiKeyPlanPayload;
   /** Renames an organization (ADMIN and up) or changes its slug (OWNERs). */
   updateOrganization: UpdateOrganizationPayload;
   /** Confirms the email address with the single-use token from the verification email. */
@@ -396,6 +409,11 @@ export type MutationLogoutArgs = {
 };
 
 
+export type MutationOpenSandboxArgs = {
+  input: OpenSandboxInput;
+};
+
+
 export type MutationRefreshTokenArgs = {
   input: RefreshTokenInput;
 };
@@ -451,6 +469,11 @@ export type MutationRotateSigningKeyArgs = {
 };
 
 
+export type MutationSetApiKeyPlanArgs = {
+  input: SetApiKeyPlanInput;
+};
+
+
 export type MutationUpdateOrganizationArgs = {
   input: UpdateOrganizationInput;
 };
@@ -458,6 +481,17 @@ export type MutationUpdateOrganizationArgs = {
 
 export type MutationVerifyEmailArgs = {
   input: VerifyEmailInput;
+};
+
+export type OpenSandboxInput = {
+  organizationId: Scalars['ID']['input'];
+};
+
+export type OpenSandboxPayload = {
+  __typename?: 'OpenSandboxPayload';
+  errors: Array<UserError>;
+  /** The sandbox: act on it by its id (signed in) or with the organization's TEST keys. */
+  sandbox?: Maybe<Organization>;
 };
 
 /** An organizer: owns events, a brand and a team. */
@@ -476,6 +510,15 @@ export type Organization = {
   /** The team, oldest member first. Members (STAFF and up) only; others get FORBIDDEN. */
   members?: Maybe<Array<OrganizationMember>>;
   name: Scalars['String']['output'];
+  /**
+   * The organization's test environment, once opened (`openSandbox`, or its first TEST API key):
+   * another organization, test mode, with the same team and roles, whose events, orders, payments,
+   * webhooks and messages live never sees. A test-mode organization is its own sandbox. Members
+   * only; null to others and until opened.
+   */
+  sandbox?: Maybe<Organization>;
+  /** For a sandbox: the live organization it belongs to. Members only; null otherwise. */
+  sandboxOf?: Maybe<Organization>;
   /** Unique, URL-safe handle (lower-case letters, digits and dashes). */
   slug: Scalars['String']['output'];
   status: OrganizationStatus;
@@ -704,6 +747,18 @@ export type Session = {
   userAgent?: Maybe<Scalars['String']['output']>;
 };
 
+export type SetApiKeyPlanInput = {
+  id: Scalars['ID']['input'];
+  /** Lower-case letters, digits and dashes, 1–32 characters, e.g. `standard`, `partner`. */
+  plan: Scalars['String']['input'];
+};
+
+export type SetApiKeyPlanPayload = {
+  __typename?: 'SetApiKeyPlanPayload';
+  apiKey?: Maybe<ApiKey>;
+  errors: Array<UserError>;
+};
+
 /** Leave a field out (or null) to keep it. */
 export type UpdateOrganizationInput = {
   id: Scalars['ID']['input'];
@@ -889,6 +944,8 @@ export type ResolversTypes = ResolversObject<{
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  OpenSandboxInput: OpenSandboxInput;
+  OpenSandboxPayload: ResolverTypeWrapper<Omit<OpenSandboxPayload, 'sandbox'> & { sandbox?: Maybe<ResolversTypes['Organization']> }>;
   Organization: ResolverTypeWrapper<OrganizationRow>;
   OrganizationInvitation: ResolverTypeWrapper<InvitationRow>;
   OrganizationMember: ResolverTypeWrapper<MemberRow>;
@@ -919,6 +976,8 @@ export type ResolversTypes = ResolversObject<{
   RotateSigningKeyInput: RotateSigningKeyInput;
   RotateSigningKeyPayload: ResolverTypeWrapper<RotateSigningKeyPayload>;
   Session: ResolverTypeWrapper<Session>;
+  SetApiKeyPlanInput: SetApiKeyPlanInput;
+  SetApiKeyPlanPayload: ResolverTypeWrapper<Omit<SetApiKeyPlanPayload, 'apiKey'> & { apiKey?: Maybe<ResolversTypes['ApiKey']> }>;
   UpdateOrganizationInput: UpdateOrganizationInput;
   UpdateOrganizationPayload: ResolverTypeWrapper<Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
   User: ResolverTypeWrapper<UserView>;
@@ -967,6 +1026,8 @@ export type ResolversParentTypes = ResolversObject<{
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
+  OpenSandboxInput: OpenSandboxInput;
+  OpenSandboxPayload: Omit<OpenSandboxPayload, 'sandbox'> & { sandbox?: Maybe<ResolversParentTypes['Organization']> };
   Organization: OrganizationRow;
   OrganizationInvitation: InvitationRow;
   OrganizationMember: MemberRow;
@@ -995,6 +1056,8 @@ export type ResolversParentTypes = ResolversObject<{
   RotateSigningKeyInput: RotateSigningKeyInput;
   RotateSigningKeyPayload: RotateSigningKeyPayload;
   Session: Session;
+  SetApiKeyPlanInput: SetApiKeyPlanInput;
+  SetApiKeyPlanPayload: Omit<SetApiKeyPlanPayload, 'apiKey'> & { apiKey?: Maybe<ResolversParentTypes['ApiKey']> };
   UpdateOrganizationInput: UpdateOrganizationInput;
   UpdateOrganizationPayload: Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   User: UserView;
@@ -1010,11 +1073,14 @@ export type AcceptInvitationPayloadResolvers<ContextType = Context, ParentType e
 }>;
 
 export type ApiKeyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApiKey'] = ResolversParentTypes['ApiKey']> = ResolversObject<{
+  actsOn?: Resolver<ResolversTypes['Organization'], ParentType, ContextType>;
+  apiVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   mode?: Resolver<ResolversTypes['ApiKeyMode'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  plan?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   prefix?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   scopes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1131,6 +1197,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['LogoutPayload'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'input'>>;
   logoutEverywhere?: Resolver<ResolversTypes['LogoutEverywherePayload'], ParentType, ContextType>;
+  openSandbox?: Resolver<ResolversTypes['OpenSandboxPayload'], ParentType, ContextType, RequireFields<MutationOpenSandboxArgs, 'input'>>;
   refreshToken?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshTokenArgs, 'input'>>;
   register?: Resolver<ResolversTypes['RegisterPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   removeMember?: Resolver<ResolversTypes['RemoveMemberPayload'], ParentType, ContextType, RequireFields<MutationRemoveMemberArgs, 'input'>>;
@@ -1142,8 +1209,14 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   revokeInvitation?: Resolver<ResolversTypes['RevokeInvitationPayload'], ParentType, ContextType, RequireFields<MutationRevokeInvitationArgs, 'input'>>;
   revokeSession?: Resolver<ResolversTypes['RevokeSessionPayload'], ParentType, ContextType, RequireFields<MutationRevokeSessionArgs, 'input'>>;
   rotateSigningKey?: Resolver<ResolversTypes['RotateSigningKeyPayload'], ParentType, ContextType, Partial<MutationRotateSigningKeyArgs>>;
+  setApiKeyPlan?: Resolver<ResolversTypes['SetApiKeyPlanPayload'], ParentType, ContextType, RequireFields<MutationSetApiKeyPlanArgs, 'input'>>;
   updateOrganization?: Resolver<ResolversTypes['UpdateOrganizationPayload'], ParentType, ContextType, RequireFields<MutationUpdateOrganizationArgs, 'input'>>;
   verifyEmail?: Resolver<ResolversTypes['VerifyEmailPayload'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'input'>>;
+}>;
+
+export type OpenSandboxPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OpenSandboxPayload'] = ResolversParentTypes['OpenSandboxPayload']> = ResolversObject<{
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  sandbox?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
 }>;
 
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
@@ -1156,6 +1229,8 @@ export type OrganizationResolvers<ContextType = Context, ParentType extends Reso
   invitations?: Resolver<Maybe<Array<ResolversTypes['OrganizationInvitation']>>, ParentType, ContextType>;
   members?: Resolver<Maybe<Array<ResolversTypes['OrganizationMember']>>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sandbox?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
+  sandboxOf?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['OrganizationStatus'], ParentType, ContextType>;
   testMode?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1250,6 +1325,11 @@ export type SessionResolvers<ContextType = Context, ParentType extends Resolvers
   userAgent?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type SetApiKeyPlanPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SetApiKeyPlanPayload'] = ResolversParentTypes['SetApiKeyPlanPayload']> = ResolversObject<{
+  apiKey?: Resolver<Maybe<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
 export type UpdateOrganizationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateOrganizationPayload'] = ResolversParentTypes['UpdateOrganizationPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
@@ -1296,6 +1376,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   LogoutPayload?: LogoutPayloadResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  OpenSandboxPayload?: OpenSandboxPayloadResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   OrganizationInvitation?: OrganizationInvitationResolvers<ContextType>;
   OrganizationMember?: OrganizationMemberResolvers<ContextType>;
@@ -1312,6 +1393,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   RevokeSessionPayload?: RevokeSessionPayloadResolvers<ContextType>;
   RotateSigningKeyPayload?: RotateSigningKeyPayloadResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
+  SetApiKeyPlanPayload?: SetApiKeyPlanPayloadResolvers<ContextType>;
   UpdateOrganizationPayload?: UpdateOrganizationPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;

@@ -150,6 +150,8 @@ export const organizationNames = messaging.table('organization_names', {
   namedAt: timestamp('named_at', { withTimezone: true }),
   /** Identity closed it: nobody can follow it any more. */
   closedAt: timestamp('closed_at', { withTimezone: true }),
+  /** A test-mode organization or sandbox: its mails, pushes and SMS are captured (test_messages), never sent. */
+  testMode: boolean('test_mode').notNull().default(false),
 });
 
 /** Where the users' phone numbers are, for `npm run keys:rotate`. */
@@ -177,6 +179,8 @@ export const deliveryStatus = messaging.enum('delivery_status', [
   'FAILED',
   /** Not sent: the address is suppressed (bounce, complaint, invalid number). */
   'SUPPRESSED',
+  /** Not sent: a test-mode organization's message, kept in test_messages for `testMessages`. */
+  'CAPTURED',
 ]);
 export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
 
@@ -398,3 +402,33 @@ export const brandKits = messaging.table('brand_kits', {
   changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
 });
 export type BrandKitRow = typeof brandKits.$inferSelect;
+
+/**
+ * What a test-mode organization (or sandbox) would have sent: rendered by the delivery worker as
+ * for real, kept instead of handed to a transport, readable through `testMessages` so an
+ * integrator can test a whole flow without a mailbox. Kept 7 days.
+ */
+export const testMessages = messaging.table(
+  'test_messages',
+  {
+    id: uuid().primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .unique()
+      .references(() => deliveries.id, { onDelete: 'cascade' }),
+    kind: text().notNull(),
+    channel: notificationChannel().notNull(),
+    /** The address, number or push subscription it was for (test data, shown to the organization). */
+    recipient: text().notNull(),
+    /** Email: subject; push: title; SMS: null. */
+    subject: text(),
+    text: text().notNull(),
+    html: text(),
+    capturedAt: timestamp('captured_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('test_messages_organization_id_captured_at_idx').on(table.organizationId, table.capturedAt),
+  ],
+);
+export type TestMessageRow = typeof testMessages.$inferSelect;

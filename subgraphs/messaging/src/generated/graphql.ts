@@ -70,6 +70,32 @@ export type ChannelPreferenceInput = {
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
+export type CreateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  eventTypes: Array<Scalars['String']['input']>;
+  organizationId: Scalars['ID']['input'];
+  /** https:// (http:// only where WEBHOOK_ALLOW_HTTP is set); never a private or loopback address unless WEBHOOK_ALLOWED_HOSTS names it. */
+  url: Scalars['String']['input'];
+};
+
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload';
+  endpoint?: Maybe<WebhookEndpoint>;
+  errors: Array<UserError>;
+  /** `whsec_…`: shown here once, never again. */
+  secret?: Maybe<Scalars['String']['output']>;
+};
+
+export type DeleteWebhookEndpointInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type DeleteWebhookEndpointPayload = {
+  __typename?: 'DeleteWebhookEndpointPayload';
+  deletedId?: Maybe<Scalars['ID']['output']>;
+  errors: Array<UserError>;
+};
+
 /** Why a mutation did not do what was asked, in terms the client can act on. */
 export type ErrorCode =
   /** The ticket was checked in before; the message gives that scan's time and gate. */
@@ -149,6 +175,9 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** The caller's own only (NOT_FOUND otherwise); idempotent. Archiving also marks it read. */
   archiveNotification: ArchiveNotificationPayload;
+  /** ADMIN+ of the organization, or its API keys with events:write; at most 20 endpoints per organization. */
+  createWebhookEndpoint: CreateWebhookEndpointPayload;
+  deleteWebhookEndpoint: DeleteWebhookEndpointPayload;
   /** Signed-in users; idempotent; NOT_FOUND for an organization that does not exist or has closed. New events of the organization notify its followers (EVENT_UPDATES). */
   followOrganization: FollowOrganizationPayload;
   /** Signed-in users; other users' ids are ignored. */
@@ -159,6 +188,9 @@ export type Mutation = {
   registerPushSubscription: RegisterPushSubscriptionPayload;
   /** Signed-in users; idempotent. */
   removePushSubscription: RemovePushSubscriptionPayload;
+  /** Sends a delivery once more, now, with the same `webhook-id`. */
+  replayWebhookDelivery: ReplayWebhookDeliveryPayload;
+  rotateWebhookSecret: RotateWebhookSecretPayload;
   /** ADMIN+ of the event's organization: a message to every ticket holder of the event, on the channels each chose (ANNOUNCEMENTS). */
   sendAnnouncement: SendAnnouncementPayload;
   /** Platform ADMINs only. Posts an in-app notification; templates, preferences and email arrive in the messaging issue. */
@@ -167,11 +199,22 @@ export type Mutation = {
   unfollowOrganization: FollowOrganizationPayload;
   /** Signed-in users. Critical categories cannot be turned off; MARKETING needs recorded consent. */
   updateNotificationPreferences: UpdateNotificationPreferencesPayload;
+  updateWebhookEndpoint: UpdateWebhookEndpointPayload;
 };
 
 
 export type MutationArchiveNotificationArgs = {
   input: ArchiveNotificationInput;
+};
+
+
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput;
+};
+
+
+export type MutationDeleteWebhookEndpointArgs = {
+  input: DeleteWebhookEndpointInput;
 };
 
 
@@ -200,6 +243,16 @@ export type MutationRemovePushSubscriptionArgs = {
 };
 
 
+export type MutationReplayWebhookDeliveryArgs = {
+  input: ReplayWebhookDeliveryInput;
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
+  input: RotateWebhookSecretInput;
+};
+
+
 export type MutationSendAnnouncementArgs = {
   input: SendAnnouncementInput;
 };
@@ -217,6 +270,11 @@ export type MutationUnfollowOrganizationArgs = {
 
 export type MutationUpdateNotificationPreferencesArgs = {
   input: UpdateNotificationPreferencesInput;
+};
+
+
+export type MutationUpdateWebhookEndpointArgs = {
+  input: UpdateWebhookEndpointInput;
 };
 
 /** A message to one user, in the app or by email. */
@@ -421,8 +479,19 @@ export type Query = {
   notificationStats: NotificationStats;
   /** ADMIN+ of the organization: how a kind of notification looks in its brand. */
   previewNotification: NotificationPreview;
+  /**
+   * Newest first. Members (STAFF+) of a test-mode organization or sandbox, or its API keys (any
+   * scope); a live organization has none to read (FORBIDDEN, as for another organization's).
+   */
+  testMessages: TestMessageConnection;
   /** The VAPID public key browsers subscribe with (applicationServerKey); null when web push is not configured. */
   webPushPublicKey?: Maybe<Scalars['String']['output']>;
+  /** ADMIN+ of its organization, or its API keys; null for an unknown id or another organization's. */
+  webhookEndpoint?: Maybe<WebhookEndpoint>;
+  /** ADMIN+ of the organization, or its API keys (any scope). Newest first. */
+  webhookEndpoints: Array<WebhookEndpoint>;
+  /** Every event type an endpoint can receive. */
+  webhookEventTypes: Array<Scalars['String']['output']>;
 };
 
 
@@ -438,6 +507,23 @@ export type QueryNotificationStatsArgs = {
 
 export type QueryPreviewNotificationArgs = {
   input: PreviewNotificationInput;
+};
+
+
+export type QueryTestMessagesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  organizationId: Scalars['ID']['input'];
+};
+
+
+export type QueryWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryWebhookEndpointsArgs = {
+  organizationId: Scalars['ID']['input'];
 };
 
 /** Local times in the user's time zone during which push and SMS wait (critical ones do not). */
@@ -481,6 +567,29 @@ export type RemovePushSubscriptionPayload = {
   removed: Scalars['Boolean']['output'];
 };
 
+export type ReplayWebhookDeliveryInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type ReplayWebhookDeliveryPayload = {
+  __typename?: 'ReplayWebhookDeliveryPayload';
+  /** The new delivery: same `messageId` and payload, signed now. */
+  delivery?: Maybe<WebhookDelivery>;
+  errors: Array<UserError>;
+};
+
+export type RotateWebhookSecretInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type RotateWebhookSecretPayload = {
+  __typename?: 'RotateWebhookSecretPayload';
+  endpoint?: Maybe<WebhookEndpoint>;
+  errors: Array<UserError>;
+  /** The new `whsec_…`, shown once; the old one still signs (second signature) for 24 hours. */
+  secret?: Maybe<Scalars['String']['output']>;
+};
+
 export type SendAnnouncementInput = {
   /** Plain text, at most 5,000 characters; escaped in every channel. */
   body: Scalars['String']['input'];
@@ -521,6 +630,34 @@ export type Subscription = {
   unreadNotificationCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** What a test-mode organization (or sandbox) would have sent, captured instead: kept 7 days. */
+export type TestMessage = {
+  __typename?: 'TestMessage';
+  capturedAt: Scalars['DateTime']['output'];
+  channel: NotificationChannel;
+  /** Email only. */
+  html?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  kind: NotificationKind;
+  /** The address, number or push subscription it was for. */
+  recipient: Scalars['String']['output'];
+  /** Email: the subject; push: the title; SMS: null. */
+  subject?: Maybe<Scalars['String']['output']>;
+  text: Scalars['String']['output'];
+};
+
+export type TestMessageConnection = {
+  __typename?: 'TestMessageConnection';
+  edges: Array<TestMessageEdge>;
+  pageInfo: PageInfo;
+};
+
+export type TestMessageEdge = {
+  __typename?: 'TestMessageEdge';
+  cursor: Scalars['String']['output'];
+  node: TestMessage;
+};
+
 /** Unset fields keep their values. */
 export type UpdateNotificationPreferencesInput = {
   categories?: InputMaybe<Array<CategoryPreferenceInput>>;
@@ -539,6 +676,22 @@ export type UpdateNotificationPreferencesPayload = {
   __typename?: 'UpdateNotificationPreferencesPayload';
   errors: Array<UserError>;
   preferences?: Maybe<NotificationPreferences>;
+};
+
+/** Unset fields keep their values. */
+export type UpdateWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** true re-enables an endpoint disabled by a 410. */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  id: Scalars['ID']['input'];
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateWebhookEndpointPayload = {
+  __typename?: 'UpdateWebhookEndpointPayload';
+  endpoint?: Maybe<WebhookEndpoint>;
+  errors: Array<UserError>;
 };
 
 export type User = {
@@ -572,6 +725,78 @@ export type UserError = {
   /** Path to the input field at fault, e.g. ["input", "slug"]. */
   field?: Maybe<Array<Scalars['String']['output']>>;
   message: Scalars['String']['output'];
+};
+
+/** One message to one endpoint; a replay is a new delivery with the same `messageId`. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  eventType: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** The endpoint's last HTTP status, when it answered. */
+  lastResponseStatus?: Maybe<Scalars['Int']['output']>;
+  /** The `webhook-id` header: the same on every attempt and replay, for the receiver's de-duplication. */
+  messageId: Scalars['String']['output'];
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The JSON body sent: `{ type, timestamp, data }`. */
+  payload: Scalars['String']['output'];
+  status: WebhookDeliveryStatus;
+};
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection';
+  edges: Array<WebhookDeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: WebhookDelivery;
+};
+
+export type WebhookDeliveryStatus =
+  /** The endpoint answered 2xx. */
+  | 'DELIVERED'
+  /** Attempts exhausted, or the endpoint is disabled or gone. */
+  | 'FAILED'
+  /** Waiting for its next attempt (`nextAttemptAt`). */
+  | 'PENDING';
+
+/**
+ * An organization's HTTPS endpoint for its domain events, signed per Standard Webhooks
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+ */
+export type WebhookEndpoint = {
+  __typename?: 'WebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  /** Newest first. */
+  deliveries: WebhookDeliveryConnection;
+  description?: Maybe<Scalars['String']['output']>;
+  /** Why it was disabled, when it was. */
+  disabledReason?: Maybe<Scalars['String']['output']>;
+  /** False once the endpoint answered 410 Gone, or when turned off. */
+  enabled: Scalars['Boolean']['output'];
+  /** What it receives, e.g. `order.paid`; from `webhookEventTypes`. */
+  eventTypes: Array<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  organizationId: Scalars['ID']['output'];
+  /** While a rotation's grace lasts, deliveries carry a signature with the old secret too. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  url: Scalars['String']['output'];
+};
+
+
+/**
+ * An organization's HTTPS endpoint for its domain events, signed per Standard Webhooks
+ * (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+ */
+export type WebhookEndpointDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -687,7 +912,11 @@ export type ResolversTypes = ResolversObject<{
   CategoryPreferenceInput: CategoryPreferenceInput;
   ChannelPreference: ResolverTypeWrapper<ChannelPreference>;
   ChannelPreferenceInput: ChannelPreferenceInput;
+  CreateWebhookEndpointInput: CreateWebhookEndpointInput;
+  CreateWebhookEndpointPayload: ResolverTypeWrapper<CreateWebhookEndpointPayload>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeleteWebhookEndpointInput: DeleteWebhookEndpointInput;
+  DeleteWebhookEndpointPayload: ResolverTypeWrapper<DeleteWebhookEndpointPayload>;
   ErrorCode: ErrorCode;
   FollowOrganizationInput: FollowOrganizationInput;
   FollowOrganizationPayload: ResolverTypeWrapper<Omit<FollowOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
@@ -725,15 +954,29 @@ export type ResolversTypes = ResolversObject<{
   RegisterPushSubscriptionPayload: ResolverTypeWrapper<RegisterPushSubscriptionPayload>;
   RemovePushSubscriptionInput: RemovePushSubscriptionInput;
   RemovePushSubscriptionPayload: ResolverTypeWrapper<RemovePushSubscriptionPayload>;
+  ReplayWebhookDeliveryInput: ReplayWebhookDeliveryInput;
+  ReplayWebhookDeliveryPayload: ResolverTypeWrapper<ReplayWebhookDeliveryPayload>;
+  RotateWebhookSecretInput: RotateWebhookSecretInput;
+  RotateWebhookSecretPayload: ResolverTypeWrapper<RotateWebhookSecretPayload>;
   SendAnnouncementInput: SendAnnouncementInput;
   SendAnnouncementPayload: ResolverTypeWrapper<SendAnnouncementPayload>;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: ResolverTypeWrapper<Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversTypes['Notification']> }>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  TestMessage: ResolverTypeWrapper<TestMessage>;
+  TestMessageConnection: ResolverTypeWrapper<TestMessageConnection>;
+  TestMessageEdge: ResolverTypeWrapper<TestMessageEdge>;
   UpdateNotificationPreferencesInput: UpdateNotificationPreferencesInput;
   UpdateNotificationPreferencesPayload: ResolverTypeWrapper<UpdateNotificationPreferencesPayload>;
+  UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
+  UpdateWebhookEndpointPayload: ResolverTypeWrapper<UpdateWebhookEndpointPayload>;
   User: ResolverTypeWrapper<Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversTypes['FollowingConnection']>, notifications?: Maybe<ResolversTypes['NotificationConnection']> }>;
   UserError: ResolverTypeWrapper<UserError>;
+  WebhookDelivery: ResolverTypeWrapper<WebhookDelivery>;
+  WebhookDeliveryConnection: ResolverTypeWrapper<WebhookDeliveryConnection>;
+  WebhookDeliveryEdge: ResolverTypeWrapper<WebhookDeliveryEdge>;
+  WebhookDeliveryStatus: WebhookDeliveryStatus;
+  WebhookEndpoint: ResolverTypeWrapper<WebhookEndpoint>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -748,7 +991,11 @@ export type ResolversParentTypes = ResolversObject<{
   CategoryPreferenceInput: CategoryPreferenceInput;
   ChannelPreference: ChannelPreference;
   ChannelPreferenceInput: ChannelPreferenceInput;
+  CreateWebhookEndpointInput: CreateWebhookEndpointInput;
+  CreateWebhookEndpointPayload: CreateWebhookEndpointPayload;
   DateTime: Scalars['DateTime']['output'];
+  DeleteWebhookEndpointInput: DeleteWebhookEndpointInput;
+  DeleteWebhookEndpointPayload: DeleteWebhookEndpointPayload;
   FollowOrganizationInput: FollowOrganizationInput;
   FollowOrganizationPayload: Omit<FollowOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
   FollowingConnection: Omit<FollowingConnection, 'edges'> & { edges: Array<ResolversParentTypes['FollowingEdge']> };
@@ -782,15 +1029,28 @@ export type ResolversParentTypes = ResolversObject<{
   RegisterPushSubscriptionPayload: RegisterPushSubscriptionPayload;
   RemovePushSubscriptionInput: RemovePushSubscriptionInput;
   RemovePushSubscriptionPayload: RemovePushSubscriptionPayload;
+  ReplayWebhookDeliveryInput: ReplayWebhookDeliveryInput;
+  ReplayWebhookDeliveryPayload: ReplayWebhookDeliveryPayload;
+  RotateWebhookSecretInput: RotateWebhookSecretInput;
+  RotateWebhookSecretPayload: RotateWebhookSecretPayload;
   SendAnnouncementInput: SendAnnouncementInput;
   SendAnnouncementPayload: SendAnnouncementPayload;
   SendNotificationInput: SendNotificationInput;
   SendNotificationPayload: Omit<SendNotificationPayload, 'notification'> & { notification?: Maybe<ResolversParentTypes['Notification']> };
   Subscription: Record<PropertyKey, never>;
+  TestMessage: TestMessage;
+  TestMessageConnection: TestMessageConnection;
+  TestMessageEdge: TestMessageEdge;
   UpdateNotificationPreferencesInput: UpdateNotificationPreferencesInput;
   UpdateNotificationPreferencesPayload: UpdateNotificationPreferencesPayload;
+  UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
+  UpdateWebhookEndpointPayload: UpdateWebhookEndpointPayload;
   User: Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversParentTypes['FollowingConnection']>, notifications?: Maybe<ResolversParentTypes['NotificationConnection']> } | FederationReferenceTypes['User'];
   UserError: UserError;
+  WebhookDelivery: WebhookDelivery;
+  WebhookDeliveryConnection: WebhookDeliveryConnection;
+  WebhookDeliveryEdge: WebhookDeliveryEdge;
+  WebhookEndpoint: WebhookEndpoint;
 }>;
 
 export type AnnouncementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Announcement'] = ResolversParentTypes['Announcement']> = ResolversObject<{
@@ -819,9 +1079,20 @@ export type ChannelPreferenceResolvers<ContextType = Context, ParentType extends
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type CreateWebhookEndpointPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateWebhookEndpointPayload'] = ResolversParentTypes['CreateWebhookEndpointPayload']> = ResolversObject<{
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  secret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type DeleteWebhookEndpointPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeleteWebhookEndpointPayload'] = ResolversParentTypes['DeleteWebhookEndpointPayload']> = ResolversObject<{
+  deletedId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
 
 export type FollowOrganizationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FollowOrganizationPayload'] = ResolversParentTypes['FollowOrganizationPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -858,15 +1129,20 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   archiveNotification?: Resolver<ResolversTypes['ArchiveNotificationPayload'], ParentType, ContextType, RequireFields<MutationArchiveNotificationArgs, 'input'>>;
+  createWebhookEndpoint?: Resolver<ResolversTypes['CreateWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationCreateWebhookEndpointArgs, 'input'>>;
+  deleteWebhookEndpoint?: Resolver<ResolversTypes['DeleteWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationDeleteWebhookEndpointArgs, 'input'>>;
   followOrganization?: Resolver<ResolversTypes['FollowOrganizationPayload'], ParentType, ContextType, RequireFields<MutationFollowOrganizationArgs, 'input'>>;
   markNotificationsRead?: Resolver<ResolversTypes['MarkNotificationsPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'input'>>;
   markNotificationsSeen?: Resolver<ResolversTypes['MarkNotificationsPayload'], ParentType, ContextType, RequireFields<MutationMarkNotificationsSeenArgs, 'input'>>;
   registerPushSubscription?: Resolver<ResolversTypes['RegisterPushSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRegisterPushSubscriptionArgs, 'input'>>;
   removePushSubscription?: Resolver<ResolversTypes['RemovePushSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRemovePushSubscriptionArgs, 'input'>>;
+  replayWebhookDelivery?: Resolver<ResolversTypes['ReplayWebhookDeliveryPayload'], ParentType, ContextType, RequireFields<MutationReplayWebhookDeliveryArgs, 'input'>>;
+  rotateWebhookSecret?: Resolver<ResolversTypes['RotateWebhookSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'input'>>;
   sendAnnouncement?: Resolver<ResolversTypes['SendAnnouncementPayload'], ParentType, ContextType, RequireFields<MutationSendAnnouncementArgs, 'input'>>;
   sendNotification?: Resolver<ResolversTypes['SendNotificationPayload'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
   unfollowOrganization?: Resolver<ResolversTypes['FollowOrganizationPayload'], ParentType, ContextType, RequireFields<MutationUnfollowOrganizationArgs, 'input'>>;
   updateNotificationPreferences?: Resolver<ResolversTypes['UpdateNotificationPreferencesPayload'], ParentType, ContextType, RequireFields<MutationUpdateNotificationPreferencesArgs, 'input'>>;
+  updateWebhookEndpoint?: Resolver<ResolversTypes['UpdateWebhookEndpointPayload'], ParentType, ContextType, RequireFields<MutationUpdateWebhookEndpointArgs, 'input'>>;
 }>;
 
 export type NotificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification'], FederationReferenceType extends FederationReferenceTypes['Notification'] = FederationReferenceTypes['Notification']> = ResolversObject<{
@@ -954,7 +1230,11 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationArgs, 'id'>>;
   notificationStats?: Resolver<ResolversTypes['NotificationStats'], ParentType, ContextType, RequireFields<QueryNotificationStatsArgs, 'filter'>>;
   previewNotification?: Resolver<ResolversTypes['NotificationPreview'], ParentType, ContextType, RequireFields<QueryPreviewNotificationArgs, 'input'>>;
+  testMessages?: Resolver<ResolversTypes['TestMessageConnection'], ParentType, ContextType, RequireFields<QueryTestMessagesArgs, 'first' | 'organizationId'>>;
   webPushPublicKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  webhookEndpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType, RequireFields<QueryWebhookEndpointArgs, 'id'>>;
+  webhookEndpoints?: Resolver<Array<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType, RequireFields<QueryWebhookEndpointsArgs, 'organizationId'>>;
+  webhookEventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type QuietHoursResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuietHours'] = ResolversParentTypes['QuietHours']> = ResolversObject<{
@@ -972,6 +1252,17 @@ export type RemovePushSubscriptionPayloadResolvers<ContextType = Context, Parent
   removed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type ReplayWebhookDeliveryPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReplayWebhookDeliveryPayload'] = ResolversParentTypes['ReplayWebhookDeliveryPayload']> = ResolversObject<{
+  delivery?: Resolver<Maybe<ResolversTypes['WebhookDelivery']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
+export type RotateWebhookSecretPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RotateWebhookSecretPayload'] = ResolversParentTypes['RotateWebhookSecretPayload']> = ResolversObject<{
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+  secret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export type SendAnnouncementPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendAnnouncementPayload'] = ResolversParentTypes['SendAnnouncementPayload']> = ResolversObject<{
   announcement?: Resolver<Maybe<ResolversTypes['Announcement']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -987,9 +1278,35 @@ export type SubscriptionResolvers<ContextType = Context, ParentType extends Reso
   unreadNotificationCount?: SubscriptionResolver<Maybe<ResolversTypes['Int']>, "unreadNotificationCount", ParentType, ContextType>;
 }>;
 
+export type TestMessageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TestMessage'] = ResolversParentTypes['TestMessage']> = ResolversObject<{
+  capturedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
+  html?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
+  recipient?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  subject?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type TestMessageConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TestMessageConnection'] = ResolversParentTypes['TestMessageConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['TestMessageEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type TestMessageEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TestMessageEdge'] = ResolversParentTypes['TestMessageEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['TestMessage'], ParentType, ContextType>;
+}>;
+
 export type UpdateNotificationPreferencesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateNotificationPreferencesPayload'] = ResolversParentTypes['UpdateNotificationPreferencesPayload']> = ResolversObject<{
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
   preferences?: Resolver<Maybe<ResolversTypes['NotificationPreferences']>, ParentType, ContextType>;
+}>;
+
+export type UpdateWebhookEndpointPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateWebhookEndpointPayload'] = ResolversParentTypes['UpdateWebhookEndpointPayload']> = ResolversObject<{
+  endpoint?: Resolver<Maybe<ResolversTypes['WebhookEndpoint']>, ParentType, ContextType>;
+  errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -1006,12 +1323,51 @@ export type UserErrorResolvers<ContextType = Context, ParentType extends Resolve
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type WebhookDeliveryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WebhookDelivery'] = ResolversParentTypes['WebhookDelivery']> = ResolversObject<{
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastResponseStatus?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  messageId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  payload?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['WebhookDeliveryStatus'], ParentType, ContextType>;
+}>;
+
+export type WebhookDeliveryConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WebhookDeliveryConnection'] = ResolversParentTypes['WebhookDeliveryConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['WebhookDeliveryEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type WebhookDeliveryEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WebhookDeliveryEdge'] = ResolversParentTypes['WebhookDeliveryEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType>;
+}>;
+
+export type WebhookEndpointResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WebhookEndpoint'] = ResolversParentTypes['WebhookEndpoint']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<ResolversTypes['WebhookDeliveryConnection'], ParentType, ContextType, RequireFields<WebhookEndpointDeliveriesArgs, 'first'>>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  disabledReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  organizationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   Announcement?: AnnouncementResolvers<ContextType>;
   ArchiveNotificationPayload?: ArchiveNotificationPayloadResolvers<ContextType>;
   CategoryPreference?: CategoryPreferenceResolvers<ContextType>;
   ChannelPreference?: ChannelPreferenceResolvers<ContextType>;
+  CreateWebhookEndpointPayload?: CreateWebhookEndpointPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  DeleteWebhookEndpointPayload?: DeleteWebhookEndpointPayloadResolvers<ContextType>;
   FollowOrganizationPayload?: FollowOrganizationPayloadResolvers<ContextType>;
   FollowingConnection?: FollowingConnectionResolvers<ContextType>;
   FollowingEdge?: FollowingEdgeResolvers<ContextType>;
@@ -1032,11 +1388,21 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   QuietHours?: QuietHoursResolvers<ContextType>;
   RegisterPushSubscriptionPayload?: RegisterPushSubscriptionPayloadResolvers<ContextType>;
   RemovePushSubscriptionPayload?: RemovePushSubscriptionPayloadResolvers<ContextType>;
+  ReplayWebhookDeliveryPayload?: ReplayWebhookDeliveryPayloadResolvers<ContextType>;
+  RotateWebhookSecretPayload?: RotateWebhookSecretPayloadResolvers<ContextType>;
   SendAnnouncementPayload?: SendAnnouncementPayloadResolvers<ContextType>;
   SendNotificationPayload?: SendNotificationPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  TestMessage?: TestMessageResolvers<ContextType>;
+  TestMessageConnection?: TestMessageConnectionResolvers<ContextType>;
+  TestMessageEdge?: TestMessageEdgeResolvers<ContextType>;
   UpdateNotificationPreferencesPayload?: UpdateNotificationPreferencesPayloadResolvers<ContextType>;
+  UpdateWebhookEndpointPayload?: UpdateWebhookEndpointPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
+  WebhookDelivery?: WebhookDeliveryResolvers<ContextType>;
+  WebhookDeliveryConnection?: WebhookDeliveryConnectionResolvers<ContextType>;
+  WebhookDeliveryEdge?: WebhookDeliveryEdgeResolvers<ContextType>;
+  WebhookEndpoint?: WebhookEndpointResolvers<ContextType>;
 }>;
 
