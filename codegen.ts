@@ -26,7 +26,12 @@ const mappers: Record<string, Record<string, string>> = {
     CheckInManifest: '../domain/check-in-sync.ts#ManifestOfEvent',
   },
   billing: { Payment: 'PaymentRow', Refund: 'RefundRow', Receipt: 'ReceiptRow' },
-  messaging: { Notification: 'NotificationRow', Organization: 'OrganizationRef' },
+  messaging: {
+    Notification: 'NotificationRow',
+    Organization: 'OrganizationRef',
+    WebhookEndpoint: 'WebhookEndpointRow',
+    WebhookDelivery: 'WebhookDeliveryRow',
+  },
   branding: { BrandKit: 'BrandKitRow' },
 };
 

@@ -10,18 +10,18 @@ import {
   lexicographicSortSchema,
   printSchema,
 } from 'graphql';
+// The gateway's own modules, not its server: the check needs the document, not the gateway.
+import { REMOVAL_DATE_PATTERN } from '../gateway/src/deprecations.ts';
+import { restOpenApiDocument } from '../gateway/src/rest.ts';
 import { composeSupergraph } from './compose.ts';
+import { checkOpenApiChanges, formatOpenApiReport, type OpenApiDocument } from './openapi-breaking.ts';
 
 export const BASELINE_PATH = new URL('./api-baseline.graphql', import.meta.url);
+/** The REST facade's OpenAPI document as clients rely on it, beside the GraphQL baseline. */
+export const OPENAPI_BASELINE_PATH = new URL('./openapi-baseline.json', import.meta.url);
 
 const BASELINE_HEADER =
   '# The public GraphQL API as clients rely on it. Rewritten only by `npm run api:baseline`, after review.\n';
-
-/**
- * A deprecated element may be removed once the date in its reason has passed, e.g.
- * `@deprecated(reason: "Use startsAt. Removal after 2027-03-31.")`.
- */
-export const REMOVAL_DATE_PATTERN = /removal after (\d{4}-\d{2}-\d{2})/i;
 
 // The breaking changes a passed deprecation period allows: the element itself disappears.
 const REMOVALS: ReadonlySet<string> = new Set([
@@ -40,6 +40,14 @@ export function printApiSchema(sdl: string): string {
 export function currentApiSchema(): string {
   return printApiSchema(composeSupergraph().apiSdl);
 }
+
+/** What /api/v1/openapi.json serves over `apiSdl` (default: composed now), as the baseline file holds it. */
+export function printOpenApiDocument(apiSdl = composeSupergraph().apiSdl): string {
+  return `${JSON.stringify(restOpenApiDocument(buildSchema(apiSdl)), null, 2)}\n`;
+}
+
+export const currentOpenApiDocument = (apiSdl?: string): OpenApiDocument =>
+  JSON.parse(printOpenApiDocument(apiSdl));
 
 /** The deprecation reason of the element a change path (`Type.field[.argument]`, `Enum.VALUE`) names. */
 function deprecationReason(schema: GraphQLSchema, path: string): string | null | undefined {
@@ -102,23 +110,47 @@ export function formatReport(report: BreakingChangeReport): string[] {
   ];
 }
 
-// `check [--baseline <file>]` exits 1 on a breaking change; `baseline` rewrites the committed baseline.
+/** `--baseline <file>` and `--openapi-baseline <file>`, or undefined when the arguments are not those. */
+function baselineOptions(args: string[]): { graphql?: string; openapi?: string } | undefined {
+  const options: { graphql?: string; openapi?: string } = {};
+  for (let index = 0; index < args.length; index += 2) {
+    const [flag, value] = [args[index], args[index + 1]];
+    if (!value) return undefined;
+    if (flag === '--baseline') options.graphql = value;
+    else if (flag === '--openapi-baseline') options.openapi = value;
+    else return undefined;
+  }
+  return options;
+}
+
+// `check [--baseline <file>] [--openapi-baseline <file>]` exits 1 on a breaking change of either
+// API; `baseline` rewrites both committed baselines.
 async function main(args: string[]): Promise<number> {
-  const [command, option, optionValue] = args;
-  if (command === 'baseline' && args.length === 1) {
-    writeFileSync(BASELINE_PATH, currentApiSchema());
-    console.log(`wrote ${BASELINE_PATH.pathname}`);
+  const [command, ...flags] = args;
+  const { apiSdl } = composeSupergraph();
+  if (command === 'baseline' && flags.length === 0) {
+    writeFileSync(BASELINE_PATH, printApiSchema(apiSdl));
+    writeFileSync(OPENAPI_BASELINE_PATH, printOpenApiDocument(apiSdl));
+    console.log(`wrote ${BASELINE_PATH.pathname} and ${OPENAPI_BASELINE_PATH.pathname}`);
     return 0;
   }
-  if (command === 'check' && (option === undefined || (option === '--baseline' && optionValue))) {
+  const options = baselineOptions(flags);
+  if (command === 'check' && options) {
     const report = await checkBreakingChanges(
-      readFileSync(optionValue ?? BASELINE_PATH, 'utf8'),
-      currentApiSchema(),
+      readFileSync(options.graphql ?? BASELINE_PATH, 'utf8'),
+      printApiSchema(apiSdl),
     );
     for (const line of formatReport(report)) console.log(line);
-    return report.breaking.length > 0 ? 1 : 0;
+    const restReport = checkOpenApiChanges(
+      JSON.parse(readFileSync(options.openapi ?? OPENAPI_BASELINE_PATH, 'utf8')),
+      currentOpenApiDocument(apiSdl),
+    );
+    for (const line of formatOpenApiReport(restReport)) console.log(line);
+    return report.breaking.length + restReport.breaking.length > 0 ? 1 : 0;
   }
-  console.error('usage: check-breaking.ts check [--baseline <file>] | check-breaking.ts baseline');
+  console.error(
+    'usage: check-breaking.ts check [--baseline <file>] [--openapi-baseline <file>] | check-breaking.ts baseline',
+  );
   return 2;
 }
 

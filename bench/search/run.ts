@@ -317,6 +317,8 @@ async function main() {
         },
         blockFieldSuggestions: true,
       },
+      // The load comes from one client: no per-client search limit (RATE_LIMIT_SEARCH).
+      env: { RATE_LIMIT_SEARCH: 'off' },
     });
     resources.defer('stack', () => stack.stop());
     // Catalog called directly: one more catalog subgraph on the copy, started as the stack starts
@@ -332,6 +334,7 @@ async function main() {
       host: '127.0.0.1',
       port: 0,
       processEvents: false,
+      env: { RATE_LIMIT_SEARCH: 'off' },
       onStatement: recorder.onStatement,
     });
     resources.defer('catalog called directly', () => catalog.stop());

@@ -26,8 +26,28 @@ export interface TokenExchangeOptions {
   maxEntries?: number;
 }
 
+/** What identity says of an API key when it exchanges it: where its calls act, its version and plan. */
+export interface ApiKeyFacts {
+  keyId: string;
+  /** The organization its calls act on: its own, or for a TEST key its sandbox. */
+  organizationId: string;
+  mode: 'LIVE' | 'TEST';
+  /** The `Bilten-Version` its calls get unless they name one. */
+  apiVersion: string;
+  /** The rate-limit plan its calls are charged by. */
+  plan: string;
+}
+
+/** What the gateway forwards for a caller, and for an API key what it knows of the key. */
+export interface Credential {
+  authorization: string | undefined;
+  /** Set for API-key bearers only. */
+  apiKey?: ApiKeyFacts;
+}
+
 interface Exchanged {
   authorization: string;
+  apiKey?: ApiKeyFacts;
   refreshAt: number;
   expiresAt: number;
 }
@@ -59,9 +79,10 @@ function namesSession(payload: string): boolean {
  *   memberships, for a session that is still live, reused for at most a second and dropped after
  *   the caller's own mutations (`forgetAfterMutations`): a membership granted applies to the
  *   next request, one taken away or a revoked session within a second.
- * If identity cannot be reached, a user's own token and an API key's last token go on: every
- * subgraph still verifies them and refuses revoked ones. Credentials are cached by their SHA-256
- * (no secret is kept); anything else passes unchanged.
+ * For an API key, `credentialFor` also answers identity's facts of it (where it acts, version,
+ * plan), cached with its token. If identity cannot be reached, a user's own token and an API
+ * key's last token (with its facts) go on: every subgraph still verifies them and refuses revoked
+ * ones. Credentials are cached by their SHA-256 (no secret is kept); anything else passes unchanged.
  */
 export function createTokenExchange(options: TokenExchangeOptions) {
   const maxEntries = options.maxEntries ?? 10_000;
@@ -103,20 +124,24 @@ export function createTokenExchange(options: TokenExchangeOptions) {
       options.log.warn({ status: response.status, kind }, 'token exchange failed');
       return fallback();
     }
-    const { accessToken, expiresIn } = (await response.json()) as { accessToken: string; expiresIn: number };
+    // The API-key route answers the key's facts too; the user route only the token.
+    const body = (await response.json()) as { accessToken: string; expiresIn: number } & ApiKeyFacts;
+    const { accessToken, expiresIn, keyId, organizationId, mode, apiVersion, plan } = body;
     const now = Date.now();
     return {
       authorization: `Bearer ${accessToken}`,
+      ...(kind === 'apiKey' ? { apiKey: { keyId, organizationId, mode, apiVersion, plan } } : {}),
       refreshAt: now + REUSE_MS,
       expiresAt: now + expiresIn * 1000,
     };
   }
 
-  async function authorizationFor(authorization: string | undefined): Promise<string | undefined> {
-    if (!authorization) return authorization;
+  /** The caller's credential as subgraphs get it, with the facts of an API key (see above). */
+  async function credentialFor(authorization: string | undefined): Promise<Credential> {
+    if (!authorization) return { authorization };
     const apiKey = API_KEY_BEARER.exec(authorization)?.[1];
     const jwt = apiKey ? undefined : JWT_BEARER.exec(authorization);
-    if (!apiKey && !(jwt && namesSession(jwt[2]!))) return authorization;
+    if (!apiKey && !(jwt && namesSession(jwt[2]!))) return { authorization };
     const credential = apiKey ?? authorization.slice('Bearer '.length);
     const key = keyOf(credential);
     let entry = cache.get(key);
@@ -134,8 +159,12 @@ export function createTokenExchange(options: TokenExchangeOptions) {
     }
     cache.set(key, entry);
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
-    return (await entry.token).authorization;
+    const { authorization: forwarded, apiKey: facts } = await entry.token;
+    return facts ? { authorization: forwarded, apiKey: facts } : { authorization: forwarded };
   }
+
+  const authorizationFor = async (authorization: string | undefined): Promise<string | undefined> =>
+    (await credentialFor(authorization)).authorization;
 
   /** After a caller's mutation, their next request gets fresh claims (a new organization, say). */
   const forgetAfterMutations: ApolloServerPlugin = {
@@ -152,5 +181,5 @@ export function createTokenExchange(options: TokenExchangeOptions) {
     },
   };
 
-  return { authorizationFor, forgetAfterMutations };
+  return { authorizationFor, credentialFor, forgetAfterMutations };
 }

@@ -51,6 +51,18 @@ export const gatewayEnv = serviceEnv({
       'must be off, or kind=capacity/seconds items (kinds key, user, address), comma-separated',
     )
     .default(''),
+  // API keys' plans: `standard=6000/60s,partner=60000/60s` (capacity per seconds); `standard` defaults to `key=` above.
+  GATEWAY_RATE_LIMIT_PLANS: z
+    .string()
+    .regex(
+      /^([a-z][a-z0-9-]{0,31}=[1-9]\d{0,9}\/[1-9]\d{0,7}s?(,[a-z][a-z0-9-]{0,31}=[1-9]\d{0,9}\/[1-9]\d{0,7}s?)*)?$/,
+      'must be plan=capacity/seconds items (e.g. standard=6000/60s,partner=60000/60s), comma-separated',
+    )
+    .refine((value) => {
+      const names = value.split(',').map((item) => item.split('=')[0]);
+      return new Set(names).size === names.length;
+    }, 'names a plan twice')
+    .default(''),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

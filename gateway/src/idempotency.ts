@@ -20,7 +20,7 @@ const KEPT_SECONDS = 86_400;
 /** How long a claim holds while its request runs; past it (a crashed gateway), the key is free again. */
 const LOCK_SECONDS = 60;
 /** The answer headers a replay repeats; rate-limit headers are not (they were true then, not now). */
-const REPLAYED_HEADERS = ['location', 'etag', 'content-type'];
+const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'bilten-version'];
 
 interface StoredAnswer {
   status: number;

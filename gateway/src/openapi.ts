@@ -1,3 +1,4 @@
+import { CURRENT_API_VERSION } from '@bilten/platform/api-versions';
 import {
   type FieldNode,
   type FragmentDefinitionNode,
@@ -15,9 +16,13 @@ import {
   Kind,
   type SelectionSetNode,
 } from 'graphql';
+import { CHANGELOG_PATH } from './changelog.ts';
+import { DEPRECATION_RESPONSE_HEADERS } from './deprecations.ts';
 import { IDEMPOTENCY_HEADER_PARAMETER, IDEMPOTENT_REPLAYED_HEADER } from './idempotency.ts';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problem.ts';
+import { LIST_OBJECT, objectName } from './rest-objects.ts';
 import {
+  bodyOptional,
   pathParamType,
   queryParameters,
   REST_PREFIX,
@@ -25,6 +30,7 @@ import {
   type RestRoute,
   variableTypes,
 } from './rest-routes.ts';
+import { VERSION_PARAMETER, VERSION_RESPONSE_HEADER } from './versions/index.ts';
 
 /*
  * The OpenAPI 3.1 document of the REST facade, generated from its route table and operations over
@@ -123,7 +129,12 @@ function nonNullSelectionSchema(
     }
   };
   collect(selection);
-  return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
+  // A resource (an object type with an id) names its type (API version 2026-12-07).
+  const named =
+    isObjectType(type) && properties.id
+      ? { id: properties.id, object: { type: 'string', enum: [objectName(type.name)] }, ...properties }
+      : properties;
+  return { type: 'object', properties: named, required: Object.keys(named), additionalProperties: false };
 }
 
 /** The field selected at `path` under `selection`: its type and selection set. */
@@ -163,7 +174,11 @@ function allFields(selection: SelectionSetNode, fragments: Map<string, FragmentD
 const nonNull = (type: GraphQLOutputType) => (isNonNullType(type) ? type.ofType : type);
 
 /** The schema of a route's answer: the resource, `{ data }` for a list, a page for a connection. */
-function responseSchema(schema: GraphQLSchema, route: RestRoute, operation: RestOperation): JsonSchema {
+export function responseSchema(
+  schema: GraphQLSchema,
+  route: RestRoute,
+  operation: RestOperation,
+): JsonSchema {
   const fragments = new Map(
     operation.document.definitions
       .filter((node): node is FragmentDefinitionNode => node.kind === Kind.FRAGMENT_DEFINITION)
@@ -178,20 +193,36 @@ function responseSchema(schema: GraphQLSchema, route: RestRoute, operation: Rest
     return {
       type: 'object',
       properties: {
+        object: LIST_OBJECT,
         data: { type: 'array', items: nonNullSelectionSchema(node.type, node.selection, fragments) },
         hasMore: { type: 'boolean', description: 'Whether a next page exists (see the `Link` header).' },
         nextCursor: { type: ['string', 'null'], description: 'The `starting_after` of the next page.' },
         ...(counted && { totalCount: { type: 'integer', description: 'All matches, not just this page.' } }),
       },
-      required: ['data', 'hasMore', 'nextCursor', ...(counted ? ['totalCount'] : [])],
+      required: ['object', 'data', 'hasMore', 'nextCursor', ...(counted ? ['totalCount'] : [])],
       additionalProperties: false,
     };
   }
   const resource = selectedAt(schema, operation, route.resource, fragments);
   const body = nonNullSelectionSchema(nonNull(resource.type), resource.selection, fragments);
-  return isListType(nonNull(resource.type))
-    ? { type: 'object', properties: { data: body }, required: ['data'], additionalProperties: false }
-    : body;
+  if (isListType(nonNull(resource.type)))
+    return {
+      type: 'object',
+      properties: { object: LIST_OBJECT, data: body },
+      required: ['object', 'data'],
+      additionalProperties: false,
+    };
+  if (!route.with && !route.withWhenSet) return body;
+  // The payload's fields answered beside the resource's (a secret shown once): `with` always, `withWhenSet` when set.
+  const extra = [...(route.with ?? []), ...(route.withWhenSet ?? [])].map((key) => {
+    const field = selectedAt(schema, operation, [...route.payload!, key], fragments);
+    return [key, nonNullSelectionSchema(nonNull(field.type), field.selection, fragments)] as const;
+  });
+  return {
+    ...body,
+    properties: { ...(body.properties as JsonSchema), ...Object.fromEntries(extra) },
+    required: [...(body.required as string[]), ...(route.with ?? [])],
+  };
 }
 
 /** A value that `schema` accepts, for the examples. */
@@ -308,6 +339,7 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
       schema: nonNullInputSchema(types.get(variable)!, []),
     })),
     ...(route.method === 'POST' ? [IDEMPOTENCY_HEADER_PARAMETER] : []),
+    VERSION_PARAMETER,
   ];
   const bodyType = route.body && types.get(route.body);
   const filledByPath = Object.values(route.pathParams ?? {})
@@ -315,7 +347,8 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
     .map((target) => target.split('.')[1]!);
   const bodySchema = bodyType && nonNullInputSchema(bodyType, filledByPath);
   const answer = responseSchema(schema, route, operation);
-  const headers: Record<string, unknown> = {};
+  const headers: Record<string, unknown> = { 'Bilten-Version': VERSION_RESPONSE_HEADER };
+  if (route.deprecated) Object.assign(headers, DEPRECATION_RESPONSE_HEADERS);
   if (route.location)
     headers.Location = { description: 'Where the created resource is.', schema: { type: 'string' } };
   if (route.method === 'GET') {
@@ -331,23 +364,36 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
   return {
     operationId: route.operation,
     summary: operation.summary,
-    description: `Runs the GraphQL operation \`${route.operation}\` (same rules as the GraphQL API).`,
+    description:
+      `Runs the GraphQL operation \`${route.operation}\` (same rules as the GraphQL API).` +
+      (route.deprecated
+        ? ` Deprecated since ${route.deprecated.since}; answers until ${route.deprecated.sunset}` +
+          (route.deprecated.successor ? `: use \`${REST_PREFIX}${route.deprecated.successor}\`.` : '.')
+        : ''),
     tags: [route.tag],
+    ...(route.deprecated && {
+      deprecated: true,
+      // What the breaking-change check reads: the operation may be removed from this date on.
+      'x-sunset': route.deprecated.sunset,
+    }),
     parameters,
     ...(bodySchema
       ? {
           requestBody: {
-            required: true,
+            required: !bodyOptional(route, types),
             content: { 'application/json': { schema: bodySchema, example: exampleOf(bodySchema) } },
           },
         }
       : {}),
     responses: {
-      [route.status]: {
-        description: route.status === 201 ? 'Created.' : 'OK.',
-        ...(Object.keys(headers).length ? { headers } : {}),
-        content: { 'application/json': { schema: answer, example: exampleOf(answer) } },
-      },
+      [route.status]:
+        route.status === 204
+          ? { description: 'Done; no content.' }
+          : {
+              description: route.status === 201 ? 'Created.' : 'OK.',
+              ...(Object.keys(headers).length ? { headers } : {}),
+              content: { 'application/json': { schema: answer, example: exampleOf(answer) } },
+            },
       ...(route.method === 'GET' ? { 304: { description: 'Not modified since the `ETag` sent.' } } : {}),
       400: ref('BadRequest'),
       401: ref('Unauthenticated'),
@@ -378,9 +424,10 @@ export function openApiDocument(
     openapi: '3.1.0',
     info: {
       title: 'Bilten REST API',
-      version: '1',
+      version: CURRENT_API_VERSION,
       description:
-        'Every route runs one named operation of the GraphQL API, with the same authentication, rules and limits. Errors are RFC 9457 problem details.',
+        'Every route runs one named operation of the GraphQL API, with the same authentication, rules and limits. Errors are RFC 9457 problem details. ' +
+        `Answers are shaped by the dated version in \`Bilten-Version\` (default: the one the API key is pinned on); what changed in each: [changelog](${CHANGELOG_PATH}).`,
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }, {}],

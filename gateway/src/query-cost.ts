@@ -170,3 +170,26 @@ export function queryCostLimit<Context extends BaseContext>(
     },
   };
 }
+
+/** Characters of a string that count as one value: about 4 per KB, as `@cost(weight:)` prices large values. */
+const CHARACTERS_PER_UNIT = 256;
+
+/** What one value of an answer costs: 1, a long string by its size, an object 1 plus its fields, a list its items. */
+function valueCost(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueCost(item), 0);
+  if (typeof value === 'string') return Math.max(1, Math.ceil(value.length / CHARACTERS_PER_UNIT));
+  if (value === null || typeof value !== 'object') return 1;
+  return 1 + answerCost(value as Record<string, unknown>);
+}
+
+/**
+ * The cost of what an answer really holds (its `data`), counted as operationCost counts what it
+ * may hold: every value once, each item of a list, 1,000 aliases 1,000. An operation is priced by
+ * operationCost before it runs, and charged this once it has (rate-limits.ts): a mutation's payload
+ * by the object and errors it returned, a list by its items, not by the sizes they may reach.
+ */
+export function answerCost(data: Record<string, unknown> | null | undefined): number {
+  let cost = 0;
+  for (const value of Object.values(data ?? {})) cost += valueCost(value);
+  return cost;
+}

@@ -4,8 +4,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type GraphQLSchema, getVariableValues, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
+import type { Credential } from './access-tokens.ts';
 import { problemOf, sendProblem } from './problem.ts';
-import { fieldCostsOf, operationCost } from './query-cost.ts';
+import { answerCost, fieldCostsOf, operationCost } from './query-cost.ts';
 
 /*
  * Token buckets per client: an API key, else a signed-in user, else the client address. A bucket
@@ -14,6 +15,9 @@ import { fieldCostsOf, operationCost } from './query-cost.ts';
  * carries the headers of draft-ietf-httpapi-ratelimit-headers-10 (§ 3 RateLimit-Policy with `q`
  * quota and `w` window in seconds; § 4 RateLimit with `r` remaining and `t` seconds until the quota
  * is whole again); an answer refused is 429 with Retry-After (RFC 9110 § 10.2.3) and a problem body.
+ * An operation must find its computed cost in the bucket to run, and is charged what its answer
+ * really holds (query-cost.ts answerCost): the rest goes back into the bucket once it has answered.
+ * An API key's bucket follows its plan (GATEWAY_RATE_LIMIT_PLANS), whose name the headers carry.
  */
 
 export type ClientKind = 'apiKey' | 'user' | 'address';
@@ -51,6 +55,29 @@ export function rateLimitPoliciesFrom(value: string): RateLimitPolicies | undefi
   return policies;
 }
 
+/** The plan an API key gets when identity names none, or one this gateway does not know. */
+export const STANDARD_PLAN = 'standard';
+
+const PLAN_ITEM = /^\s*([a-z][a-z0-9-]{0,31})=([1-9]\d{0,9})\/([1-9]\d{0,7})s?\s*$/;
+
+/**
+ * GATEWAY_RATE_LIMIT_PLANS: `name=capacity/seconds` items, comma-separated
+ * (`standard=6000/60s,partner=60000/60s`); the standard plan is `standard` (API keys' policy of
+ * GATEWAY_RATE_LIMIT unless named here). Throws on anything else, naming the item.
+ */
+export function ratePlansFrom(value: string, standard: BucketPolicy): Record<string, BucketPolicy> {
+  const plans: Record<string, BucketPolicy> = { [STANDARD_PLAN]: standard };
+  const named = new Set<string>();
+  for (const item of value.split(',').filter((part) => part.trim())) {
+    const match = PLAN_ITEM.exec(item);
+    if (!match) throw new Error(`"${item}" is not plan=capacity/seconds (e.g. standard=6000/60s)`);
+    if (named.has(match[1]!)) throw new Error(`plan "${match[1]}" is named twice`);
+    named.add(match[1]!);
+    plans[match[1]!] = { capacity: Number(match[2]), windowSeconds: Number(match[3]) };
+  }
+  return plans;
+}
+
 /** A bucket after one take: whether the cost was taken, and the units left in it. */
 interface Take {
   allowed: boolean;
@@ -58,6 +85,7 @@ interface Take {
 }
 
 interface BucketStore {
+  /** Takes `cost` units if the bucket holds them; a negative cost gives units back (up to capacity). */
   take(key: string, policy: BucketPolicy, cost: number): Promise<Take>;
   close(): Promise<void>;
 }
@@ -79,7 +107,7 @@ local at = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - at) * capacity / window_ms)
 local allowed = 0
 if tokens >= cost then
-  tokens = tokens - cost
+  tokens = math.min(capacity, tokens - cost)
   allowed = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
@@ -126,7 +154,7 @@ function memoryStore(): BucketStore {
         bucket.tokens + (Math.max(0, now - bucket.at) * policy.capacity) / windowMs,
       );
       const allowed = tokens >= cost;
-      if (allowed) tokens -= cost;
+      if (allowed) tokens = Math.min(policy.capacity, tokens - cost);
       buckets.set(key, { tokens, at: now, windowMs });
       if (buckets.size > MAX_MEMORY_BUCKETS) {
         for (const [name, old] of buckets) if (now - old.at >= old.windowMs) buckets.delete(name);
@@ -141,6 +169,8 @@ function memoryStore(): BucketStore {
 
 export interface RateLimitOptions {
   policies: RateLimitPolicies;
+  /** API keys' policies by plan (ratePlansFrom); unset: every key gets `policies.apiKey` as `standard`. */
+  plans?: Record<string, BucketPolicy>;
   /** Buckets in Redis, shared by every gateway using it; unset: in this process's memory. */
   redisUrl?: string;
 }
@@ -149,8 +179,8 @@ export interface RateLimiterDeps {
   supergraphSdl: string;
   /** The API schema of now (undefined until loaded: every operation then costs one unit). */
   schema: () => GraphQLSchema | undefined;
-  /** What the gateway forwards for a request's `authorization` (access-tokens.ts); throws when refused. */
-  authorizationFor: (authorization: string | undefined) => Promise<string | undefined>;
+  /** What the gateway forwards for a request's `authorization`, with an API key's facts (access-tokens.ts); throws when refused. */
+  credentialFor: (authorization: string | undefined) => Promise<Credential>;
   log: Logger;
   registry: Registry;
 }
@@ -171,22 +201,26 @@ function subjectOf(authorization: string): string | undefined {
 }
 
 /**
- * Whose bucket a request draws from. Only credentials identity accepted count: the exchange
- * (access-tokens.ts, cached a second, so the request's own exchange reuses it) answers a new token
- * for a valid API key or live session; anything else (a bad key, a foreign token) is the address,
- * so inventing credentials never buys a fresh bucket.
+ * Whose bucket a request draws from, and for an API key its plan. Only credentials identity
+ * accepted count: the exchange (access-tokens.ts, cached a second, so the request's own exchange
+ * reuses it) answers a new token for a valid API key or live session; anything else (a bad key, a
+ * foreign token) is the address, so inventing credentials never buys a fresh bucket.
  */
 export async function clientOf(
   request: FastifyRequest,
-  deps: Pick<RateLimiterDeps, 'authorizationFor'>,
-): Promise<[ClientKind, string]> {
+  deps: Pick<RateLimiterDeps, 'credentialFor'>,
+): Promise<[kind: ClientKind, key: string, plan?: string]> {
   const authorization = request.headers.authorization;
   const address: [ClientKind, string] = ['address', `address:${request.ip}`];
   if (!authorization) return address;
-  const forwarded = await deps.authorizationFor(authorization).catch(() => undefined);
+  const credential = await deps.credentialFor(authorization).catch(() => undefined);
+  const forwarded = credential?.authorization;
   if (!forwarded || forwarded === authorization) return address;
   const apiKey = API_KEY_BEARER.exec(authorization)?.[1];
-  if (apiKey) return ['apiKey', `key:${sha256(apiKey)}`];
+  if (apiKey) {
+    const facts = credential.apiKey;
+    return facts ? ['apiKey', `key:${facts.keyId}`, facts.plan] : ['apiKey', `key:${sha256(apiKey)}`];
+  }
   const subject = subjectOf(forwarded);
   return subject ? ['user', `user:${subject}`] : address;
 }
@@ -249,13 +283,46 @@ function graphqlRequestsOf(request: FastifyRequest): GraphQLRequestBody[] {
   return [typeof body === 'object' && body ? (body as GraphQLRequestBody) : {}];
 }
 
+/** The policy name of the headers for users and addresses; an API key's is its plan. */
 const POLICY_NAME = 'default';
+
+/** What a request was charged, so that what its answer does not hold goes back (see onSend below). */
+interface Charge {
+  key: string;
+  policy: BucketPolicy;
+  policyName: string;
+  charged: number;
+}
+
+/** The RateLimit headers (draft 10 § 3, § 4) of a bucket holding `tokens`. */
+function setHeaders(reply: FastifyReply, name: string, policy: BucketPolicy, tokens: number) {
+  const perSecond = policy.capacity / policy.windowSeconds;
+  reply.header('ratelimit-policy', `"${name}";q=${policy.capacity};w=${policy.windowSeconds}`);
+  reply.header(
+    'ratelimit',
+    `"${name}";r=${Math.floor(tokens)};t=${Math.ceil((policy.capacity - tokens) / perSecond)}`,
+  );
+}
+
+/** What the answers of a `/graphql` body really hold: each operation at least one unit. */
+function answeredCost(payload: unknown): number | undefined {
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return undefined;
+  try {
+    const parsed = JSON.parse(payload.toString()) as unknown;
+    const answers = (Array.isArray(parsed) ? parsed : [parsed]) as Array<{
+      data?: Record<string, unknown> | null;
+    }>;
+    return answers.reduce((sum, answer) => sum + Math.max(1, answerCost(answer?.data)), 0);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RateLimiter {
   /**
    * Takes `cost` units from the bucket of the request's client and sets the RateLimit headers; when
-   * the bucket is short, answers 429 with a problem body and returns false. The REST facade charges
-   * its routes with it; `/graphql` is charged by the hook below.
+   * the bucket is short, answers 429 with a problem body and returns false. `/graphql` is charged
+   * by the hook below (and the REST facade with it, as it runs through /graphql).
    */
   charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean>;
   close(): Promise<void>;
@@ -269,6 +336,9 @@ export function registerRateLimits(
 ): RateLimiter {
   const store = options.redisUrl ? redisStore(options.redisUrl, deps.log) : memoryStore();
   const fieldCosts = fieldCostsOf(deps.supergraphSdl);
+  const plans = options.plans ?? { [STANDARD_PLAN]: options.policies.apiKey };
+  const unknownPlans = new Set<string>();
+  const charges = new WeakMap<FastifyRequest, Charge>();
   const refusals = new Counter({
     name: 'gateway_rate_limit_refusals_total',
     help: 'Requests refused with 429 because their bucket was short, by kind of client',
@@ -276,9 +346,24 @@ export function registerRateLimits(
     registers: [deps.registry],
   });
 
+  /** An API key's plan and its policy: an unknown plan is the standard one (warned once per name). */
+  function planOf(name: string | undefined): [string, BucketPolicy] {
+    const plan = name ?? STANDARD_PLAN;
+    const policy = plans[plan];
+    if (policy) return [plan, policy];
+    if (!unknownPlans.has(plan)) {
+      unknownPlans.add(plan);
+      deps.log.warn(
+        { plan },
+        'API key on a plan GATEWAY_RATE_LIMIT_PLANS does not name: charged as standard',
+      );
+    }
+    return [STANDARD_PLAN, plans[STANDARD_PLAN] ?? options.policies.apiKey];
+  }
+
   async function charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean> {
-    const [kind, key] = await clientOf(request, deps);
-    const policy = options.policies[kind];
+    const [kind, key, plan] = await clientOf(request, deps);
+    const [policyName, policy] = kind === 'apiKey' ? planOf(plan) : [POLICY_NAME, options.policies[kind]];
     // An operation dearer than a whole bucket still runs on a full one, and empties it.
     const charged = Math.min(Math.max(1, cost), policy.capacity);
     let taken: Take;
@@ -288,15 +373,17 @@ export function registerRateLimits(
       deps.log.warn({ err }, 'rate limit not applied: its store failed');
       return true;
     }
-    const perSecond = policy.capacity / policy.windowSeconds;
-    reply.header('ratelimit-policy', `"${POLICY_NAME}";q=${policy.capacity};w=${policy.windowSeconds}`);
-    reply.header(
-      'ratelimit',
-      `"${POLICY_NAME}";r=${Math.floor(taken.tokens)};t=${Math.ceil((policy.capacity - taken.tokens) / perSecond)}`,
-    );
-    if (taken.allowed) return true;
+    setHeaders(reply, policyName, policy, taken.tokens);
+    if (taken.allowed) {
+      // An answer costs at least one unit: nothing of a charge of one can go back.
+      if (charged > 1) charges.set(request, { key, policy, policyName, charged });
+      return true;
+    }
     refusals.inc({ kind });
-    const retryAfter = Math.max(1, Math.ceil((charged - taken.tokens) / perSecond));
+    const retryAfter = Math.max(
+      1,
+      Math.ceil((charged - taken.tokens) / (policy.capacity / policy.windowSeconds)),
+    );
     reply.header('retry-after', String(retryAfter));
     await sendProblem(
       reply,
@@ -317,6 +404,25 @@ export function registerRateLimits(
       0,
     );
     if (!(await charge(request, reply, cost))) return reply;
+  });
+
+  // What the answer does not hold goes back: an operation is charged what it returned, not the
+  // sizes its lists could reach. Only answers that ran count: a refused one (a 4xx: invalid, too
+  // dear, a batch) keeps its charge, so asking for what is refused is not free.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const charge = charges.get(request);
+    if (!charge) return payload;
+    charges.delete(request);
+    if (reply.statusCode >= 300) return payload;
+    const answered = answeredCost(payload);
+    if (answered === undefined || answered >= charge.charged) return payload;
+    try {
+      const given = await store.take(charge.key, charge.policy, answered - charge.charged);
+      setHeaders(reply, charge.policyName, charge.policy, given.tokens);
+    } catch (err) {
+      deps.log.warn({ err }, 'rate limit not refunded: its store failed');
+    }
+    return payload;
   });
   return { charge, close: () => store.close() };
 }

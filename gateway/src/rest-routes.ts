@@ -7,6 +7,7 @@ import {
   type GraphQLSchema,
   getNamedType,
   isInputObjectType,
+  isNonNullType,
   Kind,
   type OperationDefinitionNode,
   parse,
@@ -25,7 +26,7 @@ import {
 export const REST_PREFIX = '/api/v1';
 
 export interface RestRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Under REST_PREFIX, OpenAPI style: `/events/{id}`. */
   path: string;
   /** The operation's name in gateway/rest/v1/*.graphql. */
@@ -34,17 +35,27 @@ export interface RestRoute {
   tag: string;
   /** Each path parameter's variable; `input.eventId` puts it into the body's variable `input`. */
   pathParams?: Record<string, string>;
-  /** The variable the JSON body becomes. */
+  /** The variable the JSON body becomes; the body may be left out when none of its fields is required. */
   body?: string;
   /** The field path in `data` of what the route answers; null there is a 404. */
   resource: string[];
   /** A mutation's payload, whose `errors: [UserError]` are the route's 422/404/409. */
   payload?: string[];
-  status: 200 | 201;
+  /** Fields of the payload answered beside the resource's own: a secret shown only in this answer. */
+  with?: string[];
+  /** As `with`, for fields that only some answers have (a guest hold's token); left out when null. */
+  withWhenSet?: string[];
+  /** 204: the resource (a deleted id) is answered by the status alone. */
+  status: 200 | 201 | 204;
   /** Where a created resource is read, `{id}` its id: the 201's `Location`. */
   location?: string;
   /** The resource is a connection (edges, pageInfo): `limit`, `starting_after` and `Link`. */
   paginated?: boolean;
+  /**
+   * Deprecated since a date (UTC, an API version's), answering until `sunset` (removable from that
+   * day on), `successor` the route that replaces it: `Deprecation`/`Sunset`/`Link` (deprecations.ts).
+   */
+  deprecated?: { since: string; sunset: string; successor?: string };
 }
 
 /** Every route of v1. Query parameters are the operation's other variables (`first` is `limit`, `after` is `starting_after`). */
@@ -89,6 +100,28 @@ export const REST_ROUTES: readonly RestRoute[] = [
     status: 200,
   },
   {
+    method: 'PATCH',
+    path: '/events/{id}',
+    operation: 'UpdateEvent',
+    tag: 'Events',
+    pathParams: { id: 'input.id' },
+    body: 'input',
+    resource: ['updateEvent', 'event'],
+    payload: ['updateEvent'],
+    status: 200,
+  },
+  {
+    method: 'POST',
+    path: '/events/{id}/cancel',
+    operation: 'CancelEvent',
+    tag: 'Events',
+    pathParams: { id: 'input.id' },
+    body: 'input',
+    resource: ['cancelEvent', 'event'],
+    payload: ['cancelEvent'],
+    status: 200,
+  },
+  {
     method: 'GET',
     path: '/events/{id}/ticket-types',
     operation: 'ListTicketTypes',
@@ -117,6 +150,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
     body: 'input',
     resource: ['reserveTickets', 'reservation'],
     payload: ['reserveTickets'],
+    withWhenSet: ['guestToken'],
     status: 201,
     location: '/reservations/{id}',
   },
@@ -128,6 +162,18 @@ export const REST_ROUTES: readonly RestRoute[] = [
     pathParams: { id: 'id' },
     resource: ['reservation'],
     status: 200,
+  },
+  {
+    method: 'POST',
+    path: '/reservations/{id}/checkout',
+    operation: 'Checkout',
+    tag: 'Reservations',
+    pathParams: { id: 'input.reservationId' },
+    body: 'input',
+    resource: ['checkout', 'order'],
+    payload: ['checkout'],
+    status: 201,
+    location: '/orders/{id}',
   },
   {
     method: 'GET',
@@ -147,6 +193,17 @@ export const REST_ROUTES: readonly RestRoute[] = [
     status: 200,
     paginated: true,
   },
+  // Orders keep an event's orders, not an organization's: the list is the event's (a null `orders`, as for a customer, is 404).
+  {
+    method: 'GET',
+    path: '/events/{id}/orders',
+    operation: 'ListEventOrders',
+    tag: 'Orders',
+    pathParams: { id: 'eventId' },
+    resource: ['event', 'orders'],
+    status: 200,
+    paginated: true,
+  },
   // The refund is a change to the order (no /refunds resource to point at), and asking again answers the same one.
   {
     method: 'POST',
@@ -156,6 +213,27 @@ export const REST_ROUTES: readonly RestRoute[] = [
     pathParams: { id: 'id' },
     resource: ['requestRefund', 'refund'],
     payload: ['requestRefund'],
+    status: 200,
+  },
+  {
+    method: 'POST',
+    path: '/orders/{id}/payments',
+    operation: 'PayOrder',
+    tag: 'Payments',
+    pathParams: { id: 'input.orderId' },
+    body: 'input',
+    resource: ['payOrder', 'payment'],
+    payload: ['payOrder'],
+    status: 201,
+    location: '/payments/{id}',
+  },
+  {
+    method: 'GET',
+    path: '/payments/{id}',
+    operation: 'GetPayment',
+    tag: 'Payments',
+    pathParams: { id: 'id' },
+    resource: ['payment'],
     status: 200,
   },
   {
@@ -177,6 +255,18 @@ export const REST_ROUTES: readonly RestRoute[] = [
     resource: ['checkInTicket', 'ticket'],
     payload: ['checkInTicket'],
     status: 200,
+    deprecated: { since: '2026-12-07', sunset: '2027-06-30', successor: '/tickets/{id}/check-in' },
+  },
+  {
+    method: 'POST',
+    path: '/tickets/{id}/check-in',
+    operation: 'CheckInTicketById',
+    tag: 'Tickets',
+    pathParams: { id: 'input.ticketId' },
+    body: 'input',
+    resource: ['checkInTicket', 'ticket'],
+    payload: ['checkInTicket'],
+    status: 200,
   },
   {
     method: 'GET',
@@ -185,6 +275,142 @@ export const REST_ROUTES: readonly RestRoute[] = [
     tag: 'Organizations',
     pathParams: { id: 'organizationId' },
     resource: ['organization', 'members'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/organizations/{id}/api-keys',
+    operation: 'ListApiKeys',
+    tag: 'API keys',
+    pathParams: { id: 'organizationId' },
+    resource: ['organization', 'apiKeys'],
+    status: 200,
+  },
+  {
+    method: 'POST',
+    path: '/organizations/{id}/api-keys',
+    operation: 'CreateApiKey',
+    tag: 'API keys',
+    pathParams: { id: 'input.organizationId' },
+    body: 'input',
+    resource: ['createApiKey', 'apiKey'],
+    payload: ['createApiKey'],
+    with: ['secret'],
+    status: 201,
+    location: '/organizations/{organizationId}/api-keys',
+  },
+  // Opening is idempotent (the sandbox already open is answered again): an action on the organization, not a create.
+  {
+    method: 'POST',
+    path: '/organizations/{id}/sandbox',
+    operation: 'OpenSandbox',
+    tag: 'Test mode',
+    pathParams: { id: 'organizationId' },
+    resource: ['openSandbox', 'sandbox'],
+    payload: ['openSandbox'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/organizations/{id}/test-messages',
+    operation: 'ListTestMessages',
+    tag: 'Test mode',
+    pathParams: { id: 'organizationId' },
+    resource: ['testMessages'],
+    status: 200,
+    paginated: true,
+  },
+  // An organization's endpoints are listed and created under it, as its members are; each is then its own resource.
+  {
+    method: 'GET',
+    path: '/organizations/{id}/webhook-endpoints',
+    operation: 'ListWebhookEndpoints',
+    tag: 'Webhooks',
+    pathParams: { id: 'organizationId' },
+    resource: ['webhookEndpoints'],
+    status: 200,
+  },
+  {
+    method: 'POST',
+    path: '/organizations/{id}/webhook-endpoints',
+    operation: 'CreateWebhookEndpoint',
+    tag: 'Webhooks',
+    pathParams: { id: 'input.organizationId' },
+    body: 'input',
+    resource: ['createWebhookEndpoint', 'endpoint'],
+    payload: ['createWebhookEndpoint'],
+    with: ['secret'],
+    status: 201,
+    location: '/webhook-endpoints/{id}',
+  },
+  {
+    method: 'GET',
+    path: '/webhook-endpoints/{id}',
+    operation: 'GetWebhookEndpoint',
+    tag: 'Webhooks',
+    pathParams: { id: 'id' },
+    resource: ['webhookEndpoint'],
+    status: 200,
+  },
+  {
+    method: 'PATCH',
+    path: '/webhook-endpoints/{id}',
+    operation: 'UpdateWebhookEndpoint',
+    tag: 'Webhooks',
+    pathParams: { id: 'input.id' },
+    body: 'input',
+    resource: ['updateWebhookEndpoint', 'endpoint'],
+    payload: ['updateWebhookEndpoint'],
+    status: 200,
+  },
+  {
+    method: 'DELETE',
+    path: '/webhook-endpoints/{id}',
+    operation: 'DeleteWebhookEndpoint',
+    tag: 'Webhooks',
+    pathParams: { id: 'id' },
+    resource: ['deleteWebhookEndpoint', 'deletedId'],
+    payload: ['deleteWebhookEndpoint'],
+    status: 204,
+  },
+  {
+    method: 'POST',
+    path: '/webhook-endpoints/{id}/rotate-secret',
+    operation: 'RotateWebhookSecret',
+    tag: 'Webhooks',
+    pathParams: { id: 'id' },
+    resource: ['rotateWebhookSecret', 'endpoint'],
+    payload: ['rotateWebhookSecret'],
+    with: ['secret'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/webhook-endpoints/{id}/deliveries',
+    operation: 'ListWebhookDeliveries',
+    tag: 'Webhooks',
+    pathParams: { id: 'id' },
+    resource: ['webhookEndpoint', 'deliveries'],
+    status: 200,
+    paginated: true,
+  },
+  // A replay is a new delivery of the same message, read in the endpoint's deliveries (no resource of its own).
+  {
+    method: 'POST',
+    path: '/webhook-deliveries/{id}/replay',
+    operation: 'ReplayWebhookDelivery',
+    tag: 'Webhooks',
+    pathParams: { id: 'id' },
+    resource: ['replayWebhookDelivery', 'delivery'],
+    payload: ['replayWebhookDelivery'],
+    status: 200,
+  },
+  {
+    method: 'GET',
+    path: '/webhook-event-types',
+    operation: 'ListWebhookEventTypes',
+    tag: 'Webhooks',
+    resource: ['webhookEventTypes'],
     status: 200,
   },
 ];
@@ -291,4 +517,16 @@ export function pathParamType(types: Map<string, GraphQLInputType>, target: stri
   return named.getFields()[field]!.type;
 }
 
-/** A query string value as the JSON value its GraphQL type takes; left as is when it is not one. */
+/** Whether a route's body may be left out: none of its fields is required once the path has filled its own. */
+export function bodyOptional(route: RestRoute, types: Map<string, GraphQLInputType>): boolean {
+  if (!route.body) return true;
+  const named = getNamedType(types.get(route.body)!);
+  if (!isInputObjectType(named)) return false;
+  const filledByPath = Object.values(route.pathParams ?? {})
+    .filter((target) => target.startsWith(`${route.body}.`))
+    .map((target) => target.split('.')[1]);
+  return Object.values(named.getFields()).every(
+    (field) =>
+      filledByPath.includes(field.name) || !isNonNullType(field.type) || field.defaultValue !== undefined,
+  );
+}

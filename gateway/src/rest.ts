@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { type ApiVersion, CURRENT_API_VERSION } from '@bilten/platform/api-versions';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { coerceInputValue, type GraphQLInputType, type GraphQLSchema, getNamedType, validate } from 'graphql';
+import { routeDeprecationHeaders } from './deprecations.ts';
 import { graphqlAsVisitor } from './graphql-as-visitor.ts';
 import type { Idempotency } from './idempotency.ts';
-import { openApiDocument } from './openapi.ts';
+import { openApiDocument, responseSchema } from './openapi.ts';
 import {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,
@@ -13,7 +15,9 @@ import {
   problemOf,
   sendProblem,
 } from './problem.ts';
+import { type ObjectShape, objectShapeOf, withObjectNames } from './rest-objects.ts';
 import {
+  bodyOptional,
   loadRestOperations,
   queryParameters,
   REST_PREFIX,
@@ -22,6 +26,7 @@ import {
   type RestRoute,
   variableTypes,
 } from './rest-routes.ts';
+import { answerIn, requestedVersion, VERSION_HEADER } from './versions/index.ts';
 
 /*
  * The REST facade (/api/v1): every route is one named GraphQL operation (gateway/rest/v1/*.graphql)
@@ -31,6 +36,7 @@ import {
  * the OpenAPI document (openapi.ts) is generated from the same table and operations.
  */
 
+/** A query string value as the JSON value its GraphQL type takes; left as is when it is not one. */
 function fromQueryString(value: string, type: GraphQLInputType): unknown {
   switch (getNamedType(type).name) {
     case 'Int':
@@ -54,7 +60,7 @@ function dig(value: unknown, path: readonly string[]): unknown {
 
 interface GraphQLAnswer {
   data?: Record<string, unknown> | null;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  errors?: Array<{ message: string; extensions?: { code?: string; retryAfterSeconds?: unknown } }>;
 }
 
 interface UserError {
@@ -66,7 +72,8 @@ interface UserError {
 /** Headers of the /graphql answer a REST answer carries too (rate limits, set by the limiter on /graphql). */
 const PASSED_ON_HEADERS = ['ratelimit', 'ratelimit-policy', 'retry-after'];
 
-const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+// One-shot hashing: half the cost of a Hash object per answer (bench/rest).
+const etagOf = (body: string) => `"${hash('sha256', body, 'base64url').slice(0, 32)}"`;
 
 function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -83,11 +90,19 @@ export interface RestOptions {
   operationsFolder?: URL;
   /** Honours `Idempotency-Key` on every POST (idempotency.ts); unset: the header is ignored. */
   idempotency?: Idempotency;
+  /** The version an API key is pinned on (`Bilten-Version` by default); undefined for anyone else. */
+  apiVersionOf?: (authorization: string | undefined) => Promise<string | undefined>;
 }
+
+const DEFAULT_OPERATIONS_FOLDER = new URL('../rest/v1/', import.meta.url);
+
+/** What /api/v1/openapi.json serves over `schema`: the breaking-change check compares it with its baseline. */
+export const restOpenApiDocument = (schema: GraphQLSchema) =>
+  openApiDocument(REST_ROUTES, loadRestOperations(DEFAULT_OPERATIONS_FOLDER), schema);
 
 /** Registers the v1 routes and their OpenAPI document on `app`, which serves /graphql. */
 export function registerRest(app: FastifyInstance, options: RestOptions) {
-  const operations = loadRestOperations(options.operationsFolder ?? new URL('../rest/v1/', import.meta.url));
+  const operations = loadRestOperations(options.operationsFolder ?? DEFAULT_OPERATIONS_FOLDER);
   const loaded = options.schema();
   for (const route of REST_ROUTES) {
     const operation = operations.get(route.operation);
@@ -101,6 +116,26 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
   }
   // Built on first request from the schema of then, again when the supergraph changes.
   let document: { schema: GraphQLSchema; json: string } | undefined;
+  // Where each route's answer names its objects, read off its documented schema; again on a new schema.
+  let shapes: { schema: GraphQLSchema; byRoute: Map<RestRoute, ObjectShape | undefined> } | undefined;
+  const shapeOf = (schema: GraphQLSchema, route: RestRoute, operation: RestOperation) => {
+    if (shapes?.schema !== schema) shapes = { schema, byRoute: new Map() };
+    if (!shapes.byRoute.has(route)) {
+      shapes.byRoute.set(route, objectShapeOf(responseSchema(schema, route, operation)));
+    }
+    return shapes.byRoute.get(route);
+  };
+  const versions = new WeakMap<FastifyRequest, ApiVersion>();
+  // Each route's variable types, once per schema rather than once per request.
+  let variableTypesByRoute:
+    | { schema: GraphQLSchema; byRoute: Map<RestRoute, Map<string, GraphQLInputType>> }
+    | undefined;
+  const typesOf = (schema: GraphQLSchema, route: RestRoute, operation: RestOperation) => {
+    if (variableTypesByRoute?.schema !== schema) variableTypesByRoute = { schema, byRoute: new Map() };
+    const types = variableTypesByRoute.byRoute.get(route) ?? variableTypes(schema, operation);
+    variableTypesByRoute.byRoute.set(route, types);
+    return types;
+  };
 
   app.register(
     async (scope) => {
@@ -130,6 +165,20 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
         }),
       );
 
+      // Every answer says the version it is shaped by; an idempotent replay repeats its own.
+      scope.addHook('onRequest', async (request, reply) => {
+        const { authorization } = request.headers;
+        const asked = await requestedVersion(request.headers[VERSION_HEADER], async () =>
+          // A key identity refuses gets the newest here, and its 401 from GraphQL.
+          options.apiVersionOf?.(authorization).catch(() => undefined),
+        );
+        if ('refused' in asked) {
+          reply.header(VERSION_HEADER, CURRENT_API_VERSION);
+          return problem(request, reply, { code: 'BAD_REQUEST', detail: asked.refused });
+        }
+        versions.set(request, asked.version);
+        reply.header(VERSION_HEADER, asked.version);
+      });
       if (options.idempotency) scope.addHook('onSend', options.idempotency.onSend);
 
       scope.get('/openapi.json', async (_request, reply) => {
@@ -138,7 +187,11 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
         if (document?.schema !== schema) {
           document = { schema, json: JSON.stringify(openApiDocument(REST_ROUTES, operations, schema)) };
         }
-        return reply.header('content-type', 'application/json; charset=utf-8').send(document.json);
+        // The document describes the newest version, whichever the caller is pinned on.
+        return reply
+          .header('content-type', 'application/json; charset=utf-8')
+          .header(VERSION_HEADER, CURRENT_API_VERSION)
+          .send(document.json);
       });
 
       for (const route of REST_ROUTES) {
@@ -147,9 +200,10 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
           method: route.method,
           url: route.path.replace(/\{(\w+)\}/g, ':$1'),
           handler: async (request, reply) => {
+            if (route.deprecated) reply.headers(routeDeprecationHeaders(route.deprecated, REST_PREFIX));
             const schema = options.schema();
             if (!schema) throw new Error('the API schema is not loaded');
-            const types = variableTypes(schema, operation);
+            const types = typesOf(schema, route, operation);
             const { variables, errors } = requestVariables(route, operation, types, request);
             if (errors.length) {
               return problem(request, reply, {
@@ -186,6 +240,11 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
               if (!code || code === 'INTERNAL' || !(code in PROBLEM_KINDS)) {
                 return problem(request, reply, { code: 'INTERNAL', detail: 'Internal error' });
               }
+              // A field's own limit (a subgraph's RATE_LIMITED) says when to come back, as the 429s here do.
+              const retryAfter = failure.extensions?.retryAfterSeconds;
+              if (code === 'RATE_LIMITED' && Number.isInteger(retryAfter)) {
+                reply.header('retry-after', String(retryAfter));
+              }
               return problem(request, reply, { code, detail: failure.message });
             }
             const userErrors =
@@ -199,12 +258,29 @@ export function registerRest(app: FastifyInstance, options: RestOptions) {
                 detail: 'no such resource, or the caller may not see it',
               });
             }
+            if (route.status === 204) return reply.status(204).send();
             const answered = route.paginated
               ? pageOf(resource, route, request, reply)
               : Array.isArray(resource)
                 ? { data: resource }
-                : resource;
-            const json = JSON.stringify(answered);
+                : route.with || route.withWhenSet
+                  ? {
+                      ...(resource as Record<string, unknown>),
+                      ...Object.fromEntries(
+                        [...(route.with ?? []), ...(route.withWhenSet ?? [])]
+                          .map((key) => [key, dig(body.data, [...route.payload!, key])])
+                          // A signed-in caller's hold has no guest token: left out, not null.
+                          .filter(([key, value]) => value != null || route.with?.includes(key as string)),
+                      ),
+                    }
+                  : resource;
+            const json = JSON.stringify(
+              answerIn(
+                versions.get(request) ?? CURRENT_API_VERSION,
+                route,
+                withObjectNames(answered, shapeOf(schema, route, operation)),
+              ),
+            );
             if (route.location) {
               const location = route.location.replace(/\{(\w+)\}/g, (_, key: string) =>
                 encodeURIComponent(
@@ -238,9 +314,16 @@ function variablesAt(variables: Record<string, unknown>, route: RestRoute, key: 
 /** Payload errors: NOT_FOUND is 404, CONFLICT and ALREADY_EXISTS 409, the rest 422; field paths relative to the body. */
 function userErrorProblem(route: RestRoute, userErrors: UserError[], requestId: string): Problem {
   const codes = new Set(userErrors.map((error) => error.code));
+  // A field the path filled (the id of PATCH /events/{id}) is named as the path parameter.
+  const pathParam = (field: string[]) =>
+    Object.entries(route.pathParams ?? {}).find(([, target]) => target === field.join('.'))?.[0];
   const errors: ProblemFieldError[] = userErrors.map((error) => ({
     path:
-      error.field && error.field[0] === route.body ? ['body', ...error.field.slice(1)] : (error.field ?? []),
+      error.field && pathParam(error.field)
+        ? ['path', pathParam(error.field)!]
+        : error.field && error.field[0] === route.body
+          ? ['body', ...error.field.slice(1)]
+          : (error.field ?? []),
     code: error.code,
     message: error.message,
   }));
@@ -270,7 +353,9 @@ function requestVariables(
 
   if (route.body) {
     const body = request.body;
-    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+    if (body === undefined && bodyOptional(route, types)) {
+      variables[route.body] = {};
+    } else if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
       errors.push({ path: ['body'], code: 'INVALID_INPUT', message: 'the body must be application/json' });
     } else if (!isPlainObject(body)) {
       errors.push({ path: ['body'], code: 'INVALID_INPUT', message: 'the body must be a JSON object' });

@@ -25,12 +25,21 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
+import { registerChangelog } from './changelog.ts';
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { deprecatedFieldHeaders } from './deprecations.ts';
+import { registerDocsPages } from './docs-pages.ts';
 import { registerEventPages } from './event-pages.ts';
 import { createIdempotency, type IdempotencyOptions } from './idempotency.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
-import { clientOf, type RateLimitOptions, rateLimitPoliciesFrom, registerRateLimits } from './rate-limits.ts';
+import {
+  clientOf,
+  type RateLimitOptions,
+  rateLimitPoliciesFrom,
+  ratePlansFrom,
+  registerRateLimits,
+} from './rate-limits.ts';
 import { registerRest } from './rest.ts';
 import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
@@ -235,6 +244,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
       tokens.forgetAfterMutations,
+      // Operations that use fields on their way out get Deprecation and Sunset headers.
+      deprecatedFieldHeaders(),
     ],
   });
   await apollo.start();
@@ -248,7 +259,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       {
         supergraphSdl: options.supergraphSdl,
         schema: () => apiSchema,
-        authorizationFor: tokens.authorizationFor,
+        credentialFor: tokens.credentialFor,
         log,
         registry: metrics.registry,
       },
@@ -266,7 +277,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     clientOf: async (request) => (await clientOf(request, tokens))[1],
     log,
   });
-  registerRest(app, { schema: () => apiSchema, idempotency });
+  registerRest(app, {
+    schema: () => apiSchema,
+    idempotency,
+    apiVersionOf: async (authorization) => (await tokens.credentialFor(authorization)).apiKey?.apiVersion,
+  });
+  // What changed in each dated version of the REST facade (gateway/src/versions/).
+  registerChangelog(app);
+  // Its reference (/api/docs) and, where introspection is on, the offline GraphQL explorer (/graphiql).
+  registerDocsPages(app, { graphiql: options.sandbox ?? false });
 
   // The pages account mails link to when there is no web app (verify email, reset password, invitation).
   registerAccountPages(app);
@@ -382,10 +401,16 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
   };
 }
 
-/** GATEWAY_RATE_LIMIT and REDIS_URL: the buckets' policies and store; undefined when `off`. */
+/** GATEWAY_RATE_LIMIT, GATEWAY_RATE_LIMIT_PLANS and REDIS_URL: the buckets' policies and store; undefined when `off`. */
 export function rateLimitOptionsFrom(env: GatewayConfig): RateLimitOptions | undefined {
   const policies = rateLimitPoliciesFrom(env.GATEWAY_RATE_LIMIT);
-  return policies && { policies, redisUrl: env.REDIS_URL };
+  return (
+    policies && {
+      policies,
+      plans: ratePlansFrom(env.GATEWAY_RATE_LIMIT_PLANS, policies.apiKey),
+      redisUrl: env.REDIS_URL,
+    }
+  );
 }
 
 /** GATEWAY_TRUST_PROXY: empty → trust no one; `true`; a hop count; or addresses/CIDRs, comma-separated. */

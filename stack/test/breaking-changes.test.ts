@@ -22,8 +22,11 @@ import {
   BASELINE_PATH,
   checkBreakingChanges,
   currentApiSchema,
+  currentOpenApiDocument,
+  OPENAPI_BASELINE_PATH,
   printApiSchema,
 } from '../../schema/check-breaking.ts';
+import { checkOpenApiChanges, type OpenApiDocument } from '../../schema/openapi-breaking.ts';
 
 const baselineSdl = readFileSync(BASELINE_PATH, 'utf8');
 const baselineSchema = buildSchema(baselineSdl);
@@ -216,5 +219,195 @@ describe('breaking-change check', () => {
     } finally {
       rmSync(folder, { recursive: true });
     }
+    // Composes the supergraph and builds the OpenAPI document in a process of its own.
+  }, 120_000);
+});
+
+const openApiBaselineText = readFileSync(OPENAPI_BASELINE_PATH, 'utf8');
+const openApiBaseline = JSON.parse(openApiBaselineText) as OpenApiDocument;
+type Operation = Record<string, unknown> & {
+  parameters?: Array<Record<string, unknown>>;
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+};
+const operationsOf = (document: OpenApiDocument) =>
+  Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({
+      path,
+      method,
+      operation: operation as Operation,
+    })),
+  );
+// Targets picked from the real baseline: a GET answering an object with properties, a POST with a closed body.
+const read = operationsOf(openApiBaseline).find(
+  ({ method, operation }) =>
+    method === 'get' && operation.responses['200']?.content?.['application/json']?.schema.properties,
+)!;
+const write = operationsOf(openApiBaseline).find(
+  ({ method, operation }) =>
+    method === 'post' && operation.requestBody?.content['application/json']?.schema.properties,
+)!;
+
+/** A copy of the baseline with `edit` applied to the operation at `path` and `method`. */
+function editOperation(path: string, method: string, edit: (operation: Operation) => void): OpenApiDocument {
+  const copy = structuredClone(openApiBaseline);
+  edit(copy.paths[path]![method] as Operation);
+  return copy;
+}
+const describeChanges = (changes: Array<{ path: string; message: string }>) =>
+  changes.map((change) => `${change.path}: ${change.message}`);
+
+describe('OpenAPI baseline (schema/openapi-baseline.json)', () => {
+  it('is in the form `npm run api:baseline` writes', () => {
+    expect(`${JSON.stringify(openApiBaseline, null, 2)}\n`).toBe(openApiBaselineText);
   });
+
+  it('has no breaking change against the document generated today (run `npm run api:check`)', () => {
+    const report = checkOpenApiChanges(openApiBaseline, currentOpenApiDocument());
+    expect(describeChanges(report.breaking)).toEqual([]);
+  });
+});
+
+describe('OpenAPI breaking-change check', () => {
+  const readWhere = `${read?.method.toUpperCase()} ${read?.path}`;
+  const writeWhere = `${write?.method.toUpperCase()} ${write?.path}`;
+
+  it('finds the operations it edits in the real baseline', () => {
+    expect(read).toBeDefined();
+    expect(write).toBeDefined();
+  });
+
+  it('passes on the same document', () => {
+    expect(checkOpenApiChanges(openApiBaseline, structuredClone(openApiBaseline))).toEqual({
+      breaking: [],
+      expiredRemovals: [],
+      dangerous: [],
+      added: [],
+    });
+  });
+
+  it('fails on a removed route', () => {
+    const current = structuredClone(openApiBaseline);
+    delete current.paths[read.path]![read.method];
+    expect(describeChanges(checkOpenApiChanges(openApiBaseline, current).breaking)).toEqual([
+      `${readWhere}: operation removed`,
+    ]);
+  });
+
+  it('passes on an added optional request property, an added optional parameter, an added answer property and a new route', () => {
+    const current = editOperation(write.path, write.method, (operation) => {
+      const body = operation.requestBody!.content['application/json']!.schema;
+      body.properties = { ...(body.properties as object), probeNote: { type: ['string', 'null'] } };
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        { name: 'probe', in: 'query', required: false, schema: { type: 'string' } },
+      ];
+    });
+    const answer = (current.paths[read.path]![read.method] as Operation).responses['200']!.content![
+      'application/json'
+    ]!.schema;
+    answer.properties = { ...(answer.properties as object), probeExtra: { type: 'string' } };
+    current.paths['/api/v1/probes'] = { get: { responses: { 200: { description: 'OK.' } } } };
+    const report = checkOpenApiChanges(openApiBaseline, current);
+    expect([...report.breaking, ...report.dangerous]).toEqual([]);
+    expect(report.added).toEqual(['GET /api/v1/probes']);
+  });
+
+  it('fails on a new required parameter and a new required body property', () => {
+    const current = editOperation(write.path, write.method, (operation) => {
+      const body = operation.requestBody!.content['application/json']!.schema;
+      body.properties = { ...(body.properties as object), probeNote: { type: 'string' } };
+      body.required = [...((body.required as string[] | undefined) ?? []), 'probeNote'];
+      operation.parameters = [
+        ...(operation.parameters ?? []),
+        { name: 'probe', in: 'query', required: true, schema: { type: 'string' } },
+      ];
+    });
+    expect(describeChanges(checkOpenApiChanges(openApiBaseline, current).breaking)).toEqual([
+      `${writeWhere}: new required parameter: query probe`,
+      `${writeWhere} request body: new required request property probeNote`,
+    ]);
+  });
+
+  it('fails on a removed answer property or status, and on a narrowed request type', () => {
+    const [property] = Object.keys(
+      read.operation.responses['200']!.content!['application/json']!.schema.properties as object,
+    );
+    const [field, fieldSchema] = Object.entries(
+      write.operation.requestBody!.content['application/json']!.schema.properties as Record<
+        string,
+        Record<string, unknown>
+      >,
+    ).find(([, schema]) => Array.isArray(schema.type) || typeof schema.type === 'string')!;
+    const current = editOperation(read.path, read.method, (operation) => {
+      const answer = operation.responses['200']!.content!['application/json']!.schema;
+      delete (answer.properties as Record<string, unknown>)[property!];
+      delete operation.responses['500'];
+    });
+    const body = (current.paths[write.path]![write.method] as Operation).requestBody!.content[
+      'application/json'
+    ]!.schema.properties as Record<string, Record<string, unknown>>;
+    body[field] = { ...fieldSchema, type: 'boolean' };
+    expect(describeChanges(checkOpenApiChanges(openApiBaseline, current).breaking)).toEqual([
+      `${readWhere} 200 body.${property}: response property removed`,
+      `${readWhere}: response 500 removed`,
+      `${writeWhere} request body.${field}: type narrowed from ${[fieldSchema.type].flat().join('|')} to boolean`,
+    ]);
+  });
+
+  it('warns when an answer may hold an enum value clients do not know', () => {
+    const baseline = editOperation(read.path, read.method, (operation) => {
+      operation.responses['200']!.content!['application/json']!.schema.properties = {
+        probeState: { type: 'string', enum: ['A'] },
+      };
+    });
+    const current = structuredClone(baseline);
+    const answer = (current.paths[read.path]![read.method] as Operation).responses['200']!.content![
+      'application/json'
+    ]!.schema;
+    answer.properties = { probeState: { type: 'string', enum: ['A', 'B'] } };
+    const report = checkOpenApiChanges(baseline, current);
+    expect(report.breaking).toEqual([]);
+    expect(describeChanges(report.dangerous)).toEqual([
+      `${readWhere} 200 body.probeState: may answer new values B`,
+    ]);
+  });
+
+  it('lets a route deprecated with a sunset go from that date on (UTC), not before', () => {
+    const baseline = editOperation(read.path, read.method, (operation) => {
+      operation.deprecated = true;
+      operation['x-sunset'] = '2027-06-30';
+    });
+    const current = structuredClone(baseline);
+    delete current.paths[read.path]![read.method];
+    expect(describeChanges(checkOpenApiChanges(baseline, current, '2027-06-29').breaking)).toEqual([
+      `${readWhere}: operation removed`,
+    ]);
+    const onSunset = checkOpenApiChanges(baseline, current, '2027-06-30');
+    expect(onSunset.breaking).toEqual([]);
+    expect(describeChanges(onSunset.expiredRemovals)).toEqual([`${readWhere}: operation removed`]);
+    // Without a sunset, deprecation alone never allows it.
+    delete (baseline.paths[read.path]![read.method] as Operation)['x-sunset'];
+    expect(checkOpenApiChanges(baseline, current, '2999-01-01').breaking).toHaveLength(1);
+  });
+
+  it('`npm run api:check` exits 1 naming a breaking change of the REST API', async () => {
+    const baseline = structuredClone(openApiBaseline);
+    baseline.paths['/api/v1/retired-probes'] = { get: { responses: { 200: { description: 'OK.' } } } };
+    const folder = mkdtempSync(join(tmpdir(), 'openapi-baseline-'));
+    try {
+      writeFileSync(join(folder, 'openapi.json'), JSON.stringify(baseline));
+      const script = new URL('../../schema/check-breaking.ts', import.meta.url).pathname;
+      const args = ['--import', 'tsx', script, 'check', '--openapi-baseline', join(folder, 'openapi.json')];
+      const failure = await promisify(execFile)(process.execPath, args).then(
+        () => ({ code: 0, stdout: '' }),
+        (error: { code: number; stdout: string }) => error,
+      );
+      expect(failure.code).toBe(1);
+      expect(failure.stdout).toContain('BREAKING (REST): GET /api/v1/retired-probes: operation removed');
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
+    // Composes the supergraph and builds the OpenAPI document in a process of its own.
+  }, 120_000);
 });

@@ -23,6 +23,7 @@ const ROOT = new URL('../../', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
   engines: { node: string };
   allowScripts?: Record<string, boolean>;
+  overrides?: Record<string, string>;
 };
 const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
   packages: Record<string, LockEntry>;
@@ -80,7 +81,10 @@ describe('npm install on the Node versions package.json promises', () => {
           if (!entry.peerDependenciesMeta?.[name]?.optional) required[name] = range;
         return Object.entries(required).flatMap(([name, range]) => {
           const version = semver.validRange(range) ? resolve(path, name)?.version : undefined;
-          return version && !semver.satisfies(version, range, { includePrerelease: true })
+          // An override named for exactly this range (`name@range`) is a decision written down in
+          // package.json, e.g. graphql-rate-limit's graphql-tools 7, which refuses graphql 16.
+          const overridden = manifest.overrides?.[`${name}@${range}`] === version;
+          return version && !overridden && !semver.satisfies(version, range, { includePrerelease: true })
             ? [`${path || 'bilten'} wants ${name}@${range}, gets ${version}`]
             : [];
         });

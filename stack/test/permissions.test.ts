@@ -83,7 +83,7 @@ async function member(role: 'STAFF' | 'ADMIN') {
 async function apiKey(organizationId: string, as: SignedInUser, scopes: string[]) {
   const result = await call(
     'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } secret errors { code } } }',
-    { organizationId, name: 'matrix', scopes, mode: 'TEST' },
+    { organizationId, name: 'matrix', scopes, mode: 'LIVE' },
     as.headers,
   );
   const created = result.data!.createApiKey as { apiKey: { id: string }; secret: string };

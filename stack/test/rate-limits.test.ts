@@ -10,26 +10,43 @@ import { parseEnv, type RawEnv } from '@bilten/platform';
 import { captureLogs, type SignedInUser } from '@bilten/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SUPERGRAPH_SDL_PATH } from '../src/stack.ts';
-import { gatewayCall, internalsIn, startTestStack, type TestStack } from './support.ts';
+import { eventInput, gatewayCall, internalsIn, startTestStack, type TestStack } from './support.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
 let stack: TestStack;
 let user: SignedInUser;
+let owner: SignedInUser;
+let organizationId: string;
 let apiKeyHeaders: Record<string, string>;
 const started: RunningGateway[] = [];
+
+/** A new TEST key of the organization; with `plan`, set by a platform administrator. */
+async function newApiKey(plan?: string): Promise<Record<string, string>> {
+  const { createApiKey } = await gatewayCall<{ createApiKey: { apiKey: { id: string }; secret: string } }>(
+    stack,
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } secret errors { code } } }',
+    { input: { organizationId, name: 'rate limits', scopes: ['events:read'], mode: 'TEST' } },
+    owner.headers,
+  );
+  if (plan) {
+    const admin = await stack.signUpAdmin();
+    const { setApiKeyPlan } = await gatewayCall<{ setApiKeyPlan: { apiKey: { plan: string } } }>(
+      stack,
+      'mutation($input: SetApiKeyPlanInput!) { setApiKeyPlan(input: $input) { apiKey { plan } errors { code } } }',
+      { input: { id: createApiKey.apiKey.id, plan } },
+      admin.headers,
+    );
+    expect(setApiKeyPlan.apiKey.plan).toBe(plan);
+  }
+  return { authorization: `Bearer ${createApiKey.secret}` };
+}
 
 beforeAll(async () => {
   stack = await startTestStack('in-process');
   user = await stack.signUp();
-  const { organizationId, owner } = await stack.organizationOwner(`rl-${randomInt(1e9)}`);
-  const { createApiKey } = await gatewayCall<{ createApiKey: { secret: string } }>(
-    stack,
-    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret errors { code } } }',
-    { input: { organizationId, name: 'rate limits', scopes: ['events:read'], mode: 'TEST' } },
-    owner.headers,
-  );
-  apiKeyHeaders = { authorization: `Bearer ${createApiKey.secret}` };
+  ({ organizationId, owner } = await stack.organizationOwner(`rl-${randomInt(1e9)}`));
+  apiKeyHeaders = await newApiKey();
 });
 afterEach(async () => {
   for (const gateway of started.splice(0)) await gateway.stop();
@@ -42,7 +59,7 @@ afterAll(async () => {
  * A gateway in front of the stack's subgraphs, configured from variables as in a deployment. It
  * trusts loopback to name the client, so each test is its own client address (Redis outlives a run).
  */
-async function limitedGateway(env: RawEnv): Promise<RunningGateway> {
+async function limitedGateway(env: RawEnv, logs = captureLogs('gateway')): Promise<RunningGateway> {
   const config = parseEnv(gatewayEnv, {
     HOST: '127.0.0.1',
     GATEWAY_PORT: '0',
@@ -53,7 +70,7 @@ async function limitedGateway(env: RawEnv): Promise<RunningGateway> {
     ...env,
   });
   const gateway = await startGateway({
-    ...gatewayOptionsFromEnv(config, captureLogs('gateway').log),
+    ...gatewayOptionsFromEnv(config, logs.log),
     supergraphSdl: readFileSync(SUPERGRAPH_SDL_PATH, 'utf8'),
     subgraphUrls: Object.fromEntries(Object.values(stack.subgraphs).map(({ name, url }) => [name, url])),
   });
@@ -165,7 +182,8 @@ describe('whose bucket', () => {
 
     const asKey = await post(gateway, CHEAP, { ...address, ...apiKeyHeaders });
     expect(asKey.status).toBe(200);
-    expect(asKey.headers.get('ratelimit-policy')).toBe('"default";q=3;w=3600');
+    // An API key's policy is named by its plan.
+    expect(asKey.headers.get('ratelimit-policy')).toBe('"standard";q=3;w=3600');
     expect(remainingOf(asKey.headers)).toBe(2);
 
     // Inventing credentials buys no fresh bucket: an unknown key draws from the spent address one.
@@ -175,6 +193,97 @@ describe('whose bucket', () => {
     });
     expect(inventedKey.status).toBe(429);
     expect(inventedKey.headers.get('ratelimit-policy')).toBe('"default";q=1;w=3600');
+  });
+});
+
+describe('plans', () => {
+  it("an API key's bucket follows its plan, which the headers name: a key on a small plan is limited first", async () => {
+    const gateway = await limitedGateway({
+      GATEWAY_RATE_LIMIT: 'key=50/3600',
+      GATEWAY_RATE_LIMIT_PLANS: 'trial=2/3600s,partner=500/3600',
+    });
+    const [trial, standard, partner] = [
+      await newApiKey('trial'),
+      await newApiKey(),
+      await newApiKey('partner'),
+    ];
+    for (const remaining of [1, 0]) {
+      const answer = await post(gateway, CHEAP, trial);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('ratelimit-policy')).toBe('"trial";q=2;w=3600');
+      expect(answer.headers.get('ratelimit')).toBe(`"trial";r=${remaining};t=${(2 - remaining) * 1800}`);
+    }
+    const refused = await post(gateway, CHEAP, trial);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('ratelimit')).toBe('"trial";r=0;t=3600');
+    // The standard key (GATEWAY_RATE_LIMIT's `key=`) and the partner key go on.
+    const asStandard = await post(gateway, CHEAP, standard);
+    expect(asStandard.headers.get('ratelimit-policy')).toBe('"standard";q=50;w=3600');
+    expect(remainingOf(asStandard.headers)).toBe(49);
+    expect(remainingOf((await post(gateway, CHEAP, partner)).headers)).toBe(499);
+  });
+
+  it('a plan the gateway does not know is charged as standard, with one warning', async () => {
+    const logs = captureLogs('gateway');
+    const gateway = await limitedGateway({ GATEWAY_RATE_LIMIT_PLANS: 'standard=40/60' }, logs);
+    const gold = await newApiKey('gold');
+    for (const remaining of [39, 38]) {
+      const answer = await post(gateway, CHEAP, gold);
+      expect(answer.headers.get('ratelimit-policy')).toBe('"standard";q=40;w=60');
+      expect(remainingOf(answer.headers)).toBe(remaining);
+    }
+    expect(logs.lines.filter((line) => line.plan === 'gold')).toHaveLength(1);
+  });
+
+  it('a malformed GATEWAY_RATE_LIMIT_PLANS stops the start', () => {
+    expect(
+      parseEnv(gatewayEnv, { GATEWAY_RATE_LIMIT_PLANS: 'standard=6000/60s,partner=60000/60s' }),
+    ).toBeTruthy();
+    for (const value of [
+      'standard=0/60',
+      'Partner=5/60',
+      'a=5/60,a=6/60',
+      'gold=5/60m',
+      'gold=5',
+      'gold=5/60;x=1/1',
+    ])
+      expect(() => parseEnv(gatewayEnv, { GATEWAY_RATE_LIMIT_PLANS: value })).toThrow(
+        /GATEWAY_RATE_LIMIT_PLANS/,
+      );
+  });
+});
+
+describe('what an operation is charged', () => {
+  it('is what its answer holds: REST creating an event is charged its event, not the sizes of lists it may hold', async () => {
+    const gateway = await limitedGateway({ GATEWAY_RATE_LIMIT: 'user=6000/86400' });
+    const { organizationId: ownOrganization, owner: organizer } = await stack.organizationOwner(
+      `rlc-${randomInt(1e9)}`,
+    );
+    const created = await fetch(new URL('/api/v1/events', gateway.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...organizer.headers },
+      body: JSON.stringify(eventInput(ownOrganization, 'Charged by its answer', { tags: ['a', 'b'] })),
+    });
+    expect(created.status).toBe(201);
+    // Priced 894 before it runs (20 errors of 20 field paths, a description of 100 KB); it
+    // returned one event with two tags and no errors.
+    const charged = 6000 - remainingOf(created.headers);
+    expect(charged).toBeGreaterThan(20);
+    expect(charged).toBeLessThan(60);
+  });
+
+  it('refuses an operation whose price is not in the bucket, though its answer would be small', async () => {
+    const gateway = await limitedGateway({ GATEWAY_RATE_LIMIT: 'address=100/3600' });
+    const client = { 'x-forwarded-for': newAddress() };
+    // 10 events of 404 units each at most: more than the bucket, so it runs on a full one only.
+    const search = { query: '{ events(first: 10) { edges { node { id description } } } }' };
+    const first = await post(gateway, search, client);
+    expect(first.status).toBe(200);
+    // No event: charged one unit.
+    expect(remainingOf(first.headers)).toBe(99);
+    const aliases = Array.from({ length: 99 }, (_, i) => `a${i}: __typename`).join(' ');
+    expect(remainingOf((await post(gateway, { query: `{ ${aliases} }` }, client)).headers)).toBe(0);
+    expect((await post(gateway, search, client)).status).toBe(429);
   });
 });
 

@@ -2,11 +2,11 @@ import { graphql, type SignedInUser, waitFor } from '@bilten/testkit';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenApi, type Schema, schemaViolations } from './openapi-check.ts';
-import { gatewayCall, publishedEvent, startTestStack, type TestStack } from './support.ts';
+import { eventInput, gatewayCall, publishedEvent, startTestStack, type TestStack } from './support.ts';
 
 /*
- * The REST facade's orders, tickets, check-in and members routes (issue 16): each answers as the
- * OpenAPI document says, and refuses whom its GraphQL twin refuses.
+ * The REST facade's event changes, orders, tickets, check-in and members routes (issue 16): each
+ * answers as the OpenAPI document says, and refuses whom its GraphQL twin refuses.
  */
 
 let stack: TestStack;
@@ -23,7 +23,7 @@ const violations = (value: unknown, schema: Schema, at?: string) =>
 
 /** Calls a route and checks the answer against its documentation: status, content type, body. */
 async function rest(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH',
   route: string,
   options: {
     params?: Record<string, string>;
@@ -148,6 +148,10 @@ describe('REST facade: orders, tickets, check-in, members', () => {
       ['/api/v1/orders/{id}/tickets', 'get'],
       ['/api/v1/check-ins', 'post'],
       ['/api/v1/organizations/{id}/members', 'get'],
+      ['/api/v1/events/{id}', 'patch'],
+      ['/api/v1/events/{id}/cancel', 'post'],
+      ['/api/v1/events/{id}/orders', 'get'],
+      ['/api/v1/tickets/{id}/check-in', 'post'],
     ] as const) {
       expect(openapi.paths[path]?.[method]?.summary, `${method} ${path}`).toMatch(/\w+/);
     }
@@ -282,8 +286,9 @@ describe('REST facade: orders, tickets, check-in, members', () => {
     expect(anonymous.status).toBe(401);
     const forged = await rest('POST', '/check-ins', { headers: scanner, body: { code: 'not-a-ticket' } });
     expect(forged).toMatchObject({ status: 422, body: { errors: [{ code: 'INVALID_INPUT' }] } });
+    // The code or (on /tickets/{id}/check-in) the ticket id: the rules ask for one of them.
     const noCode = await rest('POST', '/check-ins', { headers: scanner, body: { gate: 'North' } });
-    expect(noCode).toMatchObject({ status: 400, body: { errors: [{ path: ['body'] }] } });
+    expect(noCode).toMatchObject({ status: 422, body: { errors: [{ path: ['body', 'code'] }] } });
   });
 
   it("lists an organization's members for its team; a customer gets 403 and an anonymous caller 401 as from GraphQL", async () => {
@@ -312,5 +317,259 @@ describe('REST facade: orders, tickets, check-in, members', () => {
       headers: owner.headers,
     });
     expect(unknown).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  });
+});
+
+/** A checkin-scoped API key of `organization`, as a door scanner holds one. */
+async function scannerKey(organization: string, by: SignedInUser): Promise<Record<string, string>> {
+  const { createApiKey } = await gatewayCall<{ createApiKey: { secret: string } }>(
+    stack,
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }',
+    { input: { organizationId: organization, name: 'door scanner', scopes: ['checkin'], mode: 'LIVE' } },
+    by.headers,
+  );
+  return { authorization: `Bearer ${createApiKey.secret}` };
+}
+
+describe("REST facade: changing and cancelling events, an event's orders, check-in by ticket id", () => {
+  it('lists events at the default and the largest page size within the query-cost limit (no descriptions in lists)', async () => {
+    for (const query of ['', '?limit=100']) {
+      const page = await rest('GET', '/events', { query });
+      expect(page.status, `GET /events${query}`).toBe(200);
+      expect(page.body.data.map((event: { id: string }) => event.id)).toContain(eventId);
+      expect(page.body.data[0]).not.toHaveProperty('description');
+    }
+  });
+
+  it('changes an event with PATCH (fields left out stay); a stale expectedVersion is 409 and a stranger is refused as by updateEvent', async () => {
+    const created = await rest('POST', '/events', {
+      headers: owner.headers,
+      body: eventInput(organizationId, 'Patch Night'),
+    });
+    const id = created.body.id as string;
+    const patched = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      headers: owner.headers,
+      body: { expectedVersion: created.body.version, title: 'Patched Night', description: 'With a band.' },
+    });
+    expect(patched).toMatchObject({
+      status: 200,
+      body: {
+        id,
+        title: 'Patched Night',
+        description: 'With a band.',
+        capacity: 100,
+        onlineUrl: created.body.onlineUrl,
+        version: created.body.version + 1,
+      },
+    });
+    expect(patched.headers.get('location')).toBeNull();
+
+    const stale = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      headers: owner.headers,
+      body: { expectedVersion: created.body.version, title: 'Lost update' },
+    });
+    expect(stale).toMatchObject({ status: 409, body: { code: 'CONFLICT' } });
+    // The body cannot move the event: the path names it.
+    const moved = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      headers: owner.headers,
+      body: { id: eventId, expectedVersion: patched.body.version, title: 'Still this one' },
+    });
+    expect(moved.body).toMatchObject({ id, title: 'Still this one' });
+    const read = await rest('GET', '/events/{id}', { params: { id }, headers: owner.headers });
+    expect(read.body).toMatchObject({ title: 'Still this one', version: patched.body.version + 1 });
+
+    const noVersion = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      headers: owner.headers,
+      body: { title: 'No version' },
+    });
+    expect(noVersion).toMatchObject({ status: 400, body: { errors: [{ path: ['body'] }] } });
+    expect(noVersion.body.errors[0].message).toContain('expectedVersion');
+    const badId = await rest('PATCH', '/events/{id}', {
+      params: { id: 'not-an-id' },
+      headers: owner.headers,
+      body: { expectedVersion: 1, title: 'Nowhere' },
+    });
+    expect(badId).toMatchObject({ status: 422, body: { errors: [{ path: ['path', 'id'] }] } });
+
+    const updateEvent =
+      'mutation($input: UpdateEventInput!) { updateEvent(input: $input) { event { id } errors { code } } }';
+    const byStranger = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      headers: buyer.headers,
+      body: { expectedVersion: read.body.version, title: 'Taken over' },
+    });
+    const refusal = await graphqlRefusal(
+      updateEvent,
+      { input: { id, expectedVersion: read.body.version, title: 'Taken over' } },
+      buyer.headers,
+    );
+    expect(['FORBIDDEN', 'NOT_FOUND']).toContain(refusal);
+    expect(byStranger).toMatchObject({
+      status: refusal === 'FORBIDDEN' ? 403 : 404,
+      body: { code: refusal },
+    });
+    const anonymous = await rest('PATCH', '/events/{id}', {
+      params: { id },
+      body: { expectedVersion: read.body.version, title: 'Taken over' },
+    });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('cancels an event with or without a body; cancelling again answers the same; a stranger is refused as by cancelEvent', async () => {
+    const created = await rest('POST', '/events', {
+      headers: owner.headers,
+      body: eventInput(organizationId, 'Cancel Night'),
+    });
+    const id = created.body.id as string;
+    const cancelEvent =
+      'mutation($input: CancelEventInput!) { cancelEvent(input: $input) { event { id } errors { code } } }';
+    const byStranger = await rest('POST', '/events/{id}/cancel', { params: { id }, headers: buyer.headers });
+    const refusal = await graphqlRefusal(cancelEvent, { input: { id } }, buyer.headers);
+    expect(['FORBIDDEN', 'NOT_FOUND']).toContain(refusal);
+    expect(byStranger).toMatchObject({
+      status: refusal === 'FORBIDDEN' ? 403 : 404,
+      body: { code: refusal },
+    });
+
+    const cancelled = await rest('POST', '/events/{id}/cancel', { params: { id }, headers: owner.headers });
+    expect(cancelled).toMatchObject({ status: 200, body: { id, status: 'CANCELLED' } });
+    const again = await rest('POST', '/events/{id}/cancel', {
+      params: { id },
+      headers: owner.headers,
+      body: { reason: 'The band fell ill.' },
+    });
+    expect(again).toMatchObject({
+      status: 200,
+      body: { id, status: 'CANCELLED', version: cancelled.body.version },
+    });
+    const unknown = await rest('POST', '/events/{id}/cancel', {
+      params: { id: '00000000-0000-7000-8000-000000000000' },
+      headers: owner.headers,
+    });
+    expect(unknown).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    const notJson = await fetch(`${origin}/api/v1/events/${id}/cancel`, {
+      method: 'POST',
+      headers: { ...owner.headers, 'content-type': 'text/plain' },
+      body: 'please',
+    });
+    expect(notJson.status).toBe(400);
+  });
+
+  it("pages an event's orders for its organization, filtered; a customer gets 404 as event.orders is null for them", async () => {
+    const customer = await stack.signUp();
+    const created: string[] = [];
+    for (let i = 0; i < 3; i++) created.push(await checkedOutOrder(customer));
+    const seen: string[] = [];
+    let query: string | undefined = `?limit=2&email=${encodeURIComponent(customer.email.toUpperCase())}`;
+    let pages = 0;
+    while (query !== undefined) {
+      const page = await rest('GET', '/events/{id}/orders', {
+        params: { id: eventId },
+        query,
+        headers: owner.headers,
+      });
+      expect(page.status).toBe(200);
+      seen.push(...page.body.data.map((order: { id: string }) => order.id));
+      const next = /^<\/api\/v1\/events\/{id}\/orders(\?[^>]+)>; rel="next"$/.exec(
+        page.headers.get('link') ?? '',
+      )?.[1];
+      expect(Boolean(next)).toBe(page.body.hasMore);
+      query = next;
+      expect(++pages, 'the pages end').toBeLessThanOrEqual(2);
+    }
+    expect(seen).toEqual([...created].reverse());
+    const paid = await rest('GET', '/events/{id}/orders', {
+      params: { id: eventId },
+      query: `?status=PAID&email=${encodeURIComponent(customer.email)}`,
+      headers: owner.headers,
+    });
+    expect(paid.body).toMatchObject({ data: [], hasMore: false });
+
+    const byCustomer = await rest('GET', '/events/{id}/orders', {
+      params: { id: eventId },
+      headers: customer.headers,
+    });
+    expect(byCustomer).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    const { body } = await graphql<{ event: { orders: unknown } | null }, unknown>(
+      stack.url,
+      'query($id: ID!) { event(id: $id) { orders { edges { cursor } } } }',
+      { id: eventId },
+      customer.headers,
+    );
+    expect(body.data?.event?.orders).toBeNull();
+    const badStatus = await rest('GET', '/events/{id}/orders', {
+      params: { id: eventId },
+      query: '?status=SOMETIMES',
+      headers: owner.headers,
+    });
+    expect(badStatus).toMatchObject({ status: 400, body: { errors: [{ path: ['query', 'status'] }] } });
+  });
+
+  it("checks a ticket in by its id with a checkin key; again, another organization's key, another ticket's code and a malformed id are refused", async () => {
+    const orderId = await paidOrder();
+    const scanner = await scannerKey(organizationId, owner);
+    const tickets = await rest('GET', '/orders/{id}/tickets', {
+      params: { id: orderId },
+      headers: buyer.headers,
+    });
+    const [first, second] = tickets.body.data as Array<{ id: string; signedPayload: string }>;
+
+    const checkedIn = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: first!.id },
+      headers: scanner,
+      body: { gate: 'East' },
+    });
+    expect(checkedIn).toMatchObject({
+      status: 200,
+      body: { id: first!.id, status: 'CHECKED_IN', checkedInGate: 'East' },
+    });
+    const twice = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: first!.id },
+      headers: scanner,
+    });
+    expect(twice).toMatchObject({ status: 422, body: { errors: [{ code: 'ALREADY_CHECKED_IN' }] } });
+    expect(twice.body.detail).toContain('East');
+
+    const other = await stack.organizationOwner(`rest-res-other-${Date.now()}`);
+    const othersScanner = await scannerKey(other.organizationId, other.owner);
+    const byOthers = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: second!.id },
+      headers: othersScanner,
+    });
+    expect(byOthers).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    const checkInById =
+      'mutation($input: CheckInTicketInput!) { checkInTicket(input: $input) { ticket { id } errors { code } } }';
+    expect(await graphqlRefusal(checkInById, { input: { ticketId: second!.id } }, othersScanner)).toBe(
+      'NOT_FOUND',
+    );
+    const byBuyer = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: second!.id },
+      headers: buyer.headers,
+    });
+    expect(byBuyer).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+    const anonymous = await rest('POST', '/tickets/{id}/check-in', { params: { id: second!.id } });
+    expect(anonymous.status).toBe(401);
+    const malformed = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: 'ticket-1' },
+      headers: scanner,
+    });
+    expect(malformed).toMatchObject({ status: 422, body: { errors: [{ path: ['path', 'id'] }] } });
+    const wrongCode = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: second!.id },
+      headers: scanner,
+      body: { code: first!.signedPayload },
+    });
+    expect(wrongCode).toMatchObject({ status: 422, body: { errors: [{ code: 'INVALID_INPUT' }] } });
+
+    const withItsCode = await rest('POST', '/tickets/{id}/check-in', {
+      params: { id: second!.id },
+      headers: scanner,
+      body: { code: second!.signedPayload },
+    });
+    expect(withItsCode).toMatchObject({ status: 200, body: { id: second!.id, status: 'CHECKED_IN' } });
   });
 });

@@ -220,6 +220,11 @@ export async function startTestStack(
     PUBLIC_WEB_URL: TEST_WEB_URL,
     // Every test signs up from 127.0.0.1.
     AUTH_REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+    // Field limits per client (field-rate-limits.ts): a test lowers the one it checks.
+    RATE_LIMIT_SIGN_UP: 'off',
+    RATE_LIMIT_PASSWORD_RESET: 'off',
+    RATE_LIMIT_VERIFICATION_RESEND: 'off',
+    RATE_LIMIT_SEARCH: 'off',
     ...envOverrides,
   };
   const ports = {

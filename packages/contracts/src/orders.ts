@@ -157,6 +157,24 @@ export const ticketTransferred = defineEvent({
 });
 
 /**
+ * A ticket was admitted at the door, once per ticket: the scan that checked it in (checkInTicket,
+ * or an offline scan synced by syncCheckIns, with the scan's own time), never a repeated one.
+ * Messaging sends it to the organization's webhooks (`ticket.checked_in`).
+ */
+export const ticketCheckedIn = defineEvent({
+  type: 'bilten.orders.ticket.checked_in',
+  aggregateType: 'ticket',
+  payload: z.object({
+    ticketId: z.uuid(),
+    orderId: z.uuid(),
+    eventId: z.uuid(),
+    organizationId: z.uuid(),
+    gate: z.string().max(100).nullable(),
+    checkedInAt: z.iso.datetime(),
+  }),
+});
+
+/**
  * Released stock was set aside for the next buyer on the event's waiting list, as a hold of their
  * own until `expiresAt`: messaging mails them to check it out.
  */

@@ -26,6 +26,7 @@ import {
 import { createErrorFormatter } from './errors.ts';
 import type { EventTables } from './event-tables.ts';
 import type { EventBus } from './events.ts';
+import { createFieldRateLimits, type FieldRateLimitOptions } from './field-rate-limits.ts';
 import { DateTimeScalar, loadTypeDefs, refuseUnsafeArguments } from './graphql.ts';
 import { createHttpApp, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
@@ -110,6 +111,8 @@ export interface SubgraphDefinition<
   createContext(base: BaseContext, services: Services): Context;
   /** From its `src/events.ts`: the one place a subgraph registers its consumers. */
   consumers?: ConsumerFactory<Config>;
+  /** Sensitive fields limited per client (field-rate-limits.ts), from this subgraph's variables. */
+  fieldRateLimits?(config: Config): FieldRateLimitOptions;
   /** Runs once after the database is connected, before the first request. */
   setup?(deps: SubgraphSetupDeps<Config>): Promise<SubgraphExtension<Services>>;
 }
@@ -223,10 +226,16 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       })
     : undefined;
 
+  const fieldLimits =
+    definition.fieldRateLimits &&
+    createFieldRateLimits({ ...definition.fieldRateLimits(config), service: definition.name, log });
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema({
       typeDefs: definition.typeDefs,
-      resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as GraphQLResolverMap<unknown>,
+      resolvers: {
+        DateTime: DateTimeScalar,
+        ...(fieldLimits ? fieldLimits.wrap(definition.resolvers) : definition.resolvers),
+      } as GraphQLResolverMap<unknown>,
     }),
     formatError: createErrorFormatter(log),
     includeStacktraceInErrorResponses: false,
@@ -299,6 +308,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       await relay?.stop();
       await background.close();
       await database.close();
+      await fieldLimits?.close();
     },
   };
 }

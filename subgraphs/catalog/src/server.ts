@@ -14,4 +14,8 @@ export const catalogSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  fieldRateLimits: (config) => ({
+    redisUrl: config.REDIS_URL,
+    fields: { 'Query.events': { limit: config.RATE_LIMIT_SEARCH, per: 'client' } },
+  }),
 });

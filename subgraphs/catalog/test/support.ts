@@ -31,7 +31,8 @@ export const headers = {} as Record<Role, CallerHeaders>;
 /** Starts catalog on a database of its own before the calling file's tests, and stops it after them. */
 export function startCatalog() {
   beforeAll(async () => {
-    subgraph = await startTestSubgraph(catalogSubgraph);
+    // Every test searches from 127.0.0.1: no per-client search limit (RATE_LIMIT_SEARCH).
+    subgraph = await startTestSubgraph(catalogSubgraph, 'in-process', { env: { RATE_LIMIT_SEARCH: 'off' } });
     ({ service, sql } = subgraph);
     const { bearer } = subgraph;
     headers.anonymous = {};

@@ -1,4 +1,4 @@
-import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
+import { fieldRateLimit, mailLinkSecret, optionalUrl, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 /** Identity's variables: the kit's common ones, its port, key encryption, sign-up limits, the first admin. */
@@ -8,6 +8,11 @@ export const identityEnv = serviceEnv({
   /** Seals the tokens of mailed links for messaging (see linkTokenSeal); required in production. */
   MAIL_LINK_SECRET: mailLinkSecret,
   AUTH_REGISTRATIONS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).default(20),
+  // Calls per client address (`max/seconds` or `off`), counted in Redis when REDIS_URL is set (field-rate-limits.ts).
+  RATE_LIMIT_SIGN_UP: fieldRateLimit('10/3600'),
+  RATE_LIMIT_PASSWORD_RESET: fieldRateLimit('5/3600'),
+  RATE_LIMIT_VERIFICATION_RESEND: fieldRateLimit('5/3600'),
+  REDIS_URL: optionalUrl,
   /** On start, make sure this account exists as a verified platform ADMIN. */
   BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
   /** Its password if the account has to be created (an existing one keeps its own). */

@@ -1,4 +1,11 @@
-import { ANONYMOUS, ConfigError, createTokenVerifier, defineSubgraph, linkTokenSeal } from '@bilten/platform';
+import {
+  ANONYMOUS,
+  ConfigError,
+  createOutbox,
+  createTokenVerifier,
+  defineSubgraph,
+  linkTokenSeal,
+} from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
@@ -20,6 +27,14 @@ export const identitySubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  fieldRateLimits: (config) => ({
+    redisUrl: config.REDIS_URL,
+    fields: {
+      'Mutation.register': { limit: config.RATE_LIMIT_SIGN_UP, per: 'address' },
+      'Mutation.requestPasswordReset': { limit: config.RATE_LIMIT_PASSWORD_RESET, per: 'address' },
+      'Mutation.resendVerification': { limit: config.RATE_LIMIT_VERIFICATION_RESEND, per: 'address' },
+    },
+  }),
   async setup({ db, log, config, auth }) {
     const keys = await openSigningKeys({ db, env: config, log, ...auth });
     const services: IdentityServices = {
@@ -45,11 +60,13 @@ export const identitySubgraph = defineSubgraph({
           reply.header('cache-control', 'public, max-age=300');
           return keys.jwks();
         });
-        // For the gateway: `Authorization: Bearer bk_…` in, a short-lived access token out. Not
-        // public: only the gateway reaches subgraphs.
+        // For the gateway: `Authorization: Bearer bk_…` in, a short-lived access token and the
+        // key's facts (where it acts, version, plan) out. Not public: only the gateway reaches
+        // subgraphs. The outbox: a TEST key older than sandboxes opens its organization's here.
+        const outbox = createOutbox(eventStore, 'identity');
         app.post('/internal/api-keys/exchange', async (request, reply) => {
           const secret = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
-          const exchanged = await exchangeApiKey({ db, keys, log }, secret);
+          const exchanged = await exchangeApiKey({ db, keys, log, outbox }, secret);
           reply.header('cache-control', 'no-store');
           if (!exchanged) return reply.status(401).send({ error: 'invalid API key' });
           return exchanged;

@@ -286,6 +286,7 @@ describe('createOrganization, organization(id) and organizationBySlug', () => {
       name: 'Sarajevo Jazz',
       slug,
       testMode: false,
+      sandboxOf: null,
     });
   });
 

@@ -11,6 +11,13 @@ const optionalText = z
   .optional()
   .transform((value) => value || undefined);
 
+/** A host as WEBHOOK_ALLOWED_HOSTS lists it: lower case, IPv6 without brackets. */
+const hostName = (host: string) =>
+  host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+
 /** Messaging's variables: the kit's common ones, its port, where mail goes and what links point to. */
 export const messagingEnv = serviceEnv({
   MESSAGING_PORT: port(4005),
@@ -55,6 +62,19 @@ export const messagingEnv = serviceEnv({
   DELIVERY_RETRY_BASE_MS: z.coerce.number().int().min(1).default(30_000),
   /** How often the reminder sweep looks for events starting within a day. */
   REMINDER_SWEEP_MS: z.coerce.number().int().min(10).default(60_000),
+  /** Outbound webhooks to http:// URLs too (development, tests); otherwise https only. */
+  WEBHOOK_ALLOW_HTTP: z.stringbool().default(false),
+  /** Hosts (comma-separated) webhooks may reach even when they resolve to private or loopback addresses. */
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').flatMap((host) => hostName(host) || [])),
+  /** Multiplies the retry schedule (5 s … 10 h): 0.001 in tests turns hours into seconds. */
+  WEBHOOK_RETRY_SCALE: z.coerce.number().min(0).max(1).default(1),
+  /** How often the webhook worker looks for due retries when no new delivery woke it. */
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+  /** How long an endpoint has to answer one delivery. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
 });
 export type MessagingConfig = z.infer<typeof messagingEnv>;
 

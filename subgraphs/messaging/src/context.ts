@@ -1,5 +1,6 @@
 import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
 import { createLoaders } from './db/loaders.ts';
+import type { TargetPolicy } from './domain/webhook-targets.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
 export interface MessagingServices {
@@ -9,6 +10,8 @@ export interface MessagingServices {
   webPushPublicKey: string | null;
   /** Outside production, push endpoints on 127.0.0.1/localhost over http are accepted (tests, local push services). */
   production: boolean;
+  /** Where webhook endpoints may point (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOWED_HOSTS). */
+  webhookTargets: TargetPolicy;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & MessagingServices;

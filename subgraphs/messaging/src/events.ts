@@ -8,6 +8,7 @@ import { eventWorkflowConsumers } from './domain/event-workflows.ts';
 import { organizationClosedConsumer } from './domain/followers.ts';
 import { orderBookConsumers } from './domain/order-book.ts';
 import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
+import { webhookConsumers } from './domain/webhook-events.ts';
 import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
 
 /**
@@ -19,7 +20,8 @@ export { notificationCreated, notificationsRead } from '@bilten/contracts/messag
 // It consumes identity's account events, orders' and billing's events and catalog's published
 // events to run the workflows (domain/workflows.ts: notices stored in-app and queued for the other
 // channels), orders' events for its order book, identity's users and organizations for its address
-// book and organizer names (a closure also ends the organization's follows).
+// book and organizer names (a closure also ends the organization's follows). Orders', catalog's and
+// check-ins' events also become the organizations' outbound webhooks (domain/webhook-events.ts).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
@@ -47,5 +49,6 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     brandKitConsumer(),
     ...eventScheduleConsumers(),
     ...eventWorkflowConsumers(workflowDeps),
+    ...webhookConsumers(),
   ] as EventConsumer[];
 };

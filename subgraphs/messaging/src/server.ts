@@ -15,6 +15,7 @@ import { createSmsSender } from './adapters/sms.ts';
 import { registerTracking } from './adapters/tracking-routes.ts';
 import { createUnsubscribeLinks, registerUnsubscribe } from './adapters/unsubscribe-links.ts';
 import { createPushSender, vapidPublicKey } from './adapters/web-push.ts';
+import { createWebhookMetrics, createWebhookSender } from './adapters/webhook-sender.ts';
 import type { MessagingConfig } from './config.ts';
 import { messagingEnv } from './config.ts';
 import { createContext } from './context.ts';
@@ -24,11 +25,14 @@ import {
   ORDER_BOOK_EMAIL_COLUMN,
   PHONE_COLUMN,
   RECIPIENT_EMAIL_COLUMN,
+  WEBHOOK_SECRET_COLUMNS,
 } from './db/schema.ts';
 import { startDeliveryWorker } from './domain/delivery-worker.ts';
 import { createEmailTracking, trackClick, trackOpen } from './domain/engagement.ts';
 import { optOut } from './domain/preferences.ts';
 import { startReminderSweep } from './domain/reminders.ts';
+import { startTestMessageSweep } from './domain/test-messages.ts';
+import { startWebhookWorker } from './domain/webhook-deliveries.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -41,6 +45,7 @@ export const encryptedColumns: EncryptedColumn[] = [
   PHONE_COLUMN,
   ...DELIVERY_COLUMNS,
   ORDER_BOOK_EMAIL_COLUMN,
+  ...WEBHOOK_SECRET_COLUMNS,
 ];
 
 export const messagingSubgraph = defineSubgraph({
@@ -59,6 +64,7 @@ export const messagingSubgraph = defineSubgraph({
         ring: keyRingFromEnv(config),
         webPushPublicKey: vapidPublicKey(config),
         production: config.NODE_ENV === 'production',
+        webhookTargets: webhookTargetsOf(config),
       },
       // `/unsubscribe`, which the gateway serves at its own door (gateway/src/unsubscribe.ts).
       routes: (app) => {
@@ -77,6 +83,8 @@ export const messagingSubgraph = defineSubgraph({
         const jobs = [
           startReminderSweep(deps, config.REMINDER_SWEEP_MS),
           startDeliveryWorkerFromConfig(config, deps),
+          startTestMessageSweep(deps),
+          startWebhookWorkerFromConfig(config, deps),
         ];
         return { stop: async () => void (await Promise.all(jobs.map((job) => job.stop()))) };
       },
@@ -106,5 +114,27 @@ function startDeliveryWorkerFromConfig(
     retryBaseMs: config.DELIVERY_RETRY_BASE_MS,
     pollMs: config.DELIVERY_POLL_MS,
     perRecipientPerHour: config.MAIL_PER_RECIPIENT_PER_HOUR,
+  });
+}
+
+const webhookTargetsOf = (config: MessagingConfig) => ({
+  allowHttp: config.WEBHOOK_ALLOW_HTTP,
+  allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+});
+
+/** The webhook worker of a running messaging: signs with the endpoints' secrets, posts under the SSRF rule. */
+function startWebhookWorkerFromConfig(
+  config: MessagingConfig,
+  { db, log, registry }: { db: Database; log: Logger; registry: Registry },
+): { stop(): Promise<void> } {
+  return startWebhookWorker({
+    db,
+    log,
+    ring: keyRingFromEnv(config),
+    sender: createWebhookSender({ policy: webhookTargetsOf(config), timeoutMs: config.WEBHOOK_TIMEOUT_MS }),
+    retryScale: config.WEBHOOK_RETRY_SCALE,
+    pollMs: config.WEBHOOK_POLL_MS,
+    leaseMs: config.WEBHOOK_TIMEOUT_MS + 30_000,
+    count: createWebhookMetrics(registry),
   });
 }

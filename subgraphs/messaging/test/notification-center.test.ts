@@ -647,8 +647,9 @@ describe('event published → followers', () => {
     const event = publishedEvent(organizationId);
     loseAckOnce.add(event.id);
     await subgraph.testBus.bus.publish(event);
-    // Three commits: the first lost its ack (in-app or mail consumer), then its redelivery, then the other consumer.
-    await waitFor(async () => handled.filter((id) => id === event.id).length === 3);
+    // Four commits: the first lost its ack (the in-app, mail or webhook consumer), then its
+    // redelivery, then the two other consumers.
+    await waitFor(async () => handled.filter((id) => id === event.id).length === 4);
     await caughtUp('event-published-followers');
     const rows = await notificationsFrom(event.id);
     expect(rows.map((row) => row.recipient_id).sort()).toEqual([...rest].sort());

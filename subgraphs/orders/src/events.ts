@@ -13,6 +13,7 @@ export {
   orderPaid,
   orderStatusChanged,
   refundRequested,
+  ticketCheckedIn,
   ticketTransferred,
   waitingListOffered,
 } from '@bilten/contracts/orders';

@@ -10,13 +10,25 @@ import {
   eventVersions,
   outboxSequences,
   type TicketTypeRow,
+  testModeOrganizations,
   ticketTypes,
 } from './schema.ts';
 
 export type Db = Database | Transaction;
 
-export async function insertEvent(db: Db, row: typeof events.$inferInsert): Promise<EventRow> {
-  const [event] = await db.insert(events).values(row).returning(eventColumns);
+/**
+ * A new event, in test mode when its organization is: under the organization's test-mode lock
+ * (shared), so identity's late `organizationCreated` either comes first or marks it after.
+ */
+export async function insertEvent(tx: Transaction, row: typeof events.$inferInsert): Promise<EventRow> {
+  await tx.execute(sql`select pg_advisory_xact_lock_shared(${testModeLockKey(row.organizationId)})`);
+  const [event] = await tx
+    .insert(events)
+    .values({
+      ...row,
+      testMode: sql`exists (select from ${testModeOrganizations} where organization_id = ${row.organizationId})`,
+    })
+    .returning(eventColumns);
   return event!;
 }
 
@@ -258,3 +270,31 @@ export async function lockUpcomingEventsOf(tx: Transaction, organizationId: stri
 
 export const insertClosedOrganization = (tx: Transaction, organizationId: string, closureId: string) =>
   tx.insert(closedOrganizations).values({ organizationId, closureId }).onConflictDoNothing();
+
+// ---------------------------------------------------------------- test mode
+
+const testModeLockKey = (organizationId: string) =>
+  sql`hashtextextended(${`catalog.test-mode:${organizationId}`}, 0)`;
+
+/**
+ * Records a test-mode organization and puts its events (any written before identity's event
+ * arrived) in test mode. Twice: first without the test-mode lock, so an edit holding one of the
+ * events' rows (a duplicate about to create another) finishes first instead of deadlocking with
+ * this; then under the lock alone, for events created meanwhile, whose creators held it shared
+ * (insertEvent): each committed before, or waits and is created in test mode. Idempotent.
+ */
+export async function recordTestModeOrganization(
+  tx: Transaction,
+  organizationId: string,
+  sandboxOf: string | null,
+): Promise<void> {
+  await tx.insert(testModeOrganizations).values({ organizationId, sandboxOf }).onConflictDoNothing();
+  const markEvents = () =>
+    tx
+      .update(events)
+      .set({ testMode: true })
+      .where(and(eq(events.organizationId, organizationId), eq(events.testMode, false)));
+  await markEvents();
+  await tx.execute(sql`select pg_advisory_xact_lock(${testModeLockKey(organizationId)})`);
+  await markEvents();
+}

@@ -84,6 +84,11 @@ export const events = catalog.table(
     refundPercent: integer('refund_percent'),
     visibility: eventVisibility().notNull().default('PUBLIC'),
     status: eventStatus().notNull().default('DRAFT'),
+    /**
+     * Of a test-mode organization (a sandbox): shown to its own members and keys only. Copied from
+     * `test_mode_organizations` when the event is written, so public lists filter on the row itself.
+     */
+    testMode: boolean('test_mode').notNull().default(false),
     /** Bumped by every change; `updateEvent` must name the version it saw. */
     version: integer().notNull().default(1),
     /** Tickets sold so far, kept by orders' events; guards currency changes and hard deletion. */
@@ -117,17 +122,17 @@ export const events = catalog.table(
     ),
     index('events_listed_starts_at_idx')
       .on(table.startsAt, table.id)
-      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
+      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC' and not test_mode`),
     index('events_min_price_idx').on(table.minPrice, table.id),
     index('events_city_starts_at_idx').on(sql`lower(${table.venueCity})`, table.startsAt),
     // "Music in Sarajevo from next week", the common public search: the page in order, the count
     // without reading the events of the city's other categories.
     index('events_listed_city_category_starts_at_idx')
       .on(sql`lower(${table.venueCity})`, table.category, table.startsAt)
-      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC'`),
+      .where(sql`status = 'PUBLISHED' and visibility = 'PUBLIC' and not test_mode`),
     // Near searches ask for a box of longitudes × latitudes: a GiST index answers both at once.
     // The public's use a covering, partial copy of it, `events_listed_venue_point_idx`, written in
-    // migration 0009 by hand (drizzle cannot declare INCLUDE columns).
+    // migration 0009 by hand (drizzle cannot declare INCLUDE columns; 0015 leaves test mode out of it).
     index('events_venue_point_idx').using(
       'gist',
       sql`point(${table.venueLongitude}, ${table.venueLatitude})`,
@@ -205,6 +210,17 @@ export const closedOrganizations = catalog.table('closed_organizations', {
   organizationId: uuid('organization_id').primaryKey(),
   closureId: uuid('closure_id').notNull(),
   closedAt: timestamp('closed_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Test-mode organizations and sandboxes, as identity announced them (`organizationCreated`): their
+ * events are theirs alone. An organization never leaves test mode, so a row is never removed.
+ */
+export const testModeOrganizations = catalog.table('test_mode_organizations', {
+  organizationId: uuid('organization_id').primaryKey(),
+  /** For a sandbox: the live organization it belongs to. */
+  sandboxOf: uuid('sandbox_of'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
 /** Every state an event has been in: a snapshot after each change and the diff that led to it. */

@@ -3,9 +3,17 @@ import { boxesAround, EARTH_RADIUS_KM } from '../domain/geometry.ts';
 import type { Db } from './queries.ts';
 import { type EventRow, eventColumns, events, MAX_INT, searchWords } from './schema.ts';
 
-/** What a list shows: published public events, plus every event of the organizations the caller sees in full. */
+/**
+ * What a list shows: published public events of live organizations (domain/access.ts `isPublic`;
+ * the listed partial indexes have the same predicate), plus every event of the organizations the
+ * caller sees in full.
+ */
 const listable = (seesAllOf: string[]) => {
-  const published = and(eq(events.status, 'PUBLISHED'), eq(events.visibility, 'PUBLIC'));
+  const published = and(
+    eq(events.status, 'PUBLISHED'),
+    eq(events.visibility, 'PUBLIC'),
+    sql`not ${events.testMode}`,
+  );
   return seesAllOf.length ? or(published, inArray(events.organizationId, seesAllOf)) : published;
 };
 

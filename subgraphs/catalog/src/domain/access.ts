@@ -27,9 +27,17 @@ export function seesAllEventsOf(viewer: Viewer, organizationId: string): boolean
   }
 }
 
-/** Everyone sees what was published; drafts only those who see all of the organization's events. */
+/**
+ * What anyone may see of an event by its id: all but drafts, and nothing of a test-mode
+ * organization (a sandbox), whose events are test data for its own members and keys alone. Lists
+ * apply the same rule in SQL (db/search.ts `listable`), to published public events.
+ */
+export const isPublic = (event: Pick<EventRow, 'status' | 'testMode'>) =>
+  event.status !== 'DRAFT' && !event.testMode;
+
+/** Everyone sees what is public; the rest only those who see all of the organization's events. */
 export const canSeeEvent = (viewer: Viewer, event: EventRow) =>
-  event.status !== 'DRAFT' || seesAllEventsOf(viewer, event.organizationId);
+  isPublic(event) || seesAllEventsOf(viewer, event.organizationId);
 
 /** The organizations whose drafts and unlisted events the viewer's lists include. */
 export function organizationsSeenInFull(viewer: Viewer): string[] {
@@ -98,6 +106,24 @@ export async function visibleTicketType(ctx: ReadContext, id: string): Promise<T
   return event && (!ticketType.hidden || seesAllEventsOf(ctx.viewer, event.organizationId))
     ? ticketType
     : null;
+}
+
+/**
+ * An event reached through an object of another subgraph the caller already holds (their
+ * reservation, order or ticket): a sandbox's too, which reads by id and lists hide, so a guest
+ * buying in test mode sees what they bought. Drafts stay their organization's.
+ */
+export async function referencedEvent(ctx: ReadContext, id: string): Promise<EventRow | null> {
+  const event = await ctx.loaders.event.load(id);
+  return event && (event.status !== 'DRAFT' || seesAllEventsOf(ctx.viewer, event.organizationId))
+    ? event
+    : null;
+}
+
+/** A ticket type reached through the caller's own reservation, order or ticket (see referencedEvent). */
+export async function referencedTicketType(ctx: ReadContext, id: string): Promise<TicketTypeRow | null> {
+  const ticketType = await ctx.loaders.ticketType.load(id);
+  return ticketType && (await referencedEvent(ctx, ticketType.eventId)) ? ticketType : null;
 }
 
 /** The event's ticket types the caller may see: hidden ones only insiders. */

@@ -1,5 +1,11 @@
 import { selectsField } from '@bilten/platform';
-import { visibleEvent, visibleTicketType, visibleTicketTypes } from '../domain/access.ts';
+import {
+  referencedEvent,
+  referencedTicketType,
+  visibleEvent,
+  visibleTicketType,
+  visibleTicketTypes,
+} from '../domain/access.ts';
 import { refundPolicyOf, venueOf } from '../domain/event-columns.ts';
 import { createEvent, restoreEventVersion, updateEvent } from '../domain/event-definition.ts';
 import { auditLog, eventVersions } from '../domain/history.ts';
@@ -32,7 +38,7 @@ export const resolvers: Resolvers = {
     restoreEventVersion: (_, { input }, context) => restoreEventVersion(context, input),
   },
   Event: {
-    __resolveReference: ({ id }, context) => visibleEvent(context, id),
+    __resolveReference: ({ id }, context) => referencedEvent(context, id),
     status: (event) => (event.status === 'PUBLISHED' && event.endsAt <= new Date() ? 'ENDED' : event.status),
     venue: (event) => venueOf(event),
     refundPolicy: (event) => refundPolicyOf(event),
@@ -43,7 +49,7 @@ export const resolvers: Resolvers = {
     ticketsSold: (event, _, context) => ticketsSoldOf(context, event),
   },
   TicketType: {
-    __resolveReference: ({ id }, context) => visibleTicketType(context, id),
+    __resolveReference: ({ id }, context) => referencedTicketType(context, id),
     price: (ticketType) => ({ amount: ticketType.priceAmount, currency: ticketType.priceCurrency }),
     event: (ticketType, _, context) => eventOfTicketType(context, ticketType),
     ticketsSold: (ticketType, _, context) => ticketTypeSoldOf(context, ticketType),

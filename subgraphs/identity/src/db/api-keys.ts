@@ -1,6 +1,7 @@
 import type { Database, Transaction } from '@bilten/platform';
 import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
-import { type ApiKeyRow, apiKeys } from './schema.ts';
+import { alias } from 'drizzle-orm/pg-core';
+import { type ApiKeyRow, apiKeys, organizations } from './schema.ts';
 
 type Db = Database | Transaction;
 
@@ -23,12 +24,27 @@ export async function revokeApiKeyRow(db: Db, id: string): Promise<ApiKeyRow> {
   return key!;
 }
 
-/** A live key by the hash of its secret; a revoked one is as good as unknown. */
-export async function activeApiKeyBySecretHash(db: Db, hash: string): Promise<ApiKeyRow | undefined> {
-  const [key] = await db
-    .select()
+const sandboxes = alias(organizations, 'sandboxes');
+
+/**
+ * A live key by the hash of its secret (a revoked one is as good as unknown), with what decides
+ * where it acts: whether its organization is in test mode, and that one's sandbox, if opened.
+ */
+export async function activeApiKeyBySecretHash(
+  db: Db,
+  hash: string,
+): Promise<{ key: ApiKeyRow; testMode: boolean; sandboxId: string | null } | undefined> {
+  const [found] = await db
+    .select({ key: apiKeys, testMode: organizations.testMode, sandboxId: sandboxes.id })
     .from(apiKeys)
+    .innerJoin(organizations, eq(organizations.id, apiKeys.organizationId))
+    .leftJoin(sandboxes, eq(sandboxes.sandboxOf, apiKeys.organizationId))
     .where(and(eq(apiKeys.secretHash, hash), isNull(apiKeys.revokedAt)));
+  return found;
+}
+
+export async function setApiKeyPlanRow(db: Db, id: string, plan: string): Promise<ApiKeyRow | undefined> {
+  const [key] = await db.update(apiKeys).set({ plan }).where(eq(apiKeys.id, id)).returning();
   return key;
 }
 

@@ -1,10 +1,16 @@
 import { type Database, loaderById } from '@bilten/platform';
 import { usersByIds } from './accounts.ts';
 import { organizationsByIds } from './organizations.ts';
+import { sandboxesOf } from './sandboxes.ts';
 
 export function createLoaders(db: Database) {
   return {
     user: loaderById((ids) => usersByIds(db, ids)),
     organization: loaderById((ids) => organizationsByIds(db, ids)),
+    /** By the live organization's id. */
+    sandbox: loaderById(
+      (ids) => sandboxesOf(db, ids),
+      (sandbox) => sandbox.sandboxOf!,
+    ),
   };
 }

@@ -1,5 +1,5 @@
 import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import {
   apiKeys,
   type InvitationRow,
@@ -80,11 +80,21 @@ export async function insertMember(db: Db, row: typeof organizationMembers.$infe
   await db.insert(organizationMembers).values(row);
 }
 
-/** Organization id → role, as access tokens carry it. */
+/**
+ * Where a membership reaches: its organization and that one's sandbox, which has no team of its
+ * own (the same join in liveSessionClaims).
+ */
+export const membershipReach = or(
+  eq(organizations.id, organizationMembers.organizationId),
+  eq(organizations.sandboxOf, organizationMembers.organizationId),
+);
+
+/** Organization id → role, as access tokens carry it; a sandbox with the role held in its live one. */
 export async function membershipsOf(db: Db, userId: string): Promise<Record<string, OrganizationRole>> {
   const rows = await db
-    .select({ organizationId: organizationMembers.organizationId, role: organizationMembers.role })
+    .select({ organizationId: organizations.id, role: organizationMembers.role })
     .from(organizationMembers)
+    .innerJoin(organizations, membershipReach)
     .where(eq(organizationMembers.userId, userId));
   return Object.fromEntries(rows.map((row) => [row.organizationId, row.role as OrganizationRole]));
 }
@@ -209,13 +219,15 @@ export const openInvitationsOf = (db: Database, organizationId: string) =>
 
 /**
  * A closed organization keeps its name and slugs (orders and receipts name it) and loses its
- * team: members, open invitations and API keys end in the transaction that closes it.
+ * team: members, open invitations and API keys end in the transaction that closes it (the keys
+ * it revoked are answered).
  */
 export async function dissolveTeam(tx: Transaction, organizationId: string) {
   await tx.delete(organizationMembers).where(eq(organizationMembers.organizationId, organizationId));
   await revokeOpenInvitations(tx, organizationId);
-  await tx
+  return tx
     .update(apiKeys)
     .set({ revokedAt: sql`now()` })
-    .where(and(eq(apiKeys.organizationId, organizationId), isNull(apiKeys.revokedAt)));
+    .where(and(eq(apiKeys.organizationId, organizationId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id, mode: apiKeys.mode });
 }

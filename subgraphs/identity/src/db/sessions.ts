@@ -1,9 +1,11 @@
 import { createOutbox, type Database, type OrganizationRole, type Transaction } from '@bilten/platform';
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import { sessionsRevoked } from '../events.ts';
+import { membershipReach } from './organizations.ts';
 import {
   eventStore,
   organizationMembers,
+  organizations,
   refreshTokens,
   type SessionRow,
   sessions,
@@ -114,7 +116,8 @@ export const activeSessionsOf = (db: Database, userId: string) =>
 /**
  * What a live session's access token says now, in one statement (the gateway asks for it on
  * every user's request, at most once a second): the user's platform roles, email status and
- * memberships; undefined when the session is revoked, over, or not the user's.
+ * memberships (sandboxes included); undefined when the session is revoked, over, or not the
+ * user's.
  */
 export async function liveSessionClaims(db: Db, sessionId: string, userId: string) {
   const [row] = await db
@@ -123,8 +126,9 @@ export async function liveSessionClaims(db: Db, sessionId: string, userId: strin
       emailVerified: sql<boolean>`${users.emailVerifiedAt} is not null`,
       orgs: sql<
         Record<string, OrganizationRole>
-      >`coalesce((select jsonb_object_agg(${organizationMembers.organizationId}, ${organizationMembers.role})
-        from ${organizationMembers} where ${organizationMembers.userId} = ${users.id}), '{}'::jsonb)`,
+      >`coalesce((select jsonb_object_agg(${organizations.id}, ${organizationMembers.role})
+        from ${organizationMembers} join ${organizations} on ${membershipReach}
+        where ${organizationMembers.userId} = ${users.id}), '{}'::jsonb)`,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))

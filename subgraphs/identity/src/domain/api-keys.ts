@@ -1,15 +1,17 @@
-import { CURRENT_API_VERSION } from '@bilten/contracts/api-versions';
 import {
   API_KEY_MODES,
   API_KEY_SCOPES,
+  type ApiKeyMode,
   DomainError,
   displayText,
   mutationRule,
+  requireAdmin,
   requireOrgRole,
   requireUser,
   type UserError,
   uuidInput,
 } from '@bilten/platform';
+import { CURRENT_API_VERSION } from '@bilten/platform/api-versions';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
@@ -19,11 +21,13 @@ import {
   apiKeysOf,
   insertApiKey,
   revokeApiKeyRow,
+  setApiKeyPlanRow,
   touchApiKey,
 } from '../db/api-keys.ts';
 import type { ApiKeyRow, OrganizationRow } from '../db/schema.ts';
 import { apiKeyRevoked } from '../events.ts';
 import { type Ctx, requireActive, withMembers } from './organizations.ts';
+import { ensureSandbox, sandboxForKey } from './sandboxes.ts';
 import { newToken, tokenHash } from './secrets.ts';
 
 /**
@@ -47,7 +51,10 @@ const createInput = z.object({
   mode: z.enum(API_KEY_MODES),
 });
 
-/** ADMIN and up of the organization; the secret is in this answer and nowhere else, ever. */
+/**
+ * ADMIN and up of the organization; the secret is in this answer and nowhere else, ever. A TEST
+ * key of a live organization opens its sandbox (where its calls act) unless it is open already.
+ */
 export const createApiKey = mutationRule(
   { input: createInput, caller: requireUser, invalid: (errors) => ({ apiKey: null, secret: null, errors }) },
   async (
@@ -56,6 +63,7 @@ export const createApiKey = mutationRule(
   ): Promise<{ apiKey: ApiKeyRow | null; secret: string | null; errors: UserError[] }> =>
     withMembers(ctx, organizationId, 'ADMIN', async (tx, { organization, actor }) => {
       requireActive(organization);
+      if (mode === 'TEST') await ensureSandbox(tx, ctx, organization);
       const secret = newToken(`bk_${mode.toLowerCase()}_`);
       const apiKey = await insertApiKey(tx, {
         id: uuidv7(),
@@ -113,28 +121,80 @@ export function organizationApiKeys(ctx: Pick<Context, 'db' | 'viewer'>, organiz
   return apiKeysOf(ctx.db, organization.id);
 }
 
+const planName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{0,31}$/,
+    'must be 1–32 lower-case letters, digits or dashes, starting with a letter',
+  );
+
 /**
- * A short-lived access token for a live key's organization, scopes and mode, or null for a
- * malformed, unknown or revoked secret (one answer for all three).
+ * Platform administrators only: which rate-limit plan the gateway charges the key by. Its next
+ * exchange carries it (within a second). A name the gateway does not know counts as its default.
+ */
+export const setApiKeyPlan = mutationRule(
+  {
+    input: z.object({ id: uuidInput, plan: planName }),
+    caller: requireAdmin,
+    invalid: (errors) => ({ apiKey: null, errors }),
+  },
+  async (ctx: Ctx, { id, plan }, admin): Promise<{ apiKey: ApiKeyRow | null; errors: UserError[] }> => {
+    const apiKey = await setApiKeyPlanRow(ctx.db, id, plan);
+    if (!apiKey) {
+      return {
+        apiKey: null,
+        errors: [{ code: 'NOT_FOUND', message: 'no such API key', field: ['input', 'id'] }],
+      };
+    }
+    ctx.log.info(
+      { organizationId: apiKey.organizationId, apiKeyId: id, plan, by: admin.userId },
+      'API key plan set',
+    );
+    return { apiKey, errors: [] };
+  },
+);
+
+export interface ExchangedApiKey {
+  accessToken: string;
+  expiresIn: number;
+  keyId: string;
+  /** Where its calls act (its `org` claim): see organizationActedOn. */
+  organizationId: string;
+  mode: ApiKeyMode;
+  apiVersion: string;
+  plan: string;
+}
+
+/**
+ * A short-lived access token for a live key's scopes and mode, acting on its organization or,
+ * for a TEST key of a live one, on that one's sandbox; with what the gateway needs to know of the
+ * key (version, plan). Null for a malformed, unknown or revoked secret (one answer for all three).
  */
 export async function exchangeApiKey(
-  ctx: Pick<Context, 'db' | 'keys' | 'log'>,
+  ctx: Pick<Context, 'db' | 'keys' | 'log' | 'outbox'>,
   secret: string,
-): Promise<{ accessToken: string; expiresIn: number } | null> {
+): Promise<ExchangedApiKey | null> {
   if (!API_KEY_SECRET.test(secret)) return null;
-  const key = await activeApiKeyBySecretHash(ctx.db, tokenHash(secret));
-  if (!key) return null;
+  const found = await activeApiKeyBySecretHash(ctx.db, tokenHash(secret));
+  if (!found) return null;
+  const { key } = found;
+  const mode = key.mode as ApiKeyMode;
+  const organizationId =
+    mode === 'LIVE' || found.testMode
+      ? key.organizationId
+      : (found.sandboxId ?? (await sandboxForKey(ctx, key)).id);
   await touchApiKey(ctx.db, key.id);
   const accessToken = await ctx.keys.sign(
-    {
-      kind: 'api_key',
-      sub: key.id,
-      jti: uuidv7(),
-      org: key.organizationId,
-      scopes: key.scopes,
-      mode: key.mode,
-    },
+    { kind: 'api_key', sub: key.id, jti: uuidv7(), org: organizationId, scopes: key.scopes, mode },
     API_KEY_TOKEN_TTL_SECONDS,
   );
-  return { accessToken, expiresIn: API_KEY_TOKEN_TTL_SECONDS };
+  return {
+    accessToken,
+    expiresIn: API_KEY_TOKEN_TTL_SECONDS,
+    keyId: key.id,
+    organizationId,
+    mode,
+    apiVersion: key.apiVersion,
+    plan: key.plan,
+  };
 }

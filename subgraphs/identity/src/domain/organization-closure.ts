@@ -5,6 +5,7 @@ import {
   mutationRule,
   type Outbox,
   requireUser,
+  type Transaction,
   type UserError,
   uuidInput,
 } from '@bilten/platform';
@@ -12,8 +13,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { dissolveTeam, lockMembers, updateOrganizationRow } from '../db/organizations.ts';
-import type { OrganizationRow } from '../db/schema.ts';
-import { organizationClosed, organizationClosureRequested } from '../events.ts';
+import { sandboxesOf } from '../db/sandboxes.ts';
+import type { MemberRow, OrganizationRow } from '../db/schema.ts';
+import { apiKeyRevoked, organizationClosed, organizationClosureRequested } from '../events.ts';
 import { type Ctx, withMembers } from './organizations.ts';
 
 /**
@@ -61,7 +63,8 @@ export function closureConsumers({ outbox, log }: { outbox: Outbox; log: Logger 
     closureId: string,
   ) => {
     const state = await lockMembers(tx, organizationId);
-    return state?.organization.status === 'CLOSING' && state.organization.closureId === closureId;
+    const isPending = state?.organization.status === 'CLOSING' && state.organization.closureId === closureId;
+    return isPending ? state : undefined;
   };
   const refused: EventConsumer<typeof organizationClosureRefused.payload> = {
     name: 'organization-closure-refused',
@@ -76,8 +79,18 @@ export function closureConsumers({ outbox, log }: { outbox: Outbox; log: Logger 
     name: 'organization-events-closed',
     event: organizationEventsClosed,
     async handle({ payload: { organizationId, closureId, cancelledEventIds } }, tx) {
-      if (!(await pending(tx, organizationId, closureId))) return;
-      await dissolveTeam(tx, organizationId);
+      const state = await pending(tx, organizationId, closureId);
+      if (!state) return;
+      await closeSandboxOf(tx, outbox, state);
+      const revokedKeys = await dissolveTeam(tx, organizationId);
+      // `organization.closed` ends the tokens naming this organization; its TEST keys' tokens
+      // name its sandbox (a test-mode organization's name itself), so they are revoked by name.
+      const actingOnSandbox = state.organization.testMode
+        ? []
+        : revokedKeys.filter((key) => key.mode === 'TEST');
+      for (const key of actingOnSandbox) {
+        await outbox.publish(tx, apiKeyRevoked, key.id, { apiKeyId: key.id, organizationId });
+      }
       await updateOrganizationRow(tx, organizationId, { status: 'CLOSED', closedAt: new Date() });
       await outbox.publish(tx, organizationClosed, organizationId, { organizationId, closureId });
       log.info(
@@ -87,4 +100,27 @@ export function closureConsumers({ outbox, log }: { outbox: Outbox; log: Logger 
     },
   };
   return [refused, closed] as EventConsumer[];
+}
+
+/**
+ * A closed organization's sandbox closes after it, through catalog like any organization (its
+ * upcoming test events are cancelled), in the name of one of the live organization's owners: the
+ * request's own author is not kept. Should catalog refuse (test tickets sold), the sandbox stays
+ * open but unreachable: its team was the live organization's, and its TEST keys were too.
+ */
+async function closeSandboxOf(
+  tx: Transaction,
+  outbox: Outbox,
+  live: { organization: OrganizationRow; members: MemberRow[] },
+) {
+  const [sandbox] = await sandboxesOf(tx, [live.organization.id]);
+  const owner = live.members.find((member) => member.role === 'OWNER');
+  if (sandbox?.status !== 'ACTIVE' || !owner) return;
+  const closureId = uuidv7();
+  await updateOrganizationRow(tx, sandbox.id, { status: 'CLOSING', closureId, closureRefusal: null });
+  await outbox.publish(tx, organizationClosureRequested, sandbox.id, {
+    organizationId: sandbox.id,
+    closureId,
+    requestedBy: owner.userId,
+  });
 }

@@ -140,10 +140,10 @@ export async function organizationWithSlug(ctx: Pick<Context, 'db'>, args: { slu
   return (await organizationBySlug(ctx.db, args.slug)) ?? null;
 }
 
-/** The members, for any member (STAFF and up by their access token). */
+/** The members, for any member (STAFF and up by their access token); a sandbox's are its live organization's. */
 export function organizationMembers(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
   requireOrgRole(ctx.viewer, organization.id, 'STAFF');
-  return membersOf(ctx.db, organization.id);
+  return membersOf(ctx.db, organization.sandboxOf ?? organization.id);
 }
 
 /** The open invitations, for ADMINs and OWNERs. */
@@ -161,6 +161,7 @@ export function requireActive(organization: OrganizationRow) {
   );
 }
 
+const SANDBOX_TEAM = "a sandbox has its live organization's team, keys and settings: change them there";
 const rank = (role: string) => ORGANIZATION_ROLES.indexOf(role as OrganizationRole);
 const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
 const failure = (code: UserError['code'], message: string, field?: string[]): UserError[] => [
@@ -170,7 +171,8 @@ const failure = (code: UserError['code'], message: string, field?: string[]): Us
 /**
  * Runs `change` with the organization and its members locked, after checking the caller's role
  * from the database too: the token's roles may be up to 15 minutes old, a demotion is not.
- * The token check comes first, so another organization's ids never reach the database.
+ * The token check comes first, so another organization's ids never reach the database. A
+ * sandbox has nothing of this to change: its team and keys are its live organization's.
  */
 export async function withMembers<T>(
   ctx: Ctx,
@@ -184,6 +186,7 @@ export async function withMembers<T>(
   const viewer = requireOrgRole(ctx.viewer, organizationId, minimum);
   return ctx.db.transaction(async (tx) => {
     const state = await lockMembers(tx, organizationId);
+    if (state?.organization.sandboxOf) throw forbidden(SANDBOX_TEAM);
     const actor = state?.members.find((member) => member.userId === viewer.userId);
     if (!state || !actor || rank(actor.role) < rank(minimum)) {
       throw forbidden(`needs the ${minimum} role in this organization`);

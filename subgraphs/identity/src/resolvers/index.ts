@@ -1,6 +1,6 @@
 import type { OrganizationRole } from '@bilten/platform';
 import { changeEmail, register, resendVerification, userById, verifyEmail } from '../domain/accounts.ts';
-import { createApiKey, organizationApiKeys, revokeApiKey } from '../domain/api-keys.ts';
+import { createApiKey, organizationApiKeys, revokeApiKey, setApiKeyPlan } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
 import { closureRefusalOf, deleteOrganization } from '../domain/organization-closure.ts';
 import {
@@ -17,6 +17,12 @@ import {
   updateOrganization,
 } from '../domain/organizations.ts';
 import { changePassword, requestPasswordReset, resetPassword } from '../domain/passwords-reset.ts';
+import {
+  liveOrganizationOf,
+  openSandbox,
+  organizationActedOn,
+  sandboxOfOrganization,
+} from '../domain/sandboxes.ts';
 import {
   login,
   logout,
@@ -63,6 +69,8 @@ export const resolvers: Resolvers = {
     leaveOrganization: (_, { input }, ctx) => leaveOrganization(ctx, input),
     createApiKey: (_, { input }, ctx) => createApiKey(ctx, input),
     revokeApiKey: (_, { input }, ctx) => revokeApiKey(ctx, input),
+    openSandbox: (_, { input }, ctx) => openSandbox(ctx, input),
+    setApiKeyPlan: (_, { input }, ctx) => setApiKeyPlan(ctx, input),
     replayDeadLetters: (_, { input }, ctx) => replayDeadLetters(ctx, input),
     discardDeadLetter: (_, { input }, ctx) => discardDeadLetter(ctx, input),
   },
@@ -83,9 +91,12 @@ export const resolvers: Resolvers = {
     invitations: (organization, _, ctx) => organizationInvitations(ctx, organization),
     apiKeys: (organization, _, ctx) => organizationApiKeys(ctx, organization),
     closureRefusal: (organization, _, ctx) => closureRefusalOf(ctx, organization),
+    sandbox: (organization, _, ctx) => sandboxOfOrganization(ctx, organization),
+    sandboxOf: (organization, _, ctx) => liveOrganizationOf(ctx, organization),
   },
   ApiKey: {
     mode: (key) => key.mode as ApiKeyMode,
+    actsOn: (key, _, ctx) => organizationActedOn(ctx, key),
   },
   OrganizationMember: {
     user: async (member, _, { loaders }) => (await loaders.user.load(member.userId))!,

@@ -1,7 +1,15 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** How a delivery attempt ended, as the worker counts it. */
-export type DeliveryOutcome = 'sent' | 'retried' | 'failed' | 'bounced' | 'suppressed' | 'rate_limited';
+export type DeliveryOutcome =
+  | 'sent'
+  | 'retried'
+  | 'failed'
+  | 'bounced'
+  | 'suppressed'
+  | 'rate_limited'
+  /** A test-mode organization's: kept in test_messages, not sent. */
+  | 'captured';
 
 export interface DeliveryMetrics {
   /** One attempt's outcome; a `sent` one also observes how long the delivery waited since it was queued. */

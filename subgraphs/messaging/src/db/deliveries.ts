@@ -105,7 +105,7 @@ export async function recordAttempt(
     deliveryId: string;
     attempt: number;
     transport: string;
-    outcome: 'SENT' | 'TRANSIENT' | 'PERMANENT';
+    outcome: 'SENT' | 'TRANSIENT' | 'PERMANENT' | 'CAPTURED';
     detail: string;
   },
 ): Promise<void> {

@@ -262,7 +262,7 @@ export const deliveryAttempts = messaging.table(
       .references(() => deliveries.id, { onDelete: 'cascade' }),
     attempt: integer().notNull(),
     transport: text().notNull(),
-    /** SENT, or the error class: TRANSIENT (retried) or PERMANENT. */
+    /** SENT, CAPTURED (test mode), or the error class: TRANSIENT (retried) or PERMANENT. */
     outcome: text().notNull(),
     /** The provider's answer, one line, without personal data. */
     detail: text(),
@@ -432,3 +432,103 @@ export const testMessages = messaging.table(
   ],
 );
 export type TestMessageRow = typeof testMessages.$inferSelect;
+
+/**
+ * An organization's outbound webhook endpoint (domain/webhook-endpoints.ts): where its domain
+ * events go, signed per Standard Webhooks. The secret is encrypted bound to the row
+ * (WEBHOOK_SECRET_COLUMNS); after a rotation the previous one keeps signing, as a second
+ * signature, until `previous_secret_expires_at`.
+ */
+export const webhookEndpoints = messaging.table(
+  'webhook_endpoints',
+  {
+    id: uuid().primaryKey(),
+    organizationId: uuid('organization_id').notNull(),
+    url: text().notNull(),
+    description: text(),
+    /** Keys of WEBHOOK_EVENT_TYPES (domain/webhook-events.ts). */
+    eventTypes: text('event_types').array().notNull(),
+    /** False once the endpoint answered 410 Gone (or was turned off); nothing more is sent. */
+    enabled: boolean().notNull().default(true),
+    disabledReason: text('disabled_reason'),
+    secretSealed: text('secret_sealed').notNull(),
+    previousSecretSealed: text('previous_secret_sealed'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('webhook_endpoints_organization_id_id_idx').on(table.organizationId, table.id.desc())],
+);
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+
+/** Where webhook endpoints keep their signing secrets, for `npm run keys:rotate`. */
+export const WEBHOOK_SECRET_COLUMNS = [
+  { schema: 'messaging', table: 'webhook_endpoints', column: 'secret_sealed', key: 'id' },
+  { schema: 'messaging', table: 'webhook_endpoints', column: 'previous_secret_sealed', key: 'id' },
+] as const;
+
+export const webhookDeliveryStatus = messaging.enum('webhook_delivery_status', [
+  'PENDING',
+  'DELIVERED',
+  'FAILED',
+]);
+
+/**
+ * One message to one endpoint: the queue the webhook worker drains and the endpoint's delivery log.
+ * Unique per source event and endpoint (replays aside), so a redelivered domain event enqueues
+ * once; a replay is a row of its own with the same `message_id` and payload. The payload holds ids,
+ * statuses and amounts, nothing personal, so it is stored as sent.
+ */
+export const webhookDeliveries = messaging.table(
+  'webhook_deliveries',
+  {
+    id: uuid().primaryKey(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    organizationId: uuid('organization_id').notNull(),
+    /** The domain event it is made from. */
+    sourceEventId: uuid('source_event_id').notNull(),
+    /** The delivery this one replays, for a replay. */
+    replayOf: uuid('replay_of'),
+    /** `webhook-id`: `msg_` and the source event's id, the same on every attempt and replay. */
+    messageId: text('message_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: text().notNull(),
+    status: webhookDeliveryStatus().notNull().default('PENDING'),
+    attempts: integer().notNull().default(0),
+    /** When PENDING: the next attempt (or, while one runs, the end of its lease); null once ended. */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).defaultNow(),
+    lastResponseStatus: integer('last_response_status'),
+    lastError: text('last_error'),
+    lastDurationMs: integer('last_duration_ms'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('webhook_deliveries_source_endpoint_idx')
+      .on(table.sourceEventId, table.endpointId)
+      .where(sql`replay_of is null`),
+    // The worker's claim: due PENDING rows, oldest first.
+    index('webhook_deliveries_due_idx').on(table.nextAttemptAt).where(sql`status = 'PENDING'`),
+    // The delivery log: an endpoint's deliveries, newest first.
+    index('webhook_deliveries_endpoint_id_id_idx').on(table.endpointId, table.id.desc()),
+  ],
+);
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/** Each attempt of a webhook delivery: what the endpoint answered (or why nothing was), and how long it took. */
+export const webhookDeliveryAttempts = messaging.table(
+  'webhook_delivery_attempts',
+  {
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer().notNull(),
+    responseStatus: integer('response_status'),
+    error: text(),
+    durationMs: integer('duration_ms').notNull(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.deliveryId, table.attempt] })],
+);

@@ -1,4 +1,11 @@
-import { columnAad, type Database, type Logger, type Sql, type Transaction } from '@bilten/platform';
+import {
+  columnAad,
+  type Database,
+  type Logger,
+  type Sql,
+  startQueueWorker,
+  type Transaction,
+} from '@bilten/platform';
 import type { DeliveryMetrics } from '../adapters/delivery-metrics.ts';
 import type { UnsubscribeLinks } from '../adapters/unsubscribe-links.ts';
 import {
@@ -17,7 +24,6 @@ import {
 } from '../db/push-subscriptions.ts';
 import { recipientsByIds } from '../db/recipients.ts';
 import type { DeliveryRow } from '../db/schema.ts';
-import { brandOf } from './brand-kits.ts';
 import {
   type DataOf,
   DeliveryFailure,
@@ -36,11 +42,14 @@ import {
   messageIdOf,
   type NewDelivery,
 } from './deliveries.ts';
+import { renderEmailOf, renderShortOf, smsTextOf } from './delivery-rendering.ts';
 import type { KindName } from './delivery-rules.ts';
 import { emailOf } from './recipients.ts';
+import { captureDelivery, capturesDelivery } from './test-messages.ts';
 
 // The delivery worker: claims due deliveries, renders them now, sends them through their channel's
-// sender and records every attempt; retries, gives up, suppresses, falls back to email.
+// sender and records every attempt; retries, gives up, suppresses, falls back to email. A test-mode
+// organization's deliveries are captured instead (test-messages.ts).
 
 export interface DeliveryWorkerDeps extends EnqueueDeps {
   db: Database;
@@ -131,9 +140,16 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
   const { db, log } = deps;
   let data: DataOf<KindName> | null = null;
   let sent: Sent & { detail?: string };
+  let captured = false;
   try {
     const address = deps.ring.decrypt(row.addressSealed, columnAad(ADDRESS_COLUMN, row.id));
     data = JSON.parse(deps.ring.decrypt(row.dataSealed, columnAad(DATA_COLUMN, row.id))) as DataOf<KindName>;
+    captured = await capturesDelivery(db, row);
+    if (captured) {
+      await captureDelivery(deps, row, address, data);
+      deps.metrics?.record(row.channel, 'captured', row.createdAt);
+      return;
+    }
     const suppressed = await suppressionOf(db, row.addressHash, row.channel, row.critical);
     if (suppressed) {
       await db.transaction((tx) =>
@@ -163,7 +179,8 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
     }
     sent = await send(deps, row, address, data);
   } catch (err) {
-    await recordFailure(deps, row, data, err);
+    // Without its data, a failed capture falls back to no other channel.
+    await recordFailure(deps, row, captured ? null : data, err);
     return;
   }
   await db.transaction(async (tx) => {
@@ -196,20 +213,8 @@ async function send(
   address: string,
   data: DataOf<KindName>,
 ): Promise<Sent & { detail?: string }> {
-  const kind = row.kind as KindName;
   if (row.channel === 'EMAIL') {
-    const unsubscribeUrl =
-      !row.critical && row.recipientId
-        ? deps.unsubscribe.link({ userId: row.recipientId, category: row.category, channel: 'EMAIL' })
-        : undefined;
-    const brand = row.organizationId ? await brandOf(deps.db, row.organizationId) : null;
-    const rendered = await deps.renderer.email(
-      kind,
-      row.locale,
-      data,
-      brand,
-      unsubscribeUrl ? { unsubscribeUrl } : {},
-    );
+    const rendered = await renderEmailOf(deps, row, data);
     return deps.email.send({
       to: { name: data.recipient?.name ?? '', address },
       subject: rendered.subject,
@@ -218,10 +223,10 @@ async function send(
       // redirect, whose URL would hold them too. Event updates and announcements are tracked.
       html:
         deps.tracking && !row.critical
-          ? deps.tracking.decorate(rendered.html, row.id, unsubscribeUrl)
+          ? deps.tracking.decorate(rendered.html, row.id, rendered.unsubscribeUrl)
           : rendered.html,
       messageId: messageIdOf(row.id, deps.from),
-      ...(unsubscribeUrl && { unsubscribeUrl }),
+      ...(rendered.unsubscribeUrl && { unsubscribeUrl: rendered.unsubscribeUrl }),
       attachments: rendered.attachments,
     });
   }
@@ -229,7 +234,7 @@ async function send(
     if (!deps.push?.enabled) throw new DeliveryFailure('web push is not configured', true);
     const subscription = await pushSubscriptionById(deps.db, address);
     if (!subscription) throw new DeliveryFailure('the push subscription was removed', true);
-    const short = await deps.renderer.short(kind, row.locale, data);
+    const short = await renderShortOf(deps, row, data);
     const sent = await deps.push.send(
       { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
       short,
@@ -241,8 +246,7 @@ async function send(
     return sent;
   }
   if (!deps.sms) throw new DeliveryFailure('SMS is not configured', true);
-  const short = await deps.renderer.short(kind, row.locale, data);
-  return deps.sms.send(address, [`${short.title}: ${short.body}`, short.url].filter(Boolean).join('\n'));
+  return deps.sms.send(address, smsTextOf(await renderShortOf(deps, row, data)));
 }
 
 /**
@@ -339,51 +343,14 @@ async function fallBackToEmail(
  * queue through SKIP LOCKED.
  */
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): { stop(): Promise<void> } {
-  const batchSize = deps.batchSize ?? DEFAULT_BATCH;
-  let stopped = false;
-  let notified = false;
-  let wake: (() => void) | undefined;
-  const client = deps.sql ?? (deps.db as Database & { $client: Sql }).$client;
-  const listening = client
-    .listen(DELIVERIES_CHANNEL, () => {
-      notified = true;
-      wake?.();
-    })
-    .catch((err: unknown) => {
-      deps.log.warn({ err }, 'delivery worker cannot LISTEN: it polls only');
-      return undefined;
-    });
-  const loop = (async () => {
-    let failures = 0;
-    while (!stopped) {
-      notified = false;
-      let claimed = 0;
-      try {
-        claimed = await processDueDeliveries(deps);
-        failures = 0;
-      } catch (err) {
-        failures++;
-        deps.log.warn({ err, failures }, 'delivery worker round failed');
-      }
-      if (stopped) break;
-      if (!failures && (claimed >= batchSize || notified)) continue;
-      const pause = failures ? Math.min(10_000, 250 * 2 ** failures) : deps.pollMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pause);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
-      await (await listening)?.unlisten();
-    },
-  };
+  return startQueueWorker({
+    name: 'delivery worker',
+    db: deps.db,
+    sql: deps.sql,
+    channel: DELIVERIES_CHANNEL,
+    log: deps.log,
+    pollMs: deps.pollMs,
+    batchSize: deps.batchSize ?? DEFAULT_BATCH,
+    processDue: () => processDueDeliveries(deps),
+  });
 }

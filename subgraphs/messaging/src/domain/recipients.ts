@@ -7,6 +7,7 @@ import {
 import { columnAad, type EventConsumer, type KeyRing, type Transaction } from '@bilten/platform';
 import { upsertOrganizationName, upsertRecipient } from '../db/recipients.ts';
 import { RECIPIENT_EMAIL_COLUMN, type RecipientRow } from '../db/schema.ts';
+import { markOrganizationTestMode } from '../db/test-messages.ts';
 
 /** A user's address as stored: encrypted, bound to that user's row. */
 const sealEmail = (ring: KeyRing, userId: string, email: string) =>
@@ -50,7 +51,10 @@ export function recipientBookConsumers(ring: KeyRing): EventConsumer[] {
   return [registered, emailChanged] as EventConsumer[];
 }
 
-/** Organizations' names, to say whom a follower mail is from. */
+/**
+ * Organizations' names, to say whom a follower mail is from, and whether each is test-mode (its
+ * messages are captured, test-messages.ts), which only the creation says.
+ */
 export function organizationNameConsumers(): EventConsumer[] {
   const handle = async (
     { payload, occurredAt }: { payload: { organizationId: string; name: string }; occurredAt: string },
@@ -67,11 +71,21 @@ export function organizationNameConsumers(): EventConsumer[] {
     groupCommit: true,
     handle,
   };
+  // A consumer of its own, so a new durable subscription reads identity's stream from its start and
+  // marks the test-mode organizations announced before messaging kept test mode.
+  const testMode: EventConsumer<typeof organizationCreated.payload> = {
+    name: 'organization-test-mode',
+    event: organizationCreated,
+    groupCommit: true,
+    async handle({ payload }, tx) {
+      if (payload.testMode) await markOrganizationTestMode(tx, payload.organizationId);
+    },
+  };
   const updated: EventConsumer<typeof organizationUpdated.payload> = {
     name: 'organization-names-updated',
     event: organizationUpdated,
     groupCommit: true,
     handle,
   };
-  return [created, updated] as EventConsumer[];
+  return [created, testMode, updated] as EventConsumer[];
 }

@@ -16,10 +16,12 @@ import type {
   Transaction,
 } from '@bilten/platform';
 import type { z } from 'zod';
+import { eventScheduleById } from '../db/event-schedules.ts';
 import { followerIdsAfter } from '../db/follows.ts';
-import { orderBookEntry } from '../db/order-book.ts';
+import { eventOfBook, orderBookEntry } from '../db/order-book.ts';
 import { organizationNameOf } from '../db/recipients.ts';
 import type { Channel } from '../db/schema.ts';
+import { isTestModeOrganization } from '../db/test-messages.ts';
 import type { TemplateData } from './channels.ts';
 import type { KindName } from './delivery-rules.ts';
 import { type NotifyDeps, notify, type Recipient } from './notify.ts';
@@ -54,7 +56,16 @@ export interface Workflow<S extends z.ZodType, K extends KindName> {
   ): AsyncIterable<Recipient[]>;
   /** Null: nothing to send for this event (an unlisted event's publication). */
   data(event: DomainEvent<z.output<S>>, tx: Transaction, deps: WorkflowDeps): Promise<TemplateData[K] | null>;
-  about?(event: DomainEvent<z.output<S>>): { organizationId?: string | null; eventId?: string | null };
+  /**
+   * The organization and event the notice is about: stats, and whether its deliveries are captured
+   * (a test-mode organization's, test-messages.ts) rather than sent.
+   */
+  about?(event: DomainEvent<z.output<S>>, tx: Transaction): Promise<About> | About;
+}
+
+interface About {
+  organizationId?: string | null;
+  eventId?: string | null;
 }
 
 /** Declares a workflow with its types inferred (S from the event, K from the kind). */
@@ -80,7 +91,7 @@ export function workflowConsumer<S extends z.ZodType, K extends KindName>(
         sourceEventId: event.id,
         data,
         channels: workflow.channels,
-        ...workflow.about?.(event),
+        ...(await workflow.about?.(event, tx)),
       };
       for await (const batch of workflow.recipients(event, tx, deps)) await notify(tx, deps, notice, batch);
     },
@@ -189,6 +200,20 @@ async function* buyer(tx: Transaction, deps: WorkflowDeps, orderId: string): Asy
   else deps.log.warn({ orderId }, 'order not in the order book: nobody to tell');
 }
 
+/** What an order's notice is about, from the order book (billing's events name the order only). */
+async function aboutOrder(tx: Transaction, orderId: string): Promise<About> {
+  const order = await orderBookEntry(tx, orderId);
+  return { organizationId: order?.organizationId ?? null, eventId: order?.eventId ?? null };
+}
+
+/** Whose event it is (orders' ticket events name the event only): its schedule, else its orders. */
+async function aboutEvent(tx: Transaction, eventId: string): Promise<About> {
+  const organizationId =
+    (await eventScheduleById(tx, eventId))?.organizationId ??
+    (await eventOfBook(tx, eventId))?.organizationId;
+  return { organizationId: organizationId ?? null, eventId };
+}
+
 /** Orders' and billing's notices to buyers and holders. */
 export const orderWorkflows = [
   defineWorkflow({
@@ -225,6 +250,7 @@ export const orderWorkflows = [
           }
         : null;
     },
+    about: ({ payload }, tx) => aboutOrder(tx, payload.orderId),
   }),
   defineWorkflow({
     name: 'refund-issued-notice',
@@ -242,6 +268,7 @@ export const orderWorkflows = [
           }
         : null;
     },
+    about: ({ payload }, tx) => aboutOrder(tx, payload.orderId),
   }),
   defineWorkflow({
     name: 'receipt-mail',
@@ -281,7 +308,7 @@ export const orderWorkflows = [
       ticketId: payload.toTicketId,
       url: ticketLink(deps, payload.toTicketId, payload.sealedToken),
     }),
-    about: ({ payload }) => ({ eventId: payload.eventId }),
+    about: ({ payload }, tx) => aboutEvent(tx, payload.eventId),
   }),
   defineWorkflow({
     name: 'waiting-list-offer-mail',
@@ -296,7 +323,7 @@ export const orderWorkflows = [
       expiresAt: payload.expiresAt,
       issuedAt: occurredAt,
     }),
-    about: ({ payload }) => ({ eventId: payload.eventId }),
+    about: ({ payload }, tx) => aboutEvent(tx, payload.eventId),
   }),
 ];
 
@@ -306,8 +333,9 @@ export const FAN_OUT_BATCH = 1000;
 /**
  * Event published → the organizer's followers, in-app, by email (with one-click opt-out, which the
  * worker adds to non-critical mails) and by push, each as their preferences say. Public events only:
- * an unlisted event is for those who have its link. Keeps the in-app consumer's name, whose inbox
- * already holds the events it handled.
+ * an unlisted event is for those who have its link, and a test-mode organization's (a sandbox's)
+ * for its own people alone (catalog shows it to nobody else). Keeps the in-app consumer's name,
+ * whose inbox already holds the events it handled.
  */
 export const eventPublishedWorkflow = defineWorkflow({
   name: 'event-published-followers',
@@ -324,7 +352,7 @@ export const eventPublishedWorkflow = defineWorkflow({
     }
   },
   data: async ({ payload }, tx, deps) =>
-    payload.visibility === 'PUBLIC'
+    payload.visibility === 'PUBLIC' && !(await isTestModeOrganization(tx, payload.organizationId))
       ? {
           event: {
             id: payload.eventId,

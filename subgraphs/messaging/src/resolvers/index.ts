@@ -14,6 +14,17 @@ import {
 import { myNotificationPreferences, updateNotificationPreferences } from '../domain/preferences.ts';
 import { previewNotification } from '../domain/preview.ts';
 import { registerPushSubscription, removePushSubscription } from '../domain/push-subscriptions.ts';
+import { testMessagePage } from '../domain/test-messages.ts';
+import { replayWebhookDelivery, webhookDeliveriesOf } from '../domain/webhook-deliveries.ts';
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  readableWebhookEndpoint,
+  rotateWebhookSecret,
+  updateWebhookEndpoint,
+  webhookEndpointsOf,
+} from '../domain/webhook-endpoints.ts';
+import { webhookEventTypes } from '../domain/webhook-events.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
@@ -23,6 +34,10 @@ export const resolvers: Resolvers = {
     notificationStats: (_, { filter }, ctx) => notificationStats(ctx, filter),
     previewNotification: (_, { input }, ctx) => previewNotification(ctx, input),
     webPushPublicKey: (_, _args, ctx) => ctx.webPushPublicKey,
+    testMessages: (_, args, ctx) => testMessagePage(ctx, args),
+    webhookEndpoints: (_, { organizationId }, ctx) => webhookEndpointsOf(ctx, organizationId),
+    webhookEndpoint: (_, { id }, ctx) => readableWebhookEndpoint(ctx, id),
+    webhookEventTypes: () => webhookEventTypes(),
   },
   Mutation: {
     sendNotification: (_, { input }, ctx) => sendNotification(ctx, input),
@@ -35,12 +50,20 @@ export const resolvers: Resolvers = {
     followOrganization: (_, { input }, ctx) => followOrganization(ctx, input),
     unfollowOrganization: (_, { input }, ctx) => unfollowOrganization(ctx, input),
     sendAnnouncement: (_, { input }, ctx) => sendAnnouncement(ctx, input),
+    createWebhookEndpoint: (_, { input }, ctx) => createWebhookEndpoint(ctx, input),
+    updateWebhookEndpoint: (_, { input }, ctx) => updateWebhookEndpoint(ctx, input),
+    deleteWebhookEndpoint: (_, { input }, ctx) => deleteWebhookEndpoint(ctx, input),
+    rotateWebhookSecret: (_, { input }, ctx) => rotateWebhookSecret(ctx, input),
+    replayWebhookDelivery: (_, { input }, ctx) => replayWebhookDelivery(ctx, input),
   },
   Notification: {
     __resolveReference: (reference, ctx) => readableNotification(ctx, reference),
     recipient: (notification) => ({ id: notification.recipientId }),
     // Stored as the workflow's key (`eventPublished`); older and hand-sent ones may have none.
     kind: (notification) => (notification.kind ? kindToEnum(notification.kind as KindName) : null),
+  },
+  WebhookEndpoint: {
+    deliveries: (endpoint, args, ctx) => webhookDeliveriesOf(ctx, endpoint.id, args),
   },
   User: {
     notifications: (user, args, ctx) => notificationPage(ctx, { recipientId: user.id, ...args }),

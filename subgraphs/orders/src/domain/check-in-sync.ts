@@ -16,7 +16,7 @@ import {
   ticketById,
   ticketsByIds,
 } from '../db/tickets.ts';
-import { requireScanner, scannedTicket, scansFor } from './tickets.ts';
+import { publishCheckIn, requireScanner, scannedTicket, scansFor } from './tickets.ts';
 
 // Offline scanners: before the doors open a scanner downloads the event's manifest (the public
 // ticket keys and the ids of the tickets that may enter), checks codes against it with no network,
@@ -139,7 +139,11 @@ const refused = (errors: UserError[]): SyncCheckInsResult => ({ results: null, e
  */
 export const syncCheckIns = mutationRule(
   { input: syncInput, caller: requireScanner, invalid: refused },
-  async (ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'ticketKeys' | 'log'>, input, scanner) => {
+  async (
+    ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'ticketKeys' | 'log' | 'outbox'>,
+    input,
+    scanner,
+  ) => {
     if (!(await scannableOffer(ctx, input.eventId)))
       return refused([{ code: 'NOT_FOUND', message: 'no such event', field: ['input', 'eventId'] }]);
     const payloads = await Promise.all(
@@ -196,7 +200,7 @@ function outcome(
 }
 
 async function applyScan(
-  ctx: Pick<Context, 'db'>,
+  ctx: Pick<Context, 'db' | 'outbox'>,
   eventId: string,
   ticket: TicketRow,
   scan: Scan,
@@ -212,7 +216,11 @@ async function applyScan(
     return outcome(index, ticket.id, 'INVALID', {
       message: "scannedAt is before the ticket was issued: check the scanner's clock",
     });
-  const checkedIn = await markCheckedInAt(ctx.db, ticket.id, scan.scannedAt, scan.gate);
+  const checkedIn = await ctx.db.transaction(async (tx) => {
+    const row = await markCheckedInAt(tx, ticket.id, scan.scannedAt, scan.gate);
+    if (row) await publishCheckIn(ctx.outbox, tx, row);
+    return row;
+  });
   if (checkedIn)
     return outcome(index, ticket.id, 'CHECKED_IN', {
       checkedInAt: checkedIn.checkedInAt,

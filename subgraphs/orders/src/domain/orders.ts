@@ -30,6 +30,7 @@ import { perBuyerLimitMessage } from './inventory.ts';
 import { completePaidOrder } from './order-payments.ts';
 import { charges } from './pricing.ts';
 import { buyerOrGuest, guestTokenInput, ownsReservation } from './reservations.ts';
+import { readsOrdersOf } from './sales-views.ts';
 
 /** GraphQL's `Int`, the most a `Money.amount` can say. */
 const MAX_AMOUNT = 2_147_483_647;
@@ -242,15 +243,15 @@ export async function myOrders(
 }
 
 /**
- * An order is its buyer's business, its organization's members' (STAFF and up: they check its
- * tickets in) and platform administrators'; to anyone else it does not exist, so ids cannot be
- * probed. Organizers' lists of their events' orders come later.
+ * An order is its buyer's business, its organization's (members, STAFF and up: they check its
+ * tickets in; API keys with orders:read: box offices and integrations) and platform
+ * administrators'; to anyone else it does not exist, so ids cannot be probed.
  */
 function orderSeenBy(viewer: Viewer, order: OrderRow | null): OrderRow | null {
-  if (!order || viewer.kind !== 'user') return null;
-  return (order.buyerId !== null && viewer.userId === order.buyerId) ||
-    viewer.organizations[order.organizationId] !== undefined ||
-    viewer.roles.includes('ADMIN')
+  if (!order || viewer.kind === 'anonymous') return null;
+  if (readsOrdersOf(viewer, order.organizationId)) return order;
+  return viewer.kind === 'user' &&
+    ((order.buyerId !== null && viewer.userId === order.buyerId) || viewer.roles.includes('ADMIN'))
     ? order
     : null;
 }

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { ticketCheckedIn } from '@bilten/contracts/orders';
 import {
   DomainError,
   displayText,
   mutationRule,
+  type Outbox,
   type Transaction,
   type UserError,
+  uuidInput,
   type Viewer,
 } from '@bilten/platform';
 import QRCode from 'qrcode';
@@ -14,6 +17,7 @@ import type { TicketKeys, TicketPayload } from '../adapters/ticket-keys.ts';
 import type { Context } from '../context.ts';
 import type { OrderRow, TicketRow } from '../db/schema.ts';
 import { insertTickets, markCheckedIn, ticketById } from '../db/tickets.ts';
+import { readsOrdersOf } from './sales-views.ts';
 
 /**
  * A new ticket's identity: a fresh id, a random code (128 bits: unguessable, and unique by the
@@ -65,9 +69,10 @@ export async function issueTickets(
  * gets it by mail); nothing for anyone else.
  */
 export function ticketsSeenBy(viewer: Viewer, order: OrderRow, tickets: TicketRow[]): TicketRow[] {
+  // The organization's members and its keys with orders:read (box offices print them).
+  if (readsOrdersOf(viewer, order.organizationId)) return tickets;
   if (viewer.kind !== 'user') return [];
-  if (viewer.organizations[order.organizationId] !== undefined || viewer.roles.includes('ADMIN'))
-    return tickets;
+  if (viewer.roles.includes('ADMIN')) return tickets;
   return viewer.userId === order.buyerId ? tickets.filter((ticket) => ticket.holderEmail === null) : [];
 }
 
@@ -77,11 +82,29 @@ export const qrCodeSvg = (ticket: TicketRow) =>
 
 // ---------------------------------------------------------------- check-in
 
-const checkInInput = z.object({
-  /** The scanned QR payload: a compact JWS, a few hundred characters. */
-  code: z.string().min(1).max(2000, 'not a valid ticket'),
-  gate: displayText(100).nullish(),
-});
+const checkInInput = z
+  .object({
+    /** The scanned QR payload: a compact JWS, a few hundred characters. */
+    code: z.string().min(1).max(2000, 'not a valid ticket').nullish(),
+    ticketId: uuidInput.nullish(),
+    gate: displayText(100).nullish(),
+  })
+  .refine((input) => input.code || input.ticketId, {
+    message: 'give the scanned code or the ticket id',
+    path: ['code'],
+  });
+
+/** Tells the organization's integrations (webhooks) of a check-in, in the transaction that made it. */
+export async function publishCheckIn(outbox: Outbox, tx: Transaction, ticket: TicketRow): Promise<void> {
+  await outbox.publish(tx, ticketCheckedIn, ticket.id, {
+    ticketId: ticket.id,
+    orderId: ticket.orderId,
+    eventId: ticket.eventId,
+    organizationId: ticket.organizationId,
+    gate: ticket.checkedInGate,
+    checkedInAt: ticket.checkedInAt!.toISOString(),
+  });
+}
 
 export interface CheckInResult {
   ticket: TicketRow | null;
@@ -89,8 +112,8 @@ export interface CheckInResult {
 }
 
 const refused = (errors: UserError[]): CheckInResult => ({ ticket: null, errors });
-const codeError = (code: UserError['code'], message: string): CheckInResult =>
-  refused([{ code, message, field: ['input', 'code'] }]);
+const codeError = (code: UserError['code'], message: string, field = 'code'): CheckInResult =>
+  refused([{ code, message, field: ['input', field] }]);
 
 /** The API-key scope that lets a key scan its organization's tickets, and nothing else. */
 export const CHECKIN_SCOPE = 'checkin';
@@ -158,21 +181,48 @@ export async function readScannedCode(
   return scannedTicket(scanner, payload, ticket);
 }
 
+/** A ticket named by id (a check-in by hand): notFound unless the scanner scans for its organization, as for an unknown one. */
+async function namedTicket(
+  ctx: Pick<Context, 'db'>,
+  scanner: Scanner,
+  ticketId: string,
+): Promise<ScannedCode> {
+  const ticket = await ticketById(ctx.db, ticketId);
+  return ticket && scansFor(scanner, ticket.organizationId)
+    ? { kind: 'ticket', ticket }
+    : { kind: 'notFound' };
+}
+
 /**
  * `checkInTicket`: a code readScannedCode does not accept is INVALID_INPUT ("not a valid ticket")
- * or NOT_FOUND (another organization's ticket, as an unknown one). The first scan of a VALID
+ * or NOT_FOUND (another organization's ticket, as an unknown one); a ticket id alone (a check-in by
+ * hand) needs the same right to scan its organization's tickets. The first scan of a VALID
  * ticket checks it in, with time and gate; every later one, even at the same moment, answers ALREADY_CHECKED_IN with the
  * first scan's time and gate (one conditional UPDATE decides, see markCheckedIn). VOID and
  * TRANSFERRED tickets are refused.
  */
 export const checkInTicket = mutationRule(
   { input: checkInInput, caller: requireScanner, invalid: refused },
-  async (ctx: Pick<Context, 'db' | 'viewer' | 'ticketKeys'>, input, scanner): Promise<CheckInResult> => {
-    const scanned = await readScannedCode(ctx, scanner, input.code);
+  async (
+    ctx: Pick<Context, 'db' | 'viewer' | 'ticketKeys' | 'outbox'>,
+    input,
+    scanner,
+  ): Promise<CheckInResult> => {
+    const scanned = input.code
+      ? await readScannedCode(ctx, scanner, input.code)
+      : await namedTicket(ctx, scanner, input.ticketId!);
     if (scanned.kind === 'invalid') return codeError('INVALID_INPUT', 'not a valid ticket');
-    if (scanned.kind === 'notFound') return codeError('NOT_FOUND', 'no such ticket');
+    if (scanned.kind === 'notFound')
+      return codeError('NOT_FOUND', 'no such ticket', input.code ? 'code' : 'ticketId');
     const { ticket } = scanned;
-    const checkedIn = await markCheckedIn(ctx.db, ticket.id, input.gate ?? null);
+    if (input.ticketId && ticket.id !== input.ticketId)
+      return codeError('INVALID_INPUT', 'the code is not this ticket’s');
+    // Only the scan that checks the ticket in publishes: a repeated one changes nothing.
+    const checkedIn = await ctx.db.transaction(async (tx) => {
+      const row = await markCheckedIn(tx, ticket.id, input.gate ?? null);
+      if (row) await publishCheckIn(ctx.outbox, tx, row);
+      return row;
+    });
     if (checkedIn) return { ticket: checkedIn, errors: [] };
     const now = await ticketById(ctx.db, ticket.id);
     if (now?.status === 'CHECKED_IN') {

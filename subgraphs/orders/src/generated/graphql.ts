@@ -88,10 +88,15 @@ export type CheckInOutcome =
  * with the `checkin` scope (events:write is not enough).
  */
 export type CheckInTicketInput = {
-  /** The scanned QR payload (`Ticket.signedPayload`). */
-  code: Scalars['String']['input'];
+  /** The scanned QR payload (`Ticket.signedPayload`); either it or `ticketId` is needed. */
+  code?: InputMaybe<Scalars['String']['input']>;
   /** Where it was scanned, e.g. "North entrance"; at most 100 characters. */
   gate?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * The ticket, checked in by hand (from the attendee list, REST `POST /tickets/{id}/check-in`)
+   * under the same rules as a scan; given with `code`, the code must be this ticket's.
+   */
+  ticketId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type CheckInTicketPayload = {
@@ -497,8 +502,9 @@ export type Query = {
   /** The caller's own orders, newest first. */
   myOrders: OrderConnection;
   /**
-   * The buyer's own order (platform ADMINs see any); null for anyone else, as for an unknown id. A
-   * guest's order opens with its reservation's `guestToken`.
+   * The buyer's own order, its organization's (members, and API keys with orders:read) and any for
+   * platform ADMINs; null for anyone else, as for an unknown id. A guest's order opens with its
+   * reservation's `guestToken`.
    */
   order?: Maybe<Order>;
   /** The organization's fee and tax rules, for its members (STAFF and up); zeros when none were set. */
