@@ -23,11 +23,13 @@ import { PROBLEM_KINDS, PROBLEM_TYPE_BASE } from './problem.ts';
 import { LIST_OBJECT, objectName } from './rest-objects.ts';
 import {
   bodyOptional,
+  GUEST_TOKEN_HEADER,
   pathParamType,
   queryParameters,
   REST_PREFIX,
   type RestOperation,
   type RestRoute,
+  takesGuestToken,
   variableTypes,
 } from './rest-routes.ts';
 import { VERSION_PARAMETER, VERSION_RESPONSE_HEADER } from './versions/index.ts';
@@ -321,6 +323,15 @@ const ERROR_RESPONSES = {
   Internal: problemResponse('Something failed on our side; quote `instance`.', 'INTERNAL', 500),
 };
 
+const GUEST_TOKEN_PARAMETER = {
+  name: GUEST_TOKEN_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    'For a caller not signed in: the `guestToken` that `POST /reservations` answered once with the hold, which opens it and its order.',
+  schema: { type: 'string', maxLength: 100 },
+};
+
 function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: RestOperation) {
   const types = variableTypes(schema, operation);
   const parameters = [
@@ -338,6 +349,7 @@ function routeOperation(schema: GraphQLSchema, route: RestRoute, operation: Rest
       ...(name === 'starting_after' ? { description: 'The `nextCursor` of the page before.' } : {}),
       schema: nonNullInputSchema(types.get(variable)!, []),
     })),
+    ...(takesGuestToken(route, operation) ? [GUEST_TOKEN_PARAMETER] : []),
     ...(route.method === 'POST' ? [IDEMPOTENCY_HEADER_PARAMETER] : []),
     VERSION_PARAMETER,
   ];

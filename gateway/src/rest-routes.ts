@@ -480,9 +480,24 @@ function fragmentsUsedBy(
   return [...found.values()];
 }
 
-/** A route's query parameters (by name) and their variables: the variables neither the path nor the body fill. */
+/**
+ * A guest's hold token comes in this header on reads, where an operation declares `$guestToken`:
+ * never in the query string, which proxies, logs and browser history keep.
+ */
+export const GUEST_TOKEN_HEADER = 'Bilten-Guest-Token';
+export const GUEST_TOKEN_VARIABLE = 'guestToken';
+
+/** Whether the route's operation reads the guest token from GUEST_TOKEN_HEADER. */
+export const takesGuestToken = (route: RestRoute, operation: RestOperation) =>
+  route.body !== GUEST_TOKEN_VARIABLE &&
+  (operation.definition.variableDefinitions ?? []).some(
+    (definition) => definition.variable.name.value === GUEST_TOKEN_VARIABLE,
+  );
+
+/** A route's query parameters (by name) and their variables: the variables neither the path, the body nor a header fill. */
 export function queryParameters(route: RestRoute, operation: RestOperation): Map<string, string> {
   const filled = new Set([
+    GUEST_TOKEN_VARIABLE,
     route.body,
     ...Object.values(route.pathParams ?? {}).map((target) => target.split('.')[0]),
   ]);

@@ -18,12 +18,15 @@ import {
 import { type ObjectShape, objectShapeOf, withObjectNames } from './rest-objects.ts';
 import {
   bodyOptional,
+  GUEST_TOKEN_HEADER,
+  GUEST_TOKEN_VARIABLE,
   loadRestOperations,
   queryParameters,
   REST_PREFIX,
   REST_ROUTES,
   type RestOperation,
   type RestRoute,
+  takesGuestToken,
   variableTypes,
 } from './rest-routes.ts';
 import { answerIn, requestedVersion, VERSION_HEADER } from './versions/index.ts';
@@ -376,6 +379,11 @@ function requestVariables(
   }
   if (route.body && isPlainObject(variables[route.body])) {
     check(variables[route.body], types.get(route.body)!, ['body']);
+  }
+
+  const guestToken = request.headers[GUEST_TOKEN_HEADER.toLowerCase()];
+  if (typeof guestToken === 'string' && takesGuestToken(route, operation)) {
+    variables[GUEST_TOKEN_VARIABLE] = guestToken;
   }
 
   const query = queryParameters(route, operation);

@@ -144,6 +144,19 @@ describe('a third party integrates over REST in test mode', () => {
       return answer.status === 201 && answer.body.status === 'SUCCEEDED' ? answer : undefined;
     });
     expect(paid.body.amount).toEqual({ amount: 2500, currency: 'EUR' });
+    // The guest reads its hold and order back with the token in a header, never in the URL.
+    const asGuest = { 'bilten-guest-token': guestToken };
+    expect((await rest('GET', `/reservations/${held.body.id}`, { headers: asGuest })).status).toBe(200);
+    // Orders marks it paid when billing's payment.succeeded arrives.
+    const ownOrder = await waitFor(async () => {
+      const answer = await rest('GET', `/orders/${order.body.id}`, { headers: asGuest });
+      return answer.body?.status === 'PAID' ? answer : undefined;
+    });
+    expect(ownOrder).toMatchObject({ status: 200, body: { id: order.body.id } });
+    expect((await rest('GET', `/orders/${order.body.id}`)).status).toBe(404);
+    const tampered = { 'bilten-guest-token': `${guestToken.slice(0, -2)}xx` };
+    expect((await rest('GET', `/orders/${order.body.id}`, { headers: tampered })).status).toBe(404);
+    expect((await rest('GET', `/orders/${order.body.id}?guestToken=${guestToken}`)).status).toBe(400);
 
     // A signed order.paid arrives and verifies with the endpoint's secret.
     const orderPaid = await waitFor(async () =>

@@ -264,9 +264,11 @@ describe('ticketAvailability and eventSales', () => {
       times.push(Date.now());
     }
     expect(last.ticketAvailability.availability.ticketTypes).toEqual([{ remaining: 42 }]);
-    // Coalesced: 8 reservations, far fewer messages, never two within a second (timer slack aside).
+    // Coalesced: 8 reservations, far fewer messages, never two within a second. Measured where they
+    // arrive, so a late first message shortens the next gap: 200 ms of slack for a loaded machine
+    // (uncoalesced pushes come tens of ms apart).
     expect(feed.messages.length).toBeLessThan(8);
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(900);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(800);
   });
 
   it("eventSales is for the organization's staff: the owner sees a sale, a customer is refused", async () => {

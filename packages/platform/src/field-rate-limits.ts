@@ -65,12 +65,14 @@ interface ClientContext {
   clientIp: string;
 }
 
-const KEY_PREFIX = 'bilten:field-rl:';
+/** Where the counts live in Redis (tests that run again within a window clear them). */
+export const FIELD_RATE_LIMIT_KEY_PREFIX = 'bilten:field-rl:';
 
 function redisStore(url: string, log: Logger): Store & { close(): void } {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
   redis.on('error', (err) => log.warn({ err }, 'field rate-limit store unavailable'));
-  const keyOf = (identity: Identity) => `${KEY_PREFIX}${identity.contextIdentity}:${identity.fieldIdentity}`;
+  const keyOf = (identity: Identity) =>
+    `${FIELD_RATE_LIMIT_KEY_PREFIX}${identity.contextIdentity}:${identity.fieldIdentity}`;
   return {
     async getForIdentity(identity) {
       const stored = await redis.get(keyOf(identity));

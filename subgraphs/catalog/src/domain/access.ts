@@ -120,10 +120,14 @@ export async function referencedEvent(ctx: ReadContext, id: string): Promise<Eve
     : null;
 }
 
-/** A ticket type reached through the caller's own reservation, order or ticket (see referencedEvent). */
+/** A ticket type reached through the caller's own reservation, order or ticket (see referencedEvent); hidden ones only insiders. */
 export async function referencedTicketType(ctx: ReadContext, id: string): Promise<TicketTypeRow | null> {
   const ticketType = await ctx.loaders.ticketType.load(id);
-  return ticketType && (await referencedEvent(ctx, ticketType.eventId)) ? ticketType : null;
+  if (!ticketType) return null;
+  const event = await referencedEvent(ctx, ticketType.eventId);
+  return event && (!ticketType.hidden || seesAllEventsOf(ctx.viewer, event.organizationId))
+    ? ticketType
+    : null;
 }
 
 /** The event's ticket types the caller may see: hidden ones only insiders. */
