@@ -299,6 +299,17 @@ export const REST_ROUTES: readonly RestRoute[] = [
     status: 201,
     location: '/organizations/{organizationId}/api-keys',
   },
+  // Revoked keys stay listed (with revokedAt): an action on the key, not a DELETE.
+  {
+    method: 'POST',
+    path: '/api-keys/{id}/revoke',
+    operation: 'RevokeApiKey',
+    tag: 'API keys',
+    pathParams: { id: 'id' },
+    resource: ['revokeApiKey', 'apiKey'],
+    payload: ['revokeApiKey'],
+    status: 200,
+  },
   // Opening is idempotent (the sandbox already open is answered again): an action on the organization, not a create.
   {
     method: 'POST',

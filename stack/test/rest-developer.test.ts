@@ -132,6 +132,7 @@ describe('REST facade: API keys, sandbox, test messages, webhooks', () => {
     for (const [path, method] of [
       ['/api/v1/organizations/{id}/api-keys', 'get'],
       ['/api/v1/organizations/{id}/api-keys', 'post'],
+      ['/api/v1/api-keys/{id}/revoke', 'post'],
       ['/api/v1/organizations/{id}/sandbox', 'post'],
       ['/api/v1/organizations/{id}/test-messages', 'get'],
       ['/api/v1/organizations/{id}/webhook-endpoints', 'get'],
@@ -215,6 +216,54 @@ describe('REST facade: API keys, sandbox, test messages, webhooks', () => {
     });
     expect(badScope.status).toBe(422);
     expect(badScope.body.errors[0].path[0]).toBe('body');
+  });
+
+  it('revokes an API key (200, kept with revokedAt; again the same); the key stops working; customers and keys cannot', async () => {
+    const created = await rest('POST', '/organizations/{id}/api-keys', {
+      params: { id: organizationId },
+      headers: owner.headers,
+      body: { name: 'to revoke', scopes: ['events:read'], mode: 'LIVE' },
+    });
+    const keyHeaders = { authorization: `Bearer ${created.body.secret}` };
+    expect(
+      (
+        await rest('GET', '/organizations/{id}/api-keys', {
+          params: { id: organizationId },
+          headers: keyHeaders,
+        })
+      ).status,
+    ).not.toBe(401);
+    const customer = await stack.signUp();
+    for (const headers of [customer.headers, keyHeaders]) {
+      const refused = await rest('POST', '/api-keys/{id}/revoke', {
+        params: { id: created.body.id },
+        headers,
+      });
+      expect([403, 404]).toContain(refused.status);
+    }
+    const revoked = await rest('POST', '/api-keys/{id}/revoke', {
+      params: { id: created.body.id },
+      headers: owner.headers,
+    });
+    expect(revoked).toMatchObject({ status: 200, body: { id: created.body.id } });
+    expect(revoked.body.revokedAt).toEqual(expect.any(String));
+    const again = await rest('POST', '/api-keys/{id}/revoke', {
+      params: { id: created.body.id },
+      headers: owner.headers,
+    });
+    expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
+    // The gateway asks identity again within a second: then the key is refused.
+    await waitFor(async () => {
+      const response = await fetch(`${origin}/api/v1/organizations/${organizationId}/api-keys`, {
+        headers: keyHeaders,
+      });
+      return response.status === 401;
+    });
+    const malformed = await rest('POST', '/api-keys/{id}/revoke', {
+      params: { id: 'not-a-uuid' },
+      headers: owner.headers,
+    });
+    expect([400, 404, 422]).toContain(malformed.status);
   });
 
   it('opens the sandbox (the same one again) and a bk_test_ key reads its captured messages; live has none to read', async () => {

@@ -92,7 +92,7 @@ describe('REST facade: /api/v1', () => {
     expect(result.errors).toBeUndefined();
     expect(result.valid).toBe(true);
     const operations = Object.values(openapi.paths).flatMap((methods) => Object.values(methods));
-    expect(operations).toHaveLength(34);
+    expect(operations).toHaveLength(35);
     for (const operation of operations) {
       expect(operation.summary).toMatch(/\w+/);
       expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '401', '429', '500']));
