@@ -579,35 +579,37 @@ describe('a mail sent by the delivery worker', () => {
       expect(links.length).toBeGreaterThan(0);
       // The unsubscribe link stays as it is: RFC 8058 clients and readers must reach it directly.
       expect(hrefsOf(html).some((href) => href.startsWith(`${GATEWAY}/unsubscribe?token=`))).toBe(true);
-      const [delivery] = await subgraph.sql<
-        Array<{ id: string; status: string; provider_message_id: string }>
-      >`
-        select id, status, provider_message_id from messaging.deliveries
-        where provider_message_id = ${mail.parsed.messageId!}`;
-      expect(delivery!.status).toBe('SENT');
+      // The worker records SENT after the SMTP server's 250, which may come after the mail has arrived.
+      const delivery = await waitFor(async () => {
+        const [row] = await subgraph.sql<Array<{ id: string; status: string; provider_message_id: string }>>`
+          select id, status, provider_message_id from messaging.deliveries
+          where provider_message_id = ${mail.parsed.messageId!}`;
+        return row;
+      });
+      expect(delivery.status).toBe('SENT');
 
       await fetch(atSubgraph(pixelOf(html)));
-      expect((await stateOf(delivery!.id)).status).toBe('OPENED');
+      expect((await stateOf(delivery.id)).status).toBe('OPENED');
       const eventLink = links.find((link) =>
         tracking.clickedLink(link.split('/t/c/')[1]!)?.url.startsWith('https://bilten.example/events/jazz'),
       )!;
       const click = await fetch(atSubgraph(eventLink), { redirect: 'manual' });
       expect(click.status).toBe(302);
       expect(click.headers.get('location')).toBe('https://bilten.example/events/jazz?from=mail&x=1');
-      expect((await stateOf(delivery!.id)).status).toBe('CLICKED');
+      expect((await stateOf(delivery.id)).status).toBe('CLICKED');
 
       const bounce = JSON.stringify({
-        events: [{ type: 'bounce', permanent: true, messageId: delivery!.provider_message_id }],
+        events: [{ type: 'bounce', permanent: true, messageId: delivery.provider_message_id }],
       });
       expect((await postEmailEvents(bounce, providerSignature(bounce))).status).toBe(200);
-      expect(await suppressionsOf(delivery!.id)).toEqual([{ channel: 'EMAIL', reason: 'BOUNCE' }]);
+      expect(await suppressionsOf(delivery.id)).toEqual([{ channel: 'EMAIL', reason: 'BOUNCE' }]);
 
       // The next announcement to the bounced address is not sent.
       await enqueue('Second set at ten');
       const next = await waitFor(async () => {
         const [row] = await subgraph.sql<Array<{ status: string }>>`
           select status from messaging.deliveries
-          where address_hash = ${addressHash(address, 'EMAIL')} and id <> ${delivery!.id}`;
+          where address_hash = ${addressHash(address, 'EMAIL')} and id <> ${delivery.id}`;
         return row && row.status !== 'QUEUED' && row.status;
       });
       expect(next).toBe('SUPPRESSED');
