@@ -1,4 +1,6 @@
 /** What the REST tests check answers against: the generated OpenAPI document's schemas. */
+import { graphql } from '@bilten/testkit';
+import { expect } from 'vitest';
 
 export interface OpenApi {
   paths: Record<
@@ -64,4 +66,72 @@ export function schemaViolations(openapi: OpenApi, value: unknown, schema: Schem
     ];
   }
   return [];
+}
+
+export type RestMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface RestCallOptions {
+  /** Values of the route's `{name}` parameters. */
+  params?: Record<string, string>;
+  /** A query string, `?` included. */
+  query?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/**
+ * Calls a route of `/api/v1` at `origin` and checks the answer against `openapi`: the status is
+ * documented, and so are the content type and body (or that there is none).
+ */
+export async function documentedCall(
+  origin: string,
+  openapi: OpenApi,
+  method: RestMethod,
+  route: string,
+  options: RestCallOptions = {},
+) {
+  const path = route.replace(/\{(\w+)\}/g, (_, name: string) => options.params![name]!);
+  const response = await fetch(`${origin}/api/v1${path}${options.query ?? ''}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : undefined;
+  const documented = openapi.paths[`/api/v1${route}`]?.[method.toLowerCase()];
+  expect(documented, `${method} ${route} is documented`).toBeDefined();
+  let answer = documented!.responses[String(response.status)];
+  expect(answer, `${method} ${route} documents ${response.status}: ${text}`).toBeDefined();
+  if (answer!.$ref) answer = openapi.components.responses[answer!.$ref.split('/').at(-1)!];
+  if (answer!.content) {
+    const [contentType, media] = Object.entries(answer!.content)[0]!;
+    expect(response.headers.get('content-type')).toContain(contentType);
+    expect(schemaViolations(openapi, body, media.schema), `${method} ${path} → ${response.status}`).toEqual(
+      [],
+    );
+  } else {
+    expect(text, `${method} ${path} answers no body`).toBe('');
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** The code a GraphQL call at `url` is refused with: the request's error, else the payload's first user error. */
+export async function graphqlRefusal(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+) {
+  const { body } = await graphql<Record<string, { errors?: Array<{ code: string }> } | null>, unknown>(
+    url,
+    query,
+    variables,
+    headers,
+  );
+  const error = body.errors?.[0] as { extensions?: { code?: string } } | undefined;
+  if (error) return error.extensions?.code;
+  return Object.values(body.data ?? {})[0]?.errors?.[0]?.code;
 }

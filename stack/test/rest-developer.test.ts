@@ -1,10 +1,16 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { graphql, type SignedInUser, waitFor } from '@bilten/testkit';
+import { type SignedInUser, waitFor } from '@bilten/testkit';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OpenApi, type Schema, schemaViolations } from './openapi-check.ts';
+import {
+  documentedCall,
+  graphqlRefusal,
+  type OpenApi,
+  type RestCallOptions,
+  type RestMethod,
+} from './openapi-check.ts';
 import { eventInput, gatewayCall, startTestStack, type TestStack } from './support.ts';
 
 /*
@@ -24,56 +30,13 @@ let receiver: {
   server: Server;
 };
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
 /** Calls a route and checks the answer against its documentation: status, content type, body. */
-async function rest(
-  method: Method,
-  route: string,
-  options: { params?: Record<string, string>; headers?: Record<string, string>; body?: unknown } = {},
-) {
-  const path = route.replace(/\{(\w+)\}/g, (_, name: string) => options.params![name]!);
-  const response = await fetch(`${origin}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  const body = text ? JSON.parse(text) : undefined;
-  const documented = openapi.paths[`/api/v1${route}`]?.[method.toLowerCase()];
-  expect(documented, `${method} ${route} is documented`).toBeDefined();
-  let answer = documented!.responses[String(response.status)];
-  expect(answer, `${method} ${route} documents ${response.status}: ${text}`).toBeDefined();
-  if (answer!.$ref) answer = openapi.components.responses[answer!.$ref.split('/').at(-1)!];
-  if (answer!.content) {
-    const [contentType, media] = Object.entries(answer!.content)[0]!;
-    expect(response.headers.get('content-type')).toContain(contentType);
-    expect(schemaViolations(openapi, body, media.schema as Schema), `${method} ${path}`).toEqual([]);
-  } else {
-    expect(text, `${method} ${path} answers no body`).toBe('');
-  }
-  return { status: response.status, headers: response.headers, body };
-}
+const rest = (method: RestMethod, route: string, options?: RestCallOptions) =>
+  documentedCall(origin, openapi, method, route, options);
 
-/** The code the GraphQL twin refuses with: the request's error, else the payload's first user error. */
-async function graphqlRefusal(
-  query: string,
-  variables: Record<string, unknown>,
-  headers: Record<string, string>,
-) {
-  const { body } = await graphql<Record<string, { errors?: Array<{ code: string }> } | null>, unknown>(
-    stack.url,
-    query,
-    variables,
-    headers,
-  );
-  const error = body.errors?.[0] as { extensions?: { code?: string } } | undefined;
-  if (error) return error.extensions?.code;
-  return Object.values(body.data ?? {})[0]?.errors?.[0]?.code;
-}
+/** The code the GraphQL twin refuses with. */
+const twinRefusal = (query: string, variables: Record<string, unknown>, headers: Record<string, string>) =>
+  graphqlRefusal(stack.url, query, variables, headers);
 
 /** An API key of the organization made over GraphQL by its owner. */
 async function apiKey(scopes: string[], mode: 'LIVE' | 'TEST' = 'LIVE'): Promise<Record<string, string>> {
@@ -192,11 +155,7 @@ describe('REST facade: API keys, sandbox, test messages, webhooks', () => {
       headers: keyHeaders,
       body: input,
     });
-    const keyRefusal = await graphqlRefusal(
-      createApiKey,
-      { input: { ...input, organizationId } },
-      keyHeaders,
-    );
+    const keyRefusal = await twinRefusal(createApiKey, { input: { ...input, organizationId } }, keyHeaders);
     expect(['FORBIDDEN', 'UNAUTHENTICATED']).toContain(keyRefusal);
     expect(byKey.body.code).toBe(keyRefusal);
     const customer = await stack.signUp();
@@ -206,7 +165,7 @@ describe('REST facade: API keys, sandbox, test messages, webhooks', () => {
       body: input,
     });
     expect(byCustomer.body.code).toBe(
-      await graphqlRefusal(createApiKey, { input: { ...input, organizationId } }, customer.headers),
+      await twinRefusal(createApiKey, { input: { ...input, organizationId } }, customer.headers),
     );
     expect([403, 404]).toContain(byCustomer.status);
     const badScope = await rest('POST', '/organizations/{id}/api-keys', {
@@ -294,7 +253,7 @@ describe('REST facade: API keys, sandbox, test messages, webhooks', () => {
       params: { id: organizationId },
       headers: owner.headers,
     });
-    const refusal = await graphqlRefusal(
+    const refusal = await twinRefusal(
       'query($id: ID!) { testMessages(organizationId: $id) { edges { cursor } } }',
       { id: organizationId },
       owner.headers,

@@ -1,7 +1,13 @@
 import { graphql, type SignedInUser, waitFor } from '@bilten/testkit';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OpenApi, type Schema, schemaViolations } from './openapi-check.ts';
+import {
+  documentedCall,
+  graphqlRefusal,
+  type OpenApi,
+  type RestCallOptions,
+  type RestMethod,
+} from './openapi-check.ts';
 import { eventInput, gatewayCall, publishedEvent, startTestStack, type TestStack } from './support.ts';
 
 /*
@@ -18,58 +24,13 @@ let eventId: string;
 let ticketTypeId: string;
 let buyer: SignedInUser;
 
-const violations = (value: unknown, schema: Schema, at?: string) =>
-  schemaViolations(openapi, value, schema, at);
-
 /** Calls a route and checks the answer against its documentation: status, content type, body. */
-async function rest(
-  method: 'GET' | 'POST' | 'PATCH',
-  route: string,
-  options: {
-    params?: Record<string, string>;
-    query?: string;
-    headers?: Record<string, string>;
-    body?: unknown;
-  } = {},
-) {
-  const path = route.replace(/\{(\w+)\}/g, (_, name: string) => options.params![name]!);
-  const response = await fetch(`${origin}/api/v1${path}${options.query ?? ''}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  const body = text ? JSON.parse(text) : undefined;
-  const documented = openapi.paths[`/api/v1${route}`]?.[method.toLowerCase()];
-  expect(documented, `${method} ${route} is documented`).toBeDefined();
-  let answer = documented!.responses[String(response.status)];
-  expect(answer, `${method} ${route} documents ${response.status}: ${text}`).toBeDefined();
-  if (answer!.$ref) answer = openapi.components.responses[answer!.$ref.split('/').at(-1)!];
-  const [contentType, media] = Object.entries(answer!.content!)[0]!;
-  expect(response.headers.get('content-type')).toContain(contentType);
-  expect(violations(body, media.schema), `${method} ${path} → ${response.status}`).toEqual([]);
-  return { status: response.status, headers: response.headers, body };
-}
+const rest = (method: RestMethod, route: string, options?: RestCallOptions) =>
+  documentedCall(origin, openapi, method, route, options);
 
-/** The code the GraphQL twin refuses with: the request's error, else the payload's first user error. */
-async function graphqlRefusal(
-  query: string,
-  variables: Record<string, unknown>,
-  headers: Record<string, string>,
-) {
-  const { body } = await graphql<Record<string, { errors?: Array<{ code: string }> } | null>, unknown>(
-    stack.url,
-    query,
-    variables,
-    headers,
-  );
-  const error = body.errors?.[0] as { extensions?: { code?: string } } | undefined;
-  if (error) return error.extensions?.code;
-  return Object.values(body.data ?? {})[0]?.errors?.[0]?.code;
-}
+/** The code the GraphQL twin refuses with. */
+const twinRefusal = (query: string, variables: Record<string, unknown>, headers: Record<string, string>) =>
+  graphqlRefusal(stack.url, query, variables, headers);
 
 /** A checked-out order of `quantity` tickets for `customer`, waiting for payment. */
 async function checkedOutOrder(customer: SignedInUser, quantity = 1): Promise<string> {
@@ -182,7 +143,7 @@ describe('REST facade: orders, tickets, check-in, members', () => {
     expect(someoneElse.body).toMatchObject({ data: [], hasMore: false });
     const anonymous = await rest('GET', '/orders');
     expect(anonymous).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
-    expect(await graphqlRefusal('{ myOrders { edges { cursor } } }', {}, {})).toBe('UNAUTHENTICATED');
+    expect(await twinRefusal('{ myOrders { edges { cursor } } }', {}, {})).toBe('UNAUTHENTICATED');
   });
 
   it("lists a paid order's tickets for its buyer; another customer gets 404 as from order(id)", async () => {
@@ -219,11 +180,11 @@ describe('REST facade: orders, tickets, check-in, members', () => {
       params: { id: orderId },
       headers: stranger.headers,
     });
-    expect(await graphqlRefusal(requestRefund, { id: orderId }, stranger.headers)).toBe('NOT_FOUND');
+    expect(await twinRefusal(requestRefund, { id: orderId }, stranger.headers)).toBe('NOT_FOUND');
     expect(strangers).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     // Guests may ask for refunds (with their order's token): anonymous is not refused as such, the order is not theirs.
     const anonymous = await rest('POST', '/orders/{id}/refund', { params: { id: orderId } });
-    expect(await graphqlRefusal(requestRefund, { id: orderId }, {})).toBe('NOT_FOUND');
+    expect(await twinRefusal(requestRefund, { id: orderId }, {})).toBe('NOT_FOUND');
     expect(anonymous).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
 
     const refunded = await rest('POST', '/orders/{id}/refund', {
@@ -279,7 +240,7 @@ describe('REST facade: orders, tickets, check-in, members', () => {
       body: { code: second!.signedPayload },
     });
     expect(byBuyer).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
-    expect(await graphqlRefusal(checkIn, { input: { code: second!.signedPayload } }, buyer.headers)).toBe(
+    expect(await twinRefusal(checkIn, { input: { code: second!.signedPayload } }, buyer.headers)).toBe(
       'FORBIDDEN',
     );
     const anonymous = await rest('POST', '/check-ins', { body: { code: second!.signedPayload } });
@@ -307,10 +268,10 @@ describe('REST facade: orders, tickets, check-in, members', () => {
       headers: buyer.headers,
     });
     expect(byCustomer).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
-    expect(await graphqlRefusal(listMembers, { id: organizationId }, buyer.headers)).toBe('FORBIDDEN');
+    expect(await twinRefusal(listMembers, { id: organizationId }, buyer.headers)).toBe('FORBIDDEN');
     const anonymous = await rest('GET', '/organizations/{id}/members', { params: { id: organizationId } });
     expect(anonymous.status).toBe(401);
-    expect(await graphqlRefusal(listMembers, { id: organizationId }, {})).toBe('UNAUTHENTICATED');
+    expect(await twinRefusal(listMembers, { id: organizationId }, {})).toBe('UNAUTHENTICATED');
 
     const unknown = await rest('GET', '/organizations/{id}/members', {
       params: { id: '00000000-0000-0000-0000-000000000000' },
@@ -402,7 +363,7 @@ describe("REST facade: changing and cancelling events, an event's orders, check-
       headers: buyer.headers,
       body: { expectedVersion: read.body.version, title: 'Taken over' },
     });
-    const refusal = await graphqlRefusal(
+    const refusal = await twinRefusal(
       updateEvent,
       { input: { id, expectedVersion: read.body.version, title: 'Taken over' } },
       buyer.headers,
@@ -428,7 +389,7 @@ describe("REST facade: changing and cancelling events, an event's orders, check-
     const cancelEvent =
       'mutation($input: CancelEventInput!) { cancelEvent(input: $input) { event { id } errors { code } } }';
     const byStranger = await rest('POST', '/events/{id}/cancel', { params: { id }, headers: buyer.headers });
-    const refusal = await graphqlRefusal(cancelEvent, { input: { id } }, buyer.headers);
+    const refusal = await twinRefusal(cancelEvent, { input: { id } }, buyer.headers);
     expect(['FORBIDDEN', 'NOT_FOUND']).toContain(refusal);
     expect(byStranger).toMatchObject({
       status: refusal === 'FORBIDDEN' ? 403 : 404,
@@ -543,7 +504,7 @@ describe("REST facade: changing and cancelling events, an event's orders, check-
     expect(byOthers).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
     const checkInById =
       'mutation($input: CheckInTicketInput!) { checkInTicket(input: $input) { ticket { id } errors { code } } }';
-    expect(await graphqlRefusal(checkInById, { input: { ticketId: second!.id } }, othersScanner)).toBe(
+    expect(await twinRefusal(checkInById, { input: { ticketId: second!.id } }, othersScanner)).toBe(
       'NOT_FOUND',
     );
     const byBuyer = await rest('POST', '/tickets/{id}/check-in', {
