@@ -32,7 +32,14 @@ const mappers: Record<string, Record<string, string>> = {
     WebhookEndpoint: 'WebhookEndpointRow',
     WebhookDelivery: 'WebhookDeliveryRow',
   },
-  branding: { BrandKit: 'BrandKitRow' },
+  branding: {
+    BrandKit: 'BrandKitRow',
+    BrandKitVersion: 'BrandKitVersionRow',
+    BrandAsset: 'AssetRow',
+    CustomDomain: 'CustomDomainRow',
+    Organization: 'OrganizationRef',
+    Event: 'EventRef',
+  },
 };
 
 const SHARED_SDL = 'packages/platform/schema/shared.graphql';

@@ -1,5 +1,6 @@
 export * from './audit.ts';
 export * from './auth.ts';
+export * from './brand-contexts.ts';
 export * from './bus-in-process.ts';
 export * from './bus-jetstream.ts';
 export * from './card-numbers.ts';

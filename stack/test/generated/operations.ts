@@ -33,6 +33,17 @@ export type AttendeeInput = {
   name: string;
 };
 
+/** Families every touchpoint can render (with a system fallback). */
+export type BrandFont =
+  | 'GEORGIA'
+  | 'INTER'
+  | 'LATO'
+  | 'MERRIWEATHER'
+  | 'OPEN_SANS'
+  | 'ROBOTO'
+  | 'SOURCE_SERIF'
+  | 'SYSTEM_UI';
+
 export type CancelEventInput = {
   id: string | number;
   /** Told to ticket holders. */
@@ -306,11 +317,30 @@ export type SendNotificationInput = {
   subject: string;
 };
 
+/** How a ticket's page is laid out. */
+export type TicketLayout =
+  /** Title, details, a large QR code. */
+  | 'CLASSIC'
+  /** Half a page: for printing two per sheet. */
+  | 'COMPACT'
+  /** The cover image across the top, then the details. */
+  | 'POSTER';
+
+/** Settings of a kit; unset fields keep their value, null clears an optional one. */
 export type UpdateBrandKitInput = {
   accentColor?: string | null | undefined;
-  logoUrl?: string | null | undefined;
+  backgroundColor?: string | null | undefined;
+  coverAssetId?: string | number | null | undefined;
+  emailFooter?: string | null | undefined;
+  emailHeaderAssetId?: string | number | null | undefined;
+  faviconAssetId?: string | number | null | undefined;
+  fontFamily?: BrandFont | null | undefined;
+  logoAssetId?: string | number | null | undefined;
+  logoOnDarkAssetId?: string | number | null | undefined;
   organizationId: string | number;
   primaryColor?: string | null | undefined;
+  textColor?: string | null | undefined;
+  ticketLayout?: TicketLayout | null | undefined;
 };
 
 export type VenueInput = {

@@ -1,4 +1,4 @@
-import { eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -19,6 +19,9 @@ export const billing = pgSchema('billing');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(billing);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+
+/** Each organization's brand as branding last published it: what this service renders with. */
+export const brandContexts = brandContextTable(billing);
 
 // ---------------------------------------------------------------- what orders asks to charge
 

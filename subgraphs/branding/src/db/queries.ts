@@ -21,7 +21,7 @@ export async function insertBrandKitOnce(
 export async function updateBrandKitOf(
   db: Database | Transaction,
   organizationId: string,
-  changes: Partial<Pick<BrandKitRow, 'primaryColor' | 'accentColor' | 'logoUrl'>>,
+  changes: Partial<Pick<BrandKitRow, 'primaryColor' | 'accentColor'>>,
 ): Promise<BrandKitRow | undefined> {
   const [kit] = await db
     .update(brandKits)

@@ -16,7 +16,7 @@ import type { Context } from '../context.ts';
 import { insertBrandKitOnce, updateBrandKitOf } from '../db/queries.ts';
 import type { BrandKitRow } from '../db/schema.ts';
 
-export const DEFAULT_BRAND = { primaryColor: '#1F2937', accentColor: '#2563EB', logoUrl: null };
+export const DEFAULT_BRAND = { primaryColor: '#1F2937', accentColor: '#2563EB' };
 
 const hexColour = z.string().regex(/^#[0-9A-Fa-f]{6}$/, 'must be a hex colour like #1A2B3C');
 
@@ -24,20 +24,12 @@ const updateBrandKitInput = z.object({
   organizationId: uuidInput,
   primaryColor: hexColour.nullish(),
   accentColor: hexColour.nullish(),
-  logoUrl: z
-    .url({
-      protocol: /^https$/,
-      hostname: z.regexes.domain,
-      error: 'must be an https URL with a domain name',
-    })
-    .max(2048, 'must be at most 2048 characters')
-    .transform((url) => new URL(url).href)
-    .nullish(),
 });
 
 interface UpdateBrandKitResult {
   brandKit: BrandKitRow | null;
   errors: UserError[];
+  findings: [];
 }
 
 /** Tells messaging (which styles the organization's mails) the kit as it now is, in the change's transaction. */
@@ -46,7 +38,7 @@ const announceKit = (tx: Transaction, outbox: Outbox, kit: BrandKitRow) =>
     organizationId: kit.organizationId,
     primaryColor: kit.primaryColor.toUpperCase(),
     accentColor: kit.accentColor.toUpperCase(),
-    logoUrl: kit.logoUrl,
+    logoUrl: null,
     changedAt: kit.updatedAt.toISOString(),
   });
 
@@ -55,18 +47,17 @@ export const updateBrandKit = mutationRule(
   {
     input: updateBrandKitInput,
     caller: requireUser,
-    invalid: (errors): UpdateBrandKitResult => ({ brandKit: null, errors }),
+    invalid: (errors): UpdateBrandKitResult => ({ brandKit: null, errors, findings: [] }),
   },
   async (
     ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>,
-    { organizationId, primaryColor, accentColor, logoUrl },
+    { organizationId, primaryColor, accentColor },
   ): Promise<UpdateBrandKitResult> => {
     requireOrgRole(ctx.viewer, organizationId, 'ADMIN');
     const brandKit = await ctx.db.transaction(async (tx) => {
       const kit = await updateBrandKitOf(tx, organizationId, {
         ...(primaryColor ? { primaryColor: primaryColor.toUpperCase() } : {}),
         ...(accentColor ? { accentColor: accentColor.toUpperCase() } : {}),
-        ...(logoUrl !== undefined ? { logoUrl } : {}),
       });
       if (kit) await announceKit(tx, ctx.outbox, kit);
       return kit;
@@ -81,9 +72,10 @@ export const updateBrandKit = mutationRule(
             field: ['input', 'organizationId'],
           },
         ],
+        findings: [],
       };
     }
-    return { brandKit, errors: [] };
+    return { brandKit, errors: [], findings: [] };
   },
 );
 

@@ -13,6 +13,8 @@ export const resolvers: Resolvers = {
     organization: (kit) => ({ id: kit.organizationId }),
   },
   Organization: {
+    // Filled in with custom domains (issue 17).
+    customDomains: () => [],
     branding: (organization, _, ctx) => brandKitOf(ctx, { organizationId: organization.id }),
   },
 };

@@ -1,4 +1,4 @@
-import { eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -18,6 +18,9 @@ export const messaging = pgSchema('messaging');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(messaging);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+
+/** Each organization's brand as branding last published it: what this service renders with. */
+export const brandContexts = brandContextTable(messaging);
 
 export const notificationChannel = messaging.enum('notification_channel', [
   'IN_APP',

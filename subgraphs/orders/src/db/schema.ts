@@ -1,4 +1,4 @@
-import { eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -20,6 +20,9 @@ export const orders = pgSchema('orders');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(orders);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+
+/** Each organization's brand as branding last published it: what this service renders with. */
+export const brandContexts = brandContextTable(orders);
 
 // Orders are defined after reservations, which they point at.
 
