@@ -1,6 +1,24 @@
-import { type SubgraphContext, withLoaders } from '@bilten/platform';
+import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
+import type { AssetStorage } from './adapters/asset-storage.ts';
+import type { DnsRecordLookup } from './adapters/dns-records.ts';
+import type { BrandingConfig } from './config.ts';
 import { createLoaders } from './db/loaders.ts';
 
-export type Context = SubgraphContext<ReturnType<typeof createLoaders>>;
+/** Made once at start-up (see server.ts) and shared by every request. */
+export interface BrandingServices {
+  config: BrandingConfig;
+  /** Asset bytes by content hash (ASSET_STORAGE). */
+  storage: AssetStorage;
+  /** TXT and CNAME lookups for domain verification (DNS_SERVERS). */
+  dns: DnsRecordLookup;
+  /** Encrypts certificates and ACME account keys at rest (DATA_ENCRYPTION_KEYS). */
+  keyRing: KeyRing;
+}
 
-export const createContext = withLoaders(createLoaders);
+export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BrandingServices;
+
+export const createContext = (base: BaseContext, services: BrandingServices): Context => ({
+  ...base,
+  loaders: createLoaders(base.db),
+  ...services,
+});

@@ -1,6 +1,8 @@
-import { defineSubgraph } from '@bilten/platform';
+import { defineSubgraph, keyRingFromEnv } from '@bilten/platform';
+import { diskStorage } from './adapters/asset-storage.ts';
+import { dnsRecordLookup } from './adapters/dns-records.ts';
 import { brandingEnv } from './config.ts';
-import { createContext } from './context.ts';
+import { type BrandingServices, createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
@@ -14,4 +16,13 @@ export const brandingSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  async setup({ config }) {
+    const services: BrandingServices = {
+      config,
+      storage: diskStorage(config.ASSET_STORAGE_DIR),
+      dns: dnsRecordLookup(config.DNS_SERVERS),
+      keyRing: keyRingFromEnv(config),
+    };
+    return { services };
+  },
 });
