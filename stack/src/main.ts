@@ -48,6 +48,8 @@ await runMain('bilten', stackEnv, async (env, log) => {
       : 'off (GATEWAY_OPS_PORT serves them)';
     process.stdout.write(
       `\nBilten is up.\n  GraphQL:        ${stack.gateway.url}\n  Apollo Sandbox: ${sandboxLine}\n` +
+        `  REST reference: ${new URL('/api/docs', stack.gateway.url)}\n` +
+        `  GraphiQL:       ${sandbox ? new URL('/graphiql', stack.gateway.url) : 'off (GATEWAY_SANDBOX=on serves it)'}\n` +
         `  Metrics:        ${metricsLine}\n` +
         `  Database:       ${infrastructure.embeddedPostgresDir ? `embedded PostgreSQL in ${infrastructure.embeddedPostgresDir}` : 'DATABASE_URL'}\n` +
         `  Event bus:      ${infrastructure.bus.kind}\n\n`,

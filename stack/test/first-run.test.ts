@@ -113,6 +113,9 @@ describe('npm start, as a new user meets it', () => {
     const env = { ...(await freePorts()), EMBEDDED_POSTGRES_DIR: join(dataDir, 'postgres') };
     const bilten = await startInGroup(ROOT, env);
     expect(await gatewayAnswers(env.GATEWAY_PORT)).toEqual({ __typename: 'Query' });
+    // The banner names every page a new user opens first.
+    expect(bilten.output()).toContain(`REST reference: http://localhost:${env.GATEWAY_PORT}/api/docs`);
+    expect(bilten.output()).toMatch(/GraphiQL: +(http:\/\/localhost:\d+\/graphiql|off)/);
     const database = databaseDirIn(bilten.output());
     const postgresPid = Number(readFileSync(join(database, 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(isAlive(postgresPid)).toBe(true);
