@@ -43,6 +43,17 @@ export const gatewayEnv = serviceEnv({
     .default(''),
   // Rate-limit buckets and REST idempotency keys: in Redis when set, shared by every gateway; in memory otherwise.
   REDIS_URL: optionalUrl,
+  // The platform's own hostnames (comma-separated; `*.name` for every name under one): never looked
+  // up as organizers' custom domains. Addresses, localhost and *.localhost always are the platform's.
+  GATEWAY_PLATFORM_HOSTS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   // `off`, or `key=6000/60,user=6000/60,address=3000/60`: cost units per seconds, per kind of client.
   GATEWAY_RATE_LIMIT: z
     .string()

@@ -24,9 +24,12 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
+import { registerAcmeChallenges } from './acme-challenges.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
+import { registerBrandAssets } from './brand-assets.ts';
 import { registerChangelog } from './changelog.ts';
 import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { createHostMap, registerCustomDomains } from './custom-domains.ts';
 import { deprecatedFieldHeaders } from './deprecations.ts';
 import { registerDocsPages } from './docs-pages.ts';
 import { registerEventPages } from './event-pages.ts';
@@ -89,6 +92,11 @@ export interface GatewayOptions {
   rateLimits?: RateLimitOptions;
   /** Where REST POSTs' Idempotency-Key answers are kept (idempotency.ts); default: this process's memory. */
   idempotency?: IdempotencyOptions;
+  /**
+   * Custom domains (custom-domains.ts): the platform's own hosts (GATEWAY_PLATFORM_HOSTS, never
+   * looked up) and, for tests, the host map's cache times; default: no extra platform hosts.
+   */
+  customDomains?: { platformHosts?: string[]; positiveTtlMs?: number; negativeTtlMs?: number };
 }
 
 export interface RunningGateway extends RunningService {
@@ -199,6 +207,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   addSecurityHeaders(app);
   answerBodiesRefusedUnread(app, limits.unreadBodyGraceMs ?? 10_000);
 
+  // Organizers' verified hostnames: Host → organization, before any route (custom-domains.ts).
+  const platformHosts = options.customDomains?.platformHosts ?? [];
+  const hostMap = createHostMap({
+    ...options.customDomains,
+    lookupBaseUrl: subgraphRoute(options, 'branding', '/internal/domains/'),
+    platformHosts,
+    bus: options.bus,
+    log,
+    timeoutMs: limits.subgraphTimeoutMs,
+  });
+  await hostMap.ready();
+  registerCustomDomains(app, hostMap, platformHosts);
+
   // Every limit answers 400: armor's validation rules report to the validation context. Its
   // max-tokens plugin for Apollo parses again in `parsingDidStart`, where a throw is an unexpected
   // error (HTTP 500), so graphql-js's parser counts the tokens instead (`parseOptions` below). Its
@@ -299,12 +320,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
   registerSubgraphFiles(app, fileProxy, { prefix: 'tickets', subgraph: 'orders', what: 'ticket' });
   registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
+  // Brand images: `GET /assets/{sha256}` (public) and `POST /assets` (uploads, streamed to branding).
+  registerBrandAssets(app, fileProxy);
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
   // One-click opt-out links of mails, passed to messaging, which checks their signed tokens.
   registerUnsubscribe(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
   // Open pixel, tracked links and delivery providers' webhooks, passed to messaging, which checks their signatures.
   registerMessagingRoutes(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  // HTTP-01 answers of the certificates branding requests, on every host (custom domains point here).
+  registerAcmeChallenges(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = subgraphRoute(options, 'identity', '/.well-known/jwks.json');
@@ -361,6 +386,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     operationsUrl: operations?.url,
     async stop() {
       await subscriptions?.close();
+      await hostMap.close();
       await app.close();
       await rateLimits?.close();
       await idempotency.close();
@@ -385,6 +411,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
     trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
     rateLimits: rateLimitOptionsFrom(env),
     idempotency: { redisUrl: env.REDIS_URL },
+    customDomains: { platformHosts: env.GATEWAY_PLATFORM_HOSTS },
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,
       maxAliases: env.GATEWAY_MAX_ALIASES,

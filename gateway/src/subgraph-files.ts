@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
- * `GET /{prefix}/{id}.pdf[?token=…]` at the public door (tickets, receipts): passed on to the
- * subgraph that owns the files, which decides who may open one (orders' and billing's
+ * `GET /{prefix}/{id}.pdf[?token=…]` at the public door (tickets, receipts), and a ticket's QR
+ * page `GET /tickets/{id}[?token=…]`: passed on to the subgraph that owns the files, which decides who may open one (orders' and billing's
  * adapters/*-files.ts). The caller's credentials go through the same exchange as for /graphql (an
  * API key or a user's token becomes identity's token with current claims), so a revoked key or an
  * ended session opens nothing here either. Only `token` of the query goes on; answers are never
@@ -27,8 +27,16 @@ export interface SubgraphFiles {
   what: string;
 }
 
-/** The upstream headers a file keeps. */
-const PASSED_HEADERS = ['content-type', 'content-disposition', 'cache-control', 'x-content-type-options'];
+/** The upstream headers a file keeps; a page (the QR page) its own strict policy and no referrer too. */
+const PASSED_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'cache-control',
+  'x-content-type-options',
+  'content-security-policy',
+  'referrer-policy',
+  'x-frame-options',
+];
 
 export function registerSubgraphFiles(
   app: FastifyInstance,
@@ -40,7 +48,7 @@ export function registerSubgraphFiles(
     `/${prefix}/:file`,
     async (request, reply) => {
       const { file } = request.params;
-      // The subgraph answers 404 for anything but `<uuid>.pdf`; longer names need not travel.
+      // The subgraph answers 404 for anything but `<uuid>.pdf` (or a ticket's `<uuid>`); longer names need not travel.
       if (file.length > 60) return plainTextReply(reply, 404, `no such ${what}`);
       let authorization: string | undefined;
       try {

@@ -15,6 +15,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
       subscriptionLimits,
       rateLimits,
       idempotency,
+      customDomains,
     } = gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
@@ -38,6 +39,7 @@ await runMain('bilten', stackEnv, async (env, log) => {
         subscriptionLimits,
         rateLimits,
         idempotency,
+        customDomains,
       },
     });
     const sandboxLine = sandbox

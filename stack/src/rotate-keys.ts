@@ -41,7 +41,7 @@ const NAME = '[a-z_][a-z0-9_]*';
 const COLUMN = new RegExp(`^(${NAME})\\.(${NAME})\\.(${NAME})(?::(${NAME}))?$`);
 
 const usage =
-  'usage: DATABASE_URL=postgres://… DATA_ENCRYPTION_KEYS=… npm run keys:rotate -- [--service billing|messaging] [--column schema.table.column[:key]]… [--batch-size 500]';
+  'usage: DATABASE_URL=postgres://… DATA_ENCRYPTION_KEYS=… npm run keys:rotate -- [--service billing|messaging|branding] [--column schema.table.column[:key]]… [--batch-size 500]';
 const { values } = parseArgs({
   options: {
     service: { type: 'string' },

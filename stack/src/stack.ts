@@ -70,6 +70,7 @@ export interface StackOptions {
     | 'subscriptionLimits'
     | 'rateLimits'
     | 'idempotency'
+    | 'customDomains'
   >;
 }
 
@@ -92,18 +93,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // One after another: each applies its migrations, and they share the `drizzle` schema.
     // Identity comes first; unless told otherwise, the others fetch keys from where it listens.
     let auth = { ...options.auth, revocations };
-    for (const definition of SUBGRAPHS) {
+    // Branding right after identity: orders and billing fetch logos from where it really listens
+    // (ports are chosen per run in tests), unless BRAND_ASSETS_URL says otherwise.
+    const startOrder = [
+      ...SUBGRAPHS.filter((definition) => definition.name === 'identity' || definition.name === 'branding'),
+      ...SUBGRAPHS.filter((definition) => definition.name !== 'identity' && definition.name !== 'branding'),
+    ];
+    let brandAssetsUrl: string | undefined;
+    for (const definition of startOrder) {
+      const rendersBrand = definition.name === 'orders' || definition.name === 'billing';
       const service = await startSubgraph(definition, {
         databaseUrl: options.databaseUrl,
         databasePoolSize: options.databasePoolSize,
         bus: options.bus,
         log: options.log,
         auth,
-        env: options.env,
+        env:
+          rendersBrand && brandAssetsUrl && !options.env?.BRAND_ASSETS_URL
+            ? { ...options.env, BRAND_ASSETS_URL: brandAssetsUrl }
+            : options.env,
         host: SUBGRAPH_HOST,
         port: options.ports[definition.name as SubgraphName],
       });
       started.push(service);
+      if (definition.name === 'branding') brandAssetsUrl = new URL(service.url).origin;
       if (definition.name === 'identity' && !auth?.jwks && !auth?.jwksUrl) {
         auth = { ...auth, jwksUrl: new URL('/.well-known/jwks.json', service.url).toString() };
       }

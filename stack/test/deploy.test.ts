@@ -523,6 +523,60 @@ describe('k8s', () => {
     }
   });
 
+  describe('cert-manager (the alternative to built-in ACME)', () => {
+    const dir = 'k8s/cert-manager';
+    const documents = (path: string) =>
+      parseAllDocuments(read(path)).map((doc) => {
+        expect(doc.errors, path).toEqual([]);
+        return doc.toJS() as Manifest;
+      });
+    const listed = kustomization('cert-manager').resources ?? [];
+    const issuers = listed.flatMap((resource) => documents(`${dir}/${resource}`));
+    const [certificate, ingress] = documents(`${dir}/certificate.example.yaml`);
+
+    it('lists ClusterIssuers for Let’s Encrypt that solve HTTP-01 through the ingress', () => {
+      expect(listed).toContain('cluster-issuer.yaml');
+      expect(listed).not.toContain('certificate.example.yaml');
+      expect(issuers.length).toBeGreaterThan(0);
+      for (const issuer of issuers) {
+        expect(issuer.apiVersion).toBe('cert-manager.io/v1');
+        expect(issuer.kind).toBe('ClusterIssuer');
+        expect(issuer.spec.acme.server).toMatch(
+          /^https:\/\/acme-(staging-)?v02\.api\.letsencrypt\.org\/directory$/,
+        );
+        expect(issuer.spec.acme.email).toMatch(/@/);
+        expect(issuer.spec.acme.privateKeySecretRef.name).toBeTruthy();
+        expect(issuer.spec.acme.solvers).toEqual([{ http01: { ingress: expect.any(Object) } }]);
+      }
+    });
+
+    it('gives a per-domain Certificate of one of those issuers, served by an Ingress to the gateway', () => {
+      expect(certificate).toMatchObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate' });
+      expect(issuers.map((issuer) => issuer.metadata.name)).toContain(certificate!.spec.issuerRef.name);
+      expect(certificate!.spec.issuerRef.kind).toBe('ClusterIssuer');
+      const host = certificate!.spec.dnsNames[0];
+      expect(ingress).toMatchObject({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' });
+      expect(ingress!.spec.tls).toEqual([{ hosts: [host], secretName: certificate!.spec.secretName }]);
+      expect(ingress!.spec.rules[0].host).toBe(host);
+      const backend = ingress!.spec.rules[0].http.paths[0].backend.service;
+      const gateway = find('Service', 'gateway').spec.ports[0];
+      expect(backend).toEqual({ name: 'gateway', port: { number: gateway.port } });
+      for (const object of [certificate!, ingress!])
+        expect(object.metadata).toMatchObject({ namespace: base.namespace });
+    });
+
+    it('says when to use it and when built-in ACME or Caddy', () => {
+      const readme = read(`${dir}/README.md`);
+      for (const text of [
+        'ACME_DIRECTORY_URL',
+        '/internal/domains/allowed',
+        'certificate.example.yaml',
+        'cert-manager',
+      ])
+        expect(readme).toContain(text);
+    });
+  });
+
   describe.each(['local', 'production'])('overlay %s', (overlay) => {
     const k = kustomization(`overlays/${overlay}`);
 

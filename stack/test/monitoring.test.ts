@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { createCertificateMetrics } from '@bilten/branding';
 import { createServiceMetrics } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -40,6 +41,8 @@ const LE = 'le';
 /** Series name → label names, for every series one service's /metrics can show. */
 async function exportedSeries(): Promise<Map<string, Set<string>>> {
   const { registry } = createServiceMetrics('test');
+  // Beside the common ones: branding's certificate job.
+  createCertificateMetrics().register(registry);
   const defaults = ['service'];
   const series = new Map<string, Set<string>>();
   for (const { name, type } of await registry.getMetricsAsJSON()) {

@@ -1,4 +1,4 @@
-/** `GET /tickets/{id}.pdf` at the gateway's door: passed on to orders with the caller's credentials exchanged. */
+/** `GET /tickets/{id}.pdf` (and the QR page `/tickets/{id}`) at the gateway's door: passed on to orders with the caller's credentials exchanged. */
 import { randomUUID } from 'node:crypto';
 import { paymentSucceeded } from '@bilten/contracts/billing';
 import { newEvent } from '@bilten/platform';
@@ -74,5 +74,17 @@ describe('ticket files through the gateway', () => {
     for (const headers of [stranger.headers, {}]) expect((await file(headers)).status).toBe(404);
     expect((await file({ authorization: 'Bearer bk_live_nope' })).status).toBe(401);
     expect((await fetch(new URL('/tickets/nope.pdf', stack.url))).status).toBe(404);
+
+    // The ticket's QR page (issue 17) passes too, with orders' strict policy and no referrer.
+    const page = (headers: Headers) =>
+      fetch(new URL(`/tickets/${ticketId}`, stack.url), { headers: headers as Record<string, string> });
+    const shown = await page(buyer.headers);
+    expect(shown.status).toBe(200);
+    expect(shown.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(shown.headers.get('cache-control')).toBe('no-store');
+    expect(shown.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(shown.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await shown.text()).toContain('<meta name="bilten-brand" content="brand-version:');
+    expect((await page(stranger.headers)).status).toBe(404);
   });
 });

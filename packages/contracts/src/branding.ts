@@ -20,7 +20,7 @@ const brandImage = z.object({
  * What every touchpoint renders an organization with: its kit and the domain its links point at.
  * Fields added after version 1 default to Bilten's own look, so older events still parse.
  */
-export const brandedContext = z.object({
+const brandedContext = z.object({
   organizationId: z.uuid(),
   primaryColor: hexColor,
   accentColor: hexColor,

@@ -1,6 +1,7 @@
 export * from './audit.ts';
 export * from './auth.ts';
 export * from './brand-contexts.ts';
+export * from './branded-pdf.ts';
 export * from './bus-in-process.ts';
 export * from './bus-jetstream.ts';
 export * from './card-numbers.ts';

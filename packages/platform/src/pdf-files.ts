@@ -32,9 +32,15 @@ export interface PdfFileCaller {
 export async function pdfFileCaller(
   request: FastifyRequest<PdfFileRoute>,
   reply: FastifyReply,
-  deps: { links: Pick<FileLinks, 'opens'>; verifyToken: TokenVerifier; what: string },
+  deps: {
+    links: Pick<FileLinks, 'opens'>;
+    verifyToken: TokenVerifier;
+    what: string;
+    /** The file names the route serves, the id its first group (default `<uuid>.pdf`). */
+    name?: RegExp;
+  },
 ): Promise<PdfFileCaller | null> {
-  const id = PDF_FILE.exec(request.params.file)?.[1]?.toLowerCase();
+  const id = (deps.name ?? PDF_FILE).exec(request.params.file)?.[1]?.toLowerCase();
   if (!id) {
     plainTextReply(reply, 404, `no such ${deps.what}`);
     return null;

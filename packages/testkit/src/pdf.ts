@@ -31,3 +31,55 @@ export function pdfText(pdf: Buffer): string[] {
     ),
   );
 }
+
+/**
+ * The document's info dictionary (Title, Keywords, …) as pdfkit writes it: each entry an indirect
+ * object holding a literal string. Brand facts live in Keywords (`brand-version:3 brand-primary:#…`).
+ */
+export function pdfInfo(pdf: Buffer): Record<string, string> {
+  const source = pdf.toString('latin1');
+  const info: Record<string, string> = {};
+  for (const match of source.matchAll(/\/(Title|Subject|Keywords|Creator|Producer|Author) (\d+) 0 R/g)) {
+    const value = new RegExp(`(?:^|\\n)${match[2]} 0 obj\\s*\\(((?:\\\\.|[^\\\\)])*)\\)\\s*endobj`).exec(
+      source,
+    );
+    if (value) info[match[1]!] = value[1]!.replace(/\\(.)/g, '$1');
+  }
+  return info;
+}
+
+/** The brand facts of a document's Keywords: `{ 'brand-primary': '#7C3AED', 'brand-logo': 'none', … }`. */
+export function pdfBrandFacts(pdf: Buffer): Record<string, string> {
+  const keywords = pdfInfo(pdf).Keywords ?? '';
+  return Object.fromEntries(
+    keywords
+      .split(' ')
+      .filter((fact) => fact.startsWith('brand-'))
+      .map((fact) => [fact.slice(0, fact.indexOf(':')), fact.slice(fact.indexOf(':') + 1)]),
+  );
+}
+
+/** The fill colours a page draws with (`r g b scn`), as upper-case `#RRGGBB`. */
+export function pdfFillColors(pdf: Buffer): Set<string> {
+  const source = pdf.toString('latin1');
+  const colors = new Set<string>();
+  for (const match of source.matchAll(/\bobj\s*<<((?:(?!endobj)[\s\S])*?)>>\s*stream\r?\n/g)) {
+    if (match[1]!.includes('/Subtype /Image')) continue;
+    const start = match.index + match[0].length;
+    const bytes = pdf.subarray(start, source.indexOf('endstream', start));
+    const content = (match[1]!.includes('/FlateDecode') ? inflateSync(bytes) : bytes).toString('latin1');
+    for (const color of content.matchAll(/^([\d.]+) ([\d.]+) ([\d.]+) scn$/gm))
+      colors.add(
+        `#${color
+          .slice(1, 4)
+          .map((value) =>
+            Math.round(Number(value) * 255)
+              .toString(16)
+              .padStart(2, '0'),
+          )
+          .join('')
+          .toUpperCase()}`,
+      );
+  }
+  return colors;
+}

@@ -337,6 +337,11 @@ export type UpdateBrandKitInput = {
   fontFamily?: BrandFont | null | undefined;
   logoAssetId?: string | number | null | undefined;
   logoOnDarkAssetId?: string | number | null | undefined;
+  /**
+   * Only null is accepted now: a logo is uploaded (`POST /assets`) and named by `logoAssetId`.
+   * @deprecated Upload the logo (POST /assets) and set logoAssetId. Removal after 2027-03-31.
+   */
+  logoUrl?: string | null | undefined;
   organizationId: string | number;
   primaryColor?: string | null | undefined;
   textColor?: string | null | undefined;

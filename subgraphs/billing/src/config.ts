@@ -1,6 +1,8 @@
 import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
 /** Billing's variables: the kit's common ones and its port. */
 export const billingEnv = serviceEnv({
   BILLING_PORT: port(4004),
@@ -16,6 +18,10 @@ export const billingEnv = serviceEnv({
   RECEIPT_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Seals those links' tokens in events for messaging (the same value as identity's, orders' and messaging's). */
   MAIL_LINK_SECRET: mailLinkSecret,
+  /** Where branding serves `/assets/{sha256}`: the logo a PDF embeds is fetched from there (and checked against its hash). */
+  BRAND_ASSETS_URL: httpUrl.default('http://localhost:4006'),
+  /** The gateway's public URL: the printed link's base for an organization without an active custom domain. */
+  PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
   /** Braintree (all three set → the BRAINTREE provider is registered). */
   BRAINTREE_MERCHANT_ID: z.string().min(1).optional(),
   BRAINTREE_PUBLIC_KEY: z.string().min(1).optional(),

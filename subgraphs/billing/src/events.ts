@@ -1,7 +1,8 @@
-import type { ConsumerFactory } from '@bilten/platform';
+import { brandContextConsumer, type ConsumerFactory } from '@bilten/platform';
 import { paymentProvidersOf } from './adapters/providers.ts';
 import { createReceiptLinks } from './adapters/receipt-links.ts';
 import type { BillingConfig } from './config.ts';
+import { brandContexts } from './db/schema.ts';
 import { orderChargeConsumer } from './domain/order-charges.ts';
 import { organizationCreatedConsumer, organizationUpdatedConsumer } from './domain/organizations.ts';
 import { refundConsumer } from './domain/refunds.ts';
@@ -18,7 +19,8 @@ export {
 /**
  * Every consumer this subgraph runs: its copy of the orders to charge and of the organizations
  * (the sellers on receipts), and the refunds orders asks for (through the providers server.ts
- * registered, hence looked up at event time).
+ * registered, hence looked up at event time), and its copy of each organization's brand
+ * (branding's brand_kit.changed), which receipts print with.
  */
 export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config }) => [
   orderChargeConsumer,
@@ -29,4 +31,5 @@ export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config 
   }),
   organizationCreatedConsumer,
   organizationUpdatedConsumer,
+  brandContextConsumer(brandContexts),
 ];

@@ -1,4 +1,5 @@
 import {
+  createBrandImages,
   createOutbox,
   type Database,
   defineSubgraph,
@@ -72,7 +73,13 @@ export const billingSubgraph = defineSubgraph({
         ),
       routes: (app, { verifyToken }) => {
         // `GET /receipts/{id}.pdf`, which the gateway serves at its own door (gateway/src/subgraph-files.ts).
-        registerReceiptFiles(app, { db, receiptLinks: services.receiptLinks, verifyToken });
+        registerReceiptFiles(app, {
+          db,
+          receiptLinks: services.receiptLinks,
+          verifyToken,
+          brandImages: createBrandImages({ assetsUrl: config.BRAND_ASSETS_URL }),
+          publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
+        });
         // The platform's endpoints when configured; organizations' accounts' endpoints always.
         registerBraintreeWebhooks(app, {
           gateway: braintreeGateway,

@@ -1,4 +1,5 @@
 import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
+import type { CertificateAuthority, CertificateMetrics } from './adapters/acme.ts';
 import type { AssetStorage } from './adapters/asset-storage.ts';
 import type { DnsRecordLookup } from './adapters/dns-records.ts';
 import type { BrandingConfig } from './config.ts';
@@ -13,6 +14,13 @@ export interface BrandingServices {
   dns: DnsRecordLookup;
   /** Encrypts certificates and ACME account keys at rest (DATA_ENCRYPTION_KEYS). */
   keyRing: KeyRing;
+  /** The ACME CA and the certificate metrics; undefined when ACME_DIRECTORY_URL is unset. */
+  certificates?: {
+    config: BrandingConfig;
+    keyRing: KeyRing;
+    authority: CertificateAuthority;
+    metrics: CertificateMetrics;
+  };
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BrandingServices;

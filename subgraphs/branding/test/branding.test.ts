@@ -46,14 +46,16 @@ interface BrandKit {
   primaryColor: string;
   accentColor: string;
   logoUrl: string | null;
+  emailFooter: string | null;
+  version: number;
   updatedAt: string;
 }
 
 const gql = <T>(query: string, variables?: Record<string, unknown>) => subgraph.gql<T>(query, variables);
 
 const kitRows = (organizationId: string) =>
-  subgraph.sql`select id, primary_color, accent_color, logo_url, updated_at from branding.brand_kits
-      where organization_id = ${organizationId}`;
+  subgraph.sql`select id, primary_color, accent_color, logo_asset_id, email_footer, version, updated_at
+      from branding.brand_kits where organization_id = ${organizationId}`;
 const kitCount = () => rowCount(subgraph.sql, 'branding.brand_kits');
 
 /** Resolves once branding's consumer has acknowledged every message in the test's stream. */
@@ -87,7 +89,8 @@ async function announceOrganization(organizationId = uuidv7()): Promise<string> 
   return organizationId;
 }
 
-const KIT_FIELDS = 'id organization { __typename id } primaryColor accentColor logoUrl updatedAt';
+const KIT_FIELDS =
+  'id organization { __typename id } primaryColor accentColor logoUrl emailFooter version updatedAt';
 const UPDATE_BRAND_KIT = `mutation($input: UpdateBrandKitInput!) {
   updateBrandKit(input: $input) { brandKit { ${KIT_FIELDS} } errors { code message field } }
 }`;
@@ -134,14 +137,20 @@ describe('default brand kit from bilten.identity.organization.created on JetStre
     expect(rows[0]).toMatchObject({
       primary_color: DEFAULT_BRAND.primaryColor,
       accent_color: DEFAULT_BRAND.accentColor,
-      logo_url: null,
+      logo_asset_id: null,
+      version: 1,
     });
+    // The default kit is version 1 of its history.
+    expect(
+      await subgraph.sql`select version, changed_by from branding.brand_kit_versions where kit_id = ${rows[0]!.id}`,
+    ).toEqual([{ version: 1, changed_by: null }]);
     expect(await brandKitOf(organizationId)).toMatchObject({
       id: rows[0]!.id,
       organization: { __typename: 'Organization', id: organizationId },
       primaryColor: DEFAULT_BRAND.primaryColor,
       accentColor: DEFAULT_BRAND.accentColor,
       logoUrl: null,
+      version: 1,
     });
     expect(subgraph.logs.filter((line) => line.msg === 'event handling failed')).toEqual([]);
   });
@@ -170,36 +179,48 @@ describe('updateBrandKit', () => {
     expect(await kitCount()).toBe(before);
   });
 
-  it('changes only the fields given, upper-cases colours and clears the logo with null', async () => {
+  it('changes only the fields given, upper-cases colours and clears the footer with null', async () => {
     const organizationId = await announceOrganization();
     const created = (await brandKitOf(organizationId))!;
 
     const first = await updateBrandKit({
       organizationId,
-      primaryColor: '#aabbcc',
-      logoUrl: 'HTTPS://CDN.Example.com/logo.png',
+      primaryColor: '#1a2b3c',
+      emailFooter: '  Sarajevo Jazz d.o.o.\nFerhadija 1  ',
     });
     expect(first.errors).toEqual([]);
     expect(first.brandKit).toMatchObject({
       id: created.id,
-      primaryColor: '#AABBCC',
+      primaryColor: '#1A2B3C',
       accentColor: DEFAULT_BRAND.accentColor,
-      logoUrl: 'https://cdn.example.com/logo.png',
+      emailFooter: 'Sarajevo Jazz d.o.o.\nFerhadija 1',
+      version: 2,
     });
     expect(Date.parse(first.brandKit!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
 
     const second = await updateBrandKit({ organizationId, accentColor: '#0f0f0f' });
     expect(second.brandKit).toMatchObject({
-      primaryColor: '#AABBCC',
+      primaryColor: '#1A2B3C',
       accentColor: '#0F0F0F',
-      logoUrl: 'https://cdn.example.com/logo.png',
+      emailFooter: 'Sarajevo Jazz d.o.o.\nFerhadija 1',
+      version: 3,
     });
 
-    const third = await updateBrandKit({ organizationId, logoUrl: null });
-    expect(third.brandKit).toMatchObject({ primaryColor: '#AABBCC', accentColor: '#0F0F0F', logoUrl: null });
+    const third = await updateBrandKit({ organizationId, emailFooter: null });
+    expect(third.brandKit).toMatchObject({
+      primaryColor: '#1A2B3C',
+      accentColor: '#0F0F0F',
+      emailFooter: null,
+      version: 4,
+    });
     expect(await brandKitOf(organizationId)).toEqual(third.brandKit);
     const [row] = await kitRows(organizationId);
-    expect(row).toMatchObject({ primary_color: '#AABBCC', accent_color: '#0F0F0F', logo_url: null });
+    expect(row).toMatchObject({
+      primary_color: '#1A2B3C',
+      accent_color: '#0F0F0F',
+      email_footer: null,
+      version: 4,
+    });
   });
 });
 
@@ -256,17 +277,15 @@ describe('updateBrandKit validation', () => {
     ['an eight-digit colour', { accentColor: '#1A2B3C4D' }, ['accentColor']],
     ['a colour with CSS injected', { accentColor: '#1A2B3C; background: url(x)' }, ['accentColor']],
     ['an empty colour', { accentColor: '' }, ['accentColor']],
-    ['an http logo', { logoUrl: 'http://cdn.example.com/logo.png' }, ['logoUrl']],
-    ['a javascript: logo', { logoUrl: 'javascript:alert(1)' }, ['logoUrl']],
-    ['a data: logo', { logoUrl: 'data:image/png;base64,iVBORw0KGgo=' }, ['logoUrl']],
-    ['an ftp logo', { logoUrl: 'ftp://cdn.example.com/logo.png' }, ['logoUrl']],
-    ['a relative logo path', { logoUrl: '/logo.png' }, ['logoUrl']],
-    ['a logo URL without a domain name', { logoUrl: 'https:evil' }, ['logoUrl']],
-    [
-      'a logo URL over 2048 characters',
-      { logoUrl: `https://cdn.example.com/${'a'.repeat(2048)}` },
-      ['logoUrl'],
-    ],
+    ['a colour cleared with null', { textColor: null }, ['textColor']],
+    ['a font cleared with null', { fontFamily: null }, ['fontFamily']],
+    ['a logo id that is not a UUID', { logoAssetId: 'logo.png' }, ['logoAssetId']],
+    ['an unknown logo id', { logoAssetId: uuidv7() }, ['logoAssetId']],
+    ['a footer with markup', { emailFooter: 'Hi <a href="https://evil.example">there</a>' }, ['emailFooter']],
+    ['a footer over 500 characters', { emailFooter: 'x'.repeat(501) }, ['emailFooter']],
+    ['a footer with a NUL', { emailFooter: 'a\u0000b' }, ['emailFooter']],
+    ['text below 4.5:1 on the background', { textColor: '#777777' }, ['textColor']],
+    ['button text below 4.5:1 on the primary colour', { primaryColor: '#AABBCC' }, ['primaryColor']],
     ['a non-UUID organizationId', { organizationId: 'org-1' }, ['organizationId']],
   ])('rejects %s with a field error and changes nothing', async (_, override, field) => {
     const before = await kitRows(organizationId);
@@ -283,7 +302,7 @@ describe('bilten.branding.brand_kit.changed', () => {
   const announcedFor = (organizationId: string) =>
     kitsAnnounced.filter((event) => event.payload.organizationId === organizationId);
 
-  it('announces the default kit once, then every update with upper-cased colours; refusals announce nothing', async () => {
+  it('announces the default kit once, then every update as the whole v2 context; refusals announce nothing', async () => {
     const organizationId = await announceOrganization();
     // A replay of organization.created inserts no kit, so it must announce none either.
     await announceOrganization(organizationId);
@@ -297,30 +316,41 @@ describe('bilten.branding.brand_kit.changed', () => {
     const updated = (
       await updateBrandKit({
         organizationId,
-        primaryColor: '#abcdef',
-        logoUrl: 'https://cdn.example.com/l.png',
+        primaryColor: '#1a2b3c',
+        emailFooter: 'Hvala!',
+        ticketLayout: 'COMPACT',
       })
     ).brandKit!;
     // Events of one aggregate are relayed in order: once the update's is here, any other came before it.
     await waitFor(async () => announcedFor(organizationId).length >= 2);
 
     const events = announcedFor(organizationId);
+    const defaults = {
+      organizationId,
+      primaryColor: DEFAULT_BRAND.primaryColor,
+      accentColor: DEFAULT_BRAND.accentColor,
+      backgroundColor: '#FFFFFF',
+      textColor: '#111827',
+      logoUrl: null,
+      logo: null,
+      emailHeader: null,
+      fontFamily: 'SYSTEM_UI',
+      emailFooter: null,
+      ticketLayout: 'CLASSIC',
+      domain: null,
+    };
     expect(events.map((event) => event.payload)).toEqual([
+      { ...defaults, version: 1, changedAt: new Date(created.updatedAt).toISOString() },
       {
-        organizationId,
-        primaryColor: DEFAULT_BRAND.primaryColor,
-        accentColor: DEFAULT_BRAND.accentColor,
-        logoUrl: null,
-        changedAt: new Date(created.updatedAt).toISOString(),
-      },
-      {
-        organizationId,
-        primaryColor: '#ABCDEF',
-        accentColor: DEFAULT_BRAND.accentColor,
-        logoUrl: 'https://cdn.example.com/l.png',
+        ...defaults,
+        primaryColor: '#1A2B3C',
+        emailFooter: 'Hvala!',
+        ticketLayout: 'COMPACT',
+        version: 2,
         changedAt: new Date(updated.updatedAt).toISOString(),
       },
     ]);
+    expect(events.map((event) => event.version)).toEqual([2, 2]);
     expect(events.map((event) => event.aggregateId)).toEqual([created.id, created.id]);
   });
 });

@@ -1,5 +1,6 @@
 import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
 import { createLoaders } from './db/loaders.ts';
+import type { Renderer } from './domain/channels.ts';
 import type { TargetPolicy } from './domain/webhook-targets.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
@@ -12,6 +13,8 @@ export interface MessagingServices {
   production: boolean;
   /** Where webhook endpoints may point (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOWED_HOSTS). */
   webhookTargets: TargetPolicy;
+  /** Renders previews as the delivery worker renders mails (links, assets on the gateway). */
+  renderer: Renderer;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & MessagingServices;

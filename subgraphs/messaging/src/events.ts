@@ -31,7 +31,8 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
   const workflowDeps: WorkflowDeps = {
     outbox,
     ring,
-    renderer: createRenderer({ site }),
+    // In-app notices link to the platform (the person is in Bilten's app): no brand is given.
+    renderer: createRenderer({ site, gateway: config.PUBLIC_GATEWAY_URL }),
     push: { enabled: Boolean(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY) },
     addressHash: createAddressHash(config),
     log,

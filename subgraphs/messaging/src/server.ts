@@ -65,6 +65,7 @@ export const messagingSubgraph = defineSubgraph({
         webPushPublicKey: vapidPublicKey(config),
         production: config.NODE_ENV === 'production',
         webhookTargets: webhookTargetsOf(config),
+        renderer: rendererOf(config),
       },
       // `/unsubscribe`, which the gateway serves at its own door (gateway/src/unsubscribe.ts).
       routes: (app) => {
@@ -92,6 +93,13 @@ export const messagingSubgraph = defineSubgraph({
   },
 });
 
+/** Where mails' links and images point: the web app (or the gateway) and the gateway's files and assets. */
+export const rendererOf = (config: MessagingConfig) =>
+  createRenderer({
+    site: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL,
+    gateway: config.PUBLIC_GATEWAY_URL,
+  });
+
 /** The worker of a running messaging: every sender and setting from its configuration. */
 function startDeliveryWorkerFromConfig(
   config: MessagingConfig,
@@ -103,7 +111,7 @@ function startDeliveryWorkerFromConfig(
     metrics: createDeliveryMetrics(registry),
     ring: keyRingFromEnv(config),
     addressHash: createAddressHash(config),
-    renderer: createRenderer({ site: config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL }),
+    renderer: rendererOf(config),
     email: createEmailSender(config, log),
     push: createPushSender(config),
     sms: createSmsSender(config, log),

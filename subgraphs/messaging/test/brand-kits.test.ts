@@ -1,5 +1,5 @@
-import { brandKitChanged } from '@bilten/contracts/branding';
-import { newEvent } from '@bilten/platform';
+import { type BrandedContext, brandKitChanged } from '@bilten/contracts/branding';
+import { defaultBrandedContext, newEvent } from '@bilten/platform';
 import { startTestSubgraph, TEST_NATS_URL, type TestSubgraph } from '@bilten/testkit';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -33,16 +33,16 @@ interface Kit {
 }
 
 /** Publishes branding's event, as branding would, and waits until messaging has handled it. */
-async function announceKit(organizationId: string, version: number, kit: Kit) {
+async function announceKit(organizationId: string, version: number, kit: Kit & Partial<BrandedContext>) {
   await subgraph.testBus.bus.publish(
     newEvent(brandKitChanged, organizationId, version, { organizationId, ...kit }),
   );
   await consumerCaughtUp(jsm, subgraph, 'brand-kits');
 }
 
-const storedKit = async (organizationId: string) =>
+const storedContext = async (organizationId: string) =>
   (
-    await subgraph.sql`select primary_color, accent_color, logo_url, changed_at from messaging.brand_kits
+    await subgraph.sql`select context, changed_at from messaging.brand_contexts
       where organization_id = ${organizationId}`
   )[0];
 
@@ -54,25 +54,74 @@ const kit = (primaryColor: string, changedAt: string): Kit => ({
 });
 
 describe('bilten.branding.brand_kit.changed', () => {
-  it('keeps the newest kit whatever order the events arrive in', async () => {
+  it('keeps the newest context whatever order the events arrive in', async () => {
     const organizationId = uuidv7();
     await announceKit(organizationId, 2, kit('#222222', '2027-01-02T00:00:00.000Z'));
     await announceKit(organizationId, 1, kit('#111111', '2027-01-01T00:00:00.000Z'));
-    expect(await storedKit(organizationId)).toEqual({
-      primary_color: '#222222',
-      accent_color: '#00AA55',
-      logo_url: 'https://cdn.example.com/222222.png',
+    expect(await storedContext(organizationId)).toMatchObject({
+      context: {
+        primaryColor: '#222222',
+        accentColor: '#00AA55',
+        logoUrl: 'https://cdn.example.com/222222.png',
+      },
       changed_at: new Date('2027-01-02T00:00:00.000Z'),
     });
 
     await announceKit(organizationId, 3, { ...kit('#333333', '2027-01-03T00:00:00.000Z'), logoUrl: null });
-    expect(await storedKit(organizationId)).toEqual({
-      primary_color: '#333333',
-      accent_color: '#00AA55',
-      logo_url: null,
+    expect(await storedContext(organizationId)).toMatchObject({
+      context: { primaryColor: '#333333', logoUrl: null },
       changed_at: new Date('2027-01-03T00:00:00.000Z'),
     });
     expect(subgraph.logs.filter((line) => line.msg === 'event handling failed')).toEqual([]);
+  });
+
+  it("reads a version 1 payload (colours and logo only) with Bilten's defaults for the rest", async () => {
+    const organizationId = uuidv7();
+    await announceKit(organizationId, 1, kit('#444444', '2027-01-04T00:00:00.000Z'));
+    expect((await storedContext(organizationId))!.context).toEqual({
+      organizationId,
+      primaryColor: '#444444',
+      accentColor: '#00AA55',
+      backgroundColor: '#FFFFFF',
+      textColor: '#111827',
+      logoUrl: 'https://cdn.example.com/444444.png',
+      logo: null,
+      emailHeader: null,
+      fontFamily: 'SYSTEM_UI',
+      emailFooter: null,
+      ticketLayout: 'CLASSIC',
+      domain: null,
+      version: 0,
+      changedAt: '2027-01-04T00:00:00.000Z',
+    });
+  });
+
+  it('stores every field of a version 2 context, and the next preview renders with it', async () => {
+    const organizationId = await knownOrganization(jsm, subgraph, 'Sarajevo Film Festival');
+    const sha = (c: string) => c.repeat(64);
+    const context = {
+      ...kit('#0B5394', '2027-01-05T00:00:00.000Z'),
+      logoUrl: `https://assets.example/assets/${sha('a')}`,
+      backgroundColor: '#FDF6E3',
+      textColor: '#073642',
+      logo: { sha256: sha('c'), contentType: 'image/png' as const, width: 400, height: 120 },
+      emailHeader: { sha256: sha('b'), contentType: 'image/jpeg' as const, width: 600, height: 200 },
+      fontFamily: 'MERRIWEATHER',
+      emailFooter: 'SFF d.o.o.\nZelenih beretki 12',
+      ticketLayout: 'POSTER' as const,
+      domain: 'tickets.sff.test',
+      version: 4,
+    };
+    await announceKit(organizationId, 4, context);
+    expect((await storedContext(organizationId))!.context).toEqual({ organizationId, ...context });
+    const { html } = await preview(organizationId, 'eventReminder');
+    expect(html).toContain(
+      `<meta name="bilten-brand" content="brand-version:4 brand-primary:#0B5394 brand-logo:${sha('a')} brand-domain:tickets.sff.test">`,
+    );
+    expect(html).toContain(`src="https://assets.example/assets/${sha('b')}"`);
+    expect(html).toContain('background-color:#FDF6E3');
+    expect(html).toContain('font-family:Merriweather');
+    expect(html).toContain('SFF d.o.o.<br>Zelenih beretki 12');
   });
 });
 
@@ -141,17 +190,29 @@ describe('previewNotification', () => {
     expect(unknown.text).toContain('Sent by Bilten.');
   });
 
-  it('never puts an invalid colour stored in brand_kits into CSS', async () => {
+  it('never puts an invalid value stored in brand_contexts into CSS or an image', async () => {
     const organizationId = uuidv7();
     const evil = '#112233;background:url(https://evil.example/x)';
-    await subgraph.sql`insert into messaging.brand_kits (organization_id, primary_color, accent_color, logo_url, changed_at)
-      values (${organizationId}, ${evil}, ${'"><script>'}, ${'http://insecure.example/logo.png'}, now())`;
+    const context = {
+      ...defaultBrandedContext(organizationId),
+      primaryColor: evil,
+      accentColor: '"><script>',
+      backgroundColor: evil,
+      textColor: evil,
+      fontFamily: 'x;background:url(https://evil.example/f)',
+      logoUrl: 'http://insecure.example/logo.png',
+      emailFooter: '<script>alert(1)</script>',
+      domain: 'evil.example/x',
+    };
+    await subgraph.sql`insert into messaging.brand_contexts (organization_id, context, changed_at)
+      values (${organizationId}, ${subgraph.sql.json(context)}, now())`;
     const { html } = await preview(organizationId, 'announcement');
     expect(html).not.toContain('evil.example');
     expect(html).not.toContain('<script>');
     expect(html).not.toContain('insecure.example');
     expect(html).toContain(`background:${DEFAULT_COLOURS.primaryColor}`);
     expect(html).toContain(`border-top:4px solid ${DEFAULT_COLOURS.accentColor}`);
+    expect(html).toContain('brand-domain:none');
   });
 
   it.each([

@@ -5,6 +5,7 @@ import {
   columnAad,
   connectDatabase,
   type DatabaseHandle,
+  defaultBrandedContext,
   keyRingFromEnv,
   rotateEncryptedColumns,
 } from '@bilten/platform';
@@ -30,7 +31,7 @@ import { createPushSender } from '../src/adapters/web-push.ts';
 import { claimDueDeliveries } from '../src/db/deliveries.ts';
 import { upsertOrganizationName, upsertRecipient } from '../src/db/recipients.ts';
 import {
-  brandKits,
+  brandContexts,
   DELIVERY_COLUMNS,
   deliveries,
   deliveryAttempts,
@@ -445,12 +446,16 @@ describe('delivery queue and worker', () => {
     const userId = uuidv7();
     await handle.db.transaction(async (tx) => {
       await upsertOrganizationName(tx, { organizationId, name: 'Kino Meeting Point', namedAt: new Date() });
-      await tx.insert(brandKits).values({
+      const changedAt = new Date();
+      await tx.insert(brandContexts).values({
         organizationId,
-        primaryColor: '#AB1234',
-        accentColor: '#00AA55',
-        logoUrl: null,
-        changedAt: new Date(),
+        context: {
+          ...defaultBrandedContext(organizationId),
+          primaryColor: '#AB1234',
+          accentColor: '#00AA55',
+          changedAt: changedAt.toISOString(),
+        },
+        changedAt,
       });
     });
     const worker = startWorker();

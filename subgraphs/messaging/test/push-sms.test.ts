@@ -157,6 +157,27 @@ describe('web push sender', () => {
     ).toBe(true);
   });
 
+  it("carries an organization's icon, name and colour in the payload (issue 17)", async () => {
+    const browser = browserKeys();
+    const message = {
+      title: 'Your tickets for Sarajevo Jazz Night',
+      body: '2 tickets, €50.00 paid.',
+      url: 'https://tickets.example-org.test/orders/1',
+      icon: `https://assets.bilten.test/assets/${'a'.repeat(64)}`,
+      organization: { name: 'Kino Meeting Point', color: '#0B5394' },
+    };
+    await sender.send({ endpoint: `${pushService.url}/ok`, keys: browser.keys }, message, {
+      ttlSeconds: 60,
+      urgency: 'normal',
+    });
+    const decrypted = ece.decrypt(pushService.received.at(-1)!.body, {
+      version: 'aes128gcm',
+      privateKey: browser.ecdh,
+      authSecret: browser.keys.auth,
+    });
+    expect(JSON.parse(decrypted.toString('utf8'))).toEqual(message);
+  });
+
   it('reads the push service answer: 404/410 gone, 429/5xx/unreachable transient, other 4xx permanent', async () => {
     const { keys } = browserKeys();
     const message = { title: 't', body: 'b', url: null };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRenderer, DEFAULT_COLOURS, validFor } from '../src/adapters/renderer.ts';
 import { TEMPLATES } from '../src/adapters/templates/index.ts';
-import type { Brand, DataOf, RenderedEmail } from '../src/domain/channels.ts';
+import { type Brand, type DataOf, FONT_STACKS, type RenderedEmail } from '../src/domain/channels.ts';
 import { KINDS, type KindName } from '../src/domain/delivery-rules.ts';
 
 const renderer = createRenderer();
@@ -10,7 +10,14 @@ const recipient = { name: 'Amra Hodžić' };
 const BRAND: Brand = {
   primaryColor: '#aa1122',
   accentColor: '#00AA55',
+  backgroundColor: '#FFFFFF',
+  textColor: '#111827',
+  fontFamily: FONT_STACKS.SYSTEM_UI!,
   logoUrl: 'https://cdn.example.com/logo.png',
+  emailHeaderUrl: null,
+  emailFooter: null,
+  domain: null,
+  version: 1,
   organizerName: 'Kino Meeting Point',
 };
 
@@ -169,6 +176,151 @@ describe('brand', () => {
     const css = styles(mail.html).join(' ');
     expect(css).toContain(`background:${DEFAULT_COLOURS.primaryColor}`);
     expect(css).toContain(`color: ${DEFAULT_COLOURS.accentColor}`);
+  });
+});
+
+describe('brand context (issue 17)', () => {
+  const LOGO = `https://assets.example/assets/${'a'.repeat(64)}`;
+  const HEADER = `https://assets.example/assets/${'b'.repeat(64)}`;
+  const full: Brand = {
+    ...BRAND,
+    backgroundColor: '#FDF6E3',
+    textColor: '#073642',
+    fontFamily: FONT_STACKS.MERRIWEATHER!,
+    logoUrl: LOGO,
+    emailHeaderUrl: HEADER,
+    emailFooter: 'Kino Meeting Point d.o.o.\nFerhadija 12, Sarajevo',
+    domain: 'tickets.example-org.test',
+    version: 7,
+  };
+  const local = createRenderer({ site: 'http://localhost:4000', gateway: 'http://localhost:4000/' });
+
+  it('paints the content in its background, text colour and font, with its header image and footer', async () => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), full);
+    const css = styles(mail.html).join(' ');
+    expect(css).toContain('background-color:#FDF6E3');
+    expect(css).toContain('color:#073642');
+    expect(css).toContain(`font-family:${FONT_STACKS.MERRIWEATHER}`);
+    // The header image replaces the logo bar.
+    expect(mail.html).toContain(`src="${HEADER}"`);
+    expect(mail.html).not.toContain(`src="${LOGO}"`);
+    expect(mail.html).toContain('Kino Meeting Point d.o.o.<br>Ferhadija 12, Sarajevo');
+    expect(mail.text).toContain('Kino Meeting Point d.o.o.\nFerhadija 12, Sarajevo');
+    expect(mail.html).toContain(
+      `<meta name="bilten-brand" content="brand-version:7 brand-primary:#AA1122 brand-logo:${'a'.repeat(64)} brand-domain:tickets.example-org.test">`,
+    );
+  });
+
+  it('shows the logo bar without a header image, and marks a brand without logo or domain', async () => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), {
+      ...full,
+      emailHeaderUrl: null,
+    });
+    expect(mail.html).toContain(`<img src="${LOGO}"`);
+    const plain = await email('eventReminder', 'en', sampleOf('eventReminder'));
+    expect(plain.html).toContain(
+      '<meta name="bilten-brand" content="brand-version:0 brand-primary:#1F2937 brand-logo:none brand-domain:none">',
+    );
+    expect(styles(plain.html).join(' ')).toContain(`font-family:${FONT_STACKS.SYSTEM_UI}`);
+  });
+
+  it("takes http images from the gateway's own origin only, and resolves a header path against it", async () => {
+    const mail = await local.email(
+      'eventReminder',
+      'en',
+      sampleOf('eventReminder'),
+      {
+        ...full,
+        logoUrl: `http://localhost:4000/assets/${'c'.repeat(64)}`,
+        emailHeaderUrl: `/assets/${'d'.repeat(64)}`,
+      },
+      {},
+    );
+    expect(mail.html).toContain(`src="http://localhost:4000/assets/${'d'.repeat(64)}"`);
+    expect(mail.html).toContain(`brand-logo:${'c'.repeat(64)}`);
+    const elsewhere = await local.email(
+      'eventReminder',
+      'en',
+      sampleOf('eventReminder'),
+      {
+        ...full,
+        logoUrl: 'http://evil.example/assets/logo.png',
+        emailHeaderUrl: 'http://localhost:4001/x.png',
+      },
+      {},
+    );
+    expect(elsewhere.html).not.toContain('evil.example');
+    expect(elsewhere.html).not.toContain('localhost:4001');
+    expect(elsewhere.html).toContain('brand-logo:none');
+  });
+
+  it.each([
+    ['javascript: URLs', { logoUrl: 'javascript:alert(1)', emailHeaderUrl: 'javascript:alert(2)' }],
+    [
+      'data: URLs',
+      { logoUrl: 'data:image/svg+xml,<svg onload=alert(1)>', emailHeaderUrl: 'data:text/html,x' },
+    ],
+    ['credentials in a URL', { logoUrl: 'https://user:secret@cdn.example/l.png', emailHeaderUrl: null }],
+    [
+      'a quote breaking out of src',
+      { logoUrl: 'https://cdn.example/l.png" onerror="alert(1)', emailHeaderUrl: null },
+    ],
+  ])('drops %s', async (_, images) => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), { ...full, ...images });
+    expect(mail.html).not.toMatch(/javascript:|data:image|data:text|secret|onerror="/);
+    expect(mail.html).toContain('brand-logo:none');
+  });
+
+  it.each([
+    ['CSS injection', '#FFFFFF; background-image: url(https://evil.example/x)'],
+    ['an attribute break-out', '#FFFFFF" onmouseover="alert(1)'],
+    ['a named colour', 'white'],
+  ])('never puts %s in the background or text colour', async (_, colour) => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), {
+      ...full,
+      backgroundColor: colour,
+      textColor: colour,
+    });
+    expect(mail.html).not.toContain(colour);
+    expect(mail.html).not.toContain('evil.example');
+    const css = styles(mail.html).join(' ');
+    expect(css).toContain(`background-color:${DEFAULT_COLOURS.backgroundColor}`);
+    expect(css).toContain(`color:${DEFAULT_COLOURS.textColor}`);
+  });
+
+  it('takes fonts from the allow-list only', async () => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), {
+      ...full,
+      fontFamily: 'x; background:url(https://evil.example/f)',
+    });
+    expect(mail.html).not.toContain('evil.example');
+    expect(styles(mail.html).join(' ')).toContain(`font-family:${FONT_STACKS.SYSTEM_UI}`);
+  });
+
+  it('shows markup in the footer as text, never as markup', async () => {
+    const mail = await email('eventReminder', 'en', sampleOf('eventReminder'), {
+      ...full,
+      emailFooter: '<script>alert(1)</script>\n<a href="https://evil.example">win</a>{{ recipient.name }}',
+    });
+    expect(mail.html).not.toContain('<script>alert');
+    expect(mail.html).not.toContain('<a href="https://evil.example"');
+    expect(mail.html).toContain(
+      '&lt;script&gt;alert(1)&lt;/script&gt;<br>&lt;a href=&quot;https://evil.example&quot;&gt;win&lt;/a&gt;{{ recipient.name }}',
+    );
+    // The footer is data, not a template: its Liquid is printed as written.
+    expect(mail.text).toContain('{{ recipient.name }}');
+  });
+
+  it('puts no domain that is no hostname into links or the marker', async () => {
+    const site = createRenderer({ site: 'https://web.example', gateway: 'https://gateway.example' });
+    const data = sampleOf('eventReminder', {
+      event: { ...TEMPLATES.eventReminder.sample.event, url: 'https://web.example/events/1' },
+    });
+    for (const domain of ['evil.example/x?', 'javascript:alert(1)//', 'a"b.example', 'EVIL.example']) {
+      const mail = await site.email('eventReminder', 'en', data, { ...full, domain }, {});
+      expect(mail.html).toContain('href="https://web.example/events/1"');
+      expect(mail.html).toContain('brand-domain:none');
+    }
   });
 });
 

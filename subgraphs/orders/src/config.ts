@@ -1,6 +1,8 @@
 import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
 /** Orders' variables: the kit's common ones, its port, and how long reservations hold tickets. */
 export const ordersEnv = serviceEnv({
   ORDERS_PORT: port(4003),
@@ -19,5 +21,9 @@ export const ordersEnv = serviceEnv({
   WAITING_LIST_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   /** How often lapsed holds and unpaid orders are recorded and announced (domain/expiry-sweep.ts). */
   EXPIRY_SWEEP_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  /** Where branding serves `/assets/{sha256}`: the logo a PDF embeds is fetched from there (and checked against its hash). */
+  BRAND_ASSETS_URL: httpUrl.default('http://localhost:4006'),
+  /** The gateway's public URL: the printed link's base for an organization without an active custom domain. */
+  PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

@@ -1,4 +1,4 @@
-import { defineSubgraph } from '@bilten/platform';
+import { createBrandImages, defineSubgraph } from '@bilten/platform';
 import { registerTicketFiles } from './adapters/ticket-files.ts';
 import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
@@ -30,9 +30,16 @@ export const ordersSubgraph = defineSubgraph({
     };
     return {
       services,
-      // `GET /tickets/{id}.pdf`, which the gateway serves at its own door (gateway/src/ticket-files.ts).
+      // `GET /tickets/{id}.pdf` and the QR page `GET /tickets/{id}`, which the gateway serves at
+      // its own door (gateway/src/subgraph-files.ts), with logos fetched from branding by hash.
       routes: (app, { verifyToken }) =>
-        registerTicketFiles(app, { db, ticketLinks: services.paidOrders.ticketLinks, verifyToken }),
+        registerTicketFiles(app, {
+          db,
+          ticketLinks: services.paidOrders.ticketLinks,
+          verifyToken,
+          brandImages: createBrandImages({ assetsUrl: config.BRAND_ASSETS_URL }),
+          publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
+        }),
       // Waiting-list offers: released stock goes to the line by itself (domain/waiting-list.ts);
       // what lapses by time alone is recorded and announced (domain/expiry-sweep.ts).
       background: ({ db: eventsDb, outbox, log: sweepLog }) => {

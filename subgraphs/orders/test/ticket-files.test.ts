@@ -169,7 +169,9 @@ describe('GET /tickets/{id}.pdf', () => {
     }
     for (const path of [
       `/tickets/${uuidv7()}.pdf`,
-      `/tickets/${ticket.id}`,
+      // `/tickets/{id}` is the ticket's QR page (branded-tickets.test.ts); other endings name nothing.
+      `/tickets/${ticket.id}.png`,
+      `/tickets/${uuidv7()}`,
       `/tickets/${ticket.id}.pdf.pdf`,
       `/tickets/${ticket.id.slice(1)}.pdf`,
       '/tickets/..%2F..%2Fetc%2Fpasswd.pdf',

@@ -1,6 +1,8 @@
 import {
+  type BrandImages,
   type Database,
   type PdfFileRoute,
+  pdfBrandOf,
   pdfFileCaller,
   plainTextReply,
   sendPdf,
@@ -9,6 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { orderCharge, paymentById } from '../db/queries.ts';
 import { receiptById } from '../db/receipts.ts';
+import { brandContexts } from '../db/schema.ts';
 import { maySeePayments } from '../domain/access.ts';
 import { renderReceiptPdf } from '../domain/receipt-pdf.ts';
 import type { ReceiptLinks } from './receipt-links.ts';
@@ -18,12 +21,17 @@ export interface ReceiptFileDeps {
   receiptLinks: ReceiptLinks;
   /** Checks the caller's access token as /graphql does. */
   verifyToken: TokenVerifier;
+  /** The organizations' logos (BRAND_ASSETS_URL), fetched by hash and kept. */
+  brandImages: BrandImages;
+  /** PUBLIC_GATEWAY_URL: the printed link's base for an organization without an active domain. */
+  publicGatewayUrl: string;
 }
 
 /**
  * `GET /receipts/{id}.pdf[?token=…]`: a receipt's or credit note's PDF (domain/receipt-pdf.ts)
  * for whoever has its link token (the receipt mail's link), the order's buyer, the organization's
- * ADMIN/OWNER and platform ADMINs, as for the order's payments; 404 for anyone else, an unknown or
+ * ADMIN/OWNER and platform ADMINs, as for the order's payments, in the organization's brand as
+ * this service last heard it; 404 for anyone else, an unknown or
  * malformed id alike; 401 for a bad access token. Never cached, never logged with its URL (the
  * token is in it).
  */
@@ -38,16 +46,23 @@ export function registerReceiptFiles(app: FastifyInstance, deps: ReceiptFileDeps
       (asking.hasLink ||
         maySeePayments(asking.viewer, (await orderCharge(deps.db, receipt.orderId)) ?? null));
     if (!receipt || !allowed) return plainTextReply(reply, 404, 'no such receipt');
-    const [payment, credited] = await Promise.all([
+    const [payment, credited, brand] = await Promise.all([
       paymentById(deps.db, receipt.paymentId),
       receipt.creditedReceiptId ? receiptById(deps.db, receipt.creditedReceiptId) : undefined,
+      pdfBrandOf(deps.db, brandContexts, receipt.organizationId, {
+        images: deps.brandImages,
+        fallbackLinkBase: deps.publicGatewayUrl,
+      }),
     ]);
-    const pdf = await renderReceiptPdf({
-      receipt,
-      // receipts.payment_id references payments: a receipt always has its payment.
-      payment: payment!,
-      creditedNumber: credited?.number ?? null,
-    });
+    const pdf = await renderReceiptPdf(
+      {
+        receipt,
+        // receipts.payment_id references payments: a receipt always has its payment.
+        payment: payment!,
+        creditedNumber: credited?.number ?? null,
+      },
+      { brand },
+    );
     return sendPdf(reply, pdf, `receipt-${receipt.number}.pdf`);
   });
 }

@@ -1,4 +1,16 @@
-import { formatMoney, pdfBytes, printable } from '@bilten/platform';
+import {
+  defaultBrandedContext,
+  drawLogo,
+  fillBox,
+  formatMoney,
+  type PdfBrand,
+  paintBackground,
+  pdfBytes,
+  pdfColorsOf,
+  pdfFontsOf,
+  printable,
+  setBrandKeywords,
+} from '@bilten/platform';
 import PDFDocument from 'pdfkit';
 import type { PaymentRow, ReceiptRow } from '../db/schema.ts';
 
@@ -34,13 +46,18 @@ function paidWith(payment: ReceiptSheet['payment']): string {
 }
 
 /**
- * The receipt's page as a PDF. `compress: false` leaves the page's text readable (tests). The
- * standard PDF fonts are used, so names print in their Latin-1 (WinAnsi) letters.
+ * The receipt's page as a PDF, in the organization's brand (`brand`: its colours, logo, font and
+ * the link at its domain; Bilten's own look without one). `compress: false` leaves the page's
+ * text readable (tests). The standard PDF fonts are used, so names print in their Latin-1
+ * (WinAnsi) letters. The Keywords carry the brand facts (brandFacts).
  */
 export function renderReceiptPdf(
   { receipt, payment, creditedNumber }: ReceiptSheet,
-  { compress = true } = {},
+  { compress = true, brand = null }: { compress?: boolean; brand?: PdfBrand | null } = {},
 ): Promise<Buffer> {
+  const context = brand?.context ?? defaultBrandedContext(receipt.organizationId);
+  const colors = pdfColorsOf(context);
+  const fonts = pdfFontsOf(context.fontFamily);
   const title = receipt.kind === 'CREDIT_NOTE' ? 'Credit note' : 'Receipt';
   const money = (amount: number) => formatMoney({ amount, currency: receipt.currency });
   const doc = new PDFDocument({
@@ -58,27 +75,47 @@ export function renderReceiptPdf(
   const done = pdfBytes(doc);
   const left = 56;
   const width = doc.page.width - 112;
+  paintBackground(doc, context);
+  fillBox(doc, 0, 0, doc.page.width, 14, colors.primary);
+  const logoShown = brand !== null && drawLogo(doc, brand, left + width - 140, 30, 140, 52);
+  if (brand) setBrandKeywords(doc, brand, logoShown);
 
-  doc.font('Helvetica-Bold').fontSize(24).text(title, { width });
+  doc
+    .font(fonts.bold)
+    .fontSize(24)
+    .fillColor(colors.primary)
+    .text(title, { width: width - 150 });
   // Its own line: a long organization prefix would wrap a title that carried it.
-  doc.moveDown(0.2).font('Helvetica-Bold').fontSize(13).text(`No. ${receipt.number}`, { width });
-  doc.moveDown(0.2).font('Helvetica').fontSize(11).fillColor('#374151');
+  doc
+    .moveDown(0.2)
+    .font(fonts.bold)
+    .fontSize(13)
+    .fillColor(colors.text)
+    .text(`No. ${receipt.number}`, { width: width - 150 });
+  doc.moveDown(0.2).font(fonts.regular).fontSize(11).fillColor(colors.text, 0.8);
   doc.text(`Issued ${dateOf(receipt.issuedAt)}`, { width });
   if (creditedNumber) doc.text(`Corrects receipt ${creditedNumber}`, { width });
-  doc.moveDown(1).fillColor('#000000');
+  doc.moveDown(1).fillColor(colors.text, 1);
+  // Below the logo, whatever the heading's height.
+  doc.y = Math.max(doc.y, 30 + 52 + 12);
 
   for (const [label, value] of [
     ['Seller', receipt.sellerName],
     ['Buyer', `${receipt.buyerName} <${receipt.buyerEmail}>`],
     ['Event', receipt.eventTitle],
   ] as const) {
-    doc.font('Helvetica').fontSize(9).fillColor('#6b7280').text(label.toUpperCase());
-    doc.font('Helvetica').fontSize(12).fillColor('#000000').text(printable(value), { width }).moveDown(0.5);
+    doc.font(fonts.regular).fontSize(9).fillColor(colors.text, 0.65).text(label.toUpperCase());
+    doc
+      .font(fonts.regular)
+      .fontSize(12)
+      .fillColor(colors.text, 1)
+      .text(printable(value), { width })
+      .moveDown(0.5);
   }
 
   // The lines: description, quantity × unit price, amount, in four columns.
   const columns = { description: left, quantity: left + 250, unit: left + 310, amount: left + 400 };
-  const row = (cells: [string, string, string, string], font = 'Helvetica') => {
+  const row = (cells: [string, string, string, string], font = fonts.regular) => {
     const y = doc.y;
     doc.font(font).fontSize(11);
     doc.text(cells[0], columns.description, y, { width: 240 });
@@ -90,26 +127,35 @@ export function renderReceiptPdf(
     doc.y = Math.max(bottom, doc.y) + 4;
   };
   doc.moveDown(0.5);
-  row(['Description', 'Qty', 'Unit price', 'Amount'], 'Helvetica-Bold');
+  row(['Description', 'Qty', 'Unit price', 'Amount'], fonts.bold);
   for (const line of receipt.lines)
     row([printable(line.description), String(line.quantity), money(line.unitAmount), money(line.amount)]);
   doc
     .moveTo(left, doc.y)
     .lineTo(left + width, doc.y)
-    .stroke('#9ca3af');
+    .stroke(colors.accent);
   doc.y += 6;
   row(['Subtotal', '', '', money(receipt.subtotal)]);
   row(['Fees', '', '', money(receipt.fees)]);
   row([`Taxes (${rateOf(receipt.taxBasisPoints)})`, '', '', money(receipt.taxes)]);
   row(
     [receipt.kind === 'CREDIT_NOTE' ? 'Total refunded' : 'Total paid', '', '', money(receipt.total)],
-    'Helvetica-Bold',
+    fonts.bold,
   );
 
-  doc.moveDown(1).font('Helvetica').fontSize(9).fillColor('#6b7280');
+  doc.moveDown(1).font(fonts.regular).fontSize(9).fillColor(colors.text, 0.65);
   doc.text(receipt.kind === 'CREDIT_NOTE' ? 'REFUNDED TO' : 'PAID WITH', left, doc.y, { width });
-  doc.fontSize(12).fillColor('#000000');
+  doc.fontSize(12).fillColor(colors.text, 1);
   row([paidWith(payment), '', '', money(receipt.total)]);
+  if (brand) {
+    const link = `${brand.linkBase}/receipts/${receipt.id}.pdf`;
+    doc
+      .moveDown(1)
+      .font(fonts.regular)
+      .fontSize(9)
+      .fillColor(colors.accent)
+      .text(link, left, doc.y, { width, link });
+  }
   doc.end();
   return done;
 }

@@ -476,6 +476,11 @@ export type UpdateBrandKitInput = {
   fontFamily?: InputMaybe<BrandFont>;
   logoAssetId?: InputMaybe<Scalars['ID']['input']>;
   logoOnDarkAssetId?: InputMaybe<Scalars['ID']['input']>;
+  /**
+   * Only null is accepted now: a logo is uploaded (`POST /assets`) and named by `logoAssetId`.
+   * @deprecated Upload the logo (POST /assets) and set logoAssetId. Removal after 2027-03-31.
+   */
+  logoUrl?: InputMaybe<Scalars['String']['input']>;
   organizationId: Scalars['ID']['input'];
   primaryColor?: InputMaybe<Scalars['String']['input']>;
   textColor?: InputMaybe<Scalars['String']['input']>;

@@ -1,22 +1,26 @@
 import { currencyDecimals, escapeHtml, formatMoney } from '@bilten/platform';
 import { Liquid, type Template } from 'liquidjs';
 import mjml2html from 'mjml';
-import type {
-  Brand,
-  DataOf,
-  LocalTime,
-  Money,
-  RenderedEmail,
-  RenderedShort,
-  Renderer,
+import { domainBaseOf, platformBases, rebaseLink, rebaseLinks } from '../domain/branded-links.ts';
+import {
+  type Brand,
+  type DataOf,
+  DEFAULT_BRAND,
+  DEFAULT_FONT_STACK,
+  FONT_STACKS,
+  type LocalTime,
+  type Money,
+  type RenderedEmail,
+  type RenderedShort,
+  type Renderer,
 } from '../domain/channels.ts';
-import type { KindName } from '../domain/delivery-rules.ts';
+import { KINDS, type KindName } from '../domain/delivery-rules.ts';
 import { LOCALES, type Locale, TEMPLATES } from './templates/index.ts';
 import type { KindTemplate, Strings } from './templates/kind-template.ts';
 import { LAYOUT_STRINGS, type LayoutParts, layoutMjml, layoutText } from './templates/layout.ts';
 
 /** Bilten's own colours, for organizations without a brand kit (branding's defaults). */
-export const DEFAULT_COLOURS = { primaryColor: '#1F2937', accentColor: '#2563EB' };
+export const DEFAULT_COLOURS = DEFAULT_BRAND;
 
 /** Push payloads and SMS are small: a longer body is cut here. */
 const SHORT_BODY_LIMIT = 280;
@@ -41,24 +45,67 @@ const HEX_COLOUR = /^#[0-9A-Fa-f]{6}$/;
 const safeColour = (value: string | undefined, fallback: string) =>
   value && HEX_COLOUR.test(value) ? value.toUpperCase() : fallback;
 
-function safeLogoUrl(value: string | null | undefined): string | null {
+/**
+ * An image a mail or push may load: https, or http only on the gateway's own origin (a local
+ * gateway serves branding's `/assets/` over http); never credentials in it. A path
+ * (`/assets/<sha256>`) is resolved against the gateway. Anything else (`javascript:`, `data:`,
+ * other http hosts) is dropped.
+ */
+function safeImageUrl(value: string | null | undefined, gateway: URL | null): string | null {
   if (!value) return null;
   try {
-    return new URL(value).protocol === 'https:' ? value : null;
+    // A path on the gateway, never a protocol-relative `//host/…`.
+    const url = /^\/(?!\/)/.test(value) ? (gateway ? new URL(value, gateway) : null) : new URL(value);
+    if (!url || url.username || url.password) return null;
+    if (url.protocol === 'https:') return url.href;
+    return url.protocol === 'http:' && gateway && url.origin === gateway.origin ? url.href : null;
   } catch {
     return null;
   }
 }
 
+/** The footer's text: at most 500 characters, line breaks kept, other control characters gone. */
+const footerText = (value: string | null | undefined) =>
+  value
+    ? value
+        .slice(0, 500)
+        .replace(/\r\n?/g, '\n')
+        .replace(/[^\P{Cc}\n]/gu, ' ')
+        .trim() || null
+    : null;
+
+/** The footer as HTML: every character escaped, line breaks as `<br>`. */
+const footerHtml = (text: string | null) => (text ? escapeHtml(text).replace(/\n/g, '<br>') : null);
+
+/** The content hash of a logo served from `/assets/<sha256>`, for the brand's marker. */
+const assetHash = (url: string | null) => (url ? (/\/assets\/([0-9a-f]{64})$/.exec(url)?.[1] ?? null) : null);
+
 /** What the layout reads of the brand, every value checked. */
-function brandScope(brand: Brand | null) {
+function brandScope(brand: Brand | null, gateway: URL | null) {
   const organizerName = brand?.organizerName ? singleLine(brand.organizerName) : null;
+  const logoUrl = safeImageUrl(brand?.logoUrl, gateway);
+  const domainBase = domainBaseOf(brand?.domain);
+  const primaryColor = safeColour(brand?.primaryColor, DEFAULT_BRAND.primaryColor);
+  const version = Number.isSafeInteger(brand?.version) && brand!.version >= 0 ? brand!.version : 0;
   return {
-    primaryColor: safeColour(brand?.primaryColor, DEFAULT_COLOURS.primaryColor),
-    accentColor: safeColour(brand?.accentColor, DEFAULT_COLOURS.accentColor),
-    logoUrl: safeLogoUrl(brand?.logoUrl),
+    primaryColor,
+    accentColor: safeColour(brand?.accentColor, DEFAULT_BRAND.accentColor),
+    backgroundColor: safeColour(brand?.backgroundColor, DEFAULT_BRAND.backgroundColor),
+    textColor: safeColour(brand?.textColor, DEFAULT_BRAND.textColor),
+    // Only a stack of the allow-list reaches CSS.
+    fontFamily:
+      brand?.fontFamily && Object.values(FONT_STACKS).includes(brand.fontFamily)
+        ? brand.fontFamily
+        : DEFAULT_FONT_STACK,
+    logoUrl,
+    emailHeaderUrl: safeImageUrl(brand?.emailHeaderUrl, gateway),
+    footerHtml: footerHtml(footerText(brand?.emailFooter)),
+    footerText: footerText(brand?.emailFooter),
     organizerName,
     name: organizerName || 'Bilten',
+    domainBase,
+    /** What tests and support read in the HTML head: which brand this mail was rendered with. */
+    marker: `brand-version:${version} brand-primary:${primaryColor} brand-logo:${assetHash(logoUrl) ?? 'none'} brand-domain:${domainBase ? new URL(domainBase).host : 'none'}`,
   };
 }
 
@@ -178,10 +225,18 @@ interface Compiled {
  * Liquid once; a message then costs one Liquid render of the HTML and of the text. Everything
  * `{{ }}` prints into HTML is escaped; subjects, text parts and short texts are not HTML and come
  * from a second engine that does not escape. `site` (PUBLIC_WEB_URL, or the gateway) makes the
- * site-relative links of short texts (`/orders/{id}`) absolute, as push and SMS need them.
+ * site-relative links of short texts (`/orders/{id}`) absolute, as push and SMS need them;
+ * `gateway` (PUBLIC_GATEWAY_URL) is where `/assets/` and the files are. An organization with an
+ * active domain gets its content links (under `site` or `gateway`) on that domain
+ * (domain/branded-links.ts), its account mails excepted.
  */
-export function createRenderer({ site }: { site?: string } = {}): Renderer {
-  const absolute = (url: string | null) => (url && site ? new URL(url, site).href : url);
+export function createRenderer({ site, gateway }: { site?: string; gateway?: string } = {}): Renderer {
+  const gatewayUrl = gateway ? new URL(gateway) : null;
+  const bases = platformBases(site, gateway);
+  const absolute = (url: string | null, base = site) => (url && base ? new URL(url, base).href : url);
+  /** The organization's domain as `https://<domain>`, unless the kind is an account mail (the platform's). */
+  const domainOf = (kind: KindName, brand: Brand | null | undefined) =>
+    KINDS[kind].category === 'ACCOUNT_SECURITY' ? null : domainBaseOf(brand?.domain);
   const htmlEngine = liquid(true);
   const textEngine = liquid(false);
   const compiled = new Map<string, Promise<Compiled>>();
@@ -228,7 +283,7 @@ export function createRenderer({ site }: { site?: string } = {}): Renderer {
       ...data,
       ...(recipient ? { recipient: { ...recipient, name: singleLine(recipient.name) } } : {}),
       locale,
-      brand: brandScope(brand),
+      brand: brandScope(brand, gatewayUrl),
       unsubscribeUrl,
     };
   };
@@ -243,15 +298,20 @@ export function createRenderer({ site }: { site?: string } = {}): Renderer {
     ): Promise<RenderedEmail> {
       const locale = localeOf(requestedLocale);
       const templates = await compile(kind, locale);
-      const scope = scopeOf(data, locale, brand, extras.unsubscribeUrl ?? null);
+      const domain = domainOf(kind, brand);
+      const linked = domain ? rebaseLinks(data, bases, domain) : data;
+      const scope = scopeOf(linked, locale, brand, extras.unsubscribeUrl ?? null);
       const template = TEMPLATES[kind] as KindTemplate<K>;
+      const html = htmlEngine.renderSync(templates.html, scope) as string;
+      const marker = `<meta name="bilten-brand" content="${escapeHtml(scope.brand.marker)}">`;
       return {
         subject: singleLine(textEngine.renderSync(templates.subject, scope)),
-        html: htmlEngine.renderSync(templates.html, scope),
+        html: html.replace(/<head>/i, (head) => `${head}${marker}`),
         text: textEngine
           .renderSync(templates.text, scope)
           .replace(/\n{3,}/g, '\n\n')
           .trim(),
+        // From the data as stored: the sender fetches the files from the gateway itself.
         attachments: template.attachments?.(data) ?? [],
       };
     },
@@ -259,15 +319,24 @@ export function createRenderer({ site }: { site?: string } = {}): Renderer {
       kind: K,
       requestedLocale: string,
       data: DataOf<K>,
+      brand?: Brand | null,
     ): Promise<RenderedShort> {
       const locale = localeOf(requestedLocale);
       const templates = await compile(kind, locale);
-      const scope = scopeOf(data, locale, null, null);
+      const domain = domainOf(kind, brand);
+      const linked = domain ? rebaseLinks(data, bases, domain) : data;
+      const scope = scopeOf(linked, locale, brand ?? null, null);
       const body = singleLine(textEngine.renderSync(templates.shortBody, scope));
+      const url = (TEMPLATES[kind] as KindTemplate<K>).url(linked);
       return {
         title: singleLine(textEngine.renderSync(templates.shortTitle, scope)),
         body: body.length > SHORT_BODY_LIMIT ? `${body.slice(0, SHORT_BODY_LIMIT - 1)}…` : body,
-        url: absolute((TEMPLATES[kind] as KindTemplate<K>).url(data)),
+        url: domain && url ? absolute(rebaseLink(url, bases, domain), domain) : absolute(url),
+        // An organization's push shows its logo, name and colour; Bilten's own texts stay plain.
+        ...(brand && {
+          icon: scope.brand.logoUrl,
+          organization: { name: scope.brand.organizerName, color: scope.brand.primaryColor },
+        }),
       };
     },
   };

@@ -45,7 +45,14 @@ export function createPushSender(config: VapidConfig): PushSender {
   return {
     enabled: true,
     async send(target: PushTarget, message: RenderedShort, options): Promise<Sent> {
-      const payload = JSON.stringify({ title: message.title, body: message.body, url: message.url });
+      // The service worker shows `icon` (the organization's logo) and may tint with `organization.color`.
+      const payload = JSON.stringify({
+        title: message.title,
+        body: message.body,
+        url: message.url,
+        ...(message.icon && { icon: message.icon }),
+        ...(message.organization && { organization: message.organization }),
+      });
       const request = webpush.generateRequestDetails(target, payload, {
         vapidDetails,
         TTL: options.ttlSeconds,

@@ -395,17 +395,6 @@ export const announcements = messaging.table(
   (table) => [index('announcements_event_id_idx').on(table.eventId)],
 );
 
-/** Each organization's brand kit as branding last published it: the colours and logo of its mails. */
-export const brandKits = messaging.table('brand_kits', {
-  organizationId: uuid('organization_id').primaryKey(),
-  primaryColor: text('primary_color').notNull(),
-  accentColor: text('accent_color').notNull(),
-  logoUrl: text('logo_url'),
-  /** branding's `changedAt`: an older kit never replaces a newer one. */
-  changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
-});
-export type BrandKitRow = typeof brandKits.$inferSelect;
-
 /**
  * What a test-mode organization (or sandbox) would have sent: rendered by the delivery worker as
  * for real, kept instead of handed to a transport, readable through `testMessages` so an

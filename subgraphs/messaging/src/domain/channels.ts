@@ -89,13 +89,49 @@ export interface TemplateData {
 
 export type DataOf<K extends KindName> = TemplateData[K] & CommonData;
 
-/** An organization's brand as mails show it (messaging's copy of branding's kit). */
+/** An organization's brand as mails and pushes show it (messaging's copy of branding's context). */
 export interface Brand {
   primaryColor: string;
   accentColor: string;
+  backgroundColor: string;
+  textColor: string;
+  /** A CSS font stack, one of FONT_STACKS (the renderer takes no other). */
+  fontFamily: string;
   logoUrl: string | null;
+  /** The email header image (600 px wide): absolute, or `/assets/<sha256>` on the gateway. */
+  emailHeaderUrl: string | null;
+  /** Plain text (≤ 500 characters), line breaks kept. */
+  emailFooter: string | null;
+  /** The organization's ACTIVE custom domain: its mails' links point there. */
+  domain: string | null;
+  /** The kit's version (0 before versions). */
+  version: number;
   organizerName: string | null;
 }
+
+/** Bilten's own look, for organizations without a brand (branding's default kit). */
+export const DEFAULT_BRAND = {
+  primaryColor: '#1F2937',
+  accentColor: '#2563EB',
+  backgroundColor: '#FFFFFF',
+  textColor: '#111827',
+} as const;
+
+/**
+ * CSS font stacks of branding's font allow-list (BrandFont), each ending in families every mail
+ * client has. Unquoted names (CSS identifiers), so nothing in them needs escaping.
+ */
+export const FONT_STACKS: Readonly<Record<string, string>> = {
+  SYSTEM_UI: 'system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif',
+  INTER: 'Inter, Helvetica, Arial, sans-serif',
+  ROBOTO: 'Roboto, Helvetica, Arial, sans-serif',
+  OPEN_SANS: 'Open Sans, Helvetica, Arial, sans-serif',
+  LATO: 'Lato, Helvetica, Arial, sans-serif',
+  SOURCE_SERIF: 'Source Serif Pro, Georgia, Times New Roman, serif',
+  MERRIWEATHER: 'Merriweather, Georgia, Times New Roman, serif',
+  GEORGIA: 'Georgia, Times New Roman, serif',
+};
+export const DEFAULT_FONT_STACK = FONT_STACKS.SYSTEM_UI!;
 
 export interface RenderedEmail {
   subject: string;
@@ -110,6 +146,10 @@ export interface RenderedShort {
   title: string;
   body: string;
   url: string | null;
+  /** Rendered for an organization's push: its logo (http(s), checked) as the notification's icon. */
+  icon?: string | null;
+  /** Rendered for an organization's push: its name and primary colour, for the service worker. */
+  organization?: { name: string | null; color: string };
 }
 
 export interface Renderer {
@@ -121,7 +161,13 @@ export interface Renderer {
     brand: Brand | null,
     extras: { unsubscribeUrl?: string },
   ): Promise<RenderedEmail>;
-  short<K extends KindName>(kind: K, locale: string, data: DataOf<K>): Promise<RenderedShort>;
+  /** With a brand (a push or SMS of an organization): its icon, name and colour, links on its domain. */
+  short<K extends KindName>(
+    kind: K,
+    locale: string,
+    data: DataOf<K>,
+    brand?: Brand | null,
+  ): Promise<RenderedShort>;
 }
 
 /** Makes opens and clicks of a sent mail countable: signed redirects and a pixel (domain/engagement.ts). */

@@ -6,7 +6,9 @@ import type { DataOf, RenderedEmail, RenderedShort, Renderer } from './channels.
 import type { KindName } from './delivery-rules.ts';
 
 // What a delivery says, rendered when it goes out (the current brand, template and links): by the
-// delivery worker for its transport, and for a test-mode organization into test_messages.
+// delivery worker for its transport, and for a test-mode organization into test_messages. The
+// brand is read from messaging's copy at that moment, so a queued delivery goes out in the brand
+// (and on the domain) current when it is sent, not when it was queued.
 
 export interface RenderingDeps {
   db: Database;
@@ -40,9 +42,14 @@ export async function renderEmailOf(
   return { ...rendered, ...(unsubscribeUrl && { unsubscribeUrl }) };
 }
 
-/** What a push or SMS shows: a title, a short body, where a tap leads. */
-export const renderShortOf = (deps: RenderingDeps, row: Rendered, data: DataOf<KindName>) =>
-  deps.renderer.short(row.kind as KindName, row.locale, data);
+/** What a push or SMS shows: a title, a short body, where a tap leads (on the organization's domain), its icon. */
+export const renderShortOf = async (deps: RenderingDeps, row: Rendered, data: DataOf<KindName>) =>
+  deps.renderer.short(
+    row.kind as KindName,
+    row.locale,
+    data,
+    row.organizationId ? await brandOf(deps.db, row.organizationId) : null,
+  );
 
 /** An SMS's one text: the title and body, then the link on a line of its own. */
 export const smsTextOf = (short: RenderedShort) =>

@@ -1,31 +1,49 @@
 import {
+  type BrandImages,
+  brandContextOf,
   type Database,
   type PdfFileRoute,
+  pdfBrandOf,
   pdfFileCaller,
   plainTextReply,
   sendPdf,
   type TokenVerifier,
 } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
+import { brandContexts } from '../db/schema.ts';
 import { ticketFileById } from '../db/tickets.ts';
 import { renderTicketPdf, sheetOf, ticketFileAccess } from '../domain/ticket-pdf.ts';
 import type { TicketLinks } from './ticket-links.ts';
+import { sendTicketPage } from './ticket-page.ts';
 
 export interface TicketFileDeps {
   db: Database;
   ticketLinks: TicketLinks;
   /** Checks the caller's access token as /graphql does. */
   verifyToken: TokenVerifier;
+  /** The organizations' logos (BRAND_ASSETS_URL), fetched by hash and kept. */
+  brandImages: BrandImages;
+  /** PUBLIC_GATEWAY_URL: the printed link's base for an organization without an active domain. */
+  publicGatewayUrl: string;
 }
 
+/** `<uuid>.pdf` (the PDF) or `<uuid>` (the QR page); anything else names no ticket. */
+const TICKET_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(\.pdf)?$/i;
+
 /**
- * `GET /tickets/{id}.pdf[?token=…]`: the ticket's page (domain/ticket-pdf.ts) for those
- * ticketFileAccess lets in; 404 for anyone else, an unknown or malformed id alike; 410 for a VOID
- * or TRANSFERRED ticket; 401 for a bad access token. Never cached, never logged with its URL (the
- * token is in it).
+ * `GET /tickets/{id}.pdf[?token=…]`: the ticket's page (domain/ticket-pdf.ts), and
+ * `GET /tickets/{id}[?token=…]`: its QR page (ticket-page.ts), both in the organization's brand as
+ * this service last heard it, for those ticketFileAccess lets in; 404 for anyone else, an unknown
+ * or malformed id alike; 410 for a VOID or TRANSFERRED ticket; 401 for a bad access token. Never
+ * cached, never logged with its URL (the token is in it).
  */
 export function registerTicketFiles(app: FastifyInstance, deps: TicketFileDeps) {
-  const caller = { links: deps.ticketLinks, verifyToken: deps.verifyToken, what: 'ticket' };
+  const caller = {
+    links: deps.ticketLinks,
+    verifyToken: deps.verifyToken,
+    what: 'ticket',
+    name: TICKET_FILE,
+  };
   app.get<PdfFileRoute>('/tickets/:file', async (request, reply) => {
     const asking = await pdfFileCaller(request, reply, caller);
     if (!asking) return reply;
@@ -40,6 +58,17 @@ export function registerTicketFiles(app: FastifyInstance, deps: TicketFileDeps) 
           ? 'this ticket was transferred: its new holder has another code'
           : 'this ticket is void',
       );
-    return sendPdf(reply, await renderTicketPdf(sheetOf(file)), `ticket-${asking.id}.pdf`);
+    const { organizationId } = file.ticket;
+    if (!request.params.file.toLowerCase().endsWith('.pdf'))
+      return sendTicketPage(
+        reply,
+        sheetOf(file),
+        await brandContextOf(deps.db, brandContexts, organizationId),
+      );
+    const brand = await pdfBrandOf(deps.db, brandContexts, organizationId, {
+      images: deps.brandImages,
+      fallbackLinkBase: deps.publicGatewayUrl,
+    });
+    return sendPdf(reply, await renderTicketPdf(sheetOf(file), { brand }), `ticket-${asking.id}.pdf`);
   });
 }

@@ -2,13 +2,14 @@ import { escapeHtml } from '@bilten/platform';
 import type { Block, Locale, Strings } from './kind-template.ts';
 
 /**
- * The one layout every mail shares (logo or organizer name on the brand's primary colour, an
- * accent stripe, heading, greeting, the kind's blocks, one button, footer with the organizer and
- * the unsubscribe link), as MJML with the Liquid left in, and the text part from the same
+ * The one layout every mail shares (the brand's email header image, or its logo or organizer name
+ * on its primary colour; an accent stripe; heading, greeting, the kind's blocks and one button on
+ * its background, in its text colour and font; footer with its own text, the organizer and the
+ * unsubscribe link), as MJML with the Liquid left in, and the text part from the same
  * strings. The renderer compiles each kind's MJML once per language; messages then cost only Liquid.
  */
 
-/** The layout's own strings; `brand`, `recipient` and `unsubscribeUrl` are in every scope. */
+/** The layout's own strings; `brand` (renderer.ts brandScope), `recipient` and `unsubscribeUrl` are in every scope. */
 export const LAYOUT_STRINGS: Record<Locale, Strings> = {
   en: {
     greeting: '{% if recipient.name != blank %}Hello {{ recipient.name }},{% else %}Hello,{% endif %}',
@@ -69,17 +70,25 @@ export function layoutMjml({ string, blocks, action }: LayoutParts, lang: string
   <mj-head>
     <mj-title>${escapeLiteral(string('subject'))}</mj-title>
     <mj-attributes>
-      <mj-all font-family="Helvetica, Arial, sans-serif" />
-      <mj-text font-size="15px" line-height="1.5" color="#111827" />
+      <mj-all font-family="{{ brand.fontFamily }}" />
+      <mj-text font-size="15px" line-height="1.5" color="{{ brand.textColor }}" />
     </mj-attributes>
   </mj-head>
   <mj-body background-color="#F3F4F6">
+    <mj-raw>{% if brand.emailHeaderUrl %}</mj-raw>
+    <mj-section padding="0">
+      <mj-column>
+        <mj-image src="{{ brand.emailHeaderUrl }}" alt="{{ brand.name }}" width="600px" padding="0" />
+      </mj-column>
+    </mj-section>
+    <mj-raw>{% else %}</mj-raw>
     <mj-section background-color="{{ brand.primaryColor }}" padding="16px 24px">
       <mj-column>
         <mj-text color="#FFFFFF" font-size="18px" font-weight="bold">{% if brand.logoUrl %}<img src="{{ brand.logoUrl }}" alt="{{ brand.name }}" height="40" style="height: 40px; border: 0; display: block">{% else %}{{ brand.name }}{% endif %}</mj-text>
       </mj-column>
     </mj-section>
-    <mj-section background-color="#FFFFFF" border-top="4px solid {{ brand.accentColor }}" padding="24px">
+    <mj-raw>{% endif %}</mj-raw>
+    <mj-section background-color="{{ brand.backgroundColor }}" border-top="4px solid {{ brand.accentColor }}" padding="24px">
       <mj-column>
         <mj-text font-size="22px" font-weight="bold">${escapeLiteral(string('heading'))}</mj-text>
         <mj-text><p ${PARAGRAPH}>${escapeLiteral(string('greeting'))}</p>${blocks.map((block) => blockHtml(block, string)).join('')}</mj-text>
@@ -88,7 +97,7 @@ export function layoutMjml({ string, blocks, action }: LayoutParts, lang: string
     </mj-section>
     <mj-section padding="16px 24px">
       <mj-column>
-        <mj-text font-size="12px" color="#6B7280">${escapeLiteral(string('sentBy'))}{% if unsubscribeUrl %}<br><a href="{{ unsubscribeUrl }}" style="color: #6B7280">${escapeLiteral(string('unsubscribe'))}</a>{% endif %}</mj-text>
+        <mj-text font-size="12px" color="#6B7280">{% if brand.footerHtml %}<p style="margin: 0 0 8px">{{ brand.footerHtml | raw }}</p>{% endif %}${escapeLiteral(string('sentBy'))}{% if unsubscribeUrl %}<br><a href="{{ unsubscribeUrl }}" style="color: #6B7280">${escapeLiteral(string('unsubscribe'))}</a>{% endif %}</mj-text>
       </mj-column>
     </mj-section>
   </mj-body>
@@ -101,6 +110,7 @@ export function layoutText({ string, blocks, action }: LayoutParts): string {
     string('greeting'),
     ...blocks.map((block) => blockText(block, string)),
     ...(action ? [`${string(action.label)}:\n${action.url}`] : []),
+    '{% if brand.footerText %}{{ brand.footerText }}{% endif %}',
     string('sentBy'),
     `{% if unsubscribeUrl %}${string('unsubscribe')}:\n{{ unsubscribeUrl }}{% endif %}`,
   ].join('\n\n');
