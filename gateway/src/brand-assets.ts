@@ -12,7 +12,7 @@ import { PROBLEM_TYPE_BASE, problemOf, sendProblem } from './problem.ts';
  *    Content-Type (the multipart boundary) and Content-Length go with it, and the caller's
  *    credentials go through the same exchange as for /graphql (an API key or a user's token
  *    becomes identity's token with current claims). Branding checks everything else.
- * A body larger than `maxUploadBytes` is refused here (413), by its Content-Length before it is
+ * A body larger than `maxFileBytes` plus multipart framing is refused here (413), by its Content-Length before it is
  * read, or as soon as a chunked one passes the limit.
  */
 export interface BrandAssetProxyOptions {
@@ -22,15 +22,12 @@ export interface BrandAssetProxyOptions {
   authorizationFor(authorization: string | undefined): Promise<string | undefined>;
   timeoutMs: number;
   log: Logger;
-  /**
-   * Largest upload body passed on: branding's ASSET_MAX_BYTES (default 10 MiB) plus multipart
-   * framing. Raise both together.
-   */
-  maxUploadBytes?: number;
+  /** Largest file passed on (GATEWAY_ASSET_MAX_BYTES): branding's ASSET_MAX_BYTES, default 10 MiB. Raise both together. */
+  maxFileBytes?: number;
 }
 
-/** Branding's default ASSET_MAX_BYTES plus 64 KiB of multipart framing and fields. */
-export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024 + 64 * 1024;
+/** Room for the multipart framing and the small fields beside the file. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /** An upload takes longer than a query: a 10 MB body on a slow link. */
 const MIN_UPLOAD_TIMEOUT_MS = 120_000;
 
@@ -78,7 +75,7 @@ class UploadTooLarge extends Error {}
 
 export function registerBrandAssets(app: FastifyInstance, options: BrandAssetProxyOptions) {
   const base = subgraphRoute(options, 'branding', '/');
-  const maxBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const maxBytes = (options.maxFileBytes ?? 10 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES;
   const unavailable = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
     options.log.warn({ err: (err as Error).message }, 'branding assets unavailable');
     return sendStatusProblem(

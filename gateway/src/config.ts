@@ -25,6 +25,12 @@ export const gatewayEnv = serviceEnv({
   BRANDING_URL: optionalUrl,
   GATEWAY_SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  // Largest brand-asset upload (POST /assets) passed on to branding: keep it equal to branding's ASSET_MAX_BYTES.
+  GATEWAY_ASSET_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(10 * 1024 * 1024),
   GATEWAY_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
   GATEWAY_MAX_ALIASES: z.coerce.number().int().min(1).max(1000).default(30),
   GATEWAY_MAX_COST: z.coerce.number().int().min(10).default(5_000),

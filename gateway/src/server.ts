@@ -61,6 +61,8 @@ export interface GatewayLimits {
   maxCost: number;
   maxTokens: number;
   bodyLimitBytes: number;
+  /** Largest brand-asset file accepted by `POST /assets` (multipart overhead allowed on top); default 10 MiB. */
+  assetUploadBytes?: number;
   subgraphTimeoutMs: number;
   /** How long the rest of a body refused unread (413, 415) may arrive after the answer; default 10 s. */
   unreadBodyGraceMs?: number;
@@ -321,7 +323,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   registerSubgraphFiles(app, fileProxy, { prefix: 'tickets', subgraph: 'orders', what: 'ticket' });
   registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
   // Brand images: `GET /assets/{sha256}` (public) and `POST /assets` (uploads, streamed to branding).
-  registerBrandAssets(app, fileProxy);
+  registerBrandAssets(app, { ...fileProxy, maxFileBytes: limits.assetUploadBytes });
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
   registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
   // One-click opt-out links of mails, passed to messaging, which checks their signed tokens.
@@ -418,6 +420,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
       maxCost: env.GATEWAY_MAX_COST,
       maxTokens: env.GATEWAY_MAX_TOKENS,
       bodyLimitBytes: env.GATEWAY_BODY_LIMIT_BYTES,
+      assetUploadBytes: env.GATEWAY_ASSET_MAX_BYTES,
       subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
     },
     subscriptionLimits: {

@@ -277,7 +277,7 @@ describe('Deprecation and Sunset', () => {
   it('announces GraphQL fields with a removal date on the answers of operations that select them', async () => {
     // Event.title deprecated in the supergraph this gateway loads, as a subgraph would announce it.
     const supergraphSdl = readFileSync(SUPERGRAPH_SDL_PATH, 'utf8').replace(
-      /(type Event\n[^{]*\{\n\s+id: ID!\n\s+title: String! @join__field\(graph: CATALOG\))/,
+      /(type Event\n[^{]*\{\n[\s\S]*?\n\s+title: String! @join__field\(graph: CATALOG\))/,
       '$1 @deprecated(reason: "Use name. Deprecated since 2026-11-02, removal after 2027-03-31.")',
     );
     expect(supergraphSdl).toContain('Removal after 2027-03-31'.toLowerCase());
