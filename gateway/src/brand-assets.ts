@@ -76,6 +76,15 @@ class UploadTooLarge extends Error {}
 export function registerBrandAssets(app: FastifyInstance, options: BrandAssetProxyOptions) {
   const base = subgraphRoute(options, 'branding', '/');
   const maxBytes = (options.maxFileBytes ?? 10 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES;
+  const tooLarge = (request: FastifyRequest, reply: FastifyReply) =>
+    sendStatusProblem(
+      reply,
+      request,
+      413,
+      'File too large',
+      'asset-too-large',
+      `the upload is larger than ${maxBytes} bytes`,
+    );
   const unavailable = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
     options.log.warn({ err: (err as Error).message }, 'branding assets unavailable');
     return sendStatusProblem(
@@ -121,15 +130,7 @@ export function registerBrandAssets(app: FastifyInstance, options: BrandAssetPro
 
     scope.post('/assets', async (request, reply) => {
       const declared = request.headers['content-length'];
-      if (declared !== undefined && Number(declared) > maxBytes)
-        return sendStatusProblem(
-          reply,
-          request,
-          413,
-          'File too large',
-          'asset-too-large',
-          `the upload is larger than ${maxBytes} bytes`,
-        );
+      if (declared !== undefined && Number(declared) > maxBytes) return tooLarge(request, reply);
       let authorization: string | undefined;
       try {
         authorization = await options.authorizationFor(request.headers.authorization);
@@ -175,14 +176,7 @@ export function registerBrandAssets(app: FastifyInstance, options: BrandAssetPro
         return relayAnswer(reply, upstream, UPLOAD_ANSWER_HEADERS);
       } catch (err) {
         if ((err as Error).cause instanceof UploadTooLarge || limiter.errored instanceof UploadTooLarge)
-          return sendStatusProblem(
-            reply,
-            request,
-            413,
-            'File too large',
-            'asset-too-large',
-            `the upload is larger than ${maxBytes} bytes`,
-          );
+          return tooLarge(request, reply);
         return unavailable(request, reply, err);
       }
     });

@@ -1,10 +1,9 @@
 /** Issue 17, one brand everywhere: receipts print with the organization's brand as branding last announced it. */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { brandKitChanged } from '@bilten/contracts/branding';
 import { newEvent } from '@bilten/platform';
 import { startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { startTestAssetServer, type TestAssetServer } from '@bilten/testkit/asset-server';
 import { pdfBrandFacts, pdfFillColors, pdfText } from '@bilten/testkit/pdf';
 import sharp from 'sharp';
 import { v7 as uuidv7 } from 'uuid';
@@ -16,10 +15,8 @@ import { announceOrder, announceOrganization, payAnnouncedOrder } from './suppor
 type BrandPayload = z.input<typeof brandKitChanged.payload>;
 
 let subgraph: TestSubgraph;
-let assets: Server;
+let assets: TestAssetServer;
 let assetsUrl: string;
-/** What the stand-in for branding's `/assets/{sha256}` serves, by path. */
-const served = new Map<string, Buffer>();
 let logo: { bytes: Buffer; sha256: string };
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -28,13 +25,9 @@ beforeAll(async () => {
     .png()
     .toBuffer();
   logo = { bytes, sha256: sha256(bytes) };
-  served.set(`/assets/${logo.sha256}`, bytes);
-  assets = createServer((request, response) => {
-    const body = served.get(request.url ?? '');
-    response.writeHead(body ? 200 : 404, { 'content-type': 'image/png' }).end(body ?? '');
-  });
-  await new Promise<void>((resolve) => assets.listen(0, '127.0.0.1', resolve));
-  assetsUrl = `http://127.0.0.1:${(assets.address() as AddressInfo).port}`;
+  assets = await startTestAssetServer();
+  assets.serve(bytes);
+  assetsUrl = assets.url;
   subgraph = await startTestSubgraph(billingSubgraph, 'jetstream', {
     env: { BRAND_ASSETS_URL: assetsUrl, PUBLIC_GATEWAY_URL: 'https://gateway.bilten.test' },
   });
@@ -42,7 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await subgraph?.dispose();
-  await new Promise((resolve) => assets?.close(resolve));
+  await assets?.close();
 });
 
 function brand(organizationId: string, overrides: Partial<BrandPayload> = {}): BrandPayload {
@@ -133,7 +126,7 @@ describe('the receipt PDF', () => {
   it('goes without the logo when the bytes served do not match its hash', async () => {
     const organizationId = uuidv7();
     const claimed = sha256(Buffer.from('what branding stored'));
-    served.set(`/assets/${claimed}`, logo.bytes);
+    assets.serve(logo.bytes, claimed);
     await announce(
       brand(organizationId, { logo: { sha256: claimed, contentType: 'image/png', width: 160, height: 40 } }),
     );

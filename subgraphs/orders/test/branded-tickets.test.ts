@@ -1,11 +1,10 @@
 /** Issue 17, one brand everywhere: tickets (PDF and QR page) render with the organization's brand as branding last announced it. */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { inflateSync } from 'node:zlib';
 import { brandKitChanged } from '@bilten/contracts/branding';
 import { newEvent } from '@bilten/platform';
 import { type CallerHeaders, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { startTestAssetServer, type TestAssetServer } from '@bilten/testkit/asset-server';
 import { pdfFillColors as fillColors, pdfBrandFacts as pdfFacts, pdfText } from '@bilten/testkit/pdf';
 import sharp from 'sharp';
 import { v7 as uuidv7 } from 'uuid';
@@ -21,10 +20,8 @@ type BrandPayload = z.input<typeof brandKitChanged.payload>;
 let subgraph: TestSubgraph;
 let catalog: ReturnType<typeof catalogOffers>;
 let buyer: CallerHeaders;
-let assets: Server;
+let assets: TestAssetServer;
 let assetsUrl: string;
-/** What the stand-in for branding's `/assets/{sha256}` serves, by path. */
-const served = new Map<string, Buffer>();
 const links = createTicketLinks({ NODE_ENV: 'development' });
 
 let logo: { bytes: Buffer; sha256: string };
@@ -35,13 +32,9 @@ beforeAll(async () => {
     .png()
     .toBuffer();
   logo = { bytes, sha256: sha256(bytes) };
-  served.set(`/assets/${logo.sha256}`, bytes);
-  assets = createServer((request, response) => {
-    const body = served.get(request.url ?? '');
-    response.writeHead(body ? 200 : 404, { 'content-type': 'image/png' }).end(body ?? '');
-  });
-  await new Promise<void>((resolve) => assets.listen(0, '127.0.0.1', resolve));
-  assetsUrl = `http://127.0.0.1:${(assets.address() as AddressInfo).port}`;
+  assets = await startTestAssetServer();
+  assets.serve(bytes);
+  assetsUrl = assets.url;
   subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream', {
     env: { BRAND_ASSETS_URL: assetsUrl, PUBLIC_GATEWAY_URL: 'https://gateway.bilten.test/' },
   });
@@ -51,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await subgraph?.dispose();
-  await new Promise((resolve) => assets?.close(resolve));
+  await assets?.close();
 });
 
 function brand(organizationId: string, overrides: Partial<BrandPayload> = {}): BrandPayload {
@@ -177,7 +170,7 @@ describe('the ticket PDF', () => {
       .toBuffer();
     // Another image under the hash of ours: a mixed-up or tampered store.
     const claimed = sha256(Buffer.concat([logo.bytes, Buffer.from('x')]));
-    served.set(`/assets/${claimed}`, other);
+    assets.serve(other, claimed);
     const missing = sha256(Buffer.from('never stored'));
     await announce(
       brand(organizationId, { logo: { sha256: claimed, contentType: 'image/png', width: 90, height: 90 } }),
