@@ -1,4 +1,4 @@
-import { defineSubgraph, type EncryptedColumn, keyRingFromEnv } from '@bilten/platform';
+import { ConfigError, defineSubgraph, type EncryptedColumn, keyRingFromEnv } from '@bilten/platform';
 import { createCertificateMetrics } from './adapters/acme.ts';
 import { registerAcmeChallengeRoute } from './adapters/acme-routes.ts';
 import { registerAssetRoutes } from './adapters/asset-routes.ts';
@@ -31,7 +31,7 @@ export const encryptedColumns: EncryptedColumn[] = [
 /** ASSET_STORAGE: local disk (default) or an S3 bucket. */
 function assetStorageOf(config: BrandingConfig): AssetStorage {
   if (config.ASSET_STORAGE === 'disk') return diskStorage(config.ASSET_STORAGE_DIR);
-  if (!config.ASSET_S3_BUCKET) throw new Error('ASSET_S3_BUCKET: required when ASSET_STORAGE=s3');
+  if (!config.ASSET_S3_BUCKET) throw new ConfigError(['ASSET_S3_BUCKET: required when ASSET_STORAGE=s3']);
   return s3Storage({
     bucket: config.ASSET_S3_BUCKET,
     region: config.ASSET_S3_REGION,
