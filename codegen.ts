@@ -9,6 +9,7 @@ const mappers: Record<string, Record<string, string>> = {
     OrganizationInvitation: 'InvitationRow',
     ApiKey: 'ApiKeyRow',
     DeadLetter: '@bilten/platform#DeadLetter as StoredDeadLetter',
+    AccessLogEntry: 'AccessLogRow',
   },
   catalog: {
     Event: 'EventRow',

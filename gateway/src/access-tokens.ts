@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '@bilten/platform';
 import { GraphQLError } from 'graphql';
+import type { SubgraphDispatcher } from './config.ts';
 
 /** `Bearer bk_live_…` / `Bearer bk_test_…`: an API key rather than an access token. */
 const API_KEY_BEARER = /^Bearer (bk_(?:live|test)_\S*)$/;
@@ -21,6 +22,8 @@ export interface TokenExchangeOptions {
   /** Identity's route that re-signs a user's token with the claims of now. */
   currentClaimsUrl: string;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
   /** Most credentials held at once (least recently used go first). */
   maxEntries?: number;
@@ -108,6 +111,7 @@ export function createTokenExchange(options: TokenExchangeOptions) {
         method: 'POST',
         headers: { authorization: `Bearer ${credential}` },
         signal: AbortSignal.timeout(options.timeoutMs),
+        dispatcher: options.dispatcher,
       });
     } catch (err) {
       options.log.warn({ err, kind }, 'token exchange unavailable');

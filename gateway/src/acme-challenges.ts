@@ -1,6 +1,6 @@
 import { type Logger, plainTextReply } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
-import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `GET /.well-known/acme-challenge/{token}` on every host: the HTTP-01 answers of certificates
@@ -11,6 +11,8 @@ export interface AcmeChallengeProxyOptions {
   supergraphSdl: string;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
 }
 
@@ -27,6 +29,7 @@ export function registerAcmeChallenges(app: FastifyInstance, options: AcmeChalle
         headers: { 'x-request-id': request.id },
         redirect: 'manual',
         signal: AbortSignal.timeout(options.timeoutMs),
+        dispatcher: options.dispatcher,
       });
       return relayAnswer(reply, upstream, ['content-type', 'cache-control']);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import type { Logger } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 import { PROBLEM_TYPE_BASE, problemOf, sendProblem } from './problem.ts';
 
 /**
@@ -21,6 +21,8 @@ export interface BrandAssetProxyOptions {
   /** The gateway's credential exchange (access-tokens.ts); throws for a credential it refuses. */
   authorizationFor(authorization: string | undefined): Promise<string | undefined>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
   /** Largest file passed on (GATEWAY_ASSET_MAX_BYTES): branding's ASSET_MAX_BYTES, default 10 MiB. Raise both together. */
   maxFileBytes?: number;
@@ -121,6 +123,7 @@ export function registerBrandAssets(app: FastifyInstance, options: BrandAssetPro
             ...(typeof match === 'string' ? { 'if-none-match': match.slice(0, 200) } : {}),
           },
           signal: AbortSignal.timeout(options.timeoutMs),
+          dispatcher: options.dispatcher,
         });
         return relayAnswer(reply, upstream, BLOB_HEADERS);
       } catch (err) {
@@ -172,6 +175,7 @@ export function registerBrandAssets(app: FastifyInstance, options: BrandAssetPro
           headers,
           ...(body ? { body: body.pipe(limiter) as unknown as RequestInit['body'], duplex: 'half' } : {}),
           signal: AbortSignal.timeout(Math.max(options.timeoutMs, MIN_UPLOAD_TIMEOUT_MS)),
+          dispatcher: options.dispatcher,
         } as RequestInit);
         return relayAnswer(reply, upstream, UPLOAD_ANSWER_HEADERS);
       } catch (err) {

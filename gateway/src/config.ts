@@ -1,4 +1,4 @@
-import { optionalUrl, port, serviceEnv } from '@bilten/platform';
+import { optionalFile, optionalUrl, port, serviceEnv } from '@bilten/platform';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 
@@ -47,6 +47,19 @@ export const gatewayEnv = serviceEnv({
       'must be true, a hop count or addresses/CIDRs',
     )
     .default(''),
+  // TLS (docs/security.md): HTTPS on GATEWAY_PORT with this certificate and key (both or neither);
+  // a plain-http listener redirecting to it; the CA subgraphs' certificates are checked against,
+  // and the certificate the gateway presents to subgraphs that ask for one (mutual TLS).
+  GATEWAY_TLS_CERT_FILE: optionalFile,
+  GATEWAY_TLS_KEY_FILE: optionalFile,
+  GATEWAY_HTTP_REDIRECT_PORT: z
+    .union([z.literal('').transform(() => undefined), z.coerce.number().int().min(0).max(65535)], {
+      error: 'must be a port number (0-65535), or empty for none',
+    })
+    .optional(),
+  GATEWAY_SUBGRAPH_CA_FILE: optionalFile,
+  GATEWAY_SUBGRAPH_CLIENT_CERT_FILE: optionalFile,
+  GATEWAY_SUBGRAPH_CLIENT_KEY_FILE: optionalFile,
   // Rate-limit buckets and REST idempotency keys: in Redis when set, shared by every gateway; in memory otherwise.
   REDIS_URL: optionalUrl,
   // The platform's own hostnames (comma-separated; `*.name` for every name under one): never looked
@@ -82,6 +95,12 @@ export const gatewayEnv = serviceEnv({
     .default(''),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
+
+/**
+ * What the gateway's requests to subgraphs go through (`dispatcher` of fetch's init): one
+ * connection pool with the subgraph TLS settings (server.ts); unset, Node's default pool.
+ */
+export type SubgraphDispatcher = NonNullable<RequestInit['dispatcher']>;
 
 /** `<NAME>_URL` of each subgraph that has one set. */
 export const subgraphUrlsFrom = (config: GatewayConfig): Partial<Record<SubgraphName, string>> =>

@@ -4,6 +4,7 @@ import { domainActivated, domainRemoved, domainVerified } from '@bilten/contract
 import { decodeEvent, type EventBus, escapeHtml, type Logger } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCOUNT_PAGE_HEADERS } from './account-pages.ts';
+import type { SubgraphDispatcher } from './config.ts';
 import { graphqlAsVisitor } from './graphql-as-visitor.ts';
 import { problemOf, sendProblem } from './problem.ts';
 
@@ -30,6 +31,8 @@ export interface CustomDomainOptions {
   bus?: EventBus;
   log: Logger;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   /** How long a "yes" is kept (default 5 minutes), a "no" (default 30 seconds), and how many hosts (default 10,000). */
   positiveTtlMs?: number;
   negativeTtlMs?: number;
@@ -89,6 +92,7 @@ export function createHostMap(options: CustomDomainOptions) {
   async function ask(hostname: string): Promise<HostOrganization | null> {
     const response = await fetch(`${options.lookupBaseUrl}${encodeURIComponent(hostname)}`, {
       signal: AbortSignal.timeout(options.timeoutMs),
+      dispatcher: options.dispatcher,
     });
     if (response.status === 404 || response.status === 400) return null;
     if (!response.ok) throw new Error(`branding answered ${response.status}`);

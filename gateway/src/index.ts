@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connectJetStreamBus, runMain } from '@bilten/platform';
+import { connectJetStreamBus, natsTlsFrom, runMain } from '@bilten/platform';
 import { gatewayEnv, subgraphUrlsFrom } from './config.ts';
 import { gatewayOptionsFromEnv, startGateway } from './server.ts';
 
@@ -12,6 +12,7 @@ await runMain('gateway', gatewayEnv, async (env, log) => {
         subjectPrefix: env.NATS_SUBJECT_PREFIX,
         name: 'bilten-gateway',
         log,
+        tls: natsTlsFrom(env),
       })
     : undefined;
   const gateway = await startGateway({

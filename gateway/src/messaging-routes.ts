@@ -1,6 +1,6 @@
 import { type Logger, plainTextReply } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * Messaging's public routes at the gateway's door, passed on as they are: the open pixel
@@ -15,6 +15,8 @@ export interface MessagingRoutesOptions {
   supergraphSdl: string;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
 }
 
@@ -52,6 +54,7 @@ export function registerMessagingRoutes(app: FastifyInstance, options: Messaging
           body: request.method === 'POST' && Buffer.isBuffer(request.body) ? request.body : undefined,
           redirect: 'manual',
           signal: AbortSignal.timeout(options.timeoutMs),
+          dispatcher: options.dispatcher,
         });
         return relayAnswer(reply, upstream, PASSED_HEADERS);
       } catch (err) {

@@ -5,6 +5,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import {
+  ConfigError,
   cardNumberRefusal,
   createErrorFormatter,
   createHttpApp,
@@ -16,23 +17,27 @@ import {
   type Logger,
   mountGraphQL,
   operationLogPlugin,
+  pemFile,
   REQUEST_TIMEOUT_HEADER,
   type RunningService,
   startOperationsServer,
+  tlsFiles,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { Agent } from 'undici';
 import { createTokenExchange } from './access-tokens.ts';
 import { registerAccountPages } from './account-pages.ts';
 import { registerAcmeChallenges } from './acme-challenges.ts';
 import { clarifyTokenLimit, rejectUnplannableOperations, withoutSuggestions } from './bad-operations.ts';
 import { registerBrandAssets } from './brand-assets.ts';
 import { registerChangelog } from './changelog.ts';
-import { type GatewayConfig, type SubgraphName, subgraphRoute } from './config.ts';
+import { type GatewayConfig, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 import { createHostMap, registerCustomDomains } from './custom-domains.ts';
 import { deprecatedFieldHeaders } from './deprecations.ts';
 import { registerDocsPages } from './docs-pages.ts';
 import { registerEventPages } from './event-pages.ts';
+import { startHttpsRedirect } from './https-redirect.ts';
 import { createIdempotency, type IdempotencyOptions } from './idempotency.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { queryCostLimit } from './query-cost.ts';
@@ -99,11 +104,23 @@ export interface GatewayOptions {
    * looked up) and, for tests, the host map's cache times; default: no extra platform hosts.
    */
   customDomains?: { platformHosts?: string[]; positiveTtlMs?: number; negativeTtlMs?: number };
+  /**
+   * Serve HTTPS with this certificate and key (PEM); with `redirectPort`, also plain HTTP there,
+   * answering 308 to the https URL except ACME HTTP-01 challenges, which must stay reachable over http.
+   */
+  tls?: { cert: string; key: string; redirectPort?: number };
+  /**
+   * TLS to the subgraphs (PEM): the CA their certificates are checked against (default: the
+   * system's), and the certificate and key presented to subgraphs that require one (mutual TLS).
+   */
+  subgraphTls?: { ca?: string; cert?: string; key?: string };
 }
 
 export interface RunningGateway extends RunningService {
   /** `http://host:port` of the operations listener, when there is one. */
   operationsUrl?: string;
+  /** `http://host:port` of the listener redirecting to https, when there is one. */
+  redirectUrl?: string;
 }
 
 export interface GatewayContext {
@@ -131,10 +148,10 @@ export function withoutUnenforcedSecurityFeatures(supergraphSdl: string): string
  * Node's fetch (keep-alive by default) with a hard deadline, so a subgraph that hangs costs one
  * timeout and yields an error for its fields instead of a hung request.
  */
-function subgraphFetcher(name: string, timeoutMs: number): Fetcher {
+function subgraphFetcher(name: string, timeoutMs: number, dispatcher?: SubgraphDispatcher): Fetcher {
   return (async (url: string, init: RequestInit) => {
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), dispatcher });
     } catch (err) {
       const reason =
         (err as Error).name === 'TimeoutError' ? `did not answer within ${timeoutMs} ms` : 'is unavailable';
@@ -153,13 +170,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // reports to no one. The constructor reads APOLLO_TELEMETRY_DISABLED, the library's only switch;
   // an operator's own value wins.
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+  // Every request to a subgraph (GraphQL and the routes passed through) shares this pool, so the
+  // subgraph CA and the client certificate apply to all of them.
+  const dispatcher = options.subgraphTls && subgraphDispatcher(options.subgraphTls);
   const gateway = new ApolloGateway({
     supergraphSdl: withoutUnenforcedSecurityFeatures(options.supergraphSdl),
     logger: log,
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
         url: options.subgraphUrls[name as SubgraphName] ?? url,
-        fetcher: subgraphFetcher(name, limits.subgraphTimeoutMs),
+        fetcher: subgraphFetcher(name, limits.subgraphTimeoutMs, dispatcher),
         errorFromResponse: subgraphErrorFromResponse(name, log),
         willSendRequest({ request, context }) {
           if (!request.http) return;
@@ -205,6 +225,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     trustProxy: options.trustProxy,
     health,
     serveMetrics: false,
+    tls: options.tls,
   });
   addSecurityHeaders(app);
   answerBodiesRefusedUnread(app, limits.unreadBodyGraceMs ?? 10_000);
@@ -218,6 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     bus: options.bus,
     log,
     timeoutMs: limits.subgraphTimeoutMs,
+    dispatcher,
   });
   await hostMap.ready();
   registerCustomDomains(app, hostMap, platformHosts);
@@ -240,6 +262,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     apiKeysUrl: subgraphRoute(options, 'identity', '/internal/api-keys/exchange'),
     currentClaimsUrl: subgraphRoute(options, 'identity', '/internal/access/current'),
     timeoutMs: limits.subgraphTimeoutMs,
+    dispatcher,
     log,
   });
   const formatError = createErrorFormatter(log);
@@ -319,25 +342,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ...options,
     authorizationFor: tokens.authorizationFor,
     timeoutMs: limits.subgraphTimeoutMs,
+    dispatcher,
   };
   registerSubgraphFiles(app, fileProxy, { prefix: 'tickets', subgraph: 'orders', what: 'ticket' });
   registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
   // Brand images: `GET /assets/{sha256}` (public) and `POST /assets` (uploads, streamed to branding).
   registerBrandAssets(app, { ...fileProxy, maxFileBytes: limits.assetUploadBytes });
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
-  registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  registerProviderWebhooks(app, { ...options, timeoutMs: limits.subgraphTimeoutMs, dispatcher });
   // One-click opt-out links of mails, passed to messaging, which checks their signed tokens.
-  registerUnsubscribe(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  registerUnsubscribe(app, { ...options, timeoutMs: limits.subgraphTimeoutMs, dispatcher });
   // Open pixel, tracked links and delivery providers' webhooks, passed to messaging, which checks their signatures.
-  registerMessagingRoutes(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  registerMessagingRoutes(app, { ...options, timeoutMs: limits.subgraphTimeoutMs, dispatcher });
   // HTTP-01 answers of the certificates branding requests, on every host (custom domains point here).
-  registerAcmeChallenges(app, { ...options, timeoutMs: limits.subgraphTimeoutMs });
+  registerAcmeChallenges(app, { ...options, timeoutMs: limits.subgraphTimeoutMs, dispatcher });
 
   // Identity's public signing keys at the public door, for clients and services outside the cluster.
   const jwksUrl = subgraphRoute(options, 'identity', '/.well-known/jwks.json');
   app.get('/.well-known/jwks.json', async (_request, reply) => {
     try {
-      const upstream = await fetch(jwksUrl, { signal: AbortSignal.timeout(limits.subgraphTimeoutMs) });
+      const upstream = await fetch(jwksUrl, {
+        signal: AbortSignal.timeout(limits.subgraphTimeoutMs),
+        dispatcher,
+      });
       if (!upstream.ok) throw new Error(`identity answered ${upstream.status}`);
       reply.header('content-type', 'application/json');
       reply.header('cache-control', upstream.headers.get('cache-control') ?? 'public, max-age=300');
@@ -372,21 +399,40 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as { port: number }).port;
-  const url = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}/graphql`;
+  const url = `${options.tls ? 'https' : 'http'}://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${port}/graphql`;
+  const closeOnError = async (err: unknown) => {
+    await app.close();
+    await apollo.stop();
+    await dispatcher?.close();
+    throw err;
+  };
   const operations =
     options.operations &&
-    (await startOperationsServer({ log, metrics, health, ...options.operations }).catch(async (err) => {
-      await app.close();
-      await apollo.stop();
-      throw err;
-    }));
-  log.info({ url, operationsUrl: operations?.url }, 'gateway listening');
+    (await startOperationsServer({ log, metrics, health, ...options.operations }).catch(closeOnError));
+  const redirect =
+    options.tls?.redirectPort !== undefined
+      ? await startHttpsRedirect({
+          host: options.host,
+          port: options.tls.redirectPort,
+          httpsPort: port,
+          log,
+          served: '/.well-known/acme-challenge',
+          http: (plain) =>
+            registerAcmeChallenges(plain, { ...options, timeoutMs: limits.subgraphTimeoutMs, dispatcher }),
+        }).catch(async (err) => {
+          await operations?.stop();
+          return closeOnError(err);
+        })
+      : undefined;
+  log.info({ url, operationsUrl: operations?.url, redirectUrl: redirect?.url }, 'gateway listening');
   return {
     name: 'gateway',
     url,
     port,
     operationsUrl: operations?.url,
+    redirectUrl: redirect?.url,
     async stop() {
+      await redirect?.stop();
       await subscriptions?.close();
       await hostMap.close();
       await app.close();
@@ -394,8 +440,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await idempotency.close();
       await operations?.stop();
       await apollo.stop();
+      await dispatcher?.close();
     },
   };
+}
+
+/** The pool every subgraph request goes through, verifying with `ca` and presenting `cert` when asked. */
+function subgraphDispatcher(tls: NonNullable<GatewayOptions['subgraphTls']>) {
+  // undici's Agent is what Node's fetch runs on; its types are a newer copy of the same interface.
+  return new Agent({
+    connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true },
+  }) as unknown as SubgraphDispatcher & { close(): Promise<void> };
 }
 
 /** The env-driven part of the options, shared by the gateway alone and the whole stack. */
@@ -414,6 +469,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
     rateLimits: rateLimitOptionsFrom(env),
     idempotency: { redisUrl: env.REDIS_URL },
     customDomains: { platformHosts: env.GATEWAY_PLATFORM_HOSTS },
+    ...tlsOptionsFrom(env),
     limits: {
       maxDepth: env.GATEWAY_MAX_DEPTH,
       maxAliases: env.GATEWAY_MAX_ALIASES,
@@ -461,3 +517,20 @@ export {
   subgraphUrlsFrom,
 } from './config.ts';
 export { PROBLEM_KINDS, type Problem, type ProblemCode, problemOf, sendProblem } from './problem.ts';
+
+/** GATEWAY_TLS_*, GATEWAY_HTTP_REDIRECT_PORT and GATEWAY_SUBGRAPH_*: the files read, pairs checked. */
+export function tlsOptionsFrom(env: GatewayConfig): Pick<GatewayOptions, 'tls' | 'subgraphTls'> {
+  const served = tlsFiles(env, 'GATEWAY_TLS_CERT_FILE', 'GATEWAY_TLS_KEY_FILE');
+  if (!served && env.GATEWAY_HTTP_REDIRECT_PORT !== undefined) {
+    throw new ConfigError([
+      'GATEWAY_HTTP_REDIRECT_PORT: needs GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE',
+    ]);
+  }
+  const client = tlsFiles(env, 'GATEWAY_SUBGRAPH_CLIENT_CERT_FILE', 'GATEWAY_SUBGRAPH_CLIENT_KEY_FILE');
+  const ca =
+    env.GATEWAY_SUBGRAPH_CA_FILE && pemFile('GATEWAY_SUBGRAPH_CA_FILE', env.GATEWAY_SUBGRAPH_CA_FILE);
+  return {
+    tls: served && { ...served, redirectPort: env.GATEWAY_HTTP_REDIRECT_PORT },
+    subgraphTls: ca || client ? { ca, ...client } : undefined,
+  };
+}

@@ -1,6 +1,6 @@
 import { type Logger, plainTextReply } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
-import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `GET /{prefix}/{id}.pdf[?token=…]` at the public door (tickets, receipts), and a ticket's QR
@@ -16,6 +16,8 @@ export interface SubgraphFileProxyOptions {
   /** The gateway's credential exchange (access-tokens.ts); throws for a credential it refuses. */
   authorizationFor(authorization: string | undefined): Promise<string | undefined>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
 }
 
@@ -70,6 +72,7 @@ export function registerSubgraphFiles(
             'x-forwarded-for': request.ip,
           },
           signal: AbortSignal.timeout(options.timeoutMs),
+          dispatcher: options.dispatcher,
         });
         return relayAnswer(reply, upstream, PASSED_HEADERS);
       } catch (err) {

@@ -1,6 +1,6 @@
 import { type Logger, plainTextReply } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { relayAnswer, type SubgraphName, subgraphRoute } from './config.ts';
+import { relayAnswer, type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `GET` and `POST /unsubscribe?token=…` at the public door: the one-click opt-out links of
@@ -13,6 +13,8 @@ export interface UnsubscribeProxyOptions {
   supergraphSdl: string;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
 }
 
@@ -39,6 +41,7 @@ export function registerUnsubscribe(app: FastifyInstance, options: UnsubscribePr
           headers: { 'x-request-id': request.id, 'x-forwarded-for': request.ip },
           redirect: 'manual',
           signal: AbortSignal.timeout(options.timeoutMs),
+          dispatcher: options.dispatcher,
         });
         return relayAnswer(reply, upstream, PASSED_HEADERS);
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { Logger } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type SubgraphName, subgraphRoute } from './config.ts';
+import { type SubgraphDispatcher, type SubgraphName, subgraphRoute } from './config.ts';
 
 /**
  * `POST /webhooks/{provider}` (the platform's account) and `POST /webhooks/{provider}/{accountId}`
@@ -14,6 +14,8 @@ export interface ProviderWebhookProxyOptions {
   supergraphSdl: string;
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   timeoutMs: number;
+  /** The subgraph connection pool with its TLS settings (server.ts); unset: Node's default. */
+  dispatcher?: SubgraphDispatcher;
   log: Logger;
 }
 
@@ -57,6 +59,7 @@ export function registerProviderWebhooks(app: FastifyInstance, options: Provider
           headers,
           body: Buffer.isBuffer(request.body) ? request.body : undefined,
           signal: AbortSignal.timeout(options.timeoutMs),
+          dispatcher: options.dispatcher,
         });
         reply.status(upstream.status);
         const type = upstream.headers.get('content-type');

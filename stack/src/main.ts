@@ -16,6 +16,8 @@ await runMain('bilten', stackEnv, async (env, log) => {
       rateLimits,
       idempotency,
       customDomains,
+      tls,
+      subgraphTls,
     } = gatewayOptionsFromEnv(env, log);
     const stack = await startStack({
       databaseUrl: infrastructure.databaseUrl,
@@ -40,6 +42,8 @@ await runMain('bilten', stackEnv, async (env, log) => {
         rateLimits,
         idempotency,
         customDomains,
+        tls,
+        subgraphTls,
       },
     });
     const sandboxLine = sandbox

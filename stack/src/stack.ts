@@ -71,6 +71,8 @@ export interface StackOptions {
     | 'rateLimits'
     | 'idempotency'
     | 'customDomains'
+    | 'tls'
+    | 'subgraphTls'
   >;
 }
 

@@ -132,7 +132,8 @@ describe('notifications through the gateway', () => {
     });
     await waitFor(async () => {
       const [kit] = await stack.sql`
-        select 1 from messaging.brand_kits where organization_id = ${organizationId} and primary_color = '#7A1F5C'`;
+        select 1 from messaging.brand_contexts
+        where organization_id = ${organizationId} and context->>'primaryColor' = '#7A1F5C'`;
       return kit !== undefined;
     });
     const eventId = await publish('Followers Night');

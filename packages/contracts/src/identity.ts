@@ -207,3 +207,18 @@ export const addressClaimAttempted = defineEvent({
     attempt: z.enum(['sign_up', 'email_change']),
   }),
 });
+
+/**
+ * The head of the access log's hash chain (issue 18), published when it moved: a copy outside the
+ * database, so a rewritten chain no longer matches what was anchored (`npm run audit:verify --
+ * --anchor <rowHash>`).
+ */
+export const auditChainAnchored = defineEvent({
+  type: 'bilten.identity.audit.anchor',
+  aggregateType: 'access_log',
+  payload: z.object({
+    seq: z.number().int().min(1),
+    rowHash: z.string().regex(/^[0-9a-f]{64}$/),
+    at: z.iso.datetime({ offset: true }),
+  }),
+});

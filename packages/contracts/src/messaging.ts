@@ -47,3 +47,23 @@ export const announcementPosted = defineEvent({
     postedBy: z.uuid(),
   }),
 });
+
+/**
+ * Someone read another person's personal data that messaging serves (issue 18): identity appends it to
+ * the tamper-evident access log. Published in a transaction of its own (a read has none).
+ */
+export const personalDataAccessed = defineEvent({
+  type: 'bilten.messaging.personal_data.accessed',
+  aggregateType: 'user',
+  payload: z.object({
+    actorId: z.string().max(64).nullable(),
+    actorKind: z.enum(['user', 'api_key', 'admin', 'system']),
+    subjectUserId: z.uuid(),
+    organizationId: z.uuid().nullable(),
+    purpose: z.string().min(1).max(64),
+    fields: z.array(z.string().min(1).max(64)).max(50),
+    resource: z.string().min(1).max(200),
+    requestId: z.string().max(128).nullable(),
+    occurredAt: z.iso.datetime({ offset: true }),
+  }),
+});

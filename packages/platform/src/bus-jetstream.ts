@@ -17,6 +17,7 @@ import {
   nanos,
   headers as natsHeaders,
 } from '@nats-io/transport-node';
+import { ConfigError, type PlatformEnv, pemFile } from './config.ts';
 import {
   type ConsumerStats,
   type DeadLetter,
@@ -48,6 +49,41 @@ export interface JetStreamBusOptions {
   concurrency?: number;
   /** How long a delivered message may stay unacknowledged before JetStream redelivers it. */
   ackWaitMs?: number;
+  /** TLS to the server (`natsTlsFrom`): the CA that signs its certificate, and ours for mutual TLS. */
+  tls?: NatsTls;
+}
+
+export interface NatsTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/**
+ * NATS_TLS_CA_FILE (the server's certificate is verified against it), with NATS_TLS_CERT_FILE and
+ * _KEY_FILE (both or neither) when the server asks for client certificates; undefined: plain NATS,
+ * unless the URL is `tls://` (then the system CAs verify it).
+ */
+export function natsTlsFrom(env: PlatformEnv): NatsTls | undefined {
+  const { NATS_TLS_CA_FILE: caFile, NATS_TLS_CERT_FILE: certFile, NATS_TLS_KEY_FILE: keyFile } = env;
+  if (!!certFile !== !!keyFile) {
+    throw new ConfigError([
+      `${certFile ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE'}: must be set with ${certFile ? 'NATS_TLS_CERT_FILE' : 'NATS_TLS_KEY_FILE'}`,
+    ]);
+  }
+  if (!caFile) {
+    if (certFile) throw new ConfigError(['NATS_TLS_CERT_FILE: needs NATS_TLS_CA_FILE']);
+    return undefined;
+  }
+  // Read now, so a wrong path stops start-up with the variable's name rather than a TLS error later.
+  for (const [name, file] of [
+    ['NATS_TLS_CA_FILE', caFile],
+    ['NATS_TLS_CERT_FILE', certFile],
+    ['NATS_TLS_KEY_FILE', keyFile],
+  ] as const) {
+    if (file) pemFile(name, file);
+  }
+  return { caFile, certFile, keyFile };
 }
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -75,6 +111,7 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
     reconnectTimeWait: 1_000,
     reconnectJitter: 500,
     timeout: REQUEST_TIMEOUT_MS,
+    ...(options.tls && { tls: options.tls }),
   });
   (async () => {
     for await (const status of nc.status()) {

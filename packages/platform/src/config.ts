@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** A bad or missing variable stops start-up with one line per variable, naming it. */
@@ -28,6 +29,47 @@ export const optionalUrl = z
   .optional()
   .or(z.literal('').transform(() => undefined));
 
+/** A file path variable that may be unset; set but empty counts as unset. */
+export const optionalFile = z
+  .string()
+  .optional()
+  .transform((value) => value || undefined);
+
+/**
+ * A certificate and its key named by two variables (`certName`, `keyName`): both set → their PEM
+ * text; neither → undefined; one alone, or a file that cannot be read → ConfigError naming it.
+ */
+export function tlsFiles(
+  env: Record<string, unknown>,
+  certName: string,
+  keyName: string,
+): { cert: string; key: string } | undefined {
+  const [certFile, keyFile] = [env[certName], env[keyName]].map((value) =>
+    typeof value === 'string' && value ? value : undefined,
+  );
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    throw new ConfigError([
+      `${certFile ? keyName : certName}: must be set with ${certFile ? certName : keyName}`,
+    ]);
+  }
+  return { cert: pemFile(certName, certFile), key: pemFile(keyName, keyFile) };
+}
+
+/** The PEM text of the file a variable names; ConfigError when it is not readable PEM. */
+export function pemFile(name: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      `${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  if (!text.includes('-----BEGIN ')) throw new ConfigError([`${name}: ${file} is not a PEM file`]);
+  return text;
+}
+
 /**
  * The variables every service reads: runtime, database, event bus, token verification and
  * shutdown. Each service adds its own in its `src/config.ts` (`serviceEnv`); the README lists all.
@@ -54,6 +96,14 @@ export const platformEnv = z.object({
   AUTH_JWKS_URL: optionalUrl,
   AUTH_ISSUER: z.string().min(1).default('bilten-identity'),
   AUTH_AUDIENCE: z.string().min(1).default('bilten'),
+  // TLS (docs/security.md): PEM files. Pairs are checked when read (tlsFiles): both or neither.
+  DATABASE_SSL_ROOT_CERT_FILE: optionalFile,
+  NATS_TLS_CA_FILE: optionalFile,
+  NATS_TLS_CERT_FILE: optionalFile,
+  NATS_TLS_KEY_FILE: optionalFile,
+  SUBGRAPH_TLS_CERT_FILE: optionalFile,
+  SUBGRAPH_TLS_KEY_FILE: optionalFile,
+  SUBGRAPH_TLS_CLIENT_CA_FILE: optionalFile,
 });
 export type PlatformEnv = z.infer<typeof platformEnv>;
 

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { sql as statement } from 'drizzle-orm';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
@@ -27,6 +29,32 @@ export interface DatabaseOptions {
   onQuery?: () => void;
   /** Called with the text and parameters of every statement sent (benchmarks record what a request runs). */
   onStatement?: (query: string, parameters: unknown[]) => void;
+  /** The CA (PEM) that signs the server's certificate under `sslmode=verify-ca|verify-full` (DATABASE_SSL_ROOT_CERT_FILE). */
+  sslRootCert?: string;
+}
+
+/**
+ * postgres.js's `ssl` option for DATABASE_URL's `sslmode`, as libpq reads it: `verify-full`
+ * checks the chain against `rootCert` (the system CAs without one) and that the certificate names
+ * the URL's host; `verify-ca` checks the chain only; `require` encrypts without checking, unless a
+ * root certificate is given (then it is `verify-ca`, as in libpq). Other modes are postgres.js's.
+ */
+export function databaseSsl(url: string, rootCert?: string): postgres.Options<Record<string, never>>['ssl'] {
+  const parsed = new URL(url);
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full') return undefined;
+  if (mode === 'require' && !rootCert) return 'require';
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  return {
+    ca: rootCert,
+    rejectUnauthorized: true,
+    // SNI takes names only; the identity check below covers addresses too.
+    servername: isIP(host) ? undefined : host,
+    checkServerIdentity:
+      mode === 'verify-full'
+        ? (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert)
+        : () => undefined,
+  };
 }
 
 export function connectDatabase({
@@ -36,8 +64,11 @@ export function connectDatabase({
   log,
   onQuery,
   onStatement,
+  sslRootCert,
 }: DatabaseOptions): DatabaseHandle {
+  const ssl = databaseSsl(url, sslRootCert);
   const sql = postgres(url, {
+    ...(ssl && { ssl }),
     max: poolSize,
     idle_timeout: 30,
     connect_timeout: 5,
@@ -157,8 +188,14 @@ export function withDeadline(db: Database, deadline: number | undefined): Databa
  * Applies a subgraph's committed drizzle migrations. A session advisory lock on a dedicated
  * connection makes concurrent starts (replicas, one process per service) wait instead of racing.
  */
-export async function applyMigrations(url: string, subgraph: string, folder: URL): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+export async function applyMigrations(
+  url: string,
+  subgraph: string,
+  folder: URL,
+  sslRootCert?: string,
+): Promise<void> {
+  const ssl = databaseSsl(url, sslRootCert);
+  const sql = postgres(url, { max: 1, onnotice: () => {}, ...(ssl && { ssl }) });
   try {
     await sql`select pg_advisory_lock(hashtext(${`bilten:migrations:${subgraph}`}))`;
     await migrate(drizzle(sql), {

@@ -28,6 +28,17 @@ export interface HttpAppOptions {
    * instead (`startOperationsServer`): metrics describe traffic and internals to whoever asks.
    */
   serveMetrics?: boolean;
+  /**
+   * Serve HTTPS with this certificate and key (PEM); with `clientCa`, only to clients presenting a
+   * certificate that CA signed (mutual TLS): others are refused in the TLS handshake.
+   */
+  tls?: HttpsOptions;
+}
+
+export interface HttpsOptions {
+  cert: string;
+  key: string;
+  clientCa?: string;
 }
 
 /**
@@ -41,8 +52,17 @@ export function createHttpApp({
   bodyLimit = 1_048_576,
   trustProxy = false,
   serveMetrics = true,
+  tls,
 }: HttpAppOptions): FastifyInstance {
   const app = Fastify({
+    ...(tls && {
+      https: {
+        cert: tls.cert,
+        key: tls.key,
+        minVersion: 'TLSv1.2' as const,
+        ...(tls.clientCa && { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+      },
+    }),
     loggerInstance: log,
     // Operations are logged by the GraphQL plugin with more to say than an access log.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),

@@ -1,3 +1,4 @@
+export * from './access-audit.ts';
 export * from './audit.ts';
 export * from './auth.ts';
 export * from './brand-contexts.ts';

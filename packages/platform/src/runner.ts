@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { createInProcessBus } from './bus-in-process.ts';
-import { connectJetStreamBus } from './bus-jetstream.ts';
+import { connectJetStreamBus, natsTlsFrom } from './bus-jetstream.ts';
 import { ConfigError, type PlatformEnv, parseEnv } from './config.ts';
 import type { EventBus } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -37,6 +37,7 @@ export async function openInfrastructure(
           subjectPrefix: env.NATS_SUBJECT_PREFIX,
           name: `bilten-${name}`,
           log,
+          tls: natsTlsFrom(env),
         })
       : createInProcessBus(log);
     log.info({ database: embedded ? 'embedded' : 'DATABASE_URL', bus: bus.kind }, 'infrastructure ready');

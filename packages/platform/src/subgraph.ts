@@ -12,7 +12,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type Viewer } from './auth.ts';
-import { type PlatformEnv, parseEnv, type RawEnv } from './config.ts';
+import { ConfigError, type PlatformEnv, parseEnv, pemFile, type RawEnv, tlsFiles } from './config.ts';
 import { type ConsumerOptions, type EventConsumer, eventSubscription } from './consumers.ts';
 import {
   applyMigrations,
@@ -28,7 +28,7 @@ import type { EventTables } from './event-tables.ts';
 import type { EventBus } from './events.ts';
 import { createFieldRateLimits, type FieldRateLimitOptions } from './field-rate-limits.ts';
 import { DateTimeScalar, loadTypeDefs, refuseUnsafeArguments } from './graphql.ts';
-import { createHttpApp, mountGraphQL } from './http.ts';
+import { createHttpApp, type HttpsOptions, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
 import { createOutbox, type Outbox, type RelayOptions, startOutboxRelay } from './outbox.ts';
@@ -174,12 +174,17 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
 ): Promise<RunningService> {
   const config = parseEnv(definition.config, runtime.env ?? {});
   const log = runtime.log.child({ service: definition.name });
-  await applyMigrations(runtime.databaseUrl, definition.name, definition.migrations);
+  const sslRootCert =
+    config.DATABASE_SSL_ROOT_CERT_FILE &&
+    pemFile('DATABASE_SSL_ROOT_CERT_FILE', config.DATABASE_SSL_ROOT_CERT_FILE);
+  const tls = subgraphTlsFrom(config);
+  await applyMigrations(runtime.databaseUrl, definition.name, definition.migrations, sslRootCert);
   const metrics = createServiceMetrics(definition.name);
   const database = connectDatabase({
     url: runtime.databaseUrl,
     poolSize: runtime.databasePoolSize,
     applicationName: `bilten-${definition.name}`,
+    sslRootCert,
     log,
     onQuery: () => metrics.dbQueries.inc({ pool: 'requests' }),
     onStatement: runtime.onStatement,
@@ -189,12 +194,14 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
     url: runtime.databaseUrl,
     poolSize: runtime.databasePoolSize,
     applicationName: `bilten-${definition.name}-events`,
+    sslRootCert,
     log,
     onQuery: () => metrics.dbQueries.inc({ pool: 'background' }),
   });
   const app = createHttpApp({
     log,
     metrics,
+    tls,
     health: [
       { name: 'database', check: () => database.ping() },
       { name: 'bus', check: () => runtime.bus.health() },
@@ -293,7 +300,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
 
   await app.listen({ host: runtime.host, port: runtime.port });
   const port = (app.server.address() as { port: number }).port;
-  const url = `http://${runtime.host === '0.0.0.0' ? '127.0.0.1' : runtime.host}:${port}/graphql`;
+  const url = `${tls ? 'https' : 'http'}://${runtime.host === '0.0.0.0' ? '127.0.0.1' : runtime.host}:${port}/graphql`;
   log.info({ url }, 'subgraph listening');
 
   return {
@@ -350,4 +357,22 @@ export type SubgraphContext<Loaders> = BaseContext & { loaders: Loaders };
 /** The usual `createContext`: the base context plus fresh dataloaders for this request. */
 export function withLoaders<Loaders>(createLoaders: (db: Database) => Loaders) {
   return (base: BaseContext): SubgraphContext<Loaders> => ({ ...base, loaders: createLoaders(base.db) });
+}
+
+/**
+ * SUBGRAPH_TLS_CERT_FILE and _KEY_FILE (both or neither): serve HTTPS; with
+ * SUBGRAPH_TLS_CLIENT_CA_FILE, only to clients with a certificate from that CA (the gateway's).
+ */
+export function subgraphTlsFrom(config: PlatformEnv): HttpsOptions | undefined {
+  const pair = tlsFiles(config, 'SUBGRAPH_TLS_CERT_FILE', 'SUBGRAPH_TLS_KEY_FILE');
+  if (!pair) {
+    if (config.SUBGRAPH_TLS_CLIENT_CA_FILE) {
+      throw new ConfigError([
+        'SUBGRAPH_TLS_CLIENT_CA_FILE: needs SUBGRAPH_TLS_CERT_FILE and SUBGRAPH_TLS_KEY_FILE',
+      ]);
+    }
+    return undefined;
+  }
+  const clientCaFile = config.SUBGRAPH_TLS_CLIENT_CA_FILE;
+  return { ...pair, clientCa: clientCaFile && pemFile('SUBGRAPH_TLS_CLIENT_CA_FILE', clientCaFile) };
 }

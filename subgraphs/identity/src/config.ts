@@ -17,5 +17,7 @@ export const identityEnv = serviceEnv({
   BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
   /** Its password if the account has to be created (an existing one keeps its own). */
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
+  /** How often the access log's head is anchored on NATS (bilten.identity.audit.anchor), when it moved. */
+  AUDIT_ANCHOR_MS: z.coerce.number().int().min(100).default(60_000),
 });
 export type IdentityConfig = z.infer<typeof identityEnv>;

@@ -1,5 +1,6 @@
 import { type ConsumerFactory, type EventConsumer, linkTokenSeal } from '@bilten/platform';
 import type { IdentityConfig } from './config.ts';
+import { accessReportConsumers } from './domain/access-log.ts';
 import { accountRequestConsumers } from './domain/accounts.ts';
 import { closureConsumers } from './domain/organization-closure.ts';
 import { passwordResetConsumer } from './domain/passwords-reset.ts';
@@ -8,6 +9,7 @@ import { passwordResetConsumer } from './domain/passwords-reset.ts';
 export {
   addressClaimAttempted,
   apiKeyRevoked,
+  auditChainAnchored,
   emailChangeRequested,
   emailVerificationRequested,
   emailVerificationRequestedForAddress,
@@ -35,5 +37,6 @@ export const consumers: ConsumerFactory<IdentityConfig> = ({ outbox, log, config
     ...closureConsumers({ outbox, log }),
     ...accountRequestConsumers(accounts),
     passwordResetConsumer(accounts) as EventConsumer,
+    ...accessReportConsumers(),
   ];
 };

@@ -10,6 +10,7 @@ import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import { startAuditAnchor } from './domain/access-log.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
 import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
 import { currentAccessToken } from './domain/sessions.ts';
@@ -55,6 +56,8 @@ export const identitySubgraph = defineSubgraph({
       services,
       // Identity checks its own tokens against its key store, without an HTTP round trip to itself.
       tokenKeys: keys.getKey,
+      // The access log's head, anchored outside the database (domain/access-log.ts, issue 18).
+      background: (deps) => startAuditAnchor(deps, config.AUDIT_ANCHOR_MS),
       routes(app) {
         app.get('/.well-known/jwks.json', async (_request, reply) => {
           reply.header('cache-control', 'public, max-age=300');

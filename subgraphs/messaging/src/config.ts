@@ -1,4 +1,4 @@
-import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/platform';
+import { dataEncryptionEnv, mailLinkSecret, optionalFile, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -38,6 +38,8 @@ export const messagingEnv = serviceEnv({
   ...dataEncryptionEnv,
   /** A second SMTP server: takes over while the primary keeps failing (domain/deliveries.ts). */
   SMTP_FALLBACK_URL: optionalSmtpUrl,
+  /** A PEM file of the CA that signs the SMTP servers' certificates (smtps:// or STARTTLS), beside the system's. */
+  SMTP_TLS_CA_FILE: optionalFile,
   /** DKIM signing of every mail when all three are set: the signing domain, the selector, a PEM private key. */
   DKIM_DOMAIN: optionalText,
   DKIM_SELECTOR: optionalText,

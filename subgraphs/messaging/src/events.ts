@@ -15,7 +15,8 @@ import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
  * What messaging publishes, for the gateway's subscriptions: an in-app notification was stored, and
  * notifications were read.
  */
-export { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
+/** Someone read another person's notifications (an admin): identity's access log keeps it (issue 18). */
+export { notificationCreated, notificationsRead, personalDataAccessed } from '@bilten/contracts/messaging';
 
 // It consumes identity's account events, orders' and billing's events and catalog's published
 // events to run the workflows (domain/workflows.ts: notices stored in-app and queued for the other

@@ -13,6 +13,7 @@ export {
   orderCreated,
   orderPaid,
   orderStatusChanged,
+  personalDataAccessed,
   refundRequested,
   ticketCheckedIn,
   ticketTransferred,

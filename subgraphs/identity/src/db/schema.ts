@@ -2,6 +2,7 @@ import { eventTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
+  bigint,
   boolean,
   index,
   integer,
@@ -246,6 +247,42 @@ export const throttles = identity.table('throttles', {
   lockouts: integer().notNull().default(0),
 });
 
+/**
+ * Who read whose personal data (issue 18): append-only (a trigger refuses UPDATE, DELETE and
+ * TRUNCATE, see migration 0010) and hash-chained, `row_hash = sha256(prev_hash ‖ canonical row)`
+ * (accessLogRowHash), one writer at a time (db/access-log.ts). `npm run audit:verify` checks it.
+ */
+export const accessLog = identity.table(
+  'access_log',
+  {
+    id: uuid().primaryKey(),
+    /** 1, 2, 3, ... without gaps: the chain's order. */
+    seq: bigint({ mode: 'number' }).notNull().unique(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** A user's id, an API key's id, or null for the platform itself. */
+    actorId: text('actor_id'),
+    /** user | api_key | admin | system */
+    actorKind: text('actor_kind').notNull(),
+    /** Whose data was read. */
+    subjectUserId: uuid('subject_user_id').notNull(),
+    organizationId: uuid('organization_id'),
+    purpose: text().notNull(),
+    fields: text().array().notNull(),
+    /** `<type>:<id>` of what was read. */
+    resource: text().notNull(),
+    requestId: text('request_id'),
+    /** The subgraph that served the data. */
+    service: text().notNull(),
+    prevHash: text('prev_hash').notNull(),
+    rowHash: text('row_hash').notNull(),
+  },
+  (table) => [
+    index('access_log_subject_idx').on(table.subjectUserId, table.seq),
+    index('access_log_actor_idx').on(table.actorId, table.seq),
+    index('access_log_organization_idx').on(table.organizationId, table.seq),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
@@ -254,3 +291,4 @@ export type InvitationRow = typeof organizationInvitations.$inferSelect;
 export type MemberRow = typeof organizationMembers.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
+export type AccessLogRow = typeof accessLog.$inferSelect;

@@ -36,6 +36,7 @@ import {
   userEmailChanged,
   userRegistered,
 } from '../events.ts';
+import { recordAccess } from './access-log.ts';
 import { checkPassword } from './password-guard.ts';
 import { givenPassword, newPassword } from './passwords.ts';
 import { newToken, tokenHash } from './secrets.ts';
@@ -64,8 +65,21 @@ function userSeenBy(viewer: Viewer, user: UserRow | null | undefined): UserView 
 }
 
 /** `user(id:)` and the federation reference: the user as `userSeenBy` shows them, or null. */
-export async function userById(ctx: Pick<Context, 'viewer' | 'loaders'>, args: { id: string }) {
-  return userSeenBy(ctx.viewer, await ctx.loaders.user.load(args.id));
+export async function userById(
+  ctx: Pick<Context, 'viewer' | 'loaders' | 'db' | 'requestId'>,
+  args: { id: string },
+) {
+  const user = userSeenBy(ctx.viewer, await ctx.loaders.user.load(args.id));
+  // A platform admin reading someone's account is audited like any access (issue 18).
+  if (user?.email && ctx.viewer.kind === 'user' && ctx.viewer.userId !== user.id) {
+    await recordAccess(ctx, {
+      subjectUserId: user.id,
+      purpose: 'admin-review',
+      fields: ['email', 'displayName'],
+      resource: `user:${user.id}`,
+    });
+  }
+  return user;
 }
 
 type Ctx = Pick<

@@ -1,4 +1,5 @@
 import type { OrganizationRole } from '@bilten/platform';
+import { accessLog, myDataAccessLog } from '../domain/access-log.ts';
 import { changeEmail, register, resendVerification, userById, verifyEmail } from '../domain/accounts.ts';
 import { createApiKey, organizationApiKeys, revokeApiKey, setApiKeyPlan } from '../domain/api-keys.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
@@ -33,7 +34,7 @@ import {
   revokeSession,
 } from '../domain/sessions.ts';
 import { rotateSigningKey } from '../domain/signing-keys.ts';
-import type { ApiKeyMode, Resolvers } from '../generated/graphql.ts';
+import type { AccessActorKind, ApiKeyMode, Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
@@ -43,6 +44,8 @@ export const resolvers: Resolvers = {
     organization: (_, { id }, { loaders }) => loaders.organization.load(id),
     organizationBySlug: (_, args, ctx) => organizationWithSlug(ctx, args),
     deadLetters: (_, args, ctx) => listDeadLetters(ctx, args),
+    accessLog: (_, args, ctx) => accessLog(ctx, args),
+    myDataAccessLog: (_, args, ctx) => myDataAccessLog(ctx, args),
   },
   Mutation: {
     register: (_, { input }, ctx) => register(ctx, input),
@@ -73,6 +76,11 @@ export const resolvers: Resolvers = {
     setApiKeyPlan: (_, { input }, ctx) => setApiKeyPlan(ctx, input),
     replayDeadLetters: (_, { input }, ctx) => replayDeadLetters(ctx, input),
     discardDeadLetter: (_, { input }, ctx) => discardDeadLetter(ctx, input),
+  },
+  AccessLogEntry: {
+    actorKind: (entry) => entry.actorKind.toUpperCase() as AccessActorKind,
+    organization: (entry, _, { loaders }) =>
+      entry.organizationId ? loaders.organization.load(entry.organizationId) : null,
   },
   DeadLetter: {
     consumer: (letter) => letter.durableName,

@@ -1,4 +1,5 @@
-import type { Logger } from '@bilten/platform';
+import { rootCertificates } from 'node:tls';
+import { type Logger, pemFile } from '@bilten/platform';
 import nodemailer from 'nodemailer';
 import type { MessagingConfig } from '../config.ts';
 import { DeliveryFailure, type EmailSender, type OutgoingEmail, type Sent } from '../domain/channels.ts';
@@ -13,7 +14,8 @@ export type EmailSenderConfig = Pick<
   | 'DKIM_DOMAIN'
   | 'DKIM_SELECTOR'
   | 'DKIM_PRIVATE_KEY'
->;
+> &
+  Partial<Pick<MessagingConfig, 'SMTP_TLS_CA_FILE'>>;
 
 /** An accepted email, with what happened on the way (a primary that failed first), for the attempt's row. */
 export interface EmailSent extends Sent {
@@ -63,6 +65,8 @@ export function createEmailSender(
         }
       : undefined;
   if (!config.SMTP_URL) return logSender(config, log, dkim);
+  // Servers' certificates are always verified; SMTP_TLS_CA_FILE adds the private CA that signs them.
+  const ca = config.SMTP_TLS_CA_FILE && pemFile('SMTP_TLS_CA_FILE', config.SMTP_TLS_CA_FILE);
 
   // A new connection per mail: nothing stays open to close on stop; the timeouts bound a silent server.
   const smtp = (url: string) =>
@@ -73,6 +77,7 @@ export function createEmailSender(
         greetingTimeout: 10_000,
         socketTimeout: 20_000,
         ...(dkim && { dkim }),
+        ...(ca && { tls: { ca: [...rootCertificates, ca] } }),
       },
       { from },
     );

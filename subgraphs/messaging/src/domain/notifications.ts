@@ -7,6 +7,7 @@ import {
   mutationRule,
   type Outbox,
   pageSize,
+  reportPersonalDataAccess,
   requireAdmin,
   requireUser,
   type Transaction,
@@ -26,6 +27,7 @@ import {
   stampNotifications,
 } from '../db/queries.ts';
 import type { NotificationRow, notifications } from '../db/schema.ts';
+import { personalDataAccessed } from '../events.ts';
 import { KINDS } from './delivery-rules.ts';
 
 /**
@@ -58,20 +60,33 @@ function requireNotificationReader(viewer: Viewer, recipientId: string): void {
   }
 }
 
+type ReadCtx = Pick<Context, 'loaders' | 'viewer' | 'db' | 'outbox' | 'requestId'>;
+
+/** An admin reading someone's notifications is audited in identity's access log (issue 18). */
+const NOTIFICATION_FIELDS = ['notification.subject', 'notification.body'];
+
 /** `notification(id:)` and Notification references: signed-in callers only; null stays null. */
 export async function readableNotification(
-  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  ctx: ReadCtx,
   { id }: { id: string },
 ): Promise<NotificationRow | null> {
   requireUser(ctx.viewer);
   const notification = await ctx.loaders.notification.load(id);
-  if (notification) requireNotificationReader(ctx.viewer, notification.recipientId);
+  if (notification) {
+    requireNotificationReader(ctx.viewer, notification.recipientId);
+    await reportPersonalDataAccess(ctx, personalDataAccessed, {
+      subjectUserId: notification.recipientId,
+      purpose: 'admin-review',
+      fields: NOTIFICATION_FIELDS,
+      resource: `notification:${notification.id}`,
+    });
+  }
   return notification;
 }
 
 /** `User.notifications`: one page, newest first, for the recipient themself or an ADMIN. */
 export async function notificationPage(
-  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  ctx: ReadCtx,
   {
     recipientId,
     first,
@@ -89,6 +104,12 @@ export async function notificationPage(
   const beforeId = after ? decodeCursor(after) : undefined;
   // Other subgraphs may hand us any string as a user key; only UUIDs can have notifications.
   if (!isUuid(recipientId)) return toConnection([], size);
+  await reportPersonalDataAccess(ctx, personalDataAccessed, {
+    subjectUserId: recipientId,
+    purpose: 'admin-review',
+    fields: NOTIFICATION_FIELDS,
+    resource: `user:${recipientId}:notifications`,
+  });
   return toConnection(
     await ctx.loaders.notificationPage.load({
       recipientId,

@@ -30,7 +30,7 @@ import { perBuyerLimitMessage } from './inventory.ts';
 import { completePaidOrder } from './order-payments.ts';
 import { charges } from './pricing.ts';
 import { buyerOrGuest, guestTokenInput, ownsReservation } from './reservations.ts';
-import { readsOrdersOf } from './sales-views.ts';
+import { readsOrdersOf, reportOrderReads } from './sales-views.ts';
 
 /** GraphQL's `Int`, the most a `Money.amount` can say. */
 const MAX_AMOUNT = 2_147_483_647;
@@ -220,12 +220,15 @@ async function guestLimitProblem(
  * null. A guest's order opens with its reservation's guest token.
  */
 export async function visibleOrder(
-  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  ctx: Pick<Context, 'loaders' | 'viewer' | 'db' | 'outbox' | 'requestId'>,
   { id, guestToken }: { id: string; guestToken?: string | null },
 ): Promise<OrderRow | null> {
   const order = await ctx.loaders.order.load(id);
   if (!order) return null;
-  if (orderSeenBy(ctx.viewer, order)) return order;
+  if (orderSeenBy(ctx.viewer, order)) {
+    await reportOrderReads(ctx, [order], 'order');
+    return order;
+  }
   if (order.buyerId || !guestToken) return null;
   const reservation = await ctx.loaders.reservation.load(order.reservationId);
   return reservation && ownsReservation(ctx.viewer, reservation, guestToken) ? order : null;

@@ -1,7 +1,15 @@
-import { DomainError, decodeCursor, pageSize, toConnection, type Viewer } from '@bilten/platform';
+import {
+  DomainError,
+  decodeCursor,
+  pageSize,
+  reportPersonalDataAccess,
+  toConnection,
+  type Viewer,
+} from '@bilten/platform';
 import type { Context } from '../context.ts';
 import { type EventOfferRow, ordersOfEvent } from '../db/sales-views.ts';
-import type { OrderStatus } from '../db/schema.ts';
+import type { OrderRow, OrderStatus } from '../db/schema.ts';
+import { personalDataAccessed } from '../events.ts';
 
 type ViewContext = Pick<Context, 'viewer' | 'loaders'>;
 
@@ -129,7 +137,7 @@ export interface EventOrdersArgs {
  * status (as it reads now), the buyer's email (case-insensitively) and creation time.
  */
 export async function eventOrders(
-  ctx: Pick<Context, 'viewer' | 'loaders' | 'db'>,
+  ctx: Pick<Context, 'viewer' | 'loaders' | 'db' | 'outbox' | 'requestId'>,
   eventId: string,
   args: EventOrdersArgs,
 ) {
@@ -146,5 +154,42 @@ export async function eventOrders(
     size + 1,
     beforeId,
   );
+  await reportOrderReads(ctx, rows.slice(0, size), 'attendee-list');
   return toConnection(rows, size);
+}
+
+/** What an order shows of its buyer and attendees: personal data (issue 18). */
+const ORDER_FIELDS = ['buyer.name', 'buyer.email', 'attendees'];
+
+/**
+ * Records in identity's access log that the caller read these orders' buyers' data, unless it is
+ * their own; `purpose` says why (`attendee-list`, `order`), a platform admin's is `admin-review`.
+ * Guest orders have no account to name, so they are not recorded.
+ */
+export async function reportOrderReads(
+  ctx: Pick<Context, 'viewer' | 'db' | 'outbox' | 'requestId'>,
+  orders: OrderRow[],
+  purpose: string,
+) {
+  const byAdmin =
+    ctx.viewer.kind === 'user' &&
+    ctx.viewer.roles.includes('ADMIN') &&
+    !orders.every((order) => readsOrdersOf(ctx.viewer, order.organizationId));
+  await reportPersonalDataAccess(
+    ctx,
+    personalDataAccessed,
+    ...orders.flatMap((order) =>
+      order.buyerId
+        ? [
+            {
+              subjectUserId: order.buyerId,
+              organizationId: order.organizationId,
+              purpose: byAdmin ? 'admin-review' : purpose,
+              fields: ORDER_FIELDS,
+              resource: `order:${order.id}`,
+            },
+          ]
+        : [],
+    ),
+  );
 }
