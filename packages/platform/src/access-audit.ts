@@ -99,20 +99,48 @@ export function personalDataAccess(
 
 type AccessOf = Parameters<typeof personalDataAccess>[1];
 
+/** Most accesses one report event carries (the contracts' limit). */
+const ACCESSES_PER_EVENT = 500;
+
+interface PendingReport {
+  accesses: PersonalDataAccess[];
+  written: Promise<void>;
+}
+
+// The report being gathered for each request context: every read resolved in the same tick of
+// that request (a page of orders, ten users' notifications) goes into one event.
+const pendingReports = new WeakMap<object, PendingReport>();
+
 /**
  * Reports reads of someone else's personal data on `contract` (the reporting service's own
- * `personalDataAccessed`), in one small transaction of their own: a read has none. Identity
- * appends them to the chain. Reads of callers' own data are left out.
+ * `personalDataAccessed`); identity appends them to the chain. Reads of callers' own data are left
+ * out. Reports made in the same tick of one request are gathered, like a dataloader's loads, and
+ * written as one event in one small transaction of their own (a read has none): resolve the data
+ * and report side by side (`Promise.all`) so neither breaks the other's batching. The caller's
+ * answer waits for the write, so nothing is served unrecorded.
  */
-export async function reportPersonalDataAccess<S extends z.ZodType>(
+export function reportPersonalDataAccess<S extends z.ZodType>(
   ctx: Pick<BaseContext, 'viewer' | 'requestId' | 'db' | 'outbox'>,
   contract: EventDefinition<S>,
   ...accesses: AccessOf[]
 ): Promise<void> {
   const reported = accesses.flatMap((access) => personalDataAccess(ctx, access) ?? []);
-  if (!reported.length) return;
-  await ctx.db.transaction(async (tx) => {
-    for (const payload of reported)
-      await ctx.outbox.publish(tx, contract, payload.subjectUserId, payload as z.input<S>);
+  if (!reported.length) return Promise.resolve();
+  const pending = pendingReports.get(ctx);
+  if (pending) {
+    pending.accesses.push(...reported);
+    return pending.written;
+  }
+  const report: PendingReport = { accesses: reported, written: Promise.resolve() };
+  pendingReports.set(ctx, report);
+  report.written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    pendingReports.delete(ctx);
+    return ctx.db.transaction(async (tx) => {
+      for (let at = 0; at < report.accesses.length; at += ACCESSES_PER_EVENT) {
+        const accesses = report.accesses.slice(at, at + ACCESSES_PER_EVENT);
+        await ctx.outbox.publish(tx, contract, accesses[0]!.subjectUserId, { accesses } as z.input<S>);
+      }
+    });
   });
+  return report.written;
 }

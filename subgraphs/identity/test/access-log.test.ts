@@ -163,21 +163,25 @@ describe('the access log (issue 18)', () => {
     expect(verified.code).toBe(0);
   });
 
-  it('appends what orders reports, once per event however often it is delivered', async () => {
+  it('appends what orders reports, every access of an event, once however often it is delivered', async () => {
     const before = await chainLength();
-    const event = newEvent(ordersPersonalDataAccessed, subject.id, 1, {
+    const access = (resource: string) => ({
       actorId: admin.id,
-      actorKind: 'user',
+      actorKind: 'user' as const,
       subjectUserId: subject.id,
       organizationId: randomUUID(),
       purpose: 'attendee-list',
       fields: ['buyer.name', 'buyer.email'],
-      resource: `order:${randomUUID()}`,
+      resource,
       requestId: 'req-1',
       occurredAt: new Date().toISOString(),
     });
+    // One request read two orders: one event carries both reads.
+    const event = newEvent(ordersPersonalDataAccessed, subject.id, 1, {
+      accesses: [access(`order:${randomUUID()}`), access(`order:${randomUUID()}`)],
+    });
     await subgraph.testBus.bus.publish(event);
-    await waitFor(async () => (await chainLength()) === before + 1);
+    await waitFor(async () => (await chainLength()) === before + 2);
     await subgraph.testBus.bus.publish(event);
     // The second copy has the same id (a redelivery): wait until identity has seen it, then count.
     await waitFor(
@@ -194,7 +198,7 @@ describe('the access log (issue 18)', () => {
       purpose: 'attendee-list',
       fields: ['buyer.name', 'buyer.email'],
     });
-    expect(await chainLength()).toBe(before + 1);
+    expect(await chainLength()).toBe(before + 2);
   });
 
   it('anchors the chain head on bilten.identity.audit.anchor when it moved', {

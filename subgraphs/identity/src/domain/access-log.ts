@@ -86,7 +86,9 @@ export function accessReportConsumers(): EventConsumer[] {
   ): EventConsumer<typeof event.payload> => ({
     name: `${service}-personal-data-accessed`,
     event,
-    handle: async ({ payload }, tx) => void (await appendAccess(tx, payload, service)),
+    async handle({ payload }, tx) {
+      for (const access of payload.accesses) await appendAccess(tx, access, service);
+    },
   });
   return [
     from('orders', ordersPersonalDataAccessed),
