@@ -1,4 +1,4 @@
-import { notificationCreated, notificationsRead } from '@bilten/contracts/messaging';
+import { notificationCreated, notificationsRead, personalDataAccessed } from '@bilten/contracts/messaging';
 import {
   DomainError,
   decodeCursor,
@@ -27,7 +27,6 @@ import {
   stampNotifications,
 } from '../db/queries.ts';
 import type { NotificationRow, notifications } from '../db/schema.ts';
-import { personalDataAccessed } from '../events.ts';
 import { KINDS } from './delivery-rules.ts';
 
 /**

@@ -1,3 +1,4 @@
+import { personalDataAccessed } from '@bilten/contracts/orders';
 import {
   DomainError,
   decodeCursor,
@@ -9,7 +10,6 @@ import {
 import type { Context } from '../context.ts';
 import { type EventOfferRow, ordersOfEvent } from '../db/sales-views.ts';
 import type { OrderRow, OrderStatus } from '../db/schema.ts';
-import { personalDataAccessed } from '../events.ts';
 
 type ViewContext = Pick<Context, 'viewer' | 'loaders'>;
 
