@@ -155,7 +155,8 @@ export function registerBrandAssets(app: FastifyInstance, options: BrandAssetPro
           reply,
           problemOf({
             code: 'UNAUTHENTICATED',
-            detail: 'sign in (Authorization: Bearer …) or use an API key to upload brand assets',
+            detail:
+              'sign in (Authorization: Bearer …) as an OWNER or ADMIN of the organization to upload brand assets',
             instance: request.id,
           }),
         );
