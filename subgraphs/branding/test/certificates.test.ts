@@ -303,6 +303,9 @@ describe('first certificates that keep failing', () => {
   it('become FAILED with the reason after five attempts', async () => {
     const domain = await verifiedDomain();
     dns.set(domain.hostname, undefined);
+    // Earlier tests' domains may come due again (retries with jitter): keep these passes to this one.
+    await subgraph.sql`update branding.custom_domains set certificate_due_at = now() + interval '1 day'
+      where id <> ${domain.domainId} and certificate_due_at is not null`;
     const work = replica();
     for (let attempt = 1; attempt <= 5; attempt++) {
       await subgraph.sql`update branding.custom_domains set certificate_due_at = now() - interval '1 second'
