@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { defineEvent } from './define.ts';
+import {
+  defineEvent,
+  personalDataErasedPayload,
+  personalDataExportedPayload,
+  securityEventsPayload,
+} from './define.ts';
 
 // Branding's events: every service that renders for an organization (messaging's mails and
 // pushes, orders' tickets, billing's receipts) keeps a copy of its brand from them, and the
@@ -84,4 +89,25 @@ export const domainRemoved = defineEvent({
   type: 'bilten.branding.domain.removed',
   aggregateType: 'custom_domain',
   payload: domainPayload,
+});
+
+/** Security events this service saw (issue 18): identity's monitoring records them and runs its detection rules. */
+export const securityEventsRecorded = defineEvent({
+  type: 'bilten.branding.security_event.recorded',
+  aggregateType: 'security_event',
+  payload: securityEventsPayload,
+});
+
+/** This service's part of a user's data export (issue 18), answering identity's `dataExportRequested`. */
+export const personalDataExported = defineEvent({
+  type: 'bilten.branding.personal_data.exported',
+  aggregateType: 'privacy_request',
+  payload: personalDataExportedPayload,
+});
+
+/** This service erased or anonymized what it held about a user (issue 18), answering `accountErasureRequested`. */
+export const personalDataErased = defineEvent({
+  type: 'bilten.branding.personal_data.erased',
+  aggregateType: 'privacy_request',
+  payload: personalDataErasedPayload,
 });

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { defineEvent } from './define.ts';
+import {
+  defineEvent,
+  personalDataErasedPayload,
+  personalDataExportedPayload,
+  securityEventsPayload,
+} from './define.ts';
 
 const venue = z
   .object({
@@ -133,4 +138,25 @@ export const eventOfferChanged = defineEvent({
       }),
     ),
   }),
+});
+
+/** Security events this service saw (issue 18): identity's monitoring records them and runs its detection rules. */
+export const securityEventsRecorded = defineEvent({
+  type: 'bilten.catalog.security_event.recorded',
+  aggregateType: 'security_event',
+  payload: securityEventsPayload,
+});
+
+/** This service's part of a user's data export (issue 18), answering identity's `dataExportRequested`. */
+export const personalDataExported = defineEvent({
+  type: 'bilten.catalog.personal_data.exported',
+  aggregateType: 'privacy_request',
+  payload: personalDataExportedPayload,
+});
+
+/** This service erased or anonymized what it held about a user (issue 18), answering `accountErasureRequested`. */
+export const personalDataErased = defineEvent({
+  type: 'bilten.catalog.personal_data.erased',
+  aggregateType: 'privacy_request',
+  payload: personalDataErasedPayload,
 });

@@ -222,3 +222,84 @@ export const auditChainAnchored = defineEvent({
     at: z.iso.datetime({ offset: true }),
   }),
 });
+
+const CONSENT_PURPOSES = ['MARKETING_EMAIL', 'MARKETING_PUSH', 'ANALYTICS', 'ORGANIZER_SHARING'] as const;
+
+/**
+ * A user granted or withdrew consent for a purpose (issue 18): messaging's marketing and orders'
+ * sharing of attendee data with organizers follow their copy. `organizationId` scopes
+ * ORGANIZER_SHARING to one organizer (null: every purpose that is not scoped).
+ */
+export const consentChanged = defineEvent({
+  type: 'bilten.identity.consent.changed',
+  aggregateType: 'user',
+  payload: z.object({
+    userId: z.uuid(),
+    purpose: z.enum(CONSENT_PURPOSES),
+    organizationId: z.uuid().nullable(),
+    granted: z.boolean(),
+    textVersion: z.string().min(1).max(64),
+    changedAt: z.iso.datetime({ offset: true }),
+  }),
+});
+
+/** Whom messaging writes to: identity knows the addresses (platform admins, affected users). */
+const mailRecipients = z
+  .array(z.object({ userId: z.uuid(), email: emailAddress, displayName: z.string() }))
+  .max(200);
+
+/** A detection rule fired (issue 18): messaging alerts the platform admins in-app and by email. */
+export const securityAlertRaised = defineEvent({
+  type: 'bilten.identity.security_alert.raised',
+  aggregateType: 'security_alert',
+  payload: z.object({
+    alertId: z.uuid(),
+    rule: z.string().min(1).max(64),
+    severity: z.enum(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']),
+    summary: z.string().min(1).max(500),
+    raisedAt: z.iso.datetime({ offset: true }),
+    incidentId: z.uuid().nullable(),
+    recipients: mailRecipients,
+  }),
+});
+
+/**
+ * A personal-data breach to tell its affected users about (GDPR article 34): messaging sends each
+ * recipient the breach notice by email and in-app. Large incidents publish several, 200 at most each.
+ */
+export const breachNotificationRequested = defineEvent({
+  type: 'bilten.identity.breach_notification.requested',
+  aggregateType: 'incident',
+  payload: z.object({
+    incidentId: z.uuid(),
+    /** What happened, in plain words, as the incident's notice says it. */
+    title: z.string().min(1).max(200),
+    description: z.string().min(1).max(4000),
+    dataCategories: z.array(z.string().min(1).max(100)).max(30),
+    measuresTaken: z.string().max(4000),
+    contact: z.string().min(1).max(320),
+    recipients: mailRecipients.min(1),
+  }),
+});
+
+/**
+ * A user asked for a copy of their data (article 15): every subgraph answers with its
+ * `personalDataExported`, sealed for `publicKey` (a one-time RSA-OAEP key, SPKI PEM) whose private
+ * half only identity holds, until the archive is assembled.
+ */
+export const dataExportRequested = defineEvent({
+  type: 'bilten.identity.data_export.requested',
+  aggregateType: 'privacy_request',
+  payload: z.object({ requestId: z.uuid(), userId: z.uuid(), publicKey: z.string().min(1).max(4000) }),
+});
+
+/**
+ * A user asked to be erased (article 17): every subgraph erases or anonymizes what it holds about
+ * `userId` (and guest records under `email`) and answers with its `personalDataErased`. Identity
+ * purges this event from its outbox when the saga completes.
+ */
+export const accountErasureRequested = defineEvent({
+  type: 'bilten.identity.account_erasure.requested',
+  aggregateType: 'privacy_request',
+  payload: z.object({ requestId: z.uuid(), userId: z.uuid(), email: emailAddress }),
+});

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { defineEvent } from './define.ts';
+import {
+  defineEvent,
+  personalDataErasedPayload,
+  personalDataExportedPayload,
+  securityEventsPayload,
+} from './define.ts';
 
 /**
  * An in-app notification was stored (published in the same transaction): the gateway pushes
@@ -74,4 +79,25 @@ export const personalDataAccessed = defineEvent({
       .min(1)
       .max(500),
   }),
+});
+
+/** Security events this service saw (issue 18): identity's monitoring records them and runs its detection rules. */
+export const securityEventsRecorded = defineEvent({
+  type: 'bilten.messaging.security_event.recorded',
+  aggregateType: 'security_event',
+  payload: securityEventsPayload,
+});
+
+/** This service's part of a user's data export (issue 18), answering identity's `dataExportRequested`. */
+export const personalDataExported = defineEvent({
+  type: 'bilten.messaging.personal_data.exported',
+  aggregateType: 'privacy_request',
+  payload: personalDataExportedPayload,
+});
+
+/** This service erased or anonymized what it held about a user (issue 18), answering `accountErasureRequested`. */
+export const personalDataErased = defineEvent({
+  type: 'bilten.messaging.personal_data.erased',
+  aggregateType: 'privacy_request',
+  payload: personalDataErasedPayload,
 });

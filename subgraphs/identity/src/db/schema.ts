@@ -283,6 +283,209 @@ export const accessLog = identity.table(
   ],
 );
 
+/** What a user can consent to (issue 18); ORGANIZER_SHARING is given per organization. */
+export const CONSENT_PURPOSES = [
+  'MARKETING_EMAIL',
+  'MARKETING_PUSH',
+  'ANALYTICS',
+  'ORGANIZER_SHARING',
+] as const;
+export const consentPurpose = identity.enum('consent_purpose', CONSENT_PURPOSES);
+
+/** Each user's current answer per purpose and scope; `consent_history` keeps every change. */
+export const consents = identity.table(
+  'consents',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: consentPurpose().notNull(),
+    /** The organization an ORGANIZER_SHARING consent is for; '' for unscoped purposes. */
+    scope: text().notNull().default(''),
+    granted: boolean().notNull(),
+    /** The version of the consent text the user was shown, e.g. `marketing-email/2026-11`. */
+    textVersion: text('text_version').notNull(),
+    /** Where it was given or withdrawn: `checkout`, `account-settings`, `api`, ... */
+    source: text().notNull(),
+    ipAddress: text('ip_address'),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.purpose, table.scope] })],
+);
+
+export const consentHistory = identity.table(
+  'consent_history',
+  {
+    id: uuid().primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: consentPurpose().notNull(),
+    scope: text().notNull().default(''),
+    granted: boolean().notNull(),
+    textVersion: text('text_version').notNull(),
+    source: text().notNull(),
+    ipAddress: text('ip_address'),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [index('consent_history_user_idx').on(table.userId, table.occurredAt)],
+);
+
+/**
+ * Security events of every service (issue 18), in one common shape (`securityEventsPayload`):
+ * what detection rules count over sliding windows.
+ */
+export const securityEvents = identity.table(
+  'security_events',
+  {
+    id: uuid().primaryKey(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    /** The service that saw it. */
+    service: text().notNull(),
+    type: text().notNull(),
+    actorId: text('actor_id'),
+    actorKind: text('actor_kind').notNull(),
+    ip: text(),
+    organizationId: uuid('organization_id'),
+    requestId: text('request_id'),
+    target: text(),
+    details: jsonb().$type<Record<string, string | number | boolean | null>>().notNull().default({}),
+  },
+  (table) => [
+    index('security_events_type_idx').on(table.type, table.occurredAt),
+    index('security_events_ip_idx').on(table.ip, table.occurredAt),
+    index('security_events_actor_idx').on(table.actorId, table.occurredAt),
+  ],
+);
+
+export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export const severity = identity.enum('severity', SEVERITIES);
+
+/** A detection rule that fired; `dedupe_key` (rule + subject + window) keeps one alert per burst. */
+export const securityAlerts = identity.table(
+  'security_alerts',
+  {
+    id: uuid().primaryKey(),
+    rule: text().notNull(),
+    severity: severity().notNull(),
+    dedupeKey: text('dedupe_key').notNull().unique(),
+    summary: text().notNull(),
+    details: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    raisedAt: timestamp('raised_at', { withTimezone: true }).notNull(),
+    incidentId: uuid('incident_id').references((): AnyPgColumn => incidents.id, { onDelete: 'set null' }),
+  },
+  (table) => [index('security_alerts_raised_idx').on(table.raisedAt)],
+);
+
+/** DETECTED → TRIAGED → CONTAINED → RESOLVED → POSTMORTEM (GDPR articles 33 and 34). */
+export const INCIDENT_STATUSES = ['DETECTED', 'TRIAGED', 'CONTAINED', 'RESOLVED', 'POSTMORTEM'] as const;
+export const incidentStatus = identity.enum('incident_status', INCIDENT_STATUSES);
+
+/** Security incidents and, when personal data was involved, the breach register (article 33(5)). */
+export const incidents = identity.table(
+  'incidents',
+  {
+    id: uuid().primaryKey(),
+    title: text().notNull(),
+    description: text().notNull(),
+    severity: severity().notNull(),
+    status: incidentStatus().notNull().default('DETECTED'),
+    /** Whether personal data was involved: then the regulator must hear within 72 hours. */
+    personalDataBreach: boolean('personal_data_breach').notNull().default(false),
+    /** A user's id, or `detection:<rule>` when a rule opened it. */
+    openedBy: text('opened_by').notNull(),
+    detectedAt: timestamp('detected_at', { withTimezone: true }).notNull(),
+    /** detected_at + 72 hours (article 33(1)). */
+    regulatorDeadlineAt: timestamp('regulator_deadline_at', { withTimezone: true }).notNull(),
+    regulatorNotifiedAt: timestamp('regulator_notified_at', { withTimezone: true }),
+    /** The register's facts: categories of data, likely consequences, measures taken. */
+    dataCategories: text('data_categories').array().notNull().default(sql`'{}'::text[]`),
+    likelyConsequences: text('likely_consequences').notNull().default(''),
+    measuresTaken: text('measures_taken').notNull().default(''),
+    postmortem: text(),
+    usersNotifiedAt: timestamp('users_notified_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [index('incidents_status_idx').on(table.status, table.detectedAt)],
+);
+
+/** Everything that happened to an incident, in order: status changes, notes, containment, notices. */
+export const incidentTimeline = identity.table(
+  'incident_timeline',
+  {
+    id: uuid().primaryKey(),
+    incidentId: uuid('incident_id')
+      .notNull()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    /** A user's id, or `detection:<rule>`, or `system`. */
+    actor: text().notNull(),
+    /** OPENED | STATUS_CHANGED | NOTE | CONTAINMENT | USERS_NOTIFIED | REGULATOR_NOTIFIED | ALERT */
+    kind: text().notNull(),
+    message: text().notNull(),
+    details: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (table) => [index('incident_timeline_incident_idx').on(table.incidentId, table.occurredAt)],
+);
+
+export const incidentAffectedUsers = identity.table(
+  'incident_affected_users',
+  {
+    incidentId: uuid('incident_id')
+      .notNull()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    /** No reference: an erased user stays counted as affected. */
+    userId: uuid('user_id').notNull(),
+    addedAt: timestamp('added_at', { withTimezone: true }).notNull(),
+    notifiedAt: timestamp('notified_at', { withTimezone: true }),
+  },
+  (table) => [primaryKey({ columns: [table.incidentId, table.userId] })],
+);
+
+/** EXPORT (article 15) and ERASURE (article 17) requests, and their saga across the six subgraphs. */
+export const PRIVACY_REQUEST_KINDS = ['EXPORT', 'ERASURE'] as const;
+export const privacyRequestKind = identity.enum('privacy_request_kind', PRIVACY_REQUEST_KINDS);
+export const PRIVACY_REQUEST_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'EXPIRED'] as const;
+export const privacyRequestStatus = identity.enum('privacy_request_status', PRIVACY_REQUEST_STATUSES);
+
+export const privacyRequests = identity.table(
+  'privacy_requests',
+  {
+    id: uuid().primaryKey(),
+    kind: privacyRequestKind().notNull(),
+    /** No reference: the record of an erasure outlives the account it erased. */
+    userId: uuid('user_id').notNull(),
+    status: privacyRequestStatus().notNull().default('IN_PROGRESS'),
+    requestedAt: timestamp('requested_at', { withTimezone: true }).notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    /** EXPORT: the one-time private key (encrypted), dropped once the archive is assembled. */
+    privateKeySealed: text('private_key_sealed'),
+    /** EXPORT: the assembled JSON archive (encrypted), deleted on download or expiry. */
+    archiveSealed: text('archive_sealed'),
+    /** EXPORT: SHA-256 of the single-use download token. */
+    downloadTokenHash: text('download_token_hash').unique(),
+    downloadExpiresAt: timestamp('download_expires_at', { withTimezone: true }),
+    downloadedAt: timestamp('downloaded_at', { withTimezone: true }),
+  },
+  (table) => [index('privacy_requests_user_idx').on(table.userId, table.requestedAt)],
+);
+
+/** Each subgraph's step of a request: done when its `personalDataExported` / `personalDataErased` arrived. */
+export const privacyRequestSteps = identity.table(
+  'privacy_request_steps',
+  {
+    requestId: uuid('request_id')
+      .notNull()
+      .references(() => privacyRequests.id, { onDelete: 'cascade' }),
+    service: text().notNull(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    /** EXPORT: the part, still sealed for the request's key; ERASURE: the counts. */
+    sealedPart: text('sealed_part'),
+    summary: jsonb().$type<Record<string, number>>(),
+  },
+  (table) => [primaryKey({ columns: [table.requestId, table.service] })],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
@@ -292,3 +495,8 @@ export type MemberRow = typeof organizationMembers.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type AccessLogRow = typeof accessLog.$inferSelect;
+export type ConsentRow = typeof consents.$inferSelect;
+export type SecurityEventRow = typeof securityEvents.$inferSelect;
+export type SecurityAlertRow = typeof securityAlerts.$inferSelect;
+export type IncidentRow = typeof incidents.$inferSelect;
+export type PrivacyRequestRow = typeof privacyRequests.$inferSelect;
