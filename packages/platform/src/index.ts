@@ -27,6 +27,7 @@ export * from './outbox.ts';
 export * from './pdf.ts';
 export * from './pdf-files.ts';
 export * from './periodic.ts';
+export * from './privacy-requests.ts';
 export * from './queue-worker.ts';
 export * from './request-context.ts';
 export * from './revocations.ts';
