@@ -62,6 +62,10 @@ export const gatewayEnv = serviceEnv({
   GATEWAY_SUBGRAPH_CLIENT_KEY_FILE: optionalFile,
   // Rate-limit buckets and REST idempotency keys: in Redis when set, shared by every gateway; in memory otherwise.
   REDIS_URL: optionalUrl,
+  // TLS to Redis (rediss://): the CA its certificate is checked against; a client certificate and key if it asks.
+  REDIS_TLS_CA_FILE: optionalFile,
+  REDIS_TLS_CERT_FILE: optionalFile,
+  REDIS_TLS_KEY_FILE: optionalFile,
   // The platform's own hostnames (comma-separated; `*.name` for every name under one): never looked
   // up as organizers' custom domains. Addresses, localhost and *.localhost always are the platform's.
   GATEWAY_PLATFORM_HOSTS: z

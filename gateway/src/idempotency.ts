@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '@bilten/platform';
+import { connectRedis, type Logger, type RedisTls } from '@bilten/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
 import { problemOf, sendProblem } from './problem.ts';
 
 /*
@@ -46,8 +45,8 @@ interface IdempotencyStore {
 
 const KEY_PREFIX = 'bilten:idem:';
 
-function redisStore(url: string, log: Logger): IdempotencyStore {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+function redisStore(url: string, tls: RedisTls | undefined, log: Logger): IdempotencyStore {
+  const redis = connectRedis(url, tls, { maxRetriesPerRequest: 1, commandTimeout: 500 });
   redis.on('error', (err) => log.warn({ err }, 'idempotency store unavailable'));
   return {
     async claim(key, fingerprint) {
@@ -139,6 +138,8 @@ function keyOf(header: string): string | undefined {
 export interface IdempotencyOptions {
   /** Keys in Redis, shared by every gateway using it; unset: in this process's memory. */
   redisUrl?: string;
+  /** TLS to Redis for a `rediss://` URL (REDIS_TLS_*, platform redis.ts). */
+  redisTls?: RedisTls;
 }
 
 export interface Idempotency {
@@ -160,7 +161,7 @@ export function createIdempotency(
     log: Logger;
   },
 ): Idempotency {
-  const store = options.redisUrl ? redisStore(options.redisUrl, deps.log) : memoryStore();
+  const store = options.redisUrl ? redisStore(options.redisUrl, options.redisTls, deps.log) : memoryStore();
   const claims = new WeakMap<FastifyRequest, { key: string; fingerprint: string }>();
   const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, detail: string) => {
     const code = status === 409 ? 'CONFLICT' : 'BAD_USER_INPUT';

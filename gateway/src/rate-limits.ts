@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '@bilten/platform';
+import { connectRedis, type Logger, type RedisTls } from '@bilten/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type GraphQLSchema, getVariableValues, Kind, type OperationDefinitionNode, parse } from 'graphql';
-import { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { Credential } from './access-tokens.ts';
 import { problemOf, sendProblem } from './problem.ts';
@@ -117,9 +116,9 @@ return { allowed, tostring(tokens) }
 
 const KEY_PREFIX = 'bilten:rl:';
 
-function redisStore(url: string, log: Logger): BucketStore {
+function redisStore(url: string, tls: RedisTls | undefined, log: Logger): BucketStore {
   // A limiter that cannot reach Redis lets requests through (logged) rather than failing them all.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+  const redis = connectRedis(url, tls, { maxRetriesPerRequest: 1, commandTimeout: 500 });
   redis.on('error', (err) => log.warn({ err }, 'rate-limit store unavailable'));
   return {
     async take(key, policy, cost) {
@@ -173,6 +172,8 @@ export interface RateLimitOptions {
   plans?: Record<string, BucketPolicy>;
   /** Buckets in Redis, shared by every gateway using it; unset: in this process's memory. */
   redisUrl?: string;
+  /** TLS to Redis for a `rediss://` URL (REDIS_TLS_*, platform redis.ts). */
+  redisTls?: RedisTls;
 }
 
 export interface RateLimiterDeps {
@@ -334,7 +335,7 @@ export function registerRateLimits(
   options: RateLimitOptions & { maxTokens: number },
   deps: RateLimiterDeps,
 ): RateLimiter {
-  const store = options.redisUrl ? redisStore(options.redisUrl, deps.log) : memoryStore();
+  const store = options.redisUrl ? redisStore(options.redisUrl, options.redisTls, deps.log) : memoryStore();
   const fieldCosts = fieldCostsOf(deps.supergraphSdl);
   const plans = options.plans ?? { [STANDARD_PLAN]: options.policies.apiKey };
   const unknownPlans = new Set<string>();

@@ -20,6 +20,7 @@ import {
   pemFile,
   REQUEST_TIMEOUT_HEADER,
   type RunningService,
+  redisTlsFrom,
   startOperationsServer,
   tlsFiles,
 } from '@bilten/platform';
@@ -49,7 +50,6 @@ import {
   registerRateLimits,
 } from './rate-limits.ts';
 import { registerRest } from './rest.ts';
-import { addSecurityHeaders } from './security-headers.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerSubgraphFiles } from './subgraph-files.ts';
 import { createSubscriptionMetrics } from './subscription-metrics.ts';
@@ -227,7 +227,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     serveMetrics: false,
     tls: options.tls,
   });
-  addSecurityHeaders(app);
   answerBodiesRefusedUnread(app, limits.unreadBodyGraceMs ?? 10_000);
 
   // Organizers' verified hostnames: Host → organization, before any route (custom-domains.ts).
@@ -346,6 +345,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
   registerSubgraphFiles(app, fileProxy, { prefix: 'tickets', subgraph: 'orders', what: 'ticket' });
   registerSubgraphFiles(app, fileProxy, { prefix: 'receipts', subgraph: 'billing', what: 'receipt' });
+  // A data export's archive, once, for its link's token (identity's domain/privacy-requests.ts).
+  registerSubgraphFiles(app, fileProxy, {
+    prefix: 'privacy/exports',
+    subgraph: 'identity',
+    what: 'data export',
+  });
   // Brand images: `GET /assets/{sha256}` (public) and `POST /assets` (uploads, streamed to branding).
   registerBrandAssets(app, { ...fileProxy, maxFileBytes: limits.assetUploadBytes });
   // Payment providers' webhooks, passed to billing unparsed: their signatures cover the exact bytes.
@@ -467,7 +472,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
         : { host: env.GATEWAY_OPS_HOST, port: env.GATEWAY_OPS_PORT },
     trustProxy: trustProxyFrom(env.GATEWAY_TRUST_PROXY),
     rateLimits: rateLimitOptionsFrom(env),
-    idempotency: { redisUrl: env.REDIS_URL },
+    idempotency: { redisUrl: env.REDIS_URL, redisTls: redisTlsFrom(env) },
     customDomains: { platformHosts: env.GATEWAY_PLATFORM_HOSTS },
     ...tlsOptionsFrom(env),
     limits: {
@@ -495,6 +500,7 @@ export function rateLimitOptionsFrom(env: GatewayConfig): RateLimitOptions | und
       policies,
       plans: ratePlansFrom(env.GATEWAY_RATE_LIMIT_PLANS, policies.apiKey),
       redisUrl: env.REDIS_URL,
+      redisTls: redisTlsFrom(env),
     }
   );
 }

@@ -577,6 +577,76 @@ describe('k8s', () => {
     });
   });
 
+  describe('production TLS (docs/security.md, "TLS in transit")', () => {
+    const k = kustomization('overlays/production');
+    const config = { ...literals(base), ...literals(k) };
+    const tlsObjects = parseAllDocuments(read('k8s/overlays/production/internal-tls.yaml')).map(
+      (doc) => doc.toJS() as Manifest,
+    );
+    type Op = {
+      op: string;
+      path: string;
+      value?: {
+        name?: string;
+        mountPath?: string;
+        projected?: { sources?: Array<{ secret: { name: string } }> };
+      };
+    };
+    const patchOf = (name: string) =>
+      (k.patches ?? []).flatMap((patch) =>
+        patch.target?.kind === 'Deployment' && patch.target.name === name
+          ? (parse((patch as { patch: string }).patch) as Op[])
+          : [],
+      );
+
+    it('calls every subgraph over https and verifies PostgreSQL, NATS and Redis', () => {
+      expect(k.resources).toContain('internal-tls.yaml');
+      for (const subgraph of SUBGRAPH_NAMES) expect(config[urlVar(subgraph)]).toMatch(/^https:\/\//);
+      expect(config.AUTH_JWKS_URL).toMatch(/^https:\/\//);
+      expect(config.NATS_URL).toMatch(/^tls:\/\//);
+      for (const name of [
+        'GATEWAY_TLS_CERT_FILE',
+        'GATEWAY_TLS_KEY_FILE',
+        'GATEWAY_SUBGRAPH_CA_FILE',
+        'GATEWAY_SUBGRAPH_CLIENT_CERT_FILE',
+        'GATEWAY_SUBGRAPH_CLIENT_KEY_FILE',
+        'SUBGRAPH_TLS_CERT_FILE',
+        'SUBGRAPH_TLS_KEY_FILE',
+        'DATABASE_SSL_ROOT_CERT_FILE',
+        'NATS_TLS_CA_FILE',
+        'REDIS_TLS_CA_FILE',
+      ])
+        expect(config[name], name).toMatch(/^\/etc\/bilten\/tls\//);
+      expect(read('k8s/base/secret.example.yaml')).toContain('sslmode=verify-full');
+    });
+
+    it.each(SERVICES)(
+      '%s mounts its own cert-manager certificate, for its Service names, and probes over HTTPS',
+      (service) => {
+        const certificate = tlsObjects.find(
+          (m) => m.kind === 'Certificate' && m.metadata.name === `${service}-tls`,
+        );
+        expect(certificate?.spec.secretName).toBe(`${service}-tls`);
+        expect(certificate?.spec.dnsNames).toEqual(
+          expect.arrayContaining([service, `${service}.bilten.svc`]),
+        );
+        expect(certificate?.spec.issuerRef.name).toBe('bilten-internal');
+        const ops = patchOf(service);
+        const volume = ops.find((op) => op.path === '/spec/template/spec/volumes/-')?.value;
+        const sources = volume?.projected?.sources ?? [];
+        expect(sources.map((source) => source.secret.name)).toEqual([`${service}-tls`, 'bilten-database-ca']);
+        const mount = ops.find((op) => op.path === '/spec/template/spec/containers/0/volumeMounts/-')?.value;
+        expect(mount).toMatchObject({ name: volume?.name, mountPath: '/etc/bilten/tls' });
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'])
+          expect(ops).toContainEqual({
+            op: 'add',
+            path: `/spec/template/spec/containers/0/${probe}/httpGet/scheme`,
+            value: 'HTTPS',
+          });
+      },
+    );
+  });
+
   describe.each(['local', 'production'])('overlay %s', (overlay) => {
     const k = kustomization(`overlays/${overlay}`);
 

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createCertificateMetrics } from '@bilten/branding';
+import { createIncidentMetrics, createSecurityMetrics } from '@bilten/identity';
 import { createServiceMetrics } from '@bilten/platform';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -43,6 +44,9 @@ async function exportedSeries(): Promise<Map<string, Set<string>>> {
   const { registry } = createServiceMetrics('test');
   // Beside the common ones: branding's certificate job.
   createCertificateMetrics().register(registry);
+  // identity's regulator-deadline gauges (incident response).
+  createIncidentMetrics().register(registry);
+  createSecurityMetrics().register(registry);
   const defaults = ['service'];
   const series = new Map<string, Set<string>>();
   for (const { name, type } of await registry.getMetricsAsJSON()) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   defineEvent,
+  personalDataAccessesPayload,
   personalDataErasedPayload,
   personalDataExportedPayload,
   securityEventsPayload,
@@ -72,6 +73,16 @@ export const receiptIssued = defineEvent({
     total: money,
     sealedLinkToken: z.string().min(1),
   }),
+});
+
+/**
+ * Someone read or changed another person's personal data that billing serves (issue 18): identity
+ * appends it to the tamper-evident access log. Published in a transaction of its own (a read has none).
+ */
+export const personalDataAccessed = defineEvent({
+  type: 'bilten.billing.personal_data.accessed',
+  aggregateType: 'user',
+  payload: personalDataAccessesPayload,
 });
 
 /** Security events this service saw (issue 18): identity's monitoring records them and runs its detection rules. */

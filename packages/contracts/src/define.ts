@@ -67,6 +67,29 @@ export const securityEventsPayload = z.object({
 });
 
 /**
+ * Reads (or changes) of another person's personal data one request made (issue 18), in one event:
+ * the report costs one write however many. Identity appends each to the tamper-evident access log.
+ */
+export const personalDataAccessesPayload = z.object({
+  accesses: z
+    .array(
+      z.object({
+        actorId: z.string().max(64).nullable(),
+        actorKind: z.enum(['user', 'api_key', 'admin', 'system']),
+        subjectUserId: z.uuid(),
+        organizationId: z.uuid().nullable(),
+        purpose: z.string().min(1).max(64),
+        fields: z.array(z.string().min(1).max(64)).max(50),
+        resource: z.string().min(1).max(200),
+        requestId: z.string().max(128).nullable(),
+        occurredAt: z.iso.datetime({ offset: true }),
+      }),
+    )
+    .min(1)
+    .max(500),
+});
+
+/**
  * One subgraph's part of a data export (article 15): the JSON it holds about the user, sealed for
  * the request's one-time public key (`dataExportRequested.publicKey`), so outboxes and streams keep
  * nothing readable once identity has assembled the archive and dropped the private key.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   defineEvent,
+  personalDataAccessesPayload,
   personalDataErasedPayload,
   personalDataExportedPayload,
   securityEventsPayload,
@@ -235,25 +236,7 @@ export const eventAvailabilityChanged = defineEvent({
 export const personalDataAccessed = defineEvent({
   type: 'bilten.orders.personal_data.accessed',
   aggregateType: 'user',
-  // Every such read one request made, in one event: the report costs one write however many.
-  payload: z.object({
-    accesses: z
-      .array(
-        z.object({
-          actorId: z.string().max(64).nullable(),
-          actorKind: z.enum(['user', 'api_key', 'admin', 'system']),
-          subjectUserId: z.uuid(),
-          organizationId: z.uuid().nullable(),
-          purpose: z.string().min(1).max(64),
-          fields: z.array(z.string().min(1).max(64)).max(50),
-          resource: z.string().min(1).max(200),
-          requestId: z.string().max(128).nullable(),
-          occurredAt: z.iso.datetime({ offset: true }),
-        }),
-      )
-      .min(1)
-      .max(500),
-  }),
+  payload: personalDataAccessesPayload,
 });
 
 /** Security events this service saw (issue 18): identity's monitoring records them and runs its detection rules. */

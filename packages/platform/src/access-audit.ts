@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Viewer } from './auth.ts';
 import type { EventDefinition } from './events.ts';
 import type { BaseContext } from './subgraph.ts';
+import { tickBatches } from './tick-batches.ts';
 
 /**
  * The tamper-evident access audit (issue 18): every read of someone else's personal data is one
@@ -102,14 +103,9 @@ type AccessOf = Parameters<typeof personalDataAccess>[1];
 /** Most accesses one report event carries (the contracts' limit). */
 const ACCESSES_PER_EVENT = 500;
 
-interface PendingReport {
-  accesses: PersonalDataAccess[];
-  written: Promise<void>;
-}
-
-// The report being gathered for each request context: every read resolved in the same tick of
-// that request (a page of orders, ten users' notifications) goes into one event.
-const pendingReports = new WeakMap<object, PendingReport>();
+// Every read resolved in the same tick of one request (a page of orders, ten users' notifications)
+// goes into one event.
+const pendingReports = tickBatches<PersonalDataAccess>();
 
 /**
  * Reports reads of someone else's personal data on `contract` (the reporting service's own
@@ -126,21 +122,12 @@ export function reportPersonalDataAccess<S extends z.ZodType>(
 ): Promise<void> {
   const reported = accesses.flatMap((access) => personalDataAccess(ctx, access) ?? []);
   if (!reported.length) return Promise.resolve();
-  const pending = pendingReports.get(ctx);
-  if (pending) {
-    pending.accesses.push(...reported);
-    return pending.written;
-  }
-  const report: PendingReport = { accesses: reported, written: Promise.resolve() };
-  pendingReports.set(ctx, report);
-  report.written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-    pendingReports.delete(ctx);
-    return ctx.db.transaction(async (tx) => {
-      for (let at = 0; at < report.accesses.length; at += ACCESSES_PER_EVENT) {
-        const accesses = report.accesses.slice(at, at + ACCESSES_PER_EVENT);
+  return pendingReports.add(ctx, reported, (gathered) =>
+    ctx.db.transaction(async (tx) => {
+      for (let at = 0; at < gathered.length; at += ACCESSES_PER_EVENT) {
+        const accesses = gathered.slice(at, at + ACCESSES_PER_EVENT);
         await ctx.outbox.publish(tx, contract, accesses[0]!.subjectUserId, { accesses } as z.input<S>);
       }
-    });
-  });
-  return report.written;
+    }),
+  );
 }

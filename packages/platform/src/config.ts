@@ -104,6 +104,9 @@ export const platformEnv = z.object({
   SUBGRAPH_TLS_CERT_FILE: optionalFile,
   SUBGRAPH_TLS_KEY_FILE: optionalFile,
   SUBGRAPH_TLS_CLIENT_CA_FILE: optionalFile,
+  REDIS_TLS_CA_FILE: optionalFile,
+  REDIS_TLS_CERT_FILE: optionalFile,
+  REDIS_TLS_KEY_FILE: optionalFile,
 });
 export type PlatformEnv = z.infer<typeof platformEnv>;
 

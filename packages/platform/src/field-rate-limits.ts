@@ -6,11 +6,11 @@ import {
   type Identity,
   type Store,
 } from 'graphql-rate-limit';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Viewer } from './auth.ts';
 import { DomainError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { connectRedis, type RedisTls } from './redis.ts';
 
 /*
  * Sensitive fields (sign-up, password reset, search) limited per client inside the subgraph that
@@ -55,6 +55,8 @@ export interface FieldRateLimitRule {
 export interface FieldRateLimitOptions {
   /** Calls counted in Redis, shared by every replica; unset: in this process's memory. */
   redisUrl?: string;
+  /** TLS to Redis for a `rediss://` URL (redis.ts; the service's REDIS_TLS_* files). */
+  redisTls?: RedisTls;
   /** `Type.field` → its rule, e.g. `'Mutation.register': { limit, per: 'address' }`. */
   fields: Record<string, FieldRateLimitRule>;
 }
@@ -68,8 +70,8 @@ interface ClientContext {
 /** Where the counts live in Redis (tests that run again within a window clear them). */
 export const FIELD_RATE_LIMIT_KEY_PREFIX = 'bilten:field-rl:';
 
-function redisStore(url: string, log: Logger): Store & { close(): void } {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+function redisStore(url: string, tls: RedisTls | undefined, log: Logger): Store & { close(): void } {
+  const redis = connectRedis(url, tls, { maxRetriesPerRequest: 1, commandTimeout: 500 });
   redis.on('error', (err) => log.warn({ err }, 'field rate-limit store unavailable'));
   const keyOf = (identity: Identity) =>
     `${FIELD_RATE_LIMIT_KEY_PREFIX}${identity.contextIdentity}:${identity.fieldIdentity}`;
@@ -134,7 +136,9 @@ export interface FieldRateLimits {
 export function createFieldRateLimits(
   options: FieldRateLimitOptions & { service: string; log: Logger },
 ): FieldRateLimits {
-  const store = options.redisUrl ? redisStore(options.redisUrl, options.log) : memoryStore();
+  const store = options.redisUrl
+    ? redisStore(options.redisUrl, options.redisTls, options.log)
+    : memoryStore();
   const config: GraphQLRateLimitConfig = {
     store,
     // The limiter is handed the client (clientOf) as its context; the service keeps subgraphs apart in one Redis.

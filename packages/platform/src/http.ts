@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { requestContext, requestIdFrom, traceparentFrom } from './request-context.ts';
+import { addSecurityHeaders } from './security-headers.ts';
 
 export interface HealthCheck {
   name: string;
@@ -76,6 +77,7 @@ export function createHttpApp({
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  addSecurityHeaders(app);
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
       {
@@ -156,6 +158,7 @@ export async function startOperationsServer(options: {
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
+  addSecurityHeaders(app);
   registerHealthRoutes(app, options.health);
   registerMetricsRoute(app, options.metrics);
   await app.listen({ host: options.host, port: options.port });

@@ -32,6 +32,8 @@ import { createHttpApp, type HttpsOptions, mountGraphQL } from './http.ts';
 import type { Logger } from './logger.ts';
 import { createServiceMetrics, graphqlMetricsPlugin } from './metrics.ts';
 import { createOutbox, type Outbox, type RelayOptions, startOutboxRelay } from './outbox.ts';
+import { type RedisTlsEnv, redisTlsFrom } from './redis.ts';
+import { type SecurityEventSink, securityEventsPlugin } from './security-events.ts';
 
 export const DEFAULT_AUTH = { issuer: 'bilten-identity', audience: 'bilten' };
 
@@ -113,6 +115,11 @@ export interface SubgraphDefinition<
   consumers?: ConsumerFactory<Config>;
   /** Sensitive fields limited per client (field-rate-limits.ts), from this subgraph's variables. */
   fieldRateLimits?(config: Config): FieldRateLimitOptions;
+  /**
+   * Where its FORBIDDEN and RATE_LIMITED answers are reported (security-events.ts): its own
+   * `securityEventsRecorded` contract, or (identity) a sink made from its services.
+   */
+  securityEvents?: SecurityEventSink | ((services: Services) => SecurityEventSink);
   /** Runs once after the database is connected, before the first request. */
   setup?(deps: SubgraphSetupDeps<Config>): Promise<SubgraphExtension<Services>>;
 }
@@ -235,7 +242,13 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
 
   const fieldLimits =
     definition.fieldRateLimits &&
-    createFieldRateLimits({ ...definition.fieldRateLimits(config), service: definition.name, log });
+    createFieldRateLimits({
+      // REDIS_TLS_* of the kit's variables, for the service's rediss:// REDIS_URL.
+      redisTls: redisTlsFrom(config as RedisTlsEnv),
+      ...definition.fieldRateLimits(config),
+      service: definition.name,
+      log,
+    });
   const apollo = new ApolloServer<Context>({
     schema: buildSubgraphSchema({
       typeDefs: definition.typeDefs,
@@ -255,6 +268,7 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
       refuseUnsafeArguments(),
+      ...securityEventsPluginOf(definition.securityEvents, extension.services),
     ],
   });
   await apollo.start();
@@ -328,6 +342,14 @@ export function clientAddress(request: FastifyRequest): string {
   const forwarded = request.headers['x-forwarded-for'];
   const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
   return last ? last.slice(0, 64) : request.ip;
+}
+
+function securityEventsPluginOf<Services>(
+  sink: SecurityEventSink | ((services: Services) => SecurityEventSink) | undefined,
+  services: Services,
+): ApolloServerPlugin<BaseContext>[] {
+  if (!sink) return [];
+  return [securityEventsPlugin(typeof sink === 'function' ? sink(services) : sink)];
 }
 
 /** One line per operation, carrying the correlation id through the logger's mixin. */

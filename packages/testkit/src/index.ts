@@ -6,6 +6,7 @@ export type { ErrorCode, UserError } from './generated/shared.ts';
 export * from './graphql.ts';
 export * from './logs.ts';
 export * from './metrics.ts';
+export * from './personal-data.ts';
 export * from './proxy.ts';
 export * from './smtp.ts';
 export * from './subgraph.ts';

@@ -1,19 +1,26 @@
-import { brandContextConsumer, type ConsumerFactory } from '@bilten/platform';
+import { personalDataErased, personalDataExported } from '@bilten/contracts/billing';
+import { brandContextConsumer, type ConsumerFactory, privacyRequestConsumers } from '@bilten/platform';
 import { paymentProvidersOf } from './adapters/providers.ts';
 import { createReceiptLinks } from './adapters/receipt-links.ts';
 import type { BillingConfig } from './config.ts';
 import { brandContexts } from './db/schema.ts';
 import { orderChargeConsumer } from './domain/order-charges.ts';
 import { organizationCreatedConsumer, organizationUpdatedConsumer } from './domain/organizations.ts';
+import { billingPersonalDataSteps } from './domain/personal-data.ts';
 import { refundConsumer } from './domain/refunds.ts';
 
 /** What billing publishes; the contracts themselves live in packages/contracts. */
+/** FORBIDDEN and RATE_LIMITED answers, reported by the kit (security-events.ts, issue 18). */
 export {
   paymentFailed,
   paymentSucceeded,
+  personalDataAccessed,
+  personalDataErased,
+  personalDataExported,
   receiptIssued,
   refundFailed,
   refundSucceeded,
+  securityEventsRecorded,
 } from '@bilten/contracts/billing';
 
 /**
@@ -32,4 +39,12 @@ export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config 
   organizationCreatedConsumer,
   organizationUpdatedConsumer,
   brandContextConsumer(brandContexts),
+  // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
+  ...privacyRequestConsumers({
+    service: 'billing',
+    outbox,
+    exported: personalDataExported,
+    erased: personalDataErased,
+    steps: billingPersonalDataSteps,
+  }),
 ];

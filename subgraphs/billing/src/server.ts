@@ -21,6 +21,7 @@ import { type BillingConfig, billingEnv } from './config.ts';
 import { type BillingServices, createContext } from './context.ts';
 import { eventStore, PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN } from './db/schema.ts';
 import { startStalePaymentSweep } from './domain/stale-payments.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -51,6 +52,7 @@ export const billingSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: published.securityEventsRecorded,
   async setup({ config, db, log }) {
     const providers = billingProviders(config, db);
     const services: BillingServices = {

@@ -15,6 +15,7 @@ import {
 } from './db/certificates.ts';
 import { eventStore } from './db/schema.ts';
 import { certificateAuthorityOf, startCertificateJob } from './domain/certificates.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -49,6 +50,7 @@ export const brandingSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: published.securityEventsRecorded,
   async setup({ config, db }) {
     const services: BrandingServices = {
       config,

@@ -2,6 +2,7 @@ import { defineSubgraph } from '@bilten/platform';
 import { catalogEnv } from './config.ts';
 import { createContext } from './context.ts';
 import { eventStore } from './db/schema.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -14,6 +15,7 @@ export const catalogSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: published.securityEventsRecorded,
   fieldRateLimits: (config) => ({
     redisUrl: config.REDIS_URL,
     fields: { 'Query.events': { limit: config.RATE_LIMIT_SEARCH, per: 'client' } },

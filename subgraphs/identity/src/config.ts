@@ -1,4 +1,11 @@
-import { fieldRateLimit, mailLinkSecret, optionalUrl, port, serviceEnv } from '@bilten/platform';
+import {
+  dataEncryptionEnv,
+  fieldRateLimit,
+  mailLinkSecret,
+  optionalUrl,
+  port,
+  serviceEnv,
+} from '@bilten/platform';
 import { z } from 'zod';
 
 /** Identity's variables: the kit's common ones, its port, key encryption, sign-up limits, the first admin. */
@@ -19,5 +26,30 @@ export const identityEnv = serviceEnv({
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
   /** How often the access log's head is anchored on NATS (bilten.identity.audit.anchor), when it moved. */
   AUDIT_ANCHOR_MS: z.coerce.number().int().min(100).default(60_000),
+  // Security monitoring's detection rules (domain/security-monitoring.ts, issue 18).
+  /** Credential stuffing: this many failed sign-ins from one address, ... */
+  SECURITY_STUFFING_FAILURES: z.coerce.number().int().min(1).default(30),
+  /** ... over at least this many distinct accounts, ... */
+  SECURITY_STUFFING_ACCOUNTS: z.coerce.number().int().min(1).default(10),
+  /** ... within this many seconds. */
+  SECURITY_STUFFING_WINDOW_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** A burst: this many FORBIDDEN answers to one caller within SECURITY_FORBIDDEN_WINDOW_SECONDS. */
+  SECURITY_FORBIDDEN_BURST: z.coerce.number().int().min(1).default(20),
+  SECURITY_FORBIDDEN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** An admin reading in bulk: this many reads of others' personal data within SECURITY_ADMIN_READS_WINDOW_SECONDS. */
+  SECURITY_ADMIN_READS: z.coerce.number().int().min(1).default(200),
+  SECURITY_ADMIN_READS_WINDOW_SECONDS: z.coerce.number().int().min(1).default(600),
+  // Privacy requests (issue 18): the export private keys and archives are encrypted under DATA_ENCRYPTION_KEYS.
+  ...dataEncryptionEnv,
+  /** The public door, for the download links of data exports. */
+  PUBLIC_GATEWAY_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('http://localhost:4000'),
+  /** Privacy requests still in progress this long (ms) are asked again; expired export archives are deleted as often. */
+  PRIVACY_REQUEST_RETRY_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(15 * 60_000),
 });
 export type IdentityConfig = z.infer<typeof identityEnv>;

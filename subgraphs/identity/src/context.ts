@@ -1,4 +1,10 @@
-import type { BaseContext, LinkTokenSeal, SubgraphContext } from '@bilten/platform';
+import type {
+  BaseContext,
+  KeyRing,
+  LinkTokenSeal,
+  SecurityEventSink,
+  SubgraphContext,
+} from '@bilten/platform';
 import type { PasswordHasher } from './adapters/password-hasher.ts';
 import { createLoaders } from './db/loaders.ts';
 import type { SignInProofs } from './domain/sign-in-proofs.ts';
@@ -13,6 +19,12 @@ export interface IdentityServices {
   links: LinkTokenSeal;
   /** Known-device tokens and proof-of-work challenges of sign-in (see password-guard.ts). */
   signInProofs: SignInProofs;
+  /** Where identity's own security events go: straight into the stream (domain/security-monitoring.ts). */
+  securityEvents: SecurityEventSink;
+  /** DATA_ENCRYPTION_KEYS: data export keys and archives at rest (domain/privacy-requests.ts). */
+  dataKeys: KeyRing;
+  /** PUBLIC_GATEWAY_URL: the base of data export download links. */
+  publicGatewayUrl: string;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & IdentityServices;

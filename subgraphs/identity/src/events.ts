@@ -1,15 +1,21 @@
-import { type ConsumerFactory, type EventConsumer, linkTokenSeal } from '@bilten/platform';
+import { type ConsumerFactory, type EventConsumer, keyRingFromEnv, linkTokenSeal } from '@bilten/platform';
 import type { IdentityConfig } from './config.ts';
 import { accessReportConsumers } from './domain/access-log.ts';
 import { accountRequestConsumers } from './domain/accounts.ts';
 import { closureConsumers } from './domain/organization-closure.ts';
 import { passwordResetConsumer } from './domain/passwords-reset.ts';
+import { privacyAnswerConsumers } from './domain/privacy-saga.ts';
+import { securityEventConsumers, securityMonitorOf } from './domain/security-monitoring.ts';
 
 /** What identity publishes; the contracts themselves live in packages/contracts. */
 export {
+  accountErasureRequested,
   addressClaimAttempted,
   apiKeyRevoked,
   auditChainAnchored,
+  breachNotificationRequested,
+  consentChanged,
+  dataExportRequested,
   emailChangeRequested,
   emailVerificationRequested,
   emailVerificationRequestedForAddress,
@@ -22,6 +28,7 @@ export {
   passwordResetRequested,
   passwordResetRequestedForAddress,
   registrationForTakenAddress,
+  securityAlertRaised,
   sessionsRevoked,
   userEmailChanged,
   userRegistered,
@@ -33,10 +40,15 @@ export {
  */
 export const consumers: ConsumerFactory<IdentityConfig> = ({ outbox, log, config }) => {
   const accounts = { outbox, log, links: linkTokenSeal(config) };
+  const security = securityMonitorOf({ outbox, log, config });
   return [
     ...closureConsumers({ outbox, log }),
     ...accountRequestConsumers(accounts),
     passwordResetConsumer(accounts) as EventConsumer,
-    ...accessReportConsumers(),
+    ...accessReportConsumers(security),
+    // Every other service's security events, into the one stream and its detection rules (issue 18).
+    ...securityEventConsumers(security),
+    // The other services' answers to privacy requests (issue 18): export parts and erasures.
+    ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config) }),
   ];
 };

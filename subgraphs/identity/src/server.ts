@@ -1,18 +1,27 @@
 import {
   ANONYMOUS,
   ConfigError,
+  clientAddress,
   createOutbox,
   createTokenVerifier,
   defineSubgraph,
+  type EncryptedColumn,
+  keyRingFromEnv,
   linkTokenSeal,
+  plainTextReply,
 } from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
+import { securityMetrics } from './adapters/security-metrics.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { eventStore } from './db/schema.ts';
 import { startAuditAnchor } from './domain/access-log.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
+import { startRegulatorDeadlineWatch } from './domain/incident-queries.ts';
 import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admins.ts';
+import { ARCHIVE_COLUMN, downloadExport, PRIVATE_KEY_COLUMN } from './domain/privacy-requests.ts';
+import { startPrivacyRequestSweep } from './domain/privacy-saga.ts';
+import { identitySecurityEvents, securityMonitorOf } from './domain/security-monitoring.ts';
 import { currentAccessToken } from './domain/sessions.ts';
 import { createSignInProofs } from './domain/sign-in-proofs.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
@@ -28,6 +37,7 @@ export const identitySubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: (services) => services.securityEvents,
   fieldRateLimits: (config) => ({
     redisUrl: config.REDIS_URL,
     fields: {
@@ -44,6 +54,11 @@ export const identitySubgraph = defineSubgraph({
       limits: { registrationsPerIpPerHour: config.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
       links: linkTokenSeal(config),
       signInProofs: createSignInProofs(config),
+      securityEvents: identitySecurityEvents(
+        securityMonitorOf({ outbox: createOutbox(eventStore, 'identity'), log, config }),
+      ),
+      dataKeys: keyRingFromEnv(config),
+      publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
     };
     const bootstrapAdmin = bootstrapAdminFrom(config);
     if (bootstrapAdmin) {
@@ -57,8 +72,41 @@ export const identitySubgraph = defineSubgraph({
       // Identity checks its own tokens against its key store, without an HTTP round trip to itself.
       tokenKeys: keys.getKey,
       // The access log's head, anchored outside the database (domain/access-log.ts, issue 18).
-      background: (deps) => startAuditAnchor(deps, config.AUDIT_ANCHOR_MS),
+      // And privacy requests stuck in progress asked again, expired export archives deleted.
+      background: (deps) => {
+        // Security monitoring's series (adapters/security-metrics.ts) on this /metrics.
+        securityMetrics.register(deps.registry);
+        const anchor = startAuditAnchor(deps, config.AUDIT_ANCHOR_MS);
+        const privacy = startPrivacyRequestSweep(
+          { ...deps, dataKeys: services.dataKeys },
+          config.PRIVACY_REQUEST_RETRY_MS,
+        );
+        // The regulator's 72-hour clock as gauges (domain/incident-queries.ts), refreshed every 30 s.
+        const deadlines = startRegulatorDeadlineWatch(deps, 30_000);
+        return {
+          stop: () => Promise.all([anchor.stop(), privacy.stop(), deadlines.stop()]).then(() => undefined),
+        };
+      },
       routes(app) {
+        // A data export's archive, once, for its link's token (domain/privacy-requests.ts); the
+        // gateway serves it at its own door (gateway/src/subgraph-files.ts). Never cached.
+        app.get<{ Params: { file: string }; Querystring: { token?: unknown } }>(
+          '/privacy/exports/:file',
+          async (request, reply) => {
+            const id = request.params.file.replace(/\.json$/, '');
+            const { token } = request.query;
+            if (!/^[0-9a-f-]{36}$/i.test(id) || typeof token !== 'string' || !token)
+              return plainTextReply(reply, 404, 'no such export');
+            const answer = await downloadExport({ db, dataKeys: services.dataKeys }, id, token);
+            if (answer.status !== 200) return plainTextReply(reply, answer.status, answer.message);
+            return reply
+              .header('content-type', 'application/json; charset=utf-8')
+              .header('content-disposition', `attachment; filename="${answer.fileName}"`)
+              .header('cache-control', 'private, no-store')
+              .header('x-content-type-options', 'nosniff')
+              .send(answer.archive);
+          },
+        );
         app.get('/.well-known/jwks.json', async (_request, reply) => {
           reply.header('cache-control', 'public, max-age=300');
           return keys.jwks();
@@ -69,7 +117,12 @@ export const identitySubgraph = defineSubgraph({
         const outbox = createOutbox(eventStore, 'identity');
         app.post('/internal/api-keys/exchange', async (request, reply) => {
           const secret = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
-          const exchanged = await exchangeApiKey({ db, keys, log, outbox }, secret);
+          const security = {
+            sink: services.securityEvents,
+            requestId: request.id,
+            clientIp: clientAddress(request),
+          };
+          const exchanged = await exchangeApiKey({ db, keys, log, outbox, security }, secret);
           reply.header('cache-control', 'no-store');
           if (!exchanged) return reply.status(401).send({ error: 'invalid API key' });
           return exchanged;
@@ -111,7 +164,14 @@ function bootstrapAdminFrom(env: IdentityConfig) {
   return parsed.data;
 }
 
+/** Identity's columns under DATA_ENCRYPTION_KEYS, for `npm run keys:rotate`. */
+export const encryptedColumns: EncryptedColumn[] = [PRIVATE_KEY_COLUMN, ARCHIVE_COLUMN];
+
 // What tools beside the service may use, through this face only: the bench measures the raw
 // password hash against a sign-in, end-to-end tests forge tokens with identity's real keys.
+// stack/test/monitoring.test.ts checks the incident deadline alerts against these gauges.
+export { createIncidentMetrics } from './adapters/incident-metrics.ts';
 export { createPasswordHasher } from './adapters/password-hasher.ts';
+// ... and the security alerts against security monitoring's counters.
+export { createSecurityMetrics } from './adapters/security-metrics.ts';
 export { openSigningKeys } from './domain/signing-keys.ts';

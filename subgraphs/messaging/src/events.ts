@@ -1,13 +1,24 @@
-import { type ConsumerFactory, type EventConsumer, keyRingFromEnv, linkTokenSeal } from '@bilten/platform';
+import { personalDataErased, personalDataExported } from '@bilten/contracts/messaging';
+import {
+  type ConsumerFactory,
+  type EventConsumer,
+  keyRingFromEnv,
+  linkTokenSeal,
+  privacyRequestConsumers,
+} from '@bilten/platform';
 import { createAddressHash } from './adapters/address-hash.ts';
 import { createRenderer } from './adapters/renderer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
 import { brandKitConsumer } from './domain/brand-kits.ts';
+import { breachNoticeConsumer } from './domain/breach-notices.ts';
+import { consentCopyConsumer } from './domain/consents.ts';
 import { eventScheduleConsumers } from './domain/event-schedules.ts';
 import { eventWorkflowConsumers } from './domain/event-workflows.ts';
 import { organizationClosedConsumer } from './domain/followers.ts';
 import { orderBookConsumers } from './domain/order-book.ts';
+import { messagingPersonalDataSteps } from './domain/personal-data.ts';
 import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
+import { securityAlertConsumer } from './domain/security-alerts.ts';
 import { webhookConsumers } from './domain/webhook-events.ts';
 import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
 
@@ -16,13 +27,23 @@ import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
  * notifications were read.
  */
 /** Someone read another person's notifications (an admin): identity's access log keeps it (issue 18). */
-export { notificationCreated, notificationsRead, personalDataAccessed } from '@bilten/contracts/messaging';
+/** FORBIDDEN and RATE_LIMITED answers, reported by the kit (security-events.ts, issue 18). */
+export {
+  notificationCreated,
+  notificationsRead,
+  personalDataAccessed,
+  personalDataErased,
+  personalDataExported,
+  securityEventsRecorded,
+} from '@bilten/contracts/messaging';
 
 // It consumes identity's account events, orders' and billing's events and catalog's published
 // events to run the workflows (domain/workflows.ts: notices stored in-app and queued for the other
 // channels), orders' events for its order book, identity's users and organizations for its address
 // book and organizer names (a closure also ends the organization's follows). Orders', catalog's and
 // check-ins' events also become the organizations' outbound webhooks (domain/webhook-events.ts).
+// Identity's consents are copied for the marketing checks (domain/consents.ts).
+// Identity's breach notices go to the affected users by email and in-app (domain/breach-notices.ts).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
 export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
@@ -52,5 +73,17 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     ...eventScheduleConsumers(),
     ...eventWorkflowConsumers(workflowDeps),
     ...webhookConsumers(),
+    breachNoticeConsumer(workflowDeps),
+    // Identity's security alerts go to the platform admins in-app and by email (domain/security-alerts.ts).
+    securityAlertConsumer(workflowDeps),
+    consentCopyConsumer,
+    // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
+    ...privacyRequestConsumers({
+      service: 'messaging',
+      outbox,
+      exported: personalDataExported,
+      erased: personalDataErased,
+      steps: messagingPersonalDataSteps(workflowDeps),
+    }),
   ] as EventConsumer[];
 };

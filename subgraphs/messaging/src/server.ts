@@ -33,6 +33,7 @@ import { optOut } from './domain/preferences.ts';
 import { startReminderSweep } from './domain/reminders.ts';
 import { startTestMessageSweep } from './domain/test-messages.ts';
 import { startWebhookWorker } from './domain/webhook-deliveries.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -57,6 +58,7 @@ export const messagingSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: published.securityEventsRecorded,
   async setup({ config, db, log }) {
     const links = createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL });
     return {

@@ -6,16 +6,13 @@ import {
   shouldDeliver,
 } from '../src/domain/delivery-rules.ts';
 
-const consented = new Date('2026-01-01T00:00:00Z');
-const prefs = (categories: DeliveryPreferences['categories'], marketingConsentAt: Date | null = null) => ({
-  categories,
-  marketingConsentAt,
-});
+const prefs = (categories: DeliveryPreferences['categories']) => ({ categories });
+const MARKETING = { category: 'MARKETING', critical: false } as const;
 
 describe('shouldDeliver', () => {
   it.each([
     ['defaults: event updates in-app', null, KINDS.eventPublished, 'IN_APP', true],
-    ['defaults: marketing is off', null, { category: 'MARKETING', critical: false }, 'EMAIL', false],
+    ['defaults: no marketing without consent', null, MARKETING, 'EMAIL', false],
     [
       'category off',
       prefs({ EVENT_UPDATES: { all: false, channels: {} } }),
@@ -62,19 +59,31 @@ describe('shouldDeliver', () => {
     [
       'marketing on without consent',
       prefs({ MARKETING: { all: true, channels: {} } }),
-      { category: 'MARKETING', critical: false },
+      MARKETING,
       'EMAIL',
       false,
     ],
-    [
-      'marketing on with consent',
-      prefs({ MARKETING: { all: true, channels: {} } }, consented),
-      { category: 'MARKETING', critical: false },
-      'EMAIL',
-      true,
-    ],
   ] as const)('%s', (_name, preferences, kind, channel, expected) => {
     expect(shouldDeliver(preferences, kind, channel)).toBe(expected);
+  });
+
+  // Consent (identity's, copied) is marketing's opt-in per channel; the switches only narrow it.
+  it.each([
+    ['email with MARKETING_EMAIL, by default', null, ['MARKETING_EMAIL'], 'EMAIL', true],
+    ['web push needs MARKETING_PUSH, not MARKETING_EMAIL', null, ['MARKETING_EMAIL'], 'WEB_PUSH', false],
+    ['web push with MARKETING_PUSH', null, ['MARKETING_PUSH'], 'WEB_PUSH', true],
+    ['never in-app, whatever is granted', null, ['MARKETING_EMAIL', 'MARKETING_PUSH'], 'IN_APP', false],
+    ['never by SMS', null, ['MARKETING_EMAIL', 'MARKETING_PUSH'], 'SMS', false],
+    ['ANALYTICS is no marketing consent', null, ['ANALYTICS'], 'EMAIL', false],
+    [
+      'switched off despite consent',
+      prefs({ MARKETING: { all: true, channels: { EMAIL: false } } }),
+      ['MARKETING_EMAIL'],
+      'EMAIL',
+      false,
+    ],
+  ] as const)('marketing: %s', (_name, preferences, granted, channel, expected) => {
+    expect(shouldDeliver(preferences, MARKETING, channel, new Set(granted))).toBe(expected);
   });
 });
 

@@ -1,4 +1,5 @@
 import { eventPublished } from '@bilten/contracts/catalog';
+import { consentChanged } from '@bilten/contracts/identity';
 import { newEvent } from '@bilten/platform';
 import {
   startTestSubgraph,
@@ -346,14 +347,14 @@ const categoryOf = (view: PreferencesView, category: string) =>
   view.categories.find((entry) => entry.category === category)!;
 
 describe('notification preferences', () => {
-  it('starts from the defaults: everything on but MARKETING', async () => {
+  it('starts from the defaults: everything on, MARKETING nowhere without consent', async () => {
     const data = await gqlOk<{ myNotificationPreferences: PreferencesView }>(
       MY_PREFERENCES,
       {},
       await as(uuidv7()),
     );
     const view = data.myNotificationPreferences;
-    expect(categoryOf(view, 'MARKETING')).toMatchObject({ all: false, critical: false, enabledChannels: [] });
+    expect(categoryOf(view, 'MARKETING')).toMatchObject({ all: true, critical: false, enabledChannels: [] });
     expect(categoryOf(view, 'ACCOUNT_SECURITY')).toMatchObject({ critical: true, all: true });
     expect(categoryOf(view, 'EVENT_UPDATES').enabledChannels).toEqual(['IN_APP', 'EMAIL', 'WEB_PUSH', 'SMS']);
     expect(view).toMatchObject({
@@ -445,34 +446,75 @@ describe('notification preferences', () => {
     expect(read.myNotificationPreferences.timezone).toBeNull();
   });
 
-  it('needs recorded consent for MARKETING, and withdrawing it turns MARKETING off', async () => {
+  it('sends MARKETING only on channels whose consent identity published; the old marketingConsent input is refused', async () => {
     const userId = uuidv7();
-    const refused = await update(userId, { categories: [{ category: 'MARKETING', all: true }] });
-    expect(refused.errors[0]).toMatchObject({
-      code: 'INVALID_INPUT',
-      message: expect.stringContaining('consent'),
-    });
-    const refusedChannel = await update(userId, {
-      categories: [{ category: 'MARKETING', channels: [{ channel: 'EMAIL', enabled: true }] }],
-    });
-    expect(refusedChannel.errors[0]).toMatchObject({ code: 'INVALID_INPUT' });
-
-    const before = Date.now();
-    const given = await update(userId, {
+    const marketing = async () =>
+      categoryOf(
+        (await gqlOk<{ myNotificationPreferences: PreferencesView }>(MY_PREFERENCES, {}, await as(userId)))
+          .myNotificationPreferences,
+        'MARKETING',
+      );
+    const refused = await update(userId, {
       marketingConsent: { given: true, source: 'settings' },
-      categories: [{ category: 'MARKETING', channels: [{ channel: 'EMAIL', enabled: true }] }],
+      timezone: 'Asia/Tokyo',
     });
-    expect(given.errors).toEqual([]);
-    expect(categoryOf(given.preferences!, 'MARKETING').enabledChannels).toEqual(['EMAIL']);
-    expect(given.preferences!.marketingConsent!.source).toBe('settings');
-    expect(Date.parse(given.preferences!.marketingConsent!.givenAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(refused).toEqual({
+      preferences: null,
+      errors: [
+        {
+          code: 'INVALID_INPUT',
+          message: expect.stringContaining('grantConsent'),
+          field: ['input', 'marketingConsent'],
+        },
+      ],
+    });
+    expect((await marketing()).enabledChannels).toEqual([]);
 
-    const withdrawn = await update(userId, { marketingConsent: { given: false, source: 'settings' } });
-    expect(withdrawn.preferences!.marketingConsent).toBeNull();
-    expect(categoryOf(withdrawn.preferences!, 'MARKETING')).toMatchObject({
-      all: false,
-      enabledChannels: [],
+    let sequence = 0;
+    const consent = async (purpose: string, granted: boolean, changedAt: string) => {
+      await subgraph.testBus.bus.publish(
+        newEvent(consentChanged, userId, ++sequence, {
+          userId,
+          purpose: purpose as 'MARKETING_EMAIL',
+          organizationId: null,
+          granted,
+          textVersion: 'marketing/2026-11',
+          changedAt,
+        }),
+      );
+      await caughtUp('consent-copy');
+    };
+    await consent('MARKETING_EMAIL', true, '2026-12-01T10:00:00Z');
+    expect((await marketing()).enabledChannels).toEqual(['EMAIL']);
+    await consent('MARKETING_PUSH', true, '2026-12-01T10:01:00Z');
+    expect((await marketing()).enabledChannels).toEqual(['EMAIL', 'WEB_PUSH']);
+    const view = await gqlOk<{ myNotificationPreferences: PreferencesView }>(
+      MY_PREFERENCES,
+      {},
+      await as(userId),
+    );
+    expect(view.myNotificationPreferences.marketingConsent).toEqual({
+      givenAt: '2026-12-01T10:00:00.000Z',
+      source: 'marketing/2026-11',
     });
+
+    // The switches still narrow it.
+    const narrowed = await update(userId, {
+      categories: [{ category: 'MARKETING', channels: [{ channel: 'WEB_PUSH', enabled: false }] }],
+    });
+    expect(categoryOf(narrowed.preferences!, 'MARKETING').enabledChannels).toEqual(['EMAIL']);
+
+    await consent('MARKETING_EMAIL', false, '2026-12-02T10:00:00Z');
+    expect((await marketing()).enabledChannels).toEqual([]);
+    // An answer older than the one held (a late event) never turns a withdrawal back into a grant.
+    await consent('MARKETING_EMAIL', true, '2026-12-01T12:00:00Z');
+    expect((await marketing()).enabledChannels).toEqual([]);
+    const stored = await gqlOk<{ myNotificationPreferences: PreferencesView }>(
+      MY_PREFERENCES,
+      {},
+      await as(userId),
+    );
+    expect(stored.myNotificationPreferences.marketingConsent).toBeNull();
   });
 
   it('answers bad time zones, times and duplicates with field errors', async () => {

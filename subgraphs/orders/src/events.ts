@@ -1,11 +1,15 @@
-import { brandContextConsumer, type ConsumerFactory } from '@bilten/platform';
+import { personalDataErased, personalDataExported } from '@bilten/contracts/orders';
+import { brandContextConsumer, type ConsumerFactory, privacyRequestConsumers } from '@bilten/platform';
 import type { OrdersConfig } from './config.ts';
 import { brandContexts } from './db/schema.ts';
 import { cancellationConsumers } from './domain/cancellation.ts';
 import { offerCopyConsumer } from './domain/offers.ts';
 import { orderPaymentConsumers, paidOrderServices } from './domain/order-payments.ts';
+import { organizerSharingConsumer } from './domain/organizer-sharing.ts';
+import { ordersPersonalDataSteps } from './domain/personal-data.ts';
 
 /** What orders publishes; the contracts themselves live in packages/contracts. */
+/** FORBIDDEN and RATE_LIMITED answers, reported by the kit (security-events.ts, issue 18). */
 export {
   eventAvailabilityChanged,
   eventCancellationProgressed,
@@ -14,7 +18,10 @@ export {
   orderPaid,
   orderStatusChanged,
   personalDataAccessed,
+  personalDataErased,
+  personalDataExported,
   refundRequested,
+  securityEventsRecorded,
   ticketCheckedIn,
   ticketTransferred,
   waitingListOffered,
@@ -30,4 +37,14 @@ export const consumers: ConsumerFactory<OrdersConfig> = ({ log, outbox, config }
   ...orderPaymentConsumers(log, outbox, paidOrderServices(config)),
   ...cancellationConsumers(log, outbox, { batchSize: config.CANCELLATION_BATCH_SIZE }),
   brandContextConsumer(brandContexts),
+  // Buyers' ORGANIZER_SHARING consents (identity's consent.changed): domain/organizer-sharing.ts.
+  organizerSharingConsumer,
+  // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
+  ...privacyRequestConsumers({
+    service: 'orders',
+    outbox,
+    exported: personalDataExported,
+    erased: personalDataErased,
+    steps: ordersPersonalDataSteps(outbox),
+  }),
 ];

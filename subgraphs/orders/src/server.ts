@@ -7,6 +7,7 @@ import { eventStore } from './db/schema.ts';
 import { startExpirySweep } from './domain/expiry-sweep.ts';
 import { paidOrderServices } from './domain/order-payments.ts';
 import { startWaitingListSweep } from './domain/waiting-list.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -19,6 +20,7 @@ export const ordersSubgraph = defineSubgraph({
   eventTables: eventStore,
   createContext,
   consumers,
+  securityEvents: published.securityEventsRecorded,
   async setup({ config, db, log }) {
     const ticketKeys = createTicketKeys(config);
     await ticketKeys.ensureKey(db, log);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { clientAddress } from '@bilten/platform';
+import { ANONYMOUS, clientAddress, reportSecurityEvent } from '@bilten/platform';
 import type braintree from 'braintree';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { applyProviderEvent, type ProviderEventDeps } from '../domain/provider-events.ts';
+import { securityEventsRecorded } from '../events.ts';
 import { type BraintreeTransaction, cardOf, toMinor } from './braintree.ts';
 import type { ProviderEvent } from './provider.ts';
 
@@ -150,6 +151,15 @@ export function registerBraintreeWebhooks(app: FastifyInstance, deps: BraintreeW
             reason: (error as { type?: string }).type ?? 'unparsable',
           },
           'braintree webhook refused: bad signature',
+        );
+        await reportSecurityEvent(
+          { ...deps, viewer: ANONYMOUS, requestId: request.id, clientIp: clientAddress(request) },
+          securityEventsRecorded,
+          {
+            type: 'webhook_signature_invalid',
+            target: 'braintree',
+            details: { reason: (error as { type?: string }).type ?? 'unparsable' },
+          },
         );
         return text(reply, 400, 'bad signature');
       }

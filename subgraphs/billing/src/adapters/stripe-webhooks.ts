@@ -1,7 +1,8 @@
-import { clientAddress } from '@bilten/platform';
+import { ANONYMOUS, clientAddress, reportSecurityEvent } from '@bilten/platform';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Stripe from 'stripe';
 import { applyProviderEvent, type ProviderEventDeps } from '../domain/provider-events.ts';
+import { securityEventsRecorded } from '../events.ts';
 import type { ProviderEvent } from './provider.ts';
 import { cardOf, failureCodeOf } from './stripe.ts';
 
@@ -146,6 +147,15 @@ export function registerStripeWebhooks(app: FastifyInstance, deps: StripeWebhook
             reason: (error as Error).message.slice(0, 200),
           },
           'stripe webhook refused: bad signature',
+        );
+        await reportSecurityEvent(
+          { ...deps, viewer: ANONYMOUS, requestId: request.id, clientIp: clientAddress(request) },
+          securityEventsRecorded,
+          {
+            type: 'webhook_signature_invalid',
+            target: 'stripe',
+            details: { reason: (error as Error).message.slice(0, 200) },
+          },
         );
         return text(reply, 400, 'bad signature');
       }

@@ -26,6 +26,7 @@ import {
   type PaymentRow,
 } from '../db/schema.ts';
 import { mayPay, maySeePayments } from './access.ts';
+import { PAYMENT_FIELDS, reportMoneyRead } from './access-reports.ts';
 import { providerForOrder } from './provider-accounts.ts';
 import { type Attempted, withRetries } from './provider-calls.ts';
 import type { ReceiptDeps } from './receipts.ts';
@@ -346,22 +347,27 @@ export const confirmPayment = mutationRule(
 
 /** `payment(id:)` and Payment references: for the order's buyer, its organization's ADMIN/OWNER, platform ADMINs. */
 export async function visiblePayment(
-  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  ctx: Pick<Context, 'loaders' | 'viewer' | 'requestId' | 'db' | 'outbox'>,
   { id }: { id: string },
 ): Promise<PaymentRow | null> {
   const payment = await ctx.loaders.payment.load(id);
   if (!payment) return null;
-  return maySeePayments(ctx.viewer, await ctx.loaders.orderCharge.load(payment.orderId)) ? payment : null;
+  const charge = await ctx.loaders.orderCharge.load(payment.orderId);
+  if (!maySeePayments(ctx.viewer, charge)) return null;
+  await reportMoneyRead(ctx, charge, `payment:${payment.id}`, PAYMENT_FIELDS);
+  return payment;
 }
 
 /** `Order.payments`, oldest first, for the same callers; to anyone else the order has none. */
 export async function paymentsOfOrder(
-  ctx: Pick<Context, 'loaders' | 'viewer'>,
+  ctx: Pick<Context, 'loaders' | 'viewer' | 'requestId' | 'db' | 'outbox'>,
   order: { id: string },
 ): Promise<PaymentRow[]> {
   const [charge, payments] = await Promise.all([
     ctx.loaders.orderCharge.load(order.id),
     ctx.loaders.paymentsOfOrder.load(order.id),
   ]);
-  return maySeePayments(ctx.viewer, charge) ? payments : [];
+  if (!maySeePayments(ctx.viewer, charge)) return [];
+  if (payments.length) await reportMoneyRead(ctx, charge, `order:${order.id}:payments`, PAYMENT_FIELDS);
+  return payments;
 }

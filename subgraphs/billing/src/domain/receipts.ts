@@ -22,6 +22,7 @@ import type {
   receipts,
 } from '../db/schema.ts';
 import { maySeePayments } from './access.ts';
+import { RECEIPT_FIELDS, reportMoneyRead } from './access-reports.ts';
 
 export interface ReceiptDeps {
   outbox: Outbox;
@@ -232,11 +233,20 @@ export async function issueCreditNote(
 
 // ---------------------------------------------------------------- reading
 
-type ReadContext = Pick<Context, 'db' | 'loaders' | 'viewer'>;
+type ReadContext = Pick<Context, 'db' | 'loaders' | 'viewer' | 'requestId' | 'outbox'>;
 
 /** Whether the caller may read the order's receipts: whoever may read its payments. */
 const maySeeReceiptsOf = async (ctx: ReadContext, orderId: string) =>
   maySeePayments(ctx.viewer, await ctx.loaders.orderCharge.load(orderId));
+
+/** Reports the buyer's data shown on `receipts` when someone else reads them (issue 18). */
+async function reportReceiptReads(ctx: ReadContext, orderId: string, receipts: ReceiptRow[]) {
+  if (!receipts.length) return;
+  const charge = await ctx.loaders.orderCharge.load(orderId);
+  await Promise.all(
+    receipts.map((receipt) => reportMoneyRead(ctx, charge, `receipt:${receipt.id}`, RECEIPT_FIELDS)),
+  );
+}
 
 /**
  * `receipt(id:)`: for the order's buyer, its organization's ADMIN/OWNER and platform ADMINs; null
@@ -244,27 +254,35 @@ const maySeeReceiptsOf = async (ctx: ReadContext, orderId: string) =>
  */
 export async function visibleReceipt(ctx: ReadContext, { id }: { id: string }): Promise<ReceiptRow | null> {
   const receipt = await ctx.loaders.receipt.load(id);
-  return receipt && (await maySeeReceiptsOf(ctx, receipt.orderId)) ? receipt : null;
+  if (!receipt || !(await maySeeReceiptsOf(ctx, receipt.orderId))) return null;
+  await reportReceiptReads(ctx, receipt.orderId, [receipt]);
+  return receipt;
 }
 
 /** `Order.receipt`, for the same callers. */
 export async function receiptOfOrder(ctx: ReadContext, order: { id: string }): Promise<ReceiptRow | null> {
   if (!(await maySeeReceiptsOf(ctx, order.id))) return null;
   const issued = await ctx.loaders.receiptsOfOrder.load(order.id);
-  return issued.find((receipt) => receipt.kind === 'RECEIPT') ?? null;
+  const receipt = issued.find((receipt) => receipt.kind === 'RECEIPT') ?? null;
+  if (receipt) await reportReceiptReads(ctx, order.id, [receipt]);
+  return receipt;
 }
 
 /** `Order.creditNotes`, oldest first, for the same callers; to anyone else the order has none. */
 export async function creditNotesOfOrder(ctx: ReadContext, order: { id: string }): Promise<ReceiptRow[]> {
   if (!(await maySeeReceiptsOf(ctx, order.id))) return [];
   const issued = await ctx.loaders.receiptsOfOrder.load(order.id);
-  return issued.filter((receipt) => receipt.kind === 'CREDIT_NOTE');
+  const creditNotes = issued.filter((receipt) => receipt.kind === 'CREDIT_NOTE');
+  await reportReceiptReads(ctx, order.id, creditNotes);
+  return creditNotes;
 }
 
 /** `Refund.creditNote`, for the same callers. */
 export async function creditNoteOfRefund(ctx: ReadContext, refund: RefundRow): Promise<ReceiptRow | null> {
   if (!(await maySeeReceiptsOf(ctx, refund.orderId))) return null;
-  return ctx.loaders.creditNoteOfRefund.load(refund.id);
+  const creditNote = await ctx.loaders.creditNoteOfRefund.load(refund.id);
+  if (creditNote) await reportReceiptReads(ctx, refund.orderId, [creditNote]);
+  return creditNote;
 }
 
 /** `Receipt.payments`: the order's SUCCEEDED payments (the receipt was shown to the caller already). */

@@ -1,3 +1,4 @@
+import { personalDataAccessed as billingPersonalDataAccessed } from '@bilten/contracts/billing';
 import { personalDataAccessed as messagingPersonalDataAccessed } from '@bilten/contracts/messaging';
 import { personalDataAccessed as ordersPersonalDataAccessed } from '@bilten/contracts/orders';
 import {
@@ -31,6 +32,7 @@ import {
 } from '../db/access-log.ts';
 import type { AccessLogRow } from '../db/schema.ts';
 import { auditChainAnchored } from '../events.ts';
+import { detectAdminBulkReads, type SecurityMonitor } from './security-monitoring.ts';
 
 // The tamper-evident access audit (issue 18): one hash-chained, append-only log of who read whose
 // personal data, fed by identity's own reads and by what orders and messaging report.
@@ -71,15 +73,71 @@ export async function appendAccess(
  */
 export async function recordAccess(
   ctx: Pick<Context, 'db' | 'viewer' | 'requestId'>,
-  access: Parameters<typeof personalDataAccess>[1],
+  ...accesses: Parameters<typeof personalDataAccess>[1][]
 ): Promise<void> {
-  const entry = personalDataAccess(ctx, access);
-  if (!entry) return;
-  await ctx.db.transaction((tx) => appendAccess(tx, entry, 'identity'));
+  const entries = accesses.flatMap((access) => personalDataAccess(ctx, access) ?? []);
+  if (!entries.length) return;
+  await ctx.db.transaction(async (tx) => {
+    for (const entry of entries) await appendAccess(tx, entry, 'identity');
+  });
 }
 
-/** Orders' and messaging's reports, appended once each (the inbox drops redeliveries). */
-export function accessReportConsumers(): EventConsumer[] {
+/**
+ * Records a change identity makes to someone else's data (an admin changing a member's role) in
+ * the transaction that makes it: the change and its record commit together or not at all.
+ */
+export async function recordChange(
+  tx: Transaction,
+  ctx: Pick<Context, 'viewer' | 'requestId'>,
+  change: Parameters<typeof personalDataAccess>[1],
+): Promise<void> {
+  const entry = personalDataAccess(ctx, change);
+  if (entry) await appendAccess(tx, entry, 'identity');
+}
+
+/**
+ * A team list read: co-members' names and emails are someone else's personal data (issue 18). A
+ * member reads them as `team-directory`, a platform admin from outside as `admin-review`. Answers
+ * `members`, once recorded.
+ */
+export async function recordTeamRead<Member extends { userId: string }>(
+  ctx: Pick<Context, 'db' | 'viewer' | 'requestId'>,
+  organizationId: string,
+  members: Member[],
+): Promise<Member[]> {
+  const viewer = ctx.viewer;
+  const member = viewer.kind === 'user' && viewer.organizations[organizationId] !== undefined;
+  await recordAccess(
+    ctx,
+    ...members.map(({ userId }) => ({
+      subjectUserId: userId,
+      organizationId,
+      purpose: member ? 'team-directory' : 'admin-review',
+      fields: ['email', 'displayName', 'organization.role'],
+      resource: `organization:${organizationId}:members`,
+    })),
+  );
+  return members;
+}
+
+/** A member's role changed or their membership ended by someone else's hand (`change:role`, `change:membership`). */
+export const recordMemberChange = (
+  tx: Transaction,
+  ctx: Pick<Context, 'viewer' | 'requestId'>,
+  organizationId: string,
+  userId: string,
+  purpose: 'change:role' | 'change:membership',
+) =>
+  recordChange(tx, ctx, {
+    subjectUserId: userId,
+    organizationId,
+    purpose,
+    fields: ['organization.role'],
+    resource: `organization:${organizationId}:member:${userId}`,
+  });
+
+/** Orders', messaging's and billing's reports, appended once each (the inbox drops redeliveries). */
+export function accessReportConsumers(monitor?: SecurityMonitor): EventConsumer[] {
   const from = (
     service: string,
     event: typeof ordersPersonalDataAccessed,
@@ -88,11 +146,14 @@ export function accessReportConsumers(): EventConsumer[] {
     event,
     async handle({ payload }, tx) {
       for (const access of payload.accesses) await appendAccess(tx, access, service);
+      // An admin reading in bulk is a detection rule's business (security-monitoring.ts).
+      if (monitor) await detectAdminBulkReads(tx, monitor, payload.accesses);
     },
   });
   return [
     from('orders', ordersPersonalDataAccessed),
     from('messaging', messagingPersonalDataAccessed),
+    from('billing', billingPersonalDataAccessed),
   ] as EventConsumer[];
 }
 

@@ -1,13 +1,16 @@
 import {
+  ANONYMOUS,
   API_KEY_MODES,
   API_KEY_SCOPES,
   type ApiKeyMode,
   DomainError,
   displayText,
   mutationRule,
+  reportSecurityEvent,
   requireAdmin,
   requireOrgRole,
   requireUser,
+  type SecurityEventSink,
   type UserError,
   uuidInput,
 } from '@bilten/platform';
@@ -25,6 +28,7 @@ import {
   touchApiKey,
 } from '../db/api-keys.ts';
 import type { ApiKeyRow, OrganizationRow } from '../db/schema.ts';
+import { revokedApiKeyBySecretHash } from '../db/security.ts';
 import { apiKeyRevoked } from '../events.ts';
 import { type Ctx, requireActive, withMembers } from './organizations.ts';
 import { ensureSandbox, sandboxForKey } from './sandboxes.ts';
@@ -170,13 +174,37 @@ export interface ExchangedApiKey {
  * for a TEST key of a live one, on that one's sandbox; with what the gateway needs to know of the
  * key (version, plan). Null for a malformed, unknown or revoked secret (one answer for all three).
  */
+/** A revoked key still in use: leaked, or a forgotten integration. Either way security wants to know. */
+async function reportRevokedKeyUse(ctx: Parameters<typeof exchangeApiKey>[0], secret: string) {
+  if (!ctx.security) return;
+  const revoked = await revokedApiKeyBySecretHash(ctx.db, tokenHash(secret));
+  if (!revoked) return;
+  await reportSecurityEvent(
+    { ...ctx, viewer: ANONYMOUS, requestId: ctx.security.requestId, clientIp: ctx.security.clientIp },
+    ctx.security.sink,
+    {
+      type: 'api_key_misuse',
+      target: 'api-key-exchange',
+      actor: { actorId: revoked.id, actorKind: 'api_key' },
+      organizationId: revoked.organizationId,
+      details: { reason: 'revoked' },
+    },
+  );
+}
+
 export async function exchangeApiKey(
-  ctx: Pick<Context, 'db' | 'keys' | 'log' | 'outbox'>,
+  ctx: Pick<Context, 'db' | 'keys' | 'log' | 'outbox'> & {
+    /** Where a revoked key presented again is reported (`api_key_misuse`), from whom. */
+    security?: { sink: SecurityEventSink; requestId: string; clientIp: string };
+  },
   secret: string,
 ): Promise<ExchangedApiKey | null> {
   if (!API_KEY_SECRET.test(secret)) return null;
   const found = await activeApiKeyBySecretHash(ctx.db, tokenHash(secret));
-  if (!found) return null;
+  if (!found) {
+    await reportRevokedKeyUse(ctx, secret);
+    return null;
+  }
   const { key } = found;
   const mode = key.mode as ApiKeyMode;
   const organizationId =

@@ -37,6 +37,7 @@ import {
 } from '../db/organizations.ts';
 import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
 import { invitationCreated, organizationCreated, organizationUpdated } from '../events.ts';
+import { recordMemberChange, recordTeamRead } from './access-log.ts';
 import { newToken, tokenHash } from './secrets.ts';
 import { allow } from './throttles.ts';
 
@@ -48,7 +49,7 @@ const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const INVITATIONS_PER_ADDRESS = { limit: 3, windowMs: 60 * 60_000 };
 const INVITATIONS_PER_ORGANIZATION = { limit: 50, windowMs: 60 * 60_000 };
 
-export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links'>;
+export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links' | 'requestId'>;
 
 /**
  * The creator becomes its OWNER, from their next request on (the gateway reads current roles). A
@@ -141,9 +142,10 @@ export async function organizationWithSlug(ctx: Pick<Context, 'db'>, args: { slu
 }
 
 /** The members, for any member (STAFF and up by their access token); a sandbox's are its live organization's. */
-export function organizationMembers(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
+export async function organizationMembers(ctx: Ctx, organization: OrganizationRow) {
   requireOrgRole(ctx.viewer, organization.id, 'STAFF');
-  return membersOf(ctx.db, organization.sandboxOf ?? organization.id);
+  const members = await membersOf(ctx.db, organization.sandboxOf ?? organization.id);
+  return recordTeamRead(ctx, organization.id, members);
 }
 
 /** The open invitations, for ADMINs and OWNERs. */
@@ -373,6 +375,7 @@ export const changeMemberRole = mutationRule(
         return { member: null, errors: failure('CONFLICT', LAST_OWNER, ['input', 'role']) };
       }
       const member = await setMemberRole(tx, organizationId, userId, role);
+      await recordMemberChange(tx, ctx, organizationId, userId, 'change:role');
       ctx.log.info({ organizationId, userId, role, by: actor.userId }, 'member role changed');
       return { member, errors: [] };
     }),
@@ -393,6 +396,7 @@ async function remove(
       return { removedUserId: null, errors: failure('CONFLICT', LAST_OWNER) };
     }
     await deleteMember(tx, organizationId, userId);
+    await recordMemberChange(tx, ctx, organizationId, userId, 'change:membership');
     ctx.log.info({ organizationId, userId, by: actor.userId }, 'member removed');
     return { removedUserId: userId, errors: [] };
   });

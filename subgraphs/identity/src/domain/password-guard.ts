@@ -1,4 +1,10 @@
-import { type Database, DomainError } from '@bilten/platform';
+import {
+  type Database,
+  DomainError,
+  reportSecurityEvent,
+  type SecurityEventReport,
+  type Transaction,
+} from '@bilten/platform';
 import type { Context } from '../context.ts';
 import type { UserRow } from '../db/schema.ts';
 import {
@@ -77,7 +83,9 @@ export interface SignInProof {
   proofOfWork?: ProofOfWork | null;
 }
 
-type GuardCtx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'>;
+type GuardCtx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'> &
+  // Every request context has them; security events are reported where they are given.
+  Partial<Pick<Context, 'requestId' | 'securityEvents'>>;
 
 /**
  * One password check under the brute-force guard, for sign-in and for anything that asks for the
@@ -127,6 +135,14 @@ export async function checkPassword(
     return true;
   }
   ctx.log.info({ userId: user?.id ?? null, ip: ctx.clientIp }, 'password check failed');
+  // For security monitoring: anonymous whoever tries, the address hashed (rules count distinct
+  // accounts), the account's id only when it exists (an incident's affected users).
+  await reportGuardEvents(ctx, {
+    type: 'login_failed',
+    target: 'login',
+    actor: { actorId: null, actorKind: 'anonymous' },
+    details: { account: tokenHash(email), userId: user?.id ?? null },
+  });
   const reachedLimit = guards.filter((guard, i) => attempts[i]!.hits >= guard.rule.limit);
   if (reachedLimit.length > 0) {
     await ctx.db.transaction(async (tx) => {
@@ -147,8 +163,22 @@ export async function checkPassword(
         );
       }
     });
+    await reportGuardEvents(
+      ctx,
+      ...reachedLimit.map(({ scope }) => ({
+        type: 'login_locked' as const,
+        target: 'login',
+        actor: { actorId: null, actorKind: 'anonymous' as const },
+        details: { scope, account: tokenHash(email) },
+      })),
+    );
   }
   return false;
+}
+
+function reportGuardEvents(ctx: GuardCtx, ...reports: SecurityEventReport[]) {
+  if (!ctx.securityEvents) return Promise.resolve();
+  return reportSecurityEvent({ ...ctx, requestId: ctx.requestId ?? '' }, ctx.securityEvents, ...reports);
 }
 
 /**
@@ -179,6 +209,6 @@ async function claimAccountCheck(
 }
 
 /** After a password reset: the address's failed sign-ins and lockouts are forgotten, from every client. */
-export async function forgetFailedSignIns(db: Database, email: string) {
+export async function forgetFailedSignIns(db: Database | Transaction, email: string) {
   await deleteThrottles(db, { key: accountKey(email), prefix: clientKeyPrefix(email) });
 }

@@ -2,6 +2,7 @@ import {
   DomainError,
   emailAddress,
   mutationRule,
+  reportSecurityEvent,
   requireUser,
   type UserError,
   uuidInput,
@@ -34,7 +35,17 @@ const REFRESH_TOKEN = /^brt_[A-Za-z0-9_-]{43}$/;
 
 type Ctx = Pick<
   Context,
-  'db' | 'outbox' | 'passwords' | 'keys' | 'log' | 'clientIp' | 'userAgent' | 'viewer' | 'signInProofs'
+  | 'db'
+  | 'outbox'
+  | 'passwords'
+  | 'keys'
+  | 'log'
+  | 'clientIp'
+  | 'userAgent'
+  | 'viewer'
+  | 'signInProofs'
+  | 'requestId'
+  | 'securityEvents'
 >;
 
 export interface AuthResult {
@@ -178,6 +189,13 @@ export async function refresh(ctx: Ctx, input: unknown): Promise<AuthResult> {
       },
       'spent refresh token presented again: session revoked',
     );
+    // The victim is the session's user: the alert and its incident are about them.
+    await reportSecurityEvent(ctx, ctx.securityEvents, {
+      type: 'refresh_token_reused',
+      target: 'refresh',
+      actor: { actorId: outcome.session.userId, actorKind: 'user' },
+      details: { sessionId: outcome.session.id, familyRevoked: outcome.revoked },
+    });
   }
   if (outcome.kind !== 'rotated') throw unauthenticated('refresh token is invalid or expired');
   const [user] = await usersByIds(ctx.db, [outcome.session.userId]);

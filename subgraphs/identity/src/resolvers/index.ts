@@ -2,7 +2,32 @@ import type { OrganizationRole } from '@bilten/platform';
 import { accessLog, myDataAccessLog } from '../domain/access-log.ts';
 import { changeEmail, register, resendVerification, userById, verifyEmail } from '../domain/accounts.ts';
 import { createApiKey, organizationApiKeys, revokeApiKey, setApiKeyPlan } from '../domain/api-keys.ts';
+import {
+  grantConsent,
+  myConsentHistory,
+  myConsents,
+  organizationIdOf,
+  withdrawConsent,
+} from '../domain/consents.ts';
 import { discardDeadLetter, listDeadLetters, replayDeadLetters } from '../domain/dead-letters.ts';
+import { containIncident, notifyAffectedUsers } from '../domain/incident-containment.ts';
+import {
+  affectedUserCount,
+  affectedUsersOf,
+  breachRegister,
+  incident,
+  incidents,
+  regulatorClock,
+  timelineOfIncident,
+} from '../domain/incident-queries.ts';
+import {
+  addAffectedUsers,
+  addIncidentNote,
+  advanceIncident,
+  markRegulatorNotified,
+  openIncident,
+  updateIncidentRegister,
+} from '../domain/incidents.ts';
 import { closureRefusalOf, deleteOrganization } from '../domain/organization-closure.ts';
 import {
   acceptInvitation,
@@ -19,11 +44,20 @@ import {
 } from '../domain/organizations.ts';
 import { changePassword, requestPasswordReset, resetPassword } from '../domain/passwords-reset.ts';
 import {
+  createDataExportLink,
+  myPrivacyRequests,
+  privacyRequestSteps,
+  privacyRequests,
+  requestAccountDeletion,
+  requestDataExport,
+} from '../domain/privacy-requests.ts';
+import {
   liveOrganizationOf,
   openSandbox,
   organizationActedOn,
   sandboxOfOrganization,
 } from '../domain/sandboxes.ts';
+import { securityAlerts, securityEvents } from '../domain/security-monitoring.ts';
 import {
   login,
   logout,
@@ -34,7 +68,13 @@ import {
   revokeSession,
 } from '../domain/sessions.ts';
 import { rotateSigningKey } from '../domain/signing-keys.ts';
-import type { AccessActorKind, ApiKeyMode, Resolvers } from '../generated/graphql.ts';
+import type {
+  AccessActorKind,
+  ApiKeyMode,
+  IncidentTimelineKind,
+  Resolvers,
+  SecurityEventType,
+} from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
   Query: {
@@ -46,6 +86,15 @@ export const resolvers: Resolvers = {
     deadLetters: (_, args, ctx) => listDeadLetters(ctx, args),
     accessLog: (_, args, ctx) => accessLog(ctx, args),
     myDataAccessLog: (_, args, ctx) => myDataAccessLog(ctx, args),
+    securityEvents: (_, args, ctx) => securityEvents(ctx, args),
+    securityAlerts: (_, args, ctx) => securityAlerts(ctx, args),
+    myPrivacyRequests: (_, args, ctx) => myPrivacyRequests(ctx, args),
+    privacyRequests: (_, args, ctx) => privacyRequests(ctx, args),
+    incident: (_, args, ctx) => incident(ctx, args),
+    incidents: (_, args, ctx) => incidents(ctx, args),
+    breachRegister: (_, args, ctx) => breachRegister(ctx, args),
+    myConsents: (_, __, ctx) => myConsents(ctx),
+    myConsentHistory: (_, args, ctx) => myConsentHistory(ctx, args),
   },
   Mutation: {
     register: (_, { input }, ctx) => register(ctx, input),
@@ -76,11 +125,56 @@ export const resolvers: Resolvers = {
     setApiKeyPlan: (_, { input }, ctx) => setApiKeyPlan(ctx, input),
     replayDeadLetters: (_, { input }, ctx) => replayDeadLetters(ctx, input),
     discardDeadLetter: (_, { input }, ctx) => discardDeadLetter(ctx, input),
+    requestDataExport: (_, __, ctx) => requestDataExport(ctx),
+    createDataExportLink: (_, { input }, ctx) => createDataExportLink(ctx, input),
+    requestAccountDeletion: (_, { input }, ctx) => requestAccountDeletion(ctx, input),
+    openIncident: (_, { input }, ctx) => openIncident(ctx, input),
+    advanceIncident: (_, { input }, ctx) => advanceIncident(ctx, input),
+    addIncidentNote: (_, { input }, ctx) => addIncidentNote(ctx, input),
+    addAffectedUsers: (_, { input }, ctx) => addAffectedUsers(ctx, input),
+    updateIncidentRegister: (_, { input }, ctx) => updateIncidentRegister(ctx, input),
+    markRegulatorNotified: (_, { input }, ctx) => markRegulatorNotified(ctx, input),
+    containIncident: (_, { input }, ctx) => containIncident(ctx, input),
+    notifyAffectedUsers: (_, { input }, ctx) => notifyAffectedUsers(ctx, input),
+    grantConsent: (_, { input }, ctx) => grantConsent(ctx, input),
+    withdrawConsent: (_, { input }, ctx) => withdrawConsent(ctx, input),
+  },
+  PrivacyRequest: {
+    steps: (request, _, ctx) => privacyRequestSteps(ctx, request),
   },
   AccessLogEntry: {
     actorKind: (entry) => entry.actorKind.toUpperCase() as AccessActorKind,
     organization: (entry, _, { loaders }) =>
       entry.organizationId ? loaders.organization.load(entry.organizationId) : null,
+  },
+  Consent: {
+    organizationId: organizationIdOf,
+    organization: (consent, _, { loaders }) =>
+      consent.scope ? loaders.organization.load(consent.scope) : null,
+  },
+  ConsentChange: {
+    organizationId: organizationIdOf,
+  },
+  Incident: {
+    regulatorOverdue: (incident) => regulatorClock(incident).overdue,
+    regulatorTimeLeftSeconds: (incident) => regulatorClock(incident).timeLeftSeconds,
+    affectedUserCount: (incident, _, ctx) => affectedUserCount(ctx, incident),
+    affectedUsers: (incident, args, ctx) => affectedUsersOf(ctx, incident, args),
+    timeline: (incident, _, ctx) => timelineOfIncident(ctx, incident),
+  },
+  SecurityEvent: {
+    type: (event) => event.type.toUpperCase() as SecurityEventType,
+    details: (event) => JSON.stringify(event.details),
+  },
+  SecurityAlert: {
+    details: (alert) => JSON.stringify(alert.details),
+  },
+  IncidentTimelineEntry: {
+    kind: (entry) => entry.kind as IncidentTimelineKind,
+    details: (entry) => JSON.stringify(entry.details),
+  },
+  IncidentAffectedUser: {
+    user: (affected, _, { loaders }) => loaders.user.load(affected.userId),
   },
   DeadLetter: {
     consumer: (letter) => letter.durableName,

@@ -98,6 +98,27 @@ export const notificationPreferences = messaging.table('notification_preferences
 
 export type PreferencesRow = typeof notificationPreferences.$inferSelect;
 
+/**
+ * The user's consents for Bilten's own purposes (MARKETING_EMAIL, MARKETING_PUSH, ANALYTICS), as
+ * identity last published them (consentChanged): identity holds the record, this copy answers every
+ * delivery. `changed_at` keeps an older event from overwriting a newer answer.
+ */
+export const consents = messaging.table(
+  'consents',
+  {
+    userId: uuid('user_id').notNull(),
+    purpose: text().notNull(),
+    granted: boolean().notNull(),
+    textVersion: text('text_version').notNull(),
+    /** Only for consents carried over from `notification_preferences.marketing_consent_*`. */
+    legacySource: text('legacy_source'),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.purpose] })],
+);
+
+export type ConsentCopyRow = typeof consents.$inferSelect;
+
 export const follows = messaging.table(
   'follows',
   {

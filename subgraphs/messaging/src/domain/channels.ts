@@ -85,6 +85,15 @@ export interface TemplateData {
     body: string;
   };
   adminNotice: { subject: string; body: string };
+  /** identity's breachNotificationRequested; `dataCategories` joined for reading. */
+  breachNotice: {
+    incidentId: string;
+    title: string;
+    description: string;
+    dataCategories: string;
+    measuresTaken: string;
+    contact: string;
+  };
 }
 
 export type DataOf<K extends KindName> = TemplateData[K] & CommonData;

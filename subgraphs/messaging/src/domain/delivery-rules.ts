@@ -46,6 +46,8 @@ export const KINDS = {
   eventReminder: { category: 'EVENT_UPDATES', critical: false },
   announcement: { category: 'ANNOUNCEMENTS', critical: false },
   adminNotice: { category: 'ANNOUNCEMENTS', critical: false },
+  // A personal-data breach (GDPR article 34): the person must hear, whatever they turned off.
+  breachNotice: { category: 'ACCOUNT_SECURITY', critical: true },
 } as const satisfies Record<string, NotificationKind>;
 
 export type KindName = keyof typeof KINDS;
@@ -56,18 +58,31 @@ export const kindToEnum = (kind: KindName) =>
 export const kindFromEnum = (value: string) =>
   value.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as KindName;
 
-/** What a user's preferences are for delivery: only categories they set, and marketing consent. */
+/** What a user's preferences are for delivery: only categories they set. */
 export interface DeliveryPreferences {
   categories: Partial<Record<Category, CategorySetting>>;
-  marketingConsentAt: Date | null;
 }
 
-/** Before a user changes anything: everything on except MARKETING, which needs consent anyway. */
+/**
+ * The consent (identity's, copied by domain/consents.ts) marketing needs on each channel. IN_APP
+ * and SMS have no purpose of their own, so marketing never goes there.
+ */
+export const MARKETING_CONSENT: Partial<Record<Channel, string>> = {
+  EMAIL: 'MARKETING_EMAIL',
+  WEB_PUSH: 'MARKETING_PUSH',
+};
+
+const NO_CONSENTS: ReadonlySet<string> = new Set();
+
+/**
+ * Before a user changes anything: everything on. MARKETING too, because consent is its opt-in:
+ * nothing of it goes out until the user grants a purpose, and the switches can only narrow it.
+ */
 export const DEFAULT_SETTING: Record<Category, CategorySetting> = {
   TRANSACTIONAL: { all: true, channels: {} },
   EVENT_UPDATES: { all: true, channels: {} },
   ANNOUNCEMENTS: { all: true, channels: {} },
-  MARKETING: { all: false, channels: {} },
+  MARKETING: { all: true, channels: {} },
   ACCOUNT_SECURITY: { all: true, channels: {} },
 };
 
@@ -81,16 +96,20 @@ export function channelEnabled(setting: CategorySetting, channel: Channel): bool
 
 /**
  * Whether a notification of `kind` goes to this user on `channel`. `null` preferences: the user
- * never changed any (the defaults). Marketing goes only to users whose consent is recorded, whatever
- * the stored switches say (consent can be withdrawn after they were set).
+ * never changed any (the defaults). Marketing goes only where the user granted the channel's
+ * purpose (`consents`: the purposes granted now), whatever the stored switches say.
  */
 export function shouldDeliver(
   preferences: DeliveryPreferences | null,
   kind: NotificationKind,
   channel: Channel,
+  consents: ReadonlySet<string> = NO_CONSENTS,
 ): boolean {
   if (kind.critical || CRITICAL_CATEGORIES.has(kind.category)) return true;
-  if (kind.category === 'MARKETING' && !preferences?.marketingConsentAt) return false;
+  if (kind.category === 'MARKETING') {
+    const purpose = MARKETING_CONSENT[channel];
+    if (!purpose || !consents.has(purpose)) return false;
+  }
   return channelEnabled(settingOf(preferences, kind.category), channel);
 }
 

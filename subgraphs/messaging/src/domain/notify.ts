@@ -1,12 +1,19 @@
 import type { KeyRing, Logger, Outbox, Transaction } from '@bilten/platform';
 import type { AddressHash } from '../adapters/address-hash.ts';
+import { grantedPurposesOf } from '../db/consents.ts';
 import { preferencesOfUsers } from '../db/preferences.ts';
 import { pushSubscriptionIdsOf } from '../db/push-subscriptions.ts';
 import { recipientsByIds } from '../db/recipients.ts';
 import type { Channel } from '../db/schema.ts';
 import type { DataOf, Renderer, TemplateData } from './channels.ts';
 import { enqueueDeliveries, type NewDelivery } from './deliveries.ts';
-import { KINDS, type KindName, quietHoursEnd, shouldDeliver } from './delivery-rules.ts';
+import {
+  KINDS,
+  type KindName,
+  type NotificationKind,
+  quietHoursEnd,
+  shouldDeliver,
+} from './delivery-rules.ts';
 import { storeInAppNotifications } from './notifications.ts';
 import { phoneOf } from './preferences.ts';
 import { emailOf } from './recipients.ts';
@@ -71,6 +78,11 @@ export async function notify<K extends KindName>(
     ...new Set(recipients.flatMap((recipient) => (recipient.userId ? [recipient.userId] : []))),
   ];
   const preferences = new Map((await preferencesOfUsers(tx, userIds)).map((row) => [row.userId, row]));
+  // Marketing goes only where the user consented (identity's answer, copied by domain/consents.ts).
+  const consents =
+    (kind as NotificationKind).category === 'MARKETING'
+      ? await grantedPurposesOf(tx, userIds)
+      : new Map<string, Set<string>>();
   // The book fills in what the caller did not know: the address, the name to greet.
   const needBook = new Set<string>();
   for (const recipient of recipients)
@@ -99,7 +111,10 @@ export async function notify<K extends KindName>(
     };
     // Guests have no preferences to ask: whatever reaches them is transactional, by email.
     const takes = (channel: Channel) =>
-      wants(channel) && (recipient.userId ? shouldDeliver(row ?? null, kind, channel) : channel === 'EMAIL');
+      wants(channel) &&
+      (recipient.userId
+        ? shouldDeliver(row ?? null, kind, channel, consents.get(recipient.userId))
+        : channel === 'EMAIL');
     // Critical notices are never held; the rest wait out the user's quiet hours on noisy channels.
     const notBefore = kind.critical ? null : quietHoursEnd(row ?? null, now);
 

@@ -10,12 +10,14 @@ import {
 } from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
+import { consentCopiesOf } from '../db/consents.ts';
 import { lockPreferences, preferencesOf, savePreferences } from '../db/preferences.ts';
 import { pushSubscriptionsOf } from '../db/push-subscriptions.ts';
 import {
   type Category,
   type CategorySetting,
   type Channel,
+  type ConsentCopyRow,
   PHONE_COLUMN,
   type PreferencesRow,
   type PushSubscriptionRow,
@@ -24,7 +26,6 @@ import {
   CATEGORIES,
   CHANNELS,
   CRITICAL_CATEGORIES,
-  channelEnabled,
   type DeliveryPreferences,
   settingOf,
   shouldDeliver,
@@ -48,12 +49,21 @@ export const maskPhone = (phone: string) =>
     ? '•'.repeat(phone.length)
     : `${phone.slice(0, 4)}${'•'.repeat(phone.length - 7)}${phone.slice(-3)}`;
 
-/** What `myNotificationPreferences` answers: every category, with its explicit overrides and effect. */
+/**
+ * What `myNotificationPreferences` answers: every category, with its explicit overrides and effect
+ * (marketing's channels as the user's consents, copied from identity, allow them).
+ */
 export function preferencesView(
   row: PreferencesRow | null,
-  { phone, subscriptions }: { phone: string | null; subscriptions: PushSubscriptionRow[] },
+  {
+    phone,
+    subscriptions,
+    consents,
+  }: { phone: string | null; subscriptions: PushSubscriptionRow[]; consents: ConsentCopyRow[] },
 ) {
   const preferences: DeliveryPreferences | null = row;
+  const granted = new Set(consents.filter((consent) => consent.granted).map((consent) => consent.purpose));
+  const marketingEmail = consents.find((consent) => consent.purpose === 'MARKETING_EMAIL' && consent.granted);
   return {
     categories: CATEGORIES.map((category) => {
       const setting = settingOf(preferences, category);
@@ -67,7 +77,7 @@ export function preferencesView(
           enabled: setting.channels[channel]!,
         })),
         enabledChannels: CHANNELS.filter((channel) =>
-          shouldDeliver(preferences, { category, critical }, channel),
+          shouldDeliver(preferences, { category, critical }, channel, granted),
         ),
       };
     }),
@@ -76,10 +86,13 @@ export function preferencesView(
       row?.quietHoursStart && row.quietHoursEnd
         ? { start: row.quietHoursStart, end: row.quietHoursEnd }
         : null,
-    marketingConsent:
-      row?.marketingConsentAt && row.marketingConsentSource
-        ? { givenAt: row.marketingConsentAt, source: row.marketingConsentSource }
-        : null,
+    // Deprecated: the MARKETING_EMAIL consent (identity's text version stands in for the source).
+    marketingConsent: marketingEmail
+      ? {
+          givenAt: marketingEmail.changedAt,
+          source: marketingEmail.legacySource ?? marketingEmail.textVersion,
+        }
+      : null,
     locale: row?.locale ?? LOCALES[0],
     phoneNumber: phone ? maskPhone(phone) : null,
     pushSubscriptions: subscriptions.map(pushSubscriptionView),
@@ -92,11 +105,12 @@ export async function myNotificationPreferences(
   ctx: Pick<Context, 'db' | 'viewer' | 'ring'>,
 ): Promise<PreferencesView> {
   const user = requireUser(ctx.viewer);
-  const [row, subscriptions] = await Promise.all([
+  const [row, subscriptions, consents] = await Promise.all([
     preferencesOf(ctx.db, user.userId),
     pushSubscriptionsOf(ctx.db, user.userId),
+    consentCopiesOf(ctx.db, user.userId),
   ]);
-  return preferencesView(row, { phone: phoneOf(ctx.ring, row), subscriptions });
+  return preferencesView(row, { phone: phoneOf(ctx.ring, row), subscriptions, consents });
 }
 
 const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (00:00 to 23:59)');
@@ -144,8 +158,8 @@ const refused = (field: string[], message: string): UpdatePreferencesResult => (
 
 /**
  * Changes what the caller named, under a lock on their row so two updates at once cannot lose
- * each other's categories. Critical categories cannot be turned off; MARKETING can be on only
- * with consent recorded (given before or in this same input), and withdrawing consent turns it off.
+ * each other's categories. Critical categories cannot be turned off. Marketing consent is given
+ * and withdrawn in identity now (grantConsent, withdrawConsent): `marketingConsent` is refused.
  */
 export const updateNotificationPreferences = mutationRule(
   {
@@ -155,16 +169,13 @@ export const updateNotificationPreferences = mutationRule(
   },
   async (ctx: Pick<Context, 'db' | 'viewer' | 'ring'>, input, user): Promise<UpdatePreferencesResult> =>
     ctx.db.transaction(async (tx) => {
+      if (input.marketingConsent)
+        return refused(
+          ['input', 'marketingConsent'],
+          'marketing consent is given in your account now: use grantConsent or withdrawConsent with purpose MARKETING_EMAIL',
+        );
       const row = await lockPreferences(tx, user.userId);
       const next = { ...row, categories: { ...row.categories } };
-      if (input.marketingConsent?.given === true) {
-        next.marketingConsentAt = new Date();
-        next.marketingConsentSource = input.marketingConsent.source;
-      } else if (input.marketingConsent?.given === false) {
-        next.marketingConsentAt = null;
-        next.marketingConsentSource = null;
-        next.categories.MARKETING = { all: false, channels: {} };
-      }
       for (const [index, change] of (input.categories ?? []).entries()) {
         const field = ['input', 'categories', String(index)];
         const current = settingOf(next, change.category);
@@ -182,12 +193,6 @@ export const updateNotificationPreferences = mutationRule(
             field,
             `${change.category} notifications are critical (security, orders, receipts) and cannot be turned off`,
           );
-        const turnsOn = CHANNELS.some((c) => channelEnabled(setting, c));
-        if (change.category === 'MARKETING' && turnsOn && !next.marketingConsentAt)
-          return refused(
-            field,
-            'MARKETING needs your consent first: send marketingConsent: { given: true, source } with it',
-          );
         next.categories[change.category] = setting;
       }
       if (input.timezone !== undefined) next.timezone = input.timezone;
@@ -201,8 +206,9 @@ export const updateNotificationPreferences = mutationRule(
       const { updatedAt: _updatedAt, ...saved } = next;
       const stored = await savePreferences(tx, saved);
       const subscriptions = await pushSubscriptionsOf(tx, user.userId);
+      const consents = await consentCopiesOf(tx, user.userId);
       return {
-        preferences: preferencesView(stored, { phone: phoneOf(ctx.ring, stored), subscriptions }),
+        preferences: preferencesView(stored, { phone: phoneOf(ctx.ring, stored), subscriptions, consents }),
         errors: [],
       };
     }),

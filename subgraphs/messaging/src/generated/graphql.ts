@@ -144,15 +144,16 @@ export type MarkNotificationsPayload = {
   unreadCount: Scalars['Int']['output'];
 };
 
+/** The user's MARKETING_EMAIL consent as messaging holds it (a copy of identity's). */
 export type MarketingConsent = {
   __typename?: 'MarketingConsent';
   givenAt: Scalars['DateTime']['output'];
-  /** Where the user agreed (e.g. `settings`, `checkout`). */
+  /** Where the user agreed (e.g. `settings`) for consents given before identity kept them; otherwise the consent's text version. */
   source: Scalars['String']['output'];
 };
 
 export type MarketingConsentInput = {
-  /** true records consent now (needed before MARKETING can be on); false withdraws it and turns MARKETING off. */
+  /** No longer accepted: consent is given with grantConsent and withdrawn with withdrawConsent (identity). */
   given: Scalars['Boolean']['input'];
   /** Where the user agreed, e.g. `settings`. */
   source: Scalars['String']['input'];
@@ -197,7 +198,7 @@ export type Mutation = {
   sendNotification: SendNotificationPayload;
   /** Signed-in users; idempotent. */
   unfollowOrganization: FollowOrganizationPayload;
-  /** Signed-in users. Critical categories cannot be turned off; MARKETING needs recorded consent. */
+  /** Signed-in users. Critical categories cannot be turned off; MARKETING goes out only on channels whose consent (MARKETING_EMAIL, MARKETING_PUSH) the user granted. */
   updateNotificationPreferences: UpdateNotificationPreferencesPayload;
   updateWebhookEndpoint: UpdateWebhookEndpointPayload;
 };
@@ -307,7 +308,7 @@ export type NotificationCategory =
   | 'ANNOUNCEMENTS'
   /** Events of organizations one follows or holds tickets for (cancellations stay critical). */
   | 'EVENT_UPDATES'
-  /** Off until the user turns it on, which records their consent. */
+  /** Goes out only on channels whose consent the user granted in identity (MARKETING_EMAIL for email, MARKETING_PUSH for web push); never in-app or by SMS. */
   | 'MARKETING'
   /** Orders, tickets, receipts: critical, cannot be turned off. */
   | 'TRANSACTIONAL';
@@ -352,6 +353,8 @@ export type NotificationKind =
   | 'ADMIN_NOTICE'
   /** An organizer's message to an event's ticket holders (sendAnnouncement). */
   | 'ANNOUNCEMENT'
+  /** A personal-data breach that concerns the user (GDPR article 34): what happened, what was done, what they can do. */
+  | 'BREACH_NOTICE'
   | 'EMAIL_VERIFICATION'
   /** To ticket holders: what happens to their money. */
   | 'EVENT_CANCELLED'
@@ -377,7 +380,10 @@ export type NotificationPreferences = {
   categories: Array<CategoryPreference>;
   /** The language of notifications: `en` or `bs`; English when unset or for a language not offered. */
   locale: Scalars['String']['output'];
-  /** Null unless the user agreed to marketing. */
+  /**
+   * Null unless the user granted MARKETING_EMAIL.
+   * @deprecated Use myConsents (identity): consent is recorded per purpose there. Deprecated since 2026-12-07. Removal after 2027-06-30.
+   */
   marketingConsent?: Maybe<MarketingConsent>;
   /** The number SMS go to, masked but for its last digits (e.g. `+3876••••123`); null: no SMS. */
   phoneNumber?: Maybe<Scalars['String']['output']>;
@@ -663,6 +669,10 @@ export type UpdateNotificationPreferencesInput = {
   categories?: InputMaybe<Array<CategoryPreferenceInput>>;
   /** `en` or `bs`; null clears it (English). */
   locale?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Refused with a user error (nothing changes): use grantConsent/withdrawConsent (identity) with purpose MARKETING_EMAIL.
+   * @deprecated Use grantConsent/withdrawConsent (identity) with purpose MARKETING_EMAIL. Deprecated since 2026-12-07. Removal after 2027-06-30.
+   */
   marketingConsent?: InputMaybe<MarketingConsentInput>;
   /** E.164 (e.g. +38761234567); null removes it (no SMS). */
   phoneNumber?: InputMaybe<Scalars['String']['input']>;

@@ -1,4 +1,5 @@
 import { type Database, loaderById, loaderOfLists } from '@bilten/platform';
+import { sharingLoader } from './consents.ts';
 import { ordersByIds } from './queries.ts';
 import { itemsOfReservations, reservationsByIds } from './reservations.ts';
 import {
@@ -48,5 +49,7 @@ export function createLoaders(db: Database) {
       (ids) => checkInsOfEvents(db, ids),
       (row) => row.eventId,
     ),
+    /** Whether a buyer shares their contact details with an organization (domain/organizer-sharing.ts). */
+    organizerSharing: sharingLoader(db),
   };
 }

@@ -437,3 +437,24 @@ export const waitingListEntries = orders.table(
 );
 
 export type WaitingListEntryRow = typeof waitingListEntries.$inferSelect;
+
+// ---------------------------------------------------------------- consents
+
+/**
+ * Buyers' ORGANIZER_SHARING consents as identity last published them (consentChanged, issue 18):
+ * an organization sees a buyer's email only while the buyer's answer for it is granted.
+ * `changed_at` keeps an older event from overwriting a newer answer.
+ */
+export const organizerSharingConsents = orders.table(
+  'organizer_sharing_consents',
+  {
+    userId: uuid('user_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    granted: boolean().notNull(),
+    textVersion: text('text_version').notNull(),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.organizationId] })],
+);
+
+export type OrganizerSharingConsentRow = typeof organizerSharingConsents.$inferSelect;

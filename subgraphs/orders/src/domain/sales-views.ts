@@ -9,7 +9,8 @@ import {
 } from '@bilten/platform';
 import type { Context } from '../context.ts';
 import { type EventOfferRow, ordersOfEvent } from '../db/sales-views.ts';
-import type { OrderRow, OrderStatus } from '../db/schema.ts';
+import type { OrderRow, OrderStatus, TicketRow } from '../db/schema.ts';
+import { ordersShowingEmail } from './organizer-sharing.ts';
 
 type ViewContext = Pick<Context, 'viewer' | 'loaders'>;
 
@@ -160,6 +161,8 @@ export async function eventOrders(
 
 /** What an order shows of its buyer and attendees: personal data (issue 18). */
 const ORDER_FIELDS = ['buyer.name', 'buyer.email', 'attendees'];
+/** The same to an organization the buyer does not share their email with (organizer-sharing.ts). */
+const ORDER_FIELDS_WITHOUT_EMAIL = ['buyer.name', 'attendees'];
 
 /**
  * Records in identity's access log that the caller read these orders' buyers' data, unless it is
@@ -175,6 +178,7 @@ export async function reportOrderReads(
     ctx.viewer.kind === 'user' &&
     ctx.viewer.roles.includes('ADMIN') &&
     !orders.every((order) => readsOrdersOf(ctx.viewer, order.organizationId));
+  const showingEmail = await ordersShowingEmail(ctx, orders);
   await reportPersonalDataAccess(
     ctx,
     personalDataAccessed,
@@ -185,11 +189,42 @@ export async function reportOrderReads(
               subjectUserId: order.buyerId,
               organizationId: order.organizationId,
               purpose: byAdmin ? 'admin-review' : purpose,
-              fields: ORDER_FIELDS,
+              fields: showingEmail.has(order.id) ? ORDER_FIELDS : ORDER_FIELDS_WITHOUT_EMAIL,
               resource: `order:${order.id}`,
             },
           ]
         : [],
     ),
+  );
+}
+
+/**
+ * Records that door staff (or an admin) saw these tickets' attendee names, as the buyer's data
+ * (issue 18). Tickets given away are their recipients', who have no account here to name, and
+ * guest orders none either: both are left out.
+ */
+export async function reportTicketReads(
+  ctx: Pick<Context, 'viewer' | 'db' | 'outbox' | 'requestId' | 'loaders'>,
+  tickets: TicketRow[],
+  purpose: string,
+) {
+  const orders = await Promise.all(tickets.map((ticket) => ctx.loaders.order.load(ticket.orderId)));
+  await reportPersonalDataAccess(
+    ctx,
+    personalDataAccessed,
+    ...tickets.flatMap((ticket, at) => {
+      const buyerId = orders[at]?.buyerId;
+      if (!buyerId || ticket.holderEmail !== null) return [];
+      const resource = `ticket:${ticket.id}`;
+      return [
+        {
+          subjectUserId: buyerId,
+          organizationId: ticket.organizationId,
+          purpose,
+          fields: ['attendeeName'],
+          resource,
+        },
+      ];
+    }),
   );
 }

@@ -17,7 +17,7 @@ import type { TicketKeys, TicketPayload } from '../adapters/ticket-keys.ts';
 import type { Context } from '../context.ts';
 import type { OrderRow, TicketRow } from '../db/schema.ts';
 import { insertTickets, markCheckedIn, ticketById } from '../db/tickets.ts';
-import { readsOrdersOf } from './sales-views.ts';
+import { readsOrdersOf, reportTicketReads } from './sales-views.ts';
 
 /**
  * A new ticket's identity: a fresh id, a random code (128 bits: unguessable, and unique by the
@@ -204,7 +204,7 @@ async function namedTicket(
 export const checkInTicket = mutationRule(
   { input: checkInInput, caller: requireScanner, invalid: refused },
   async (
-    ctx: Pick<Context, 'db' | 'viewer' | 'ticketKeys' | 'outbox'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'ticketKeys' | 'outbox' | 'loaders' | 'requestId'>,
     input,
     scanner,
   ): Promise<CheckInResult> => {
@@ -223,7 +223,10 @@ export const checkInTicket = mutationRule(
       if (row) await publishCheckIn(ctx.outbox, tx, row);
       return row;
     });
-    if (checkedIn) return { ticket: checkedIn, errors: [] };
+    if (checkedIn) {
+      await reportTicketReads(ctx, [checkedIn], 'check-in');
+      return { ticket: checkedIn, errors: [] };
+    }
     const now = await ticketById(ctx.db, ticket.id);
     if (now?.status === 'CHECKED_IN') {
       const gate = now.checkedInGate ? ` at gate “${now.checkedInGate}”` : '';

@@ -169,7 +169,8 @@ export type Event = {
   id: Scalars['ID']['output'];
   /**
    * The event's orders, newest first. Null for anyone but the organization's members (STAFF and up)
-   * and its API keys with orders:read.
+   * and its API keys with orders:read. Buyers' emails only where they share them with the
+   * organization (see OrderBuyer).
    */
   orders?: Maybe<OrderConnection>;
   /**
@@ -420,9 +421,20 @@ export type Order = {
   total: Money;
 };
 
-/** Who the order is for, as given at checkout. */
+/**
+ * Who the order is for, as given at checkout. The organization (its members and API keys) sees the
+ * name (it runs the event with it) but the email only when the buyer, signed in, granted
+ * ORGANIZER_SHARING for that organization (identity's grantConsent); never a guest buyer's email.
+ * The buyer, platform admins and a guest with the order's token always see it.
+ */
 export type OrderBuyer = {
   __typename?: 'OrderBuyer';
+  /** The buyer's email; null to the organization unless the buyer granted it ORGANIZER_SHARING. */
+  contactEmail?: Maybe<Scalars['String']['output']>;
+  /**
+   * The buyer's email; an empty string where `contactEmail` is null (withheld from the organization).
+   * @deprecated Use contactEmail, which is null where the buyer does not share their email with the organization. Deprecated since 2026-12-07. Removal after 2027-06-30.
+   */
   email: Scalars['String']['output'];
   name: Scalars['String']['output'];
   /** The signed-in account that checked out; resolved by identity. */
@@ -1228,6 +1240,7 @@ export type OrderResolvers<ContextType = Context, ParentType extends ResolversPa
 }>;
 
 export type OrderBuyerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderBuyer'] = ResolversParentTypes['OrderBuyer']> = ResolversObject<{
+  contactEmail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;

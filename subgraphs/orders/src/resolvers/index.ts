@@ -2,6 +2,7 @@ import type { OrderRow } from '../db/schema.ts';
 import { visibleCancellation } from '../domain/cancellation.ts';
 import { checkInManifest, manifestKeys, manifestTickets, syncCheckIns } from '../domain/check-in-sync.ts';
 import { checkout, myOrders, visibleOrder } from '../domain/orders.ts';
+import { orderBuyer } from '../domain/organizer-sharing.ts';
 import { organizationPricing, setOrganizationPricing } from '../domain/pricing.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
 import { availability, checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
@@ -55,11 +56,7 @@ export const resolvers: Resolvers = {
     taxes: (order) => money(order, order.taxesAmount),
     total: (order) => money(order, order.totalAmount),
     refunded: (order) => money(order, order.refundedAmount),
-    buyer: (order) => ({
-      name: order.buyerName,
-      email: order.buyerEmail,
-      user: order.buyerId ? { id: order.buyerId } : null,
-    }),
+    buyer: (order, _, ctx) => orderBuyer(ctx, order),
     event: (order) => ({ id: order.eventId }),
     tickets: async (order, _, ctx) =>
       ticketsSeenBy(ctx.viewer, order, await ctx.loaders.ticketsOfOrder.load(order.id)),

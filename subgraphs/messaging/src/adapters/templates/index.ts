@@ -2,6 +2,7 @@ import type { KindName } from '../../domain/delivery-rules.ts';
 import { addressInUse } from './address-in-use.ts';
 import { adminNotice } from './admin-notice.ts';
 import { announcement } from './announcement.ts';
+import { breachNotice } from './breach-notice.ts';
 import { emailVerification } from './email-verification.ts';
 import { eventCancelled } from './event-cancelled.ts';
 import { eventPublished } from './event-published.ts';
@@ -37,4 +38,5 @@ export const TEMPLATES: { [K in KindName]: KindTemplate<K> } = {
   eventReminder,
   announcement,
   adminNotice,
+  breachNotice,
 };
