@@ -284,7 +284,7 @@ export const breachNotificationRequested = defineEvent({
 
 /**
  * A user asked for a copy of their data (article 15): every subgraph answers with its
- * `personalDataExported`, sealed for `publicKey` (a one-time RSA-OAEP key, SPKI PEM) whose private
+ * `personalDataExported`, sealed for `publicKey` (a one-time X25519 key, SPKI PEM) whose private
  * half only identity holds, until the archive is assembled.
  */
 export const dataExportRequested = defineEvent({
