@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import {
   call,
+  count,
   type Event,
   eventInput,
   footprint,
@@ -69,6 +70,8 @@ describe('permissions: every mutation, every kind of caller', () => {
     it.each(denied)(`${name}: %s gets %s, no data, nothing written`, async (role, code) => {
       const { event, ticketTypeId } = await seedTarget();
       const before = await footprint();
+      const refusals = () => count("catalog.outbox where type = 'bilten.catalog.security_event.recorded'");
+      const refusalsBefore = await refusals();
       const input = inputs[name](event, ticketTypeId);
       if (name === 'updateEvent' || name === 'restoreEventVersion') input.expectedVersion = event.version;
       const { data, errors } = await call(role, MUTATIONS[name], { input });
@@ -76,6 +79,8 @@ describe('permissions: every mutation, every kind of caller', () => {
       expect(errors?.map((error) => error.extensions?.code)).toEqual([code]);
       expect(JSON.stringify(errors)).not.toContain('Permission target');
       expect(await footprint()).toEqual(before);
+      // A FORBIDDEN answer is a security event, reported before the answer goes out.
+      expect(await refusals()).toBe(refusalsBefore + (code === 'FORBIDDEN' ? 1 : 0));
     });
 
     it.each(outsiders)(
