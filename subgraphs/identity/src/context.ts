@@ -7,6 +7,7 @@ import type {
 } from '@bilten/platform';
 import type { PasswordHasher } from './adapters/password-hasher.ts';
 import { createLoaders } from './db/loaders.ts';
+import type { SecurityMonitor } from './domain/security-monitoring.ts';
 import type { SignInProofs } from './domain/sign-in-proofs.ts';
 import type { SigningKeys } from './domain/signing-keys.ts';
 
@@ -21,6 +22,8 @@ export interface IdentityServices {
   signInProofs: SignInProofs;
   /** Where identity's own security events go: straight into the stream (domain/security-monitoring.ts). */
   securityEvents: SecurityEventSink;
+  /** The detection rules' thresholds and outlets, for alerts raised outside the stream (an admin's export). */
+  securityMonitor: SecurityMonitor;
   /** DATA_ENCRYPTION_KEYS: data export keys and archives at rest (domain/privacy-requests.ts). */
   dataKeys: KeyRing;
   /** PUBLIC_GATEWAY_URL: the base of data export download links. */

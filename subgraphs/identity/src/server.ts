@@ -48,15 +48,15 @@ export const identitySubgraph = defineSubgraph({
   }),
   async setup({ db, log, config, auth }) {
     const keys = await openSigningKeys({ db, env: config, log, ...auth });
+    const securityMonitor = securityMonitorOf({ outbox: createOutbox(eventStore, 'identity'), log, config });
     const services: IdentityServices = {
       keys,
       passwords: await createPasswordHasher(),
       limits: { registrationsPerIpPerHour: config.AUTH_REGISTRATIONS_PER_IP_PER_HOUR },
       links: linkTokenSeal(config),
       signInProofs: createSignInProofs(config),
-      securityEvents: identitySecurityEvents(
-        securityMonitorOf({ outbox: createOutbox(eventStore, 'identity'), log, config }),
-      ),
+      securityEvents: identitySecurityEvents(securityMonitor),
+      securityMonitor,
       dataKeys: keyRingFromEnv(config),
       publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
     };

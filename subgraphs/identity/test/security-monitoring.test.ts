@@ -133,6 +133,59 @@ describe('detection rules', () => {
   });
 });
 
+describe('token reuse and admin exports', () => {
+  it('a reused refresh token raises one HIGH alert per revoked session, each with an incident', async () => {
+    const userId = randomUUID();
+    const reuse = (sessionId: string) =>
+      event('refresh_token_reused', { actorId: userId, actorKind: 'user', details: { sessionId } });
+    const [first, second] = [randomUUID(), randomUUID()];
+    const report = newEvent(ordersSecurityEvents, 't1', 1, { events: [reuse(first)] });
+    await subgraph.testBus.bus.publish(report);
+    await subgraph.testBus.bus.publish(report);
+    await subgraph.testBus.bus.publish(newEvent(ordersSecurityEvents, 't2', 1, { events: [reuse(second)] }));
+    await waitFor(async () => (await alertsOf('refresh_token_reuse', userId)).length === 2);
+    const raised = await alertsOf('refresh_token_reuse', userId);
+    expect(raised.map((alert) => alert.severity)).toEqual(['HIGH', 'HIGH']);
+    const incidents = await subgraph.sql`
+      select opened_by from identity.incidents where id in ${subgraph.sql(raised.map((alert) => alert.incident_id))}`;
+    expect(incidents.map((incident) => incident.opened_by)).toEqual([
+      'detection:refresh_token_reuse',
+      'detection:refresh_token_reuse',
+    ]);
+    // The redelivered report was dropped by the inbox.
+    expect(
+      await subgraph.sql`select 1 from identity.security_events where actor_id = ${userId}`,
+    ).toHaveLength(2);
+  });
+
+  it("a platform admin's data export raises an admin_bulk_export alert in the same transaction; a user's does not", async () => {
+    const admin = await newAdmin();
+    const exported = await subgraph.gql<{
+      requestDataExport: { request: { id: string } | null; errors: unknown[] };
+    }>('mutation { requestDataExport { request { id } errors { code message } } }', {}, admin.headers);
+    expect(exported.errors).toBeUndefined();
+    const requestId = exported.data!.requestDataExport.request!.id;
+    const [alert] = await alertsOf('admin_bulk_export', `${admin.id}:export:${requestId}`);
+    expect(alert).toMatchObject({ severity: 'HIGH', incident_id: null });
+    expect(alert!.details).toMatchObject({ actorId: admin.id, privacyRequestId: requestId });
+    const raised = await waitFor(async () => alerts.find((e) => e.payload.alertId === alert!.id));
+    expect(raised.payload.recipients.map((r) => r.userId)).toContain(admin.id);
+
+    const userId = randomUUID();
+    await subgraph.sql`
+      insert into identity.users (id, email, display_name, email_verified_at)
+      values (${userId}, ${`${userId}@example.com`}, 'User', now())`;
+    const user = await subgraph.bearer({ sub: userId, roles: [] });
+    const own = await subgraph.gql<{ requestDataExport: { errors: unknown[] } }>(
+      'mutation { requestDataExport { errors { code } } }',
+      {},
+      user,
+    );
+    expect(own.data!.requestDataExport.errors).toEqual([]);
+    expect(await alertsOf('admin_bulk_export', userId)).toHaveLength(0);
+  });
+});
+
 describe('securityEvents and securityAlerts', () => {
   const EVENTS = `query($filter: SecurityEventFilter) { securityEvents(filter: $filter, first: 5) { edges { node { service type ip target details } } } }`;
   const ALERTS = `query { securityAlerts(first: 5) { edges { node { rule severity summary incidentId } } } }`;

@@ -39,6 +39,7 @@ import { PRIVACY_REQUEST_STATUSES } from '../db/schema.ts';
 import { accountErasureRequested, dataExportRequested } from '../events.ts';
 import { checkPassword } from './password-guard.ts';
 import { newToken, tokenHash } from './secrets.ts';
+import { alertAdminDataExport } from './security-monitoring.ts';
 
 // A user's privacy requests (issue 18): a copy of everything Bilten holds about them (article 15)
 // and their erasure (article 17), each a saga over the six subgraphs (privacy-saga.ts). This file
@@ -122,6 +123,9 @@ export async function requestDataExport(ctx: Ctx): Promise<RequestPayload> {
       userId: user.userId,
       publicKey: keys.publicKey,
     });
+    // Personal data leaving in bulk at a platform admin's request is always worth an alert.
+    if (user.roles.includes('ADMIN'))
+      await alertAdminDataExport(tx, ctx.securityMonitor, { adminId: user.userId, requestId: id });
     ctx.log.info({ requestId: id, userId: user.userId }, 'data export requested');
     return { request, errors: [] };
   });
