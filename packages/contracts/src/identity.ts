@@ -290,7 +290,17 @@ export const breachNotificationRequested = defineEvent({
 export const dataExportRequested = defineEvent({
   type: 'bilten.identity.data_export.requested',
   aggregateType: 'privacy_request',
-  payload: z.object({ requestId: z.uuid(), userId: z.uuid(), publicKey: z.string().min(1).max(4000) }),
+  payload: z.object({
+    requestId: z.uuid(),
+    userId: z.uuid(),
+    publicKey: z.string().min(1).max(4000),
+    /**
+     * The account's address when it is verified: subgraphs that keep guest records (orders bought
+     * without signing in) export those under it too. Absent while unverified: an unproven address
+     * must not open someone else's guest orders.
+     */
+    verifiedEmail: emailAddress.optional(),
+  }),
 });
 
 /**

@@ -355,3 +355,48 @@ export function blindIndex(key: BlindIndexKey, value: string, kind: BlindIndexKi
 export function blindIndexes(keys: BlindIndexKey[], value: string, kind: BlindIndexKind = 'text'): string[] {
   return keys.map((key) => blindIndex(key, value, kind));
 }
+
+/** What a subgraph holding personal data builds once at start-up: its vault and its blind index. */
+export interface PersonKeys {
+  vault: PersonVault;
+  /** The current blind index of `value`: what rows store and lookups compare. */
+  index(value: string, kind?: BlindIndexKind): string;
+  /** Its index under every configured key (current first), for lookups during a blind-index rotation. */
+  indexes(value: string, kind?: BlindIndexKind): string[];
+}
+
+/** The vault over `table` and the blind index, both from `PERSON_KEK_KEYS` and `BLIND_INDEX_KEY`. */
+export function personKeysFromEnv(
+  db: Database,
+  table: PersonKeyTable,
+  env: { NODE_ENV: string; PERSON_KEK_KEYS?: string | undefined; BLIND_INDEX_KEY?: string | undefined },
+  options: Pick<PersonVaultOptions, 'renewAfterShred' | 'cache'> = {},
+): PersonKeys {
+  const vault = createPersonVault({ db, table, keks: keyEncryptionKeysFromEnv(env), ...options });
+  const keys = blindIndexKeysFromEnv(env);
+  return {
+    vault,
+    index: (value, kind) => blindIndex(keys[0]!, value, kind),
+    indexes: (value, kind) => blindIndexes(keys, value, kind),
+  };
+}
+
+/**
+ * The data migration that encrypts rows written before per-person keys: a service runs it in its
+ * `setup`, after the schema migrations and before serving. `step` seals up to `batchSize` rows
+ * still holding plaintext (select them `for update skip locked`, so replicas starting together
+ * share the work) and returns how many it sealed; batches run in short transactions until a
+ * batch comes back short. Idempotent: sealed rows are never selected again.
+ */
+export async function sealPlaintextRows(
+  db: Database,
+  step: (tx: Transaction, batchSize: number) => Promise<number>,
+  batchSize = 500,
+): Promise<number> {
+  let sealed = 0;
+  for (;;) {
+    const count = await db.transaction((tx) => step(tx, batchSize));
+    sealed += count;
+    if (count < batchSize) return sealed;
+  }
+}

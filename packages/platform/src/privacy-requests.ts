@@ -24,8 +24,15 @@ import { seal, unseal } from './sealing.ts';
 
 /** What a subgraph does for a privacy request; both run inside the consumer's transaction. */
 export interface PersonalDataSteps {
-  /** Everything this subgraph holds about the user, as plain JSON (dates as ISO strings). */
-  collect(tx: Transaction, userId: string): Promise<Record<string, unknown>>;
+  /**
+   * Everything this subgraph holds about the user, as plain JSON (dates as ISO strings); with
+   * `verifiedEmail`, guest records under that proven address too.
+   */
+  collect(
+    tx: Transaction,
+    userId: string,
+    guest: { verifiedEmail?: string | undefined },
+  ): Promise<Record<string, unknown>>;
   /**
    * Erases or anonymizes it (and guest records under `email`); the rows touched per table, e.g.
    * `{ 'orders.anonymized': 2 }`. Must be idempotent: a second run finds nothing left.
@@ -49,7 +56,7 @@ export function privacyRequestConsumers(options: {
     name: `${service}-data-export`,
     event: dataExportRequested,
     async handle({ payload }, tx) {
-      const part = await steps.collect(tx, payload.userId);
+      const part = await steps.collect(tx, payload.userId, { verifiedEmail: payload.verifiedEmail });
       await outbox.publish(tx, exported, payload.requestId, {
         requestId: payload.requestId,
         userId: payload.userId,

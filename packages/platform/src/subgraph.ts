@@ -84,9 +84,12 @@ export interface SubgraphSetupDeps<Config extends PlatformEnv = PlatformEnv> {
 }
 
 /** What a subgraph's `src/events.ts` exports as `consumers`: its event consumers, built once at start. */
-export type ConsumerFactory<Config extends PlatformEnv = PlatformEnv> = (deps: {
+// biome-ignore lint/suspicious/noExplicitAny: services are whatever a subgraph's setup returns
+export type ConsumerFactory<Config extends PlatformEnv = PlatformEnv, Services = any> = (deps: {
   log: Logger;
   config: Config;
+  /** What its `setup` made (e.g. its person vault), shared with the resolvers. */
+  services: Services;
   /** For consumers that take a saga's next step: what they publish commits with their effect. */
   outbox: Outbox;
 }) => EventConsumer[];
@@ -112,7 +115,7 @@ export interface SubgraphDefinition<
   /** Per-request context: the place for fresh dataloaders, so batching never leaks across requests. */
   createContext(base: BaseContext, services: Services): Context;
   /** From its `src/events.ts`: the one place a subgraph registers its consumers. */
-  consumers?: ConsumerFactory<Config>;
+  consumers?: ConsumerFactory<Config, Services>;
   /** Sensitive fields limited per client (field-rate-limits.ts), from this subgraph's variables. */
   fieldRateLimits?(config: Config): FieldRateLimitOptions;
   /**
@@ -290,7 +293,9 @@ export async function startSubgraph<Context extends BaseContext, Services, Confi
   );
 
   const subscriptions: Array<{ durableName: string; stop(): Promise<void> }> = [];
-  const consumers = processEvents ? (definition.consumers?.({ log, config, outbox }) ?? []) : [];
+  const consumers = processEvents
+    ? (definition.consumers?.({ log, config, outbox, services: extension.services }) ?? [])
+    : [];
   for (const consumer of consumers) {
     const subscription = eventSubscription(consumer, {
       ...runtime.consumers,

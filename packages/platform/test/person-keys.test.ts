@@ -19,7 +19,9 @@ import {
   PersonDataErasedError,
   type PersonVault,
   type PersonVaultOptions,
+  personKeysFromEnv,
   personKeyTable,
+  sealPlaintextRows,
 } from '../src/person-keys.ts';
 
 const schema = pgSchema('scratch');
@@ -344,5 +346,58 @@ describe('blind index', () => {
       blindIndex(next, 'a@b.c', 'email'),
       blindIndex(key, 'a@b.c', 'email'),
     ]);
+  });
+});
+
+describe('sealing rows written before per-person keys', () => {
+  it('encrypts every plaintext row in batches, once, leaving sealed rows alone; replicas share the work', async () => {
+    const keys = personKeysFromEnv(handle.db, table, { NODE_ENV: 'test' });
+    const rows = Array.from({ length: 23 }, (_, i) => ({
+      id: `r${i}`,
+      person: `p${i % 5}`,
+      email: `p${i}@example.com`,
+    }));
+    for (const row of rows)
+      await handle.sql`insert into scratch.people values (${row.id}, ${row.person}, ${row.email})`;
+    let batches = 0;
+    const step = async (
+      tx: Parameters<Parameters<typeof handle.db.transaction>[0]>[0],
+      batchSize: number,
+    ) => {
+      batches += 1;
+      const plain = (await tx.execute(sql`
+        select id, person_id, email_sealed from scratch.people where email_sealed not like 'p1.%'
+        order by id limit ${batchSize} for update skip locked`)) as unknown as Array<{
+        id: string;
+        person_id: string;
+        email_sealed: string;
+      }>;
+      for (const row of plain) {
+        const sealed = await keys.vault.encryptFor(tx, row.person_id, row.email_sealed, aadOf(row.id));
+        await tx.execute(sql`update scratch.people set email_sealed = ${sealed} where id = ${row.id}`);
+      }
+      return plain.length;
+    };
+    // Two replicas starting together: skip locked splits the rows, none is sealed twice.
+    const counts = await Promise.all([
+      sealPlaintextRows(handle.db, step, 5),
+      sealPlaintextRows(handle.db, step, 5),
+    ]);
+    expect(counts[0]! + counts[1]!).toBe(23);
+    expect(batches).toBeGreaterThanOrEqual(5);
+    const stored = await handle.sql<Array<{ id: string; person_id: string; email_sealed: string }>>`
+      select * from scratch.people order by id`;
+    for (const row of stored) {
+      expect(keys.vault.isEncrypted(row.email_sealed)).toBe(true);
+      const original = rows.find((r) => r.id === row.id)!;
+      expect(await keys.vault.decryptFor(handle.db, row.person_id, row.email_sealed, aadOf(row.id))).toBe(
+        original.email,
+      );
+    }
+    // Idempotent: a second start finds nothing left to seal.
+    expect(await sealPlaintextRows(handle.db, step, 5)).toBe(0);
+    // The blind index is the environment's: equal for equal addresses, whatever their case.
+    expect(keys.index('A@Example.com', 'email')).toBe(keys.index('a@example.com', 'email'));
+    expect(keys.indexes('a@example.com', 'email')).toEqual([keys.index('a@example.com', 'email')]);
   });
 });
