@@ -122,6 +122,8 @@ export interface PersonVault {
   decryptFor(db: Database | Transaction, personId: string, value: string, aad: string): Promise<string>;
   /** Destroys the person's data key (idempotent); true when a live key was destroyed by this call. */
   shred(tx: Transaction, personId: string): Promise<boolean>;
+  /** Whether the person was erased here (their key destroyed): events arriving late for them must change nothing. */
+  isShredded(db: Database | Transaction, personId: string): Promise<boolean>;
   /** Re-wraps every live data key under the current KEK, in batches; keys that do not unwrap are listed, left as they were. */
   rewrap(db: Database, options?: { batchSize?: number }): Promise<{ rewrapped: number; failed: string[] }>;
   /** Whether `value` looks like a value of this vault (to tell encrypted rows from plaintext during a migration). */
@@ -268,6 +270,10 @@ export function createPersonVault(options: PersonVaultOptions): PersonVault {
       // After the update, so a concurrent read in this process cannot put the old key back.
       cache.delete(personId);
       return destroyed.length > 0;
+    },
+
+    async isShredded(db, personId) {
+      return Boolean((await readRow(db, personId))?.destroyedAt);
     },
 
     async rewrap(db, { batchSize = 500 } = {}) {

@@ -395,6 +395,10 @@ describe('sealing rows written before per-person keys', () => {
       );
     }
     // Idempotent: a second start finds nothing left to seal.
+    expect(await keys.vault.isShredded(handle.db, 'p1')).toBe(false);
+    await handle.db.transaction((tx) => keys.vault.shred(tx, 'p1'));
+    expect(await keys.vault.isShredded(handle.db, 'p1')).toBe(true);
+    expect(await keys.vault.isShredded(handle.db, 'nobody')).toBe(false);
     expect(await sealPlaintextRows(handle.db, step, 5)).toBe(0);
     // The blind index is the environment's: equal for equal addresses, whatever their case.
     expect(keys.index('A@Example.com', 'email')).toBe(keys.index('a@example.com', 'email'));
