@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '@bilten/testkit';
 import { generateDrizzleJson, generateMigration } from 'drizzle-kit/api';
 import { sql } from 'drizzle-orm';
@@ -283,6 +285,45 @@ describe('KEK rotation', () => {
     expect(await kekIds()).toEqual(['k1']);
     expect(await read(vaultOf(), 'r1', 'kim')).toBe('kim@example.com');
   });
+  it('npm run keys:rewrap re-wraps every person_keys table of the database, or the schemas named', async () => {
+    for (const person of people.slice(0, 5))
+      await store(vaultOf(), `row-${person}`, person, `${person}@example.com`);
+    const run = promisify(execFile);
+    const root = new URL('../../../', import.meta.url).pathname;
+    const kek = (...keys: Array<[string, Buffer]>) =>
+      keys.map(([id, key]) => `${id}:${key.toString('base64')}`).join(',');
+    const env = { ...process.env, DATABASE_URL: database.url, PERSON_KEK_KEYS: kek(['k2', k2], ['k1', k1]) };
+    const named = await run(
+      process.execPath,
+      ['--import', 'tsx', 'stack/src/rewrap-keys.ts', '--schema', 'elsewhere'],
+      { cwd: root, env },
+    );
+    expect(named.stdout).toContain('elsewhere.person_keys: no such table here, skipped');
+    expect(new Set(await kekIds())).toEqual(new Set(['k1']));
+    const all = await run(
+      process.execPath,
+      ['--import', 'tsx', 'stack/src/rewrap-keys.ts', '--batch-size', '2'],
+      { cwd: root, env },
+    );
+    expect(all.stdout).toContain('scratch.person_keys: 5 data key(s) re-wrapped under KEK "k2"');
+    expect(new Set(await kekIds())).toEqual(new Set(['k2']));
+    // A KEK list that cannot unwrap them: exit 1, keys left as they were.
+    const wrong = run(process.execPath, ['--import', 'tsx', 'stack/src/rewrap-keys.ts'], {
+      cwd: root,
+      env: { ...env, PERSON_KEK_KEYS: kek(['k3', randomBytes(32)], ['k2', randomBytes(32)]) },
+    });
+    await expect(wrong).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('5 key(s) did not unwrap'),
+    });
+    expect(new Set(await kekIds())).toEqual(new Set(['k2']));
+    const refused = run(
+      process.execPath,
+      ['--import', 'tsx', 'stack/src/rewrap-keys.ts', '--schema', 'No Schema'],
+      { cwd: root, env },
+    );
+    await expect(refused).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage:') });
+  }, 60_000);
 });
 
 describe('configuration', () => {
