@@ -1,5 +1,5 @@
 /** What the checkout benchmark needs before it starts: a published event and signed-in buyers. */
-import { graphql } from '@bilten/testkit';
+import { copyAccounts, graphql } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
 import { eventInput, type TestStack } from '../../stack/test/support.ts';
 
@@ -73,12 +73,11 @@ export async function buyers(stack: TestStack, count: number, loginConcurrency: 
   const template = await stack.signUp();
   const ids = Array.from({ length: count - 1 }, () => uuidv7());
   const emails = ids.map((_, i) => `checkout-buyer-${i}-${template.userId.slice(-8)}@example.com`);
-  await stack.sql`
-    insert into identity.users (id, email, display_name, password_hash, email_verified_at)
-    select n.id, n.email, 'Checkout buyer', u.password_hash, now()
-    from unnest(${stack.sql.array(ids)}::uuid[], ${stack.sql.array(emails)}::text[]) as n(id, email),
-      identity.users u
-    where u.id = ${template.userId}`;
+  await copyAccounts(
+    stack.sql,
+    template.userId,
+    ids.map((id, i) => ({ id, email: emails[i]!, displayName: 'Checkout buyer' })),
+  );
   let next = 0;
   const signedIn: Buyer[] = [];
   await Promise.all(

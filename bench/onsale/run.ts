@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { graphql } from '@bilten/testkit';
+import { copyAccounts, graphql } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
 import { eventInput, startTestStack, type TestStack } from '../../stack/test/support.ts';
 import { type CpuUsage, cpuMeter, fmt, formatTable, type LatencySummary } from '../stats.ts';
@@ -114,12 +114,11 @@ async function buyers(stack: TestStack, count: number): Promise<Headers[]> {
   const template = await stack.signUp();
   const ids = Array.from({ length: count - 1 }, () => uuidv7());
   const emails = ids.map((_, i) => `onsale-buyer-${i}-${template.userId.slice(-8)}@example.com`);
-  await stack.sql`
-    insert into identity.users (id, email, display_name, password_hash, email_verified_at)
-    select n.id, n.email, 'On-sale buyer', u.password_hash, now()
-    from unnest(${stack.sql.array(ids)}::uuid[], ${stack.sql.array(emails)}::text[]) as n(id, email),
-      identity.users u
-    where u.id = ${template.userId}`;
+  await copyAccounts(
+    stack.sql,
+    template.userId,
+    ids.map((id, i) => ({ id, email: emails[i]!, displayName: 'On-sale buyer' })),
+  );
   const logins = await Promise.all(
     Array.from({ length: config.loginConcurrency }, async (_, loop) => {
       const tokens: Headers[] = [];

@@ -342,8 +342,8 @@ export function registerRateLimits(
   const charges = new WeakMap<FastifyRequest, Charge>();
   const refusals = new Counter({
     name: 'gateway_rate_limit_refusals_total',
-    help: 'Requests refused with 429 because their bucket was short, by kind of client',
-    labelNames: ['kind'],
+    help: 'Requests refused with 429 because their bucket was short, by kind of client and policy (an API key: its plan); never the client itself',
+    labelNames: ['kind', 'policy'],
     registers: [deps.registry],
   });
 
@@ -380,7 +380,7 @@ export function registerRateLimits(
       if (charged > 1) charges.set(request, { key, policy, policyName, charged });
       return true;
     }
-    refusals.inc({ kind });
+    refusals.inc({ kind, policy: policyName });
     const retryAfter = Math.max(
       1,
       Math.ceil((charged - taken.tokens) / (policy.capacity / policy.windowSeconds)),

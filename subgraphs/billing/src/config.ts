@@ -1,4 +1,4 @@
-import { dataEncryptionEnv, mailLinkSecret, port, serviceEnv } from '@bilten/platform';
+import { dataEncryptionEnv, mailLinkSecret, personKeysEnv, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -14,6 +14,8 @@ export const billingEnv = serviceEnv({
   STALE_PAYMENT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Encrypts payment-method tokens at rest (the platform key ring); required in production. */
   ...dataEncryptionEnv,
+  /** Seal buyers' names and addresses under a key per person (issue 18); required in production. */
+  ...personKeysEnv,
   /** Secret (≥ 32 characters) of the receipt PDF links in mails (HMAC); required in production. */
   RECEIPT_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Seals those links' tokens in events for messaging (the same value as identity's, orders' and messaging's). */

@@ -1,6 +1,7 @@
 import type { BaseContext, Database, KeyRing, SubgraphContext } from '@bilten/platform';
 import type { PaymentProviders } from './adapters/providers.ts';
 import type { ReceiptLinks } from './adapters/receipt-links.ts';
+import type { BuyerKeys } from './db/buyers.ts';
 import { createLoaders } from './db/loaders.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
@@ -18,6 +19,8 @@ export interface BillingServices {
   tokenKey: KeyRing;
   /** The tokens of receipt PDF links (RECEIPT_LINK_SECRET), sealed for messaging in receiptIssued. */
   receiptLinks: ReceiptLinks;
+  /** Seals and opens buyers' names and addresses per person (PERSON_KEK_KEYS, BLIND_INDEX_KEY; db/buyers.ts). */
+  buyerKeys: BuyerKeys;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BillingServices;

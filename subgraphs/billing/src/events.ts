@@ -3,6 +3,7 @@ import { brandContextConsumer, type ConsumerFactory, privacyRequestConsumers } f
 import { paymentProvidersOf } from './adapters/providers.ts';
 import { createReceiptLinks } from './adapters/receipt-links.ts';
 import type { BillingConfig } from './config.ts';
+import type { BillingServices } from './context.ts';
 import { brandContexts } from './db/schema.ts';
 import { orderChargeConsumer } from './domain/order-charges.ts';
 import { organizationCreatedConsumer, organizationUpdatedConsumer } from './domain/organizations.ts';
@@ -29,12 +30,18 @@ export {
  * registered, hence looked up at event time), and its copy of each organization's brand
  * (branding's brand_kit.changed), which receipts print with.
  */
-export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config }) => [
-  orderChargeConsumer,
+export const consumers: ConsumerFactory<BillingConfig, BillingServices> = ({
+  log,
+  outbox,
+  config,
+  services,
+}) => [
+  orderChargeConsumer(services.buyerKeys),
   refundConsumer(log, outbox, {
     providers: () => paymentProvidersOf(config),
     deadlineMs: config.PAYMENT_DEADLINE_MS,
     receiptLinks: createReceiptLinks(config),
+    buyerKeys: services.buyerKeys,
   }),
   organizationCreatedConsumer,
   organizationUpdatedConsumer,
@@ -45,6 +52,6 @@ export const consumers: ConsumerFactory<BillingConfig> = ({ log, outbox, config 
     outbox,
     exported: personalDataExported,
     erased: personalDataErased,
-    steps: billingPersonalDataSteps,
+    steps: billingPersonalDataSteps(services.buyerKeys),
   }),
 ];

@@ -5,6 +5,7 @@ import {
   defineSubgraph,
   type EncryptedColumn,
   keyRingFromEnv,
+  personKeysFromEnv,
 } from '@bilten/platform';
 import { braintreeAdapterFromConfig, braintreeGatewayFromConfig } from './adapters/braintree.ts';
 import { registerBraintreeWebhooks } from './adapters/braintree-webhooks.ts';
@@ -19,7 +20,8 @@ import { stripeAdapterFromConfig } from './adapters/stripe.ts';
 import { registerStripeWebhooks } from './adapters/stripe-webhooks.ts';
 import { type BillingConfig, billingEnv } from './config.ts';
 import { type BillingServices, createContext } from './context.ts';
-import { eventStore, PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN } from './db/schema.ts';
+import { type BuyerKeys, sealPlaintextBuyers } from './db/buyers.ts';
+import { eventStore, PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN, personKeys } from './db/schema.ts';
 import { startStalePaymentSweep } from './domain/stale-payments.ts';
 import * as published from './events.ts';
 import { consumers } from './events.ts';
@@ -43,6 +45,15 @@ export function billingProviders(config: BillingConfig, db: Database): PaymentPr
   return providers;
 }
 
+/** The vaults over billing.person_keys: signed-in buyers' (never renewed) and guests' (renewed when they buy again). */
+export const billingBuyerKeys = (
+  config: Parameters<typeof personKeysFromEnv>[2],
+  db: Database,
+): BuyerKeys => ({
+  users: personKeysFromEnv(db, personKeys, config),
+  guests: personKeysFromEnv(db, personKeys, config, { renewAfterShred: true }),
+});
+
 export const billingSubgraph = defineSubgraph({
   name: 'billing',
   directory: new URL('../', import.meta.url),
@@ -55,12 +66,17 @@ export const billingSubgraph = defineSubgraph({
   securityEvents: published.securityEventsRecorded,
   async setup({ config, db, log }) {
     const providers = billingProviders(config, db);
+    const buyerKeys = billingBuyerKeys(config, db);
+    // Rows written before per-person keys are sealed before this replica serves (idempotent).
+    const sealed = await sealPlaintextBuyers(db, buyerKeys);
+    if (sealed.charges || sealed.receipts) log.info(sealed, 'sealed plaintext buyers');
     const services: BillingServices = {
       providers,
       paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
       ledgerDb: db,
       tokenKey: keyRingFromEnv(config),
       receiptLinks: createReceiptLinks(config),
+      buyerKeys,
     };
     // Provider webhooks write payments and events like a consumer: the same outbox as resolvers.
     const webhookOutbox = createOutbox(eventStore, 'billing');
@@ -81,6 +97,7 @@ export const billingSubgraph = defineSubgraph({
           verifyToken,
           brandImages: createBrandImages({ assetsUrl: config.BRAND_ASSETS_URL }),
           publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
+          buyerKeys,
         });
         // The platform's endpoints when configured; organizations' accounts' endpoints always.
         registerBraintreeWebhooks(app, {
@@ -93,6 +110,7 @@ export const billingSubgraph = defineSubgraph({
           outbox: webhookOutbox,
           log,
           receiptLinks: services.receiptLinks,
+          buyerKeys,
         });
         registerStripeWebhooks(app, {
           secret: config.STRIPE_WEBHOOK_SECRET,
@@ -102,6 +120,7 @@ export const billingSubgraph = defineSubgraph({
           outbox: webhookOutbox,
           log,
           receiptLinks: services.receiptLinks,
+          buyerKeys,
         });
       },
     };

@@ -17,7 +17,7 @@ import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
 import { SANDBOX_ACTION_URL, sandboxCharges } from '../src/adapters/sandbox.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { applyProviderEvent } from '../src/domain/provider-events.ts';
-import { billingSubgraph } from '../src/server.ts';
+import { billingBuyerKeys, billingSubgraph } from '../src/server.ts';
 import { type AnnouncedOrder, announceOrder } from './support.ts';
 
 /** As the subgraph makes them in tests (the development secret): webhooks issue receipts too. */
@@ -414,7 +414,13 @@ describe('applyProviderEvent', () => {
   let handle: ReturnType<typeof connectDatabase>;
   const outbox = createOutbox(eventStore, 'billing');
   const { log, lines } = captureLogs('billing-provider-events');
-  const deps = () => ({ db: handle.db, outbox, log, receiptLinks });
+  const deps = () => ({
+    db: handle.db,
+    outbox,
+    log,
+    receiptLinks,
+    buyerKeys: billingBuyerKeys({ NODE_ENV: 'test' }, handle.db),
+  });
 
   beforeAll(() => {
     handle = connectDatabase({
@@ -602,6 +608,7 @@ describe('refundRequested', () => {
       outbox: createOutbox(eventStore, 'billing'),
       log: captureLogs().log,
       receiptLinks,
+      buyerKeys: billingBuyerKeys({ NODE_ENV: 'test' }, handle.db),
     };
     const event: ProviderEvent = {
       provider: 'SANDBOX',

@@ -128,6 +128,7 @@ describe("billing's step of a user's privacy requests", () => {
       'payments.tokens_deleted': 2,
       'payments.tokens_kept_unsettled': 0,
       'order_charges.anonymized': 2,
+      'person_keys.destroyed': 2,
     });
     expect(summary['outbox.purged']).toBeGreaterThan(0);
 
@@ -138,11 +139,16 @@ describe("billing's step of a user's privacy requests", () => {
     // The accounting records stay, numbered and totalled as issued, made out to no one.
     const ids = [world.hers.receiptId, world.asGuest.receiptId];
     const receipts = await subgraph.sql`
-      select buyer_name, buyer_email, total, number like '%-000%' as numbered from billing.receipts where id in ${subgraph.sql(ids)}`;
-    expect(receipts).toEqual([
-      { buyer_name: ERASED_NAME, buyer_email: ERASED_EMAIL, total: 4200, numbered: true },
-      { buyer_name: ERASED_NAME, buyer_email: ERASED_EMAIL, total: 4200, numbered: true },
-    ]);
+      select buyer_name_sealed, buyer_email_sealed, buyer_email_index, total, number like '%-000%' as numbered
+      from billing.receipts where id in ${subgraph.sql(ids)}`;
+    const anonymized = {
+      buyer_name_sealed: ERASED_NAME,
+      buyer_email_sealed: ERASED_EMAIL,
+      buyer_email_index: null,
+      total: 4200,
+      numbered: true,
+    };
+    expect(receipts).toEqual([anonymized, anonymized]);
     const payments = await subgraph.sql`
       select status, amount, payment_method_token_sealed is null as token_gone, card is not null as has_card
       from billing.payments where id in ${subgraph.sql([world.hers.paymentId, world.asGuest.paymentId])}`;
@@ -150,17 +156,14 @@ describe("billing's step of a user's privacy requests", () => {
       { status: 'SUCCEEDED', amount: 4200, token_gone: true, has_card: true },
       { status: 'SUCCEEDED', amount: 4200, token_gone: true, has_card: true },
     ]);
-    // Berina's order, receipt and token are as they were.
+    // Berina's order, receipt and token are as they were (sealed under her key, which lives).
     const [theirs] = await subgraph.sql`
-      select c.buyer_name, c.buyer_email, r.buyer_email as receipt_email, p.payment_method_token_sealed is not null as has_token
+      select c.buyer_email_sealed like 'p1.%' as sealed, r.buyer_email_sealed like 'p1.%' as receipt_sealed,
+        p.payment_method_token_sealed is not null as has_token,
+        (select destroyed_at is null from billing.person_keys where person_id = ${BERINA.userId}) as key_alive
       from billing.order_charges c join billing.receipts r on r.order_id = c.order_id join billing.payments p on p.order_id = c.order_id
       where c.order_id = ${world.theirs.orderId}`;
-    expect(theirs).toEqual({
-      buyer_name: BERINA.name,
-      buyer_email: BERINA.email,
-      receipt_email: BERINA.email,
-      has_token: true,
-    });
+    expect(theirs).toEqual({ sealed: true, receipt_sealed: true, has_token: true, key_alive: true });
 
     // A redelivery of the request answers nothing more; a second erasure finds nothing left.
     await subgraph.testBus.bus.publish(request);

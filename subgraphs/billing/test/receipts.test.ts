@@ -11,7 +11,7 @@ import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
 import { paymentById, refundById } from '../src/db/queries.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { issueCreditNote, issueReceipt } from '../src/domain/receipts.ts';
-import { billingSubgraph } from '../src/server.ts';
+import { billingBuyerKeys, billingSubgraph } from '../src/server.ts';
 import {
   type AnnouncedOrder,
   announceOrder,
@@ -50,6 +50,7 @@ const deps = () => ({
   outbox: createOutbox(eventStore, 'billing'),
   log: captureLogs('receipts-test').log,
   receiptLinks,
+  buyerKeys: billingBuyerKeys({ NODE_ENV: 'test' }, handle.db),
 });
 
 const money = (amount: number) => ({ amount, currency: 'EUR' });

@@ -15,7 +15,7 @@ import { createReceiptLinks } from '../src/adapters/receipt-links.ts';
 import { billingEnv } from '../src/config.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { type StaleSweepDeps, sweepStalePayments } from '../src/domain/stale-payments.ts';
-import { billingProviders, billingSubgraph } from '../src/server.ts';
+import { billingBuyerKeys, billingProviders, billingSubgraph } from '../src/server.ts';
 import { payNewOrder, refundInFull } from './support.ts';
 
 // Payments and refunds left PENDING because the provider did not answer are finished by the sweep,
@@ -86,6 +86,7 @@ describe('the sweep, called directly (as two replicas would, at once)', () => {
       tokenKey: keyRingFromEnv(config),
       paymentDeadlineMs: config.PAYMENT_DEADLINE_MS,
       receiptLinks: createReceiptLinks(config),
+      buyerKeys: billingBuyerKeys(config, database.db),
       staleSeconds: config.STALE_PAYMENT_SECONDS,
     };
   });

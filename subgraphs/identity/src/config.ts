@@ -3,6 +3,7 @@ import {
   fieldRateLimit,
   mailLinkSecret,
   optionalUrl,
+  personKeysEnv,
   port,
   serviceEnv,
 } from '@bilten/platform';
@@ -41,6 +42,8 @@ export const identityEnv = serviceEnv({
   SECURITY_ADMIN_READS_WINDOW_SECONDS: z.coerce.number().int().min(1).default(600),
   // Privacy requests (issue 18): the export private keys and archives are encrypted under DATA_ENCRYPTION_KEYS.
   ...dataEncryptionEnv,
+  // Per-person keys (issue 18): users' addresses and names sealed under each user's own key.
+  ...personKeysEnv,
   /** The public door, for the download links of data exports. */
   PUBLIC_GATEWAY_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

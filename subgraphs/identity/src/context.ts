@@ -2,6 +2,7 @@ import type {
   BaseContext,
   KeyRing,
   LinkTokenSeal,
+  PersonKeys,
   SecurityEventSink,
   SubgraphContext,
 } from '@bilten/platform';
@@ -26,6 +27,8 @@ export interface IdentityServices {
   securityMonitor: SecurityMonitor;
   /** DATA_ENCRYPTION_KEYS: data export keys and archives at rest (domain/privacy-requests.ts). */
   dataKeys: KeyRing;
+  /** Each user's data key and the blind index of addresses (db/users.ts): the same instance for resolvers and consumers. */
+  personKeys: PersonKeys;
   /** PUBLIC_GATEWAY_URL: the base of data export download links. */
   publicGatewayUrl: string;
 }
@@ -34,6 +37,6 @@ export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & Identi
 
 export const createContext = (base: BaseContext, services: IdentityServices): Context => ({
   ...base,
-  loaders: createLoaders(base.db),
+  loaders: createLoaders(base.db, services.personKeys),
   ...services,
 });

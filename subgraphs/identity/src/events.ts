@@ -1,5 +1,6 @@
 import { type ConsumerFactory, type EventConsumer, keyRingFromEnv, linkTokenSeal } from '@bilten/platform';
 import type { IdentityConfig } from './config.ts';
+import type { IdentityServices } from './context.ts';
 import { accessReportConsumers } from './domain/access-log.ts';
 import { accountRequestConsumers } from './domain/accounts.ts';
 import { closureConsumers } from './domain/organization-closure.ts';
@@ -38,9 +39,15 @@ export {
  * Every consumer this subgraph runs, one durable subscription each: catalog's answers to closure
  * requests, and identity's own account requests (issue 12: looked up after the answer).
  */
-export const consumers: ConsumerFactory<IdentityConfig> = ({ outbox, log, config }) => {
-  const accounts = { outbox, log, links: linkTokenSeal(config) };
-  const security = securityMonitorOf({ outbox, log, config });
+export const consumers: ConsumerFactory<IdentityConfig, IdentityServices> = ({
+  outbox,
+  log,
+  config,
+  services,
+}) => {
+  const { personKeys } = services;
+  const accounts = { outbox, log, links: linkTokenSeal(config), personKeys };
+  const security = securityMonitorOf({ outbox, log, config, personKeys });
   return [
     ...closureConsumers({ outbox, log }),
     ...accountRequestConsumers(accounts),
@@ -49,6 +56,6 @@ export const consumers: ConsumerFactory<IdentityConfig> = ({ outbox, log, config
     // Every other service's security events, into the one stream and its detection rules (issue 18).
     ...securityEventConsumers(security),
     // The other services' answers to privacy requests (issue 18): export parts and erasures.
-    ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config) }),
+    ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config), personKeys }),
   ];
 };

@@ -8,13 +8,15 @@ import {
   type EncryptedColumn,
   keyRingFromEnv,
   linkTokenSeal,
+  personKeysFromEnv,
   plainTextReply,
 } from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { securityMetrics } from './adapters/security-metrics.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
-import { eventStore } from './db/schema.ts';
+import { eventStore, personKeys } from './db/schema.ts';
+import { sealPlaintextUsers } from './db/users.ts';
 import { startAuditAnchor } from './domain/access-log.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
 import { startRegulatorDeadlineWatch } from './domain/incident-queries.ts';
@@ -48,7 +50,13 @@ export const identitySubgraph = defineSubgraph({
   }),
   async setup({ db, log, config, auth }) {
     const keys = await openSigningKeys({ db, env: config, log, ...auth });
-    const securityMonitor = securityMonitorOf({ outbox: createOutbox(eventStore, 'identity'), log, config });
+    const keysOfPersons = personKeysFromEnv(db, personKeys, config);
+    const securityMonitor = securityMonitorOf({
+      outbox: createOutbox(eventStore, 'identity'),
+      log,
+      config,
+      personKeys: keysOfPersons,
+    });
     const services: IdentityServices = {
       keys,
       passwords: await createPasswordHasher(),
@@ -59,10 +67,14 @@ export const identitySubgraph = defineSubgraph({
       securityMonitor,
       dataKeys: keyRingFromEnv(config),
       publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
+      personKeys: keysOfPersons,
     };
+    // Rows written before per-person keys are sealed before anything reads them (issue 18).
+    const sealed = await sealPlaintextUsers(db, services.personKeys);
+    if (sealed.users || sealed.verifications) log.info(sealed, 'plaintext personal data sealed');
     const bootstrapAdmin = bootstrapAdminFrom(config);
     if (bootstrapAdmin) {
-      const { userId, outcome } = await ensurePlatformAdmin(db, services.passwords, bootstrapAdmin, {
+      const { userId, outcome } = await ensurePlatformAdmin(db, services, bootstrapAdmin, {
         setPassword: false,
       });
       log.info({ userId, outcome }, 'bootstrap platform administrator ensured');
@@ -78,7 +90,7 @@ export const identitySubgraph = defineSubgraph({
         securityMetrics.register(deps.registry);
         const anchor = startAuditAnchor(deps, config.AUDIT_ANCHOR_MS);
         const privacy = startPrivacyRequestSweep(
-          { ...deps, dataKeys: services.dataKeys },
+          { ...deps, dataKeys: services.dataKeys, personKeys: services.personKeys },
           config.PRIVACY_REQUEST_RETRY_MS,
         );
         // The regulator's 72-hour clock as gauges (domain/incident-queries.ts), refreshed every 30 s.

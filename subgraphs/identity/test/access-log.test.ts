@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { auditChainAnchored } from '@bilten/contracts/identity';
 import { personalDataAccessed as ordersPersonalDataAccessed } from '@bilten/contracts/orders';
 import { ACCESS_LOG_GENESIS, type AccessActorKind, accessLogRowHash, newEvent } from '@bilten/platform';
-import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { insertAccounts, recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
 import { codeOf } from './support.ts';
@@ -24,9 +24,7 @@ afterAll(async () => {
 
 async function newUser(roles: string[] = []) {
   const id = randomUUID();
-  await subgraph.sql`
-    insert into identity.users (id, email, display_name, roles, email_verified_at)
-    values (${id}, ${`${id}@example.com`}, 'Someone', ${roles}, now())`;
+  await insertAccounts(subgraph.sql, [{ id, email: `${id}@example.com`, displayName: 'Someone', roles }]);
   return { id, headers: await subgraph.bearer({ sub: id, roles }) };
 }
 

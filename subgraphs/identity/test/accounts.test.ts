@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createTokenVerifier, type DomainEvent } from '@bilten/platform';
 import {
+  emailIndexOf,
   type GqlResult,
+  openedAccount,
   recordEvents,
   type SignedInUser,
   signUp,
@@ -74,9 +76,9 @@ async function registerUser(address = email()) {
     input: { email: address, password: PASSWORD, displayName: 'Acct' },
   });
   expect(result.data!.register.accepted).toBe(true);
-  const [user] = await sql<[{ id: string; email: string; emailVerified: boolean }]>`
-    select id, email, email_verified_at is not null as "emailVerified" from identity.users where email = ${address}`;
-  return user;
+  const [user] = await sql<[{ id: string; emailVerified: boolean }]>`
+    select id, email_verified_at is not null as "emailVerified" from identity.users where email_index = ${emailIndexOf(address)}`;
+  return user && { ...user, email: (await openedAccount(sql, user.id))!.email };
 }
 
 const login = (address: string, password = PASSWORD) =>
@@ -769,8 +771,7 @@ describe('changeEmail', () => {
       },
     );
     expect(late.data!.verifyEmail.errors[0]!.code).toBe('ALREADY_EXISTS');
-    const [row] = await sql`select email from identity.users where id = ${user.userId}`;
-    expect(row!.email).toBe(user.email);
+    expect((await openedAccount(sql, user.userId))!.email).toBe(user.email);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { consentChanged } from '@bilten/contracts/identity';
-import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { insertAccounts, recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
 import { codeOf } from './support.ts';
@@ -19,9 +19,7 @@ afterAll(async () => {
 
 async function newUser() {
   const id = randomUUID();
-  await subgraph.sql`
-    insert into identity.users (id, email, display_name, email_verified_at)
-    values (${id}, ${`${id}@example.com`}, 'Someone', now())`;
+  await insertAccounts(subgraph.sql, [{ id, email: `${id}@example.com`, displayName: 'Someone' }]);
   return { id, headers: await subgraph.bearer({ sub: id }) };
 }
 

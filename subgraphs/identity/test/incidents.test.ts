@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { apiKeyRevoked, breachNotificationRequested, sessionsRevoked } from '@bilten/contracts/identity';
 import { connectDatabase, type DatabaseHandle } from '@bilten/platform';
 import {
+  insertAccounts,
   refreshAccess,
   type SignedInUser,
   signUp,
@@ -94,11 +95,12 @@ const advance = (id: string, status: string, extra: Record<string, unknown> = {}
 
 /** An account made directly in the table (for numbers of users no sign-up would be quick for). */
 async function bareUsers(count: number): Promise<string[]> {
-  const rows = await subgraph.sql<Array<{ id: string }>>`
-    insert into identity.users (id, email, display_name, email_verified_at)
-    select gen_random_uuid(), 'bulk-' || gen_random_uuid() || '@example.com', 'Bulk ' || n, now()
-    from generate_series(1, ${count}) n returning id`;
-  return rows.map((row) => row.id);
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await insertAccounts(
+    subgraph.sql,
+    ids.map((id, n) => ({ id, email: `bulk-${id}@example.com`, displayName: `Bulk ${n + 1}` })),
+  );
+  return ids;
 }
 
 /** The status of identity's `/internal/access/current` for the user's token, as the gateway asks it. */

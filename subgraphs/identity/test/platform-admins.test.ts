@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startSubgraph } from '@bilten/platform';
-import { captureLogs, signUp, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
+import { captureLogs, emailIndexOf, signUp, startTestSubgraph, type TestSubgraph } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
 import { claimsOf, MANY_SIGNUPS, OWN_TOKENS } from './support.ts';
@@ -42,7 +42,7 @@ const liveSessions = async (userId: string) => {
 };
 
 const accounts = (email: string) =>
-  subgraph.sql`select roles, email_verified_at is not null as verified from identity.users where email = ${email}`;
+  subgraph.sql`select roles, email_verified_at is not null as verified from identity.users where email_index = ${emailIndexOf(email)}`;
 
 describe('bootstrap administrator (BOOTSTRAP_ADMIN_EMAIL, BOOTSTRAP_ADMIN_PASSWORD)', () => {
   it('exists after start as a verified platform ADMIN who can sign in', async () => {
@@ -54,7 +54,7 @@ describe('bootstrap administrator (BOOTSTRAP_ADMIN_EMAIL, BOOTSTRAP_ADMIN_PASSWO
   });
 
   it('is idempotent: another start changes nothing, not even a password changed since', async () => {
-    await subgraph.sql`update identity.users set password_hash = null where email = ${BOOTSTRAP_EMAIL}`;
+    await subgraph.sql`update identity.users set password_hash = null where email_index = ${emailIndexOf(BOOTSTRAP_EMAIL)}`;
     const { log, lines } = captureLogs('identity-restart');
     const again = await startSubgraph(identitySubgraph, {
       databaseUrl: subgraph.database.url,
@@ -71,7 +71,7 @@ describe('bootstrap administrator (BOOTSTRAP_ADMIN_EMAIL, BOOTSTRAP_ADMIN_PASSWO
     expect(JSON.stringify(lines)).not.toContain(BOOTSTRAP_PASSWORD);
     expect(await accounts(BOOTSTRAP_EMAIL)).toEqual([{ roles: ['ADMIN'], verified: true }]);
     const [row] =
-      await subgraph.sql`select password_hash from identity.users where email = ${BOOTSTRAP_EMAIL}`;
+      await subgraph.sql`select password_hash from identity.users where email_index = ${emailIndexOf(BOOTSTRAP_EMAIL)}`;
     expect(row!.password_hash).toBeNull();
   });
 

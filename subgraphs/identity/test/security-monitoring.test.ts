@@ -3,7 +3,7 @@ import { securityEventsRecorded as catalogSecurityEvents } from '@bilten/contrac
 import { securityAlertRaised } from '@bilten/contracts/identity';
 import { securityEventsRecorded as ordersSecurityEvents } from '@bilten/contracts/orders';
 import { newEvent, type SecurityEvent } from '@bilten/platform';
-import { recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
+import { insertAccounts, recordEvents, startTestSubgraph, type TestSubgraph, waitFor } from '@bilten/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '../src/server.ts';
 import { codeOf } from './support.ts';
@@ -40,9 +40,9 @@ function event(type: SecurityEvent['type'], overrides: Partial<SecurityEvent> = 
 
 async function newAdmin() {
   const id = randomUUID();
-  await subgraph.sql`
-    insert into identity.users (id, email, display_name, roles, email_verified_at)
-    values (${id}, ${`${id}@example.com`}, 'Admin', ${['ADMIN']}, now())`;
+  await insertAccounts(subgraph.sql, [
+    { id, email: `${id}@example.com`, displayName: 'Admin', roles: ['ADMIN'] },
+  ]);
   return { id, headers: await subgraph.bearer({ sub: id, roles: ['ADMIN'] }) };
 }
 
@@ -172,9 +172,7 @@ describe('token reuse and admin exports', () => {
     expect(raised.payload.recipients.map((r) => r.userId)).toContain(admin.id);
 
     const userId = randomUUID();
-    await subgraph.sql`
-      insert into identity.users (id, email, display_name, email_verified_at)
-      values (${userId}, ${`${userId}@example.com`}, 'User', now())`;
+    await insertAccounts(subgraph.sql, [{ id: userId, email: `${userId}@example.com`, displayName: 'User' }]);
     const user = await subgraph.bearer({ sub: userId, roles: [] });
     const own = await subgraph.gql<{ requestDataExport: { errors: unknown[] } }>(
       'mutation { requestDataExport { errors { code } } }',

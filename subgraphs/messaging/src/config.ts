@@ -1,4 +1,11 @@
-import { dataEncryptionEnv, mailLinkSecret, optionalFile, port, serviceEnv } from '@bilten/platform';
+import {
+  dataEncryptionEnv,
+  mailLinkSecret,
+  optionalFile,
+  personKeysEnv,
+  port,
+  serviceEnv,
+} from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -34,8 +41,10 @@ export const messagingEnv = serviceEnv({
   MAIL_LINK_SECRET: mailLinkSecret,
   /** Where people reach the gateway, for those pages. */
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
-  /** Encrypts the recipients' addresses (the book, db/schema.ts `recipients`). */
+  /** Encrypts template data and webhook secrets. */
   ...dataEncryptionEnv,
+  /** KEKs and blind-index secrets of the per-person keys sealing addresses, numbers and names (db/person-keys.ts). */
+  ...personKeysEnv,
   /** A second SMTP server: takes over while the primary keeps failing (domain/deliveries.ts). */
   SMTP_FALLBACK_URL: optionalSmtpUrl,
   /** A PEM file of the CA that signs the SMTP servers' certificates (smtps:// or STARTTLS), beside the system's. */

@@ -1,12 +1,15 @@
 import type { BaseContext, KeyRing, SubgraphContext } from '@bilten/platform';
 import { createLoaders } from './db/loaders.ts';
+import type { MessagingKeys } from './db/person-keys.ts';
 import type { Renderer } from './domain/channels.ts';
 import type { TargetPolicy } from './domain/webhook-targets.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
 export interface MessagingServices {
-  /** Encrypts what messaging keeps about people (addresses, phone numbers; DATA_ENCRYPTION_KEYS). */
+  /** Encrypts template data and webhook secrets (DATA_ENCRYPTION_KEYS). */
   ring: KeyRing;
+  /** Seals what messaging keeps about people (addresses, numbers, names) under each person's key. */
+  keys: MessagingKeys;
   /** The VAPID public key browsers subscribe with; null when web push is not configured. */
   webPushPublicKey: string | null;
   /** Outside production, push endpoints on 127.0.0.1/localhost over http are accepted (tests, local push services). */

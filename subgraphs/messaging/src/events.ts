@@ -2,13 +2,13 @@ import { personalDataErased, personalDataExported } from '@bilten/contracts/mess
 import {
   type ConsumerFactory,
   type EventConsumer,
-  keyRingFromEnv,
   linkTokenSeal,
   privacyRequestConsumers,
 } from '@bilten/platform';
 import { createAddressHash } from './adapters/address-hash.ts';
 import { createRenderer } from './adapters/renderer.ts';
 import { linkBaseOf, type MessagingConfig } from './config.ts';
+import type { MessagingServices } from './context.ts';
 import { brandKitConsumer } from './domain/brand-kits.ts';
 import { breachNoticeConsumer } from './domain/breach-notices.ts';
 import { consentCopyConsumer } from './domain/consents.ts';
@@ -46,13 +46,19 @@ export {
 // Identity's breach notices go to the affected users by email and in-app (domain/breach-notices.ts).
 
 /** Every consumer this subgraph runs, one durable subscription each. */
-export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbox }) => {
-  const ring = keyRingFromEnv(config);
+export const consumers: ConsumerFactory<MessagingConfig, MessagingServices> = ({
+  log,
+  config,
+  outbox,
+  services,
+}) => {
+  const { ring, keys } = services;
   const site = config.PUBLIC_WEB_URL ?? config.PUBLIC_GATEWAY_URL;
   // What every workflow (domain/workflows.ts) runs with: notify()'s engine and where links go.
   const workflowDeps: WorkflowDeps = {
     outbox,
     ring,
+    keys,
     // In-app notices link to the platform (the person is in Bilten's app): no brand is given.
     renderer: createRenderer({ site, gateway: config.PUBLIC_GATEWAY_URL }),
     push: { enabled: Boolean(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY) },
@@ -65,8 +71,8 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
   };
   return [
     ...workflowConsumers(workflowDeps),
-    ...orderBookConsumers(ring),
-    ...recipientBookConsumers(ring),
+    ...orderBookConsumers(keys),
+    ...recipientBookConsumers(keys),
     ...organizationNameConsumers(),
     organizationClosedConsumer(),
     brandKitConsumer(),
@@ -76,7 +82,7 @@ export const consumers: ConsumerFactory<MessagingConfig> = ({ log, config, outbo
     breachNoticeConsumer(workflowDeps),
     // Identity's security alerts go to the platform admins in-app and by email (domain/security-alerts.ts).
     securityAlertConsumer(workflowDeps),
-    consentCopyConsumer,
+    consentCopyConsumer(keys),
     // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
     ...privacyRequestConsumers({
       service: 'messaging',

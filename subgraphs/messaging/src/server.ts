@@ -19,18 +19,13 @@ import { createWebhookMetrics, createWebhookSender } from './adapters/webhook-se
 import type { MessagingConfig } from './config.ts';
 import { messagingEnv } from './config.ts';
 import { createContext } from './context.ts';
-import {
-  DELIVERY_COLUMNS,
-  eventStore,
-  ORDER_BOOK_EMAIL_COLUMN,
-  PHONE_COLUMN,
-  RECIPIENT_EMAIL_COLUMN,
-  WEBHOOK_SECRET_COLUMNS,
-} from './db/schema.ts';
+import { type MessagingKeys, messagingKeysFromEnv } from './db/person-keys.ts';
+import { DELIVERY_COLUMNS, eventStore, WEBHOOK_SECRET_COLUMNS } from './db/schema.ts';
 import { startDeliveryWorker } from './domain/delivery-worker.ts';
 import { createEmailTracking, trackClick, trackOpen } from './domain/engagement.ts';
 import { optOut } from './domain/preferences.ts';
 import { startReminderSweep } from './domain/reminders.ts';
+import { sealPersonData } from './domain/sealing-migration.ts';
 import { startTestMessageSweep } from './domain/test-messages.ts';
 import { startWebhookWorker } from './domain/webhook-deliveries.ts';
 import * as published from './events.ts';
@@ -40,14 +35,11 @@ import { resolvers } from './resolvers/index.ts';
 /** Signs the one-click opt-out links; for the stack's tests, which follow them through the gateway. */
 export { createUnsubscribeLinks };
 
-/** Messaging's encrypted columns, for `npm run keys:rotate`. */
-export const encryptedColumns: EncryptedColumn[] = [
-  RECIPIENT_EMAIL_COLUMN,
-  PHONE_COLUMN,
-  ...DELIVERY_COLUMNS,
-  ORDER_BOOK_EMAIL_COLUMN,
-  ...WEBHOOK_SECRET_COLUMNS,
-];
+/**
+ * Messaging's columns under the key ring, for `npm run keys:rotate`: template data and webhook
+ * secrets. Personal data is sealed per person (db/person-keys.ts): its KEKs rotate by re-wrapping.
+ */
+export const encryptedColumns: EncryptedColumn[] = [DELIVERY_COLUMNS[1], ...WEBHOOK_SECRET_COLUMNS];
 
 export const messagingSubgraph = defineSubgraph({
   name: 'messaging',
@@ -61,9 +53,15 @@ export const messagingSubgraph = defineSubgraph({
   securityEvents: published.securityEventsRecorded,
   async setup({ config, db, log }) {
     const links = createUnsubscribeLinks({ env: config, gateway: config.PUBLIC_GATEWAY_URL });
+    const ring = keyRingFromEnv(config);
+    const keys = messagingKeysFromEnv(db, config);
+    // Rows from before per-person keys are sealed under them before anything is served or sent.
+    const sealed = await sealPersonData(db, { keys, ring });
+    if (sealed) log.info({ sealed }, 'personal data sealed under per-person keys');
     return {
       services: {
-        ring: keyRingFromEnv(config),
+        ring,
+        keys,
         webPushPublicKey: vapidPublicKey(config),
         production: config.NODE_ENV === 'production',
         webhookTargets: webhookTargetsOf(config),
@@ -85,7 +83,7 @@ export const messagingSubgraph = defineSubgraph({
       background: (deps) => {
         const jobs = [
           startReminderSweep(deps, config.REMINDER_SWEEP_MS),
-          startDeliveryWorkerFromConfig(config, deps),
+          startDeliveryWorkerFromConfig(config, keys, deps),
           startTestMessageSweep(deps),
           startWebhookWorkerFromConfig(config, deps),
         ];
@@ -105,6 +103,7 @@ export const rendererOf = (config: MessagingConfig) =>
 /** The worker of a running messaging: every sender and setting from its configuration. */
 function startDeliveryWorkerFromConfig(
   config: MessagingConfig,
+  keys: MessagingKeys,
   { db, log, registry }: { db: Database; log: Logger; registry: Registry },
 ): { stop(): Promise<void> } {
   return startDeliveryWorker({
@@ -112,6 +111,7 @@ function startDeliveryWorkerFromConfig(
     log,
     metrics: createDeliveryMetrics(registry),
     ring: keyRingFromEnv(config),
+    keys,
     addressHash: createAddressHash(config),
     renderer: rendererOf(config),
     email: createEmailSender(config, log),

@@ -33,6 +33,7 @@ import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { createEmailSender } from '../src/adapters/mailer.ts';
 import { createRenderer } from '../src/adapters/renderer.ts';
 import { createUnsubscribeLinks } from '../src/adapters/unsubscribe-links.ts';
+import { type MessagingKeys, messagingKeysFromEnv } from '../src/db/person-keys.ts';
 import { deliveries } from '../src/db/schema.ts';
 import { brandFromContext, brandKitConsumer } from '../src/domain/brand-kits.ts';
 import type { DataOf } from '../src/domain/channels.ts';
@@ -195,11 +196,13 @@ describe('the delivery worker', () => {
   const unsubscribe = createUnsubscribeLinks({ env, gateway: 'https://gateway.example' });
   let database: TestDatabase;
   let handle: DatabaseHandle;
+  let keys: MessagingKeys;
 
   beforeAll(async () => {
     database = await createTestDatabase();
     await applyMigrations(database.url, 'messaging', new URL('../drizzle/', import.meta.url));
     handle = connectDatabase({ url: database.url, applicationName: 'branded-links-test' });
+    keys = messagingKeysFromEnv(handle.db, env);
   });
 
   afterAll(async () => {
@@ -228,7 +231,7 @@ describe('the delivery worker', () => {
     const address = `${uuidv7()}@example.test`;
     const ticketId = uuidv7();
     await handle.db.transaction((tx) =>
-      enqueueDeliveries(tx, { ring, addressHash }, [
+      enqueueDeliveries(tx, { ring, keys, addressHash }, [
         {
           kind: 'orderConfirmed',
           channel: 'EMAIL',
@@ -251,6 +254,7 @@ describe('the delivery worker', () => {
       sql: handle.sql,
       log,
       ring,
+      keys,
       addressHash,
       renderer: renderer(),
       email: createEmailSender(

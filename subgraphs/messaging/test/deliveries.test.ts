@@ -29,17 +29,17 @@ import { createRenderer } from '../src/adapters/renderer.ts';
 import { createUnsubscribeLinks } from '../src/adapters/unsubscribe-links.ts';
 import { createPushSender } from '../src/adapters/web-push.ts';
 import { claimDueDeliveries } from '../src/db/deliveries.ts';
+import { type MessagingKeys, messagingKeysFromEnv, sealFor } from '../src/db/person-keys.ts';
 import { upsertOrganizationName, upsertRecipient } from '../src/db/recipients.ts';
 import {
   brandContexts,
-  DELIVERY_COLUMNS,
   deliveries,
   deliveryAttempts,
   pushSubscriptions,
   RECIPIENT_EMAIL_COLUMN,
   suppressedAddresses,
 } from '../src/db/schema.ts';
-import { enqueueDeliveries, type NewDelivery } from '../src/domain/deliveries.ts';
+import { addressOf, enqueueDeliveries, type NewDelivery } from '../src/domain/deliveries.ts';
 import { type DeliveryWorkerDeps, startDeliveryWorker } from '../src/domain/delivery-worker.ts';
 import { encryptedColumns } from '../src/server.ts';
 import { closedPort, startRefusingSmtp } from './refusing-smtp.ts';
@@ -66,11 +66,13 @@ const senderConfig: Omit<EmailSenderConfig, 'SMTP_URL'> = {
 let database: TestDatabase;
 let handle: DatabaseHandle;
 let smtp: TestSmtpServer;
+let keys: MessagingKeys;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   await applyMigrations(database.url, 'messaging', new URL('../drizzle/', import.meta.url));
   handle = connectDatabase({ url: database.url, applicationName: 'deliveries-test' });
+  keys = messagingKeysFromEnv(handle.db, env);
   smtp = await startTestSmtpServer();
 });
 
@@ -88,6 +90,7 @@ function startWorker(overrides: Partial<DeliveryWorkerDeps> = {}) {
     sql: handle.sql,
     log,
     ring,
+    keys,
     addressHash,
     renderer: createRenderer(),
     email: createEmailSender({ ...senderConfig, SMTP_URL: smtp.url }, log),
@@ -118,7 +121,7 @@ const enqueue = (...items: Array<Partial<NewDelivery> & { address: string }>) =>
   handle.db.transaction((tx) =>
     enqueueDeliveries(
       tx,
-      { ring, addressHash },
+      { ring, keys, addressHash },
       items.map((item) => ({
         kind: 'emailVerification',
         channel: 'EMAIL',
@@ -188,8 +191,9 @@ describe('delivery queue and worker', () => {
       // At rest the address and the link's token are encrypted, bound to the row.
       expect(row.addressSealed).not.toContain(address);
       expect(row.dataSealed).not.toContain(data.link);
-      expect(ring.decrypt(row.addressSealed, columnAad(DELIVERY_COLUMNS[0], row.id))).toBe(address);
-      expect(() => ring.decrypt(row.addressSealed, columnAad(DELIVERY_COLUMNS[0], uuidv7()))).toThrow();
+      expect(row.addressSealed.startsWith('p1.')).toBe(true);
+      expect(await addressOf(handle.db, keys, row)).toBe(address);
+      await expect(addressOf(handle.db, keys, { ...row, id: uuidv7() })).rejects.toThrow();
     } finally {
       await worker.stop();
     }
@@ -384,9 +388,15 @@ describe('delivery queue and worker', () => {
     await handle.db.transaction(async (tx) => {
       await upsertRecipient(tx, {
         userId,
-        emailSealed: ring.encrypt(bookAddress, columnAad(RECIPIENT_EMAIL_COLUMN, userId)),
+        emailSealed: (await sealFor(
+          tx,
+          keys,
+          { userId },
+          bookAddress,
+          columnAad(RECIPIENT_EMAIL_COLUMN, userId),
+        ))!,
         emailSetAt: new Date(),
-        displayName: 'Lejla',
+        displayNameSealed: null,
       });
       await tx.insert(pushSubscriptions).values({
         id: subscriptionId,
@@ -492,7 +502,7 @@ describe('delivery queue and worker', () => {
     }
   });
 
-  it('npm run keys:rotate re-encrypts the deliveries’ addresses and data', async () => {
+  it('npm run keys:rotate re-encrypts the deliveries’ data; addresses stay under their person’s key', async () => {
     const sourceEventId = uuidv7();
     const address = newAddress();
     // Held an hour (quiet hours): no worker runs here anyway, and it stays QUEUED.
@@ -502,12 +512,14 @@ describe('delivery queue and worker', () => {
       DATA_ENCRYPTION_KEYS: `k2:${randomBytes(32).toString('base64')},${DATA_KEY}`,
     });
     const results = await rotateEncryptedColumns(handle.sql, rotated, encryptedColumns);
-    for (const column of ['messaging.deliveries.address_sealed', 'messaging.deliveries.data_sealed'])
-      expect(results).toContainEqual(expect.objectContaining({ column, failed: [] }));
+    expect(results).toContainEqual(
+      expect.objectContaining({ column: 'messaging.deliveries.data_sealed', failed: [] }),
+    );
+    expect(results.map((result) => result.column)).not.toContain('messaging.deliveries.address_sealed');
     const [row] = await rowsOf(sourceEventId);
-    expect(row!.addressSealed.startsWith('v1.k2.')).toBe(true);
+    expect(row!.addressSealed.startsWith('p1.')).toBe(true);
     expect(row!.dataSealed.startsWith('v1.k2.')).toBe(true);
-    expect(rotated.decrypt(row!.addressSealed, columnAad(DELIVERY_COLUMNS[0], row!.id))).toBe(address);
+    expect(await addressOf(handle.db, keys, row!)).toBe(address);
     expect(row!.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
   });
 });

@@ -18,6 +18,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { registerDeliveryWebhooks } from '../src/adapters/delivery-webhooks.ts';
+import { messagingKeysFromEnv } from '../src/db/person-keys.ts';
 import { DELIVERY_COLUMNS } from '../src/db/schema.ts';
 import { enqueueDeliveries } from '../src/domain/deliveries.ts';
 import { createEmailTracking } from '../src/domain/engagement.ts';
@@ -67,6 +68,8 @@ interface DeliveryState {
 }
 
 interface NewDelivery {
+  /** Unset: a reader who granted ANALYTICS, so opens and clicks count. */
+  recipientId?: string;
   kind?: string;
   category?: string;
   channel?: 'EMAIL' | 'SMS' | 'WEB_PUSH';
@@ -84,6 +87,15 @@ interface NewDelivery {
 
 const addressHash = createAddressHash({ NODE_ENV: 'test', MAIL_LINK_SECRET: SECRET });
 
+/** A user whose copy of identity's consents grants ANALYTICS (opens and clicks are tracked). */
+async function analyticsReader() {
+  const userId = uuidv7();
+  await subgraph.sql`
+    insert into messaging.consents (user_id, purpose, granted, text_version, changed_at)
+    values (${userId}, 'ANALYTICS', true, 'analytics/test', now())`;
+  return userId;
+}
+
 /**
  * A delivery row in the state the worker and earlier webhooks would have left it (address and data
  * sealed as enqueueDeliveries seals them). Inserted directly: enqueueing gives only QUEUED rows, and
@@ -91,17 +103,18 @@ const addressHash = createAddressHash({ NODE_ENV: 'test', MAIL_LINK_SECRET: SECR
  */
 async function insertDelivery(row: NewDelivery = {}) {
   const id = uuidv7();
+  const recipientId = row.recipientId ?? (await analyticsReader());
   const address = row.address ?? `reader-${id}@example.com`;
   const status = row.status ?? 'SENT';
   const createdAt = row.createdAt ?? new Date();
   const at = (flag: boolean | undefined) => (flag ? createdAt : null);
   await subgraph.sql`
     insert into messaging.deliveries (
-      id, kind, category, critical, channel, source_event_id, address_sealed, address_hash, data_sealed,
+      id, recipient_id, kind, category, critical, channel, source_event_id, address_sealed, address_hash, data_sealed,
       organization_id, event_id, status, next_attempt_at, transport, provider_message_id, created_at,
       sent_at, delivered_at, opened_at, clicked_at)
     values (
-      ${id}, ${row.kind ?? 'announcement'}, ${row.category ?? 'ANNOUNCEMENTS'}, false, ${row.channel ?? 'EMAIL'},
+      ${id}, ${recipientId}, ${row.kind ?? 'announcement'}, ${row.category ?? 'ANNOUNCEMENTS'}, false, ${row.channel ?? 'EMAIL'},
       ${uuidv7()}, ${ring.encrypt(address, columnAad(DELIVERY_COLUMNS[0], id))},
       ${addressHash(address, row.channel ?? 'EMAIL')},
       ${ring.encrypt('{}', columnAad(DELIVERY_COLUMNS[1], id))},
@@ -552,12 +565,13 @@ describe('a mail sent by the delivery worker', () => {
   it('carries tracked links and a pixel that count, and its bounce stops the next mail to the address', async () => {
     const database = connectDatabase({ url: subgraph.database.url, applicationName: 'engagement-test' });
     const address = `follower-${uuidv7()}@example.com`;
+    const recipientId = await analyticsReader();
     const announcement = (subject: string) => ({
       kind: 'announcement' as const,
       channel: 'EMAIL' as const,
       locale: 'en',
       sourceEventId: uuidv7(),
-      recipientId: uuidv7(),
+      recipientId,
       address,
       organizationId: uuidv7(),
       eventId: uuidv7(),
@@ -570,7 +584,13 @@ describe('a mail sent by the delivery worker', () => {
       },
     });
     const enqueue = (subject: string) =>
-      database.db.transaction((tx) => enqueueDeliveries(tx, { ring, addressHash }, [announcement(subject)]));
+      database.db.transaction((tx) =>
+        enqueueDeliveries(
+          tx,
+          { ring, keys: messagingKeysFromEnv(database.db, { NODE_ENV: 'test' }), addressHash },
+          [announcement(subject)],
+        ),
+      );
     try {
       await enqueue('Doors at eight');
       const mail = await smtp.waitForMessage((received) => received.envelope.to.includes(address));

@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eventPublished } from '@bilten/contracts/catalog';
 import { organizationCreated, userEmailChanged, userRegistered } from '@bilten/contracts/identity';
-import {
-  columnAad,
-  type DomainEvent,
-  keyRingFromEnv,
-  newEvent,
-  rotateEncryptedColumns,
-} from '@bilten/platform';
+import { type DomainEvent, newEvent } from '@bilten/platform';
 import {
   type ReceivedMail,
   startTestSmtpServer,
@@ -24,10 +18,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { RECIPIENT_EMAIL_COLUMN } from '../src/db/schema.ts';
+import { displayNameOf, emailOf } from '../src/domain/recipients.ts';
 import { encryptedColumns, messagingSubgraph } from '../src/server.ts';
-import { consumerCaughtUp, knownOrganization } from './support.ts';
+import { consumerCaughtUp, knownOrganization, testPersonKeys } from './support.ts';
 
-/** The subgraph's key; the rotation test puts another first. */
 const DATA_KEY = `k1:${randomBytes(32).toString('base64')}`;
 const GATEWAY = 'https://gateway.example';
 const WEB = 'https://web.example';
@@ -37,6 +31,7 @@ let subgraph: TestSubgraph;
 let origin: string;
 let nats: NatsConnection;
 let jsm: JetStreamManager;
+let person: ReturnType<typeof testPersonKeys>;
 
 beforeAll(async () => {
   smtp = await startTestSmtpServer();
@@ -51,9 +46,11 @@ beforeAll(async () => {
   origin = new URL(subgraph.service.url).origin;
   nats = await connect({ servers: TEST_NATS_URL });
   jsm = await jetstreamManager(nats);
+  person = testPersonKeys(subgraph.database.url);
 });
 
 afterAll(async () => {
+  await person?.close();
   await nats?.close();
   await subgraph?.dispose();
   await smtp?.stop();
@@ -61,7 +58,6 @@ afterAll(async () => {
 
 const caughtUp = (consumer: string) => consumerCaughtUp(jsm, subgraph, consumer);
 
-const ring = keyRingFromEnv({ NODE_ENV: 'test', DATA_ENCRYPTION_KEYS: DATA_KEY });
 const newAddress = () => `${uuidv7()}@example.test`;
 /** The event as identity would have published it at `occurredAt`. */
 const at = <T>(event: DomainEvent<T>, occurredAt: Date): DomainEvent<T> => ({
@@ -81,13 +77,18 @@ function registration(userId: string, email: string, displayName = 'Lejla Kovač
 const emailChange = (userId: string, email: string) =>
   newEvent(userEmailChanged, userId, 2, { userId, email });
 
+/** The book's row as stored, and opened with the user's key. */
 async function bookEntry(userId: string) {
-  const [row] = await subgraph.sql<Array<{ email_sealed: string; display_name: string | null }>>`
-    select email_sealed, display_name from messaging.recipients where user_id = ${userId}`;
-  return row;
+  const [row] = await subgraph.sql<Array<{ email_sealed: string; display_name_sealed: string | null }>>`
+    select email_sealed, display_name_sealed from messaging.recipients where user_id = ${userId}`;
+  if (!row) return undefined;
+  const stored = { userId, emailSealed: row.email_sealed, displayNameSealed: row.display_name_sealed };
+  return {
+    ...row,
+    email: await emailOf(person.db, person.keys, stored),
+    display_name: await displayNameOf(person.db, person.keys, stored),
+  };
 }
-const addressOf = (userId: string, sealed: string) =>
-  ring.decrypt(sealed, columnAad(RECIPIENT_EMAIL_COLUMN, userId));
 
 /** Registers `userId` in the book through identity's event. */
 async function register(userId: string, email: string, displayName?: string) {
@@ -96,19 +97,22 @@ async function register(userId: string, email: string, displayName?: string) {
 }
 
 describe('the recipient address book', () => {
-  it('keeps the registered address encrypted, bound to its user, and listed for key rotation', async () => {
+  it('keeps the registered address and name sealed under the user’s key, bound to its user', async () => {
     const userId = uuidv7();
     const email = newAddress();
     await register(userId, email, 'Lejla Kovač');
     const row = (await bookEntry(userId))!;
-    expect(row.email_sealed).not.toContain(email);
     expect(row.email_sealed).not.toContain(email.split('@')[0]);
-    expect(row.email_sealed.startsWith('v1.k1.')).toBe(true);
-    expect(addressOf(userId, row.email_sealed)).toBe(email);
+    expect(row.email_sealed.startsWith('p1.')).toBe(true);
+    expect(row.display_name_sealed!.startsWith('p1.')).toBe(true);
+    expect(row.email).toBe(email);
     expect(row.display_name).toBe('Lejla Kovač');
     // Moved to another user's row, it does not decrypt.
-    expect(() => addressOf(uuidv7(), row.email_sealed)).toThrow(/bound to another row/);
-    expect(encryptedColumns).toContainEqual(RECIPIENT_EMAIL_COLUMN);
+    await expect(
+      emailOf(person.db, person.keys, { userId: uuidv7(), emailSealed: row.email_sealed }),
+    ).rejects.toThrow();
+    // Per-person keys rotate by re-wrapping: `keys:rotate` leaves the book alone.
+    expect(encryptedColumns).not.toContainEqual(RECIPIENT_EMAIL_COLUMN);
   });
 
   it('follows a confirmed change, and an older event arriving late never brings an old address back', async () => {
@@ -122,7 +126,7 @@ describe('the recipient address book', () => {
     await subgraph.testBus.bus.publish(at(registration(userId, first, 'Mirza Begić'), t0));
     await caughtUp('recipient-book-registered');
     let row = (await bookEntry(userId))!;
-    expect(addressOf(userId, row.email_sealed)).toBe(second);
+    expect(row.email).toBe(second);
     // The registration still brings the name.
     expect(row.display_name).toBe('Mirza Begić');
 
@@ -130,7 +134,7 @@ describe('the recipient address book', () => {
     await subgraph.testBus.bus.publish(at(emailChange(userId, first), new Date(t0.getTime() + 2000)));
     await caughtUp('recipient-book-email-changed');
     row = (await bookEntry(userId))!;
-    expect(addressOf(userId, row.email_sealed)).toBe(third);
+    expect(row.email).toBe(third);
     expect(row.display_name).toBe('Mirza Begić');
   });
 });
@@ -325,24 +329,5 @@ describe('the per-recipient hourly limit', () => {
           line.msg === 'mail not sent: its recipient had the most mails an hour allows',
       ),
     ).toHaveLength(1);
-  });
-});
-
-describe('key rotation', () => {
-  it('re-encrypts the book under a new first key, each address still bound to its user', async () => {
-    const userId = uuidv7();
-    const email = newAddress();
-    await register(userId, email);
-    const rotated = keyRingFromEnv({
-      NODE_ENV: 'test',
-      DATA_ENCRYPTION_KEYS: `k2:${randomBytes(32).toString('base64')},${DATA_KEY}`,
-    });
-    // What `npm run keys:rotate` does with the columns messaging lists.
-    const [result] = await rotateEncryptedColumns(subgraph.sql, rotated, encryptedColumns);
-    expect(result).toMatchObject({ column: 'messaging.recipients.email_sealed', failed: [] });
-    expect(result!.rotated).toBeGreaterThan(0);
-    const row = (await bookEntry(userId))!;
-    expect(row.email_sealed.startsWith('v1.k2.')).toBe(true);
-    expect(rotated.decrypt(row.email_sealed, columnAad(RECIPIENT_EMAIL_COLUMN, userId))).toBe(email);
   });
 });

@@ -18,6 +18,8 @@ import webpush from 'web-push';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { createSmsSender, SMS_MAX_LENGTH } from '../src/adapters/sms.ts';
 import { createPushSender } from '../src/adapters/web-push.ts';
+import { messagingKeysFromEnv, sealFor } from '../src/db/person-keys.ts';
+import { upsertRecipient } from '../src/db/recipients.ts';
 import { RECIPIENT_EMAIL_COLUMN } from '../src/db/schema.ts';
 import { type DataOf, DeliveryFailure } from '../src/domain/channels.ts';
 import { enqueueDeliveries } from '../src/domain/deliveries.ts';
@@ -580,10 +582,22 @@ describe('a critical push the browser no longer takes', () => {
     try {
       const userId = uuidv7();
       const email = `buyer-${userId.slice(-8)}@example.com`;
+      const keys = messagingKeysFromEnv(database.db, { NODE_ENV: 'test' });
       // The address book entry identity's events would have made.
-      await subgraph.sql`
-        insert into messaging.recipients (user_id, email_sealed, email_set_at, display_name)
-        values (${userId}, ${ring.encrypt(email, columnAad(RECIPIENT_EMAIL_COLUMN, userId))}, now(), 'Amra')`;
+      await database.db.transaction(async (tx) =>
+        upsertRecipient(tx, {
+          userId,
+          emailSealed: (await sealFor(
+            tx,
+            keys,
+            { userId },
+            email,
+            columnAad(RECIPIENT_EMAIL_COLUMN, userId),
+          ))!,
+          emailSetAt: new Date(),
+          displayNameSealed: null,
+        }),
+      );
       const { pushSubscription } = await register(userId, {
         endpoint: `${pushService.url}/wpush/gone`,
         keys: browserKeys().keys,
@@ -597,7 +611,7 @@ describe('a critical push the browser no longer takes', () => {
         tickets: [],
       };
       await database.db.transaction((tx) =>
-        enqueueDeliveries(tx, { ring, addressHash: createAddressHash({ NODE_ENV: 'test' }) }, [
+        enqueueDeliveries(tx, { ring, keys, addressHash: createAddressHash({ NODE_ENV: 'test' }) }, [
           {
             kind: 'orderConfirmed',
             channel: 'WEB_PUSH',

@@ -1,9 +1,10 @@
 /** What the messaging test files share: how far messaging's durable consumers got on the test stream. */
 import { organizationCreated } from '@bilten/contracts/identity';
-import { newEvent } from '@bilten/platform';
+import { connectDatabase, newEvent } from '@bilten/platform';
 import { type TestSubgraph, waitFor } from '@bilten/testkit';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { v7 as uuidv7 } from 'uuid';
+import { messagingKeysFromEnv } from '../src/db/person-keys.ts';
 
 const consumerInfo = (jsm: JetStreamManager, subgraph: TestSubgraph, consumer: string) =>
   jsm.consumers.info(subgraph.testBus.stream!, `messaging-${consumer}`);
@@ -36,4 +37,17 @@ export async function knownOrganization(
   );
   await consumerCaughtUp(jsm, subgraph, 'organization-names-created');
   return organizationId;
+}
+
+/**
+ * Messaging's per-person keys over a test database, as the subgraph under test builds them (the
+ * development KEK and blind index), on a connection of their own: `close` it after.
+ */
+export function testPersonKeys(url: string) {
+  const handle = connectDatabase({ url, applicationName: 'person-keys-test' });
+  return {
+    db: handle.db,
+    keys: messagingKeysFromEnv(handle.db, { NODE_ENV: 'test' }),
+    close: () => handle.close(),
+  };
 }

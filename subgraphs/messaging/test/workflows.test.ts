@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { createRenderer } from '../src/adapters/renderer.ts';
+import { messagingKeysFromEnv } from '../src/db/person-keys.ts';
 import { eventStore } from '../src/db/schema.ts';
 import { holdersOf } from '../src/domain/order-book.ts';
 import { eventPublishedWorkflow, workflowConsumer } from '../src/domain/workflows.ts';
@@ -491,9 +492,11 @@ describe('event published → followers', () => {
 
     // The same workflow, run by hand past the inbox: the rows' uniqueness alone keeps it once.
     const ring = keyRingFromEnv({ NODE_ENV: 'test', DATA_ENCRYPTION_KEYS: DATA_KEY });
+    const handle = connectDatabase({ url: subgraph.database.url, applicationName: 'workflow-rerun-test' });
     const consumer = workflowConsumer(eventPublishedWorkflow, {
       outbox: createOutbox(eventStore, 'messaging'),
       ring,
+      keys: messagingKeysFromEnv(handle.db, { NODE_ENV: 'test' }),
       renderer: createRenderer(),
       push: { enabled: true },
       addressHash: createAddressHash({ NODE_ENV: 'test' }),
@@ -503,7 +506,6 @@ describe('event published → followers', () => {
       gateway,
       site: 'https://web.example',
     });
-    const handle = connectDatabase({ url: subgraph.database.url, applicationName: 'workflow-rerun-test' });
     try {
       await handle.db.transaction((tx) => consumer.handle(event, tx));
     } finally {
@@ -583,12 +585,12 @@ describe('the order book', () => {
     );
     await caughtUp('order-book-transferred');
 
-    const ring = keyRingFromEnv({ NODE_ENV: 'test', DATA_ENCRYPTION_KEYS: DATA_KEY });
     const db = connectDatabase({ url: subgraph.database.url, applicationName: 'holders-test' });
+    const keys = messagingKeysFromEnv(db.db, { NODE_ENV: 'test' });
     try {
       const holders = await db.db.transaction(async (tx) => {
         const all = [];
-        for await (const batch of holdersOf(tx, ring, eventId)) all.push(...batch);
+        for await (const batch of holdersOf(tx, keys, eventId)) all.push(...batch);
         return all;
       });
       expect(holders).toEqual([

@@ -1,4 +1,4 @@
-import { mailLinkSecret, port, serviceEnv } from '@bilten/platform';
+import { mailLinkSecret, personKeysEnv, port, serviceEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -25,5 +25,7 @@ export const ordersEnv = serviceEnv({
   BRAND_ASSETS_URL: httpUrl.default('http://localhost:4006'),
   /** The gateway's public URL: the printed link's base for an organization without an active custom domain. */
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
+  /** PERSON_KEK_KEYS and BLIND_INDEX_KEY: buyers' and attendees' personal data sealed per person (db/person-data.ts). */
+  ...personKeysEnv,
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

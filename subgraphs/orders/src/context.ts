@@ -1,6 +1,7 @@
 import type { BaseContext, SubgraphContext } from '@bilten/platform';
 import type { TicketKeys } from './adapters/ticket-keys.ts';
 import { createLoaders } from './db/loaders.ts';
+import type { OrdersPeople } from './db/person-data.ts';
 import type { PaidOrderServices } from './domain/order-payments.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
@@ -16,6 +17,8 @@ export interface OrdersServices {
   paidOrders: PaidOrderServices;
   /** Most live guest holds one client address may have per event (GUEST_HOLDS_PER_ADDRESS). */
   guestHoldsPerAddress: number;
+  /** Per-person keys and the email blind index (PERSON_KEK_KEYS, BLIND_INDEX_KEY): db/person-data.ts. */
+  people: OrdersPeople;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & OrdersServices;

@@ -1,10 +1,11 @@
 import { personalDataErased, personalDataExported } from '@bilten/contracts/orders';
 import { brandContextConsumer, type ConsumerFactory, privacyRequestConsumers } from '@bilten/platform';
 import type { OrdersConfig } from './config.ts';
+import type { OrdersServices } from './context.ts';
 import { brandContexts } from './db/schema.ts';
 import { cancellationConsumers } from './domain/cancellation.ts';
 import { offerCopyConsumer } from './domain/offers.ts';
-import { orderPaymentConsumers, paidOrderServices } from './domain/order-payments.ts';
+import { orderPaymentConsumers } from './domain/order-payments.ts';
 import { organizerSharingConsumer } from './domain/organizer-sharing.ts';
 import { ordersPersonalDataSteps } from './domain/personal-data.ts';
 
@@ -32,19 +33,24 @@ export {
  * billing's payments and refunds, which drive the order's state machine, and its copy of each
  * organization's brand (branding's brand_kit.changed), which tickets and their QR pages render with.
  */
-export const consumers: ConsumerFactory<OrdersConfig> = ({ log, outbox, config }) => [
+export const consumers: ConsumerFactory<OrdersConfig, OrdersServices> = ({
+  log,
+  outbox,
+  config,
+  services,
+}) => [
   offerCopyConsumer,
-  ...orderPaymentConsumers(log, outbox, paidOrderServices(config)),
+  ...orderPaymentConsumers(log, outbox, services.paidOrders),
   ...cancellationConsumers(log, outbox, { batchSize: config.CANCELLATION_BATCH_SIZE }),
   brandContextConsumer(brandContexts),
   // Buyers' ORGANIZER_SHARING consents (identity's consent.changed): domain/organizer-sharing.ts.
-  organizerSharingConsumer,
+  organizerSharingConsumer(services.people),
   // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
   ...privacyRequestConsumers({
     service: 'orders',
     outbox,
     exported: personalDataExported,
     erased: personalDataErased,
-    steps: ordersPersonalDataSteps(outbox),
+    steps: ordersPersonalDataSteps(outbox, services.people),
   }),
 ];

@@ -1,9 +1,11 @@
-import { createBrandImages, defineSubgraph } from '@bilten/platform';
+import { createBrandImages, defineSubgraph, personKeysFromEnv } from '@bilten/platform';
 import { registerTicketFiles } from './adapters/ticket-files.ts';
 import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
 import { createContext, type OrdersServices } from './context.ts';
-import { eventStore } from './db/schema.ts';
+import type { OrdersPeople } from './db/person-data.ts';
+import { eventStore, personKeys } from './db/schema.ts';
+import { sealPlaintextData } from './db/seal-plaintext.ts';
 import { startExpirySweep } from './domain/expiry-sweep.ts';
 import { paidOrderServices } from './domain/order-payments.ts';
 import { startWaitingListSweep } from './domain/waiting-list.ts';
@@ -24,11 +26,19 @@ export const ordersSubgraph = defineSubgraph({
   async setup({ config, db, log }) {
     const ticketKeys = createTicketKeys(config);
     await ticketKeys.ensureKey(db, log);
+    const people: OrdersPeople = {
+      keys: personKeysFromEnv(db, personKeys, config),
+      guests: personKeysFromEnv(db, personKeys, config, { renewAfterShred: true }).vault,
+    };
+    // Rows written before per-person keys are sealed before the first request reads them.
+    const sealed = await sealPlaintextData(db, people);
+    if (sealed) log.info({ sealed }, 'sealed personal data written before per-person keys');
     const services: OrdersServices = {
       reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
       ticketKeys,
-      paidOrders: paidOrderServices(config, ticketKeys),
+      paidOrders: paidOrderServices(config, people, ticketKeys),
       guestHoldsPerAddress: config.GUEST_HOLDS_PER_ADDRESS,
+      people,
     };
     return {
       services,
@@ -37,6 +47,7 @@ export const ordersSubgraph = defineSubgraph({
       routes: (app, { verifyToken }) =>
         registerTicketFiles(app, {
           db,
+          people,
           ticketLinks: services.paidOrders.ticketLinks,
           verifyToken,
           brandImages: createBrandImages({ assetsUrl: config.BRAND_ASSETS_URL }),
@@ -47,7 +58,13 @@ export const ordersSubgraph = defineSubgraph({
       background: ({ db: eventsDb, outbox, log: sweepLog }) => {
         const sweeps = [
           startWaitingListSweep(
-            { db: eventsDb, outbox, log: sweepLog, offerTtlSeconds: config.WAITING_LIST_OFFER_TTL_SECONDS },
+            {
+              db: eventsDb,
+              outbox,
+              log: sweepLog,
+              people,
+              offerTtlSeconds: config.WAITING_LIST_OFFER_TTL_SECONDS,
+            },
             config.WAITING_LIST_SWEEP_MS,
           ),
           startExpirySweep({ db: eventsDb, outbox, log: sweepLog }, config.EXPIRY_SWEEP_MS),

@@ -11,12 +11,15 @@ import {
 } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openOrder } from '../src/db/person-data.ts';
+import type { OrderRow } from '../src/db/schema.ts';
 import { ordersSubgraph } from '../src/server.ts';
 import {
   catalogOffers,
   type Money,
   type OfferPayload,
   offerPayload,
+  peopleOf,
   reserve,
   ticketTypeOffer,
 } from './support.ts';
@@ -35,9 +38,11 @@ const FRIEND = 'prijatelj.friend@example.org';
 let ana: CallerHeaders;
 let world: Awaited<ReturnType<typeof anaAndBerina>>;
 let berina: CallerHeaders;
+let keys: ReturnType<typeof peopleOf>;
 
 beforeAll(async () => {
   subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream');
+  keys = peopleOf(subgraph);
   catalog = catalogOffers(subgraph);
   privacy = await privacyRequests(subgraph.testBus.bus, {
     exported: personalDataExported,
@@ -48,6 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await keys?.close();
   await subgraph?.dispose();
 });
 
@@ -207,46 +213,52 @@ describe("orders' step of a user's privacy requests", () => {
     );
     expect(leftovers).toEqual([]);
 
-    // Financial records stay: amounts, status, the event; anonymized.
+    // Financial records stay: amounts, status, the event; anonymized (markers, not ciphertext).
     const kept = await subgraph.sql`
-      select id, status, total_amount > 0 as charged, buyer_name, buyer_email, attendees from orders.orders
+      select id, status, total_amount > 0 as charged, buyer_name_sealed, buyer_email_sealed, buyer_email_index,
+        attendees_sealed from orders.orders
       where id in ${subgraph.sql([world.paid.order.id, world.guestOrder.id])} order by created_at`;
+    const erased = {
+      charged: true,
+      buyer_name_sealed: ERASED_NAME,
+      buyer_email_sealed: ERASED_EMAIL,
+      buyer_email_index: null,
+      attendees_sealed: '[]',
+    };
     expect(kept).toEqual([
-      {
-        id: world.paid.order.id,
-        status: 'PAID',
-        charged: true,
-        buyer_name: ERASED_NAME,
-        buyer_email: ERASED_EMAIL,
-        attendees: [{ name: ERASED_NAME }, { name: ERASED_NAME }],
-      },
-      {
-        id: world.guestOrder.id,
-        status: 'PENDING_PAYMENT',
-        charged: true,
-        buyer_name: ERASED_NAME,
-        buyer_email: ERASED_EMAIL,
-        attendees: [],
-      },
+      { id: world.paid.order.id, status: 'PAID', ...erased },
+      { id: world.guestOrder.id, status: 'PENDING_PAYMENT', ...erased },
     ]);
     const tickets = await subgraph.sql`
-      select status, attendee_name, holder_email from orders.tickets where order_id = ${world.paid.order.id}`;
+      select status, attendee_name_sealed like 'p1.%' as sealed, attendee_name_sealed = ${ERASED_NAME} as marked,
+        holder_email_index from orders.tickets where order_id = ${world.paid.order.id}`;
     // Hers anonymized (still valid: the event is to come); the one she gave away stays its recipient's.
     expect(tickets).toHaveLength(4);
+    const friendIndex = keys.people.keys.index(FRIEND, 'email');
     expect(tickets).toEqual(
       expect.arrayContaining([
-        { status: 'VALID', attendee_name: ERASED_NAME, holder_email: null },
-        { status: 'TRANSFERRED', attendee_name: ERASED_NAME, holder_email: null },
-        { status: 'VALID', attendee_name: 'Prijatelj', holder_email: FRIEND },
+        { status: 'VALID', sealed: false, marked: true, holder_email_index: null },
+        { status: 'TRANSFERRED', sealed: false, marked: true, holder_email_index: null },
+        { status: 'VALID', sealed: true, marked: false, holder_email_index: friendIndex },
       ]),
     );
     // The ticket Berina gave her keeps its place, under the marker; Berina's order is untouched.
     const [gift] = await subgraph.sql`
-      select attendee_name, holder_email, status from orders.tickets where order_id = ${world.theirs.order.id} and holder_email is not null`;
-    expect(gift).toEqual({ attendee_name: ERASED_NAME, holder_email: ERASED_EMAIL, status: 'VALID' });
-    const [theirs] =
-      await subgraph.sql`select buyer_name, buyer_email from orders.orders where id = ${world.theirs.order.id}`;
-    expect(theirs).toEqual({ buyer_name: BERINA.name, buyer_email: BERINA.email });
+      select attendee_name_sealed, holder_email_sealed, status from orders.tickets
+      where order_id = ${world.theirs.order.id} and holder_email_index is not null`;
+    expect(gift).toEqual({
+      attendee_name_sealed: ERASED_NAME,
+      holder_email_sealed: ERASED_EMAIL,
+      status: 'VALID',
+    });
+    const [theirs] = await subgraph.sql<[OrderRow]>`
+      select id, buyer_id as "buyerId", buyer_email_index as "buyerEmailIndex", buyer_name_sealed as "buyerNameSealed",
+        buyer_email_sealed as "buyerEmailSealed", attendees_sealed as "attendeesSealed"
+      from orders.orders where id = ${world.theirs.order.id}`;
+    expect(await openOrder(keys.db, keys.people, theirs)).toMatchObject({
+      buyerName: BERINA.name,
+      buyerEmail: BERINA.email,
+    });
     // Her live hold is gone and its stock back on sale, told as on a release.
     const [holdLeft] =
       await subgraph.sql`select count(*)::int as n from orders.reservations where id = ${world.hold.id}`;

@@ -451,7 +451,7 @@ describe('reserveTickets', () => {
 describe('the waiting list goes first', () => {
   /** A place in line, straight in the table; more than is left, so nothing is offered to it meanwhile. */
   const waitFor = (eventId: string, ticketTypeId: string | null) =>
-    subgraph.sql`insert into orders.waiting_list_entries (id, event_id, ticket_type_id, user_id, email, quantity)
+    subgraph.sql`insert into orders.waiting_list_entries (id, event_id, ticket_type_id, user_id, email_sealed, quantity)
       values (${uuidv7()}, ${eventId}, ${ticketTypeId}, ${uuidv7()}, 'waiting@example.com', 50)`;
 
   it('refuses as SOLD_OUT a ticket type someone waits for, then every type once someone waits for any', async () => {

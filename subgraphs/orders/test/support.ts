@@ -1,15 +1,33 @@
 /** What the orders test files share: the subgraph on JetStream, catalog's offers as catalog sends them, reservations. */
 import { eventOfferChanged } from '@bilten/contracts/catalog';
-import { newEvent } from '@bilten/platform';
+import { connectDatabase, type Database, newEvent, personKeysFromEnv } from '@bilten/platform';
 import { type CallerHeaders, type TestSubgraph, type UserError, waitFor } from '@bilten/testkit';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
+import type { OrdersPeople } from '../src/db/person-data.ts';
+import { personKeys } from '../src/db/schema.ts';
 
 export type OfferPayload = z.input<typeof eventOfferChanged.payload>;
 export type TicketTypeOffer = OfferPayload['ticketTypes'][number];
 export type { UserError };
 
 const DAY = 86_400_000;
+
+/** Orders' per-person keys as the subgraph builds them (the development KEK and blind-index key). */
+export const testPeople = (db: Database): OrdersPeople => ({
+  keys: personKeysFromEnv(db, personKeys, { NODE_ENV: 'test' }),
+  guests: personKeysFromEnv(db, personKeys, { NODE_ENV: 'test' }, { renewAfterShred: true }).vault,
+});
+
+/** Those keys over a connection of the test's own, to open what the subgraph sealed; `close` it after. */
+export function peopleOf(subgraph: TestSubgraph) {
+  const handle = connectDatabase({
+    url: subgraph.database.url,
+    poolSize: 2,
+    applicationName: 'orders-test-keys',
+  });
+  return { db: handle.db, people: testPeople(handle.db), close: () => handle.close() };
+}
 
 export function ticketTypeOffer(overrides: Partial<TicketTypeOffer> = {}): TicketTypeOffer {
   return {

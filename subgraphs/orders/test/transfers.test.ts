@@ -10,11 +10,14 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTicketLinks } from '../src/adapters/ticket-links.ts';
+import { openTicket } from '../src/db/person-data.ts';
+import type { TicketRow } from '../src/db/schema.ts';
 import { ordersSubgraph } from '../src/server.ts';
 import {
   catalogOffers,
   type Money,
   offerPayload,
+  peopleOf,
   reserve,
   ticketTypeOffer,
   type UserError,
@@ -24,14 +27,18 @@ let subgraph: TestSubgraph;
 let catalog: ReturnType<typeof catalogOffers>;
 const BUYER = uuidv7();
 let buyer: CallerHeaders;
+let keys: ReturnType<typeof peopleOf>;
+type SealedTicket = Pick<TicketRow, 'personId' | 'attendeeNameSealed' | 'holderEmailSealed'>;
 
 beforeAll(async () => {
   subgraph = await startTestSubgraph(ordersSubgraph, 'jetstream');
+  keys = peopleOf(subgraph);
   catalog = catalogOffers(subgraph);
   buyer = await subgraph.bearer({ sub: BUYER });
 });
 
 afterAll(async () => {
+  await keys?.close();
   await subgraph?.dispose();
 });
 
@@ -99,10 +106,12 @@ async function checkIn(code: string, organizationId: string) {
 
 /** The ticket a transfer of `oldId` issued, as its recipient gets it (by mail, not through the API). */
 const newTicketOf = async (oldId: string): Promise<Ticket> => {
-  const [row] = await subgraph.sql<Ticket[]>`
-    select id, attendee_name as "attendeeName", status, signed_payload as "signedPayload"
+  const [row] = await subgraph.sql<Array<Omit<Ticket, 'attendeeName'> & SealedTicket>>`
+    select id, person_id as "personId", attendee_name_sealed as "attendeeNameSealed",
+      holder_email_sealed as "holderEmailSealed", status, signed_payload as "signedPayload"
     from orders.tickets where transferred_from_id = ${oldId}`;
-  return row!;
+  const { attendeeName } = await openTicket(keys.db, keys.people, row!);
+  return { id: row!.id, status: row!.status, signedPayload: row!.signedPayload, attendeeName };
 };
 
 /** The ids of the order's tickets the buyer sees. */
@@ -118,9 +127,9 @@ async function ticketsBuyerSees(orderId: string): Promise<string[]> {
 const ticketRow = async (id: string) =>
   (
     await subgraph.sql<
-      Array<{ status: string; holder_email: string | null; transferred_from_id: string | null }>
+      Array<{ status: string; holder_email_index: string | null; transferred_from_id: string | null }>
     >`
-      select status, holder_email, transferred_from_id from orders.tickets where id = ${id}`
+      select status, holder_email_index, transferred_from_id from orders.tickets where id = ${id}`
   )[0]!;
 
 describe('transferTicket', () => {
@@ -137,7 +146,7 @@ describe('transferTicket', () => {
     expect(await ticketsBuyerSees(order.id)).toEqual([old.id, tickets[1]!.id]);
     expect(await ticketRow(ticket!.id)).toEqual({
       status: 'VALID',
-      holder_email: 'mirza@example.org',
+      holder_email_index: keys.people.keys.index('mirza@example.org', 'email'),
       transferred_from_id: old.id,
     });
 

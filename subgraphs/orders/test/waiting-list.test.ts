@@ -17,6 +17,7 @@ import {
   offerPayload,
   release,
   reserve,
+  testPeople,
   ticketTypeOffer,
   type UserError,
 } from './support.ts';
@@ -30,6 +31,7 @@ const sweep = () =>
     db: database.db,
     outbox: createOutbox(eventStore, 'orders'),
     log: captureLogs('waiting-list-test').log,
+    people: testPeople(database.db),
     offerTtlSeconds: 600,
   });
 

@@ -9,6 +9,7 @@ import {
   type TokenVerifier,
 } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
+import { type BuyerKeys, openBuyer } from '../db/buyers.ts';
 import { orderCharge, paymentById } from '../db/queries.ts';
 import { receiptById } from '../db/receipts.ts';
 import { brandContexts } from '../db/schema.ts';
@@ -25,6 +26,8 @@ export interface ReceiptFileDeps {
   brandImages: BrandImages;
   /** PUBLIC_GATEWAY_URL: the printed link's base for an organization without an active domain. */
   publicGatewayUrl: string;
+  /** Opens the receipt's sealed buyer (the markers once erased). */
+  buyerKeys: BuyerKeys;
 }
 
 /**
@@ -46,17 +49,19 @@ export function registerReceiptFiles(app: FastifyInstance, deps: ReceiptFileDeps
       (asking.hasLink ||
         maySeePayments(asking.viewer, (await orderCharge(deps.db, receipt.orderId)) ?? null));
     if (!receipt || !allowed) return plainTextReply(reply, 404, 'no such receipt');
-    const [payment, credited, brand] = await Promise.all([
+    const [payment, credited, brand, buyer] = await Promise.all([
       paymentById(deps.db, receipt.paymentId),
       receipt.creditedReceiptId ? receiptById(deps.db, receipt.creditedReceiptId) : undefined,
       pdfBrandOf(deps.db, brandContexts, receipt.organizationId, {
         images: deps.brandImages,
         fallbackLinkBase: deps.publicGatewayUrl,
       }),
+      openBuyer(deps.db, deps.buyerKeys, 'receipts', receipt.id, receipt),
     ]);
     const pdf = await renderReceiptPdf(
       {
         receipt,
+        buyer,
         // receipts.payment_id references payments: a receipt always has its payment.
         payment: payment!,
         creditedNumber: credited?.number ?? null,

@@ -1,15 +1,37 @@
 import type { Transaction } from '@bilten/platform';
 import { and, asc, eq, inArray, isNotNull, ne, or, sql } from 'drizzle-orm';
+import { erasedBuyer } from './buyers.ts';
 import { orderCharges, payments, receipts, refunds } from './schema.ts';
 
 // The SQL of a user's privacy requests (domain/personal-data.ts says what and why).
 
-/** The orders the account bought, as billing has them, oldest first. */
-export const orderChargesOfUser = (tx: Transaction, userId: string) =>
+/**
+ * Who a request is about: the account, and the blind indexes (under every configured key) of the
+ * address whose guest orders count as theirs; none when that address is not proven.
+ */
+export interface Subject {
+  userId: string;
+  emailIndexes: string[];
+}
+
+/** The orders the account bought or, as a guest, were bought under the address. */
+const chargesOf = (subject: Subject) =>
+  subject.emailIndexes.length
+    ? or(
+        eq(orderCharges.buyerId, subject.userId),
+        inArray(orderCharges.buyerEmailIndex, subject.emailIndexes),
+      )
+    : eq(orderCharges.buyerId, subject.userId);
+
+const orderIdsOf = (tx: Transaction, subject: Subject) =>
+  tx.select({ id: orderCharges.orderId }).from(orderCharges).where(chargesOf(subject));
+
+/** The person's orders as billing has them, oldest first. */
+export const orderChargesOf = (tx: Transaction, subject: Subject) =>
   tx
     .select()
     .from(orderCharges)
-    .where(eq(orderCharges.buyerId, userId))
+    .where(chargesOf(subject))
     .orderBy(asc(orderCharges.createdAt), asc(orderCharges.orderId));
 
 export const paymentsOfOrders = (tx: Transaction, orderIds: string[]) =>
@@ -27,37 +49,21 @@ export const receiptsOfOrders = (tx: Transaction, orderIds: string[]) =>
     ? tx.select().from(receipts).where(inArray(receipts.orderId, orderIds)).orderBy(asc(receipts.issuedAt))
     : Promise.resolve([]);
 
-const lowerEquals = (column: typeof orderCharges.buyerEmail | typeof receipts.buyerEmail, email: string) =>
-  sql`lower(${column}) = ${email.trim().toLowerCase()}`;
-
-/** The orders the account bought or, as a guest, were bought under the address. */
-const chargesOf = (subject: { userId: string; email: string }) =>
-  or(eq(orderCharges.buyerId, subject.userId), lowerEquals(orderCharges.buyerEmail, subject.email));
-
-const orderIdsOf = (tx: Transaction, subject: { userId: string; email: string }) =>
-  tx.select({ id: orderCharges.orderId }).from(orderCharges).where(chargesOf(subject));
-
 /**
  * The person's receipts and credit notes (of their orders, or made out to the address) with the
- * buyer's name and address replaced. Run before the orders lose the address guest orders are found by.
+ * buyer's name and address replaced by the markers and the index dropped. Run before the orders
+ * lose the index guest orders are found by.
  */
-export async function anonymizeReceiptsOf(
-  tx: Transaction,
-  subject: { userId: string; email: string },
-  marker: { name: string; email: string },
-): Promise<number> {
+export async function anonymizeReceiptsOf(tx: Transaction, subject: Subject): Promise<number> {
+  const erased = erasedBuyer();
+  const theirs = or(
+    inArray(receipts.orderId, orderIdsOf(tx, subject)),
+    inArray(receipts.buyerEmailIndex, subject.emailIndexes),
+  );
   const rows = await tx
     .update(receipts)
-    .set({ buyerName: marker.name, buyerEmail: marker.email })
-    .where(
-      and(
-        or(
-          inArray(receipts.orderId, orderIdsOf(tx, subject)),
-          lowerEquals(receipts.buyerEmail, subject.email),
-        ),
-        ne(receipts.buyerEmail, marker.email),
-      ),
-    )
+    .set(erased)
+    .where(and(theirs, ne(receipts.buyerEmailSealed, erased.buyerEmailSealed)))
     .returning({ id: receipts.id });
   return rows.length;
 }
@@ -68,7 +74,7 @@ export async function anonymizeReceiptsOf(
  */
 export async function deletePaymentTokensOf(
   tx: Transaction,
-  subject: { userId: string; email: string },
+  subject: Subject,
 ): Promise<{ deleted: number; unsettledKept: number }> {
   const theirs = and(
     inArray(payments.orderId, orderIdsOf(tx, subject)),
@@ -84,15 +90,12 @@ export async function deletePaymentTokensOf(
 }
 
 /** Billing's copies of the person's orders with the buyer's name and address replaced; amounts stay. */
-export async function anonymizeOrderChargesOf(
-  tx: Transaction,
-  subject: { userId: string; email: string },
-  marker: { name: string; email: string },
-): Promise<number> {
+export async function anonymizeOrderChargesOf(tx: Transaction, subject: Subject): Promise<number> {
+  const erased = erasedBuyer();
   const rows = await tx
     .update(orderCharges)
-    .set({ buyerName: marker.name, buyerEmail: marker.email })
-    .where(and(chargesOf(subject), ne(orderCharges.buyerEmail, marker.email)))
+    .set(erased)
+    .where(and(chargesOf(subject), ne(orderCharges.buyerEmailSealed, erased.buyerEmailSealed)))
     .returning({ id: orderCharges.orderId });
   return rows.length;
 }

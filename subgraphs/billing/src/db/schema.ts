@@ -1,4 +1,4 @@
-import { brandContextTable, eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables, personKeyTable } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -23,38 +23,48 @@ export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 /** Each organization's brand as branding last published it: what this service renders with. */
 export const brandContexts = brandContextTable(billing);
 
+/** Each buyer's data key (issue 18): user ids for signed-in buyers, the blind index of a guest's address. */
+export const personKeys = personKeyTable(billing);
+
 // ---------------------------------------------------------------- what orders asks to charge
 
 /**
  * Billing's copy of each order waiting for payment (`bilten.orders.order.created`): the amount is
  * orders', never a client's; who may pay it is the buyer's account, or a guest's token (its hash).
  */
-export const orderCharges = billing.table('order_charges', {
-  orderId: uuid('order_id').primaryKey(),
-  eventId: uuid('event_id').notNull(),
-  organizationId: uuid('organization_id').notNull(),
-  /** The signed-in buyer; null for a guest. */
-  buyerId: uuid('buyer_id'),
-  /** SHA-256 (hex) of the guest's reservation token; null for a signed-in buyer. */
-  guestTokenHash: text('guest_token_hash'),
-  buyerEmail: text('buyer_email').notNull(),
-  /** What the receipt says was bought, as orders announced it (subtotal + fees + taxes = amount). */
-  buyerName: text('buyer_name').notNull().default(''),
-  eventTitle: text('event_title').notNull().default(''),
-  lines: jsonb().$type<OrderLine[]>().notNull().default([]),
-  subtotal: integer().notNull().default(0),
-  fees: integer().notNull().default(0),
-  taxes: integer().notNull().default(0),
-  taxBasisPoints: integer('tax_basis_points').notNull().default(0),
-  amount: integer().notNull(),
-  currency: text().notNull(),
-  /** Unpaid by then, orders expires the order: no new payment starts after it. */
-  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
-  /** The event's refund policy when the order was made: `requestRefund` grants by it. */
-  refundPolicy: jsonb('refund_policy').$type<RefundPolicy>().notNull(),
-  eventStartsAt: timestamp('event_starts_at', { withTimezone: true }).notNull(),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const orderCharges = billing.table(
+  'order_charges',
+  {
+    orderId: uuid('order_id').primaryKey(),
+    eventId: uuid('event_id').notNull(),
+    organizationId: uuid('organization_id').notNull(),
+    /** The signed-in buyer; null for a guest. */
+    buyerId: uuid('buyer_id'),
+    /** SHA-256 (hex) of the guest's reservation token; null for a signed-in buyer. */
+    guestTokenHash: text('guest_token_hash'),
+    /** The buyer's address and name, sealed under the buyer's key (db/buyers.ts); markers once erased. */
+    buyerEmailSealed: text('buyer_email_sealed').notNull(),
+    buyerNameSealed: text('buyer_name_sealed').notNull().default(''),
+    /** Blind index of the address: a guest's key (person id) and how erasure and export find guest orders; null once erased. */
+    buyerEmailIndex: text('buyer_email_index'),
+    /** What the receipt says was bought, as orders announced it (subtotal + fees + taxes = amount). */
+    eventTitle: text('event_title').notNull().default(''),
+    lines: jsonb().$type<OrderLine[]>().notNull().default([]),
+    subtotal: integer().notNull().default(0),
+    fees: integer().notNull().default(0),
+    taxes: integer().notNull().default(0),
+    taxBasisPoints: integer('tax_basis_points').notNull().default(0),
+    amount: integer().notNull(),
+    currency: text().notNull(),
+    /** Unpaid by then, orders expires the order: no new payment starts after it. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    /** The event's refund policy when the order was made: `requestRefund` grants by it. */
+    refundPolicy: jsonb('refund_policy').$type<RefundPolicy>().notNull(),
+    eventStartsAt: timestamp('event_starts_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('order_charges_buyer_email_index_idx').on(table.buyerEmailIndex)],
+);
 
 export type OrderChargeRow = typeof orderCharges.$inferSelect;
 
@@ -311,8 +321,13 @@ export const receipts = billing.table(
     creditedReceiptId: uuid('credited_receipt_id'),
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull().defaultNow(),
     sellerName: text('seller_name').notNull(),
-    buyerName: text('buyer_name').notNull(),
-    buyerEmail: text('buyer_email').notNull(),
+    /** The signed-in buyer (their key seals the buyer fields); null for a guest. */
+    buyerId: uuid('buyer_id'),
+    /** Sealed under the buyer's key like the order's copy (db/buyers.ts); markers once erased. */
+    buyerNameSealed: text('buyer_name_sealed').notNull(),
+    buyerEmailSealed: text('buyer_email_sealed').notNull(),
+    /** Blind index of the address: a guest's person id, and how erasure finds guest receipts; null once erased. */
+    buyerEmailIndex: text('buyer_email_index'),
     eventTitle: text('event_title').notNull(),
     lines: jsonb().$type<ReceiptLine[]>().notNull(),
     currency: text().notNull(),
@@ -328,6 +343,7 @@ export const receipts = billing.table(
     uniqueIndex('receipts_one_per_order').on(table.orderId).where(sql`${table.kind} = 'RECEIPT'`),
     uniqueIndex('receipts_one_per_refund').on(table.refundId),
     index('receipts_order_id_idx').on(table.orderId),
+    index('receipts_buyer_email_index_idx').on(table.buyerEmailIndex),
     check('receipts_total_adds_up', sql`${table.subtotal} + ${table.fees} + ${table.taxes} = ${table.total}`),
   ],
 );

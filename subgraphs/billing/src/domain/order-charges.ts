@@ -1,24 +1,27 @@
 import { orderCreated } from '@bilten/contracts/orders';
 import type { EventConsumer } from '@bilten/platform';
+import { type BuyerKeys, sealBuyer } from '../db/buyers.ts';
 import { upsertOrderCharge } from '../db/queries.ts';
 
 /**
  * Billing's copy of each order waiting for payment: the amount payOrder charges and who may pay.
- * An upsert, so applying it twice is harmless (the inbox already runs it once per event).
+ * An upsert, so applying it twice is harmless (the inbox already runs it once per event). The
+ * buyer's name and address are sealed under their key; an order arriving after its buyer's
+ * erasure is kept with the markers instead.
  */
-export const orderChargeConsumer: EventConsumer<typeof orderCreated.payload> = {
+export const orderChargeConsumer = (keys: BuyerKeys): EventConsumer<typeof orderCreated.payload> => ({
   name: 'order-charges',
   event: orderCreated,
   groupCommit: true,
   async handle({ payload }, tx) {
+    const buyer = await sealBuyer(tx, keys, 'order_charges', payload.orderId, payload);
     await upsertOrderCharge(tx, {
       orderId: payload.orderId,
       eventId: payload.eventId,
       organizationId: payload.organizationId,
       buyerId: payload.buyerId,
       guestTokenHash: payload.guestTokenHash,
-      buyerEmail: payload.buyerEmail,
-      buyerName: payload.buyerName,
+      ...buyer,
       eventTitle: payload.eventTitle,
       lines: payload.lines.map((line) => ({
         ticketTypeId: line.ticketTypeId,
@@ -37,4 +40,4 @@ export const orderChargeConsumer: EventConsumer<typeof orderCreated.payload> = {
       eventStartsAt: new Date(payload.eventStartsAt),
     });
   },
-};
+});

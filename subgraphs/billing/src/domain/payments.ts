@@ -11,6 +11,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { type ChargeOutcome, FAILURE_MESSAGES, type PaymentProviderAdapter } from '../adapters/provider.ts';
 import type { Context } from '../context.ts';
+import { openBuyer } from '../db/buyers.ts';
 import {
   insertPaymentIfFree,
   livePayment,
@@ -43,6 +44,7 @@ type PaymentContext = Pick<
   | 'tokenKey'
   | 'ledgerDb'
   | 'receiptLinks'
+  | 'buyerKeys'
 >;
 
 interface PaymentResult {
@@ -164,7 +166,10 @@ export async function applyChargeOutcome(
  * idempotency key, which can never charge twice.
  */
 export async function askProvider(
-  ctx: Pick<PaymentContext, 'db' | 'outbox' | 'log' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'>,
+  ctx: Pick<
+    PaymentContext,
+    'db' | 'outbox' | 'log' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks' | 'buyerKeys'
+  >,
   payment: PaymentRow,
   call: (signal: AbortSignal) => Promise<ChargeOutcome>,
 ): Promise<PaymentRow> {
@@ -199,10 +204,14 @@ export async function askProvider(
 const reread = async (ctx: Pick<PaymentContext, 'db'>, payment: PaymentRow) =>
   (await paymentById(ctx.db, payment.id)) ?? payment;
 
+/** The buyer's address the provider is told (opened from the order's sealed copy). */
+export const buyerEmailOf = async (ctx: Pick<PaymentContext, 'db' | 'buyerKeys'>, charge: OrderChargeRow) =>
+  (await openBuyer(ctx.db, ctx.buyerKeys, 'order_charges', charge.orderId, charge)).buyerEmail;
+
 export function chargeCall(
   adapter: PaymentProviderAdapter,
   payment: PaymentRow,
-  charge: OrderChargeRow,
+  buyerEmail: string,
   token: string,
 ) {
   return (signal: AbortSignal) =>
@@ -213,7 +222,7 @@ export function chargeCall(
         amount: { amount: payment.amount, currency: payment.currency },
         paymentMethodToken: token,
         idempotencyKey: chargeKey(payment.id),
-        buyerEmail: charge.buyerEmail,
+        buyerEmail,
       },
       signal,
     );
@@ -286,7 +295,7 @@ export const payOrder = mutationRule(
       payment: await askProvider(
         ctx,
         payment,
-        chargeCall(adapter, payment, charge, input.paymentMethodToken),
+        chargeCall(adapter, payment, await buyerEmailOf(ctx, charge), input.paymentMethodToken),
       ),
       errors: [],
     };
@@ -312,7 +321,11 @@ async function answerRepeat(
   // Asked again where it was first charged, even if the organization's account changed since.
   const own = (await ctx.providers.forPayment(payment)) ?? adapter;
   return {
-    payment: await askProvider(ctx, payment, chargeCall(own, payment, charge, input.paymentMethodToken)),
+    payment: await askProvider(
+      ctx,
+      payment,
+      chargeCall(own, payment, await buyerEmailOf(ctx, charge), input.paymentMethodToken),
+    ),
     errors: [],
   };
 }

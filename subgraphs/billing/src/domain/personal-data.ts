@@ -1,18 +1,14 @@
-import {
-  ERASED_EMAIL,
-  ERASED_NAME,
-  type PersonalDataSteps,
-  purgeSentEventsAbout,
-  type Transaction,
-} from '@bilten/platform';
+import { type PersonalDataSteps, purgeSentEventsAbout, type Transaction } from '@bilten/platform';
+import { type BuyerKeys, openBuyer } from '../db/buyers.ts';
 import {
   anonymizeOrderChargesOf,
   anonymizeReceiptsOf,
   deletePaymentTokensOf,
-  orderChargesOfUser,
+  orderChargesOf,
   paymentsOfOrders,
   receiptsOfOrders,
   refundsOfOrders,
+  type Subject,
 } from '../db/personal-data.ts';
 import { eventStore } from '../db/schema.ts';
 
@@ -21,8 +17,8 @@ import { eventStore } from '../db/schema.ts';
  *
  * Export: the account's orders as billing charged them (buyer name and address, what was bought),
  * their payments (provider, status, amounts, the card's brand, last four digits and expiry, never
- * the payment-method token), refunds, and receipts and credit notes as issued. Guest orders under
- * an address are not exported: the request names the account only.
+ * the payment-method token), refunds, and receipts and credit notes as issued, buyer fields
+ * decrypted; with a verified address, its guest orders too (found by the address's blind index).
  *
  * Erasure: payments, refunds, receipts and credit notes are accounting records that tax law makes
  * the seller keep (in the EU typically 10 years, e.g. Germany's §147 AO; Bosnia and Herzegovina's
@@ -33,16 +29,25 @@ import { eventStore } from '../db/schema.ts';
  * payment-method tokens of the person's settled payments are deleted (an unsettled payment keeps
  * its token until it settles: the stale-payment sweep asks the provider with it; a later erasure
  * takes it). Billing keeps no provider customer ids. Account ids stay: with the account erased at
- * identity they name no one.
+ * identity they name no one. The buyer fields were sealed per person: the user's key and the key of
+ * the address's guest orders are destroyed too, in the same transaction, so every other copy
+ * (backups, replicas) of those fields becomes unreadable (crypto-shredding).
  */
-export const billingPersonalDataSteps: PersonalDataSteps = {
-  collect: collectBillingData,
-  async erase(tx, subject) {
-    const marker = { name: ERASED_NAME, email: ERASED_EMAIL };
-    const receipts = await anonymizeReceiptsOf(tx, subject, marker);
+export const billingPersonalDataSteps = (keys: BuyerKeys): PersonalDataSteps => ({
+  collect: (tx, userId, { verifiedEmail }) =>
+    collectBillingData(tx, keys, {
+      userId,
+      emailIndexes: verifiedEmail ? keys.users.indexes(verifiedEmail, 'email') : [],
+    }),
+  async erase(tx, { userId, email }) {
+    const subject = { userId, emailIndexes: keys.users.indexes(email, 'email') };
+    const receipts = await anonymizeReceiptsOf(tx, subject);
     const tokens = await deletePaymentTokensOf(tx, subject);
-    const charges = await anonymizeOrderChargesOf(tx, subject, marker);
-    const outboxRows = await purgeSentEventsAbout(tx, eventStore, subject);
+    const charges = await anonymizeOrderChargesOf(tx, subject);
+    const outboxRows = await purgeSentEventsAbout(tx, eventStore, { userId, email });
+    const userKey = await keys.users.vault.shred(tx, userId);
+    let guestKeys = 0;
+    for (const index of subject.emailIndexes) guestKeys += Number(await keys.guests.vault.shred(tx, index));
     return {
       'receipts.anonymized': receipts,
       'payments.tokens_deleted': tokens.deleted,
@@ -50,26 +55,36 @@ export const billingPersonalDataSteps: PersonalDataSteps = {
       'order_charges.anonymized': charges,
       'outbox.purged': outboxRows.purged,
       'outbox.unsent_kept': outboxRows.unsentKept,
+      'person_keys.destroyed': Number(userKey) + guestKeys,
     };
   },
-};
+});
 
-async function collectBillingData(tx: Transaction, userId: string): Promise<Record<string, unknown>> {
-  const charges = await orderChargesOfUser(tx, userId);
+async function collectBillingData(
+  tx: Transaction,
+  keys: BuyerKeys,
+  subject: Subject,
+): Promise<Record<string, unknown>> {
+  const charges = await orderChargesOf(tx, subject);
   const orderIds = charges.map((charge) => charge.orderId);
   const [payments, refunds, receipts] = await Promise.all([
     paymentsOfOrders(tx, orderIds),
     refundsOfOrders(tx, orderIds),
     receiptsOfOrders(tx, orderIds),
   ]);
+  const chargeBuyers = await Promise.all(
+    charges.map((charge) => openBuyer(tx, keys, 'order_charges', charge.orderId, charge)),
+  );
+  const receiptBuyers = await Promise.all(
+    receipts.map((receipt) => openBuyer(tx, keys, 'receipts', receipt.id, receipt)),
+  );
   return {
-    orders: charges.map((charge) => ({
+    orders: charges.map((charge, i) => ({
       orderId: charge.orderId,
       eventId: charge.eventId,
       eventTitle: charge.eventTitle,
       organizationId: charge.organizationId,
-      buyerName: charge.buyerName,
-      buyerEmail: charge.buyerEmail,
+      ...chargeBuyers[i],
       lines: charge.lines,
       subtotal: charge.subtotal,
       fees: charge.fees,
@@ -99,15 +114,14 @@ async function collectBillingData(tx: Transaction, userId: string): Promise<Reco
       status: refund.status,
       createdAt: iso(refund.createdAt),
     })),
-    receipts: receipts.map((receipt) => ({
+    receipts: receipts.map((receipt, i) => ({
       id: receipt.id,
       orderId: receipt.orderId,
       kind: receipt.kind,
       number: receipt.number,
       issuedAt: iso(receipt.issuedAt),
       sellerName: receipt.sellerName,
-      buyerName: receipt.buyerName,
-      buyerEmail: receipt.buyerEmail,
+      ...receiptBuyers[i],
       eventTitle: receipt.eventTitle,
       lines: receipt.lines,
       currency: receipt.currency,

@@ -12,6 +12,7 @@ import {
   setBrandKeywords,
 } from '@bilten/platform';
 import PDFDocument from 'pdfkit';
+import type { Buyer } from '../db/buyers.ts';
 import type { PaymentRow, ReceiptRow } from '../db/schema.ts';
 
 // `GET /receipts/{id}.pdf`: a receipt or credit note on one A4 page, printed from its frozen row
@@ -20,6 +21,8 @@ import type { PaymentRow, ReceiptRow } from '../db/schema.ts';
 /** What a receipt's page prints: the row, the payment it is for and, for a credit note, what it corrects. */
 export interface ReceiptSheet {
   receipt: ReceiptRow;
+  /** The buyer opened from the row's sealed fields: the markers once erased. */
+  buyer: Buyer;
   payment: Pick<PaymentRow, 'provider' | 'card'>;
   /** The number of the receipt a credit note corrects; null for a receipt. */
   creditedNumber: string | null;
@@ -52,7 +55,7 @@ function paidWith(payment: ReceiptSheet['payment']): string {
  * (WinAnsi) letters. The Keywords carry the brand facts (brandFacts).
  */
 export function renderReceiptPdf(
-  { receipt, payment, creditedNumber }: ReceiptSheet,
+  { receipt, buyer, payment, creditedNumber }: ReceiptSheet,
   { compress = true, brand = null }: { compress?: boolean; brand?: PdfBrand | null } = {},
 ): Promise<Buffer> {
   const context = brand?.context ?? defaultBrandedContext(receipt.organizationId);
@@ -101,7 +104,7 @@ export function renderReceiptPdf(
 
   for (const [label, value] of [
     ['Seller', receipt.sellerName],
-    ['Buyer', `${receipt.buyerName} <${receipt.buyerEmail}>`],
+    ['Buyer', `${buyer.buyerName} <${buyer.buyerEmail}>`],
     ['Event', receipt.eventTitle],
   ] as const) {
     doc.font(fonts.regular).fontSize(9).fillColor(colors.text, 0.65).text(label.toUpperCase());

@@ -3,6 +3,7 @@ import type { Logger, Outbox, Transaction } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import type { ReceiptLinks } from '../adapters/receipt-links.ts';
 import type { Context } from '../context.ts';
+import { type Buyer, type BuyerKeys, openBuyer, sealBuyer } from '../db/buyers.ts';
 import { organizationById } from '../db/organizations.ts';
 import { orderCharge, refundsOfOrder } from '../db/queries.ts';
 import {
@@ -29,6 +30,8 @@ export interface ReceiptDeps {
   log: Logger;
   /** Seals the PDF link's token into receiptIssued, for messaging's mail. */
   receiptLinks: ReceiptLinks;
+  /** Opens the order's buyer and seals them onto the receipt (db/buyers.ts). */
+  buyerKeys: BuyerKeys;
 }
 
 // ---------------------------------------------------------------- numbers
@@ -95,8 +98,10 @@ async function issue(
   const year = issuedAt.getUTCFullYear();
   const { name, prefix } = await seller(tx, charge.organizationId);
   const sequence = await takeReceiptNumber(tx, charge.organizationId, kind, year);
+  const id = uuidv7();
+  const buyer = await openBuyer(tx, deps.buyerKeys, 'order_charges', charge.orderId, charge);
   const receipt = await insertReceipt(tx, {
-    id: uuidv7(),
+    id,
     organizationId: charge.organizationId,
     orderId: charge.orderId,
     kind,
@@ -105,8 +110,8 @@ async function issue(
     sequence,
     issuedAt,
     sellerName: name,
-    buyerName: charge.buyerName,
-    buyerEmail: charge.buyerEmail,
+    buyerId: charge.buyerId,
+    ...(await sealBuyer(tx, deps.buyerKeys, 'receipts', id, { ...buyer, buyerId: charge.buyerId })),
     eventTitle: charge.eventTitle,
     ...content,
   });
@@ -117,7 +122,7 @@ async function issue(
     kind,
     number: receipt.number,
     sellerName: receipt.sellerName,
-    buyerEmail: receipt.buyerEmail,
+    buyerEmail: buyer.buyerEmail,
     eventTitle: receipt.eventTitle,
     total: { amount: receipt.total, currency: receipt.currency },
     sealedLinkToken: deps.receiptLinks.sealed(receipt.id),
@@ -290,6 +295,10 @@ export async function receiptPayments(ctx: ReadContext, receipt: ReceiptRow): Pr
   const payments = await ctx.loaders.paymentsOfOrder.load(receipt.orderId);
   return payments.filter((payment) => payment.status === 'SUCCEEDED');
 }
+
+/** `Receipt.buyer`: the name and address in the clear, the markers once the buyer was erased. */
+export const receiptBuyer = (ctx: Pick<Context, 'db' | 'buyerKeys'>, receipt: ReceiptRow): Promise<Buyer> =>
+  openBuyer(ctx.db, ctx.buyerKeys, 'receipts', receipt.id, receipt);
 
 /** `Receipt.refunds`: the order's refunds, oldest first. */
 export const receiptRefunds = (ctx: ReadContext, receipt: ReceiptRow): Promise<RefundRow[]> =>

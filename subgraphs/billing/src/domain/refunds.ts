@@ -18,6 +18,7 @@ import { FAILURE_MESSAGES, type RefundOutcome } from '../adapters/provider.ts';
 import type { PaymentProviders } from '../adapters/providers.ts';
 import type { ReceiptLinks } from '../adapters/receipt-links.ts';
 import type { Context } from '../context.ts';
+import type { BuyerKeys } from '../db/buyers.ts';
 import {
   committedRefunds,
   insertRefundIfNew,
@@ -145,7 +146,12 @@ function formatMoney(amount: number, currency: string): string {
 export function refundConsumer(
   log: Logger,
   outbox: Outbox,
-  deps: { providers: () => PaymentProviders; deadlineMs: number; receiptLinks: ReceiptLinks },
+  deps: {
+    providers: () => PaymentProviders;
+    deadlineMs: number;
+    receiptLinks: ReceiptLinks;
+    buyerKeys: BuyerKeys;
+  },
 ): EventConsumer<typeof refundRequested.payload> {
   return {
     name: 'refunds',
@@ -190,6 +196,7 @@ export function refundConsumer(
           providers: deps.providers(),
           deadlineMs: deps.deadlineMs,
           receiptLinks: deps.receiptLinks,
+          buyerKeys: deps.buyerKeys,
           outbox,
           log,
         },
@@ -207,7 +214,15 @@ export function refundConsumer(
 
 type RefundContext = Pick<
   Context,
-  'db' | 'viewer' | 'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'
+  | 'db'
+  | 'viewer'
+  | 'outbox'
+  | 'log'
+  | 'providers'
+  | 'paymentDeadlineMs'
+  | 'ledgerDb'
+  | 'receiptLinks'
+  | 'buyerKeys'
 >;
 
 interface RefundResult {
@@ -234,7 +249,7 @@ const NOTHING_LEFT = 'Everything paid for this order has been refunded already.'
 export async function finishRefund(
   ctx: Pick<
     RefundContext,
-    'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks'
+    'outbox' | 'log' | 'providers' | 'paymentDeadlineMs' | 'ledgerDb' | 'receiptLinks' | 'buyerKeys'
   >,
   payment: PaymentRow,
   refund: RefundRow,
@@ -245,6 +260,7 @@ export async function finishRefund(
     outbox: ctx.outbox,
     log: ctx.log,
     receiptLinks: ctx.receiptLinks,
+    buyerKeys: ctx.buyerKeys,
   };
   const sent = await sendRefund(deps, payment, refund, (fn) => ctx.ledgerDb.transaction(fn));
   if (!('unreachable' in sent)) return sent;

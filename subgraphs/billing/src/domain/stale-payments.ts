@@ -2,7 +2,7 @@ import { type Database, type Logger, type Outbox, runPeriodically } from '@bilte
 import type { BillingServices } from '../context.ts';
 import { orderCharge, paymentById } from '../db/queries.ts';
 import { claimStalePayments, claimStaleRefunds } from '../db/stale-payments.ts';
-import { askProvider, chargeCall, unsealToken } from './payments.ts';
+import { askProvider, buyerEmailOf, chargeCall, unsealToken } from './payments.ts';
 import { finishRefund } from './refunds.ts';
 
 // Payments and refunds left PENDING (the provider could not be reached within the request's
@@ -15,7 +15,10 @@ import { finishRefund } from './refunds.ts';
 const BATCH = 20;
 
 export interface StaleSweepDeps
-  extends Pick<BillingServices, 'providers' | 'tokenKey' | 'paymentDeadlineMs' | 'receiptLinks'> {
+  extends Pick<
+    BillingServices,
+    'providers' | 'tokenKey' | 'paymentDeadlineMs' | 'receiptLinks' | 'buyerKeys'
+  > {
   db: Database;
   outbox: Outbox;
   log: Logger;
@@ -54,7 +57,11 @@ export async function sweepStalePayments(deps: StaleSweepDeps): Promise<SweepCou
       continue;
     }
     const token = unsealToken(deps.tokenKey, payment.id, sealed);
-    const after = await askProvider(ctx, payment, chargeCall(adapter, payment, charge, token));
+    const after = await askProvider(
+      ctx,
+      payment,
+      chargeCall(adapter, payment, await buyerEmailOf(deps, charge), token),
+    );
     if (after.status === 'SUCCEEDED') counts.payments.succeeded++;
     else if (after.status === 'FAILED') counts.payments.failed++;
     else counts.payments.stillPending++;

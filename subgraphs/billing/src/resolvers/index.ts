@@ -7,6 +7,7 @@ import {
 import {
   creditNoteOfRefund,
   creditNotesOfOrder,
+  receiptBuyer,
   receiptOfOrder,
   receiptPayments,
   receiptRefunds,
@@ -62,7 +63,10 @@ export const resolvers: Resolvers = {
   },
   Receipt: {
     seller: (receipt) => ({ organizationId: receipt.organizationId, name: receipt.sellerName }),
-    buyer: (receipt) => ({ name: receipt.buyerName, email: receipt.buyerEmail }),
+    buyer: async (receipt, _, ctx) => {
+      const buyer = await receiptBuyer(ctx, receipt);
+      return { name: buyer.buyerName, email: buyer.buyerEmail };
+    },
     lines: (receipt) =>
       receipt.lines.map((line) => ({
         description: line.description,

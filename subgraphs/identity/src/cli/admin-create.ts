@@ -5,8 +5,10 @@
  * an unverified one loses it (nobody proved the address).
  */
 import { parseArgs } from 'node:util';
-import { applyMigrations, connectDatabase } from '@bilten/platform';
+import { applyMigrations, connectDatabase, personKeysFromEnv } from '@bilten/platform';
 import { createPasswordHasher } from '../adapters/password-hasher.ts';
+import { personKeys } from '../db/schema.ts';
+import { sealPlaintextUsers } from '../db/users.ts';
 import { ensurePlatformAdmin, platformAdminInput } from '../domain/platform-admins.ts';
 import { identitySubgraph } from '../server.ts';
 
@@ -26,10 +28,17 @@ if (!parsed.success) {
 
 await applyMigrations(databaseUrl, 'identity', identitySubgraph.migrations);
 const database = connectDatabase({ url: databaseUrl, poolSize: 1, applicationName: 'bilten-admin-create' });
+// The service's keys (PERSON_KEK_KEYS, BLIND_INDEX_KEY): the account must open and be found there.
+const keys = personKeysFromEnv(database.db, personKeys, {
+  ...process.env,
+  NODE_ENV: process.env.NODE_ENV ?? 'development',
+});
 try {
+  // Rows from before per-person keys, sealed as the service would at its start.
+  await sealPlaintextUsers(database.db, keys);
   const { userId, outcome } = await ensurePlatformAdmin(
     database.db,
-    await createPasswordHasher(),
+    { passwords: await createPasswordHasher(), personKeys: keys },
     parsed.data,
     {
       setPassword: true,

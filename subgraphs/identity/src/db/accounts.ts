@@ -1,56 +1,86 @@
-import type { Database, Transaction } from '@bilten/platform';
+import type { Database, PersonKeys, Transaction } from '@bilten/platform';
 import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { emailVerifications, passwordResets, type UserRow, users } from './schema.ts';
+import { emailIs, openUser, openUsers, sealEmail, sealUser, sealVerificationEmail } from './users.ts';
 
 type Db = Database | Transaction;
 
+type NewUser = Omit<typeof users.$inferInsert, 'emailSealed' | 'emailIndex' | 'displayNameSealed'> & {
+  email: string;
+  displayName: string;
+};
+
 /** Inserts unless the email is taken; `undefined` means it was. */
-export async function insertUser(db: Db, row: typeof users.$inferInsert): Promise<UserRow | undefined> {
-  const [user] = await db.insert(users).values(row).onConflictDoNothing({ target: users.email }).returning();
-  return user;
+export async function insertUser(
+  tx: Transaction,
+  keys: PersonKeys,
+  user: NewUser,
+): Promise<UserRow | undefined> {
+  const { email, displayName, ...row } = user;
+  const sealed = await sealUser(tx, keys, user);
+  const [inserted] = await tx
+    .insert(users)
+    .values({ ...row, ...sealed })
+    .onConflictDoNothing({ target: users.emailIndex })
+    .returning();
+  return inserted && openUser(tx, keys, inserted);
 }
 
 /**
  * A new account and its first verification token in one statement; for a taken email neither is
- * inserted (`false`). So a sign-up sends the same statements whether or not the address is taken.
+ * inserted (`false`). So a sign-up sends the same statements whether or not the address is taken
+ * (sealing runs before it either way).
  */
 export async function insertUserWithVerification(
   tx: Transaction,
+  keys: PersonKeys,
   user: { id: string; email: string; displayName: string; passwordHash: string },
   verification: { tokenHash: string; expiresAt: Date },
 ): Promise<boolean> {
+  const sealed = await sealUser(tx, keys, user);
+  const verificationEmail = await sealVerificationEmail(
+    tx,
+    keys,
+    { userId: user.id, tokenHash: verification.tokenHash },
+    user.email,
+  );
   const inserted = (await tx.execute(sql`
     with created as (
-      insert into ${users} (id, email, display_name, password_hash)
-      values (${user.id}, ${user.email}, ${user.displayName}, ${user.passwordHash})
-      on conflict (email) do nothing
-      returning id, email
+      insert into ${users} (id, email_sealed, email_index, display_name_sealed, password_hash)
+      values (${user.id}, ${sealed.emailSealed}, ${sealed.emailIndex}, ${sealed.displayNameSealed}, ${user.passwordHash})
+      on conflict (email_index) do nothing
+      returning id
     )
-    insert into ${emailVerifications} (token_hash, user_id, email, purpose, expires_at)
-    select ${verification.tokenHash}, id, email, 'verify', ${verification.expiresAt.toISOString()}::timestamptz
+    insert into ${emailVerifications} (token_hash, user_id, email_sealed, purpose, expires_at)
+    select ${verification.tokenHash}, id, ${verificationEmail}, 'verify', ${verification.expiresAt.toISOString()}::timestamptz
     from created
     returning user_id`)) as unknown as unknown[];
   return inserted.length > 0;
 }
 
-export async function userByEmail(db: Db, email: string): Promise<UserRow | undefined> {
-  const [user] = await db.select().from(users).where(eq(users.email, email));
-  return user;
+export async function userByEmail(db: Db, keys: PersonKeys, email: string): Promise<UserRow | undefined> {
+  const [user] = await db.select().from(users).where(emailIs(keys, email));
+  return user && openUser(db, keys, user);
 }
 
 /** The user's row, locked until the transaction ends. */
-export async function lockUser(tx: Transaction, id: string): Promise<UserRow | undefined> {
+export async function lockUser(tx: Transaction, keys: PersonKeys, id: string): Promise<UserRow | undefined> {
   const [user] = await tx.select().from(users).where(eq(users.id, id)).for('update');
-  return user;
+  return user && openUser(tx, keys, user);
 }
 
 /** The row of the account at `email`, locked until the transaction ends. */
-export async function lockUserByEmail(tx: Transaction, email: string): Promise<UserRow | undefined> {
-  const [user] = await tx.select().from(users).where(eq(users.email, email)).for('update');
-  return user;
+export async function lockUserByEmail(
+  tx: Transaction,
+  keys: PersonKeys,
+  email: string,
+): Promise<UserRow | undefined> {
+  const [user] = await tx.select().from(users).where(emailIs(keys, email)).for('update');
+  return user && openUser(tx, keys, user);
 }
 
-export const usersByIds = (db: Db, ids: string[]) => db.select().from(users).where(inArray(users.id, ids));
+export const usersByIds = async (db: Db, keys: PersonKeys, ids: string[]) =>
+  openUsers(db, keys, await db.select().from(users).where(inArray(users.id, ids)));
 
 /** Adds the platform ADMIN role (once) and counts the address as verified. */
 export async function makePlatformAdmin(tx: Transaction, userId: string) {
@@ -65,8 +95,15 @@ export async function makePlatformAdmin(tx: Transaction, userId: string) {
 
 // ---------------------------------------------------------------- email verification
 
-export async function insertEmailVerification(db: Db, row: typeof emailVerifications.$inferInsert) {
-  await db.insert(emailVerifications).values(row);
+export async function insertEmailVerification(
+  tx: Transaction,
+  keys: PersonKeys,
+  verification: Omit<typeof emailVerifications.$inferInsert, 'emailSealed'> & { email: string },
+) {
+  const { email, ...row } = verification;
+  await tx
+    .insert(emailVerifications)
+    .values({ ...row, emailSealed: await sealVerificationEmail(tx, keys, row, email) });
 }
 
 export async function lockEmailVerification(tx: Transaction, hash: string) {
@@ -85,23 +122,28 @@ export async function markEmailVerificationUsed(tx: Transaction, hash: string) {
     .where(eq(emailVerifications.tokenHash, hash));
 }
 
-export async function markEmailVerified(tx: Transaction, userId: string): Promise<UserRow> {
+export async function markEmailVerified(tx: Transaction, keys: PersonKeys, userId: string): Promise<UserRow> {
   const [user] = await tx
     .update(users)
     .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())` })
     .where(eq(users.id, userId))
     .returning();
-  return user!;
+  return openUser(tx, keys, user!);
 }
 
-/** Moves the account to a proven new address (the unique index still has the last word). */
-export async function changeEmailTo(tx: Transaction, userId: string, email: string): Promise<UserRow> {
+/** Moves the account to a proven new address, sealed and indexed anew (the unique index still has the last word). */
+export async function changeEmailTo(
+  tx: Transaction,
+  keys: PersonKeys,
+  userId: string,
+  email: string,
+): Promise<UserRow> {
   const [user] = await tx
     .update(users)
-    .set({ email, emailVerifiedAt: new Date() })
+    .set({ ...(await sealEmail(tx, keys, userId, email)), emailVerifiedAt: new Date() })
     .where(eq(users.id, userId))
     .returning();
-  return user!;
+  return openUser(tx, keys, user!);
 }
 
 export async function spendEmailChanges(tx: Transaction, userId: string) {
@@ -155,6 +197,7 @@ export async function spendPasswordResets(tx: Transaction, userId: string) {
 
 export async function setPassword(
   db: Db,
+  keys: PersonKeys,
   userId: string,
   passwordHash: string | null,
   options: { verifyEmail?: boolean } = {},
@@ -167,5 +210,5 @@ export async function setPassword(
     })
     .where(eq(users.id, userId))
     .returning();
-  return user!;
+  return openUser(db, keys, user!);
 }

@@ -1,11 +1,11 @@
-import { type Database, loaderById } from '@bilten/platform';
+import { type Database, loaderById, type PersonKeys } from '@bilten/platform';
 import { usersByIds } from './accounts.ts';
 import { organizationsByIds } from './organizations.ts';
 import { sandboxesOf } from './sandboxes.ts';
 
-export function createLoaders(db: Database) {
+export function createLoaders(db: Database, keys: PersonKeys) {
   return {
-    user: loaderById((ids) => usersByIds(db, ids)),
+    user: loaderById((ids) => usersByIds(db, keys, ids)),
     organization: loaderById((ids) => organizationsByIds(db, ids)),
     /** By the live organization's id. */
     sandbox: loaderById(

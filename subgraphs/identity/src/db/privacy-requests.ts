@@ -1,4 +1,4 @@
-import type { Database, Transaction } from '@bilten/platform';
+import type { Database, PersonKeys, Transaction } from '@bilten/platform';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { accountErasureRequested } from '../events.ts';
 import {
@@ -18,6 +18,7 @@ import {
   sessions,
   users,
 } from './schema.ts';
+import { openUser } from './users.ts';
 
 type Db = Database | Transaction;
 export type PrivacyRequestRow = typeof privacyRequests.$inferSelect;
@@ -151,20 +152,9 @@ export async function expireArchives(db: Db, now: Date) {
 }
 
 /** The user's account without its password hash. */
-export async function accountOf(db: Db, userId: string) {
-  const [user] = await db
-    .select({
-      id: users.id,
-      email: users.email,
-      displayName: users.displayName,
-      emailVerifiedAt: users.emailVerifiedAt,
-      roles: users.roles,
-      createdAt: users.createdAt,
-      passwordHash: users.passwordHash,
-    })
-    .from(users)
-    .where(eq(users.id, userId));
-  return user;
+export async function accountOf(db: Db, keys: PersonKeys, userId: string) {
+  const [user] = await db.select().from(users).where(eq(users.id, userId));
+  return user && openUser(db, keys, user);
 }
 
 /** Everything identity holds about the user, secrets (hashes, tokens) left out. */

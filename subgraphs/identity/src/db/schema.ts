@@ -1,4 +1,4 @@
-import { eventTables } from '@bilten/platform';
+import { eventTables, personKeyTable } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
@@ -20,11 +20,20 @@ export const identity = pgSchema('identity');
 export const eventStore = eventTables(identity);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
+/** Each person's data key (issue 18, per-person keys): a user's, keyed by their user id. */
+export const personKeys = personKeyTable(identity);
+
+/** Email and name sealed under the user's own key (db/users.ts); read them through `openUser`. */
 export const users = identity.table('users', {
   id: uuid().primaryKey(),
-  /** Normalized (NFKC, trimmed, lower case): the unique index is the source of truth. */
-  email: text().notNull().unique(),
-  displayName: text('display_name').notNull(),
+  /** The normalized address (NFKC, trimmed, lower case), sealed. */
+  emailSealed: text('email_sealed').notNull(),
+  /**
+   * Blind index of the address: lookups and uniqueness (the unique index is the source of truth).
+   * Null only for a row written before per-person keys, until the start-up step seals it.
+   */
+  emailIndex: text('email_index').unique(),
+  displayNameSealed: text('display_name_sealed').notNull(),
   /** argon2id PHC string; null for accounts made before passwords existed (they cannot sign in). */
   passwordHash: text('password_hash'),
   emailVerifiedAt: timestamp('email_verified_at', { withTimezone: true }),
@@ -158,8 +167,8 @@ export const emailVerifications = identity.table(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    /** The address this token proves: the account's own, or for a change the new one. */
-    email: text().notNull(),
+    /** The address this token proves (the account's own, or for a change the new one), sealed under the user's key. */
+    emailSealed: text('email_sealed').notNull(),
     /** `verify` (the account's address) or `change` (moves the account to `email` once proven). */
     purpose: text().notNull().default('verify'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
@@ -486,7 +495,13 @@ export const privacyRequestSteps = identity.table(
   (table) => [primaryKey({ columns: [table.requestId, table.service] })],
 );
 
-export type UserRow = typeof users.$inferSelect;
+/** A user's stored row: email and name still sealed. */
+export type SealedUserRow = typeof users.$inferSelect;
+/** A user as the domain sees them: email and name opened (db/users.ts `openUser`). */
+export type UserRow = Omit<SealedUserRow, 'emailSealed' | 'emailIndex' | 'displayNameSealed'> & {
+  email: string;
+  displayName: string;
+};
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type PasswordResetRow = typeof passwordResets.$inferSelect;

@@ -1,4 +1,4 @@
-import type { Database, Transaction } from '@bilten/platform';
+import type { Database, PersonKeys, Transaction } from '@bilten/platform';
 import { and, desc, eq, gt, gte, inArray, isNotNull, like, lt, lte, type SQL, sql } from 'drizzle-orm';
 import {
   accessLog,
@@ -9,6 +9,7 @@ import {
   securityEvents,
   users,
 } from './schema.ts';
+import { openUsers } from './users.ts';
 
 type Db = Database | Transaction;
 
@@ -107,13 +108,19 @@ export async function insertAlert(
 }
 
 /** Platform administrators: who security alerts go to. */
-export const platformAdmins = (db: Db) =>
-  db
-    .select({ userId: users.id, email: users.email, displayName: users.displayName })
+export async function platformAdmins(db: Db, keys: PersonKeys) {
+  const admins = await db
+    .select()
     .from(users)
     .where(sql`'ADMIN' = any(${users.roles})`)
     .orderBy(users.id)
     .limit(200);
+  return (await openUsers(db, keys, admins)).map(({ id, email, displayName }) => ({
+    userId: id,
+    email,
+    displayName,
+  }));
+}
 
 /** A key that is no longer usable (revoked), by its secret's hash: a presented one is misuse. */
 export async function revokedApiKeyBySecretHash(db: Db, hash: string) {

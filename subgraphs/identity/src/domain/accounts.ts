@@ -27,6 +27,7 @@ import {
   usersByIds,
 } from '../db/accounts.ts';
 import type { UserRow } from '../db/schema.ts';
+import { openVerificationEmail } from '../db/users.ts';
 import {
   addressClaimAttempted,
   emailChangeRequested,
@@ -84,12 +85,21 @@ export async function userById(
 
 type Ctx = Pick<
   Context,
-  'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'limits' | 'viewer' | 'links'
+  | 'db'
+  | 'outbox'
+  | 'passwords'
+  | 'log'
+  | 'clientIp'
+  | 'userAgent'
+  | 'limits'
+  | 'viewer'
+  | 'links'
+  | 'personKeys'
 >;
 type UserPayload = { user: UserRow | null; errors: UserError[] };
 type Accepted = { accepted: boolean; errors: UserError[] };
 /** What identity's consumers of its own account requests need. */
-export type AccountEventCtx = Pick<Context, 'outbox' | 'log' | 'links'>;
+export type AccountEventCtx = Pick<Context, 'outbox' | 'log' | 'links' | 'personKeys'>;
 
 /** Where an event about an address (not an account) is kept: never the address itself. */
 export const addressAggregate = (email: string) => tokenHash(email);
@@ -120,14 +130,14 @@ async function publishVerification(
 
 /** A verification of `email` (the account's own, or the new one of a change), stored and mailed. */
 async function issueVerification(
-  ctx: Pick<Ctx, 'outbox' | 'links'>,
+  ctx: Pick<Ctx, 'outbox' | 'links' | 'personKeys'>,
   tx: Transaction,
   user: UserRow,
   event: typeof userRegistered,
   target: { email: string; purpose: 'verify' | 'change' } = { email: user.email, purpose: 'verify' },
 ) {
   const verification = newVerification();
-  await insertEmailVerification(tx, {
+  await insertEmailVerification(tx, ctx.personKeys, {
     tokenHash: verification.tokenHash,
     userId: user.id,
     ...target,
@@ -160,7 +170,12 @@ export const register = mutationRule(
     const verification = newVerification();
     const created = await ctx.db.transaction(async (tx) => {
       // The unique index decides between concurrent sign-ups of one address.
-      const inserted = await insertUserWithVerification(tx, { ...user, passwordHash }, verification);
+      const inserted = await insertUserWithVerification(
+        tx,
+        ctx.personKeys,
+        { ...user, passwordHash },
+        verification,
+      );
       if (inserted) await publishVerification(ctx, tx, user, userRegistered, email, verification);
       else await ctx.outbox.publish(tx, registrationForTakenAddress, addressAggregate(email), { email });
       return inserted;
@@ -179,19 +194,20 @@ export const verifyEmail = mutationRule(
         const verification = await lockEmailVerification(tx, hash);
         if (!verification || verification.usedAt) return 'invalid' as const;
         if (verification.expiresAt.getTime() <= Date.now()) return 'expired' as const;
-        const owner = await lockUser(tx, verification.userId);
+        const owner = await lockUser(tx, ctx.personKeys, verification.userId);
         if (!owner) return 'invalid' as const;
         await markEmailVerificationUsed(tx, hash);
+        const proven = await openVerificationEmail(tx, ctx.personKeys, verification);
         if (verification.purpose === 'change') {
           // The new address is proven: only now does the account move to it.
           await spendEmailChanges(tx, owner.id);
-          const moved = await changeEmailTo(tx, owner.id, verification.email);
+          const moved = await changeEmailTo(tx, ctx.personKeys, owner.id, proven);
           await ctx.outbox.publish(tx, userEmailChanged, owner.id, { userId: owner.id, email: moved.email });
           return moved;
         }
         // A token for an address the account no longer has proves nothing.
-        if (owner.email !== verification.email) return 'invalid' as const;
-        return markEmailVerified(tx, owner.id);
+        if (owner.email !== proven) return 'invalid' as const;
+        return markEmailVerified(tx, ctx.personKeys, owner.id);
       })
       .catch((err) => {
         if (isUniqueViolation(err)) return 'taken' as const;
@@ -259,7 +275,7 @@ export const changeEmail = mutationRule(
     { newEmail, currentPassword },
     viewer,
   ): Promise<{ user: UserRow | null; pendingEmail: string | null; errors: UserError[] }> => {
-    const [user] = await usersByIds(ctx.db, [viewer.userId]);
+    const [user] = await usersByIds(ctx.db, ctx.personKeys, [viewer.userId]);
     const fail = (code: UserError['code'], message: string, field: string) => ({
       user: null,
       pendingEmail: null,
@@ -310,7 +326,7 @@ export function accountRequestConsumers(ctx: AccountEventCtx): EventConsumer[] {
     event: emailVerificationRequestedForAddress,
     async handle({ payload: { email } }, tx) {
       // The row lock makes the count and the insert one step across replicas.
-      const user = await lockUserByEmail(tx, email);
+      const user = await lockUserByEmail(tx, ctx.personKeys, email);
       if (!user || user.emailVerifiedAt) return;
       const recent = await emailVerificationsSince(tx, user.id, new Date(Date.now() - 60 * 60_000));
       if (recent >= VERIFICATION_EMAILS_PER_HOUR) {
@@ -324,7 +340,7 @@ export function accountRequestConsumers(ctx: AccountEventCtx): EventConsumer[] {
     name: 'registration-address-taken',
     event: registrationForTakenAddress,
     async handle({ payload: { email } }, tx) {
-      const owner = await userByEmail(tx, email);
+      const owner = await userByEmail(tx, ctx.personKeys, email);
       if (owner) await noticeToOwner(ctx, tx, owner, 'sign_up');
     },
   };
@@ -332,9 +348,9 @@ export function accountRequestConsumers(ctx: AccountEventCtx): EventConsumer[] {
     name: 'email-change',
     event: emailChangeRequested,
     async handle({ payload: { userId, newEmail } }, tx) {
-      const [user] = await usersByIds(tx, [userId]);
+      const [user] = await usersByIds(tx, ctx.personKeys, [userId]);
       if (!user) return;
-      const owner = await userByEmail(tx, newEmail);
+      const owner = await userByEmail(tx, ctx.personKeys, newEmail);
       if (!owner) {
         await issueVerification(ctx, tx, user, emailVerificationRequested, {
           email: newEmail,

@@ -133,7 +133,7 @@ export const notifyAffectedUsers = mutationRule(
       for (;;) {
         const userIds = await unnotifiedAffectedUserIds(tx, incident.id, NOTICE_BATCH);
         if (!userIds.length) break;
-        const recipients = (await usersByIds(tx, userIds)).map((user) => ({
+        const recipients = (await usersByIds(tx, ctx.personKeys, userIds)).map((user) => ({
           userId: user.id,
           email: user.email,
           displayName: user.displayName,

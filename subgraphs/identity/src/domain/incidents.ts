@@ -25,7 +25,7 @@ import { INCIDENT_STATUSES, type IncidentRow, SEVERITIES } from '../db/schema.ts
 // users, the breach register's facts. Containment and notices to the affected users are
 // incident-containment.ts; reading them and the 72-hour clock incident-queries.ts. Platform ADMINs only.
 
-export type Ctx = Pick<Context, 'db' | 'viewer' | 'outbox' | 'log' | 'keys'>;
+export type Ctx = Pick<Context, 'db' | 'viewer' | 'outbox' | 'log' | 'keys' | 'personKeys'>;
 
 /** Article 33(1): the supervisory authority hears of a personal-data breach within 72 hours. */
 export const REGULATOR_DEADLINE_MS = 72 * 60 * 60 * 1000;

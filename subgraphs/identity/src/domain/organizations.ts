@@ -49,7 +49,7 @@ const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const INVITATIONS_PER_ADDRESS = { limit: 3, windowMs: 60 * 60_000 };
 const INVITATIONS_PER_ORGANIZATION = { limit: 50, windowMs: 60 * 60_000 };
 
-export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links' | 'requestId'>;
+export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links' | 'requestId' | 'personKeys'>;
 
 /**
  * The creator becomes its OWNER, from their next request on (the gateway reads current roles). A
@@ -217,7 +217,7 @@ export const inviteMember = mutationRule(
       requireActive(organization);
       if (role === 'OWNER' && actor.role !== 'OWNER') throw forbidden('only owners may invite owners');
       const memberIds = members.map((member) => member.userId);
-      const users = memberIds.length ? await usersByIds(tx, memberIds) : [];
+      const users = memberIds.length ? await usersByIds(tx, ctx.personKeys, memberIds) : [];
       if (users.some((user) => user.email === email)) {
         return {
           invitation: null,
@@ -288,7 +288,7 @@ export const acceptInvitation = mutationRule(
       const invitation = await lockInvitationByToken(tx, tokenHash(token));
       if (!invitation || invitation.acceptedAt || invitation.revokedAt) return invalid;
       if (invitation.expiresAt.getTime() <= Date.now()) return invalid;
-      const [user] = await usersByIds(tx, [viewer.userId]);
+      const [user] = await usersByIds(tx, ctx.personKeys, [viewer.userId]);
       if (!user || user.email !== invitation.email) {
         throw forbidden('this invitation was sent to another email address');
       }

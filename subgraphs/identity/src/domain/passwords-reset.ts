@@ -29,7 +29,10 @@ const RESET_TTL_MS = 60 * 60_000;
 const RESETS_PER_ACCOUNT = { limit: 3, windowMs: 60 * 60_000 };
 const RESETS_PER_IP = { limit: 20, windowMs: 60 * 60_000 };
 
-type Ctx = Pick<Context, 'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer'>;
+type Ctx = Pick<
+  Context,
+  'db' | 'outbox' | 'passwords' | 'log' | 'clientIp' | 'userAgent' | 'viewer' | 'personKeys'
+>;
 type UserPayload = { user: UserRow | null; errors: UserError[] };
 
 /**
@@ -56,7 +59,7 @@ export function passwordResetConsumer(
     name: 'password-reset-request',
     event: passwordResetRequestedForAddress,
     async handle({ payload: { email } }, tx) {
-      const user = await userByEmail(tx, email);
+      const user = await userByEmail(tx, ctx.personKeys, email);
       if (!user || !(await allow(tx, `reset:user:${user.id}`, RESETS_PER_ACCOUNT))) return;
       const token = newToken();
       const expiresAt = new Date(Date.now() + RESET_TTL_MS);
@@ -103,7 +106,7 @@ export const resetPassword = mutationRule(
       const { userId } = reset!;
       await spendPasswordResets(tx, userId);
       // The link came by email, so it proves the address as well.
-      const user = await setPassword(tx, userId, passwordHash, { verifyEmail: true });
+      const user = await setPassword(tx, ctx.personKeys, userId, passwordHash, { verifyEmail: true });
       const revoked = await revokeSessions(tx, { userId: user.id }, 'password reset');
       return { user, revoked: revoked.length };
     });
@@ -130,7 +133,7 @@ export const changePassword = mutationRule(
     invalid: (errors) => ({ user: null, errors }),
   },
   async (ctx: Ctx, input, viewer): Promise<UserPayload> => {
-    const [user] = await usersByIds(ctx.db, [viewer.userId]);
+    const [user] = await usersByIds(ctx.db, ctx.personKeys, [viewer.userId]);
     // Under the sign-in guard: a stolen access token must not become a password-guessing oracle.
     if (!user || !(await checkPassword(ctx, user.email, user, input.currentPassword))) {
       return {
@@ -146,7 +149,7 @@ export const changePassword = mutationRule(
     }
     const passwordHash = await ctx.passwords.hash(input.newPassword);
     const updated = await ctx.db.transaction(async (tx) => {
-      const changed = await setPassword(tx, user.id, passwordHash);
+      const changed = await setPassword(tx, ctx.personKeys, user.id, passwordHash);
       await revokeSessions(tx, { userId: user.id, keep: viewer.sessionId }, 'password changed');
       return changed;
     });

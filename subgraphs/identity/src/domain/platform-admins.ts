@@ -1,4 +1,4 @@
-import { type Database, emailAddress } from '@bilten/platform';
+import { type Database, emailAddress, type PersonKeys } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { PasswordHasher } from '../adapters/password-hasher.ts';
@@ -22,13 +22,13 @@ export type PlatformAdminOutcome = 'created' | 'claimed' | 'promoted' | 'passwor
  */
 export async function ensurePlatformAdmin(
   db: Database,
-  passwords: PasswordHasher,
+  { passwords, personKeys }: { passwords: PasswordHasher; personKeys: PersonKeys },
   input: z.output<typeof platformAdminInput>,
   options: { setPassword: boolean },
 ): Promise<{ userId: string; outcome: PlatformAdminOutcome }> {
   const passwordHash = input.password ? await passwords.hash(input.password) : null;
   return db.transaction(async (tx) => {
-    const created = await insertUser(tx, {
+    const created = await insertUser(tx, personKeys, {
       id: uuidv7(),
       email: input.email,
       displayName: 'Administrator',
@@ -37,13 +37,13 @@ export async function ensurePlatformAdmin(
       roles: ['ADMIN'],
     });
     if (created) return { userId: created.id, outcome: 'created' as const };
-    const existing = (await userByEmail(tx, input.email))!;
-    const user = (await lockUser(tx, existing.id))!;
+    const existing = (await userByEmail(tx, personKeys, input.email))!;
+    const user = (await lockUser(tx, personKeys, existing.id))!;
     let outcome: PlatformAdminOutcome = 'unchanged';
     if (!user.emailVerifiedAt) {
       // Nobody proved this address: whoever registered it first must not inherit the ADMIN role.
       // Their password and sessions go; the owner of the address sets one by password reset.
-      await setPassword(tx, user.id, passwordHash);
+      await setPassword(tx, personKeys, user.id, passwordHash);
       await revokeSessions(tx, { userId: user.id }, 'promoted to platform administrator');
     }
     if (!user.roles.includes('ADMIN') || !user.emailVerifiedAt) {
@@ -51,7 +51,7 @@ export async function ensurePlatformAdmin(
       outcome = user.emailVerifiedAt ? 'promoted' : 'claimed';
     }
     if (options.setPassword && passwordHash && user.emailVerifiedAt) {
-      await setPassword(tx, user.id, passwordHash);
+      await setPassword(tx, personKeys, user.id, passwordHash);
       if (outcome === 'unchanged') outcome = 'password-set';
     }
     return { userId: user.id, outcome };

@@ -7,6 +7,7 @@ import {
   type EncryptedColumn,
   type KeyRing,
   mutationRule,
+  type PersonKeys,
   pageSize,
   requireAdmin,
   requireUser,
@@ -78,8 +79,8 @@ type RequestPayload = { request: PrivacyRequestRow | null; errors: UserError[] }
 type LinkPayload = { url: string | null; expiresAt: Date | null; errors: UserError[] };
 
 /** The account, without secrets, as it appears in the archive. */
-async function identityPart(tx: Transaction, userId: string) {
-  const account = await accountOf(tx, userId);
+async function identityPart(tx: Transaction, keys: PersonKeys, userId: string) {
+  const account = await accountOf(tx, keys, userId);
   if (!account) throw new DomainError('NOT_FOUND', 'the account no longer exists');
   const { passwordHash: _secret, ...user } = account;
   return { account: user, ...(await identityRecordsOf(tx, userId)) };
@@ -114,7 +115,7 @@ export async function requestDataExport(ctx: Ctx): Promise<RequestPayload> {
       },
       PRIVACY_SERVICES,
     );
-    const part = await identityPart(tx, user.userId);
+    const part = await identityPart(tx, ctx.personKeys, user.userId);
     await completeStep(tx, id, 'identity', {
       sealedPart: sealExportPart(keys.publicKey, { service: 'identity', ...part }),
     });
@@ -147,7 +148,7 @@ export const requestAccountDeletion = mutationRule(
     invalid: (errors): RequestPayload => ({ request: null, errors }),
   },
   async (ctx: Ctx, input, viewer): Promise<RequestPayload> => {
-    const [user] = await usersByIds(ctx.db, [viewer.userId]);
+    const [user] = await usersByIds(ctx.db, ctx.personKeys, [viewer.userId]);
     if (!user || !(await checkPassword(ctx, user.email, user, input.currentPassword))) {
       const field = ['input', 'currentPassword'];
       return {

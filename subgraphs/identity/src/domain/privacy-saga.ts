@@ -12,6 +12,7 @@ import {
   type Logger,
   type Outbox,
   openExportPart,
+  type PersonKeys,
   purgeSentEventsAbout,
   runPeriodically,
   type Transaction,
@@ -42,7 +43,7 @@ import { ARCHIVE_COLUMN, ARCHIVE_LIFETIME_MS, PRIVATE_KEY_COLUMN } from './priva
 
 const ANSWERS = { catalog, orders, billing, messaging, branding };
 
-type Deps = { outbox: Outbox; log: Logger; dataKeys: KeyRing };
+type Deps = { outbox: Outbox; log: Logger; dataKeys: KeyRing; personKeys: PersonKeys };
 
 /** The steps still awaiting an answer once `service`'s is recorded, or undefined when it changes nothing. */
 async function recordAnswer(
@@ -131,7 +132,7 @@ async function assembleArchive(
  * purged; the request row stays, with dates and counts only.
  */
 async function eraseAccount(tx: Transaction, deps: Deps, request: PrivacyRequestRow) {
-  const account = await accountOf(tx, request.userId);
+  const account = await accountOf(tx, deps.personKeys, request.userId);
   let summary: Record<string, number> = {};
   if (account) {
     const revoked = await revokeSessions(tx, { userId: account.id }, 'account erased');
@@ -146,6 +147,9 @@ async function eraseAccount(tx: Transaction, deps: Deps, request: PrivacyRequest
   }
   await completeStep(tx, request.id, 'identity', { summary });
   await updatePrivacyRequest(tx, request.id, { status: 'COMPLETED', completedAt: new Date() });
+  // Last, in the same transaction: the user's data key destroyed, so every copy of what was
+  // sealed under it (backups included) can never be read again (crypto-shredding).
+  await deps.personKeys.vault.shred(tx, request.userId);
   deps.log.warn({ security: true, requestId: request.id, userId: request.userId }, 'account erased');
 }
 
@@ -156,7 +160,7 @@ async function eraseAccount(tx: Transaction, deps: Deps, request: PrivacyRequest
  * erasure requests of completed erasures (they carry the address) purged.
  */
 export async function sweepPrivacyRequests(
-  deps: { db: Database; outbox: Outbox; dataKeys: KeyRing; log: Logger },
+  deps: { db: Database; outbox: Outbox; dataKeys: KeyRing; log: Logger; personKeys: PersonKeys },
   retryMs: number,
 ) {
   const stalled = await stalledRequests(deps.db, new Date(Date.now() - retryMs));
@@ -176,7 +180,7 @@ export async function sweepPrivacyRequests(
 
 async function askAgain(
   tx: Transaction,
-  deps: { outbox: Outbox; dataKeys: KeyRing },
+  deps: { outbox: Outbox; dataKeys: KeyRing; personKeys: PersonKeys },
   request: PrivacyRequestRow,
 ) {
   if (request.kind === 'EXPORT') {
@@ -192,7 +196,7 @@ async function askAgain(
     });
     return;
   }
-  const account = await accountOf(tx, request.userId);
+  const account = await accountOf(tx, deps.personKeys, request.userId);
   if (!account) return;
   await deps.outbox.publish(tx, accountErasureRequested, request.id, {
     requestId: request.id,
@@ -203,7 +207,7 @@ async function askAgain(
 
 /** The sweep, every `retryMs` (PRIVACY_REQUEST_RETRY_MS). */
 export function startPrivacyRequestSweep(
-  deps: { db: Database; outbox: Outbox; dataKeys: KeyRing; log: Logger },
+  deps: { db: Database; outbox: Outbox; dataKeys: KeyRing; log: Logger; personKeys: PersonKeys },
   retryMs: number,
 ): { stop(): Promise<void> } {
   return runPeriodically(

@@ -9,6 +9,7 @@ import {
   type EventConsumer,
   type Logger,
   type Outbox,
+  type PersonKeys,
   pageSize,
   requireAdmin,
   type SecurityEvent,
@@ -69,16 +70,20 @@ export interface SecurityMonitor {
   log: Logger;
   thresholds: SecurityThresholds;
   metrics: SecurityMetrics;
+  /** To open the platform administrators' addresses, the alerts' recipients. */
+  personKeys: PersonKeys;
 }
 
 export function securityMonitorOf(deps: {
   outbox: Outbox;
   log: Logger;
   config: IdentityConfig;
+  personKeys: PersonKeys;
 }): SecurityMonitor {
   return {
     outbox: deps.outbox,
     log: deps.log,
+    personKeys: deps.personKeys,
     thresholds: securityThresholdsOf(deps.config),
     metrics: securityMetrics,
   };
@@ -301,7 +306,7 @@ async function raiseAlert(tx: Transaction, monitor: SecurityMonitor, draft: Aler
       affectedUserIds,
     }));
   }
-  const recipients = await platformAdmins(tx);
+  const recipients = await platformAdmins(tx, monitor.personKeys);
   await monitor.outbox.publish(tx, securityAlertRaised, alert.id, {
     alertId: alert.id,
     rule: alert.rule,

@@ -46,6 +46,7 @@ type Ctx = Pick<
   | 'signInProofs'
   | 'requestId'
   | 'securityEvents'
+  | 'personKeys'
 >;
 
 export interface AuthResult {
@@ -124,7 +125,7 @@ export const login = mutationRule(
     }),
   },
   async (ctx: Ctx, { email, password, deviceToken, proofOfWork }): Promise<AuthResult> => {
-    const user = await userByEmail(ctx.db, email);
+    const user = await userByEmail(ctx.db, ctx.personKeys, email);
     const proof = { proofs: ctx.signInProofs, deviceToken, proofOfWork };
     if (!(await checkPassword(ctx, email, user, password, proof)) || !user)
       throw unauthenticated(WRONG_CREDENTIALS);
@@ -198,7 +199,7 @@ export async function refresh(ctx: Ctx, input: unknown): Promise<AuthResult> {
     });
   }
   if (outcome.kind !== 'rotated') throw unauthenticated('refresh token is invalid or expired');
-  const [user] = await usersByIds(ctx.db, [outcome.session.userId]);
+  const [user] = await usersByIds(ctx.db, ctx.personKeys, [outcome.session.userId]);
   if (!user) throw unauthenticated('refresh token is invalid or expired');
   return {
     accessToken: await accessTokenFor(ctx, user, outcome.session.id),

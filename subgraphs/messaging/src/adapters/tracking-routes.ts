@@ -13,7 +13,7 @@ export const TRANSPARENT_GIF = Buffer.from(
  * gateway passes on from its public door. No login: the signed token is the credential. The pixel
  * answers the same image whatever the token, so it tells nothing; a click goes only where its
  * signature says (a URL that was in the mail), anything else is 400 and no redirect. Counting
- * failing never keeps a reader from the page they asked for.
+ * failing, or not counting (no ANALYTICS consent), never keeps a reader from the page they asked for.
  */
 export function registerTracking(
   app: FastifyInstance,

@@ -2,7 +2,7 @@ import type { Database, Transaction } from '@bilten/platform';
 import { and, eq, gte, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { KindName } from '../domain/delivery-rules.ts';
 import { suppressAddress } from './deliveries.ts';
-import { type Category, type Channel, type DeliveryRow, deliveries } from './schema.ts';
+import { type Category, type Channel, consents, type DeliveryRow, deliveries } from './schema.ts';
 
 /**
  * Engagement's writes to deliveries. The state only moves forward (SENT < DELIVERED < OPENED <
@@ -16,6 +16,16 @@ const timestamp = (at: Date) => sql`${at.toISOString()}::timestamptz`;
 /** A mail the transport accepted and that has not ended: what opens, clicks and webhooks may move. */
 const LIVE = ['SENT', 'DELIVERED', 'OPENED', 'CLICKED'] as const;
 
+/**
+ * Opens and clicks are behaviour, so they are recorded only for a recipient who granted ANALYTICS
+ * now (messaging's copy of identity's consents). A guest has no account and so no consent to give:
+ * a delivery without a recipient is never tracked.
+ */
+const analyticsGranted = sql`exists (
+  select 1 from ${consents}
+  where ${consents.userId} = ${deliveries.recipientId}
+    and ${consents.purpose} = 'ANALYTICS' and ${consents.granted})`;
+
 export const recordOpen = (db: Database, deliveryId: string, at: Date) =>
   db
     .update(deliveries)
@@ -23,7 +33,7 @@ export const recordOpen = (db: Database, deliveryId: string, at: Date) =>
       openedAt: sql`coalesce(${deliveries.openedAt}, ${timestamp(at)})`,
       status: sql`case when ${deliveries.status} in ('SENT', 'DELIVERED') then 'OPENED' else ${deliveries.status} end`,
     })
-    .where(and(eq(deliveries.id, deliveryId), isNotNull(deliveries.sentAt)));
+    .where(and(eq(deliveries.id, deliveryId), isNotNull(deliveries.sentAt), analyticsGranted));
 
 /** A click implies an open: a reader whose mail client blocked the pixel still read it. */
 export const recordClick = (db: Database, deliveryId: string, at: Date) =>
@@ -34,7 +44,7 @@ export const recordClick = (db: Database, deliveryId: string, at: Date) =>
       clickedAt: sql`coalesce(${deliveries.clickedAt}, ${timestamp(at)})`,
       status: sql`case when ${deliveries.status} in ('SENT', 'DELIVERED', 'OPENED') then 'CLICKED' else ${deliveries.status} end`,
     })
-    .where(and(eq(deliveries.id, deliveryId), isNotNull(deliveries.sentAt)));
+    .where(and(eq(deliveries.id, deliveryId), isNotNull(deliveries.sentAt), analyticsGranted));
 
 export type TrackedDelivery = Pick<DeliveryRow, 'id' | 'addressHash' | 'channel'>;
 

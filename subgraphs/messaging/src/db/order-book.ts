@@ -2,8 +2,8 @@ import type { Transaction } from '@bilten/platform';
 import { and, asc, eq, gt, gte, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { type OrderBookRow, orderBook } from './schema.ts';
 
-// `holdersOf(tx, ring, eventId)`, an event's holders as recipients, is in domain/order-book.ts: guests'
-// addresses are encrypted, and opening them needs the key ring.
+// `holdersOf(tx, keys, eventId)`, an event's holders as recipients, is in domain/order-book.ts: guests'
+// addresses are sealed under their own keys, and opening them needs the vault.
 
 export type OrderBookEntry = Omit<OrderBookRow, 'updatedAt' | 'holdingSince' | 'releasedAt'>;
 
@@ -27,6 +27,8 @@ export async function upsertHolding(
       target: orderBook.id,
       set: {
         userId: sql`coalesce(${orderBook.userId}, excluded.user_id)`,
+        // A guest row that gains its account: the address is then sealed under the account's key.
+        emailSealed: sql`case when ${orderBook.userId} is null and excluded.user_id is not null then excluded.email_sealed else ${orderBook.emailSealed} end`,
         holdingSince: sql`coalesce(${orderBook.holdingSince}, excluded.holding_since)`,
         updatedAt: sql`now()`,
       },

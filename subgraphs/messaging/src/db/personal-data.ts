@@ -1,5 +1,5 @@
 import type { Transaction } from '@bilten/platform';
-import { and, asc, eq, gt, inArray, isNull, or } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, or } from 'drizzle-orm';
 import {
   consents,
   deliveries,
@@ -55,17 +55,15 @@ export const deliveriesOf = (tx: Transaction, userId: string, addressHashes: str
 export const orderBookOf = (tx: Transaction, userId: string) =>
   tx.select().from(orderBook).where(eq(orderBook.userId, userId)).orderBy(asc(orderBook.id));
 
-export const orderBookRows = (tx: Transaction, ids: string[]) =>
-  tx.select().from(orderBook).where(inArray(orderBook.id, ids)).orderBy(asc(orderBook.id));
-
-/** A page of the order book's rows without an account (guests, transfers' recipients), in id order. */
-export const guestOrderBookPage = (tx: Transaction, afterId: string | null, limit: number) =>
-  tx
-    .select({ id: orderBook.id, emailSealed: orderBook.emailSealed })
-    .from(orderBook)
-    .where(and(isNull(orderBook.userId), afterId ? gt(orderBook.id, afterId) : undefined))
-    .orderBy(asc(orderBook.id))
-    .limit(limit);
+/** The order book's rows without an account (guests, transfers' recipients) whose address has one of these blind indexes. */
+export const guestOrderBookRowsOf = (tx: Transaction, emailIndexes: string[]) =>
+  emailIndexes.length
+    ? tx
+        .select()
+        .from(orderBook)
+        .where(and(isNull(orderBook.userId), inArray(orderBook.emailIndex, emailIndexes)))
+        .orderBy(asc(orderBook.id))
+    : Promise.resolve([]);
 
 const count = (rows: unknown[]) => rows.length;
 

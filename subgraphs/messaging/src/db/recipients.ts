@@ -9,7 +9,7 @@ import { organizationNames, type RecipientRow, recipients } from './schema.ts';
  */
 export async function upsertRecipient(
   tx: Transaction,
-  row: { userId: string; emailSealed: string; emailSetAt: Date; displayName: string | null },
+  row: { userId: string; emailSealed: string; emailSetAt: Date; displayNameSealed: string | null },
 ): Promise<void> {
   const newer = sql`excluded.email_set_at > ${recipients.emailSetAt}`;
   await tx
@@ -20,7 +20,7 @@ export async function upsertRecipient(
       set: {
         emailSealed: sql`case when ${newer} then excluded.email_sealed else ${recipients.emailSealed} end`,
         emailSetAt: sql`greatest(excluded.email_set_at, ${recipients.emailSetAt})`,
-        displayName: sql`coalesce(excluded.display_name, ${recipients.displayName})`,
+        displayNameSealed: sql`coalesce(excluded.display_name_sealed, ${recipients.displayNameSealed})`,
         updatedAt: sql`now()`,
       },
     });

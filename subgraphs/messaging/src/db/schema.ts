@@ -1,4 +1,4 @@
-import { brandContextTable, eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables, personKeyTable } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -21,6 +21,13 @@ export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 /** Each organization's brand as branding last published it: what this service renders with. */
 export const brandContexts = brandContextTable(messaging);
+
+/**
+ * Each person's data key (issue 18, per-person keys): a user's keyed by their user id, a guest's
+ * (an order's buyer or a ticket's holder without an account) by the blind index of their address.
+ * Addresses, phone numbers and display names are sealed under it (db/person-keys.ts).
+ */
+export const personKeys = personKeyTable(messaging);
 
 export const notificationChannel = messaging.enum('notification_channel', [
   'IN_APP',
@@ -91,7 +98,7 @@ export const notificationPreferences = messaging.table('notification_preferences
   marketingConsentSource: text('marketing_consent_source'),
   /** The language of the user's notifications (`en`, `bs`); null: English. */
   locale: text(),
-  /** For SMS: an E.164 number, encrypted with the key ring bound to the user (PHONE_COLUMN). */
+  /** For SMS: an E.164 number, sealed under the user's key bound to the user (PHONE_COLUMN). */
   phoneSealed: text('phone_sealed'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
@@ -139,26 +146,33 @@ export interface OrganizationRef {
 
 /**
  * The address book: where to mail each user, fed by identity's events (messaging never asks
- * identity). The address is encrypted with the platform key ring, bound to its user
- * (RECIPIENT_EMAIL_COLUMN); `email_set_at` is when identity set it, so an older event never
+ * identity). The address and name are sealed under the user's own key, bound to the row
+ * (RECIPIENT_EMAIL_COLUMN, DISPLAY_NAME_COLUMN); `email_set_at` is when identity set it, so an older event never
  * overwrites a newer address whatever order they arrive in.
  */
 export const recipients = messaging.table('recipients', {
   userId: uuid('user_id').primaryKey(),
   emailSealed: text('email_sealed').notNull(),
   emailSetAt: timestamp('email_set_at', { withTimezone: true }).notNull(),
-  /** From the registration; null until it arrives (an address change can come first). */
-  displayName: text('display_name'),
+  /** From the registration, sealed; null until it arrives (an address change can come first). */
+  displayNameSealed: text('display_name_sealed'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
 export type RecipientRow = typeof recipients.$inferSelect;
 
-/** Where the recipients' addresses are, for `npm run keys:rotate`. */
+/** Where the recipients' addresses are: what their sealed values are bound to (`columnAad`). */
 export const RECIPIENT_EMAIL_COLUMN = {
   schema: 'messaging',
   table: 'recipients',
   column: 'email_sealed',
+  key: 'user_id',
+} as const;
+
+export const DISPLAY_NAME_COLUMN = {
+  schema: 'messaging',
+  table: 'recipients',
+  column: 'display_name_sealed',
   key: 'user_id',
 } as const;
 
@@ -178,7 +192,7 @@ export const organizationNames = messaging.table('organization_names', {
   testMode: boolean('test_mode').notNull().default(false),
 });
 
-/** Where the users' phone numbers are, for `npm run keys:rotate`. */
+/** Where the users' phone numbers are: what their sealed values are bound to (`columnAad`). */
 export const PHONE_COLUMN = {
   schema: 'messaging',
   table: 'notification_preferences',
@@ -213,7 +227,8 @@ export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
  * queue the delivery worker drains and the record engagement updates. Unique per source event,
  * recipient and channel, so a redelivered event enqueues nothing twice. What is sent is rendered
  * when it is sent, from `data_sealed` (the template's variables, which can hold link tokens),
- * encrypted with the key ring bound to the row (DELIVERY_COLUMNS).
+ * encrypted with the key ring bound to the row; the address is sealed under its person's key
+ * (DELIVERY_COLUMNS).
  */
 export const deliveries = messaging.table(
   'deliveries',
@@ -230,8 +245,13 @@ export const deliveries = messaging.table(
     sourceEventId: uuid('source_event_id').notNull(),
     /** Null for guests (an order's buyer without an account, a ticket's new holder). */
     recipientId: uuid('recipient_id'),
-    /** EMAIL: the address; SMS: the number; WEB_PUSH: the subscription's id. Encrypted (DELIVERY_COLUMNS). */
+    /**
+     * EMAIL: the address; SMS: the number; WEB_PUSH: the subscription's id. Sealed under the
+     * recipient's key, or for a guest under the key of `address_index` (DELIVERY_COLUMNS).
+     */
     addressSealed: text('address_sealed').notNull(),
+    /** A guest's person id: the blind index of the address; null for an account's delivery. */
+    addressIndex: text('address_index'),
     /** HMAC of the normalized address (addressHash): suppression, the hourly limit, stats, without decrypting. */
     addressHash: text('address_hash').notNull(),
     dataSealed: text('data_sealed').notNull(),
@@ -271,7 +291,7 @@ export const deliveries = messaging.table(
 );
 export type DeliveryRow = typeof deliveries.$inferSelect;
 
-/** Where deliveries keep personal data and link tokens, for `npm run keys:rotate`. */
+/** Where deliveries keep the address (per-person key) and link tokens (key ring, `npm run keys:rotate`). */
 export const DELIVERY_COLUMNS = [
   { schema: 'messaging', table: 'deliveries', column: 'address_sealed', key: 'id' },
   { schema: 'messaging', table: 'deliveries', column: 'data_sealed', key: 'id' },
@@ -347,8 +367,10 @@ export const orderBook = messaging.table(
     organizationId: uuid('organization_id').notNull(),
     /** The buyer's (or new holder's) account, when they have one. */
     userId: uuid('user_id'),
-    /** Encrypted with the key ring bound to the row's id (ORDER_BOOK_EMAIL_COLUMN). */
+    /** Sealed under the account's key, or a guest's (`email_index`), bound to the row (ORDER_BOOK_EMAIL_COLUMN). */
     emailSealed: text('email_sealed').notNull(),
+    /** Blind index of the address: a guest's person id, and how erasure finds guest rows; null only until sealed. */
+    emailIndex: text('email_index'),
     name: text().notNull(),
     eventTitle: text('event_title').notNull(),
     totalAmount: integer('total_amount').notNull(),
@@ -361,6 +383,7 @@ export const orderBook = messaging.table(
   },
   (table) => [
     index('order_book_order_id_idx').on(table.orderId),
+    index('order_book_email_index_idx').on(table.emailIndex),
     // The holders of an event, walked in id order a batch at a time.
     index('order_book_holders_idx')
       .on(table.eventId, table.id)

@@ -94,6 +94,15 @@ export interface TemplateData {
     measuresTaken: string;
     contact: string;
   };
+  /** identity's securityAlertRaised, to a platform admin; `incidentId` null when none was opened. */
+  securityAlert: {
+    alertId: string;
+    rule: string;
+    severity: string;
+    summary: string;
+    raisedAt: string;
+    incidentId: string | null;
+  };
 }
 
 export type DataOf<K extends KindName> = TemplateData[K] & CommonData;

@@ -1,8 +1,9 @@
-import { columnAad, type KeyRing, type Transaction } from '@bilten/platform';
+import { columnAad, type Database, type KeyRing, type Transaction } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import type { AddressHash } from '../adapters/address-hash.ts';
 import { insertDeliveries, notifyDeliveryWorkers } from '../db/deliveries.ts';
-import { DELIVERY_COLUMNS } from '../db/schema.ts';
+import { type MessagingKeys, openFor, personOf, sealFor } from '../db/person-keys.ts';
+import { DELIVERY_COLUMNS, type DeliveryRow } from '../db/schema.ts';
 import type { CommonData } from './channels.ts';
 import { KINDS, type KindName } from './delivery-rules.ts';
 
@@ -33,8 +34,10 @@ export interface NewDelivery {
 }
 
 export interface EnqueueDeps {
-  /** The messaging key ring (`keyRingFromEnv`): addresses and data are encrypted bound to their row. */
+  /** The messaging key ring (`keyRingFromEnv`): template data is encrypted bound to its row. */
   ring: KeyRing;
+  /** Addresses are sealed under their person's key (the recipient's, or a guest's). */
+  keys: MessagingKeys;
   addressHash: AddressHash;
 }
 
@@ -46,21 +49,38 @@ export function messageIdOf(deliveryId: string, from: string): string {
   return `<${deliveryId}@${domain}>`;
 }
 
+/** The delivery's address; null once its person was erased here (never to be sent). */
+export const addressOf = (
+  db: Database | Transaction,
+  keys: MessagingKeys,
+  row: Pick<DeliveryRow, 'id' | 'recipientId' | 'addressIndex' | 'addressSealed'>,
+) =>
+  openFor(
+    db,
+    keys,
+    row.recipientId ? { userId: row.recipientId } : { guestIndex: row.addressIndex! },
+    row.addressSealed,
+    columnAad(ADDRESS_COLUMN, row.id),
+  );
+
 /**
  * Queues `items` in the caller's transaction; one already queued for the same source event,
- * address and channel is skipped (a redelivered event enqueues nothing). Wakes the workers on
- * commit. Returns how many rows were new.
+ * address and channel is skipped (a redelivered event enqueues nothing), and so is one for a
+ * user erased here. Wakes the workers on commit. Returns how many rows were new.
  */
 export async function enqueueDeliveries(
   tx: Transaction,
   deps: EnqueueDeps,
   items: NewDelivery[],
 ): Promise<number> {
-  if (!items.length) return 0;
-  const rows = items.map((item) => {
+  const rows: Parameters<typeof insertDeliveries>[1] = [];
+  for (const item of items) {
     const id = uuidv7();
     const { category, critical } = KINDS[item.kind];
-    return {
+    const person = personOf(deps.keys, item.recipientId, item.address);
+    const addressSealed = await sealFor(tx, deps.keys, person, item.address, columnAad(ADDRESS_COLUMN, id));
+    if (addressSealed === null) continue;
+    rows.push({
       id,
       kind: item.kind,
       category,
@@ -69,15 +89,17 @@ export async function enqueueDeliveries(
       locale: item.locale,
       sourceEventId: item.sourceEventId,
       recipientId: item.recipientId,
-      addressSealed: deps.ring.encrypt(item.address, columnAad(ADDRESS_COLUMN, id)),
+      addressSealed,
+      addressIndex: 'guestIndex' in person ? person.guestIndex : null,
       addressHash: deps.addressHash(item.address, item.channel),
       dataSealed: deps.ring.encrypt(JSON.stringify(item.data), columnAad(DATA_COLUMN, id)),
       organizationId: item.organizationId ?? null,
       eventId: item.eventId ?? null,
       fallbackOf: item.fallbackOf ?? null,
       ...(item.notBefore && { nextAttemptAt: item.notBefore }),
-    };
-  });
+    });
+  }
+  if (!rows.length) return 0;
   const inserted = await insertDeliveries(tx, rows);
   if (inserted) await notifyDeliveryWorkers(tx);
   return inserted;

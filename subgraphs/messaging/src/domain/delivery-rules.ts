@@ -48,6 +48,8 @@ export const KINDS = {
   adminNotice: { category: 'ANNOUNCEMENTS', critical: false },
   // A personal-data breach (GDPR article 34): the person must hear, whatever they turned off.
   breachNotice: { category: 'ACCOUNT_SECURITY', critical: true },
+  // A detection rule fired: the platform's admins must hear, whatever they turned off.
+  securityAlert: { category: 'ACCOUNT_SECURITY', critical: true },
 } as const satisfies Record<string, NotificationKind>;
 
 export type KindName = keyof typeof KINDS;

@@ -35,7 +35,7 @@ import {
   type SmsSender,
 } from './channels.ts';
 import {
-  ADDRESS_COLUMN,
+  addressOf,
   DATA_COLUMN,
   type EnqueueDeps,
   enqueueDeliveries,
@@ -136,13 +136,26 @@ export async function processDueDeliveries(deps: DeliveryWorkerDeps): Promise<nu
   return claimed.length;
 }
 
+/** An anonymized placeholder (`erased@erased.invalid`): `.invalid` is reserved (RFC 2606) and never delivers. */
+const isReservedAddress = (row: ClaimedDelivery, address: string) =>
+  row.channel === 'EMAIL' && /\.invalid>?$/i.test(address.trim());
+
 async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<void> {
   const { db, log } = deps;
   let data: DataOf<KindName> | null = null;
   let sent: Sent & { detail?: string };
   let captured = false;
   try {
-    const address = deps.ring.decrypt(row.addressSealed, columnAad(ADDRESS_COLUMN, row.id));
+    // Never handed to a sender: an erased person's (their key destroyed) or a placeholder address.
+    const address = await addressOf(db, deps.keys, row);
+    if (address === null || isReservedAddress(row, address)) {
+      const reason = address === null ? 'recipient erased' : 'reserved address (.invalid)';
+      await db.transaction((tx) =>
+        updateDelivery(tx, row, { status: 'SUPPRESSED', endedAt: new Date(), lastError: reason }),
+      );
+      deps.metrics?.record(row.channel, 'suppressed', row.createdAt);
+      return;
+    }
     data = JSON.parse(deps.ring.decrypt(row.dataSealed, columnAad(DATA_COLUMN, row.id))) as DataOf<KindName>;
     captured = await capturesDelivery(db, row);
     if (captured) {
@@ -296,11 +309,11 @@ async function recordFailure(
         reason: failure.addressProblem,
         deliveryId: row.id,
       });
-    if (failure.addressProblem === 'GONE' && row.channel === 'WEB_PUSH')
-      await deletePushSubscription(
-        tx,
-        deps.ring.decrypt(row.addressSealed, columnAad(ADDRESS_COLUMN, row.id)),
-      );
+    const pushSubscription =
+      failure.addressProblem === 'GONE' && row.channel === 'WEB_PUSH'
+        ? await addressOf(tx, deps.keys, row)
+        : null;
+    if (pushSubscription) await deletePushSubscription(tx, pushSubscription);
     if (!bounced && row.critical && row.channel !== 'EMAIL' && row.recipientId && data)
       await fallBackToEmail(tx, deps, row, data);
   });
@@ -320,7 +333,8 @@ async function fallBackToEmail(
   data: DataOf<KindName>,
 ): Promise<void> {
   const [entry] = await recipientsByIds(tx, [row.recipientId!]);
-  if (!entry) return;
+  const address = entry ? await emailOf(tx, deps.keys, entry) : null;
+  if (!address) return;
   await enqueueDeliveries(tx, deps, [
     {
       kind: row.kind as KindName,
@@ -328,7 +342,7 @@ async function fallBackToEmail(
       locale: row.locale,
       sourceEventId: row.sourceEventId,
       recipientId: row.recipientId,
-      address: emailOf(deps.ring, entry),
+      address,
       data,
       organizationId: row.organizationId,
       eventId: row.eventId,

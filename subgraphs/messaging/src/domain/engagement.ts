@@ -115,10 +115,13 @@ export function createEmailTracking(options: {
   };
 }
 
-/** The pixel was loaded: the first open counts, and the state moves forward only. */
+/**
+ * The pixel was loaded: the first open counts, and the state moves forward only. Only for a
+ * recipient who granted ANALYTICS; a guest (no account, so no consent) is never tracked.
+ */
 export const trackOpen = (db: Database, deliveryId: string) => recordOpen(db, deliveryId, new Date());
 
-/** A signed link was followed: the first click counts, and implies an open. */
+/** A signed link was followed: the first click counts, and implies an open (ANALYTICS as above). */
 export const trackClick = (db: Database, deliveryId: string) => recordClick(db, deliveryId, new Date());
 
 /** One event of the email provider's webhook (adapters/delivery-webhooks.ts checked its signature). */

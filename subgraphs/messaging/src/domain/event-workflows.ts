@@ -26,7 +26,7 @@ export const eventRescheduledWorkflow = defineWorkflow({
   kind: 'eventRescheduled',
   event: eventRescheduled,
   channels: ['EMAIL', 'IN_APP', 'WEB_PUSH', 'SMS'],
-  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.ring, payload.eventId),
+  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.keys, payload.eventId),
   async data({ payload }, _tx, deps) {
     const previous = { starts: localTimeOf(payload.previous), place: placeOf(payload.previous) };
     const current = { starts: localTimeOf(payload), place: placeOf(payload) };
@@ -55,7 +55,7 @@ export const eventCancelledWorkflow = defineWorkflow({
   channels: ['EMAIL', 'IN_APP', 'WEB_PUSH', 'SMS'],
   async *recipients({ payload, occurredAt }, tx, deps) {
     // Orders cancels and refunds on this same event: those releases may reach the book first.
-    for await (const holders of holdersOf(tx, deps.ring, payload.eventId, new Date(occurredAt)))
+    for await (const holders of holdersOf(tx, deps.keys, payload.eventId, new Date(occurredAt)))
       yield holders.map(({ total, ...holder }) => ({
         ...holder,
         data: { refund: total.amount > 0 ? total : null },
@@ -78,7 +78,7 @@ export const eventReminderWorkflow = defineWorkflow({
   kind: 'eventReminder',
   event: eventReminderDue,
   channels: ['EMAIL', 'IN_APP', 'WEB_PUSH'],
-  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.ring, payload.eventId),
+  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.keys, payload.eventId),
   async data({ payload }, tx, deps) {
     const schedule = await eventScheduleById(tx, payload.eventId);
     if (!schedule || schedule.cancelledAt || schedule.startsAt.getTime() !== Date.parse(payload.startsAt))
@@ -102,7 +102,7 @@ export const announcementWorkflow = defineWorkflow({
   kind: 'announcement',
   event: announcementPosted,
   channels: ['EMAIL', 'IN_APP', 'WEB_PUSH'],
-  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.ring, payload.eventId),
+  recipients: ({ payload }, tx, deps) => holdersOf(tx, deps.keys, payload.eventId),
   async data({ payload }, tx, deps) {
     const announcement = await announcementById(tx, payload.announcementId);
     const schedule = await eventScheduleById(tx, payload.eventId);

@@ -1,6 +1,7 @@
 import type { KeyRing, Logger, Outbox, Transaction } from '@bilten/platform';
 import type { AddressHash } from '../adapters/address-hash.ts';
 import { grantedPurposesOf } from '../db/consents.ts';
+import type { MessagingKeys } from '../db/person-keys.ts';
 import { preferencesOfUsers } from '../db/preferences.ts';
 import { pushSubscriptionIdsOf } from '../db/push-subscriptions.ts';
 import { recipientsByIds } from '../db/recipients.ts';
@@ -16,7 +17,7 @@ import {
 } from './delivery-rules.ts';
 import { storeInAppNotifications } from './notifications.ts';
 import { phoneOf } from './preferences.ts';
-import { emailOf } from './recipients.ts';
+import { displayNameOf, emailOf } from './recipients.ts';
 
 /**
  * One person a notice goes to. A user (userId) gets every channel their preferences take; a guest
@@ -49,6 +50,8 @@ export interface Notice<K extends KindName> {
 export interface NotifyDeps {
   outbox: Outbox;
   ring: KeyRing;
+  /** Opens the book's addresses and names, seals the deliveries' (per person). */
+  keys: MessagingKeys;
   renderer: Renderer;
   /** WEB_PUSH is enqueued only when VAPID keys are configured. */
   push: { enabled: boolean };
@@ -97,7 +100,7 @@ export async function notify<K extends KindName>(
   for (const recipient of recipients) {
     const row = recipient.userId ? preferences.get(recipient.userId) : undefined;
     const entry = recipient.userId ? book.get(recipient.userId) : undefined;
-    const name = recipient.name || entry?.displayName || '';
+    const name = recipient.name || (entry && (await displayNameOf(tx, deps.keys, entry))) || '';
     const locale = recipient.locale ?? row?.locale ?? DEFAULT_LOCALE;
     const data = { ...notice.data, ...recipient.data, recipient: { name } } as DataOf<K>;
     const delivery = {
@@ -131,7 +134,7 @@ export async function notify<K extends KindName>(
       });
     }
     if (takes('EMAIL')) {
-      const email = recipient.email ?? (entry ? emailOf(deps.ring, entry) : null);
+      const email = recipient.email ?? (entry ? await emailOf(tx, deps.keys, entry) : null);
       if (email) deliveries.push({ ...delivery, channel: 'EMAIL', address: email });
       // A follower identity never told us the address of gets the other channels only.
       else
@@ -149,7 +152,7 @@ export async function notify<K extends KindName>(
           ...(notBefore && { notBefore }),
         });
     if (recipient.userId && takes('SMS')) {
-      const phone = phoneOf(deps.ring, row ?? null);
+      const phone = await phoneOf(tx, deps.keys, row ?? null);
       if (phone)
         deliveries.push({ ...delivery, channel: 'SMS', address: phone, ...(notBefore && { notBefore }) });
     }

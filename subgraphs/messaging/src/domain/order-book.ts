@@ -1,5 +1,5 @@
 import { orderCreated, orderPaid, orderStatusChanged, ticketTransferred } from '@bilten/contracts/orders';
-import { columnAad, type EventConsumer, type KeyRing, type Transaction } from '@bilten/platform';
+import { columnAad, type Database, type EventConsumer, type Transaction } from '@bilten/platform';
 import type { z } from 'zod';
 import {
   eventOfBook,
@@ -11,20 +11,54 @@ import {
   releaseOrder,
   upsertHolding,
 } from '../db/order-book.ts';
+import { type MessagingKeys, openFor, personOf, sealFor } from '../db/person-keys.ts';
 import { ORDER_BOOK_EMAIL_COLUMN, type OrderBookRow } from '../db/schema.ts';
 import type { Money } from './channels.ts';
 import type { Recipient } from './notify.ts';
 
-const sealEmail = (ring: KeyRing, id: string, email: string) =>
-  ring.encrypt(email, columnAad(ORDER_BOOK_EMAIL_COLUMN, id));
+/**
+ * A row's address sealed under its person's key (the account's, or the guest's its blind index
+ * names), with that index; null for an account erased here (a late event stores nothing).
+ */
+async function sealedEmail(
+  tx: Transaction,
+  keys: MessagingKeys,
+  id: string,
+  userId: string | null,
+  email: string,
+) {
+  const emailSealed = await sealFor(
+    tx,
+    keys,
+    personOf(keys, userId, email),
+    email,
+    columnAad(ORDER_BOOK_EMAIL_COLUMN, id),
+  );
+  return emailSealed === null ? null : { emailSealed, emailIndex: keys.users.index(email, 'email') };
+}
 
-const emailOfEntry = (ring: KeyRing, row: Pick<OrderBookRow, 'id' | 'emailSealed'>) =>
-  ring.decrypt(row.emailSealed, columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id));
+/** The row's address; null once its person was erased here. */
+export const emailOfEntry = (
+  db: Database | Transaction,
+  keys: MessagingKeys,
+  row: Pick<OrderBookRow, 'id' | 'userId' | 'emailSealed' | 'emailIndex'>,
+) =>
+  openFor(
+    db,
+    keys,
+    row.userId ? { userId: row.userId } : { guestIndex: row.emailIndex! },
+    row.emailSealed,
+    columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id),
+  );
 
 /** An order's buyer as a recipient (by account when they have one), or null when the book lacks the order. */
-export async function buyerOf(tx: Transaction, ring: KeyRing, orderId: string): Promise<Recipient | null> {
+export async function buyerOf(
+  tx: Transaction,
+  keys: MessagingKeys,
+  orderId: string,
+): Promise<Recipient | null> {
   const row = await orderBookEntry(tx, orderId);
-  return row ? { userId: row.userId, email: emailOfEntry(ring, row), name: row.name } : null;
+  return row ? { userId: row.userId, email: await emailOfEntry(tx, keys, row), name: row.name } : null;
 }
 
 /** A ticket holder, and what they paid for the event's tickets in all (an eventCancelled's refund). */
@@ -39,7 +73,7 @@ export const HOLDERS_BATCH = 1000;
  */
 export async function* holdersOf(
   tx: Transaction,
-  ring: KeyRing,
+  keys: MessagingKeys,
   eventId: string,
   /** Also those who held until this moment or later (see db/order-book.ts `holding`). */
   releasedSince?: Date,
@@ -63,7 +97,8 @@ export async function* holdersOf(
     const rows = await holdingGuestRowsAfter(tx, eventId, HOLDERS_BATCH, afterRow, releasedSince);
     if (!rows.length) break;
     for (const row of rows) {
-      const email = emailOfEntry(ring, row);
+      const email = await emailOfEntry(tx, keys, row);
+      if (email === null) continue; // erased: nobody to tell
       const key = email.trim().toLowerCase();
       const known = guests.get(key);
       if (known) known.total = { ...known.total, amount: known.total.amount + row.totalAmount };
@@ -84,41 +119,55 @@ export async function* holdersOf(
 
 const RELEASING = new Set(['REFUNDED', 'CANCELLED', 'EXPIRED']);
 
-/** An order's row from what both orderCreated and orderPaid tell of it (a free order has only the second). */
-const entryOf = (
-  ring: KeyRing,
+/**
+ * An order's row from what both orderCreated and orderPaid tell of it (a free order has only the
+ * second); null for a buyer erased here.
+ */
+async function entryOf(
+  tx: Transaction,
+  keys: MessagingKeys,
   payload: z.output<typeof orderCreated.payload> | z.output<typeof orderPaid.payload>,
-) => ({
-  id: payload.orderId,
-  orderId: payload.orderId,
-  eventId: payload.eventId,
-  organizationId: payload.organizationId,
-  userId: payload.buyerId,
-  emailSealed: sealEmail(ring, payload.orderId, payload.buyerEmail),
-  name: payload.buyerName,
-  eventTitle: payload.eventTitle,
-  totalAmount: payload.total.amount,
-  currency: payload.total.currency,
-});
+) {
+  const email = await sealedEmail(tx, keys, payload.orderId, payload.buyerId, payload.buyerEmail);
+  return (
+    email && {
+      id: payload.orderId,
+      orderId: payload.orderId,
+      eventId: payload.eventId,
+      organizationId: payload.organizationId,
+      userId: payload.buyerId,
+      ...email,
+      name: payload.buyerName,
+      eventTitle: payload.eventTitle,
+      totalAmount: payload.total.amount,
+      currency: payload.total.currency,
+    }
+  );
+}
 
 /**
  * The order book follows orders: a created order is a row (buyer, title, total), paid it holds
  * tickets, refunded in full, cancelled or expired it holds none, and a transferred ticket makes its
  * new holder a row of their own. Every effect goes through the transaction (group commit).
  */
-export function orderBookConsumers(ring: KeyRing): EventConsumer[] {
+export function orderBookConsumers(keys: MessagingKeys): EventConsumer[] {
   const created: EventConsumer<typeof orderCreated.payload> = {
     name: 'order-book-created',
     event: orderCreated,
     groupCommit: true,
-    handle: async ({ payload }, tx) => insertOrder(tx, entryOf(ring, payload)),
+    async handle({ payload }, tx) {
+      const entry = await entryOf(tx, keys, payload);
+      if (entry) await insertOrder(tx, entry);
+    },
   };
   const paid: EventConsumer<typeof orderPaid.payload> = {
     name: 'order-book-paid',
     event: orderPaid,
     groupCommit: true,
-    handle: async ({ payload, occurredAt }, tx) =>
-      upsertHolding(tx, { ...entryOf(ring, payload), holdingSince: new Date(occurredAt) }),
+    async handle({ payload, occurredAt }, tx) {
+      const entry = await entryOf(tx, keys, payload);
+      if (entry) await upsertHolding(tx, { ...entry, holdingSince: new Date(occurredAt) });
+    },
   };
   const statusChanged: EventConsumer<typeof orderStatusChanged.payload> = {
     name: 'order-book-status',
@@ -147,7 +196,8 @@ export function orderBookConsumers(ring: KeyRing): EventConsumer[] {
         eventId: payload.eventId,
         organizationId: known.organizationId,
         userId: null,
-        emailSealed: sealEmail(ring, payload.toTicketId, payload.toEmail),
+        // A guest's key renews after erasure: never null.
+        ...(await sealedEmail(tx, keys, payload.toTicketId, null, payload.toEmail))!,
         name: payload.toName ?? '',
         eventTitle: payload.eventTitle,
         totalAmount: 0,

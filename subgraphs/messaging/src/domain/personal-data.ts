@@ -1,28 +1,23 @@
-import {
-  columnAad,
-  type KeyRing,
-  type PersonalDataSteps,
-  purgeSentEventsAbout,
-  type Transaction,
-} from '@bilten/platform';
+import { type PersonalDataSteps, purgeSentEventsAbout, type Transaction } from '@bilten/platform';
 import type { AddressHash } from '../adapters/address-hash.ts';
+import type { MessagingKeys } from '../db/person-keys.ts';
 import {
   consentsOf,
   deleteMessagingDataOf,
   deliveriesOf,
   followsOf,
-  guestOrderBookPage,
+  guestOrderBookRowsOf,
   notificationsOf,
   orderBookOf,
-  orderBookRows,
   preferencesOf,
   pushSubscriptionsOf,
   recipientOf,
 } from '../db/personal-data.ts';
-import { eventStore, ORDER_BOOK_EMAIL_COLUMN } from '../db/schema.ts';
-import { ADDRESS_COLUMN } from './deliveries.ts';
+import { eventStore } from '../db/schema.ts';
+import { addressOf } from './deliveries.ts';
+import { emailOfEntry } from './order-book.ts';
 import { phoneOf } from './preferences.ts';
-import { emailOf } from './recipients.ts';
+import { displayNameOf, emailOf } from './recipients.ts';
 
 /**
  * Messaging's step of a user's privacy requests (issue 18, GDPR articles 15 and 17). Messaging keeps
@@ -31,25 +26,27 @@ import { emailOf } from './recipients.ts';
  * in-app notifications, deliveries of every channel (sealed addresses and template data; their
  * attempts and test-mode captures go with them), suppressions of the person's address and number,
  * the order book's rows of the account and those addressed to the person as a guest or a ticket's
- * recipient, and sent outbox events naming them. Guest rows are found by the addresses identity
- * vouches for (the request's and the address book's): order-book rows by opening each account-less
- * row (a scan in pages: erasure is rare, and the book keeps no hash), deliveries by address hash.
- * The export holds the same, opened; template data is left out (it carries link tokens).
+ * recipient, and sent outbox events naming them. Then it destroys the user's key and the guest key
+ * of each of their addresses (crypto-shredding): every copy left elsewhere (backups, a delivery
+ * enqueued meanwhile) reads as nothing, and a late event for the user stores nothing. Guest rows
+ * are found by the addresses identity vouches for (the request's and the address book's): order-book
+ * rows by the blind index of the address, deliveries by address hash. The export holds the same,
+ * opened; template data is left out (it carries link tokens).
  */
 export function messagingPersonalDataSteps(deps: {
-  ring: KeyRing;
+  keys: MessagingKeys;
   addressHash: AddressHash;
 }): PersonalDataSteps {
-  const { ring, addressHash } = deps;
+  const { keys, addressHash } = deps;
 
   /** The person's addresses and number as messaging knows them, and their hashes. */
   async function addressesOf(tx: Transaction, userId: string, email: string | null) {
     const [recipient, preferences] = await Promise.all([recipientOf(tx, userId), preferencesOf(tx, userId)]);
-    const bookEmail = recipient ? emailOf(ring, recipient) : null;
+    const bookEmail = recipient ? await emailOf(tx, keys, recipient) : null;
     const emails = [
       ...new Set([email, bookEmail].flatMap((value) => (value ? [value.trim().toLowerCase()] : []))),
     ];
-    const phone = phoneOf(ring, preferences ?? null);
+    const phone = await phoneOf(tx, keys, preferences ?? null);
     const hashes = [
       ...emails.map((value) => addressHash(value, 'EMAIL')),
       ...(phone ? [addressHash(phone, 'SMS')] : []),
@@ -57,46 +54,32 @@ export function messagingPersonalDataSteps(deps: {
     return { recipient, bookEmail, preferences, phone, emails, hashes };
   }
 
-  /** The account-less order-book rows addressed to one of `emails`, opened. */
-  async function guestOrderBookIds(tx: Transaction, emails: string[]): Promise<string[]> {
-    const found: string[] = [];
-    if (!emails.length) return found;
-    for (let after: string | null = null; ; ) {
-      const page = await guestOrderBookPage(tx, after, GUEST_PAGE);
-      for (const row of page)
-        if (
-          emails.includes(
-            openOrNull(ring, row.emailSealed, columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id))
-              ?.trim()
-              .toLowerCase() ?? '',
-          )
-        )
-          found.push(row.id);
-      if (page.length < GUEST_PAGE) return found;
-      after = page.at(-1)!.id;
-    }
-  }
+  /** The account-less order-book rows addressed to one of `emails` (under any blind-index key). */
+  const guestOrderBook = (tx: Transaction, emails: string[]) =>
+    guestOrderBookRowsOf(
+      tx,
+      emails.flatMap((email) => keys.users.indexes(email, 'email')),
+    );
 
   return {
     async collect(tx, userId) {
       const known = await addressesOf(tx, userId, null);
-      const [consents, follows, subscriptions, notifications, deliveries, book, guestIds] = await Promise.all(
-        [
+      const [consents, follows, subscriptions, notifications, deliveries, book, guestRows] =
+        await Promise.all([
           consentsOf(tx, userId),
           followsOf(tx, userId),
           pushSubscriptionsOf(tx, userId),
           notificationsOf(tx, userId),
           deliveriesOf(tx, userId, known.hashes),
           orderBookOf(tx, userId),
-          guestOrderBookIds(tx, known.emails),
-        ],
-      );
+          guestOrderBook(tx, known.emails),
+        ]);
       const prefs = known.preferences;
       return {
         recipient: known.recipient
           ? {
               email: known.bookEmail,
-              displayName: known.recipient.displayName,
+              displayName: await displayNameOf(tx, keys, known.recipient),
               emailSetAt: iso(known.recipient.emailSetAt),
             }
           : null,
@@ -136,57 +119,70 @@ export function messagingPersonalDataSteps(deps: {
           readAt: iso(row.readAt),
           archivedAt: iso(row.archivedAt),
         })),
-        deliveries: deliveries.map((row) => ({
-          id: row.id,
-          kind: row.kind,
-          channel: row.channel,
-          category: row.category,
-          address: openOrNull(ring, row.addressSealed, columnAad(ADDRESS_COLUMN, row.id)),
-          status: row.status,
-          createdAt: iso(row.createdAt),
-          sentAt: iso(row.sentAt),
-          deliveredAt: iso(row.deliveredAt),
-          openedAt: iso(row.openedAt),
-          clickedAt: iso(row.clickedAt),
-        })),
-        orders: [...book, ...(guestIds.length ? await orderBookRows(tx, guestIds) : [])].map((row) => ({
-          orderId: row.orderId,
-          eventId: row.eventId,
-          eventTitle: row.eventTitle,
-          name: row.name,
-          email: openOrNull(ring, row.emailSealed, columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id)),
-          totalAmount: row.totalAmount,
-          currency: row.currency,
-          holdingSince: iso(row.holdingSince),
-          releasedAt: iso(row.releasedAt),
-        })),
+        deliveries: await Promise.all(
+          deliveries.map(async (row) => ({
+            id: row.id,
+            kind: row.kind,
+            channel: row.channel,
+            category: row.category,
+            address: await addressOf(tx, keys, row),
+            status: row.status,
+            createdAt: iso(row.createdAt),
+            sentAt: iso(row.sentAt),
+            deliveredAt: iso(row.deliveredAt),
+            openedAt: iso(row.openedAt),
+            clickedAt: iso(row.clickedAt),
+          })),
+        ),
+        orders: await Promise.all(
+          [...book, ...guestRows].map(async (row) => ({
+            orderId: row.orderId,
+            eventId: row.eventId,
+            eventTitle: row.eventTitle,
+            name: row.name,
+            email: await emailOfEntry(tx, keys, row),
+            totalAmount: row.totalAmount,
+            currency: row.currency,
+            holdingSince: iso(row.holdingSince),
+            releasedAt: iso(row.releasedAt),
+          })),
+        ),
       };
     },
     async erase(tx, subject) {
       const known = await addressesOf(tx, subject.userId, subject.email);
-      const guestIds = await guestOrderBookIds(tx, known.emails);
+      const emails = known.emails.length ? known.emails : [subject.email];
+      const guestIds = (await guestOrderBook(tx, emails)).map((row) => row.id);
       const summary = await deleteMessagingDataOf(tx, subject.userId, known.hashes, guestIds);
+      const destroyed = await destroyKeysOf(tx, keys, subject.userId, emails);
       let purged = 0;
       let unsentKept = 0;
-      for (const email of known.emails.length ? known.emails : [subject.email]) {
+      for (const email of emails) {
         const outboxRows = await purgeSentEventsAbout(tx, eventStore, { userId: subject.userId, email });
         purged += outboxRows.purged;
         unsentKept = Math.max(unsentKept, outboxRows.unsentKept);
       }
-      return { ...summary, 'outbox.purged': purged, 'outbox.unsent_kept': unsentKept };
+      return {
+        ...summary,
+        'person_keys.destroyed': destroyed,
+        'outbox.purged': purged,
+        'outbox.unsent_kept': unsentKept,
+      };
     },
   };
 }
 
-/** Rows of the order book sealed under a retired key open for no one: nothing readable to export or match. */
-function openOrNull(ring: KeyRing, sealed: string, aad: string): string | null {
-  try {
-    return ring.decrypt(sealed, aad);
-  } catch {
-    return null;
-  }
+/** Shreds the user's key and the guest key of each of their addresses; how many live keys it destroyed. */
+async function destroyKeysOf(
+  tx: Transaction,
+  keys: MessagingKeys,
+  userId: string,
+  emails: string[],
+): Promise<number> {
+  let destroyed = Number(await keys.users.vault.shred(tx, userId));
+  for (const email of emails)
+    destroyed += Number(await keys.guests.shred(tx, keys.users.index(email, 'email')));
+  return destroyed;
 }
-
-const GUEST_PAGE = 500;
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;

@@ -2,15 +2,16 @@ import {
   columnAad,
   type Database,
   displayText,
-  type KeyRing,
   mutationRule,
   requireUser,
+  type Transaction,
   timeZone,
   type UserError,
 } from '@bilten/platform';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { consentCopiesOf } from '../db/consents.ts';
+import { type MessagingKeys, openFor, sealFor } from '../db/person-keys.ts';
 import { lockPreferences, preferencesOf, savePreferences } from '../db/preferences.ts';
 import { pushSubscriptionsOf } from '../db/push-subscriptions.ts';
 import {
@@ -35,13 +36,19 @@ import { pushSubscriptionView } from './push-subscriptions.ts';
 /** The languages notifications are written in; anything else is shown (and rendered) in the first. */
 export const LOCALES = ['en', 'bs'] as const;
 
-/** A user's number as stored: encrypted, bound to that user's row. */
-const sealPhone = (ring: KeyRing, userId: string, phone: string) =>
-  ring.encrypt(phone, columnAad(PHONE_COLUMN, userId));
+/** A user's number as stored: sealed under their key, bound to their row. */
+const sealPhone = (tx: Transaction, keys: MessagingKeys, userId: string, phone: string) =>
+  sealFor(tx, keys, { userId }, phone, columnAad(PHONE_COLUMN, userId));
 
-/** The number SMS go to, or null when the user gave none. */
-export const phoneOf = (ring: KeyRing, row: Pick<PreferencesRow, 'userId' | 'phoneSealed'> | null) =>
-  row?.phoneSealed ? ring.decrypt(row.phoneSealed, columnAad(PHONE_COLUMN, row.userId)) : null;
+/** The number SMS go to, or null when the user gave none (or was erased). */
+export const phoneOf = async (
+  db: Database | Transaction,
+  keys: MessagingKeys,
+  row: Pick<PreferencesRow, 'userId' | 'phoneSealed'> | null,
+) =>
+  row?.phoneSealed
+    ? openFor(db, keys, { userId: row.userId }, row.phoneSealed, columnAad(PHONE_COLUMN, row.userId))
+    : null;
 
 /** Enough of a number to recognise it (country code, last digits), not enough to call it. */
 export const maskPhone = (phone: string) =>
@@ -102,7 +109,7 @@ export function preferencesView(
 export type PreferencesView = ReturnType<typeof preferencesView>;
 
 export async function myNotificationPreferences(
-  ctx: Pick<Context, 'db' | 'viewer' | 'ring'>,
+  ctx: Pick<Context, 'db' | 'viewer' | 'keys'>,
 ): Promise<PreferencesView> {
   const user = requireUser(ctx.viewer);
   const [row, subscriptions, consents] = await Promise.all([
@@ -110,7 +117,7 @@ export async function myNotificationPreferences(
     pushSubscriptionsOf(ctx.db, user.userId),
     consentCopiesOf(ctx.db, user.userId),
   ]);
-  return preferencesView(row, { phone: phoneOf(ctx.ring, row), subscriptions, consents });
+  return preferencesView(row, { phone: await phoneOf(ctx.db, ctx.keys, row), subscriptions, consents });
 }
 
 const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (00:00 to 23:59)');
@@ -167,7 +174,7 @@ export const updateNotificationPreferences = mutationRule(
     caller: requireUser,
     invalid: (errors): UpdatePreferencesResult => ({ preferences: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer' | 'ring'>, input, user): Promise<UpdatePreferencesResult> =>
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'keys'>, input, user): Promise<UpdatePreferencesResult> =>
     ctx.db.transaction(async (tx) => {
       if (input.marketingConsent)
         return refused(
@@ -202,13 +209,19 @@ export const updateNotificationPreferences = mutationRule(
       }
       if (input.locale !== undefined) next.locale = input.locale;
       if (input.phoneNumber !== undefined)
-        next.phoneSealed = input.phoneNumber ? sealPhone(ctx.ring, user.userId, input.phoneNumber) : null;
+        next.phoneSealed = input.phoneNumber
+          ? await sealPhone(tx, ctx.keys, user.userId, input.phoneNumber)
+          : null;
       const { updatedAt: _updatedAt, ...saved } = next;
       const stored = await savePreferences(tx, saved);
       const subscriptions = await pushSubscriptionsOf(tx, user.userId);
       const consents = await consentCopiesOf(tx, user.userId);
       return {
-        preferences: preferencesView(stored, { phone: phoneOf(ctx.ring, stored), subscriptions, consents }),
+        preferences: preferencesView(stored, {
+          phone: await phoneOf(tx, ctx.keys, stored),
+          subscriptions,
+          consents,
+        }),
         errors: [],
       };
     }),

@@ -3,12 +3,13 @@ import { defineWorkflow, type WorkflowDeps, workflowConsumer } from './workflows
 
 /**
  * Identity's security alerts (issue 18, R4.4): every platform admin it names gets the alert in-app
- * and by email, as an admin notice. Once per (alert, admin): the inbox drops a redelivered alert
+ * and by email. Its own kind, critical in ACCOUNT_SECURITY, so no preference (an admin who turned
+ * announcements off) keeps it away. Once per (alert, admin): the inbox drops a redelivered alert
  * and deliveries are unique per source event.
  */
 export const securityAlertWorkflow = defineWorkflow({
   name: 'security-alert',
-  kind: 'adminNotice',
+  kind: 'securityAlert',
   event: securityAlertRaised,
   channels: ['IN_APP', 'EMAIL'],
   async *recipients({ payload }) {
@@ -19,12 +20,12 @@ export const securityAlertWorkflow = defineWorkflow({
     }));
   },
   data: async ({ payload }) => ({
-    subject: `Security alert (${payload.severity}): ${payload.rule}`,
-    body: [
-      payload.summary,
-      `Raised at ${payload.raisedAt}.`,
-      payload.incidentId ? `Incident ${payload.incidentId} was opened for it.` : 'No incident was opened.',
-    ].join('\n\n'),
+    alertId: payload.alertId,
+    rule: payload.rule,
+    severity: payload.severity,
+    summary: payload.summary,
+    raisedAt: payload.raisedAt,
+    incidentId: payload.incidentId,
   }),
 });
 

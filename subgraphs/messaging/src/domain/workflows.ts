@@ -195,7 +195,7 @@ const ticketLink = (deps: WorkflowDeps, ticketId: string, sealedToken: string) =
 
 /** The order's buyer from the order book; an order the book does not know has no one to tell. */
 async function* buyer(tx: Transaction, deps: WorkflowDeps, orderId: string): AsyncIterable<Recipient[]> {
-  const recipient = await buyerOf(tx, deps.ring, orderId);
+  const recipient = await buyerOf(tx, deps.keys, orderId);
   if (recipient) yield [recipient];
   else deps.log.warn({ orderId }, 'order not in the order book: nobody to tell');
 }

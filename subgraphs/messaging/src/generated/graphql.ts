@@ -372,6 +372,8 @@ export type NotificationKind =
   /** A receipt or a credit note, with its PDF. */
   | 'RECEIPT'
   | 'REFUND_ISSUED'
+  /** To platform ADMINs: a security detection rule fired (which rule, how severe, what it saw). Cannot be turned off. */
+  | 'SECURITY_ALERT'
   | 'TICKET_TRANSFER'
   | 'WAITING_LIST_OFFER';
 

@@ -10,6 +10,7 @@ import {
   type TokenVerifier,
 } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
+import { type OrdersPeople, openTicket } from '../db/person-data.ts';
 import { brandContexts } from '../db/schema.ts';
 import { ticketFileById } from '../db/tickets.ts';
 import { renderTicketPdf, sheetOf, ticketFileAccess } from '../domain/ticket-pdf.ts';
@@ -18,6 +19,8 @@ import { sendTicketPage } from './ticket-page.ts';
 
 export interface TicketFileDeps {
   db: Database;
+  /** Opens the attendee's name, sealed under its person. */
+  people: OrdersPeople;
   ticketLinks: TicketLinks;
   /** Checks the caller's access token as /graphql does. */
   verifyToken: TokenVerifier;
@@ -59,16 +62,21 @@ export function registerTicketFiles(app: FastifyInstance, deps: TicketFileDeps) 
           : 'this ticket is void',
       );
     const { organizationId } = file.ticket;
+    const { attendeeName } = await openTicket(deps.db, deps.people, file.ticket);
     if (!request.params.file.toLowerCase().endsWith('.pdf'))
       return sendTicketPage(
         reply,
-        sheetOf(file),
+        sheetOf(file, attendeeName),
         await brandContextOf(deps.db, brandContexts, organizationId),
       );
     const brand = await pdfBrandOf(deps.db, brandContexts, organizationId, {
       images: deps.brandImages,
       fallbackLinkBase: deps.publicGatewayUrl,
     });
-    return sendPdf(reply, await renderTicketPdf(sheetOf(file), { brand }), `ticket-${asking.id}.pdf`);
+    return sendPdf(
+      reply,
+      await renderTicketPdf(sheetOf(file, attendeeName), { brand }),
+      `ticket-${asking.id}.pdf`,
+    );
   });
 }

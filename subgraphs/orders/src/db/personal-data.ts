@@ -13,14 +13,22 @@ import {
 
 // The SQL of a user's privacy requests (domain/personal-data.ts says what and why).
 
-/** The user's orders (as a signed-in buyer), oldest first, with their event's title. */
-export const ordersOfUser = (tx: Transaction, userId: string) =>
+/** The user's orders (as a signed-in buyer) or, with `emailIndex`, a guest's under that address; oldest first, with their event's title. */
+export const ordersOfUser = (tx: Transaction, buyer: { userId: string } | { emailIndex: string }) =>
   tx
     .select({ order: orderRecords, eventTitle: offers.title })
     .from(orderRecords)
     .leftJoin(offers, eq(offers.eventId, orderRecords.eventId))
-    .where(eq(orderRecords.buyerId, userId))
+    .where(
+      'userId' in buyer
+        ? eq(orderRecords.buyerId, buyer.userId)
+        : and(isNull(orderRecords.buyerId), eq(orderRecords.buyerEmailIndex, buyer.emailIndex)),
+    )
     .orderBy(asc(orderRecords.createdAt), asc(orderRecords.id));
+
+/** Tickets given to the address (by its index), oldest first. */
+export const ticketsReceivedBy = (tx: Transaction, emailIndex: string) =>
+  tx.select().from(tickets).where(eq(tickets.holderEmailIndex, emailIndex)).orderBy(asc(tickets.createdAt));
 
 export const ticketsOfOrders = (tx: Transaction, orderIds: string[]) =>
   orderIds.length
@@ -56,12 +64,15 @@ const orderless = notExists(
   sql`(select 1 from ${orderRecords} where ${orderRecords.reservationId} = ${reservations.id})`,
 );
 
-const sameAddress = (column: typeof orderRecords.buyerEmail | typeof tickets.holderEmail, email: string) =>
-  sql`lower(${column}) = ${email.trim().toLowerCase()}`;
+/** Who is erased: the account, and the blind index of its address (guest orders, tickets received). */
+export interface ErasureSubject {
+  userId: string;
+  emailIndex: string;
+}
 
 /** The orders bought by the account or, as a guest, under the address. */
-const ordersOf = (subject: { userId: string; email: string }) =>
-  or(eq(orderRecords.buyerId, subject.userId), sameAddress(orderRecords.buyerEmail, subject.email));
+const ordersOf = (subject: ErasureSubject) =>
+  or(eq(orderRecords.buyerId, subject.userId), eq(orderRecords.buyerEmailIndex, subject.emailIndex));
 
 /**
  * The tickets the person holds: those of their orders not given away (no holder of their own), and
@@ -70,16 +81,16 @@ const ordersOf = (subject: { userId: string; email: string }) =>
  */
 export async function anonymizeTicketsOf(
   tx: Transaction,
-  subject: { userId: string; email: string },
+  subject: ErasureSubject,
   marker: { name: string; email: string },
 ): Promise<number> {
   const own = await tx
     .update(tickets)
-    .set({ attendeeName: marker.name })
+    .set({ attendeeNameSealed: marker.name })
     .where(
       and(
-        isNull(tickets.holderEmail),
-        ne(tickets.attendeeName, marker.name),
+        isNull(tickets.holderEmailIndex),
+        ne(tickets.attendeeNameSealed, marker.name),
         inArray(
           tickets.orderId,
           tx.select({ id: orderRecords.id }).from(orderRecords).where(ordersOf(subject)),
@@ -89,44 +100,43 @@ export async function anonymizeTicketsOf(
     .returning({ id: tickets.id });
   const received = await tx
     .update(tickets)
-    .set({ attendeeName: marker.name, holderEmail: marker.email })
-    .where(sameAddress(tickets.holderEmail, subject.email))
+    // The marker stays in the index too: the ticket is still not the giver's.
+    .set({ attendeeNameSealed: marker.name, holderEmailSealed: marker.email, holderEmailIndex: marker.email })
+    .where(eq(tickets.holderEmailIndex, subject.emailIndex))
     .returning({ id: tickets.id });
   return own.length + received.length;
 }
 
-/** Buyer's name, address and attendee names of the person's orders replaced by the marker; amounts stay. */
+/**
+ * Buyer's name and address of the person's orders replaced by the marker, attendee names and the
+ * address's index dropped; amounts stay. Plain markers, so they read as erased under any key.
+ */
 export async function anonymizeOrdersOf(
   tx: Transaction,
-  subject: { userId: string; email: string },
+  subject: ErasureSubject,
   marker: { name: string; email: string },
 ): Promise<number> {
   const rows = await tx
     .update(orderRecords)
     .set({
-      buyerName: marker.name,
-      buyerEmail: marker.email,
-      attendees: sql`(select coalesce(jsonb_agg(jsonb_build_object('name', ${marker.name}::text)), '[]'::jsonb)
-        from jsonb_array_elements(${orderRecords.attendees}))`,
+      buyerNameSealed: marker.name,
+      buyerEmailSealed: marker.email,
+      buyerEmailIndex: null,
+      attendeesSealed: '[]',
     })
-    .where(and(ordersOf(subject), ne(orderRecords.buyerEmail, marker.email)))
+    .where(and(ordersOf(subject), ne(orderRecords.buyerEmailSealed, marker.email)))
     .returning({ id: orderRecords.id });
   return rows.length;
 }
 
-/** Deletes the person's places in waiting lines; the holds offered to them, returned for release. */
+/** Deletes the person's places in waiting lines (only accounts wait); the holds offered to them, returned for release. */
 export async function deleteWaitingListEntriesOf(
   tx: Transaction,
-  subject: { userId: string; email: string },
+  subject: ErasureSubject,
 ): Promise<{ deleted: number; offeredHoldIds: string[] }> {
   const rows = await tx
     .delete(waitingListEntries)
-    .where(
-      or(
-        eq(waitingListEntries.userId, subject.userId),
-        sql`lower(${waitingListEntries.email}) = ${subject.email.trim().toLowerCase()}`,
-      ),
-    )
+    .where(eq(waitingListEntries.userId, subject.userId))
     .returning({ reservationId: waitingListEntries.reservationId });
   return {
     deleted: rows.length,

@@ -36,14 +36,14 @@ export const activeHolds = (tx: Transaction, eventId: string, buyerId: string | 
 
 /**
  * Tickets of the event the buyer bought and kept (orders PAID or PARTIALLY_REFUNDED), per ticket
- * type: by account, or for a guest by the email given at checkout (case-insensitively, as
- * `orders_buyer_email_idx` indexes it). By email, orders still waiting for payment count too: an
+ * type: by account, or for a guest by the blind index of the email given at checkout (which
+ * ignores case; `orders_buyer_email_index_idx`). By email, orders still waiting for payment count too: an
  * account's count them as its live holds, which a guest's holds cannot be tied to.
  */
 export async function boughtByBuyer(
   tx: Transaction,
   eventId: string,
-  buyer: { buyerId: string } | { email: string },
+  buyer: { buyerId: string } | { emailIndex: string },
 ): Promise<Map<string, number>> {
   const rows = await tx
     .select({
@@ -56,7 +56,7 @@ export async function boughtByBuyer(
       and(
         'buyerId' in buyer
           ? eq(orderRecords.buyerId, buyer.buyerId)
-          : sql`lower(${orderRecords.buyerEmail}) = lower(${buyer.email})`,
+          : eq(orderRecords.buyerEmailIndex, buyer.emailIndex),
         eq(orderRecords.eventId, eventId),
         'buyerId' in buyer
           ? inArray(orderRecords.status, ['PAID', 'PARTIALLY_REFUNDED'])

@@ -112,8 +112,8 @@ const statusNow = sql<OrderStatus>`case when ${orderRecords.status} = 'PENDING_P
 
 export interface EventOrdersFilter {
   status?: OrderStatus | null;
-  /** Lower case: compared with the buyer's email in lower case. */
-  email?: string | null;
+  /** The blind index of the buyer's email (the email itself is sealed). */
+  emailIndex?: string | null;
   createdAfter?: Date | null;
 }
 
@@ -129,7 +129,7 @@ export function ordersOfEvent(
     eq(orderRecords.eventId, eventId),
     beforeId ? lt(orderRecords.id, beforeId) : undefined,
     filter.status ? sql`${statusNow} = ${filter.status}` : undefined,
-    filter.email ? sql`lower(${orderRecords.buyerEmail}) = ${filter.email}` : undefined,
+    filter.emailIndex ? eq(orderRecords.buyerEmailIndex, filter.emailIndex) : undefined,
     // At the API's precision (milliseconds): an order's own createdAt leaves that order out.
     filter.createdAfter
       ? sql`date_trunc('milliseconds', ${orderRecords.createdAt}) > ${filter.createdAfter.toISOString()}::timestamptz`

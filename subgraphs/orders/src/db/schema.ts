@@ -1,4 +1,4 @@
-import { brandContextTable, eventTables } from '@bilten/platform';
+import { brandContextTable, eventTables, personKeyTable } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -23,6 +23,12 @@ export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
 
 /** Each organization's brand as branding last published it: what this service renders with. */
 export const brandContexts = brandContextTable(orders);
+
+/**
+ * Each person's data key (issue 18): buyers' and attendees' names and addresses are sealed under
+ * it (db/person-data.ts). A person is a user id, or a guest's email index.
+ */
+export const personKeys = personKeyTable(orders);
 
 // Orders are defined after reservations, which they point at.
 
@@ -211,10 +217,13 @@ export const orderRecords = orders.table(
     refundedAmount: integer('refunded_amount').notNull().default(0),
     /** Billing's payment that paid it (null for a free order): any other payment of it is refunded. */
     paidPaymentId: uuid('paid_payment_id'),
-    buyerName: text('buyer_name').notNull(),
-    buyerEmail: text('buyer_email').notNull(),
-    /** Names for the tickets, in order; tickets are issued on PAID (a later step). */
-    attendees: jsonb().$type<Array<{ name: string }>>().notNull().default([]),
+    // Sealed under the buyer (db/person-data.ts): the user id, or for a guest the email index.
+    buyerNameSealed: text('buyer_name_sealed').notNull(),
+    buyerEmailSealed: text('buyer_email_sealed').notNull(),
+    /** The blind index of the buyer's email: a guest's person id, and what per-buyer limits count by. Null until sealed. */
+    buyerEmailIndex: text('buyer_email_index'),
+    /** Names for the tickets, in order, as sealed JSON (`[{ "name": … }]`). */
+    attendeesSealed: text('attendees_sealed').notNull(),
     /** The reservation's expiry: unpaid by then, the order is EXPIRED. */
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -223,7 +232,7 @@ export const orderRecords = orders.table(
     index('orders_buyer_id_idx').on(table.buyerId, table.id),
     index('orders_event_id_idx').on(table.eventId),
     // Per-buyer limits count a guest's earlier purchases by email.
-    index('orders_buyer_email_idx').on(sql`lower(${table.buyerEmail})`, table.eventId),
+    index('orders_buyer_email_index_idx').on(table.buyerEmailIndex, table.eventId),
     check('orders_amounts_not_negative', sql`${table.totalAmount} >= 0 and ${table.refundedAmount} >= 0`),
   ],
 );
@@ -264,7 +273,9 @@ export const tickets = orders.table(
     /** The event's organization, copied from the order: whose staff may check it in. */
     organizationId: uuid('organization_id').notNull(),
     ticketTypeId: uuid('ticket_type_id').notNull(),
-    attendeeName: text('attendee_name').notNull(),
+    /** Whose key seals its personal data: the order's buyer, or its holder's email index once transferred. Null until sealed. */
+    personId: text('person_id'),
+    attendeeNameSealed: text('attendee_name_sealed').notNull(),
     status: ticketStatus().notNull().default('VALID'),
     /** Random, unique, inside the signed payload. */
     code: text().notNull().unique(),
@@ -276,14 +287,16 @@ export const tickets = orders.table(
     checkedInAt: timestamp('checked_in_at', { withTimezone: true }),
     checkedInGate: text('checked_in_gate'),
     /** Who holds it when it was transferred to them (transferTicket); null: the order's buyer. */
-    holderEmail: text('holder_email'),
+    holderEmailSealed: text('holder_email_sealed'),
+    /** The blind index of the holder's email (the holder's person id); null: the order's buyer holds it. */
+    holderEmailIndex: text('holder_email_index'),
     /** The ticket this one replaced by a transfer; its code is TRANSFERRED. */
     transferredFromId: uuid('transferred_from_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     index('tickets_order_id_idx').on(table.orderId),
-    index('tickets_holder_email_idx').on(sql`lower(${table.holderEmail})`),
+    index('tickets_holder_email_index_idx').on(table.holderEmailIndex),
     index('tickets_event_id_idx').on(table.eventId, table.status),
     check(
       'tickets_checked_in_has_time',
@@ -417,7 +430,8 @@ export const waitingListEntries = orders.table(
     /** Null: any ticket type of the event will do. */
     ticketTypeId: uuid('ticket_type_id'),
     userId: uuid('user_id').notNull(),
-    email: text().notNull(),
+    /** Sealed under the user id (db/person-data.ts). */
+    emailSealed: text('email_sealed').notNull(),
     quantity: integer().notNull(),
     status: waitingListStatus().notNull().default('WAITING'),
     /** The hold made for this entry when offered. */

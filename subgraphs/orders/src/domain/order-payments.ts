@@ -6,6 +6,7 @@ import { createTicketLinks, type TicketLinks } from '../adapters/ticket-links.ts
 import type { OrdersConfig } from '../config.ts';
 import { eventIsCancelled } from '../db/cancellations.ts';
 import { lockOffer } from '../db/offers.ts';
+import { type OrdersPeople, openOrder } from '../db/person-data.ts';
 import {
   addSold,
   eventTitle,
@@ -56,12 +57,16 @@ const sameMoney = (order: OrderRow, money: Money) => money.currency === order.cu
 export interface PaidOrderServices {
   ticketKeys: TicketKeys;
   ticketLinks: TicketLinks;
+  /** Tickets' attendee names are sealed under the buyer; the event to messaging carries them in plaintext. */
+  people: OrdersPeople;
 }
 
 export const paidOrderServices = (
   config: OrdersConfig,
+  people: OrdersPeople,
   ticketKeys: TicketKeys = createTicketKeys(config),
 ): PaidOrderServices => ({
+  people,
   ticketKeys,
   ticketLinks: createTicketLinks(config),
 });
@@ -85,7 +90,8 @@ export async function completePaidOrder(
   await setReservationStatus(tx, order.reservationId, 'PURCHASED');
   const lines = await itemsOfReservation(tx, order.reservationId);
   await addSold(tx, lines, 1);
-  await issueTickets(tx, services.ticketKeys, order, lines);
+  const buyer = await openOrder(tx, services.people, order);
+  await issueTickets(tx, services, order, buyer, lines);
   await publishSales(tx, outbox, order.eventId);
   const tickets = await ticketIdsOfOrder(tx, order.id);
   await outbox.publish(tx, orderPaid, order.id, {
@@ -93,8 +99,8 @@ export async function completePaidOrder(
     eventId: order.eventId,
     organizationId: order.organizationId,
     buyerId: order.buyerId,
-    buyerEmail: order.buyerEmail,
-    buyerName: order.buyerName,
+    buyerEmail: buyer.buyerEmail,
+    buyerName: buyer.buyerName,
     eventTitle: await eventTitle(tx, order.eventId),
     tickets: tickets.map(({ id }) => ({
       ticketId: id,

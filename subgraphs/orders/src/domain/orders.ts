@@ -16,6 +16,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { lockOffer, ticketTypesOfOffer } from '../db/offers.ts';
+import { sealOrderData } from '../db/person-data.ts';
 import { pricingOf } from '../db/pricing.ts';
 import { insertOrder, orderOfReservation, ordersOfBuyer } from '../db/queries.ts';
 import {
@@ -78,7 +79,7 @@ const verifiedUserOrGuest = (viewer: Viewer) =>
 export const checkout = mutationRule(
   { input: checkoutInput, caller: verifiedUserOrGuest, invalid: refused },
   async (
-    ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox' | 'paidOrders'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'loaders' | 'outbox' | 'paidOrders' | 'people'>,
     input,
   ): Promise<CheckoutResult> => {
     const reservation = await ctx.loaders.reservation.load(input.reservationId);
@@ -119,7 +120,8 @@ export const checkout = mutationRule(
       const items = await itemsOfReservation(tx, hold.id);
       // A guest's holds are tied to no one: the per-buyer limit counts their email's orders now.
       if (!hold.buyerId) {
-        const problem = await guestLimitProblem(tx, hold.eventId, input.buyer.email, items);
+        const emailIndex = ctx.people.keys.index(input.buyer.email, 'email');
+        const problem = await guestLimitProblem(tx, hold.eventId, emailIndex, items);
         if (problem) return refused([problem]);
       }
       const subtotal = items.reduce((sum, item) => sum + item.unitPriceAmount * item.quantity, 0);
@@ -137,8 +139,10 @@ export const checkout = mutationRule(
             field: ['input', 'reservationId'],
           },
         ]);
+      const orderId = uuidv7();
+      const buyer = { buyerName: input.buyer.name, buyerEmail: input.buyer.email, attendees };
       const order = await insertOrder(tx, {
-        id: uuidv7(),
+        id: orderId,
         reservationId: hold.id,
         buyerId: hold.buyerId,
         eventId: hold.eventId,
@@ -148,9 +152,8 @@ export const checkout = mutationRule(
         feesAmount: fees,
         taxesAmount: taxes,
         totalAmount: total,
-        buyerName: input.buyer.name,
-        buyerEmail: input.buyer.email,
-        attendees,
+        // Sealed under the buyer (their account, or a guest's email index): db/person-data.ts.
+        ...(await sealOrderData(tx, ctx.people, orderId, hold.buyerId, buyer)),
         expiresAt: hold.expiresAt,
       });
       await setReservationStatus(tx, hold.id, 'CHECKED_OUT');
@@ -165,8 +168,8 @@ export const checkout = mutationRule(
         organizationId: order.organizationId,
         buyerId: order.buyerId,
         guestTokenHash: hold.guestTokenHash,
-        buyerEmail: order.buyerEmail,
-        buyerName: order.buyerName,
+        buyerEmail: buyer.buyerEmail,
+        buyerName: buyer.buyerName,
         eventTitle: offer!.title,
         lines: items.map((item) => ({
           ticketTypeId: item.ticketTypeId,
@@ -195,13 +198,13 @@ export const checkout = mutationRule(
 async function guestLimitProblem(
   tx: Transaction,
   eventId: string,
-  email: string,
+  emailIndex: string,
   items: ReservationItemRow[],
 ): Promise<UserError | null> {
   const types = new Map((await ticketTypesOfOffer(tx, eventId)).map((type) => [type.id, type]));
   const limited = items.filter((item) => types.get(item.ticketTypeId)?.maxPerBuyer != null);
   if (!limited.length) return null;
-  const bought = await boughtByBuyer(tx, eventId, { email });
+  const bought = await boughtByBuyer(tx, eventId, { emailIndex });
   for (const item of limited) {
     const type = types.get(item.ticketTypeId)!;
     const taken = bought.get(item.ticketTypeId) ?? 0;

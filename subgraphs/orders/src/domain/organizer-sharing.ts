@@ -2,6 +2,7 @@ import { consentChanged } from '@bilten/contracts/identity';
 import type { EventConsumer, Viewer } from '@bilten/platform';
 import type { Context } from '../context.ts';
 import { grantedSharing, saveSharingConsent, sharingKey } from '../db/consents.ts';
+import { type OrdersPeople, openOrder } from '../db/person-data.ts';
 import type { OrderRow } from '../db/schema.ts';
 import { readsOrdersOf } from './sales-views.ts';
 
@@ -16,11 +17,15 @@ import { readsOrdersOf } from './sales-views.ts';
  * `ordered`: identity numbers all of a user's events in one sequence, most of which this consumer
  * never sees; the `changedAt` guard keeps an older answer from winning instead.
  */
-export const organizerSharingConsumer: EventConsumer<typeof consentChanged.payload> = {
+export const organizerSharingConsumer = (
+  people: OrdersPeople,
+): EventConsumer<typeof consentChanged.payload> => ({
   name: 'organizer-sharing-consents',
   event: consentChanged,
   async handle({ payload }, tx) {
     if (payload.purpose !== 'ORGANIZER_SHARING' || payload.organizationId === null) return;
+    // Arriving after the user was erased here (their key destroyed): nothing of them comes back.
+    if (await people.keys.vault.isShredded(tx, payload.userId)) return;
     await saveSharingConsent(tx, {
       userId: payload.userId,
       organizationId: payload.organizationId,
@@ -29,7 +34,7 @@ export const organizerSharingConsumer: EventConsumer<typeof consentChanged.paylo
       changedAt: new Date(payload.changedAt),
     });
   },
-};
+});
 
 /**
  * Whether the viewer needs the buyer's consent to see their email: only as the organization (its
@@ -43,18 +48,20 @@ function needsConsent(viewer: Viewer, order: OrderRow): boolean {
 }
 
 /** `Order.buyer`: the email is withheld from the organization unless the buyer shares it with it. */
-export async function orderBuyer(ctx: Pick<Context, 'viewer' | 'loaders'>, order: OrderRow) {
-  const shown =
+export async function orderBuyer(
+  ctx: Pick<Context, 'viewer' | 'loaders' | 'db' | 'people'>,
+  order: OrderRow,
+) {
+  const [shown, buyer] = await Promise.all([
     !needsConsent(ctx.viewer, order) ||
-    (order.buyerId !== null &&
-      (await ctx.loaders.organizerSharing.load({
-        userId: order.buyerId,
-        organizationId: order.organizationId,
-      })));
+      (order.buyerId !== null &&
+        ctx.loaders.organizerSharing.load({ userId: order.buyerId, organizationId: order.organizationId })),
+    openOrder(ctx.db, ctx.people, order),
+  ]);
   return {
-    name: order.buyerName,
-    email: shown ? order.buyerEmail : '',
-    contactEmail: shown ? order.buyerEmail : null,
+    name: buyer.buyerName,
+    email: shown ? buyer.buyerEmail : '',
+    contactEmail: shown ? buyer.buyerEmail : null,
     user: order.buyerId ? { id: order.buyerId } : null,
   };
 }

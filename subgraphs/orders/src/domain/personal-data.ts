@@ -6,6 +6,7 @@ import {
   purgeSentEventsAbout,
   type Transaction,
 } from '@bilten/platform';
+import { type OrdersPeople, openEntryEmail, openOrder, openTicket } from '../db/person-data.ts';
 import {
   anonymizeOrdersOf,
   anonymizeTicketsOf,
@@ -18,9 +19,10 @@ import {
   refundRequestsOfOrders,
   sharingConsentsOfUser,
   ticketsOfOrders,
+  ticketsReceivedBy,
   waitingListOfUser,
 } from '../db/personal-data.ts';
-import { eventStore } from '../db/schema.ts';
+import { eventStore, type OrderRow, type TicketRow } from '../db/schema.ts';
 import { eventAvailabilityChanged } from '../events.ts';
 
 /**
@@ -30,26 +32,30 @@ import { eventAvailabilityChanged } from '../events.ts';
  * the buyer typed, which are the buyer's own order data), their tickets except those given away
  * (a transferred ticket's new code, name and address are its recipient's), refunds, the account's
  * waiting-list places and holds that never became an order. Ticket codes and signed payloads are
- * left out: they admit whoever holds them, and the app shows them. Guest orders under an address
- * are not exported: `dataExportRequested` names the account only, and an address typed at
- * checkout proves nothing about who owns it.
+ * left out: they admit whoever holds them, and the app shows them. Guest orders and tickets given
+ * to an address are exported only under `verifiedEmail` (identity proved the address is theirs):
+ * an address merely typed at checkout proves nothing about who owns it. Sealed values are opened
+ * under their person's key (db/person-data.ts).
  *
  * Erasure: orders stay as financial records (amounts, dates, statuses, the event) with the buyer's
  * name, address and attendee names replaced by a marker; the person's tickets keep their status
  * (an upcoming event's ticket stays valid: cancelling and refunding it is not erasure's to decide)
  * under the marker name; tickets given to the person's address lose it too. Waiting-list places
  * and holds that never became an order are deleted (a live hold's stock goes back on sale), and so
- * is orders' copy of the person's ORGANIZER_SHARING consents.
+ * is orders' copy of the person's ORGANIZER_SHARING consents. Then the account's data key and the
+ * address's guest key are destroyed (crypto-shredding): every sealed copy, backups included,
+ * becomes unreadable; what rows keep reads as the marker.
  * Tickets the person gave away stay their recipients'. Account ids stay on the records: with the
  * account erased at identity they name no one.
  */
 
 const MARKER = { name: ERASED_NAME, email: ERASED_EMAIL };
 
-export function ordersPersonalDataSteps(outbox: Outbox): PersonalDataSteps {
+export function ordersPersonalDataSteps(outbox: Outbox, people: OrdersPeople): PersonalDataSteps {
   return {
-    collect: collectOrdersData,
-    async erase(tx, subject) {
+    collect: (tx, userId, guest) => collectOrdersData(tx, people, userId, guest.verifiedEmail),
+    async erase(tx, { userId, email }) {
+      const subject = { userId, emailIndex: people.keys.index(email, 'email') };
       const ticketsAnonymized = await anonymizeTicketsOf(tx, subject, MARKER);
       const ordersAnonymized = await anonymizeOrdersOf(tx, subject, MARKER);
       const waiting = await deleteWaitingListEntriesOf(tx, subject);
@@ -58,7 +64,9 @@ export function ordersPersonalDataSteps(outbox: Outbox): PersonalDataSteps {
       for (const eventId of holds.freedEventIds)
         await outbox.publish(tx, eventAvailabilityChanged, eventId, { eventId });
       const consents = await deleteSharingConsentsOf(tx, subject.userId);
-      const outboxRows = await purgeSentEventsAbout(tx, eventStore, subject);
+      const outboxRows = await purgeSentEventsAbout(tx, eventStore, { userId, email });
+      await people.keys.vault.shred(tx, userId);
+      await people.guests.shred(tx, subject.emailIndex);
       return {
         'orders.anonymized': ordersAnonymized,
         'tickets.anonymized': ticketsAnonymized,
@@ -72,9 +80,19 @@ export function ordersPersonalDataSteps(outbox: Outbox): PersonalDataSteps {
   };
 }
 
-async function collectOrdersData(tx: Transaction, userId: string): Promise<Record<string, unknown>> {
-  const orders = await ordersOfUser(tx, userId);
-  const orderIds = orders.map(({ order }) => order.id);
+async function collectOrdersData(
+  tx: Transaction,
+  people: OrdersPeople,
+  userId: string,
+  verifiedEmail: string | undefined,
+): Promise<Record<string, unknown>> {
+  const emailIndex = verifiedEmail === undefined ? null : people.keys.index(verifiedEmail, 'email');
+  const [orders, guestOrders, received] = await Promise.all([
+    ordersOfUser(tx, { userId }),
+    emailIndex ? ordersOfUser(tx, { emailIndex }) : [],
+    emailIndex ? ticketsReceivedBy(tx, emailIndex) : [],
+  ]);
+  const orderIds = [...orders, ...guestOrders].map(({ order }) => order.id);
   const [tickets, refunds, waitingList, holds, consents] = await Promise.all([
     ticketsOfOrders(tx, orderIds),
     refundRequestsOfOrders(tx, orderIds),
@@ -94,52 +112,24 @@ async function collectOrdersData(tx: Transaction, userId: string): Promise<Recor
       textVersion: consent.textVersion,
       changedAt: iso(consent.changedAt),
     })),
-    orders: orders.map(({ order, eventTitle }) => ({
-      id: order.id,
-      eventId: order.eventId,
-      eventTitle,
-      organizationId: order.organizationId,
-      status: order.status,
-      currency: order.currency,
-      subtotalAmount: order.subtotalAmount,
-      feesAmount: order.feesAmount,
-      taxesAmount: order.taxesAmount,
-      totalAmount: order.totalAmount,
-      refundedAmount: order.refundedAmount,
-      buyerName: order.buyerName,
-      buyerEmail: order.buyerEmail,
-      attendees: order.attendees,
-      createdAt: iso(order.createdAt),
-      tickets: tickets
-        .filter((ticket) => ticket.orderId === order.id && ticket.holderEmail === null)
-        .map((ticket) => ({
-          id: ticket.id,
-          ticketTypeId: ticket.ticketTypeId,
-          attendeeName: ticket.attendeeName,
-          status: ticket.status,
-          checkedInAt: iso(ticket.checkedInAt),
-          issuedAt: iso(ticket.createdAt),
-        })),
-      refunds: refunds
-        .filter((refund) => refund.orderId === order.id)
-        .map((refund) => ({
-          reason: refund.reason,
-          amount: refund.amount,
-          currency: refund.currency,
-          requestedAt: iso(refund.requestedAt),
-          refundedAt: iso(refund.refundedAt),
-        })),
-    })),
-    waitingList: waitingList.map((entry) => ({
-      id: entry.id,
-      eventId: entry.eventId,
-      ticketTypeId: entry.ticketTypeId,
-      email: entry.email,
-      quantity: entry.quantity,
-      status: entry.status,
-      offeredAt: iso(entry.offeredAt),
-      joinedAt: iso(entry.createdAt),
-    })),
+    orders: await Promise.all(orders.map((row) => exportedOrder(tx, people, row, tickets, refunds))),
+    // Under the verified address: its guest orders and the tickets given to it.
+    guestOrders: await Promise.all(
+      guestOrders.map((row) => exportedOrder(tx, people, row, tickets, refunds)),
+    ),
+    ticketsReceived: await Promise.all(received.map((ticket) => exportedTicket(tx, people, ticket))),
+    waitingList: await Promise.all(
+      waitingList.map(async (entry) => ({
+        id: entry.id,
+        eventId: entry.eventId,
+        ticketTypeId: entry.ticketTypeId,
+        email: await openEntryEmail(tx, people, entry),
+        quantity: entry.quantity,
+        status: entry.status,
+        offeredAt: iso(entry.offeredAt),
+        joinedAt: iso(entry.createdAt),
+      })),
+    ),
     reservations: holds.map((hold) => ({
       id: hold.id,
       eventId: hold.eventId,
@@ -151,6 +141,64 @@ async function collectOrdersData(tx: Transaction, userId: string): Promise<Recor
         .filter((item) => item.reservationId === hold.id)
         .map(({ ticketTypeId, quantity, unitPriceAmount }) => ({ ticketTypeId, quantity, unitPriceAmount })),
     })),
+  };
+}
+
+/** An order with its data opened, its tickets not given away, and its refunds. */
+async function exportedOrder(
+  tx: Transaction,
+  people: OrdersPeople,
+  { order, eventTitle }: { order: OrderRow; eventTitle: string | null },
+  tickets: TicketRow[],
+  refunds: Array<{
+    orderId: string;
+    reason: string;
+    amount: number;
+    currency: string;
+    requestedAt: Date;
+    refundedAt: Date | null;
+  }>,
+) {
+  const { buyerName, buyerEmail, attendees } = await openOrder(tx, people, order);
+  const own = tickets.filter((ticket) => ticket.orderId === order.id && ticket.holderEmailIndex === null);
+  return {
+    id: order.id,
+    eventId: order.eventId,
+    eventTitle,
+    organizationId: order.organizationId,
+    status: order.status,
+    currency: order.currency,
+    subtotalAmount: order.subtotalAmount,
+    feesAmount: order.feesAmount,
+    taxesAmount: order.taxesAmount,
+    totalAmount: order.totalAmount,
+    refundedAmount: order.refundedAmount,
+    buyerName,
+    buyerEmail,
+    attendees,
+    createdAt: iso(order.createdAt),
+    tickets: await Promise.all(own.map((ticket) => exportedTicket(tx, people, ticket))),
+    refunds: refunds
+      .filter((refund) => refund.orderId === order.id)
+      .map((refund) => ({
+        reason: refund.reason,
+        amount: refund.amount,
+        currency: refund.currency,
+        requestedAt: iso(refund.requestedAt),
+        refundedAt: iso(refund.refundedAt),
+      })),
+  };
+}
+
+async function exportedTicket(tx: Transaction, people: OrdersPeople, ticket: TicketRow) {
+  const { attendeeName } = await openTicket(tx, people, ticket);
+  return {
+    id: ticket.id,
+    ticketTypeId: ticket.ticketTypeId,
+    attendeeName,
+    status: ticket.status,
+    checkedInAt: iso(ticket.checkedInAt),
+    issuedAt: iso(ticket.createdAt),
   };
 }
 

@@ -138,7 +138,7 @@ export interface EventOrdersArgs {
  * status (as it reads now), the buyer's email (case-insensitively) and creation time.
  */
 export async function eventOrders(
-  ctx: Pick<Context, 'viewer' | 'loaders' | 'db' | 'outbox' | 'requestId'>,
+  ctx: Pick<Context, 'viewer' | 'loaders' | 'db' | 'outbox' | 'requestId' | 'people'>,
   eventId: string,
   args: EventOrdersArgs,
 ) {
@@ -151,7 +151,11 @@ export async function eventOrders(
   const rows = await ordersOfEvent(
     ctx.db,
     eventId,
-    { status: args.filter?.status, email, createdAfter: args.filter?.createdAfter },
+    {
+      status: args.filter?.status,
+      emailIndex: email === undefined ? undefined : ctx.people.keys.index(email, 'email'),
+      createdAfter: args.filter?.createdAfter,
+    },
     size + 1,
     beforeId,
   );
@@ -214,7 +218,7 @@ export async function reportTicketReads(
     personalDataAccessed,
     ...tickets.flatMap((ticket, at) => {
       const buyerId = orders[at]?.buyerId;
-      if (!buyerId || ticket.holderEmail !== null) return [];
+      if (!buyerId || ticket.holderEmailIndex !== null) return [];
       const resource = `ticket:${ticket.id}`;
       return [
         {

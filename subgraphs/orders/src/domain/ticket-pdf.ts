@@ -32,19 +32,20 @@ export interface TicketSheet {
   payload: string;
 }
 
-export const sheetOf = (file: TicketFileRow): TicketSheet => ({
+/** `attendeeName`: opened from the ticket's sealed column (db/person-data.ts). */
+export const sheetOf = (file: TicketFileRow, attendeeName: string): TicketSheet => ({
   ticketId: file.ticket.id,
   eventTitle: file.eventTitle ?? 'Event',
   startsAt: file.startsAt,
   timezone: file.timezone,
   ticketTypeName: file.ticketTypeName ?? 'Admission',
-  attendeeName: file.ticket.attendeeName,
+  attendeeName,
   payload: file.ticket.signedPayload,
 });
 
 /**
  * Who opens a ticket's file: whoever has its link token (the mail's link), its order's buyer
- * (unless it was transferred to someone else: `holderEmail` set, so its new code is the
+ * (unless it was transferred to someone else: `holderEmailIndex` set, so its new code is the
  * recipient's alone), the organization's members (STAFF and up) and platform ADMINs. Access tokens
  * carry no email, so a transfer's recipient opens it by the link mailed to them. Anyone else finds
  * nothing, as for an unknown id; a VOID or TRANSFERRED ticket is gone for those who may see it.
@@ -58,7 +59,7 @@ export function ticketFileAccess(
   const allowed =
     hasLink ||
     (viewer.kind === 'user' &&
-      ((viewer.userId === file.buyerId && ticket.holderEmail === null) ||
+      ((viewer.userId === file.buyerId && ticket.holderEmailIndex === null) ||
         viewer.organizations[ticket.organizationId] !== undefined ||
         viewer.roles.includes('ADMIN')));
   if (!allowed) return 'none';

@@ -15,6 +15,13 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { TicketKeys, TicketPayload } from '../adapters/ticket-keys.ts';
 import type { Context } from '../context.ts';
+import {
+  type OrderPersonalData,
+  type OrdersPeople,
+  openTicket,
+  orderPerson,
+  sealTicketData,
+} from '../db/person-data.ts';
 import type { OrderRow, TicketRow } from '../db/schema.ts';
 import { insertTickets, markCheckedIn, ticketById } from '../db/tickets.ts';
 import { readsOrdersOf, reportTicketReads } from './sales-views.ts';
@@ -42,8 +49,9 @@ export async function signedTicket(
  */
 export async function issueTickets(
   tx: Transaction,
-  keys: TicketKeys,
+  { ticketKeys: keys, people }: { ticketKeys: TicketKeys; people: OrdersPeople },
   order: OrderRow,
+  buyer: OrderPersonalData,
   lines: Array<{ ticketTypeId: string; quantity: number }>,
 ): Promise<void> {
   const admissions = [...lines]
@@ -51,13 +59,15 @@ export async function issueTickets(
     .flatMap((line) => Array.from({ length: line.quantity }, () => line.ticketTypeId));
   const rows = [];
   for (const [index, ticketTypeId] of admissions.entries()) {
+    const signed = await signedTicket(tx, keys, { eventId: order.eventId, ticketTypeId });
+    const attendeeName = buyer.attendees[index]?.name ?? buyer.buyerName;
     rows.push({
-      ...(await signedTicket(tx, keys, { eventId: order.eventId, ticketTypeId })),
+      ...signed,
+      ...(await sealTicketData(tx, people, orderPerson(order), signed.id, { attendeeName })),
       orderId: order.id,
       eventId: order.eventId,
       organizationId: order.organizationId,
       ticketTypeId,
-      attendeeName: order.attendees[index]?.name ?? order.buyerName,
     });
   }
   await insertTickets(tx, rows);
@@ -73,8 +83,12 @@ export function ticketsSeenBy(viewer: Viewer, order: OrderRow, tickets: TicketRo
   if (readsOrdersOf(viewer, order.organizationId)) return tickets;
   if (viewer.kind !== 'user') return [];
   if (viewer.roles.includes('ADMIN')) return tickets;
-  return viewer.userId === order.buyerId ? tickets.filter((ticket) => ticket.holderEmail === null) : [];
+  return viewer.userId === order.buyerId ? tickets.filter((ticket) => ticket.holderEmailIndex === null) : [];
 }
+
+/** `Ticket.attendeeName`, opened under its person's key ('(erased)' once that key is destroyed). */
+export const attendeeNameOf = async (ctx: Pick<Context, 'db' | 'people'>, ticket: TicketRow) =>
+  (await openTicket(ctx.db, ctx.people, ticket)).attendeeName;
 
 /** `Ticket.qrCode`: the signed payload as an SVG QR code, the way a scanner reads it. */
 export const qrCodeSvg = (ticket: TicketRow) =>

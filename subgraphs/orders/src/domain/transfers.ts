@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { eventIsCancelled } from '../db/cancellations.ts';
 import { lockOffer } from '../db/offers.ts';
+import { guestPerson, openOrder, sealTicketData } from '../db/person-data.ts';
 import { ordersByIds } from '../db/queries.ts';
 import type { TicketRow } from '../db/schema.ts';
 import { insertTickets, ticketById } from '../db/tickets.ts';
@@ -47,7 +48,7 @@ const noSuchTicket = () => refusal('NOT_FOUND', 'no such ticket');
 export const transferTicket = mutationRule(
   { input: transferTicketInput, caller: requireUser, invalid: refused },
   async (
-    ctx: Pick<Context, 'db' | 'viewer' | 'outbox' | 'paidOrders'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'outbox' | 'paidOrders' | 'people'>,
     input,
     user,
   ): Promise<TransferResult> => {
@@ -57,7 +58,7 @@ export const transferTicket = mutationRule(
       const offer = await lockOffer(tx, found.eventId);
       const ticket = await lockTicket(tx, found.id);
       const [order] = ticket ? await ordersByIds(tx, [ticket.orderId]) : [];
-      if (!ticket || !order || !offer || order.buyerId !== user.userId || ticket.holderEmail !== null)
+      if (!ticket || !order || !offer || order.buyerId !== user.userId || ticket.holderEmailIndex !== null)
         return noSuchTicket();
       if (ticket.status === 'CHECKED_IN')
         return refusal('ALREADY_CHECKED_IN', 'the ticket was checked in already');
@@ -73,7 +74,7 @@ export const transferTicket = mutationRule(
       if (offer.status === 'CANCELLED' || (await eventIsCancelled(tx, offer.eventId)))
         return refusal('INVALID_INPUT', 'the event is cancelled');
       if (offer.startsAt <= new Date()) return refusal('INVALID_INPUT', 'the event has started');
-      const fromEmail = ticket.holderEmail ?? order.buyerEmail;
+      const { buyerEmail: fromEmail } = await openOrder(tx, ctx.people, order);
       if (input.toEmail === fromEmail.toLowerCase())
         return refusal('INVALID_INPUT', 'the ticket is already yours: give another address', 'toEmail');
       if (!(await markTransferred(tx, ticket.id)))
@@ -82,15 +83,19 @@ export const transferTicket = mutationRule(
       const issued = await signedTicket(tx, ctx.paidOrders.ticketKeys, ticket);
       const { id } = issued;
       const toName = input.toName ?? null;
+      // The recipient is a person of their own (their email index), who may come back after erasure.
+      const sealed = await sealTicketData(tx, ctx.people, guestPerson(ctx.people, input.toEmail), id, {
+        attendeeName: toName ?? input.toEmail.split('@')[0]!,
+        holderEmail: input.toEmail,
+      });
       await insertTickets(tx, [
         {
           ...issued,
+          ...sealed,
           orderId: ticket.orderId,
           eventId: ticket.eventId,
           organizationId: ticket.organizationId,
           ticketTypeId: ticket.ticketTypeId,
-          attendeeName: toName ?? input.toEmail.split('@')[0]!,
-          holderEmail: input.toEmail,
           transferredFromId: ticket.id,
         },
       ]);

@@ -16,6 +16,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { lockOffer, ticketTypesOfOffer } from '../db/offers.ts';
+import { type OrdersPeople, openEntryEmail, sealEntryEmail } from '../db/person-data.ts';
 import { activeHolds, insertReservation, markExpiredHolds } from '../db/reservations.ts';
 import type { OfferRow, OfferTicketTypeRow, WaitingListEntryRow } from '../db/schema.ts';
 import {
@@ -121,7 +122,7 @@ function anythingFree(offer: OfferRow, types: OfferTicketTypeRow[], holds: Map<s
  */
 export const joinWaitingList = mutationRule(
   { input: joinWaitingListInput, caller: requireVerifiedUser, invalid: refused },
-  async (ctx: Pick<Context, 'db' | 'viewer'>, input, user) =>
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'people'>, input, user) =>
     ctx.db.transaction(async (tx): Promise<WaitingListResult> => {
       const now = new Date();
       const offer = await lockOffer(tx, input.eventId);
@@ -149,13 +150,14 @@ export const joinWaitingList = mutationRule(
           (ticketTypeId ? waiting.ticketTypeIds.has(ticketTypeId) : waiting.ticketTypeIds.size > 0);
         if (!lineExists) return refused([invalid('tickets are on sale: reserve them', 'eventId')]);
       }
+      const id = uuidv7();
       const entry =
         (await insertEntry(tx, {
-          id: uuidv7(),
+          id,
           eventId: offer.eventId,
           ticketTypeId,
           userId: user.userId,
-          email: input.email,
+          emailSealed: await sealEntryEmail(tx, ctx.people, { id, userId: user.userId, email: input.email }),
           quantity: input.quantity,
         })) ?? (await openEntryOfUser(tx, offer.eventId, user.userId));
       return { entry: entry!, errors: [] };
@@ -200,6 +202,8 @@ export interface SweepDeps {
   db: Database;
   outbox: Outbox;
   log: Logger;
+  /** Opens the entry's sealed email for the offer's mail. */
+  people: OrdersPeople;
   /** WAITING_LIST_OFFER_TTL_SECONDS. */
   offerTtlSeconds: number;
 }
@@ -278,7 +282,7 @@ async function sweepEvent(tx: Transaction, deps: SweepDeps, eventId: string): Pr
       entryId: entry.id,
       eventId,
       userId: entry.userId,
-      email: entry.email,
+      email: await openEntryEmail(tx, deps.people, entry),
       reservationId: reservation.id,
       quantity: found.line.quantity,
       eventTitle: offer.title,

@@ -6,7 +6,7 @@ import { orderBuyer } from '../domain/organizer-sharing.ts';
 import { organizationPricing, setOrganizationPricing } from '../domain/pricing.ts';
 import { releaseReservation, reserveTickets, visibleReservation } from '../domain/reservations.ts';
 import { availability, checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
-import { checkInTicket, qrCodeSvg, ticketsSeenBy } from '../domain/tickets.ts';
+import { attendeeNameOf, checkInTicket, qrCodeSvg, ticketsSeenBy } from '../domain/tickets.ts';
 import { transferTicket } from '../domain/transfers.ts';
 import { joinWaitingList, leaveWaitingList, visibleWaitingListEntry } from '../domain/waiting-list.ts';
 import type { Resolvers } from '../generated/graphql.ts';
@@ -75,6 +75,7 @@ export const resolvers: Resolvers = {
   Ticket: {
     event: (ticket) => ({ id: ticket.eventId }),
     ticketType: (ticket) => ({ id: ticket.ticketTypeId }),
+    attendeeName: (ticket, _, ctx) => attendeeNameOf(ctx, ticket),
     qrCode: (ticket) => qrCodeSvg(ticket),
   },
 };

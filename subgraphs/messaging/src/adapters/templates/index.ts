@@ -15,6 +15,7 @@ import { passwordReset } from './password-reset.ts';
 import { paymentFailed } from './payment-failed.ts';
 import { receipt } from './receipt.ts';
 import { refundIssued } from './refund-issued.ts';
+import { securityAlert } from './security-alert.ts';
 import { ticketTransfer } from './ticket-transfer.ts';
 import { waitingListOffer } from './waiting-list-offer.ts';
 
@@ -39,4 +40,5 @@ export const TEMPLATES: { [K in KindName]: KindTemplate<K> } = {
   announcement,
   adminNotice,
   breachNotice,
+  securityAlert,
 };
