@@ -21,6 +21,10 @@ afterAll(async () => {
 });
 
 const SCHEMAS = ['identity', 'catalog', 'orders', 'billing', 'messaging', 'branding'];
+/** Outboxes and inboxes: events in transit, purged of the person on erasure. */
+const EVENT_TABLES = /^\w+\.(outbox|inbox)\./;
+/** The services that keep personal data, each sealed under per-person keys of its own. */
+const KEYED_SCHEMAS = ['identity', 'orders', 'billing', 'messaging'];
 type Headers = Record<string, string>;
 type UserError = { code: string; message: string };
 type Step = { service: string; completedAt: string | null; summary: Array<{ name: string; count: number }> };
@@ -103,7 +107,36 @@ async function personWithData(name: string, phone: string) {
     user.headers,
   );
   expect(registerPushSubscription.errors).toEqual([]);
-  return { user, name, phone, organizationId, organizationName, eventId, orderId };
+  return {
+    user,
+    name,
+    phone,
+    organizationId,
+    organizationName,
+    eventId,
+    ticketTypeId: addTicketType.ticketType.id,
+    orderId,
+  };
+}
+
+/** An order checked out as a guest (not signed in) with `email`: left unpaid, it is still theirs. */
+async function checkoutAsGuest(eventId: string, ticketTypeId: string, name: string, email: string) {
+  const held = await waitFor(async () => {
+    const reserved = await attempt<{
+      reserveTickets: { reservation: { id: string } | null; guestToken: string | null };
+    }>(
+      'mutation($input: ReserveTicketsInput!) { reserveTickets(input: $input) { reservation { id } guestToken } }',
+      { input: { eventId, items: [{ ticketTypeId, quantity: 1 }] } },
+      {},
+    );
+    return reserved?.reserveTickets.reservation && reserved.reserveTickets;
+  });
+  const { checkout } = await call<{ checkout: { order: { id: string } } }>(
+    'mutation($input: CheckoutInput!) { checkout(input: $input) { order { id } } }',
+    { input: { reservationId: held.reservation!.id, guestToken: held.guestToken, buyer: { name, email } } },
+    {},
+  );
+  return checkout.order.id;
 }
 
 async function buyTicket(user: SignedInUser, name: string, eventId: string, ticketTypeId: string) {
@@ -191,6 +224,18 @@ describe('data export (article 15)', () => {
   it('collects one archive from all six services, of the user only, downloadable once', async () => {
     const zora = await personWithData('Zora Exportovic', '+38761111222');
     const other = await personWithData('Boris Otherman', '+38762333444');
+    // Before she had an account she bought as a guest, her address written otherwise: her export
+    // holds that order too, found by the blind index of her verified address.
+    const guestOrderId = await checkoutAsGuest(
+      zora.eventId,
+      zora.ticketTypeId,
+      zora.name,
+      zora.user.email.toUpperCase(),
+    );
+    // At rest her email, name and phone are readable nowhere: every service seals them under her
+    // own key. Only the event tables carry them, on their way to the services that need them.
+    const atRest = await personalDataLeftIn(stack.sql, SCHEMAS, [zora.user.email, zora.name, zora.phone]);
+    expect(atRest.filter((place) => !EVENT_TABLES.test(place))).toEqual([]);
     const asked = await requestExport(zora.user.headers);
     expect(asked.errors).toEqual([]);
     expect(asked.request).toMatchObject({ kind: 'EXPORT', status: 'IN_PROGRESS', userId: zora.user.userId });
@@ -228,6 +273,7 @@ describe('data export (article 15)', () => {
     expect(Object.keys(archive.services).sort()).toEqual([...SCHEMAS].sort());
     for (const service of SCHEMAS) expect(Object.keys(archive.services[service]!).length).toBeGreaterThan(0);
     expect(text).toContain(zora.orderId);
+    expect(JSON.stringify(archive.services.orders)).toContain(guestOrderId);
     expect(text).toContain(zora.organizationId);
     for (const foreign of [other.user.email, other.name, other.user.userId, other.orderId, other.phone])
       expect(text).not.toContain(foreign);
@@ -356,6 +402,12 @@ describe('account erasure (article 17)', () => {
     // Nothing readable of her anywhere: every table of every schema, outboxes and inboxes included.
     const needles = [vera.user.email, vera.name, vera.phone];
     expect(await personalDataLeftIn(stack.sql, SCHEMAS, needles)).toEqual([]);
+    // Her keys are destroyed in every service that held some: backups of her rows open for no one.
+    for (const schema of KEYED_SCHEMAS) {
+      const keys = await stack.sql`select destroyed_at, wrapped_key from ${stack.sql(schema)}.person_keys
+        where person_id = ${vera.user.userId}`;
+      expect(keys, schema).toEqual([{ destroyed_at: expect.any(Date), wrapped_key: null }]);
+    }
     // The other person is untouched.
     expect(await personalDataLeftIn(stack.sql, ['identity'], [other.user.email])).not.toEqual([]);
     // Her financial records stay, anonymized (the search above found nothing of her in them).

@@ -99,7 +99,7 @@ async function insertLegacyRows() {
     insert into messaging.notification_preferences (user_id, phone_sealed)
     values (${userId}, ${ring.encrypt(LEGACY.phone, columnAad(PHONE_COLUMN, userId))})`;
   await handle.sql`
-    insert into messaging.order_book (id, order_id, event_id, organization_id, user_id, email_sealed, name,
+    insert into messaging.order_book (id, order_id, event_id, organization_id, user_id, email_sealed, name_sealed,
       event_title, total_amount, currency)
     values (${orderBookId}, ${orderBookId}, ${uuidv7()}, ${uuidv7()}, null,
       ${ring.encrypt(LEGACY.guest, columnAad(ORDER_BOOK_EMAIL_COLUMN, orderBookId))}, 'Gost', 'Jazz', 1000, 'BAM')`;
@@ -146,6 +146,7 @@ const notSealed = () => handle.sql<Array<{ column: string; n: number }>>`
   union all select 'recipients.display_name_sealed', count(*)::int from messaging.recipients where display_name_sealed not like 'p1.%'
   union all select 'notification_preferences.phone_sealed', count(*)::int from messaging.notification_preferences where phone_sealed not like 'p1.%'
   union all select 'order_book.email_sealed', count(*)::int from messaging.order_book where email_sealed not like 'p1.%' or email_index is null
+  union all select 'order_book.name_sealed', count(*)::int from messaging.order_book where name_sealed not like 'p1.%'
   union all select 'deliveries.address_sealed', count(*)::int from messaging.deliveries where address_sealed not like 'p1.%'`;
 
 const allSealed = async () => expect((await notSealed()).filter((row) => row.n > 0)).toEqual([]);

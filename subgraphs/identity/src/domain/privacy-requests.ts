@@ -78,6 +78,13 @@ type Ctx = Context;
 type RequestPayload = { request: PrivacyRequestRow | null; errors: UserError[] };
 type LinkPayload = { url: string | null; expiresAt: Date | null; errors: UserError[] };
 
+/**
+ * The address the other services may export guest records under (orders bought without signing
+ * in): only a proven one, so claiming an address opens nobody else's orders.
+ */
+export const verifiedEmailOf = (account: { email: string; emailVerifiedAt: Date | null } | undefined) =>
+  account?.emailVerifiedAt ? account.email : undefined;
+
 /** The account, without secrets, as it appears in the archive. */
 async function identityPart(tx: Transaction, keys: PersonKeys, userId: string) {
   const account = await accountOf(tx, keys, userId);
@@ -123,6 +130,7 @@ export async function requestDataExport(ctx: Ctx): Promise<RequestPayload> {
       requestId: id,
       userId: user.userId,
       publicKey: keys.publicKey,
+      verifiedEmail: verifiedEmailOf(await accountOf(tx, ctx.personKeys, user.userId)),
     });
     // Personal data leaving in bulk at a platform admin's request is always worth an alert.
     if (user.roles.includes('ADMIN'))

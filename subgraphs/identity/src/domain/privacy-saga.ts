@@ -34,7 +34,12 @@ import { eventStore } from '../db/schema.ts';
 import { revokeSessions } from '../db/sessions.ts';
 import { accountErasureRequested, dataExportRequested } from '../events.ts';
 import { forgetFailedSignIns } from './password-guard.ts';
-import { ARCHIVE_COLUMN, ARCHIVE_LIFETIME_MS, PRIVATE_KEY_COLUMN } from './privacy-requests.ts';
+import {
+  ARCHIVE_COLUMN,
+  ARCHIVE_LIFETIME_MS,
+  PRIVATE_KEY_COLUMN,
+  verifiedEmailOf,
+} from './privacy-requests.ts';
 
 // The saga's answers (issue 18): each of the five other subgraphs answers identity's request with
 // its `personalDataExported` or `personalDataErased`, recorded once per step (the inbox drops
@@ -189,10 +194,12 @@ async function askAgain(
       columnAad(PRIVATE_KEY_COLUMN, request.id),
     );
     const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+    const account = await accountOf(tx, deps.personKeys, request.userId);
     await deps.outbox.publish(tx, dataExportRequested, request.id, {
       requestId: request.id,
       userId: request.userId,
       publicKey,
+      verifiedEmail: verifiedEmailOf(account),
     });
     return;
   }

@@ -94,7 +94,6 @@ export const holdingUsersAfter = (
   tx
     .select({
       userId: sql<string>`${orderBook.userId}`,
-      name: sql<string>`min(${orderBook.name})`,
       amount: sql<number>`sum(${orderBook.totalAmount})::int`,
       currency: sql<string>`min(${orderBook.currency})`,
     })

@@ -97,9 +97,14 @@ export const unsealedPhones = (tx: Transaction, limit: number) =>
 
 export const unsealedOrderBookRows = (tx: Transaction, limit: number) =>
   tx
-    .select({ id: orderBook.id, userId: orderBook.userId, emailSealed: orderBook.emailSealed })
+    .select({
+      id: orderBook.id,
+      userId: orderBook.userId,
+      emailSealed: orderBook.emailSealed,
+      nameSealed: orderBook.nameSealed,
+    })
     .from(orderBook)
-    .where(isNull(orderBook.emailIndex))
+    .where(or(isNull(orderBook.emailIndex), notLike(orderBook.nameSealed, 'p1.%')))
     .orderBy(asc(orderBook.id))
     .limit(limit)
     .for('update', { skipLocked: true });
@@ -135,7 +140,7 @@ export async function saveSealedPhone(tx: Transaction, userId: string, phoneSeal
 export async function saveSealedOrderBookRow(
   tx: Transaction,
   id: string,
-  set: { emailSealed: string; emailIndex: string },
+  set: { emailSealed: string; emailIndex: string; nameSealed: string },
 ): Promise<void> {
   await tx.update(orderBook).set(set).where(eq(orderBook.id, id));
 }

@@ -371,7 +371,8 @@ export const orderBook = messaging.table(
     emailSealed: text('email_sealed').notNull(),
     /** Blind index of the address: a guest's person id, and how erasure finds guest rows; null only until sealed. */
     emailIndex: text('email_index'),
-    name: text().notNull(),
+    /** The buyer's (or holder's) name, sealed like the address (ORDER_BOOK_NAME_COLUMN). */
+    nameSealed: text('name_sealed').notNull(),
     eventTitle: text('event_title').notNull(),
     totalAmount: integer('total_amount').notNull(),
     currency: text().notNull(),
@@ -398,6 +399,8 @@ export const ORDER_BOOK_EMAIL_COLUMN = {
   column: 'email_sealed',
   key: 'id',
 } as const;
+
+export const ORDER_BOOK_NAME_COLUMN = { ...ORDER_BOOK_EMAIL_COLUMN, column: 'name_sealed' } as const;
 
 /**
  * Published events as catalog last told messaging: what reminders and announcements need (title,

@@ -12,44 +12,47 @@ import {
   upsertHolding,
 } from '../db/order-book.ts';
 import { type MessagingKeys, openFor, personOf, sealFor } from '../db/person-keys.ts';
-import { ORDER_BOOK_EMAIL_COLUMN, type OrderBookRow } from '../db/schema.ts';
+import { ORDER_BOOK_EMAIL_COLUMN, ORDER_BOOK_NAME_COLUMN, type OrderBookRow } from '../db/schema.ts';
 import type { Money } from './channels.ts';
 import type { Recipient } from './notify.ts';
 
 /**
- * A row's address sealed under its person's key (the account's, or the guest's its blind index
- * names), with that index; null for an account erased here (a late event stores nothing).
+ * A row's address and name sealed under its person's key (the account's, or the guest's its blind
+ * index names), with that index; null for an account erased here (a late event stores nothing).
  */
-async function sealedEmail(
+async function sealedContact(
   tx: Transaction,
   keys: MessagingKeys,
   id: string,
   userId: string | null,
-  email: string,
+  contact: { email: string; name: string },
 ) {
-  const emailSealed = await sealFor(
-    tx,
-    keys,
-    personOf(keys, userId, email),
-    email,
-    columnAad(ORDER_BOOK_EMAIL_COLUMN, id),
-  );
-  return emailSealed === null ? null : { emailSealed, emailIndex: keys.users.index(email, 'email') };
+  const person = personOf(keys, userId, contact.email);
+  const emailSealed = await sealFor(tx, keys, person, contact.email, columnAad(ORDER_BOOK_EMAIL_COLUMN, id));
+  const nameSealed = await sealFor(tx, keys, person, contact.name, columnAad(ORDER_BOOK_NAME_COLUMN, id));
+  return emailSealed === null || nameSealed === null
+    ? null
+    : { emailSealed, nameSealed, emailIndex: keys.users.index(contact.email, 'email') };
 }
+
+const personOfEntry = (row: Pick<OrderBookRow, 'userId' | 'emailIndex'>) =>
+  row.userId ? { userId: row.userId } : { guestIndex: row.emailIndex! };
+
+/** The row's name; empty once its person was erased here. */
+export const nameOfEntry = async (
+  db: Database | Transaction,
+  keys: MessagingKeys,
+  row: Pick<OrderBookRow, 'id' | 'userId' | 'nameSealed' | 'emailIndex'>,
+) =>
+  (await openFor(db, keys, personOfEntry(row), row.nameSealed, columnAad(ORDER_BOOK_NAME_COLUMN, row.id))) ??
+  '';
 
 /** The row's address; null once its person was erased here. */
 export const emailOfEntry = (
   db: Database | Transaction,
   keys: MessagingKeys,
   row: Pick<OrderBookRow, 'id' | 'userId' | 'emailSealed' | 'emailIndex'>,
-) =>
-  openFor(
-    db,
-    keys,
-    row.userId ? { userId: row.userId } : { guestIndex: row.emailIndex! },
-    row.emailSealed,
-    columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id),
-  );
+) => openFor(db, keys, personOfEntry(row), row.emailSealed, columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id));
 
 /** An order's buyer as a recipient (by account when they have one), or null when the book lacks the order. */
 export async function buyerOf(
@@ -58,7 +61,9 @@ export async function buyerOf(
   orderId: string,
 ): Promise<Recipient | null> {
   const row = await orderBookEntry(tx, orderId);
-  return row ? { userId: row.userId, email: await emailOfEntry(tx, keys, row), name: row.name } : null;
+  return row
+    ? { userId: row.userId, email: await emailOfEntry(tx, keys, row), name: await nameOfEntry(tx, keys, row) }
+    : null;
 }
 
 /** A ticket holder, and what they paid for the event's tickets in all (an eventCancelled's refund). */
@@ -82,10 +87,11 @@ export async function* holdersOf(
   for (;;) {
     const users = await holdingUsersAfter(tx, eventId, HOLDERS_BATCH, afterUser, releasedSince);
     if (!users.length) break;
-    yield users.map(({ userId, name, amount, currency }) => ({
+    // Accounts are greeted by their own display name, from the address book (notify.ts).
+    yield users.map(({ userId, amount, currency }) => ({
       userId,
       email: null,
-      name,
+      name: '',
       total: { amount, currency },
     }));
     afterUser = users.at(-1)!.userId;
@@ -106,7 +112,7 @@ export async function* holdersOf(
         guests.set(key, {
           userId: null,
           email,
-          name: row.name,
+          name: await nameOfEntry(tx, keys, row),
           total: { amount: row.totalAmount, currency: row.currency },
         });
     }
@@ -128,16 +134,18 @@ async function entryOf(
   keys: MessagingKeys,
   payload: z.output<typeof orderCreated.payload> | z.output<typeof orderPaid.payload>,
 ) {
-  const email = await sealedEmail(tx, keys, payload.orderId, payload.buyerId, payload.buyerEmail);
+  const contact = await sealedContact(tx, keys, payload.orderId, payload.buyerId, {
+    email: payload.buyerEmail,
+    name: payload.buyerName,
+  });
   return (
-    email && {
+    contact && {
       id: payload.orderId,
       orderId: payload.orderId,
       eventId: payload.eventId,
       organizationId: payload.organizationId,
       userId: payload.buyerId,
-      ...email,
-      name: payload.buyerName,
+      ...contact,
       eventTitle: payload.eventTitle,
       totalAmount: payload.total.amount,
       currency: payload.total.currency,
@@ -197,8 +205,10 @@ export function orderBookConsumers(keys: MessagingKeys): EventConsumer[] {
         organizationId: known.organizationId,
         userId: null,
         // A guest's key renews after erasure: never null.
-        ...(await sealedEmail(tx, keys, payload.toTicketId, null, payload.toEmail))!,
-        name: payload.toName ?? '',
+        ...(await sealedContact(tx, keys, payload.toTicketId, null, {
+          email: payload.toEmail,
+          name: payload.toName ?? '',
+        }))!,
         eventTitle: payload.eventTitle,
         totalAmount: 0,
         currency: known.currency,

@@ -15,7 +15,7 @@ import {
 } from '../db/personal-data.ts';
 import { eventStore } from '../db/schema.ts';
 import { addressOf } from './deliveries.ts';
-import { emailOfEntry } from './order-book.ts';
+import { emailOfEntry, nameOfEntry } from './order-book.ts';
 import { phoneOf } from './preferences.ts';
 import { displayNameOf, emailOf } from './recipients.ts';
 
@@ -139,7 +139,7 @@ export function messagingPersonalDataSteps(deps: {
             orderId: row.orderId,
             eventId: row.eventId,
             eventTitle: row.eventTitle,
-            name: row.name,
+            name: await nameOfEntry(tx, keys, row),
             email: await emailOfEntry(tx, keys, row),
             totalAmount: row.totalAmount,
             currency: row.currency,

@@ -24,6 +24,7 @@ import {
   DELIVERY_COLUMNS,
   DISPLAY_NAME_COLUMN,
   ORDER_BOOK_EMAIL_COLUMN,
+  ORDER_BOOK_NAME_COLUMN,
   PHONE_COLUMN,
   RECIPIENT_EMAIL_COLUMN,
 } from '../db/schema.ts';
@@ -118,6 +119,15 @@ async function sealOrderBook(tx: Transaction, deps: SealingDeps, limit: number):
         columnAad(ORDER_BOOK_EMAIL_COLUMN, row.id),
       ),
       emailIndex: deps.keys.users.index(email, 'email'),
+      // Names were stored as plaintext.
+      nameSealed: await resealed(
+        tx,
+        deps,
+        person,
+        row.nameSealed,
+        row.nameSealed,
+        columnAad(ORDER_BOOK_NAME_COLUMN, row.id),
+      ),
     });
   }
   return rows.length;

@@ -25,7 +25,7 @@ import { isTestModeOrganization } from '../db/test-messages.ts';
 import type { TemplateData } from './channels.ts';
 import type { KindName } from './delivery-rules.ts';
 import { type NotifyDeps, notify, type Recipient } from './notify.ts';
-import { buyerOf } from './order-book.ts';
+import { buyerOf, nameOfEntry } from './order-book.ts';
 
 /** What workflows need besides the engine's deps: link tokens and where links go. */
 export interface WorkflowDeps extends NotifyDeps {
@@ -276,9 +276,10 @@ export const orderWorkflows = [
     event: receiptIssued,
     channels: ['EMAIL'],
     // The receipt goes to the address billing names; the book says whose account it is, if known.
-    async *recipients({ payload }, tx) {
+    async *recipients({ payload }, tx, deps) {
       const order = await orderBookEntry(tx, payload.orderId);
-      yield [{ userId: order?.userId ?? null, email: payload.buyerEmail, name: order?.name ?? '' }];
+      const name = order ? await nameOfEntry(tx, deps.keys, order) : '';
+      yield [{ userId: order?.userId ?? null, email: payload.buyerEmail, name }];
     },
     data: async ({ payload }, _tx, deps) => ({
       receiptId: payload.receiptId,
