@@ -388,6 +388,72 @@ export function personKeysFromEnv(
 }
 
 /**
+ * A service's people: accounts by user id, whose keys never come back once destroyed (a late event
+ * for an erased user stores nothing), and people without an account (guest buyers, a ticket's new
+ * holder) by the blind index of their address, whose keys renew (a guest may buy again after
+ * erasure). Both vaults share the service's one keys table.
+ */
+export interface People {
+  users: PersonKeys;
+  guests: PersonVault;
+}
+
+export function peopleFromEnv(
+  db: Database,
+  table: PersonKeyTable,
+  env: Parameters<typeof personKeysFromEnv>[2],
+): People {
+  return {
+    users: personKeysFromEnv(db, table, env),
+    guests: personKeysFromEnv(db, table, env, { renewAfterShred: true }).vault,
+  };
+}
+
+/** Whose key seals a value: an account (its user id) or a guest (the blind index of their address). */
+export type Person = { userId: string } | { guestIndex: string };
+
+/** The person of a row: its account when it has one, otherwise the guest its address names. */
+export const personOf = (people: People, userId: string | null, address: string): Person =>
+  userId ? { userId } : { guestIndex: people.users.index(address, 'email') };
+
+const vaultOf = (people: People, person: Person): [PersonVault, string] =>
+  'userId' in person ? [people.users.vault, person.userId] : [people.guests, person.guestIndex];
+
+/** `plaintext` sealed under the person's key; null when the person was erased here (keep nothing of it). */
+export async function sealFor(
+  tx: Transaction,
+  people: People,
+  person: Person,
+  plaintext: string,
+  aad: string,
+): Promise<string | null> {
+  const [vault, personId] = vaultOf(people, person);
+  return erasedAsNull(() => vault.encryptFor(tx, personId, plaintext, aad));
+}
+
+/** The plaintext; null when the person's key was destroyed (erased): show or send nothing of it. */
+export async function openFor(
+  db: Database | Transaction,
+  people: People,
+  person: Person,
+  value: string,
+  aad: string,
+): Promise<string | null> {
+  const [vault, personId] = vaultOf(people, person);
+  return erasedAsNull(() => vault.decryptFor(db, personId, value, aad));
+}
+
+/** The one place an erased person's data reads as nothing instead of an error. */
+async function erasedAsNull(use: () => Promise<string>): Promise<string | null> {
+  try {
+    return await use();
+  } catch (error) {
+    if (error instanceof PersonDataErasedError) return null;
+    throw error;
+  }
+}
+
+/**
  * The data migration that encrypts rows written before per-person keys: a service runs it in its
  * `setup`, after the schema migrations and before serving. `step` seals up to `batchSize` rows
  * still holding plaintext (select them `for update skip locked`, so replicas starting together

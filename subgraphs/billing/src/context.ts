@@ -1,7 +1,6 @@
-import type { BaseContext, Database, KeyRing, SubgraphContext } from '@bilten/platform';
+import type { BaseContext, Database, KeyRing, People, SubgraphContext } from '@bilten/platform';
 import type { PaymentProviders } from './adapters/providers.ts';
 import type { ReceiptLinks } from './adapters/receipt-links.ts';
-import type { BuyerKeys } from './db/buyers.ts';
 import { createLoaders } from './db/loaders.ts';
 
 /** Made once at start-up (see server.ts) and shared by every request. */
@@ -20,7 +19,7 @@ export interface BillingServices {
   /** The tokens of receipt PDF links (RECEIPT_LINK_SECRET), sealed for messaging in receiptIssued. */
   receiptLinks: ReceiptLinks;
   /** Seals and opens buyers' names and addresses per person (PERSON_KEK_KEYS, BLIND_INDEX_KEY; db/buyers.ts). */
-  buyerKeys: BuyerKeys;
+  buyerKeys: People;
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & BillingServices;

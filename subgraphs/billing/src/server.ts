@@ -1,3 +1,4 @@
+import type { People } from '@bilten/platform';
 import {
   createBrandImages,
   createOutbox,
@@ -5,7 +6,7 @@ import {
   defineSubgraph,
   type EncryptedColumn,
   keyRingFromEnv,
-  personKeysFromEnv,
+  peopleFromEnv,
 } from '@bilten/platform';
 import { braintreeAdapterFromConfig, braintreeGatewayFromConfig } from './adapters/braintree.ts';
 import { registerBraintreeWebhooks } from './adapters/braintree-webhooks.ts';
@@ -20,7 +21,7 @@ import { stripeAdapterFromConfig } from './adapters/stripe.ts';
 import { registerStripeWebhooks } from './adapters/stripe-webhooks.ts';
 import { type BillingConfig, billingEnv } from './config.ts';
 import { type BillingServices, createContext } from './context.ts';
-import { type BuyerKeys, sealPlaintextBuyers } from './db/buyers.ts';
+import { sealPlaintextBuyers } from './db/buyers.ts';
 import { eventStore, PAYMENT_TOKEN_COLUMN, PROVIDER_CREDENTIALS_COLUMN, personKeys } from './db/schema.ts';
 import { startStalePaymentSweep } from './domain/stale-payments.ts';
 import * as published from './events.ts';
@@ -46,13 +47,8 @@ export function billingProviders(config: BillingConfig, db: Database): PaymentPr
 }
 
 /** The vaults over billing.person_keys: signed-in buyers' (never renewed) and guests' (renewed when they buy again). */
-export const billingBuyerKeys = (
-  config: Parameters<typeof personKeysFromEnv>[2],
-  db: Database,
-): BuyerKeys => ({
-  users: personKeysFromEnv(db, personKeys, config),
-  guests: personKeysFromEnv(db, personKeys, config, { renewAfterShred: true }),
-});
+export const billingBuyerKeys = (config: Parameters<typeof peopleFromEnv>[2], db: Database): People =>
+  peopleFromEnv(db, personKeys, config);
 
 export const billingSubgraph = defineSubgraph({
   name: 'billing',

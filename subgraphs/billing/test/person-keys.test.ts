@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { personalDataErased, personalDataExported } from '@bilten/contracts/billing';
 import { dataExportRequested } from '@bilten/contracts/identity';
 import { orderCreated } from '@bilten/contracts/orders';
+import type { People } from '@bilten/platform';
 import {
   connectDatabase,
   createExportKeyPair,
@@ -25,7 +26,7 @@ import { pdfText } from '@bilten/testkit/pdf';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { billingEnv } from '../src/config.ts';
-import { type BuyerKeys, openBuyer } from '../src/db/buyers.ts';
+import { openBuyer } from '../src/db/buyers.ts';
 import { billingBuyerKeys, billingSubgraph } from '../src/server.ts';
 import {
   type AnnouncedOrder,
@@ -42,7 +43,7 @@ import {
 let subgraph: TestSubgraph;
 let privacy: Awaited<ReturnType<typeof privacyRequests>>;
 let database: DatabaseHandle;
-let keys: BuyerKeys;
+let keys: People;
 let organizationId: string;
 
 beforeAll(async () => {

@@ -1,3 +1,4 @@
+import type { People } from '@bilten/platform';
 import {
   type BrandImages,
   type Database,
@@ -9,7 +10,7 @@ import {
   type TokenVerifier,
 } from '@bilten/platform';
 import type { FastifyInstance } from 'fastify';
-import { type BuyerKeys, openBuyer } from '../db/buyers.ts';
+import { openBuyer } from '../db/buyers.ts';
 import { orderCharge, paymentById } from '../db/queries.ts';
 import { receiptById } from '../db/receipts.ts';
 import { brandContexts } from '../db/schema.ts';
@@ -27,7 +28,7 @@ export interface ReceiptFileDeps {
   /** PUBLIC_GATEWAY_URL: the printed link's base for an organization without an active domain. */
   publicGatewayUrl: string;
   /** Opens the receipt's sealed buyer (the markers once erased). */
-  buyerKeys: BuyerKeys;
+  buyerKeys: People;
 }
 
 /**

@@ -3,9 +3,10 @@ import {
   type Database,
   ERASED_EMAIL,
   ERASED_NAME,
-  PersonDataErasedError,
-  type PersonKeys,
-  type PersonVault,
+  openFor,
+  type People,
+  type Person,
+  sealFor,
   sealPlaintextRows,
   type Transaction,
 } from '@bilten/platform';
@@ -17,13 +18,6 @@ import { orderCharges, receipts } from './schema.ts';
  * (issue 18): under the signed-in buyer's key (their user id), else under the key of the guest's
  * address (its blind index), so erasure destroys them with one key each, backups included.
  */
-export interface BuyerKeys {
-  /** Signed-in buyers, by user id: never renewed after erasure. */
-  users: PersonKeys;
-  /** Guests, by the blind index of their address: a guest may buy again after erasure. */
-  guests: PersonKeys;
-}
-
 export interface Buyer {
   buyerName: string;
   buyerEmail: string;
@@ -45,73 +39,67 @@ const aad = (table: BuyerTable, column: 'buyer_name_sealed' | 'buyer_email_seale
 /** What an erased buyer's row holds: the markers in the clear, no index. */
 const ERASED = { buyerNameSealed: ERASED_NAME, buyerEmailSealed: ERASED_EMAIL, buyerEmailIndex: null };
 
-function personOf(keys: BuyerKeys, buyerId: string | null, emailIndex: string | null) {
-  if (buyerId) return { vault: keys.users.vault, personId: buyerId };
-  return emailIndex ? { vault: keys.guests.vault, personId: emailIndex } : undefined;
-}
+const personOfRow = (buyerId: string | null, emailIndex: string | null): Person | undefined =>
+  buyerId ? { userId: buyerId } : emailIndex ? { guestIndex: emailIndex } : undefined;
 
 /** The buyer's columns for row `rowId` of `table`; the markers when the buyer was erased (a late event). */
 export async function sealBuyer(
   tx: Transaction,
-  keys: BuyerKeys,
+  people: People,
   table: BuyerTable,
   rowId: string,
   buyer: Buyer & { buyerId: string | null },
 ): Promise<Omit<SealedBuyer, 'buyerId'>> {
   if (buyer.buyerEmail === ERASED_EMAIL) return ERASED;
-  const buyerEmailIndex = keys.users.index(buyer.buyerEmail, 'email');
-  const { vault, personId } = personOf(keys, buyer.buyerId, buyerEmailIndex)!;
-  try {
-    return {
-      buyerNameSealed: await vault.encryptFor(
-        tx,
-        personId,
-        buyer.buyerName,
-        aad(table, 'buyer_name_sealed', rowId),
-      ),
-      buyerEmailSealed: await vault.encryptFor(
-        tx,
-        personId,
-        buyer.buyerEmail,
-        aad(table, 'buyer_email_sealed', rowId),
-      ),
-      buyerEmailIndex,
-    };
-  } catch (error) {
-    if (error instanceof PersonDataErasedError) return ERASED;
-    throw error;
-  }
+  const buyerEmailIndex = people.users.index(buyer.buyerEmail, 'email');
+  const person = personOfRow(buyer.buyerId, buyerEmailIndex)!;
+  const buyerNameSealed = await sealFor(
+    tx,
+    people,
+    person,
+    buyer.buyerName,
+    aad(table, 'buyer_name_sealed', rowId),
+  );
+  const buyerEmailSealed = await sealFor(
+    tx,
+    people,
+    person,
+    buyer.buyerEmail,
+    aad(table, 'buyer_email_sealed', rowId),
+  );
+  return buyerNameSealed === null || buyerEmailSealed === null
+    ? ERASED
+    : { buyerNameSealed, buyerEmailSealed, buyerEmailIndex };
 }
 
 /** The buyer of row `rowId` in the clear; the markers once their key was destroyed (never an error). */
 export async function openBuyer(
   db: Database | Transaction,
-  keys: BuyerKeys,
+  people: People,
   table: BuyerTable,
   rowId: string,
   row: SealedBuyer,
 ): Promise<Buyer> {
-  const person = personOf(keys, row.buyerId, row.buyerEmailIndex);
-  const open = (vault: PersonVault, personId: string, value: string, column: Parameters<typeof aad>[1]) =>
-    vault.isEncrypted(value) ? vault.decryptFor(db, personId, value, aad(table, column, rowId)) : value;
+  const person = personOfRow(row.buyerId, row.buyerEmailIndex);
   // Markers (erased) and rows a replica without per-person keys wrote are not encrypted.
-  if (!person) return { buyerName: row.buyerNameSealed, buyerEmail: row.buyerEmailSealed };
-  try {
-    return {
-      buyerName: await open(person.vault, person.personId, row.buyerNameSealed, 'buyer_name_sealed'),
-      buyerEmail: await open(person.vault, person.personId, row.buyerEmailSealed, 'buyer_email_sealed'),
-    };
-  } catch (error) {
-    if (error instanceof PersonDataErasedError) return { buyerName: ERASED_NAME, buyerEmail: ERASED_EMAIL };
-    throw error;
-  }
+  const open = (value: string, column: Parameters<typeof aad>[1]) =>
+    person && people.users.vault.isEncrypted(value)
+      ? openFor(db, people, person, value, aad(table, column, rowId))
+      : value;
+  const [buyerName, buyerEmail] = await Promise.all([
+    open(row.buyerNameSealed, 'buyer_name_sealed'),
+    open(row.buyerEmailSealed, 'buyer_email_sealed'),
+  ]);
+  return buyerName === null || buyerEmail === null
+    ? { buyerName: ERASED_NAME, buyerEmail: ERASED_EMAIL }
+    : { buyerName, buyerEmail };
 }
 
 /** Rows still holding the plaintext of before per-person keys (erased rows hold the markers). */
 const plaintextOf = (column: typeof orderCharges.buyerEmailSealed | typeof receipts.buyerEmailSealed) =>
   and(notLike(column, 'p1.%'), ne(column, ERASED_EMAIL));
 
-async function sealChargeBatch(tx: Transaction, keys: BuyerKeys, batchSize: number): Promise<number> {
+async function sealChargeBatch(tx: Transaction, people: People, batchSize: number): Promise<number> {
   const rows = await tx
     .select()
     .from(orderCharges)
@@ -119,13 +107,13 @@ async function sealChargeBatch(tx: Transaction, keys: BuyerKeys, batchSize: numb
     .limit(batchSize)
     .for('update', { skipLocked: true });
   for (const row of rows) {
-    const sealed = await sealBuyer(tx, keys, 'order_charges', row.orderId, plainBuyer(row));
+    const sealed = await sealBuyer(tx, people, 'order_charges', row.orderId, plainBuyer(row));
     await tx.update(orderCharges).set(sealed).where(eq(orderCharges.orderId, row.orderId));
   }
   return rows.length;
 }
 
-async function sealReceiptBatch(tx: Transaction, keys: BuyerKeys, batchSize: number): Promise<number> {
+async function sealReceiptBatch(tx: Transaction, people: People, batchSize: number): Promise<number> {
   const rows = await tx
     .select()
     .from(receipts)
@@ -133,7 +121,7 @@ async function sealReceiptBatch(tx: Transaction, keys: BuyerKeys, batchSize: num
     .limit(batchSize)
     .for('update', { skipLocked: true });
   for (const row of rows) {
-    const sealed = await sealBuyer(tx, keys, 'receipts', row.id, plainBuyer(row));
+    const sealed = await sealBuyer(tx, people, 'receipts', row.id, plainBuyer(row));
     await tx.update(receipts).set(sealed).where(eq(receipts.id, row.id));
   }
   return rows.length;
@@ -146,9 +134,13 @@ const plainBuyer = (row: SealedBuyer) => ({
 });
 
 /** The data migration of issue 18: seals the buyers of rows written before per-person keys. */
-export async function sealPlaintextBuyers(db: Database, keys: BuyerKeys, batchSize = 500) {
-  const charges = await sealPlaintextRows(db, (tx, size) => sealChargeBatch(tx, keys, size), batchSize);
-  const receiptCount = await sealPlaintextRows(db, (tx, size) => sealReceiptBatch(tx, keys, size), batchSize);
+export async function sealPlaintextBuyers(db: Database, people: People, batchSize = 500) {
+  const charges = await sealPlaintextRows(db, (tx, size) => sealChargeBatch(tx, people, size), batchSize);
+  const receiptCount = await sealPlaintextRows(
+    db,
+    (tx, size) => sealReceiptBatch(tx, people, size),
+    batchSize,
+  );
   return { charges, receipts: receiptCount };
 }
 

@@ -1,6 +1,6 @@
 import { orderCreated } from '@bilten/contracts/orders';
-import type { EventConsumer } from '@bilten/platform';
-import { type BuyerKeys, sealBuyer } from '../db/buyers.ts';
+import type { EventConsumer, People } from '@bilten/platform';
+import { sealBuyer } from '../db/buyers.ts';
 import { upsertOrderCharge } from '../db/queries.ts';
 
 /**
@@ -9,7 +9,7 @@ import { upsertOrderCharge } from '../db/queries.ts';
  * buyer's name and address are sealed under their key; an order arriving after its buyer's
  * erasure is kept with the markers instead.
  */
-export const orderChargeConsumer = (keys: BuyerKeys): EventConsumer<typeof orderCreated.payload> => ({
+export const orderChargeConsumer = (keys: People): EventConsumer<typeof orderCreated.payload> => ({
   name: 'order-charges',
   event: orderCreated,
   groupCommit: true,

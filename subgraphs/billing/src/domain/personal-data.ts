@@ -1,5 +1,6 @@
+import type { People } from '@bilten/platform';
 import { type PersonalDataSteps, purgeSentEventsAbout, type Transaction } from '@bilten/platform';
-import { type BuyerKeys, openBuyer } from '../db/buyers.ts';
+import { openBuyer } from '../db/buyers.ts';
 import {
   anonymizeOrderChargesOf,
   anonymizeReceiptsOf,
@@ -33,7 +34,7 @@ import { eventStore } from '../db/schema.ts';
  * the address's guest orders are destroyed too, in the same transaction, so every other copy
  * (backups, replicas) of those fields becomes unreadable (crypto-shredding).
  */
-export const billingPersonalDataSteps = (keys: BuyerKeys): PersonalDataSteps => ({
+export const billingPersonalDataSteps = (keys: People): PersonalDataSteps => ({
   collect: (tx, userId, { verifiedEmail }) =>
     collectBillingData(tx, keys, {
       userId,
@@ -47,7 +48,7 @@ export const billingPersonalDataSteps = (keys: BuyerKeys): PersonalDataSteps => 
     const outboxRows = await purgeSentEventsAbout(tx, eventStore, { userId, email });
     const userKey = await keys.users.vault.shred(tx, userId);
     let guestKeys = 0;
-    for (const index of subject.emailIndexes) guestKeys += Number(await keys.guests.vault.shred(tx, index));
+    for (const index of subject.emailIndexes) guestKeys += Number(await keys.guests.shred(tx, index));
     return {
       'receipts.anonymized': receipts,
       'payments.tokens_deleted': tokens.deleted,
@@ -62,7 +63,7 @@ export const billingPersonalDataSteps = (keys: BuyerKeys): PersonalDataSteps => 
 
 async function collectBillingData(
   tx: Transaction,
-  keys: BuyerKeys,
+  keys: People,
   subject: Subject,
 ): Promise<Record<string, unknown>> {
   const charges = await orderChargesOf(tx, subject);

@@ -1,9 +1,9 @@
 import { receiptIssued } from '@bilten/contracts/billing';
-import type { Logger, Outbox, Transaction } from '@bilten/platform';
+import type { Logger, Outbox, People, Transaction } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import type { ReceiptLinks } from '../adapters/receipt-links.ts';
 import type { Context } from '../context.ts';
-import { type Buyer, type BuyerKeys, openBuyer, sealBuyer } from '../db/buyers.ts';
+import { type Buyer, openBuyer, sealBuyer } from '../db/buyers.ts';
 import { organizationById } from '../db/organizations.ts';
 import { orderCharge, refundsOfOrder } from '../db/queries.ts';
 import {
@@ -31,7 +31,7 @@ export interface ReceiptDeps {
   /** Seals the PDF link's token into receiptIssued, for messaging's mail. */
   receiptLinks: ReceiptLinks;
   /** Opens the order's buyer and seals them onto the receipt (db/buyers.ts). */
-  buyerKeys: BuyerKeys;
+  buyerKeys: People;
 }
 
 // ---------------------------------------------------------------- numbers

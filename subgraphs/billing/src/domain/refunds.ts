@@ -1,5 +1,6 @@
 import { refundFailed } from '@bilten/contracts/billing';
 import { refundRequested } from '@bilten/contracts/orders';
+import type { People } from '@bilten/platform';
 import {
   DomainError,
   type EventConsumer,
@@ -18,7 +19,6 @@ import { FAILURE_MESSAGES, type RefundOutcome } from '../adapters/provider.ts';
 import type { PaymentProviders } from '../adapters/providers.ts';
 import type { ReceiptLinks } from '../adapters/receipt-links.ts';
 import type { Context } from '../context.ts';
-import type { BuyerKeys } from '../db/buyers.ts';
 import {
   committedRefunds,
   insertRefundIfNew,
@@ -150,7 +150,7 @@ export function refundConsumer(
     providers: () => PaymentProviders;
     deadlineMs: number;
     receiptLinks: ReceiptLinks;
-    buyerKeys: BuyerKeys;
+    buyerKeys: People;
   },
 ): EventConsumer<typeof refundRequested.payload> {
   return {
