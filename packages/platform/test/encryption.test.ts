@@ -209,7 +209,9 @@ describe('rotation, on PostgreSQL', () => {
       cwd: root,
       env: { ...process.env, DATABASE_URL: database.url, DATA_ENCRYPTION_KEYS: variable(['k2', k2]) },
     });
-    expect(messagingOnly.stdout).toContain('messaging.recipients.');
+    expect(messagingOnly.stdout).toContain('messaging.deliveries.data_sealed');
+    // Personal data is under per-person keys now (`keys:rewrap`), not the service's key ring.
+    expect(messagingOnly.stdout).not.toContain('messaging.recipients.');
     expect(messagingOnly.stdout).not.toContain('billing.');
     const unknownService = run(
       process.execPath,
