@@ -24,6 +24,6 @@ export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & Messag
 
 export const createContext = (base: BaseContext, services: MessagingServices): Context => ({
   ...base,
-  loaders: createLoaders(base.db),
+  loaders: createLoaders(base.db, services.keys),
   ...services,
 });

@@ -165,8 +165,8 @@ describe('sendAnnouncement', () => {
     ]);
     expect(await postedEvents(event.eventId)).toHaveLength(1);
 
-    const inApp = await subgraph.sql<Array<{ subject: string }>>`
-      select subject from messaging.notifications where recipient_id = ${holder.userId} and kind = 'announcement'`;
+    const inApp = await subgraph.sql<Array<{ id: string }>>`
+      select id from messaging.notifications where recipient_id = ${holder.userId} and kind = 'announcement'`;
     expect(inApp).toHaveLength(1);
 
     const mail = await smtp.waitForMessage(

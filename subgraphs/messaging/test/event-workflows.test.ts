@@ -189,8 +189,8 @@ const mailOf = (sourceEventId: string, address: string) =>
   waitFor(async () => (await mailsOf(sourceEventId, address))[0], 20_000);
 
 const inAppOf = (userId: string, kind: string) =>
-  subgraph.sql<Array<{ subject: string; body: string; source_event_id: string }>>`
-    select subject, body, source_event_id from messaging.notifications
+  subgraph.sql<Array<{ source_event_id: string }>>`
+    select source_event_id from messaging.notifications
     where recipient_id = ${userId} and kind = ${kind} order by id`;
 
 const deliveriesOf = (sourceEventId: string) =>

@@ -3,6 +3,7 @@ import { expectFieldErrors, queryEntities, rowCount } from '@bilten/testkit/chec
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagingSubgraph } from '../src/server.ts';
+import { openedTexts } from './support.ts';
 
 let subgraph: TestSubgraph;
 /** A platform ADMIN: sends notifications and may read anyone's. */
@@ -124,9 +125,15 @@ describe('sendNotification and notification(id)', () => {
       { id: notification!.id },
     );
     expect(data!.notification).toEqual(notification);
-    const [row] =
-      await subgraph.sql`select recipient_id, subject, body from messaging.notifications where id = ${notification!.id}`;
+    const [row] = await openedTexts(
+      subgraph.database.url,
+      await subgraph.sql<
+        Array<{ id: string; recipient_id: string; subject_sealed: string; body_sealed: string }>
+      >`
+        select id, recipient_id, subject_sealed, body_sealed from messaging.notifications where id = ${notification!.id}`,
+    );
     expect(row).toEqual({
+      id: notification!.id,
       recipient_id: recipientId,
       subject: 'Your order',
       body: 'Two tickets are on hold.\nSee you there!',

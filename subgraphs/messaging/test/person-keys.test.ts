@@ -16,9 +16,12 @@ import {
   captureLogs,
   createTestBus,
   createTestDatabase,
+  createTestSigner,
+  graphql,
   startTestSmtpServer,
   type TestBus,
   type TestDatabase,
+  type TestSigner,
   type TestSmtpServer,
   testLinkTokens,
   waitFor,
@@ -27,10 +30,12 @@ import { eq } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressHash } from '../src/adapters/address-hash.ts';
+import { sealNotification } from '../src/db/notification-texts.ts';
 import { type MessagingKeys, messagingKeysFromEnv } from '../src/db/person-keys.ts';
 import {
   DELIVERY_COLUMNS,
   deliveries,
+  notifications,
   ORDER_BOOK_EMAIL_COLUMN,
   orderBook,
   PHONE_COLUMN,
@@ -60,6 +65,7 @@ let handle: DatabaseHandle;
 let testBus: TestBus;
 let service: RunningService;
 let keys: MessagingKeys;
+let signer: TestSigner;
 
 /** What was stored before per-person keys: addresses under the key ring, the name in plaintext. */
 const LEGACY = {
@@ -71,6 +77,7 @@ const LEGACY = {
   orderBookId: uuidv7(),
   userDelivery: uuidv7(),
   guestDelivery: uuidv7(),
+  notification: uuidv7(),
 };
 
 async function insertLegacyDelivery(id: string, recipientId: string | null, address: string) {
@@ -103,6 +110,9 @@ async function insertLegacyRows() {
       event_title, total_amount, currency)
     values (${orderBookId}, ${orderBookId}, ${uuidv7()}, ${uuidv7()}, null,
       ${ring.encrypt(LEGACY.guest, columnAad(ORDER_BOOK_EMAIL_COLUMN, orderBookId))}, 'Gost', 'Jazz', 1000, 'BAM')`;
+  await handle.sql`
+    insert into messaging.notifications (id, recipient_id, channel, subject_sealed, body_sealed)
+    values (${LEGACY.notification}, ${userId}, 'IN_APP', 'Lejla Legacy sent you a ticket', 'Open it, Lejla.')`;
   await insertLegacyDelivery(LEGACY.userDelivery, userId, LEGACY.email);
   await insertLegacyDelivery(LEGACY.guestDelivery, null, LEGACY.guest);
 }
@@ -116,10 +126,12 @@ beforeAll(async () => {
   await insertLegacyRows();
   const { log } = captureLogs('messaging-person-keys-test');
   testBus = await createTestBus('in-process', log);
+  signer = await createTestSigner();
   service = await startSubgraph(messagingSubgraph, {
     databaseUrl: database.url,
     bus: testBus.bus,
     log,
+    auth: { jwks: signer.jwks },
     host: '127.0.0.1',
     port: 0,
     env: { ...env, SMTP_URL: smtp.url, DELIVERY_POLL_MS: '50' },
@@ -147,7 +159,9 @@ const notSealed = () => handle.sql<Array<{ column: string; n: number }>>`
   union all select 'notification_preferences.phone_sealed', count(*)::int from messaging.notification_preferences where phone_sealed not like 'p1.%'
   union all select 'order_book.email_sealed', count(*)::int from messaging.order_book where email_sealed not like 'p1.%' or email_index is null
   union all select 'order_book.name_sealed', count(*)::int from messaging.order_book where name_sealed not like 'p1.%'
-  union all select 'deliveries.address_sealed', count(*)::int from messaging.deliveries where address_sealed not like 'p1.%'`;
+  union all select 'deliveries.address_sealed', count(*)::int from messaging.deliveries where address_sealed not like 'p1.%'
+  union all select 'notifications.subject_sealed', count(*)::int from messaging.notifications where subject_sealed not like 'p1.%'
+  union all select 'notifications.body_sealed', count(*)::int from messaging.notifications where body_sealed not like 'p1.%'`;
 
 const allSealed = async () => expect((await notSealed()).filter((row) => row.n > 0)).toEqual([]);
 
@@ -209,6 +223,90 @@ describe('rows written before per-person keys', () => {
       );
       expect(mail.parsed.text).toContain('verify-email?token=legacy');
     }
+  });
+});
+
+/** A GraphQL request to the running messaging as `claims`' caller. */
+async function gqlAs<T>(claims: { sub: string; roles?: string[] }, query: string, variables = {}) {
+  const headers = { authorization: `Bearer ${await signer.sign(claims)}` };
+  return (await graphql<T, Record<string, unknown>>(service.url, query, variables, headers)).body;
+}
+
+type Texts = { id: string; subject: string; body: string };
+
+const inboxOf = async (userId: string) =>
+  (
+    await gqlAs<{ _entities: Array<{ notifications: { edges: Array<{ node: Texts }> } }> }>(
+      { sub: userId },
+      `query($r: [_Any!]!) { _entities(representations: $r) {
+        ... on User { notifications { edges { node { id subject body } } } } } }`,
+      { r: [{ __typename: 'User', id: userId }] },
+    )
+  ).data!._entities[0]!.notifications.edges.map((edge) => edge.node);
+
+describe('in-app notifications', () => {
+  it('stored in plaintext before per-person keys are sealed at start-up and still listed', async () => {
+    const [row] = await handle.sql<Array<{ subject_sealed: string; body_sealed: string }>>`
+      select subject_sealed, body_sealed from messaging.notifications where id = ${LEGACY.notification}`;
+    expect(row!.subject_sealed).toMatch(/^p1\./);
+    expect(`${row!.subject_sealed} ${row!.body_sealed}`).not.toContain('Lejla');
+    expect(await inboxOf(LEGACY.userId)).toEqual([
+      { id: LEGACY.notification, subject: 'Lejla Legacy sent you a ticket', body: 'Open it, Lejla.' },
+    ]);
+  });
+
+  it('sent by an admin are stored sealed under the recipient’s key and shown opened', async () => {
+    const recipientId = uuidv7();
+    const sent = await gqlAs<{ sendNotification: { notification: Texts } }>(
+      { sub: uuidv7(), roles: ['ADMIN'] },
+      `mutation($input: SendNotificationInput!) { sendNotification(input: $input) {
+        notification { id subject body } } }`,
+      { input: { recipientId, subject: 'From Amra', body: 'Amra Nova sent you a ticket.' } },
+    );
+    const { id } = sent.data!.sendNotification.notification;
+    await allSealed();
+    const [row] = await handle.sql<Array<{ texts: string }>>`
+      select subject_sealed || body_sealed as texts from messaging.notifications where id = ${id}`;
+    expect(row!.texts).not.toContain('Amra');
+    expect(await inboxOf(recipientId)).toEqual([
+      { id, subject: 'From Amra', body: 'Amra Nova sent you a ticket.' },
+    ]);
+  });
+
+  it('of an erased user read as erased from any copy left, and a late one is not stored', async () => {
+    const userId = uuidv7();
+    const id = uuidv7();
+    const sealed = await handle.db.transaction((tx) =>
+      sealNotification(tx, keys, {
+        id,
+        recipientId: userId,
+        channel: 'IN_APP',
+        subject: 'From Amra',
+        body: 'Amra Nova sent you a ticket.',
+      }),
+    );
+    const [backup] = await handle.db.insert(notifications).values(sealed!).returning();
+    const steps = messagingPersonalDataSteps({ keys, addressHash });
+    await handle.db.transaction((tx) => steps.erase(tx, { userId, email: `${userId}@example.test` }));
+
+    await handle.db.insert(notifications).values(backup!);
+    const read = await gqlAs<{ notification: Texts }>(
+      { sub: userId },
+      'query($id: ID!) { notification(id: $id) { id subject body } }',
+      { id },
+    );
+    expect(read).toEqual({ data: { notification: { id, subject: '(erased)', body: '(erased)' } } });
+
+    const late = await gqlAs<{ sendNotification: { notification: null; errors: Array<{ code: string }> } }>(
+      { sub: uuidv7(), roles: ['ADMIN'] },
+      `mutation($input: SendNotificationInput!) { sendNotification(input: $input) {
+        notification { id } errors { code } } }`,
+      { input: { recipientId: userId, subject: 'Late', body: 'For Amra.' } },
+    );
+    expect(late.data!.sendNotification).toEqual({ notification: null, errors: [{ code: 'NOT_FOUND' }] });
+    const [{ n }] = await handle.sql<[{ n: number }]>`
+      select count(*)::int as n from messaging.notifications where recipient_id = ${userId}`;
+    expect(n).toBe(1);
   });
 });
 

@@ -33,7 +33,7 @@ import { eventStore } from '../src/db/schema.ts';
 import { holdersOf } from '../src/domain/order-book.ts';
 import { eventPublishedWorkflow, workflowConsumer } from '../src/domain/workflows.ts';
 import { messagingSubgraph } from '../src/server.ts';
-import { consumerCaughtUp } from './support.ts';
+import { consumerCaughtUp, openedTexts } from './support.ts';
 
 const DATA_KEY = 'k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 const vapid = webpush.generateVAPIDKeys();
@@ -100,10 +100,22 @@ const deliveriesOf = (sourceEventId: string) =>
   subgraph.sql<DeliveryRow[]>`
     select kind, channel, locale, recipient_id, status, attempts, address_hash, next_attempt_at, created_at
     from messaging.deliveries where source_event_id = ${sourceEventId} order by channel, recipient_id`;
-const inAppOf = (sourceEventId: string) =>
-  subgraph.sql<Array<{ recipient_id: string; kind: string; subject: string; url: string | null }>>`
-    select recipient_id, kind, subject, url from messaging.notifications
-    where source_event_id = ${sourceEventId} order by recipient_id`;
+const inAppOf = async (sourceEventId: string) =>
+  openedTexts(
+    subgraph.database.url,
+    await subgraph.sql<
+      Array<{
+        id: string;
+        recipient_id: string;
+        kind: string;
+        subject_sealed: string;
+        body_sealed: string;
+        url: string | null;
+      }>
+    >`
+      select id, recipient_id, kind, subject_sealed, body_sealed, url from messaging.notifications
+      where source_event_id = ${sourceEventId} order by recipient_id`,
+  );
 
 /** A user in the address book, registered the way identity announces it. */
 async function registered(displayName = 'Lejla Kovač') {

@@ -1,6 +1,8 @@
 import { type Database, loaderById } from '@bilten/platform';
 import DataLoader from 'dataloader';
 import { followerCounts } from './follows.ts';
+import { openNotifications } from './notification-texts.ts';
+import type { MessagingKeys } from './person-keys.ts';
 import {
   type NotificationFilter,
   newestNotificationsOf,
@@ -25,9 +27,10 @@ const countLoader = (count: (ids: string[]) => Promise<Map<string, number>>) =>
     return ids.map((id) => counts.get(id) ?? 0);
   });
 
-export function createLoaders(db: Database) {
+/** Notifications come out of the loaders opened: the texts of all rows asked in one tick decrypted together. */
+export function createLoaders(db: Database, keys: MessagingKeys) {
   return {
-    notification: loaderById((ids) => notificationsByIds(db, ids)),
+    notification: loaderById(async (ids) => openNotifications(db, keys, await notificationsByIds(db, ids))),
     /** One statement per distinct (limit, cursor, filter) for all recipients asked in the same tick. */
     notificationPage: new DataLoader<NotificationPage, NotificationRow[], string>(
       async (pages) => {
@@ -39,12 +42,16 @@ export function createLoaders(db: Database) {
         const results = new Map<NotificationPage, NotificationRow[]>();
         for (const group of groups.values()) {
           const { limit, beforeId, filter } = group[0]!;
-          const rows = await newestNotificationsOf(
+          const rows = await openNotifications(
             db,
-            [...new Set(group.map((p) => p.recipientId))],
-            limit,
-            beforeId,
-            filter,
+            keys,
+            await newestNotificationsOf(
+              db,
+              [...new Set(group.map((p) => p.recipientId))],
+              limit,
+              beforeId,
+              filter,
+            ),
           );
           for (const page of group)
             results.set(

@@ -7,7 +7,14 @@ import {
   type Transaction,
 } from '@bilten/platform';
 import { asc, eq, isNull, notLike, or } from 'drizzle-orm';
-import { deliveries, notificationPreferences, orderBook, personKeys, recipients } from './schema.ts';
+import {
+  deliveries,
+  notificationPreferences,
+  notifications,
+  orderBook,
+  personKeys,
+  recipients,
+} from './schema.ts';
 
 /**
  * Messaging's per-person keys (issue 18): a user's personal data is sealed under the key of their
@@ -122,6 +129,21 @@ export const unsealedDeliveries = (tx: Transaction, limit: number) =>
     .limit(limit)
     .for('update', { skipLocked: true });
 
+/** Notifications stored before their texts were sealed (plaintext subject and body). */
+export const unsealedNotifications = (tx: Transaction, limit: number) =>
+  tx
+    .select({
+      id: notifications.id,
+      recipientId: notifications.recipientId,
+      subjectSealed: notifications.subjectSealed,
+      bodySealed: notifications.bodySealed,
+    })
+    .from(notifications)
+    .where(or(notLike(notifications.subjectSealed, SEALED), notLike(notifications.bodySealed, SEALED)))
+    .orderBy(asc(notifications.id))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+
 export async function saveSealedRecipient(
   tx: Transaction,
   userId: string,
@@ -151,4 +173,12 @@ export async function saveSealedDelivery(
   set: { addressSealed: string; addressIndex: string | null },
 ): Promise<void> {
   await tx.update(deliveries).set(set).where(eq(deliveries.id, id));
+}
+
+export async function saveSealedNotification(
+  tx: Transaction,
+  id: string,
+  set: { subjectSealed: string; bodySealed: string },
+): Promise<void> {
+  await tx.update(notifications).set(set).where(eq(notifications.id, id));
 }

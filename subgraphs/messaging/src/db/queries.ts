@@ -12,12 +12,12 @@ import {
   type SQL,
   sql,
 } from 'drizzle-orm';
-import { type NotificationRow, notifications } from './schema.ts';
+import { notifications, type SealedNotificationRow } from './schema.ts';
 
 export async function insertNotification(
   db: Database | Transaction,
   row: typeof notifications.$inferInsert,
-): Promise<NotificationRow> {
+): Promise<SealedNotificationRow> {
   const [notification] = await db.insert(notifications).values(row).returning();
   return notification!;
 }
@@ -80,7 +80,7 @@ export async function archiveNotificationOf(
   tx: Transaction,
   recipientId: string,
   id: string,
-): Promise<{ notification: NotificationRow; read: boolean } | null> {
+): Promise<{ notification: SealedNotificationRow; read: boolean } | null> {
   // Locked first: of two concurrent archives, the second sees the first one's readAt.
   const [before] = await tx
     .select({ readAt: notifications.readAt })
@@ -125,7 +125,7 @@ export async function newestNotificationsOf(
   limit: number,
   beforeId: string | undefined,
   filter: NotificationFilter,
-): Promise<NotificationRow[]> {
+): Promise<SealedNotificationRow[]> {
   const ranked = db
     .select({
       ...getTableColumns(notifications),

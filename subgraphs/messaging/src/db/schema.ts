@@ -52,8 +52,9 @@ export const notifications = messaging.table(
     recipientId: uuid('recipient_id').notNull(),
     channel: notificationChannel().notNull(),
     category: notificationCategory().notNull().default('ANNOUNCEMENTS'),
-    subject: text().notNull(),
-    body: text().notNull(),
+    /** The rendered texts, sealed under the recipient's key, bound to the row (NOTIFICATION_COLUMNS). */
+    subjectSealed: text('subject_sealed').notNull(),
+    bodySealed: text('body_sealed').notNull(),
     readAt: timestamp('read_at', { withTimezone: true }),
     seenAt: timestamp('seen_at', { withTimezone: true }),
     archivedAt: timestamp('archived_at', { withTimezone: true }),
@@ -75,7 +76,19 @@ export const notifications = messaging.table(
   ],
 );
 
-export type NotificationRow = typeof notifications.$inferSelect;
+export type SealedNotificationRow = typeof notifications.$inferSelect;
+
+/** A notification as it is shown (and the GraphQL `Notification`): its texts opened (db/notification-texts.ts). */
+export type NotificationRow = Omit<SealedNotificationRow, 'subjectSealed' | 'bodySealed'> & {
+  subject: string;
+  body: string;
+};
+
+/** Where notifications keep their texts: what their sealed values are bound to (`columnAad`). */
+export const NOTIFICATION_COLUMNS = {
+  subject: { schema: 'messaging', table: 'notifications', column: 'subject_sealed', key: 'id' },
+  body: { schema: 'messaging', table: 'notifications', column: 'body_sealed', key: 'id' },
+} as const;
 
 /** A channel setting of one category: `all`, and per channel an override (a channel without one inherits `all`). */
 export interface CategorySetting {

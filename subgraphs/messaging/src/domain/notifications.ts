@@ -19,6 +19,8 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
+import { type NewNotification, openNotification, sealNotification } from '../db/notification-texts.ts';
+import type { MessagingKeys } from '../db/person-keys.ts';
 import {
   archiveNotificationOf,
   insertNotification,
@@ -26,25 +28,29 @@ import {
   type NotificationFilter,
   stampNotifications,
 } from '../db/queries.ts';
-import type { NotificationRow, notifications } from '../db/schema.ts';
+import type { NotificationRow } from '../db/schema.ts';
 import { KINDS } from './delivery-rules.ts';
 
 /**
  * Stores in-app notifications and, in the same transaction, tells the gateway (which pushes them to
  * open subscriptions). With `sourceEventId` set, a recipient who has one from that event gets none
- * again. Answers the ones stored.
+ * again; a recipient erased here gets none. Answers the ones stored.
  */
 export async function storeInAppNotifications(
   tx: Transaction,
-  outbox: Outbox,
-  rows: Array<Omit<typeof notifications.$inferInsert, 'id' | 'channel'>>,
+  deps: { outbox: Outbox; keys: MessagingKeys },
+  rows: Array<Omit<NewNotification, 'id' | 'channel'>>,
 ) {
+  // Together: a fan-out's batch pipelines its key reads on the transaction's connection.
+  const sealed = await Promise.all(
+    rows.map((row) => sealNotification(tx, deps.keys, { ...row, id: uuidv7(), channel: 'IN_APP' })),
+  );
   const stored = await insertNotificationsOnce(
     tx,
-    rows.map((row) => ({ ...row, id: uuidv7(), channel: 'IN_APP' as const })),
+    sealed.filter((row) => row !== null),
   );
   for (const { id, recipientId } of stored)
-    await outbox.publish(tx, notificationCreated, id, { notificationId: id, recipientId });
+    await deps.outbox.publish(tx, notificationCreated, id, { notificationId: id, recipientId });
   return stored;
 }
 
@@ -188,7 +194,7 @@ export const archiveNotification = mutationRule(
     invalid: (errors): ArchiveNotificationResult => ({ notification: null, errors }),
   },
   async (
-    ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>,
+    ctx: Pick<Context, 'db' | 'viewer' | 'outbox' | 'keys'>,
     { id },
     user,
   ): Promise<ArchiveNotificationResult> => {
@@ -198,7 +204,7 @@ export const archiveNotification = mutationRule(
       return result;
     });
     if (!archived) throw new DomainError('NOT_FOUND', 'you have no notification with this id');
-    return { notification: archived.notification, errors: [] };
+    return { notification: await openNotification(ctx.db, ctx.keys, archived.notification), errors: [] };
   },
 );
 
@@ -213,28 +219,39 @@ interface SendNotificationResult {
   errors: UserError[];
 }
 
-/** Platform ADMINs only: otherwise anyone could post into any user's inbox, under our name. */
+const ERASED_RECIPIENT: UserError = {
+  code: 'NOT_FOUND',
+  message: "this person's data was erased: nothing is stored for them",
+  field: ['input', 'recipientId'],
+};
+
+/**
+ * Platform ADMINs only: otherwise anyone could post into any user's inbox, under our name. A
+ * recipient erased here gets nothing (their key is destroyed).
+ */
 export const sendNotification = mutationRule(
   {
     input: sendNotificationInput,
     caller: requireAdmin,
     invalid: (errors): SendNotificationResult => ({ notification: null, errors }),
   },
-  async (ctx: Pick<Context, 'db' | 'viewer' | 'outbox'>, input): Promise<SendNotificationResult> => {
+  async (ctx: Pick<Context, 'db' | 'viewer' | 'outbox' | 'keys'>, input): Promise<SendNotificationResult> => {
     const notification = await ctx.db.transaction(async (tx) => {
-      const row = await insertNotification(tx, {
+      const sealed = await sealNotification(tx, ctx.keys, {
         id: uuidv7(),
         channel: 'IN_APP',
         category: KINDS.adminNotice.category,
         kind: 'adminNotice',
         ...input,
       });
+      if (!sealed) return null;
+      const row = await insertNotification(tx, sealed);
       await ctx.outbox.publish(tx, notificationCreated, row.id, {
         notificationId: row.id,
         recipientId: row.recipientId,
       });
-      return row;
+      return { ...row, subject: input.subject, body: input.body };
     });
-    return { notification, errors: [] };
+    return notification ? { notification, errors: [] } : { notification: null, errors: [ERASED_RECIPIENT] };
   },
 );

@@ -157,6 +157,6 @@ export async function notify<K extends KindName>(
         deliveries.push({ ...delivery, channel: 'SMS', address: phone, ...(notBefore && { notBefore }) });
     }
   }
-  if (inApp.length) await storeInAppNotifications(tx, deps.outbox, inApp);
+  if (inApp.length) await storeInAppNotifications(tx, deps, inApp);
   if (deliveries.length) await enqueueDeliveries(tx, deps, deliveries);
 }

@@ -1,5 +1,6 @@
 import { type PersonalDataSteps, purgeSentEventsAbout, type Transaction } from '@bilten/platform';
 import type { AddressHash } from '../adapters/address-hash.ts';
+import { openNotifications } from '../db/notification-texts.ts';
 import type { MessagingKeys } from '../db/person-keys.ts';
 import {
   consentsOf,
@@ -108,7 +109,7 @@ export function messagingPersonalDataSteps(deps: {
           createdAt: iso(row.createdAt),
           lastUsedAt: iso(row.lastUsedAt),
         })),
-        notifications: notifications.map((row) => ({
+        notifications: (await openNotifications(tx, keys, notifications)).map((row) => ({
           id: row.id,
           channel: row.channel,
           category: row.category,

@@ -11,11 +11,13 @@ import {
   type Person,
   personOf,
   saveSealedDelivery,
+  saveSealedNotification,
   saveSealedOrderBookRow,
   saveSealedPhone,
   saveSealedRecipient,
   sealFor,
   unsealedDeliveries,
+  unsealedNotifications,
   unsealedOrderBookRows,
   unsealedPhones,
   unsealedRecipients,
@@ -23,6 +25,7 @@ import {
 import {
   DELIVERY_COLUMNS,
   DISPLAY_NAME_COLUMN,
+  NOTIFICATION_COLUMNS,
   ORDER_BOOK_EMAIL_COLUMN,
   ORDER_BOOK_NAME_COLUMN,
   PHONE_COLUMN,
@@ -32,7 +35,8 @@ import {
 /**
  * The data migration to per-person keys (issue 18), run at start-up before serving: addresses and
  * numbers the key ring sealed (`v1.`) and plaintext display names are opened and sealed again
- * under their person's key. Idempotent, in batches, shared by replicas (`sealPlaintextRows`).
+ * under their person's key, and so are in-app notifications' plaintext texts. Idempotent, in
+ * batches, shared by replicas (`sealPlaintextRows`).
  */
 export interface SealingDeps {
   keys: MessagingKeys;
@@ -42,7 +46,7 @@ export interface SealingDeps {
 
 export async function sealPersonData(db: Database, deps: SealingDeps, batchSize?: number): Promise<number> {
   let sealed = 0;
-  for (const step of [sealRecipients, sealPhones, sealOrderBook, sealDeliveries])
+  for (const step of [sealRecipients, sealPhones, sealOrderBook, sealDeliveries, sealNotifications])
     sealed += await sealPlaintextRows(db, (tx, limit) => step(tx, deps, limit), batchSize);
   return sealed;
 }
@@ -149,6 +153,21 @@ async function sealDeliveries(tx: Transaction, deps: SealingDeps, limit: number)
         columnAad(addressColumn, row.id),
       ),
       addressIndex: 'guestIndex' in person ? person.guestIndex : null,
+    });
+  }
+  return rows.length;
+}
+
+async function sealNotifications(tx: Transaction, deps: SealingDeps, limit: number): Promise<number> {
+  const rows = await unsealedNotifications(tx, limit);
+  for (const row of rows) {
+    const person = { userId: row.recipientId };
+    // Texts were stored as plaintext.
+    const seal = (column: keyof typeof NOTIFICATION_COLUMNS, stored: string) =>
+      resealed(tx, deps, person, stored, stored, columnAad(NOTIFICATION_COLUMNS[column], row.id));
+    await saveSealedNotification(tx, row.id, {
+      subjectSealed: await seal('subject', row.subjectSealed),
+      bodySealed: await seal('body', row.bodySealed),
     });
   }
   return rows.length;
