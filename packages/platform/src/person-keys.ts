@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { check, getTableConfig, type PgSchema, text, timestamp } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { ConfigError } from './config.ts';
@@ -122,6 +122,12 @@ export interface PersonVault {
   decryptFor(db: Database | Transaction, personId: string, value: string, aad: string): Promise<string>;
   /** Destroys the person's data key (idempotent); true when a live key was destroyed by this call. */
   shred(tx: Transaction, personId: string): Promise<boolean>;
+  /**
+   * Reads the live keys of `personIds` not cached yet in one statement, so sealing or opening a
+   * batch (a fan-out, a page) costs no read per person. People without a key are left to the
+   * first `encryptFor`, erased ones to the error it throws.
+   */
+  warm(db: Database | Transaction, personIds: string[]): Promise<void>;
   /** Whether the person was erased here (their key destroyed): events arriving late for them must change nothing. */
   isShredded(db: Database | Transaction, personId: string): Promise<boolean>;
   /** Re-wraps every live data key under the current KEK, in batches; keys that do not unwrap are listed, left as they were. */
@@ -270,6 +276,16 @@ export function createPersonVault(options: PersonVaultOptions): PersonVault {
       // After the update, so a concurrent read in this process cannot put the old key back.
       cache.delete(personId);
       return destroyed.length > 0;
+    },
+
+    async warm(db, personIds) {
+      const missing = [...new Set(personIds)].filter((personId) => !cached(personId));
+      if (!missing.length) return;
+      const rows = await db
+        .select()
+        .from(table)
+        .where(and(inArray(table.personId, missing), isNull(table.destroyedAt)));
+      await Promise.all(rows.map((row) => unwrapRow(row.personId, row)));
     },
 
     async isShredded(db, personId) {

@@ -166,6 +166,41 @@ describe('per-person encryption at rest', () => {
   });
 });
 
+describe('batches', () => {
+  it('warm reads the keys of a page in one statement; sealing and opening it then reads none', async () => {
+    const people = ['p-a', 'p-b', 'p-c', 'p-d', 'p-e'];
+    for (const person of people) await store(vaultOf(), `row-${person}`, person, `${person}@example.com`);
+    await handle.db.transaction((tx) => vaultOf().shred(tx, 'p-e'));
+    const values = await Promise.all(people.map((person) => sealedOf(`row-${person}`)));
+    const statements: string[] = [];
+    const counted = connectDatabase({
+      url: database.url,
+      applicationName: 'person-keys-warm',
+      onStatement: (query) => statements.push(query),
+    });
+    try {
+      const vault = createPersonVault({ db: counted.db, table, keks: onlyK1 });
+      await vault.warm(counted.db, [...people, 'p-a', 'nobody']);
+      expect(statements).toHaveLength(1);
+      const opened = await Promise.all(
+        people
+          .slice(0, 4)
+          .map((person, i) => vault.decryptFor(counted.db, person, values[i]!, aadOf(`row-${person}`))),
+      );
+      expect(opened).toEqual(people.slice(0, 4).map((person) => `${person}@example.com`));
+      await counted.db.transaction((tx) => vault.encryptFor(tx, 'p-b', 'again', 'aad'));
+      // No key read: warm's is still the only statement on the keys table.
+      expect(statements.filter((query) => /person_keys/.test(query))).toHaveLength(1);
+      // Erased people are not cached: their values still refuse.
+      await expect(vault.decryptFor(counted.db, 'p-e', values[4]!, aadOf('row-p-e'))).rejects.toThrow(
+        PersonDataErasedError,
+      );
+    } finally {
+      await counted.close();
+    }
+  });
+});
+
 describe('crypto-shredding', () => {
   it('makes every copy unreadable, a backup of the row included; idempotent; no new key after', async () => {
     const vault = vaultOf();

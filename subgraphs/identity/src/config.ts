@@ -40,6 +40,8 @@ export const identityEnv = serviceEnv({
   /** An admin reading in bulk: this many reads of others' personal data within SECURITY_ADMIN_READS_WINDOW_SECONDS. */
   SECURITY_ADMIN_READS: z.coerce.number().int().min(1).default(200),
   SECURITY_ADMIN_READS_WINDOW_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** Security events (client addresses in clear, for the rules above) are deleted past this many days. */
+  SECURITY_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   // Privacy requests (issue 18): the export private keys and archives are encrypted under DATA_ENCRYPTION_KEYS.
   ...dataEncryptionEnv,
   // Per-person keys (issue 18): users' addresses and names sealed under each user's own key.

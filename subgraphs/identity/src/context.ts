@@ -3,6 +3,7 @@ import type {
   KeyRing,
   LinkTokenSeal,
   PersonKeys,
+  PersonVault,
   SecurityEventSink,
   SubgraphContext,
 } from '@bilten/platform';
@@ -29,6 +30,8 @@ export interface IdentityServices {
   dataKeys: KeyRing;
   /** Each user's data key and the blind index of addresses (db/users.ts): the same instance for resolvers and consumers. */
   personKeys: PersonKeys;
+  /** The same keys table for people without an account (invitees, by the blind index of their address): renews after a shred. */
+  guestVault: PersonVault;
   /** PUBLIC_GATEWAY_URL: the base of data export download links. */
   publicGatewayUrl: string;
 }

@@ -45,7 +45,7 @@ export const consumers: ConsumerFactory<IdentityConfig, IdentityServices> = ({
   config,
   services,
 }) => {
-  const { personKeys } = services;
+  const { personKeys, guestVault } = services;
   const accounts = { outbox, log, links: linkTokenSeal(config), personKeys };
   const security = securityMonitorOf({ outbox, log, config, personKeys });
   return [
@@ -56,6 +56,6 @@ export const consumers: ConsumerFactory<IdentityConfig, IdentityServices> = ({
     // Every other service's security events, into the one stream and its detection rules (issue 18).
     ...securityEventConsumers(security),
     // The other services' answers to privacy requests (issue 18): export parts and erasures.
-    ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config), personKeys }),
+    ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config), personKeys, guestVault }),
   ];
 };

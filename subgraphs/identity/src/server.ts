@@ -15,6 +15,8 @@ import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { securityMetrics } from './adapters/security-metrics.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
+import { sealPlaintextClientData } from './db/client-data.ts';
+import { sealPlaintextInvitations } from './db/invitations.ts';
 import { eventStore, personKeys } from './db/schema.ts';
 import { sealPlaintextUsers } from './db/users.ts';
 import { startAuditAnchor } from './domain/access-log.ts';
@@ -24,6 +26,7 @@ import { ensurePlatformAdmin, platformAdminInput } from './domain/platform-admin
 import { ARCHIVE_COLUMN, downloadExport, PRIVATE_KEY_COLUMN } from './domain/privacy-requests.ts';
 import { startPrivacyRequestSweep } from './domain/privacy-saga.ts';
 import { identitySecurityEvents, securityMonitorOf } from './domain/security-monitoring.ts';
+import { startSecurityEventsRetention } from './domain/security-retention.ts';
 import { currentAccessToken } from './domain/sessions.ts';
 import { createSignInProofs } from './domain/sign-in-proofs.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
@@ -68,10 +71,16 @@ export const identitySubgraph = defineSubgraph({
       dataKeys: keyRingFromEnv(config),
       publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
       personKeys: keysOfPersons,
+      // Invitees are keyed by their address's blind index: they may come back after an erasure.
+      guestVault: personKeysFromEnv(db, personKeys, config, { renewAfterShred: true }).vault,
     };
     // Rows written before per-person keys are sealed before anything reads them (issue 18).
-    const sealed = await sealPlaintextUsers(db, services.personKeys);
-    if (sealed.users || sealed.verifications) log.info(sealed, 'plaintext personal data sealed');
+    const sealed = {
+      ...(await sealPlaintextUsers(db, services.personKeys)),
+      ...(await sealPlaintextClientData(db, services.personKeys)),
+      invitations: await sealPlaintextInvitations(db, services.personKeys, services.guestVault),
+    };
+    if (Object.values(sealed).some(Boolean)) log.info(sealed, 'plaintext personal data sealed');
     const bootstrapAdmin = bootstrapAdminFrom(config);
     if (bootstrapAdmin) {
       const { userId, outcome } = await ensurePlatformAdmin(db, services, bootstrapAdmin, {
@@ -95,9 +104,10 @@ export const identitySubgraph = defineSubgraph({
         );
         // The regulator's 72-hour clock as gauges (domain/incident-queries.ts), refreshed every 30 s.
         const deadlines = startRegulatorDeadlineWatch(deps, 30_000);
-        return {
-          stop: () => Promise.all([anchor.stop(), privacy.stop(), deadlines.stop()]).then(() => undefined),
-        };
+        // Security events past SECURITY_EVENTS_RETENTION_DAYS deleted (domain/security-retention.ts).
+        const retention = startSecurityEventsRetention(deps, config.SECURITY_EVENTS_RETENTION_DAYS);
+        const sweeps = [anchor, privacy, deadlines, retention];
+        return { stop: () => Promise.all(sweeps.map((sweep) => sweep.stop())).then(() => undefined) };
       },
       routes(app) {
         // A data export's archive, once, for its link's token (domain/privacy-requests.ts); the

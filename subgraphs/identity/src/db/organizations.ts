@@ -1,5 +1,6 @@
-import type { Database, OrganizationRole, Transaction } from '@bilten/platform';
+import type { Database, OrganizationRole, PersonKeys, PersonVault, Transaction } from '@bilten/platform';
 import { and, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { openInvitation, sealInvitationEmail } from './invitations.ts';
 import {
   apiKeys,
   type InvitationRow,
@@ -150,33 +151,49 @@ export const membersOf = (db: Database, organizationId: string) =>
 
 // ---------------------------------------------------------------- invitations
 
-export async function insertInvitation(db: Db, row: typeof organizationInvitations.$inferInsert) {
-  const [invitation] = await db.insert(organizationInvitations).values(row).returning();
-  return invitation!;
+/** The keys invitations are sealed with: users' (for blind indexes) and the invitees' guest vault. */
+export type Invitees = { personKeys: PersonKeys; guestVault: PersonVault };
+
+export async function insertInvitation(
+  tx: Transaction,
+  people: Invitees,
+  row: Omit<typeof organizationInvitations.$inferInsert, 'emailSealed' | 'emailIndex'> & { email: string },
+): Promise<InvitationRow> {
+  const { email, ...rest } = row;
+  const sealed = await sealInvitationEmail(tx, people.personKeys, people.guestVault, row.id, email);
+  const [invitation] = await tx
+    .insert(organizationInvitations)
+    .values({ ...rest, ...sealed })
+    .returning();
+  return openInvitation(tx, people.guestVault, invitation!);
 }
 
 /**
  * Ends the organization's open invitations: of one address when a new one is sent, all of them
  * when the organization closes.
  */
-export async function revokeOpenInvitations(tx: Transaction, organizationId: string, email?: string) {
+export async function revokeOpenInvitations(
+  tx: Transaction,
+  organizationId: string,
+  to?: { keys: PersonKeys; email: string },
+) {
   await tx
     .update(organizationInvitations)
     .set({ revokedAt: new Date() })
     .where(
       and(
         eq(organizationInvitations.organizationId, organizationId),
-        email === undefined ? undefined : eq(organizationInvitations.email, email),
+        to === undefined
+          ? undefined
+          : inArray(organizationInvitations.emailIndex, to.keys.indexes(to.email, 'email')),
         isNull(organizationInvitations.acceptedAt),
         isNull(organizationInvitations.revokedAt),
       ),
     );
 }
 
-export async function lockInvitationByToken(
-  tx: Transaction,
-  hash: string,
-): Promise<InvitationRow | undefined> {
+/** Still sealed: acceptance compares its `emailIndex` with the account's address's, never plaintext. */
+export async function lockInvitationByToken(tx: Transaction, hash: string) {
   const [row] = await tx
     .select()
     .from(organizationInvitations)
@@ -185,13 +202,18 @@ export async function lockInvitationByToken(
   return row;
 }
 
-export async function invitationById(db: Db, id: string): Promise<InvitationRow | undefined> {
+export async function invitationById(
+  db: Db,
+  { guestVault }: Invitees,
+  id: string,
+): Promise<InvitationRow | undefined> {
   const [row] = await db.select().from(organizationInvitations).where(eq(organizationInvitations.id, id));
-  return row;
+  return row && openInvitation(db, guestVault, row);
 }
 
 export async function markInvitation(
   tx: Transaction,
+  { guestVault }: Invitees,
   id: string,
   values: { acceptedAt: Date; acceptedBy: string } | { revokedAt: Date },
 ): Promise<InvitationRow> {
@@ -200,12 +222,12 @@ export async function markInvitation(
     .set(values)
     .where(eq(organizationInvitations.id, id))
     .returning();
-  return row!;
+  return openInvitation(tx, guestVault, row!);
 }
 
 /** Neither accepted nor revoked (expired ones included, so an admin sees them and invites again). */
-export const openInvitationsOf = (db: Database, organizationId: string) =>
-  db
+export async function openInvitationsOf(db: Database, { guestVault }: Invitees, organizationId: string) {
+  const rows = await db
     .select()
     .from(organizationInvitations)
     .where(
@@ -216,6 +238,8 @@ export const openInvitationsOf = (db: Database, organizationId: string) =>
       ),
     )
     .orderBy(desc(organizationInvitations.createdAt));
+  return Promise.all(rows.map((row) => openInvitation(db, guestVault, row)));
+}
 
 /**
  * A closed organization keeps its name and slugs (orders and receipts name it) and loses its

@@ -1,11 +1,12 @@
 import type { Database, PersonKeys, Transaction } from '@bilten/platform';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { accountErasureRequested } from '../events.ts';
+import { openConsentChange, openSession } from './client-data.ts';
+import { consentsOf } from './consents.ts';
 import {
   accessLog,
   apiKeys,
   consentHistory,
-  consents,
   organizationInvitations,
   organizationMembers,
   organizations,
@@ -14,6 +15,7 @@ import {
   type PRIVACY_REQUEST_STATUSES,
   privacyRequestSteps,
   privacyRequests,
+  type SessionRow,
   securityEvents,
   sessions,
   users,
@@ -157,9 +159,15 @@ export async function accountOf(db: Db, keys: PersonKeys, userId: string) {
   return user && openUser(db, keys, user);
 }
 
-/** Everything identity holds about the user, secrets (hashes, tokens) left out. */
-export async function identityRecordsOf(tx: Transaction, userId: string) {
-  const [memberships, userSessions, keys, currentConsents, history, accesses, events, requests] =
+/** A session as the export shows it: client data opened, without the user's own id. */
+async function exportedSession(tx: Transaction, keys: PersonKeys, row: SessionRow) {
+  const { userId: _user, ...session } = await openSession(tx, keys, row);
+  return session;
+}
+
+/** Everything identity holds about the user, client data opened, secrets (hashes, tokens) left out. */
+export async function identityRecordsOf(tx: Transaction, keys: PersonKeys, userId: string) {
+  const [memberships, userSessions, apiKeysCreated, currentConsents, history, accesses, events, requests] =
     await Promise.all([
       tx
         .select({
@@ -173,19 +181,11 @@ export async function identityRecordsOf(tx: Transaction, userId: string) {
         .where(eq(organizationMembers.userId, userId))
         .orderBy(asc(organizationMembers.createdAt)),
       tx
-        .select({
-          id: sessions.id,
-          ip: sessions.ip,
-          userAgent: sessions.userAgent,
-          createdAt: sessions.createdAt,
-          lastUsedAt: sessions.lastUsedAt,
-          expiresAt: sessions.expiresAt,
-          revokedAt: sessions.revokedAt,
-          revokedReason: sessions.revokedReason,
-        })
+        .select()
         .from(sessions)
         .where(eq(sessions.userId, userId))
-        .orderBy(asc(sessions.createdAt)),
+        .orderBy(asc(sessions.createdAt))
+        .then((rows) => Promise.all(rows.map((row) => exportedSession(tx, keys, row)))),
       tx
         .select({
           id: apiKeys.id,
@@ -201,12 +201,13 @@ export async function identityRecordsOf(tx: Transaction, userId: string) {
         .from(apiKeys)
         .where(eq(apiKeys.createdBy, userId))
         .orderBy(asc(apiKeys.createdAt)),
-      tx.select().from(consents).where(eq(consents.userId, userId)).orderBy(asc(consents.purpose)),
+      consentsOf(tx, keys, userId),
       tx
         .select()
         .from(consentHistory)
         .where(eq(consentHistory.userId, userId))
-        .orderBy(asc(consentHistory.occurredAt)),
+        .orderBy(asc(consentHistory.occurredAt))
+        .then((rows) => Promise.all(rows.map((row) => openConsentChange(tx, keys, row)))),
       // Who read their data, as myDataAccessLog shows it: without the reading person's id.
       tx
         .select({
@@ -241,7 +242,7 @@ export async function identityRecordsOf(tx: Transaction, userId: string) {
   return {
     memberships,
     sessions: userSessions,
-    apiKeysCreated: keys,
+    apiKeysCreated,
     consents: currentConsents,
     consentHistory: history,
     accessLog: accesses,
@@ -281,10 +282,14 @@ export async function organizationsSolelyOwnedBy(tx: Transaction, userId: string
  * what names them without a reference is removed or anonymized here. The access log stays
  * (append-only, ids only). Answers the rows per table.
  */
-export async function eraseIdentityRecords(tx: Transaction, user: { id: string; email: string }) {
+export async function eraseIdentityRecords(
+  tx: Transaction,
+  keys: PersonKeys,
+  user: { id: string; email: string },
+) {
   const invitations = await tx
     .delete(organizationInvitations)
-    .where(eq(organizationInvitations.email, user.email))
+    .where(inArray(organizationInvitations.emailIndex, keys.indexes(user.email, 'email')))
     .returning({ id: organizationInvitations.id });
   const events = await tx
     .update(securityEvents)

@@ -110,8 +110,13 @@ export const organizationInvitations = identity.table(
     organizationId: uuid('organization_id')
       .notNull()
       .references(() => organizations.id, { onDelete: 'cascade' }),
-    /** Normalized like account addresses: only the account with this address may accept. */
-    email: text().notNull(),
+    /**
+     * The address, sealed under the invitee's guest person id (its blind index: they may have no
+     * account, db/invitations.ts); acceptance compares `email_index`, normalized like accounts'.
+     */
+    emailSealed: text('email_sealed').notNull(),
+    /** Null only until the start-up step seals rows written before per-person keys. */
+    emailIndex: text('email_index'),
     /** OWNER | ADMIN | STAFF */
     role: text().notNull(),
     tokenHash: text('token_hash').notNull().unique(),
@@ -122,7 +127,10 @@ export const organizationInvitations = identity.table(
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [index('organization_invitations_organization_idx').on(table.organizationId, table.createdAt)],
+  (table) => [
+    index('organization_invitations_organization_idx').on(table.organizationId, table.createdAt),
+    index('organization_invitations_email_index_idx').on(table.emailIndex),
+  ],
 );
 
 /**
@@ -201,8 +209,9 @@ export const sessions = identity.table(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    ip: text(),
-    userAgent: text('user_agent'),
+    /** The client's address and user agent, sealed under the user's key (db/client-data.ts). */
+    ipSealed: text('ip_sealed'),
+    userAgentSealed: text('user_agent_sealed'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }).notNull().defaultNow(),
     /** Latest expiry of its refresh tokens: past it the session is over. */
@@ -316,7 +325,8 @@ export const consents = identity.table(
     textVersion: text('text_version').notNull(),
     /** Where it was given or withdrawn: `checkout`, `account-settings`, `api`, ... */
     source: text().notNull(),
-    ipAddress: text('ip_address'),
+    /** Sealed under the user's key (db/client-data.ts). */
+    ipAddressSealed: text('ip_address_sealed'),
     changedAt: timestamp('changed_at', { withTimezone: true }).notNull(),
   },
   (table) => [primaryKey({ columns: [table.userId, table.purpose, table.scope] })],
@@ -334,7 +344,8 @@ export const consentHistory = identity.table(
     granted: boolean().notNull(),
     textVersion: text('text_version').notNull(),
     source: text().notNull(),
-    ipAddress: text('ip_address'),
+    /** Sealed under the user's key (db/client-data.ts). */
+    ipAddressSealed: text('ip_address_sealed'),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
   },
   (table) => [index('consent_history_user_idx').on(table.userId, table.occurredAt)],
@@ -503,14 +514,19 @@ export type UserRow = Omit<SealedUserRow, 'emailSealed' | 'emailIndex' | 'displa
   displayName: string;
 };
 export type OrganizationRow = typeof organizations.$inferSelect;
+/** A session's stored row: address and user agent still sealed. */
 export type SessionRow = typeof sessions.$inferSelect;
 export type PasswordResetRow = typeof passwordResets.$inferSelect;
-export type InvitationRow = typeof organizationInvitations.$inferSelect;
+export type SealedInvitationRow = typeof organizationInvitations.$inferSelect;
+/** An invitation as the domain sees it: its address opened (db/invitations.ts). */
+export type InvitationRow = Omit<SealedInvitationRow, 'emailSealed' | 'emailIndex'> & { email: string };
 export type MemberRow = typeof organizationMembers.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type AccessLogRow = typeof accessLog.$inferSelect;
-export type ConsentRow = typeof consents.$inferSelect;
+export type SealedConsentRow = typeof consents.$inferSelect;
+/** A consent as the domain sees it: the address it came from opened (db/client-data.ts). */
+export type ConsentRow = Omit<SealedConsentRow, 'ipAddressSealed'> & { ipAddress: string | null };
 export type SecurityEventRow = typeof securityEvents.$inferSelect;
 export type SecurityAlertRow = typeof securityAlerts.$inferSelect;
 export type IncidentRow = typeof incidents.$inferSelect;

@@ -13,6 +13,20 @@ import { openUsers } from './users.ts';
 
 type Db = Database | Transaction;
 
+/** Deletes up to `limit` security events older than `before` (retention); answers how many went. */
+export async function deleteSecurityEventsBefore(db: Database, before: Date, limit: number): Promise<number> {
+  const old = db
+    .select({ id: securityEvents.id })
+    .from(securityEvents)
+    .where(lt(securityEvents.occurredAt, before))
+    .limit(limit);
+  const deleted = await db
+    .delete(securityEvents)
+    .where(inArray(securityEvents.id, old))
+    .returning({ id: securityEvents.id });
+  return deleted.length;
+}
+
 export async function insertSecurityEvents(tx: Transaction, rows: SecurityEventRow[]): Promise<void> {
   if (rows.length) await tx.insert(securityEvents).values(rows);
 }

@@ -1,6 +1,13 @@
-import { createOutbox, type Database, type OrganizationRole, type Transaction } from '@bilten/platform';
+import {
+  createOutbox,
+  type Database,
+  type OrganizationRole,
+  type PersonKeys,
+  type Transaction,
+} from '@bilten/platform';
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import { sessionsRevoked } from '../events.ts';
+import { sealSessionClient } from './client-data.ts';
 import { membershipReach } from './organizations.ts';
 import {
   eventStore,
@@ -19,14 +26,18 @@ const outbox = createOutbox(eventStore, 'identity');
 /** A new sign-in session with its first refresh token, in one statement (one round trip). */
 export async function insertSessionWithRefreshToken(
   db: Db,
+  keys: PersonKeys,
   session: { id: string; userId: string; ip: string | null; userAgent: string | null; expiresAt: Date },
   refreshTokenHash: string,
 ) {
   const expiresAt = session.expiresAt.toISOString();
+  // No transaction needed to seal: the user's key exists (their account is sealed under it) and
+  // was just unwrapped to sign them in, so sealing reads nothing and sign-in stays one statement.
+  const client = await sealSessionClient(db as Transaction, keys, session);
   await db.execute(sql`
     with session as (
-      insert into ${sessions} (id, user_id, ip, user_agent, expires_at)
-      values (${session.id}, ${session.userId}, ${session.ip}, ${session.userAgent}, ${expiresAt}::timestamptz)
+      insert into ${sessions} (id, user_id, ip_sealed, user_agent_sealed, expires_at)
+      values (${session.id}, ${session.userId}, ${client.ipSealed}, ${client.userAgentSealed}, ${expiresAt}::timestamptz)
     )
     insert into ${refreshTokens} (token_hash, session_id, expires_at)
     values (${refreshTokenHash}, ${session.id}, ${expiresAt}::timestamptz)`);
@@ -53,13 +64,15 @@ export async function markRefreshTokenUsed(tx: Transaction, hash: string) {
 
 export async function touchSession(
   tx: Transaction,
-  id: string,
+  keys: PersonKeys,
+  session: { id: string; userId: string },
   values: { ip: string; userAgent: string | null; expiresAt: Date },
 ) {
+  const client = await sealSessionClient(tx, keys, { ...session, ...values });
   await tx
     .update(sessions)
-    .set({ ...values, lastUsedAt: new Date() })
-    .where(eq(sessions.id, id));
+    .set({ ...client, expiresAt: values.expiresAt, lastUsedAt: new Date() })
+    .where(eq(sessions.id, session.id));
 }
 
 /**

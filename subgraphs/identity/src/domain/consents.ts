@@ -26,7 +26,7 @@ import { consentChanged } from '../events.ts';
 // Consent per purpose (issue 18, GDPR art. 7): identity holds the record and its history; every
 // change is published (consentChanged) so messaging and orders check their copies before each use.
 
-type Ctx = Pick<Context, 'db' | 'outbox' | 'viewer' | 'clientIp' | 'log'>;
+type Ctx = Pick<Context, 'db' | 'outbox' | 'viewer' | 'clientIp' | 'log' | 'personKeys'>;
 
 /** The one purpose given per organization: sharing the buyer's contact details with its organizer. */
 const SCOPED_PURPOSE: ConsentPurpose = 'ORGANIZER_SHARING';
@@ -89,7 +89,7 @@ async function change(
   next: Omit<ConsentRow, 'changedAt' | 'ipAddress' | 'textVersion'> & { textVersion: string | null },
 ): Promise<ConsentRow | null> {
   await lockConsentsOf(tx, next.userId);
-  const current = await consentOf(tx, next);
+  const current = await consentOf(tx, ctx.personKeys, next);
   if (!current && !next.granted) return null;
   // A withdrawal is recorded under the text of the consent it withdraws.
   const text = next.textVersion ?? current!.textVersion;
@@ -101,7 +101,7 @@ async function change(
     ipAddress: ctx.clientIp || null,
     changedAt: new Date(),
   };
-  await saveConsent(tx, row, uuidv7());
+  await saveConsent(tx, ctx.personKeys, row, uuidv7());
   await ctx.outbox.publish(tx, consentChanged, row.userId, {
     userId: row.userId,
     purpose: row.purpose,
@@ -165,20 +165,20 @@ export const withdrawConsent = mutationRule(
 );
 
 /** `myConsents`: the signed-in user's current answer for every purpose they answered. */
-export function myConsents(ctx: Pick<Context, 'db' | 'viewer'>): Promise<ConsentRow[]> {
+export function myConsents(ctx: Pick<Context, 'db' | 'viewer' | 'personKeys'>): Promise<ConsentRow[]> {
   const user = requireUser(ctx.viewer);
-  return consentsOf(ctx.db, user.userId);
+  return consentsOf(ctx.db, ctx.personKeys, user.userId);
 }
 
 /** `myConsentHistory`: every change of the signed-in user's consents, newest first. */
 export async function myConsentHistory(
-  ctx: Pick<Context, 'db' | 'viewer'>,
+  ctx: Pick<Context, 'db' | 'viewer' | 'personKeys'>,
   args: { first?: number | null; after?: string | null },
 ) {
   const user = requireUser(ctx.viewer);
   const size = pageSize(args.first);
   const before = args.after ? decodeCursor(args.after) : undefined;
-  return toConnection(await consentHistoryPage(ctx.db, user.userId, before, size + 1), size);
+  return toConnection(await consentHistoryPage(ctx.db, ctx.personKeys, user.userId, before, size + 1), size);
 }
 
 /** A stored scope as the API shows it: the organization's id, or null for Bilten's own purposes. */

@@ -1,7 +1,6 @@
 import {
   DomainError,
   displayText,
-  emailAddress,
   mutationRule,
   ORGANIZATION_ROLES,
   type OrganizationRole,
@@ -16,40 +15,24 @@ import {
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { usersByIds } from '../db/accounts.ts';
 import {
   claimSlug,
   deleteMember,
   deleteOrganizationRow,
-  insertInvitation,
+  type Invitees,
   insertMember,
   insertOrganization,
-  invitationById,
-  lockInvitationByToken,
   lockMembers,
-  markInvitation,
   membersOf,
-  openInvitationsOf,
   organizationBySlug,
-  revokeOpenInvitations,
   setMemberRole,
   updateOrganizationRow,
 } from '../db/organizations.ts';
-import type { InvitationRow, MemberRow, OrganizationRow } from '../db/schema.ts';
-import { invitationCreated, organizationCreated, organizationUpdated } from '../events.ts';
+import type { MemberRow, OrganizationRow } from '../db/schema.ts';
+import { organizationCreated, organizationUpdated } from '../events.ts';
 import { recordMemberChange, recordTeamRead } from './access-log.ts';
-import { newToken, tokenHash } from './secrets.ts';
-import { allow } from './throttles.ts';
 
-const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-/**
- * Invitations are mail that an organization's name and a stranger's address decide: one address
- * gets at most 3 an hour from all organizations, one organization sends at most 50 an hour.
- */
-const INVITATIONS_PER_ADDRESS = { limit: 3, windowMs: 60 * 60_000 };
-const INVITATIONS_PER_ORGANIZATION = { limit: 50, windowMs: 60 * 60_000 };
-
-export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links' | 'requestId' | 'personKeys'>;
+export type Ctx = Pick<Context, 'db' | 'outbox' | 'log' | 'viewer' | 'links' | 'requestId'> & Invitees;
 
 /**
  * The creator becomes its OWNER, from their next request on (the gateway reads current roles). A
@@ -148,12 +131,6 @@ export async function organizationMembers(ctx: Ctx, organization: OrganizationRo
   return recordTeamRead(ctx, organization.id, members);
 }
 
-/** The open invitations, for ADMINs and OWNERs. */
-export function organizationInvitations(ctx: Pick<Context, 'db' | 'viewer'>, organization: OrganizationRow) {
-  requireOrgRole(ctx.viewer, organization.id, 'ADMIN');
-  return openInvitationsOf(ctx.db, organization.id);
-}
-
 /** A closing or closed organization takes no new name, members or keys. */
 export function requireActive(organization: OrganizationRow) {
   if (organization.status === 'ACTIVE') return;
@@ -165,8 +142,8 @@ export function requireActive(organization: OrganizationRow) {
 
 const SANDBOX_TEAM = "a sandbox has its live organization's team, keys and settings: change them there";
 const rank = (role: string) => ORGANIZATION_ROLES.indexOf(role as OrganizationRole);
-const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
-const failure = (code: UserError['code'], message: string, field?: string[]): UserError[] => [
+export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
+export const failure = (code: UserError['code'], message: string, field?: string[]): UserError[] => [
   { code, message, ...(field ? { field } : {}) },
 ];
 
@@ -197,152 +174,8 @@ export async function withMembers<T>(
   });
 }
 
-const roleInput = z.enum(ORGANIZATION_ROLES);
-
-/**
- * ADMINs and OWNERs invite by email; only an OWNER may invite another OWNER. A new invitation
- * of the same address replaces the open one, so only the latest link works.
- */
-export const inviteMember = mutationRule(
-  {
-    input: z.object({ organizationId: uuidInput, email: emailAddress, role: roleInput }),
-    caller: requireUser,
-    invalid: (errors) => ({ invitation: null, errors }),
-  },
-  async (
-    ctx: Ctx,
-    { organizationId, email, role },
-  ): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> =>
-    withMembers(ctx, organizationId, 'ADMIN', async (tx, { organization, members, actor }) => {
-      requireActive(organization);
-      if (role === 'OWNER' && actor.role !== 'OWNER') throw forbidden('only owners may invite owners');
-      const memberIds = members.map((member) => member.userId);
-      const users = memberIds.length ? await usersByIds(tx, ctx.personKeys, memberIds) : [];
-      if (users.some((user) => user.email === email)) {
-        return {
-          invitation: null,
-          errors: failure('ALREADY_EXISTS', 'this address belongs to a member already', ['input', 'email']),
-        };
-      }
-      const withinLimits =
-        (await allow(tx, `invite:organization:${organization.id}`, INVITATIONS_PER_ORGANIZATION)) &&
-        (await allow(tx, `invite:address:${email}`, INVITATIONS_PER_ADDRESS));
-      // Thrown, so the transaction and with it this hit roll back: only sent invitations count.
-      if (!withinLimits)
-        throw new DomainError('RATE_LIMITED', 'too many invitations for now; try again in an hour');
-      const inviter = users.find((user) => user.id === actor.userId);
-      await revokeOpenInvitations(tx, organization.id, email);
-      const token = newToken('bin_');
-      const invitation = await insertInvitation(tx, {
-        id: uuidv7(),
-        organizationId: organization.id,
-        email,
-        role,
-        tokenHash: tokenHash(token),
-        invitedBy: actor.userId,
-        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
-      });
-      await ctx.outbox.publish(tx, invitationCreated, invitation.id, {
-        invitationId: invitation.id,
-        organizationId: organization.id,
-        organizationName: organization.name,
-        inviterName: inviter?.displayName ?? organization.name,
-        email,
-        role,
-        sealedToken: ctx.links.seal(token, invitation.id),
-        expiresAt: invitation.expiresAt.toISOString(),
-      });
-      ctx.log.info({ organizationId: organization.id, invitationId: invitation.id, role }, 'member invited');
-      return { invitation, errors: [] };
-    }),
-);
-
-/**
- * The signed-in, verified user whose address the invitation went to joins with its role. The
- * token is spent; an unknown, spent, revoked or expired one is one answer.
- */
-export const acceptInvitation = mutationRule(
-  {
-    input: z.object({ token: z.string().min(1).max(200) }),
-    caller: requireVerifiedUser,
-    invalid: (errors) => ({ organization: null, role: null, errors }),
-  },
-  async (
-    ctx: Ctx,
-    { token },
-    viewer,
-  ): Promise<{
-    organization: OrganizationRow | null;
-    role: OrganizationRole | null;
-    errors: UserError[];
-  }> => {
-    const invalid = {
-      organization: null,
-      role: null,
-      errors: failure('INVALID_INPUT', 'this invitation is not valid, was used, or has expired', [
-        'input',
-        'token',
-      ]),
-    };
-    return ctx.db.transaction(async (tx) => {
-      const invitation = await lockInvitationByToken(tx, tokenHash(token));
-      if (!invitation || invitation.acceptedAt || invitation.revokedAt) return invalid;
-      if (invitation.expiresAt.getTime() <= Date.now()) return invalid;
-      const [user] = await usersByIds(tx, ctx.personKeys, [viewer.userId]);
-      if (!user || user.email !== invitation.email) {
-        throw forbidden('this invitation was sent to another email address');
-      }
-      const state = await lockMembers(tx, invitation.organizationId);
-      if (!state) return invalid;
-      requireActive(state.organization);
-      if (state.members.some((member) => member.userId === user.id)) {
-        return {
-          organization: null,
-          role: null,
-          errors: failure('ALREADY_EXISTS', 'you are a member of this organization already', [
-            'input',
-            'token',
-          ]),
-        };
-      }
-      await insertMember(tx, {
-        organizationId: invitation.organizationId,
-        userId: user.id,
-        role: invitation.role,
-      });
-      await markInvitation(tx, invitation.id, { acceptedAt: new Date(), acceptedBy: user.id });
-      ctx.log.info({ organizationId: invitation.organizationId, userId: user.id }, 'invitation accepted');
-      return { organization: state.organization, role: invitation.role as OrganizationRole, errors: [] };
-    });
-  },
-);
-
-/** ADMIN+ of the invitation's organization; anyone else gets FORBIDDEN, as for an unknown id. */
-export const revokeInvitation = mutationRule(
-  {
-    input: z.object({ id: uuidInput }),
-    caller: requireUser,
-    invalid: (errors) => ({ invitation: null, errors }),
-  },
-  async (ctx: Ctx, { id }, viewer): Promise<{ invitation: InvitationRow | null; errors: UserError[] }> => {
-    const found = await invitationById(ctx.db, id);
-    // An unknown id and another organization's answer alike: ids do not probe other organizations.
-    if (!found || !viewer.organizations[found.organizationId]) {
-      throw forbidden('no such invitation in an organization you manage');
-    }
-    return withMembers(ctx, found.organizationId, 'ADMIN', async (tx, { actor }) => {
-      if (found.role === 'OWNER' && actor.role !== 'OWNER')
-        throw forbidden('only owners may revoke owner invitations');
-      if (found.acceptedAt || found.revokedAt) {
-        return {
-          invitation: found,
-          errors: failure('CONFLICT', 'this invitation is closed already', ['input', 'id']),
-        };
-      }
-      return { invitation: await markInvitation(tx, found.id, { revokedAt: new Date() }), errors: [] };
-    });
-  },
-);
+/** An organization role (OWNER, ADMIN, STAFF…), as inputs name it. */
+export const roleInput = z.enum(ORGANIZATION_ROLES);
 
 const memberInput = z.object({ organizationId: uuidInput, userId: uuidInput });
 

@@ -90,7 +90,7 @@ async function identityPart(tx: Transaction, keys: PersonKeys, userId: string) {
   const account = await accountOf(tx, keys, userId);
   if (!account) throw new DomainError('NOT_FOUND', 'the account no longer exists');
   const { passwordHash: _secret, ...user } = account;
-  return { account: user, ...(await identityRecordsOf(tx, userId)) };
+  return { account: user, ...(await identityRecordsOf(tx, keys, userId)) };
 }
 
 /**

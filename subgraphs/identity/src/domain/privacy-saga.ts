@@ -13,10 +13,12 @@ import {
   type Outbox,
   openExportPart,
   type PersonKeys,
+  type PersonVault,
   purgeSentEventsAbout,
   runPeriodically,
   type Transaction,
 } from '@bilten/platform';
+import { inviteeOf } from '../db/invitations.ts';
 import {
   accountOf,
   completeStep,
@@ -48,7 +50,13 @@ import {
 
 const ANSWERS = { catalog, orders, billing, messaging, branding };
 
-type Deps = { outbox: Outbox; log: Logger; dataKeys: KeyRing; personKeys: PersonKeys };
+type Deps = {
+  outbox: Outbox;
+  log: Logger;
+  dataKeys: KeyRing;
+  personKeys: PersonKeys;
+  guestVault: PersonVault;
+};
 
 /** The steps still awaiting an answer once `service`'s is recorded, or undefined when it changes nothing. */
 async function recordAnswer(
@@ -144,7 +152,7 @@ async function eraseAccount(tx: Transaction, deps: Deps, request: PrivacyRequest
     await forgetFailedSignIns(tx, account.email);
     summary = {
       'sessions.revoked': revoked.length,
-      ...(await eraseIdentityRecords(tx, account)),
+      ...(await eraseIdentityRecords(tx, deps.personKeys, account)),
       'outbox.purged': (
         await purgeSentEventsAbout(tx, eventStore, { userId: account.id, email: account.email })
       ).purged,
@@ -155,6 +163,8 @@ async function eraseAccount(tx: Transaction, deps: Deps, request: PrivacyRequest
   // Last, in the same transaction: the user's data key destroyed, so every copy of what was
   // sealed under it (backups included) can never be read again (crypto-shredding).
   await deps.personKeys.vault.shred(tx, request.userId);
+  // And the guest key of their address: invitations sent to it before they had an account.
+  if (account) await deps.guestVault.shred(tx, inviteeOf(deps.personKeys, account.email));
   deps.log.warn({ security: true, requestId: request.id, userId: request.userId }, 'account erased');
 }
 

@@ -12,6 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { userByEmail, usersByIds } from '../db/accounts.ts';
+import { type OpenedSession, openSession } from '../db/client-data.ts';
 import { membershipsOf } from '../db/organizations.ts';
 import type { SessionRow, UserRow } from '../db/schema.ts';
 import {
@@ -132,7 +133,7 @@ export const login = mutationRule(
     const refreshToken = newToken('brt_');
     const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_MS);
     const session = { id: uuidv7(), userId: user.id, ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt };
-    await insertSessionWithRefreshToken(ctx.db, session, tokenHash(refreshToken));
+    await insertSessionWithRefreshToken(ctx.db, ctx.personKeys, session, tokenHash(refreshToken));
     ctx.log.info({ userId: user.id, sessionId: session.id }, 'signed in');
     return {
       accessToken: await accessTokenFor(ctx, user, session.id),
@@ -174,7 +175,11 @@ export async function refresh(ctx: Ctx, input: unknown): Promise<AuthResult> {
     if (session.revokedAt || token.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' as const };
     await markRefreshTokenUsed(tx, hash);
     await insertRefreshToken(tx, { tokenHash: tokenHash(next), sessionId: session.id, expiresAt });
-    await touchSession(tx, session.id, { ip: ctx.clientIp, userAgent: ctx.userAgent, expiresAt });
+    await touchSession(tx, ctx.personKeys, session, {
+      ip: ctx.clientIp,
+      userAgent: ctx.userAgent,
+      expiresAt,
+    });
     return { kind: 'rotated' as const, session };
   });
   if (outcome.kind === 'reused') {
@@ -227,16 +232,20 @@ export async function logoutEverywhere(ctx: Ctx): Promise<{ revokedSessions: num
   return { revokedSessions: revoked.length, errors: [] };
 }
 
-export type SessionView = SessionRow & { current: boolean };
+export type SessionView = OpenedSession & { current: boolean };
 
-const view = (viewer: Viewer, session: SessionRow): SessionView => ({
-  ...session,
-  current: viewer.kind === 'user' && viewer.sessionId === session.id,
+/** The session as its user sees it: client data opened (null once their key is destroyed). */
+const view = async (
+  ctx: Pick<Ctx, 'db' | 'personKeys' | 'viewer'>,
+  session: SessionRow,
+): Promise<SessionView> => ({
+  ...(await openSession(ctx.db, ctx.personKeys, session)),
+  current: ctx.viewer.kind === 'user' && ctx.viewer.sessionId === session.id,
 });
 
 export async function mySessions(ctx: Ctx): Promise<SessionView[]> {
   const user = requireUser(ctx.viewer);
-  return (await activeSessionsOf(ctx.db, user.userId)).map((session) => view(ctx.viewer, session));
+  return Promise.all((await activeSessionsOf(ctx.db, user.userId)).map((session) => view(ctx, session)));
 }
 
 /** Only the caller's own sessions: any other id is NOT_FOUND, whether or not it exists. */
@@ -253,7 +262,7 @@ export const revokeSession = mutationRule(
         session: null,
         errors: [{ code: 'NOT_FOUND', message: 'no such session', field: ['input', 'id'] }],
       };
-    return { session: view(ctx.viewer, revoked), errors: [] };
+    return { session: await view(ctx, revoked), errors: [] };
   },
 );
 

@@ -28,18 +28,20 @@ import {
   openIncident,
   updateIncidentRegister,
 } from '../domain/incidents.ts';
-import { closureRefusalOf, deleteOrganization } from '../domain/organization-closure.ts';
 import {
   acceptInvitation,
+  inviteMember,
+  organizationInvitations,
+  revokeInvitation,
+} from '../domain/invitations.ts';
+import { closureRefusalOf, deleteOrganization } from '../domain/organization-closure.ts';
+import {
   changeMemberRole,
   createOrganization,
-  inviteMember,
   leaveOrganization,
-  organizationInvitations,
   organizationMembers,
   organizationWithSlug,
   removeMember,
-  revokeInvitation,
   updateOrganization,
 } from '../domain/organizations.ts';
 import { changePassword, requestPasswordReset, resetPassword } from '../domain/passwords-reset.ts';

@@ -47,9 +47,15 @@ export async function openNotification(
   return { ...row, subject: subject ?? ERASED_NAME, body: body ?? ERASED_NAME };
 }
 
-/** A page of notifications opened together. */
-export const openNotifications = (
+/** A page of notifications opened together, their recipients' keys read in one statement. */
+export async function openNotifications(
   db: Database | Transaction,
   keys: MessagingKeys,
   rows: SealedNotificationRow[],
-) => Promise.all(rows.map((row) => openNotification(db, keys, row)));
+): Promise<NotificationRow[]> {
+  await keys.users.vault.warm(
+    db,
+    rows.map((row) => row.recipientId),
+  );
+  return Promise.all(rows.map((row) => openNotification(db, keys, row)));
+}

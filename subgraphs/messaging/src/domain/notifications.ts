@@ -41,7 +41,11 @@ export async function storeInAppNotifications(
   deps: { outbox: Outbox; keys: MessagingKeys },
   rows: Array<Omit<NewNotification, 'id' | 'channel'>>,
 ) {
-  // Together: a fan-out's batch pipelines its key reads on the transaction's connection.
+  // The batch's keys in one read; recipients with none yet get theirs as they are sealed.
+  await deps.keys.users.vault.warm(
+    tx,
+    rows.map((row) => row.recipientId),
+  );
   const sealed = await Promise.all(
     rows.map((row) => sealNotification(tx, deps.keys, { ...row, id: uuidv7(), channel: 'IN_APP' })),
   );
