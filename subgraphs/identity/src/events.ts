@@ -6,7 +6,7 @@ import { accountRequestConsumers } from './domain/accounts.ts';
 import { closureConsumers } from './domain/organization-closure.ts';
 import { passwordResetConsumer } from './domain/passwords-reset.ts';
 import { privacyAnswerConsumers } from './domain/privacy-saga.ts';
-import { securityEventConsumers, securityMonitorOf } from './domain/security-monitoring.ts';
+import { securityEventConsumers } from './domain/security-monitoring.ts';
 
 /** What identity publishes; the contracts themselves live in packages/contracts. */
 export {
@@ -45,16 +45,15 @@ export const consumers: ConsumerFactory<IdentityConfig, IdentityServices> = ({
   config,
   services,
 }) => {
-  const { personKeys, guestVault } = services;
+  const { personKeys, guestVault, securityMonitor } = services;
   const accounts = { outbox, log, links: linkTokenSeal(config), personKeys };
-  const security = securityMonitorOf({ outbox, log, config, personKeys });
   return [
     ...closureConsumers({ outbox, log }),
     ...accountRequestConsumers(accounts),
     passwordResetConsumer(accounts) as EventConsumer,
-    ...accessReportConsumers(security),
+    ...accessReportConsumers(securityMonitor),
     // Every other service's security events, into the one stream and its detection rules (issue 18).
-    ...securityEventConsumers(security),
+    ...securityEventConsumers(securityMonitor),
     // The other services' answers to privacy requests (issue 18): export parts and erasures.
     ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config), personKeys, guestVault }),
   ];

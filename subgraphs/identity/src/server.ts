@@ -12,7 +12,6 @@ import {
   plainTextReply,
 } from '@bilten/platform';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
-import { securityMetrics } from './adapters/security-metrics.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { sealPlaintextClientData } from './db/client-data.ts';
@@ -96,7 +95,7 @@ export const identitySubgraph = defineSubgraph({
       // And privacy requests stuck in progress asked again, expired export archives deleted.
       background: (deps) => {
         // Security monitoring's series (adapters/security-metrics.ts) on this /metrics.
-        securityMetrics.register(deps.registry);
+        securityMonitor.metrics.register(deps.registry);
         const anchor = startAuditAnchor(deps, config.AUDIT_ANCHOR_MS);
         const privacy = startPrivacyRequestSweep(
           { ...deps, dataKeys: services.dataKeys, personKeys: services.personKeys },

@@ -31,6 +31,3 @@ export function createSecurityMetrics(): SecurityMetrics {
     },
   };
 }
-
-/** One identity per process: its request path and its consumers count on the same series. */
-export const securityMetrics = createSecurityMetrics();

@@ -19,7 +19,7 @@ import {
 } from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { type SecurityMetrics, securityMetrics } from '../adapters/security-metrics.ts';
+import { createSecurityMetrics, type SecurityMetrics } from '../adapters/security-metrics.ts';
 import type { IdentityConfig } from '../config.ts';
 import type { Context } from '../context.ts';
 import type { SecurityAlertRow } from '../db/schema.ts';
@@ -85,7 +85,8 @@ export function securityMonitorOf(deps: {
     log: deps.log,
     personKeys: deps.personKeys,
     thresholds: securityThresholdsOf(deps.config),
-    metrics: securityMetrics,
+    // Per service instance, shared by its requests and consumers (several may run in one process).
+    metrics: createSecurityMetrics(),
   };
 }
 

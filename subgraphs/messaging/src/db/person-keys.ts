@@ -1,11 +1,4 @@
-import {
-  type Database,
-  PersonDataErasedError,
-  type PersonKeys,
-  type PersonVault,
-  personKeysFromEnv,
-  type Transaction,
-} from '@bilten/platform';
+import { type Database, type People, peopleFromEnv, type Transaction } from '@bilten/platform';
 import { asc, eq, isNull, notLike, or } from 'drizzle-orm';
 import {
   deliveries,
@@ -18,67 +11,16 @@ import {
 
 /**
  * Messaging's per-person keys (issue 18): a user's personal data is sealed under the key of their
- * user id, a guest's under the key of their address's blind index (`keys.index(email, 'email')`).
- * Users' keys never come back once shredded (a late event for an erased user changes nothing);
- * a guest who buys again after erasure gets a fresh key (`guests`).
+ * user id, a guest's under the key of their address's blind index; the platform's `People` over
+ * `messaging.person_keys` (users' keys never come back once shredded, guests' renew). Sealing and
+ * opening are the platform's `sealFor`/`openFor`: null for an erased person, never an error.
  */
-export interface MessagingKeys {
-  users: PersonKeys;
-  guests: PersonVault;
-}
+export type MessagingKeys = People;
 
-export type PersonKeysEnv = Parameters<typeof personKeysFromEnv>[2];
+export const messagingKeysFromEnv = (db: Database, env: Parameters<typeof peopleFromEnv>[2]): MessagingKeys =>
+  peopleFromEnv(db, personKeys, env);
 
-export function messagingKeysFromEnv(db: Database, env: PersonKeysEnv): MessagingKeys {
-  return {
-    users: personKeysFromEnv(db, personKeys, env),
-    guests: personKeysFromEnv(db, personKeys, env, { renewAfterShred: true }).vault,
-  };
-}
-
-/** Whose key seals a value: an account (its user id) or a guest (the blind index of their address). */
-export type Person = { userId: string } | { guestIndex: string };
-
-/** The person of a row: its account when it has one, otherwise the guest its address names. */
-export const personOf = (keys: MessagingKeys, userId: string | null, address: string): Person =>
-  userId ? { userId } : { guestIndex: keys.users.index(address, 'email') };
-
-const vaultOf = (keys: MessagingKeys, person: Person): [PersonVault, string] =>
-  'userId' in person ? [keys.users.vault, person.userId] : [keys.guests, person.guestIndex];
-
-/** `plaintext` sealed under the person's key; null when the person was erased here (drop the data). */
-export async function sealFor(
-  tx: Transaction,
-  keys: MessagingKeys,
-  person: Person,
-  plaintext: string,
-  aad: string,
-): Promise<string | null> {
-  const [vault, personId] = vaultOf(keys, person);
-  return erasedAsNull(() => vault.encryptFor(tx, personId, plaintext, aad));
-}
-
-/** The plaintext; null when the person's key was destroyed (erased): show or send nothing. */
-export async function openFor(
-  db: Database | Transaction,
-  keys: MessagingKeys,
-  person: Person,
-  value: string,
-  aad: string,
-): Promise<string | null> {
-  const [vault, personId] = vaultOf(keys, person);
-  return erasedAsNull(() => vault.decryptFor(db, personId, value, aad));
-}
-
-/** The one place an erased person's data reads as nothing instead of an error. */
-async function erasedAsNull(use: () => Promise<string>): Promise<string | null> {
-  try {
-    return await use();
-  } catch (err) {
-    if (err instanceof PersonDataErasedError) return null;
-    throw err;
-  }
-}
+export { openFor, type Person, personOf, sealFor } from '@bilten/platform';
 
 // Rows written before per-person keys (the key ring's `v1.` values, plaintext names), a batch at a
 // time for `sealPlaintextRows`: locked, skipping rows another replica is sealing.
