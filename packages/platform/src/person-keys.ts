@@ -460,7 +460,7 @@ export async function openFor(
 }
 
 /** The one place an erased person's data reads as nothing instead of an error. */
-async function erasedAsNull(use: () => Promise<string>): Promise<string | null> {
+export async function erasedAsNull<T>(use: () => Promise<T>): Promise<T | null> {
   try {
     return await use();
   } catch (error) {

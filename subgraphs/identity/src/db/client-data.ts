@@ -2,7 +2,7 @@ import {
   columnAad,
   type Database,
   type EncryptedColumn,
-  PersonDataErasedError,
+  erasedAsNull,
   type PersonKeys,
   sealPlaintextRows,
   type Transaction,
@@ -43,12 +43,7 @@ const sealOrNull = (tx: Transaction, keys: PersonKeys, userId: string, value: st
 /** The one place these columns are opened: null when absent or when the user's key was destroyed. */
 async function openOrNull(db: Db, keys: PersonKeys, userId: string, value: string | null, aad: string) {
   if (value === null) return null;
-  try {
-    return await keys.vault.decryptFor(db, userId, value, aad);
-  } catch (err) {
-    if (err instanceof PersonDataErasedError) return null;
-    throw err;
-  }
+  return erasedAsNull(() => keys.vault.decryptFor(db, userId, value, aad));
 }
 
 const consentKey = (row: { userId: string; purpose: string; scope: string }) =>

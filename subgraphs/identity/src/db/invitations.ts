@@ -3,7 +3,7 @@ import {
   type Database,
   type EncryptedColumn,
   ERASED_EMAIL,
-  PersonDataErasedError,
+  erasedAsNull,
   type PersonKeys,
   type PersonVault,
   sealPlaintextRows,
@@ -49,18 +49,10 @@ export async function openInvitation(
 ): Promise<InvitationRow> {
   const { emailSealed, emailIndex, ...rest } = row;
   if (emailIndex === null) return { ...rest, email: emailSealed };
-  try {
-    const email = await guests.decryptFor(
-      db,
-      emailIndex,
-      emailSealed,
-      columnAad(INVITATION_EMAIL_COLUMN, row.id),
-    );
-    return { ...rest, email };
-  } catch (err) {
-    if (err instanceof PersonDataErasedError) return { ...rest, email: ERASED_EMAIL };
-    throw err;
-  }
+  const email = await erasedAsNull(() =>
+    guests.decryptFor(db, emailIndex, emailSealed, columnAad(INVITATION_EMAIL_COLUMN, row.id)),
+  );
+  return { ...rest, email: email ?? ERASED_EMAIL };
 }
 
 /** Whether the invitation went to `email`, by blind index (under every index key: rotation). */

@@ -4,7 +4,7 @@ import {
   type EncryptedColumn,
   ERASED_EMAIL,
   ERASED_NAME,
-  PersonDataErasedError,
+  erasedAsNull,
   type PersonKeys,
   sealPlaintextRows,
   type Transaction,
@@ -48,12 +48,7 @@ export async function openOrErased(
   aad: string,
   erased: string,
 ): Promise<string> {
-  try {
-    return await keys.vault.decryptFor(db, personId, value, aad);
-  } catch (err) {
-    if (err instanceof PersonDataErasedError) return erased;
-    throw err;
-  }
+  return (await erasedAsNull(() => keys.vault.decryptFor(db, personId, value, aad))) ?? erased;
 }
 
 /** The user as the domain sees them: address and name opened, the sealed columns left out. */

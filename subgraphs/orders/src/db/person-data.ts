@@ -3,7 +3,7 @@ import {
   type Database,
   ERASED_EMAIL,
   ERASED_NAME,
-  PersonDataErasedError,
+  erasedAsNull,
   type PersonKeys,
   type PersonVault,
   type Transaction,
@@ -77,12 +77,10 @@ export async function openFor(
   erased: string,
 ): Promise<string> {
   if (personId === null || !people.keys.vault.isEncrypted(value)) return value;
-  try {
-    return await people.keys.vault.decryptFor(db, personId, value, aad(column, rowId));
-  } catch (error) {
-    if (error instanceof PersonDataErasedError) return erased;
-    throw error;
-  }
+  return (
+    (await erasedAsNull(() => people.keys.vault.decryptFor(db, personId, value, aad(column, rowId)))) ??
+    erased
+  );
 }
 
 export interface OrderPersonalData {

@@ -2,7 +2,7 @@ import {
   type Database,
   ERASED_EMAIL,
   ERASED_NAME,
-  PersonDataErasedError,
+  erasedAsNull,
   sealPlaintextRows,
   type Transaction,
 } from '@bilten/platform';
@@ -26,12 +26,7 @@ const unsealed = (column: Column, marker: string) => and(notLike(column, 'p1.%')
 
 /** `seal()`, or the markers when the person was erased meanwhile (their key refuses new data). */
 async function sealedOr<T>(seal: () => Promise<T>, erased: T): Promise<T> {
-  try {
-    return await seal();
-  } catch (error) {
-    if (error instanceof PersonDataErasedError) return erased;
-    throw error;
-  }
+  return (await erasedAsNull(seal)) ?? erased;
 }
 
 async function sealOrders(tx: Transaction, people: OrdersPeople, batchSize: number): Promise<number> {
