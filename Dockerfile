@@ -11,12 +11,12 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false
 
-# Just the npm manifests (root + every workspace), paths kept. `COPY --from=manifests` below is
-# cached by content, so editing source code does not re-install, and a new workspace needs no
-# edit here.
+# Just the npm manifests (root + every workspace), paths kept, and patches/ that the install
+# applies (patch-package). `COPY --from=manifests` below is cached by content, so editing source
+# code does not re-install, and a new workspace needs no edit here.
 FROM base AS manifests
 COPY . .
-RUN find . -type f ! -name package.json ! -name package-lock.json -delete \
+RUN find . -type f ! -name package.json ! -name package-lock.json ! -path './patches/*' -delete \
  && find . -mindepth 1 -type d -empty -delete
 
 FROM base AS deps

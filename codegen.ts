@@ -18,6 +18,7 @@ const mappers: Record<string, Record<string, string>> = {
     IncidentTimelineEntry: '../db/incidents.ts#IncidentTimelineRow',
     IncidentAffectedUser: '../db/incidents.ts#IncidentAffectedUserRow',
     PrivacyRequest: '../db/privacy-requests.ts#PrivacyRequestRow',
+    UsageReport: '../domain/usage.ts#UsageReportParent',
   },
   catalog: {
     Event: 'EventRow',

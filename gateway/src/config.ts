@@ -17,6 +17,10 @@ export const gatewayEnv = serviceEnv({
     .optional(),
   GATEWAY_OPS_HOST: z.string().min(1).default('127.0.0.1'),
   GATEWAY_SANDBOX: z.enum(['on', 'off']).optional(),
+  // Watched and reloaded without a restart: the supergraph (a file, or a ConfigMap directory holding
+  // supergraph.graphql; unset: the committed one, never reloaded) and runtime settings (settings.json).
+  SUPERGRAPH_PATH: optionalFile,
+  GATEWAY_SETTINGS_PATH: optionalFile,
   IDENTITY_URL: optionalUrl,
   CATALOG_URL: optionalUrl,
   ORDERS_URL: optionalUrl,
@@ -40,6 +44,8 @@ export const gatewayEnv = serviceEnv({
   GATEWAY_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(20),
   GATEWAY_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   GATEWAY_WS_MAX_QUEUED_MESSAGES: z.coerce.number().int().min(1).max(100_000).default(100),
+  // API-key usage (usage-meter.ts) is published this often (ms): a crash loses at most one interval's counts.
+  USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   GATEWAY_TRUST_PROXY: z
     .string()
     .regex(

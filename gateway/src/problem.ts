@@ -42,6 +42,7 @@ export const PROBLEM_KINDS: Readonly<Record<ProblemCode, ProblemKind>> = {
   RATE_LIMITED: kind('RATE_LIMITED', 429, 'Too many requests'),
   CONFLICT: kind('CONFLICT', 409, 'Conflict'),
   INTERNAL: kind('INTERNAL', 500, 'Internal error'),
+  UNAVAILABLE: kind('UNAVAILABLE', 503, 'Service unavailable'),
   GRAPHQL_PARSE_FAILED: kind('GRAPHQL_PARSE_FAILED', 400, 'Operation could not be parsed'),
   GRAPHQL_VALIDATION_FAILED: kind('GRAPHQL_VALIDATION_FAILED', 400, 'Operation is not valid'),
   BAD_REQUEST: kind('BAD_REQUEST', 400, 'Bad request'),

@@ -326,6 +326,8 @@ export interface RateLimiter {
    * by the hook below (and the REST facade with it, as it runs through /graphql).
    */
   charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean>;
+  /** New policies and plans from now on (runtime settings, settings.ts); undefined: nothing is charged. */
+  configure(limits: Pick<RateLimitOptions, 'policies' | 'plans'> | undefined): void;
   close(): Promise<void>;
 }
 
@@ -337,7 +339,8 @@ export function registerRateLimits(
 ): RateLimiter {
   const store = options.redisUrl ? redisStore(options.redisUrl, options.redisTls, deps.log) : memoryStore();
   const fieldCosts = fieldCostsOf(deps.supergraphSdl);
-  const plans = options.plans ?? { [STANDARD_PLAN]: options.policies.apiKey };
+  let policies: RateLimitPolicies | undefined = options.policies;
+  let plans = options.plans ?? { [STANDARD_PLAN]: options.policies.apiKey };
   const unknownPlans = new Set<string>();
   const charges = new WeakMap<FastifyRequest, Charge>();
   const refusals = new Counter({
@@ -348,7 +351,7 @@ export function registerRateLimits(
   });
 
   /** An API key's plan and its policy: an unknown plan is the standard one (warned once per name). */
-  function planOf(name: string | undefined): [string, BucketPolicy] {
+  function planOf(name: string | undefined, policies: RateLimitPolicies): [string, BucketPolicy] {
     const plan = name ?? STANDARD_PLAN;
     const policy = plans[plan];
     if (policy) return [plan, policy];
@@ -359,12 +362,14 @@ export function registerRateLimits(
         'API key on a plan GATEWAY_RATE_LIMIT_PLANS does not name: charged as standard',
       );
     }
-    return [STANDARD_PLAN, plans[STANDARD_PLAN] ?? options.policies.apiKey];
+    return [STANDARD_PLAN, plans[STANDARD_PLAN] ?? policies.apiKey];
   }
 
   async function charge(request: FastifyRequest, reply: FastifyReply, cost: number): Promise<boolean> {
+    const now = policies;
+    if (!now) return true;
     const [kind, key, plan] = await clientOf(request, deps);
-    const [policyName, policy] = kind === 'apiKey' ? planOf(plan) : [POLICY_NAME, options.policies[kind]];
+    const [policyName, policy] = kind === 'apiKey' ? planOf(plan, now) : [POLICY_NAME, now[kind]];
     // An operation dearer than a whole bucket still runs on a full one, and empties it.
     const charged = Math.min(Math.max(1, cost), policy.capacity);
     let taken: Take;
@@ -398,7 +403,7 @@ export function registerRateLimits(
   }
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.url !== '/graphql' || request.method === 'OPTIONS') return;
+    if (request.routeOptions.url !== '/graphql' || request.method === 'OPTIONS' || !policies) return;
     const schema = deps.schema();
     const cost = graphqlRequestsOf(request).reduce(
       (sum, body) => sum + requestCost(body, schema, fieldCosts, options.maxTokens),
@@ -425,5 +430,13 @@ export function registerRateLimits(
     }
     return payload;
   });
-  return { charge, close: () => store.close() };
+  return {
+    charge,
+    configure(limits) {
+      policies = limits?.policies;
+      plans = limits?.plans ?? (limits ? { [STANDARD_PLAN]: limits.policies.apiKey } : plans);
+      unknownPlans.clear();
+    },
+    close: () => store.close(),
+  };
 }

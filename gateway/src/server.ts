@@ -23,6 +23,7 @@ import {
   redisTlsFrom,
   startOperationsServer,
   tlsFiles,
+  tracingEnabled,
 } from '@bilten/platform';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
@@ -50,12 +51,15 @@ import {
   registerRateLimits,
 } from './rate-limits.ts';
 import { registerRest } from './rest.ts';
+import { type GatewayFeatures, readOnlySwitch, watchSettings } from './settings.ts';
 import { subgraphErrorFromResponse } from './subgraph-errors.ts';
 import { registerSubgraphFiles } from './subgraph-files.ts';
 import { createSubscriptionMetrics } from './subscription-metrics.ts';
 import { attachSubscriptionServer, type SubscriptionLimits } from './subscriptions.ts';
+import { supergraphFromPath } from './supergraph-reload.ts';
 import { answerBodiesRefusedUnread } from './unread-bodies.ts';
 import { registerUnsubscribe } from './unsubscribe.ts';
+import { createUsageMeter } from './usage-meter.ts';
 import { registerProviderWebhooks } from './webhooks.ts';
 
 export interface GatewayLimits {
@@ -75,6 +79,10 @@ export interface GatewayLimits {
 
 export interface GatewayOptions {
   supergraphSdl: string;
+  /** SUPERGRAPH_PATH, holding `supergraphSdl`: watched, a changed supergraph is loaded once healthy (supergraph-reload.ts). */
+  supergraphPath?: string;
+  /** GATEWAY_SETTINGS_PATH: log level and rate limits changed at run time (settings.ts). */
+  settingsPath?: string;
   /** Where each subgraph really is, when not at the routing URL in the supergraph. */
   subgraphUrls: Partial<Record<SubgraphName, string>>;
   limits: GatewayLimits;
@@ -93,6 +101,8 @@ export interface GatewayOptions {
    */
   bus?: EventBus;
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** API-key usage metering (usage-meter.ts), on the bus: how often counts are published; default 10 s. */
+  usage?: { flushIntervalMs?: number };
   /** Proxies in front of the gateway allowed to name the client address; default: none, the TCP peer is the client. */
   trustProxy?: boolean | string[] | ((address: string, hop: number) => boolean);
   /** Token buckets charged by each /graphql request (rate-limits.ts); unset: no limit, no RateLimit headers. */
@@ -121,6 +131,10 @@ export interface RunningGateway extends RunningService {
   operationsUrl?: string;
   /** `http://host:port` of the listener redirecting to https, when there is one. */
   redirectUrl?: string;
+  /** Reads SUPERGRAPH_PATH and GATEWAY_SETTINGS_PATH again (SIGHUP). */
+  reload(): Promise<void>;
+  /** Publishes the API-key usage counted since the last flush now (usage-meter.ts); nothing without a bus. */
+  flushUsage(): Promise<void>;
 }
 
 export interface GatewayContext {
@@ -173,8 +187,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Every request to a subgraph (GraphQL and the routes passed through) shares this pool, so the
   // subgraph CA and the client certificate apply to all of them.
   const dispatcher = options.subgraphTls && subgraphDispatcher(options.subgraphTls);
+  const metrics = createServiceMetrics('gateway', { events: false });
+  const supergraph = options.supergraphPath
+    ? supergraphFromPath(options.supergraphPath, {
+        log,
+        registry: metrics.registry,
+        prepare: withoutUnenforcedSecurityFeatures,
+      })
+    : undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl: withoutUnenforcedSecurityFeatures(options.supergraphSdl),
+    supergraphSdl: supergraph ? supergraph.hook : withoutUnenforcedSecurityFeatures(options.supergraphSdl),
     logger: log,
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
@@ -184,7 +206,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         willSendRequest({ request, context }) {
           if (!request.http) return;
           request.http.headers.set('x-request-id', context.requestId);
-          request.http.headers.set('traceparent', context.traceparent);
+          // With tracing on, the fetch's own client span puts its traceparent on the request.
+          if (!tracingEnabled()) request.http.headers.set('traceparent', context.traceparent);
           if (context.authorization) request.http.headers.set('authorization', context.authorization);
           // Replaced, not appended: a client's own x-forwarded-for is its word, not a fact. Subgraphs
           // trust the last hop, i.e. the client as the gateway resolved it.
@@ -207,7 +230,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     apiSchema = schema;
   });
 
-  const metrics = createServiceMetrics('gateway', { events: false });
   let loaded = false;
   const health: HealthCheck[] = [
     {
@@ -264,7 +286,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     dispatcher,
     log,
   });
+  // Organizations' API-key calls and GraphQL cost, published for identity's usage rollups (issue 19).
+  const usageMeter =
+    options.bus &&
+    createUsageMeter({ bus: options.bus, log, credentialFor: tokens.credentialFor, ...options.usage });
   const formatError = createErrorFormatter(log);
+  // Runtime switches (GATEWAY_SETTINGS_PATH); off until the settings file turns them on.
+  const features: GatewayFeatures = { readOnly: false };
   const hideSuggestions = options.blockFieldSuggestions ? withoutSuggestions : <T>(formatted: T) => formatted;
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -279,6 +307,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     plugins: [
       ...armor.plugins,
       rejectUnplannableOperations(),
+      readOnlySwitch(features),
       // Card numbers never reach a subgraph, a cache or a log line (docs/security.md).
       cardNumberRefusal(),
       queryCostLimit(options.supergraphSdl, limits.maxCost),
@@ -289,6 +318,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       graphqlMetricsPlugin(metrics),
       operationLogPlugin(log),
       tokens.forgetAfterMutations,
+      ...(usageMeter ? [usageMeter.plugin] : []),
       // Operations that use fields on their way out get Deprecation and Sunset headers.
       deprecatedFieldHeaders(),
     ],
@@ -309,6 +339,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         registry: metrics.registry,
       },
     );
+  const settings = options.settingsPath
+    ? watchSettings(options.settingsPath, {
+        log,
+        registry: metrics.registry,
+        features,
+        rateLimiter: rateLimits,
+        rateLimits: options.rateLimits,
+      })
+    : undefined;
   mountGraphQL(app, apollo, async (request) => ({
     requestId: request.id,
     traceparent: currentRequest()!.traceparent,
@@ -408,6 +447,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const closeOnError = async (err: unknown) => {
     await app.close();
     await apollo.stop();
+    await usageMeter?.stop();
     await dispatcher?.close();
     throw err;
   };
@@ -436,7 +476,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     port,
     operationsUrl: operations?.url,
     redirectUrl: redirect?.url,
+    flushUsage: async () => usageMeter?.flush(),
+    async reload() {
+      settings?.reload();
+      await supergraph?.reload();
+    },
     async stop() {
+      settings?.close();
       await redirect?.stop();
       await subscriptions?.close();
       await hostMap.close();
@@ -445,6 +491,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await idempotency.close();
       await operations?.stop();
       await apollo.stop();
+      // After the last request drained, before the bus closes: what was counted goes out.
+      await usageMeter?.stop();
       await dispatcher?.close();
     },
   };
@@ -484,6 +532,7 @@ export function gatewayOptionsFromEnv(env: GatewayConfig, log: Logger) {
       assetUploadBytes: env.GATEWAY_ASSET_MAX_BYTES,
       subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
     },
+    usage: { flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS },
     subscriptionLimits: {
       maxPerConnection: env.GATEWAY_WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: env.GATEWAY_WS_MAX_BUFFERED_BYTES,

@@ -57,10 +57,10 @@ export function renderWaterfall(spans: WaterfallSpan[], title: string): string {
   const scale = BAR_WIDTH / Number(end - start);
   const services = [...new Set(spans.map((span) => span.service))].sort();
   const colour = (service: string) => PALETTE[services.indexOf(service) % PALETTE.length]!;
-  const height = (rows.length + 3) * ROW;
+  const height = (rows.length + 4) * ROW;
   const width = LABEL_WIDTH + BAR_WIDTH + 90;
   const lines = rows.map(({ span, depth }, index) => {
-    const y = (index + 2) * ROW;
+    const y = (index + 3) * ROW;
     const x = LABEL_WIDTH + Number(span.startNs - start) * scale;
     const barWidth = Math.max(1, Number(span.endNs - span.startNs) * scale);
     const ms = (Number(span.endNs - span.startNs) / 1e6).toFixed(1);
@@ -74,12 +74,13 @@ export function renderWaterfall(spans: WaterfallSpan[], title: string): string {
   const legend = services
     .map(
       (service, index) =>
-        `<rect x="${LABEL_WIDTH + index * 90}" y="${ROW * 0.4}" width="10" height="10" fill="${colour(service)}"/>` +
-        `<text x="${LABEL_WIDTH + index * 90 + 14}" y="${ROW * 0.4 + 10}">${escapeHtml(service)}</text>`,
+        `<rect x="${8 + index * 100}" y="${ROW * 1.4}" width="10" height="10" fill="${colour(service)}"/>` +
+        `<text x="${8 + index * 100 + 14}" y="${ROW * 1.4 + 10}">${escapeHtml(service)}</text>`,
     )
     .join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeHtml(title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="8" y="${ROW * 0.4 + 10}" font-weight="bold">${escapeHtml(title)}</text>`,
     legend,

@@ -125,7 +125,8 @@ describe('event contracts', () => {
   it('live in packages/contracts, one file per producer, named after it, each type once', async () => {
     const types: string[] = [];
     for (const producer of producers) {
-      expect(SUBGRAPHS, producer).toContain(producer);
+      // The gateway publishes too (its API-key usage, issue 19), having no outbox of its own.
+      expect([...SUBGRAPHS, 'gateway'], producer).toContain(producer);
       const contracts = Object.values(
         (await import(`../../packages/contracts/src/${producer}.ts`)) as Record<string, EventDefinition>,
       );

@@ -283,6 +283,7 @@ describe('k8s', () => {
   interface Kustomization {
     namespace?: string;
     resources?: string[];
+    components?: string[];
     configMapGenerator?: { name: string; behavior?: string; literals?: string[] }[];
     images?: { name: string }[];
     replicas?: { name: string; count: number }[];
@@ -351,10 +352,12 @@ describe('k8s', () => {
     find('Namespace', 'bilten');
   });
 
-  it('has one Deployment and one Service per service', () => {
+  it('has per service a Deployment, a Rollout of it and an active and a preview Service; per subgraph an event processor', () => {
     const names = (kind: string) => ofKind(kind).map((m) => m.metadata.name);
-    expect(names('Deployment').sort()).toEqual([...SERVICES].sort());
-    expect(names('Service').sort()).toEqual([...SERVICES].sort());
+    const processors = SUBGRAPH_NAMES.map((name) => `${name}-events`);
+    expect(names('Deployment').sort()).toEqual([...SERVICES, ...processors].sort());
+    expect(names('Rollout').sort()).toEqual([...SERVICES].sort());
+    expect(names('Service').sort()).toEqual([...SERVICES, ...SERVICES.map((s) => `${s}-preview`)].sort());
   });
 
   it('shares a ConfigMap of known variables whose URLs point at the subgraph Services', () => {
@@ -451,13 +454,19 @@ describe('k8s', () => {
   it('autoscales the gateway on CPU and keeps it available through disruptions', () => {
     const hpa = find('HorizontalPodAutoscaler', 'gateway');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' });
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      name: 'gateway',
+    });
     expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
     expect(hpa.spec.metrics).toContainEqual(
       expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) }),
     );
-    // The autoscaler owns the count; a `replicas` in the manifest would reset it on every apply.
-    expect(find('Deployment', 'gateway').spec.replicas).toBeUndefined();
+    // The autoscaler owns the count; a `replicas` in the manifest would reset it on every apply. The
+    // Deployment is the Rollout's template only (workloadRef) and keeps no pods itself.
+    expect(find('Rollout', 'gateway').spec.replicas).toBeUndefined();
+    expect(find('Deployment', 'gateway').spec.replicas).toBe(0);
     const pdb = find('PodDisruptionBudget', 'gateway');
     expect(pdb.apiVersion).toBe('policy/v1');
     expect(find('Deployment', 'gateway').spec.template.metadata.labels).toMatchObject(
@@ -594,7 +603,7 @@ describe('k8s', () => {
     };
     const patchOf = (name: string) =>
       (k.patches ?? []).flatMap((patch) =>
-        patch.target?.kind === 'Deployment' && patch.target.name === name
+        patch.target?.kind === 'Deployment' && new RegExp(`^(?:${patch.target.name})$`).test(name)
           ? (parse((patch as { patch: string }).patch) as Op[])
           : [],
       );
@@ -647,17 +656,29 @@ describe('k8s', () => {
     );
   });
 
-  describe.each(['local', 'production'])('overlay %s', (overlay) => {
+  describe.each(['local', 'staging', 'production'])('overlay %s', (overlay) => {
     const k = kustomization(`overlays/${overlay}`);
 
-    it('builds on the base and only touches what the base defines', () => {
+    it('builds on the base and only touches what the base and its components define', () => {
       expect(k.resources).toContain('../../base');
-      for (const { name } of k.replicas ?? []) {
-        find('Deployment', name);
-        // The gateway's count is its autoscaler's (patched instead).
-        expect(name).not.toBe('gateway');
+      // Every count is an autoscaler's (patched instead).
+      expect(k.replicas ?? []).toEqual([]);
+      const fromComponents = (k.components ?? []).flatMap((component) => {
+        const dir = posix.join(`overlays/${overlay}`, component);
+        return (kustomization(dir).resources ?? []).flatMap((file) =>
+          parseAllDocuments(read(`k8s/${dir}/${file}`)).map((doc) => doc.toJS() as Manifest),
+        );
+      });
+      // Targets name a kind and a name pattern (anchored, as kustomize matches them), or all of a kind.
+      for (const { target } of k.patches ?? []) {
+        const pattern = new RegExp(`^(?:${target?.name ?? '.*'})$`);
+        expect(
+          [...manifests, ...fromComponents].some(
+            (m) => m.kind === target?.kind && pattern.test(m.metadata.name),
+          ),
+          JSON.stringify(target),
+        ).toBe(true);
       }
-      for (const { target } of k.patches ?? []) find(target?.kind ?? '', target?.name ?? '');
       for (const { name } of k.images ?? []) expect(name).toBe(base.images?.[0]?.name);
       for (const generator of k.configMapGenerator ?? []) {
         expect(generator.name).toBe(sharedConfig?.name);

@@ -52,6 +52,7 @@ describe('the mapping', () => {
             'CONFLICT',
             'RATE_LIMITED',
             'INTERNAL',
+            'UNAVAILABLE',
           ] as const
         ).map((code) => [code, PROBLEM_KINDS[code].status]),
       ),
@@ -63,9 +64,10 @@ describe('the mapping', () => {
       CONFLICT: 409,
       RATE_LIMITED: 429,
       INTERNAL: 500,
+      UNAVAILABLE: 503,
     });
-    // Only an unexpected failure is a 5xx: every code a client's request can cause is a 4xx.
-    expect(codes.filter((code) => PROBLEM_KINDS[code].status >= 500)).toEqual(['INTERNAL']);
+    // Only our failures are a 5xx (unexpected, or a dependency out of reach): every code a client's request can cause is a 4xx.
+    expect(codes.filter((code) => PROBLEM_KINDS[code].status >= 500)).toEqual(['INTERNAL', 'UNAVAILABLE']);
   });
 
   it('builds the body: field errors only for validation', () => {

@@ -4,6 +4,7 @@ import {
   personalDataErasedPayload,
   personalDataExportedPayload,
   securityEventsPayload,
+  usageJumpedPayload,
 } from './define.ts';
 
 // Branding's events: every service that renders for an organization (messaging's mails and
@@ -110,4 +111,11 @@ export const personalDataErased = defineEvent({
   type: 'bilten.branding.personal_data.erased',
   aggregateType: 'privacy_request',
   payload: personalDataErasedPayload,
+});
+
+/** An organization's usage of a metric branding meters jumped in one hour (issue 19): messaging tells the platform admins. */
+export const usageJumped = defineEvent({
+  type: 'bilten.branding.usage.jumped',
+  aggregateType: 'organization',
+  payload: usageJumpedPayload,
 });

@@ -107,3 +107,30 @@ export const personalDataErasedPayload = z.object({
   /** Rows per table erased or anonymized, e.g. `{ "orders.anonymized": 3 }`: counts only. */
   summary: z.record(z.string().max(100), z.number().int().min(0)),
 });
+
+/** What usage metering counts per organization (issue 19, R10.5), each metered by the subgraph that does it. */
+export const USAGE_METRICS = [
+  'api_calls',
+  'graphql_cost',
+  'tickets_sold',
+  'emails',
+  'sms',
+  'pushes',
+  'webhook_deliveries',
+  'storage_bytes',
+] as const;
+export type UsageMetric = (typeof USAGE_METRICS)[number];
+
+/**
+ * An organization used a metric far above its trailing mean in one hour: each metering subgraph
+ * publishes its own contract with this payload, once per (organization, metric, hour); messaging
+ * tells the platform admins.
+ */
+export const usageJumpedPayload = z.object({
+  organizationId: z.uuid(),
+  metric: z.enum(USAGE_METRICS),
+  /** The complete hour that jumped (its start, UTC). */
+  hour: z.iso.datetime({ offset: true }),
+  quantity: z.number().int(),
+  trailingHourlyMean: z.number().min(0),
+});

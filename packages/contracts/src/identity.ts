@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent } from './define.ts';
+import { defineEvent, usageJumpedPayload } from './define.ts';
 
 /**
  * Identity normalizes addresses before it publishes them; consumers send mail to them, so the
@@ -312,4 +312,46 @@ export const accountErasureRequested = defineEvent({
   type: 'bilten.identity.account_erasure.requested',
   aggregateType: 'privacy_request',
   payload: z.object({ requestId: z.uuid(), userId: z.uuid(), email: emailAddress }),
+});
+
+/**
+ * A metering subgraph saw an organization's usage jump (its `usageJumped`, issue 19): identity
+ * names the platform admins, messaging tells them in-app. One per (organization, metric, hour).
+ */
+export const usageAlertRaised = defineEvent({
+  type: 'bilten.identity.usage_alert.raised',
+  aggregateType: 'organization',
+  payload: usageJumpedPayload.extend({ recipients: mailRecipients }),
+});
+
+/** An organization's usage of a metric identity meters jumped in one hour (issue 19): messaging tells the platform admins. */
+export const usageJumped = defineEvent({
+  type: 'bilten.identity.usage.jumped',
+  aggregateType: 'organization',
+  payload: usageJumpedPayload,
+});
+
+/**
+ * An Alertmanager alert fired or resolved (issue 19, identity's POST /internal/alertmanager):
+ * messaging tells the platform admins in-app. One per (fingerprint, startsAt, status), so
+ * Alertmanager's repeat notifications publish nothing new.
+ */
+export const platformAlertRaised = defineEvent({
+  type: 'bilten.identity.platform_alert.raised',
+  aggregateType: 'platform_alert',
+  payload: z.object({
+    alertname: z.string().min(1).max(200),
+    status: z.enum(['firing', 'resolved']),
+    /** The alert's `severity` label (critical, warning, ...), null when it has none. */
+    severity: z.string().min(1).max(64).nullable(),
+    /** The alert's `service` label, null when it concerns no one service. */
+    service: z.string().min(1).max(100).nullable(),
+    summary: z.string().min(1).max(1000),
+    /** The alert's `runbook` (or `runbook_url`) annotation: a URL or a path in the repository. */
+    runbook: z.string().min(1).max(500).nullable(),
+    startsAt: z.iso.datetime({ offset: true }),
+    /** Alertmanager's fingerprint of the alert's labels. */
+    fingerprint: z.string().min(1).max(64),
+    recipients: mailRecipients,
+  }),
 });

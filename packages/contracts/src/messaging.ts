@@ -5,6 +5,7 @@ import {
   personalDataErasedPayload,
   personalDataExportedPayload,
   securityEventsPayload,
+  usageJumpedPayload,
 } from './define.ts';
 
 /**
@@ -83,4 +84,11 @@ export const personalDataErased = defineEvent({
   type: 'bilten.messaging.personal_data.erased',
   aggregateType: 'privacy_request',
   payload: personalDataErasedPayload,
+});
+
+/** An organization's usage of a metric messaging meters jumped in one hour (issue 19): messaging tells the platform admins. */
+export const usageJumped = defineEvent({
+  type: 'bilten.messaging.usage.jumped',
+  aggregateType: 'organization',
+  payload: usageJumpedPayload,
 });

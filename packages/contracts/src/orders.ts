@@ -5,6 +5,7 @@ import {
   personalDataErasedPayload,
   personalDataExportedPayload,
   securityEventsPayload,
+  usageJumpedPayload,
 } from './define.ts';
 
 const money = z.object({ amount: z.number().int().nonnegative(), currency: z.string().length(3) });
@@ -258,4 +259,11 @@ export const personalDataErased = defineEvent({
   type: 'bilten.orders.personal_data.erased',
   aggregateType: 'privacy_request',
   payload: personalDataErasedPayload,
+});
+
+/** An organization's usage of a metric orders meters jumped in one hour (issue 19): messaging tells the platform admins. */
+export const usageJumped = defineEvent({
+  type: 'bilten.orders.usage.jumped',
+  aggregateType: 'organization',
+  payload: usageJumpedPayload,
 });

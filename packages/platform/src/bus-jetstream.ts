@@ -43,6 +43,8 @@ export interface JetStreamBusOptions {
   stream: string;
   /** Prepended to every subject; lets tests and environments share one server without crosstalk. */
   subjectPrefix: string;
+  /** Servers holding a copy of each stream (default 1); an existing stream is raised to it. */
+  replicas?: number;
   name: string;
   log: Logger;
   /** Messages handled at once per subscription (one at a time per aggregate). */
@@ -122,8 +124,9 @@ export async function connectJetStreamBus(options: JetStreamBusOptions): Promise
 
   const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: REQUEST_TIMEOUT_MS });
   const js: JetStreamClient = jetstream(nc, { timeout: REQUEST_TIMEOUT_MS });
-  await ensureStream(jsm, stream, [`${subjectPrefix}bilten.>`], STREAM_RETENTION_MS.events);
-  await ensureStream(jsm, dlqStream, [`${dlqSubjectRoot}.>`], STREAM_RETENTION_MS.deadLetters);
+  const replicas = options.replicas ?? 1;
+  await ensureStream(jsm, stream, [`${subjectPrefix}bilten.>`], STREAM_RETENTION_MS.events, replicas);
+  await ensureStream(jsm, dlqStream, [`${dlqSubjectRoot}.>`], STREAM_RETENTION_MS.deadLetters, replicas);
   const running: Array<{ durableName: string; messages: ConsumerMessages; idle: () => Promise<void> }> = [];
   const following = new Set<ConsumerMessages>();
 
@@ -379,9 +382,20 @@ function headersOf(h: MsgHdrs | undefined): Record<string, string> {
   return result;
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], maxAgeMs: number) {
-  // An existing stream gets the current settings too, so a retention change reaches old streams.
-  const settings = { subjects, duplicate_window: nanos(DUPLICATE_WINDOW_MS), max_age: nanos(maxAgeMs) };
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string[],
+  maxAgeMs: number,
+  replicas: number,
+) {
+  // An existing stream gets the current settings too, so a retention or replica change reaches it.
+  const settings = {
+    subjects,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    max_age: nanos(maxAgeMs),
+    num_replicas: replicas,
+  };
   try {
     await jsm.streams.info(name);
     await jsm.streams.update(name, settings);

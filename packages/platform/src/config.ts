@@ -86,6 +86,8 @@ export const platformEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('BILTEN'),
+  // Copies of the stream (and its dead letters) in a JetStream cluster: 3 in production, 1 alone.
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   NATS_SUBJECT_PREFIX: z
     .string()
     .regex(/^([a-z0-9_-]+\.)*$/, 'must be empty or dot-terminated tokens, e.g. "staging."')
@@ -107,6 +109,14 @@ export const platformEnv = z.object({
   REDIS_TLS_CA_FILE: optionalFile,
   REDIS_TLS_CERT_FILE: optionalFile,
   REDIS_TLS_KEY_FILE: optionalFile,
+  // Tracing (tracing.ts), by OpenTelemetry's standard names: off unless an endpoint is set.
+  /** The OTLP/HTTP collector's base URL (traces go to `<url>/v1/traces`); unset: no tracing at all. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  /** The share of new traces kept (0–1); a request whose caller sampled it is always kept. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /** The process's `service.name`; default: the service it runs (`bilten` for `npm start`). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 export type PlatformEnv = z.infer<typeof platformEnv>;
 

@@ -14,7 +14,9 @@ import {
   type Verdict,
 } from './events.ts';
 import type { Logger } from './logger.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import { exemplarOf, type ServiceMetrics } from './metrics.ts';
+import { requestContext } from './request-context.ts';
+import { consumerSpanOptions, inSpan, traceparentOf } from './tracing.ts';
 
 /** A durable handler of one event type; its effect commits with the inbox row in `tx`. */
 export interface EventConsumer<S extends z.ZodType = z.ZodType> {
@@ -273,65 +275,78 @@ export function eventSubscription<S extends z.ZodType>(
     durableName,
     subject: consumer.event.type,
     keyOf: (message) => message.headers[HEADER.aggregateId] ?? '',
-    async handle(message): Promise<Verdict> {
-      let event: DomainEvent<z.output<S>>;
-      try {
-        event = decodeEvent(message.data, consumer.event);
-      } catch (err) {
-        metrics.events.deadLettered.inc(labels);
-        log.error({ err, consumer: durableName, subject: message.subject }, 'malformed event dead-lettered');
-        return { kind: 'dead-letter', reason: (err as MalformedEventError).message };
-      }
-      if (consumer.ordered && !(HEADER.replay in message.headers)) {
-        const delayMs = blockedDelay(event);
-        if (delayMs !== undefined) {
-          metrics.events.heldBack.inc(labels);
-          return { kind: 'hold', delayMs };
-        }
-      }
-      const stopTimer = metrics.events.handlerDuration.startTimer({ consumer: durableName });
-      try {
-        const outcome = await apply(event, message);
-        if (outcome === 'held') {
-          metrics.events.heldBack.inc(labels);
-          return { kind: 'hold', delayMs: Math.min(1_000, 20 * message.deliveryCount) };
-        }
-        forget(event);
-        if (blocked.get(aggregateKey(event))?.sequence === event.sequence)
-          blocked.delete(aggregateKey(event));
-        metrics.events[outcome === 'applied' ? 'consumed' : 'duplicates'].inc(labels);
-        if (options.loseAckAfterCommit?.(event)) return { kind: 'retry', delayMs: 0 };
-        return { kind: 'ack' };
-      } catch (err) {
-        metrics.events.failed.inc(labels);
-        const reason = err instanceof Error ? err.message : String(err);
-        const attempts = countFailure(event);
-        if (attempts >= maxDeliveries) {
-          forget(event);
-          // Later events of this aggregate must not wait for one that will not come.
-          if (consumer.ordered) {
-            await db.transaction((tx) => advancePositions(tx, [event]));
-            blocked.delete(aggregateKey(event));
-          }
-          metrics.events.deadLettered.inc(labels);
-          log.error(
-            { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
-            'event dead-lettered',
-          );
-          return { kind: 'dead-letter', reason };
-        }
-        metrics.events.retried.inc(labels);
-        log.warn(
-          { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
-          'event handling failed',
-        );
-        const delayMs = retryDelayMs(attempts);
-        if (consumer.ordered)
-          blocked.set(aggregateKey(event), { sequence: event.sequence, until: Date.now() + delayMs });
-        return { kind: 'retry', delayMs };
-      } finally {
-        stopTimer();
-      }
-    },
+    handle: (message) =>
+      // A span per delivery, continuing the producer's trace; what the handler logs and publishes
+      // carries it on, as a request's would.
+      inSpan(
+        options.service,
+        `process ${message.subject}`,
+        consumerSpanOptions(message.headers[HEADER.traceparent], message.subject),
+        (span) => {
+          if (!span) return handle(message);
+          const requestId = message.headers[HEADER.requestId] ?? durableName;
+          return requestContext.run({ requestId, traceparent: traceparentOf(span) }, () => handle(message));
+        },
+      ),
   };
+
+  async function handle(message: IncomingMessage): Promise<Verdict> {
+    let event: DomainEvent<z.output<S>>;
+    try {
+      event = decodeEvent(message.data, consumer.event);
+    } catch (err) {
+      metrics.events.deadLettered.inc(labels);
+      log.error({ err, consumer: durableName, subject: message.subject }, 'malformed event dead-lettered');
+      return { kind: 'dead-letter', reason: (err as MalformedEventError).message };
+    }
+    if (consumer.ordered && !(HEADER.replay in message.headers)) {
+      const delayMs = blockedDelay(event);
+      if (delayMs !== undefined) {
+        metrics.events.heldBack.inc(labels);
+        return { kind: 'hold', delayMs };
+      }
+    }
+    const stopTimer = metrics.events.handlerDuration.startTimer({ consumer: durableName }, {});
+    try {
+      const outcome = await apply(event, message);
+      if (outcome === 'held') {
+        metrics.events.heldBack.inc(labels);
+        return { kind: 'hold', delayMs: Math.min(1_000, 20 * message.deliveryCount) };
+      }
+      forget(event);
+      if (blocked.get(aggregateKey(event))?.sequence === event.sequence) blocked.delete(aggregateKey(event));
+      metrics.events[outcome === 'applied' ? 'consumed' : 'duplicates'].inc(labels);
+      if (options.loseAckAfterCommit?.(event)) return { kind: 'retry', delayMs: 0 };
+      return { kind: 'ack' };
+    } catch (err) {
+      metrics.events.failed.inc(labels);
+      const reason = err instanceof Error ? err.message : String(err);
+      const attempts = countFailure(event);
+      if (attempts >= maxDeliveries) {
+        forget(event);
+        // Later events of this aggregate must not wait for one that will not come.
+        if (consumer.ordered) {
+          await db.transaction((tx) => advancePositions(tx, [event]));
+          blocked.delete(aggregateKey(event));
+        }
+        metrics.events.deadLettered.inc(labels);
+        log.error(
+          { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
+          'event dead-lettered',
+        );
+        return { kind: 'dead-letter', reason };
+      }
+      metrics.events.retried.inc(labels);
+      log.warn(
+        { err, consumer: durableName, event: event.id, deliveries: message.deliveryCount },
+        'event handling failed',
+      );
+      const delayMs = retryDelayMs(attempts);
+      if (consumer.ordered)
+        blocked.set(aggregateKey(event), { sequence: event.sequence, until: Date.now() + delayMs });
+      return { kind: 'retry', delayMs };
+    } finally {
+      stopTimer(undefined, exemplarOf());
+    }
+  }
 }

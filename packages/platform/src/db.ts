@@ -7,6 +7,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { DomainError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { endWhenSettled, startStatementSpan } from './tracing.ts';
 
 export type Sql = postgres.Sql;
 export type Database = PostgresJsDatabase<Record<string, never>>;
@@ -71,7 +72,14 @@ export function connectDatabase({
     ...(ssl && { ssl }),
     max: poolSize,
     idle_timeout: 30,
-    connect_timeout: 5,
+    // While the server is down or failing over, a request fails fast with UNAVAILABLE instead of
+    // waiting 30 s: a connection not ready in 2 s would not be in time for its request anyway.
+    connect_timeout: 2,
+    // postgres.js waits up to 20 s (growing with each failed attempt) before opening a connection
+    // again, and queries wait all of it: a failed attempt fails only the one query it was for, the
+    // rest (requests and background pollers) wait for the next. Attempts are made only for waiting
+    // queries, so a short, capped delay does not spin, and the services are back with the server.
+    backoff: (retries) => Math.min(0.05 * retries, 0.25),
     // The array-type lookup postgres.js runs on connect rejects unhandled when that connection
     // drops mid-query (it would crash the process); drizzle parses and serializes arrays itself.
     fetch_types: false,
@@ -122,13 +130,19 @@ function preparingStatements(sql: Sql): Sql {
     get(target, property) {
       if (property === 'unsafe') {
         const unsafe = target.unsafe as unknown as Unsafe;
-        return (query: string, parameters?: unknown[], options?: { prepare?: boolean }) =>
-          unsafe.call(
+        return (query: string, parameters?: unknown[], options?: { prepare?: boolean }) => {
+          const pending = unsafe.call(
             target,
             query,
             parameters,
             parameters?.length ? { ...options, prepare: true } : options,
-          );
+          ) as PromiseLike<unknown>;
+          // Every drizzle statement passes here: its span (tracing on) ends when it settles.
+          // postgres.js sends a query a tick after it is awaited, so drizzle's `.values()` still applies.
+          const span = startStatementSpan(query);
+          if (span) endWhenSettled(span, pending);
+          return pending;
+        };
       }
       if (property === 'begin' || property === 'savepoint') {
         // A transaction runs its queries on its own client, which must prepare too.

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'CONFLICT',
   'INTERNAL',
+  'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -81,6 +82,15 @@ export function createErrorFormatter(log: Logger) {
       );
       return { ...formatted, extensions };
     }
+    if (isConnectionLost(original)) {
+      log.warn({ err: original, path: formatted.path }, 'database unavailable');
+      return {
+        message: 'the service is unavailable for a moment; try again shortly',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'UNAVAILABLE' },
+      };
+    }
     log.error({ err: original, path: formatted.path }, 'unexpected error');
     return {
       message: 'Internal error',
@@ -89,4 +99,33 @@ export function createErrorFormatter(log: Logger) {
       extensions: { code: 'INTERNAL' },
     };
   };
+}
+
+/**
+ * postgres.js's codes for a connection it could not open or lost, and PostgreSQL's for a server
+ * going away: class 08 (connection exception), 57P01-57P03 (shut down, crashed, not accepting
+ * connections yet). Fast shutdown ends sessions with 57P01, and a stopped server refuses.
+ */
+const CONNECTION_LOST = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/** Whether `err` (or what it wraps: drizzle keeps the driver's error as `cause`) says the database is out of reach. */
+export function isConnectionLost(err: unknown): boolean {
+  for (let current = err, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_LOST.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

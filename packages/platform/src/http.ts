@@ -1,5 +1,6 @@
 import type { ApolloServer, BaseContext } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import { context as otelContext } from '@opentelemetry/api';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -7,10 +8,18 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
+import { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import { acceptsOpenMetrics, exemplarOf, openMetricsText, type ServiceMetrics } from './metrics.ts';
 import { requestContext, requestIdFrom, traceparentFrom } from './request-context.ts';
 import { addSecurityHeaders } from './security-headers.ts';
+import { endServerSpan, type ServerSpan, startServerSpan } from './tracing.ts';
+
+/** Probes and scrapes: frequent, and nothing to follow in a trace. */
+const UNTRACED_ROUTES = new Set(['/livez', '/readyz', '/metrics']);
+
+/** Each request's server span (tracing on), from onRequest to onResponse. */
+const serverSpans = new WeakMap<FastifyRequest, ServerSpan>();
 
 export interface HealthCheck {
   name: string;
@@ -76,17 +85,32 @@ export function createHttpApp({
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // `close` comes once per response, answered or abandoned by the client (onResponse misses those).
+    metrics.httpInFlight.inc();
+    reply.raw.once('close', () => metrics.httpInFlight.dec());
+    const route = request.routeOptions.url;
+    if (route && !UNTRACED_ROUTES.has(route)) {
+      const server = startServerSpan(metrics.service, {
+        method: request.method,
+        route,
+        headers: request.headers,
+      });
+      if (server) serverSpans.set(request, server);
+    }
   });
   addSecurityHeaders(app);
   app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe(
-      {
+    const server = serverSpans.get(request);
+    if (server) endServerSpan(server, reply.statusCode);
+    metrics.httpDuration.observe({
+      labels: {
         method: metrics.methodLabel(request.method),
         route: request.routeOptions.url ?? 'unmatched',
         status: String(reply.statusCode),
       },
-      reply.elapsedTime / 1000,
-    );
+      value: reply.elapsedTime / 1000,
+      exemplarLabels: exemplarOf(server?.span),
+    });
   });
 
   // Bad bodies (malformed JSON, too large, wrong type) answer in the GraphQL error shape.
@@ -130,7 +154,12 @@ function registerHealthRoutes(app: FastifyInstance, health: HealthCheck[]) {
 }
 
 function registerMetricsRoute(app: FastifyInstance, metrics: ServiceMetrics) {
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    // Exemplars exist only in OpenMetrics; Prometheus text stays the default.
+    if (acceptsOpenMetrics(request.headers.accept)) {
+      reply.header('content-type', Registry.OPENMETRICS_CONTENT_TYPE);
+      return openMetricsText(metrics.registry);
+    }
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -167,7 +196,10 @@ export async function startOperationsServer(options: {
   return { url: `http://${host}:${port}`, port, stop: () => app.close() };
 }
 
-/** Mounts Apollo on `/graphql`, running each request inside its correlation context. */
+/**
+ * Mounts Apollo on `/graphql`, running each request inside its correlation context and, with
+ * tracing on, inside its server span (so log lines carry the exported trace id).
+ */
 export function mountGraphQL<Context extends BaseContext>(
   app: FastifyInstance,
   apollo: ApolloServer<Context>,
@@ -178,8 +210,13 @@ export function mountGraphQL<Context extends BaseContext>(
     method: ['GET', 'POST', 'OPTIONS'],
     url: '/graphql',
     handler(request, reply) {
-      const store = { requestId: request.id, traceparent: traceparentFrom(request.headers.traceparent) };
-      return requestContext.run(store, () => handler.call(this, request as never, reply as never));
+      const server = serverSpans.get(request);
+      const traceparent = server?.traceparent ?? traceparentFrom(request.headers.traceparent);
+      const serve = () =>
+        requestContext.run({ requestId: request.id, traceparent }, () =>
+          handler.call(this, request as never, reply as never),
+        );
+      return server ? otelContext.with(server.context, serve) : serve();
     },
   });
 }

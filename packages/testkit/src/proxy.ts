@@ -2,18 +2,21 @@ import net from 'node:net';
 
 /**
  * A TCP proxy on loopback for fault injection: `refuse()` closes it like a dead host,
- * `hang()` accepts connections and never answers, `restore()` forwards again.
+ * `hang()` accepts connections and never answers, `delay(ms)` holds every answer back by `ms`
+ * (a slow upstream), `restore()` forwards again at full speed.
  */
 export interface FaultProxy {
   port: number;
   refuse(): Promise<void>;
   hang(): void;
+  delay(ms: number): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
   let mode: 'forward' | 'hang' = 'forward';
+  let delayMs = 0;
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -25,8 +28,13 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     if (mode === 'hang') return;
     const upstream = net.connect(target.port, target.host);
     track(upstream);
-    client.pipe(upstream).pipe(client);
-    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    // Chunks keep their order: each waits the same time after the one before it arrived.
+    upstream.on('data', (chunk: Buffer) => {
+      if (!delayMs) return void client.write(chunk);
+      setTimeout(() => client.writable && client.write(chunk), delayMs);
+    });
+    upstream.on('close', () => (delayMs ? setTimeout(() => client.destroy(), delayMs) : client.destroy()));
     client.on('close', () => upstream.destroy());
   };
   let server = net.createServer(handle);
@@ -49,8 +57,12 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     hang() {
       mode = 'hang';
     },
+    delay(ms) {
+      delayMs = ms;
+    },
     async restore() {
       mode = 'forward';
+      delayMs = 0;
       if (!server.listening) {
         server = net.createServer(handle);
         await listen(port);

@@ -1,4 +1,4 @@
-import { dataEncryptionEnv, optionalUrl, port, serviceEnv } from '@bilten/platform';
+import { dataEncryptionEnv, optionalUrl, port, serviceEnv, usageJumpEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -68,5 +68,7 @@ export const brandingEnv = serviceEnv({
   CERTIFICATE_JOB_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000),
   /** First retry delay after a failed issue or renewal; doubles per attempt (with jitter), capped at a day. */
   CERTIFICATE_RETRY_BASE_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000),
+  // The usage jump watch (platform usage.ts, issue 19).
+  ...usageJumpEnv,
 });
 export type BrandingConfig = z.infer<typeof brandingEnv>;

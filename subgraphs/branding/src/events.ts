@@ -18,6 +18,7 @@ export {
   personalDataErased,
   personalDataExported,
   securityEventsRecorded,
+  usageJumped,
 } from '@bilten/contracts/branding';
 
 // It consumes identity's organization.created to give each organization its default kit, and its

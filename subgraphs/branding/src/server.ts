@@ -1,4 +1,11 @@
-import { ConfigError, defineSubgraph, type EncryptedColumn, keyRingFromEnv } from '@bilten/platform';
+import {
+  ConfigError,
+  defineSubgraph,
+  type EncryptedColumn,
+  keyRingFromEnv,
+  startUsageJumpWatch,
+  usageJumpRulesOf,
+} from '@bilten/platform';
 import { createCertificateMetrics } from './adapters/acme.ts';
 import { registerAcmeChallengeRoute } from './adapters/acme-routes.ts';
 import { registerAssetRoutes } from './adapters/asset-routes.ts';
@@ -13,7 +20,7 @@ import {
   CERTIFICATE_CHAIN_COLUMN,
   CERTIFICATE_KEY_COLUMN,
 } from './db/certificates.ts';
-import { eventStore } from './db/schema.ts';
+import { eventStore, usage } from './db/schema.ts';
 import { certificateAuthorityOf, startCertificateJob } from './domain/certificates.ts';
 import * as published from './events.ts';
 import { consumers } from './events.ts';
@@ -77,11 +84,25 @@ export const brandingSubgraph = defineSubgraph({
         registerAcmeChallengeRoute(app, { db });
       },
       // Without ACME_DIRECTORY_URL no certificate is requested (a TLS proxy or cert-manager does it).
-      background: ({ db: jobDb, outbox, log, registry }) => {
+      // And usage jumps announced (platform usage.ts, issue 19).
+      background: (deps) => {
+        const { db: jobDb, outbox, log, registry } = deps;
+        const jobs = [
+          startUsageJumpWatch(deps, {
+            tables: usage,
+            event: published.usageJumped,
+            rules: usageJumpRulesOf(config),
+            intervalMs: config.USAGE_JUMP_CHECK_MS,
+          }),
+        ];
         const certificates = services.certificates;
-        if (!certificates) return { stop: async () => {} };
-        certificates.metrics.register(registry);
-        return startCertificateJob({ ...certificates, db: jobDb, outbox, log }, config.CERTIFICATE_JOB_MS);
+        if (certificates) {
+          certificates.metrics.register(registry);
+          jobs.push(
+            startCertificateJob({ ...certificates, db: jobDb, outbox, log }, config.CERTIFICATE_JOB_MS),
+          );
+        }
+        return { stop: async () => void (await Promise.all(jobs.map((job) => job.stop()))) };
       },
     };
   },

@@ -6,8 +6,46 @@ import {
   personKeysEnv,
   port,
   serviceEnv,
+  USAGE_METRICS,
+  usageJumpEnv,
 } from '@bilten/platform';
 import { z } from 'zod';
+
+/**
+ * The price sheet usage reports are estimated with (issue 19): per-unit prices in minor units of
+ * `currency`, fractions allowed (an API call at 0.01 is 1 cent per 100 calls); a metric it leaves
+ * out costs nothing. Storage is priced per byte stored at the month's end.
+ */
+const priceSheet = z
+  .string()
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.object({
+      currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code'),
+      unitPrices: z.partialRecord(z.enum(USAGE_METRICS), z.number().min(0)),
+    }),
+  );
+
+export const DEFAULT_PRICE_SHEET = JSON.stringify({
+  currency: 'EUR',
+  unitPrices: {
+    api_calls: 0.01,
+    graphql_cost: 0.0001,
+    tickets_sold: 5,
+    emails: 0.1,
+    sms: 6,
+    pushes: 0.01,
+    webhook_deliveries: 0.01,
+    storage_bytes: 0.000002,
+  },
+});
 
 /** Identity's variables: the kit's common ones, its port, key encryption, sign-up limits, the first admin. */
 export const identityEnv = serviceEnv({
@@ -56,5 +94,17 @@ export const identityEnv = serviceEnv({
     .int()
     .min(100)
     .default(15 * 60_000),
+  USAGE_PRICE_SHEET: priceSheet.prefault(DEFAULT_PRICE_SHEET),
+  /**
+   * The bearer token Alertmanager's webhook presents at POST /internal/alertmanager (issue 19);
+   * unset (or empty), the route answers 503 and no alert reaches the admins in-app.
+   */
+  ALERTMANAGER_WEBHOOK_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .or(z.literal('').transform(() => undefined))
+    .optional(),
+  // The usage jump watch (platform usage.ts): API calls and GraphQL cost here.
+  ...usageJumpEnv,
 });
 export type IdentityConfig = z.infer<typeof identityEnv>;

@@ -8,6 +8,7 @@ import type {
   SubgraphContext,
 } from '@bilten/platform';
 import type { PasswordHasher } from './adapters/password-hasher.ts';
+import type { IdentityConfig } from './config.ts';
 import { createLoaders } from './db/loaders.ts';
 import type { SecurityMonitor } from './domain/security-monitoring.ts';
 import type { SignInProofs } from './domain/sign-in-proofs.ts';
@@ -34,6 +35,8 @@ export interface IdentityServices {
   guestVault: PersonVault;
   /** PUBLIC_GATEWAY_URL: the base of data export download links. */
   publicGatewayUrl: string;
+  /** USAGE_PRICE_SHEET: what usage reports' estimated costs are priced with (domain/usage.ts). */
+  usagePrices: IdentityConfig['USAGE_PRICE_SHEET'];
 }
 
 export type Context = SubgraphContext<ReturnType<typeof createLoaders>> & IdentityServices;

@@ -7,6 +7,7 @@ import { closureConsumers } from './domain/organization-closure.ts';
 import { passwordResetConsumer } from './domain/passwords-reset.ts';
 import { privacyAnswerConsumers } from './domain/privacy-saga.ts';
 import { securityEventConsumers } from './domain/security-monitoring.ts';
+import { gatewayUsageConsumer, usageJumpConsumers } from './domain/usage.ts';
 
 /** What identity publishes; the contracts themselves live in packages/contracts. */
 export {
@@ -28,9 +29,12 @@ export {
   organizationUpdated,
   passwordResetRequested,
   passwordResetRequestedForAddress,
+  platformAlertRaised,
   registrationForTakenAddress,
   securityAlertRaised,
   sessionsRevoked,
+  usageAlertRaised,
+  usageJumped,
   userEmailChanged,
   userRegistered,
 } from '@bilten/contracts/identity';
@@ -56,5 +60,9 @@ export const consumers: ConsumerFactory<IdentityConfig, IdentityServices> = ({
     ...securityEventConsumers(securityMonitor),
     // The other services' answers to privacy requests (issue 18): export parts and erasures.
     ...privacyAnswerConsumers({ outbox, log, dataKeys: keyRingFromEnv(config), personKeys, guestVault }),
+    // The gateway's counts of API-key calls, into the usage rollups (issue 19).
+    gatewayUsageConsumer as EventConsumer,
+    // Every metering subgraph's usage jumps, as alerts to the platform admins.
+    ...usageJumpConsumers({ outbox, personKeys }),
   ];
 };

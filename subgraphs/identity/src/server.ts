@@ -10,13 +10,16 @@ import {
   linkTokenSeal,
   personKeysFromEnv,
   plainTextReply,
+  startUsageJumpWatch,
+  usageJumpRulesOf,
 } from '@bilten/platform';
+import { registerAlertmanagerWebhook } from './adapters/alertmanager-webhook.ts';
 import { createPasswordHasher } from './adapters/password-hasher.ts';
 import { type IdentityConfig, identityEnv } from './config.ts';
 import { createContext, type IdentityServices } from './context.ts';
 import { sealPlaintextClientData } from './db/client-data.ts';
 import { sealPlaintextInvitations } from './db/invitations.ts';
-import { eventStore, personKeys } from './db/schema.ts';
+import { eventStore, personKeys, usage } from './db/schema.ts';
 import { sealPlaintextUsers } from './db/users.ts';
 import { startAuditAnchor } from './domain/access-log.ts';
 import { exchangeApiKey } from './domain/api-keys.ts';
@@ -29,6 +32,7 @@ import { startSecurityEventsRetention } from './domain/security-retention.ts';
 import { currentAccessToken } from './domain/sessions.ts';
 import { createSignInProofs } from './domain/sign-in-proofs.ts';
 import { openSigningKeys } from './domain/signing-keys.ts';
+import * as published from './events.ts';
 import { consumers } from './events.ts';
 import { resolvers } from './resolvers/index.ts';
 
@@ -69,6 +73,7 @@ export const identitySubgraph = defineSubgraph({
       securityMonitor,
       dataKeys: keyRingFromEnv(config),
       publicGatewayUrl: config.PUBLIC_GATEWAY_URL,
+      usagePrices: config.USAGE_PRICE_SHEET,
       personKeys: keysOfPersons,
       // Invitees are keyed by their address's blind index: they may come back after an erasure.
       guestVault: personKeysFromEnv(db, personKeys, config, { renewAfterShred: true }).vault,
@@ -105,7 +110,14 @@ export const identitySubgraph = defineSubgraph({
         const deadlines = startRegulatorDeadlineWatch(deps, 30_000);
         // Security events past SECURITY_EVENTS_RETENTION_DAYS deleted (domain/security-retention.ts).
         const retention = startSecurityEventsRetention(deps, config.SECURITY_EVENTS_RETENTION_DAYS);
-        const sweeps = [anchor, privacy, deadlines, retention];
+        // API calls and GraphQL cost jumps announced (platform usage.ts, issue 19).
+        const usageJumps = startUsageJumpWatch(deps, {
+          tables: usage,
+          event: published.usageJumped,
+          rules: usageJumpRulesOf(config),
+          intervalMs: config.USAGE_JUMP_CHECK_MS,
+        });
+        const sweeps = [anchor, privacy, deadlines, retention, usageJumps];
         return { stop: () => Promise.all(sweeps.map((sweep) => sweep.stop())).then(() => undefined) };
       },
       routes(app) {
@@ -147,6 +159,14 @@ export const identitySubgraph = defineSubgraph({
           reply.header('cache-control', 'no-store');
           if (!exchanged) return reply.status(401).send({ error: 'invalid API key' });
           return exchanged;
+        });
+        // Alertmanager's webhook: the alerts, in-app to the platform admins (issue 19).
+        registerAlertmanagerWebhook(app, {
+          db,
+          outbox,
+          personKeys: services.personKeys,
+          log,
+          token: config.ALERTMANAGER_WEBHOOK_TOKEN,
         });
         // For the gateway: a user's access token in, the same caller's token with the roles,
         // memberships and session state of now out (see currentAccessToken). Not public either.

@@ -5,6 +5,7 @@ import {
   personKeysEnv,
   port,
   serviceEnv,
+  usageJumpEnv,
 } from '@bilten/platform';
 import { z } from 'zod';
 
@@ -86,6 +87,8 @@ export const messagingEnv = serviceEnv({
   WEBHOOK_POLL_MS: z.coerce.number().int().min(10).default(1_000),
   /** How long an endpoint has to answer one delivery. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  // The usage jump watch (platform usage.ts, issue 19).
+  ...usageJumpEnv,
 });
 export type MessagingConfig = z.infer<typeof messagingEnv>;
 

@@ -17,8 +17,10 @@ import { eventWorkflowConsumers } from './domain/event-workflows.ts';
 import { organizationClosedConsumer } from './domain/followers.ts';
 import { orderBookConsumers } from './domain/order-book.ts';
 import { messagingPersonalDataSteps } from './domain/personal-data.ts';
+import { platformAlertConsumer } from './domain/platform-alerts.ts';
 import { organizationNameConsumers, recipientBookConsumers } from './domain/recipients.ts';
 import { securityAlertConsumer } from './domain/security-alerts.ts';
+import { usageAlertConsumer } from './domain/usage.ts';
 import { webhookConsumers } from './domain/webhook-events.ts';
 import { type WorkflowDeps, workflowConsumers } from './domain/workflows.ts';
 
@@ -35,6 +37,7 @@ export {
   personalDataErased,
   personalDataExported,
   securityEventsRecorded,
+  usageJumped,
 } from '@bilten/contracts/messaging';
 
 // It consumes identity's account events, orders' and billing's events and catalog's published
@@ -82,6 +85,10 @@ export const consumers: ConsumerFactory<MessagingConfig, MessagingServices> = ({
     breachNoticeConsumer(workflowDeps),
     // Identity's security alerts go to the platform admins in-app and by email (domain/security-alerts.ts).
     securityAlertConsumer(workflowDeps),
+    // Usage jumps go to the platform admins in-app (domain/usage.ts, issue 19).
+    usageAlertConsumer(workflowDeps),
+    // Alertmanager's alerts, named admins by identity, in-app (domain/platform-alerts.ts, issue 19).
+    platformAlertConsumer(workflowDeps),
     consentCopyConsumer(keys),
     // Its step of a user's export and erasure (issue 18): domain/personal-data.ts.
     ...privacyRequestConsumers({

@@ -4,6 +4,8 @@ import {
   type EncryptedColumn,
   keyRingFromEnv,
   type Logger,
+  startUsageJumpWatch,
+  usageJumpRulesOf,
 } from '@bilten/platform';
 import type { Registry } from 'prom-client';
 import { createAddressHash } from './adapters/address-hash.ts';
@@ -20,7 +22,7 @@ import type { MessagingConfig } from './config.ts';
 import { messagingEnv } from './config.ts';
 import { createContext } from './context.ts';
 import { type MessagingKeys, messagingKeysFromEnv } from './db/person-keys.ts';
-import { DELIVERY_COLUMNS, eventStore, WEBHOOK_SECRET_COLUMNS } from './db/schema.ts';
+import { DELIVERY_COLUMNS, eventStore, usage, WEBHOOK_SECRET_COLUMNS } from './db/schema.ts';
 import { startDeliveryWorker } from './domain/delivery-worker.ts';
 import { createEmailTracking, trackClick, trackOpen } from './domain/engagement.ts';
 import { optOut } from './domain/preferences.ts';
@@ -86,6 +88,12 @@ export const messagingSubgraph = defineSubgraph({
           startDeliveryWorkerFromConfig(config, keys, deps),
           startTestMessageSweep(deps),
           startWebhookWorkerFromConfig(config, deps),
+          startUsageJumpWatch(deps, {
+            tables: usage,
+            event: published.usageJumped,
+            rules: usageJumpRulesOf(config),
+            intervalMs: config.USAGE_JUMP_CHECK_MS,
+          }),
         ];
         return { stop: async () => void (await Promise.all(jobs.map((job) => job.stop()))) };
       },

@@ -1,4 +1,4 @@
-import { mailLinkSecret, personKeysEnv, port, serviceEnv } from '@bilten/platform';
+import { mailLinkSecret, personKeysEnv, port, serviceEnv, usageJumpEnv } from '@bilten/platform';
 import { z } from 'zod';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -27,5 +27,7 @@ export const ordersEnv = serviceEnv({
   PUBLIC_GATEWAY_URL: httpUrl.default('http://localhost:4000'),
   /** PERSON_KEK_KEYS and BLIND_INDEX_KEY: buyers' and attendees' personal data sealed per person (db/person-data.ts). */
   ...personKeysEnv,
+  // The usage jump watch (platform usage.ts, issue 19).
+  ...usageJumpEnv,
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;

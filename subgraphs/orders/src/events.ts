@@ -25,6 +25,7 @@ export {
   securityEventsRecorded,
   ticketCheckedIn,
   ticketTransferred,
+  usageJumped,
   waitingListOffered,
 } from '@bilten/contracts/orders';
 

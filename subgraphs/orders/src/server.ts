@@ -1,10 +1,16 @@
-import { createBrandImages, defineSubgraph, personKeysFromEnv } from '@bilten/platform';
+import {
+  createBrandImages,
+  defineSubgraph,
+  personKeysFromEnv,
+  startUsageJumpWatch,
+  usageJumpRulesOf,
+} from '@bilten/platform';
 import { registerTicketFiles } from './adapters/ticket-files.ts';
 import { createTicketKeys } from './adapters/ticket-keys.ts';
 import { ordersEnv } from './config.ts';
 import { createContext, type OrdersServices } from './context.ts';
 import type { OrdersPeople } from './db/person-data.ts';
-import { eventStore, personKeys } from './db/schema.ts';
+import { eventStore, personKeys, usage } from './db/schema.ts';
 import { sealPlaintextData } from './db/seal-plaintext.ts';
 import { startExpirySweep } from './domain/expiry-sweep.ts';
 import { paidOrderServices } from './domain/order-payments.ts';
@@ -55,7 +61,9 @@ export const ordersSubgraph = defineSubgraph({
         }),
       // Waiting-list offers: released stock goes to the line by itself (domain/waiting-list.ts);
       // what lapses by time alone is recorded and announced (domain/expiry-sweep.ts).
-      background: ({ db: eventsDb, outbox, log: sweepLog }) => {
+      // And usage jumps announced (platform usage.ts, issue 19).
+      background: (deps) => {
+        const { db: eventsDb, outbox, log: sweepLog } = deps;
         const sweeps = [
           startWaitingListSweep(
             {
@@ -68,6 +76,12 @@ export const ordersSubgraph = defineSubgraph({
             config.WAITING_LIST_SWEEP_MS,
           ),
           startExpirySweep({ db: eventsDb, outbox, log: sweepLog }, config.EXPIRY_SWEEP_MS),
+          startUsageJumpWatch(deps, {
+            tables: usage,
+            event: published.usageJumped,
+            rules: usageJumpRulesOf(config),
+            intervalMs: config.USAGE_JUMP_CHECK_MS,
+          }),
         ];
         return { stop: async () => void (await Promise.all(sweeps.map((sweep) => sweep.stop()))) };
       },

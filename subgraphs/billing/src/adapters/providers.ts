@@ -1,8 +1,10 @@
 import {
   columnAad,
   type Database,
+  inSpan,
   type KeyRing,
   keyRingFromEnv,
+  SpanKind,
   uuidInput,
   type Viewer,
 } from '@bilten/platform';
@@ -117,7 +119,7 @@ export interface PaymentProviders {
 
 export function createPaymentProviders(config: BillingConfig): PaymentProviders {
   const adapters = new Map<PaymentProviderName, PaymentProviderAdapter>();
-  adapters.set('SANDBOX', createSandboxAdapter());
+  adapters.set('SANDBOX', traced(createSandboxAdapter()));
   const accountAdapters = new Map<string, PaymentProviderAdapter>();
   let ring: KeyRing | undefined;
   let accountsDb: Database | undefined;
@@ -134,7 +136,7 @@ export function createPaymentProviders(config: BillingConfig): PaymentProviders 
     let adapter = accountAdapters.get(account.id);
     if (!adapter) {
       // A row's credentials never change (a new account is a new row), so its adapter is kept.
-      adapter = adapterForCredentials(config, openCredentials(keyRing(), account));
+      adapter = traced(adapterForCredentials(config, openCredentials(keyRing(), account)));
       accountAdapters.set(account.id, adapter);
     }
     return adapter;
@@ -142,7 +144,7 @@ export function createPaymentProviders(config: BillingConfig): PaymentProviders 
 
   return {
     register(adapter) {
-      adapters.set(adapter.name, adapter);
+      adapters.set(adapter.name, traced(adapter));
     },
     useDatabase(db) {
       accountsDb = db;
@@ -154,7 +156,7 @@ export function createPaymentProviders(config: BillingConfig): PaymentProviders 
       return platformOffers(name) ? adapters.get(name) : undefined;
     },
     platformOffers,
-    forCredentials: (credentials) => adapterForCredentials(config, credentials),
+    forCredentials: (credentials) => traced(adapterForCredentials(config, credentials)),
     forAccount,
     async forPayment(payment) {
       if (!payment.providerAccountId) return adapters.get(payment.provider);
@@ -187,4 +189,25 @@ export function paymentProvidersOf(config: BillingConfig): PaymentProviders {
     registries.set(config, providers);
   }
   return providers;
+}
+
+/** The adapter with a span (tracing on) around each call to its provider: `payment.<provider>.<call>`. */
+function traced(adapter: PaymentProviderAdapter): PaymentProviderAdapter {
+  const span =
+    <A extends unknown[], R>(call: string, method: (...args: A) => Promise<R>) =>
+    (...args: A) =>
+      inSpan(
+        'billing',
+        `payment.${adapter.name.toLowerCase()}.${call}`,
+        { kind: SpanKind.CLIENT, attributes: { 'payment.provider': adapter.name } },
+        () => method(...args),
+      );
+  return {
+    name: adapter.name,
+    charge: span('charge', adapter.charge.bind(adapter)),
+    confirm: span('confirm', adapter.confirm.bind(adapter)),
+    refund: span('refund', adapter.refund.bind(adapter)),
+    listTransactions: span('listTransactions', adapter.listTransactions.bind(adapter)),
+    checkCredentials: span('checkCredentials', adapter.checkCredentials.bind(adapter)),
+  };
 }

@@ -1,4 +1,4 @@
-import { eventTables } from '@bilten/platform';
+import { eventTables, usageTables } from '@bilten/platform';
 import {
   type AnyPgColumn,
   bigint,
@@ -17,6 +17,9 @@ export const branding = pgSchema('branding');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(branding);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+/** Hourly usage rollups per organization and the jumps announced (issue 19, platform usage.ts). */
+export const usage = usageTables(branding);
+export const { usageHourly, usageJumps } = usage;
 
 /** What an uploaded image is for: each kind has its own sizes (domain/assets.ts). */
 export const ASSET_KINDS = ['LOGO', 'COVER', 'FAVICON', 'EMAIL_HEADER'] as const;

@@ -39,6 +39,8 @@ import {
   svgDocument,
 } from './asset-images.ts';
 
+import { meterStoredBytes } from './usage.ts';
+
 export { AssetRefusal } from './asset-images.ts';
 
 /** What uploads and serving need: no GraphQL request context (they are plain HTTP routes). */
@@ -195,6 +197,7 @@ export async function uploadAsset(
       originalName: input.originalName?.replace(/[\p{Cc}\p{Cf}]/gu, '').slice(0, 255) || null,
       createdBy: user.userId,
     });
+    await meterStoredBytes(tx, asset, 1);
     // Content-addressed: a put of an existing hash writes the same bytes again, harmlessly.
     const unique = new Map(variants.map((variant) => [variant.sha256, variant]));
     for (const variant of unique.values())
@@ -274,6 +277,7 @@ export const deleteBrandAsset = mutationRule(
       }
       // Bytes go while the blob rows are locked: no upload of the same bytes can record them meanwhile.
       for (const hash of await deleteAssetAndOrphanBlobs(tx, asset)) await ctx.storage.delete(hash);
+      await meterStoredBytes(tx, asset, -1);
       return { deletedAssetId: asset.id, errors: [] };
     });
   },

@@ -496,6 +496,20 @@ export type UpdateBrandKitPayload = {
   findings: Array<GuidelineFinding>;
 };
 
+/**
+ * An organization's metered usage in one calendar month (UTC) and its estimated cost (issue 19).
+ * Platform admins and the organization's OWNER only; every field's subgraph checks it again.
+ * Quantities are Float (whole numbers) because a month's count may pass 32-bit Int.
+ */
+export type UsageReport = {
+  __typename?: 'UsageReport';
+  /** The month, YYYY-MM. */
+  month: Scalars['String']['output'];
+  organizationId: Scalars['ID']['output'];
+  /** Bytes of brand assets stored when the month ended (now, for the current month): every variant counted. */
+  storageBytes: Scalars['Float']['output'];
+};
+
 /** An expected business failure, returned in a mutation payload. */
 export type UserError = {
   __typename?: 'UserError';
@@ -591,6 +605,7 @@ export type FederationTypes = ResolversObject<{
   CustomDomain: CustomDomain;
   Event: Event;
   Organization: Organization;
+  UsageReport: UsageReport;
 }>;
 
 /** Mapping of federation reference types */
@@ -612,6 +627,9 @@ export type FederationReferenceTypes = ResolversObject<{
   Organization:
     ( { __typename: 'Organization' }
     & GraphQLRecursivePick<FederationTypes['Organization'], {"id":true}> );
+  UsageReport:
+    ( { __typename: 'UsageReport' }
+    & GraphQLRecursivePick<FederationTypes['UsageReport'], {"organizationId":true,"month":true}> );
 }>;
 
 
@@ -660,6 +678,7 @@ export type ResolversTypes = ResolversObject<{
   TicketLayout: TicketLayout;
   UpdateBrandKitInput: UpdateBrandKitInput;
   UpdateBrandKitPayload: ResolverTypeWrapper<Omit<UpdateBrandKitPayload, 'brandKit'> & { brandKit?: Maybe<ResolversTypes['BrandKit']> }>;
+  UsageReport: ResolverTypeWrapper<UsageReport>;
   UserError: ResolverTypeWrapper<UserError>;
 }>;
 
@@ -700,6 +719,7 @@ export type ResolversParentTypes = ResolversObject<{
   RestoreBrandKitVersionInput: RestoreBrandKitVersionInput;
   UpdateBrandKitInput: UpdateBrandKitInput;
   UpdateBrandKitPayload: Omit<UpdateBrandKitPayload, 'brandKit'> & { brandKit?: Maybe<ResolversParentTypes['BrandKit']> };
+  UsageReport: UsageReport | FederationReferenceTypes['UsageReport'];
   UserError: UserError;
 }>;
 
@@ -906,6 +926,13 @@ export type UpdateBrandKitPayloadResolvers<ContextType = Context, ParentType ext
   findings?: Resolver<Array<ResolversTypes['GuidelineFinding']>, ParentType, ContextType>;
 }>;
 
+export type UsageReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageReport'] = ResolversParentTypes['UsageReport'], FederationReferenceType extends FederationReferenceTypes['UsageReport'] = FederationReferenceTypes['UsageReport']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['UsageReport']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  month?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organizationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  storageBytes?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type UserErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
   code?: Resolver<ResolversTypes['ErrorCode'], ParentType, ContextType>;
   field?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
@@ -937,6 +964,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Query?: QueryResolvers<ContextType>;
   RemoveCustomDomainPayload?: RemoveCustomDomainPayloadResolvers<ContextType>;
   UpdateBrandKitPayload?: UpdateBrandKitPayloadResolvers<ContextType>;
+  UsageReport?: UsageReportResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 }>;
 

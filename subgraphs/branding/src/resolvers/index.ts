@@ -22,6 +22,7 @@ import {
   verifyCustomDomain,
 } from '../domain/custom-domains.ts';
 import { displayHostnameOf } from '../domain/hostnames.ts';
+import { storageUsageReport } from '../domain/usage.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
@@ -42,6 +43,10 @@ export const resolvers: Resolvers = {
     requestDomainCertificate: (_, { input }, ctx) => requestDomainCertificate(ctx, input),
     activateCustomDomain: (_, { input }, ctx) => activateCustomDomain(ctx, input),
     deleteBrandAsset: (_, { input }, ctx) => deleteBrandAsset(ctx, input),
+  },
+  UsageReport: {
+    // Checked again here: a reference never trusts the root field's check (domain/usage.ts).
+    __resolveReference: (report, ctx) => storageUsageReport(ctx, report),
   },
   BrandAsset: {
     __resolveReference: (reference, ctx) => brandAssetById(ctx, reference),

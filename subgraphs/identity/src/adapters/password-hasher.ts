@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inSpan } from '@bilten/platform';
 import { hash, verify } from '@node-rs/argon2';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. The library hashes on libuv's thread pool. */
@@ -14,10 +15,13 @@ export interface PasswordHasher {
 
 export async function createPasswordHasher(): Promise<PasswordHasher> {
   const dummy = await hash(randomBytes(16).toString('base64'), ARGON2_OPTIONS);
+  // Spans (tracing on) show how much of a sign-in or sign-up is the hashing.
   const check = (passwordHash: string, password: string) =>
-    verify(passwordHash, password, ARGON2_OPTIONS).catch(() => false);
+    inSpan('identity', 'argon2.verify', {}, () =>
+      verify(passwordHash, password, ARGON2_OPTIONS).catch(() => false),
+    );
   return {
-    hash: (password) => hash(password, ARGON2_OPTIONS),
+    hash: (password) => inSpan('identity', 'argon2.hash', {}, () => hash(password, ARGON2_OPTIONS)),
     verify: check,
     async verifyNobody(password) {
       await check(dummy, password);

@@ -1,4 +1,4 @@
-import { eventTables, personKeyTable } from '@bilten/platform';
+import { eventTables, personKeyTable, usageTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
@@ -19,6 +19,9 @@ export const identity = pgSchema('identity');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(identity);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+/** Hourly usage rollups per organization and the jumps announced (issue 19, platform usage.ts). */
+export const usage = usageTables(identity);
+export const { usageHourly, usageJumps } = usage;
 
 /** Each person's data key (issue 18, per-person keys): a user's, keyed by their user id. */
 export const personKeys = personKeyTable(identity);
@@ -395,6 +398,22 @@ export const securityAlerts = identity.table(
     incidentId: uuid('incident_id').references((): AnyPgColumn => incidents.id, { onDelete: 'set null' }),
   },
   (table) => [index('security_alerts_raised_idx').on(table.raisedAt)],
+);
+
+/**
+ * Alertmanager's alerts announced to the platform admins (issue 19): one row per (fingerprint,
+ * startsAt, status), so Alertmanager's repeat notifications of one alert announce nothing new.
+ */
+export const platformAlerts = identity.table(
+  'platform_alerts',
+  {
+    fingerprint: text().notNull(),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    status: text().notNull(),
+    alertname: text().notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.fingerprint, table.startsAt, table.status] })],
 );
 
 /** DETECTED → TRIAGED → CONTAINED → RESOLVED → POSTMORTEM (GDPR articles 33 and 34). */

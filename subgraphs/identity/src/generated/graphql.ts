@@ -6,6 +6,7 @@ import type { DeadLetter as StoredDeadLetter } from '@bilten/platform';
 import type { ConsentChangeRow } from '../db/consents.ts';
 import type { IncidentTimelineRow, IncidentAffectedUserRow } from '../db/incidents.ts';
 import type { PrivacyRequestRow } from '../db/privacy-requests.ts';
+import type { UsageReportParent } from '../domain/usage.ts';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -1104,6 +1105,8 @@ export type Query = {
   securityAlerts: SecurityAlertConnection;
   /** The security event stream of every service, newest first. Platform administrators only. */
   securityEvents: SecurityEventConnection;
+  /** An organization's usage in a month (YYYY-MM, UTC) with its estimated cost. Platform admins and the organization's OWNER only. */
+  usageReport: UsageReport;
   user?: Maybe<User>;
 };
 
@@ -1185,6 +1188,12 @@ export type QuerySecurityEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SecurityEventFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryUsageReportArgs = {
+  month: Scalars['String']['input'];
+  organizationId: Scalars['ID']['input'];
 };
 
 
@@ -1462,6 +1471,54 @@ export type UpdateOrganizationPayload = {
   organization?: Maybe<Organization>;
 };
 
+/** A metered quantity priced. */
+export type UsageLine = {
+  __typename?: 'UsageLine';
+  /** quantity × unitPrice, rounded to a whole minor unit. */
+  amount: Money;
+  metric: UsageMetric;
+  quantity: Scalars['Float']['output'];
+  /** The price of one unit in minor units of the sheet's currency (fractions allowed: one API call may cost 0.01). */
+  unitPrice: Scalars['Float']['output'];
+};
+
+/** What usage metering counts per organization. */
+export type UsageMetric =
+  | 'API_CALLS'
+  | 'EMAILS'
+  | 'GRAPHQL_COST'
+  | 'PUSHES'
+  | 'SMS'
+  | 'STORAGE_BYTES'
+  | 'TICKETS_SOLD'
+  | 'WEBHOOK_DELIVERIES';
+
+/**
+ * An organization's metered usage in one calendar month (UTC) and its estimated cost (issue 19).
+ * Platform admins and the organization's OWNER only; every field's subgraph checks it again.
+ * Quantities are Float (whole numbers) because a month's count may pass 32-bit Int.
+ */
+export type UsageReport = {
+  __typename?: 'UsageReport';
+  /** Calls made with the organization's API keys through the gateway. */
+  apiCalls: Scalars['Float']['output'];
+  emails: Scalars['Float']['output'];
+  /** The month's usage priced by the platform's price sheet (USAGE_PRICE_SHEET): an estimate, not an invoice. */
+  estimatedCost: Money;
+  /** GraphQL cost those calls' answers held (the unit rate limits charge). */
+  graphqlCost: Scalars['Float']['output'];
+  /** One line per metric: quantity, unit price and amount. */
+  lines: Array<UsageLine>;
+  /** The month, YYYY-MM. */
+  month: Scalars['String']['output'];
+  organizationId: Scalars['ID']['output'];
+  pushes: Scalars['Float']['output'];
+  sms: Scalars['Float']['output'];
+  storageBytes: Scalars['Float']['output'];
+  ticketsSold: Scalars['Float']['output'];
+  webhookDeliveries: Scalars['Float']['output'];
+};
+
 /** A person with an account: a customer, an organizer's staff member, or both. */
 export type User = {
   __typename?: 'User';
@@ -1591,6 +1648,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of federation types */
 export type FederationTypes = ResolversObject<{
   Organization: Organization;
+  UsageReport: UsageReport;
   User: User;
 }>;
 
@@ -1599,6 +1657,13 @@ export type FederationReferenceTypes = ResolversObject<{
   Organization:
     ( { __typename: 'Organization' }
     & GraphQLRecursivePick<FederationTypes['Organization'], {"id":true}> );
+  UsageReport:
+    ( { __typename: 'UsageReport' }
+    & GraphQLRecursivePick<FederationTypes['UsageReport'], {"organizationId":true,"month":true}>
+    & ( Record<PropertyKey, never>
+        | GraphQLRecursivePick<FederationTypes['UsageReport'], {"ticketsSold":true,"emails":true,"sms":true,"pushes":true,"webhookDeliveries":true,"storageBytes":true}>
+        | GraphQLRecursivePick<FederationTypes['UsageReport'], {"ticketsSold":true,"emails":true,"sms":true,"pushes":true,"webhookDeliveries":true,"storageBytes":true}>
+        | GraphQLRecursivePick<FederationTypes['UsageReport'], {"ticketsSold":true,"emails":true,"sms":true,"pushes":true,"webhookDeliveries":true,"storageBytes":true}> ) );
   User:
     ( { __typename: 'User' }
     & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
@@ -1737,6 +1802,10 @@ export type ResolversTypes = ResolversObject<{
   UpdateIncidentRegisterInput: UpdateIncidentRegisterInput;
   UpdateOrganizationInput: UpdateOrganizationInput;
   UpdateOrganizationPayload: ResolverTypeWrapper<Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversTypes['Organization']> }>;
+  UsageLine: ResolverTypeWrapper<UsageLine>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  UsageMetric: UsageMetric;
+  UsageReport: ResolverTypeWrapper<UsageReportParent>;
   User: ResolverTypeWrapper<UserView>;
   UserError: ResolverTypeWrapper<UserError>;
   VerifyEmailInput: VerifyEmailInput;
@@ -1863,6 +1932,9 @@ export type ResolversParentTypes = ResolversObject<{
   UpdateIncidentRegisterInput: UpdateIncidentRegisterInput;
   UpdateOrganizationInput: UpdateOrganizationInput;
   UpdateOrganizationPayload: Omit<UpdateOrganizationPayload, 'organization'> & { organization?: Maybe<ResolversParentTypes['Organization']> };
+  UsageLine: UsageLine;
+  Float: Scalars['Float']['output'];
+  UsageReport: UsageReportParent;
   User: UserView;
   UserError: UserError;
   VerifyEmailInput: VerifyEmailInput;
@@ -2274,6 +2346,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   privacyRequests?: Resolver<ResolversTypes['PrivacyRequestConnection'], ParentType, ContextType, RequireFields<QueryPrivacyRequestsArgs, 'first'>>;
   securityAlerts?: Resolver<ResolversTypes['SecurityAlertConnection'], ParentType, ContextType, RequireFields<QuerySecurityAlertsArgs, 'first'>>;
   securityEvents?: Resolver<ResolversTypes['SecurityEventConnection'], ParentType, ContextType, RequireFields<QuerySecurityEventsArgs, 'first'>>;
+  usageReport?: Resolver<ResolversTypes['UsageReport'], ParentType, ContextType, RequireFields<QueryUsageReportArgs, 'month' | 'organizationId'>>;
   user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType, RequireFields<QueryUserArgs, 'id'>>;
 }>;
 
@@ -2391,6 +2464,23 @@ export type UpdateOrganizationPayloadResolvers<ContextType = Context, ParentType
   organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
 }>;
 
+export type UsageLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageLine'] = ResolversParentTypes['UsageLine']> = ResolversObject<{
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  metric?: Resolver<ResolversTypes['UsageMetric'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  unitPrice?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
+export type UsageReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageReport'] = ResolversParentTypes['UsageReport'], FederationReferenceType extends FederationReferenceTypes['UsageReport'] = FederationReferenceTypes['UsageReport']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['UsageReport']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  apiCalls?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  estimatedCost?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  graphqlCost?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['UsageLine']>, ParentType, ContextType>;
+  month?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organizationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -2487,6 +2577,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Session?: SessionResolvers<ContextType>;
   SetApiKeyPlanPayload?: SetApiKeyPlanPayloadResolvers<ContextType>;
   UpdateOrganizationPayload?: UpdateOrganizationPayloadResolvers<ContextType>;
+  UsageLine?: UsageLineResolvers<ContextType>;
+  UsageReport?: UsageReportResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   VerifyEmailPayload?: VerifyEmailPayloadResolvers<ContextType>;

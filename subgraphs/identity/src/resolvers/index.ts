@@ -70,12 +70,14 @@ import {
   revokeSession,
 } from '../domain/sessions.ts';
 import { rotateSigningKey } from '../domain/signing-keys.ts';
+import { estimatedCost, type PricedUsage, usageLines, usageReport } from '../domain/usage.ts';
 import type {
   AccessActorKind,
   ApiKeyMode,
   IncidentTimelineKind,
   Resolvers,
   SecurityEventType,
+  UsageMetric,
 } from '../generated/graphql.ts';
 
 export const resolvers: Resolvers = {
@@ -97,6 +99,7 @@ export const resolvers: Resolvers = {
     breachRegister: (_, args, ctx) => breachRegister(ctx, args),
     myConsents: (_, __, ctx) => myConsents(ctx),
     myConsentHistory: (_, args, ctx) => myConsentHistory(ctx, args),
+    usageReport: (_, args, ctx) => usageReport(ctx, args),
   },
   Mutation: {
     register: (_, { input }, ctx) => register(ctx, input),
@@ -206,6 +209,16 @@ export const resolvers: Resolvers = {
     user: async (member, _, { loaders }) => (await loaders.user.load(member.userId))!,
     role: (member) => member.role as OrganizationRole,
     joinedAt: (member) => member.createdAt,
+  },
+  UsageReport: {
+    // The root field's check is never trusted: a reference is checked again (domain/usage.ts).
+    __resolveReference: async (report, ctx) => ({ ...report, ...(await usageReport(ctx, report)) }),
+    estimatedCost: (report, _, ctx) => estimatedCost(ctx, ctx.usagePrices, report as PricedUsage),
+    lines: (report, _, ctx) =>
+      usageLines(ctx, ctx.usagePrices, report as PricedUsage).map((line) => ({
+        ...line,
+        metric: line.metric.toUpperCase() as UsageMetric,
+      })),
   },
   OrganizationInvitation: {
     role: (invitation) => invitation.role as OrganizationRole,

@@ -1,4 +1,4 @@
-import { brandContextTable, eventTables, personKeyTable } from '@bilten/platform';
+import { brandContextTable, eventTables, personKeyTable, usageTables } from '@bilten/platform';
 import { sql } from 'drizzle-orm';
 import {
   boolean,
@@ -18,6 +18,9 @@ export const messaging = pgSchema('messaging');
 /** Outbox, inbox and consumer positions: this subgraph's side of exactly-once events. */
 export const eventStore = eventTables(messaging);
 export const { outbox, outboxSequences, inbox, consumerPositions } = eventStore;
+/** Hourly usage rollups per organization and the jumps announced (issue 19, platform usage.ts). */
+export const usage = usageTables(messaging);
+export const { usageHourly, usageJumps } = usage;
 
 /** Each organization's brand as branding last published it: what this service renders with. */
 export const brandContexts = brandContextTable(messaging);

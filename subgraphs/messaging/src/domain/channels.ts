@@ -103,6 +103,24 @@ export interface TemplateData {
     raisedAt: string;
     incidentId: string | null;
   };
+  /** identity's usageAlertRaised, to a platform admin: the metric, the hour and how far above its mean. */
+  usageJump: {
+    organizationId: string;
+    metric: string;
+    hour: string;
+    quantity: string;
+    trailingHourlyMean: string;
+  };
+  /** identity's platformAlertRaised, to a platform admin; `severity`, `service`, `runbook` null when the alert has none. */
+  platformAlert: {
+    alertname: string;
+    status: 'firing' | 'resolved';
+    severity: string | null;
+    service: string | null;
+    summary: string;
+    runbook: string | null;
+    startsAt: string;
+  };
 }
 
 export type DataOf<K extends KindName> = TemplateData[K] & CommonData;

@@ -50,6 +50,10 @@ export const KINDS = {
   breachNotice: { category: 'ACCOUNT_SECURITY', critical: true },
   // A detection rule fired: the platform's admins must hear, whatever they turned off.
   securityAlert: { category: 'ACCOUNT_SECURITY', critical: true },
+  // An organization's usage jumped (issue 19): like security alerts, for the platform's admins only.
+  usageJump: { category: 'ACCOUNT_SECURITY', critical: true },
+  // An Alertmanager alert fired or resolved (issue 19): for the platform's admins only, like the above.
+  platformAlert: { category: 'ACCOUNT_SECURITY', critical: true },
 } as const satisfies Record<string, NotificationKind>;
 
 export type KindName = keyof typeof KINDS;

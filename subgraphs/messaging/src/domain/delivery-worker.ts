@@ -46,6 +46,7 @@ import { renderEmailOf, renderShortOf, smsTextOf } from './delivery-rendering.ts
 import type { KindName } from './delivery-rules.ts';
 import { emailOf } from './recipients.ts';
 import { captureDelivery, capturesDelivery } from './test-messages.ts';
+import { meterSentDelivery } from './usage.ts';
 
 // The delivery worker: claims due deliveries, renders them now, sends them through their channel's
 // sender and records every attempt; retries, gives up, suppresses, falls back to email. A test-mode
@@ -211,6 +212,7 @@ async function deliver(deps: DeliveryWorkerDeps, row: ClaimedDelivery): Promise<
       providerMessageId: sent.providerMessageId,
       lastError: null,
     });
+    await meterSentDelivery(tx, row);
   });
   log.info(
     { deliveryId: row.id, kind: row.kind, channel: row.channel, transport: sent.transport },

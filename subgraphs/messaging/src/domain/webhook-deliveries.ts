@@ -29,6 +29,7 @@ import {
   webhookDeliveryById,
   webhookDeliveryPage,
 } from '../db/webhooks.ts';
+import { meterWebhookDelivery } from './usage.ts';
 import { changeableEndpoint, requireWebhookCaller, signingSecrets } from './webhook-endpoints.ts';
 
 // The webhook worker: claims due deliveries, signs and posts them, and records each attempt;
@@ -141,12 +142,13 @@ async function deliver(
       lastDurationMs: answer.durationMs,
     };
     if (ok) {
-      await updateClaimedDelivery(tx, row, {
+      const delivered = await updateClaimedDelivery(tx, row, {
         ...recorded,
         status: 'DELIVERED',
         deliveredAt: new Date(),
         nextAttemptAt: null,
       });
+      if (delivered) await meterWebhookDelivery(tx, endpoint.organizationId);
       return;
     }
     if (retry) {

@@ -369,12 +369,16 @@ export type NotificationKind =
   | 'ORDER_CONFIRMED'
   | 'PASSWORD_RESET'
   | 'PAYMENT_FAILED'
+  /** To platform ADMINs: a platform alert (Alertmanager) fired or resolved: its name, severity, service, summary and runbook. Cannot be turned off. */
+  | 'PLATFORM_ALERT'
   /** A receipt or a credit note, with its PDF. */
   | 'RECEIPT'
   | 'REFUND_ISSUED'
   /** To platform ADMINs: a security detection rule fired (which rule, how severe, what it saw). Cannot be turned off. */
   | 'SECURITY_ALERT'
   | 'TICKET_TRANSFER'
+  /** To platform ADMINs: an organization used a metric far above its trailing 24-hour mean in one hour. Cannot be turned off. */
+  | 'USAGE_JUMP'
   | 'WAITING_LIST_OFFER';
 
 export type NotificationPreferences = {
@@ -706,6 +710,26 @@ export type UpdateWebhookEndpointPayload = {
   errors: Array<UserError>;
 };
 
+/**
+ * An organization's metered usage in one calendar month (UTC) and its estimated cost (issue 19).
+ * Platform admins and the organization's OWNER only; every field's subgraph checks it again.
+ * Quantities are Float (whole numbers) because a month's count may pass 32-bit Int.
+ */
+export type UsageReport = {
+  __typename?: 'UsageReport';
+  /** Emails sent for the organization (account mail is not metered). */
+  emails: Scalars['Float']['output'];
+  /** The month, YYYY-MM. */
+  month: Scalars['String']['output'];
+  organizationId: Scalars['ID']['output'];
+  /** Web pushes sent for the organization. */
+  pushes: Scalars['Float']['output'];
+  /** SMS sent for the organization. */
+  sms: Scalars['Float']['output'];
+  /** Organizer webhooks delivered (answered 2xx). */
+  webhookDeliveries: Scalars['Float']['output'];
+};
+
 export type User = {
   __typename?: 'User';
   /** The organizations this user follows, oldest follow first; the user themself only. */
@@ -894,6 +918,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type FederationTypes = ResolversObject<{
   Notification: Notification;
   Organization: Organization;
+  UsageReport: UsageReport;
   User: User;
 }>;
 
@@ -905,6 +930,9 @@ export type FederationReferenceTypes = ResolversObject<{
   Organization:
     ( { __typename: 'Organization' }
     & GraphQLRecursivePick<FederationTypes['Organization'], {"id":true}> );
+  UsageReport:
+    ( { __typename: 'UsageReport' }
+    & GraphQLRecursivePick<FederationTypes['UsageReport'], {"organizationId":true,"month":true}> );
   User:
     ( { __typename: 'User' }
     & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
@@ -982,6 +1010,7 @@ export type ResolversTypes = ResolversObject<{
   UpdateNotificationPreferencesPayload: ResolverTypeWrapper<UpdateNotificationPreferencesPayload>;
   UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
   UpdateWebhookEndpointPayload: ResolverTypeWrapper<Omit<UpdateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversTypes['WebhookEndpoint']> }>;
+  UsageReport: ResolverTypeWrapper<UsageReport>;
   User: ResolverTypeWrapper<Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversTypes['FollowingConnection']>, notifications?: Maybe<ResolversTypes['NotificationConnection']> }>;
   UserError: ResolverTypeWrapper<UserError>;
   WebhookDelivery: ResolverTypeWrapper<WebhookDeliveryRow>;
@@ -1057,6 +1086,7 @@ export type ResolversParentTypes = ResolversObject<{
   UpdateNotificationPreferencesPayload: UpdateNotificationPreferencesPayload;
   UpdateWebhookEndpointInput: UpdateWebhookEndpointInput;
   UpdateWebhookEndpointPayload: Omit<UpdateWebhookEndpointPayload, 'endpoint'> & { endpoint?: Maybe<ResolversParentTypes['WebhookEndpoint']> };
+  UsageReport: UsageReport | FederationReferenceTypes['UsageReport'];
   User: Omit<User, 'following' | 'notifications'> & { following?: Maybe<ResolversParentTypes['FollowingConnection']>, notifications?: Maybe<ResolversParentTypes['NotificationConnection']> } | FederationReferenceTypes['User'];
   UserError: UserError;
   WebhookDelivery: WebhookDeliveryRow;
@@ -1321,6 +1351,16 @@ export type UpdateWebhookEndpointPayloadResolvers<ContextType = Context, ParentT
   errors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
+export type UsageReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageReport'] = ResolversParentTypes['UsageReport'], FederationReferenceType extends FederationReferenceTypes['UsageReport'] = FederationReferenceTypes['UsageReport']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['UsageReport']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  emails?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  month?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organizationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  pushes?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sms?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  webhookDeliveries?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   following?: Resolver<Maybe<ResolversTypes['FollowingConnection']>, ParentType, ContextType, RequireFields<UserFollowingArgs, 'first'>>;
@@ -1410,6 +1450,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   TestMessageEdge?: TestMessageEdgeResolvers<ContextType>;
   UpdateNotificationPreferencesPayload?: UpdateNotificationPreferencesPayloadResolvers<ContextType>;
   UpdateWebhookEndpointPayload?: UpdateWebhookEndpointPayloadResolvers<ContextType>;
+  UsageReport?: UsageReportResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   WebhookDelivery?: WebhookDeliveryResolvers<ContextType>;

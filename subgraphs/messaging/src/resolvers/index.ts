@@ -15,6 +15,7 @@ import { myNotificationPreferences, updateNotificationPreferences } from '../dom
 import { previewNotification } from '../domain/preview.ts';
 import { registerPushSubscription, removePushSubscription } from '../domain/push-subscriptions.ts';
 import { testMessagePage } from '../domain/test-messages.ts';
+import { messagingUsageReport } from '../domain/usage.ts';
 import { replayWebhookDelivery, webhookDeliveriesOf } from '../domain/webhook-deliveries.ts';
 import {
   createWebhookEndpoint,
@@ -55,6 +56,10 @@ export const resolvers: Resolvers = {
     deleteWebhookEndpoint: (_, { input }, ctx) => deleteWebhookEndpoint(ctx, input),
     rotateWebhookSecret: (_, { input }, ctx) => rotateWebhookSecret(ctx, input),
     replayWebhookDelivery: (_, { input }, ctx) => replayWebhookDelivery(ctx, input),
+  },
+  UsageReport: {
+    // Checked again here: a reference never trusts the root field's check (domain/usage.ts).
+    __resolveReference: (report, ctx) => messagingUsageReport(ctx, report),
   },
   Notification: {
     __resolveReference: (reference, ctx) => readableNotification(ctx, reference),

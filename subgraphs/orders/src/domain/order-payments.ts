@@ -1,5 +1,11 @@
 import { paymentFailed, paymentSucceeded, refundSucceeded } from '@bilten/contracts/billing';
-import type { EventConsumer, Logger, Outbox, Transaction } from '@bilten/platform';
+import {
+  type EventConsumer,
+  type Logger,
+  type Outbox,
+  recordUsage,
+  type Transaction,
+} from '@bilten/platform';
 import { v7 as uuidv7 } from 'uuid';
 import { createTicketKeys, type TicketKeys } from '../adapters/ticket-keys.ts';
 import { createTicketLinks, type TicketLinks } from '../adapters/ticket-links.ts';
@@ -18,7 +24,7 @@ import {
   ticketIdsOfOrder,
 } from '../db/queries.ts';
 import { itemsOfReservation, setReservationStatus } from '../db/reservations.ts';
-import type { OrderRow } from '../db/schema.ts';
+import { type OrderRow, usage } from '../db/schema.ts';
 import { voidTicketsOfOrder } from '../db/tickets.ts';
 import { eventSalesChanged, orderPaid, refundRequested } from '../events.ts';
 import { changeOrderStatus, mayTransition, recordExpiry } from './order-states.ts';
@@ -94,6 +100,12 @@ export async function completePaidOrder(
   await issueTickets(tx, services, order, buyer, lines);
   await publishSales(tx, outbox, order.eventId);
   const tickets = await ticketIdsOfOrder(tx, order.id);
+  // Tickets sold, not net of refunds: a refund is a cost of selling too (issue 19).
+  await recordUsage(tx, usage, {
+    organizationId: order.organizationId,
+    metric: 'tickets_sold',
+    quantity: tickets.length,
+  });
   await outbox.publish(tx, orderPaid, order.id, {
     orderId: order.id,
     eventId: order.eventId,

@@ -841,6 +841,20 @@ export type TransferTicketPayload = {
   ticket?: Maybe<Ticket>;
 };
 
+/**
+ * An organization's metered usage in one calendar month (UTC) and its estimated cost (issue 19).
+ * Platform admins and the organization's OWNER only; every field's subgraph checks it again.
+ * Quantities are Float (whole numbers) because a month's count may pass 32-bit Int.
+ */
+export type UsageReport = {
+  __typename?: 'UsageReport';
+  /** The month, YYYY-MM. */
+  month: Scalars['String']['output'];
+  organizationId: Scalars['ID']['output'];
+  /** Tickets issued for paid orders in the month (not net of refunds). */
+  ticketsSold: Scalars['Float']['output'];
+};
+
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
@@ -971,6 +985,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type FederationTypes = ResolversObject<{
   Event: Event;
   Order: Order;
+  UsageReport: UsageReport;
 }>;
 
 /** Mapping of federation reference types */
@@ -981,6 +996,9 @@ export type FederationReferenceTypes = ResolversObject<{
   Order:
     ( { __typename: 'Order' }
     & GraphQLRecursivePick<FederationTypes['Order'], {"id":true}> );
+  UsageReport:
+    ( { __typename: 'UsageReport' }
+    & GraphQLRecursivePick<FederationTypes['UsageReport'], {"organizationId":true,"month":true}> );
 }>;
 
 
@@ -1049,6 +1067,8 @@ export type ResolversTypes = ResolversObject<{
   TicketTypeSales: ResolverTypeWrapper<TicketTypeSales>;
   TransferTicketInput: TransferTicketInput;
   TransferTicketPayload: ResolverTypeWrapper<Omit<TransferTicketPayload, 'ticket'> & { ticket?: Maybe<ResolversTypes['Ticket']> }>;
+  UsageReport: ResolverTypeWrapper<UsageReport>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   User: ResolverTypeWrapper<User>;
   UserError: ResolverTypeWrapper<UserError>;
   WaitingListEntry: ResolverTypeWrapper<WaitingListEntryRow>;
@@ -1114,6 +1134,8 @@ export type ResolversParentTypes = ResolversObject<{
   TicketTypeSales: TicketTypeSales;
   TransferTicketInput: TransferTicketInput;
   TransferTicketPayload: Omit<TransferTicketPayload, 'ticket'> & { ticket?: Maybe<ResolversParentTypes['Ticket']> };
+  UsageReport: UsageReport | FederationReferenceTypes['UsageReport'];
+  Float: Scalars['Float']['output'];
   User: User;
   UserError: UserError;
   WaitingListEntry: WaitingListEntryRow;
@@ -1376,6 +1398,13 @@ export type TransferTicketPayloadResolvers<ContextType = Context, ParentType ext
   ticket?: Resolver<Maybe<ResolversTypes['Ticket']>, ParentType, ContextType>;
 }>;
 
+export type UsageReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageReport'] = ResolversParentTypes['UsageReport'], FederationReferenceType extends FederationReferenceTypes['UsageReport'] = FederationReferenceTypes['UsageReport']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['UsageReport']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  month?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organizationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ticketsSold?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
@@ -1440,6 +1469,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   TicketTypeCheckIns?: TicketTypeCheckInsResolvers<ContextType>;
   TicketTypeSales?: TicketTypeSalesResolvers<ContextType>;
   TransferTicketPayload?: TransferTicketPayloadResolvers<ContextType>;
+  UsageReport?: UsageReportResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   WaitingListEntry?: WaitingListEntryResolvers<ContextType>;

@@ -8,6 +8,7 @@ import { releaseReservation, reserveTickets, visibleReservation } from '../domai
 import { availability, checkInStats, eventOrders, salesSummary } from '../domain/sales-views.ts';
 import { attendeeNameOf, checkInTicket, qrCodeSvg, ticketsSeenBy } from '../domain/tickets.ts';
 import { transferTicket } from '../domain/transfers.ts';
+import { ticketUsageReport } from '../domain/usage.ts';
 import { joinWaitingList, leaveWaitingList, visibleWaitingListEntry } from '../domain/waiting-list.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 
@@ -32,6 +33,10 @@ export const resolvers: Resolvers = {
     setOrganizationPricing: (_, { input }, ctx) => setOrganizationPricing(ctx, input),
     checkInTicket: (_, { input }, ctx) => checkInTicket(ctx, input),
     syncCheckIns: (_, { input }, ctx) => syncCheckIns(ctx, input),
+  },
+  UsageReport: {
+    // Checked again here: a reference never trusts the root field's check (domain/usage.ts).
+    __resolveReference: (report, ctx) => ticketUsageReport(ctx, report),
   },
   Event: {
     __resolveReference: (reference) => ({ id: reference.id }),

@@ -13,10 +13,12 @@ import type { KindTemplate } from './kind-template.ts';
 import { orderConfirmed } from './order-confirmed.ts';
 import { passwordReset } from './password-reset.ts';
 import { paymentFailed } from './payment-failed.ts';
+import { platformAlert } from './platform-alert.ts';
 import { receipt } from './receipt.ts';
 import { refundIssued } from './refund-issued.ts';
 import { securityAlert } from './security-alert.ts';
 import { ticketTransfer } from './ticket-transfer.ts';
+import { usageJump } from './usage-jump.ts';
 import { waitingListOffer } from './waiting-list-offer.ts';
 
 export { LOCALES, type Locale } from './kind-template.ts';
@@ -41,4 +43,6 @@ export const TEMPLATES: { [K in KindName]: KindTemplate<K> } = {
   adminNotice,
   breachNotice,
   securityAlert,
+  usageJump,
+  platformAlert,
 };
