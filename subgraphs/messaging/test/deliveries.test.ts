@@ -26,6 +26,7 @@ import { createAddressHash } from '../src/adapters/address-hash.ts';
 import { createDeliveryMetrics } from '../src/adapters/delivery-metrics.ts';
 import { createEmailSender, type EmailSenderConfig } from '../src/adapters/mailer.ts';
 import { createRenderer } from '../src/adapters/renderer.ts';
+import { createSmsSender } from '../src/adapters/sms.ts';
 import { createUnsubscribeLinks } from '../src/adapters/unsubscribe-links.ts';
 import { createPushSender } from '../src/adapters/web-push.ts';
 import { claimDueDeliveries } from '../src/db/deliveries.ts';
@@ -38,6 +39,7 @@ import {
   pushSubscriptions,
   RECIPIENT_EMAIL_COLUMN,
   suppressedAddresses,
+  usage,
 } from '../src/db/schema.ts';
 import { addressOf, enqueueDeliveries, type NewDelivery } from '../src/domain/deliveries.ts';
 import { type DeliveryWorkerDeps, startDeliveryWorker } from '../src/domain/delivery-worker.ts';
@@ -368,6 +370,109 @@ describe('delivery queue and worker', () => {
       expect(smtp.messages.filter((m) => m.envelope.to.includes(address))).toHaveLength(1);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('meters what it sends for an organization, one unit per email, SMS and push; account mail and failures are not metered (issue 19)', async () => {
+    // A push service and an SMS provider that take everything, except one number the provider refuses.
+    const answering = (status: (url: string, body: string) => number, body: unknown): Promise<Server> =>
+      new Promise((resolve) => {
+        const server = createServer((request, response) => {
+          const chunks: Buffer[] = [];
+          request.on('data', (chunk: Buffer) => chunks.push(chunk));
+          request.on('end', () =>
+            response
+              .writeHead(status(request.url ?? '', Buffer.concat(chunks).toString()), {
+                'content-type': 'application/json',
+              })
+              .end(JSON.stringify(body)),
+          );
+        });
+        server.listen(0, '127.0.0.1', () => resolve(server));
+      });
+    const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const pushService = await answering(() => 201, {});
+    const smsProvider = await answering(
+      (_url, body) => (new URLSearchParams(body).get('To') === '+15005550001' ? 400 : 201),
+      { sid: 'SM00000000000000000000000000000001', status: 'queued', code: 21211, message: 'invalid' },
+    );
+    const vapid = webpush.generateVAPIDKeys();
+    const browser = createECDH('prime256v1');
+    browser.generateKeys();
+    const organizationId = uuidv7();
+    const userId = uuidv7();
+    const subscriptionId = uuidv7();
+    await handle.db.insert(pushSubscriptions).values({
+      id: subscriptionId,
+      userId,
+      endpoint: `${urlOf(pushService)}/push/${subscriptionId}`,
+      p256dh: browser.getPublicKey().toString('base64url'),
+      auth: randomBytes(16).toString('base64url'),
+    });
+    const worker = startWorker({
+      push: createPushSender({
+        VAPID_PUBLIC_KEY: vapid.publicKey,
+        VAPID_PRIVATE_KEY: vapid.privateKey,
+        VAPID_SUBJECT: 'mailto:ops@bilten.test',
+      }),
+      sms: createSmsSender(
+        {
+          SMS_API_URL: urlOf(smsProvider),
+          SMS_ACCOUNT_SID: 'AC0123456789abcdef',
+          SMS_AUTH_TOKEN: 'sms-test-token',
+          SMS_FROM: '+15005550006',
+          PUBLIC_GATEWAY_URL: 'https://gateway.bilten.local/',
+        },
+        captureLogs().log,
+      ),
+    });
+    try {
+      const published = {
+        kind: 'eventPublished' as const,
+        recipientId: userId,
+        organizationId,
+        data: {
+          event: {
+            id: uuidv7(),
+            title: 'Open-air cinema',
+            url: 'https://web.example/events/1',
+            starts: { at: inAnHour(), timezone: 'Europe/Sarajevo' },
+          },
+          organizer: { name: 'Kino Meeting Point' },
+          recipient: { name: 'Amra' },
+        } as NewDelivery['data'],
+      };
+      const sources = {
+        email: uuidv7(),
+        sms: uuidv7(),
+        push: uuidv7(),
+        refused: uuidv7(),
+        account: uuidv7(),
+      };
+      await enqueue(
+        { ...published, sourceEventId: sources.email, address: newAddress('follower') },
+        { ...published, sourceEventId: sources.sms, channel: 'SMS', address: '+38761234567' },
+        { ...published, sourceEventId: sources.push, channel: 'WEB_PUSH', address: subscriptionId },
+        { ...published, sourceEventId: sources.refused, channel: 'SMS', address: '+15005550001' },
+        // Account mail: no organization to charge.
+        { sourceEventId: sources.account, address: newAddress() },
+      );
+      for (const source of [sources.email, sources.sms, sources.push, sources.account]) await settled(source);
+      await settled(sources.refused, ['FAILED']);
+
+      const metered = await handle.db.select().from(usage.usageHourly);
+      expect(
+        Object.fromEntries(
+          metered
+            .filter((row) => row.organizationId === organizationId)
+            .map((row) => [row.metric, row.quantity]),
+        ),
+      ).toEqual({ emails: 1, sms: 1, pushes: 1 });
+      expect(metered.every((row) => row.organizationId === organizationId)).toBe(true);
+    } finally {
+      await worker.stop();
+      await new Promise<void>((resolve) => pushService.close(() => resolve()));
+      await new Promise<void>((resolve) => smsProvider.close(() => resolve()));
     }
   });
 

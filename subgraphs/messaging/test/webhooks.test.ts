@@ -393,7 +393,11 @@ describe('webhook deliveries', () => {
     const tampered = request.body.replace('4500', '1');
     expect(() => new Webhook(secret).verify(tampered, request.headers as Record<string, string>)).toThrow();
 
-    const { edges } = await deliveriesOf(endpoint.id, headers);
+    // The receiver has the request before the worker records its answer.
+    const { edges } = await waitFor(async () => {
+      const page = await deliveriesOf(endpoint.id, headers);
+      return page.edges[0]?.node.status === 'DELIVERED' && page;
+    });
     expect(edges.map((edge) => edge.node)).toEqual([
       expect.objectContaining({
         status: 'DELIVERED',
@@ -424,6 +428,10 @@ describe('webhook deliveries', () => {
     const attempts = await subgraph.sql`
       select response_status from messaging.webhook_delivery_attempts where delivery_id = ${delivery!.node.id} order by attempt`;
     expect(attempts.map((attempt) => attempt.response_status)).toEqual([500, 503, 200]);
+    // Metered once for the organization (issue 19): the delivery, not its failed attempts.
+    const metered = await subgraph.sql`
+      select metric, quantity::int from messaging.usage_hourly where organization_id = ${organizationId}`;
+    expect(metered.map((row) => ({ ...row }))).toEqual([{ metric: 'webhook_deliveries', quantity: 1 }]);
     const metrics = await (await fetch(subgraph.service.url.replace(/\/graphql$/, '/metrics'))).text();
     const counted = (status: string) =>
       Number(
