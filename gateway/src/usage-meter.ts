@@ -84,11 +84,13 @@ export function createUsageMeter(options: UsageMeterOptions): UsageMeter {
     async requestDidStart({ request }) {
       const authorization = request.http?.headers.get('authorization') ?? undefined;
       if (!authorization) return;
+      // Asked now, while this request's exchange is cached: after a mutation the cache is
+      // cleared (forgetAfterMutations), and asking then would exchange the caller's token again.
+      const credential = await options.credentialFor(authorization).catch(() => undefined);
+      const organizationId = credential?.apiKey?.organizationId;
+      if (!organizationId) return;
       return {
         async willSendResponse({ response }) {
-          const credential = await options.credentialFor(authorization).catch(() => undefined);
-          const organizationId = credential?.apiKey?.organizationId;
-          if (!organizationId) return;
           const data = response.body.kind === 'single' ? response.body.singleResult.data : undefined;
           add({ organizationId, hour: hourOf(new Date()), apiCalls: 1, graphqlCost: answerCost(data) });
         },
